@@ -1,0 +1,127 @@
+/* bqueue: ring of pointers under one mutex and two condition variables.
+ * Stages move batches, not single bytes, so one lock is not the bottleneck. */
+#include "bqueue.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+struct bqueue {
+	pthread_mutex_t lock;
+	pthread_cond_t not_full;
+	pthread_cond_t not_empty;
+	size_t capacity;
+	size_t head;  /* next pop */
+	size_t count;
+	bool closed;
+	bool aborted;
+	void **items;
+};
+
+int bqueue_new(size_t capacity, struct bqueue **out)
+{
+	struct bqueue *q;
+
+	*out = NULL;
+	if (!capacity)
+		return -EINVAL;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	q->items = calloc(capacity, sizeof(*q->items));
+	if (!q->items) {
+		free(q);
+		return -ENOMEM;
+	}
+	q->capacity = capacity;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	*out = q;
+	return 0;
+}
+
+void bqueue_free(struct bqueue *q)
+{
+	if (!q)
+		return;
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->not_full);
+	pthread_cond_destroy(&q->not_empty);
+	free(q->items);
+	free(q);
+}
+
+int bqueue_push(struct bqueue *q, void *item)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count == q->capacity && !q->closed && !q->aborted)
+		pthread_cond_wait(&q->not_full, &q->lock);
+	if (q->closed || q->aborted) {
+		ret = -ECANCELED;
+	} else {
+		q->items[(q->head + q->count) % q->capacity] = item;
+		q->count++;
+		pthread_cond_signal(&q->not_empty);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+int bqueue_pop(struct bqueue *q, void **out)
+{
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count == 0 && !q->closed && !q->aborted)
+		pthread_cond_wait(&q->not_empty, &q->lock);
+	if (q->aborted) {
+		ret = -ECANCELED;
+	} else if (q->count == 0) {
+		ret = 0;
+	} else {
+		*out = q->items[q->head];
+		q->head = (q->head + 1) % q->capacity;
+		q->count--;
+		pthread_cond_signal(&q->not_full);
+		ret = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+void bqueue_close(struct bqueue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = true;
+	pthread_cond_broadcast(&q->not_full);
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void bqueue_abort(struct bqueue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->aborted = true;
+	pthread_cond_broadcast(&q->not_full);
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int bqueue_drain(struct bqueue *q, void **out)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->count) {
+		*out = q->items[q->head];
+		q->head = (q->head + 1) % q->capacity;
+		q->count--;
+		ret = 1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}

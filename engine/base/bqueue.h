@@ -1,0 +1,36 @@
+/* bqueue: bounded multi-producer multi-consumer queue of pointers; the only
+ * channel between pipeline stages. Push blocks while full (backpressure),
+ * pop blocks while empty; close wakes everyone (first error wins). */
+#ifndef SNAP_BQUEUE_H
+#define SNAP_BQUEUE_H
+
+#include <stddef.h>
+
+struct bqueue;
+
+/* Create a queue holding at most capacity items. Returns 0 or -ENOMEM. */
+int bqueue_new(size_t capacity, struct bqueue **out);
+void bqueue_free(struct bqueue *q);
+
+/* Push transfers ownership of item to the consumer. Blocks while the queue
+ * is full. Returns 0, or -ECANCELED once the queue is closed (the caller
+ * keeps item). Thread safe. */
+int bqueue_push(struct bqueue *q, void *item);
+
+/* Pop the oldest item into *out. Blocks while empty. Returns 1 with an item,
+ * 0 when the queue is closed for producers and drained (end of stream), or
+ * -ECANCELED when it was aborted. Thread safe. */
+int bqueue_pop(struct bqueue *q, void **out);
+
+/* Producers are done: consumers drain what is left, then see 0. */
+void bqueue_close(struct bqueue *q);
+
+/* Abort: pushes and pops fail with -ECANCELED from now on; items still
+ * queued stay for bqueue_drain(). Used when a stage fails. */
+void bqueue_abort(struct bqueue *q);
+
+/* After abort/close, take the remaining items (for freeing); returns 1 with
+ * an item, 0 when empty. Not blocking. */
+int bqueue_drain(struct bqueue *q, void **out);
+
+#endif

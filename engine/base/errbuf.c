@@ -1,0 +1,118 @@
+/* errbuf: error code + message for one operation (house style H8). */
+#include "errbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int errbuf_set(struct errbuf *eb, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!eb || eb->code)
+		return code;
+	eb->code = code;
+	va_start(ap, fmt);
+	vsnprintf(eb->msg, sizeof(eb->msg), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int errbuf_wrap(struct errbuf *eb, int code, const char *fmt, ...)
+{
+	char prefix[sizeof(eb->msg)];
+	char old[sizeof(eb->msg)];
+	va_list ap;
+
+	if (!eb)
+		return code;
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, eb->msg, sizeof(old));
+	/* truncation of an over-long message is acceptable here */
+	if (eb->code && old[0]) {
+		size_t n = strlen(prefix);
+
+		memcpy(eb->msg, prefix, n);
+		if (n + 2 < sizeof(eb->msg)) {
+			eb->msg[n++] = ':';
+			eb->msg[n++] = ' ';
+			size_t m = strlen(old);
+
+			if (m > sizeof(eb->msg) - 1 - n)
+				m = sizeof(eb->msg) - 1 - n;
+			memcpy(eb->msg + n, old, m);
+			eb->msg[n + m] = '\0';
+		} else {
+			eb->msg[sizeof(eb->msg) - 1] = '\0';
+		}
+	} else {
+		snprintf(eb->msg, sizeof(eb->msg), "%s", prefix);
+	}
+	eb->code = code;
+	return code;
+}
+
+void errbuf_clear(struct errbuf *eb)
+{
+	if (!eb)
+		return;
+	eb->code = 0;
+	eb->msg[0] = '\0';
+}
+
+/* length of the valid UTF-8 sequence at s (1..4), or 0 if invalid */
+static size_t utf8_seq_len(const unsigned char *s, size_t avail)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > avail)
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+void errbuf_quote_name(char *out, size_t cap, const char *name, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)name;
+	size_t o = 0;
+	size_t i = 0;
+
+	if (!cap)
+		return;
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n = utf8_seq_len(s + i, len - i);
+
+		if (n > 1 || (n == 1 && c >= 0x20 && c != 0x7f && c != '\\')) {
+			if (o + n >= cap)
+				break;
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (o + 4 >= cap)
+			break;
+		out[o++] = '\\';
+		out[o++] = 'x';
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
+		i++;
+	}
+	out[o] = '\0';
+}

@@ -1,0 +1,51 @@
+/* log: stderr messages, one locked write per line. */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <strings.h>
+
+#include "compiler.h"
+
+static const char *const level_names[] = {
+	[LOG_NONE] = "NONE",       [LOG_CRITICAL] = "CRITICAL",
+	[LOG_ERROR] = "ERROR",     [LOG_WARNING] = "WARNING",
+	[LOG_INFO] = "INFO",       [LOG_DEBUG] = "DEBUG",
+};
+
+int log_level_parse(const char *s, enum log_level *out)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(level_names); i++) {
+		if (!strcasecmp(s, level_names[i])) {
+			*out = (enum log_level)i;
+			return 0;
+		}
+	}
+	if (!strcasecmp(s, "WARN")) {
+		*out = LOG_WARNING;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void log_msg(const struct logger *lg, enum log_level lvl, const char *fmt, ...)
+{
+	char line[2048];
+	va_list ap;
+
+	if (lvl == LOG_NONE || !log_enabled(lg, lvl))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	flockfile(stderr);
+	if (lg && lg->erase_line)
+		fputs("\r\033[K", stderr);
+	fprintf(stderr, "snapshooter: %s: %s\n", lvl == LOG_WARNING ? "warning" :
+		lvl == LOG_INFO ? "info" : lvl == LOG_DEBUG ? "debug" : "error",
+		line);
+	funlockfile(stderr);
+}

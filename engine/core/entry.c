@@ -1,0 +1,183 @@
+/* entry: tree item record, ordering and name validation. */
+#include "entry.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void entry_init(struct entry *e)
+{
+	memset(e, 0, sizeof(*e));
+}
+
+void entry_release(struct entry *e)
+{
+	if (!e)
+		return;
+	free(e->name);
+	free(e->target);
+	free(e->etag);
+	entry_init(e);
+}
+
+struct entry *entry_new(void)
+{
+	return calloc(1, sizeof(struct entry));
+}
+
+void entry_free(struct entry *e)
+{
+	if (!e)
+		return;
+	entry_release(e);
+	free(e);
+}
+
+static int dup_bytes(char **dst, size_t *dst_len, const char *src, size_t len)
+{
+	char *p = malloc(len + 1);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p, src, len);
+	p[len] = '\0';
+	free(*dst);
+	*dst = p;
+	if (dst_len)
+		*dst_len = len;
+	return 0;
+}
+
+int entry_set_name(struct entry *e, const char *name, size_t len)
+{
+	return dup_bytes(&e->name, &e->name_len, name, len);
+}
+
+int entry_set_target(struct entry *e, const char *target, size_t len)
+{
+	return dup_bytes(&e->target, &e->target_len, target, len);
+}
+
+int entry_set_etag(struct entry *e, const char *etag)
+{
+	return dup_bytes(&e->etag, NULL, etag, strlen(etag));
+}
+
+int entry_copy(struct entry *dst, const struct entry *src)
+{
+	*dst = *src;
+	dst->name = NULL;
+	dst->target = NULL;
+	dst->etag = NULL;
+	if (src->name && entry_set_name(dst, src->name, src->name_len))
+		goto nomem;
+	if (src->target && entry_set_target(dst, src->target, src->target_len))
+		goto nomem;
+	if (src->etag && entry_set_etag(dst, src->etag))
+		goto nomem;
+	return 0;
+nomem:
+	entry_release(dst);
+	return -ENOMEM;
+}
+
+/* byte i of a key: the name, then a virtual '/' for a directory, then -1 */
+static int key_byte(const char *s, size_t len, bool is_dir, size_t i)
+{
+	if (i < len)
+		return (unsigned char)s[i];
+	if (i == len && is_dir)
+		return '/';
+	return -1;
+}
+
+int entry_key_cmp(const char *a, size_t alen, bool a_is_dir,
+		  const char *b, size_t blen, bool b_is_dir)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = memcmp(a, b, n);
+	size_t i;
+
+	if (c)
+		return c < 0 ? -1 : 1;
+	/* at most two more bytes decide: the rest of the longer name, or the
+	 * virtual '/' of a directory, or the end of both keys */
+	for (i = n;; i++) {
+		int ca = key_byte(a, alen, a_is_dir, i);
+		int cb = key_byte(b, blen, b_is_dir, i);
+
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+		if (ca < 0)
+			return 0;
+	}
+}
+
+int entry_cmp(const struct entry *a, const struct entry *b)
+{
+	return entry_key_cmp(a->name, a->name_len, a->type == ENTRY_DIR,
+			     b->name, b->name_len, b->type == ENTRY_DIR);
+}
+
+int entry_name_check(const char *name, size_t len, const char **why)
+{
+	size_t i, start = 0;
+
+	if (len == 0) {
+		*why = "empty name";
+		return -EINVAL;
+	}
+	if (len > ENTRY_NAME_MAX) {
+		*why = "name too long";
+		return -EINVAL;
+	}
+	if (name[0] == '/') {
+		*why = "absolute path";
+		return -EINVAL;
+	}
+	if (memchr(name, '\0', len)) {
+		*why = "NUL byte in name";
+		return -EINVAL;
+	}
+	for (i = 0; i <= len; i++) {
+		size_t clen;
+
+		if (i < len && name[i] != '/')
+			continue;
+		clen = i - start;
+		if (clen == 0) {
+			*why = "empty path component";
+			return -EINVAL;
+		}
+		if (clen > 255) {
+			*why = "path component longer than 255 bytes";
+			return -EINVAL;
+		}
+		if (clen == 1 && name[start] == '.') {
+			*why = "'.' path component";
+			return -EINVAL;
+		}
+		if (clen == 2 && name[start] == '.' && name[start + 1] == '.') {
+			*why = "'..' path component escapes the root";
+			return -EINVAL;
+		}
+		start = i + 1;
+	}
+	return 0;
+}
+
+bool entry_same_content(const struct entry *a, const struct entry *b)
+{
+	if (a->type != b->type)
+		return false;
+	switch (a->type) {
+	case ENTRY_FILE:
+		return a->has_md5 && b->has_md5 && objid_eq(&a->md5, &b->md5) &&
+		       a->size == b->size;
+	case ENTRY_SYMLINK:
+		return a->target_len == b->target_len &&
+		       !memcmp(a->target, b->target, a->target_len);
+	default:
+		return true;
+	}
+}

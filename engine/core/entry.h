@@ -1,0 +1,75 @@
+/* entry: one item of a tree or snapshot (file, symlink or empty directory)
+ * and the one order every stream of entries is sorted in. */
+#ifndef SNAP_ENTRY_H
+#define SNAP_ENTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "objid.h"
+
+enum entry_type {
+	ENTRY_FILE = 1,
+	ENTRY_SYMLINK = 2,
+	ENTRY_DIR = 3,      /* recorded only for empty directories */
+};
+
+/* Longest relative name accepted anywhere (bytes, without NUL). Linux'
+ * PATH_MAX bounds what can be opened from the root; names are opened
+ * relative to directory fds, so allow more. */
+#define ENTRY_NAME_MAX 16384
+#define ENTRY_TARGET_MAX 4096
+#define ENTRY_ETAG_MAX 256
+
+struct entry {
+	char *name;          /* relative, '/'-separated, NUL-terminated, owned */
+	size_t name_len;
+	char *target;        /* symlink target (owned, NUL-terminated) or NULL */
+	size_t target_len;
+	char *etag;          /* object-store etag (owned) or NULL */
+	uint64_t size;
+	int64_t mtime_ns;    /* since the epoch, UTC */
+	int64_t ctime_ns;    /* 0 when unknown (object stores) */
+	uint64_t ino;        /* 0 when unknown */
+	uint32_t mode;       /* permission bits (07777) */
+	uint8_t type;        /* enum entry_type */
+	bool has_md5;
+	struct objid md5;
+};
+
+#define ENTRY_INIT { 0 }
+
+void entry_init(struct entry *e);
+/* Free what e owns and reset it to ENTRY_INIT. */
+void entry_release(struct entry *e);
+/* Heap-allocated entry (zeroed); NULL on ENOMEM. entry_free is NULL-safe. */
+struct entry *entry_new(void);
+void entry_free(struct entry *e);
+
+/* Copy name bytes (len, no NUL inside) into e->name. 0 or -ENOMEM. */
+int entry_set_name(struct entry *e, const char *name, size_t len);
+int entry_set_target(struct entry *e, const char *target, size_t len);
+int entry_set_etag(struct entry *e, const char *etag);
+/* Deep copy src into dst (dst must be released or fresh). 0 or -ENOMEM. */
+int entry_copy(struct entry *dst, const struct entry *src);
+
+/* The stream order: byte order of the full path where a directory entry
+ * sorts as if its name ended in '/'. A depth-first walk that sorts each
+ * directory's children by the same rule emits exactly this order, so
+ * streams can be merged without hash tables. */
+int entry_key_cmp(const char *a, size_t alen, bool a_is_dir,
+		  const char *b, size_t blen, bool b_is_dir);
+int entry_cmp(const struct entry *a, const struct entry *b);
+
+/* Is name a safe relative path: not empty, not absolute, no NUL, no empty,
+ * "." or ".." component, no trailing '/', at most ENTRY_NAME_MAX bytes,
+ * each component at most 255 bytes. Returns 0 or -EINVAL with a reason in
+ * *why (static string). */
+int entry_name_check(const char *name, size_t len, const char **why);
+
+/* Do a and b describe the same content and metadata for restore purposes
+ * (type, md5 or target, mode, size, mtime)? */
+bool entry_same_content(const struct entry *a, const struct entry *b);
+
+#endif

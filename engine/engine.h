@@ -1,0 +1,94 @@
+/* engine: the operations the CLI runs (make-snapshot, restore-snapshot,
+ * list/compare, sync) and the options and statistics they share. Each
+ * operation builds a pipeline of stages connected by bounded queues. */
+#ifndef SNAP_ENGINE_H
+#define SNAP_ENGINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "errbuf.h"
+#include "log.h"
+
+enum io_mode {
+	IO_MODE_AUTO = 0,  /* io_uring when it works, else plain syscalls */
+	IO_MODE_URING,     /* io_uring or fail */
+	IO_MODE_SYNC,      /* plain system calls */
+};
+
+/* Everything tunable, in one struct (no globals). Zero-initialise, then
+ * engine_opts_defaults(). Strings are borrowed from the caller. */
+struct engine_opts {
+	const char *file_root;
+	const char *heap_root;
+	const char *snap_root;
+	const char *heap_cache_file;
+	const char *file_storage_options;  /* JSON (object stores), may be NULL */
+	const char *heap_storage_options;
+	const char *snap_storage_options;
+	struct logger log;
+	enum io_mode io;
+	unsigned jobs;          /* hash/copy workers */
+	unsigned scan_jobs;     /* directory listing threads */
+	unsigned transfers;     /* in-flight network transfers */
+	unsigned retries;
+	bool progress;          /* one-line progress on stderr */
+	/* filters: NULL-terminated arrays of glob patterns */
+	const char *const *include;
+	const char *const *exclude;
+	/* set by a signal handler: stages stop at the next check */
+	volatile sig_atomic_t *interrupted;
+};
+
+void engine_opts_defaults(struct engine_opts *o);
+
+/* Counters of one run; printed by --json. Stages update them atomically. */
+struct run_stats {
+	uint64_t files_scanned;     /* entries of any type seen in the tree */
+	uint64_t files_hashed;      /* files whose content was read and hashed */
+	uint64_t md5_reused;        /* md5 taken from the previous snapshot */
+	uint64_t heap_objects_written;
+	uint64_t heap_objects_present; /* contents already in the heap */
+	uint64_t bytes_read;
+	uint64_t bytes_written;
+	uint64_t files_copied;      /* restore/sync: files written */
+	uint64_t files_updated;     /* restore/sync: metadata fixed in place */
+	uint64_t files_deleted;
+	uint64_t dirs_created;
+	uint64_t files_skipped;     /* special files (fifo, socket, device) */
+	uint64_t errors;
+	double seconds;
+};
+
+/* make-snapshot: scan file_root, hash what changed, store new contents
+ * in the heap, write a snapshot (if save). On success *snapshot_path
+ * (malloc'd, caller frees; NULL when not saved) names the snapshot. */
+struct make_snapshot_opts {
+	bool save;
+	bool download_missing;     /* object-store trees: fetch unknown md5s */
+	/* reuse rule override used after a restore: trust size+mtime against
+	 * this snapshot instead of the latest one (NULL: latest in snap_root) */
+	const char *previous_path;
+	bool reuse_size_mtime_only;
+	int64_t racy_after_ns;     /* files with mtime >= this are re-hashed */
+};
+
+int engine_make_snapshot(const struct engine_opts *o,
+			 const struct make_snapshot_opts *mo,
+			 struct run_stats *stats, char **snapshot_path,
+			 struct errbuf *eb);
+
+struct restore_opts {
+	const char *path;          /* explicit snapshot file, or NULL */
+	bool has_latest;
+	int64_t latest_ns;         /* latest snapshot at or before this time */
+	bool save_before;
+	bool save_after;
+	bool dry_run;
+};
+
+int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
+		   struct run_stats *stats, struct errbuf *eb);
+
+#endif

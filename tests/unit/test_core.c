@@ -1,0 +1,142 @@
+/* test_core: errbuf, bqueue, objid and entry ordering/validation. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "bqueue.h"
+#include "entry.h"
+#include "errbuf.h"
+#include "objid.h"
+#include "test.h"
+
+static void test_errbuf_first_wins(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+
+	CHECK_EQ(errbuf_set(&eb, -ENOENT, "cannot open '%s'", "a"), -ENOENT);
+	CHECK_EQ(errbuf_set(&eb, -EIO, "second"), -EIO);
+	CHECK_EQ(eb.code, -ENOENT);
+	CHECK_STREQ(eb.msg, "cannot open 'a'");
+	errbuf_wrap(&eb, -EIO, "reading '%s'", "s");
+	CHECK_STREQ(eb.msg, "reading 's': cannot open 'a'");
+}
+
+static void test_quote_name(void)
+{
+	char out[64];
+
+	errbuf_quote_name(out, sizeof(out), "a\nb\xff\xc3\xa9", 6);
+	CHECK_STREQ(out, "a\\x0ab\\xff\xc3\xa9");
+}
+
+static void test_objid(void)
+{
+	struct objid id;
+	char hex[33], b64[25];
+
+	CHECK_EQ(objid_from_hex("d41d8cd98f00b204e9800998ecf8427e", 32, &id), 0);
+	objid_to_hex(&id, hex);
+	CHECK_STREQ(hex, "d41d8cd98f00b204e9800998ecf8427e");
+	objid_to_base64(&id, b64);
+	CHECK_STREQ(b64, "1B2M2Y8AsgTpgAmY7PhCfg==");
+	CHECK_ERR(objid_from_hex("zz1d8cd98f00b204e9800998ecf8427e", 32, &id),
+		  EINVAL);
+	CHECK_ERR(objid_from_hex("d41d", 4, &id), EINVAL);
+}
+
+static int key(const char *a, int ad, const char *b, int bd)
+{
+	return entry_key_cmp(a, strlen(a), ad, b, strlen(b), bd);
+}
+
+static void test_entry_order(void)
+{
+	/* a walk that visits "a.txt" before the contents of dir "a" */
+	CHECK(key("a.txt", 0, "a", 1) < 0);
+	CHECK(key("a", 1, "a/b", 0) < 0);
+	CHECK(key("a", 0, "a.txt", 0) < 0);
+	CHECK(key("a", 0, "a", 1) < 0);
+	CHECK(key("a/b", 0, "a0", 0) < 0);
+	CHECK(key("a", 1, "a", 1) == 0);
+	CHECK(key("b", 0, "a/z", 0) > 0);
+	CHECK(key("\xff", 0, "a", 0) > 0);
+}
+
+static void test_name_check(void)
+{
+	const char *why = NULL;
+	char long_comp[300];
+
+	CHECK_EQ(entry_name_check("a/b c/d", 7, &why), 0);
+	CHECK_ERR(entry_name_check("/etc/passwd", 11, &why), EINVAL);
+	CHECK_ERR(entry_name_check("a/../../x", 9, &why), EINVAL);
+	CHECK_ERR(entry_name_check("..", 2, &why), EINVAL);
+	CHECK_ERR(entry_name_check("a//b", 4, &why), EINVAL);
+	CHECK_ERR(entry_name_check("a/", 2, &why), EINVAL);
+	CHECK_ERR(entry_name_check("./a", 3, &why), EINVAL);
+	CHECK_ERR(entry_name_check("a\0b", 3, &why), EINVAL);
+	CHECK_ERR(entry_name_check("", 0, &why), EINVAL);
+	memset(long_comp, 'x', sizeof(long_comp));
+	CHECK_ERR(entry_name_check(long_comp, 256, &why), EINVAL);
+	CHECK_EQ(entry_name_check(long_comp, 255, &why), 0);
+	CHECK_EQ(entry_name_check("..a/.b", 6, &why), 0);
+}
+
+struct producer_arg {
+	struct bqueue *q;
+	int n;
+};
+
+static void *producer(void *p)
+{
+	struct producer_arg *a = p;
+	int i;
+
+	for (i = 1; i <= a->n; i++)
+		bqueue_push(a->q, (void *)(intptr_t)i);
+	bqueue_close(a->q);
+	return NULL;
+}
+
+static void test_bqueue(void)
+{
+	struct producer_arg a;
+	pthread_t t;
+	void *item;
+	long sum = 0;
+	int ret, n = 0;
+
+	CHECK_EQ(bqueue_new(4, &a.q), 0);
+	a.n = 1000;
+	pthread_create(&t, NULL, producer, &a);
+	while ((ret = bqueue_pop(a.q, &item)) == 1) {
+		sum += (long)(intptr_t)item;
+		n++;
+	}
+	pthread_join(t, NULL);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(n, 1000);
+	CHECK_EQ(sum, 1000L * 1001 / 2);
+	CHECK_ERR(bqueue_push(a.q, &a), ECANCELED);
+	bqueue_free(a.q);
+
+	CHECK_EQ(bqueue_new(2, &a.q), 0);
+	CHECK_EQ(bqueue_push(a.q, &a), 0);
+	bqueue_abort(a.q);
+	CHECK_ERR(bqueue_pop(a.q, &item), ECANCELED);
+	CHECK_EQ(bqueue_drain(a.q, &item), 1);
+	CHECK(item == &a);
+	CHECK_EQ(bqueue_drain(a.q, &item), 0);
+	bqueue_free(a.q);
+}
+
+int main(void)
+{
+	RUN_TEST(test_errbuf_first_wins);
+	RUN_TEST(test_quote_name);
+	RUN_TEST(test_objid);
+	RUN_TEST(test_entry_order);
+	RUN_TEST(test_name_check);
+	RUN_TEST(test_bqueue);
+	return test_finish();
+}
