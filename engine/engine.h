@@ -65,7 +65,10 @@ struct run_stats {
  * in the heap, write a snapshot (if save). On success *snapshot_path
  * (malloc'd, caller frees; NULL when not saved) names the snapshot. */
 struct make_snapshot_opts {
-	bool save;
+	bool save;                 /* store contents and save the snapshot */
+	/* instead of saving into snap_root, write the snapshot to this open
+	 * file (used by restore for the current state); -1: not used */
+	int out_fd;
 	bool download_missing;     /* object-store trees: fetch unknown md5s */
 	/* reuse rule override used after a restore: trust size+mtime against
 	 * this snapshot instead of the latest one (NULL: latest in snap_root) */
@@ -90,5 +93,26 @@ struct restore_opts {
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		   struct run_stats *stats, struct errbuf *eb);
+
+enum sync_compare {
+	SYNC_COMPARE_SIZE_MTIME = 0,  /* default, like rsync and rclone */
+	SYNC_COMPARE_CHECKSUM,        /* MD5 on both sides */
+	SYNC_COMPARE_SIZE_ONLY,
+};
+
+struct sync_opts {
+	const char *src;
+	const char *dst;
+	enum sync_compare compare;
+	bool no_delete;            /* keep files DST has and SRC lacks */
+	int64_t max_delete;        /* < 0: unlimited */
+	bool dry_run;              /* print the plan, change nothing */
+	uint64_t bwlimit;          /* bytes per second, 0: unlimited */
+};
+
+/* sync: make DST hold exactly SRC's files (one-shot mirror, no heap).
+ * Deletions happen only after every copy succeeded. */
+int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
+		struct run_stats *stats, struct errbuf *eb);
 
 #endif

@@ -93,6 +93,31 @@ int bqueue_pop(struct bqueue *q, void **out)
 	return ret;
 }
 
+int bqueue_pop_batch(struct bqueue *q, void **out, size_t max)
+{
+	int ret;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count == 0 && !q->closed && !q->aborted)
+		pthread_cond_wait(&q->not_empty, &q->lock);
+	if (q->aborted) {
+		ret = -ECANCELED;
+	} else {
+		size_t n = 0;
+
+		while (n < max && q->count) {
+			out[n++] = q->items[q->head];
+			q->head = (q->head + 1) % q->capacity;
+			q->count--;
+		}
+		if (n)
+			pthread_cond_broadcast(&q->not_full);
+		ret = (int)n;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 void bqueue_close(struct bqueue *q)
 {
 	pthread_mutex_lock(&q->lock);

@@ -22,6 +22,11 @@ int bqueue_push(struct bqueue *q, void *item);
  * -ECANCELED when it was aborted. Thread safe. */
 int bqueue_pop(struct bqueue *q, void **out);
 
+/* Like bqueue_pop, but takes up to max items at once (blocking only for
+ * the first). Returns the count (>= 1), 0 at end of stream, or
+ * -ECANCELED. Lets workers batch I/O submissions. */
+int bqueue_pop_batch(struct bqueue *q, void **out, size_t max);
+
 /* Producers are done: consumers drain what is left, then see 0. */
 void bqueue_close(struct bqueue *q);
 

@@ -12,7 +12,7 @@
 enum entry_type {
 	ENTRY_FILE = 1,
 	ENTRY_SYMLINK = 2,
-	ENTRY_DIR = 3,      /* recorded only for empty directories */
+	ENTRY_DIR = 3,      /* every directory, for its mode and mtime */
 };
 
 /* Longest relative name accepted anywhere (bytes, without NUL). Linux'

@@ -1,0 +1,253 @@
+/* hash_worker: batched small-file path + streamed large-file path. */
+#include "hash_worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hasher.h"
+#include "progress.h"
+#include "banned.h"
+
+#define CHANGE_RETRIES 3
+
+struct hash_worker {
+	struct io_ctx *io;
+	struct hasher *hasher;
+	char *arena;
+	struct io_read_job jobs[HASH_BATCH_MAX];
+	struct entry *job_items[HASH_BATCH_MAX];
+};
+
+int hash_worker_new(enum io_backend io, struct hash_worker **out,
+		    struct errbuf *eb)
+{
+	struct hash_worker *w = calloc(1, sizeof(*w));
+	int ret;
+
+	*out = NULL;
+	if (!w)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = io_ctx_new(io, 2 * HASH_BATCH_MAX * 4, &w->io, NULL, eb);
+	if (ret < 0)
+		goto fail;
+	ret = hasher_new(&w->hasher, eb);
+	if (ret < 0)
+		goto fail;
+	w->arena = malloc(HASH_ARENA_SIZE);
+	if (!w->arena) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	hash_worker_free(w);
+	return ret;
+}
+
+void hash_worker_free(struct hash_worker *w)
+{
+	if (!w)
+		return;
+	io_ctx_free(w->io);
+	hasher_free(w->hasher);
+	free(w->arena);
+	free(w);
+}
+
+static int file_error(struct errbuf *eb, int err, const char *root,
+		      const struct entry *e, const char *what)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, err, "cannot %s '%s/%s': %s", what, root, shown,
+			  strerror(-err));
+}
+
+static void take_stat(struct entry *e, const struct io_stat *st)
+{
+	e->size = st->size;
+	e->mtime_ns = st->mtime_ns;
+	e->ctime_ns = st->ctime_ns;
+	e->ino = st->ino;
+	e->mode = st->mode & 07777;
+}
+
+/* Stream one file: fstat before, hash (+ heap temp) every chunk, fstat
+ * after; retry while the file changes under us. */
+static int hash_streamed(struct hash_worker *w, int rootfd, const char *root,
+			 struct entry *e, struct heap *heap,
+			 struct run_stats *stats, struct errbuf *eb)
+{
+	int attempt, ret = 0;
+
+	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+		struct io_stream *s = NULL;
+		struct heap_tx *tx = NULL;
+		struct io_stat before, after;
+		uint64_t total = 0;
+		const void *data;
+		size_t len;
+
+		ret = io_stream_open(w->io, rootfd, e->name, HASH_CHUNK, 4, &s,
+				     eb);
+		if (ret < 0) {
+			errbuf_clear(eb);
+			return file_error(eb, ret, root, e, "read");
+		}
+		ret = io_stream_stat(s, &before);
+		if (!ret)
+			ret = hasher_begin(w->hasher, eb);
+		if (!ret && heap)
+			ret = heap_tx_begin(heap, &tx, eb);
+		while (!ret && (ret = io_stream_next(s, &data, &len, eb)) == 1) {
+			total += len;
+			stat_add(&stats->bytes_read, len);
+			ret = hasher_update(w->hasher, data, len, eb);
+			if (!ret && tx)
+				ret = heap_tx_write(tx, data, len, eb);
+		}
+		if (ret < 0) {
+			heap_tx_abort(tx);
+			io_stream_close(s);
+			if (!eb->code)
+				return file_error(eb, ret, root, e, "read");
+			return ret;
+		}
+		ret = io_stream_stat(s, &after);
+		io_stream_close(s);
+		if (ret < 0) {
+			heap_tx_abort(tx);
+			return file_error(eb, ret, root, e, "stat");
+		}
+		if (before.size != after.size || before.mtime_ns != after.mtime_ns ||
+		    total != after.size) {
+			/* changed while read: the bytes may not match any
+			 * state of the file, so read it again */
+			heap_tx_abort(tx);
+			continue;
+		}
+		ret = hasher_final(w->hasher, &e->md5, eb);
+		if (ret < 0) {
+			heap_tx_abort(tx);
+			return ret;
+		}
+		e->has_md5 = true;
+		take_stat(e, &after);
+		stat_add(&stats->files_hashed, 1);
+		if (tx) {
+			ret = heap_tx_commit(tx, &e->md5, eb);
+			if (ret < 0)
+				return ret;
+			stat_add(ret ? &stats->heap_objects_written :
+				 &stats->heap_objects_present, 1);
+			if (ret)
+				stat_add(&stats->bytes_written, total);
+		}
+		return 0;
+	}
+	return file_error(eb, -EAGAIN, root, e,
+			  "hash (it kept changing while being read)");
+}
+
+static int store_small(struct heap *heap, struct entry *e, const void *buf,
+		       size_t len, struct run_stats *stats, struct errbuf *eb)
+{
+	int ret = heap_put_buf(heap, &e->md5, buf, len, eb);
+
+	if (ret < 0)
+		return ret;
+	stat_add(ret ? &stats->heap_objects_written :
+		 &stats->heap_objects_present, 1);
+	if (ret)
+		stat_add(&stats->bytes_written, len);
+	return 0;
+}
+
+/* Read a batch of small files whole, then hash and store each. */
+static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
+		      struct entry **items, size_t n, struct heap *heap,
+		      struct run_stats *stats, struct errbuf *eb)
+{
+	size_t i, used = 0;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct io_read_job *j = &w->jobs[i];
+
+		memset(j, 0, sizeof(*j));
+		j->dirfd = rootfd;
+		j->name = items[i]->name;
+		j->buf = w->arena + used;
+		/* one byte more than expected: a grown file shows */
+		j->cap = items[i]->size + 1;
+		used += j->cap;
+	}
+	ret = io_read_batch(w->io, w->jobs, n, eb);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < n; i++) {
+		struct io_read_job *j = &w->jobs[i];
+		struct entry *e = items[i];
+
+		if (j->err)
+			return file_error(eb, j->err, root, e, "read");
+		stat_add(&stats->bytes_read, j->len);
+		if (j->len != e->size || j->st_after.size != e->size ||
+		    j->st_after.mtime_ns != e->mtime_ns) {
+			/* changed since the scan or while read */
+			ret = hash_streamed(w, rootfd, root, e, heap, stats, eb);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		ret = hasher_digest(w->hasher, j->buf, j->len, &e->md5, eb);
+		if (ret < 0)
+			return ret;
+		e->has_md5 = true;
+		take_stat(e, &j->st_after);
+		stat_add(&stats->files_hashed, 1);
+		if (heap) {
+			ret = store_small(heap, e, j->buf, j->len, stats, eb);
+			if (ret < 0)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
+		    struct entry **items, size_t n, struct heap *heap,
+		    struct run_stats *stats, struct errbuf *eb)
+{
+	size_t i, batch = 0, used = 0;
+	int ret;
+
+	for (i = 0; i < n; i++) {
+		struct entry *e = items[i];
+
+		if (e->size > HASH_SMALL_MAX) {
+			ret = hash_streamed(w, rootfd, root, e, heap, stats, eb);
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		if (batch == HASH_BATCH_MAX ||
+		    used + e->size + 1 > HASH_ARENA_SIZE) {
+			ret = hash_batch(w, rootfd, root, w->job_items, batch,
+					 heap, stats, eb);
+			if (ret < 0)
+				return ret;
+			batch = 0;
+			used = 0;
+		}
+		w->job_items[batch++] = e;
+		used += e->size + 1;
+	}
+	if (batch)
+		return hash_batch(w, rootfd, root, w->job_items, batch, heap,
+				  stats, eb);
+	return 0;
+}

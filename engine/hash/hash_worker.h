@@ -1,0 +1,39 @@
+/* hash_worker: the hash (and heap store) stage's per-thread engine. It
+ * reads file contents (small files in batches through io_read_batch, large
+ * ones streamed with read-ahead), MD5s them and, when given a heap, stores
+ * each content not yet there. A file that changes while it is read is
+ * detected (size or mtime differ before/after) and read again. */
+#ifndef SNAP_HASH_WORKER_H
+#define SNAP_HASH_WORKER_H
+
+#include <stddef.h>
+
+#include "engine.h"
+#include "entry.h"
+#include "errbuf.h"
+#include "heap.h"
+#include "io.h"
+
+/* files up to this size are read whole, in batches */
+#define HASH_SMALL_MAX (256 * 1024)
+/* most files one batch reads (and buffer arena per worker) */
+#define HASH_BATCH_MAX 64
+#define HASH_ARENA_SIZE (4 * 1024 * 1024)
+#define HASH_CHUNK (1024 * 1024)
+
+struct hash_worker;
+
+int hash_worker_new(enum io_backend io, struct hash_worker **out,
+		    struct errbuf *eb);
+void hash_worker_free(struct hash_worker *w);
+
+/* Hash items[0..n) (regular files named relative to rootfd; root is for
+ * messages). Fills md5/has_md5 and refreshes size, mtime, ctime and ino
+ * from what was actually read. heap may be NULL (hash only). Per-item
+ * results go in errs[i] (0 or -errno, message in the first failing eb);
+ * returns 0 or the first error. */
+int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
+		    struct entry **items, size_t n, struct heap *heap,
+		    struct run_stats *stats, struct errbuf *eb);
+
+#endif

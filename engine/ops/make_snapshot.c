@@ -1,0 +1,465 @@
+/* make_snapshot: the backup pipeline.
+ *
+ *   scan thread ──(ordered window)──────────────────────┐
+ *        │ files needing a hash                          ▼
+ *        └──(bqueue)──> hash workers ×jobs ──complete──> writer (this thread)
+ *                        read, MD5, heap put            snapshot records in
+ *                                                       scan order
+ *
+ * The scan thread merges the tree with the previous snapshot (both in
+ * entry_cmp order) to reuse md5s of unchanged files. The snapshot is made
+ * visible (rename) only after every heap object is durable (syncfs). The
+ * first error aborts every stage; nothing partial is published. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bqueue.h"
+#include "engine.h"
+#include "filter.h"
+#include "hash_worker.h"
+#include "heap.h"
+#include "ordered.h"
+#include "progress.h"
+#include "scan.h"
+#include "snapshot_reader.h"
+#include "snapshot_writer.h"
+#include "snapstore.h"
+#include "banned.h"
+
+#define WINDOW 8192
+#define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
+
+struct snap_run {
+	const struct engine_opts *o;
+	const struct make_snapshot_opts *mo;
+	struct logger *log;
+	struct run_stats *stats;
+	struct heap *heap;            /* NULL: hash only */
+	struct ordered *win;
+	struct bqueue *jobs;          /* struct ordered_slot * */
+	struct scanner *scanner;
+	struct filter *filter;
+	struct snapshot_reader *prev;
+	struct entry prev_e;
+	bool prev_has;
+	int64_t racy_limit_ns;        /* reuse only if mtime < this */
+	pthread_mutex_t err_lock;
+	struct errbuf err;
+};
+
+static void run_fail(struct snap_run *r, const struct errbuf *eb, int code)
+{
+	pthread_mutex_lock(&r->err_lock);
+	if (!r->err.code) {
+		r->err.code = code;
+		memcpy(r->err.msg, eb->msg, sizeof(r->err.msg));
+		if (!eb->code)
+			snprintf(r->err.msg, sizeof(r->err.msg), "%s",
+				 strerror(-code));
+	}
+	pthread_mutex_unlock(&r->err_lock);
+	ordered_abort(r->win);
+	bqueue_abort(r->jobs);
+}
+
+static bool run_failed(struct snap_run *r)
+{
+	bool failed;
+
+	pthread_mutex_lock(&r->err_lock);
+	failed = r->err.code != 0;
+	pthread_mutex_unlock(&r->err_lock);
+	return failed;
+}
+
+static int prev_advance(struct snap_run *r, struct errbuf *eb)
+{
+	int ret;
+
+	entry_release(&r->prev_e);
+	r->prev_has = false;
+	if (!r->prev)
+		return 0;
+	ret = snapshot_reader_next(r->prev, &r->prev_e, eb);
+	if (ret < 0)
+		return ret;
+	r->prev_has = ret == 1;
+	return 0;
+}
+
+static bool can_reuse(const struct snap_run *r, const struct entry *p,
+		      const struct entry *e)
+{
+	if (p->type != ENTRY_FILE || e->type != ENTRY_FILE || !p->has_md5)
+		return false;
+	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
+		return false;
+	if (!r->mo->reuse_size_mtime_only &&
+	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino))
+		return false;
+	/* racy-clean rule: a file modified around the previous scan may
+	 * have changed again within the same timestamp tick */
+	return e->mtime_ns < r->racy_limit_ns;
+}
+
+/* Find the previous entry of e's name and take its md5 if trustworthy. */
+static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
+{
+	int ret;
+
+	while (r->prev_has && entry_cmp(&r->prev_e, e) < 0) {
+		ret = prev_advance(r, eb);
+		if (ret < 0)
+			return ret;
+	}
+	if (r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
+	    can_reuse(r, &r->prev_e, e)) {
+		e->md5 = r->prev_e.md5;
+		e->has_md5 = true;
+		stat_add(&r->stats->md5_reused, 1);
+		return 1;
+	}
+	return 0;
+}
+
+static void *scan_main(void *arg)
+{
+	struct snap_run *r = arg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct entry e;
+	int ret;
+
+	while ((ret = scanner_next(r->scanner, &e, &eb)) == 1) {
+		struct ordered_slot *slot;
+		bool hash;
+
+		hash = e.type == ENTRY_FILE;
+		if (hash) {
+			ret = merge_prev(r, &e, &eb);
+			if (ret < 0) {
+				entry_release(&e);
+				break;
+			}
+			hash = ret == 0;
+		}
+		slot = ordered_reserve(r->win);
+		if (!slot) {
+			entry_release(&e);
+			ret = -ECANCELED;
+			break;
+		}
+		slot->entry = e;
+		if (!hash) {
+			ordered_complete(r->win, slot);
+			continue;
+		}
+		slot->needs_work = 1;
+		if (bqueue_push(r->jobs, slot) < 0) {
+			/* aborted: hand the slot back so it is released */
+			ordered_complete(r->win, slot);
+			ret = -ECANCELED;
+			break;
+		}
+	}
+	if (ret < 0) {
+		if (ret != -ECANCELED)
+			run_fail(r, &eb, ret);
+	} else {
+		ordered_close(r->win);
+		bqueue_close(r->jobs);
+	}
+	return NULL;
+}
+
+static void *hash_main(void *arg)
+{
+	struct snap_run *r = arg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct hash_worker *w = NULL;
+	void *batch[HASH_BATCH_MAX];
+	struct entry *items[HASH_BATCH_MAX];
+	int n, i, ret;
+
+	ret = hash_worker_new(r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
+			      r->o->io == IO_MODE_URING ? IO_BACKEND_URING :
+			      IO_BACKEND_AUTO, &w, &eb);
+	if (ret < 0) {
+		run_fail(r, &eb, ret);
+		return NULL;
+	}
+	while ((n = bqueue_pop_batch(r->jobs, batch, HASH_BATCH_MAX)) > 0) {
+		for (i = 0; i < n; i++)
+			items[i] = &((struct ordered_slot *)batch[i])->entry;
+		if (r->o->interrupted && *r->o->interrupted)
+			ret = errbuf_set(&eb, -EINTR, "interrupted");
+		else
+			ret = hash_worker_run(w, scanner_rootfd(r->scanner),
+					      r->o->file_root, items, (size_t)n,
+					      r->heap, r->stats, &eb);
+		for (i = 0; i < n; i++)
+			ordered_complete(r->win, batch[i]);
+		if (ret < 0) {
+			run_fail(r, &eb, ret);
+			break;
+		}
+	}
+	hash_worker_free(w);
+	return NULL;
+}
+
+static bool allow_entry(void *ctx, const char *relpath, size_t len,
+			bool is_dir)
+{
+	return filter_allows(ctx, relpath, len, is_dir);
+}
+
+/* Check the whole previous snapshot (trailer checksum included) before
+ * trusting any md5 from it; then reopen it for the merge. */
+static int open_previous(struct snap_run *r, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	struct snapshot_reader *check = NULL;
+	struct errbuf local = ERRBUF_INIT;
+	char *path = NULL;
+	struct entry e;
+	int ret;
+
+	if (r->mo->previous_path) {
+		path = strdup(r->mo->previous_path);
+		if (!path)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+	} else {
+		ret = snapstore_find_latest(o->snap_root, false, 0, &path,
+					    &local);
+		if (ret == -ENOENT)
+			return 0;  /* first snapshot */
+		if (ret < 0)
+			goto unusable;
+	}
+	ret = snapshot_reader_open_file(path, &check, &local);
+	while (ret >= 0 && (ret = snapshot_reader_next(check, &e, &local)) == 1)
+		entry_release(&e);
+	snapshot_reader_free(check);
+	if (ret < 0)
+		goto unusable;
+	ret = snapshot_reader_open_file(path, &r->prev, &local);
+	if (ret < 0)
+		goto unusable;
+	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
+			   RACY_MARGIN_NS;
+	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
+		r->racy_limit_ns = r->mo->racy_after_ns;
+	log_debug(r->log, "reusing md5s of unchanged files from '%s'", path);
+	free(path);
+	return prev_advance(r, eb);
+unusable:
+	/* a damaged previous snapshot must not stop a new backup: say so
+	 * and hash everything */
+	log_warn(r->log, "previous snapshot not usable, hashing every file: %s",
+		 local.msg);
+	free(path);
+	return 0;
+}
+
+static int write_sink_fd(void *ctx, const void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int engine_make_snapshot(const struct engine_opts *o,
+			 const struct make_snapshot_opts *mo,
+			 struct run_stats *stats, char **snapshot_path,
+			 struct errbuf *eb)
+{
+	struct snap_run r;
+	struct logger log = o->log;
+	struct scan_opts so;
+	struct snapshot_header hdr;
+	struct snapshot_writer *writer = NULL;
+	struct snapstore_tx *tx = NULL;
+	struct progress prog;
+	pthread_t scan_thread, *hash_threads = NULL;
+	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
+	bool scan_started = false;
+	struct ordered_slot *slot;
+	double t0 = mono_s();
+	int out_fd = mo->out_fd;
+	int ret;
+
+	*snapshot_path = NULL;
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.mo = mo;
+	r.log = &log;
+	r.stats = stats;
+	r.racy_limit_ns = INT64_MIN;
+	pthread_mutex_init(&r.err_lock, NULL);
+	memset(&hdr, 0, sizeof(hdr));
+	hdr.created_ns = now_ns();
+
+	if (!o->file_root || (mo->save && out_fd < 0 &&
+			      (!o->heap_root || !o->snap_root))) {
+		ret = errbuf_set(eb, -EINVAL, "make-snapshot needs --file-root, "
+				 "--heap-root and --snap-root");
+		goto out;
+	}
+	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
+	if (ret < 0)
+		goto out;
+	if (mo->save) {
+		ret = heap_open(o->heap_root, true, &r.heap, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (o->snap_root) {
+		ret = open_previous(&r, eb);
+		if (ret < 0)
+			goto out;
+	}
+	memset(&so, 0, sizeof(so));
+	so.root = o->file_root;
+	so.io = o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
+		o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
+	so.log = &log;
+	so.allow = filter_count(r.filter) ? allow_entry : NULL;
+	so.allow_ctx = r.filter;
+	so.files_scanned = &stats->files_scanned;
+	so.files_skipped = &stats->files_skipped;
+	so.interrupted = o->interrupted;
+	ret = scanner_new(&so, &r.scanner, eb);
+	if (ret < 0)
+		goto out;
+	if (scanner_fell_back(r.scanner))
+		log_info(&log, "io_uring unavailable, using plain system calls");
+
+	if (mo->save && out_fd < 0) {
+		ret = snapstore_begin(o->snap_root, hdr.created_ns, &tx, eb);
+		if (ret < 0)
+			goto out;
+		ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr, &writer,
+					  eb);
+	} else if (out_fd >= 0) {
+		ret = snapshot_writer_new(write_sink_fd, &out_fd, &hdr, &writer,
+					  eb);
+	}
+	if (ret < 0)
+		goto out;
+
+	ret = ordered_new(WINDOW, &r.win);
+	if (!ret)
+		ret = bqueue_new(WINDOW, &r.jobs);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		goto out;
+	}
+	progress_start(&prog, "make-snapshot", stats, &log, o->progress);
+	hash_threads = calloc(jobs, sizeof(*hash_threads));
+	if (!hash_threads ||
+	    pthread_create(&scan_thread, NULL, scan_main, &r)) {
+		run_fail(&r, eb, errbuf_set(eb, -EAGAIN, "cannot start threads"));
+	} else {
+		scan_started = true;
+		for (i = 0; i < jobs; i++) {
+			if (pthread_create(&hash_threads[i], NULL, hash_main, &r))
+				break;
+			started++;
+		}
+		if (!started)
+			run_fail(&r, eb, errbuf_set(eb, -EAGAIN,
+						    "cannot start threads"));
+	}
+
+	/* the writer: entries in scan order, as workers complete them */
+	while ((slot = ordered_next(r.win)) != NULL) {
+		struct errbuf web = ERRBUF_INIT;
+
+		if (writer && !run_failed(&r)) {
+			ret = snapshot_writer_add(writer, &slot->entry, &web);
+			if (ret < 0)
+				run_fail(&r, &web, ret);
+		}
+		ordered_release(r.win, slot);
+	}
+	if (scan_started)
+		pthread_join(scan_thread, NULL);
+	for (i = 0; i < started; i++)
+		pthread_join(hash_threads[i], NULL);
+	progress_stop(&prog);
+
+	if (run_failed(&r)) {
+		ret = r.err.code;
+		errbuf_set(eb, ret, "%s", r.err.msg);
+		goto out;
+	}
+	if (r.heap) {
+		/* every referenced object durable before the snapshot */
+		ret = heap_sync(r.heap, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (writer) {
+		ret = snapshot_writer_finish(writer, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (tx) {
+		ret = snapstore_commit(tx, snapshot_path, eb);
+		tx = NULL;
+		if (ret < 0)
+			goto out;
+	}
+	ret = 0;
+out:
+	if (tx)
+		snapstore_abort(tx);
+	snapshot_writer_free(writer);
+	free(hash_threads);
+	scanner_free(r.scanner);
+	bqueue_free(r.jobs);
+	ordered_free(r.win);
+	entry_release(&r.prev_e);
+	snapshot_reader_free(r.prev);
+	heap_free(r.heap);
+	filter_free(r.filter);
+	pthread_mutex_destroy(&r.err_lock);
+	stats->seconds = mono_s() - t0;
+	if (ret < 0)
+		stats->errors++;
+	return ret;
+}

@@ -1,0 +1,737 @@
+/* restore: bring FILE_ROOT to the state of a snapshot.
+ *
+ *   1. check the target snapshot whole (checksum, names, duplicates, heap
+ *      objects present) before touching anything;
+ *   2. record the tree's current state (a saved snapshot, or a scratch one)
+ *   3. pass 1, diff current vs target: delete what must go (and prune the
+ *      directories that became empty);
+ *   4. pass 2, diff again: files to write go to a pool of workers
+ *      (heap object -> MD5-verified copy -> temp -> rename), symlinks and
+ *      empty directories are created, metadata of equal files fixed;
+ *   5. syncfs, then the "after" snapshot.
+ * Deletions come before writes so a name never changes type under a
+ * writer (file "a" replaced by directory "a/..." and vice versa). */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bqueue.h"
+#include "diff.h"
+#include "engine.h"
+#include "hasher.h"
+#include "heap.h"
+#include "progress.h"
+#include "snapshot_reader.h"
+#include "snapstore.h"
+#include "tree_writer.h"
+#include "banned.h"
+
+#define COPY_BUF (1024 * 1024)
+#define QUEUE_CAP 4096
+#define BATCH 32
+
+struct restore_run {
+	const struct engine_opts *o;
+	const struct restore_opts *ro;
+	struct logger *log;
+	struct run_stats *stats;
+	struct heap *heap;
+	int rootfd;
+	struct bqueue *queue;       /* struct entry * to write */
+	pthread_mutex_t err_lock;
+	struct errbuf err;
+	struct tree_writer *tw;     /* pass 1 (main thread) */
+	char **pruned;              /* names whose parents may be empty */
+	size_t npruned, cap_pruned;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
+{
+	pthread_mutex_lock(&r->err_lock);
+	if (!r->err.code) {
+		r->err.code = code;
+		memcpy(r->err.msg, eb->msg, sizeof(r->err.msg));
+	}
+	pthread_mutex_unlock(&r->err_lock);
+	if (r->queue)
+		bqueue_abort(r->queue);
+}
+
+static const char *shown_name(const struct entry *e, char *buf, size_t cap)
+{
+	errbuf_quote_name(buf, cap, e->name, e->name_len);
+	return buf;
+}
+
+/* A stream over a snapshot reader that drops exact duplicates (same name,
+ * same content: the Python tool warns and goes on). */
+struct dedup_stream {
+	struct snapshot_reader *r;
+	struct entry last;
+	bool has_last;
+};
+
+static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
+{
+	struct dedup_stream *d = ctx;
+	int ret;
+
+	for (;;) {
+		ret = snapshot_reader_next(d->r, out, eb);
+		if (ret <= 0)
+			return ret;
+		if (d->has_last && entry_cmp(&d->last, out) == 0) {
+			entry_release(out);
+			continue;
+		}
+		entry_release(&d->last);
+		ret = entry_copy(&d->last, out);
+		if (ret < 0) {
+			entry_release(out);
+			return errbuf_set(eb, ret, "out of memory");
+		}
+		d->has_last = true;
+		return 1;
+	}
+}
+
+static void dedup_release(struct dedup_stream *d)
+{
+	entry_release(&d->last);
+	snapshot_reader_free(d->r);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Step 1: the whole target is valid and every object it needs exists. */
+static int check_target(struct restore_run *r, const char *path,
+			struct errbuf *eb)
+{
+	struct snapshot_reader *rd = NULL;
+	struct entry prev, e;
+	bool has_prev = false;
+	char shown[512];
+	int ret;
+
+	entry_init(&prev);
+	ret = snapshot_reader_open_file(path, &rd, eb);
+	if (ret < 0)
+		return ret;
+	while ((ret = snapshot_reader_next(rd, &e, eb)) == 1) {
+		if (has_prev && entry_cmp(&prev, &e) == 0) {
+			if (!entry_same_content(&prev, &e)) {
+				ret = errbuf_set(eb, -EBADMSG,
+						 "refusing snapshot '%s': two "
+						 "entries named '%s' with "
+						 "different content", path,
+						 shown_name(&e, shown,
+							    sizeof(shown)));
+				entry_release(&e);
+				break;
+			}
+			log_warn(r->log, "snapshot '%s' lists '%s' twice "
+				 "(same content): using it once", path,
+				 shown_name(&e, shown, sizeof(shown)));
+		}
+		if (e.type == ENTRY_FILE && r->heap) {
+			ret = heap_has(r->heap, &e.md5, eb);
+			if (ret == 0) {
+				char hex[OBJID_HEX_LEN + 1];
+
+				objid_to_hex(&e.md5, hex);
+				ret = errbuf_set(eb, -ENOENT,
+						 "cannot restore '%s': heap "
+						 "object %s is missing from "
+						 "'%s'", shown_name(&e, shown,
+						 sizeof(shown)), hex,
+						 heap_root(r->heap));
+			}
+			if (ret < 0) {
+				entry_release(&e);
+				break;
+			}
+		}
+		entry_release(&prev);
+		prev = e;
+		has_prev = true;
+	}
+	entry_release(&prev);
+	snapshot_reader_free(rd);
+	return ret < 0 ? ret : 0;
+}
+
+/* Write one file from the heap, verifying its MD5 on the way. */
+static int write_file(struct tree_writer *tw, struct heap *heap,
+		      struct hasher *h, char *buf, const struct entry *e,
+		      struct run_stats *stats, struct errbuf *eb)
+{
+	char tmp[64], shown[512], hex[OBJID_HEX_LEN + 1];
+	struct objid got;
+	uint64_t total = 0;
+	int src = -1, dst = -1, dirfd, ret;
+
+	ret = heap_open_object(heap, &e->md5, &src, eb);
+	if (ret < 0)
+		return ret;
+	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &dst, eb);
+	if (ret < 0)
+		goto out;
+	ret = hasher_begin(h, eb);
+	while (!ret) {
+		ssize_t n = read(src, buf, COPY_BUF);
+		ssize_t off = 0;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			objid_to_hex(&e->md5, hex);
+			ret = errbuf_set(eb, -errno, "cannot read heap object "
+					 "%s: %s", hex, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+		while (!ret && off < n) {
+			ssize_t m = write(dst, buf + off, (size_t)(n - off));
+
+			if (m < 0 && errno == EINTR)
+				continue;
+			if (m < 0)
+				ret = errbuf_set(eb, -errno, "cannot write '%s': %s",
+						 shown_name(e, shown,
+							    sizeof(shown)),
+						 strerror(errno));
+			else
+				off += m;
+		}
+	}
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	if (!ret && (!objid_eq(&got, &e->md5) || total != e->size)) {
+		objid_to_hex(&e->md5, hex);
+		ret = errbuf_set(eb, -EBADMSG, "heap object %s is corrupt (its "
+				 "content does not match its md5): not "
+				 "restoring '%s'", hex,
+				 shown_name(e, shown, sizeof(shown)));
+	}
+	if (ret < 0) {
+		close(dst);
+		unlinkat(dirfd, tmp, 0);
+		goto out;
+	}
+	stat_add(&stats->bytes_read, total);
+	ret = tree_writer_publish(tw, e, dirfd, tmp, dst, eb);
+	if (!ret)
+		stat_add(&stats->bytes_written, total);
+out:
+	if (src >= 0)
+		close(src);
+	return ret;
+}
+
+static void *writer_main(void *arg)
+{
+	struct restore_run *r = arg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct tree_writer *tw = NULL;
+	struct hasher *h = NULL;
+	char *buf = malloc(COPY_BUF);
+	void *items[BATCH];
+	int n, i, ret;
+
+	ret = buf ? 0 : errbuf_set(&eb, -ENOMEM, "out of memory");
+	if (!ret)
+		ret = tree_writer_new(r->rootfd, r->o->file_root, &tw, &eb);
+	if (!ret)
+		ret = hasher_new(&h, &eb);
+	if (ret < 0) {
+		run_fail(r, &eb, ret);
+		goto out;
+	}
+	while ((n = bqueue_pop_batch(r->queue, items, BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct entry *e = items[i];
+
+			if (ret == 0 && r->o->interrupted && *r->o->interrupted)
+				ret = errbuf_set(&eb, -EINTR, "interrupted");
+			if (ret == 0) {
+				if (e->type == ENTRY_FILE)
+					ret = write_file(tw, r->heap, h, buf, e,
+							 r->stats, &eb);
+				else
+					ret = tree_writer_symlink(tw, e, &eb);
+				if (!ret)
+					stat_add(&r->stats->files_copied, 1);
+			}
+			entry_free(e);
+		}
+		if (ret < 0) {
+			run_fail(r, &eb, ret);
+			break;
+		}
+	}
+out:
+	hasher_free(h);
+	tree_writer_free(tw);
+	free(buf);
+	return NULL;
+}
+
+static void plan_line(const char *what, const struct entry *e)
+{
+	char shown[1024];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	printf("%s %s\n", what, shown);
+}
+
+static int remember_prune(struct restore_run *r, const struct entry *e)
+{
+	if (!memchr(e->name, '/', e->name_len))
+		return 0;
+	if (r->npruned == r->cap_pruned) {
+		size_t cap = r->cap_pruned ? r->cap_pruned * 2 : 64;
+		char **p = realloc(r->pruned, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		r->pruned = p;
+		r->cap_pruned = cap;
+	}
+	r->pruned[r->npruned] = strdup(e->name);
+	if (!r->pruned[r->npruned])
+		return -ENOMEM;
+	r->npruned++;
+	return 0;
+}
+
+/* Pass 1: deletions. */
+static int pass_delete(void *ctx, enum diff_state st, const struct entry *l,
+		       const struct entry *t, struct errbuf *eb)
+{
+	struct restore_run *r = ctx;
+	int ret;
+
+	if (st == DIFF_EQUAL || st == DIFF_ONLY_RIGHT)
+		return 0;
+	/* same type: replaced in place by rename in pass 2 */
+	if (st == DIFF_DIFFERENT && l->type == t->type)
+		return 0;
+	if (r->ro->dry_run) {
+		if (st == DIFF_ONLY_LEFT)
+			plan_line("delete", l);
+		stat_add(&r->stats->files_deleted, 1);
+		return 0;
+	}
+	if (r->o->interrupted && *r->o->interrupted)
+		return errbuf_set(eb, -EINTR, "interrupted");
+	ret = tree_writer_remove(r->tw, l, eb);
+	if (ret < 0)
+		return ret;
+	stat_add(&r->stats->files_deleted, 1);
+	if (remember_prune(r, l))
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	return 0;
+}
+
+static bool meta_differs(const struct entry *l, const struct entry *t)
+{
+	if (l->mtime_ns != t->mtime_ns)
+		return true;
+	return l->type != ENTRY_SYMLINK && (l->mode & 07777) != (t->mode & 07777);
+}
+
+/* Pass 2: writes and metadata. */
+static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
+		      const struct entry *t, struct errbuf *eb)
+{
+	struct restore_run *r = ctx;
+	struct entry *copy;
+	int ret;
+
+	if (st == DIFF_ONLY_LEFT)
+		return 0;
+	if (t->type == ENTRY_DIR) {
+		/* made here, in stream order, before anything goes inside;
+		 * mode and mtime come in pass 3 */
+		if (st != DIFF_ONLY_RIGHT)
+			return 0;
+		stat_add(&r->stats->dirs_created, 1);
+		if (r->ro->dry_run) {
+			plan_line("create", t);
+			return 0;
+		}
+		ret = tree_writer_mkdir(r->tw, t, false, eb);
+		return ret < 0 ? ret : 0;
+	}
+	if (st == DIFF_EQUAL) {
+		if (!meta_differs(l, t))
+			return 0;
+		stat_add(&r->stats->files_updated, 1);
+		if (r->ro->dry_run) {
+			plan_line("update", t);
+			return 0;
+		}
+		return tree_writer_set_meta(r->tw, t, eb);
+	}
+	if (r->ro->dry_run) {
+		plan_line(st == DIFF_ONLY_RIGHT ? "create" : "replace", t);
+		stat_add(t->type == ENTRY_DIR ? &r->stats->dirs_created :
+			 &r->stats->files_copied, 1);
+		if (t->type == ENTRY_FILE)
+			stat_add(&r->stats->bytes_written, t->size);
+		return 0;
+	}
+	copy = entry_new();
+	if (!copy || entry_copy(copy, t)) {
+		free(copy);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	ret = bqueue_push(r->queue, copy);
+	if (ret < 0) {
+		entry_free(copy);
+		return errbuf_set(eb, -ECANCELED, "stopped");
+	}
+	return 0;
+}
+
+/* Pass 3: directory modes and mtimes, once nothing more is written into
+ * them. Parents come first, which is fine: changing a child's metadata
+ * needs no write permission on the parent and does not touch its mtime. */
+static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
+			 const struct entry *t, struct errbuf *eb)
+{
+	struct restore_run *r = ctx;
+	bool differs;
+
+	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR)
+		return 0;
+	differs = l && meta_differs(l, t);
+	if (differs)
+		stat_add(&r->stats->files_updated, 1);
+	if (r->ro->dry_run) {
+		if (differs)
+			plan_line("update", t);
+		return 0;
+	}
+	return tree_writer_set_meta(r->tw, t, eb);
+}
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	int fd = *(int *)ctx;
+	ssize_t n;
+
+	do {
+		n = read(fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+/* Open the current-state snapshot (a path or the scratch fd) and the
+ * target as deduplicated streams, then run one diff pass. */
+static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
+		    const char *target, diff_cb cb, struct errbuf *eb)
+{
+	struct dedup_stream cur, tgt;
+	struct entry_stream ls, rs;
+	int ret;
+
+	memset(&cur, 0, sizeof(cur));
+	memset(&tgt, 0, sizeof(tgt));
+	if (cur_path) {
+		ret = snapshot_reader_open_file(cur_path, &cur.r, eb);
+	} else {
+		if (lseek(*cur_fd, 0, SEEK_SET) < 0)
+			return errbuf_set(eb, -errno, "cannot rewind the "
+					  "current-state snapshot: %s",
+					  strerror(errno));
+		ret = snapshot_reader_new(fd_read, cur_fd, "current state",
+					  &cur.r, eb);
+	}
+	if (ret < 0)
+		return ret;
+	ret = snapshot_reader_open_file(target, &tgt.r, eb);
+	if (ret < 0) {
+		dedup_release(&cur);
+		return ret;
+	}
+	ls.next = dedup_next;
+	ls.ctx = &cur;
+	rs.next = dedup_next;
+	rs.ctx = &tgt;
+	ret = diff_run(&ls, &rs, cb, r, eb);
+	dedup_release(&cur);
+	dedup_release(&tgt);
+	return ret;
+}
+
+static int cmp_len_desc(const void *a, const void *b)
+{
+	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
+
+	return la < lb ? 1 : la > lb ? -1 : 0;
+}
+
+static int make_root(const char *root, struct errbuf *eb)
+{
+	char buf[4096];
+	size_t len = strlen(root), i;
+
+	if (len >= sizeof(buf))
+		return errbuf_set(eb, -ENAMETOOLONG, "path too long '%s'", root);
+	memcpy(buf, root, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return errbuf_set(eb, -errno, "cannot create '%s': %s",
+					  buf, strerror(errno));
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
+		   struct run_stats *stats, struct errbuf *eb)
+{
+	struct restore_run r;
+	struct logger log = o->log;
+	struct make_snapshot_opts mo;
+	struct run_stats sub;
+	struct progress prog;
+	pthread_t *threads = NULL;
+	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
+	char *target = NULL, *before = NULL, *after = NULL;
+	int scratch = -1;
+	int64_t start_ns = now_ns();
+	double t0 = mono_s();
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.ro = ro;
+	r.log = &log;
+	r.stats = stats;
+	r.rootfd = -1;
+	pthread_mutex_init(&r.err_lock, NULL);
+	memset(&prog, 0, sizeof(prog));
+
+	if (!o->file_root || !o->heap_root || !o->snap_root) {
+		ret = errbuf_set(eb, -EINVAL, "restore-snapshot needs "
+				 "--file-root, --heap-root and --snap-root");
+		goto out;
+	}
+	if (ro->path) {
+		target = strdup(ro->path);
+		ret = target ? 0 : errbuf_set(eb, -ENOMEM, "out of memory");
+	} else {
+		ret = snapstore_find_latest(o->snap_root, ro->has_latest,
+					    ro->latest_ns, &target, eb);
+	}
+	if (ret < 0)
+		goto out;
+	log_info(&log, "restoring '%s' into '%s'", target, o->file_root);
+	ret = heap_open(o->heap_root, false, &r.heap, eb);
+	if (ret < 0)
+		goto out;
+	ret = check_target(&r, target, eb);
+	if (ret < 0)
+		goto out;
+
+	/* current state */
+	if (!ro->dry_run) {
+		ret = make_root(o->file_root, eb);
+		if (ret < 0)
+			goto out;
+	}
+	memset(&mo, 0, sizeof(mo));
+	mo.out_fd = -1;
+	memset(&sub, 0, sizeof(sub));
+	if (ro->save_before && !ro->dry_run) {
+		mo.save = true;
+		ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
+	} else {
+		scratch = open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (scratch < 0) {
+			ret = errbuf_set(eb, -errno, "cannot create a temp file "
+					 "in '%s': %s", P_tmpdir,
+					 strerror(errno));
+			goto out;
+		}
+		mo.out_fd = scratch;
+		if (access(o->file_root, F_OK) == 0) {
+			ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
+		} else {
+			/* dry run into a missing root: empty current state */
+			struct engine_opts empty = *o;
+			char dir[] = "/tmp/snapshooter-empty-XXXXXX";
+
+			if (!mkdtemp(dir)) {
+				ret = errbuf_set(eb, -errno, "mkdtemp: %s",
+						 strerror(errno));
+				goto out;
+			}
+			empty.file_root = dir;
+			ret = engine_make_snapshot(&empty, &mo, &sub, &before,
+						   eb);
+			rmdir(dir);
+		}
+	}
+	if (ret < 0) {
+		errbuf_wrap(eb, ret, "cannot record the current state of '%s'",
+			    o->file_root);
+		goto out;
+	}
+	if (before)
+		log_info(&log, "saved the state before restore as '%s'", before);
+
+	if (!ro->dry_run) {
+		r.rootfd = open(o->file_root, O_RDONLY | O_DIRECTORY |
+				O_CLOEXEC);
+		if (r.rootfd < 0) {
+			ret = errbuf_set(eb, -errno, "cannot open '%s': %s",
+					 o->file_root, strerror(errno));
+			goto out;
+		}
+		ret = tree_writer_new(r.rootfd, o->file_root, &r.tw, eb);
+		if (ret < 0)
+			goto out;
+	}
+	progress_start(&prog, "restore-snapshot", stats, &log, o->progress);
+
+	/* pass 1: deletions */
+	ret = run_pass(&r, before, &scratch, target, pass_delete, eb);
+	if (ret < 0)
+		goto out;
+	if (r.npruned) {
+		qsort(r.pruned, r.npruned, sizeof(*r.pruned), cmp_len_desc);
+		for (i = 0; i < r.npruned; i++) {
+			ret = tree_writer_prune_parents(r.tw, r.pruned[i],
+							strlen(r.pruned[i]), eb);
+			if (ret < 0)
+				goto out;
+		}
+	}
+
+	/* pass 2: writes on a pool of workers */
+	if (!ro->dry_run) {
+		ret = bqueue_new(QUEUE_CAP, &r.queue);
+		if (ret < 0) {
+			ret = errbuf_set(eb, ret, "out of memory");
+			goto out;
+		}
+		threads = calloc(jobs, sizeof(*threads));
+		for (i = 0; threads && i < jobs; i++) {
+			if (pthread_create(&threads[i], NULL, writer_main, &r))
+				break;
+			started++;
+		}
+		if (!started) {
+			ret = errbuf_set(eb, -EAGAIN, "cannot start threads");
+			goto out;
+		}
+	}
+	ret = run_pass(&r, before, &scratch, target, pass_write, eb);
+	if (r.queue) {
+		if (ret < 0)
+			bqueue_abort(r.queue);
+		else
+			bqueue_close(r.queue);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	started = 0;
+	if (r.err.code) {
+		/* a worker's error is the cause; the diff only saw "stopped" */
+		*eb = r.err;
+		ret = r.err.code;
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
+	if (ret < 0)
+		goto out;
+	if (ro->dry_run)
+		goto out;
+	if (syncfs(r.rootfd)) {
+		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s",
+				 o->file_root, strerror(errno));
+		goto out;
+	}
+	progress_stop(&prog);
+	if (ro->save_after) {
+		memset(&mo, 0, sizeof(mo));
+		mo.out_fd = -1;
+		mo.save = true;
+		/* the tree now matches target: trust its md5s by size and
+		 * mtime, except for files touched since the restore began */
+		mo.previous_path = target;
+		mo.reuse_size_mtime_only = true;
+		mo.racy_after_ns = start_ns;
+		memset(&sub, 0, sizeof(sub));
+		ret = engine_make_snapshot(o, &mo, &sub, &after, eb);
+		if (ret < 0) {
+			errbuf_wrap(eb, ret, "restore done, but saving the "
+				    "state after it failed");
+			goto out;
+		}
+		log_info(&log, "saved the state after restore as '%s'", after);
+	}
+	ret = 0;
+out:
+	progress_stop(&prog);
+	if (r.queue) {
+		void *item;
+
+		bqueue_abort(r.queue);
+		for (i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+		while (bqueue_drain(r.queue, &item) == 1)
+			entry_free(item);
+		bqueue_free(r.queue);
+	}
+	free(threads);
+	for (i = 0; i < r.npruned; i++)
+		free(r.pruned[i]);
+	free(r.pruned);
+	tree_writer_free(r.tw);
+	if (r.rootfd >= 0)
+		close(r.rootfd);
+	if (scratch >= 0)
+		close(scratch);
+	heap_free(r.heap);
+	free(target);
+	free(before);
+	free(after);
+	pthread_mutex_destroy(&r.err_lock);
+	stats->seconds = mono_s() - t0;
+	if (ret < 0)
+		stats->errors++;
+	return ret;
+}

@@ -1,0 +1,335 @@
+/* tree_writer: symlink-safe writes relative to a root directory fd. */
+#include "tree_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+struct tree_writer {
+	int rootfd;
+	const char *root;
+	char *cached;        /* relative path of the cached parent */
+	size_t cached_len;
+	int cached_fd;       /* -1 when none; rootfd is never cached */
+	unsigned long counter;
+};
+
+static atomic_ulong temp_serial;
+
+int tree_writer_new(int rootfd, const char *root, struct tree_writer **out,
+		    struct errbuf *eb)
+{
+	struct tree_writer *w = calloc(1, sizeof(*w));
+
+	*out = NULL;
+	if (!w)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	w->rootfd = rootfd;
+	w->root = root;
+	w->cached_fd = -1;
+	*out = w;
+	return 0;
+}
+
+static void drop_cache(struct tree_writer *w)
+{
+	if (w->cached_fd >= 0)
+		close(w->cached_fd);
+	w->cached_fd = -1;
+	free(w->cached);
+	w->cached = NULL;
+	w->cached_len = 0;
+}
+
+void tree_writer_free(struct tree_writer *w)
+{
+	if (!w)
+		return;
+	drop_cache(w);
+	free(w);
+}
+
+static int name_error(struct tree_writer *w, int err, const char *what,
+		      const char *name, size_t len, struct errbuf *eb)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), name, len);
+	return errbuf_set(eb, err, "cannot %s '%s/%s': %s", what, w->root,
+			  shown, strerror(-err));
+}
+
+int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
+		       bool create, int *dirfd, size_t *base_off,
+		       struct errbuf *eb)
+{
+	const char *slash = memrchr(name, '/', len);
+	size_t plen = slash ? (size_t)(slash - name) : 0;
+	char comp[256];
+	size_t start = 0;
+	int cur;
+
+	*base_off = slash ? plen + 1 : 0;
+	if (!plen) {
+		*dirfd = w->rootfd;
+		return 0;
+	}
+	if (w->cached_fd >= 0 && w->cached_len == plen &&
+	    !memcmp(w->cached, name, plen)) {
+		*dirfd = w->cached_fd;
+		return 0;
+	}
+	drop_cache(w);
+	cur = w->rootfd;
+	while (start < plen) {
+		const char *end = memchr(name + start, '/', plen - start);
+		size_t clen = (end ? (size_t)(end - name) : plen) - start;
+		int fd;
+
+		if (clen >= sizeof(comp))
+			return name_error(w, -ENAMETOOLONG, "open directory",
+					  name, plen, eb);
+		memcpy(comp, name + start, clen);
+		comp[clen] = '\0';
+		fd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && create) {
+			if (mkdirat(cur, comp, 0755) && errno != EEXIST) {
+				fd = -errno;
+				goto fail;
+			}
+			fd = openat(cur, comp, O_RDONLY | O_DIRECTORY |
+				    O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			/* ELOOP / ENOTDIR: a symlink or file is in the way;
+			 * never write through it */
+			fd = -errno;
+			goto fail;
+		}
+		if (cur != w->rootfd)
+			close(cur);
+		cur = fd;
+		start += clen + 1;
+		continue;
+fail:
+		if (cur != w->rootfd)
+			close(cur);
+		if (fd == -ELOOP || fd == -ENOTDIR)
+			return name_error(w, fd, "write below (not a real "
+					  "directory: symlink or file in the "
+					  "way)", name, start + clen, eb);
+		return name_error(w, fd, "open directory", name,
+				  start + clen, eb);
+	}
+	w->cached = malloc(plen);
+	if (!w->cached) {
+		close(cur);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	memcpy(w->cached, name, plen);
+	w->cached_len = plen;
+	w->cached_fd = cur;
+	*dirfd = cur;
+	return 0;
+}
+
+static void temp_name(char out[64])
+{
+	snprintf(out, 64, ".snapshooter-tmp-%d-%lu", (int)getpid(),
+		 atomic_fetch_add(&temp_serial, 1));
+}
+
+int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
+			    int *dirfd, char tmp_name[64], int *fd,
+			    struct errbuf *eb)
+{
+	size_t base;
+	int ret;
+
+	ret = tree_writer_parent(w, e->name, e->name_len, true, dirfd, &base,
+				 eb);
+	if (ret < 0)
+		return ret;
+	temp_name(tmp_name);
+	*fd = openat(*dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
+		     O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return name_error(w, -errno, "create a temp file for",
+				  e->name, e->name_len, eb);
+	return 0;
+}
+
+static void entry_times(const struct entry *e, struct timespec ts[2])
+{
+	ts[0].tv_sec = e->mtime_ns / 1000000000LL;
+	ts[0].tv_nsec = e->mtime_ns % 1000000000LL;
+	if (ts[0].tv_nsec < 0) {
+		ts[0].tv_sec--;
+		ts[0].tv_nsec += 1000000000LL;
+	}
+	ts[1] = ts[0];
+}
+
+int tree_writer_publish(struct tree_writer *w, const struct entry *e,
+			int dirfd, const char *tmp_name, int fd,
+			struct errbuf *eb)
+{
+	const char *base = memrchr(e->name, '/', e->name_len);
+	struct timespec ts[2];
+	int err = 0;
+
+	base = base ? base + 1 : e->name;
+	entry_times(e, ts);
+	if (fchmod(fd, e->mode & 07777) || futimens(fd, ts))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && renameat(dirfd, tmp_name, dirfd, base))
+		err = -errno;
+	if (err) {
+		unlinkat(dirfd, tmp_name, 0);
+		return name_error(w, err, "write", e->name, e->name_len, eb);
+	}
+	return 0;
+}
+
+int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
+			struct errbuf *eb)
+{
+	char tmp[64];
+	struct timespec ts[2];
+	size_t base;
+	int dirfd, ret;
+
+	ret = tree_writer_parent(w, e->name, e->name_len, true, &dirfd, &base,
+				 eb);
+	if (ret < 0)
+		return ret;
+	temp_name(tmp);
+	if (symlinkat(e->target, dirfd, tmp))
+		return name_error(w, -errno, "create symlink", e->name,
+				  e->name_len, eb);
+	entry_times(e, ts);
+	if (utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) ||
+	    renameat(dirfd, tmp, dirfd, e->name + base)) {
+		ret = -errno;
+		unlinkat(dirfd, tmp, 0);
+		return name_error(w, ret, "create symlink", e->name,
+				  e->name_len, eb);
+	}
+	return 0;
+}
+
+int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
+		      bool set_meta, struct errbuf *eb)
+{
+	struct stat st;
+	size_t base;
+	int dirfd, ret, created = 1;
+
+	ret = tree_writer_parent(w, e->name, e->name_len, true, &dirfd, &base,
+				 eb);
+	if (ret < 0)
+		return ret;
+	if (mkdirat(dirfd, e->name + base, e->mode & 07777)) {
+		if (errno != EEXIST)
+			return name_error(w, -errno, "create directory",
+					  e->name, e->name_len, eb);
+		if (fstatat(dirfd, e->name + base, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode))
+			return name_error(w, -EEXIST, "create directory",
+					  e->name, e->name_len, eb);
+		created = 0;
+	}
+	if (set_meta) {
+		ret = tree_writer_set_meta(w, e, eb);
+		if (ret < 0)
+			return ret;
+	}
+	return created;
+}
+
+int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
+			 struct errbuf *eb)
+{
+	struct timespec ts[2];
+	size_t base;
+	int dirfd, ret;
+
+	ret = tree_writer_parent(w, e->name, e->name_len, false, &dirfd, &base,
+				 eb);
+	if (ret < 0)
+		return ret;
+	entry_times(e, ts);
+	/* fchmodat cannot refuse to follow symlinks portably: symlinks have
+	 * no mode of their own, so only files and directories get one */
+	if (e->type != ENTRY_SYMLINK &&
+	    fchmodat(dirfd, e->name + base, e->mode & 07777, 0))
+		return name_error(w, -errno, "set the mode of", e->name,
+				  e->name_len, eb);
+	if (utimensat(dirfd, e->name + base, ts, AT_SYMLINK_NOFOLLOW))
+		return name_error(w, -errno, "set the mtime of", e->name,
+				  e->name_len, eb);
+	return 0;
+}
+
+int tree_writer_remove(struct tree_writer *w, const struct entry *e,
+		       struct errbuf *eb)
+{
+	size_t base;
+	int dirfd, ret;
+
+	ret = tree_writer_parent(w, e->name, e->name_len, false, &dirfd, &base,
+				 eb);
+	if (ret == -ENOENT) {
+		errbuf_clear(eb);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	ret = unlinkat(dirfd, e->name + base,
+		       e->type == ENTRY_DIR ? AT_REMOVEDIR : 0);
+	if (ret && errno != ENOENT &&
+	    !(e->type == ENTRY_DIR && (errno == ENOTEMPTY || errno == EEXIST)))
+		return name_error(w, -errno, "delete", e->name, e->name_len,
+				  eb);
+	if (e->type == ENTRY_DIR)
+		drop_cache(w);
+	return 0;
+}
+
+int tree_writer_prune_parents(struct tree_writer *w, const char *name,
+			      size_t len, struct errbuf *eb)
+{
+	const char *slash;
+	size_t plen = len, base;
+	int dirfd, ret;
+
+	while ((slash = memrchr(name, '/', plen)) != NULL) {
+		plen = (size_t)(slash - name);
+		ret = tree_writer_parent(w, name, plen, false, &dirfd, &base,
+					 eb);
+		if (ret < 0) {
+			errbuf_clear(eb);
+			return 0;
+		}
+		ret = unlinkat(dirfd, name + base, AT_REMOVEDIR) ? errno : 0;
+		/* a cached fd must never outlive its directory: a new one of
+		 * the same name would be shadowed by the deleted one */
+		drop_cache(w);
+		if (ret == ENOTEMPTY || ret == EEXIST || ret == ENOENT)
+			return 0;
+		if (ret)
+			return name_error(w, -ret, "delete directory", name,
+					  plen, eb);
+	}
+	return 0;
+}

@@ -1,0 +1,61 @@
+/* tree_writer: writes entries into a target tree without ever following a
+ * symlink inside it: parent directories are opened one component at a
+ * time with O_NOFOLLOW from the root fd (created when missing), files are
+ * written to a temp name in their directory and renamed into place, then
+ * mode and mtime are set. One tree_writer per worker thread. */
+#ifndef SNAP_TREE_WRITER_H
+#define SNAP_TREE_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "entry.h"
+#include "errbuf.h"
+
+struct tree_writer;
+
+/* rootfd is borrowed; root is for messages. */
+int tree_writer_new(int rootfd, const char *root, struct tree_writer **out,
+		    struct errbuf *eb);
+void tree_writer_free(struct tree_writer *w);
+
+/* Open (creating with create) the parent directory of name; returns a
+ * borrowed fd valid until the next call, and the base name offset. */
+int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
+		       bool create, int *dirfd, size_t *base_off,
+		       struct errbuf *eb);
+
+/* Create a temp file in name's directory for writing; *tmp_name (at most
+ * 64 bytes) names it relative to *dirfd. */
+int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
+			    int *dirfd, char tmp_name[64], int *fd,
+			    struct errbuf *eb);
+
+/* Finish a temp file: mode, mtime, rename over the final name (a symlink
+ * or file there is replaced, never followed). Closes fd. */
+int tree_writer_publish(struct tree_writer *w, const struct entry *e,
+			int dirfd, const char *tmp_name, int fd,
+			struct errbuf *eb);
+
+/* Symlink and directory entries. A directory that exists is kept; with
+ * set_meta its mode and mtime are set too (callers that still write into
+ * it set them at the end instead: a 0500 mode would stop them, and every
+ * write would move the mtime). Returns 1 when created, 0 when it existed. */
+int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
+			struct errbuf *eb);
+int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
+		      bool set_meta, struct errbuf *eb);
+/* Mode and mtime of an existing entry (never following a symlink). */
+int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
+			 struct errbuf *eb);
+/* Remove an entry (file, symlink or directory). ENOENT is success; so is
+ * a directory that is not empty yet (its contents come later in the
+ * stream; tree_writer_prune_parents removes it once they are gone). */
+int tree_writer_remove(struct tree_writer *w, const struct entry *e,
+		       struct errbuf *eb);
+/* Remove now-empty directories from name's parent upwards (not the root);
+ * stops at the first that is not empty. */
+int tree_writer_prune_parents(struct tree_writer *w, const char *name,
+			      size_t len, struct errbuf *eb);
+
+#endif

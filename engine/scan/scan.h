@@ -1,0 +1,50 @@
+/* scan: the tree walker. Emits the entries under a root (files, symlinks,
+ * directories; a directory's record comes before its contents) in
+ * entry_cmp order: each directory is listed with
+ * getdents64, its children are statx'ed in one batch (io_uring where
+ * available) and sorted, and the walk is depth-first. Memory is one
+ * directory listing per level of depth, whatever the size of the tree. */
+#ifndef SNAP_SCAN_H
+#define SNAP_SCAN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "entry.h"
+#include "errbuf.h"
+#include "io.h"
+#include "log.h"
+
+struct scan_opts {
+	const char *root;
+	enum io_backend io;
+	const struct logger *log;
+	/* optional filter: return false to leave relpath out (and not
+	 * descend into it when it is a directory) */
+	bool (*allow)(void *ctx, const char *relpath, size_t len, bool is_dir);
+	void *allow_ctx;
+	/* counters (may be NULL): files and symlinks seen, special files
+	 * skipped */
+	uint64_t *files_scanned;
+	uint64_t *files_skipped;
+	volatile sig_atomic_t *interrupted;
+	/* a missing root is an empty tree instead of an error */
+	bool missing_root_ok;
+};
+
+struct scanner;
+
+int scanner_new(const struct scan_opts *o, struct scanner **out,
+		struct errbuf *eb);
+/* Next entry in order: 1 with *out filled (caller releases it), 0 at the
+ * end, -errno on failure (message names the path and the reason). */
+int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb);
+/* The root directory fd (owned by the scanner), -1 for a missing root. */
+int scanner_rootfd(const struct scanner *s);
+/* Did io_uring setup fall back to plain syscalls? */
+bool scanner_fell_back(const struct scanner *s);
+void scanner_free(struct scanner *s);
+
+
+#endif

@@ -1,0 +1,18 @@
+/* snapshot: what the snapshot writer and reader share: the header of a
+ * snapshot file. The byte layout is in snapshot_format.h. */
+#ifndef SNAP_SNAPSHOT_H
+#define SNAP_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "snapshot_format.h"
+
+struct snapshot_header {
+	uint32_t version;     /* SNAPSHOT_VERSION (the writer takes 0 as it) */
+	int64_t created_ns;   /* UTC ns when the scan started */
+	/* reader only: the tool that wrote the file, NUL-terminated ("" if
+	 * absent); the writer always records SNAPSHOT_TOOL */
+	char tool[SNAPSHOT_TOOL_MAX + 1];
+};
+
+#endif

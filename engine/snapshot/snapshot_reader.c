@@ -1,0 +1,644 @@
+/* snapshot_reader: snapshot bytes -> frames -> prescan -> msgpack_unpack_next
+ * -> validated entries; the trailer closes the MD5 and count check. */
+#include "snapshot_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "snapshot_check.h"
+#include "snapshot_format.h"
+
+#include "banned.h"
+
+#define READER_IN_BUF (64 * 1024)
+
+struct snapshot_reader {
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	void *ctx;
+	int fd;                   /* owned by open_file, else -1 */
+	EVP_MD *md5;
+	EVP_MD_CTX *mdctx;
+	struct snapshot_header hdr;
+	msgpack_unpacked unp;
+	int err;                  /* sticky */
+	struct errbuf first;
+	bool done;
+	bool eof;
+	uint64_t off;             /* stream bytes consumed */
+	uint64_t count;           /* entries returned */
+	uint64_t frame_off;       /* offset of the current frame */
+	size_t frame_len;
+	char what[48];            /* "header", "entry 12", "trailer" */
+	char qname[256];          /* quoted display name */
+	bool has_prev;
+	bool prev_is_dir;
+	size_t prev_len;
+	size_t in_pos;
+	size_t in_len;
+	char prev[ENTRY_NAME_MAX];
+	uint8_t frame[SNAPSHOT_FRAME_LEN_SIZE + SNAPSHOT_FRAME_MAX];
+	uint8_t in[READER_IN_BUF];
+};
+
+static int corrupt(struct snapshot_reader *r, uint64_t at, const char *fmt,
+		   ...) __attribute__((format(printf, 3, 4)));
+
+static int corrupt(struct snapshot_reader *r, uint64_t at, const char *fmt,
+		   ...)
+{
+	char reason[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return errbuf_set(&r->first, -EBADMSG,
+			  "corrupt snapshot '%s': %s at byte %" PRIu64 ": %s",
+			  r->qname, r->what, at, reason);
+}
+
+static int fail(struct snapshot_reader *r, struct errbuf *eb)
+{
+	r->err = r->first.code ? r->first.code : -EIO;
+	return errbuf_set(eb, r->err, "%s", r->first.msg);
+}
+
+/* Copy up to n bytes of the stream into dst. Returns the count (< n only
+ * at the end of the data) or -errno. */
+static ssize_t read_bytes(struct snapshot_reader *r, void *dst, size_t n)
+{
+	uint8_t *d = dst;
+	size_t got = 0;
+
+	while (got < n) {
+		size_t k;
+
+		if (r->in_pos == r->in_len) {
+			ssize_t rd;
+
+			if (r->eof)
+				break;
+			rd = r->read(r->ctx, r->in, sizeof(r->in));
+			if (rd < 0)
+				return errbuf_set(&r->first, (int)rd,
+						  "cannot read snapshot '%s': %s",
+						  r->qname, strerror((int)-rd));
+			if (rd == 0 || (size_t)rd > sizeof(r->in)) {
+				r->eof = true;
+				break;
+			}
+			r->in_pos = 0;
+			r->in_len = (size_t)rd;
+		}
+		k = r->in_len - r->in_pos;
+		if (k > n - got)
+			k = n - got;
+		memcpy(d + got, r->in + r->in_pos, k);
+		r->in_pos += k;
+		got += k;
+	}
+	r->off += got;
+	return (ssize_t)got;
+}
+
+/* Read one frame into r->frame and decode it into r->unp. */
+static int read_frame(struct snapshot_reader *r, const msgpack_object **obj)
+{
+	uint8_t *p = r->frame + SNAPSHOT_FRAME_LEN_SIZE;
+	const char *why = "";
+	size_t at = 0, off = 0;
+	msgpack_unpack_return ur;
+	ssize_t n;
+	size_t len;
+
+	r->frame_off = r->off;
+	n = read_bytes(r, r->frame, SNAPSHOT_FRAME_LEN_SIZE);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return corrupt(r, r->off, "truncated: %s",
+			       r->hdr.version ? "trailer missing"
+					      : "header missing");
+	if (n < SNAPSHOT_FRAME_LEN_SIZE)
+		return corrupt(r, r->frame_off, "truncated frame length");
+	len = (size_t)r->frame[0] << 24 | (size_t)r->frame[1] << 16 |
+	      (size_t)r->frame[2] << 8 | r->frame[3];
+	if (len == 0 || len > SNAPSHOT_FRAME_MAX)
+		return corrupt(r, r->frame_off,
+			       "frame length %zu outside 1..%d", len,
+			       SNAPSHOT_FRAME_MAX);
+	n = read_bytes(r, p, len);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < len)
+		return corrupt(r, r->frame_off,
+			       "truncated frame (%zd of %zu bytes)", n, len);
+	r->frame_len = len;
+	if (snapshot_check_frame(p, len, &why, &at))
+		return corrupt(r, r->frame_off + SNAPSHOT_FRAME_LEN_SIZE + at,
+			       "bad msgpack: %s", why);
+	ur = msgpack_unpack_next(&r->unp, (const char *)p, len, &off);
+	if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+		return errbuf_set(&r->first, -ENOMEM,
+				  "cannot read snapshot '%s': out of memory",
+				  r->qname);
+	if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
+		return corrupt(r, r->frame_off, "bad msgpack record");
+	if (r->unp.data.type != MSGPACK_OBJECT_MAP)
+		return corrupt(r, r->frame_off, "record is not a map");
+	*obj = &r->unp.data;
+	return 0;
+}
+
+static int hash_frame(struct snapshot_reader *r)
+{
+	if (!EVP_DigestUpdate(r->mdctx, r->frame,
+			      SNAPSHOT_FRAME_LEN_SIZE + r->frame_len))
+		return errbuf_set(&r->first, -EIO,
+				  "cannot read snapshot '%s': md5 failed",
+				  r->qname);
+	return 0;
+}
+
+/* Walk a record map: for each key < 64 known to the caller (bit set in
+ * known) store the value; reject duplicates; skip everything else. */
+static int record_fields(struct snapshot_reader *r, const msgpack_object *map,
+			 uint64_t known, const msgpack_object **vals,
+			 uint64_t *seen)
+{
+	uint32_t i;
+
+	*seen = 0;
+	for (i = 0; i < map->via.map.size; i++) {
+		const msgpack_object_kv *kv = &map->via.map.ptr[i];
+		uint64_t k;
+
+		if (kv->key.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			continue;
+		k = kv->key.via.u64;
+		if (k >= 64 || !(known & (UINT64_C(1) << k)))
+			continue;
+		if (*seen & (UINT64_C(1) << k))
+			return corrupt(r, r->frame_off, "duplicate key %" PRIu64,
+				       k);
+		*seen |= UINT64_C(1) << k;
+		vals[k] = &kv->val;
+	}
+	return 0;
+}
+
+static bool get_u64(const msgpack_object *o, uint64_t *v)
+{
+	if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		return false;
+	*v = o->via.u64;
+	return true;
+}
+
+static bool get_i64(const msgpack_object *o, int64_t *v)
+{
+	if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+		*v = o->via.i64;
+		return true;
+	}
+	if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+	    o->via.u64 <= INT64_MAX) {
+		*v = (int64_t)o->via.u64;
+		return true;
+	}
+	return false;
+}
+
+static bool get_bin(const msgpack_object *o, const char **p, size_t *len)
+{
+	if (o->type != MSGPACK_OBJECT_BIN)
+		return false;
+	*p = o->via.bin.ptr;
+	*len = o->via.bin.size;
+	return true;
+}
+
+static bool get_str(const msgpack_object *o, const char **p, size_t *len)
+{
+	if (o->type != MSGPACK_OBJECT_STR)
+		return false;
+	*p = o->via.str.ptr;
+	*len = o->via.str.size;
+	return true;
+}
+
+#define BIT(k) (UINT64_C(1) << (k))
+
+/* the kind of a record (key 0) */
+static int record_kind(struct snapshot_reader *r, const msgpack_object *map,
+		       uint64_t *kind)
+{
+	const msgpack_object *vals[64] = { 0 };
+	uint64_t seen;
+	int rc;
+
+	rc = record_fields(r, map, BIT(SNAPSHOT_KEY_KIND), vals, &seen);
+	if (rc)
+		return rc;
+	if (!vals[SNAPSHOT_KEY_KIND] || !get_u64(vals[SNAPSHOT_KEY_KIND], kind))
+		return corrupt(r, r->frame_off, "record without a kind");
+	return 0;
+}
+
+static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
+{
+	const uint64_t known = BIT(SNAPSHOT_KEY_KIND) |
+			       BIT(SNAPSHOT_HDR_VERSION) |
+			       BIT(SNAPSHOT_HDR_CREATED_NS) |
+			       BIT(SNAPSHOT_HDR_TOOL);
+	const msgpack_object *vals[64] = { 0 };
+	const msgpack_object *v;
+	uint64_t seen, kind, version;
+	const char *s;
+	size_t len;
+	int rc;
+
+	snprintf(r->what, sizeof(r->what), "header");
+	rc = record_fields(r, map, known, vals, &seen);
+	if (rc)
+		return rc;
+	if (!vals[SNAPSHOT_KEY_KIND] || !get_u64(vals[SNAPSHOT_KEY_KIND], &kind) ||
+	    kind != SNAPSHOT_REC_HEADER)
+		return corrupt(r, r->frame_off, "first record is not a header");
+	v = vals[SNAPSHOT_HDR_VERSION];
+	if (!v || !get_u64(v, &version) || version == 0)
+		return corrupt(r, r->frame_off, "missing or bad version");
+	if (version > SNAPSHOT_VERSION)
+		return errbuf_set(&r->first, -ENOTSUP,
+				  "cannot read snapshot '%s': format version %" PRIu64
+				  " is newer than this program (%d)",
+				  r->qname, version, SNAPSHOT_VERSION);
+	r->hdr.version = (uint32_t)version;
+	v = vals[SNAPSHOT_HDR_CREATED_NS];
+	if (!v || !get_i64(v, &r->hdr.created_ns))
+		return corrupt(r, r->frame_off, "missing or bad creation time");
+	v = vals[SNAPSHOT_HDR_TOOL];
+	if (v) {
+		if (!get_str(v, &s, &len))
+			return corrupt(r, r->frame_off, "bad tool name");
+		if (len > SNAPSHOT_TOOL_MAX)
+			len = SNAPSHOT_TOOL_MAX;
+		errbuf_quote_name(r->hdr.tool, sizeof(r->hdr.tool), s, len);
+	}
+	return hash_frame(r);
+}
+
+static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
+		       struct entry *e)
+{
+	const uint64_t known = BIT(SNAPSHOT_KEY_KIND) | BIT(SNAPSHOT_ENT_NAME) |
+			       BIT(SNAPSHOT_ENT_TYPE) | BIT(SNAPSHOT_ENT_SIZE) |
+			       BIT(SNAPSHOT_ENT_MTIME_NS) |
+			       BIT(SNAPSHOT_ENT_MODE) | BIT(SNAPSHOT_ENT_MD5) |
+			       BIT(SNAPSHOT_ENT_CTIME_NS) |
+			       BIT(SNAPSHOT_ENT_INO) | BIT(SNAPSHOT_ENT_ETAG) |
+			       BIT(SNAPSHOT_ENT_TARGET);
+	const msgpack_object *vals[64] = { 0 };
+	const msgpack_object *v;
+	const char *name, *s, *why;
+	size_t name_len, len;
+	uint64_t seen, u;
+	uint64_t at = r->frame_off;
+	int rc;
+
+	rc = record_fields(r, map, known, vals, &seen);
+	if (rc)
+		return rc;
+	v = vals[SNAPSHOT_ENT_NAME];
+	if (!v || !get_bin(v, &name, &name_len))
+		return corrupt(r, at, "missing or bad name");
+	if (entry_name_check(name, name_len, &why))
+		return corrupt(r, at, "%s", why);
+	v = vals[SNAPSHOT_ENT_TYPE];
+	if (!v || !get_u64(v, &u) || u < ENTRY_FILE || u > ENTRY_DIR)
+		return corrupt(r, at, "missing or unknown type");
+	e->type = (uint8_t)u;
+	v = vals[SNAPSHOT_ENT_SIZE];
+	if (!v || !get_u64(v, &e->size))
+		return corrupt(r, at, "missing or bad size");
+	v = vals[SNAPSHOT_ENT_MTIME_NS];
+	if (!v || !get_i64(v, &e->mtime_ns))
+		return corrupt(r, at, "missing or bad mtime");
+	v = vals[SNAPSHOT_ENT_MODE];
+	if (!v || !get_u64(v, &u) || u > SNAPSHOT_MODE_MASK)
+		return corrupt(r, at, "missing or bad mode");
+	e->mode = (uint32_t)u;
+	v = vals[SNAPSHOT_ENT_CTIME_NS];
+	if (v && !get_i64(v, &e->ctime_ns))
+		return corrupt(r, at, "bad ctime");
+	v = vals[SNAPSHOT_ENT_INO];
+	if (v && !get_u64(v, &e->ino))
+		return corrupt(r, at, "bad inode number");
+
+	v = vals[SNAPSHOT_ENT_MD5];
+	if (e->type == ENTRY_FILE) {
+		if (!v || !get_bin(v, &s, &len) || len != OBJID_LEN)
+			return corrupt(r, at, "file without a 16-byte md5");
+		memcpy(e->md5.b, s, OBJID_LEN);
+		e->has_md5 = true;
+	} else if (v) {
+		return corrupt(r, at, "md5 on a non-file");
+	}
+	v = vals[SNAPSHOT_ENT_TARGET];
+	if (e->type == ENTRY_SYMLINK) {
+		if (!v || !get_bin(v, &s, &len) || len == 0 ||
+		    len > ENTRY_TARGET_MAX || memchr(s, '\0', len))
+			return corrupt(r, at, "symlink without a valid target");
+		if (entry_set_target(e, s, len))
+			return -ENOMEM;
+	} else if (v) {
+		return corrupt(r, at, "target on a non-symlink");
+	}
+	v = vals[SNAPSHOT_ENT_ETAG];
+	if (v) {
+		char etag[ENTRY_ETAG_MAX + 1];
+
+		if (!get_str(v, &s, &len) || len > ENTRY_ETAG_MAX ||
+		    memchr(s, '\0', len))
+			return corrupt(r, at, "bad etag");
+		memcpy(etag, s, len);
+		etag[len] = '\0';
+		if (entry_set_etag(e, etag))
+			return -ENOMEM;
+	}
+	if (r->has_prev &&
+	    entry_key_cmp(r->prev, r->prev_len, r->prev_is_dir, name, name_len,
+			  e->type == ENTRY_DIR) > 0)
+		return corrupt(r, at, "entries out of order");
+	if (entry_set_name(e, name, name_len))
+		return -ENOMEM;
+	memcpy(r->prev, name, name_len);
+	r->prev_len = name_len;
+	r->prev_is_dir = e->type == ENTRY_DIR;
+	r->has_prev = true;
+	return hash_frame(r);
+}
+
+/* The trailer closes the file: count, MD5, and the end of the data. */
+static int parse_trailer(struct snapshot_reader *r, const msgpack_object *map)
+{
+	const uint64_t known = BIT(SNAPSHOT_KEY_KIND) | BIT(SNAPSHOT_TRL_COUNT) |
+			       BIT(SNAPSHOT_TRL_MD5);
+	const msgpack_object *vals[64] = { 0 };
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	uint64_t seen, count;
+	const char *s;
+	size_t len;
+	uint8_t extra;
+	ssize_t n;
+	int rc;
+
+	snprintf(r->what, sizeof(r->what), "trailer");
+	rc = record_fields(r, map, known, vals, &seen);
+	if (rc)
+		return rc;
+	if (!vals[SNAPSHOT_TRL_COUNT] ||
+	    !get_u64(vals[SNAPSHOT_TRL_COUNT], &count))
+		return corrupt(r, r->frame_off, "missing or bad entry count");
+	if (!vals[SNAPSHOT_TRL_MD5] || !get_bin(vals[SNAPSHOT_TRL_MD5], &s, &len) ||
+	    len != SNAPSHOT_MD5_LEN)
+		return corrupt(r, r->frame_off, "missing or bad md5");
+	if (count != r->count)
+		return corrupt(r, r->frame_off,
+			       "entry count %" PRIu64 " but %" PRIu64 " read",
+			       count, r->count);
+	if (!EVP_DigestFinal_ex(r->mdctx, digest, &dlen) ||
+	    dlen != SNAPSHOT_MD5_LEN)
+		return errbuf_set(&r->first, -EIO,
+				  "cannot read snapshot '%s': md5 failed",
+				  r->qname);
+	if (memcmp(digest, s, SNAPSHOT_MD5_LEN))
+		return corrupt(r, r->frame_off, "checksum mismatch");
+	n = read_bytes(r, &extra, 1);
+	if (n < 0)
+		return (int)n;
+	if (n > 0)
+		return corrupt(r, r->off - 1, "data after the trailer");
+	r->done = true;
+	return 0;
+}
+
+static int reader_start(struct snapshot_reader *r, struct errbuf *eb)
+{
+	uint8_t magic[SNAPSHOT_MAGIC_LEN];
+	const msgpack_object *obj;
+	ssize_t n;
+	int rc;
+
+	r->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	r->mdctx = EVP_MD_CTX_new();
+	if (!r->md5 || !r->mdctx || !EVP_DigestInit_ex2(r->mdctx, r->md5, NULL)) {
+		char ossl[128];
+
+		ERR_error_string_n(ERR_get_error(), ossl, sizeof(ossl));
+		return errbuf_set(eb, -EIO,
+				  "cannot read snapshot '%s': md5 unavailable: %s",
+				  r->qname, ossl);
+	}
+	snprintf(r->what, sizeof(r->what), "magic");
+	n = read_bytes(r, magic, sizeof(magic));
+	if (n < 0)
+		return fail(r, eb);
+	if ((size_t)n < sizeof(magic) ||
+	    memcmp(magic, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_LEN)) {
+		errbuf_set(&r->first, -EBADMSG,
+			   "cannot read snapshot '%s': not a snapshot file (bad magic)",
+			   r->qname);
+		return fail(r, eb);
+	}
+	if (!EVP_DigestUpdate(r->mdctx, magic, sizeof(magic))) {
+		errbuf_set(&r->first, -EIO,
+			   "cannot read snapshot '%s': md5 failed", r->qname);
+		return fail(r, eb);
+	}
+	snprintf(r->what, sizeof(r->what), "header");
+	rc = read_frame(r, &obj);
+	if (!rc)
+		rc = parse_header(r, obj);
+	if (rc)
+		return fail(r, eb);
+	return 0;
+}
+
+static struct snapshot_reader *reader_alloc(const char *display_name)
+{
+	struct snapshot_reader *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->fd = -1;
+	if (!display_name)
+		display_name = "(stream)";
+	errbuf_quote_name(r->qname, sizeof(r->qname), display_name,
+			  strlen(display_name));
+	msgpack_unpacked_init(&r->unp);
+	return r;
+}
+
+int snapshot_reader_new(ssize_t (*read)(void *ctx, void *buf, size_t len),
+			void *ctx, const char *display_name,
+			struct snapshot_reader **out, struct errbuf *eb)
+{
+	struct snapshot_reader *r;
+	int rc;
+
+	if (!read || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot read snapshot: invalid arguments");
+	*out = NULL;
+	r = reader_alloc(display_name);
+	if (!r)
+		return errbuf_set(eb, -ENOMEM,
+				  "cannot read snapshot: out of memory");
+	r->read = read;
+	r->ctx = ctx;
+	rc = reader_start(r, eb);
+	if (rc) {
+		snapshot_reader_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+static ssize_t fd_read(void *ctx, void *buf, size_t len)
+{
+	const int *fd = ctx;
+	ssize_t n;
+
+	do {
+		n = read(*fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : n;
+}
+
+int snapshot_reader_open_file(const char *path, struct snapshot_reader **out,
+			      struct errbuf *eb)
+{
+	struct snapshot_reader *r;
+	int rc;
+
+	if (!path || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot open snapshot: invalid arguments");
+	*out = NULL;
+	r = reader_alloc(path);
+	if (!r)
+		return errbuf_set(eb, -ENOMEM,
+				  "cannot open snapshot: out of memory");
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		rc = errbuf_set(eb, -errno, "cannot open snapshot '%s': %s",
+				r->qname, strerror(errno));
+		snapshot_reader_free(r);
+		return rc;
+	}
+	r->read = fd_read;
+	r->ctx = &r->fd;
+	rc = reader_start(r, eb);
+	if (rc) {
+		snapshot_reader_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+const struct snapshot_header *
+snapshot_reader_header(const struct snapshot_reader *r)
+{
+	return r ? &r->hdr : NULL;
+}
+
+int snapshot_reader_next(struct snapshot_reader *r, struct entry *out,
+			 struct errbuf *eb)
+{
+	const msgpack_object *obj;
+	struct entry e = ENTRY_INIT;
+	uint64_t kind;
+	int rc;
+
+	if (!r || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot read snapshot: invalid arguments");
+	entry_init(out);
+	if (r->err)
+		return errbuf_set(eb, r->err, "%s", r->first.msg);
+	if (r->done)
+		return 0;
+	snprintf(r->what, sizeof(r->what), "entry %" PRIu64, r->count + 1);
+	rc = read_frame(r, &obj);
+	if (!rc)
+		rc = record_kind(r, obj, &kind);
+	if (rc)
+		goto fail;
+	switch (kind) {
+	case SNAPSHOT_REC_ENTRY:
+		rc = parse_entry(r, obj, &e);
+		if (rc == -ENOMEM)
+			errbuf_set(&r->first, -ENOMEM,
+				   "cannot read snapshot '%s': out of memory",
+				   r->qname);
+		if (rc)
+			goto fail;
+		r->count++;
+		*out = e;
+		return 1;
+	case SNAPSHOT_REC_TRAILER:
+		rc = parse_trailer(r, obj);
+		if (rc)
+			goto fail;
+		return 0;
+	case SNAPSHOT_REC_HEADER:
+		rc = corrupt(r, r->frame_off, "second header record");
+		goto fail;
+	default:
+		rc = corrupt(r, r->frame_off, "unknown record kind %" PRIu64,
+			     kind);
+		goto fail;
+	}
+fail:
+	entry_release(&e);
+	(void)rc;
+	return fail(r, eb);
+}
+
+int snapshot_reader_stream_next(void *reader, struct entry *out,
+				struct errbuf *eb)
+{
+	return snapshot_reader_next(reader, out, eb);
+}
+
+uint64_t snapshot_reader_count(const struct snapshot_reader *r)
+{
+	return r ? r->count : 0;
+}
+
+void snapshot_reader_free(struct snapshot_reader *r)
+{
+	if (!r)
+		return;
+	msgpack_unpacked_destroy(&r->unp);
+	EVP_MD_CTX_free(r->mdctx);
+	EVP_MD_free(r->md5);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+}

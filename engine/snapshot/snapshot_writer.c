@@ -1,0 +1,370 @@
+/* snapshot_writer: entry stream -> snapshot file bytes (snapshot_format.h).
+ * One reused, capped frame buffer per record; output buffered in 256 KiB
+ * writes to the sink; a running MD5 of all bytes before the trailer. */
+#include "snapshot_writer.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "snapshot_format.h"
+
+#include "banned.h"
+
+struct frame {
+	size_t len;        /* payload bytes after the 4-byte length */
+	bool overflow;
+	uint8_t buf[SNAPSHOT_FRAME_LEN_SIZE + SNAPSHOT_FRAME_MAX];
+};
+
+struct snapshot_writer {
+	int (*write)(void *ctx, const void *buf, size_t len);
+	void *ctx;
+	EVP_MD *md5;
+	EVP_MD_CTX *mdctx;
+	int err;                  /* sticky: first error */
+	struct errbuf first;      /* its message, replayed on later calls */
+	bool finished;
+	uint64_t count;
+	bool has_prev;
+	bool prev_is_dir;
+	size_t prev_len;
+	size_t out_len;
+	msgpack_packer pk;
+	struct frame frame;
+	char prev[ENTRY_NAME_MAX];
+	uint8_t out[SNAPSHOT_WRITER_BUF];
+};
+
+/* record a sticky error and copy it to the caller's errbuf */
+static int fail(struct snapshot_writer *w, struct errbuf *eb)
+{
+	w->err = w->first.code;
+	errbuf_set(eb, w->first.code, "%s", w->first.msg);
+	return w->err;
+}
+
+static int replay(const struct snapshot_writer *w, struct errbuf *eb)
+{
+	return errbuf_set(eb, w->err, "%s", w->first.msg);
+}
+
+/* msgpack_packer write callback: append to the frame, never grow it */
+static int frame_write(void *data, const char *buf, size_t len)
+{
+	struct frame *f = data;
+
+	if (len > SNAPSHOT_FRAME_MAX - f->len) {
+		f->overflow = true;
+		return -1;
+	}
+	memcpy(f->buf + SNAPSHOT_FRAME_LEN_SIZE + f->len, buf, len);
+	f->len += len;
+	return 0;
+}
+
+static int flush(struct snapshot_writer *w)
+{
+	int rc;
+
+	if (!w->out_len)
+		return 0;
+	rc = w->write(w->ctx, w->out, w->out_len);
+	if (rc > 0)
+		rc = -EIO;
+	if (rc < 0)
+		return errbuf_set(&w->first, rc,
+				  "cannot write snapshot: %s", strerror(-rc));
+	w->out_len = 0;
+	return 0;
+}
+
+static int emit(struct snapshot_writer *w, const void *buf, size_t len,
+		bool hash)
+{
+	const uint8_t *p = buf;
+	int rc;
+
+	if (hash && !EVP_DigestUpdate(w->mdctx, buf, len))
+		return errbuf_set(&w->first, -EIO, "cannot compute md5");
+	while (len) {
+		size_t n = sizeof(w->out) - w->out_len;
+
+		if (n > len)
+			n = len;
+		memcpy(w->out + w->out_len, p, n);
+		w->out_len += n;
+		p += n;
+		len -= n;
+		if (w->out_len == sizeof(w->out)) {
+			rc = flush(w);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static void frame_reset(struct snapshot_writer *w)
+{
+	w->frame.len = 0;
+	w->frame.overflow = false;
+}
+
+/* prefix the packed record with its length and append it to the output */
+static int frame_emit(struct snapshot_writer *w, int pack_rc, bool hash)
+{
+	struct frame *f = &w->frame;
+	size_t n = f->len;
+
+	if (pack_rc || f->overflow)
+		return errbuf_set(&w->first, -E2BIG,
+				  "cannot write snapshot: record larger than %d bytes",
+				  SNAPSHOT_FRAME_MAX);
+	f->buf[0] = (uint8_t)(n >> 24);
+	f->buf[1] = (uint8_t)(n >> 16);
+	f->buf[2] = (uint8_t)(n >> 8);
+	f->buf[3] = (uint8_t)n;
+	return emit(w, f->buf, SNAPSHOT_FRAME_LEN_SIZE + n, hash);
+}
+
+/* the msgpack_pack_* calls return <0 only when frame_write refused: OR
+ * them and check once per record */
+static int pack_key(msgpack_packer *pk, unsigned key)
+{
+	return msgpack_pack_unsigned_int(pk, key);
+}
+
+static int pack_bin(msgpack_packer *pk, unsigned key, const void *p,
+		    size_t len)
+{
+	return pack_key(pk, key) | msgpack_pack_bin(pk, len) |
+	       msgpack_pack_bin_body(pk, p, len);
+}
+
+int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
+			void *ctx, const struct snapshot_header *h,
+			struct snapshot_writer **out, struct errbuf *eb)
+{
+	struct snapshot_writer *w;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!write || !h || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot start snapshot: invalid arguments");
+	*out = NULL;
+	if (h->version != 0 && h->version != SNAPSHOT_VERSION)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot start snapshot: unsupported version %u",
+				  (unsigned)h->version);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return errbuf_set(eb, -ENOMEM,
+				  "cannot start snapshot: out of memory");
+	w->write = write;
+	w->ctx = ctx;
+	w->md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	w->mdctx = EVP_MD_CTX_new();
+	if (!w->md5 || !w->mdctx || !EVP_DigestInit_ex2(w->mdctx, w->md5, NULL)) {
+		char ossl[128];
+
+		ERR_error_string_n(ERR_get_error(), ossl, sizeof(ossl));
+		errbuf_set(eb, -EIO, "cannot start snapshot: md5 unavailable: %s",
+			   ossl);
+		snapshot_writer_free(w);
+		return -EIO;
+	}
+	pk = &w->pk;
+	msgpack_packer_init(pk, &w->frame, frame_write);
+
+	rc = emit(w, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_LEN, true);
+	if (!rc) {
+		frame_reset(w);
+		rc = msgpack_pack_map(pk, 4) |
+		     pack_key(pk, SNAPSHOT_KEY_KIND) |
+		     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER) |
+		     pack_key(pk, SNAPSHOT_HDR_VERSION) |
+		     msgpack_pack_unsigned_int(pk, SNAPSHOT_VERSION) |
+		     pack_key(pk, SNAPSHOT_HDR_CREATED_NS) |
+		     msgpack_pack_int64(pk, h->created_ns) |
+		     pack_key(pk, SNAPSHOT_HDR_TOOL) |
+		     msgpack_pack_str_with_body(pk, SNAPSHOT_TOOL,
+						strlen(SNAPSHOT_TOOL));
+		rc = frame_emit(w, rc, true);
+	}
+	if (rc) {
+		errbuf_set(eb, rc, "%s", w->first.msg);
+		snapshot_writer_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
+static int check_entry(struct snapshot_writer *w, const struct entry *e)
+{
+	char q[128];
+	const char *why;
+
+	if (!e->name)
+		return errbuf_set(&w->first, -EINVAL,
+				  "cannot add entry to snapshot: no name");
+	errbuf_quote_name(q, sizeof(q), e->name, e->name_len);
+	if (entry_name_check(e->name, e->name_len, &why))
+		return errbuf_set(&w->first, -EINVAL,
+				  "cannot add '%s' to snapshot: %s", q, why);
+	switch (e->type) {
+	case ENTRY_FILE:
+		if (!e->has_md5)
+			return errbuf_set(&w->first, -EINVAL,
+					  "cannot add '%s' to snapshot: file without md5",
+					  q);
+		break;
+	case ENTRY_SYMLINK:
+		if (!e->target || e->target_len == 0 ||
+		    e->target_len > ENTRY_TARGET_MAX ||
+		    memchr(e->target, '\0', e->target_len))
+			return errbuf_set(&w->first, -EINVAL,
+					  "cannot add '%s' to snapshot: invalid symlink target",
+					  q);
+		break;
+	case ENTRY_DIR:
+		break;
+	default:
+		return errbuf_set(&w->first, -EINVAL,
+				  "cannot add '%s' to snapshot: unknown type %u",
+				  q, (unsigned)e->type);
+	}
+	if (e->etag && strlen(e->etag) > ENTRY_ETAG_MAX)
+		return errbuf_set(&w->first, -EINVAL,
+				  "cannot add '%s' to snapshot: etag too long", q);
+	if (w->has_prev &&
+	    entry_key_cmp(w->prev, w->prev_len, w->prev_is_dir, e->name,
+			  e->name_len, e->type == ENTRY_DIR) >= 0)
+		return errbuf_set(&w->first, -EINVAL,
+				  "cannot add '%s' to snapshot: not after the previous entry",
+				  q);
+	return 0;
+}
+
+int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
+			struct errbuf *eb)
+{
+	msgpack_packer *pk;
+	uint32_t n;
+	int rc;
+
+	if (!w || !e)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot add entry to snapshot: invalid arguments");
+	if (w->err)
+		return replay(w, eb);
+	if (w->finished) {
+		errbuf_set(&w->first, -EINVAL,
+			   "cannot add entry to snapshot: already finished");
+		return fail(w, eb);
+	}
+	if (check_entry(w, e))
+		return fail(w, eb);
+
+	pk = &w->pk;
+	n = 6 + (e->type == ENTRY_FILE) + (e->type == ENTRY_SYMLINK) +
+	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL);
+	frame_reset(w);
+	rc = msgpack_pack_map(pk, n) |
+	     pack_key(pk, SNAPSHOT_KEY_KIND) |
+	     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_ENTRY) |
+	     pack_bin(pk, SNAPSHOT_ENT_NAME, e->name, e->name_len) |
+	     pack_key(pk, SNAPSHOT_ENT_TYPE) |
+	     msgpack_pack_unsigned_int(pk, e->type) |
+	     pack_key(pk, SNAPSHOT_ENT_SIZE) |
+	     msgpack_pack_uint64(pk, e->size) |
+	     pack_key(pk, SNAPSHOT_ENT_MTIME_NS) |
+	     msgpack_pack_int64(pk, e->mtime_ns) |
+	     pack_key(pk, SNAPSHOT_ENT_MODE) |
+	     msgpack_pack_unsigned_int(pk, e->mode & SNAPSHOT_MODE_MASK);
+	if (e->type == ENTRY_FILE)
+		rc |= pack_bin(pk, SNAPSHOT_ENT_MD5, e->md5.b, OBJID_LEN);
+	if (e->ctime_ns)
+		rc |= pack_key(pk, SNAPSHOT_ENT_CTIME_NS) |
+		      msgpack_pack_int64(pk, e->ctime_ns);
+	if (e->ino)
+		rc |= pack_key(pk, SNAPSHOT_ENT_INO) |
+		      msgpack_pack_uint64(pk, e->ino);
+	if (e->etag)
+		rc |= pack_key(pk, SNAPSHOT_ENT_ETAG) |
+		      msgpack_pack_str_with_body(pk, e->etag, strlen(e->etag));
+	if (e->type == ENTRY_SYMLINK)
+		rc |= pack_bin(pk, SNAPSHOT_ENT_TARGET, e->target,
+			       e->target_len);
+	rc = frame_emit(w, rc, true);
+	if (rc)
+		return fail(w, eb);
+
+	memcpy(w->prev, e->name, e->name_len);
+	w->prev_len = e->name_len;
+	w->prev_is_dir = e->type == ENTRY_DIR;
+	w->has_prev = true;
+	w->count++;
+	return 0;
+}
+
+int snapshot_writer_finish(struct snapshot_writer *w, struct errbuf *eb)
+{
+	uint8_t digest[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	msgpack_packer *pk;
+	int rc;
+
+	if (!w)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot finish snapshot: invalid arguments");
+	if (w->err)
+		return replay(w, eb);
+	if (w->finished) {
+		errbuf_set(&w->first, -EINVAL,
+			   "cannot finish snapshot: already finished");
+		return fail(w, eb);
+	}
+	w->finished = true;
+	if (!EVP_DigestFinal_ex(w->mdctx, digest, &dlen) ||
+	    dlen != SNAPSHOT_MD5_LEN) {
+		errbuf_set(&w->first, -EIO,
+			   "cannot finish snapshot: cannot compute md5");
+		return fail(w, eb);
+	}
+	pk = &w->pk;
+	frame_reset(w);
+	rc = msgpack_pack_map(pk, 3) |
+	     pack_key(pk, SNAPSHOT_KEY_KIND) |
+	     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_TRAILER) |
+	     pack_key(pk, SNAPSHOT_TRL_COUNT) |
+	     msgpack_pack_uint64(pk, w->count) |
+	     pack_bin(pk, SNAPSHOT_TRL_MD5, digest, SNAPSHOT_MD5_LEN);
+	rc = frame_emit(w, rc, false);
+	if (!rc)
+		rc = flush(w);
+	if (rc)
+		return fail(w, eb);
+	return 0;
+}
+
+uint64_t snapshot_writer_count(const struct snapshot_writer *w)
+{
+	return w ? w->count : 0;
+}
+
+void snapshot_writer_free(struct snapshot_writer *w)
+{
+	if (!w)
+		return;
+	EVP_MD_CTX_free(w->mdctx);
+	EVP_MD_free(w->md5);
+	free(w);
+}

@@ -1,0 +1,636 @@
+/* snapstore: naming, listing and atomic publication of snapshot files in
+ * the local SNAP_ROOT; the snapshot writer streams into a snapstore_tx. */
+#include "snapstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define NS_PER_SEC INT64_C(1000000000)
+/* "YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" */
+#define BASE_LEN 35
+#define TMP_MAX_TRIES 16
+
+struct snapstore_tx {
+	int dirfd;                       /* SNAP_ROOT/YYYY/MM */
+	int fd;                          /* the temp file */
+	int err;                         /* sticky write error */
+	char *root;
+	char relpath[SNAPSTORE_NAME_MAX];
+	const char *base;                /* inside relpath */
+	char tmpname[SNAPSTORE_NAME_MAX + 32];
+};
+
+int snapstore_format_name(int64_t time_ns, char *out, size_t cap)
+{
+	int64_t secs = time_ns / NS_PER_SEC;
+	int64_t rem = time_ns % NS_PER_SEC;
+	struct tm tm;
+	time_t t;
+	int n;
+
+	if (!out || !cap)
+		return -EINVAL;
+	if (rem < 0) {
+		rem += NS_PER_SEC;
+		secs--;
+	}
+	t = (time_t)secs;
+	if (!gmtime_r(&t, &tm))
+		return -EINVAL;
+	n = snprintf(out, cap,
+		     "%04d/%02d/%04d-%02d-%02d_%02d-%02d-%02d_%06dZ" SNAPSTORE_SUFFIX,
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_year + 1900,
+		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, (int)(rem / 1000));
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= cap)
+		return -ENAMETOOLONG;
+	return n;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* n decimal digits at s, or -1 */
+static int digits(const char *s, int n)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int snapstore_parse_name(const char *base_name, int64_t *time_ns)
+{
+	/* position of each separator in "YYYY-MM-DD_HH-MM-SS_ffffffZ" */
+	static const struct {
+		int pos;
+		char c;
+	} seps[] = { { 4, '-' }, { 7, '-' }, { 10, '_' }, { 13, '-' },
+		     { 16, '-' }, { 19, '_' }, { 26, 'Z' } };
+	char again[SNAPSTORE_NAME_MAX];
+	int y, mo, d, h, mi, s, us;
+	int64_t secs, t;
+	size_t i;
+
+	if (!base_name || !time_ns || strlen(base_name) != BASE_LEN ||
+	    strcmp(base_name + 27, SNAPSTORE_SUFFIX))
+		return -EINVAL;
+	for (i = 0; i < sizeof(seps) / sizeof(seps[0]); i++)
+		if (base_name[seps[i].pos] != seps[i].c)
+			return -EINVAL;
+	y = digits(base_name, 4);
+	mo = digits(base_name + 5, 2);
+	d = digits(base_name + 8, 2);
+	h = digits(base_name + 11, 2);
+	mi = digits(base_name + 14, 2);
+	s = digits(base_name + 17, 2);
+	us = digits(base_name + 20, 6);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59 || us < 0)
+		return -EINVAL;
+	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	/* int64 ns spans 1677..2262 */
+	if (secs > INT64_MAX / NS_PER_SEC - 1 ||
+	    secs < INT64_MIN / NS_PER_SEC + 1)
+		return -EINVAL;
+	t = secs * NS_PER_SEC + (int64_t)us * 1000;
+	/* the round trip rejects dates such as 02-30 */
+	if (snapstore_format_name(t, again, sizeof(again)) < 0 ||
+	    strcmp(again + 8, base_name))
+		return -EINVAL;
+	*time_ns = t;
+	return 0;
+}
+
+static bool is_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+static bool is_type(int dirfd, const struct dirent *de, mode_t type)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return (type == S_IFDIR && de->d_type == DT_DIR) ||
+		       (type == S_IFREG && de->d_type == DT_REG);
+	if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+		return false;
+	return (st.st_mode & S_IFMT) == type;
+}
+
+static int list_push(struct snapstore_list *l, size_t *cap, const char *year,
+		     const char *month, const char *base, int64_t t)
+{
+	struct snapstore_item *it;
+	size_t len = 4 + 1 + 2 + 1 + BASE_LEN + 1;
+	char *p;
+
+	if (l->n == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 16;
+
+		it = realloc(l->items, ncap * sizeof(*it));
+		if (!it)
+			return -ENOMEM;
+		l->items = it;
+		*cap = ncap;
+	}
+	p = malloc(len);
+	if (!p)
+		return -ENOMEM;
+	snprintf(p, len, "%s/%s/%s", year, month, base);
+	l->items[l->n].relpath = p;
+	l->items[l->n].time_ns = t;
+	l->n++;
+	return 0;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct snapstore_item *x = a, *y = b;
+
+	if (x->time_ns != y->time_ns)
+		return x->time_ns < y->time_ns ? -1 : 1;
+	return strcmp(x->relpath, y->relpath);
+}
+
+/* open a subdirectory as a DIR stream; NULL with errno on failure */
+static DIR *open_subdir(int parent, const char *name)
+{
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	if (!d) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return d;
+}
+
+static int list_month(DIR *md, const char *year, const char *month,
+		      struct snapstore_list *l, size_t *cap)
+{
+	struct dirent *de;
+	int64_t t;
+	int rc;
+
+	for (;;) {
+		errno = 0;
+		de = readdir(md);
+		if (!de)
+			return errno ? -errno : 0;
+		if (snapstore_parse_name(de->d_name, &t))
+			continue;
+		if (!is_type(dirfd(md), de, S_IFREG))
+			continue;
+		rc = list_push(l, cap, year, month, de->d_name, t);
+		if (rc)
+			return rc;
+	}
+}
+
+static int list_year(DIR *yd, const char *year, struct snapstore_list *l,
+		     size_t *cap)
+{
+	struct dirent *de;
+	int rc;
+
+	for (;;) {
+		DIR *md;
+
+		errno = 0;
+		de = readdir(yd);
+		if (!de)
+			return errno ? -errno : 0;
+		if (!is_digits(de->d_name, 2) ||
+		    !is_type(dirfd(yd), de, S_IFDIR))
+			continue;
+		md = open_subdir(dirfd(yd), de->d_name);
+		if (!md)
+			return -errno;
+		rc = list_month(md, year, de->d_name, l, cap);
+		closedir(md);
+		if (rc)
+			return rc;
+	}
+}
+
+int snapstore_list(const char *snap_root, struct snapstore_list *out,
+		   struct errbuf *eb)
+{
+	struct snapstore_list l = SNAPSTORE_LIST_INIT;
+	struct dirent *de;
+	size_t cap = 0;
+	DIR *root;
+	int rc = 0;
+
+	if (!snap_root || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot list snapshots: invalid arguments");
+	*out = l;
+	root = opendir(snap_root);
+	if (!root) {
+		if (errno == ENOENT)
+			return 0;
+		return errbuf_set(eb, -errno, "cannot list snapshots in '%s': %s",
+				  snap_root, strerror(errno));
+	}
+	for (;;) {
+		DIR *yd;
+
+		errno = 0;
+		de = readdir(root);
+		if (!de) {
+			rc = errno ? -errno : 0;
+			break;
+		}
+		if (!is_digits(de->d_name, 4) ||
+		    !is_type(dirfd(root), de, S_IFDIR))
+			continue;
+		yd = open_subdir(dirfd(root), de->d_name);
+		if (!yd) {
+			rc = -errno;
+			break;
+		}
+		rc = list_year(yd, de->d_name, &l, &cap);
+		closedir(yd);
+		if (rc)
+			break;
+	}
+	closedir(root);
+	if (rc) {
+		snapstore_list_release(&l);
+		return errbuf_set(eb, rc, "cannot list snapshots in '%s': %s",
+				  snap_root, strerror(-rc));
+	}
+	if (l.n > 1)
+		qsort(l.items, l.n, sizeof(*l.items), item_cmp);
+	*out = l;
+	return 0;
+}
+
+void snapstore_list_release(struct snapstore_list *l)
+{
+	size_t i;
+
+	if (!l)
+		return;
+	for (i = 0; i < l->n; i++)
+		free(l->items[i].relpath);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+static char *join(const char *root, const char *rel)
+{
+	size_t rl = strlen(root);
+	size_t len;
+	char *p;
+
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	len = rl + 1 + strlen(rel) + 1;
+	p = malloc(len);
+	if (p)
+		snprintf(p, len, "%.*s/%s", (int)rl, root, rel);
+	return p;
+}
+
+int snapstore_find_latest(const char *snap_root, bool has_before,
+			  int64_t before_ns, char **path_out,
+			  struct errbuf *eb)
+{
+	struct snapstore_list l = SNAPSTORE_LIST_INIT;
+	const struct snapstore_item *hit = NULL;
+	size_t i;
+	int rc;
+
+	if (!snap_root || !path_out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot find snapshot: invalid arguments");
+	*path_out = NULL;
+	rc = snapstore_list(snap_root, &l, eb);
+	if (rc)
+		return rc;
+	for (i = l.n; i > 0; i--) {
+		if (!has_before || l.items[i - 1].time_ns <= before_ns) {
+			hit = &l.items[i - 1];
+			break;
+		}
+	}
+	if (!hit) {
+		char when[SNAPSTORE_NAME_MAX];
+
+		if (has_before &&
+		    snapstore_format_name(before_ns, when, sizeof(when)) > 0)
+			rc = errbuf_set(eb, -ENOENT,
+					"no snapshot at or before %.*s in '%s'",
+					BASE_LEN - 8, when + 8, snap_root);
+		else
+			rc = errbuf_set(eb, -ENOENT, "no snapshot in '%s'",
+					snap_root);
+		goto out;
+	}
+	*path_out = join(snap_root, hit->relpath);
+	if (!*path_out)
+		rc = errbuf_set(eb, -ENOMEM, "cannot find snapshot: out of memory");
+out:
+	snapstore_list_release(&l);
+	return rc;
+}
+
+/* mkdir -p of an absolute or relative path */
+static int mkdir_p(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path), i;
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (i < len && buf[i] != '/')
+			continue;
+		if (buf[i - 1] == '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		if (i < len)
+			buf[i] = '/';
+	}
+	return 0;
+}
+
+/* open (creating it if needed) the subdirectory name of parent; a new
+ * directory is made durable by syncing its parent */
+static int mkdir_at(int parent, const char *name)
+{
+	int fd;
+
+	if (mkdirat(parent, name, 0755) == 0) {
+		if (fsync(parent))
+			return -errno;
+	} else if (errno != EEXIST) {
+		return -errno;
+	}
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static void tx_free(struct snapstore_tx *tx)
+{
+	if (tx->fd >= 0)
+		close(tx->fd);
+	if (tx->dirfd >= 0)
+		close(tx->dirfd);
+	free(tx->root);
+	free(tx);
+}
+
+int snapstore_begin(const char *snap_root, int64_t time_ns,
+		    struct snapstore_tx **out, struct errbuf *eb)
+{
+	struct snapstore_tx *tx;
+	char part[8];
+	int rootfd = -1, yfd = -1;
+	int rc, i;
+
+	if (!snap_root || !*snap_root || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot create snapshot: invalid arguments");
+	*out = NULL;
+	tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return errbuf_set(eb, -ENOMEM,
+				  "cannot create snapshot: out of memory");
+	tx->fd = -1;
+	tx->dirfd = -1;
+	tx->root = strdup(snap_root);
+	if (!tx->root) {
+		rc = errbuf_set(eb, -ENOMEM,
+				"cannot create snapshot: out of memory");
+		goto fail;
+	}
+	rc = snapstore_format_name(time_ns, tx->relpath, sizeof(tx->relpath));
+	if (rc < 0) {
+		rc = errbuf_set(eb, -EINVAL,
+				"cannot create snapshot: bad time %" PRId64,
+				time_ns);
+		goto fail;
+	}
+	tx->base = tx->relpath + 8;
+	rc = mkdir_p(snap_root);
+	if (rc) {
+		errbuf_set(eb, rc, "cannot create directory '%s': %s",
+			   snap_root, strerror(-rc));
+		goto fail;
+	}
+	rootfd = open(snap_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		rc = errbuf_set(eb, -errno, "cannot open directory '%s': %s",
+				snap_root, strerror(errno));
+		goto fail;
+	}
+	memcpy(part, tx->relpath, 4);
+	part[4] = '\0';
+	yfd = mkdir_at(rootfd, part);
+	if (yfd < 0) {
+		rc = errbuf_set(eb, yfd, "cannot create directory '%s/%s': %s",
+				snap_root, part, strerror(-yfd));
+		goto fail;
+	}
+	memcpy(part, tx->relpath + 5, 2);
+	part[2] = '\0';
+	tx->dirfd = mkdir_at(yfd, part);
+	if (tx->dirfd < 0) {
+		rc = errbuf_set(eb, tx->dirfd,
+				"cannot create directory '%s/%.7s': %s",
+				snap_root, tx->relpath, strerror(-tx->dirfd));
+		goto fail;
+	}
+	for (i = 0; i < TMP_MAX_TRIES; i++) {
+		uint64_t rnd = 0;
+
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint64_t)getpid() << 16 ^ (uint64_t)i ^
+			      (uint64_t)time_ns;
+		snprintf(tx->tmpname, sizeof(tx->tmpname),
+			 SNAPSTORE_TMP_PREFIX "%s.%016" PRIx64, tx->base, rnd);
+		tx->fd = openat(tx->dirfd, tx->tmpname,
+				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (tx->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (tx->fd < 0) {
+		rc = errbuf_set(eb, -errno, "cannot create '%s/%.8s%s': %s",
+				snap_root, tx->relpath, tx->tmpname,
+				strerror(errno));
+		goto fail;
+	}
+	close(yfd);
+	close(rootfd);
+	*out = tx;
+	return 0;
+fail:
+	if (yfd >= 0)
+		close(yfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	tx_free(tx);
+	return rc;
+}
+
+int snapstore_tx_write(void *txp, const void *buf, size_t len)
+{
+	struct snapstore_tx *tx = txp;
+	const char *p = buf;
+
+	if (!tx || (!buf && len))
+		return -EINVAL;
+	if (tx->err)
+		return tx->err;
+	while (len) {
+		ssize_t n = write(tx->fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			tx->err = -errno;
+			return tx->err;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+const char *snapstore_tx_relpath(const struct snapstore_tx *tx)
+{
+	return tx ? tx->relpath : NULL;
+}
+
+/* rename without replacing; link + unlink where renameat2 is missing */
+static int publish(struct snapstore_tx *tx)
+{
+	if (renameat2(tx->dirfd, tx->tmpname, tx->dirfd, tx->base,
+		      RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(tx->dirfd, tx->tmpname, tx->dirfd, tx->base, 0))
+		return -errno;
+	unlinkat(tx->dirfd, tx->tmpname, 0);
+	return 0;
+}
+
+int snapstore_commit(struct snapstore_tx *tx, char **path_out,
+		     struct errbuf *eb)
+{
+	int rc = 0;
+	int fd;
+
+	if (path_out)
+		*path_out = NULL;
+	if (!tx)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot save snapshot: invalid arguments");
+	if (tx->err) {
+		rc = errbuf_set(eb, tx->err, "cannot write '%s/%s': %s",
+				tx->root, tx->relpath, strerror(-tx->err));
+		goto abort;
+	}
+	if (fsync(tx->fd)) {
+		rc = errbuf_set(eb, -errno, "cannot sync '%s/%s': %s",
+				tx->root, tx->relpath, strerror(errno));
+		goto abort;
+	}
+	fd = tx->fd;
+	tx->fd = -1;
+	if (close(fd)) {
+		rc = errbuf_set(eb, -errno, "cannot close '%s/%s': %s",
+				tx->root, tx->relpath, strerror(errno));
+		goto abort;
+	}
+	rc = publish(tx);
+	if (rc == -EEXIST) {
+		errbuf_set(eb, rc, "cannot save snapshot '%s/%s': a snapshot "
+			   "with that name already exists", tx->root,
+			   tx->relpath);
+		goto abort;
+	} else if (rc) {
+		errbuf_set(eb, rc, "cannot rename snapshot to '%s/%s': %s",
+			   tx->root, tx->relpath, strerror(-rc));
+		goto abort;
+	}
+	if (fsync(tx->dirfd)) {
+		/* the file is in place; durability of its name is unknown */
+		rc = errbuf_set(eb, -errno, "cannot sync directory of '%s/%s': %s",
+				tx->root, tx->relpath, strerror(errno));
+		tx_free(tx);
+		return rc;
+	}
+	if (path_out) {
+		*path_out = join(tx->root, tx->relpath);
+		if (!*path_out)
+			rc = errbuf_set(eb, -ENOMEM,
+					"cannot save snapshot: out of memory");
+	}
+	tx_free(tx);
+	return rc;
+abort:
+	snapstore_abort(tx);
+	return rc;
+}
+
+void snapstore_abort(struct snapstore_tx *tx)
+{
+	if (!tx)
+		return;
+	if (tx->dirfd >= 0)
+		unlinkat(tx->dirfd, tx->tmpname, 0);
+	tx_free(tx);
+}

@@ -1,0 +1,942 @@
+/* sync: one-shot mirror of SRC into DST (local filesystems).
+ *
+ *   scan SRC (thread) ─┐
+ *                      ├─ diff (this thread) ── copy jobs ──> workers ×jobs
+ *   scan DST (thread) ─┘        │                copy_file_range to a temp
+ *                               └─ deletions ──> spill file   + rename
+ *
+ * Both trees are scanned at once and merged as sorted streams. Deletions
+ * are only recorded during the merge and carried out after every copy
+ * succeeded (and after --max-delete is checked). A copy blocked by an
+ * entry of another type in DST (a file where a directory must go, a
+ * symlink in the way) is retried once the deletions made room. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bqueue.h"
+#include "diff.h"
+#include "engine.h"
+#include "filter.h"
+#include "progress.h"
+#include "scan.h"
+#include "tree_writer.h"
+#include "banned.h"
+
+#define QUEUE_CAP 4096
+#define BATCH 32
+#define COPY_CHUNK (8u << 20)
+#define CHANGE_RETRIES 3
+
+enum job_kind {
+	JOB_COPY = 1,       /* write src entry into DST */
+	JOB_COMPARE,        /* same size: copy only if contents differ */
+	JOB_META,           /* fix mode/mtime only */
+};
+
+struct job {
+	struct entry e;
+	uint8_t kind;
+	uint8_t meta_differs;   /* directories: count as updated */
+};
+
+struct scan_feed {
+	struct scanner *scanner;
+	struct bqueue *q;          /* struct entry * */
+	struct errbuf err;
+	int ret;
+	pthread_t thread;
+	bool started;
+};
+
+struct sync_run {
+	const struct engine_opts *o;
+	const struct sync_opts *so;
+	struct logger *log;
+	struct run_stats *stats;
+	struct filter *filter;
+	struct scan_feed src, dst;
+	int srcfd, dstfd;
+	struct bqueue *jobs;
+	FILE *deletions;           /* spill: deleted entries' names */
+	uint64_t ndelete;
+	struct job **deferred;     /* copies blocked by a conflict */
+	size_t ndeferred, cap_deferred;
+	pthread_mutex_t lock;      /* err, deferred, bwlimit */
+	struct errbuf err;
+	double bw_start;
+	uint64_t bw_bytes;
+};
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->err.code) {
+		r->err.code = code;
+		memcpy(r->err.msg, eb->msg, sizeof(r->err.msg));
+	}
+	pthread_mutex_unlock(&r->lock);
+	if (r->jobs)
+		bqueue_abort(r->jobs);
+	if (r->src.q)
+		bqueue_abort(r->src.q);
+	if (r->dst.q)
+		bqueue_abort(r->dst.q);
+}
+
+static bool allow_entry(void *ctx, const char *relpath, size_t len,
+			bool is_dir)
+{
+	return filter_allows(ctx, relpath, len, is_dir);
+}
+
+static void *feed_main(void *arg)
+{
+	struct scan_feed *f = arg;
+	struct entry *e;
+	int ret;
+
+	for (;;) {
+		e = entry_new();
+		if (!e) {
+			ret = errbuf_set(&f->err, -ENOMEM, "out of memory");
+			break;
+		}
+		ret = scanner_next(f->scanner, e, &f->err);
+		if (ret <= 0) {
+			free(e);
+			break;
+		}
+		if (bqueue_push(f->q, e) < 0) {
+			entry_free(e);
+			ret = -ECANCELED;
+			break;
+		}
+	}
+	f->ret = ret;
+	if (ret < 0)
+		bqueue_abort(f->q);
+	else
+		bqueue_close(f->q);
+	return NULL;
+}
+
+static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
+{
+	struct scan_feed *f = ctx;
+	void *item;
+	int ret = bqueue_pop(f->q, &item);
+
+	if (ret == 1) {
+		*out = *(struct entry *)item;
+		free(item);
+		return 1;
+	}
+	if (ret == 0)
+		return 0;
+	if (f->err.code) {
+		*eb = f->err;
+		return f->err.code;
+	}
+	return errbuf_set(eb, -ECANCELED, "stopped");
+}
+
+static int feed_start(struct sync_run *r, struct scan_feed *f,
+		      const char *root, bool missing_ok, struct errbuf *eb)
+{
+	struct scan_opts so;
+	int ret;
+
+	memset(&so, 0, sizeof(so));
+	so.root = root;
+	so.io = r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
+		r->o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
+	so.log = r->log;
+	so.allow = filter_count(r->filter) ? allow_entry : NULL;
+	so.allow_ctx = r->filter;
+	so.files_scanned = f == &r->src ? &r->stats->files_scanned : NULL;
+	so.files_skipped = f == &r->src ? &r->stats->files_skipped : NULL;
+	so.interrupted = r->o->interrupted;
+	so.missing_root_ok = missing_ok;
+	ret = scanner_new(&so, &f->scanner, eb);
+	if (ret < 0)
+		return ret;
+	ret = bqueue_new(QUEUE_CAP, &f->q);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	if (pthread_create(&f->thread, NULL, feed_main, f))
+		return errbuf_set(eb, -EAGAIN, "cannot start threads");
+	f->started = true;
+	return 0;
+}
+
+static void feed_stop(struct scan_feed *f)
+{
+	void *item;
+
+	if (f->q)
+		bqueue_abort(f->q);
+	if (f->started)
+		pthread_join(f->thread, NULL);
+	while (f->q && bqueue_drain(f->q, &item) == 1)
+		entry_free(item);
+	bqueue_free(f->q);
+	scanner_free(f->scanner);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Bandwidth limit shared by all workers: sleep until the average rate
+ * since the start is back under the limit. */
+static void bw_account(struct sync_run *r, uint64_t bytes)
+{
+	double ahead;
+
+	if (!r->so->bwlimit)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->bw_bytes += bytes;
+	ahead = (double)r->bw_bytes / (double)r->so->bwlimit -
+		(mono_s() - r->bw_start);
+	pthread_mutex_unlock(&r->lock);
+	if (ahead > 0) {
+		struct timespec ts;
+
+		ts.tv_sec = (time_t)ahead;
+		ts.tv_nsec = (long)((ahead - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int open_src(struct sync_run *r, const struct entry *e, int *fd,
+		    struct stat *st, struct errbuf *eb)
+{
+	char shown[512];
+
+	*fd = openat(r->srcfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (*fd < 0 || fstat(*fd, st)) {
+		int err = -errno;
+
+		if (*fd >= 0)
+			close(*fd);
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		return errbuf_set(eb, err, "cannot read '%s/%s': %s",
+				  r->so->src, shown, strerror(-err));
+	}
+	return 0;
+}
+
+/* Copy bytes with copy_file_range (in-kernel; a reflink where the
+ * filesystem can), falling back to read/write across filesystems. */
+static int copy_bytes(struct sync_run *r, int in, int out, uint64_t size,
+		      char *buf, uint64_t *copied)
+{
+	uint64_t done = 0;
+	bool use_cfr = true;
+
+	while (done < size || !use_cfr) {
+		size_t want = size - done > COPY_CHUNK ? COPY_CHUNK :
+			      (size_t)(size - done);
+		ssize_t n;
+
+		if (use_cfr) {
+			if (!want)
+				break;
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == ENOSYS || errno == EOPNOTSUPP)) {
+				use_cfr = false;
+				continue;
+			}
+		} else {
+			n = read(in, buf, COPY_CHUNK);
+			if (n > 0) {
+				ssize_t off = 0;
+
+				while (off < n) {
+					ssize_t m = write(out, buf + off,
+							  (size_t)(n - off));
+
+					if (m < 0 && errno == EINTR)
+						continue;
+					if (m < 0)
+						return -errno;
+					off += m;
+				}
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;  /* EOF: the file shrank, caught by the caller */
+		done += (uint64_t)n;
+		bw_account(r, (uint64_t)n);
+	}
+	*copied = done;
+	return 0;
+}
+
+/* Is this error a conflict with an entry of another type in DST, to
+ * retry once the deletions made room? */
+static bool is_conflict(int err)
+{
+	return err == -ENOTDIR || err == -EISDIR || err == -ENOTEMPTY ||
+	       err == -ELOOP || err == -EEXIST;
+}
+
+static int copy_file(struct sync_run *r, struct tree_writer *tw,
+		     const struct entry *e, char *buf, struct errbuf *eb)
+{
+	char shown[512], tmp[64];
+	int attempt, ret = 0;
+
+	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+		struct stat before, after;
+		struct entry meta;
+		uint64_t copied = 0;
+		int in, out, dirfd;
+
+		ret = open_src(r, e, &in, &before, eb);
+		if (ret < 0)
+			return ret;
+		ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out, eb);
+		if (ret < 0) {
+			close(in);
+			return ret;
+		}
+		ret = copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
+				 &copied);
+		if (!ret && fstat(in, &after))
+			ret = -errno;
+		close(in);
+		if (ret < 0) {
+			close(out);
+			unlinkat(dirfd, tmp, 0);
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
+					  r->so->src, shown, strerror(-ret));
+		}
+		if (before.st_size != after.st_size ||
+		    before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
+		    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
+		    copied != (uint64_t)after.st_size) {
+			/* changed while copied: never publish a torn file */
+			close(out);
+			unlinkat(dirfd, tmp, 0);
+			continue;
+		}
+		meta = *e;
+		meta.mode = after.st_mode & 07777;
+		meta.mtime_ns = (int64_t)after.st_mtim.tv_sec * 1000000000LL +
+				after.st_mtim.tv_nsec;
+		ret = tree_writer_publish(tw, &meta, dirfd, tmp, out, eb);
+		if (ret < 0)
+			return ret;
+		stat_add(&r->stats->bytes_read, copied);
+		stat_add(&r->stats->bytes_written, copied);
+		return 0;
+	}
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EAGAIN, "cannot copy '%s/%s': it kept changing "
+			  "while being copied", r->so->src, shown);
+}
+
+/* --checksum with equal sizes: compare the bytes of both sides. */
+static int contents_differ(struct sync_run *r, const struct entry *e,
+			   char *buf, struct errbuf *eb)
+{
+	char *other = buf + COPY_CHUNK / 2;
+	size_t half = COPY_CHUNK / 2;
+	char shown[512];
+	int a, b, ret = 0;
+
+	a = openat(r->srcfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	b = a < 0 ? -1 : openat(r->dstfd, e->name, O_RDONLY | O_NOFOLLOW |
+				O_CLOEXEC);
+	if (a < 0 || b < 0) {
+		ret = -errno;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(a, buf, half), m = 0, k;
+
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		while (m < n) {
+			k = read(b, other + m, (size_t)(n - m));
+			if (k <= 0)
+				break;
+			m += k;
+		}
+		stat_add(&r->stats->bytes_read, (uint64_t)(n + m));
+		if (m != n || memcmp(buf, other, (size_t)n)) {
+			ret = 1;
+			goto out;
+		}
+		if (n == 0) {
+			ret = read(b, other, 1) > 0 ? 1 : 0;
+			goto out;
+		}
+	}
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (ret < 0) {
+		/* an unreadable DST file is simply replaced */
+		if (b < 0 && a >= 0)
+			return 1;
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		return errbuf_set(eb, ret, "cannot compare '%s': %s", shown,
+				  strerror(-ret));
+	}
+	return ret;
+}
+
+static int do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
+		  char *buf, struct errbuf *eb)
+{
+	int ret;
+
+	if (j->kind == JOB_META) {
+		ret = tree_writer_set_meta(tw, &j->e, eb);
+		if (!ret)
+			stat_add(&r->stats->files_updated, 1);
+		return ret;
+	}
+	if (j->kind == JOB_COMPARE) {
+		ret = contents_differ(r, &j->e, buf, eb);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return tree_writer_set_meta(tw, &j->e, eb);
+	}
+	switch (j->e.type) {
+	case ENTRY_FILE:
+		ret = copy_file(r, tw, &j->e, buf, eb);
+		break;
+	case ENTRY_SYMLINK:
+		ret = tree_writer_symlink(tw, &j->e, eb);
+		break;
+	default:
+		/* directories: made in apply_deletions, meta set last */
+		ret = tree_writer_mkdir(tw, &j->e, false, eb);
+		if (ret > 0)
+			stat_add(&r->stats->dirs_created, 1);
+		return ret < 0 ? ret : 0;
+	}
+	if (!ret)
+		stat_add(&r->stats->files_copied, 1);
+	return ret;
+}
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	entry_release(&j->e);
+	free(j);
+}
+
+static int defer(struct sync_run *r, struct job *j)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->ndeferred == r->cap_deferred) {
+		size_t cap = r->cap_deferred ? 2 * r->cap_deferred : 16;
+		struct job **p = realloc(r->deferred, cap * sizeof(*p));
+
+		if (p) {
+			r->deferred = p;
+			r->cap_deferred = cap;
+		}
+	}
+	if (r->ndeferred < r->cap_deferred)
+		r->deferred[r->ndeferred++] = j;
+	else
+		ret = -ENOMEM;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+static void *worker_main(void *arg)
+{
+	struct sync_run *r = arg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct tree_writer *tw = NULL;
+	char *buf = malloc(COPY_CHUNK);
+	void *items[BATCH];
+	int n, i, ret = 0;
+
+	if (!buf)
+		ret = errbuf_set(&eb, -ENOMEM, "out of memory");
+	if (!ret)
+		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, &eb);
+	if (ret < 0) {
+		run_fail(r, &eb, ret);
+		goto out;
+	}
+	while ((n = bqueue_pop_batch(r->jobs, items, BATCH)) > 0) {
+		for (i = 0; i < n; i++) {
+			struct job *j = items[i];
+
+			if (!ret && r->o->interrupted && *r->o->interrupted)
+				ret = errbuf_set(&eb, -EINTR, "interrupted");
+			if (!ret) {
+				ret = do_job(r, tw, j, buf, &eb);
+				if (is_conflict(ret) && !defer(r, j)) {
+					errbuf_clear(&eb);
+					ret = 0;
+					continue;
+				}
+			}
+			job_free(j);
+		}
+		if (ret < 0) {
+			run_fail(r, &eb, ret);
+			break;
+		}
+	}
+out:
+	tree_writer_free(tw);
+	free(buf);
+	return NULL;
+}
+
+static void plan_line(const char *what, const struct entry *e)
+{
+	char shown[1024];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	printf("%s %s\n", what, shown);
+}
+
+static int record_deletion(struct sync_run *r, const struct entry *d,
+			   struct errbuf *eb)
+{
+	uint32_t len = (uint32_t)d->name_len;
+
+	if (r->so->no_delete)
+		return 0;
+	r->ndelete++;
+	if (r->so->dry_run) {
+		plan_line("delete", d);
+		return 0;
+	}
+	if (fwrite(&d->type, 1, 1, r->deletions) != 1 ||
+	    fwrite(&len, sizeof(len), 1, r->deletions) != 1 ||
+	    fwrite(d->name, 1, len, r->deletions) != len)
+		return errbuf_set(eb, -EIO, "cannot record a deletion: %s",
+				  strerror(errno));
+	return 0;
+}
+
+static int push_job(struct sync_run *r, const struct entry *e,
+		    enum job_kind kind, struct errbuf *eb)
+{
+	struct job *j;
+
+	if (r->so->dry_run) {
+		plan_line(kind == JOB_META ? "update" : kind == JOB_COMPARE ?
+			  "check" : "copy", e);
+		if (kind == JOB_COPY) {
+			stat_add(e->type == ENTRY_DIR ? &r->stats->dirs_created :
+				 &r->stats->files_copied, 1);
+			if (e->type == ENTRY_FILE)
+				stat_add(&r->stats->bytes_written, e->size);
+		} else if (kind == JOB_META) {
+			stat_add(&r->stats->files_updated, 1);
+		}
+		return 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || entry_copy(&j->e, e)) {
+		free(j);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	j->kind = (uint8_t)kind;
+	if (bqueue_push(r->jobs, j) < 0) {
+		job_free(j);
+		return errbuf_set(eb, -ECANCELED, "stopped");
+	}
+	return 0;
+}
+
+static bool same_mtime_mode(const struct entry *s, const struct entry *d)
+{
+	return s->mtime_ns == d->mtime_ns &&
+	       (s->type == ENTRY_SYMLINK || s->mode == d->mode);
+}
+
+/* Every source directory is kept for the end: made (if new) after the
+ * deletions, its mode and mtime set once nothing more is written in it. */
+static int push_dir(struct sync_run *r, const struct entry *e, bool create,
+		    bool differs, struct errbuf *eb)
+{
+	struct job *j;
+
+	if (r->so->dry_run) {
+		if (create) {
+			plan_line("create", e);
+			stat_add(&r->stats->dirs_created, 1);
+		} else if (differs) {
+			plan_line("update", e);
+			stat_add(&r->stats->files_updated, 1);
+		}
+		return 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || entry_copy(&j->e, e)) {
+		free(j);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	j->kind = create ? JOB_COPY : JOB_META;
+	j->meta_differs = differs;
+	if (defer(r, j) < 0) {
+		job_free(j);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
+		   const struct entry *d, struct errbuf *eb)
+{
+	struct sync_run *r = ctx;
+
+	if (st == DIFF_ONLY_RIGHT)
+		return record_deletion(r, d, eb);
+	if (s->type == ENTRY_DIR)
+		return push_dir(r, s, st == DIFF_ONLY_LEFT,
+				st != DIFF_ONLY_LEFT && !same_mtime_mode(s, d),
+				eb);
+	if (st == DIFF_ONLY_LEFT)
+		return push_job(r, s, JOB_COPY, eb);
+	/* same name on both sides */
+	if (s->type != d->type)
+		return push_job(r, s, JOB_COPY, eb);
+	if (s->type == ENTRY_SYMLINK) {
+		if (s->target_len != d->target_len ||
+		    memcmp(s->target, d->target, s->target_len))
+			return push_job(r, s, JOB_COPY, eb);
+	} else if (s->type == ENTRY_FILE) {
+		if (s->size != d->size)
+			return push_job(r, s, JOB_COPY, eb);
+		if (r->so->compare == SYNC_COMPARE_CHECKSUM)
+			return push_job(r, s, JOB_COMPARE, eb);
+		if (r->so->compare == SYNC_COMPARE_SIZE_MTIME &&
+		    s->mtime_ns != d->mtime_ns)
+			return push_job(r, s, JOB_COPY, eb);
+	}
+	if (!same_mtime_mode(s, d) &&
+	    !(s->type == ENTRY_FILE && r->so->compare == SYNC_COMPARE_SIZE_ONLY))
+		return push_job(r, s, JOB_META, eb);
+	return 0;
+}
+
+/* DST inside SRC (or the reverse) would copy into itself or delete the
+ * source: refuse. DST may not exist yet: resolve its nearest existing
+ * ancestor and append the rest. */
+static int check_nesting(const char *src, const char *dst, struct errbuf *eb)
+{
+	char rs[PATH_MAX], rd[PATH_MAX], probe[PATH_MAX], full[2 * PATH_MAX];
+	const char *tail = "";
+	size_t ls, ld;
+	char *slash;
+
+	if (!realpath(src, rs))
+		return errbuf_set(eb, -errno, "cannot open source '%s': %s",
+				  src, strerror(errno));
+	snprintf(probe, sizeof(probe), "%s", dst);
+	while (!realpath(probe, rd)) {
+		slash = strrchr(probe, '/');
+		if (!slash) {
+			/* relative name with no existing part: below cwd */
+			if (!getcwd(rd, sizeof(rd)))
+				return errbuf_set(eb, -errno, "getcwd: %s",
+						  strerror(errno));
+			tail = dst;
+			break;
+		}
+		tail = dst + (slash - probe) + 1;
+		if (slash == probe) {
+			snprintf(rd, sizeof(rd), "/");
+			break;
+		}
+		*slash = '\0';
+	}
+	snprintf(full, sizeof(full), "%s%s%s", rd,
+		 *tail && rd[strlen(rd) - 1] != '/' ? "/" : "", tail);
+	ls = strlen(rs);
+	ld = strlen(full);
+	while (ld > 1 && full[ld - 1] == '/')
+		full[--ld] = '\0';
+	if ((ld >= ls && !strncmp(full, rs, ls) &&
+	     (full[ls] == '/' || full[ls] == '\0' || ls == 1)) ||
+	    (ls > ld && !strncmp(rs, full, ld) && (rs[ld] == '/' || ld == 1)))
+		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
+				  " one is inside the other", src, dst);
+	return 0;
+}
+
+static int make_dirs(const char *root, struct errbuf *eb)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(root), i;
+
+	if (len >= sizeof(buf))
+		return errbuf_set(eb, -ENAMETOOLONG, "path too long '%s'", root);
+	memcpy(buf, root, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return errbuf_set(eb, -errno, "cannot create '%s': %s",
+					  buf, strerror(errno));
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* After all copies: carry out the recorded deletions, prune emptied
+ * directories, retry the copies that waited for room. */
+static int apply_deletions(struct sync_run *r, struct errbuf *eb)
+{
+	struct tree_writer *tw = NULL;
+	char *name = NULL;
+	size_t i;
+	int ret;
+
+	ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
+	if (ret < 0)
+		return ret;
+	rewind(r->deletions);
+	for (;;) {
+		struct entry e;
+		uint8_t type;
+		uint32_t len;
+
+		if (fread(&type, 1, 1, r->deletions) != 1)
+			break;
+		if (fread(&len, sizeof(len), 1, r->deletions) != 1 ||
+		    len > ENTRY_NAME_MAX) {
+			ret = errbuf_set(eb, -EIO, "deletion list damaged");
+			break;
+		}
+		free(name);
+		name = malloc(len + 1);
+		if (!name || fread(name, 1, len, r->deletions) != len) {
+			ret = errbuf_set(eb, -EIO, "deletion list damaged");
+			break;
+		}
+		name[len] = '\0';
+		entry_init(&e);
+		e.name = name;
+		e.name_len = len;
+		e.type = type;
+		ret = tree_writer_remove(tw, &e, eb);
+		if (!ret)
+			ret = tree_writer_prune_parents(tw, name, len, eb);
+		if (ret < 0)
+			break;
+		stat_add(&r->stats->files_deleted, 1);
+	}
+	free(name);
+	/* copies that waited for room (the conflicting entry is gone unless
+	 * it was not ours to delete: --no-delete, or an excluded name) and
+	 * new directories, in stream order */
+	for (i = 0; !ret && i < r->ndeferred; i++) {
+		struct job *j = r->deferred[i];
+		char *buf;
+
+		if (j->e.type == ENTRY_DIR) {
+			if (j->kind == JOB_COPY) {
+				ret = tree_writer_mkdir(tw, &j->e, false, eb);
+				if (ret > 0)
+					stat_add(&r->stats->dirs_created, 1);
+				ret = ret < 0 ? ret : 0;
+			}
+			continue;
+		}
+		buf = malloc(COPY_CHUNK);
+		if (!buf) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			break;
+		}
+		ret = do_job(r, tw, j, buf, eb);
+		free(buf);
+	}
+	/* directory metadata last: writes inside moved their mtimes */
+	for (i = 0; !ret && i < r->ndeferred; i++) {
+		struct job *j = r->deferred[i];
+
+		if (j->e.type != ENTRY_DIR)
+			continue;
+		ret = tree_writer_set_meta(tw, &j->e, eb);
+		if (!ret && j->meta_differs)
+			stat_add(&r->stats->files_updated, 1);
+	}
+	tree_writer_free(tw);
+	return ret;
+}
+
+int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
+		struct run_stats *stats, struct errbuf *eb)
+{
+	struct sync_run r;
+	struct logger log = o->log;
+	struct entry_stream ls, rs;
+	struct progress prog;
+	pthread_t *threads = NULL;
+	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
+	double t0 = mono_s();
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	memset(&prog, 0, sizeof(prog));
+	r.o = o;
+	r.so = so;
+	r.log = &log;
+	r.stats = stats;
+	r.srcfd = r.dstfd = -1;
+	r.bw_start = t0;
+	pthread_mutex_init(&r.lock, NULL);
+
+	if (!so->src || !so->dst) {
+		ret = errbuf_set(eb, -EINVAL, "sync needs SRC and DST");
+		goto out;
+	}
+	ret = check_nesting(so->src, so->dst, eb);
+	if (ret < 0)
+		goto out;
+	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
+	if (ret < 0)
+		goto out;
+	if (!so->dry_run) {
+		ret = make_dirs(so->dst, eb);
+		if (ret < 0)
+			goto out;
+		r.deletions = tmpfile();
+		if (!r.deletions) {
+			ret = errbuf_set(eb, -errno, "cannot create a temp file: "
+					 "%s", strerror(errno));
+			goto out;
+		}
+	}
+	ret = feed_start(&r, &r.src, so->src, false, eb);
+	if (!ret)
+		ret = feed_start(&r, &r.dst, so->dst, so->dry_run, eb);
+	if (ret < 0)
+		goto out;
+	r.srcfd = scanner_rootfd(r.src.scanner);
+	r.dstfd = scanner_rootfd(r.dst.scanner);
+
+	progress_start(&prog, "sync", stats, &log, o->progress);
+	if (!so->dry_run) {
+		ret = bqueue_new(QUEUE_CAP, &r.jobs);
+		if (ret < 0) {
+			ret = errbuf_set(eb, ret, "out of memory");
+			goto out;
+		}
+		threads = calloc(jobs, sizeof(*threads));
+		for (i = 0; threads && i < jobs; i++) {
+			if (pthread_create(&threads[i], NULL, worker_main, &r))
+				break;
+			started++;
+		}
+		if (!started) {
+			ret = errbuf_set(eb, -EAGAIN, "cannot start threads");
+			goto out;
+		}
+	}
+	ls.next = feed_next;
+	ls.ctx = &r.src;
+	rs.next = feed_next;
+	rs.ctx = &r.dst;
+	ret = diff_run(&ls, &rs, on_diff, &r, eb);
+	if (r.jobs) {
+		if (ret < 0)
+			bqueue_abort(r.jobs);
+		else
+			bqueue_close(r.jobs);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	started = 0;
+	if (r.err.code) {
+		*eb = r.err;
+		ret = r.err.code;
+		goto out;
+	}
+	if (ret < 0)
+		goto out;
+	if (so->max_delete >= 0 && r.ndelete > (uint64_t)so->max_delete) {
+		ret = errbuf_set(eb, -EPERM, "refusing to delete %llu files from "
+				 "'%s' (--max-delete %lld): nothing deleted; "
+				 "check SRC", (unsigned long long)r.ndelete,
+				 so->dst, (long long)so->max_delete);
+		goto out;
+	}
+	if (so->dry_run) {
+		stats->files_deleted = r.ndelete;
+		goto out;
+	}
+	ret = apply_deletions(&r, eb);
+	if (ret < 0)
+		goto out;
+	if (syncfs(r.dstfd)) {
+		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
+				 strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	progress_stop(&prog);
+	if (r.jobs) {
+		void *item;
+
+		bqueue_abort(r.jobs);
+		for (i = 0; i < started; i++)
+			pthread_join(threads[i], NULL);
+		while (bqueue_drain(r.jobs, &item) == 1)
+			job_free(item);
+		bqueue_free(r.jobs);
+	}
+	free(threads);
+	feed_stop(&r.src);
+	feed_stop(&r.dst);
+	for (i = 0; i < r.ndeferred; i++)
+		job_free(r.deferred[i]);
+	free(r.deferred);
+	if (r.deletions)
+		fclose(r.deletions);
+	filter_free(r.filter);
+	pthread_mutex_destroy(&r.lock);
+	stats->seconds = mono_s() - t0;
+	if (ret < 0)
+		stats->errors++;
+	return ret;
+}

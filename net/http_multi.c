@@ -1,0 +1,625 @@
+/* http_multi: one thread, one CURLM, a bounded request queue in, done
+ * callbacks out. Loop shape after curl's multi-app.c: perform, drain
+ * info_read, refill up to the in-flight cap, poll (woken by submit). */
+#include "http_multi.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bqueue.h"
+#include "compiler.h"
+#include "errbuf.h"
+#include "http_status.h"
+
+#include "banned.h"
+
+struct http_multi {
+	struct http_multi_opts o;
+	CURLM *multi;
+	struct bqueue *queue;
+	pthread_t thread;
+	bool thread_started;
+	atomic_bool stopping;
+	/* network thread only */
+	CURL **pool;               /* idle easy handles, reused */
+	unsigned pool_n;
+	unsigned active;
+	struct http_request *delayed;  /* retries, sorted by due_ms */
+	struct http_request *inflight; /* at most transfers */
+	uint64_t rng;
+	/* counters */
+	atomic_uint_fast64_t n_requests, n_retries, n_up, n_down;
+};
+
+void http_wait_init(struct http_wait *w)
+{
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	w->pending = 0;
+}
+
+void http_wait_release(struct http_wait *w)
+{
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+}
+
+void http_wait_all(struct http_wait *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->pending)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
+void http_request_init(struct http_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = "GET";
+	req->src.fd = -1;
+	req->idempotent = true;
+}
+
+void http_request_release(struct http_request *req)
+{
+	free(req->url);
+	req->url = NULL;
+	curl_slist_free_all(req->headers);
+	req->headers = NULL;
+	free(req->errbody);
+	req->errbody = NULL;
+	req->errbody_len = 0;
+}
+
+int http_request_header(struct http_request *req, const char *fmt, ...)
+{
+	char line[2048];
+	struct curl_slist *l;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -ENAMETOOLONG;
+	l = curl_slist_append(req->headers, line);
+	if (!l)
+		return -ENOMEM;
+	req->headers = l;
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- callbacks, run by curl on the network thread --- */
+
+static void copy_value(char *dst, size_t cap, const char *v, size_t n)
+{
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(dst, v, n);
+	dst[n] = '\0';
+}
+
+static bool header_is(const char *line, size_t n, const char *name,
+		      const char **val, size_t *vlen)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || line[k] != ':' || strncasecmp(line, name, k))
+		return false;
+	line += k + 1;
+	n -= k + 1;
+	while (n && (*line == ' ' || *line == '\t')) {
+		line++;
+		n--;
+	}
+	while (n && (line[n - 1] == '\r' || line[n - 1] == '\n' ||
+		     line[n - 1] == ' '))
+		n--;
+	*val = line;
+	*vlen = n;
+	return true;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_request *req = arg;
+	struct http_resp *r = &req->resp;
+	size_t n = size * nmemb;
+	const char *v;
+	size_t vl;
+	char num[32];
+
+	if (n > 5 && !strncmp(data, "HTTP/", 5)) {
+		/* a new response (after 100-continue or a redirect) */
+		const char *sp = memchr(data, ' ', n);
+
+		memset(r, 0, sizeof(*r));
+		if (sp && (size_t)(sp - data) + 4 <= n)
+			r->status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 +
+				    (sp[3] - '0');
+		return n;
+	}
+	if (header_is(data, n, "etag", &v, &vl)) {
+		copy_value(r->etag, sizeof(r->etag), v, vl);
+	} else if (header_is(data, n, "content-md5", &v, &vl)) {
+		copy_value(r->content_md5, sizeof(r->content_md5), v, vl);
+	} else if (header_is(data, n, "last-modified", &v, &vl)) {
+		copy_value(r->last_modified, sizeof(r->last_modified), v, vl);
+	} else if (header_is(data, n, "x-ms-error-code", &v, &vl)) {
+		copy_value(r->error_code, sizeof(r->error_code), v, vl);
+	} else if (header_is(data, n, "x-ms-copy-status", &v, &vl)) {
+		copy_value(r->copy_status, sizeof(r->copy_status), v, vl);
+	} else if (header_is(data, n, "x-amz-meta-mtime", &v, &vl) ||
+		   header_is(data, n, "x-ms-meta-mtime", &v, &vl)) {
+		copy_value(r->meta_mtime, sizeof(r->meta_mtime), v, vl);
+	} else if (header_is(data, n, "x-amz-meta-md5", &v, &vl) ||
+		   header_is(data, n, "x-ms-meta-md5", &v, &vl)) {
+		copy_value(r->meta_md5, sizeof(r->meta_md5), v, vl);
+	} else if (header_is(data, n, "content-length", &v, &vl)) {
+		copy_value(num, sizeof(num), v, vl);
+		r->content_length = strtoull(num, NULL, 10);
+		r->has_length = true;
+	}
+	return n;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http_request *req = arg;
+	size_t n = size * nmemb;
+	int err;
+
+	if (req->resp.status < 200 || req->resp.status >= 300) {
+		/* error document: keep the start, drop the rest */
+		size_t room, take;
+
+		if (!req->errbody) {
+			req->errbody = malloc(HTTP_ERRBODY_MAX + 1);
+			if (!req->errbody)
+				return n;
+		}
+		room = HTTP_ERRBODY_MAX - req->errbody_len;
+		take = MIN(room, n);
+		memcpy(req->errbody + req->errbody_len, data, take);
+		req->errbody_len += take;
+		req->errbody[req->errbody_len] = '\0';
+		return n;
+	}
+	if (!req->sink)
+		return n;
+	err = body_sink_write(req->sink, data, n, req->down_pos);
+	if (err) {
+		req->sink_err = err;
+		return 0;     /* CURLE_WRITE_ERROR */
+	}
+	req->down_pos += n;
+	return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
+{
+	struct http_request *req = arg;
+	ssize_t r;
+
+	r = body_src_pread(&req->src, buf, size * nmemb, req->up_pos);
+	if (r < 0) {
+		req->src_err = (int)r;
+		return CURL_READFUNC_ABORT;
+	}
+	req->up_pos += (uint64_t)r;
+	return (size_t)r;
+}
+
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct http_request *req = arg;
+
+	if (origin != SEEK_SET || offset < 0 ||
+	    (uint64_t)offset > req->src.len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	req->up_pos = (uint64_t)offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+/* --- network thread --- */
+
+static void complete(struct http_multi *hm, struct http_request *req)
+{
+	struct http_wait *w = req->wait;
+
+	(void)hm;
+	if (req->done)
+		req->done(req);
+	if (w) {
+		pthread_mutex_lock(&w->lock);
+		w->pending--;
+		if (!w->pending)
+			pthread_cond_broadcast(&w->cond);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+static int setup_easy(struct http_multi *hm, CURL *e, struct http_request *req)
+{
+	const char *m = req->method;
+	CURLcode c = CURLE_OK;
+
+#define SET(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val); } while (0)
+	req->errbuf[0] = '\0';
+	SET(CURLOPT_URL, req->url);
+	SET(CURLOPT_PRIVATE, req);
+	SET(CURLOPT_ERRORBUFFER, req->errbuf);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_PATH_AS_IS, 1L);
+	SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, hm->o.connect_timeout_ms);
+	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+	SET(CURLOPT_LOW_SPEED_TIME, hm->o.low_speed_time_s);
+	SET(CURLOPT_HTTPHEADER, req->headers);
+	SET(CURLOPT_HEADERFUNCTION, on_header);
+	SET(CURLOPT_HEADERDATA, req);
+	SET(CURLOPT_WRITEFUNCTION, on_write);
+	SET(CURLOPT_WRITEDATA, req);
+	SET(CURLOPT_VERBOSE, hm->o.verbose ? 1L : 0L);
+	if (req->aws_sigv4) {
+		SET(CURLOPT_AWS_SIGV4, req->aws_sigv4);
+		SET(CURLOPT_USERNAME, req->username);
+		SET(CURLOPT_PASSWORD, req->password);
+	}
+	if (!strcmp(m, "HEAD")) {
+		SET(CURLOPT_NOBODY, 1L);
+	} else if (!strcmp(m, "PUT") || !strcmp(m, "POST")) {
+		SET(CURLOPT_UPLOAD, 1L);
+		SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->src.len);
+		SET(CURLOPT_READFUNCTION, on_read);
+		SET(CURLOPT_READDATA, req);
+		SET(CURLOPT_SEEKFUNCTION, on_seek);
+		SET(CURLOPT_SEEKDATA, req);
+		if (!strcmp(m, "POST"))
+			SET(CURLOPT_CUSTOMREQUEST, "POST");
+	} else if (strcmp(m, "GET")) {
+		SET(CURLOPT_CUSTOMREQUEST, m);
+	}
+#undef SET
+	return c == CURLE_OK ? 0 : -EINVAL;
+}
+
+static void start(struct http_multi *hm, struct http_request *req)
+{
+	CURL *e;
+
+	req->src_err = 0;
+	req->sink_err = 0;
+	req->up_pos = 0;
+	req->down_pos = 0;
+	req->errbody_len = 0;
+	memset(&req->resp, 0, sizeof(req->resp));
+	if (req->sink)
+		body_sink_reset(req->sink);
+	req->attempts++;
+	if (hm->pool_n) {
+		e = hm->pool[--hm->pool_n];
+		curl_easy_reset(e);
+	} else {
+		e = curl_easy_init();
+	}
+	if (!e) {
+		req->result = -ENOMEM;
+		complete(hm, req);
+		return;
+	}
+	if (setup_easy(hm, e, req) ||
+	    curl_multi_add_handle(hm->multi, e) != CURLM_OK) {
+		snprintf(req->errbuf, sizeof(req->errbuf),
+			 "cannot set up the transfer");
+		req->result = -EINVAL;
+		curl_easy_cleanup(e);
+		complete(hm, req);
+		return;
+	}
+	req->easy = e;
+	req->inflight_next = hm->inflight;
+	hm->inflight = req;
+	hm->active++;
+	atomic_fetch_add(&hm->n_requests, 1);
+}
+
+static void put_easy(struct http_multi *hm, CURL *e)
+{
+	curl_multi_remove_handle(hm->multi, e);
+	if (hm->pool_n < hm->o.transfers)
+		hm->pool[hm->pool_n++] = e;
+	else
+		curl_easy_cleanup(e);
+}
+
+static void delay(struct http_multi *hm, struct http_request *req,
+		  unsigned ms)
+{
+	struct http_request **pp = &hm->delayed;
+
+	req->due_ms = now_ms() + ms;
+	while (*pp && (*pp)->due_ms <= req->due_ms)
+		pp = &(*pp)->next;
+	req->next = *pp;
+	*pp = req;
+}
+
+static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
+{
+	struct http_request *req = NULL, **pp;
+	bool retryable = false;
+	long status = 0;
+	curl_off_t up = 0, down = 0;
+
+	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
+	curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
+	atomic_fetch_add(&hm->n_up, (uint64_t)up);
+	atomic_fetch_add(&hm->n_down, (uint64_t)down);
+	for (pp = &hm->inflight; *pp; pp = &(*pp)->inflight_next) {
+		if (*pp == req) {
+			*pp = req->inflight_next;
+			break;
+		}
+	}
+	req->easy = NULL;
+	put_easy(hm, e);
+	hm->active--;
+	req->curl_code = cc;
+	if (status)
+		req->resp.status = status;
+	if (req->src_err) {
+		req->result = req->src_err;
+	} else if (req->sink_err) {
+		req->result = req->sink_err;
+	} else {
+		req->result = http_status_errno(cc, req->resp.status,
+						req->resp.error_code,
+						&retryable);
+	}
+	if (req->result &&
+	    retry_should(&hm->o.retry, req->attempts, req->idempotent,
+			 retryable) &&
+	    !atomic_load(&hm->stopping)) {
+		atomic_fetch_add(&hm->n_retries, 1);
+		delay(hm, req, retry_delay_ms(&hm->o.retry, req->attempts,
+					      &hm->rng));
+		return;
+	}
+	complete(hm, req);
+}
+
+static void cancel_all(struct http_multi *hm)
+{
+	struct http_request *req;
+	void *item;
+
+	while (hm->inflight) {
+		req = hm->inflight;
+		hm->inflight = req->inflight_next;
+		curl_multi_remove_handle(hm->multi, req->easy);
+		curl_easy_cleanup(req->easy);
+		req->easy = NULL;
+		req->result = -ECANCELED;
+		complete(hm, req);
+	}
+	hm->active = 0;
+	while (hm->delayed) {
+		req = hm->delayed;
+		hm->delayed = req->next;
+		req->result = -ECANCELED;
+		complete(hm, req);
+	}
+	while (bqueue_drain(hm->queue, &item) == 1) {
+		req = item;
+		req->result = -ECANCELED;
+		complete(hm, req);
+	}
+}
+
+static void *net_main(void *arg)
+{
+	struct http_multi *hm = arg;
+	struct CURLMsg *msg;
+	void *item;
+	int running, left;
+	int64_t now, timeout;
+
+	while (!atomic_load(&hm->stopping)) {
+		now = now_ms();
+		while (hm->delayed && hm->delayed->due_ms <= now &&
+		       hm->active < hm->o.transfers) {
+			struct http_request *req = hm->delayed;
+
+			hm->delayed = req->next;
+			start(hm, req);
+		}
+		/* bqueue_drain is a non-blocking pop: this thread must never
+		 * sleep anywhere but in curl_multi_poll */
+		while (hm->active < hm->o.transfers &&
+		       bqueue_drain(hm->queue, &item) == 1)
+			start(hm, item);
+		curl_multi_perform(hm->multi, &running);
+		while ((msg = curl_multi_info_read(hm->multi, &left))) {
+			if (msg->msg == CURLMSG_DONE)
+				finish(hm, msg->easy_handle, msg->data.result);
+		}
+		if (hm->active < hm->o.transfers &&
+		    bqueue_drain(hm->queue, &item) == 1) {
+			start(hm, item);
+			continue;
+		}
+		timeout = 1000;
+		if (hm->delayed) {
+			timeout = hm->delayed->due_ms - now_ms();
+			if (timeout < 0)
+				timeout = 0;
+			if (timeout > 1000)
+				timeout = 1000;
+		}
+		curl_multi_poll(hm->multi, NULL, 0, (int)timeout, NULL);
+	}
+	cancel_all(hm);
+	return NULL;
+}
+
+int http_multi_new(const struct http_multi_opts *o, struct http_multi **out,
+		   struct errbuf *eb)
+{
+	struct http_multi *hm;
+	int err;
+
+	*out = NULL;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return errbuf_set(eb, -EIO, "cannot initialise libcurl");
+	hm = calloc(1, sizeof(*hm));
+	if (!hm) {
+		err = -ENOMEM;
+		goto out_global;
+	}
+	hm->o = *o;
+	if (!hm->o.transfers)
+		hm->o.transfers = 16;
+	if (hm->o.transfers > 1024)
+		hm->o.transfers = 1024;
+	if (!hm->o.queue_cap)
+		hm->o.queue_cap = 4 * hm->o.transfers;
+	if (!hm->o.max_host_connections)
+		hm->o.max_host_connections = (long)hm->o.transfers;
+	if (!hm->o.max_total_connections)
+		hm->o.max_total_connections = (long)hm->o.transfers;
+	if (hm->o.connect_timeout_ms <= 0)
+		hm->o.connect_timeout_ms = 10000;
+	if (hm->o.low_speed_time_s <= 0)
+		hm->o.low_speed_time_s = 60;
+	hm->rng = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL ^
+		  (uint64_t)getpid();
+	atomic_init(&hm->stopping, false);
+	hm->pool = calloc(hm->o.transfers, sizeof(*hm->pool));
+	hm->multi = curl_multi_init();
+	err = -ENOMEM;
+	if (!hm->pool || !hm->multi)
+		goto out_free;
+	curl_multi_setopt(hm->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+			  hm->o.max_total_connections);
+	curl_multi_setopt(hm->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+			  hm->o.max_host_connections);
+	curl_multi_setopt(hm->multi, CURLMOPT_MAXCONNECTS,
+			  hm->o.max_total_connections);
+	err = bqueue_new(hm->o.queue_cap, &hm->queue);
+	if (err)
+		goto out_free;
+	err = -pthread_create(&hm->thread, NULL, net_main, hm);
+	if (err)
+		goto out_free;
+	hm->thread_started = true;
+	*out = hm;
+	return 0;
+
+out_free:
+	bqueue_free(hm->queue);
+	if (hm->multi)
+		curl_multi_cleanup(hm->multi);
+	free(hm->pool);
+	free(hm);
+out_global:
+	curl_global_cleanup();
+	return errbuf_set(eb, err, "cannot start the network thread: %s",
+			  strerror(-err));
+}
+
+void http_multi_free(struct http_multi *hm)
+{
+	unsigned i;
+
+	if (!hm)
+		return;
+	atomic_store(&hm->stopping, true);
+	bqueue_abort(hm->queue);
+	curl_multi_wakeup(hm->multi);
+	if (hm->thread_started)
+		pthread_join(hm->thread, NULL);
+	for (i = 0; i < hm->pool_n; i++)
+		curl_easy_cleanup(hm->pool[i]);
+	curl_multi_cleanup(hm->multi);
+	bqueue_free(hm->queue);
+	free(hm->pool);
+	free(hm);
+	curl_global_cleanup();
+}
+
+int http_multi_submit(struct http_multi *hm, struct http_request *req)
+{
+	int err;
+
+	if (!hm || !req || !req->url || !req->method)
+		return -EINVAL;
+	req->attempts = 0;
+	req->result = 0;
+	if (req->wait) {
+		pthread_mutex_lock(&req->wait->lock);
+		req->wait->pending++;
+		pthread_mutex_unlock(&req->wait->lock);
+	}
+	err = atomic_load(&hm->stopping) ? -ECANCELED :
+	      bqueue_push(hm->queue, req);
+	if (err) {
+		if (req->wait) {
+			pthread_mutex_lock(&req->wait->lock);
+			req->wait->pending--;
+			pthread_cond_broadcast(&req->wait->cond);
+			pthread_mutex_unlock(&req->wait->lock);
+		}
+		return err;
+	}
+	curl_multi_wakeup(hm->multi);
+	return 0;
+}
+
+int http_multi_run(struct http_multi *hm, struct http_request *req)
+{
+	struct http_wait w;
+	int err;
+
+	http_wait_init(&w);
+	req->wait = &w;
+	err = http_multi_submit(hm, req);
+	if (!err) {
+		http_wait_all(&w);
+		err = req->result;
+	} else {
+		req->result = err;
+	}
+	req->wait = NULL;
+	http_wait_release(&w);
+	return err;
+}
+
+void http_multi_stats(const struct http_multi *hm,
+		      struct http_multi_stats *out)
+{
+	struct http_multi *m = (struct http_multi *)hm;
+
+	out->requests = atomic_load(&m->n_requests);
+	out->retries = atomic_load(&m->n_retries);
+	out->bytes_up = atomic_load(&m->n_up);
+	out->bytes_down = atomic_load(&m->n_down);
+}

@@ -1,0 +1,441 @@
+/* objstore: URL and option parsing, argument checks, the shared error and
+ * metadata helpers; the protocols live in s3.c and azure.c. */
+#include "objstore.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "digest.h"
+#include "http_status.h"
+#include "objstore_impl.h"
+#include "xml_list.h"
+
+#include "banned.h"
+
+void objstore_config_defaults(struct objstore_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->transfers = 16;
+	c->retries = 5;
+	c->retry_base_ms = 200;
+	c->retry_max_ms = 20000;
+	c->multipart_threshold = 64ULL << 20;
+	c->part_size = 16ULL << 20;
+	c->connect_timeout_ms = 10000;
+	c->low_speed_time_s = 60;
+}
+
+const char *objstore_env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static int parse_url(struct objstore *os, const char *url, const char *rest,
+		     struct errbuf *eb)
+{
+	const char *slash = strchr(rest, '/');
+	size_t blen = slash ? (size_t)(slash - rest) : strlen(rest);
+	const char *p = slash ? slash + 1 : "";
+	size_t plen;
+
+	if (!blen || blen >= sizeof(os->bucket))
+		return errbuf_set(eb, -EINVAL,
+				  "invalid object store URL '%s': bad bucket name",
+				  url);
+	memcpy(os->bucket, rest, blen);
+	os->bucket[blen] = '\0';
+	while (*p == '/')
+		p++;
+	plen = strlen(p);
+	while (plen && p[plen - 1] == '/')
+		plen--;
+	if (plen + 2 > sizeof(os->prefix))
+		return errbuf_set(eb, -ENAMETOOLONG,
+				  "invalid object store URL '%s': prefix too long",
+				  url);
+	memcpy(os->prefix, p, plen);
+	if (plen)
+		os->prefix[plen++] = '/';
+	os->prefix[plen] = '\0';
+	snprintf(os->url, sizeof(os->url), "%.*s://%s%s%.*s",
+		 (int)(rest - url - 3), url, os->bucket, plen ? "/" : "",
+		 (int)(plen ? plen - 1 : 0), os->prefix);
+	return 0;
+}
+
+int objstore_open(const char *url, const char *storage_options_json,
+		  const struct objstore_config *cfg, struct objstore **out,
+		  struct errbuf *eb)
+{
+	struct objstore_config defaults;
+	struct http_multi_opts ho = HTTP_MULTI_OPTS_INIT;
+	struct json_opts *opts = NULL;
+	struct objstore *os = NULL;
+	const char *rest;
+	bool is_s3;
+	int err;
+
+	if (!out || !url)
+		return errbuf_set(eb, -EINVAL, "no object store URL");
+	*out = NULL;
+	if (!strncmp(url, "s3://", 5)) {
+		is_s3 = true;
+		rest = url + 5;
+	} else if (!strncmp(url, "az://", 5)) {
+		is_s3 = false;
+		rest = url + 5;
+	} else {
+		return errbuf_set(eb, -EINVAL,
+				  "unsupported object store URL '%s': "
+				  "expected s3:// or az://", url);
+	}
+	if (!cfg) {
+		objstore_config_defaults(&defaults);
+		cfg = &defaults;
+	}
+	if (cfg->part_size < (5ULL << 20) && cfg->part_size != 0 &&
+	    cfg->multipart_threshold < cfg->part_size)
+		return errbuf_set(eb, -EINVAL, "invalid part size");
+	if (storage_options_json && *storage_options_json) {
+		err = json_opts_parse(storage_options_json, &opts, eb);
+		if (err)
+			return err;
+	}
+	err = is_s3 ? s3_open(&os, opts, eb) : azure_open(&os, opts, eb);
+	if (err)
+		goto out;
+	os->cfg = *cfg;
+	if (!os->cfg.part_size)
+		os->cfg.part_size = 16ULL << 20;
+	if (!os->cfg.transfers)
+		os->cfg.transfers = 16;
+	err = parse_url(os, url, rest, eb);
+	if (err)
+		goto out_free;
+	if (cfg->multi) {
+		os->hm = cfg->multi;
+	} else {
+		ho.transfers = os->cfg.transfers;
+		ho.connect_timeout_ms = cfg->connect_timeout_ms;
+		ho.low_speed_time_s = cfg->low_speed_time_s;
+		ho.retry.retries = cfg->retries;
+		ho.retry.base_ms = cfg->retry_base_ms;
+		ho.retry.max_ms = cfg->retry_max_ms;
+		ho.verbose = cfg->verbose;
+		err = http_multi_new(&ho, &os->hm, eb);
+		if (err)
+			goto out_free;
+		os->own_hm = true;
+	}
+	*out = os;
+	goto out;
+out_free:
+	objstore_free(os);
+out:
+	json_opts_free(opts);
+	return err;
+}
+
+void objstore_free(struct objstore *os)
+{
+	if (!os)
+		return;
+	if (os->own_hm)
+		http_multi_free(os->hm);
+	os->ops->free(os);
+}
+
+const char *objstore_url(const struct objstore *os)
+{
+	return os->url;
+}
+
+struct http_multi *objstore_multi(struct objstore *os)
+{
+	return os->hm;
+}
+
+static int check_key(const struct objstore *os, const char *key,
+		     struct errbuf *eb)
+{
+	if (!key || !*key)
+		return errbuf_set(eb, -EINVAL, "empty object key in '%s'",
+				  os ? os->url : "?");
+	return 0;
+}
+
+int objstore_create_bucket(struct objstore *os, struct errbuf *eb)
+{
+	if (!os)
+		return -EINVAL;
+	return os->ops->create_bucket(os, eb);
+}
+
+int objstore_put(struct objstore *os, const char *key,
+		 const struct body_src *src, const struct objstore_put_opts *po,
+		 struct objstore_info *info, struct errbuf *eb)
+{
+	static const struct objstore_put_opts none;
+	struct objstore_info dummy;
+	int err;
+
+	if (!os || !src)
+		return -EINVAL;
+	err = check_key(os, key, eb);
+	if (err)
+		return err;
+	if (src->kind == BODY_SRC_NONE && src->len)
+		return errbuf_set(eb, -EINVAL, "body without a source");
+	if (src->kind == BODY_SRC_CB && !src->read)
+		return errbuf_set(eb, -EINVAL, "body without a read callback");
+	memset(info ? info : &dummy, 0, sizeof(dummy));
+	return os->ops->put(os, key, src, po ? po : &none, info ? info : &dummy,
+			    eb);
+}
+
+int objstore_get(struct objstore *os, const char *key, uint64_t off,
+		 uint64_t len, struct body_sink *sink,
+		 struct objstore_info *info, struct errbuf *eb)
+{
+	struct objstore_info dummy;
+	int err;
+
+	if (!os || !sink)
+		return -EINVAL;
+	err = check_key(os, key, eb);
+	if (err)
+		return err;
+	if (len && off + len < off)
+		return errbuf_set(eb, -EINVAL, "bad byte range");
+	memset(info ? info : &dummy, 0, sizeof(dummy));
+	return os->ops->get(os, key, off, len, sink, info ? info : &dummy, eb);
+}
+
+int objstore_head(struct objstore *os, const char *key,
+		  struct objstore_info *info, struct errbuf *eb)
+{
+	struct objstore_info dummy;
+	int err;
+
+	if (!os)
+		return -EINVAL;
+	err = check_key(os, key, eb);
+	if (err)
+		return err;
+	memset(info ? info : &dummy, 0, sizeof(dummy));
+	return os->ops->head(os, key, info ? info : &dummy, eb);
+}
+
+int objstore_list(struct objstore *os, const char *prefix,
+		  objstore_list_cb cb, void *arg, struct errbuf *eb)
+{
+	if (!os || !cb)
+		return -EINVAL;
+	return os->ops->list(os, prefix ? prefix : "", cb, arg, eb);
+}
+
+int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
+{
+	int err;
+
+	if (!os)
+		return -EINVAL;
+	err = check_key(os, key, eb);
+	return err ? err : os->ops->del(os, key, eb);
+}
+
+int objstore_del_many(struct objstore *os, const char *const *keys,
+		      size_t n, struct errbuf *eb)
+{
+	size_t i;
+	int err;
+
+	if (!os || (n && !keys))
+		return -EINVAL;
+	for (i = 0; i < n; i++) {
+		err = check_key(os, keys[i], eb);
+		if (err)
+			return err;
+	}
+	return n ? os->ops->del_many(os, keys, n, eb) : 0;
+}
+
+int objstore_copy(struct objstore *os, const char *src_key,
+		  const char *dst_key, struct errbuf *eb)
+{
+	int err;
+
+	if (!os)
+		return -EINVAL;
+	err = check_key(os, src_key, eb);
+	if (!err)
+		err = check_key(os, dst_key, eb);
+	return err ? err : os->ops->copy(os, src_key, dst_key, eb);
+}
+
+/* --- helpers for the backends --- */
+
+int objstore_full_key(const struct objstore *os, const char *key, char *out,
+		      size_t cap, struct errbuf *eb)
+{
+	size_t pl = strlen(os->prefix), kl = strlen(key);
+
+	if (pl + kl > OBJSTORE_KEY_MAX || pl + kl + 1 > cap)
+		return errbuf_set(eb, -ENAMETOOLONG,
+				  "object key too long in '%s' (%zu bytes)",
+				  os->url, pl + kl);
+	memcpy(out, os->prefix, pl);
+	memcpy(out + pl, key, kl + 1);
+	return 0;
+}
+
+int objstore_fail(const struct objstore *os, const struct http_request *req,
+		  const char *op, const char *key, struct errbuf *eb)
+{
+	char code[96] = "", msg[256] = "", qkey[300], url[512];
+	const char *q;
+	size_t ul;
+	int err = req->result ? req->result : -EIO;
+
+	errbuf_quote_name(qkey, sizeof(qkey), key ? key : "",
+			  key ? strlen(key) : 0);
+	/* the URL without its query: a SAS token is a secret */
+	q = strchr(req->url ? req->url : "", '?');
+	ul = q ? (size_t)(q - req->url) : strlen(req->url ? req->url : "");
+	if (ul >= sizeof(url))
+		ul = sizeof(url) - 1;
+	memcpy(url, req->url ? req->url : "", ul);
+	url[ul] = '\0';
+	if (req->resp.error_code[0])
+		snprintf(code, sizeof(code), "%s", req->resp.error_code);
+	if (req->errbody_len) {
+		if (!code[0])
+			xml_value(req->errbody, req->errbody_len, "Code", code,
+				  sizeof(code));
+		xml_value(req->errbody, req->errbody_len, "Message", msg,
+			  sizeof(msg));
+	}
+	if (req->curl_code != CURLE_OK && req->result != req->src_err &&
+	    req->result != req->sink_err)
+		return errbuf_set(eb, err,
+				  "cannot %s '%s%s%s': %s (%s %s, %u attempt%s)",
+				  op, os->url, key ? "/" : "", qkey,
+				  req->errbuf[0] ? req->errbuf :
+				  curl_easy_strerror(req->curl_code),
+				  req->method, url, req->attempts,
+				  req->attempts == 1 ? "" : "s");
+	if (req->resp.status && (req->resp.status < 200 ||
+				 req->resp.status >= 300))
+		return errbuf_set(eb, err,
+				  "cannot %s '%s%s%s': HTTP %ld %s%s%s%s%s "
+				  "(%s %s, %u attempt%s)",
+				  op, os->url, key ? "/" : "", qkey,
+				  req->resp.status,
+				  code[0] ? code :
+				  http_status_reason(req->resp.status),
+				  msg[0] ? ": " : "", msg, "", "",
+				  req->method, url, req->attempts,
+				  req->attempts == 1 ? "" : "s");
+	return errbuf_set(eb, err, "cannot %s '%s%s%s': %s%s%s", op, os->url,
+			  key ? "/" : "", qkey, strerror(-err),
+			  code[0] ? ": " : "", code);
+}
+
+static int64_t parse_iso8601(const char *s)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec)
+	    != 6)
+		return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	return (int64_t)timegm(&tm);
+}
+
+int64_t objstore_parse_time(const char *s)
+{
+	time_t t;
+
+	if (!s || !*s)
+		return 0;
+	if (s[0] >= '0' && s[0] <= '9' && strchr(s, 'T'))
+		return parse_iso8601(s);
+	t = curl_getdate(s, NULL);
+	return t < 0 ? 0 : (int64_t)t;
+}
+
+bool objstore_md5_from_etag(const char *etag, uint8_t md5[16])
+{
+	size_t n = strlen(etag);
+
+	if (n == 34 && etag[0] == '"' && etag[33] == '"')
+		etag++;
+	else if (n != 32)
+		return false;
+	return digest_unhex(etag, 16, md5) == 0;
+}
+
+void objstore_info_from_resp(const struct http_resp *r,
+			     struct objstore_info *info)
+{
+	char *end;
+	long long v;
+
+	info->size = r->has_length ? r->content_length : 0;
+	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
+	info->has_md5 = false;
+	if (r->content_md5[0] &&
+	    digest_unbase64(r->content_md5, strlen(r->content_md5), info->md5,
+			    sizeof(info->md5)) == 16)
+		info->has_md5 = true;
+	else if (strlen(r->meta_md5) == 32 &&
+		 !digest_unhex(r->meta_md5, 16, info->md5))
+		info->has_md5 = true;
+	info->last_modified = objstore_parse_time(r->last_modified);
+	info->has_mtime = false;
+	if (r->meta_mtime[0]) {
+		errno = 0;
+		v = strtoll(r->meta_mtime, &end, 10);
+		if (!errno && !*end) {
+			info->has_mtime = true;
+			info->mtime_ns = v;
+		}
+	}
+}
+
+int objstore_xml_escape(const char *s, char *out, size_t cap)
+{
+	size_t o = 0, n;
+	const char *rep;
+	char one[2] = { 0, 0 };
+
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': rep = "&amp;"; break;
+		case '<': rep = "&lt;"; break;
+		case '>': rep = "&gt;"; break;
+		case '"': rep = "&quot;"; break;
+		case '\'': rep = "&apos;"; break;
+		default: one[0] = *s; rep = one; break;
+		}
+		n = strlen(rep);
+		if (o + n >= cap)
+			return -ENAMETOOLONG;
+		memcpy(out + o, rep, n);
+		o += n;
+	}
+	out[o] = '\0';
+	return 0;
+}

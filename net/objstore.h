@@ -1,0 +1,163 @@
+/* objstore: object storage behind one interface: S3 (s3.c, SigV4 through
+ * libcurl) and Azure Blob (azure.c, Shared Key or SAS). An objstore is a
+ * bucket/container plus a key prefix; keys given to and returned by these
+ * functions are relative to that prefix.
+ *
+ * Threads: every function below may be called from any number of threads
+ * at once; each call blocks its caller until done. The transfers of all
+ * callers run on one network thread (http_multi.h) with at most
+ * cfg->transfers in flight; a multipart upload runs its parts in parallel.
+ * Errors: 0 or -errno, with "cannot put 's3://b/p/k': HTTP 403 ..." in eb;
+ * secrets never appear in messages. */
+#ifndef SNAP_OBJSTORE_H
+#define SNAP_OBJSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "body.h"
+#include "errbuf.h"
+
+struct objstore;
+struct http_multi;
+
+struct objstore_config {
+	unsigned transfers;            /* in-flight requests */
+	unsigned retries;              /* retries of a failed request */
+	unsigned retry_base_ms;        /* first backoff, doubled each time */
+	unsigned retry_max_ms;
+	uint64_t multipart_threshold;  /* larger bodies go in parts */
+	uint64_t part_size;
+	unsigned list_page_size;       /* max-keys/maxresults, 0: server's */
+	long connect_timeout_ms;
+	long low_speed_time_s;
+	bool verbose;                  /* curl trace on stderr */
+	/* borrowed network thread to share between stores; NULL: own one */
+	struct http_multi *multi;
+};
+
+/* Defaults: 16 transfers, 5 retries from 200 ms to 20 s, parts of 16 MiB
+ * above 64 MiB, 10 s connect timeout, 60 s stall timeout. */
+void objstore_config_defaults(struct objstore_config *c);
+
+/* Object metadata. md5 is known when the store gives it: S3 ETag of a
+ * single-part object, Azure Content-MD5, or our x-*-meta-md5 (set on
+ * multipart uploads). */
+struct objstore_info {
+	uint64_t size;
+	char etag[128];
+	bool has_md5;
+	uint8_t md5[16];
+	int64_t last_modified;     /* seconds since the epoch, 0 unknown */
+	bool has_mtime;            /* x-amz-meta-mtime / x-ms-meta-mtime */
+	int64_t mtime_ns;
+	unsigned attempts;         /* HTTP attempts of the last request */
+};
+
+struct objstore_put_opts {
+	const uint8_t *md5;        /* MD5 of the body if known, else read */
+	bool has_mtime;
+	int64_t mtime_ns;          /* stored as metadata "mtime" */
+};
+
+/* One listed object; strings valid during the callback only. */
+struct objstore_entry {
+	const char *key;           /* relative to the store's prefix */
+	size_t key_len;
+	uint64_t size;
+	const char *etag;
+	bool has_md5;
+	uint8_t md5[16];
+	int64_t last_modified;     /* seconds since the epoch, 0 unknown */
+};
+
+/* List callback: 0 go on, > 0 stop (list returns 0), < 0 stop with it. */
+typedef int (*objstore_list_cb)(void *arg, const struct objstore_entry *e);
+
+/* Backend hooks; every one is required. Called by the objstore_*
+ * wrappers below after argument checks, with full semantics as there. */
+struct objstore_ops {
+	const char *scheme;        /* "s3", "az" */
+	int (*put)(struct objstore *os, const char *key,
+		   const struct body_src *src, const struct objstore_put_opts *po,
+		   struct objstore_info *info, struct errbuf *eb);
+	int (*get)(struct objstore *os, const char *key, uint64_t off,
+		   uint64_t len, struct body_sink *sink,
+		   struct objstore_info *info, struct errbuf *eb);
+	int (*head)(struct objstore *os, const char *key,
+		    struct objstore_info *info, struct errbuf *eb);
+	int (*list)(struct objstore *os, const char *prefix,
+		    objstore_list_cb cb, void *arg, struct errbuf *eb);
+	int (*del)(struct objstore *os, const char *key, struct errbuf *eb);
+	int (*del_many)(struct objstore *os, const char *const *keys,
+			size_t n, struct errbuf *eb);
+	int (*copy)(struct objstore *os, const char *src_key,
+		    const char *dst_key, struct errbuf *eb);
+	int (*create_bucket)(struct objstore *os, struct errbuf *eb);
+	void (*free)(struct objstore *os);
+};
+
+/* Open "s3://bucket[/prefix]" or "az://container[/prefix]".
+ * storage_options_json (may be NULL) is a flat JSON object:
+ *   s3: endpoint_url, key, secret, token, region
+ *   az: connection_string, account_name, account_key, sas_token,
+ *       blob_endpoint
+ * Options win over the environment:
+ *   s3: AWS_ENDPOINT_URL (default https://s3.<region>.amazonaws.com,
+ *       virtual-hosted; custom endpoints are path-style),
+ *       AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+ *       AWS_REGION / AWS_DEFAULT_REGION (default us-east-1)
+ *   az: AZURE_STORAGE_CONNECTION_STRING (also UseDevelopmentStorage=true
+ *       and BlobEndpoint=...), or AZURE_STORAGE_ACCOUNT with
+ *       AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN.
+ * cfg may be NULL (defaults). No request is made. Returns 0 or -EINVAL
+ * (bad URL, options, missing credentials), -ENOMEM. */
+int objstore_open(const char *url, const char *storage_options_json,
+		  const struct objstore_config *cfg, struct objstore **out,
+		  struct errbuf *eb);
+void objstore_free(struct objstore *os);
+
+/* "s3://bucket/prefix" as opened (no secrets). */
+const char *objstore_url(const struct objstore *os);
+
+/* Create the bucket/container; 0 also when it exists already. */
+int objstore_create_bucket(struct objstore *os, struct errbuf *eb);
+
+/* Store src (src->len bytes, sent with Content-MD5; single PUT up to the
+ * multipart threshold, else parallel parts / blocks, aborted on failure).
+ * src is read on the network thread, possibly more than once (retries).
+ * info (may be NULL) gets size, etag, md5. */
+int objstore_put(struct objstore *os, const char *key,
+		 const struct body_src *src, const struct objstore_put_opts *po,
+		 struct objstore_info *info, struct errbuf *eb);
+
+/* Fetch bytes [off, off+len) (len 0: to the end) into sink. -ENOENT when
+ * missing. For a MEM sink the caller frees with body_sink_release. */
+int objstore_get(struct objstore *os, const char *key, uint64_t off,
+		 uint64_t len, struct body_sink *sink,
+		 struct objstore_info *info, struct errbuf *eb);
+
+/* Metadata; -ENOENT when missing. */
+int objstore_head(struct objstore *os, const char *key,
+		  struct objstore_info *info, struct errbuf *eb);
+
+/* Every object whose key starts with prefix ("" for all), page by page
+ * (continuation token / marker), in key order, cb on the caller's thread. */
+int objstore_list(struct objstore *os, const char *prefix,
+		  objstore_list_cb cb, void *arg, struct errbuf *eb);
+
+/* Delete; 0 also when missing. */
+int objstore_del(struct objstore *os, const char *key, struct errbuf *eb);
+/* Delete many (S3 DeleteObjects in batches of 1000; Azure in parallel). */
+int objstore_del_many(struct objstore *os, const char *const *keys,
+		      size_t n, struct errbuf *eb);
+
+/* Server-side copy within the store. */
+int objstore_copy(struct objstore *os, const char *src_key,
+		  const char *dst_key, struct errbuf *eb);
+
+/* The network thread's counters (requests, retries, bytes). */
+struct http_multi *objstore_multi(struct objstore *os);
+
+#endif

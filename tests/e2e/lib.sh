@@ -1,0 +1,479 @@
+# lib.sh: shared helpers of the end-to-end tests, sourced by every
+# tests/e2e/test_<name>.sh. A test runs the real binary ($SNAPSHOOTER) on
+# small trees inside one private temp dir, prints one line per check and
+# ends with "N passed, M failed". Exit codes: 0 pass, 1 fail, 77 skip.
+#
+# Environment: SNAPSHOOTER (the binary, required), SNAP_SOURCE_DIR (the
+# repo), SNAP_E2E_IO (io modes to run, default "sync uring"),
+# SNAP_E2E_KEEP=1 keeps the temp dir for a post-mortem.
+#
+# No python, no jq: only bash, coreutils, findutils, sed, grep.
+
+set -u
+export LC_ALL=C
+umask 022
+
+if [ -z "${SNAPSHOOTER:-}" ] || [ ! -x "${SNAPSHOOTER:-}" ]; then
+	echo "SKIP: \$SNAPSHOOTER is not an executable (${SNAPSHOOTER:-unset})"
+	exit 77
+fi
+# The roots are always passed explicitly; a stray variable from the
+# caller's shell must not redirect a test to real data.
+unset FILE_ROOT HEAP_ROOT SNAP_ROOT FILE_STORAGE_OPTIONS \
+	HEAP_STORAGE_OPTIONS SNAP_STORAGE_OPTIONS
+
+E2E_NAME=$(basename "$0" .sh)
+T=$(mktemp -d "${TMPDIR:-/tmp}/snap-e2e-$E2E_NAME.XXXXXX") || {
+	echo "FAIL cannot create a temp dir"
+	exit 1
+}
+E2E_PASS=0
+E2E_FAIL=0
+E2E_SKIP=0
+RC=0
+LAST_CMD=
+OUT=$T/.out
+ERR=$T/.err
+SUMMARY=$T/.summary.json
+
+e2e_cleanup() {
+	if [ "${SNAP_E2E_KEEP:-0}" = 1 ]; then
+		echo "kept $T"
+		return
+	fi
+	# heap objects are read-only and tests make 000 files/dirs
+	chmod -R u+rwx "$T" 2>/dev/null
+	rm -rf "$T"
+}
+trap e2e_cleanup EXIT
+trap 'echo "interrupted"; exit 130' INT TERM
+
+# ---- reporting -------------------------------------------------------
+
+say() {
+	printf '%s\n' "$*"
+}
+
+pass() {
+	E2E_PASS=$((E2E_PASS + 1))
+	printf 'ok   %s\n' "$*"
+}
+
+# fail MSG: record a failed check and go on (the summary line and the
+# exit code report it).
+fail() {
+	E2E_FAIL=$((E2E_FAIL + 1))
+	printf 'FAIL %s\n' "$*"
+}
+
+skip() {
+	E2E_SKIP=$((E2E_SKIP + 1))
+	printf 'skip %s\n' "$*"
+}
+
+# die MSG: a setup step failed, the rest of the script makes no sense.
+die() {
+	fail "$*"
+	finish
+}
+
+# finish: the summary line; exit 1 on any failure, 77 when nothing ran.
+finish() {
+	echo "$E2E_PASS passed, $E2E_FAIL failed"
+	if [ "$E2E_FAIL" -ne 0 ]; then
+		exit 1
+	fi
+	if [ "$E2E_PASS" -eq 0 ]; then
+		exit 77
+	fi
+	exit 0
+}
+
+# check DESC CMD...: pass if CMD succeeds.
+check() {
+	local desc=$1
+	shift
+	if "$@"; then
+		pass "$desc"
+	else
+		fail "$desc"
+	fi
+}
+
+# assert_eq DESC EXPECTED ACTUAL
+assert_eq() {
+	if [ "$2" = "$3" ]; then
+		pass "$1"
+	else
+		fail "$1: expected '$2', got '$3'"
+	fi
+}
+
+# assert_ge DESC MIN ACTUAL: ACTUAL is a number >= MIN.
+assert_ge() {
+	case "$3" in
+	'' | *[!0-9]*)
+		fail "$1: expected a number >= $2, got '$3'"
+		return
+		;;
+	esac
+	if [ "$3" -ge "$2" ]; then
+		pass "$1 ($3 >= $2)"
+	else
+		fail "$1: expected >= $2, got $3"
+	fi
+}
+
+# assert_ne DESC UNEXPECTED ACTUAL
+assert_ne() {
+	if [ "$2" != "$3" ]; then
+		pass "$1"
+	else
+		fail "$1: got '$3'"
+	fi
+}
+
+# show_last: the last command, its exit code and output (after a failure).
+show_last() {
+	say "    command: $LAST_CMD"
+	say "    exit code: $RC"
+	if [ -s "$OUT" ]; then
+		say "    stdout:"
+		head -n 20 "$OUT" | sed 's/^/      /'
+	fi
+	if [ -s "$ERR" ]; then
+		say "    stderr:"
+		head -n 20 "$ERR" | sed 's/^/      /'
+	fi
+}
+
+# assert_rc DESC EXPECTED: the exit code of the last run().
+assert_rc() {
+	if [ "$RC" -eq "$2" ]; then
+		pass "$1 (exit $RC)"
+	else
+		fail "$1: expected exit $2, got $RC"
+		show_last
+	fi
+}
+
+# assert_err_has DESC FIXED_STRING: stderr of the last run() contains it.
+assert_err_has() {
+	if grep -qF -- "$2" "$ERR"; then
+		pass "$1"
+	else
+		fail "$1: stderr lacks '$2'"
+		show_last
+	fi
+}
+
+# ---- running the binary ----------------------------------------------
+
+# run CMD...: run a command, stdout in $OUT, stderr in $ERR, code in $RC.
+run() {
+	LAST_CMD="$*"
+	rm -f "$SUMMARY"
+	"$@" >"$OUT" 2>"$ERR"
+	RC=$?
+	# a crash or a sanitizer report fails the test whatever the check
+	# expected (ASan/UBSan exit with 1, which looks like a clean refusal)
+	case "$RC" in
+	132 | 134 | 135 | 136 | 139)
+		fail "crashed (exit $RC, signal $((RC - 128)))"
+		show_last
+		;;
+	esac
+	if grep -qE 'Sanitizer|runtime error:' "$ERR"; then
+		fail "sanitizer report"
+		show_last
+	fi
+}
+
+# snap ARGS...: the binary with the current roots ($FR, $HR, $SR), the
+# current io mode ($IO) and a JSON summary in $SUMMARY; ARGS is the
+# command and its options.
+IO=auto
+FR=
+HR=
+SR=
+snap() {
+	run "$SNAPSHOOTER" --no-progress --io "$IO" --file-root "$FR" \
+		--heap-root "$HR" --snap-root "$SR" --json-file "$SUMMARY" "$@"
+}
+
+# make_snapshot: snap make-snapshot, must succeed; the path in $SNAP.
+SNAP=
+make_snapshot() {
+	SNAP=
+	snap make-snapshot "$@"
+	if [ "$RC" -ne 0 ]; then
+		fail "make-snapshot of $FR"
+		show_last
+		return 1
+	fi
+	SNAP=$(head -n 1 "$OUT")
+	if [ ! -f "$SNAP" ]; then
+		fail "make-snapshot printed '$SNAP', not a file"
+		show_last
+		return 1
+	fi
+	return 0
+}
+
+# json_get FILE KEY: a number from the one-object JSON summary ("" if the
+# key is absent). No jq: the summary is flat, keys are unique.
+json_get() {
+	[ -f "$1" ] || return 0
+	sed -n 's/.*"'"$2"'"[[:space:]]*:[[:space:]]*\(-\{0,1\}[0-9][0-9.eE+-]*\).*/\1/p' \
+		"$1" | head -n 1
+}
+
+# json_get_str FILE KEY: a string value (no unescaping).
+json_get_str() {
+	[ -f "$1" ] || return 0
+	sed -n 's/.*"'"$2"'"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' \
+		"$1" | head -n 1
+}
+
+# assert_json DESC KEY EXPECTED: a key of the last run's summary.
+assert_json() {
+	local v
+	v=$(json_get "$SUMMARY" "$2")
+	if [ "$v" = "$3" ]; then
+		pass "$1 ($2=$v)"
+	else
+		fail "$1: expected $2=$3, got '$v'"
+		[ -f "$SUMMARY" ] && say "    summary: $(cat "$SUMMARY")"
+	fi
+}
+
+# io_modes: the io modes a test runs in.
+io_modes() {
+	echo "${SNAP_E2E_IO:-sync uring}"
+}
+
+# io_usable MODE: can the binary run in this mode here? io_uring may be
+# disabled (seccomp, sysctl kernel.io_uring_disabled): then the uring runs
+# are skipped, but only when the binary says so in its message.
+E2E_IO_PROBED=
+io_usable() {
+	local m=$1 d
+	case " $E2E_IO_PROBED " in
+	*" $m:yes "*) return 0 ;;
+	*" $m:no "*) return 1 ;;
+	esac
+	d=$T/.probe-$m
+	mkdir -p "$d/f" "$d/h" "$d/s" || return 1
+	echo probe >"$d/f/probe"
+	run "$SNAPSHOOTER" --no-progress --io "$m" --file-root "$d/f" \
+		--heap-root "$d/h" --snap-root "$d/s" make-snapshot \
+		--no-save-snapshot
+	if [ "$RC" -ne 0 ] && grep -qi 'uring' "$ERR"; then
+		E2E_IO_PROBED="$E2E_IO_PROBED $m:no"
+		say "note: io=$m unavailable here: $(head -n 1 "$ERR")"
+		return 1
+	fi
+	E2E_IO_PROBED="$E2E_IO_PROBED $m:yes"
+	return 0
+}
+
+# for_each_io FN: run FN once per usable io mode with $IO set.
+for_each_io() {
+	local m
+	for m in $(io_modes); do
+		if io_usable "$m"; then
+			IO=$m
+			say "== io=$IO"
+			"$1"
+		else
+			skip "io=$m (unavailable)"
+		fi
+	done
+}
+
+# new_roots NAME: fresh heap and snapshot roots $T/NAME.heap, $T/NAME.snap.
+new_roots() {
+	HR=$T/$1.heap
+	SR=$T/$1.snap
+	rm -rf "$HR" "$SR"
+	mkdir -p "$HR" "$SR"
+}
+
+# ---- trees -------------------------------------------------------------
+
+# tree_listing DIR: one NUL-terminated record per entry below DIR, sorted:
+# files with mode, size and mtime (ns), symlinks with their target, empty
+# and non-empty directories, anything else by type. Directory modes and
+# mtimes are not compared: only empty directories are recorded by
+# snapshots, and a restore changes their parents.
+tree_listing() {
+	(cd "$1" && find . -mindepth 1 \
+		\( -type f -printf 'f\t%P\t%m\t%s\t%T@\0' \) -o \
+		\( -type l -printf 'l\t%P\t%l\0' \) -o \
+		\( -type d -empty -printf 'e\t%P\0' \) -o \
+		\( -type d -printf 'd\t%P\0' \) -o \
+		-printf '%y\t%P\0') | sort -z
+}
+
+# tree_md5 DIR: md5sum of every regular file, sorted by name.
+tree_md5() {
+	(cd "$1" && find . -type f -print0 | sort -z |
+		xargs -0 -r md5sum 2>/dev/null)
+}
+
+# tree_state DIR: listing + content, as one comparable text.
+tree_state() {
+	tree_listing "$1" | tr '\0' '\n'
+	tree_md5 "$1"
+}
+
+# trees_equal A B: 0 if equal (names, types, file modes, sizes, mtimes to
+# the ns, contents, symlink targets, empty dirs); else the first
+# differences on stdout.
+trees_equal() {
+	local a=$T/.ta b=$T/.tb
+	tree_state "$1" >"$a"
+	tree_state "$2" >"$b"
+	if cmp -s "$a" "$b"; then
+		return 0
+	fi
+	diff "$a" "$b" | head -n 20 | sed 's/^/    /'
+	return 1
+}
+
+# assert_trees_equal A B [DESC]
+assert_trees_equal() {
+	local desc=${3:-"trees $1 and $2 equal"}
+	local d
+	d=$(trees_equal "$1" "$2")
+	if [ $? -eq 0 ]; then
+		pass "$desc"
+	else
+		fail "$desc"
+		say "$d"
+	fi
+}
+
+# tree_md5_equal A B: contents only (every file of A in B with the same
+# md5, and no extra file), independent of metadata.
+assert_md5_equal() {
+	local desc=${3:-"file contents of $1 and $2 equal (md5sum)"}
+	if cmp -s <(tree_md5 "$1") <(tree_md5 "$2"); then
+		pass "$desc"
+	else
+		fail "$desc"
+		diff <(tree_md5 "$1") <(tree_md5 "$2") | head -n 10 |
+			sed 's/^/    /'
+	fi
+}
+
+# snapshot_files DIR: the snapshot files below a snapshot root, sorted.
+snapshot_files() {
+	find "$1" -type f -name '*.msgpack' | sort
+}
+
+# heap_objects DIR: the heap object files (<2 hex>/<32 hex>).
+heap_objects() {
+	find "$1" -type f -regextype posix-extended \
+		-regex '.*/[0-9a-f]{2}/[0-9a-f]{32}' | sort
+}
+
+# distinct_contents DIR: number of distinct file contents in a tree.
+distinct_contents() {
+	(cd "$1" && find . -type f -print0 | xargs -0 -r md5sum) |
+		cut -c1-32 | sort -u | wc -l
+}
+
+# heap_verify DIR: every object's md5 equals its name and sits in the
+# directory of its first two hex digits; prints the bad ones.
+heap_verify() {
+	local f name sum bad=0
+	while IFS= read -r f; do
+		name=${f##*/}
+		sum=$(md5sum <"$f" | cut -c1-32)
+		if [ "$sum" != "$name" ]; then
+			say "    heap object $f has md5 $sum"
+			bad=1
+		fi
+		case "$f" in
+		*/"${name:0:2}/$name") ;;
+		*) say "    heap object $f in the wrong dir"; bad=1 ;;
+		esac
+	done < <(heap_objects "$1")
+	return $bad
+}
+
+# set_old_mtimes DIR: move every mtime of a tree to a fixed past time,
+# distinct per file (ns part), so no file is "racy" for a snapshot taken
+# now. Symlinks are left alone.
+set_old_mtimes() {
+	local i=0 f
+	while IFS= read -r -d '' f; do
+		i=$((i + 1))
+		touch -h -d "@1600000000.$(printf '%09d' \
+			$(((i * 1234567) % 1000000000)))" "$f"
+	done < <(find "$1" -mindepth 1 -type f -print0)
+}
+
+# make_basic_tree DIR: the small tree of the Python tool's tests: text
+# files, an empty file, a binary file, nested dirs, an empty dir.
+make_basic_tree() {
+	local d=$1
+	mkdir -p "$d/subdir1/subdir1_1" "$d/subdir2" "$d/empty_dir"
+	printf 'hello world\n' >"$d/text_file.txt"
+	: >"$d/empty_file.txt"
+	printf 'some text in subdir1\n' >"$d/subdir1/file_1.txt"
+	printf 'deeper\n' >"$d/subdir1/subdir1_1/file_1_1.txt"
+	printf 'second dir\n' >"$d/subdir2/file_2.txt"
+	head -c 300000 /dev/urandom >"$d/subdir2/random.bin"
+	seq 1 20000 >"$d/subdir2/numbers.txt"
+	chmod 0640 "$d/subdir1/file_1.txt"
+	chmod 0755 "$d/subdir2/numbers.txt"
+}
+
+# long_name N [CHAR]: a name of N bytes.
+long_name() {
+	local n=$1 c=${2:-a} s=
+	while [ ${#s} -lt "$n" ]; do
+		s=$s$c
+	done
+	printf '%s' "${s:0:$n}"
+}
+
+# make_awkward_tree DIR: names that break naive tools.
+make_awkward_tree() {
+	local d=$1 deep i
+	mkdir -p "$d" || return 1
+	echo spaces >"$d/with  spaces  "
+	echo utf8 >"$d/héllo wörld ✓ 日本"
+	echo notutf8 >"$d/"$'bad\xff\xfename'
+	echo newline >"$d/"$'new\nline'
+	echo tab >"$d/"$'tab\there'
+	echo dash >"$d/-leading-dash"
+	echo dash2 >"$d/--help"
+	echo star >"$d/star*?[x]"
+	echo bslash >"$d/back\\slash"
+	echo quote >"$d/it's \"quoted\""
+	: >"$d/empty"
+	: >"$d/empty too"
+	echo long >"$d/$(long_name 255 L)"
+	mkdir -p "$d/$(long_name 255 D)"
+	echo inlongdir >"$d/$(long_name 255 D)/$(long_name 255 F)"
+	# a path of more than 1,000 bytes: 6 levels of 200-byte dirs
+	deep=$d
+	for i in 1 2 3 4 5 6; do
+		deep=$deep/$(long_name 200 "$i")
+	done
+	mkdir -p "$deep"
+	echo deep >"$deep/deep file"
+	mkdir -p "$d/"$'dir\xffx/sub dir'
+	echo nested >"$d/"$'dir\xffx/sub dir/f'
+	mkdir -p "$d/empty dir "$'\xe9'
+	# names that sort differently bytewise and per locale
+	echo a >"$d/a"
+	echo A >"$d/A"
+	echo b >"$d/a.b"
+	mkdir -p "$d/a-dir" "$d/a_dir"
+	echo c >"$d/a-dir/c"
+	echo c >"$d/a_dir/c"
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# test_dryrun: restore-snapshot --dry-run and sync --dry-run change
+# nothing (tree listing, contents, metadata, snapshot root) and print the
+# plan: the files they would write and delete.
+. "$(dirname "$0")/lib.sh"
+
+# assert_plan_names DESC NAME...: stdout of the last run names each.
+assert_plan_names() {
+	local desc=$1 n
+	shift
+	for n in "$@"; do
+		if grep -qF -- "$n" "$OUT"; then
+			pass "$desc mentions '$n'"
+		else
+			fail "$desc does not mention '$n'"
+			show_last
+		fi
+	done
+}
+
+dryrun() {
+	local src=$T/$IO.src tgt=$T/$IO.tgt dst=$T/$IO.dst n
+
+	new_roots "$IO"
+	make_basic_tree "$src"
+	FR=$src
+	make_snapshot || return
+
+	# a target that differs in every way
+	cp -a "$src" "$tgt"
+	echo "changed content" >"$tgt/text_file.txt"
+	rm "$tgt/subdir2/file_2.txt"
+	echo "extra" >"$tgt/subdir1/extra_file.txt"
+	chmod 0600 "$tgt/subdir2/numbers.txt"
+	touch -d '@1000000000' "$tgt/subdir1/subdir1_1/file_1_1.txt"
+	rmdir "$tgt/empty_dir"
+	tree_state "$tgt" >"$T/.before"
+	tree_state "$src" >"$T/.src.before"
+	n=$(snapshot_files "$SR" | wc -l)
+
+	FR=$tgt
+	snap restore-snapshot --path "$SNAP" --dry-run
+	assert_rc "restore --dry-run" 0
+	tree_state "$tgt" >"$T/.after"
+	check "restore --dry-run changed nothing in the target" \
+		cmp -s "$T/.before" "$T/.after"
+	assert_eq "restore --dry-run saved no snapshot" "$n" \
+		"$(snapshot_files "$SR" | wc -l)"
+	check "restore --dry-run prints a plan" test -s "$OUT"
+	assert_plan_names "restore plan" text_file.txt file_2.txt \
+		extra_file.txt
+	# the real restore then does what the plan said
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "the real restore after the dry run" 0
+	assert_trees_equal "$src" "$tgt" "the real restore reaches the snapshot"
+
+	# sync --dry-run
+	rm -rf "$tgt"
+	mkdir -p "$dst"
+	cp -a "$src/." "$dst/"
+	echo "changed content" >"$dst/text_file.txt"
+	rm "$dst/subdir2/file_2.txt"
+	echo "extra" >"$dst/subdir1/extra_file.txt"
+	tree_state "$dst" >"$T/.before"
+	run "$SNAPSHOOTER" --no-progress --io "$IO" --json-file "$SUMMARY" \
+		sync "$src" "$dst" --dry-run
+	assert_rc "sync --dry-run" 0
+	tree_state "$dst" >"$T/.after"
+	check "sync --dry-run changed nothing in DST" \
+		cmp -s "$T/.before" "$T/.after"
+	tree_state "$src" >"$T/.after"
+	check "sync --dry-run changed nothing in SRC" \
+		cmp -s "$T/.src.before" "$T/.after"
+	check "sync --dry-run prints a plan" test -s "$OUT"
+	assert_plan_names "sync plan" text_file.txt file_2.txt extra_file.txt
+
+	run "$SNAPSHOOTER" --no-progress --io "$IO" sync "$src" "$dst" \
+		--dry-run --checksum --no-delete
+	assert_rc "sync --dry-run --checksum --no-delete" 0
+	tree_state "$dst" >"$T/.after"
+	check "... changed nothing either" cmp -s "$T/.before" "$T/.after"
+}
+
+for_each_io dryrun
+finish

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# test_errors: failures are reported, not hidden. Special files (FIFO)
+# are skipped with a warning; an unreadable file or directory fails the
+# snapshot (exit 1, message naming it, no snapshot saved); usage errors
+# exit 2; a missing root, snapshot or heap object exits 1 with a message
+# of the form "snapshooter: error: ..." naming the path.
+. "$(dirname "$0")/lib.sh"
+
+# as_nobody CMD...: run as uid/gid 65534 (util-linux setpriv).
+as_nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+
+special_files() {
+	local src=$T/$IO.fifo dst=$T/$IO.fifo.dst
+	new_roots "$IO.fifo"
+	mkdir -p "$src/sub"
+	echo "regular" >"$src/regular"
+	echo "also" >"$src/sub/also"
+	mkfifo "$src/sub/the_fifo" || die "mkfifo failed"
+	FR=$src
+	snap make-snapshot
+	assert_rc "make-snapshot of a tree with a FIFO succeeds" 0
+	assert_err_has "a warning names the FIFO" "the_fifo"
+	assert_ge "the FIFO is counted as skipped" 1 \
+		"$(json_get "$SUMMARY" files_skipped)"
+	assert_eq "the snapshot is saved" 1 "$(snapshot_files "$SR" | wc -l)"
+	mkdir -p "$dst"
+	FR=$dst
+	snap restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore of that snapshot" 0
+	rm "$src/sub/the_fifo"
+	assert_trees_equal "$src" "$dst" "everything but the FIFO restored"
+}
+
+unreadable() {
+	local base=$T/$IO.nobody src heap snaps v
+	if ! command -v setpriv >/dev/null 2>&1; then
+		skip "unreadable file: setpriv (util-linux) not installed"
+		return
+	fi
+	if [ "$(id -u)" -ne 0 ]; then
+		# as a normal user chmod 000 is enough: run directly
+		as_nobody() { "$@"; }
+	fi
+	chmod 755 "$T"
+	mkdir -p "$base/tree/sub" "$base/heap" "$base/snap"
+	src=$base/tree
+	heap=$base/heap
+	snaps=$base/snap
+	echo "readable" >"$src/readable"
+	echo "secret" >"$src/sub/unreadable_file"
+	chmod 000 "$src/sub/unreadable_file"
+	[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$base"
+	if ! as_nobody test -x "$SNAPSHOOTER"; then
+		skip "unreadable file: the binary is not executable by uid 65534"
+		return
+	fi
+	if as_nobody cat "$src/sub/unreadable_file" >/dev/null 2>&1; then
+		skip "unreadable file: the file is readable anyway here"
+		return
+	fi
+	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$src" --heap-root "$heap" --snap-root "$snaps" \
+		--json-file "$base/summary.json" make-snapshot
+	assert_rc "snapshot with an unreadable file fails" 1
+	assert_err_has "the message names the unreadable file" \
+		"unreadable_file"
+	assert_err_has "the message gives the reason" "Permission denied"
+	assert_err_has "the message has the error prefix" "snapshooter: error:"
+	assert_eq "no snapshot saved" 0 "$(snapshot_files "$snaps" | wc -l)"
+	v=$(json_get "$base/summary.json" exit_code)
+	[ -n "$v" ] && assert_eq "summary exit_code" 1 "$v"
+	assert_ge "summary counts the error" 1 \
+		"$(json_get "$base/summary.json" errors)"
+
+	# an unreadable directory
+	chmod 644 "$src/sub/unreadable_file"
+	mkdir -p "$src/closed_dir"
+	echo x >"$src/closed_dir/inside"
+	[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$src"
+	chmod 000 "$src/closed_dir"
+	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$src" --heap-root "$heap" --snap-root "$snaps" \
+		make-snapshot
+	assert_rc "snapshot with an unreadable directory fails" 1
+	assert_err_has "the message names the directory" "closed_dir"
+	assert_eq "still no snapshot saved" 0 \
+		"$(snapshot_files "$snaps" | wc -l)"
+	chmod 755 "$src/closed_dir"
+
+	# readable again: the snapshot succeeds
+	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$src" --heap-root "$heap" --snap-root "$snaps" \
+		make-snapshot
+	assert_rc "once readable, the snapshot succeeds" 0
+	chmod 700 "$T"
+}
+
+usage_and_roots() {
+	local tree=$T/$IO.tree
+	new_roots "$IO.usage"
+	mkdir -p "$tree"
+	echo x >"$tree/x"
+
+	run "$SNAPSHOOTER" --no-progress --heap-root "$HR" --snap-root "$SR" \
+		make-snapshot
+	assert_rc "make-snapshot without --file-root is a usage error" 2
+	check "... with a message on stderr" test -s "$ERR"
+
+	run env FILE_ROOT="$tree" HEAP_ROOT="$HR" SNAP_ROOT="$SR" \
+		"$SNAPSHOOTER" --no-progress --io "$IO" make-snapshot
+	assert_rc "the roots can come from FILE_ROOT/HEAP_ROOT/SNAP_ROOT" 0
+
+	FR=$T/does/not/exist
+	snap make-snapshot
+	assert_rc "nonexistent file root fails" 1
+	assert_err_has "the message names the missing root" "$T/does/not/exist"
+	assert_err_has "the message has the error prefix" "snapshooter: error:"
+	assert_err_has "the message gives the reason" "No such file or directory"
+
+	FR=$tree/x
+	snap make-snapshot
+	assert_rc "a regular file as file root fails" 1
+	assert_err_has "the message names it" "$tree/x"
+
+	run "$SNAPSHOOTER" --no-progress --jobs not-a-number \
+		--file-root "$tree" --heap-root "$HR" --snap-root "$SR" \
+		make-snapshot
+	assert_rc "--jobs not-a-number is a usage error" 2
+	run "$SNAPSHOOTER" --no-progress --io bogus --file-root "$tree" \
+		--heap-root "$HR" --snap-root "$SR" make-snapshot
+	assert_rc "--io bogus is a usage error" 2
+	FR=$tree
+	snap make-snapshot --no-such-option
+	assert_rc "an unknown command option is a usage error" 2
+
+	# restore errors
+	new_roots "$IO.empty"
+	FR=$tree
+	snap restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore with no snapshot at all fails" 1
+	check "... with a message" test -s "$ERR"
+	check "... and the tree is untouched" test -f "$tree/x"
+
+	snap restore-snapshot --path "$T/missing.msgpack" \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "restore of a missing snapshot file fails" 1
+	assert_err_has "the message names it" "missing.msgpack"
+	check "the tree is untouched" test -f "$tree/x"
+}
+
+missing_heap_object() {
+	local src=$T/$IO.mh dst=$T/$IO.mh.dst obj sum
+	new_roots "$IO.mh"
+	mkdir -p "$src" "$dst"
+	echo "kept" >"$src/kept"
+	echo "its heap object will vanish" >"$src/vanishing"
+	FR=$src
+	make_snapshot || return
+	sum=$(md5sum <"$src/vanishing" | cut -c1-32)
+	obj=$HR/${sum:0:2}/$sum
+	check "the heap object exists" test -f "$obj"
+	rm -f "$obj"
+	FR=$dst
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore with a missing heap object fails" 1
+	if grep -qF -e vanishing -e "$sum" "$ERR"; then
+		pass "the message names the file or its md5"
+	else
+		fail "the message names neither 'vanishing' nor $sum"
+		show_last
+	fi
+
+	# a heap object whose content no longer matches its md5
+	FR=$src
+	echo "second" >"$src/vanishing"
+	make_snapshot || return
+	sum=$(md5sum <"$src/vanishing" | cut -c1-32)
+	obj=$HR/${sum:0:2}/$sum
+	chmod u+w "$obj" && echo "tampered" >"$obj"
+	rm -rf "$dst" && mkdir -p "$dst"
+	FR=$dst
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	if [ "$RC" -ne 0 ]; then
+		say "info: a tampered heap object is detected on restore (exit $RC)"
+	else
+		say "info: a tampered heap object is NOT detected on restore" \
+			"(restored md5 $(md5sum <"$dst/vanishing" | cut -c1-32)," \
+			"snapshot says $sum)"
+	fi
+}
+
+errors() {
+	special_files
+	unreadable
+	usage_and_roots
+	missing_heap_object
+}
+
+for_each_io errors
+finish

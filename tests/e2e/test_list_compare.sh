@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# test_list_compare: list-snapshots prints one snapshot path per line and
+# honours --order, --limit and --offset; compare-snapshots reports each
+# changed path with its state (only_left, only_right, different), filters
+# by --diff-state and prints JSON lines with --json.
+. "$(dirname "$0")/lib.sh"
+
+# line_with STATE NAME: a line of $OUT holding both.
+line_with() {
+	grep -F -- "$2" "$OUT" | grep -qF -- "$1"
+}
+
+list_compare() {
+	local src=$T/$IO.src s1 s2 s3 all
+
+	new_roots "$IO"
+	mkdir -p "$src/dir"
+	echo "kept" >"$src/kept.txt"
+	echo "changed v1" >"$src/dir/changed.txt"
+	echo "removed" >"$src/removed.txt"
+	echo "mode" >"$src/mode.txt"
+	FR=$src
+	make_snapshot || return
+	s1=$SNAP
+	echo "changed v2, longer" >"$src/dir/changed.txt"
+	rm "$src/removed.txt"
+	echo "added" >"$src/dir/added.txt"
+	make_snapshot || return
+	s2=$SNAP
+	echo "third" >"$src/third.txt"
+	make_snapshot || return
+	s3=$SNAP
+
+	snap list-snapshots
+	assert_rc "list-snapshots" 0
+	assert_eq "list-snapshots lists the three snapshots" \
+		"$(printf '%s\n' "$s1" "$s2" "$s3" | sort)" "$(sort "$OUT")"
+	snap list-snapshots --order asc
+	assert_rc "list-snapshots --order asc" 0
+	assert_eq "--order asc: oldest first" \
+		"$(printf '%s\n' "$s1" "$s2" "$s3")" "$(cat "$OUT")"
+	snap list-snapshots --order desc
+	assert_eq "--order desc: newest first" \
+		"$(printf '%s\n' "$s3" "$s2" "$s1")" "$(cat "$OUT")"
+	snap list-snapshots --order asc --limit 2
+	assert_eq "--limit 2" "$(printf '%s\n' "$s1" "$s2")" "$(cat "$OUT")"
+	snap list-snapshots --order asc --offset 1 --limit 1
+	assert_eq "--offset 1 --limit 1" "$s2" "$(cat "$OUT")"
+	snap list-snapshots --order desc --offset 1
+	assert_eq "--order desc --offset 1" \
+		"$(printf '%s\n' "$s2" "$s1")" "$(cat "$OUT")"
+	snap list-snapshots --offset 5
+	assert_rc "--offset past the end" 0
+	assert_eq "--offset past the end lists nothing" "" "$(cat "$OUT")"
+	snap list-snapshots --limit 0
+	case "$RC" in
+	0) assert_eq "--limit 0 lists nothing" "" "$(cat "$OUT")" ;;
+	2) pass "--limit 0 is a usage error" ;;
+	*) fail "--limit 0: exit $RC" ;;
+	esac
+	snap list-snapshots --order sideways
+	assert_rc "--order sideways is a usage error" 2
+	snap list-snapshots --limit -3
+	assert_rc "--limit -3 is a usage error" 2
+
+	# a stray non-snapshot file in the snapshot root is not listed
+	echo junk >"$SR/notes.txt"
+	mkdir -p "$SR/2001/01"
+	echo junk >"$SR/2001/01/readme"
+	snap list-snapshots
+	assert_eq "non-snapshot files are not listed" 3 "$(wc -l <"$OUT")"
+
+	# an empty snapshot root lists nothing
+	all=$SR
+	SR=$T/$IO.empty-snap
+	mkdir -p "$SR"
+	snap list-snapshots
+	assert_rc "list-snapshots of an empty root" 0
+	assert_eq "an empty root lists nothing" "" "$(cat "$OUT")"
+	SR=$all
+
+	# compare-snapshots
+	snap compare-snapshots --path1 "$s1" --path2 "$s2"
+	assert_rc "compare-snapshots s1 s2" 0
+	check "removed.txt is only_left" line_with only_left removed.txt
+	check "dir/added.txt is only_right" line_with only_right dir/added.txt
+	check "dir/changed.txt is different" line_with different \
+		dir/changed.txt
+	if grep -F kept.txt "$OUT" | grep -qE 'only_|different'; then
+		fail "kept.txt reported as changed"
+	else
+		pass "kept.txt not reported as changed"
+	fi
+
+	snap compare-snapshots --path1 "$s1" --path2 "$s2" \
+		--diff-state different
+	assert_rc "--diff-state different" 0
+	check "--diff-state different shows changed.txt" \
+		grep -qF dir/changed.txt "$OUT"
+	check "--diff-state different hides removed.txt" \
+		test -z "$(grep -F removed.txt "$OUT")"
+	check "--diff-state different hides added.txt" \
+		test -z "$(grep -F added.txt "$OUT")"
+
+	snap compare-snapshots --path1 "$s1" --path2 "$s2" \
+		--diff-state only_left --diff-state only_right
+	assert_rc "--diff-state only_left --diff-state only_right" 0
+	check "two states: removed.txt shown" grep -qF removed.txt "$OUT"
+	check "two states: added.txt shown" grep -qF added.txt "$OUT"
+	check "two states: changed.txt hidden" \
+		test -z "$(grep -F changed.txt "$OUT")"
+
+	snap compare-snapshots --path1 "$s1" --path2 "$s2" --diff-state bogus
+	assert_rc "--diff-state bogus is a usage error" 2
+
+	snap compare-snapshots --path1 "$s2" --path2 "$s2"
+	assert_rc "a snapshot compared with itself" 0
+	check "... shows no change" \
+		test -z "$(grep -E 'only_left|only_right|different' "$OUT")"
+
+	snap compare-snapshots --path1 "$s1" --path2 "$s2" --json
+	assert_rc "compare-snapshots --json" 0
+	if grep -qv '^[[:space:]]*{.*}[[:space:]]*$' "$OUT"; then
+		fail "--json: a line is not one JSON object"
+		head -n 5 "$OUT" | sed 's/^/    /'
+	else
+		pass "--json: every line is one JSON object"
+	fi
+	check "--json: a line for removed.txt with only_left" \
+		line_with '"only_left"' removed.txt
+	check "--json: a line for dir/added.txt with only_right" \
+		line_with '"only_right"' dir/added.txt
+	check "--json: a line for dir/changed.txt with different" \
+		line_with '"different"' dir/changed.txt
+	if command -v jq >/dev/null 2>&1; then
+		check "--json: jq parses every line" jq -e . "$OUT" \
+			>/dev/null
+	fi
+
+	# the defaults compare the two latest snapshots (s2 -> s3)
+	snap compare-snapshots
+	if [ "$RC" -eq 0 ]; then
+		say "info: compare-snapshots without paths:" \
+			"$(grep -c . "$OUT") line(s)"
+	else
+		say "info: compare-snapshots without paths: exit $RC"
+	fi
+}
+
+for_each_io list_compare
+finish

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# test_roundtrip: the Python tool's scenario. Snapshot a tree, restore it
+# into an empty dir: equal. Change one file, add one, remove one;
+# snapshot again, restore into a second dir: equal again; every restored
+# file's md5 matches the source.
+. "$(dirname "$0")/lib.sh"
+
+roundtrip() {
+	local src=$T/$IO.src r1=$T/$IO.restore1 r2=$T/$IO.restore2
+	local snap1 snap2 n
+
+	new_roots "$IO"
+	make_basic_tree "$src"
+	FR=$src
+	make_snapshot || return
+	snap1=$SNAP
+	pass "make-snapshot printed $snap1"
+	case "$snap1" in
+	"$SR"/[0-9][0-9][0-9][0-9]/[0-9][0-9]/[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9]-[0-9][0-9]-[0-9][0-9]_[0-9][0-9][0-9][0-9][0-9][0-9]Z.msgpack)
+		pass "snapshot path is SNAP_ROOT/YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack"
+		;;
+	*) fail "snapshot path '$snap1' has not the documented form" ;;
+	esac
+	n=$(wc -l <"$OUT")
+	assert_eq "make-snapshot prints exactly one line" 1 "$n"
+	assert_eq "the summary names the snapshot" "$snap1" \
+		"$(json_get_str "$SUMMARY" snapshot)"
+	assert_eq "summary exit_code" 0 "$(json_get "$SUMMARY" exit_code)"
+	assert_eq "heap objects = distinct contents" \
+		"$(distinct_contents "$src")" "$(heap_objects "$HR" | wc -l)"
+	check "heap objects hold their md5" heap_verify "$HR"
+
+	mkdir -p "$r1"
+	FR=$r1
+	snap restore-snapshot --path "$snap1" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore-snapshot --path into an empty dir" 0
+	assert_trees_equal "$src" "$r1" "restored tree 1 equals the source"
+	assert_md5_equal "$src" "$r1" "every restored file's md5 matches"
+
+	cp -a "$src" "$T/$IO.orig"
+
+	# change one, add one, remove one
+	FR=$src
+	printf 'hello changed world\n' >"$src/text_file.txt"
+	printf 'added\n' >"$src/subdir2/text_file_added.txt"
+	rm "$src/subdir1/file_1.txt"
+	make_snapshot || return
+	snap2=$SNAP
+	assert_ne "second snapshot has a new name" "$snap1" "$snap2"
+	assert_eq "two snapshots in SNAP_ROOT" 2 \
+		"$(snapshot_files "$SR" | wc -l)"
+
+	mkdir -p "$r2"
+	FR=$r2
+	snap restore-snapshot --path "$snap2" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore the second snapshot into a second dir" 0
+	assert_trees_equal "$src" "$r2" "restored tree 2 equals the changed source"
+	assert_md5_equal "$src" "$r2" "every restored file's md5 matches (2)"
+
+	# restore over an existing tree: r1 (snapshot 1) -> snapshot 2
+	FR=$r1
+	snap restore-snapshot --path "$snap2" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore snapshot 2 over the tree of snapshot 1" 0
+	assert_trees_equal "$src" "$r1" "tree 1 brought to snapshot 2"
+	check "the removed file is gone" test ! -e "$r1/subdir1/file_1.txt"
+
+	# default: the latest snapshot; and back to snapshot 1 by path
+	mkdir -p "$T/$IO.restore3"
+	FR=$T/$IO.restore3
+	snap restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore-snapshot without --path takes the latest" 0
+	assert_trees_equal "$src" "$FR" "latest restore equals the source"
+
+	FR=$r2
+	snap restore-snapshot --path "$snap1" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore snapshot 1 over tree 2 (going back)" 0
+	assert_trees_equal "$T/$IO.orig" "$r2" "tree 2 back at snapshot 1"
+
+	# restore saves snapshots before and after by default
+	FR=$r2
+	n=$(snapshot_files "$SR" | wc -l)
+	snap restore-snapshot --path "$snap2"
+	assert_rc "restore with the default save-before/after" 0
+	check "restore saved snapshots before and after" \
+		test "$(snapshot_files "$SR" | wc -l)" -ge $((n + 2))
+	assert_trees_equal "$src" "$r2" "tree 2 at snapshot 2 again"
+}
+
+for_each_io roundtrip
+finish

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# install-deps.sh: install what snapshooter needs to build and test on
+# Debian 12 (apt-get). Idempotent and quiet when everything is present.
+# Object-storage test servers (Swift, Azurite, s3rver) are installed by
+# tests/servers/install.sh, called from tests/run.sh.
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
+	libssl-dev libcurl4-openssl-dev libexpat1-dev rsync util-linux
+	coreutils findutils)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]})); then
+	echo "install-deps: installing ${missing[*]}" >&2
+	SUDO=""
+	if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

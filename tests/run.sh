@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# run.sh: the whole test suite, as CI runs it: install dependencies, build
+# with gcc -Werror and run every test (unit, e2e on both I/O back ends,
+# fuzz corpus replays, object-store tests against real servers on
+# 127.0.0.1), then the same under ASan+UBSan.
+# Usage: tests/run.sh [--quick]   (--quick: skip the sanitizer build)
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=${SNAP_TEST_OUT:-$repo/build-test}
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+
+bash "$repo/tests/install-deps.sh"
+if [ -x "$repo/tests/servers/install.sh" ] || [ -f "$repo/tests/servers/install.sh" ]; then
+	bash "$repo/tests/servers/install.sh"
+fi
+
+jobs=$(nproc)
+run_suite() {
+	local dir=$1; shift
+	echo "=== configure $dir ($*)"
+	cmake -S "$repo" -B "$dir" "$@" >/dev/null
+	echo "=== build $dir"
+	cmake --build "$dir" -j"$jobs"
+	echo "=== test $dir"
+	(cd "$dir" && ctest --output-on-failure -j"$jobs" --timeout 900)
+}
+
+run_suite "$out/gcc" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSNAP_WERROR=ON
+if [ "$quick" = 0 ]; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	run_suite "$out/asan" -DCMAKE_BUILD_TYPE=Debug -DSNAP_WERROR=ON \
+		-DSNAP_SANITIZE=address,undefined
+fi
+echo "=== all test suites passed"
