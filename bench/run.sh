@@ -202,7 +202,7 @@ SCR=""
 # --corpus or --quick): sources + 1 mutated copy + 2.5 x the biggest for
 # the destinations, heaps and restores of one tool at a time.
 size_image() {
-	local k line est_b est_f
+	local k line
 	SIZE_B=0
 	SIZE_I=0
 	for k in small large mixed million; do
@@ -446,7 +446,10 @@ bench_corpus() {
 		HAS_MUT=1
 	fi
 	log "corpus $c: warm-up read"
-	(cd "$CDIR" && find tree $( [ $HAS_MUT = 1 ] && echo tree.mut) -type f -print0 |
+	local trees=tree
+	[ $HAS_MUT = 1 ] && trees="tree tree.mut"
+	# shellcheck disable=SC2086
+	(cd "$CDIR" && find $trees -type f -print0 |
 		xargs -0 -P2 -n 1000 cat >/dev/null)
 
 	if has_tool snapshooter; then
@@ -529,6 +532,7 @@ bench_corpus() {
 
 # ---- run ----------------------------------------------------------------------
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 CIDX=0
 for c in small large mixed million; do
 	has_corpus $c || continue
@@ -561,8 +565,12 @@ if has_tool openssl && has_corpus large; then
 	fi
 fi
 
-# the Python tool: figures quoted from the issue, for "small" only
-if has_tool python && has_corpus small; then
+# the Python tool: figures quoted from the issue, for "small" only (they
+# were taken on the full-size corpus)
+PY_ROWS=0
+if has_tool python && has_corpus small &&
+   awk -v s="$SCALE" 'BEGIN { exit !(s + 0 == 1) }'; then
+	PY_ROWS=1
 	cidx=$(awk '$1 == "small" { print NR }' "$OUTDIR/corpora.tsv")
 	sf=$(awk '$1 == "small" { print $2 }' "$OUTDIR/corpora.tsv")
 	sb=$(awk '$1 == "small" { print $3 }' "$OUTDIR/corpora.tsv")
@@ -570,7 +578,7 @@ if has_tool python && has_corpus small; then
 		set -- $pw
 		fam=snap
 		[ "$1" = restore ] && fam=restore
-		printf '%s\t%s\t5\tsmall\t%s\tsnapshooter (Python), quoted from the issue\t%s\t%s\t%s\t1\t%s\t0\t0\t0\tquoted\n' \
+		printf '%s\t%s\t15\tsmall\t%s\tsnapshooter (Python), quoted from the issue\t%s\t%s\t%s\t1\t%s\t0\t0\t0\tquoted\n' \
 			"$cidx" "$2" "$1" "$fam" "$sf" "$sb" "$3" >>"$RAW"
 	done
 fi
@@ -590,6 +598,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	else
 		echo "- cache: warm (one untimed warm-up read per corpus; sync before every timed run)$([ $COLD = 1 ] && echo '; --cold was asked but dropping caches is not permitted')"
 	fi
+	echo "- load average when the run started: $LOAD0 (the machine may be shared)"
 	echo "- runs: $RUNS per (tool, corpus, phase), median shown (million: 1 run)"
 	echo "- snapshooter: ${SNAP_NOTE:-not measured}"
 	echo "- command: \`$CMDLINE\`"
@@ -672,7 +681,7 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	echo "above 1 means snapshooter is faster. files/s and MB/s = files and bytes of the tree"
 	echo "the phase reads / median time (MB = 10^6 bytes). Peak RSS = ru_maxrss of the largest"
 	echo "single process of the command (rsync, md5sum and restic run several)."
-	if has_tool python && has_corpus small; then
+	if [ $PY_ROWS = 1 ]; then
 		echo
 		echo "\\* Not measured: the Python snapshooter cannot be installed here (PyPI is not"
 		echo "reachable); its figures are quoted from the issue (small: first run 100 s,"

@@ -66,8 +66,9 @@ struct run_stats {
  * (malloc'd, caller frees; NULL when not saved) names the snapshot. */
 struct make_snapshot_opts {
 	bool save;                 /* store contents and save the snapshot */
-	/* instead of saving into snap_root, write the snapshot to this open
-	 * file (used by restore for the current state); -1: not used */
+	/* with to_fd, the snapshot goes to the open file out_fd instead of
+	 * snap_root (restore records the current state this way) */
+	bool to_fd;
 	int out_fd;
 	bool download_missing;     /* object-store trees: fetch unknown md5s */
 	/* reuse rule override used after a restore: trust size+mtime against

@@ -182,17 +182,23 @@ int io_ctx_set_read_mode(struct io_ctx *io, enum io_read_mode mode)
 	return 0;
 }
 
+static int submit_raw(struct io_ctx *io);
+
+/* bound on back-to-back -EAGAIN/-EBUSY from the kernel before giving up */
+#define RING_RETRY_MAX 100000
+
 struct io_uring_sqe *io_ring_sqe(struct io_ctx *io, int *err)
 {
 	struct io_uring_sqe *sqe;
+	unsigned tries;
 	int ret;
 
 	*err = 0;
-	for (;;) {
+	for (tries = 0; tries < RING_RETRY_MAX; tries++) {
 		sqe = io_uring_get_sqe(&io->ring);
 		if (sqe)
 			return sqe;
-		ret = io_ring_submit(io);
+		ret = submit_raw(io);
 		if (ret < 0 && ret != -EAGAIN && ret != -EBUSY) {
 			*err = ret;
 			return NULL;
@@ -207,6 +213,8 @@ struct io_uring_sqe *io_ring_sqe(struct io_ctx *io, int *err)
 			}
 		}
 	}
+	*err = -EAGAIN;
+	return NULL;
 }
 
 void io_ring_track(struct io_ctx *io, struct io_uring_sqe *sqe,
@@ -218,7 +226,7 @@ void io_ring_track(struct io_ctx *io, struct io_uring_sqe *sqe,
 	io->inflight++;
 }
 
-int io_ring_submit(struct io_ctx *io)
+static int submit_raw(struct io_ctx *io)
 {
 	int ret;
 
@@ -226,6 +234,16 @@ int io_ring_submit(struct io_ctx *io)
 		ret = io_uring_submit(&io->ring);
 	} while (ret == -EINTR);
 	return ret < 0 ? ret : 0;
+}
+
+int io_ring_submit(struct io_ctx *io)
+{
+	int ret = submit_raw(io);
+
+	/* transient: the SQEs stay queued and the next wait submits them */
+	if (ret == -EAGAIN || ret == -EBUSY)
+		return 0;
+	return ret;
 }
 
 static unsigned reap(struct io_ctx *io)
@@ -237,7 +255,7 @@ static unsigned reap(struct io_ctx *io)
 		struct io_req *req = io_uring_cqe_get_data(cqe);
 
 		n++;
-		/* NULL: a request nobody waits for (skipped-success close) */
+		/* NULL: nobody tracks it (not used today; be safe) */
 		if (!req)
 			continue;
 		req->res = cqe->res;
@@ -254,8 +272,11 @@ int io_ring_wait(struct io_ctx *io)
 	int ret;
 
 	n = reap(io);
-	if (n)
-		return io_ring_submit(io) < 0 ? -EIO : (int)n;
+	if (n) {
+		/* push what the owners queued meanwhile */
+		ret = io_ring_submit(io);
+		return ret < 0 ? ret : (int)n;
+	}
 	if (io->inflight == 0 && io_uring_sq_ready(&io->ring) == 0)
 		return 0;
 	do {
@@ -274,6 +295,8 @@ int io_ring_wait_req(struct io_ctx *io, const struct io_req *req)
 		ret = io_ring_wait(io);
 		if (ret < 0)
 			return ret;
+		if (ret == 0 && io->inflight == 0 && req->pending)
+			return -EIO;  /* lost track: never wait forever */
 	}
 	return 0;
 }

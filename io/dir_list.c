@@ -70,8 +70,9 @@ static bool is_dot_or_dotdot(const char *name, size_t len)
 }
 
 /* Compact the records read at rd (nread bytes, rd at or after names +
- * names_used) into names appended at names_used. Each record takes 19 bytes + name + NUL (+pad),
- * each name only name + NUL, so writes never overtake reads. */
+ * names_used) into names appended at names_used. Each record takes 19
+ * bytes + name + NUL (+pad), each name only name + NUL, so writes never
+ * overtake reads. */
 static int take_records(struct io_dir_listing *l, const char *rd,
 			size_t nread)
 {

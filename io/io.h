@@ -137,6 +137,7 @@ int io_stream_next(struct io_stream *s, const void **data, size_t *len,
 		   struct errbuf *eb);
 /* fstat of the open file (for before/after change detection). */
 int io_stream_stat(struct io_stream *s, struct io_stat *out);
+/* Waits for the stream's reads in flight; call before io_ctx_free. */
 void io_stream_close(struct io_stream *s);
 
 #endif

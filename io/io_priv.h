@@ -67,7 +67,9 @@ void io_ring_track(struct io_ctx *io, struct io_uring_sqe *sqe,
  * number reaped or -errno (ring broken). */
 int io_ring_wait(struct io_ctx *io);
 
-/* Submit queued SQEs without waiting. Returns 0 or -errno. */
+/* Submit queued SQEs without waiting. A transient -EAGAIN/-EBUSY counts
+ * as success (the SQEs stay queued for the next wait). Returns 0 or
+ * -errno. */
 int io_ring_submit(struct io_ctx *io);
 
 /* Wait until req has nothing pending. Returns 0 or -errno. */

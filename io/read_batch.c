@@ -214,12 +214,17 @@ static int linked_chain(struct io_ctx *io, unsigned s, struct io_rslot *sl,
 			const struct io_read_job *j)
 {
 	struct io_uring_sqe *sqe;
+	unsigned tries;
 	int err;
 
 	/* a chain split across two submissions would come apart (the ring
 	 * has at least 4 SQEs, see ctx.c) */
-	if (io_uring_sq_space_left(&io->ring) < 3) {
+	for (tries = 0; io_uring_sq_space_left(&io->ring) < 3; tries++) {
 		err = io_ring_submit(io);
+		if (err == 0 && io_uring_sq_space_left(&io->ring) < 3)
+			err = io_ring_wait(io);  /* the kernel refused: reap */
+		if (err == 0 && tries > 100000)
+			err = -EAGAIN;
 		if (err < 0)
 			return err;
 	}

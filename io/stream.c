@@ -40,6 +40,7 @@ struct io_stream {
 	bool eof;
 	uint64_t eof_off;
 	int err;                    /* sticky */
+	char qname[128];            /* quoted name for messages */
 };
 
 static char *slot_buf(const struct io_stream *s, unsigned i)
@@ -158,7 +159,7 @@ int io_stream_next(struct io_stream *s, const void **data, size_t *len,
 	*data = NULL;
 	*len = 0;
 	if (s->err)
-		return errbuf_set(eb, s->err, "read failed earlier: %s",
+		return errbuf_set(eb, s->err, "cannot read '%s': %s", s->qname,
 				  strerror(-s->err));
 	if (s->handed) {
 		s->handed = false;
@@ -177,7 +178,8 @@ int io_stream_next(struct io_stream *s, const void **data, size_t *len,
 	}
 	if (ret < 0) {
 		s->err = ret;
-		return errbuf_set(eb, ret, "cannot read: %s", strerror(-ret));
+		return errbuf_set(eb, ret, "cannot read '%s': %s", s->qname,
+				  strerror(-ret));
 	}
 	if (sl->got == 0)
 		return 0;
@@ -191,7 +193,6 @@ int io_stream_open(struct io_ctx *io, int dirfd, const char *name,
 		   size_t chunk, unsigned depth, struct io_stream **out,
 		   struct errbuf *eb)
 {
-	char qname[256];
 	struct io_stream *s;
 	struct stat st;
 	int ret;
@@ -202,10 +203,10 @@ int io_stream_open(struct io_ctx *io, int dirfd, const char *name,
 	if (!io || !name || chunk == 0 || chunk > STREAM_CHUNK_MAX ||
 	    depth == 0)
 		return errbuf_set(eb, -EINVAL, "stream: bad argument");
-	errbuf_quote_name(qname, sizeof(qname), name, strlen(name));
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return errbuf_set(eb, -ENOMEM, "cannot allocate stream");
+	errbuf_quote_name(s->qname, sizeof(s->qname), name, strlen(name));
 	s->io = io;
 	s->chunk = chunk;
 	s->ring = io->backend == IO_BACKEND_URING && io->op_read;
@@ -215,13 +216,13 @@ int io_stream_open(struct io_ctx *io, int dirfd, const char *name,
 	s->depth = depth;
 	s->fd = io_open_file(io, dirfd, name);
 	if (s->fd < 0) {
-		ret = errbuf_set(eb, s->fd, "cannot open '%s': %s", qname,
+		ret = errbuf_set(eb, s->fd, "cannot open '%s': %s", s->qname,
 				 strerror(-s->fd));
 		goto out_free;
 	}
 	if (fstat(s->fd, &st) < 0) {
 		ret = -errno;
-		errbuf_set(eb, ret, "cannot stat '%s': %s", qname,
+		errbuf_set(eb, ret, "cannot stat '%s': %s", s->qname,
 			   strerror(-ret));
 		goto out_close;
 	}
@@ -232,7 +233,7 @@ int io_stream_open(struct io_ctx *io, int dirfd, const char *name,
 	s->slots = calloc(depth, sizeof(*s->slots));
 	if (!s->bufs || !s->slots) {
 		ret = errbuf_set(eb, -ENOMEM, "cannot allocate %u x %zu bytes "
-				 "for '%s'", depth, chunk, qname);
+				 "for '%s'", depth, chunk, s->qname);
 		goto out_close;
 	}
 	*out = s;

@@ -35,7 +35,7 @@ struct http_multi {
 	struct http_request *inflight; /* at most transfers */
 	uint64_t rng;
 	/* counters */
-	atomic_uint_fast64_t n_requests, n_retries, n_up, n_down;
+	atomic_uint_fast64_t n_requests, n_retries, n_up, n_down, n_connects;
 };
 
 void http_wait_init(struct http_wait *w)
@@ -367,11 +367,14 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	bool retryable = false;
 	long status = 0;
 	curl_off_t up = 0, down = 0;
+	long connects = 0;
 
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
 	curl_easy_getinfo(e, CURLINFO_SIZE_UPLOAD_T, &up);
 	curl_easy_getinfo(e, CURLINFO_SIZE_DOWNLOAD_T, &down);
+	curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+	atomic_fetch_add(&hm->n_connects, (uint64_t)connects);
 	atomic_fetch_add(&hm->n_up, (uint64_t)up);
 	atomic_fetch_add(&hm->n_down, (uint64_t)down);
 	for (pp = &hm->inflight; *pp; pp = &(*pp)->inflight_next) {
@@ -620,6 +623,7 @@ void http_multi_stats(const struct http_multi *hm,
 
 	out->requests = atomic_load(&m->n_requests);
 	out->retries = atomic_load(&m->n_retries);
+	out->connects = atomic_load(&m->n_connects);
 	out->bytes_up = atomic_load(&m->n_up);
 	out->bytes_down = atomic_load(&m->n_down);
 }

@@ -128,6 +128,7 @@ int http_multi_run(struct http_multi *hm, struct http_request *req);
 struct http_multi_stats {
 	uint64_t requests;         /* attempts started */
 	uint64_t retries;
+	uint64_t connects;         /* new connections (the rest reused one) */
 	uint64_t bytes_up;
 	uint64_t bytes_down;
 };

@@ -75,7 +75,7 @@ int objstore_open(const char *url, const char *storage_options_json,
 	struct objstore_config defaults;
 	struct http_multi_opts ho = HTTP_MULTI_OPTS_INIT;
 	struct json_opts *opts = NULL;
-	struct objstore *os = NULL;
+	struct objstore *os = NULL, *tmp = NULL;
 	const char *rest;
 	bool is_s3;
 	int err;
@@ -106,17 +106,26 @@ int objstore_open(const char *url, const char *storage_options_json,
 		if (err)
 			return err;
 	}
-	err = is_s3 ? s3_open(&os, opts, eb) : azure_open(&os, opts, eb);
+	tmp = calloc(1, sizeof(*tmp));
+	if (!tmp) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = parse_url(tmp, url, rest, eb);
 	if (err)
 		goto out;
+	err = is_s3 ? s3_open(&os, tmp->bucket, opts, eb) :
+		      azure_open(&os, tmp->bucket, opts, eb);
+	if (err)
+		goto out;
+	memcpy(os->url, tmp->url, sizeof(os->url));
+	memcpy(os->bucket, tmp->bucket, sizeof(os->bucket));
+	memcpy(os->prefix, tmp->prefix, sizeof(os->prefix));
 	os->cfg = *cfg;
 	if (!os->cfg.part_size)
 		os->cfg.part_size = 16ULL << 20;
 	if (!os->cfg.transfers)
 		os->cfg.transfers = 16;
-	err = parse_url(os, url, rest, eb);
-	if (err)
-		goto out_free;
 	if (cfg->multi) {
 		os->hm = cfg->multi;
 	} else {
@@ -137,6 +146,7 @@ int objstore_open(const char *url, const char *storage_options_json,
 out_free:
 	objstore_free(os);
 out:
+	free(tmp);
 	json_opts_free(opts);
 	return err;
 }
@@ -280,6 +290,41 @@ int objstore_copy(struct objstore *os, const char *src_key,
 
 /* --- helpers for the backends --- */
 
+const char *objstore_opt_or_env(const struct json_opts *o, const char *key,
+				const char *env1, const char *env2)
+{
+	const char *v = json_opts_get(o, key);
+
+	if (v && *v)
+		return v;
+	v = env1 ? objstore_env(env1) : NULL;
+	if (!v && env2)
+		v = objstore_env(env2);
+	return v;
+}
+
+int objstore_check_option_keys(const struct json_opts *o,
+			       const char *const *allowed, const char *scheme,
+			       struct errbuf *eb)
+{
+	size_t i, j;
+	const char *k;
+	char q[128];
+
+	for (i = 0; i < json_opts_count(o); i++) {
+		k = json_opts_key(o, i);
+		for (j = 0; allowed[j]; j++)
+			if (!strcmp(allowed[j], k))
+				break;
+		if (!allowed[j]) {
+			errbuf_quote_name(q, sizeof(q), k, strlen(k));
+			return errbuf_set(eb, -EINVAL, "unknown storage option "
+					  "'%s' for %s://", q, scheme);
+		}
+	}
+	return 0;
+}
+
 int objstore_full_key(const struct objstore *os, const char *key, char *out,
 		      size_t cap, struct errbuf *eb)
 {
@@ -320,6 +365,12 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 		xml_value(req->errbody, req->errbody_len, "Message", msg,
 			  sizeof(msg));
 	}
+	msg[strcspn(msg, "\r\n")] = '\0';   /* Azure adds RequestId lines */
+	/* the store's code may only be in the body (S3): map it now */
+	if (req->result && req->result != req->src_err &&
+	    req->result != req->sink_err && code[0])
+		err = http_status_errno(req->curl_code, req->resp.status, code,
+					NULL);
 	if (req->curl_code != CURLE_OK && req->result != req->src_err &&
 	    req->result != req->sink_err)
 		return errbuf_set(eb, err,
@@ -332,13 +383,13 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 	if (req->resp.status && (req->resp.status < 200 ||
 				 req->resp.status >= 300))
 		return errbuf_set(eb, err,
-				  "cannot %s '%s%s%s': HTTP %ld %s%s%s%s%s "
+				  "cannot %s '%s%s%s': HTTP %ld %s%s%s "
 				  "(%s %s, %u attempt%s)",
 				  op, os->url, key ? "/" : "", qkey,
 				  req->resp.status,
 				  code[0] ? code :
 				  http_status_reason(req->resp.status),
-				  msg[0] ? ": " : "", msg, "", "",
+				  msg[0] ? ": " : "", msg,
 				  req->method, url, req->attempts,
 				  req->attempts == 1 ? "" : "s");
 	return errbuf_set(eb, err, "cannot %s '%s%s%s': %s%s%s", op, os->url,

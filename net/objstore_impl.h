@@ -20,10 +20,21 @@ struct objstore {
 	char prefix[OBJSTORE_KEY_MAX + 2];  /* "" or ends with '/' */
 };
 
-int s3_open(struct objstore **out, const struct json_opts *opts,
-	    struct errbuf *eb);
-int azure_open(struct objstore **out, const struct json_opts *opts,
-	       struct errbuf *eb);
+/* Backend constructors: allocate the backend's struct (which embeds
+ * struct objstore) with ops set; objstore_open fills the rest. */
+int s3_open(struct objstore **out, const char *bucket,
+	    const struct json_opts *opts, struct errbuf *eb);
+int azure_open(struct objstore **out, const char *container,
+	       const struct json_opts *opts, struct errbuf *eb);
+
+/* Reject storage options not in the NULL-terminated allowed list. */
+int objstore_check_option_keys(const struct json_opts *o,
+			       const char *const *allowed, const char *scheme,
+			       struct errbuf *eb);
+
+/* Storage option key if set and non-empty, else env1, else env2. */
+const char *objstore_opt_or_env(const struct json_opts *o, const char *key,
+				const char *env1, const char *env2);
 
 /* Full key = prefix + key, checked against OBJSTORE_KEY_MAX. */
 int objstore_full_key(const struct objstore *os, const char *key, char *out,

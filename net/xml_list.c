@@ -155,7 +155,7 @@ static void end_entry(struct xstate *x)
 	x->page->count++;
 	r = x->cb(x->arg, &e);
 	if (r)
-		stop(x, r < 0 ? r : 0, NULL);
+		stop(x, r, NULL);
 }
 
 static void on_end(void *ud, const XML_Char *name)

@@ -40,8 +40,8 @@ struct xml_list_page {
 /* Callback: 0 continue, < 0 stop with that error, > 0 stop (no error). */
 typedef int (*xml_list_cb)(void *arg, const struct xml_list_entry *e);
 
-/* Parse one page. Returns 0, the callback's error, or -EBADMSG for bad
- * XML (message in eb). */
+/* Parse one page. Returns 0, the callback's nonzero return (a positive
+ * one: it asked to stop), or -EBADMSG for bad XML (message in eb). */
 int xml_list_parse(enum xml_list_kind kind, const char *data, size_t len,
 		   xml_list_cb cb, void *arg, struct xml_list_page *page,
 		   struct errbuf *eb);

@@ -141,7 +141,8 @@ static int wildmatch(const char *p0, const char *p, const char *pe,
 			for (; t < te; t++) {
 				m = wildmatch(p0, p, pe, t, te);
 				if (m != WM_NOMATCH) {
-					if (!starstar || m != WM_ABORT_TO_STARSTAR)
+					if (!starstar ||
+					    m != WM_ABORT_TO_STARSTAR)
 						return m;
 				} else if (!starstar && *t == '/') {
 					return WM_ABORT_TO_STARSTAR;
@@ -230,7 +231,8 @@ int filter_add(struct filter *f, bool include, const char *pattern,
 		return errbuf_set(eb, -EINVAL, "filter_add: invalid arguments");
 	len = strnlen(pattern, FILTER_PATTERN_MAX + 1);
 	if (len > FILTER_PATTERN_MAX)
-		return errbuf_set(eb, -EINVAL, "filter pattern longer than %d bytes",
+		return errbuf_set(eb, -EINVAL,
+				  "filter pattern longer than %d bytes",
 				  FILTER_PATTERN_MAX);
 	p = pattern;
 	if (len && p[0] == '/') {
@@ -383,8 +385,9 @@ int filter_read_file(const char *path, char ***out, size_t *count,
 		got = getline(&line, &line_cap, fp);
 		if (got < 0) {
 			if (errno && !feof(fp))
-				rc = errbuf_set(eb, -errno, "cannot read '%s': %s",
-						path, strerror(errno));
+				rc = errbuf_set(eb, -errno,
+						"cannot read '%s': %s", path,
+						strerror(errno));
 			break;
 		}
 		lineno++;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hasher.h"
+#include "relpath.h"
 #include "progress.h"
 #include "banned.h"
 
@@ -75,11 +76,40 @@ static void take_stat(struct entry *e, const struct io_stat *st)
 	e->mode = st->mode & 07777;
 }
 
+static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
+			    const char *root, struct entry *e,
+			    struct heap *heap, struct run_stats *stats,
+			    struct errbuf *eb);
+
 /* Stream one file: fstat before, hash (+ heap temp) every chunk, fstat
  * after; retry while the file changes under us. */
 static int hash_streamed(struct hash_worker *w, int rootfd, const char *root,
 			 struct entry *e, struct heap *heap,
 			 struct run_stats *stats, struct errbuf *eb)
+{
+	int ret;
+
+	const char *name = e->name;
+	int dirfd = rootfd, parent = -1;
+
+	if (e->name_len >= RELPATH_DIRECT_MAX) {
+		/* longer than PATH_MAX: open from its own directory */
+		parent = relpath_open_parent(rootfd, e->name, e->name_len,
+					     &name);
+		if (parent < 0)
+			return file_error(eb, parent, root, e, "read");
+		dirfd = parent;
+	}
+	ret = hash_streamed_at(w, dirfd, name, root, e, heap, stats, eb);
+	if (parent >= 0)
+		close(parent);
+	return ret;
+}
+
+static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
+			    const char *root, struct entry *e,
+			    struct heap *heap, struct run_stats *stats,
+			    struct errbuf *eb)
 {
 	int attempt, ret = 0;
 
@@ -91,8 +121,7 @@ static int hash_streamed(struct hash_worker *w, int rootfd, const char *root,
 		const void *data;
 		size_t len;
 
-		ret = io_stream_open(w->io, rootfd, e->name, HASH_CHUNK, 4, &s,
-				     eb);
+		ret = io_stream_open(w->io, dirfd, name, HASH_CHUNK, 4, &s, eb);
 		if (ret < 0) {
 			errbuf_clear(eb);
 			return file_error(eb, ret, root, e, "read");
@@ -228,7 +257,8 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 	for (i = 0; i < n; i++) {
 		struct entry *e = items[i];
 
-		if (e->size > HASH_SMALL_MAX) {
+		if (e->size > HASH_SMALL_MAX ||
+		    e->name_len >= RELPATH_DIRECT_MAX) {
 			ret = hash_streamed(w, rootfd, root, e, heap, stats, eb);
 			if (ret < 0)
 				return ret;

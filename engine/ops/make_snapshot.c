@@ -49,6 +49,8 @@ struct snap_run {
 	struct entry prev_e;
 	bool prev_has;
 	int64_t racy_limit_ns;        /* reuse only if mtime < this */
+	bool prev_bad;                /* previous snapshot failed to verify */
+	struct errbuf prev_err;
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 };
@@ -128,6 +130,15 @@ static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 	return 0;
 }
 
+/* The previous snapshot is verified while it is merged (one read instead
+ * of two); if it turns out damaged, this run is abandoned before saving and
+ * redone without it. */
+static void prev_failed(struct snap_run *r, const struct errbuf *eb)
+{
+	r->prev_bad = true;
+	r->prev_err = *eb;
+}
+
 static void *scan_main(void *arg)
 {
 	struct snap_run *r = arg;
@@ -144,6 +155,7 @@ static void *scan_main(void *arg)
 			ret = merge_prev(r, &e, &eb);
 			if (ret < 0) {
 				entry_release(&e);
+				prev_failed(r, &eb);
 				break;
 			}
 			hash = ret == 0;
@@ -167,8 +179,17 @@ static void *scan_main(void *arg)
 			break;
 		}
 	}
+	/* the previous snapshot's checksum covers all of it: read it to the
+	 * end before any md5 taken from it may be saved */
+	while (ret == 0 && r->prev_has) {
+		ret = prev_advance(r, &eb);
+		if (ret < 0)
+			prev_failed(r, &eb);
+	}
 	if (ret < 0) {
-		if (ret != -ECANCELED)
+		if (r->prev_bad)
+			run_fail(r, &r->prev_err, -ESTALE);
+		else if (ret != -ECANCELED)
 			run_fail(r, &eb, ret);
 	} else {
 		ordered_close(r->win);
@@ -219,15 +240,13 @@ static bool allow_entry(void *ctx, const char *relpath, size_t len,
 	return filter_allows(ctx, relpath, len, is_dir);
 }
 
-/* Check the whole previous snapshot (trailer checksum included) before
- * trusting any md5 from it; then reopen it for the merge. */
+/* Open the previous snapshot for the merge (its checksum is verified as
+ * the merge reads it to the end). */
 static int open_previous(struct snap_run *r, struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
-	struct snapshot_reader *check = NULL;
 	struct errbuf local = ERRBUF_INIT;
 	char *path = NULL;
-	struct entry e;
 	int ret;
 
 	if (r->mo->previous_path) {
@@ -242,12 +261,6 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		if (ret < 0)
 			goto unusable;
 	}
-	ret = snapshot_reader_open_file(path, &check, &local);
-	while (ret >= 0 && (ret = snapshot_reader_next(check, &e, &local)) == 1)
-		entry_release(&e);
-	snapshot_reader_free(check);
-	if (ret < 0)
-		goto unusable;
 	ret = snapshot_reader_open_file(path, &r->prev, &local);
 	if (ret < 0)
 		goto unusable;
@@ -257,13 +270,21 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		r->racy_limit_ns = r->mo->racy_after_ns;
 	log_debug(r->log, "reusing md5s of unchanged files from '%s'", path);
 	free(path);
-	return prev_advance(r, eb);
+	ret = prev_advance(r, &local);
+	if (ret < 0) {
+		snapshot_reader_free(r->prev);
+		r->prev = NULL;
+		goto unusable_logged;
+	}
+	return 0;
 unusable:
 	/* a damaged previous snapshot must not stop a new backup: say so
 	 * and hash everything */
+	free(path);
+unusable_logged:
 	log_warn(r->log, "previous snapshot not usable, hashing every file: %s",
 		 local.msg);
-	free(path);
+	(void)eb;
 	return 0;
 }
 
@@ -302,10 +323,10 @@ static double mono_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int engine_make_snapshot(const struct engine_opts *o,
-			 const struct make_snapshot_opts *mo,
-			 struct run_stats *stats, char **snapshot_path,
-			 struct errbuf *eb)
+static int make_snapshot_run(const struct engine_opts *o,
+			     const struct make_snapshot_opts *mo,
+			     struct run_stats *stats, char **snapshot_path,
+			     bool use_previous, struct errbuf *eb)
 {
 	struct snap_run r;
 	struct logger log = o->log;
@@ -319,7 +340,7 @@ int engine_make_snapshot(const struct engine_opts *o,
 	bool scan_started = false;
 	struct ordered_slot *slot;
 	double t0 = mono_s();
-	int out_fd = mo->out_fd;
+	int out_fd = mo->to_fd ? mo->out_fd : -1;
 	int ret;
 
 	*snapshot_path = NULL;
@@ -347,7 +368,7 @@ int engine_make_snapshot(const struct engine_opts *o,
 		if (ret < 0)
 			goto out;
 	}
-	if (o->snap_root) {
+	if (o->snap_root && use_previous) {
 		ret = open_previous(&r, eb);
 		if (ret < 0)
 			goto out;
@@ -362,6 +383,7 @@ int engine_make_snapshot(const struct engine_opts *o,
 	so.files_scanned = &stats->files_scanned;
 	so.files_skipped = &stats->files_skipped;
 	so.interrupted = o->interrupted;
+	so.prefetch_threads = o->scan_jobs;
 	ret = scanner_new(&so, &r.scanner, eb);
 	if (ret < 0)
 		goto out;
@@ -424,7 +446,11 @@ int engine_make_snapshot(const struct engine_opts *o,
 
 	if (run_failed(&r)) {
 		ret = r.err.code;
-		errbuf_set(eb, ret, "%s", r.err.msg);
+		if (r.prev_bad && ret == -ESTALE)
+			log_warn(&log, "previous snapshot not usable, hashing "
+				 "every file again: %s", r.prev_err.msg);
+		else
+			errbuf_set(eb, ret, "%s", r.err.msg);
 		goto out;
 	}
 	if (r.heap) {
@@ -461,5 +487,29 @@ out:
 	stats->seconds = mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;
+	return ret;
+}
+
+int engine_make_snapshot(const struct engine_opts *o,
+			 const struct make_snapshot_opts *mo,
+			 struct run_stats *stats, char **snapshot_path,
+			 struct errbuf *eb)
+{
+	int ret;
+
+	ret = make_snapshot_run(o, mo, stats, snapshot_path, true, eb);
+	if (ret == -ESTALE && !eb->code) {
+		/* the previous snapshot was damaged: nothing was saved, redo
+		 * the run trusting no md5 from it (the heap objects already
+		 * written are sound: their names are the MD5 of what was
+		 * read) */
+		memset(stats, 0, sizeof(*stats));
+		if (mo->to_fd && (ftruncate(mo->out_fd, 0) ||
+					lseek(mo->out_fd, 0, SEEK_SET) < 0))
+			return errbuf_set(eb, -errno, "cannot rewind the "
+					  "snapshot output: %s",
+					  strerror(errno));
+		ret = make_snapshot_run(o, mo, stats, snapshot_path, false, eb);
+	}
 	return ret;
 }

@@ -570,7 +570,6 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 			goto out;
 	}
 	memset(&mo, 0, sizeof(mo));
-	mo.out_fd = -1;
 	memset(&sub, 0, sizeof(sub));
 	if (ro->save_before && !ro->dry_run) {
 		mo.save = true;
@@ -583,6 +582,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 					 strerror(errno));
 			goto out;
 		}
+		mo.to_fd = true;
 		mo.out_fd = scratch;
 		if (access(o->file_root, F_OK) == 0) {
 			ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
@@ -687,7 +687,6 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	progress_stop(&prog);
 	if (ro->save_after) {
 		memset(&mo, 0, sizeof(mo));
-		mo.out_fd = -1;
 		mo.save = true;
 		/* the tree now matches target: trust its md5s by size and
 		 * mtime, except for files touched since the restore began */

@@ -311,17 +311,21 @@ int tree_writer_prune_parents(struct tree_writer *w, const char *name,
 {
 	const char *slash;
 	size_t plen = len, base;
+	char comp[256];
 	int dirfd, ret;
 
 	while ((slash = memrchr(name, '/', plen)) != NULL) {
 		plen = (size_t)(slash - name);
 		ret = tree_writer_parent(w, name, plen, false, &dirfd, &base,
 					 eb);
-		if (ret < 0) {
+		if (ret < 0 || plen - base >= sizeof(comp)) {
 			errbuf_clear(eb);
 			return 0;
 		}
-		ret = unlinkat(dirfd, name + base, AT_REMOVEDIR) ? errno : 0;
+		/* name is not cut at plen: copy the last component out */
+		memcpy(comp, name + base, plen - base);
+		comp[plen - base] = '\0';
+		ret = unlinkat(dirfd, comp, AT_REMOVEDIR) ? errno : 0;
 		/* a cached fd must never outlive its directory: a new one of
 		 * the same name would be shadowed by the deleted one */
 		drop_cache(w);

@@ -1,32 +1,76 @@
-/* scan: depth-first walk with one frame per directory level. */
+/* scan: depth-first walk with one frame per directory level, fed by a
+ * prefetch pool.
+ *
+ * The walk (caller's thread) keeps a stack of frames. When it enters a
+ * directory it needs its children listed, statx'ed and sorted; a job for
+ * that was usually queued earlier, when the parent was loaded, and done by
+ * a pool thread meanwhile. Jobs are queued for the directories the walk
+ * reaches soonest (children of the deepest frames first), at most
+ * PREFETCH_MAX at a time. A job the pool has not started yet when the walk
+ * arrives is cancelled and done inline. */
 #include "scan.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bqueue.h"
 #include "banned.h"
+
+#define PREFETCH_MAX 64
+
+struct dir_job;
 
 struct child {
 	const char *name;
 	size_t len;
 	struct io_stat st;
+	struct dir_job *job;    /* prefetch under way, or NULL */
+};
+
+/* What loading one directory produces; buffers are reused. */
+struct dir_data {
+	struct io_dir_listing listing;
+	struct child *children;
+	size_t n, cap;
+	const char **names;     /* for io_stat_batch */
+	struct io_stat *stats;
 };
 
 struct frame {
 	int dirfd;
 	char *prefix;           /* "a/b/" (empty for the root) */
 	size_t prefix_len;
-	struct io_dir_listing listing;
-	struct child *children;
-	size_t n, cap, next;
-	const char **names;     /* for io_stat_batch */
-	struct io_stat *stats;
+	struct dir_data d;
+	size_t next;            /* next child the walk visits */
+	size_t prefetch_next;   /* next child to consider for prefetch */
+};
+
+enum job_state {
+	JOB_QUEUED,
+	JOB_RUNNING,
+	JOB_DONE,
+	JOB_CANCELLED,          /* the walk did it itself; pool recycles */
+};
+
+struct dir_job {
+	struct dir_job *free_next;
+	struct dir_job *all_next;
+	int parentfd;           /* borrowed: the parent frame outlives us */
+	const char *name;       /* borrowed from the parent's listing */
+	char *prefix;           /* "a/b/c/", owned until taken */
+	size_t prefix_len;
+	int dirfd;              /* result */
+	struct dir_data d;      /* result */
+	int err;
+	struct errbuf eb;
+	enum job_state state;
 };
 
 struct scanner {
@@ -36,9 +80,18 @@ struct scanner {
 	int rootfd;
 	struct frame *frames;   /* stack, frames[0] = root */
 	size_t depth, frames_cap;
-	char *path;             /* scratch for relative paths */
+	char *path;             /* scratch for relative paths (walk only) */
 	size_t path_cap;
 	bool started;
+	/* prefetch pool */
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	struct bqueue *jobq;
+	pthread_t *threads;
+	unsigned nthreads;
+	unsigned outstanding;   /* queued, running or done, not taken */
+	struct dir_job *free_jobs;
+	struct dir_job *all_jobs;
 };
 
 static void counter_add(uint64_t *c, uint64_t n)
@@ -55,6 +108,15 @@ static int child_cmp(const void *a, const void *b)
 			     y->name, y->len, S_ISDIR(y->st.mode));
 }
 
+static void dir_data_free(struct dir_data *d)
+{
+	io_dir_listing_release(&d->listing);
+	free(d->children);
+	free(d->names);
+	free(d->stats);
+	memset(d, 0, sizeof(*d));
+}
+
 static void frame_release(struct frame *f)
 {
 	if (f->dirfd >= 0)
@@ -62,14 +124,6 @@ static void frame_release(struct frame *f)
 	f->dirfd = -1;
 	free(f->prefix);
 	f->prefix = NULL;
-}
-
-static void frame_free_buffers(struct frame *f)
-{
-	io_dir_listing_release(&f->listing);
-	free(f->children);
-	free(f->names);
-	free(f->stats);
 }
 
 static int ensure_path(struct scanner *s, size_t need, struct errbuf *eb)
@@ -98,103 +152,357 @@ static size_t join(struct scanner *s, const struct frame *f, const char *name,
 	return f->prefix_len + len;
 }
 
-static const char *display(const struct frame *f, char *buf, size_t cap)
+/* "root/prefix+name" rendered safely for a message */
+static void shown_path(char *out, size_t cap, const char *prefix,
+		       size_t prefix_len, const char *name, size_t len)
 {
-	errbuf_quote_name(buf, cap, f->prefix, f->prefix_len ?
-			  f->prefix_len - 1 : 0);
-	if (!f->prefix_len && cap > 1) {
-		buf[0] = '.';
-		buf[1] = '\0';
+	size_t n;
+
+	errbuf_quote_name(out, cap, prefix, prefix_len);
+	n = strlen(out);
+	if (n < cap)
+		errbuf_quote_name(out + n, cap - n, name, len);
+	n = strlen(out);
+	if (!n && cap > 1) {
+		out[0] = '.';
+		out[1] = '\0';
+	} else if (n && out[n - 1] == '/') {
+		out[n - 1] = '\0';
 	}
-	return buf;
 }
 
-/* List and stat the children of f->dirfd, sort them. */
-static int frame_load(struct scanner *s, struct frame *f, struct errbuf *eb)
+/* List, statx and sort the children of dirfd. Runs on the walk or on a
+ * pool thread (io belongs to the calling thread). */
+static int load_dir(struct io_ctx *io, const char *root, int dirfd,
+		    const char *prefix, size_t prefix_len, struct dir_data *d,
+		    struct errbuf *eb)
 {
 	char shown[512];
 	size_t i, n;
 	int ret;
 
-	ret = io_list_dir(f->dirfd, &f->listing, eb);
-	if (ret < 0)
+	ret = io_list_dir(dirfd, &d->listing, eb);
+	if (ret < 0) {
+		shown_path(shown, sizeof(shown), prefix, prefix_len, "", 0);
 		return errbuf_wrap(eb, ret, "cannot list directory '%s/%s'",
-				   s->o.root, display(f, shown, sizeof(shown)));
-	n = f->listing.n;
-	if (n > f->cap) {
-		struct child *c = realloc(f->children, n * sizeof(*c));
-		const char **nm = c ? realloc(f->names, n * sizeof(*nm)) : NULL;
-		struct io_stat *st = nm ? realloc(f->stats, n * sizeof(*st))
+				   root, shown);
+	}
+	n = d->listing.n;
+	if (n > d->cap) {
+		struct child *c = realloc(d->children, n * sizeof(*c));
+		const char **nm = c ? realloc(d->names, n * sizeof(*nm)) : NULL;
+		struct io_stat *st = nm ? realloc(d->stats, n * sizeof(*st))
 					: NULL;
 
 		if (c)
-			f->children = c;
+			d->children = c;
 		if (nm)
-			f->names = nm;
+			d->names = nm;
 		if (st)
-			f->stats = st;
+			d->stats = st;
 		if (!c || !nm || !st)
 			return errbuf_set(eb, -ENOMEM, "out of memory");
-		f->cap = n;
+		d->cap = n;
 	}
 	for (i = 0; i < n; i++)
-		f->names[i] = f->listing.ents[i].name;
-	ret = io_stat_batch(s->io, f->dirfd, f->names, n, f->stats, eb);
+		d->names[i] = d->listing.ents[i].name;
+	ret = io_stat_batch(io, dirfd, d->names, n, d->stats, eb);
 	if (ret < 0)
 		return ret;
-	f->n = 0;
+	d->n = 0;
 	for (i = 0; i < n; i++) {
-		struct child *c = &f->children[f->n];
+		struct child *c = &d->children[d->n];
 
-		if (f->stats[i].err == -ENOENT)
+		if (d->stats[i].err == -ENOENT)
 			continue;  /* deleted since the listing: not in the tree */
-		if (f->stats[i].err) {
-			join(s, f, f->listing.ents[i].name,
-			     f->listing.ents[i].name_len);
-			errbuf_quote_name(shown, sizeof(shown), s->path,
-					  strlen(s->path));
-			return errbuf_set(eb, f->stats[i].err,
-					  "cannot stat '%s/%s': %s", s->o.root,
-					  shown, strerror(-f->stats[i].err));
+		if (d->stats[i].err) {
+			shown_path(shown, sizeof(shown), prefix, prefix_len,
+				   d->listing.ents[i].name,
+				   d->listing.ents[i].name_len);
+			return errbuf_set(eb, d->stats[i].err,
+					  "cannot stat '%s/%s': %s", root,
+					  shown, strerror(-d->stats[i].err));
 		}
-		c->name = f->listing.ents[i].name;
-		c->len = f->listing.ents[i].name_len;
-		c->st = f->stats[i];
-		f->n++;
+		c->name = d->listing.ents[i].name;
+		c->len = d->listing.ents[i].name_len;
+		c->st = d->stats[i];
+		c->job = NULL;
+		d->n++;
 	}
-	qsort(f->children, f->n, sizeof(*f->children), child_cmp);
-	f->next = 0;
+	if (d->n > 1)
+		qsort(d->children, d->n, sizeof(*d->children), child_cmp);
 	return 0;
 }
 
-static int push_frame(struct scanner *s, int dirfd, const char *prefix,
-		      size_t prefix_len, struct errbuf *eb)
+static int open_subdir(int parentfd, const char *name)
 {
-	struct frame *f;
+	int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static void *prefetch_main(void *arg)
+{
+	struct scanner *s = arg;
+	struct io_ctx *io = NULL;
+	struct errbuf eb = ERRBUF_INIT;
+	void *item;
 	int ret;
 
+	/* without a ring of its own the thread falls back to plain calls */
+	if (io_ctx_new(s->o.io == IO_BACKEND_URING ? IO_BACKEND_AUTO : s->o.io,
+		       256, &io, NULL, &eb) < 0)
+		io = NULL;
+	while (bqueue_pop(s->jobq, &item) == 1) {
+		struct dir_job *j = item;
+		int fd;
+
+		pthread_mutex_lock(&s->lock);
+		if (j->state == JOB_CANCELLED) {
+			j->free_next = s->free_jobs;
+			s->free_jobs = j;
+			pthread_mutex_unlock(&s->lock);
+			continue;
+		}
+		j->state = JOB_RUNNING;
+		pthread_mutex_unlock(&s->lock);
+
+		errbuf_clear(&j->eb);
+		fd = open_subdir(j->parentfd, j->name);
+		if (fd < 0) {
+			ret = fd;
+			fd = -1;
+		} else if (!io) {
+			ret = -EAGAIN;  /* the walk loads it itself */
+		} else {
+			ret = load_dir(io, s->o.root, fd, j->prefix,
+				       j->prefix_len, &j->d, &j->eb);
+		}
+		pthread_mutex_lock(&s->lock);
+		j->dirfd = fd;
+		j->err = ret;
+		j->state = JOB_DONE;
+		pthread_cond_broadcast(&s->done);
+		pthread_mutex_unlock(&s->lock);
+	}
+	io_ctx_free(io);
+	return NULL;
+}
+
+static struct dir_job *job_get(struct scanner *s)
+{
+	struct dir_job *j;
+
+	pthread_mutex_lock(&s->lock);
+	j = s->free_jobs;
+	if (j)
+		s->free_jobs = j->free_next;
+	pthread_mutex_unlock(&s->lock);
+	if (!j) {
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			return NULL;
+		j->all_next = s->all_jobs;   /* walk thread only */
+		s->all_jobs = j;
+	}
+	j->dirfd = -1;
+	return j;
+}
+
+/* Queue jobs for the directories the walk enters next. */
+static void prefetch_topup(struct scanner *s)
+{
+	size_t d;
+
+	if (!s->nthreads)
+		return;
+	for (d = s->depth; d-- > 0;) {
+		struct frame *f = &s->frames[d];
+
+		if (f->prefetch_next < f->next)
+			f->prefetch_next = f->next;
+		while (f->prefetch_next < f->d.n) {
+			struct child *c = &f->d.children[f->prefetch_next];
+			struct dir_job *j;
+			size_t len;
+
+			if (__atomic_load_n(&s->outstanding, __ATOMIC_RELAXED) >=
+			    PREFETCH_MAX)
+				return;
+			f->prefetch_next++;
+			if (!S_ISDIR(c->st.mode) || c->job)
+				continue;
+			if (ensure_path(s, f->prefix_len + c->len + 2, NULL) < 0)
+				return;
+			len = join(s, f, c->name, c->len);
+			if (s->o.allow && !s->o.allow(s->o.allow_ctx, s->path,
+						      len, true))
+				continue;
+			j = job_get(s);
+			if (!j)
+				return;
+			j->prefix = malloc(len + 2);
+			if (!j->prefix) {
+				pthread_mutex_lock(&s->lock);
+				j->free_next = s->free_jobs;
+				s->free_jobs = j;
+				pthread_mutex_unlock(&s->lock);
+				return;
+			}
+			memcpy(j->prefix, s->path, len);
+			j->prefix[len] = '/';
+			j->prefix[len + 1] = '\0';
+			j->prefix_len = len + 1;
+			j->parentfd = f->dirfd;
+			j->name = c->name;
+			j->state = JOB_QUEUED;
+			__atomic_fetch_add(&s->outstanding, 1, __ATOMIC_RELAXED);
+			c->job = j;
+			if (bqueue_push(s->jobq, j) < 0) {
+				/* pool stopped: do it inline */
+				c->job = NULL;
+				__atomic_fetch_sub(&s->outstanding, 1,
+						   __ATOMIC_RELAXED);
+				free(j->prefix);
+				j->prefix = NULL;
+				return;
+			}
+		}
+	}
+}
+
+static struct frame *frame_push(struct scanner *s, struct errbuf *eb)
+{
 	if (s->depth == s->frames_cap) {
 		size_t cap = s->frames_cap ? s->frames_cap * 2 : 16;
 		struct frame *fr = realloc(s->frames, cap * sizeof(*fr));
 
 		if (!fr) {
-			close(dirfd);
-			return errbuf_set(eb, -ENOMEM, "out of memory");
+			errbuf_set(eb, -ENOMEM, "out of memory");
+			return NULL;
 		}
 		memset(fr + s->frames_cap, 0,
 		       (cap - s->frames_cap) * sizeof(*fr));
 		s->frames = fr;
 		s->frames_cap = cap;
 	}
-	f = &s->frames[s->depth++];
-	f->dirfd = dirfd;
+	return &s->frames[s->depth++];
+}
+
+/* Enter child c of the top frame. Returns 1 entered, 0 when the directory
+ * vanished (skip it), -errno on failure. */
+static int enter_dir(struct scanner *s, struct child *c, const char *prefix,
+		     size_t prefix_len, struct errbuf *eb)
+{
+	struct frame *parent = &s->frames[s->depth - 1];
+	struct dir_job *j = c->job;
+	struct frame *f;
+	char shown[512];
+	int fd, ret;
+
+	c->job = NULL;
+	if (j) {
+		pthread_mutex_lock(&s->lock);
+		if (j->state == JOB_QUEUED) {
+			j->state = JOB_CANCELLED;  /* pool recycles it */
+			free(j->prefix);
+			j->prefix = NULL;
+			j = NULL;
+			s->outstanding--;
+		} else {
+			while (j->state != JOB_DONE)
+				pthread_cond_wait(&s->done, &s->lock);
+			s->outstanding--;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
+	if (j && j->err != -EAGAIN) {
+		if (j->err == -ENOENT) {
+			ret = 0;
+			goto recycle;
+		}
+		if (j->err < 0) {
+			ret = j->err;
+			if (j->eb.code)
+				*eb = j->eb;
+			else
+				goto open_error;
+			goto recycle;
+		}
+		f = frame_push(s, eb);
+		if (!f) {
+			ret = -ENOMEM;
+			goto recycle;
+		}
+		/* swap buffers: the frame takes the loaded ones */
+		{
+			struct dir_data tmp = f->d;
+
+			f->d = j->d;
+			j->d = tmp;
+		}
+		f->dirfd = j->dirfd;
+		j->dirfd = -1;
+		f->prefix = j->prefix;
+		f->prefix_len = j->prefix_len;
+		j->prefix = NULL;
+		f->next = f->prefetch_next = 0;
+		ret = 1;
+		goto recycle;
+	}
+	if (j) {
+		/* the pool could not load it: do it here */
+		if (j->dirfd >= 0)
+			close(j->dirfd);
+		j->dirfd = -1;
+		free(j->prefix);
+		j->prefix = NULL;
+		pthread_mutex_lock(&s->lock);
+		j->free_next = s->free_jobs;
+		s->free_jobs = j;
+		pthread_mutex_unlock(&s->lock);
+		j = NULL;
+	}
+	fd = open_subdir(parent->dirfd, c->name);
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0) {
+		ret = fd;
+		goto open_error;
+	}
+	f = frame_push(s, eb);
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	f->dirfd = fd;
 	f->prefix = malloc(prefix_len + 1);
 	if (!f->prefix)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	memcpy(f->prefix, prefix, prefix_len);
 	f->prefix[prefix_len] = '\0';
 	f->prefix_len = prefix_len;
-	ret = frame_load(s, f, eb);
+	f->next = f->prefetch_next = 0;
+	return load_dir(s->io, s->o.root, fd, f->prefix, f->prefix_len, &f->d,
+			eb) < 0 ? eb->code : 1;
+
+open_error:
+	shown_path(shown, sizeof(shown), prefix, prefix_len, "", 0);
+	ret = errbuf_set(eb, ret, "cannot open directory '%s/%s': %s",
+			 s->o.root, shown, strerror(-ret));
+recycle:
+	if (j) {
+		if (j->dirfd >= 0)
+			close(j->dirfd);
+		j->dirfd = -1;
+		free(j->prefix);
+		j->prefix = NULL;
+		pthread_mutex_lock(&s->lock);
+		j->free_next = s->free_jobs;
+		s->free_jobs = j;
+		pthread_mutex_unlock(&s->lock);
+	}
 	return ret;
 }
 
@@ -202,6 +510,7 @@ int scanner_new(const struct scan_opts *o, struct scanner **out,
 		struct errbuf *eb)
 {
 	struct scanner *s;
+	unsigned i;
 	int ret;
 
 	*out = NULL;
@@ -210,6 +519,8 @@ int scanner_new(const struct scan_opts *o, struct scanner **out,
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	s->o = *o;
 	s->rootfd = -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->done, NULL);
 	ret = io_ctx_new(o->io, 256, &s->io, &s->fell_back, eb);
 	if (ret < 0)
 		goto fail;
@@ -226,6 +537,20 @@ int scanner_new(const struct scan_opts *o, struct scanner **out,
 	ret = ensure_path(s, 4096, eb);
 	if (ret < 0)
 		goto fail;
+	if (o->prefetch_threads) {
+		ret = bqueue_new(PREFETCH_MAX * 2, &s->jobq);
+		if (ret < 0) {
+			ret = errbuf_set(eb, ret, "out of memory");
+			goto fail;
+		}
+		s->threads = calloc(o->prefetch_threads, sizeof(*s->threads));
+		for (i = 0; s->threads && i < o->prefetch_threads; i++) {
+			if (pthread_create(&s->threads[i], NULL, prefetch_main,
+					   s))
+				break;
+			s->nthreads++;
+		}
+	}
 	*out = s;
 	return 0;
 fail:
@@ -245,19 +570,38 @@ bool scanner_fell_back(const struct scanner *s)
 
 void scanner_free(struct scanner *s)
 {
-	size_t i;
+	struct dir_job *j, *next;
+	unsigned i;
+	size_t d;
 
 	if (!s)
 		return;
-	for (i = 0; i < s->depth; i++)
-		frame_release(&s->frames[i]);
-	for (i = 0; i < s->frames_cap; i++)
-		frame_free_buffers(&s->frames[i]);
+	if (s->jobq) {
+		bqueue_abort(s->jobq);
+		for (i = 0; i < s->nthreads; i++)
+			pthread_join(s->threads[i], NULL);
+	}
+	for (j = s->all_jobs; j; j = next) {
+		next = j->all_next;
+		if (j->dirfd >= 0)
+			close(j->dirfd);
+		free(j->prefix);
+		dir_data_free(&j->d);
+		free(j);
+	}
+	bqueue_free(s->jobq);
+	free(s->threads);
+	for (d = 0; d < s->depth; d++)
+		frame_release(&s->frames[d]);
+	for (d = 0; d < s->frames_cap; d++)
+		dir_data_free(&s->frames[d].d);
 	free(s->frames);
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	io_ctx_free(s->io);
 	free(s->path);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->done);
 	free(s);
 }
 
@@ -307,63 +651,64 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 	if (s->rootfd < 0)
 		return 0;
 	if (!s->started) {
+		struct frame *f;
 		int fd = dup(s->rootfd);
 
 		s->started = true;
 		if (fd < 0)
 			return errbuf_set(eb, -errno, "dup: %s", strerror(errno));
-		ret = push_frame(s, fd, "", 0, eb);
+		f = frame_push(s, eb);
+		if (!f) {
+			close(fd);
+			return -ENOMEM;
+		}
+		f->dirfd = fd;
+		f->prefix = calloc(1, 1);
+		f->prefix_len = 0;
+		f->next = f->prefetch_next = 0;
+		if (!f->prefix)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		ret = load_dir(s->io, s->o.root, fd, "", 0, &f->d, eb);
 		if (ret < 0)
 			return ret;
+		prefetch_topup(s);
 	}
 	while (s->depth) {
 		struct frame *f = &s->frames[s->depth - 1];
-		const struct child *c;
+		struct child *c;
 		size_t len;
 		uint32_t fmt;
 
 		if (s->o.interrupted && *s->o.interrupted)
 			return errbuf_set(eb, -EINTR, "interrupted");
-		if (f->next == f->n) {
+		if (f->next == f->d.n) {
 			frame_release(f);
 			s->depth--;
 			continue;
 		}
-		c = &f->children[f->next++];
+		c = &f->d.children[f->next++];
 		fmt = c->st.mode & S_IFMT;
 		if (ensure_path(s, f->prefix_len + c->len + 2, eb) < 0)
 			return -ENOMEM;
 		len = join(s, f, c->name, c->len);
-		if (s->o.allow && !s->o.allow(s->o.allow_ctx, s->path, len,
-					      fmt == S_IFDIR))
+		if (s->o.allow && !c->job &&
+		    !s->o.allow(s->o.allow_ctx, s->path, len, fmt == S_IFDIR))
 			continue;
 		if (fmt == S_IFDIR) {
-			int fd = openat(f->dirfd, c->name, O_RDONLY | O_DIRECTORY |
-					O_NOFOLLOW | O_CLOEXEC);
-
-			if (fd < 0) {
-				if (errno == ENOENT)
-					continue;
-				errbuf_quote_name(shown, sizeof(shown), s->path,
-						  len);
-				return errbuf_set(eb, -errno,
-						  "cannot open directory '%s/%s': %s",
-						  s->o.root, shown,
-						  strerror(errno));
-			}
 			/* the directory's own record comes first ("d/" sorts
-			 * before "d/x"); push_frame may move f */
+			 * before "d/x") */
 			ret = fill_entry(s, f, c, ENTRY_DIR, out, eb);
-			if (ret < 0) {
-				close(fd);
+			if (ret < 0)
 				return ret;
-			}
 			s->path[len] = '/';
-			ret = push_frame(s, fd, s->path, len + 1, eb);
-			if (ret < 0) {
+			ret = enter_dir(s, c, s->path, len + 1, eb);
+			if (ret <= 0) {
 				entry_release(out);
-				return ret;
+				if (ret < 0)
+					return ret;
+				continue;
 			}
+			prefetch_topup(s);
 			return 1;
 		}
 		if (fmt == S_IFREG || fmt == S_IFLNK) {

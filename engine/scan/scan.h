@@ -2,8 +2,11 @@
  * directories; a directory's record comes before its contents) in
  * entry_cmp order: each directory is listed with
  * getdents64, its children are statx'ed in one batch (io_uring where
- * available) and sorted, and the walk is depth-first. Memory is one
- * directory listing per level of depth, whatever the size of the tree. */
+ * available) and sorted, and the walk is depth-first. A small pool of
+ * threads loads the directories the walk will enter next, so listing and
+ * statx run in parallel while the output keeps its order. Memory is one
+ * listing per level of depth plus a bounded number of prefetched
+ * directories, whatever the size of the tree. */
 #ifndef SNAP_SCAN_H
 #define SNAP_SCAN_H
 
@@ -31,6 +34,9 @@ struct scan_opts {
 	volatile sig_atomic_t *interrupted;
 	/* a missing root is an empty tree instead of an error */
 	bool missing_root_ok;
+	/* threads that list and stat directories ahead of the walk (0: the
+	 * walk does it all itself) */
+	unsigned prefetch_threads;
 };
 
 struct scanner;

@@ -23,6 +23,14 @@
 
 #define READER_IN_BUF (64 * 1024)
 
+enum what {
+	WHAT_MAGIC = 0,
+	WHAT_HEADER,
+	WHAT_RECORD,     /* a frame whose kind is not known yet */
+	WHAT_ENTRY,
+	WHAT_TRAILER,
+};
+
 struct snapshot_reader {
 	ssize_t (*read)(void *ctx, void *buf, size_t len);
 	void *ctx;
@@ -39,7 +47,7 @@ struct snapshot_reader {
 	uint64_t count;           /* entries returned */
 	uint64_t frame_off;       /* offset of the current frame */
 	size_t frame_len;
-	char what[48];            /* "header", "entry 12", "trailer" */
+	enum what what;           /* what is being read, for messages */
 	char qname[256];          /* quoted display name */
 	bool has_prev;
 	bool prev_is_dir;
@@ -58,14 +66,37 @@ static int corrupt(struct snapshot_reader *r, uint64_t at, const char *fmt,
 		   ...)
 {
 	char reason[256];
+	char what[64];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
+	/* formatted only on failure: the hot path stores an enum */
+	switch (r->what) {
+	case WHAT_MAGIC:
+		snprintf(what, sizeof(what), "magic");
+		break;
+	case WHAT_HEADER:
+		snprintf(what, sizeof(what), "header");
+		break;
+	case WHAT_RECORD:
+		if (r->count)
+			snprintf(what, sizeof(what),
+				 "record after entry %" PRIu64, r->count);
+		else
+			snprintf(what, sizeof(what), "record after the header");
+		break;
+	case WHAT_ENTRY:
+		snprintf(what, sizeof(what), "entry %" PRIu64, r->count + 1);
+		break;
+	default:
+		snprintf(what, sizeof(what), "trailer");
+		break;
+	}
 	return errbuf_set(&r->first, -EBADMSG,
 			  "corrupt snapshot '%s': %s at byte %" PRIu64 ": %s",
-			  r->qname, r->what, at, reason);
+			  r->qname, what, at, reason);
 }
 
 static int fail(struct snapshot_reader *r, struct errbuf *eb)
@@ -269,7 +300,7 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 	size_t len;
 	int rc;
 
-	snprintf(r->what, sizeof(r->what), "header");
+	r->what = WHAT_HEADER;
 	rc = record_fields(r, map, known, vals, &seen);
 	if (rc)
 		return rc;
@@ -405,7 +436,7 @@ static int parse_trailer(struct snapshot_reader *r, const msgpack_object *map)
 	ssize_t n;
 	int rc;
 
-	snprintf(r->what, sizeof(r->what), "trailer");
+	r->what = WHAT_TRAILER;
 	rc = record_fields(r, map, known, vals, &seen);
 	if (rc)
 		return rc;
@@ -452,7 +483,7 @@ static int reader_start(struct snapshot_reader *r, struct errbuf *eb)
 				  "cannot read snapshot '%s': md5 unavailable: %s",
 				  r->qname, ossl);
 	}
-	snprintf(r->what, sizeof(r->what), "magic");
+	r->what = WHAT_MAGIC;
 	n = read_bytes(r, magic, sizeof(magic));
 	if (n < 0)
 		return fail(r, eb);
@@ -468,7 +499,7 @@ static int reader_start(struct snapshot_reader *r, struct errbuf *eb)
 			   "cannot read snapshot '%s': md5 failed", r->qname);
 		return fail(r, eb);
 	}
-	snprintf(r->what, sizeof(r->what), "header");
+	r->what = WHAT_HEADER;
 	rc = read_frame(r, &obj);
 	if (!rc)
 		rc = parse_header(r, obj);
@@ -572,7 +603,7 @@ int snapshot_reader_next(struct snapshot_reader *r, struct entry *out,
 {
 	const msgpack_object *obj;
 	struct entry e = ENTRY_INIT;
-	uint64_t kind;
+	uint64_t kind = 0;
 	int rc;
 
 	if (!r || !out)
@@ -583,7 +614,8 @@ int snapshot_reader_next(struct snapshot_reader *r, struct entry *out,
 		return errbuf_set(eb, r->err, "%s", r->first.msg);
 	if (r->done)
 		return 0;
-	snprintf(r->what, sizeof(r->what), "entry %" PRIu64, r->count + 1);
+	/* the kind is unknown until the frame decodes */
+	r->what = WHAT_RECORD;
 	rc = read_frame(r, &obj);
 	if (!rc)
 		rc = record_kind(r, obj, &kind);
@@ -591,6 +623,7 @@ int snapshot_reader_next(struct snapshot_reader *r, struct entry *out,
 		goto fail;
 	switch (kind) {
 	case SNAPSHOT_REC_ENTRY:
+		r->what = WHAT_ENTRY;
 		rc = parse_entry(r, obj, &e);
 		if (rc == -ENOMEM)
 			errbuf_set(&r->first, -ENOMEM,

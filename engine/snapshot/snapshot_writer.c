@@ -207,50 +207,54 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 	return 0;
 }
 
-static int check_entry(struct snapshot_writer *w, const struct entry *e)
+/* the reason an entry cannot be written, or NULL */
+static const char *entry_problem(const struct snapshot_writer *w,
+				 const struct entry *e)
 {
-	char q[128];
 	const char *why;
 
-	if (!e->name)
-		return errbuf_set(&w->first, -EINVAL,
-				  "cannot add entry to snapshot: no name");
-	errbuf_quote_name(q, sizeof(q), e->name, e->name_len);
 	if (entry_name_check(e->name, e->name_len, &why))
-		return errbuf_set(&w->first, -EINVAL,
-				  "cannot add '%s' to snapshot: %s", q, why);
+		return why;
 	switch (e->type) {
 	case ENTRY_FILE:
 		if (!e->has_md5)
-			return errbuf_set(&w->first, -EINVAL,
-					  "cannot add '%s' to snapshot: file without md5",
-					  q);
+			return "file without md5";
 		break;
 	case ENTRY_SYMLINK:
 		if (!e->target || e->target_len == 0 ||
 		    e->target_len > ENTRY_TARGET_MAX ||
 		    memchr(e->target, '\0', e->target_len))
-			return errbuf_set(&w->first, -EINVAL,
-					  "cannot add '%s' to snapshot: invalid symlink target",
-					  q);
+			return "invalid symlink target";
 		break;
 	case ENTRY_DIR:
 		break;
 	default:
-		return errbuf_set(&w->first, -EINVAL,
-				  "cannot add '%s' to snapshot: unknown type %u",
-				  q, (unsigned)e->type);
+		return "unknown type";
 	}
 	if (e->etag && strlen(e->etag) > ENTRY_ETAG_MAX)
-		return errbuf_set(&w->first, -EINVAL,
-				  "cannot add '%s' to snapshot: etag too long", q);
+		return "etag too long";
 	if (w->has_prev &&
 	    entry_key_cmp(w->prev, w->prev_len, w->prev_is_dir, e->name,
 			  e->name_len, e->type == ENTRY_DIR) >= 0)
+		return "not after the previous entry";
+	return NULL;
+}
+
+static int check_entry(struct snapshot_writer *w, const struct entry *e)
+{
+	const char *why;
+	char q[128];
+
+	if (!e->name)
 		return errbuf_set(&w->first, -EINVAL,
-				  "cannot add '%s' to snapshot: not after the previous entry",
-				  q);
-	return 0;
+				  "cannot add entry to snapshot: no name");
+	why = entry_problem(w, e);
+	if (!why)
+		return 0;
+	/* quoted only on failure: names may hold any byte */
+	errbuf_quote_name(q, sizeof(q), e->name, e->name_len);
+	return errbuf_set(&w->first, -EINVAL, "cannot add '%s' to snapshot: %s",
+			  q, why);
 }
 
 int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,

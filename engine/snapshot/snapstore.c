@@ -158,7 +158,7 @@ static int list_push(struct snapstore_list *l, size_t *cap, const char *year,
 		     const char *month, const char *base, int64_t t)
 {
 	struct snapstore_item *it;
-	size_t len = 4 + 1 + 2 + 1 + BASE_LEN + 1;
+	size_t len = strlen(year) + strlen(month) + strlen(base) + 3;
 	char *p;
 
 	if (l->n == *cap) {

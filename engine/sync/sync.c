@@ -26,6 +26,7 @@
 #include "engine.h"
 #include "filter.h"
 #include "progress.h"
+#include "relpath.h"
 #include "scan.h"
 #include "tree_writer.h"
 #include "banned.h"
@@ -173,6 +174,8 @@ static int feed_start(struct sync_run *r, struct scan_feed *f,
 	so.files_skipped = f == &r->src ? &r->stats->files_skipped : NULL;
 	so.interrupted = r->o->interrupted;
 	so.missing_root_ok = missing_ok;
+	/* both sides are walked at once: share the prefetch threads */
+	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
 	ret = scanner_new(&so, &f->scanner, eb);
 	if (ret < 0)
 		return ret;
@@ -227,9 +230,9 @@ static int open_src(struct sync_run *r, const struct entry *e, int *fd,
 {
 	char shown[512];
 
-	*fd = openat(r->srcfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	*fd = relpath_open(r->srcfd, e->name, e->name_len, O_RDONLY);
 	if (*fd < 0 || fstat(*fd, st)) {
-		int err = -errno;
+		int err = *fd < 0 ? *fd : -errno;
 
 		if (*fd >= 0)
 			close(*fd);
@@ -368,11 +371,11 @@ static int contents_differ(struct sync_run *r, const struct entry *e,
 	char shown[512];
 	int a, b, ret = 0;
 
-	a = openat(r->srcfd, e->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	b = a < 0 ? -1 : openat(r->dstfd, e->name, O_RDONLY | O_NOFOLLOW |
-				O_CLOEXEC);
+	a = relpath_open(r->srcfd, e->name, e->name_len, O_RDONLY);
+	b = a < 0 ? -1 : relpath_open(r->dstfd, e->name, e->name_len,
+				      O_RDONLY);
 	if (a < 0 || b < 0) {
-		ret = -errno;
+		ret = a < 0 ? a : b;
 		goto out;
 	}
 	for (;;) {

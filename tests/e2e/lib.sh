@@ -133,17 +133,25 @@ assert_ne() {
 	fi
 }
 
+# clip: shorten long lines (deep paths) to their start and end.
+clip() {
+	awk '{ if (length($0) > 240)
+		print substr($0, 1, 110) " ... " substr($0, length($0) - 110)
+	else
+		print }'
+}
+
 # show_last: the last command, its exit code and output (after a failure).
 show_last() {
 	say "    command: $LAST_CMD"
 	say "    exit code: $RC"
 	if [ -s "$OUT" ]; then
 		say "    stdout:"
-		head -n 20 "$OUT" | sed 's/^/      /'
+		head -n 20 "$OUT" | clip | sed 's/^/      /'
 	fi
 	if [ -s "$ERR" ]; then
 		say "    stderr:"
-		head -n 20 "$ERR" | sed 's/^/      /'
+		head -n 20 "$ERR" | clip | sed 's/^/      /'
 	fi
 }
 
@@ -337,7 +345,7 @@ trees_equal() {
 	if cmp -s "$a" "$b"; then
 		return 0
 	fi
-	diff "$a" "$b" | head -n 20 | sed 's/^/    /'
+	diff "$a" "$b" | head -n 20 | clip | sed 's/^/    /'
 	return 1
 }
 
@@ -363,8 +371,13 @@ assert_md5_equal() {
 	else
 		fail "$desc"
 		diff <(tree_md5 "$1") <(tree_md5 "$2") | head -n 10 |
-			sed 's/^/    /'
+			clip | sed 's/^/    /'
 	fi
+}
+
+# count_files DIR: regular files below DIR (names may hold newlines).
+count_files() {
+	find "$1" -type f -printf x | wc -c
 }
 
 # snapshot_files DIR: the snapshot files below a snapshot root, sorted.

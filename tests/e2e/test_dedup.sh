@@ -26,7 +26,7 @@ dedup() {
 	make_snapshot || return
 	n_dist=$(distinct_contents "$src")
 	n_obj=$(heap_objects "$HR" | wc -l)
-	say "$(find "$src" -type f | wc -l) files, $n_dist distinct contents"
+	say "$(count_files "$src") files, $n_dist distinct contents"
 	assert_eq "one heap object per distinct content" "$n_dist" "$n_obj"
 	assert_eq "summary heap_objects_written" "$n_dist" \
 		"$(json_get "$SUMMARY" heap_objects_written)"
@@ -58,7 +58,7 @@ dedup() {
 	make_snapshot || return
 	assert_eq "fresh snapshot root, same heap: nothing written" 0 \
 		"$(json_get "$SUMMARY" heap_objects_written)"
-	assert_eq "heap_objects_present = distinct contents" "$n_dist" \
+	assert_ge "heap_objects_present covers every content" "$n_dist" \
 		"$(json_get "$SUMMARY" heap_objects_present)"
 	check "heap still verifies" heap_verify "$HR"
 

@@ -11,7 +11,7 @@
 # outside_state: what lies outside the root (must never change).
 outside_state() {
 	tree_state "$OUTSIDE"
-	ls -la "$(dirname "$OUTSIDE")" | grep -c victim
+	find "$(dirname "$OUTSIDE")" -maxdepth 1 -name '*victim*' | sort
 }
 
 # restore_crafted DESC FILE: restore a crafted snapshot into a fresh
@@ -25,6 +25,7 @@ restore_crafted() {
 	FR=$TGT
 	snap restore-snapshot --path "$2" --no-save-snapshot-before \
 		--no-save-snapshot-after
+	[ -s "$ERR" ] && say "     ($(head -n 1 "$ERR" | clip))"
 	outside_state >"$T/.out.after"
 	if cmp -s "$T/.out.before" "$T/.out.after"; then
 		pass "$1: nothing written or deleted outside the root"

@@ -35,6 +35,21 @@ build() {
 	touch -d '@1600000000.5' "$d/dir/target.txt"
 }
 
+# type_case DESC SHELL: change $dst with SHELL, restore $SNAP, compare.
+type_case() {
+	eval "$2"
+	FR=$dst
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore over $1" 0
+	assert_trees_equal "$src" "$dst" "$1: undone"
+	if [ "$RC" -ne 0 ]; then
+		# start the next case from a clean copy
+		rm -rf "$dst"
+		cp -a "$src" "$dst"
+	fi
+}
+
 metadata() {
 	local src=$T/$IO.src dst=$T/$IO.dst m
 
@@ -90,20 +105,26 @@ metadata() {
 	assert_eq "two files updated in place" 2 \
 		"$(json_get "$SUMMARY" files_updated)"
 
-	# type changes in the target are undone
-	rm "$dst/rel_link" && echo "now a file" >"$dst/rel_link"
-	rm "$dst/mode0640" && ln -s /etc/passwd "$dst/mode0640"
-	rm -r "$dst/empty" && echo "file where an empty dir was" >"$dst/empty"
-	rm "$dst/dir_link" && mkdir "$dst/dir_link" &&
-		echo x >"$dst/dir_link/extra"
-	rm "$dst/dangling" && ln -s elsewhere "$dst/dangling"
-	mkdir -p "$dst/new_empty_dir"
-	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
-		--no-save-snapshot-after
-	assert_rc "restore over a tree with changed types" 0
-	assert_trees_equal "$src" "$dst" "types restored (file/symlink/dir)"
+	# type changes in the target are undone, one case at a time
+	type_case "a symlink replaced by a file" \
+		'rm "$dst/rel_link" && echo "now a file" >"$dst/rel_link"'
+	type_case "a file replaced by a symlink to /etc/passwd" \
+		'rm "$dst/mode0640" && ln -s /etc/passwd "$dst/mode0640"'
 	check "/etc/passwd untouched by replacing the symlink to it" \
 		test -s /etc/passwd
+	type_case "an empty dir replaced by a file" \
+		'rm -r "$dst/empty" && echo "file" >"$dst/empty"'
+	type_case "a file replaced by a directory with content" \
+		'rm "$dst/mode0755" && mkdir -p "$dst/mode0755/d" &&
+		echo x >"$dst/mode0755/d/f"'
+	type_case "a dir symlink replaced by a dir with content" \
+		'rm "$dst/dir_link" && mkdir "$dst/dir_link" &&
+		echo x >"$dst/dir_link/extra"'
+	type_case "a dangling symlink retargeted" \
+		'rm "$dst/dangling" && ln -s elsewhere "$dst/dangling"'
+	type_case "an extra empty dir" 'mkdir -p "$dst/new_empty_dir/sub"'
+	type_case "a non-empty dir replaced by a symlink" \
+		'rm -r "$dst/dir" && ln -s /etc "$dst/dir"'
 }
 
 for_each_io metadata

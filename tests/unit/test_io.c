@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -489,6 +490,127 @@ static void test_read_batch(void)
 	close(dfd);
 }
 
+/* procfs reports size 0: the reader must go on until end of file */
+static void test_read_procfs(void)
+{
+	static const enum io_read_mode modes[] = {
+		IO_READ_PHASED, IO_READ_LINKED
+	};
+	struct errbuf eb = ERRBUF_INIT;
+	struct io_read_job j;
+	static char buf[65536];
+	struct io_ctx *io;
+	size_t k, m;
+	int pfd;
+
+	pfd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0) {
+		fprintf(stderr, "note: no /proc, procfs read skipped\n");
+		CHECK(1);
+		return;
+	}
+	for (k = 0; k < ARRAY_LEN_BACKENDS; k++) {
+		for (m = 0; m < 2; m++) {
+			io = ctx_new(backends[k], 4);
+			if (!io)
+				continue;
+			if (backends[k] == IO_BACKEND_URING)
+				CHECK_EQ(io_ctx_set_read_mode(io, modes[m]), 0);
+			memset(&j, 0, sizeof(j));
+			j.dirfd = pfd;
+			j.name = "status";
+			j.buf = buf;
+			j.cap = sizeof(buf) - 1;
+			CHECK_EQ(io_read_batch(io, &j, 1, &eb), 0);
+			CHECK_EQ(j.err, 0);
+			CHECK(j.len > 20 && j.len < j.cap);
+			CHECK_EQ(j.st_after.size, 0);
+			buf[j.len] = '\0';
+			CHECK(strncmp(buf, "Name:", 5) == 0);
+			/* the whole file: the last line is there */
+			CHECK(buf[j.len - 1] == '\n');
+			CHECK(strstr(buf, "voluntary_ctxt_switches") != NULL);
+			io_ctx_free(io);
+		}
+	}
+	close(pfd);
+}
+
+/* O_NOATIME on a file we do not own is EPERM: the open is retried
+ * without it. Needs root to own the files and drop to another user. */
+static void test_noatime_eperm(void)
+{
+	static const enum io_read_mode modes[] = {
+		IO_READ_PHASED, IO_READ_LINKED
+	};
+	char name[32];
+	pid_t pid;
+	int dfd, status = -1;
+	size_t i;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "note: not root, O_NOATIME EPERM skipped\n");
+		CHECK(1);
+		return;
+	}
+	dfd = make_dir("noatime");
+	CHECK(dfd >= 0);
+	if (dfd < 0)
+		return;
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "f%zu", i);
+		CHECK_EQ(write_file(dfd, name, 1000 + i), 0);
+	}
+	CHECK_EQ(chmod(root, 0755), 0);
+	fflush(stderr);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct io_read_job jobs[40];
+		char names[40][16];
+		static unsigned char bufs[40][2048];
+		struct errbuf eb = ERRBUF_INIT;
+		size_t k, m;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(3);
+		for (k = 0; k < ARRAY_LEN_BACKENDS; k++) {
+			for (m = 0; m < 2; m++) {
+				struct io_ctx *io = ctx_new(backends[k], 8);
+
+				if (!io)
+					continue;
+				if (backends[k] == IO_BACKEND_URING)
+					CHECK_EQ(io_ctx_set_read_mode(
+							 io, modes[m]), 0);
+				for (i = 0; i < 40; i++) {
+					memset(&jobs[i], 0, sizeof(jobs[i]));
+					snprintf(names[i], sizeof(names[i]),
+						 "f%zu", i);
+					jobs[i].dirfd = dfd;
+					jobs[i].name = names[i];
+					jobs[i].buf = bufs[i];
+					jobs[i].cap = sizeof(bufs[i]);
+				}
+				CHECK_EQ(io_read_batch(io, jobs, 40, &eb), 0);
+				for (i = 0; i < 40; i++) {
+					CHECK_EQ(jobs[i].err, 0);
+					CHECK_EQ(jobs[i].len, 1000 + i);
+					CHECK(check_pattern(bufs[i], 0,
+							    jobs[i].len));
+				}
+				io_ctx_free(io);
+			}
+		}
+		_exit(test_failures ? 1 : 0);
+	}
+	if (pid > 0)
+		CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK_EQ(chmod(root, 0700), 0);
+	close(dfd);
+}
+
 /* ---- stream ---- */
 
 #define BIG_SIZE ((size_t)10 << 20)
@@ -609,6 +731,7 @@ static void stream_one(enum io_backend b, int dfd)
 	CHECK_EQ(io_stream_open(io, dfd, "sub", 65536, 2, &s, &eb), 0);
 	if (s) {
 		CHECK_ERR(io_stream_next(s, &data, &len, &eb), EISDIR);
+		CHECK(strstr(eb.msg, "cannot read 'sub'") != NULL);
 		/* the error sticks */
 		CHECK_ERR(io_stream_next(s, &data, &len, &eb), EISDIR);
 		io_stream_close(s);
@@ -685,10 +808,26 @@ static void test_ctx(void)
 	io_ctx_free(NULL);
 }
 
+static int count_fds(void)
+{
+	struct io_dir_listing l = IO_DIR_LISTING_INIT;
+	int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int n = -1;
+
+	if (fd < 0)
+		return -1;
+	if (io_list_dir(fd, &l, NULL) == 0)
+		n = (int)l.n;
+	io_dir_listing_release(&l);
+	close(fd);
+	return n;
+}
+
 int main(void)
 {
 	struct errbuf eb = ERRBUF_INIT;
 	struct io_ctx *io = NULL;
+	int fds;
 
 	snprintf(root, sizeof(root), "/tmp/test_io.XXXXXX");
 	if (!mkdtemp(root)) {
@@ -708,11 +847,16 @@ int main(void)
 		fprintf(stderr, "note: io_uring unavailable (%s): uring "
 			"variants skipped\n", eb.msg);
 	}
+	fds = count_fds();
 	RUN_TEST(test_ctx);
 	RUN_TEST(test_list_dir);
 	RUN_TEST(test_stat_batch);
 	RUN_TEST(test_read_batch);
+	RUN_TEST(test_read_procfs);
+	RUN_TEST(test_noatime_eperm);
 	RUN_TEST(test_stream);
+	/* every fd opened by io/ was closed again */
+	CHECK_EQ(count_fds(), fds);
 	close(rootfd);
 	rm_tree(root);
 	return test_finish();

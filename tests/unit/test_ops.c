@@ -96,7 +96,7 @@ static void opts_for(struct engine_opts *o, const char *root,
 static void test_roundtrip(enum io_mode io)
 {
 	struct engine_opts o;
-	struct make_snapshot_opts mo = { .save = true, .out_fd = -1 };
+	struct make_snapshot_opts mo = { .save = true };
 	struct restore_opts ro = { .save_before = true, .save_after = true };
 	struct run_stats st;
 	struct errbuf eb = ERRBUF_INIT;

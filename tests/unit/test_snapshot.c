@@ -756,6 +756,51 @@ static void test_check_frame(void)
 	}
 }
 
+struct failing_src {
+	struct src s;
+	size_t fail_at;
+};
+
+static ssize_t failing_read(void *ctx, void *buf, size_t len)
+{
+	struct failing_src *f = ctx;
+
+	if (f->s.pos >= f->fail_at)
+		return -EIO;
+	if (len > f->fail_at - f->s.pos)
+		len = f->fail_at - f->s.pos;
+	return src_read(&f->s, buf, len);
+}
+
+static void test_read_error(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct snapshot_reader *r = NULL;
+	struct entry e = ENTRY_INIT;
+	struct mem m = { 0 };
+	struct failing_src f;
+	int rc;
+
+	small_snapshot(&m);
+	/* fails inside the header */
+	f = (struct failing_src){ { m.p, m.len, 0, 0 }, 10 };
+	CHECK_ERR(snapshot_reader_new(failing_read, &f, "io", &r, &eb), EIO);
+	CHECK(strstr(eb.msg, "cannot read snapshot 'io'") != NULL);
+	CHECK(r == NULL);
+	/* fails later: the error is returned, then sticky */
+	f = (struct failing_src){ { m.p, m.len, 0, 0 }, m.len - 3 };
+	errbuf_clear(&eb);
+	CHECK_EQ(snapshot_reader_new(failing_read, &f, "io", &r, &eb), 0);
+	while ((rc = snapshot_reader_next(r, &e, &eb)) > 0)
+		entry_release(&e);
+	CHECK_ERR(rc, EIO);
+	errbuf_clear(&eb);
+	CHECK_ERR(snapshot_reader_next(r, &e, &eb), EIO);
+	CHECK(strstr(eb.msg, "Input/output error") != NULL);
+	snapshot_reader_free(r);
+	mem_free(&m);
+}
+
 static void test_bad_magic(void)
 {
 	static const uint8_t junk[] = "GARBAGE!GARBAGE!GARBAGE!";
@@ -791,6 +836,7 @@ int main(void)
 	RUN_TEST(test_crafted_bad_entries);
 	RUN_TEST(test_hostile_frames);
 	RUN_TEST(test_check_frame);
+	RUN_TEST(test_read_error);
 	RUN_TEST(test_bad_magic);
 	return test_finish();
 }

@@ -1,0 +1,309 @@
+/* cli: helpers shared by the commands: parsing with generated help, usage
+ * and error reporting, engine option setup, the --json summary. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jsonw.h"
+#include "banned.h"
+
+#define CLI_TRANSFERS_MAX 256
+#define CLI_SCAN_JOBS_MAX 64
+
+int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: %s\n", CLI_PROG, msg);
+	if (ctx && ctx->command)
+		fprintf(stderr, "see '%s %s --help'\n", CLI_PROG, ctx->command);
+	else
+		fprintf(stderr, "see '%s --help'\n", CLI_PROG);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_require(const struct cli_ctx *ctx, const char *value,
+		const char *option, const char *env)
+{
+	if (value && *value)
+		return -1;
+	return cli_usage_error(ctx, "%s needs %s (or the %s environment "
+			       "variable)", ctx->command ? ctx->command :
+			       "this command", option, env);
+}
+
+int cli_require_roots(const struct cli_ctx *ctx, unsigned need)
+{
+	int rc = -1;
+
+	if (need & CLI_NEED_FILE_ROOT)
+		rc = cli_require(ctx, ctx->g.file_root, "--file-root",
+				 "FILE_ROOT");
+	if (rc < 0 && (need & CLI_NEED_HEAP_ROOT))
+		rc = cli_require(ctx, ctx->g.heap_root, "--heap-root",
+				 "HEAP_ROOT");
+	if (rc < 0 && (need & CLI_NEED_SNAP_ROOT))
+		rc = cli_require(ctx, ctx->g.snap_root, "--snap-root",
+				 "SNAP_ROOT");
+	return rc;
+}
+
+int cli_exit_code(const struct cli_ctx *ctx, int rc)
+{
+	if (ctx->interrupted && *ctx->interrupted)
+		return CLI_EXIT_INTERRUPTED;
+	return rc < 0 ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
+int cli_fail(const struct cli_ctx *ctx, const struct errbuf *eb)
+{
+	if (ctx->interrupted && *ctx->interrupted) {
+		fprintf(stderr, "%s: interrupted\n", CLI_PROG);
+		return CLI_EXIT_INTERRUPTED;
+	}
+	fprintf(stderr, "%s: error: %s\n", CLI_PROG,
+		eb && eb->msg[0] ? eb->msg : "operation failed");
+	return CLI_EXIT_FAILURE;
+}
+
+/* Does spec table t have a long option called name (len bytes)? */
+static bool has_long(const struct opt_spec *t, const char *name, size_t len)
+{
+	size_t i;
+
+	for (i = 0; t && t[i].kind != OPT_END; i++) {
+		const char *n = t[i].name;
+
+		if (n && strlen(n) == len && !memcmp(n, name, len))
+			return true;
+		if (n && t[i].kind == OPT_BOOL && len > 3 &&
+		    !memcmp(name, "no-", 3) && strlen(n) == len - 3 &&
+		    !memcmp(n, name + 3, len - 3))
+			return true;
+	}
+	return false;
+}
+
+/* The name of a global option given after the command, or NULL. */
+static const char *misplaced_global(const struct cli_ctx *ctx,
+				    const struct opt_spec *specs, int argc,
+				    char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *w = argv[i];
+		const char *eq;
+		size_t len;
+		size_t k;
+
+		if (!strcmp(w, "--"))
+			break;
+		if (strncmp(w, "--", 2))
+			continue;
+		w += 2;
+		eq = strchr(w, '=');
+		len = eq ? (size_t)(eq - w) : strlen(w);
+		if (has_long(specs, w, len) ||
+		    !has_long(ctx->global_specs, w, len))
+			continue;
+		for (k = 0; ctx->global_specs[k].kind != OPT_END; k++) {
+			const char *n = ctx->global_specs[k].name;
+
+			if (n && strlen(n) == len && !memcmp(n, w, len))
+				return n;
+		}
+	}
+	return NULL;
+}
+
+int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
+	      const char *usage, const char *description, int argc,
+	      char **argv, int *npos)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	int rc;
+
+	rc = options_parse(specs, argc - 1, argv + 1, 0, &eb);
+	if (rc == OPT_PARSE_HELP) {
+		printf("usage: %s [GLOBAL OPTIONS] %s\n\n", CLI_PROG, usage);
+		if (description)
+			printf("%s\n\n", description);
+		printf("Options:\n");
+		options_print_help(stdout, specs);
+		printf("\nGlobal options (--file-root, --heap-root, --snap-root, "
+		       "--jobs, ...) go before\nthe command: see '%s "
+		       "--help'.\nExit status: 0 success, 1 failure, 2 usage "
+		       "error, 130 interrupted.\n", CLI_PROG);
+		return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	}
+	if (rc < 0) {
+		const char *g = misplaced_global(ctx, specs, argc, argv);
+
+		if (g)
+			return cli_usage_error(ctx, "'--%s' is a global option: "
+					       "put it before the command "
+					       "(%s --%s ... %s ...)", g,
+					       CLI_PROG, g, ctx->command);
+		return cli_usage_error(ctx, "%s", eb.msg);
+	}
+	*npos = rc;    /* options_parse moved them to argv[1..rc] */
+	return -1;
+}
+
+static unsigned cap(unsigned n, unsigned max)
+{
+	return n > max ? max : n;
+}
+
+int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
+{
+	const struct cli_globals *g = &ctx->g;
+	struct engine_opts *eo = &ctx->eo;
+	unsigned cpu_cap = ctx->ncores * 4;
+	bool has_copy = false;
+	unsigned copy = 0;
+
+	eo->file_root = g->file_root;
+	eo->heap_root = g->heap_root;
+	eo->snap_root = g->snap_root;
+	eo->heap_cache_file = g->heap_cache_file;
+	eo->file_storage_options = g->file_storage_options;
+	eo->heap_storage_options = g->heap_storage_options;
+	eo->snap_storage_options = g->snap_storage_options;
+	eo->interrupted = ctx->interrupted;
+	eo->progress = isatty(STDERR_FILENO) && !g->no_progress;
+	if (g->loglevel &&
+	    log_level_parse(g->loglevel, &eo->log.level) < 0)
+		return cli_usage_error(ctx, "invalid log level '%s'",
+				       g->loglevel);
+	if (g->io) {
+		if (!strcmp(g->io, "sync"))
+			eo->io = IO_MODE_SYNC;
+		else if (!strcmp(g->io, "uring"))
+			eo->io = IO_MODE_URING;
+		else
+			eo->io = IO_MODE_AUTO;
+	}
+	if (which == CLI_PARALLEL_TO_HEAP && g->has_parallel_copy_to_heap) {
+		has_copy = true;
+		copy = g->parallel_copy_to_heap;
+	} else if (which == CLI_PARALLEL_TO_FILE &&
+		   g->has_parallel_copy_to_file) {
+		has_copy = true;
+		copy = g->parallel_copy_to_file;
+	}
+	if ((g->has_jobs && g->jobs == 0) || (has_copy && copy == 0) ||
+	    (g->has_transfers && g->transfers == 0) ||
+	    (g->has_parallel_listing && g->parallel_listing == 0))
+		return cli_usage_error(ctx, "worker counts (--jobs, "
+				       "--transfers, --parallel-*) must be "
+				       "at least 1");
+	if (g->has_jobs)
+		eo->jobs = g->jobs;
+	else if (has_copy)
+		eo->jobs = cap(copy, cpu_cap);
+	if (g->has_transfers)
+		eo->transfers = g->transfers;
+	else if (has_copy)
+		eo->transfers = cap(copy, CLI_TRANSFERS_MAX);
+	if (g->has_parallel_listing)
+		eo->scan_jobs = cap(g->parallel_listing, CLI_SCAN_JOBS_MAX);
+	if (g->has_retries)
+		eo->retries = g->retries;
+	return -1;
+}
+
+static void put_u64(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, ",\"%s\":%llu", key, (unsigned long long)v);
+}
+
+int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
+		      const char *snapshot, const struct errbuf *eb,
+		      int exit_code)
+{
+	const char *cmd = ctx->command ? ctx->command : "";
+	FILE *f = stderr;
+	bool failed = false;
+
+	if (!ctx->g.json && !ctx->g.json_file)
+		return exit_code;
+	if (ctx->g.json_file) {
+		f = fopen(ctx->g.json_file, "we");
+		if (!f) {
+			fprintf(stderr, "%s: error: cannot open '%s': %s\n",
+				CLI_PROG, ctx->g.json_file, strerror(errno));
+			return exit_code ? exit_code : CLI_EXIT_FAILURE;
+		}
+	}
+	fputs("{\"command\":", f);
+	jsonw_string(f, cmd, strlen(cmd));
+	put_u64(f, "files_scanned", st->files_scanned);
+	put_u64(f, "files_hashed", st->files_hashed);
+	put_u64(f, "md5_reused", st->md5_reused);
+	put_u64(f, "heap_objects_written", st->heap_objects_written);
+	put_u64(f, "heap_objects_present", st->heap_objects_present);
+	put_u64(f, "bytes_read", st->bytes_read);
+	put_u64(f, "bytes_written", st->bytes_written);
+	put_u64(f, "files_copied", st->files_copied);
+	put_u64(f, "files_updated", st->files_updated);
+	put_u64(f, "files_deleted", st->files_deleted);
+	put_u64(f, "dirs_created", st->dirs_created);
+	put_u64(f, "files_skipped", st->files_skipped);
+	put_u64(f, "errors", st->errors);
+	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d", st->seconds,
+		exit_code);
+	if (snapshot) {
+		fputs(",\"snapshot\":", f);
+		jsonw_string(f, snapshot, strlen(snapshot));
+	}
+	if (exit_code && eb && eb->msg[0]) {
+		fputs(",\"error\":", f);
+		jsonw_string(f, eb->msg, strlen(eb->msg));
+	}
+	fputs("}\n", f);
+	if (f != stderr) {
+		if (fclose(f))
+			failed = true;
+	} else if (fflush(f)) {
+		failed = true;
+	}
+	if (failed) {
+		fprintf(stderr, "%s: error: cannot write the JSON summary\n",
+			CLI_PROG);
+		return exit_code ? exit_code : CLI_EXIT_FAILURE;
+	}
+	return exit_code;
+}
+
+char *cli_path_join(const char *root, const char *rel)
+{
+	size_t rl = strlen(root), nl = strlen(rel);
+	char *p;
+
+	while (rl > 1 && root[rl - 1] == '/')
+		rl--;
+	while (nl && rel[0] == '/') {
+		rel++;
+		nl--;
+	}
+	p = malloc(rl + 1 + nl + 1);
+	if (!p)
+		return NULL;
+	memcpy(p, root, rl);
+	if (rl && root[rl - 1] != '/')
+		p[rl++] = '/';
+	memcpy(p + rl, rel, nl);
+	p[rl + nl] = '\0';
+	return p;
+}

@@ -1,0 +1,157 @@
+/* cli: what the snapshooter command line shares between main.c (global
+ * options, commands[] table, signals) and the cmd_<verb>.c files (one per
+ * command): the run context, exit codes and the reporting helpers. */
+#ifndef SNAP_CLI_H
+#define SNAP_CLI_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "errbuf.h"
+#include "options.h"
+
+#define CLI_PROG "snapshooter"
+
+/* Process exit codes (EXIT_CODES.md). */
+enum cli_exit {
+	CLI_EXIT_OK = 0,
+	CLI_EXIT_FAILURE = 1,      /* the operation failed (message on stderr) */
+	CLI_EXIT_USAGE = 2,        /* bad option, argument or missing root */
+	CLI_EXIT_INTERRUPTED = 130 /* SIGINT / SIGTERM; stopped cleanly */
+};
+
+/* Values of the global options (before the command). */
+struct cli_globals {
+	const char *file_root;
+	const char *file_storage_options;
+	const char *heap_root;
+	const char *heap_storage_options;
+	const char *snap_root;
+	const char *snap_storage_options;
+	const char *heap_cache_file;
+	const char *loglevel;
+	const char *io;
+	unsigned parallel_copy_to_heap;
+	unsigned parallel_copy_to_file;
+	unsigned parallel_delete_in_file;
+	unsigned parallel_listing;
+	unsigned jobs;
+	unsigned transfers;
+	unsigned retries;
+	bool has_parallel_copy_to_heap;
+	bool has_parallel_copy_to_file;
+	bool has_parallel_delete_in_file;
+	bool has_parallel_listing;
+	bool has_jobs;
+	bool has_transfers;
+	bool has_retries;
+	bool no_progress;
+	bool json;
+	const char *json_file;
+	bool version;
+};
+
+/* One run of the program: built by main, passed to the command. */
+struct cli_ctx {
+	struct cli_globals g;
+	struct engine_opts eo;        /* filled by cli_setup_engine */
+	volatile sig_atomic_t *interrupted;
+	const char *command;          /* the running command's name */
+	const struct opt_spec *global_specs; /* for "put it before" hints */
+	unsigned ncores;
+};
+
+/* Which of the Python tool's --parallel-copy-to-* options a command maps to
+ * the engine's workers. */
+enum cli_parallel {
+	CLI_PARALLEL_NONE = 0,
+	CLI_PARALLEL_TO_HEAP,         /* make-snapshot */
+	CLI_PARALLEL_TO_FILE,         /* restore-snapshot, sync */
+};
+
+struct cli_command {
+	const char *name;
+	int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+	const char *summary;          /* one line for the command list */
+};
+
+/* The commands; argv[0] is the command name. Each returns an exit code. */
+int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_sync(struct cli_ctx *ctx, int argc, char **argv);
+
+/* Parse a command's argv (argv[0] = command name) against specs. On -h it
+ * prints "usage: snapshooter [GLOBAL OPTIONS] <usage>", the description and
+ * the option table on stdout. Returns -1 to go on (positionals moved to
+ * argv[1..], *npos their count), or an exit code (0 after help,
+ * CLI_EXIT_USAGE after printing a usage error). */
+int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
+	      const char *usage, const char *description, int argc,
+	      char **argv, int *npos);
+
+/* Print "snapshooter: <message>" and the hint "see 'snapshooter <command>
+ * --help'" on stderr; returns CLI_EXIT_USAGE. */
+int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Usage error unless value is set: "make-snapshot needs --file-root (or
+ * the FILE_ROOT environment variable)". Returns -1 when set. */
+int cli_require(const struct cli_ctx *ctx, const char *value,
+		const char *option, const char *env);
+
+enum cli_need {
+	CLI_NEED_FILE_ROOT = 1 << 0,
+	CLI_NEED_HEAP_ROOT = 1 << 1,
+	CLI_NEED_SNAP_ROOT = 1 << 2,
+};
+
+/* cli_require for each root named in need (enum cli_need). Returns -1 or
+ * CLI_EXIT_USAGE. */
+int cli_require_roots(const struct cli_ctx *ctx, unsigned need);
+
+/* Print "snapshooter: error: <eb->msg>" (or "interrupted") on stderr and
+ * return CLI_EXIT_FAILURE, or CLI_EXIT_INTERRUPTED after a signal. */
+int cli_fail(const struct cli_ctx *ctx, const struct errbuf *eb);
+
+/* Exit code for an operation's return rc: 0, 1, or 130 when a signal
+ * arrived (whatever rc). */
+int cli_exit_code(const struct cli_ctx *ctx, int rc);
+
+/* Fill ctx->eo from the global options: roots, storage options, log
+ * level, io mode, progress, retries, and the worker counts (see
+ * cli_parallel_doc in main.c's help): --jobs / --transfers win; else the
+ * command's --parallel-copy-to-* N gives jobs = min(N, 4 x cores) and
+ * transfers = min(N, 256); --parallel-listing N gives scan_jobs =
+ * min(N, 64). Returns -1, or CLI_EXIT_USAGE after a usage error. */
+int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which);
+
+/* The --json summary of make-snapshot / restore-snapshot / sync: one JSON
+ * object on one line, on stderr or in the --json-file. snapshot and error
+ * may be NULL. Does nothing without --json / --json-file. Returns
+ * exit_code, or CLI_EXIT_FAILURE if the --json-file cannot be written. */
+int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
+		      const char *snapshot, const struct errbuf *eb,
+		      int exit_code);
+
+/* Options every command takes after its name: --json and --json-file. */
+#define CLI_JSON_OPTS(ctx)                                                   \
+	{ .kind = OPT_FLAG, .name = "json", .value = &(ctx)->g.json,         \
+	  .help = "Machine-readable output (see the command's description; " \
+		  "also accepted before the command)." },                    \
+	{ .kind = OPT_STRING, .name = "json-file",                           \
+	  .value = &(ctx)->g.json_file, .metavar = "PATH",                   \
+	  .help = "Write the JSON summary to PATH instead of stderr "        \
+		  "(implies --json for the summary)." }
+
+#define CLI_HELP_OPT                                                          \
+	{ .kind = OPT_HELP, .name = "help", .short_name = 'h',               \
+	  .help = "Show this help and exit." }
+
+/* Join root and rel with one '/' into a malloc'd string (NULL: ENOMEM). */
+char *cli_path_join(const char *root, const char *rel);
+
+#endif

@@ -1,0 +1,108 @@
+/* list-snapshots: the snapshot files of SNAP_ROOT, one full path per line,
+ * newest first by default. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "jsonw.h"
+#include "snapstore.h"
+#include "banned.h"
+
+static const char *const orders[] = { "desc", "asc", NULL };
+
+/* "YYYY-MM-DDTHH:MM:SS.ffffffZ" of a UTC time in ns */
+static void format_utc(int64_t ns, char *out, size_t cap)
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	long us = (long)((ns % 1000000000) / 1000);
+	struct tm tm;
+
+	if (us < 0) {
+		us += 1000000;
+		sec--;
+	}
+	if (!gmtime_r(&sec, &tm)) {
+		snprintf(out, cap, "?");
+		return;
+	}
+	snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, us);
+}
+
+int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	struct errbuf eb = ERRBUF_INIT;
+	int64_t limit = 10, offset = 0;
+	const char *order = "desc";
+	int npos = 0, rc;
+	size_t i, shown = 0;
+	const struct opt_spec specs[] = {
+		{ .kind = OPT_I64, .name = "limit", .value = &limit,
+		  .def = "10", .help = "Show at most N snapshots (0: all)." },
+		{ .kind = OPT_I64, .name = "offset", .value = &offset,
+		  .def = "0", .help = "Skip the first N snapshots (in the "
+		  "chosen order)." },
+		{ .kind = OPT_CHOICE, .name = "order", .value = &order,
+		  .choices = orders, .metavar = "ORDER", .def = "desc",
+		  .help = "desc: newest first; asc: oldest first." },
+		CLI_JSON_OPTS(ctx),
+		CLI_HELP_OPT,
+		{ .kind = OPT_END },
+	};
+
+	rc = cli_parse(ctx, specs, "list-snapshots [OPTIONS]",
+		       "Print the snapshot files of SNAP_ROOT, one full path "
+		       "per line (the paths\nrestore-snapshot --path and "
+		       "compare-snapshots --path1/--path2 take).\nWith "
+		       "--json, one object per line instead: {\"path\": ..., "
+		       "\"time\":\n\"YYYY-MM-DDTHH:MM:SS.ffffffZ\", \"time_ns\": "
+		       "...}. Needs --snap-root (or SNAP_ROOT).",
+		       argc, argv, &npos);
+	if (rc >= 0)
+		return rc;
+	if (npos > 0)
+		return cli_usage_error(ctx, "unexpected argument '%s'",
+				       argv[1]);
+	if (limit < 0 || offset < 0)
+		return cli_usage_error(ctx, "--limit and --offset must not "
+				       "be negative");
+	rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
+	if (rc >= 0)
+		return rc;
+	rc = snapstore_list(ctx->g.snap_root, &list, &eb);
+	if (rc < 0)
+		return cli_fail(ctx, &eb);
+	for (i = (size_t)offset < list.n ? (size_t)offset : list.n;
+	     i < list.n && (limit == 0 || shown < (uint64_t)limit); i++) {
+		const struct snapstore_item *it = !strcmp(order, "asc") ?
+			&list.items[i] : &list.items[list.n - 1 - i];
+		char *path = cli_path_join(ctx->g.snap_root, it->relpath);
+		char when[64];
+
+		if (!path) {
+			errbuf_set(&eb, -ENOMEM, "out of memory");
+			rc = cli_fail(ctx, &eb);
+			goto out;
+		}
+		if (ctx->g.json) {
+			format_utc(it->time_ns, when, sizeof(when));
+			fputs("{\"path\":", stdout);
+			jsonw_string(stdout, path, strlen(path));
+			printf(",\"time\":\"%s\",\"time_ns\":%lld}\n", when,
+			       (long long)it->time_ns);
+		} else {
+			printf("%s\n", path);
+		}
+		free(path);
+		shown++;
+	}
+	rc = fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+out:
+	snapstore_list_release(&list);
+	return rc;
+}

@@ -1,0 +1,95 @@
+/* restore-snapshot: make FILE_ROOT identical to a snapshot (explicit
+ * --path, the latest at or before a TIMESTAMP, or the latest of all). */
+#include <stdio.h>
+
+#include "cli.h"
+#include "timeparse.h"
+#include "banned.h"
+
+int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
+{
+	/* saving before is the default: files the restore deletes or
+	 * overwrites stay recoverable from the heap */
+	struct restore_opts ro = { .save_before = true, .save_after = true };
+	struct run_stats st = { 0 };
+	struct errbuf eb = ERRBUF_INIT;
+	const char *latest = NULL;
+	int npos = 0, rc;
+	const struct opt_spec specs[] = {
+		{ .kind = OPT_STRING, .name = "path", .value = &ro.path,
+		  .metavar = "SNAPSHOT",
+		  .help = "Restore this snapshot file (as printed by "
+			  "make-snapshot or list-snapshots)." },
+		{ .kind = OPT_STRING, .name = "latest", .value = &latest,
+		  .metavar = "TIMESTAMP",
+		  .help = "Restore the latest snapshot taken at or before "
+			  "TIMESTAMP: 'YYYY-MM-DD' or "
+			  "'YYYY-MM-DDTHH:MM:SS[.ffffff][offset]', offset Z, "
+			  "+HH:MM or -HH:MM; without offset local time (as "
+			  "Python's datetime.fromisoformat). Also accepted "
+			  "as the positional argument." },
+		{ .kind = OPT_BOOL, .name = "save-snapshot-before",
+		  .value = &ro.save_before, .def = "save",
+		  .help = "First take a snapshot of FILE_ROOT as it is, so "
+			  "the restore can be undone (files it deletes or "
+			  "overwrites stay in the heap)." },
+		{ .kind = OPT_BOOL, .name = "save-snapshot-after",
+		  .value = &ro.save_after, .def = "save",
+		  .help = "Take a snapshot of FILE_ROOT after the restore, "
+			  "so the latest snapshot describes the tree (cheap: "
+			  "restored files reuse the md5s of the snapshot)." },
+		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
+		  .value = &ro.dry_run,
+		  .help = "Show what would change; change nothing." },
+		CLI_JSON_OPTS(ctx),
+		CLI_HELP_OPT,
+		{ .kind = OPT_END },
+	};
+
+	rc = cli_parse(ctx, specs,
+		       "restore-snapshot [OPTIONS] [TIMESTAMP]",
+		       "Make FILE_ROOT identical to a snapshot: write files "
+		       "that are missing or\ndifferent (contents come from "
+		       "the heap), fix metadata, and delete files\nthe "
+		       "snapshot does not have. Without --path or TIMESTAMP "
+		       "the latest snapshot\nis restored. With --json, a "
+		       "summary object goes to stderr (or --json-file);\n"
+		       "see 'make-snapshot --help' for its fields. Needs "
+		       "--file-root, --heap-root\nand --snap-root (or "
+		       "FILE_ROOT, HEAP_ROOT, SNAP_ROOT).",
+		       argc, argv, &npos);
+	if (rc >= 0)
+		return rc;
+	if (npos > 1)
+		return cli_usage_error(ctx, "unexpected argument '%s'",
+				       argv[2]);
+	if (npos == 1) {
+		if (latest)
+			return cli_usage_error(ctx, "give the timestamp either "
+					       "as argument or with --latest, "
+					       "not both");
+		latest = argv[1];
+	}
+	if (latest && ro.path)
+		return cli_usage_error(ctx, "--path and a timestamp exclude "
+				       "each other");
+	if (latest) {
+		rc = timeparse_iso(latest, &ro.latest_ns, &eb);
+		if (rc < 0)
+			return cli_usage_error(ctx, "%s", eb.msg);
+		ro.has_latest = true;
+	}
+	rc = cli_require_roots(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
+			       CLI_NEED_SNAP_ROOT);
+	if (rc >= 0)
+		return rc;
+	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_FILE);
+	if (rc >= 0)
+		return rc;
+	rc = engine_restore(&ctx->eo, &ro, &st, &eb);
+	if (rc < 0)
+		rc = cli_fail(ctx, &eb);
+	else
+		rc = cli_exit_code(ctx, 0);
+	return cli_write_summary(ctx, &st, ro.path, &eb, rc);
+}

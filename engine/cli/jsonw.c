@@ -1,0 +1,97 @@
+/* jsonw: JSON string escaping for --json output (see jsonw.h). */
+#include "jsonw.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "banned.h"
+
+/* length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
+ * (overlong forms, surrogates and values past U+10FFFF are invalid) */
+static size_t utf8_len(const unsigned char *s, size_t avail)
+{
+	size_t n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (n > avail)
+		return 0;
+	for (i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if (s[0] == 0xe0 && s[1] < 0xa0)
+		return 0;      /* overlong */
+	if (s[0] == 0xed && s[1] >= 0xa0)
+		return 0;      /* UTF-16 surrogate */
+	if (s[0] == 0xf0 && s[1] < 0x90)
+		return 0;      /* overlong */
+	if (s[0] == 0xf4 && s[1] >= 0x90)
+		return 0;      /* > U+10FFFF */
+	return n;
+}
+
+/* the escape of one byte, or NULL when it is copied as is */
+static const char *short_escape(unsigned char c)
+{
+	switch (c) {
+	case '"':
+		return "\\\"";
+	case '\\':
+		return "\\\\";
+	case '\n':
+		return "\\n";
+	case '\r':
+		return "\\r";
+	case '\t':
+		return "\\t";
+	case '\b':
+		return "\\b";
+	case '\f':
+		return "\\f";
+	default:
+		return NULL;
+	}
+}
+
+void jsonw_string(FILE *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	fputc('"', out);
+	while (i < len) {
+		unsigned char c = p[i];
+		const char *e = short_escape(c);
+		size_t n;
+
+		if (e) {
+			fputs(e, out);
+			i++;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			fprintf(out, "\\u00%c%c", hex[c >> 4], hex[c & 15]);
+			i++;
+			continue;
+		}
+		n = utf8_len(p + i, len - i);
+		if (n) {
+			fwrite(s + i, 1, n, out);
+			i += n;
+			continue;
+		}
+		/* surrogateescape: byte 0xXX -> U+DCXX */
+		fprintf(out, "\\udc%c%c", hex[c >> 4], hex[c & 15]);
+		i++;
+	}
+	fputc('"', out);
+}

@@ -1,0 +1,268 @@
+/* main: the snapshooter executable: global options (before the command,
+ * each with an environment variable, as in the Python tool), the
+ * commands[] table, signal handling and exit codes. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "compiler.h"
+#include "banned.h"
+
+#ifndef SNAP_VERSION
+#define SNAP_VERSION "0.1.0"
+#endif
+
+static const struct cli_command commands[] = {
+	{ "make-snapshot", cmd_make_snapshot,
+	  "Back up FILE_ROOT: heap + a new snapshot." },
+	{ "restore-snapshot", cmd_restore_snapshot,
+	  "Make FILE_ROOT match a snapshot (default: latest)." },
+	{ "list-snapshots", cmd_list_snapshots,
+	  "List the snapshots of SNAP_ROOT, newest first." },
+	{ "compare-snapshots", cmd_compare_snapshots,
+	  "Show the differences between two snapshots." },
+	{ "sync", cmd_sync,
+	  "Mirror directory SRC into DST (no heap)." },
+};
+
+static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
+					 "INFO", "DEBUG", "NONE", NULL };
+static const char *const io_modes[] = { "auto", "sync", "uring", NULL };
+
+/* The signal handler's only channel: a signal handler cannot reach a
+ * context, so this one flag is the program's single mutable global. The
+ * engine polls it through engine_opts.interrupted. */
+static volatile sig_atomic_t interrupted_flag;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted_flag = 1;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* a second Ctrl-C kills at once; restart interrupted system calls so
+	 * workers see the flag, not EINTR */
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL))
+		return -errno;
+	return 0;
+}
+
+static void print_main_help(FILE *out, const struct opt_spec *specs)
+{
+	size_t i;
+
+	fprintf(out,
+		"usage: %s [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n"
+		"Back up a directory tree into a content-addressed heap "
+		"(HEAP_ROOT) plus\nsnapshot files listing the tree "
+		"(SNAP_ROOT), restore it, compare snapshots,\nor mirror one "
+		"directory to another. Command line compatible with the "
+		"Python\nsnapshooter: global options come before the command "
+		"and each has an\nenvironment variable.\n\nCommands:\n",
+		CLI_PROG);
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-20s%s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out, "  %-20s%s\n", "help COMMAND",
+		"Show the options of COMMAND.");
+	fprintf(out, "\nGlobal options:\n");
+	options_print_help(out, specs);
+	fprintf(out,
+		"\nWorkers: --jobs sets the hash/copy workers and --transfers "
+		"the in-flight\nnetwork requests. When they are not given, "
+		"--parallel-copy-to-heap N\n(make-snapshot) or "
+		"--parallel-copy-to-file N (restore-snapshot, sync) sets\n"
+		"jobs = min(N, 4 x CPU cores) and transfers = min(N, 256); "
+		"--parallel-listing N\nsets the directory listing threads "
+		"(at most 64). --parallel-delete-in-file is\naccepted for "
+		"compatibility and has no effect: deletions run after the "
+		"copies,\nat --transfers in flight.\n"
+		"\nOutput: primary results go to stdout (the snapshot path, "
+		"the list, the\ncomparison); messages, progress and the "
+		"--json summary go to stderr.\n"
+		"\nExit status:\n"
+		"  0    success\n"
+		"  1    failure (\"%s: error: ...\" on stderr)\n"
+		"  2    usage error (unknown option, bad value, missing root)\n"
+		"  130  interrupted by SIGINT or SIGTERM (the run stopped "
+		"cleanly)\n"
+		"\nSee '%s COMMAND --help' for the options of a command.\n",
+		CLI_PROG, CLI_PROG);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx;
+	struct cli_globals *g = &ctx.g;
+	struct errbuf eb = ERRBUF_INIT;
+	const struct cli_command *cmd = NULL;
+	long cores;
+	int npos, rc;
+	size_t i;
+
+	memset(&ctx, 0, sizeof(ctx));
+	engine_opts_defaults(&ctx.eo);
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
+	ctx.ncores = cores < 1 ? 1 : (unsigned)cores;
+	ctx.interrupted = &interrupted_flag;
+	{
+		/* this block lasts until the command returns: commands look
+		 * at the table (ctx.global_specs) for their error hints */
+		const struct opt_spec specs[] = {
+			{ .kind = OPT_STRING, .name = "file-root",
+			  .value = &g->file_root, .metavar = "PATH",
+			  .env = "FILE_ROOT",
+			  .help = "The directory under consideration: backed "
+				  "up by make-snapshot, written by "
+				  "restore-snapshot." },
+			{ .kind = OPT_STRING, .name = "file-storage-options",
+			  .value = &g->file_storage_options, .metavar = "JSON",
+			  .env = "FILE_STORAGE_OPTIONS",
+			  .help = "Storage options of FILE_ROOT (object "
+				  "stores), a JSON object." },
+			{ .kind = OPT_STRING, .name = "heap-root",
+			  .value = &g->heap_root, .metavar = "PATH",
+			  .env = "HEAP_ROOT",
+			  .help = "The directory holding the heap (file "
+				  "contents named by their MD5)." },
+			{ .kind = OPT_STRING, .name = "heap-storage-options",
+			  .value = &g->heap_storage_options, .metavar = "JSON",
+			  .env = "HEAP_STORAGE_OPTIONS",
+			  .help = "Storage options of HEAP_ROOT, a JSON "
+				  "object." },
+			{ .kind = OPT_STRING, .name = "snap-root",
+			  .value = &g->snap_root, .metavar = "PATH",
+			  .env = "SNAP_ROOT",
+			  .help = "The directory holding the snapshot files." },
+			{ .kind = OPT_STRING, .name = "snap-storage-options",
+			  .value = &g->snap_storage_options, .metavar = "JSON",
+			  .env = "SNAP_STORAGE_OPTIONS",
+			  .help = "Storage options of SNAP_ROOT, a JSON "
+				  "object." },
+			{ .kind = OPT_STRING, .name = "heap-cache-file",
+			  .value = &g->heap_cache_file, .metavar = "PATH",
+			  .env = "HEAP_CACHE_FILE",
+			  .help = "Local cache of the heap's content list "
+				  "(saves listing a remote heap)." },
+			{ .kind = OPT_CHOICE, .name = "loglevel",
+			  .value = &g->loglevel, .choices = loglevels,
+			  .metavar = "LEVEL", .env = "LOGLEVEL",
+			  .def = "WARNING",
+			  .help = "Messages on stderr from this level up "
+				  "(the Python tool logged INFO)." },
+			{ .kind = OPT_UINT, .name = "parallel-copy-to-heap",
+			  .value = &g->parallel_copy_to_heap,
+			  .seen = &g->has_parallel_copy_to_heap,
+			  .env = "PARALLEL_COPY_TO_HEAP",
+			  .help = "Parallel copies into the heap "
+				  "(make-snapshot); see Workers below." },
+			{ .kind = OPT_UINT, .name = "parallel-copy-to-file",
+			  .value = &g->parallel_copy_to_file,
+			  .seen = &g->has_parallel_copy_to_file,
+			  .env = "PARALLEL_COPY_TO_FILE",
+			  .help = "Parallel copies into FILE_ROOT "
+				  "(restore-snapshot, sync)." },
+			{ .kind = OPT_UINT, .name = "parallel-delete-in-file",
+			  .value = &g->parallel_delete_in_file,
+			  .seen = &g->has_parallel_delete_in_file,
+			  .env = "PARALLEL_DELETE_IN_FILE",
+			  .help = "Accepted for compatibility; no effect." },
+			{ .kind = OPT_UINT, .name = "parallel-listing",
+			  .value = &g->parallel_listing,
+			  .seen = &g->has_parallel_listing,
+			  .env = "PARALLEL_LISTING",
+			  .help = "Directory listing threads." },
+			{ .kind = OPT_UINT, .name = "jobs", .short_name = 'j',
+			  .value = &g->jobs, .seen = &g->has_jobs,
+			  .def = "CPU cores",
+			  .help = "Hash/copy worker threads." },
+			{ .kind = OPT_CHOICE, .name = "io", .value = &g->io,
+			  .choices = io_modes, .metavar = "MODE",
+			  .def = "auto",
+			  .help = "File I/O: io_uring, plain system calls, or "
+				  "io_uring when the kernel allows it." },
+			{ .kind = OPT_UINT, .name = "transfers",
+			  .value = &g->transfers, .seen = &g->has_transfers,
+			  .def = "16",
+			  .help = "Network requests in flight (object "
+				  "stores)." },
+			{ .kind = OPT_UINT, .name = "retries",
+			  .value = &g->retries, .seen = &g->has_retries,
+			  .def = "5",
+			  .help = "Retries of a failed network request." },
+			{ .kind = OPT_FLAG, .name = "no-progress",
+			  .value = &g->no_progress,
+			  .help = "No progress line (it is shown only when "
+				  "stderr is a terminal)." },
+			{ .kind = OPT_FLAG, .name = "json", .value = &g->json,
+			  .help = "Machine-readable output: a JSON summary "
+				  "on stderr at the end of make-snapshot, "
+				  "restore-snapshot and sync; JSON lines on "
+				  "stdout for list-snapshots and "
+				  "compare-snapshots." },
+			{ .kind = OPT_STRING, .name = "json-file",
+			  .value = &g->json_file, .metavar = "PATH",
+			  .help = "Write the JSON summary to PATH instead of "
+				  "stderr." },
+			{ .kind = OPT_FLAG, .name = "version",
+			  .value = &g->version,
+			  .help = "Print the version and exit." },
+			CLI_HELP_OPT,
+			{ .kind = OPT_END },
+		};
+
+		rc = options_parse(specs, argc - 1, argv + 1,
+				   OPT_STOP_AT_NONOPT, &eb);
+		if (rc == OPT_PARSE_HELP) {
+			print_main_help(stdout, specs);
+			return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+		}
+		if (rc < 0)
+			return cli_usage_error(&ctx, "%s", eb.msg);
+		npos = rc;
+		if (g->version) {
+			printf("%s %s\n", CLI_PROG, SNAP_VERSION);
+			return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+		}
+		if (npos == 0) {
+			print_main_help(stderr, specs);
+			return CLI_EXIT_USAGE;
+		}
+		if (!strcmp(argv[1], "help")) {
+			if (npos < 2) {
+				print_main_help(stdout, specs);
+				return fflush(stdout) ? CLI_EXIT_FAILURE :
+					CLI_EXIT_OK;
+			}
+			/* "help CMD" runs "CMD --help" */
+			argv[1] = argv[2];
+			argv[2] = (char *)"--help";
+			npos = 2;
+		}
+		for (i = 0; i < ARRAY_SIZE(commands); i++)
+			if (!strcmp(argv[1], commands[i].name))
+				cmd = &commands[i];
+		if (!cmd)
+			return cli_usage_error(&ctx, "unknown command '%s'",
+					       argv[1]);
+		ctx.command = cmd->name;
+		ctx.global_specs = specs;
+		if (install_signals() < 0) {
+			fprintf(stderr, "%s: error: cannot install signal "
+				"handlers: %s\n", CLI_PROG, strerror(errno));
+			return CLI_EXIT_FAILURE;
+		}
+		return cmd->run(&ctx, npos, argv + 1);
+	}
+}

@@ -1,0 +1,63 @@
+/* relpath: long-name-safe openat relative to a root fd. */
+#include "relpath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+int relpath_open_parent(int rootfd, const char *name, size_t len,
+			const char **base)
+{
+	const char *slash = memrchr(name, '/', len);
+	size_t plen = slash ? (size_t)(slash - name) : 0;
+	size_t start = 0;
+	char comp[256];
+	int cur, fd;
+
+	*base = slash ? slash + 1 : name;
+	cur = dup(rootfd);
+	if (cur < 0)
+		return -errno;
+	while (start < plen) {
+		const char *end = memchr(name + start, '/', plen - start);
+		size_t clen = (end ? (size_t)(end - name) : plen) - start;
+
+		if (clen >= sizeof(comp)) {
+			close(cur);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, name + start, clen);
+		comp[clen] = '\0';
+		fd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+		close(cur);
+		if (fd < 0)
+			return -errno;
+		cur = fd;
+		start += clen + 1;
+	}
+	return cur;
+}
+
+int relpath_open(int rootfd, const char *name, size_t len, int flags)
+{
+	const char *base;
+	int dirfd, fd;
+
+	flags |= O_NOFOLLOW | O_CLOEXEC;
+	if (len < RELPATH_DIRECT_MAX) {
+		fd = openat(rootfd, name, flags);
+		return fd < 0 ? -errno : fd;
+	}
+	dirfd = relpath_open_parent(rootfd, name, len, &base);
+	if (dirfd < 0)
+		return dirfd;
+	fd = openat(dirfd, base, flags);
+	if (fd < 0)
+		fd = -errno;
+	close(dirfd);
+	return fd;
+}

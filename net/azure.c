@@ -1,0 +1,820 @@
+/* azure: Azure Blob requests on the http_multi thread. Every request is
+ * signed when it is built (x-ms-date then stays valid for the retries of
+ * the next 15 minutes); with a SAS the token is appended to the query
+ * instead and never shown in messages. */
+#include "azure.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "azure_auth.h"
+#include "compiler.h"
+#include "digest.h"
+#include "uri.h"
+#include "xml_list.h"
+
+#include "banned.h"
+
+#define AZ_LIST_BODY_MAX (32u << 20)
+#define AZ_MAX_BLOCKS 50000
+#define AZ_MAX_HEADERS 16
+#define AZ_COPY_POLLS 600
+
+const char *const azure_option_keys[] = {
+	"connection_string", "account_name", "account_key", "sas_token",
+	"blob_endpoint", NULL
+};
+
+/* Azurite's well-known development account (public, documented) */
+static const char dev_account[] = "devstoreaccount1";
+static const char dev_key[] =
+	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/"
+	"K1SZFPTOtr/KBHBeksoGMGw==";
+
+struct az {
+	struct objstore os;
+	char endpoint[600];     /* blob endpoint, no trailing slash */
+	char path0[300];        /* its path ("/devstoreaccount1" or "") */
+	char account[128];
+	uint8_t key[128];
+	size_t key_len;         /* 0: SAS only */
+	char *sas;              /* query string without '?', or NULL */
+};
+
+static struct az *to_az(struct objstore *os)
+{
+	return container_of(os, struct az, os);
+}
+
+struct az_hdrs {
+	struct azure_header h[AZ_MAX_HEADERS];
+	size_t n;
+};
+
+static void hdr_add(struct az_hdrs *h, const char *name, const char *value)
+{
+	if (h->n < AZ_MAX_HEADERS) {
+		h->h[h->n].name = name;
+		h->h[h->n].value = value;
+		h->n++;
+	}
+}
+
+/* Build req for the container (key NULL) or a blob: URL with the query in
+ * canonical form (+ SAS), x-ms-date/x-ms-version, the headers in h, and
+ * the Shared Key signature over them. body_len: Content-Length of a PUT. */
+static int az_request(struct az *a, struct http_request *req,
+		      const char *method, const char *full_key,
+		      struct uri_query *q, struct az_hdrs *h, uint64_t body_len)
+{
+	char path[OBJSTORE_URL_MAX], url[OBJSTORE_URL_MAX];
+	char sts[OBJSTORE_URL_MAX + 2048], auth[256], date[40], clen[24];
+	struct uri_query empty = { 0 };
+	size_t plen = 0, ulen = 0, i;
+	int err;
+
+	http_request_init(req);
+	req->method = method;
+	if (!q)
+		q = &empty;
+	err = uri_append(a->path0, path, sizeof(path), &plen);
+	if (!err)
+		err = uri_append("/", path, sizeof(path), &plen);
+	if (!err)
+		err = uri_encode(a->os.bucket, strlen(a->os.bucket), false,
+				 path, sizeof(path), &plen);
+	if (!err && full_key) {
+		err = uri_append("/", path, sizeof(path), &plen);
+		if (!err)
+			err = uri_encode(full_key, strlen(full_key), true, path,
+					 sizeof(path), &plen);
+	}
+	if (!err)
+		err = uri_append(a->endpoint, url, sizeof(url), &ulen);
+	if (!err)
+		err = uri_append(path + strlen(a->path0), url, sizeof(url),
+				 &ulen);
+	if (!err)
+		err = uri_query_append(q, url, sizeof(url), &ulen);
+	if (!err && a->sas) {
+		err = uri_append(q->n ? "&" : "?", url, sizeof(url), &ulen);
+		if (!err)
+			err = uri_append(a->sas, url, sizeof(url), &ulen);
+	}
+	if (err)
+		return err;
+	req->url = strdup(url);
+	if (!req->url)
+		return -ENOMEM;
+	azure_date_now(date);
+	hdr_add(h, "x-ms-date", date);
+	hdr_add(h, "x-ms-version", AZURE_API_VERSION);
+	if (!strcmp(method, "PUT") || !strcmp(method, "POST")) {
+		snprintf(clen, sizeof(clen), "%llu",
+			 (unsigned long long)body_len);
+		hdr_add(h, "Content-Length", clen);   /* curl sends it */
+	}
+	if (h->n == AZ_MAX_HEADERS)
+		return -E2BIG;
+	if (a->key_len) {
+		err = azure_string_to_sign(method, h->h, h->n, a->account, path,
+					   q, sts, sizeof(sts));
+		if (err < 0)
+			return err;
+		err = azure_shared_key(a->account, a->key, a->key_len, sts,
+				       auth, sizeof(auth));
+		if (err)
+			return err;
+		err = http_request_header(req, "Authorization: %s", auth);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < h->n; i++) {
+		if (!strcasecmp(h->h[i].name, "Content-Length"))
+			continue;
+		err = http_request_header(req, "%s: %s", h->h[i].name,
+					  h->h[i].value);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static int az_put_single(struct az *a, const char *fk, const char *key,
+			 const struct body_src *src,
+			 const struct objstore_put_opts *po,
+			 const uint8_t md5[16], struct objstore_info *info,
+			 struct errbuf *eb)
+{
+	struct az_hdrs h = { 0 };
+	struct http_request req;
+	char b64[32], mt[24];
+	int err;
+
+	digest_base64(md5, 16, b64);
+	hdr_add(&h, "x-ms-blob-type", "BlockBlob");
+	hdr_add(&h, "Content-MD5", b64);
+	hdr_add(&h, "Content-Type", "application/octet-stream");
+	if (po->has_mtime) {
+		snprintf(mt, sizeof(mt), "%lld", (long long)po->mtime_ns);
+		hdr_add(&h, "x-ms-meta-mtime", mt);
+	}
+	err = az_request(a, &req, "PUT", fk, NULL, &h, src->len);
+	if (err)
+		goto out;
+	req.src = *src;
+	err = http_multi_run(a->os.hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(&a->os, &req, "put", key, eb);
+		goto out;
+	}
+	info->size = src->len;
+	snprintf(info->etag, sizeof(info->etag), "%s", req.resp.etag);
+	memcpy(info->md5, md5, 16);
+	info->has_md5 = true;
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static void block_id(uint64_t i, char out[24])
+{
+	char raw[16];
+
+	/* every id of a blob must have the same length */
+	snprintf(raw, sizeof(raw), "blk%08llu", (unsigned long long)i);
+	digest_base64((const uint8_t *)raw, 11, out);
+}
+
+static int az_put_block_list(struct az *a, const char *fk, const char *key,
+			     uint64_t nblocks,
+			     const struct objstore_put_opts *po,
+			     const uint8_t md5[16], struct errbuf *eb)
+{
+	struct az_hdrs h = { 0 };
+	struct uri_query q = { 0 };
+	struct http_request req;
+	char bmd5[32], b64[32], mt[24], id[24];
+	uint8_t xmd5[16];
+	char *xml = NULL;
+	size_t xml_len = 0;
+	uint64_t i;
+	FILE *f;
+	int err;
+
+	f = open_memstream(&xml, &xml_len);
+	if (!f)
+		return -ENOMEM;
+	fputs("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>", f);
+	for (i = 0; i < nblocks; i++) {
+		block_id(i, id);
+		fprintf(f, "<Latest>%s</Latest>", id);
+	}
+	fputs("</BlockList>", f);
+	if (fclose(f) || !xml) {
+		free(xml);
+		return -ENOMEM;
+	}
+	err = digest_md5(xml, xml_len, xmd5);
+	if (err)
+		goto out;
+	digest_base64(xmd5, 16, b64);
+	digest_base64(md5, 16, bmd5);
+	uri_query_add(&q, "comp", "blocklist");
+	hdr_add(&h, "Content-MD5", b64);
+	hdr_add(&h, "Content-Type", "application/xml");
+	hdr_add(&h, "x-ms-blob-content-md5", bmd5);
+	hdr_add(&h, "x-ms-blob-content-type", "application/octet-stream");
+	if (po->has_mtime) {
+		snprintf(mt, sizeof(mt), "%lld", (long long)po->mtime_ns);
+		hdr_add(&h, "x-ms-meta-mtime", mt);
+	}
+	err = az_request(a, &req, "PUT", fk, &q, &h, xml_len);
+	if (!err) {
+		req.src.kind = BODY_SRC_MEM;
+		req.src.mem = xml;
+		req.src.len = xml_len;
+		err = http_multi_run(a->os.hm, &req);
+		if (err)
+			err = objstore_fail(&a->os, &req, "commit blocks of",
+					    key, eb);
+	}
+	http_request_release(&req);
+out:
+	free(xml);
+	return err;
+}
+
+static int az_put_blocks(struct az *a, const char *fk, const char *key,
+			 const struct body_src *src,
+			 const struct objstore_put_opts *po,
+			 const uint8_t md5[16], struct objstore_info *info,
+			 struct errbuf *eb)
+{
+	uint64_t bsize = a->os.cfg.part_size, n, i, j, w;
+	unsigned window = a->os.cfg.transfers;
+	struct http_request *reqs;
+	struct http_wait wait;
+	struct uri_query q;
+	struct az_hdrs h;
+	char b64[32], id[24];
+	uint8_t bmd5[16];
+	int err = 0;
+
+	n = (src->len + bsize - 1) / bsize;
+	if (n > AZ_MAX_BLOCKS) {
+		bsize = (src->len + AZ_MAX_BLOCKS - 1) / AZ_MAX_BLOCKS;
+		n = (src->len + bsize - 1) / bsize;
+	}
+	reqs = calloc(window, sizeof(*reqs));
+	if (!reqs)
+		return -ENOMEM;
+	http_wait_init(&wait);
+	for (i = 0; i < n && !err; i += window) {
+		w = MIN(window, n - i);
+		for (j = 0; j < w; j++) {
+			uint64_t off = (i + j) * bsize;
+			struct body_src slice = body_src_slice(src, off,
+				MIN(bsize, src->len - off));
+
+			err = digest_md5_src(&slice, bmd5);
+			if (err) {
+				err = errbuf_set(eb, err, "cannot read the body "
+						 "of '%s/%s': %s", a->os.url,
+						 key, strerror(-err));
+				break;
+			}
+			digest_base64(bmd5, 16, b64);
+			block_id(i + j, id);
+			memset(&q, 0, sizeof(q));
+			memset(&h, 0, sizeof(h));
+			uri_query_add(&q, "blockid", id);
+			uri_query_add(&q, "comp", "block");
+			hdr_add(&h, "Content-MD5", b64);
+			err = az_request(a, &reqs[j], "PUT", fk, &q, &h,
+					 slice.len);
+			if (err)
+				break;
+			reqs[j].src = slice;
+			reqs[j].wait = &wait;
+			err = http_multi_submit(a->os.hm, &reqs[j]);
+			if (err)
+				break;
+		}
+		http_wait_all(&wait);
+		for (j = 0; j < w; j++) {
+			if (!reqs[j].url)
+				continue;
+			info->attempts = MAX(info->attempts, reqs[j].attempts);
+			if (reqs[j].result && !err)
+				err = objstore_fail(&a->os, &reqs[j],
+						    "upload a block of", key, eb);
+			http_request_release(&reqs[j]);
+			memset(&reqs[j], 0, sizeof(reqs[j]));
+		}
+	}
+	http_wait_release(&wait);
+	free(reqs);
+	/* uncommitted blocks are dropped by the service after a week */
+	if (!err)
+		err = az_put_block_list(a, fk, key, n, po, md5, eb);
+	if (!err) {
+		info->size = src->len;
+		memcpy(info->md5, md5, 16);
+		info->has_md5 = true;
+	}
+	return err;
+}
+
+static int az_put(struct objstore *os, const char *key,
+		  const struct body_src *src, const struct objstore_put_opts *po,
+		  struct objstore_info *info, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	char fk[OBJSTORE_KEY_MAX + 1];
+	uint8_t md5[16];
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	if (po->md5) {
+		memcpy(md5, po->md5, 16);
+	} else {
+		err = digest_md5_src(src, md5);
+		if (err)
+			return errbuf_set(eb, err, "cannot read the body of "
+					  "'%s/%s': %s", os->url, key,
+					  strerror(-err));
+	}
+	if (src->len > os->cfg.multipart_threshold &&
+	    src->len > os->cfg.part_size)
+		return az_put_blocks(a, fk, key, src, po, md5, info, eb);
+	return az_put_single(a, fk, key, src, po, md5, info, eb);
+}
+
+static int az_get(struct objstore *os, const char *key, uint64_t off,
+		  uint64_t len, struct body_sink *sink,
+		  struct objstore_info *info, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	char fk[OBJSTORE_KEY_MAX + 1], range[64];
+	struct az_hdrs h = { 0 };
+	struct http_request req;
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	if (len)
+		snprintf(range, sizeof(range), "bytes=%llu-%llu",
+			 (unsigned long long)off,
+			 (unsigned long long)(off + len - 1));
+	else
+		snprintf(range, sizeof(range), "bytes=%llu-",
+			 (unsigned long long)off);
+	if (off || len)
+		hdr_add(&h, "x-ms-range", range);
+	err = az_request(a, &req, "GET", fk, NULL, &h, 0);
+	if (err)
+		goto out;
+	req.sink = sink;
+	err = http_multi_run(os->hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(os, &req, "get", key, eb);
+		goto out;
+	}
+	objstore_info_from_resp(&req.resp, info);
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static int az_head_req(struct az *a, const char *fk, const char *key,
+		       struct objstore_info *info, struct http_resp *resp,
+		       struct errbuf *eb)
+{
+	struct az_hdrs h = { 0 };
+	struct http_request req;
+	int err;
+
+	err = az_request(a, &req, "HEAD", fk, NULL, &h, 0);
+	if (err)
+		goto out;
+	err = http_multi_run(a->os.hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(&a->os, &req, "head", key, eb);
+		goto out;
+	}
+	objstore_info_from_resp(&req.resp, info);
+	if (resp)
+		*resp = req.resp;
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static int az_head(struct objstore *os, const char *key,
+		   struct objstore_info *info, struct errbuf *eb)
+{
+	char fk[OBJSTORE_KEY_MAX + 1];
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	return err ? err : az_head_req(to_az(os), fk, key, info, NULL, eb);
+}
+
+struct list_ctx {
+	objstore_list_cb cb;
+	void *arg;
+	size_t plen;
+};
+
+static int list_entry(void *arg, const struct xml_list_entry *x)
+{
+	struct list_ctx *c = arg;
+	struct objstore_entry e;
+
+	if (x->key_len < c->plen)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.key = x->key + c->plen;
+	e.key_len = x->key_len - c->plen;
+	e.size = x->size;
+	e.etag = x->etag;
+	e.has_md5 = x->content_md5[0] &&
+		    digest_unbase64(x->content_md5, strlen(x->content_md5),
+				    e.md5, sizeof(e.md5)) == 16;
+	e.last_modified = objstore_parse_time(x->last_modified);
+	return c->cb(c->arg, &e);
+}
+
+static int az_list(struct objstore *os, const char *prefix,
+		   objstore_list_cb cb, void *arg, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	struct list_ctx c = { cb, arg, strlen(os->prefix) };
+	char fp[OBJSTORE_KEY_MAX + 1], maxr[16];
+	struct xml_list_page *page;
+	struct http_request req;
+	struct body_sink sink;
+	struct uri_query q;
+	struct az_hdrs h;
+	int err;
+
+	err = objstore_full_key(os, prefix, fp, sizeof(fp), eb);
+	if (err)
+		return err;
+	page = calloc(1, sizeof(*page));
+	if (!page)
+		return -ENOMEM;
+	snprintf(maxr, sizeof(maxr), "%u", os->cfg.list_page_size);
+	do {
+		memset(&q, 0, sizeof(q));
+		memset(&h, 0, sizeof(h));
+		uri_query_add(&q, "restype", "container");
+		uri_query_add(&q, "comp", "list");
+		if (fp[0])
+			uri_query_add(&q, "prefix", fp);
+		if (os->cfg.list_page_size)
+			uri_query_add(&q, "maxresults", maxr);
+		if (page->next[0])
+			uri_query_add(&q, "marker", page->next);
+		err = az_request(a, &req, "GET", NULL, &q, &h, 0);
+		if (err) {
+			http_request_release(&req);
+			break;
+		}
+		memset(&sink, 0, sizeof(sink));
+		sink.kind = BODY_SINK_MEM;
+		sink.mem_cap = AZ_LIST_BODY_MAX;
+		req.sink = &sink;
+		err = http_multi_run(os->hm, &req);
+		if (err)
+			err = objstore_fail(os, &req, "list", prefix, eb);
+		else
+			err = xml_list_parse(XML_LIST_AZURE, sink.mem,
+					     sink.mem_len, list_entry, &c, page,
+					     eb);
+		body_sink_release(&sink);
+		http_request_release(&req);
+		if (err > 0) {
+			err = 0;   /* the callback asked to stop */
+			break;
+		}
+		if (err || !page->truncated)
+			break;
+	} while (1);
+	free(page);
+	return err;
+}
+
+static int az_del(struct objstore *os, const char *key, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct az_hdrs h = { 0 };
+	struct http_request req;
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	err = az_request(a, &req, "DELETE", fk, NULL, &h, 0);
+	if (!err) {
+		err = http_multi_run(os->hm, &req);
+		if (err == -ENOENT)
+			err = 0;
+		else if (err)
+			err = objstore_fail(os, &req, "delete", key, eb);
+	}
+	http_request_release(&req);
+	return err;
+}
+
+/* No batch API here: the deletes go out in parallel, `transfers` at once. */
+static int az_del_many(struct objstore *os, const char *const *keys,
+		       size_t n, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	unsigned window = os->cfg.transfers;
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct http_request *reqs;
+	struct http_wait wait;
+	struct az_hdrs h;
+	size_t i, j, w;
+	int err = 0;
+
+	reqs = calloc(window, sizeof(*reqs));
+	if (!reqs)
+		return -ENOMEM;
+	http_wait_init(&wait);
+	for (i = 0; i < n && !err; i += window) {
+		w = MIN(window, n - i);
+		for (j = 0; j < w && !err; j++) {
+			memset(&h, 0, sizeof(h));
+			err = objstore_full_key(os, keys[i + j], fk, sizeof(fk),
+						eb);
+			if (!err)
+				err = az_request(a, &reqs[j], "DELETE", fk,
+						 NULL, &h, 0);
+			if (!err) {
+				reqs[j].wait = &wait;
+				err = http_multi_submit(os->hm, &reqs[j]);
+			}
+		}
+		http_wait_all(&wait);
+		for (j = 0; j < w; j++) {
+			if (reqs[j].url && reqs[j].result &&
+			    reqs[j].result != -ENOENT && !err)
+				err = objstore_fail(os, &reqs[j], "delete",
+						    keys[i + j], eb);
+			http_request_release(&reqs[j]);
+			memset(&reqs[j], 0, sizeof(reqs[j]));
+		}
+	}
+	http_wait_release(&wait);
+	free(reqs);
+	return err;
+}
+
+static int az_copy(struct objstore *os, const char *src_key,
+		   const char *dst_key, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	char fs[OBJSTORE_KEY_MAX + 1], fd[OBJSTORE_KEY_MAX + 1];
+	char source[OBJSTORE_URL_MAX];
+	struct az_hdrs h = { 0 };
+	struct objstore_info info;
+	struct http_request req;
+	struct http_resp resp;
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	size_t len = 0;
+	int err, i;
+
+	err = objstore_full_key(os, src_key, fs, sizeof(fs), eb);
+	if (!err)
+		err = objstore_full_key(os, dst_key, fd, sizeof(fd), eb);
+	if (err)
+		return err;
+	err = uri_append(a->endpoint, source, sizeof(source), &len);
+	if (!err)
+		err = uri_append("/", source, sizeof(source), &len);
+	if (!err)
+		err = uri_encode(os->bucket, strlen(os->bucket), false, source,
+				 sizeof(source), &len);
+	if (!err)
+		err = uri_append("/", source, sizeof(source), &len);
+	if (!err)
+		err = uri_encode(fs, strlen(fs), true, source, sizeof(source),
+				 &len);
+	if (!err && a->sas) {
+		err = uri_append("?", source, sizeof(source), &len);
+		if (!err)
+			err = uri_append(a->sas, source, sizeof(source), &len);
+	}
+	if (err)
+		return errbuf_set(eb, err, "cannot copy '%s/%s': URL too long",
+				  os->url, src_key);
+	hdr_add(&h, "x-ms-copy-source", source);
+	err = az_request(a, &req, "PUT", fd, NULL, &h, 0);
+	if (err)
+		goto out;
+	err = http_multi_run(os->hm, &req);
+	if (err) {
+		err = objstore_fail(os, &req, "copy to", dst_key, eb);
+		goto out;
+	}
+	resp = req.resp;
+	/* an asynchronous copy: wait for it (bounded) */
+	for (i = 0; i < AZ_COPY_POLLS && !strcasecmp(resp.copy_status,
+						      "pending"); i++) {
+		nanosleep(&ts, NULL);
+		err = az_head_req(a, fd, dst_key, &info, &resp, eb);
+		if (err)
+			goto out;
+	}
+	if (resp.copy_status[0] && strcasecmp(resp.copy_status, "success"))
+		err = errbuf_set(eb, -EIO, "cannot copy to '%s/%s': copy "
+				 "status %s", os->url, dst_key,
+				 resp.copy_status);
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static int az_create_bucket(struct objstore *os, struct errbuf *eb)
+{
+	struct az *a = to_az(os);
+	struct az_hdrs h = { 0 };
+	struct uri_query q = { 0 };
+	struct http_request req;
+	int err;
+
+	uri_query_add(&q, "restype", "container");
+	err = az_request(a, &req, "PUT", NULL, &q, &h, 0);
+	if (!err) {
+		err = http_multi_run(os->hm, &req);
+		if (err == -EEXIST)
+			err = 0;   /* ContainerAlreadyExists */
+		else if (err)
+			err = objstore_fail(os, &req, "create container",
+					    NULL, eb);
+	}
+	http_request_release(&req);
+	return err;
+}
+
+static void az_free(struct objstore *os)
+{
+	struct az *a = to_az(os);
+
+	memset(a->key, 0, sizeof(a->key));
+	if (a->sas)
+		memset(a->sas, 0, strlen(a->sas));
+	free(a->sas);
+	free(a);
+}
+
+static const struct objstore_ops az_ops = {
+	.scheme = "az",
+	.put = az_put,
+	.get = az_get,
+	.head = az_head,
+	.list = az_list,
+	.del = az_del,
+	.del_many = az_del_many,
+	.copy = az_copy,
+	.create_bucket = az_create_bucket,
+	.free = az_free,
+};
+
+static int set_endpoint(struct az *a, const char *ep, struct errbuf *eb)
+{
+	const char *host, *slash;
+	size_t n;
+
+	if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8))
+		return errbuf_set(eb, -EINVAL, "invalid Azure blob endpoint "
+				  "'%s': expected http:// or https://", ep);
+	n = strlen(ep);
+	while (n && ep[n - 1] == '/')
+		n--;
+	if (n >= sizeof(a->endpoint))
+		return errbuf_set(eb, -EINVAL, "Azure blob endpoint too long");
+	memcpy(a->endpoint, ep, n);
+	a->endpoint[n] = '\0';
+	host = strstr(a->endpoint, "://") + 3;
+	slash = strchr(host, '/');
+	snprintf(a->path0, sizeof(a->path0), "%s", slash ? slash : "");
+	return 0;
+}
+
+int azure_open(struct objstore **out, const char *container,
+	       const struct json_opts *opts, struct errbuf *eb)
+{
+	const char *cs, *account = NULL, *key = NULL, *sas = NULL, *ep;
+	struct azure_conn *conn;
+	char defep[300];
+	struct az *a;
+	int err, n;
+
+	(void)container;
+	err = objstore_check_option_keys(opts, azure_option_keys, "az", eb);
+	if (err)
+		return err;
+	a = calloc(1, sizeof(*a));
+	conn = calloc(1, sizeof(*conn));
+	if (!a || !conn) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	a->os.ops = &az_ops;
+	ep = json_opts_get(opts, "blob_endpoint");
+	cs = json_opts_get(opts, "connection_string");
+	if (!cs && !json_opts_get(opts, "account_name"))
+		cs = objstore_env("AZURE_STORAGE_CONNECTION_STRING");
+	if (cs) {
+		err = azure_conn_parse(cs, conn, eb);
+		if (err)
+			goto out_free;
+		if (conn->dev) {
+			account = dev_account;
+			key = dev_key;
+			if (!conn->blob_endpoint)
+				conn->blob_endpoint =
+					"http://127.0.0.1:10000/devstoreaccount1";
+		} else {
+			account = conn->account;
+			key = conn->key;
+			sas = conn->sas;
+		}
+		if (!ep)
+			ep = conn->blob_endpoint;
+	} else {
+		account = objstore_opt_or_env(opts, "account_name",
+					      "AZURE_STORAGE_ACCOUNT", NULL);
+		key = objstore_opt_or_env(opts, "account_key",
+					  "AZURE_STORAGE_KEY", NULL);
+		sas = objstore_opt_or_env(opts, "sas_token",
+					  "AZURE_STORAGE_SAS_TOKEN", NULL);
+	}
+	if (!account || !*account || strlen(account) >= sizeof(a->account)) {
+		err = errbuf_set(eb, -EINVAL, "no Azure storage account: set "
+				 "AZURE_STORAGE_CONNECTION_STRING or "
+				 "AZURE_STORAGE_ACCOUNT, or the storage options "
+				 "connection_string or account_name");
+		goto out_free;
+	}
+	if ((!key || !*key) && (!sas || !*sas)) {
+		err = errbuf_set(eb, -EINVAL, "no Azure credentials for account "
+				 "'%s': set AZURE_STORAGE_KEY or "
+				 "AZURE_STORAGE_SAS_TOKEN, or the storage options "
+				 "account_key or sas_token", account);
+		goto out_free;
+	}
+	snprintf(a->account, sizeof(a->account), "%s", account);
+	if (key && *key) {
+		n = digest_unbase64(key, strlen(key), a->key, sizeof(a->key));
+		if (n <= 0) {
+			err = errbuf_set(eb, -EINVAL, "invalid Azure account key "
+					 "for '%s': not base64", account);
+			goto out_free;
+		}
+		a->key_len = (size_t)n;
+	} else {
+		if (*sas == '?')
+			sas++;
+		a->sas = strdup(sas);
+		if (!a->sas) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+	}
+	if (!ep) {
+		snprintf(defep, sizeof(defep), "%s://%s.blob.%s",
+			 conn->protocol ? conn->protocol : "https", account,
+			 conn->suffix ? conn->suffix : "core.windows.net");
+		ep = defep;
+	}
+	err = set_endpoint(a, ep, eb);
+	if (err)
+		goto out_free;
+	free(conn);
+	*out = &a->os;
+	return 0;
+out_free:
+	if (conn)
+		memset(conn, 0, sizeof(*conn));
+	free(conn);
+	if (a)
+		az_free(&a->os);
+	return err;
+}

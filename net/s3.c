@@ -1,0 +1,814 @@
+/* s3: S3 requests on the http_multi thread. curl 7.88 signs the query
+ * string exactly as written and takes the payload hash from our
+ * x-amz-content-sha256 header (see object-stores.md), so every URL is
+ * built canonical here: keys encoded per RFC 3986 with '/' kept, query
+ * parameters sorted, values fully encoded. Bodies we upload are sent
+ * UNSIGNED-PAYLOAD and protected by Content-MD5; small XML bodies we
+ * build (complete, delete) carry their real SHA-256. */
+#include "s3.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compiler.h"
+#include "digest.h"
+#include "uri.h"
+#include "xml_list.h"
+
+#include "banned.h"
+
+#define EMPTY_SHA256 \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define S3_LIST_BODY_MAX (32u << 20)
+#define S3_SMALL_BODY_MAX (1u << 20)
+#define S3_MAX_PARTS 10000
+#define S3_DELETE_BATCH 1000
+
+const char *const s3_option_keys[] = {
+	"endpoint_url", "key", "secret", "token", "region", NULL
+};
+
+struct s3 {
+	struct objstore os;
+	char base[600];         /* URL of the bucket, no trailing slash */
+	char sigv4[128];        /* aws:amz:<region>:s3 */
+	char region[64];
+	char *access_key;
+	char *secret;
+	char *token;
+};
+
+static struct s3 *to_s3(struct objstore *os)
+{
+	return container_of(os, struct s3, os);
+}
+
+/* URL of key (NULL: the bucket) with query q into req->url; headers for
+ * signing and the payload hash. */
+static int s3_request(struct s3 *s, struct http_request *req,
+		      const char *method, const char *full_key,
+		      struct uri_query *q, const char *payload_sha256)
+{
+	char url[OBJSTORE_URL_MAX];
+	size_t len = 0;
+	int err;
+
+	http_request_init(req);
+	req->method = method;
+	err = uri_append(s->base, url, sizeof(url), &len);
+	if (!err && full_key) {
+		err = uri_append("/", url, sizeof(url), &len);
+		if (!err)
+			err = uri_encode(full_key, strlen(full_key), true, url,
+					 sizeof(url), &len);
+	} else if (!err && !strchr(s->base + 8, '/')) {
+		err = uri_append("/", url, sizeof(url), &len);
+	}
+	if (!err && q)
+		err = uri_query_append(q, url, sizeof(url), &len);
+	if (err)
+		return err;
+	req->url = strdup(url);
+	if (!req->url)
+		return -ENOMEM;
+	req->aws_sigv4 = s->sigv4;
+	req->username = s->access_key;
+	req->password = s->secret;
+	err = http_request_header(req, "x-amz-content-sha256: %s",
+				  payload_sha256);
+	if (!err && s->token)
+		err = http_request_header(req, "x-amz-security-token: %s",
+					  s->token);
+	return err;
+}
+
+static int hdr_md5(struct http_request *req, const uint8_t md5[16])
+{
+	char b64[32];
+
+	digest_base64(md5, 16, b64);
+	return http_request_header(req, "Content-MD5: %s", b64);
+}
+
+static int hdr_meta(struct http_request *req,
+		    const struct objstore_put_opts *po, const uint8_t *md5)
+{
+	char hex[40];
+	int err = 0;
+
+	if (po->has_mtime)
+		err = http_request_header(req, "x-amz-meta-mtime: %lld",
+					  (long long)po->mtime_ns);
+	if (!err && md5) {
+		digest_hex(md5, 16, hex);
+		err = http_request_header(req, "x-amz-meta-md5: %s", hex);
+	}
+	return err;
+}
+
+static int s3_put_single(struct s3 *s, const char *fk, const char *key,
+			 const struct body_src *src,
+			 const struct objstore_put_opts *po,
+			 const uint8_t md5[16], struct objstore_info *info,
+			 struct errbuf *eb)
+{
+	struct http_request req;
+	int err;
+
+	err = s3_request(s, &req, "PUT", fk, NULL, "UNSIGNED-PAYLOAD");
+	if (!err)
+		err = hdr_md5(&req, md5);
+	if (!err)
+		err = hdr_meta(&req, po, NULL);
+	if (err)
+		goto out;
+	req.src = *src;
+	err = http_multi_run(s->os.hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(&s->os, &req, "put", key, eb);
+		goto out;
+	}
+	info->size = src->len;
+	snprintf(info->etag, sizeof(info->etag), "%s", req.resp.etag);
+	memcpy(info->md5, md5, 16);
+	info->has_md5 = true;
+out:
+	http_request_release(&req);
+	return err;
+}
+
+/* A small request whose 2xx body we read (XML answers). */
+static int run_with_body(struct s3 *s, struct http_request *req,
+			 struct body_sink *sink, size_t cap)
+{
+	memset(sink, 0, sizeof(*sink));
+	sink->kind = BODY_SINK_MEM;
+	sink->mem_cap = cap;
+	req->sink = sink;
+	return http_multi_run(s->os.hm, req);
+}
+
+/* A 200 answer that is an <Error> document (CompleteMultipartUpload,
+ * CopyObject): fail like an HTTP error. */
+static int error_in_body(struct s3 *s, struct http_request *req,
+			 const struct body_sink *sink, const char *op,
+			 const char *key, struct errbuf *eb)
+{
+	char code[96];
+
+	if (!sink->mem_len || xml_value(sink->mem, sink->mem_len, "Code",
+					code, sizeof(code)) != 1)
+		return 0;
+	req->result = -EIO;
+	free(req->errbody);
+	req->errbody = strndup(sink->mem, sink->mem_len);
+	req->errbody_len = req->errbody ? sink->mem_len : 0;
+	req->resp.status = 500;
+	return objstore_fail(&s->os, req, op, key, eb);
+}
+
+struct part {
+	struct http_request req;
+	char etag[80];
+};
+
+static void s3_abort_upload(struct s3 *s, const char *fk, const char *id)
+{
+	struct http_request req;
+	struct uri_query q = { 0 };
+
+	uri_query_add(&q, "uploadId", id);
+	if (!s3_request(s, &req, "DELETE", fk, &q, EMPTY_SHA256))
+		http_multi_run(s->os.hm, &req);
+	http_request_release(&req);
+}
+
+static int s3_complete(struct s3 *s, const char *fk, const char *key,
+		       const char *id, const char (*etags)[80], size_t n,
+		       struct errbuf *eb)
+{
+	struct http_request req;
+	struct body_sink sink;
+	struct uri_query q = { 0 };
+	uint8_t sha[32], md5[16];
+	char hex[65];
+	char *xml = NULL;
+	size_t xml_len = 0, i;
+	FILE *f;
+	int err;
+
+	f = open_memstream(&xml, &xml_len);
+	if (!f)
+		return -ENOMEM;
+	fputs("<CompleteMultipartUpload>", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag>"
+			"</Part>", i + 1, etags[i]);
+	fputs("</CompleteMultipartUpload>", f);
+	if (fclose(f) || !xml) {
+		free(xml);
+		return -ENOMEM;
+	}
+	err = digest_sha256(xml, xml_len, sha);
+	if (!err)
+		err = digest_md5(xml, xml_len, md5);
+	if (err)
+		goto out;
+	digest_hex(sha, 32, hex);
+	uri_query_add(&q, "uploadId", id);
+	err = s3_request(s, &req, "POST", fk, &q, hex);
+	if (!err)
+		err = hdr_md5(&req, md5);
+	if (!err)
+		err = http_request_header(&req, "Content-Type: application/xml");
+	if (err)
+		goto out_req;
+	req.src.kind = BODY_SRC_MEM;
+	req.src.mem = xml;
+	req.src.len = xml_len;
+	req.idempotent = false;
+	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
+	if (err)
+		err = objstore_fail(&s->os, &req, "complete upload of", key, eb);
+	else
+		err = error_in_body(s, &req, &sink, "complete upload of", key,
+				    eb);
+	body_sink_release(&sink);
+out_req:
+	http_request_release(&req);
+out:
+	free(xml);
+	return err;
+}
+
+static int s3_put_multipart(struct s3 *s, const char *fk, const char *key,
+			    const struct body_src *src,
+			    const struct objstore_put_opts *po,
+			    const uint8_t md5[16], struct objstore_info *info,
+			    struct errbuf *eb)
+{
+	uint64_t psize = s->os.cfg.part_size, nparts, i, j, w;
+	unsigned window = s->os.cfg.transfers;
+	struct http_request req;
+	struct body_sink sink;
+	struct uri_query q;
+	struct part *parts = NULL;
+	char (*etags)[80] = NULL;
+	char id[1024], num[24];
+	struct http_wait wait;
+	uint8_t pmd5[16];
+	int err;
+
+	nparts = (src->len + psize - 1) / psize;
+	if (nparts > S3_MAX_PARTS) {
+		psize = (src->len + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
+		psize = (psize + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
+		nparts = (src->len + psize - 1) / psize;
+	}
+	/* initiate */
+	memset(&q, 0, sizeof(q));
+	uri_query_add(&q, "uploads", "");
+	err = s3_request(s, &req, "POST", fk, &q, EMPTY_SHA256);
+	if (!err)
+		err = hdr_meta(&req, po, md5);
+	if (err) {
+		http_request_release(&req);
+		return err;
+	}
+	req.idempotent = false;
+	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
+	if (err) {
+		err = objstore_fail(&s->os, &req, "start upload of", key, eb);
+	} else if (xml_value(sink.mem, sink.mem_len, "UploadId", id,
+			     sizeof(id)) != 1 || !id[0]) {
+		err = errbuf_set(eb, -EBADMSG, "cannot start upload of '%s/%s':"
+				 " no UploadId in the answer", s->os.url, key);
+	}
+	body_sink_release(&sink);
+	http_request_release(&req);
+	if (err)
+		return err;
+
+	parts = calloc(window, sizeof(*parts));
+	etags = calloc(nparts, sizeof(*etags));
+	if (!parts || !etags) {
+		err = -ENOMEM;
+		goto out_abort;
+	}
+	http_wait_init(&wait);
+	for (i = 0; i < nparts && !err; i += window) {
+		w = MIN(window, nparts - i);
+		for (j = 0; j < w; j++) {
+			struct part *p = &parts[j];
+			uint64_t off = (i + j) * psize;
+			struct body_src slice = body_src_slice(src, off,
+				MIN(psize, src->len - off));
+
+			err = digest_md5_src(&slice, pmd5);
+			if (err) {
+				err = errbuf_set(eb, err, "cannot read the body "
+						 "of '%s/%s': %s", s->os.url,
+						 key, strerror(-err));
+				break;
+			}
+			memset(&q, 0, sizeof(q));
+			snprintf(num, sizeof(num), "%llu",
+				 (unsigned long long)(i + j + 1));
+			uri_query_add(&q, "partNumber", num);
+			uri_query_add(&q, "uploadId", id);
+			err = s3_request(s, &p->req, "PUT", fk, &q,
+					 "UNSIGNED-PAYLOAD");
+			if (!err)
+				err = hdr_md5(&p->req, pmd5);
+			if (err)
+				break;
+			p->req.src = slice;
+			p->req.wait = &wait;
+			err = http_multi_submit(s->os.hm, &p->req);
+			if (err)
+				break;
+		}
+		http_wait_all(&wait);
+		for (j = 0; j < w; j++) {
+			struct part *p = &parts[j];
+
+			if (!p->req.url)
+				continue;
+			info->attempts = MAX(info->attempts, p->req.attempts);
+			if (p->req.result && !err)
+				err = objstore_fail(&s->os, &p->req,
+						    "upload a part of", key, eb);
+			else if (!p->req.result)
+				snprintf(etags[i + j], sizeof(etags[0]), "%.79s",
+					 p->req.resp.etag);
+			http_request_release(&p->req);
+			memset(p, 0, sizeof(*p));
+		}
+	}
+	http_wait_release(&wait);
+	if (!err)
+		err = s3_complete(s, fk, key, id, (const char (*)[80])etags,
+				  nparts, eb);
+	if (!err) {
+		info->size = src->len;
+		memcpy(info->md5, md5, 16);
+		info->has_md5 = true;
+	}
+out_abort:
+	if (err)
+		s3_abort_upload(s, fk, id);
+	free(parts);
+	free(etags);
+	return err;
+}
+
+static int s3_put(struct objstore *os, const char *key,
+		  const struct body_src *src, const struct objstore_put_opts *po,
+		  struct objstore_info *info, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	char fk[OBJSTORE_KEY_MAX + 1];
+	uint8_t md5[16];
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	if (po->md5) {
+		memcpy(md5, po->md5, 16);
+	} else {
+		err = digest_md5_src(src, md5);
+		if (err)
+			return errbuf_set(eb, err, "cannot read the body of "
+					  "'%s/%s': %s", os->url, key,
+					  strerror(-err));
+	}
+	if (src->len > os->cfg.multipart_threshold &&
+	    src->len > os->cfg.part_size)
+		return s3_put_multipart(s, fk, key, src, po, md5, info, eb);
+	return s3_put_single(s, fk, key, src, po, md5, info, eb);
+}
+
+static int s3_get(struct objstore *os, const char *key, uint64_t off,
+		  uint64_t len, struct body_sink *sink,
+		  struct objstore_info *info, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct http_request req;
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	err = s3_request(s, &req, "GET", fk, NULL, EMPTY_SHA256);
+	if (!err && len)
+		err = http_request_header(&req, "Range: bytes=%llu-%llu",
+					  (unsigned long long)off,
+					  (unsigned long long)(off + len - 1));
+	else if (!err && off)
+		err = http_request_header(&req, "Range: bytes=%llu-",
+					  (unsigned long long)off);
+	if (err)
+		goto out;
+	req.sink = sink;
+	err = http_multi_run(os->hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(os, &req, "get", key, eb);
+		goto out;
+	}
+	objstore_info_from_resp(&req.resp, info);
+	if (!info->has_md5 && !off && !len)
+		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static int s3_head(struct objstore *os, const char *key,
+		   struct objstore_info *info, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct http_request req;
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	err = s3_request(s, &req, "HEAD", fk, NULL, EMPTY_SHA256);
+	if (err)
+		goto out;
+	err = http_multi_run(os->hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(os, &req, "head", key, eb);
+		goto out;
+	}
+	objstore_info_from_resp(&req.resp, info);
+	if (!info->has_md5)
+		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
+out:
+	http_request_release(&req);
+	return err;
+}
+
+struct list_ctx {
+	struct objstore *os;
+	objstore_list_cb cb;
+	void *arg;
+	size_t plen;
+};
+
+static int list_entry(void *arg, const struct xml_list_entry *x)
+{
+	struct list_ctx *c = arg;
+	struct objstore_entry e;
+
+	if (x->key_len < c->plen)
+		return 0;   /* cannot happen: the server filters by prefix */
+	memset(&e, 0, sizeof(e));
+	e.key = x->key + c->plen;
+	e.key_len = x->key_len - c->plen;
+	e.size = x->size;
+	e.etag = x->etag;
+	e.has_md5 = objstore_md5_from_etag(x->etag, e.md5);
+	e.last_modified = objstore_parse_time(x->last_modified);
+	return c->cb(c->arg, &e);
+}
+
+static int s3_list(struct objstore *os, const char *prefix,
+		   objstore_list_cb cb, void *arg, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	struct list_ctx c = { os, cb, arg, strlen(os->prefix) };
+	char fp[OBJSTORE_KEY_MAX + 1], maxkeys[16];
+	struct xml_list_page *page;
+	struct http_request req;
+	struct body_sink sink;
+	struct uri_query q;
+	int err;
+
+	err = objstore_full_key(os, prefix, fp, sizeof(fp), eb);
+	if (err)
+		return err;
+	page = calloc(1, sizeof(*page));
+	if (!page)
+		return -ENOMEM;
+	snprintf(maxkeys, sizeof(maxkeys), "%u", os->cfg.list_page_size);
+	do {
+		memset(&q, 0, sizeof(q));
+		uri_query_add(&q, "list-type", "2");
+		if (fp[0])
+			uri_query_add(&q, "prefix", fp);
+		if (os->cfg.list_page_size)
+			uri_query_add(&q, "max-keys", maxkeys);
+		if (page->next[0])
+			uri_query_add(&q, "continuation-token", page->next);
+		err = s3_request(s, &req, "GET", NULL, &q, EMPTY_SHA256);
+		if (err) {
+			http_request_release(&req);
+			break;
+		}
+		err = run_with_body(s, &req, &sink, S3_LIST_BODY_MAX);
+		if (err)
+			err = objstore_fail(os, &req, "list", prefix, eb);
+		else
+			err = xml_list_parse(XML_LIST_S3, sink.mem,
+					     sink.mem_len, list_entry, &c, page,
+					     eb);
+		body_sink_release(&sink);
+		http_request_release(&req);
+		if (err > 0) {
+			err = 0;   /* the callback asked to stop */
+			break;
+		}
+		if (err || !page->truncated)
+			break;
+		if (!page->next[0]) {
+			err = errbuf_set(eb, -EBADMSG, "cannot list '%s': "
+					 "truncated page without a "
+					 "continuation token", os->url);
+			break;
+		}
+	} while (1);
+	free(page);
+	return err;
+}
+
+static int s3_del(struct objstore *os, const char *key, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct http_request req;
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	err = s3_request(s, &req, "DELETE", fk, NULL, EMPTY_SHA256);
+	if (!err) {
+		err = http_multi_run(os->hm, &req);
+		if (err == -ENOENT)
+			err = 0;
+		else if (err)
+			err = objstore_fail(os, &req, "delete", key, eb);
+	}
+	http_request_release(&req);
+	return err;
+}
+
+static int s3_del_batch(struct s3 *s, const char *const *keys, size_t n,
+			struct errbuf *eb)
+{
+	char fk[OBJSTORE_KEY_MAX + 1], esc[6 * OBJSTORE_KEY_MAX + 1];
+	struct http_request req;
+	struct body_sink sink;
+	struct uri_query q = { 0 };
+	uint8_t sha[32], md5[16];
+	char hex[65], code[96], ekey[OBJSTORE_KEY_MAX + 1];
+	char *xml = NULL;
+	size_t xml_len = 0, i;
+	FILE *f;
+	int err = 0;
+
+	f = open_memstream(&xml, &xml_len);
+	if (!f)
+		return -ENOMEM;
+	fputs("<Delete><Quiet>true</Quiet>", f);
+	for (i = 0; i < n && !err; i++) {
+		err = objstore_full_key(&s->os, keys[i], fk, sizeof(fk), eb);
+		if (!err)
+			err = objstore_xml_escape(fk, esc, sizeof(esc));
+		if (!err)
+			fprintf(f, "<Object><Key>%s</Key></Object>", esc);
+	}
+	fputs("</Delete>", f);
+	if (fclose(f) || !xml) {
+		free(xml);
+		return -ENOMEM;
+	}
+	if (err)
+		goto out;
+	err = digest_sha256(xml, xml_len, sha);
+	if (!err)
+		err = digest_md5(xml, xml_len, md5);
+	if (err)
+		goto out;
+	digest_hex(sha, 32, hex);
+	uri_query_add(&q, "delete", "");
+	err = s3_request(s, &req, "POST", NULL, &q, hex);
+	if (!err)
+		err = hdr_md5(&req, md5);
+	if (!err)
+		err = http_request_header(&req, "Content-Type: application/xml");
+	if (err)
+		goto out_req;
+	req.src.kind = BODY_SRC_MEM;
+	req.src.mem = xml;
+	req.src.len = xml_len;
+	err = run_with_body(s, &req, &sink, S3_LIST_BODY_MAX);
+	if (err) {
+		err = objstore_fail(&s->os, &req, "delete objects in", NULL, eb);
+	} else if (sink.mem_len &&
+		   xml_value(sink.mem, sink.mem_len, "Code", code,
+			     sizeof(code)) == 1) {
+		xml_value(sink.mem, sink.mem_len, "Key", ekey, sizeof(ekey));
+		err = errbuf_set(eb, -EIO, "cannot delete '%s/%s': %s",
+				 s->os.url, ekey, code);
+	}
+	body_sink_release(&sink);
+out_req:
+	http_request_release(&req);
+out:
+	free(xml);
+	return err;
+}
+
+static int s3_del_many(struct objstore *os, const char *const *keys,
+		       size_t n, struct errbuf *eb)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i += S3_DELETE_BATCH)
+		err = s3_del_batch(to_s3(os), keys + i,
+				   MIN(S3_DELETE_BATCH, n - i), eb);
+	return err;
+}
+
+static int s3_copy(struct objstore *os, const char *src_key,
+		   const char *dst_key, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	char fs[OBJSTORE_KEY_MAX + 1], fd[OBJSTORE_KEY_MAX + 1];
+	char source[4 * OBJSTORE_KEY_MAX + 600];
+	struct http_request req;
+	struct body_sink sink;
+	size_t len = 0;
+	int err;
+
+	err = objstore_full_key(os, src_key, fs, sizeof(fs), eb);
+	if (!err)
+		err = objstore_full_key(os, dst_key, fd, sizeof(fd), eb);
+	if (err)
+		return err;
+	err = uri_append("/", source, sizeof(source), &len);
+	if (!err)
+		err = uri_encode(os->bucket, strlen(os->bucket), false, source,
+				 sizeof(source), &len);
+	if (!err)
+		err = uri_append("/", source, sizeof(source), &len);
+	if (!err)
+		err = uri_encode(fs, strlen(fs), true, source, sizeof(source),
+				 &len);
+	if (err)
+		return errbuf_set(eb, err, "cannot copy '%s/%s': key too long",
+				  os->url, src_key);
+	err = s3_request(s, &req, "PUT", fd, NULL, EMPTY_SHA256);
+	if (!err)
+		err = http_request_header(&req, "x-amz-copy-source: %s", source);
+	if (err)
+		goto out;
+	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
+	if (err)
+		err = objstore_fail(os, &req, "copy to", dst_key, eb);
+	else
+		err = error_in_body(s, &req, &sink, "copy to", dst_key, eb);
+	body_sink_release(&sink);
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static int s3_create_bucket(struct objstore *os, struct errbuf *eb)
+{
+	struct s3 *s = to_s3(os);
+	struct http_request req;
+	char body[256];
+	uint8_t sha[32];
+	char hex[65];
+	int n = 0, err;
+
+	if (strcmp(s->region, "us-east-1"))
+		n = snprintf(body, sizeof(body),
+			     "<CreateBucketConfiguration><LocationConstraint>"
+			     "%s</LocationConstraint></CreateBucketConfiguration>",
+			     s->region);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -EINVAL;
+	err = digest_sha256(body, (size_t)n, sha);
+	if (err)
+		return err;
+	digest_hex(sha, 32, hex);
+	err = s3_request(s, &req, "PUT", NULL, NULL, hex);
+	if (err)
+		goto out;
+	req.src.kind = BODY_SRC_MEM;
+	req.src.mem = body;
+	req.src.len = (uint64_t)n;
+	err = http_multi_run(os->hm, &req);
+	if (err == -EEXIST)
+		err = 0;   /* BucketAlreadyOwnedByYou (s3rver: ...Exists) */
+	else if (err)
+		err = objstore_fail(os, &req, "create bucket", NULL, eb);
+out:
+	http_request_release(&req);
+	return err;
+}
+
+static void s3_free(struct objstore *os)
+{
+	struct s3 *s = to_s3(os);
+
+	free(s->access_key);
+	if (s->secret)
+		memset(s->secret, 0, strlen(s->secret));
+	free(s->secret);
+	free(s->token);
+	free(s);
+}
+
+static const struct objstore_ops s3_ops = {
+	.scheme = "s3",
+	.put = s3_put,
+	.get = s3_get,
+	.head = s3_head,
+	.list = s3_list,
+	.del = s3_del,
+	.del_many = s3_del_many,
+	.copy = s3_copy,
+	.create_bucket = s3_create_bucket,
+	.free = s3_free,
+};
+
+int s3_open(struct objstore **out, const char *bucket,
+	    const struct json_opts *opts, struct errbuf *eb)
+{
+	const char *endpoint, *key, *secret, *token, *region;
+	struct s3 *s;
+	int err, n;
+
+	err = objstore_check_option_keys(opts, s3_option_keys, "s3", eb);
+	if (err)
+		return err;
+	endpoint = objstore_opt_or_env(opts, "endpoint_url",
+				       "AWS_ENDPOINT_URL", NULL);
+	key = objstore_opt_or_env(opts, "key", "AWS_ACCESS_KEY_ID", NULL);
+	secret = objstore_opt_or_env(opts, "secret", "AWS_SECRET_ACCESS_KEY",
+				     NULL);
+	token = objstore_opt_or_env(opts, "token", "AWS_SESSION_TOKEN", NULL);
+	region = objstore_opt_or_env(opts, "region", "AWS_REGION",
+				     "AWS_DEFAULT_REGION");
+	if (!region)
+		region = "us-east-1";
+	if (!key || !secret)
+		return errbuf_set(eb, -EINVAL, "no S3 credentials: set "
+				  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+				  "or the storage options key and secret");
+	if (endpoint && strncmp(endpoint, "http://", 7) &&
+	    strncmp(endpoint, "https://", 8))
+		return errbuf_set(eb, -EINVAL, "invalid S3 endpoint URL '%s': "
+				  "expected http:// or https://", endpoint);
+	if (strlen(region) >= sizeof(s->region) || strchr(region, ':'))
+		return errbuf_set(eb, -EINVAL, "invalid S3 region");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->os.ops = &s3_ops;
+	snprintf(s->region, sizeof(s->region), "%s", region);
+	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", region);
+	s->access_key = strdup(key);
+	s->secret = strdup(secret);
+	s->token = token ? strdup(token) : NULL;
+	if (!s->access_key || !s->secret || (token && !s->token)) {
+		s3_free(&s->os);
+		return -ENOMEM;
+	}
+	if (endpoint) {
+		/* custom endpoints: path-style */
+		n = snprintf(s->base, sizeof(s->base), "%s", endpoint);
+		while (n > 0 && s->base[n - 1] == '/')
+			s->base[--n] = '\0';
+		if (n > 0 && (size_t)n < sizeof(s->base))
+			n = snprintf(s->base + n, sizeof(s->base) - (size_t)n,
+				     "/%s", bucket);
+	} else if (strchr(bucket, '.')) {
+		/* dots break the TLS name of virtual hosts */
+		n = snprintf(s->base, sizeof(s->base),
+			     "https://s3.%s.amazonaws.com/%s", region, bucket);
+	} else {
+		n = snprintf(s->base, sizeof(s->base),
+			     "https://%s.s3.%s.amazonaws.com", bucket, region);
+	}
+	if (n < 0 || (size_t)n >= sizeof(s->base)) {
+		s3_free(&s->os);
+		return errbuf_set(eb, -EINVAL, "S3 endpoint URL too long");
+	}
+	*out = &s->os;
+	return 0;
+}

@@ -1,0 +1,244 @@
+#!/usr/bin/env bash
+# test_sync: local-to-local `sync SRC DST` on the awkward-names tree: DST
+# becomes equal to SRC (rsync agrees when installed); a second run copies
+# nothing; changes, additions and deletions propagate; --checksum,
+# --size-only, --no-delete, --max-delete, --include/--exclude/
+# --exclude-from; DST inside SRC is refused; symlinks in DST are never
+# followed.
+. "$(dirname "$0")/lib.sh"
+
+# sync ARGS...: run the sync command with a JSON summary.
+do_sync() {
+	run "$SNAPSHOOTER" --no-progress --io "$IO" --json-file "$SUMMARY" \
+		sync "$@"
+}
+
+# rsync_agrees SRC DST: rsync (checksum mode) finds nothing to do.
+# Directory-time-only and symlink-time-only differences are tolerated.
+rsync_agrees() {
+	local d
+	if ! command -v rsync >/dev/null 2>&1; then
+		say "info: rsync not installed, cross-check skipped"
+		return 0
+	fi
+	d=$(rsync -ani --checksum --delete --out-format='%i %n' "$1/" "$2/" |
+		grep -v '^\./$' | grep -vE '^\.d\.\.t[. ]* ' |
+		grep -vE '^\.L\.\.t[. ]* ')
+	if [ -z "$d" ]; then
+		return 0
+	fi
+	printf '%s\n' "$d" | head -n 10 | sed 's/^/    /'
+	return 1
+}
+
+sync_test() {
+	local src=$T/$IO.src dst=$T/$IO.dst out=$T/$IO.outside
+
+	rm -rf "$src" "$dst" "$out"
+	make_awkward_tree "$src"
+	make_basic_tree "$src/basic"
+	ln -s basic/text_file.txt "$src/link"
+	ln -s /nonexistent/target "$src/dangling"
+	mkdir -p "$src/empty_dir_top"
+	mkdir -p "$dst"
+
+	do_sync "$src" "$dst"
+	assert_rc "sync into an empty DST" 0
+	assert_trees_equal "$src" "$dst" "DST equals SRC after the first sync"
+	check "rsync --checksum finds nothing to do" rsync_agrees "$src" "$dst"
+	assert_ge "files_copied counts the files" \
+		"$(count_files "$src")" \
+		"$(json_get "$SUMMARY" files_copied)"
+
+	do_sync "$src" "$dst"
+	assert_rc "second sync, nothing changed" 0
+	assert_json "no-change run copies nothing" files_copied 0
+	assert_json "no-change run deletes nothing" files_deleted 0
+	assert_json "no-change run writes no bytes" bytes_written 0
+	assert_trees_equal "$src" "$dst" "still equal"
+
+	# changes, additions, deletions
+	echo "changed, and longer than before" >"$src/basic/text_file.txt"
+	echo "new content, older mtime" >"$src/a" &&
+		touch -d '@1500000000' "$src/a"
+	echo "new file" >"$src/basic/subdir1/new file"
+	mkdir -p "$src/new dir/inner"
+	echo "in new dir" >"$src/new dir/inner/f"
+	rm "$src/basic/subdir2/file_2.txt"
+	rm -r "$src/basic/subdir1/subdir1_1"
+	chmod 0600 "$src/basic/subdir2/numbers.txt"
+	rm "$src/link" && ln -s basic/empty_file.txt "$src/link"
+	rmdir "$src/empty_dir_top" && echo "was a dir" >"$src/empty_dir_top"
+	do_sync "$src" "$dst"
+	assert_rc "sync of changes" 0
+	assert_trees_equal "$src" "$dst" "changes, additions, deletions propagated"
+	check "rsync agrees after the changes" rsync_agrees "$src" "$dst"
+	assert_ge "files_deleted counts deletions" 2 \
+		"$(json_get "$SUMMARY" files_deleted)"
+
+	# same size and mtime, different content: only --checksum sees it
+	echo "AAAA" >"$src/samesize" && cp -a "$src/samesize" "$dst/samesize"
+	echo "BBBB" >"$src/samesize"
+	touch -r "$dst/samesize" "$src/samesize"
+	do_sync "$src" "$dst"
+	assert_rc "default sync (size+mtime)" 0
+	if [ "$(cat "$dst/samesize")" = AAAA ]; then
+		pass "default compare skips same size+mtime (like rsync)"
+	else
+		say "info: default compare copied a same size+mtime file"
+	fi
+	do_sync "$src" "$dst" --checksum
+	assert_rc "sync --checksum" 0
+	assert_eq "--checksum copies the same-size file" BBBB \
+		"$(cat "$dst/samesize")"
+	assert_json "--checksum copies exactly that file" files_copied 1
+	assert_trees_equal "$src" "$dst" "equal after --checksum"
+
+	# --size-only: an mtime-only change is not a reason to copy
+	touch -d '@1400000000' "$src/basic/subdir2/numbers.txt"
+	do_sync "$src" "$dst" --size-only
+	assert_rc "sync --size-only" 0
+	assert_json "--size-only: mtime-only change copies nothing" \
+		files_copied 0
+	do_sync "$src" "$dst"
+	assert_rc "sync after --size-only" 0
+	assert_trees_equal "$src" "$dst" "the default run fixes the mtime"
+
+	# --no-delete keeps extras
+	echo "extra 1" >"$dst/extra1"
+	echo "extra 2" >"$dst/basic/extra2"
+	do_sync "$src" "$dst" --no-delete
+	assert_rc "sync --no-delete" 0
+	check "--no-delete keeps extra1" test -f "$dst/extra1"
+	check "--no-delete keeps basic/extra2" test -f "$dst/basic/extra2"
+	assert_json "--no-delete deletes nothing" files_deleted 0
+
+	# --max-delete 1 with 2 deletions: fails, deletes nothing
+	do_sync "$src" "$dst" --max-delete 1
+	assert_rc "--max-delete 1 with 2 deletions fails" 1
+	check "--max-delete: extra1 kept" test -f "$dst/extra1"
+	check "--max-delete: basic/extra2 kept" test -f "$dst/basic/extra2"
+	check "--max-delete: the message names the limit" \
+		grep -qiE 'max-delete|delet' "$ERR"
+	do_sync "$src" "$dst" --max-delete 2
+	assert_rc "--max-delete 2 with 2 deletions succeeds" 0
+	assert_trees_equal "$src" "$dst" "equal after --max-delete 2"
+
+	# DST inside SRC, SRC inside DST, SRC = DST: refused, nothing changes
+	tree_state "$src" >"$T/.before"
+	do_sync "$src" "$src/inner-dst"
+	case "$RC" in
+	1 | 2) pass "DST inside SRC refused (exit $RC)" ;;
+	*) fail "DST inside SRC: exit $RC"; show_last ;;
+	esac
+	check "DST inside SRC: message on stderr" test -s "$ERR"
+	do_sync "$src/basic" "$src"
+	case "$RC" in
+	1 | 2) pass "SRC inside DST refused (exit $RC)" ;;
+	*) fail "SRC inside DST: exit $RC"; show_last ;;
+	esac
+	do_sync "$src" "$src"
+	case "$RC" in
+	0 | 1 | 2) pass "SRC = DST: clean outcome (exit $RC)" ;;
+	*) fail "SRC = DST: exit $RC" ;;
+	esac
+	do_sync "$src/" "$src/./basic/.."
+	case "$RC" in
+	0 | 1 | 2) pass "SRC = DST spelled differently: clean outcome (exit $RC)" ;;
+	*) fail "SRC = DST spelled differently: exit $RC" ;;
+	esac
+	tree_state "$src" >"$T/.after"
+	check "SRC untouched by the refused syncs" \
+		cmp -s "$T/.before" "$T/.after"
+
+	# symlinks in DST are never followed
+	mkdir -p "$out"
+	echo "precious" >"$out/precious"
+	echo "victim" >"$out/victim"
+	tree_state "$out" >"$T/.out.before"
+	rm -rf "$dst/basic/subdir1"
+	ln -s "$out" "$dst/basic/subdir1"
+	rm -f "$dst/a"
+	ln -s "$out/victim" "$dst/a"
+	ln -s "$out" "$dst/extra_link_to_outside"
+	do_sync "$src" "$dst"
+	assert_rc "sync over symlinks planted in DST" 0
+	tree_state "$out" >"$T/.out.after"
+	check "nothing written or deleted through DST's symlinks" \
+		cmp -s "$T/.out.before" "$T/.out.after"
+	check "the planted dir symlink became a real dir" \
+		test -d "$dst/basic/subdir1" -a ! -L "$dst/basic/subdir1"
+	check "the planted file symlink became a regular file" \
+		test -f "$dst/a" -a ! -L "$dst/a"
+	assert_trees_equal "$src" "$dst" "equal after replacing the symlinks"
+
+	# filters
+	filters
+}
+
+filters() {
+	local src=$T/$IO.fsrc dst
+	rm -rf "$src"
+	mkdir -p "$src/cache/deep" "$src/sub/cache" "$src/logs"
+	echo a >"$src/keep.txt"
+	echo b >"$src/sub/keep.txt"
+	echo c >"$src/debug.log"
+	echo d >"$src/logs/app.log"
+	echo e >"$src/keep.log"
+	echo f >"$src/cache/x" && echo g >"$src/cache/deep/y"
+	echo h >"$src/sub/cache/z"
+	echo i >"$src/junk.tmp" && echo j >"$src/sub/more.tmp"
+	echo k >"$src/other.dat"
+
+	dst=$T/$IO.fdst1
+	mkdir -p "$dst"
+	echo "dst's own log" >"$dst/own.log"
+	do_sync "$src" "$dst" --exclude '*.log'
+	assert_rc "sync --exclude '*.log'" 0
+	check "--exclude: debug.log not copied" test ! -e "$dst/debug.log"
+	check "--exclude: logs/app.log not copied" test ! -e "$dst/logs/app.log"
+	check "--exclude: keep.txt copied" test -f "$dst/keep.txt"
+	check "--exclude: sub/keep.txt copied" test -f "$dst/sub/keep.txt"
+	check "--exclude: an excluded name in DST is not deleted" \
+		test -f "$dst/own.log"
+
+	dst=$T/$IO.fdst2
+	mkdir -p "$dst"
+	do_sync "$src" "$dst" --include 'keep.*' --exclude '*.log'
+	assert_rc "sync --include 'keep.*' --exclude '*.log'" 0
+	check "include wins: keep.log copied" test -f "$dst/keep.log"
+	check "exclude still applies: debug.log not copied" \
+		test ! -e "$dst/debug.log"
+
+	dst=$T/$IO.fdst3
+	mkdir -p "$dst"
+	do_sync "$src" "$dst" --include '*.txt'
+	assert_rc "sync --include '*.txt' alone" 0
+	assert_eq "--include '*.txt' alone: only the .txt files" \
+		"$(printf '%s\n' ./keep.txt ./sub/keep.txt)" \
+		"$(cd "$dst" && find . -type f | sort)"
+
+	dst=$T/$IO.fdst4
+	mkdir -p "$dst"
+	printf '# temp files\n*.tmp\n\n/cache/\n' >"$T/$IO.excludes"
+	do_sync "$src" "$dst" --exclude-from "$T/$IO.excludes"
+	assert_rc "sync --exclude-from" 0
+	check "--exclude-from: junk.tmp not copied" test ! -e "$dst/junk.tmp"
+	check "--exclude-from: sub/more.tmp not copied" \
+		test ! -e "$dst/sub/more.tmp"
+	check "--exclude-from: top cache/ pruned" test ! -e "$dst/cache"
+	check "--exclude-from: anchored rule keeps sub/cache/z" \
+		test -f "$dst/sub/cache/z"
+	check "--exclude-from: debug.log copied" test -f "$dst/debug.log"
+
+	run "$SNAPSHOOTER" --no-progress sync "$src" "$dst" \
+		--exclude-from "$T/no-such-file"
+	case "$RC" in
+	1 | 2) pass "--exclude-from a missing file fails (exit $RC)" ;;
+	*) fail "--exclude-from a missing file: exit $RC" ;;
+	esac
+	assert_err_has "... naming the file" "no-such-file"
+}
+
+for_each_io sync_test
+finish

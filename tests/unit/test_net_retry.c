@@ -1,0 +1,226 @@
+/* test_net_retry: retries against real failures: a closed port (clean
+ * error after the retries) and an s3rver killed and started again on the
+ * same port while a request is being retried (it then succeeds); plus
+ * many threads sharing one store (one network thread). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "http_multi.h"
+#include "servers/objstore_suite.h"
+#include "servers/server_env.h"
+
+static int closed_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len)) {
+		perror("socket");
+		exit(1);
+	}
+	port = ntohs(a.sin_port);
+	close(fd);   /* nobody listens there now */
+	return port;
+}
+
+static void test_closed_port(void)
+{
+	struct objstore_config cfg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_info info;
+	struct http_multi_stats st;
+	struct objstore *os = NULL;
+	char opts[256];
+	int err;
+
+	snprintf(opts, sizeof(opts), "{\"endpoint_url\": \"http://127.0.0.1:%d\","
+		 " \"key\": \"k\", \"secret\": \"wrongsecret\"}", closed_port());
+	objstore_config_defaults(&cfg);
+	cfg.retries = 2;
+	cfg.retry_base_ms = 10;
+	cfg.retry_max_ms = 50;
+	CHECK_EQ(objstore_open("s3://b/p", opts, &cfg, &os, &eb), 0);
+	if (!os)
+		return;
+	err = objstore_head(os, "x", &info, &eb);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+	CHECK_EQ(err, -ECONNREFUSED);
+	CHECK_EQ(info.attempts, 3);
+	CHECK(strstr(eb.msg, "cannot head 's3://b/p/x'") != NULL);
+	CHECK(strstr(eb.msg, "3 attempts") != NULL);
+	CHECK(strstr(eb.msg, "wrongsecret") == NULL);
+	http_multi_stats(objstore_multi(os), &st);
+	CHECK_EQ(st.retries, 2);
+	CHECK_EQ(st.requests, 3);
+	objstore_free(os);
+}
+
+static void test_restart(void)
+{
+	char dir[] = "/tmp/snap-net-retry-XXXXXX", sdir[512], cmd[1200];
+	char opts[512], state[512], port[16];
+	const char *ep;
+	struct objstore_config cfg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct body_src src = mem_src("survives a restart", 18);
+	struct body_sink sink = mem_sink(1024);
+	struct objstore_info info;
+	struct objstore *os = NULL;
+	pid_t child;
+	int err, status;
+
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(cmd, sizeof(cmd), "SNAP_S3RVER_DATA=%s", dir);
+	/* a private instance: it gets killed (a shared one is stopped first
+	 * if this test started it) */
+	server_stop_all();
+	unsetenv("SNAP_S3RVER_ENDPOINT");
+	server_ensure("s3rver", "SNAP_S3RVER_ENDPOINT", "SNAP_S3RVER_STATE",
+		      cmd);
+	ep = getenv("SNAP_S3RVER_ENDPOINT");
+	snprintf(state, sizeof(state), "%s", getenv("SNAP_S3RVER_STATE"));
+	snprintf(port, sizeof(port), "%s", strrchr(ep, ':') + 1);
+	snprintf(opts, sizeof(opts), "{\"endpoint_url\": \"%s\", \"key\": "
+		 "\"S3RVER\", \"secret\": \"S3RVER\"}", ep);
+	objstore_config_defaults(&cfg);
+	cfg.retries = 14;
+	cfg.retry_base_ms = 200;
+	cfg.retry_max_ms = 2000;
+	CHECK_EQ(objstore_open("s3://restart/p", opts, &cfg, &os, &eb), 0);
+	if (!os)
+		return;
+	CHECK_EQ(objstore_create_bucket(os, &eb), 0);
+	CHECK_EQ(objstore_put(os, "obj", &src, NULL, NULL, &eb), 0);
+
+	server_dir(sdir, sizeof(sdir));
+	snprintf(cmd, sizeof(cmd), "bash '%s/stop.sh' '%s'", sdir, state);
+	CHECK_EQ(system(cmd), 0);
+	child = fork();
+	if (child == 0) {
+		/* the server comes back on the same port with the same data */
+		sleep(2);
+		snprintf(cmd, sizeof(cmd), "SNAP_PORT=%s SNAP_S3RVER_DATA=%s "
+			 "bash '%s/start_s3rver.sh' >/dev/null", port, dir,
+			 sdir);
+		_exit(system(cmd) == 0 ? 0 : 1);
+	}
+	err = objstore_get(os, "obj", 0, 0, &sink, &info, &eb);
+	if (err)
+		fprintf(stderr, "get after restart: %s\n", eb.msg);
+	CHECK_EQ(err, 0);
+	CHECK(info.attempts > 1);
+	CHECK_EQ(sink.mem_len, 18);
+	CHECK(sink.mem && !memcmp(sink.mem, "survives a restart", 18));
+	fprintf(stderr, "attempts until the server was back: %u\n",
+		info.attempts);
+	body_sink_release(&sink);
+	CHECK(waitpid(child, &status, 0) == child);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	objstore_free(os);
+	/* stopped at exit via the same state directory */
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	server_stop_all();
+	unsetenv("SNAP_S3RVER_ENDPOINT");
+	CHECK_EQ(system(cmd), 0);
+}
+
+struct worker {
+	struct objstore *os;
+	int id;
+	int failures;
+};
+
+static void *put_many(void *arg)
+{
+	struct worker *w = arg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_info info;
+	struct body_src src;
+	char key[64], body[64];
+	int i;
+
+	for (i = 0; i < 40; i++) {
+		snprintf(key, sizeof(key), "t%d/%03d", w->id, i);
+		snprintf(body, sizeof(body), "thread %d object %d", w->id, i);
+		src = mem_src(body, strlen(body));
+		if (objstore_put(w->os, key, &src, NULL, NULL, &eb) ||
+		    objstore_head(w->os, key, &info, &eb) ||
+		    info.size != strlen(body))
+			w->failures++;
+	}
+	return NULL;
+}
+
+static int count_cb(void *arg, const struct objstore_entry *e)
+{
+	(void)e;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void test_threads(void)
+{
+	struct objstore_config cfg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore *os = NULL;
+	struct http_multi_stats st;
+	struct worker w[6];
+	pthread_t th[6];
+	char opts[512];
+	int i, n = 0;
+
+	server_ensure("s3rver", "SNAP_S3RVER_ENDPOINT", "SNAP_S3RVER_STATE", "");
+	snprintf(opts, sizeof(opts), "{\"endpoint_url\": \"%s\", \"key\": "
+		 "\"S3RVER\", \"secret\": \"S3RVER\"}",
+		 getenv("SNAP_S3RVER_ENDPOINT"));
+	objstore_config_defaults(&cfg);
+	cfg.transfers = 4;   /* fewer slots than threads: they queue */
+	CHECK_EQ(objstore_open("s3://threads/x", opts, &cfg, &os, &eb), 0);
+	if (!os)
+		return;
+	CHECK_EQ(objstore_create_bucket(os, &eb), 0);
+	for (i = 0; i < 6; i++) {
+		w[i].os = os;
+		w[i].id = i;
+		w[i].failures = 0;
+		CHECK_EQ(pthread_create(&th[i], NULL, put_many, &w[i]), 0);
+	}
+	for (i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_EQ(w[i].failures, 0);
+	}
+	CHECK_EQ(objstore_list(os, "", count_cb, &n, &eb), 0);
+	CHECK_EQ(n, 240);
+	/* 481 requests over at most 4 parallel connections, kept alive */
+	http_multi_stats(objstore_multi(os), &st);
+	fprintf(stderr, "requests %llu, new connections %llu\n",
+		(unsigned long long)st.requests,
+		(unsigned long long)st.connects);
+	CHECK(st.requests >= 481);
+	CHECK(st.connects >= 1 && st.connects <= st.requests / 10);
+	objstore_free(os);
+}
+
+int main(void)
+{
+	RUN_TEST(test_threads);
+	RUN_TEST(test_closed_port);
+	RUN_TEST(test_restart);   /* last: it replaces the server */
+	return test_finish();
+}
