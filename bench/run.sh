@@ -199,8 +199,9 @@ BASE=""
 SCR=""
 
 # Size for every corpus at this scale (so the cache survives a change of
-# --corpus or --quick): sources + 1 mutated copy + 2.5 x the biggest for
-# the destinations, heaps and restores of one tool at a time.
+# --corpus or --quick: the quick "large" is one sixth of the full one):
+# sources + 1 mutated copy + 2.5 x the biggest for the destinations, heaps
+# and restores of one tool at a time.
 size_image() {
 	local k line
 	SIZE_B=0
@@ -211,13 +212,13 @@ size_image() {
 	done | awk '
 	{ files = $4; large = $8
 	  if ($2 == "small") b = files * 12288
-	  else if ($2 == "large") b = files * large
+	  else if ($2 == "large") { b = files * large; extra = b / 6 }
 	  else if ($2 == "mixed") b = files * 102400
 	  else b = files * 4608
 	  sum += b * 1.25; nf += files * 1.1
 	  if (b > maxb) maxb = b
 	  if (files > maxf) maxf = files }
-	END { printf "%.0f %.0f\n", sum + 2.5 * maxb + 2 * 1073741824,
+	END { printf "%.0f %.0f\n", sum + extra + 2.5 * maxb + 2 * 1073741824,
 	      nf + 2.5 * maxf + 200000 }' >"$OUTDIR/size.txt"
 	read -r SIZE_B SIZE_I <"$OUTDIR/size.txt"
 }
@@ -271,7 +272,7 @@ setup_loop() {
 	fi
 	local dio
 	dio=$(cat "/sys/block/${LOOPDEV#/dev/}/loop/dio" 2>/dev/null || echo 0)
-	FSNOTE="ext4 on $LOOPDEV$([ "$dio" = 1 ] && echo ' (direct I/O)'), image $IMG ($((SIZE_B >> 30)) GiB sparse) on $(stat -f -c %T "$ROOT") $(findmnt -n -o SOURCE -T "$ROOT" 2>/dev/null)"
+	FSNOTE="ext4 on $LOOPDEV$([ "$dio" = 1 ] && echo ' (direct I/O)'), image $IMG ($(($(stat -c %s "$IMG") >> 30)) GiB sparse) on $(stat -f -c %T "$ROOT") $(findmnt -n -o SOURCE -T "$ROOT" 2>/dev/null)"
 	BASE=$MNT
 	return 0
 }
@@ -315,12 +316,25 @@ unswap_all
 # corpus_prepare KIND: generate (or reuse) tree and tree.mut; sets
 # T_FILES T_BYTES M_FILES M_BYTES.
 corpus_prepare() {
-	local k=$1 q="" dir=$BASE/corpora/$1 params want have="" line
+	local k=$1 q="" dir params want have="" line other avail total
 	[ $QUICK = 1 ] && [ "$k" = large ] && q=--quick
+	# one directory per (kind, scale, quick): switching keeps the others
+	CDIR=$BASE/corpora/$k-s$SCALE${q:+-quick}
+	dir=$CDIR
 	params=$("$GEN" params "$k" --scale "$SCALE" $q)
 	want="$params gen $GEN_HASH"
 	[ -f "$dir/stamp" ] && have=$(head -n 1 "$dir/stamp")
 	if [ "$have" != "$want" ] || [ ! -d "$dir/tree" ]; then
+		# short of space: evict the corpora of other scales / modes
+		read -r total avail < <(df -B1 --output=size,avail "$BASE" | tail -n 1)
+		if [ "$avail" -lt $((total * 2 / 5)) ]; then
+			for other in "$BASE"/corpora/*; do
+				case " $KEEP_DIRS " in *" $other "*) continue ;; esac
+				[ "$other" = "$dir" ] && continue
+				log "evicting cached corpus $other (space)"
+				rm -rf "$other"
+			done
+		fi
 		log "generating corpus $k ($params)"
 		rm -rf "$dir"
 		mkdir -p "$dir"
@@ -533,13 +547,14 @@ bench_corpus() {
 # ---- run ----------------------------------------------------------------------
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+KEEP_DIRS=""
 CIDX=0
 for c in small large mixed million; do
 	has_corpus $c || continue
 	CIDX=$((CIDX + 1))
 	CORPUS=$c
-	CDIR=$BASE/corpora/$c
 	corpus_prepare $c
+	KEEP_DIRS="$KEEP_DIRS $CDIR"
 	printf '%s\t%s\t%s\t%s\t%s\n' "$c" "$T_FILES" "$T_BYTES" "$M_FILES" "$M_BYTES" \
 		>>"$OUTDIR/corpora.tsv.new"
 	SAVED_RUNS=$RUNS

@@ -65,7 +65,8 @@ struct run_stats {
  * in the heap, write a snapshot (if save). On success *snapshot_path
  * (malloc'd, caller frees; NULL when not saved) names the snapshot. */
 struct make_snapshot_opts {
-	bool save;                 /* store contents and save the snapshot */
+	bool save;                 /* save the snapshot in snap_root (contents
+				    * go to the heap unless to_fd) */
 	/* with to_fd, the snapshot goes to the open file out_fd instead of
 	 * snap_root (restore records the current state this way) */
 	bool to_fd;

@@ -184,7 +184,7 @@ out:
 
 static void block_id(uint64_t i, char out[24])
 {
-	char raw[16];
+	char raw[32];
 
 	/* every id of a blob must have the same length */
 	snprintf(raw, sizeof(raw), "blk%08llu", (unsigned long long)i);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "filter.h"
 #include "jsonw.h"
 #include "banned.h"
 
@@ -306,4 +307,46 @@ char *cli_path_join(const char *root, const char *rel)
 	memcpy(p + rl, rel, nl);
 	p[rl + nl] = '\0';
 	return p;
+}
+
+int cli_filters_apply(struct cli_ctx *ctx, struct cli_filters *f)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct filter *check = NULL;
+	size_t i, j;
+	int rc;
+
+	if (f->exclude_from.n > CLI_FILTER_FILES_MAX)
+		return cli_usage_error(ctx, "at most %d --exclude-from files",
+				       CLI_FILTER_FILES_MAX);
+	for (i = 0; i < f->exclude_from.n; i++) {
+		rc = filter_read_file(f->exclude_from.v[i], &f->loaded[i], NULL,
+				      &eb);
+		if (rc < 0)
+			return cli_usage_error(ctx, "--exclude-from: %s",
+					       eb.msg);
+		for (j = 0; f->loaded[i][j]; j++)
+			if (opt_list_push(&f->exclude, f->loaded[i][j]) < 0)
+				return cli_usage_error(ctx, "too many exclude "
+						       "patterns");
+	}
+	rc = filter_from_opts(f->include.v, f->exclude.v, &check, &eb);
+	filter_free(check);
+	if (rc < 0)
+		return rc == -ENOMEM ? cli_fail(ctx, &eb) :
+		       cli_usage_error(ctx, "%s", eb.msg);
+	ctx->eo.include = f->include.n ? f->include.v : NULL;
+	ctx->eo.exclude = f->exclude.n ? f->exclude.v : NULL;
+	return -1;
+}
+
+void cli_filters_release(struct cli_filters *f)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_FILTER_FILES_MAX; i++)
+		filter_patterns_free(f->loaded[i]);
+	opt_list_release(&f->exclude_from);
+	opt_list_release(&f->exclude);
+	opt_list_release(&f->include);
 }

@@ -77,6 +77,45 @@ struct cli_command {
 	const char *summary;          /* one line for the command list */
 };
 
+/* --include / --exclude / --exclude-from, shared by make-snapshot,
+ * restore-snapshot and sync. */
+#define CLI_FILTER_FILES_MAX 64
+
+struct cli_filters {
+	struct opt_list include;
+	struct opt_list exclude;
+	struct opt_list exclude_from;
+	char **loaded[CLI_FILTER_FILES_MAX];
+};
+
+#define CLI_FILTER_OPTS(f)                                                   \
+	{ .kind = OPT_LIST, .name = "include", .value = &(f)->include,        \
+	  .metavar = "GLOB",                                                 \
+	  .help = "Take only paths matching GLOB (repeatable; once any "     \
+		  "--include is given, files matching none are left out). "  \
+		  "Includes are tried before excludes." },                   \
+	{ .kind = OPT_LIST, .name = "exclude", .value = &(f)->exclude,        \
+	  .metavar = "GLOB",                                                 \
+	  .help = "Leave out paths matching GLOB (repeatable)." },           \
+	{ .kind = OPT_LIST, .name = "exclude-from",                          \
+	  .value = &(f)->exclude_from, .metavar = "FILE",                    \
+	  .help = "Read exclude patterns from FILE, one per line ('#' and "  \
+		  "';' start comments). Repeatable." }
+
+#define CLI_FILTER_HELP                                                      \
+	"Patterns (--include/--exclude): '*' and '?' stay within one path "  \
+	"component,\n'**' spans directories, [a-z] classes; a leading '/' "  \
+	"anchors at the root,\na trailing '/' matches directories only (and " \
+	"everything in them); other\npatterns match at the end of the path "  \
+	"on a component boundary ('*.o' at\nany depth). An excluded "        \
+	"directory excludes its content."
+
+/* Load --exclude-from files, check every pattern (a bad one is a usage
+ * error, not a failure halfway through) and put the lists into ctx->eo.
+ * Call after cli_setup_engine. Returns -1 to go on, or an exit code. */
+int cli_filters_apply(struct cli_ctx *ctx, struct cli_filters *f);
+void cli_filters_release(struct cli_filters *f);
+
 /* The commands; argv[0] is the command name. Each returns an exit code. */
 int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv);

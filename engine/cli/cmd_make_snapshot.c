@@ -12,6 +12,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 					 .download_missing = true };
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
+	struct cli_filters filters = { 0 };
 	char *snapshot = NULL;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
@@ -26,6 +27,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "the store does not provide, to compute it. Files "
 			  "with an unknown MD5 are downloaded anyway when "
 			  "their content must go to the heap." },
+		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
@@ -33,10 +35,15 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 
 	rc = cli_parse(ctx, specs, "make-snapshot [OPTIONS]",
 		       "Scan FILE_ROOT, hash the files that changed since the "
-		       "latest snapshot (size\nand mtime unchanged: the MD5 "
-		       "is reused), copy contents the heap lacks into\n"
-		       "HEAP_ROOT and save a snapshot file in SNAP_ROOT. "
-		       "Prints the path of the saved\nsnapshot on stdout. "
+		       "latest snapshot, copy\ncontents the heap lacks into "
+		       "HEAP_ROOT and save a snapshot file in SNAP_ROOT.\n"
+		       "A file keeps the MD5 recorded in the latest snapshot "
+		       "when its size, mtime,\nctime and inode are unchanged "
+		       "and its mtime is older than that snapshot\n(git's "
+		       "racy-clean rule); every other file is read and hashed. "
+		       "The snapshot\nis saved only after every heap object "
+		       "it references is on disk (syncfs).\nPrints the path "
+		       "of the saved snapshot on stdout. "
 		       "With --json, a summary object goes to stderr (or\n"
 		       "--json-file): {\"command\", \"files_scanned\", "
 		       "\"files_hashed\", \"md5_reused\",\n"
@@ -46,30 +53,37 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "\"files_skipped\",\n\"errors\", \"seconds\", "
 		       "\"exit_code\", \"snapshot\", \"error\" (on failure)}.\n"
 		       "Needs --file-root, --heap-root and --snap-root (or "
-		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).",
+		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n\n"
+		       CLI_FILTER_HELP,
 		       argc, argv, &npos);
 	if (rc >= 0)
-		return rc;
-	if (npos > 0)
-		return cli_usage_error(ctx, "unexpected argument '%s'",
-				       argv[1]);
+		goto out;
+	if (npos > 0) {
+		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[1]);
+		goto out;
+	}
 	rc = cli_require_roots(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
 			       CLI_NEED_SNAP_ROOT);
 	if (rc >= 0)
-		return rc;
+		goto out;
 	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_HEAP);
 	if (rc >= 0)
-		return rc;
+		goto out;
+	rc = cli_filters_apply(ctx, &filters);
+	if (rc >= 0)
+		goto out;
 	rc = engine_make_snapshot(&ctx->eo, &mo, &st, &snapshot, &eb);
 	if (rc < 0) {
 		rc = cli_fail(ctx, &eb);
-		free(snapshot);
-		return cli_write_summary(ctx, &st, NULL, &eb, rc);
+		rc = cli_write_summary(ctx, &st, NULL, &eb, rc);
+		goto out;
 	}
 	if (snapshot)
 		printf("%s\n", snapshot);
 	rc = fflush(stdout) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
 	rc = cli_write_summary(ctx, &st, snapshot, &eb, rc);
+out:
 	free(snapshot);
+	cli_filters_release(&filters);
 	return rc;
 }

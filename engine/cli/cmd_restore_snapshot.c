@@ -13,6 +13,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	struct restore_opts ro = { .save_before = true, .save_after = true };
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
+	struct cli_filters filters = { 0 };
 	const char *latest = NULL;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
@@ -41,6 +42,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
 		  .value = &ro.dry_run,
 		  .help = "Show what would change; change nothing." },
+		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
@@ -56,40 +58,61 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "summary object goes to stderr (or --json-file);\n"
 		       "see 'make-snapshot --help' for its fields. Needs "
 		       "--file-root, --heap-root\nand --snap-root (or "
-		       "FILE_ROOT, HEAP_ROOT, SNAP_ROOT).",
+		       "FILE_ROOT, HEAP_ROOT, SNAP_ROOT).\n\n"
+		       "The snapshot is checked whole before anything is "
+		       "written (names that\nescape the root, duplicate "
+		       "names, corrupt bytes, missing heap objects are\n"
+		       "refused). Files are written to a temp name and "
+		       "renamed, their MD5 checked\nagainst the heap on the "
+		       "way; symlinks inside FILE_ROOT are never followed.\n"
+		       "With --include/--exclude, paths left out are neither "
+		       "written nor deleted.\n\n" CLI_FILTER_HELP,
 		       argc, argv, &npos);
 	if (rc >= 0)
-		return rc;
-	if (npos > 1)
-		return cli_usage_error(ctx, "unexpected argument '%s'",
-				       argv[2]);
+		goto out;
+	if (npos > 1) {
+		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[2]);
+		goto out;
+	}
 	if (npos == 1) {
-		if (latest)
-			return cli_usage_error(ctx, "give the timestamp either "
-					       "as argument or with --latest, "
-					       "not both");
+		if (latest) {
+			rc = cli_usage_error(ctx, "give the timestamp either "
+					     "as argument or with --latest, "
+					     "not both");
+			goto out;
+		}
 		latest = argv[1];
 	}
-	if (latest && ro.path)
-		return cli_usage_error(ctx, "--path and a timestamp exclude "
-				       "each other");
+	if (latest && ro.path) {
+		rc = cli_usage_error(ctx, "--path and a timestamp exclude "
+				     "each other");
+		goto out;
+	}
 	if (latest) {
 		rc = timeparse_iso(latest, &ro.latest_ns, &eb);
-		if (rc < 0)
-			return cli_usage_error(ctx, "%s", eb.msg);
+		if (rc < 0) {
+			rc = cli_usage_error(ctx, "%s", eb.msg);
+			goto out;
+		}
 		ro.has_latest = true;
 	}
 	rc = cli_require_roots(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
 			       CLI_NEED_SNAP_ROOT);
 	if (rc >= 0)
-		return rc;
+		goto out;
 	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_FILE);
 	if (rc >= 0)
-		return rc;
+		goto out;
+	rc = cli_filters_apply(ctx, &filters);
+	if (rc >= 0)
+		goto out;
 	rc = engine_restore(&ctx->eo, &ro, &st, &eb);
 	if (rc < 0)
 		rc = cli_fail(ctx, &eb);
 	else
 		rc = cli_exit_code(ctx, 0);
-	return cli_write_summary(ctx, &st, ro.path, &eb, rc);
+	rc = cli_write_summary(ctx, &st, ro.path, &eb, rc);
+out:
+	cli_filters_release(&filters);
+	return rc;
 }

@@ -6,23 +6,16 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "filter.h"
 #include "banned.h"
-
-#define SYNC_EXCLUDE_FILES_MAX 64
 
 int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct sync_opts so = { .max_delete = -1 };
-	struct opt_list include = OPT_LIST_INIT, exclude = OPT_LIST_INIT;
-	struct opt_list exclude_from = OPT_LIST_INIT;
-	char **loaded[SYNC_EXCLUDE_FILES_MAX] = { NULL };
+	struct cli_filters filters = { 0 };
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
-	struct filter *check = NULL;
 	bool checksum = false, size_only = false;
 	int npos = 0, rc;
-	size_t i, j;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_FLAG, .name = "checksum", .short_name = 'c',
 		  .value = &checksum,
@@ -40,18 +33,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		  .value = &so.dry_run,
 		  .help = "Show what would be copied and deleted; change "
 			  "nothing." },
-		{ .kind = OPT_LIST, .name = "include", .value = &include,
-		  .metavar = "GLOB",
-		  .help = "Take only paths matching GLOB (repeatable; once "
-			  "any --include is given, files matching none are "
-			  "left out). Includes are tried before excludes." },
-		{ .kind = OPT_LIST, .name = "exclude", .value = &exclude,
-		  .metavar = "GLOB",
-		  .help = "Leave out paths matching GLOB (repeatable)." },
-		{ .kind = OPT_LIST, .name = "exclude-from",
-		  .value = &exclude_from, .metavar = "FILE",
-		  .help = "Read exclude patterns from FILE, one per line "
-			  "('#' and ';' start comments). Repeatable." },
+		CLI_FILTER_OPTS(&filters),
 		{ .kind = OPT_RATE, .name = "bwlimit", .value = &so.bwlimit,
 		  .def = "unlimited",
 		  .help = "Limit the copy rate, in bytes per second: 500K, "
@@ -68,15 +50,9 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		       "unchanged, unless --checksum), fix metadata,\nthen "
 		       "delete what SRC lacks (only after every copy "
 		       "succeeded). No heap and\nno snapshot are involved; "
-		       "the global roots are not needed.\n\n"
-		       "Patterns (--include/--exclude): '*' and '?' stay "
-		       "within one path component,\n'**' spans directories, "
-		       "[a-z] classes; a leading '/' anchors at SRC's root,\n"
-		       "a trailing '/' matches directories only (and "
-		       "everything in them); other\npatterns match at the "
-		       "end of the path on a component boundary ('*.o' at\n"
-		       "any depth). An excluded directory excludes its "
-		       "content.\n\nWith --json, a summary object goes to "
+		       "the global roots are not needed. Excluded files are "
+		       "neither copied\nnor deleted.\n\n" CLI_FILTER_HELP
+		       "\n\nWith --json, a summary object goes to "
 		       "stderr (or --json-file); see\n'make-snapshot --help' "
 		       "for its fields.",
 		       argc, argv, &npos);
@@ -102,40 +78,12 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_usage_error(ctx, "--max-delete must be 0 or more");
 		goto out;
 	}
-	if (exclude_from.n > SYNC_EXCLUDE_FILES_MAX) {
-		rc = cli_usage_error(ctx, "at most %d --exclude-from files",
-				     SYNC_EXCLUDE_FILES_MAX);
-		goto out;
-	}
-	for (i = 0; i < exclude_from.n; i++) {
-		rc = filter_read_file(exclude_from.v[i], &loaded[i], NULL,
-				      &eb);
-		if (rc < 0) {
-			rc = cli_usage_error(ctx, "--exclude-from: %s",
-					     eb.msg);
-			goto out;
-		}
-		for (j = 0; loaded[i][j]; j++) {
-			if (opt_list_push(&exclude, loaded[i][j]) < 0) {
-				rc = cli_usage_error(ctx, "too many exclude "
-						     "patterns");
-				goto out;
-			}
-		}
-	}
-	/* check every pattern now: a bad one is a usage error, not a
-	 * failure halfway through the copy */
-	rc = filter_from_opts(include.v, exclude.v, &check, &eb);
-	if (rc < 0) {
-		rc = rc == -ENOMEM ? cli_fail(ctx, &eb) :
-		     cli_usage_error(ctx, "%s", eb.msg);
-		goto out;
-	}
 	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_FILE);
 	if (rc >= 0)
 		goto out;
-	ctx->eo.include = include.n ? include.v : NULL;
-	ctx->eo.exclude = exclude.n ? exclude.v : NULL;
+	rc = cli_filters_apply(ctx, &filters);
+	if (rc >= 0)
+		goto out;
 	rc = engine_sync(&ctx->eo, &so, &st, &eb);
 	if (rc < 0)
 		rc = cli_fail(ctx, &eb);
@@ -143,11 +91,6 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_exit_code(ctx, 0);
 	rc = cli_write_summary(ctx, &st, NULL, &eb, rc);
 out:
-	filter_free(check);
-	for (i = 0; i < SYNC_EXCLUDE_FILES_MAX; i++)
-		filter_patterns_free(loaded[i]);
-	opt_list_release(&exclude_from);
-	opt_list_release(&exclude);
-	opt_list_release(&include);
+	cli_filters_release(&filters);
 	return rc;
 }

@@ -354,8 +354,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.created_ns = now_ns();
 
-	if (!o->file_root || (mo->save && out_fd < 0 &&
-			      (!o->heap_root || !o->snap_root))) {
+	if (!o->file_root || (out_fd < 0 && (!o->heap_root ||
+					     (mo->save && !o->snap_root)))) {
 		ret = errbuf_set(eb, -EINVAL, "make-snapshot needs --file-root, "
 				 "--heap-root and --snap-root");
 		goto out;
@@ -363,7 +363,9 @@ static int make_snapshot_run(const struct engine_opts *o,
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;
-	if (mo->save) {
+	/* contents go to the heap unless the snapshot is only a scratch
+	 * record of the tree (restore's current state) */
+	if (out_fd < 0) {
 		ret = heap_open(o->heap_root, true, &r.heap, eb);
 		if (ret < 0)
 			goto out;

@@ -23,6 +23,7 @@
 
 #include "bqueue.h"
 #include "diff.h"
+#include "filter.h"
 #include "engine.h"
 #include "hasher.h"
 #include "heap.h"
@@ -47,6 +48,7 @@ struct restore_run {
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 	struct tree_writer *tw;     /* pass 1 (main thread) */
+	struct filter *filter;      /* --include/--exclude, or NULL */
 	char **pruned;              /* names whose parents may be empty */
 	size_t npruned, cap_pruned;
 };
@@ -89,6 +91,7 @@ static const char *shown_name(const struct entry *e, char *buf, size_t cap)
  * same content: the Python tool warns and goes on). */
 struct dedup_stream {
 	struct snapshot_reader *r;
+	const struct filter *filter;  /* entries it leaves out are skipped */
 	struct entry last;
 	bool has_last;
 };
@@ -102,7 +105,10 @@ static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
 		ret = snapshot_reader_next(d->r, out, eb);
 		if (ret <= 0)
 			return ret;
-		if (d->has_last && entry_cmp(&d->last, out) == 0) {
+		if ((d->has_last && entry_cmp(&d->last, out) == 0) ||
+		    (d->filter && !filter_allows(d->filter, out->name,
+						 out->name_len,
+						 out->type == ENTRY_DIR))) {
 			entry_release(out);
 			continue;
 		}
@@ -483,6 +489,8 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	ls.ctx = &cur;
 	rs.next = dedup_next;
 	rs.ctx = &tgt;
+	/* the current state was scanned with the filter already */
+	tgt.filter = r->filter;
 	ret = diff_run(&ls, &rs, cb, r, eb);
 	dedup_release(&cur);
 	dedup_release(&tgt);
@@ -556,6 +564,13 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	log_info(&log, "restoring '%s' into '%s'", target, o->file_root);
+	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
+	if (ret < 0)
+		goto out;
+	if (!filter_count(r.filter)) {
+		filter_free(r.filter);
+		r.filter = NULL;
+	}
 	ret = heap_open(o->heap_root, false, &r.heap, eb);
 	if (ret < 0)
 		goto out;
@@ -725,6 +740,7 @@ out:
 	if (scratch >= 0)
 		close(scratch);
 	heap_free(r.heap);
+	filter_free(r.filter);
 	free(target);
 	free(before);
 	free(after);

@@ -34,7 +34,7 @@
  * order (a reader passes an entry equal to its predecessor through):
  *   { 0: 2,
  *     1: name      bin   relative '/'-separated path (entry_name_check)
- *     2: type      uint  1 file, 2 symlink, 3 empty directory
+ *     2: type      uint  1 file, 2 symlink, 3 directory (every one, before its contents)
  *     3: size      uint  bytes (0 for directories)
  *     4: mtime_ns  int64
  *     5: mode      uint  permission bits, <= 07777

@@ -75,5 +75,53 @@ dedup() {
 	assert_eq "restored files are not hard links into the heap" "" "$bad"
 }
 
+# concurrent: two make-snapshots at once into one heap and one snapshot
+# root, with mostly the same contents: both succeed, the heap stays valid
+# (tmp + rename publication) and both snapshots restore.
+concurrent() {
+	local a=$T/$IO.ca b=$T/$IO.cb i pa pb ra rb p
+	rm -rf "$a" "$b"
+	new_roots "$IO.conc"
+	mkdir -p "$a"
+	head -c 6000000 /dev/urandom >"$a/shared-big"
+	for i in $(seq 1 200); do
+		echo "shared $i" >"$a/s$i"
+	done
+	cp -a "$a" "$b"
+	echo "only a" >"$a/own"
+	echo "only b" >"$b/own"
+	"$SNAPSHOOTER" --no-progress --io "$IO" --file-root "$a" \
+		--heap-root "$HR" --snap-root "$SR" make-snapshot \
+		>"$T/.ca.out" 2>"$T/.ca.err" &
+	pa=$!
+	"$SNAPSHOOTER" --no-progress --io "$IO" --file-root "$b" \
+		--heap-root "$HR" --snap-root "$SR" make-snapshot \
+		>"$T/.cb.out" 2>"$T/.cb.err" &
+	pb=$!
+	wait "$pa"
+	ra=$?
+	wait "$pb"
+	rb=$?
+	assert_eq "concurrent make-snapshot A" 0 "$ra"
+	assert_eq "concurrent make-snapshot B" 0 "$rb"
+	[ "$ra" -eq 0 ] || sed 's/^/    A: /' "$T/.ca.err" | head -n 5
+	[ "$rb" -eq 0 ] || sed 's/^/    B: /' "$T/.cb.err" | head -n 5
+	assert_eq "two distinct snapshots" 2 "$(snapshot_files "$SR" | wc -l)"
+	check "heap valid after concurrent writers" heap_verify "$HR"
+	assert_eq "one object per distinct content" \
+		"$(cat "$a"/* "$b"/own | wc -c >/dev/null; \
+		(distinct_contents "$a"; md5sum <"$b/own") | wc -l)" \
+		"$(heap_objects "$HR" | wc -l)"
+	for p in a b; do
+		mkdir -p "$T/$IO.c$p.dst"
+		FR=$T/$IO.c$p.dst
+		snap restore-snapshot --path "$(head -n 1 "$T/.c$p.out")" \
+			--no-save-snapshot-before --no-save-snapshot-after
+		assert_rc "restore of concurrent snapshot $p" 0
+		assert_trees_equal "$T/$IO.c$p" "$FR" "concurrent snapshot $p exact"
+	done
+}
+
 for_each_io dedup
+for_each_io concurrent
 finish

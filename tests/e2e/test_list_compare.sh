@@ -10,6 +10,69 @@ line_with() {
 	grep -F -- "$2" "$OUT" | grep -qF -- "$1"
 }
 
+# utc_now: the current time as an ISO timestamp with an explicit offset.
+utc_now() {
+	date -u +%Y-%m-%dT%H:%M:%S+00:00
+}
+
+# selection: restore-snapshot --latest TIMESTAMP and compare-snapshots
+# --latest1/--latest2 pick the latest snapshot at or before the time.
+selection() {
+	local src=$T/$IO.selsrc dst=$T/$IO.seldst t0 t1 t2 s1 s2
+	rm -rf "$src" "$dst"
+	mkdir -p "$src" "$dst"
+	new_roots "$IO.sel"
+	FR=$src
+	t0=$(date -u -d '-1 day' +%Y-%m-%d)
+	echo "version 1" >"$src/f"
+	make_snapshot || return
+	s1=$SNAP
+	sleep 1.1
+	t1=$(utc_now)
+	sleep 1.1
+	echo "version 2, longer" >"$src/f"
+	make_snapshot || return
+	s2=$SNAP
+	sleep 1.1
+	t2=$(utc_now)
+
+	FR=$dst
+	snap restore-snapshot --latest "$t1" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore-snapshot --latest between the two snapshots" 0
+	assert_eq "--latest $t1 restores the first snapshot" "version 1" \
+		"$(cat "$dst/f" 2>/dev/null)"
+	snap restore-snapshot --latest "$t2" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore-snapshot --latest after both" 0
+	assert_eq "--latest $t2 restores the second snapshot" \
+		"version 2, longer" "$(cat "$dst/f" 2>/dev/null)"
+	snap restore-snapshot --latest "${t1%+00:00}Z" \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "--latest with a Z suffix" 0
+	assert_eq "--latest ...Z restores the first snapshot" "version 1" \
+		"$(cat "$dst/f" 2>/dev/null)"
+	snap restore-snapshot --latest "$t0" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "--latest before every snapshot fails" 1
+	check "... with a message" test -s "$ERR"
+	assert_eq "... and the tree is untouched" "version 1" \
+		"$(cat "$dst/f" 2>/dev/null)"
+	snap restore-snapshot --latest "not-a-time" \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "--latest not-a-time is a usage error" 2
+	snap restore-snapshot --latest "$t1" --path "$s2" \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "--latest with --path is a usage error" 2
+
+	snap compare-snapshots --latest1 "$t1" --latest2 "$t2"
+	assert_rc "compare-snapshots --latest1 --latest2" 0
+	check "--latest1/--latest2 compare s1 with s2 (f different)" \
+		line_with different f
+	snap compare-snapshots --path1 "$s1" --path2 "$s2"
+	check "same as --path1/--path2" line_with different f
+}
+
 list_compare() {
 	local src=$T/$IO.src s1 s2 s3 all
 
@@ -147,4 +210,5 @@ list_compare() {
 }
 
 for_each_io list_compare
+for_each_io selection
 finish

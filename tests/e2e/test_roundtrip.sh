@@ -5,12 +5,87 @@
 # file's md5 matches the source.
 . "$(dirname "$0")/lib.sh"
 
+# make_sizes DIR: files around block and chunk boundaries, and a sparse
+# file (short reads, partial chunks, holes).
+make_sizes() {
+	local n
+	mkdir -p "$1"
+	for n in 1 511 512 4095 4096 4097 65535 65536 65537 131072 1048575 \
+		1048576 1048577 4194304 8388611; do
+		head -c "$n" /dev/urandom >"$1/size-$n"
+	done
+	truncate -s 20M "$1/sparse"
+	printf 'in the middle' |
+		dd of="$1/sparse" bs=1 seek=10485760 conv=notrunc status=none
+	printf 'at the end' |
+		dd of="$1/sparse" bs=1 seek=20971510 conv=notrunc status=none
+}
+
+# options: global options that must not change the result: --jobs,
+# relative roots, trailing slashes, --json, --loglevel, --no-save-snapshot.
+options() {
+	local src=$T/$IO.osrc d n p
+	rm -rf "$src"
+	make_basic_tree "$src"
+	new_roots "$IO.opt"
+	FR=$src
+	for n in 1 16; do
+		d=$T/$IO.jobs$n
+		mkdir -p "$d"
+		run "$SNAPSHOOTER" --no-progress --io "$IO" --jobs "$n" \
+			--file-root "$src" --heap-root "$HR.$n" --snap-root "$SR.$n" \
+			make-snapshot
+		assert_rc "make-snapshot --jobs $n" 0
+		p=$(head -n 1 "$OUT")
+		run "$SNAPSHOOTER" --no-progress --io "$IO" --jobs "$n" \
+			--file-root "$d" --heap-root "$HR.$n" --snap-root "$SR.$n" \
+			restore-snapshot --path "$p" --no-save-snapshot-before \
+			--no-save-snapshot-after
+		assert_rc "restore-snapshot --jobs $n" 0
+		assert_trees_equal "$src" "$d" "round trip with --jobs $n"
+	done
+
+	# relative roots (and a trailing slash)
+	mkdir -p "$T/$IO.rel.dst"
+	cp -a "$src" "$T/$IO.rel.src"
+	run env -C "$T" "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$IO.rel.src/" --heap-root "$IO.rel.heap" \
+		--snap-root "./$IO.rel.snap" make-snapshot
+	assert_rc "make-snapshot with relative roots" 0
+	p=$(head -n 1 "$OUT")
+	check "the printed path exists (relative to the cwd)" \
+		test -f "$p" -o -f "$T/$p"
+	run env -C "$T" "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$IO.rel.dst" --heap-root "$IO.rel.heap/" \
+		--snap-root "$IO.rel.snap" restore-snapshot \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "restore with relative roots" 0
+	assert_trees_equal "$src" "$T/$IO.rel.dst" "round trip with relative roots"
+
+	# stdout holds the snapshot path only, whatever the log level / json
+	run "$SNAPSHOOTER" --no-progress --io "$IO" --loglevel DEBUG --json \
+		--file-root "$src" --heap-root "$HR" --snap-root "$SR" \
+		make-snapshot
+	assert_rc "make-snapshot --loglevel DEBUG --json" 0
+	assert_eq "stdout is one line" 1 "$(wc -l <"$OUT")"
+	check "stdout is the snapshot file" test -f "$(head -n 1 "$OUT")"
+	check "the --json summary is on stderr" \
+		grep -q '"files_scanned"' "$ERR"
+
+	n=$(snapshot_files "$SR" | wc -l)
+	snap make-snapshot --no-save-snapshot
+	assert_rc "make-snapshot --no-save-snapshot" 0
+	assert_eq "--no-save-snapshot saves nothing" "$n" \
+		"$(snapshot_files "$SR" | wc -l)"
+}
+
 roundtrip() {
 	local src=$T/$IO.src r1=$T/$IO.restore1 r2=$T/$IO.restore2
 	local snap1 snap2 n
 
 	new_roots "$IO"
 	make_basic_tree "$src"
+	make_sizes "$src/sizes"
 	FR=$src
 	make_snapshot || return
 	snap1=$SNAP
@@ -92,4 +167,5 @@ roundtrip() {
 }
 
 for_each_io roundtrip
+for_each_io options
 finish
