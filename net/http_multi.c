@@ -80,7 +80,7 @@ void http_request_release(struct http_request *req)
 
 int http_request_header(struct http_request *req, const char *fmt, ...)
 {
-	char line[2048];
+	char line[9216];    /* x-ms-copy-source: a whole URL */
 	struct curl_slist *l;
 	va_list ap;
 	int n;

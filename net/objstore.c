@@ -98,9 +98,11 @@ int objstore_open(const char *url, const char *storage_options_json,
 		objstore_config_defaults(&defaults);
 		cfg = &defaults;
 	}
-	if (cfg->part_size < (5ULL << 20) && cfg->part_size != 0 &&
-	    cfg->multipart_threshold < cfg->part_size)
-		return errbuf_set(eb, -EINVAL, "invalid part size");
+	/* S3's minimum part size (Azure has none) */
+	if (cfg->part_size && cfg->part_size < (5ULL << 20))
+		return errbuf_set(eb, -EINVAL, "invalid part size %llu: "
+				  "at least 5 MiB",
+				  (unsigned long long)cfg->part_size);
 	if (storage_options_json && *storage_options_json) {
 		err = json_opts_parse(storage_options_json, &opts, eb);
 		if (err)
@@ -368,7 +370,8 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 	msg[strcspn(msg, "\r\n")] = '\0';   /* Azure adds RequestId lines */
 	/* the store's code may only be in the body (S3): map it now */
 	if (req->result && req->result != req->src_err &&
-	    req->result != req->sink_err && code[0])
+	    req->result != req->sink_err && code[0] &&
+	    http_status_errno(req->curl_code, req->resp.status, code, NULL))
 		err = http_status_errno(req->curl_code, req->resp.status, code,
 					NULL);
 	if (req->curl_code != CURLE_OK && req->result != req->src_err &&
@@ -380,7 +383,7 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 				  curl_easy_strerror(req->curl_code),
 				  req->method, url, req->attempts,
 				  req->attempts == 1 ? "" : "s");
-	if (req->resp.status && (req->resp.status < 200 ||
+	if (req->resp.status && (code[0] || req->resp.status < 200 ||
 				 req->resp.status >= 300))
 		return errbuf_set(eb, err,
 				  "cannot %s '%s%s%s': HTTP %ld %s%s%s "

@@ -166,7 +166,6 @@ static int error_in_body(struct s3 *s, struct http_request *req,
 	free(req->errbody);
 	req->errbody = strndup(sink->mem, sink->mem_len);
 	req->errbody_len = req->errbody ? sink->mem_len : 0;
-	req->resp.status = 500;
 	return objstore_fail(&s->os, req, op, key, eb);
 }
 

@@ -108,10 +108,9 @@ concurrent() {
 	[ "$rb" -eq 0 ] || sed 's/^/    B: /' "$T/.cb.err" | head -n 5
 	assert_eq "two distinct snapshots" 2 "$(snapshot_files "$SR" | wc -l)"
 	check "heap valid after concurrent writers" heap_verify "$HR"
+	# b differs from a by its own "own" content only
 	assert_eq "one object per distinct content" \
-		"$(cat "$a"/* "$b"/own | wc -c >/dev/null; \
-		(distinct_contents "$a"; md5sum <"$b/own") | wc -l)" \
-		"$(heap_objects "$HR" | wc -l)"
+		$(($(distinct_contents "$a") + 1)) "$(heap_objects "$HR" | wc -l)"
 	for p in a b; do
 		mkdir -p "$T/$IO.c$p.dst"
 		FR=$T/$IO.c$p.dst

@@ -172,6 +172,24 @@ sync_test() {
 		test -f "$dst/a" -a ! -L "$dst/a"
 	assert_trees_equal "$src" "$dst" "equal after replacing the symlinks"
 
+	# special files in SRC are skipped with a warning
+	mkfifo "$src/a_fifo"
+	do_sync "$src" "$dst"
+	assert_rc "sync with a FIFO in SRC" 0
+	assert_err_has "a warning names the FIFO" "a_fifo"
+	check "the FIFO is not created in DST" test ! -e "$dst/a_fifo"
+	assert_ge "files_skipped counts it" 1 \
+		"$(json_get "$SUMMARY" files_skipped)"
+	rm "$src/a_fifo"
+
+	# a DST that does not exist yet
+	do_sync "$src" "$T/$IO.newdst"
+	if [ "$RC" -eq 0 ]; then
+		assert_trees_equal "$src" "$T/$IO.newdst" "sync creates a missing DST"
+	else
+		say "info: sync into a missing DST: exit $RC: $(head -n 1 "$ERR")"
+	fi
+
 	# filters
 	filters
 }

@@ -293,12 +293,22 @@ static void suite_bad_auth(const struct suite_caps *c)
 	objstore_free(os);
 }
 
-/* ~20 MiB through parts of 5 MiB (threshold 8 MiB): 4 parts/blocks */
+/* a pread-style source over memory that breaks past 6 MiB */
+static ssize_t failing_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	if (off + n > (6u << 20))
+		return -EIO;
+	memcpy(buf, (const char *)arg + off, n);
+	return (ssize_t)n;
+}
+
+/* ~20 MiB through parts of 5 MiB (threshold 8 MiB): 5 parts/blocks */
 static void suite_multipart(const struct suite_caps *c)
 {
 	const size_t size = 20 * 1024 * 1024 + 12345;
 	struct objstore_config cfg;
 	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_put_opts po;
 	struct objstore_info info;
 	struct body_sink sink;
 	struct body_src src;
@@ -351,6 +361,23 @@ static void suite_multipart(const struct suite_caps *c)
 	CHECK(sink.mem && !memcmp(sink.mem, data + (5 << 20) - 10, 20));
 	body_sink_release(&sink);
 	CHECK_EQ(objstore_del(os, "big/object", &eb), 0);
+
+	/* a source that fails in the second part: the upload is abandoned
+	 * (S3: AbortMultipartUpload) and no object appears */
+	memset(&src, 0, sizeof(src));
+	src.kind = BODY_SRC_CB;
+	src.read = failing_read;
+	src.arg = data;
+	src.len = size;
+	memset(&po, 0, sizeof(po));
+	po.md5 = md5;    /* known: the failure comes after the upload began */
+	errbuf_clear(&eb);
+	err = objstore_put(os, "big/failed", &src, &po, &info, &eb);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+	CHECK_EQ(err, -EIO);
+	CHECK(strstr(eb.msg, "big/failed") != NULL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_head(os, "big/failed", &info, &eb), -ENOENT);
 out:
 	free(data);
 	objstore_free(os);

@@ -1,0 +1,135 @@
+/* test_net_objstore: objstore_open without a server: URLs, storage
+ * options, credentials from the environment, and that secrets stay out of
+ * the messages. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "objstore.h"
+#include "test.h"
+
+static void clear_env(void)
+{
+	static const char *const vars[] = {
+		"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+		"AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT",
+		"AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
+		unsetenv(vars[i]);
+}
+
+static int open_err(const char *url, const char *opts, struct errbuf *eb)
+{
+	struct objstore *os = (struct objstore *)1;
+	int err;
+
+	errbuf_clear(eb);
+	err = objstore_open(url, opts, NULL, &os, eb);
+	if (!err)
+		objstore_free(os);
+	else
+		CHECK(os == NULL);
+	return err;
+}
+
+static void test_urls(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore *os = NULL;
+
+	clear_env();
+	CHECK_EQ(open_err("gs://bucket", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "expected s3:// or az://") != NULL);
+	CHECK_EQ(open_err("s3://", "{\"key\":\"k\",\"secret\":\"s\"}", &eb),
+		 -EINVAL);
+	CHECK_EQ(open_err("s3:///x", "{\"key\":\"k\",\"secret\":\"s\"}", &eb),
+		 -EINVAL);
+	CHECK_EQ(objstore_open("s3://b//p/q//", "{\"key\":\"k\",\"secret\":\"s\"}",
+			       NULL, &os, &eb), 0);
+	if (os)
+		CHECK_STREQ(objstore_url(os), "s3://b/p/q");
+	objstore_free(os);
+	os = NULL;
+	CHECK_EQ(objstore_open("az://c", "{\"connection_string\":"
+			       "\"UseDevelopmentStorage=true\"}", NULL, &os, &eb),
+		 0);
+	if (os)
+		CHECK_STREQ(objstore_url(os), "az://c");
+	objstore_free(os);
+}
+
+static void test_options(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_config cfg;
+	struct objstore *os = NULL;
+
+	clear_env();
+	CHECK_EQ(open_err("s3://b", "{\"key\":\"k\",\"secret\":\"s\","
+			  "\"anon\":\"true\"}", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "unknown storage option 'anon'") != NULL);
+	CHECK_EQ(open_err("az://c", "{\"endpoint_url\":\"x\"}", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "'endpoint_url'") != NULL);
+	CHECK_EQ(open_err("s3://b", "{\"key\":\"k\",\"secret\":\"hunter2\","
+			  "\"endpoint_url\":\"ftp://h\"}", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "hunter2") == NULL);
+	CHECK_EQ(open_err("s3://b", "{\"key\": }", &eb), -EINVAL);
+	objstore_config_defaults(&cfg);
+	cfg.part_size = 1 << 20;
+	CHECK_EQ(objstore_open("s3://b", "{\"key\":\"k\",\"secret\":\"s\"}",
+			       &cfg, &os, &eb), -EINVAL);
+	CHECK(os == NULL);
+}
+
+static void test_credentials(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+
+	clear_env();
+	CHECK_EQ(open_err("s3://b", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "AWS_ACCESS_KEY_ID") != NULL);
+	setenv("AWS_ACCESS_KEY_ID", "AKID", 1);
+	CHECK_EQ(open_err("s3://b", NULL, &eb), -EINVAL);   /* no secret */
+	setenv("AWS_SECRET_ACCESS_KEY", "topsecret", 1);
+	CHECK_EQ(open_err("s3://b", NULL, &eb), 0);
+	setenv("AWS_REGION", "eu:bad", 1);
+	CHECK_EQ(open_err("s3://b", NULL, &eb), -EINVAL);
+	/* options win over the environment */
+	CHECK_EQ(open_err("s3://b", "{\"region\":\"eu-west-1\"}", &eb), 0);
+	clear_env();
+
+	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "AZURE_STORAGE_CONNECTION_STRING") != NULL);
+	setenv("AZURE_STORAGE_ACCOUNT", "acct", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "AZURE_STORAGE_KEY") != NULL);
+	setenv("AZURE_STORAGE_KEY", "not base64 at all!", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "not base64") != NULL);
+	CHECK(strstr(eb.msg, "at all") == NULL);
+	setenv("AZURE_STORAGE_KEY", "a2V5a2V5a2V5", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), 0);
+	unsetenv("AZURE_STORAGE_KEY");
+	setenv("AZURE_STORAGE_SAS_TOKEN", "?sv=x&sig=y", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), 0);
+	clear_env();
+	setenv("AZURE_STORAGE_CONNECTION_STRING",
+	       "AccountName=a;AccountKey=a2V5;EndpointSuffix=example.org", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), 0);
+	setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=a", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	clear_env();
+}
+
+int main(void)
+{
+	RUN_TEST(test_urls);
+	RUN_TEST(test_options);
+	RUN_TEST(test_credentials);
+	return test_finish();
+}
