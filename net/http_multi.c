@@ -471,7 +471,9 @@ static void *net_main(void *arg)
 			continue;
 		}
 		timeout = 1000;
-		if (hm->delayed) {
+		/* a due retry waits for a free slot like everyone else: no
+		 * zero timeout (busy loop) while all slots are taken */
+		if (hm->delayed && hm->active < hm->o.transfers) {
 			timeout = hm->delayed->due_ms - now_ms();
 			if (timeout < 0)
 				timeout = 0;

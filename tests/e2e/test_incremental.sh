@@ -135,5 +135,50 @@ incremental() {
 		md5_reused) (of $(count_files "$dst") files)"
 }
 
+# changing: a file appended to while it is hashed. The snapshot either
+# fails naming the file, or records a consistent version: the heap object
+# matches its md5 and the restored file is a prefix of the final file.
+changing() {
+	local src=$T/$IO.chg dst=$T/$IO.chg.dst wpid sz
+	rm -rf "$src" "$dst" "$T/.stop"
+	mkdir -p "$src" "$dst"
+	head -c 30000000 /dev/urandom >"$src/growing"
+	echo "quiet" >"$src/quiet"
+	new_roots "$IO.chg"
+	FR=$src
+	(
+		while [ ! -e "$T/.stop" ]; do
+			head -c 65536 /dev/urandom >>"$src/growing"
+		done
+	) &
+	wpid=$!
+	sleep 0.1
+	snap make-snapshot
+	touch "$T/.stop"
+	wait "$wpid"
+	case "$RC" in
+	0)
+		pass "snapshot of a growing file succeeded"
+		SNAP=$(head -n 1 "$OUT")
+		check "heap objects match their md5" heap_verify "$HR"
+		FR=$dst
+		snap restore-snapshot --path "$SNAP" \
+			--no-save-snapshot-before --no-save-snapshot-after
+		assert_rc "restore of the growing file's snapshot" 0
+		sz=$(stat -c %s "$dst/growing" 2>/dev/null || echo 0)
+		check "the restored version is a prefix of the file" \
+			cmp -s -n "$sz" "$dst/growing" "$src/growing"
+		check "... and not shorter than the start" \
+			test "$sz" -ge 30000000
+		;;
+	1)
+		pass "snapshot of a growing file refused (exit 1)"
+		assert_err_has "the message names the file" growing
+		;;
+	*) fail "snapshot of a growing file: exit $RC"; show_last ;;
+	esac
+}
+
 for_each_io incremental
+for_each_io changing
 finish

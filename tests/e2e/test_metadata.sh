@@ -33,6 +33,20 @@ build() {
 	touch -d '@1000000000.000000001' "$d/mode0755"
 	touch -d '@4102444800.999999999' "$d/mode0640"
 	touch -d '@1600000000.5' "$d/dir/target.txt"
+	# before 1970: a negative time with a fraction
+	echo "old" >"$d/before1970"
+	touch -d '@-1000000000.25' "$d/before1970"
+	# odd modes: none at all, setuid, setgid + sticky
+	echo "none" >"$d/mode0000" && chmod 0000 "$d/mode0000"
+	echo "suid" >"$d/mode4755" && chmod 4755 "$d/mode4755"
+	echo "sgid" >"$d/mode3750" && chmod 3750 "$d/mode3750"
+	# symlink loops: stored as links, never followed by the scan
+	ln -s loop "$d/loop"
+	ln -s . "$d/dir/self"
+	ln -s .. "$d/dir/sub/parent"
+	# a hard link: two names, one content
+	echo "linked" >"$d/hard1"
+	ln "$d/hard1" "$d/hard2"
 }
 
 # type_case DESC SHELL: change $dst with SHELL, restore $SNAP, compare.
@@ -87,6 +101,17 @@ metadata() {
 		"$(stat -c %.9Y "$dst/mode0755")"
 	assert_eq "mtime to the ns (2100)" "4102444800.999999999" \
 		"$(stat -c %.9Y "$dst/mode0640")"
+	assert_eq "mtime before 1970 to the ns" "-1000000000.250000000" \
+		"$(stat -c %.9Y "$dst/before1970")"
+	assert_eq "mode 0000" 0 "$(stat -c %a "$dst/mode0000")"
+	assert_eq "mode 4755 (setuid)" 4755 "$(stat -c %a "$dst/mode4755")"
+	assert_eq "mode 3750 (setgid, sticky)" 3750 \
+		"$(stat -c %a "$dst/mode3750")"
+	assert_eq "symlink loop restored as a link" loop \
+		"$(readlink "$dst/loop")"
+	assert_eq "link to its own dir restored" . "$(readlink "$dst/dir/self")"
+	assert_eq "hard link: both names restored" "linked linked" \
+		"$(cat "$dst/hard1") $(cat "$dst/hard2")"
 	check "empty dir restored" test -d "$dst/empty"
 	check "nested empty dir restored" test -d "$dst/nested/empty/deeper"
 	assert_eq "empty dir mode 0700" 700 \

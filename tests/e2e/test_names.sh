@@ -88,5 +88,33 @@ names() {
 	assert_trees_equal "$deep" "$deepdst" "deep tree listing equal"
 }
 
+# shapes: 3,000 entries with 100-byte names in one directory (many
+# getdents batches) and 300 nested directories (deep recursion).
+shapes() {
+	local src=$T/$IO.shapes dst=$T/$IO.shapes.dst i p pad
+	rm -rf "$src" "$dst"
+	mkdir -p "$src/wide" "$dst"
+	pad=$(long_name 90 w)
+	for ((i = 0; i < 3000; i++)); do
+		echo "$i" >"$src/wide/$pad$i"
+	done
+	p=$src/deep
+	for ((i = 0; i < 300; i++)); do
+		p=$p/d
+	done
+	mkdir -p "$p"
+	echo "bottom" >"$p/f"
+	new_roots "$IO.shapes"
+	FR=$src
+	make_snapshot || return
+	assert_eq "every file scanned" 3001 "$(json_get "$SUMMARY" files_scanned)"
+	FR=$dst
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore of the wide and deep tree" 0
+	assert_trees_equal "$src" "$dst" "wide dir and 300 levels round trip"
+}
+
 for_each_io names
+for_each_io shapes
 finish

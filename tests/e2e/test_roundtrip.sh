@@ -79,6 +79,44 @@ options() {
 		"$(snapshot_files "$SR" | wc -l)"
 }
 
+# nested: HEAP_ROOT and SNAP_ROOT inside FILE_ROOT (a common layout:
+# /data/.snapshots). Either refused up front, or the roots are left out
+# of the snapshot and a restore never deletes them.
+nested() {
+	local root=$T/$IO.nested n
+	rm -rf "$root"
+	mkdir -p "$root/data"
+	echo "user data" >"$root/data/file"
+	FR=$root
+	HR=$root/.heap
+	SR=$root/.snapshots
+	mkdir -p "$HR" "$SR"
+	snap make-snapshot
+	case "$RC" in
+	1 | 2)
+		pass "roots inside FILE_ROOT refused (exit $RC)"
+		return
+		;;
+	0) pass "make-snapshot with the roots inside FILE_ROOT" ;;
+	*) fail "roots inside FILE_ROOT: exit $RC"; show_last; return ;;
+	esac
+	SNAP=$(head -n 1 "$OUT")
+	snap make-snapshot
+	assert_rc "a second snapshot with nested roots" 0
+	assert_eq "the second snapshot stores nothing new" 0 \
+		"$(json_get "$SUMMARY" heap_objects_written)"
+	echo "new" >"$root/data/new"
+	n=$(heap_objects "$HR" | wc -l)
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore with the roots inside FILE_ROOT" 0
+	check "the extra user file is deleted" test ! -e "$root/data/new"
+	assert_eq "the heap survives the restore" "$n" \
+		"$(heap_objects "$HR" | wc -l)"
+	check "the heap still verifies" heap_verify "$HR"
+	check "the snapshot survives the restore" test -f "$SNAP"
+}
+
 roundtrip() {
 	local src=$T/$IO.src r1=$T/$IO.restore1 r2=$T/$IO.restore2
 	local snap1 snap2 n
@@ -168,4 +206,5 @@ roundtrip() {
 
 for_each_io roundtrip
 for_each_io options
+for_each_io nested
 finish

@@ -76,6 +76,26 @@ sync_test() {
 	assert_ge "files_deleted counts deletions" 2 \
 		"$(json_get "$SUMMARY" files_deleted)"
 
+	# a mode-only change is fixed in place
+	chmod 0640 "$src/basic/subdir2/random.bin"
+	do_sync "$src" "$dst"
+	assert_rc "sync of a mode-only change" 0
+	assert_json "mode-only change: nothing copied" files_copied 0
+	assert_json "mode-only change: one file updated" files_updated 1
+	assert_eq "mode-only change: mode fixed" 640 \
+		"$(stat -c %a "$dst/basic/subdir2/random.bin")"
+
+	# type conflicts in DST: a dir where SRC has a file and the reverse
+	rm -f "$dst/basic/subdir2/numbers.txt"
+	mkdir -p "$dst/basic/subdir2/numbers.txt/inner"
+	echo x >"$dst/basic/subdir2/numbers.txt/inner/x"
+	rm -rf "$dst/basic/subdir2/random.bin"
+	rm -rf "$dst/new dir"
+	echo "a file where a dir belongs" >"$dst/new dir"
+	do_sync "$src" "$dst"
+	assert_rc "sync over type conflicts in DST" 0
+	assert_trees_equal "$src" "$dst" "type conflicts resolved"
+
 	# same size and mtime, different content: only --checksum sees it
 	echo "AAAA" >"$src/samesize" && cp -a "$src/samesize" "$dst/samesize"
 	echo "BBBB" >"$src/samesize"
