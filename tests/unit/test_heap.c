@@ -1,0 +1,603 @@
+/* test_heap: the local content-addressed heap (engine/heap/heap_local.c):
+ * object layout and mode, put/has, streaming transactions, concurrent
+ * writers of the same content, error messages. Real files in /tmp. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "heap.h"
+#include "objid.h"
+#include "test.h"
+
+#define NTHREADS 8
+
+static char tmpdir[64];
+
+static void md5_of(const void *buf, size_t len, struct objid *out)
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(buf, len, out->b, &n, EVP_md5(), NULL) || n != 16) {
+		fprintf(stderr, "EVP_Digest failed\n");
+		exit(1);
+	}
+}
+
+static void path_in(char *out, size_t cap, const char *dir, const char *rel)
+{
+	snprintf(out, cap, "%s/%s", dir, rel);
+}
+
+/* A fresh heap root under tmpdir: tmpdir/<tag>. */
+static void fresh_root(char *out, size_t cap, const char *tag)
+{
+	snprintf(out, cap, "%s/%s", tmpdir, tag);
+}
+
+/* Read a whole (small) file; returns its length or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		ssize_t n = read(fd, buf + got, cap - got);
+
+		if (n < 0) {
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == cap)
+			break;
+	}
+	close(fd);
+	return (ssize_t)got;
+}
+
+/* Count entries of dir whose name starts with prefix (NULL: all except
+ * "." and ".."). -1 when dir cannot be opened. */
+static int count_names(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (prefix && strncmp(de->d_name, prefix, strlen(prefix)))
+			continue;
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Count regular files anywhere below root (depth 2 is all a heap has). */
+static int count_objects(const char *root)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		char sub[512];
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		path_in(sub, sizeof(sub), root, de->d_name);
+		if (lstat(sub, &st))
+			continue;
+		if (S_ISDIR(st.st_mode))
+			n += count_names(sub, NULL);
+		else
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void test_object_path(void)
+{
+	struct objid id;
+	char path[36];
+
+	CHECK_EQ(objid_from_hex("d41d8cd98f00b204e9800998ecf8427e", 32, &id), 0);
+	memset(path, 'Z', sizeof(path));
+	heap_object_path(&id, path);
+	CHECK_STREQ(path, "d4/d41d8cd98f00b204e9800998ecf8427e");
+	CHECK_EQ(strlen(path), 35);
+}
+
+static void test_put_buf(void)
+{
+	const char data[] = "hello heap\n";
+	struct errbuf eb = ERRBUF_INIT;
+	char root[256], rel[36], full[512], back[64], hex[33];
+	struct heap *h = NULL;
+	struct objid id;
+	struct stat st;
+
+	fresh_root(root, sizeof(root), "put");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	if (!h)
+		return;
+	CHECK_STREQ(heap_root(h), root);
+	md5_of(data, sizeof(data) - 1, &id);
+	CHECK_EQ(heap_has(h, &id, &eb), 0);
+	CHECK_EQ(heap_put_buf(h, &id, data, sizeof(data) - 1, &eb), 1);
+	CHECK_EQ(heap_has(h, &id, &eb), 1);
+	CHECK_EQ(heap_put_buf(h, &id, data, sizeof(data) - 1, &eb), 0);
+	CHECK_EQ(eb.code, 0);
+
+	/* ab/<hex>, exact content, read-only */
+	heap_object_path(&id, rel);
+	objid_to_hex(&id, hex);
+	CHECK(!strncmp(rel, hex, 2) && rel[2] == '/' && !strcmp(rel + 3, hex));
+	path_in(full, sizeof(full), root, rel);
+	CHECK_EQ(lstat(full, &st), 0);
+	CHECK(S_ISREG(st.st_mode));
+	CHECK_EQ(st.st_mode & 07777, 0444);
+	CHECK_EQ(st.st_size, sizeof(data) - 1);
+	CHECK_EQ(slurp(full, back, sizeof(back)), sizeof(data) - 1);
+	CHECK(!memcmp(back, data, sizeof(data) - 1));
+	CHECK_EQ(count_objects(root), 1);
+	CHECK_EQ(count_names(root, ".tmp-"), 0);
+
+	/* the empty content is an object too */
+	md5_of("", 0, &id);
+	CHECK_EQ(heap_put_buf(h, &id, "", 0, &eb), 1);
+	heap_object_path(&id, rel);
+	CHECK_STREQ(rel, "d4/d41d8cd98f00b204e9800998ecf8427e");
+	path_in(full, sizeof(full), root, rel);
+	CHECK_EQ(lstat(full, &st), 0);
+	CHECK_EQ(st.st_size, 0);
+	CHECK_EQ(st.st_mode & 07777, 0444);
+	CHECK_EQ(heap_put_buf(h, &id, "", 0, &eb), 0);
+	CHECK_EQ(count_objects(root), 2);
+	heap_free(h);
+	heap_free(NULL);
+}
+
+static void test_tx(void)
+{
+	static const char *const parts[] = { "alpha ", "beta ", "gamma" };
+	const char other[] = "not the same bytes at all";
+	struct errbuf eb = ERRBUF_INIT;
+	char root[256], rel[36], full[512], back[64];
+	struct heap_tx *tx = NULL;
+	struct heap *h = NULL;
+	struct objid id;
+	struct stat st;
+	size_t i;
+
+	fresh_root(root, sizeof(root), "tx");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	if (!h)
+		return;
+	md5_of("alpha beta gamma", 16, &id);
+
+	CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
+	CHECK(tx != NULL);
+	if (!tx)
+		goto out;
+	/* the temp lives in the heap root while the tx is open */
+	CHECK_EQ(count_names(root, ".tmp-"), 1);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(heap_tx_write(tx, parts[i], strlen(parts[i]), &eb), 0);
+	CHECK_EQ(heap_tx_commit(tx, &id, &eb), 1);
+	CHECK_EQ(eb.code, 0);
+	CHECK_EQ(count_names(root, ".tmp-"), 0);
+	CHECK_EQ(heap_has(h, &id, &eb), 1);
+	heap_object_path(&id, rel);
+	path_in(full, sizeof(full), root, rel);
+	CHECK_EQ(slurp(full, back, sizeof(back)), 16);
+	CHECK(!memcmp(back, "alpha beta gamma", 16));
+	CHECK_EQ(lstat(full, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0444);
+
+	/* commit of an id that exists: 0, temp discarded, object unchanged
+	 * (even when the temp's bytes differ: never replace an object) */
+	tx = NULL;
+	CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
+	if (!tx)
+		goto out;
+	CHECK_EQ(heap_tx_write(tx, other, sizeof(other) - 1, &eb), 0);
+	CHECK_EQ(heap_tx_commit(tx, &id, &eb), 0);
+	CHECK_EQ(eb.code, 0);
+	CHECK_EQ(count_names(root, ".tmp-"), 0);
+	CHECK_EQ(slurp(full, back, sizeof(back)), 16);
+	CHECK(!memcmp(back, "alpha beta gamma", 16));
+	CHECK_EQ(count_objects(root), 1);
+
+	/* streaming a large content in many writes */
+	{
+		size_t big = 3 * 1024 * 1024 + 7, off = 0;
+		char *buf = malloc(big), *rb = malloc(big + 1);
+		struct objid bid;
+
+		CHECK(buf && rb);
+		if (!buf || !rb) {
+			free(buf);
+			free(rb);
+			goto out;
+		}
+		for (i = 0; i < big; i++)
+			buf[i] = (char)(i * 131 + (i >> 12));
+		md5_of(buf, big, &bid);
+		tx = NULL;
+		CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
+		while (tx && off < big) {
+			size_t n = big - off < 65521 ? big - off : 65521;
+
+			CHECK_EQ(heap_tx_write(tx, buf + off, n, &eb), 0);
+			off += n;
+		}
+		if (tx)
+			CHECK_EQ(heap_tx_commit(tx, &bid, &eb), 1);
+		heap_object_path(&bid, rel);
+		path_in(full, sizeof(full), root, rel);
+		CHECK_EQ(slurp(full, rb, big + 1), (ssize_t)big);
+		CHECK(!memcmp(rb, buf, big));
+		free(buf);
+		free(rb);
+	}
+out:
+	heap_free(h);
+}
+
+static void test_tx_abort(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap_tx *tx = NULL;
+	struct heap *h = NULL;
+	char root[256];
+
+	fresh_root(root, sizeof(root), "abort");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	if (!h)
+		return;
+	CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
+	if (tx) {
+		CHECK_EQ(heap_tx_write(tx, "abc", 3, &eb), 0);
+		CHECK_EQ(count_names(root, NULL), 1);
+		heap_tx_abort(tx);
+	}
+	/* nothing left: no temp, no fan-out directory */
+	CHECK_EQ(count_names(root, NULL), 0);
+	heap_tx_abort(NULL);
+	/* an aborted tx right after begin, without writes */
+	tx = NULL;
+	CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
+	heap_tx_abort(tx);
+	CHECK_EQ(count_names(root, NULL), 0);
+	heap_free(h);
+}
+
+struct race {
+	struct heap *h;
+	pthread_barrier_t *start;
+	const struct objid *id;
+	const char *buf;
+	size_t len;
+	bool streaming;
+	int ret;
+	struct errbuf eb;
+};
+
+static void *race_main(void *arg)
+{
+	struct race *r = arg;
+	struct heap_tx *tx = NULL;
+
+	pthread_barrier_wait(r->start);
+	if (!r->streaming) {
+		r->ret = heap_put_buf(r->h, r->id, r->buf, r->len, &r->eb);
+		return NULL;
+	}
+	r->ret = heap_tx_begin(r->h, &tx, &r->eb);
+	if (r->ret < 0)
+		return NULL;
+	r->ret = heap_tx_write(tx, r->buf, r->len, &r->eb);
+	if (r->ret < 0) {
+		heap_tx_abort(tx);
+		return NULL;
+	}
+	r->ret = heap_tx_commit(tx, r->id, &r->eb);
+	return NULL;
+}
+
+/* 8 threads store the same content at once: all succeed, exactly one
+ * reports it wrote the object, one object, no temp left behind. */
+static void race_same(bool streaming)
+{
+	struct race r[NTHREADS];
+	pthread_t th[NTHREADS];
+	pthread_barrier_t start;
+	struct errbuf eb = ERRBUF_INIT;
+	char root[256], rel[36], full[512], back[4096];
+	char *buf;
+	size_t len = 4000, i;
+	struct heap *h = NULL;
+	struct objid id;
+	int written = 0, present = 0, round;
+
+	buf = malloc(len);
+	if (!buf) {
+		CHECK(buf != NULL);
+		return;
+	}
+	for (round = 0; round < 20; round++) {
+		snprintf(root, sizeof(root), "%s/race-%d-%d", tmpdir,
+			 (int)streaming, round);
+		CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+		if (!h)
+			break;
+		for (i = 0; i < len; i++)
+			buf[i] = (char)(i + (size_t)round * 7);
+		md5_of(buf, len, &id);
+		pthread_barrier_init(&start, NULL, NTHREADS);
+		for (i = 0; i < NTHREADS; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].h = h;
+			r[i].start = &start;
+			r[i].id = &id;
+			r[i].buf = buf;
+			r[i].len = len;
+			r[i].streaming = streaming;
+			if (pthread_create(&th[i], NULL, race_main, &r[i])) {
+				fprintf(stderr, "pthread_create failed\n");
+				exit(1);
+			}
+		}
+		written = present = 0;
+		for (i = 0; i < NTHREADS; i++) {
+			pthread_join(th[i], NULL);
+			if (r[i].ret == 1)
+				written++;
+			else if (r[i].ret == 0)
+				present++;
+			else
+				fprintf(stderr, "thread %zu: %d %s\n", i,
+					r[i].ret, r[i].eb.msg);
+		}
+		pthread_barrier_destroy(&start);
+		CHECK_EQ(written, 1);
+		CHECK_EQ(present, NTHREADS - 1);
+		CHECK_EQ(count_objects(root), 1);
+		CHECK_EQ(count_names(root, ".tmp-"), 0);
+		heap_object_path(&id, rel);
+		path_in(full, sizeof(full), root, rel);
+		CHECK_EQ(slurp(full, back, sizeof(back)), (ssize_t)len);
+		CHECK(!memcmp(back, buf, len));
+		heap_free(h);
+		h = NULL;
+		if (written != 1 || present != NTHREADS - 1)
+			break;
+	}
+	free(buf);
+}
+
+static void test_race_put_buf(void)
+{
+	race_same(false);
+}
+
+static void test_race_tx(void)
+{
+	race_same(true);
+}
+
+/* 8 different contents whose ids share the fan-out directory, stored at
+ * once into an empty heap: each thread may be the one that has to create
+ * the directory; all must succeed. */
+static void test_race_fanout_dir(void)
+{
+	char bufs[NTHREADS][32];
+	struct objid ids[NTHREADS];
+	struct race r[NTHREADS];
+	pthread_t th[NTHREADS];
+	pthread_barrier_t start;
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap *h = NULL;
+	char root[256], sub[512];
+	int found = 0, k, round;
+	size_t i;
+
+	/* find NTHREADS contents whose md5 starts with the same byte */
+	for (k = 0; k < 100000 && found < NTHREADS; k++) {
+		struct objid id;
+		char b[32];
+
+		snprintf(b, sizeof(b), "content %d", k);
+		md5_of(b, strlen(b), &id);
+		if (id.b[0] != 0x5a)
+			continue;
+		memcpy(bufs[found], b, sizeof(b));
+		ids[found] = id;
+		found++;
+	}
+	CHECK_EQ(found, NTHREADS);
+	if (found != NTHREADS)
+		return;
+	for (round = 0; round < 10; round++) {
+		snprintf(root, sizeof(root), "%s/fanout-%d", tmpdir, round);
+		CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+		if (!h)
+			return;
+		pthread_barrier_init(&start, NULL, NTHREADS);
+		for (i = 0; i < NTHREADS; i++) {
+			memset(&r[i], 0, sizeof(r[i]));
+			r[i].h = h;
+			r[i].start = &start;
+			r[i].id = &ids[i];
+			r[i].buf = bufs[i];
+			r[i].len = strlen(bufs[i]);
+			r[i].streaming = i % 2;
+			if (pthread_create(&th[i], NULL, race_main, &r[i])) {
+				fprintf(stderr, "pthread_create failed\n");
+				exit(1);
+			}
+		}
+		for (i = 0; i < NTHREADS; i++) {
+			pthread_join(th[i], NULL);
+			if (r[i].ret != 1)
+				fprintf(stderr, "thread %zu: %d %s\n", i,
+					r[i].ret, r[i].eb.msg);
+			CHECK_EQ(r[i].ret, 1);
+		}
+		pthread_barrier_destroy(&start);
+		path_in(sub, sizeof(sub), root, "5a");
+		CHECK_EQ(count_names(sub, NULL), NTHREADS);
+		CHECK_EQ(count_names(root, NULL), 1);
+		for (i = 0; i < NTHREADS; i++)
+			CHECK_EQ(heap_has(h, &ids[i], &eb), 1);
+		heap_free(h);
+		h = NULL;
+	}
+}
+
+static void test_open_object(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap *h = NULL;
+	char root[256], back[16];
+	struct objid id, missing;
+	int fd = -1;
+
+	fresh_root(root, sizeof(root), "openobj");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	if (!h)
+		return;
+	md5_of("xyz", 3, &id);
+	CHECK_EQ(heap_put_buf(h, &id, "xyz", 3, &eb), 1);
+	CHECK_EQ(heap_open_object(h, &id, &fd, &eb), 0);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK_EQ(read(fd, back, sizeof(back)), 3);
+		CHECK(!memcmp(back, "xyz", 3));
+		/* read-only */
+		CHECK(write(fd, "q", 1) < 0);
+		close(fd);
+	}
+
+	md5_of("not stored", 10, &missing);
+	fd = -1;
+	CHECK_ERR(heap_open_object(h, &missing, &fd, &eb), ENOENT);
+	CHECK_EQ(eb.code, -ENOENT);
+	CHECK(fd == -1);
+	/* the message names the heap and the object */
+	CHECK(strstr(eb.msg, root) != NULL);
+	{
+		char hex[33];
+
+		objid_to_hex(&missing, hex);
+		CHECK(strstr(eb.msg, hex) != NULL);
+	}
+	CHECK(strstr(eb.msg, strerror(ENOENT)) != NULL);
+	heap_free(h);
+}
+
+static void test_sync(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap *h = NULL;
+	char root[256];
+	struct objid id;
+
+	fresh_root(root, sizeof(root), "sync");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	if (!h)
+		return;
+	md5_of("s", 1, &id);
+	CHECK_EQ(heap_put_buf(h, &id, "s", 1, &eb), 1);
+	CHECK_EQ(heap_sync(h, &eb), 0);
+	CHECK_EQ(eb.code, 0);
+	heap_free(h);
+}
+
+static void test_open_errors(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap *h = (struct heap *)&eb;
+	char file[256], missing[256], nested[256];
+	struct stat st;
+	int fd;
+
+	/* a regular file as root */
+	fresh_root(file, sizeof(file), "plainfile");
+	fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+	CHECK_ERR(heap_open(file, false, &h, &eb), ENOTDIR);
+	CHECK(h == NULL);
+	CHECK(strstr(eb.msg, file) != NULL);
+	CHECK(strstr(eb.msg, "heap") != NULL);
+	CHECK(strstr(eb.msg, strerror(ENOTDIR)) != NULL);
+
+	errbuf_clear(&eb);
+	h = (struct heap *)&eb;
+	CHECK(heap_open(file, true, &h, &eb) < 0);
+	CHECK(h == NULL);
+	CHECK(eb.code < 0);
+	CHECK(strstr(eb.msg, file) != NULL);
+
+	/* a missing root without create */
+	errbuf_clear(&eb);
+	fresh_root(missing, sizeof(missing), "no-such-heap");
+	h = (struct heap *)&eb;
+	CHECK_ERR(heap_open(missing, false, &h, &eb), ENOENT);
+	CHECK(h == NULL);
+	CHECK(strstr(eb.msg, missing) != NULL);
+	CHECK(lstat(missing, &st) < 0 && errno == ENOENT);
+
+	/* with create, every missing level is made */
+	errbuf_clear(&eb);
+	fresh_root(nested, sizeof(nested), "n1/n2/n3");
+	CHECK_EQ(heap_open(nested, true, &h, &eb), 0);
+	CHECK(lstat(nested, &st) == 0 && S_ISDIR(st.st_mode));
+	heap_free(h);
+}
+
+int main(void)
+{
+	char cmd[128];
+
+	umask(022);
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/test_heap.XXXXXX");
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN_TEST(test_object_path);
+	RUN_TEST(test_put_buf);
+	RUN_TEST(test_tx);
+	RUN_TEST(test_tx_abort);
+	RUN_TEST(test_race_put_buf);
+	RUN_TEST(test_race_tx);
+	RUN_TEST(test_race_fanout_dir);
+	RUN_TEST(test_open_object);
+	RUN_TEST(test_sync);
+	RUN_TEST(test_open_errors);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
+	return test_finish();
+}
