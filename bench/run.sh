@@ -443,8 +443,44 @@ restores() {
 		mkdir -p "$target"
 		timed "$label" "$tidx" restore restore "$r" "$files" "$bytes" -- "$@"
 	done
+	[ -n "$VERIFY_WANT" ] && verify "$label" restore "$VERIFY_WANT" "$target$VERIFY_SUB"
+	VERIFY_WANT=""
+	VERIFY_SUB=""
 	rm -rf "$target"
 }
+
+# verify LABEL PHASE EXPECTED ACTUAL: untimed check that a tool's output
+# has the files of the tree it copied (path, size, mode, mtime to the
+# second); a mismatch is a note under the table, not a failure.
+verify() {
+	local label=$1 phase=$2 want=$3 got=$4 n slug
+	slug=$(echo "$label" | tr -c 'a-zA-Z0-9\n' '_' | cut -c1-40)
+	listing() {
+		(cd "$1" && find . -type f -printf '%P %s %m %T@\n') |
+			awk '{ sub(/\..*/, "", $4); print }' | LC_ALL=C sort
+	}
+	n=$(diff <(listing "$want") <(listing "$got") |
+		tee "$OUTDIR/logs/verify.$CORPUS.$phase.$slug.diff" |
+		awk '/^</ { w[$2] = $0 } /^>/ { g[$2] = $0 }
+		END { for (p in w) {
+			if (!(p in g)) { miss++; continue }
+			split(w[p], a, " "); split(g[p], b, " ")
+			if (a[3] != b[3]) size++
+			if (a[4] != b[4]) mode++
+			if (a[5] != b[5]) mtime++
+		      }
+		      for (p in g) if (!(p in w)) extra++
+		      if (miss + extra + size + mode + mtime)
+			printf "%d missing, %d extra, %d size, %d mode, %d mtime", miss, extra, size, mode, mtime }')
+	if [ -n "$n" ]; then
+		note "$label ($CORPUS, $phase): the output differs from the source: $n differences (logs/verify.$CORPUS.$phase.$slug.diff)"
+	else
+		rm -f "$OUTDIR/logs/verify.$CORPUS.$phase.$slug.diff"
+		VERIFIED="$VERIFIED, $label ($CORPUS $phase)"
+	fi
+}
+
+last_tree() { [ "$HAS_MUT" = 1 ] && echo "$CDIR/tree.mut" || echo "$CDIR/tree"; }
 
 last_files() { [ "$HAS_MUT" = 1 ] && echo "$M_FILES" || echo "$T_FILES"; }
 last_bytes() { [ "$HAS_MUT" = 1 ] && echo "$M_BYTES" || echo "$T_BYTES"; }
@@ -473,11 +509,13 @@ bench_corpus() {
 			"$SNAP_BIN" --file-root "$T" --heap-root "$H" \
 			--snap-root "$S" --no-progress make-snapshot
 		if [ "$c" != million ]; then
+			VERIFY_WANT=$(last_tree)
 			restores "snapshooter restore-snapshot --no-save-snapshot-before/after" \
 				11 "$(last_files)" "$(last_bytes)" "$r" -- \
 				"$SNAP_BIN" --file-root "$r" --heap-root "$H" \
 				--snap-root "$S" --no-progress restore-snapshot \
 				--no-save-snapshot-before --no-save-snapshot-after
+			VERIFY_WANT=$(last_tree)
 			restores "snapshooter restore-snapshot (defaults)" 12 \
 				"$(last_files)" "$(last_bytes)" "$r" -- \
 				"$SNAP_BIN" --file-root "$r" --heap-root "$H" \
@@ -486,6 +524,7 @@ bench_corpus() {
 			phases "snapshooter sync" 50 sync \
 				'rm -rf "$SCR"/*; mkdir -p "$d"' -- \
 				"$SNAP_BIN" --no-progress sync "$T" "$d"
+			verify "snapshooter sync" mutated "$(last_tree)" "$d"
 		fi
 		rm -rf "${SCR:?}"/*
 	fi
@@ -495,8 +534,12 @@ bench_corpus() {
 		phases "cp -a" 20 snap 'rm -rf "$SCR"/*; mkdir -p "$d"' -- \
 			cp -a "$T/." "$d"
 		PHASES=$save
-		[ "$c" != million ] && restores "cp -a" 20 "$T_FILES" "$T_BYTES" \
-			"$r" -- cp -a "$d/." "$r"
+		verify "cp -a" first "$T" "$d"
+		if [ "$c" != million ]; then
+			VERIFY_WANT=$T
+			restores "cp -a" 20 "$T_FILES" "$T_BYTES" \
+				"$r" -- cp -a "$d/." "$r"
+		fi
 		rm -rf "${SCR:?}"/*
 	fi
 	if has_tool rsync; then
@@ -505,6 +548,7 @@ bench_corpus() {
 		[ "$c" != million ] && phases "rsync -a --delete" 51 sync \
 			'rm -rf "$SCR"/*; mkdir -p "$d"' -- \
 			rsync -a --delete "$T/" "$d/"
+		[ "$c" != million ] && verify "rsync -a --delete" mutated "$(last_tree)" "$d"
 		rm -rf "${SCR:?}"/*
 	fi
 	if has_tool rclone && [ "$c" != million ]; then
@@ -514,6 +558,7 @@ bench_corpus() {
 		phases "rclone sync --transfers 8 --checkers 16" 52 sync \
 			'rm -rf "$SCR"/*; mkdir -p "$d"' -- \
 			rclone sync --transfers 8 --checkers 16 "$T" "$d"
+		verify "rclone sync" mutated "$(last_tree)" "$d"
 		rm -rf "${SCR:?}"/*
 	fi
 	if has_tool restic; then
@@ -522,9 +567,13 @@ bench_corpus() {
 		phases "restic backup" 23 snap \
 			'rm -rf "$SCR"/*; restic -r "$repo" init >"$OUTDIR/logs/restic-init.txt" 2>&1' -- \
 			restic -r "$repo" backup --quiet "$T"
-		[ "$c" != million ] && restores "restic restore" 23 \
-			"$(last_files)" "$(last_bytes)" "$r" -- \
-			restic -r "$repo" restore latest --target "$r"
+		if [ "$c" != million ]; then
+			VERIFY_WANT=$(last_tree)
+			VERIFY_SUB=$T
+			restores "restic restore" 23 \
+				"$(last_files)" "$(last_bytes)" "$r" -- \
+				restic -r "$repo" restore latest --target "$r"
+		fi
 		rm -rf "${SCR:?}"/*
 	fi
 	if has_tool md5sum; then
@@ -548,6 +597,9 @@ bench_corpus() {
 
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 KEEP_DIRS=""
+VERIFIED=""
+VERIFY_WANT=""
+VERIFY_SUB=""
 CIDX=0
 for c in small large mixed million; do
 	has_corpus $c || continue
@@ -706,6 +758,10 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 		echo
 		echo "\\*\\* Computed, not run: the bytes of \`large\` / the 16 KiB-block rate of"
 		echo "\`openssl speed -evp md5 -multi 2 -seconds 3\` (the CPU ceiling of MD5 on 2 cores)."
+	fi
+	if [ -n "$VERIFIED" ]; then
+		echo
+		echo "Outputs checked (untimed: path, size, mode, mtime of every file against the source):${VERIFIED#,}."
 	fi
 	if [ -s "$NOTES" ]; then
 		echo

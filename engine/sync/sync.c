@@ -27,6 +27,8 @@
 #include "filter.h"
 #include "progress.h"
 #include "relpath.h"
+#include "remote_tree.h"
+#include "hasher.h"
 #include "scan.h"
 #include "tree_writer.h"
 #include "banned.h"
@@ -46,9 +48,14 @@ struct job {
 	struct entry e;
 	uint8_t kind;
 	uint8_t meta_differs;   /* directories: count as updated */
+	/* JOB_COMPARE against an object store: the MD5 the store gave for
+	 * the other side */
+	bool has_other_md5;
+	struct objid other_md5;
 };
 
 struct scan_feed {
+	struct remote_scan *remote;   /* object-store side, or NULL */
 	struct scanner *scanner;
 	struct bqueue *q;          /* struct entry * */
 	struct errbuf err;
@@ -64,7 +71,9 @@ struct sync_run {
 	struct run_stats *stats;
 	struct filter *filter;
 	struct scan_feed src, dst;
-	int srcfd, dstfd;
+	int srcfd, dstfd;          /* local roots, -1 for an object store */
+	struct remote_tree *rsrc;  /* object-store sides, or NULL */
+	struct remote_tree *rdst;
 	struct bqueue *jobs;
 	FILE *deletions;           /* spill: deleted entries' names */
 	uint64_t ndelete;
@@ -141,7 +150,11 @@ static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
 {
 	struct scan_feed *f = ctx;
 	void *item;
-	int ret = bqueue_pop(f->q, &item);
+	int ret;
+
+	if (f->remote)
+		return remote_scan_next(f->remote, out, eb);
+	ret = bqueue_pop(f->q, &item);
 
 	if (ret == 1) {
 		*out = *(struct entry *)item;
@@ -160,8 +173,16 @@ static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
 static int feed_start(struct sync_run *r, struct scan_feed *f,
 		      const char *root, bool missing_ok, struct errbuf *eb)
 {
+	struct remote_tree *rt = f == &r->src ? r->rsrc : r->rdst;
 	struct scan_opts so;
 	int ret;
+
+	if (rt)
+		return remote_scan_start(rt, r->log,
+					 filter_count(r->filter) ? allow_entry :
+					 NULL, r->filter,
+					 f == &r->src ? &r->stats->files_scanned :
+					 NULL, &f->remote, eb);
 
 	memset(&so, 0, sizeof(so));
 	so.root = root;
@@ -192,6 +213,7 @@ static void feed_stop(struct scan_feed *f)
 {
 	void *item;
 
+	remote_scan_free(f->remote);
 	if (f->q)
 		bqueue_abort(f->q);
 	if (f->started)
@@ -417,10 +439,145 @@ out:
 	return ret;
 }
 
+/* Copy with an object store on either side: the source as a local fd
+ * (the local file, or the object downloaded into a temp file), then the
+ * destination written from it (temp + rename locally, one PUT or a
+ * multipart upload remotely, with Content-MD5 so the store checks the
+ * bytes). A local source that changes meanwhile is copied again. */
+static int copy_remote(struct sync_run *r, struct tree_writer *tw,
+		       const struct entry *e, char *buf, struct errbuf *eb)
+{
+	char shown[512], tmp[64];
+	int attempt, ret = 0;
+
+	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+		struct stat before, after;
+		struct entry meta = *e;
+		uint64_t size, copied = 0;
+		int in, out, dirfd;
+
+		if (r->rsrc) {
+			ret = remote_tree_read(r->rsrc, e, &in, eb);
+			if (ret < 0)
+				return ret;
+			if (fstat(in, &before)) {
+				ret = -errno;
+				close(in);
+				return errbuf_set(eb, ret, "fstat: %s",
+						  strerror(-ret));
+			}
+		} else {
+			ret = open_src(r, e, &in, &before, eb);
+			if (ret < 0)
+				return ret;
+			meta.mtime_ns = (int64_t)before.st_mtim.tv_sec *
+					1000000000LL + before.st_mtim.tv_nsec;
+			meta.mode = before.st_mode & 07777;
+		}
+		size = (uint64_t)before.st_size;
+		if (r->rdst) {
+			ret = remote_tree_write(r->rdst, &meta, in, size,
+						r->rsrc && e->has_md5 ? &e->md5 :
+						NULL, eb);
+			copied = size;
+		} else {
+			ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out,
+						      eb);
+			if (!ret) {
+				ret = copy_bytes(r, in, out, size, buf, &copied);
+				if (ret < 0) {
+					close(out);
+					unlinkat(dirfd, tmp, 0);
+					errbuf_quote_name(shown, sizeof(shown),
+							  e->name, e->name_len);
+					ret = errbuf_set(eb, ret, "cannot copy "
+							 "'%s': %s", shown,
+							 strerror(-ret));
+				} else {
+					ret = tree_writer_publish(tw, &meta,
+								  dirfd, tmp,
+								  out, eb);
+				}
+			}
+		}
+		if (!ret && !r->rsrc && fstat(in, &after) == 0 &&
+		    (after.st_size != before.st_size ||
+		     after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+		     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)) {
+			close(in);
+			continue;  /* changed while copied: again */
+		}
+		close(in);
+		if (ret < 0)
+			return ret;
+		stat_add(&r->stats->bytes_read, copied);
+		stat_add(&r->stats->bytes_written, copied);
+		return 0;
+	}
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EAGAIN, "cannot copy '%s': it kept changing "
+			  "while being copied", shown);
+}
+
+/* --checksum against an object store: MD5 of the local side's file
+ * compared with the MD5 the store gave for the other side. 1 differs. */
+static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
+		       struct errbuf *eb)
+{
+	struct hasher *h = NULL;
+	struct objid got;
+	int fd, ret;
+
+	fd = relpath_open(r->rsrc ? r->dstfd : r->srcfd, j->e.name,
+			  j->e.name_len, O_RDONLY);
+	if (fd < 0)
+		return 1;  /* unreadable or missing local side: copy */
+	ret = hasher_new(&h, eb);
+	if (!ret)
+		ret = hasher_begin(h, eb);
+	while (!ret) {
+		ssize_t n = read(fd, buf, COPY_CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errbuf_set(eb, -errno, "read: %s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		stat_add(&r->stats->bytes_read, (uint64_t)n);
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	hasher_free(h);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	return !objid_eq(&got, &j->other_md5);
+}
+
 static int do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		  char *buf, struct errbuf *eb)
 {
 	int ret;
+
+	if (r->rsrc || r->rdst) {
+		if (j->e.type != ENTRY_FILE)
+			return 0;  /* stores hold files only */
+		if (j->kind == JOB_META)
+			return 0;
+		if (j->kind == JOB_COMPARE) {
+			ret = md5_differs(r, j, buf, eb);
+			if (ret <= 0)
+				return ret;
+		}
+		ret = copy_remote(r, tw, &j->e, buf, eb);
+		if (!ret)
+			stat_add(&r->stats->files_copied, 1);
+		return ret;
+	}
 
 	if (j->kind == JOB_META) {
 		ret = tree_writer_set_meta(tw, &j->e, eb);
@@ -624,10 +781,80 @@ static int push_dir(struct sync_run *r, const struct entry *e, bool create,
 	return 0;
 }
 
+/* Deciding with an object store on a side: stores keep files only, with
+ * the upload time as Last-Modified (what listings show) and no mode. Like
+ * `aws s3 sync`: a file is copied when the sizes differ, or when the
+ * source is newer than the destination's copy (a download takes the
+ * object's Last-Modified as its mtime, so the next run sees them equal);
+ * --checksum compares MD5s, using what the store already knows. */
+static int on_diff_remote(struct sync_run *r, enum diff_state st,
+			  const struct entry *s, const struct entry *d,
+			  struct errbuf *eb)
+{
+	struct job *j;
+
+	if (st == DIFF_ONLY_RIGHT) {
+		/* a local destination's directories are implied by the
+		 * source's keys: the emptied ones are pruned */
+		if (d->type == ENTRY_DIR)
+			return 0;
+		return record_deletion(r, d, eb);
+	}
+	if (s->type == ENTRY_DIR)
+		return 0;
+	if (s->type == ENTRY_SYMLINK) {
+		char shown[512];
+
+		errbuf_quote_name(shown, sizeof(shown), s->name, s->name_len);
+		log_warn(r->log, "skipping symlink '%s': object stores hold "
+			 "files only", shown);
+		stat_add(&r->stats->files_skipped, 1);
+		return 0;
+	}
+	if (st == DIFF_ONLY_LEFT || d->type != ENTRY_FILE ||
+	    s->size != d->size)
+		return push_job(r, s, JOB_COPY, eb);
+	switch (r->so->compare) {
+	case SYNC_COMPARE_SIZE_ONLY:
+		return 0;
+	case SYNC_COMPARE_CHECKSUM:
+		if (s->has_md5 && d->has_md5)
+			return objid_eq(&s->md5, &d->md5) ? 0 :
+			       push_job(r, s, JOB_COPY, eb);
+		if (!s->has_md5 && !d->has_md5)
+			return push_job(r, s, JOB_COPY, eb);
+		if (r->so->dry_run)
+			return push_job(r, s, JOB_COMPARE, eb);
+		j = calloc(1, sizeof(*j));
+		if (!j || entry_copy(&j->e, s)) {
+			free(j);
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		}
+		j->kind = JOB_COMPARE;
+		j->has_other_md5 = true;
+		j->other_md5 = s->has_md5 ? s->md5 : d->md5;
+		if (bqueue_push(r->jobs, j) < 0) {
+			job_free(j);
+			return errbuf_set(eb, -ECANCELED, "stopped");
+		}
+		return 0;
+	default:
+		if (r->rsrc && !r->rdst)
+			return s->mtime_ns != d->mtime_ns ?
+			       push_job(r, s, JOB_COPY, eb) : 0;
+		/* Last-Modified has whole seconds */
+		return s->mtime_ns / 1000000000LL > d->mtime_ns / 1000000000LL ?
+		       push_job(r, s, JOB_COPY, eb) : 0;
+	}
+}
+
 static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 		   const struct entry *d, struct errbuf *eb)
 {
 	struct sync_run *r = ctx;
+
+	if (r->rsrc || r->rdst)
+		return on_diff_remote(r, st, s, d, eb);
 
 	if (st == DIFF_ONLY_RIGHT)
 		return record_deletion(r, d, eb);
@@ -662,7 +889,8 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 /* DST inside SRC (or the reverse) would copy into itself or delete the
  * source: refuse. DST may not exist yet: resolve its nearest existing
  * ancestor and append the rest. */
-static int check_nesting(const char *src, const char *dst, struct errbuf *eb)
+static int check_nesting_local(const char *src, const char *dst,
+			       struct errbuf *eb)
 {
 	char rs[PATH_MAX], rd[PATH_MAX], probe[PATH_MAX], full[2 * PATH_MAX];
 	const char *tail = "";
@@ -704,6 +932,32 @@ static int check_nesting(const char *src, const char *dst, struct errbuf *eb)
 	return 0;
 }
 
+/* Object stores: refuse the same bucket with nested prefixes. */
+static int check_nesting(struct sync_run *r, struct errbuf *eb)
+{
+	const char *a, *b;
+	size_t la, lb;
+
+	if (!r->rsrc && !r->rdst)
+		return check_nesting_local(r->so->src, r->so->dst, eb);
+	if (!r->rsrc || !r->rdst)
+		return 0;  /* a store and a local directory never nest */
+	a = remote_tree_url(r->rsrc);
+	b = remote_tree_url(r->rdst);
+	la = strlen(a);
+	lb = strlen(b);
+	while (la && a[la - 1] == '/')
+		la--;
+	while (lb && b[lb - 1] == '/')
+		lb--;
+	if ((la <= lb && !strncmp(a, b, la) && (lb == la || b[la] == '/')) ||
+	    (lb < la && !strncmp(a, b, lb) && a[lb] == '/'))
+		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
+				  " one is inside the other", r->so->src,
+				  r->so->dst);
+	return 0;
+}
+
 static int make_dirs(const char *root, struct errbuf *eb)
 {
 	char buf[PATH_MAX];
@@ -733,9 +987,11 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 	size_t i;
 	int ret;
 
-	ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
-	if (ret < 0)
-		return ret;
+	if (!r->rdst) {
+		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
+		if (ret < 0)
+			return ret;
+	}
 	rewind(r->deletions);
 	for (;;) {
 		struct entry e;
@@ -760,9 +1016,14 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		e.name = name;
 		e.name_len = len;
 		e.type = type;
-		ret = tree_writer_remove(tw, &e, eb);
-		if (!ret)
-			ret = tree_writer_prune_parents(tw, name, len, eb);
+		if (r->rdst) {
+			ret = remote_tree_remove(r->rdst, &e, eb);
+		} else {
+			ret = tree_writer_remove(tw, &e, eb);
+			if (!ret)
+				ret = tree_writer_prune_parents(tw, name, len,
+								eb);
+		}
 		if (ret < 0)
 			break;
 		stat_add(&r->stats->files_deleted, 1);
@@ -832,14 +1093,26 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		ret = errbuf_set(eb, -EINVAL, "sync needs SRC and DST");
 		goto out;
 	}
-	ret = check_nesting(so->src, so->dst, eb);
+	if (remote_tree_is_url(so->src)) {
+		ret = remote_tree_open(so->src, o->file_storage_options, o, false,
+				       &r.rsrc, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (remote_tree_is_url(so->dst)) {
+		ret = remote_tree_open(so->dst, o->file_storage_options, o,
+				       !so->dry_run, &r.rdst, eb);
+		if (ret < 0)
+			goto out;
+	}
+	ret = check_nesting(&r, eb);
 	if (ret < 0)
 		goto out;
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;
 	if (!so->dry_run) {
-		ret = make_dirs(so->dst, eb);
+		ret = r.rdst ? 0 : make_dirs(so->dst, eb);
 		if (ret < 0)
 			goto out;
 		r.deletions = tmpfile();
@@ -854,8 +1127,8 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		ret = feed_start(&r, &r.dst, so->dst, so->dry_run, eb);
 	if (ret < 0)
 		goto out;
-	r.srcfd = scanner_rootfd(r.src.scanner);
-	r.dstfd = scanner_rootfd(r.dst.scanner);
+	r.srcfd = r.src.scanner ? scanner_rootfd(r.src.scanner) : -1;
+	r.dstfd = r.dst.scanner ? scanner_rootfd(r.dst.scanner) : -1;
 
 	progress_start(&prog, "sync", stats, &log, o->progress);
 	if (!so->dry_run) {
@@ -910,7 +1183,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	ret = apply_deletions(&r, eb);
 	if (ret < 0)
 		goto out;
-	if (syncfs(r.dstfd)) {
+	if (r.dstfd >= 0 && syncfs(r.dstfd)) {
 		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
 				 strerror(errno));
 		goto out;
@@ -931,6 +1204,8 @@ out:
 	free(threads);
 	feed_stop(&r.src);
 	feed_stop(&r.dst);
+	remote_tree_free(r.rsrc);
+	remote_tree_free(r.rdst);
 	for (i = 0; i < r.ndeferred; i++)
 		job_free(r.deferred[i]);
 	free(r.deferred);

@@ -5,6 +5,11 @@
 # by --diff-state and prints JSON lines with --json.
 . "$(dirname "$0")/lib.sh"
 
+# jq_ok FILE: jq parses every JSON value in FILE.
+jq_ok() {
+	jq -e . "$1" >/dev/null
+}
+
 # line_with STATE NAME: a line of $OUT holding both.
 line_with() {
 	grep -F -- "$2" "$OUT" | grep -qF -- "$1"
@@ -195,8 +200,7 @@ list_compare() {
 	check "--json: a line for dir/changed.txt with different" \
 		line_with '"different"' dir/changed.txt
 	if command -v jq >/dev/null 2>&1; then
-		check "--json: jq parses every line" jq -e . "$OUT" \
-			>/dev/null
+		check "--json: jq parses every line" jq_ok "$OUT"
 	fi
 
 	# the defaults compare the two latest snapshots (s2 -> s3)
@@ -209,6 +213,34 @@ list_compare() {
 	fi
 }
 
+# json_names: compare --json on awkward names still prints valid JSON
+# (one object per changed name).
+json_names() {
+	local src=$T/$IO.jsrc s1 n
+	rm -rf "$src"
+	make_awkward_tree "$src"
+	echo "ctl" >"$src/"$'ctl\x01\x1fname'
+	new_roots "$IO.json"
+	FR=$src
+	make_snapshot || return
+	s1=$SNAP
+	n=$(count_files "$src")
+	find "$src" -type f -delete
+	make_snapshot || return
+	snap compare-snapshots --path1 "$s1" --path2 "$SNAP" \
+		--diff-state only_left --json
+	assert_rc "compare --json of awkward names" 0
+	assert_eq "one line per removed file" "$n" "$(grep -c . "$OUT")"
+	if command -v jq >/dev/null 2>&1; then
+		check "jq parses every line" jq_ok "$OUT"
+		assert_eq "jq sees one object per removed file" "$n" \
+			"$(jq -c .status "$OUT" | grep -c only_left)"
+	else
+		skip "jq not installed: JSON syntax not checked"
+	fi
+}
+
 for_each_io list_compare
+for_each_io json_names
 for_each_io selection
 finish

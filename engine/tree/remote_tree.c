@@ -1,0 +1,295 @@
+/* remote_tree: object-store trees over net/objstore.h. */
+#include "remote_tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bqueue.h"
+#include "objstore.h"
+#include "banned.h"
+
+#define SCAN_QUEUE 4096
+
+struct remote_tree {
+	struct objstore *os;
+};
+
+struct remote_scan {
+	struct remote_tree *t;
+	const struct logger *log;
+	bool (*allow)(void *ctx, const char *relpath, size_t len, bool is_dir);
+	void *allow_ctx;
+	uint64_t *files_scanned;
+	struct bqueue *q;        /* struct entry * */
+	pthread_t thread;
+	bool started;
+	int ret;
+	struct errbuf err;
+	struct entry last;       /* order check */
+	bool has_last;
+};
+
+bool remote_tree_is_url(const char *root)
+{
+	return root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5));
+}
+
+int remote_tree_open(const char *url, const char *storage_options,
+		     const struct engine_opts *o, bool create,
+		     struct remote_tree **out, struct errbuf *eb)
+{
+	struct objstore_config cfg;
+	struct remote_tree *t;
+	int ret;
+
+	*out = NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	objstore_config_defaults(&cfg);
+	if (o->transfers)
+		cfg.transfers = o->transfers;
+	cfg.retries = o->retries;
+	ret = objstore_open(url, storage_options, &cfg, &t->os, eb);
+	if (!ret && create)
+		ret = objstore_create_bucket(t->os, eb);
+	if (ret < 0) {
+		remote_tree_free(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
+void remote_tree_free(struct remote_tree *t)
+{
+	if (!t)
+		return;
+	objstore_free(t->os);
+	free(t);
+}
+
+const char *remote_tree_url(const struct remote_tree *t)
+{
+	return objstore_url(t->os);
+}
+
+static int list_cb(void *arg, const struct objstore_entry *oe)
+{
+	struct remote_scan *s = arg;
+	const char *why = NULL;
+	char shown[512];
+	struct entry *e;
+
+	if (entry_name_check(oe->key, oe->key_len, &why) < 0) {
+		/* "dir/" folder markers are normal; anything else is odd */
+		if (!(oe->key_len && oe->key[oe->key_len - 1] == '/' &&
+		      oe->size == 0)) {
+			errbuf_quote_name(shown, sizeof(shown), oe->key,
+					  oe->key_len);
+			log_warn(s->log, "skipping object '%s/%s': %s",
+				 remote_tree_url(s->t), shown, why);
+		}
+		return 0;
+	}
+	if (s->allow && !s->allow(s->allow_ctx, oe->key, oe->key_len, false))
+		return 0;
+	e = entry_new();
+	if (!e || entry_set_name(e, oe->key, oe->key_len) ||
+	    (oe->etag && entry_set_etag(e, oe->etag))) {
+		entry_free(e);
+		return errbuf_set(&s->err, -ENOMEM, "out of memory");
+	}
+	e->type = ENTRY_FILE;
+	e->size = oe->size;
+	e->mtime_ns = oe->last_modified * 1000000000LL;
+	e->mode = 0644;
+	if (oe->has_md5) {
+		memcpy(e->md5.b, oe->md5, OBJID_LEN);
+		e->has_md5 = true;
+	}
+	if (s->files_scanned)
+		__atomic_fetch_add(s->files_scanned, 1, __ATOMIC_RELAXED);
+	if (bqueue_push(s->q, e) < 0) {
+		entry_free(e);
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+static void *scan_main(void *arg)
+{
+	struct remote_scan *s = arg;
+
+	s->ret = objstore_list(s->t->os, "", list_cb, s, &s->err);
+	if (s->ret < 0)
+		bqueue_abort(s->q);
+	else
+		bqueue_close(s->q);
+	return NULL;
+}
+
+int remote_scan_start(struct remote_tree *t, const struct logger *log,
+		      bool (*allow)(void *ctx, const char *relpath, size_t len,
+				    bool is_dir),
+		      void *allow_ctx, uint64_t *files_scanned,
+		      struct remote_scan **out, struct errbuf *eb)
+{
+	struct remote_scan *s = calloc(1, sizeof(*s));
+	int ret;
+
+	*out = NULL;
+	if (!s)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	s->t = t;
+	s->log = log;
+	s->allow = allow;
+	s->allow_ctx = allow_ctx;
+	s->files_scanned = files_scanned;
+	ret = bqueue_new(SCAN_QUEUE, &s->q);
+	if (ret < 0) {
+		free(s);
+		return errbuf_set(eb, ret, "out of memory");
+	}
+	if (pthread_create(&s->thread, NULL, scan_main, s)) {
+		bqueue_free(s->q);
+		free(s);
+		return errbuf_set(eb, -EAGAIN, "cannot start a thread");
+	}
+	s->started = true;
+	*out = s;
+	return 0;
+}
+
+int remote_scan_next(struct remote_scan *s, struct entry *out,
+		     struct errbuf *eb)
+{
+	void *item;
+	int ret = bqueue_pop(s->q, &item);
+
+	if (ret == 0)
+		return 0;
+	if (ret < 0) {
+		if (s->started) {
+			pthread_join(s->thread, NULL);
+			s->started = false;
+		}
+		if (s->err.code) {
+			*eb = s->err;
+			return s->err.code;
+		}
+		return errbuf_set(eb, s->ret < 0 ? s->ret : -ECANCELED,
+				  "listing '%s' stopped",
+				  remote_tree_url(s->t));
+	}
+	*out = *(struct entry *)item;
+	free(item);
+	/* stores list in byte order of the key, which is entry_cmp order
+	 * for files; anything else would break the merge */
+	if (s->has_last && entry_cmp(&s->last, out) >= 0) {
+		entry_release(out);
+		return errbuf_set(eb, -EBADMSG, "the listing of '%s' is not in "
+				  "key order", remote_tree_url(s->t));
+	}
+	entry_release(&s->last);
+	if (entry_copy(&s->last, out) < 0) {
+		entry_release(out);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	s->has_last = true;
+	return 1;
+}
+
+void remote_scan_free(struct remote_scan *s)
+{
+	void *item;
+
+	if (!s)
+		return;
+	bqueue_abort(s->q);
+	if (s->started)
+		pthread_join(s->thread, NULL);
+	while (bqueue_drain(s->q, &item) == 1)
+		entry_free(item);
+	bqueue_free(s->q);
+	entry_release(&s->last);
+	free(s);
+}
+
+static int tmp_fd(struct errbuf *eb)
+{
+	const char *dir = getenv("TMPDIR");
+	int fd;
+
+	if (!dir || !*dir)
+		dir = "/tmp";
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	return fd;
+}
+
+int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
+		     struct errbuf *eb)
+{
+	struct objstore_info info;
+	struct body_sink sink;
+	int ret, f;
+
+	*fd = -1;
+	f = tmp_fd(eb);
+	if (f < 0)
+		return f;
+	memset(&sink, 0, sizeof(sink));
+	sink.kind = BODY_SINK_FD;
+	sink.fd = f;
+	memset(&info, 0, sizeof(info));
+	ret = objstore_get(t->os, e->name, 0, 0, &sink, &info, eb);
+	if (!ret && lseek(f, 0, SEEK_END) != (off_t)e->size) {
+		char shown[512];
+
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		ret = errbuf_set(eb, -EAGAIN, "object '%s/%s' changed while "
+				 "being read (size differs from its listing)",
+				 remote_tree_url(t), shown);
+	}
+	if (!ret && lseek(f, 0, SEEK_SET) < 0)
+		ret = errbuf_set(eb, -errno, "lseek: %s", strerror(errno));
+	if (ret < 0) {
+		close(f);
+		return ret;
+	}
+	*fd = f;
+	return 0;
+}
+
+int remote_tree_write(struct remote_tree *t, const struct entry *e, int fd,
+		      uint64_t size, const struct objid *md5,
+		      struct errbuf *eb)
+{
+	struct objstore_put_opts po;
+	struct body_src src;
+
+	memset(&src, 0, sizeof(src));
+	src.kind = BODY_SRC_FD;
+	src.fd = fd;
+	src.off = 0;
+	src.len = size;
+	memset(&po, 0, sizeof(po));
+	po.md5 = md5 ? md5->b : NULL;
+	po.has_mtime = true;
+	po.mtime_ns = e->mtime_ns;
+	return objstore_put(t->os, e->name, &src, &po, NULL, eb);
+}
+
+int remote_tree_remove(struct remote_tree *t, const struct entry *e,
+		       struct errbuf *eb)
+{
+	return objstore_del(t->os, e->name, eb);
+}

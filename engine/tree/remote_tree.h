@@ -1,0 +1,65 @@
+/* remote_tree: a file tree kept in object storage (s3://bucket/prefix or
+ * az://container/prefix) as the engine sees it: a sorted stream of file
+ * entries from the store's listing, whole-object reads into a local temp
+ * file, uploads from a file descriptor (mtime kept as object metadata, the
+ * way rclone stores it) and deletions. Object stores have no directories,
+ * symlinks or modes: only files are listed and written.
+ *
+ * Names: keys are relative to the prefix; a key that is not a safe
+ * relative name (entry_name_check: "..", empty components, ...) is left
+ * out with a warning, so nothing from a store is ever written outside a
+ * local root. Thread safe: every call may come from any thread. */
+#ifndef SNAP_REMOTE_TREE_H
+#define SNAP_REMOTE_TREE_H
+
+#include <stdbool.h>
+
+#include "engine.h"
+#include "entry.h"
+#include "errbuf.h"
+
+struct remote_tree;
+struct remote_scan;
+
+/* Is root an object-store URL (scheme "s3://" or "az://")? */
+bool remote_tree_is_url(const char *root);
+
+/* Open the store at url with the JSON storage options (may be NULL);
+ * transfers and retries come from o. create: make the bucket/container if
+ * it is missing (for a destination). No request is made otherwise. */
+int remote_tree_open(const char *url, const char *storage_options,
+		     const struct engine_opts *o, bool create,
+		     struct remote_tree **out, struct errbuf *eb);
+void remote_tree_free(struct remote_tree *t);
+const char *remote_tree_url(const struct remote_tree *t);
+
+/* Listing as a stream of ENTRY_FILE entries in entry_cmp order: name, size,
+ * mtime_ns (the object's Last-Modified), etag, and md5 when the store
+ * knows it (S3 single-part ETag, Azure Content-MD5). A listing thread
+ * feeds a bounded queue. allow (may be NULL) filters names. */
+int remote_scan_start(struct remote_tree *t, const struct logger *log,
+		      bool (*allow)(void *ctx, const char *relpath, size_t len,
+				    bool is_dir),
+		      void *allow_ctx, uint64_t *files_scanned,
+		      struct remote_scan **out, struct errbuf *eb);
+/* 1 with an entry (caller releases it), 0 at the end, -errno. */
+int remote_scan_next(struct remote_scan *s, struct entry *out,
+		     struct errbuf *eb);
+void remote_scan_free(struct remote_scan *s);
+
+/* Download object e->name into a new unlinked temp file; *fd is rewound
+ * and owned by the caller. The size is checked against e->size. */
+int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
+		     struct errbuf *eb);
+
+/* Upload size bytes of fd (from offset 0) as object e->name, with e's
+ * mtime as metadata. md5 (may be NULL) is the content's MD5 if known. */
+int remote_tree_write(struct remote_tree *t, const struct entry *e, int fd,
+		      uint64_t size, const struct objid *md5,
+		      struct errbuf *eb);
+
+/* Delete object e->name (a missing one is not an error). */
+int remote_tree_remove(struct remote_tree *t, const struct entry *e,
+		       struct errbuf *eb);
+
+#endif
