@@ -40,7 +40,9 @@
 
 enum corpus_kind { K_SMALL, K_LARGE, K_MIXED, K_MILLION };
 
-static const char *const kind_names[] = { "small", "large", "mixed", "million" };
+static const char *const kind_names[] = {
+	"small", "large", "mixed", "million",
+};
 
 static const char *const extensions[] = {
 	".txt", ".c", ".h", ".json", ".log", ".jpg", ".png", ".dat",

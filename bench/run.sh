@@ -107,7 +107,7 @@ RAW=$OUTDIR/raw.tsv
 NOTES=$OUTDIR/notes.txt
 : >"$RAW"
 : >"$NOTES"
-rm -f "$OUTDIR"/logs/*.log
+rm -f "$OUTDIR"/logs/*.log "$OUTDIR"/logs/*.diff
 note() { printf '%s\n' "$*" >>"$NOTES"; log "note: $*"; }
 
 # ---- peers ---------------------------------------------------------------

@@ -1,31 +1,54 @@
 /* heap: the content-addressed object store. One immutable object per
- * distinct content, at HEAP_ROOT/<first 2 hex>/<32 hex md5>, written to a
- * temp name and renamed into place (never replacing an object), read-only
- * once published. Thread safe: every call may come from any worker. */
+ * distinct content, at HEAP_ROOT/<first 2 hex>/<32 hex md5>. Two backends
+ * behind one API (heap_impl.h): a local directory (objects written to a
+ * temp name and renamed into place, never replacing an object, read-only
+ * once published) and an object store URL s3://bucket/prefix or
+ * az://container/prefix (heap_remote.c: uploads run in the background and
+ * heap_sync waits for them). Thread safe: every call may come from any
+ * worker. */
 #ifndef SNAP_HEAP_H
 #define SNAP_HEAP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engine.h"
 #include "errbuf.h"
 #include "objid.h"
 
 struct heap;
 struct heap_tx;
 
-/* Open (and with create, make) the heap at root. 0 or -errno. */
+/* Open (and with create, make) the local heap at root. 0 or -errno. */
 int heap_open(const char *root, bool create, struct heap **out,
 	      struct errbuf *eb);
+
+/* Open the heap at root_or_url: a local path (as heap_open) or
+ * "s3://bucket[/prefix]" / "az://container[/prefix]". For a URL, o (may
+ * be NULL: defaults) gives heap_storage_options, transfers, retries,
+ * heap_cache_file and the logger; the heap is listed once (or loaded
+ * from the cache file) into memory; with create a missing bucket is
+ * created. 0 or -errno ("cannot list 's3://b/p/00/': HTTP 403 ..."). */
+int heap_open_url(const char *root_or_url, bool create,
+		  const struct engine_opts *o, struct heap **out,
+		  struct errbuf *eb);
+
+/* Is root_or_url an object-store URL (s3://, az://)? */
+bool heap_is_url(const char *root_or_url);
+
 void heap_free(struct heap *h);
+/* The path or URL the heap was opened with (no secrets). */
 const char *heap_root(const struct heap *h);
 
-/* Is the object present? 1 yes, 0 no, -errno on failure. */
+/* Is the object present? 1 yes, 0 no, -errno on failure. For a remote
+ * heap an object queued for upload counts as present. */
 int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb);
 
 /* Store buf as object id. Returns 1 when written, 0 when the object was
  * already there, -errno on failure. The caller guarantees id is the MD5
- * of buf (it hashed exactly these bytes). */
+ * of buf (it hashed exactly these bytes). Remote: the bytes are copied
+ * and uploaded in the background (1 means queued; a failure shows at
+ * heap_sync or at a later put). */
 int heap_put_buf(struct heap *h, const struct objid *id, const void *buf,
 		 size_t len, struct errbuf *eb);
 
@@ -40,12 +63,15 @@ int heap_tx_commit(struct heap_tx *tx, const struct objid *id,
 /* Discard the temp object; frees tx. NULL-safe. */
 void heap_tx_abort(struct heap_tx *tx);
 
-/* Open object id for reading. *fd_out is owned by the caller. */
+/* Open object id for reading. *fd_out is owned by the caller. Remote:
+ * the object is downloaded into an unnamed temp file first. */
 int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
 		     struct errbuf *eb);
 
-/* Make every object written so far durable (one syncfs, not one fsync
- * per object). Called before a snapshot that references them is saved. */
+/* Make every object written so far durable (local: one syncfs, not one
+ * fsync per object; remote: wait for every queued upload, then write the
+ * heap cache file if one is configured). Returns 0 or the first error.
+ * Called before a snapshot that references them is saved. */
 int heap_sync(struct heap *h, struct errbuf *eb);
 
 /* Relative path of an object: "ab/<hex>" (35 bytes + NUL). */

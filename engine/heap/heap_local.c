@@ -2,7 +2,7 @@
  * renameat2(RENAME_NOREPLACE) from a temp file in the heap root, so a
  * reader never sees a partial object and two writers of the same content
  * cannot clobber each other. */
-#include "heap.h"
+#include "heap_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,29 +15,18 @@
 
 #include "banned.h"
 
-struct heap {
+struct local {
 	int rootfd;
 	char *root;
 	atomic_ulong tmp_counter;
 	int pid;
 };
 
-struct heap_tx {
-	struct heap *heap;
+struct local_tx {
+	struct local *heap;
 	int fd;
 	char tmp_name[64];
 };
-
-void heap_object_path(const struct objid *id, char out[36])
-{
-	char hex[OBJID_HEX_LEN + 1];
-
-	objid_to_hex(id, hex);
-	out[0] = hex[0];
-	out[1] = hex[1];
-	out[2] = '/';
-	memcpy(out + 3, hex, OBJID_HEX_LEN + 1);
-}
 
 static int mkdir_p(const char *path, struct errbuf *eb)
 {
@@ -60,10 +49,10 @@ static int mkdir_p(const char *path, struct errbuf *eb)
 	return 0;
 }
 
-int heap_open(const char *root, bool create, struct heap **out,
-	      struct errbuf *eb)
+int heap_local_open(const char *root, bool create, void **out,
+		    struct errbuf *eb)
 {
-	struct heap *h;
+	struct local *h;
 	int ret;
 
 	*out = NULL;
@@ -86,8 +75,10 @@ int heap_open(const char *root, bool create, struct heap **out,
 	return 0;
 }
 
-void heap_free(struct heap *h)
+static void local_free(void *self)
 {
+	struct local *h = self;
+
 	if (!h)
 		return;
 	close(h->rootfd);
@@ -95,13 +86,16 @@ void heap_free(struct heap *h)
 	free(h);
 }
 
-const char *heap_root(const struct heap *h)
+static const char *local_root(const void *self)
 {
+	const struct local *h = self;
+
 	return h->root;
 }
 
-int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb)
+static int local_has(void *self, const struct objid *id, struct errbuf *eb)
 {
+	struct local *h = self;
 	char path[36];
 	struct stat st;
 
@@ -116,9 +110,10 @@ int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb)
 			  h->root, path, strerror(errno));
 }
 
-int heap_tx_begin(struct heap *h, struct heap_tx **out, struct errbuf *eb)
+static int local_tx_begin(void *self, void **out, struct errbuf *eb)
 {
-	struct heap_tx *tx = calloc(1, sizeof(*tx));
+	struct local *h = self;
+	struct local_tx *tx = calloc(1, sizeof(*tx));
 	int ret;
 
 	*out = NULL;
@@ -139,9 +134,10 @@ int heap_tx_begin(struct heap *h, struct heap_tx **out, struct errbuf *eb)
 	return 0;
 }
 
-int heap_tx_write(struct heap_tx *tx, const void *buf, size_t len,
-		  struct errbuf *eb)
+static int local_tx_write(void *txp, const void *buf, size_t len,
+			  struct errbuf *eb)
 {
+	struct local_tx *tx = txp;
 	const char *p = buf;
 
 	while (len) {
@@ -160,8 +156,10 @@ int heap_tx_write(struct heap_tx *tx, const void *buf, size_t len,
 	return 0;
 }
 
-void heap_tx_abort(struct heap_tx *tx)
+static void local_tx_abort(void *txp)
 {
+	struct local_tx *tx = txp;
+
 	if (!tx)
 		return;
 	close(tx->fd);
@@ -169,10 +167,11 @@ void heap_tx_abort(struct heap_tx *tx)
 	free(tx);
 }
 
-int heap_tx_commit(struct heap_tx *tx, const struct objid *id,
-		   struct errbuf *eb)
+static int local_tx_commit(void *txp, const struct objid *id,
+			   struct errbuf *eb)
 {
-	struct heap *h = tx->heap;
+	struct local_tx *tx = txp;
+	struct local *h = tx->heap;
 	char path[36];
 	int ret, tries;
 
@@ -212,29 +211,30 @@ out:
 	return ret;
 }
 
-int heap_put_buf(struct heap *h, const struct objid *id, const void *buf,
-		 size_t len, struct errbuf *eb)
+static int local_put_buf(void *self, const struct objid *id,
+			 const void *buf, size_t len, struct errbuf *eb)
 {
-	struct heap_tx *tx;
+	void *tx;
 	int ret;
 
-	ret = heap_has(h, id, eb);
+	ret = local_has(self, id, eb);
 	if (ret != 0)
 		return ret < 0 ? ret : 0;
-	ret = heap_tx_begin(h, &tx, eb);
+	ret = local_tx_begin(self, &tx, eb);
 	if (ret < 0)
 		return ret;
-	ret = heap_tx_write(tx, buf, len, eb);
+	ret = local_tx_write(tx, buf, len, eb);
 	if (ret < 0) {
-		heap_tx_abort(tx);
+		local_tx_abort(tx);
 		return ret;
 	}
-	return heap_tx_commit(tx, id, eb);
+	return local_tx_commit(tx, id, eb);
 }
 
-int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
-		     struct errbuf *eb)
+static int local_open_object(void *self, const struct objid *id,
+			     int *fd_out, struct errbuf *eb)
 {
+	struct local *h = self;
 	char path[36];
 	int fd;
 
@@ -247,10 +247,25 @@ int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
 	return 0;
 }
 
-int heap_sync(struct heap *h, struct errbuf *eb)
+static int local_sync(void *self, struct errbuf *eb)
 {
+	struct local *h = self;
 	if (syncfs(h->rootfd))
 		return errbuf_set(eb, -errno, "cannot sync heap '%s': %s",
 				  h->root, strerror(errno));
 	return 0;
 }
+
+const struct heap_ops heap_local_ops = {
+	.name = "local",
+	.has = local_has,
+	.put_buf = local_put_buf,
+	.tx_begin = local_tx_begin,
+	.tx_write = local_tx_write,
+	.tx_commit = local_tx_commit,
+	.tx_abort = local_tx_abort,
+	.open_object = local_open_object,
+	.sync = local_sync,
+	.root = local_root,
+	.free = local_free,
+};

@@ -439,6 +439,14 @@ out:
 	return ret;
 }
 
+static bool is_racy(int64_t mtime_ns)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec - mtime_ns / 1000000000LL < 2;
+}
+
 /* Copy with an object store on either side: the source as a local fd
  * (the local file, or the object downloaded into a temp file), then the
  * destination written from it (temp + rename locally, one PUT or a
@@ -475,6 +483,11 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 			meta.mode = before.st_mode & 07777;
 		}
 		size = (uint64_t)before.st_size;
+		if (r->rsrc && !r->rdst && is_racy(meta.mtime_ns))
+			/* the object may be replaced within the same second
+			 * of Last-Modified: keep the copy visibly older so
+			 * the next run fetches it again (git's racy rule) */
+			meta.mtime_ns -= 1000000000LL;
 		if (r->rdst) {
 			ret = remote_tree_write(r->rdst, &meta, in, size,
 						r->rsrc && e->has_md5 ? &e->md5 :
@@ -842,8 +855,9 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		if (r->rsrc && !r->rdst)
 			return s->mtime_ns != d->mtime_ns ?
 			       push_job(r, s, JOB_COPY, eb) : 0;
-		/* Last-Modified has whole seconds */
-		return s->mtime_ns / 1000000000LL > d->mtime_ns / 1000000000LL ?
+		/* Last-Modified has whole seconds: a source changed in the
+		 * second of the upload is ambiguous, so it is copied again */
+		return s->mtime_ns / 1000000000LL >= d->mtime_ns / 1000000000LL ?
 		       push_job(r, s, JOB_COPY, eb) : 0;
 	}
 }

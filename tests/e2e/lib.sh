@@ -388,7 +388,7 @@ snapshot_files() {
 # heap_objects DIR: the heap object files (<2 hex>/<32 hex>).
 heap_objects() {
 	find "$1" -type f -regextype posix-extended \
-		-regex '.*/[0-9a-f]{2}/[0-9a-f]{32}' | sort
+		-regex '.*/[0-9a-f]{2}/[0-9a-f]{32}' 2>/dev/null | sort
 }
 
 # distinct_contents DIR: number of distinct file contents in a tree.
@@ -401,6 +401,10 @@ distinct_contents() {
 # directory of its first two hex digits; prints the bad ones.
 heap_verify() {
 	local f name sum bad=0
+	if [ ! -d "$1" ]; then
+		say "    heap $1 does not exist"
+		return 1
+	fi
 	while IFS= read -r f; do
 		name=${f##*/}
 		sum=$(md5sum <"$f" | cut -c1-32)

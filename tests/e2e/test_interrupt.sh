@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 # bg_interrupt WATCH CMD...: start CMD, wait until WATCH (a directory)
-# holds a file or 2 s passed, send SIGINT, wait. Sets RC; RC=-1 when the
+# holds a file or 2 s passed, send SIGINT (or $SIG), wait. Sets RC; RC=-1 when the
 # command had finished before the signal could be sent.
 bg_interrupt() {
 	local watch=$1 pid i
@@ -26,7 +26,7 @@ bg_interrupt() {
 		fi
 		sleep 0.01
 	done
-	if ! kill -INT "$pid" 2>/dev/null; then
+	if ! kill -"${SIG:-INT}" "$pid" 2>/dev/null; then
 		wait "$pid"
 		RC=-1
 		return
@@ -66,7 +66,7 @@ no_temp() {
 }
 
 interrupt() {
-	local src=$T/$IO.src tgt=$T/$IO.tgt dst=$T/$IO.dst big=16 try t
+	local src=$T/$IO.src tgt=$T/$IO.tgt dst=$T/$IO.dst big=16 try t hr sr
 
 	new_roots "$IO"
 	rm -rf "$src"
@@ -111,6 +111,24 @@ interrupt() {
 	make_snapshot || return
 	pass "make-snapshot re-run completes"
 	check "heap valid after the re-run" heap_verify "$HR"
+
+	# SIGTERM stops as cleanly as SIGINT
+	hr=$HR
+	sr=$SR
+	new_roots "$IO.term"
+	SIG=TERM bg_interrupt "$HR" "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$FR" --heap-root "$HR" --snap-root "$SR" \
+		make-snapshot
+	if [ "$RC" -eq -1 ]; then
+		skip "make-snapshot finished before SIGTERM"
+	else
+		assert_rc "SIGTERM during make-snapshot exits 130" 130
+		assert_eq "no file in SNAP_ROOT after SIGTERM" "" \
+			"$(find "$SR" -type f | head -n 5)"
+		check "heap valid after SIGTERM" heap_verify "$HR"
+	fi
+	HR=$hr
+	SR=$sr
 
 	# restore-snapshot into an empty dir
 	rm -rf "$tgt" && mkdir -p "$tgt"

@@ -203,6 +203,23 @@ list_compare() {
 		check "--json: jq parses every line" jq_ok "$OUT"
 	fi
 
+	# with a single snapshot there is nothing to compare by default
+	all=$SR
+	SR=$T/$IO.one-snap
+	mkdir -p "$SR"
+	make_snapshot || return
+	snap compare-snapshots
+	assert_rc "compare-snapshots defaults with one snapshot fails" 1
+	check "... with a message" test -s "$ERR"
+	SR=$T/$IO.no-such-snap-root
+	snap list-snapshots
+	case "$RC" in
+	0) assert_eq "a missing snapshot root lists nothing" "" "$(cat "$OUT")" ;;
+	1) assert_err_has "a missing snapshot root: message names it" "$SR" ;;
+	*) fail "list-snapshots of a missing root: exit $RC"; show_last ;;
+	esac
+	SR=$all
+
 	# the defaults compare the two latest snapshots (s2 -> s3)
 	snap compare-snapshots
 	if [ "$RC" -eq 0 ]; then

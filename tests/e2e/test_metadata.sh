@@ -37,7 +37,9 @@ build() {
 	echo "old" >"$d/before1970"
 	touch -d '@-1000000000.25' "$d/before1970"
 	# odd modes: none at all, setuid, setgid + sticky
-	echo "none" >"$d/mode0000" && chmod 0000 "$d/mode0000"
+	# (a mode 0000 file is readable by root only)
+	[ "$(id -u)" -eq 0 ] && echo "none" >"$d/mode0000" &&
+		chmod 0000 "$d/mode0000"
 	echo "suid" >"$d/mode4755" && chmod 4755 "$d/mode4755"
 	echo "sgid" >"$d/mode3750" && chmod 3750 "$d/mode3750"
 	# symlink loops: stored as links, never followed by the scan
@@ -103,7 +105,9 @@ metadata() {
 		"$(stat -c %.9Y "$dst/mode0640")"
 	assert_eq "mtime before 1970 to the ns" "-1000000000.250000000" \
 		"$(stat -c %.9Y "$dst/before1970")"
-	assert_eq "mode 0000" 0 "$(stat -c %a "$dst/mode0000")"
+	if [ -e "$src/mode0000" ]; then
+		assert_eq "mode 0000" 0 "$(stat -c %a "$dst/mode0000")"
+	fi
 	assert_eq "mode 4755 (setuid)" 4755 "$(stat -c %a "$dst/mode4755")"
 	assert_eq "mode 3750 (setgid, sticky)" 3750 \
 		"$(stat -c %a "$dst/mode3750")"

@@ -79,42 +79,54 @@ options() {
 		"$(snapshot_files "$SR" | wc -l)"
 }
 
-# nested: HEAP_ROOT and SNAP_ROOT inside FILE_ROOT (a common layout:
-# /data/.snapshots). Either refused up front, or the roots are left out
-# of the snapshot and a restore never deletes them.
-nested() {
-	local root=$T/$IO.nested n
-	rm -rf "$root"
-	mkdir -p "$root/data"
-	echo "user data" >"$root/data/file"
-	FR=$root
-	HR=$root/.heap
-	SR=$root/.snapshots
-	mkdir -p "$HR" "$SR"
-	snap make-snapshot
-	case "$RC" in
-	1 | 2)
-		pass "roots inside FILE_ROOT refused (exit $RC)"
-		return
-		;;
-	0) pass "make-snapshot with the roots inside FILE_ROOT" ;;
-	*) fail "roots inside FILE_ROOT: exit $RC"; show_last; return ;;
-	esac
-	SNAP=$(head -n 1 "$OUT")
-	snap make-snapshot
-	assert_rc "a second snapshot with nested roots" 0
-	assert_eq "the second snapshot stores nothing new" 0 \
-		"$(json_get "$SUMMARY" heap_objects_written)"
-	echo "new" >"$root/data/new"
-	n=$(heap_objects "$HR" | wc -l)
+# edges: an empty tree, a tree of empty dirs, roots that do not exist yet.
+edges() {
+	local e=$T/$IO.empty tgt=$T/$IO.etgt
+	rm -rf "$e" "$tgt"
+	mkdir -p "$e" "$tgt/sub"
+	echo "will go" >"$tgt/sub/file"
+	new_roots "$IO.edges"
+	FR=$e
+	make_snapshot || return
+	pass "snapshot of an empty tree"
+	FR=$tgt
 	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
 		--no-save-snapshot-after
-	assert_rc "restore with the roots inside FILE_ROOT" 0
-	check "the extra user file is deleted" test ! -e "$root/data/new"
-	assert_eq "the heap survives the restore" "$n" \
-		"$(heap_objects "$HR" | wc -l)"
-	check "the heap still verifies" heap_verify "$HR"
-	check "the snapshot survives the restore" test -f "$SNAP"
+	assert_rc "restore of the empty snapshot" 0
+	assert_eq "the target is empty afterwards" "" "$(ls -A "$tgt")"
+
+	mkdir -p "$e/a/b/c" "$e/d"
+	FR=$e
+	make_snapshot || return
+	rm -rf "$tgt" && mkdir -p "$tgt"
+	FR=$tgt
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore of a tree of empty dirs" 0
+	assert_trees_equal "$e" "$tgt" "empty dirs only"
+
+	# heap and snapshot roots that do not exist yet: created, or a clear
+	# error naming them
+	FR=$e
+	HR=$T/$IO.new/heap
+	SR=$T/$IO.new/snap
+	snap make-snapshot
+	case "$RC" in
+	0) check "missing roots are created" test -d "$HR" -a -d "$SR" ;;
+	1) assert_err_has "missing roots: the message names one" "$T/$IO.new" ;;
+	*) fail "missing heap/snapshot roots: exit $RC"; show_last ;;
+	esac
+	# a restore target that does not exist yet
+	new_roots "$IO.edges"
+	make_snapshot || return
+	FR=$T/$IO.new-target
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	case "$RC" in
+	0) assert_trees_equal "$e" "$FR" "a missing target is created" ;;
+	1) assert_err_has "missing target: the message names it" "$FR" ;;
+	*) fail "missing restore target: exit $RC"; show_last ;;
+	esac
 }
 
 roundtrip() {
@@ -206,5 +218,5 @@ roundtrip() {
 
 for_each_io roundtrip
 for_each_io options
-for_each_io nested
+for_each_io edges
 finish

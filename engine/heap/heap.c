@@ -1,0 +1,191 @@
+/* heap: argument checks and dispatch to the local or remote backend
+ * (heap_impl.h), chosen by the root: a path or an object-store URL. */
+#include "heap.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap_impl.h"
+#include "banned.h"
+
+struct heap {
+	const struct heap_ops *ops;
+	void *self;
+};
+
+struct heap_tx {
+	const struct heap_ops *ops;
+	void *self;
+};
+
+void heap_object_path(const struct objid *id, char out[36])
+{
+	char hex[OBJID_HEX_LEN + 1];
+
+	objid_to_hex(id, hex);
+	out[0] = hex[0];
+	out[1] = hex[1];
+	out[2] = '/';
+	memcpy(out + 3, hex, OBJID_HEX_LEN + 1);
+}
+
+bool heap_is_url(const char *root)
+{
+	return root && (!strncmp(root, "s3://", 5) ||
+			!strncmp(root, "az://", 5));
+}
+
+static int wrap(const struct heap_ops *ops, void *self, struct heap **out,
+		struct errbuf *eb)
+{
+	struct heap *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		ops->free(self);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	h->ops = ops;
+	h->self = self;
+	*out = h;
+	return 0;
+}
+
+int heap_open(const char *root, bool create, struct heap **out,
+	      struct errbuf *eb)
+{
+	void *self = NULL;
+	int ret;
+
+	if (!out)
+		return errbuf_set(eb, -EINVAL, "cannot open heap: invalid "
+				  "arguments");
+	*out = NULL;
+	if (!root || !*root)
+		return errbuf_set(eb, -EINVAL, "cannot open heap: no root");
+	ret = heap_local_open(root, create, &self, eb);
+	if (ret < 0)
+		return ret;
+	return wrap(&heap_local_ops, self, out, eb);
+}
+
+int heap_open_url(const char *root, bool create, const struct engine_opts *o,
+		  struct heap **out, struct errbuf *eb)
+{
+	void *self = NULL;
+	int ret;
+
+	if (!heap_is_url(root))
+		return heap_open(root, create, out, eb);
+	if (!out)
+		return errbuf_set(eb, -EINVAL, "cannot open heap: invalid "
+				  "arguments");
+	*out = NULL;
+	ret = heap_remote_open(root, create, o, &self, eb);
+	if (ret < 0)
+		return ret;
+	return wrap(&heap_remote_ops, self, out, eb);
+}
+
+void heap_free(struct heap *h)
+{
+	if (!h)
+		return;
+	h->ops->free(h->self);
+	free(h);
+}
+
+const char *heap_root(const struct heap *h)
+{
+	return h->ops->root(h->self);
+}
+
+int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb)
+{
+	if (!h || !id)
+		return errbuf_set(eb, -EINVAL, "heap_has: invalid arguments");
+	return h->ops->has(h->self, id, eb);
+}
+
+int heap_put_buf(struct heap *h, const struct objid *id, const void *buf,
+		 size_t len, struct errbuf *eb)
+{
+	if (!h || !id || (!buf && len))
+		return errbuf_set(eb, -EINVAL, "heap_put_buf: invalid "
+				  "arguments");
+	return h->ops->put_buf(h->self, id, buf, len, eb);
+}
+
+int heap_tx_begin(struct heap *h, struct heap_tx **out, struct errbuf *eb)
+{
+	struct heap_tx *tx;
+	int ret;
+
+	if (!h || !out)
+		return errbuf_set(eb, -EINVAL, "heap_tx_begin: invalid "
+				  "arguments");
+	*out = NULL;
+	tx = calloc(1, sizeof(*tx));
+	if (!tx)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	tx->ops = h->ops;
+	ret = h->ops->tx_begin(h->self, &tx->self, eb);
+	if (ret < 0) {
+		free(tx);
+		return ret;
+	}
+	*out = tx;
+	return 0;
+}
+
+int heap_tx_write(struct heap_tx *tx, const void *buf, size_t len,
+		  struct errbuf *eb)
+{
+	if (!tx || (!buf && len))
+		return errbuf_set(eb, -EINVAL, "heap_tx_write: invalid "
+				  "arguments");
+	return tx->ops->tx_write(tx->self, buf, len, eb);
+}
+
+int heap_tx_commit(struct heap_tx *tx, const struct objid *id,
+		   struct errbuf *eb)
+{
+	int ret;
+
+	if (!tx)
+		return errbuf_set(eb, -EINVAL, "heap_tx_commit: invalid "
+				  "arguments");
+	if (!id) {
+		heap_tx_abort(tx);
+		return errbuf_set(eb, -EINVAL, "heap_tx_commit: invalid "
+				  "arguments");
+	}
+	ret = tx->ops->tx_commit(tx->self, id, eb);
+	free(tx);
+	return ret;
+}
+
+void heap_tx_abort(struct heap_tx *tx)
+{
+	if (!tx)
+		return;
+	tx->ops->tx_abort(tx->self);
+	free(tx);
+}
+
+int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
+		     struct errbuf *eb)
+{
+	if (!h || !id || !fd_out)
+		return errbuf_set(eb, -EINVAL, "heap_open_object: invalid "
+				  "arguments");
+	*fd_out = -1;
+	return h->ops->open_object(h->self, id, fd_out, eb);
+}
+
+int heap_sync(struct heap *h, struct errbuf *eb)
+{
+	if (!h)
+		return errbuf_set(eb, -EINVAL, "heap_sync: invalid arguments");
+	return h->ops->sync(h->self, eb);
+}

@@ -1,0 +1,305 @@
+/* heap_cache: load and save the remote heap's id set (format in
+ * heap_cache.h). Reads and writes in 1 MiB chunks; the checksum is the
+ * MD5 of the file as written, so a torn or edited cache is refused. */
+#include "heap_cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "banned.h"
+
+#define CACHE_MAGIC "SNAPHIDX"
+#define CACHE_VERSION 1u
+#define CACHE_URL_MAX 4096u
+#define CACHE_CHUNK (1024 * 1024)
+
+struct cache_io {
+	int fd;
+	EVP_MD *md;
+	EVP_MD_CTX *ctx;
+};
+
+static int io_start(struct cache_io *io)
+{
+	io->md = EVP_MD_fetch(NULL, "MD5", NULL);
+	io->ctx = EVP_MD_CTX_new();
+	if (!io->md || !io->ctx || !EVP_DigestInit_ex2(io->ctx, io->md, NULL))
+		return -EIO;
+	return 0;
+}
+
+static void io_end(struct cache_io *io)
+{
+	EVP_MD_CTX_free(io->ctx);
+	EVP_MD_free(io->md);
+	if (io->fd >= 0)
+		close(io->fd);
+	io->fd = -1;
+}
+
+/* read exactly n bytes (hashing them when hash); -EBADMSG when short */
+static int read_full(struct cache_io *io, void *buf, size_t n, bool hash)
+{
+	char *p = buf;
+	size_t left = n;
+
+	while (left) {
+		ssize_t r = read(io->fd, p, left);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EBADMSG;
+		p += r;
+		left -= (size_t)r;
+	}
+	if (hash && !EVP_DigestUpdate(io->ctx, buf, n))
+		return -EIO;
+	return 0;
+}
+
+static int write_full(struct cache_io *io, const void *buf, size_t n,
+		      bool hash)
+{
+	const char *p = buf;
+	size_t left = n;
+
+	if (hash && !EVP_DigestUpdate(io->ctx, buf, n))
+		return -EIO;
+	while (left) {
+		ssize_t r = write(io->fd, p, left);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		p += r;
+		left -= (size_t)r;
+	}
+	return 0;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+static int corrupt(struct errbuf *eb, const char *path, const char *why)
+{
+	return errbuf_set(eb, -EBADMSG, "heap cache '%s' is corrupt: %s", path,
+			  why);
+}
+
+int heap_cache_load(const char *path, const char *url, struct idset *set,
+		    struct errbuf *eb)
+{
+	struct cache_io io = { -1, NULL, NULL };
+	uint8_t hdr[16], cnt[8], sum[16], want[EVP_MAX_MD_SIZE];
+	struct objid prev, *buf = NULL;
+	unsigned int wlen = 0;
+	uint64_t count, done = 0, expect;
+	uint32_t url_len;
+	char *furl = NULL;
+	struct stat st;
+	int ret;
+
+	io.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (io.fd < 0)
+		return errbuf_set(eb, -errno, "cannot open heap cache '%s': %s",
+				  path, strerror(errno));
+	ret = io_start(&io);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "cannot read heap cache '%s': md5 "
+				 "unavailable", path);
+		goto out;
+	}
+	if (fstat(io.fd, &st)) {
+		ret = errbuf_set(eb, -errno, "cannot stat heap cache '%s': %s",
+				 path, strerror(errno));
+		goto out;
+	}
+	ret = read_full(&io, hdr, sizeof(hdr), true);
+	if (ret < 0 || memcmp(hdr, CACHE_MAGIC, 8) ||
+	    get32(hdr + 8) != CACHE_VERSION) {
+		ret = corrupt(eb, path, "bad magic or version");
+		goto out;
+	}
+	url_len = get32(hdr + 12);
+	if (url_len > CACHE_URL_MAX) {
+		ret = corrupt(eb, path, "bad header");
+		goto out;
+	}
+	furl = malloc(url_len + 1u);
+	if (!furl) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
+	ret = read_full(&io, furl, url_len, true);
+	if (!ret)
+		ret = read_full(&io, cnt, sizeof(cnt), true);
+	if (ret < 0) {
+		ret = corrupt(eb, path, "truncated");
+		goto out;
+	}
+	furl[url_len] = '\0';
+	if (strcmp(furl, url)) {
+		ret = errbuf_set(eb, -EBADMSG, "heap cache '%s' belongs to "
+				 "another heap ('%s')", path, furl);
+		goto out;
+	}
+	count = get64(cnt);
+	expect = 16u + url_len + 8u + 16u;
+	if (count > ((uint64_t)st.st_size - expect) / 16u ||
+	    (uint64_t)st.st_size != expect + count * 16u) {
+		ret = corrupt(eb, path, "size does not match its count");
+		goto out;
+	}
+	buf = malloc(CACHE_CHUNK);
+	if (!buf) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
+	while (done < count) {
+		size_t n = CACHE_CHUNK / sizeof(*buf), i;
+
+		if (count - done < n)
+			n = (size_t)(count - done);
+		ret = read_full(&io, buf, n * sizeof(*buf), true);
+		if (ret < 0) {
+			ret = corrupt(eb, path, "truncated");
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			if ((done || i) && objid_cmp(&prev, &buf[i]) >= 0) {
+				ret = corrupt(eb, path, "ids out of order");
+				goto out;
+			}
+			prev = buf[i];
+			ret = idset_add(set, &buf[i]);
+			if (ret < 0) {
+				ret = errbuf_set(eb, ret, "out of memory");
+				goto out;
+			}
+		}
+		done += n;
+	}
+	ret = read_full(&io, sum, sizeof(sum), false);
+	if (ret < 0 || !EVP_DigestFinal_ex(io.ctx, want, &wlen) ||
+	    wlen != sizeof(sum) || memcmp(sum, want, sizeof(sum))) {
+		ret = corrupt(eb, path, "checksum mismatch");
+		goto out;
+	}
+	ret = count > INT32_MAX ? INT32_MAX : (int)count;
+out:
+	free(buf);
+	free(furl);
+	io_end(&io);
+	return ret;
+}
+
+int heap_cache_save(const char *path, const char *url, struct idset *set,
+		    struct errbuf *eb)
+{
+	struct cache_io io = { -1, NULL, NULL };
+	uint8_t hdr[16], cnt[8], sum[EVP_MAX_MD_SIZE];
+	struct objid *ids = NULL;
+	unsigned int slen = 0;
+	size_t n = 0, url_len = strlen(url);
+	char *tmp = NULL;
+	size_t tlen;
+	int ret;
+
+	if (url_len > CACHE_URL_MAX)
+		return errbuf_set(eb, -ENAMETOOLONG, "heap URL too long");
+	tlen = strlen(path) + 32;
+	tmp = malloc(tlen);
+	if (!tmp)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	snprintf(tmp, tlen, "%s.tmp-%d", path, (int)getpid());
+	ret = idset_export_sorted(set, &ids, &n);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		goto out;
+	}
+	ret = io_start(&io);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "cannot write heap cache '%s': md5 "
+				 "unavailable", path);
+		goto out;
+	}
+	io.fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (io.fd < 0) {
+		ret = errbuf_set(eb, -errno, "cannot create '%s': %s", tmp,
+				 strerror(errno));
+		goto out;
+	}
+	memcpy(hdr, CACHE_MAGIC, 8);
+	put32(hdr + 8, CACHE_VERSION);
+	put32(hdr + 12, (uint32_t)url_len);
+	put64(cnt, n);
+	ret = write_full(&io, hdr, sizeof(hdr), true);
+	if (!ret)
+		ret = write_full(&io, url, url_len, true);
+	if (!ret)
+		ret = write_full(&io, cnt, sizeof(cnt), true);
+	if (!ret && n)
+		ret = write_full(&io, ids, n * sizeof(*ids), true);
+	if (!ret && (!EVP_DigestFinal_ex(io.ctx, sum, &slen) || slen != 16))
+		ret = -EIO;
+	if (!ret)
+		ret = write_full(&io, sum, 16, false);
+	if (!ret && fsync(io.fd))
+		ret = -errno;
+	if (!ret) {
+		int fd = io.fd;
+
+		io.fd = -1;
+		if (close(fd))
+			ret = -errno;
+	}
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret < 0) {
+		errbuf_set(eb, ret, "cannot write heap cache '%s': %s", path,
+			   strerror(-ret));
+		unlink(tmp);
+	}
+out:
+	io_end(&io);
+	free(ids);
+	free(tmp);
+	return ret;
+}

@@ -1,0 +1,48 @@
+/* heap_impl: the heap backend contract (house style H4). heap.c checks
+ * arguments and dispatches to one of these; a backend never sees a NULL
+ * heap, tx or id. */
+#ifndef SNAP_HEAP_IMPL_H
+#define SNAP_HEAP_IMPL_H
+
+#include "heap.h"
+
+struct heap_ops {
+	const char *name;          /* "local", "remote" */
+	/* required; 1 present, 0 absent, -errno. Any thread. */
+	int (*has)(void *self, const struct objid *id, struct errbuf *eb);
+	/* required; 1 stored (or queued), 0 present, -errno. Any thread. */
+	int (*put_buf)(void *self, const struct objid *id, const void *buf,
+		       size_t len, struct errbuf *eb);
+	/* required; streaming put: begin gives a backend tx (*out); write
+	 * appends; commit publishes as id (1 stored/queued, 0 present) and
+	 * frees the tx in every case; abort frees it. */
+	int (*tx_begin)(void *self, void **out, struct errbuf *eb);
+	int (*tx_write)(void *tx, const void *buf, size_t len,
+			struct errbuf *eb);
+	int (*tx_commit)(void *tx, const struct objid *id, struct errbuf *eb);
+	void (*tx_abort)(void *tx);
+	/* required; an fd positioned at byte 0, owned by the caller;
+	 * -ENOENT when missing. */
+	int (*open_object)(void *self, const struct objid *id, int *fd_out,
+			   struct errbuf *eb);
+	/* required; every put so far durable (local) or uploaded (remote);
+	 * 0 or the first error. */
+	int (*sync)(void *self, struct errbuf *eb);
+	/* required; the root as given (path or URL), valid until free */
+	const char *(*root)(const void *self);
+	/* required; stops background work (pending uploads are dropped
+	 * unless sync returned first) and frees self */
+	void (*free)(void *self);
+};
+
+extern const struct heap_ops heap_local_ops;
+extern const struct heap_ops heap_remote_ops;
+
+/* Backend constructors: 0 with *self or -errno. */
+int heap_local_open(const char *root, bool create, void **self,
+		    struct errbuf *eb);
+int heap_remote_open(const char *url, bool create,
+		     const struct engine_opts *o, void **self,
+		     struct errbuf *eb);
+
+#endif

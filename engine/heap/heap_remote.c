@@ -1,0 +1,660 @@
+/* heap_remote: the heap in an object store (s3://, az://) over
+ * net/objstore.h. Presence comes from an in-memory id set (idset.h),
+ * filled once at open by 256 parallel prefix listings "00/".."ff/" (or
+ * from --heap-cache-file). Puts are asynchronous:
+ *
+ *   hash workers ── put_buf / tx_commit ──> job queue ──> uploaders ×N
+ *                   (id marked in the set:   (bounded)     objstore_put
+ *                    one upload per content)               Content-MD5
+ *
+ * Memory bound: queued and in-flight small bodies hold at most
+ * REMOTE_MEM_BUDGET bytes (64 MiB; one larger body may pass alone), at
+ * most REMOTE_MAX_JOBS jobs; large contents are spooled to unnamed temp
+ * files, at most 2 * uploaders + 2 of them waiting. A full queue blocks
+ * the producer (backpressure). The first upload error wins: later puts
+ * fail with it and heap_sync returns it, so no snapshot is saved that
+ * references an object which is not in the store. */
+#include "heap_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "heap_cache.h"
+#include "idset.h"
+#include "objstore.h"
+#include "banned.h"
+
+#define REMOTE_MEM_BUDGET (64u * 1024 * 1024)
+#define REMOTE_MAX_JOBS 8192u
+#define REMOTE_MAX_UPLOADERS 64u
+#define LIST_THREADS_MAX 16u
+
+struct job {
+	struct job *next;
+	struct objid id;
+	char *mem;                 /* owned copy of a small body, or NULL */
+	int fd;                    /* spool of a large body, or -1 */
+	uint64_t len;
+};
+
+struct remote {
+	struct objstore *os;
+	struct idset *set;
+	char *cache_file;          /* NULL: none */
+	struct logger log;
+	const char *tmpdir;
+
+	pthread_mutex_t lock;
+	pthread_cond_t has_job;    /* a job was queued, or stopping */
+	pthread_cond_t progress;   /* a job finished (space, sync) */
+	struct job *head, *tail;
+	size_t jobs;               /* queued + in flight */
+	size_t mem;                /* bytes of small bodies held */
+	size_t spools;             /* spool jobs held */
+	size_t max_spools;
+	bool stop;
+	int err;                   /* first upload error */
+	struct errbuf errmsg;
+
+	pthread_t *threads;
+	unsigned nthreads;
+	atomic_uint_fast64_t uploaded;
+};
+
+struct remote_tx {
+	struct remote *r;
+	int fd;
+	uint64_t len;
+};
+
+static int tmp_fd(const char *dir, struct errbuf *eb)
+{
+	char path[4096];
+	int fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	/* a filesystem without O_TMPFILE: a named file, unlinked at once */
+	snprintf(path, sizeof(path), "%s/snapshooter-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	unlink(path);
+	return fd;
+}
+
+static void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->mem);
+	if (j->fd >= 0)
+		close(j->fd);
+	free(j);
+}
+
+static int upload(struct remote *r, struct job *j, struct errbuf *eb)
+{
+	struct objstore_put_opts po;
+	struct body_src src;
+	char key[36];
+
+	heap_object_path(&j->id, key);
+	memset(&po, 0, sizeof(po));
+	po.md5 = j->id.b;
+	memset(&src, 0, sizeof(src));
+	src.len = j->len;
+	src.fd = -1;
+	if (j->mem || !j->len) {
+		src.kind = j->len ? BODY_SRC_MEM : BODY_SRC_NONE;
+		src.mem = j->mem;
+	} else {
+		src.kind = BODY_SRC_FD;
+		src.fd = j->fd;
+	}
+	return objstore_put(r->os, key, &src, &po, NULL, eb);
+}
+
+static void *uploader_main(void *arg)
+{
+	struct remote *r = arg;
+
+	for (;;) {
+		struct errbuf eb = ERRBUF_INIT;
+		struct job *j;
+		bool skip;
+		int ret = 0;
+
+		pthread_mutex_lock(&r->lock);
+		while (!r->head && !r->stop)
+			pthread_cond_wait(&r->has_job, &r->lock);
+		j = r->head;
+		if (!j) {
+			pthread_mutex_unlock(&r->lock);
+			break;
+		}
+		r->head = j->next;
+		if (!r->head)
+			r->tail = NULL;
+		skip = r->err != 0 || r->stop;
+		pthread_mutex_unlock(&r->lock);
+
+		if (!skip)
+			ret = upload(r, j, &eb);
+
+		pthread_mutex_lock(&r->lock);
+		if (ret < 0 && !r->err) {
+			r->err = ret;
+			r->errmsg = eb;
+		}
+		if (ret == 0 && !skip)
+			atomic_fetch_add(&r->uploaded, 1);
+		r->jobs--;
+		if (j->mem)
+			r->mem -= (size_t)j->len;
+		else if (j->fd >= 0)
+			r->spools--;
+		pthread_cond_broadcast(&r->progress);
+		pthread_mutex_unlock(&r->lock);
+		job_free(j);
+	}
+	return NULL;
+}
+
+/* Queue j (ownership passes here in every case). Blocks while the queue
+ * is over its bounds. 1 queued, or the first upload error. */
+static int enqueue(struct remote *r, struct job *j, struct errbuf *eb)
+{
+	bool spool = !j->mem && j->fd >= 0;
+	int ret = 1;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		if (r->err || r->stop)
+			break;
+		if (r->jobs >= REMOTE_MAX_JOBS)
+			goto wait;
+		if (j->mem && r->mem && r->mem + j->len > REMOTE_MEM_BUDGET)
+			goto wait;
+		if (spool && r->spools >= r->max_spools)
+			goto wait;
+		break;
+wait:
+		pthread_cond_wait(&r->progress, &r->lock);
+	}
+	if (r->err) {
+		ret = errbuf_set(eb, r->err, "%s", r->errmsg.msg);
+	} else if (r->stop) {
+		ret = errbuf_set(eb, -ECANCELED, "heap '%s' is closing",
+				 objstore_url(r->os));
+	} else {
+		j->next = NULL;
+		if (r->tail)
+			r->tail->next = j;
+		else
+			r->head = j;
+		r->tail = j;
+		r->jobs++;
+		if (j->mem)
+			r->mem += (size_t)j->len;
+		else if (spool)
+			r->spools++;
+		pthread_cond_signal(&r->has_job);
+		j = NULL;
+	}
+	pthread_mutex_unlock(&r->lock);
+	job_free(j);
+	return ret;
+}
+
+static int remote_has(void *self, const struct objid *id, struct errbuf *eb)
+{
+	struct remote *r = self;
+
+	(void)eb;
+	return idset_has(r->set, id) ? 1 : 0;
+}
+
+static int remote_put_buf(void *self, const struct objid *id,
+			  const void *buf, size_t len, struct errbuf *eb)
+{
+	struct remote *r = self;
+	struct job *j;
+	int ret;
+
+	ret = idset_add(r->set, id);
+	if (ret <= 0)
+		return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	j->fd = -1;
+	j->id = *id;
+	j->len = len;
+	if (len) {
+		j->mem = malloc(len);
+		if (!j->mem) {
+			free(j);
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		}
+		memcpy(j->mem, buf, len);
+	}
+	return enqueue(r, j, eb);
+}
+
+static int remote_tx_begin(void *self, void **out, struct errbuf *eb)
+{
+	struct remote *r = self;
+	struct remote_tx *tx = calloc(1, sizeof(*tx));
+
+	*out = NULL;
+	if (!tx)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	tx->r = r;
+	tx->fd = tmp_fd(r->tmpdir, eb);
+	if (tx->fd < 0) {
+		int ret = tx->fd;
+
+		free(tx);
+		return ret;
+	}
+	*out = tx;
+	return 0;
+}
+
+static int remote_tx_write(void *txp, const void *buf, size_t len,
+			   struct errbuf *eb)
+{
+	struct remote_tx *tx = txp;
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(tx->fd, p, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return errbuf_set(eb, -errno, "cannot write a heap spool "
+					  "file in '%s': %s", tx->r->tmpdir,
+					  strerror(errno));
+		}
+		p += n;
+		len -= (size_t)n;
+		tx->len += (uint64_t)n;
+	}
+	return 0;
+}
+
+static void remote_tx_abort(void *txp)
+{
+	struct remote_tx *tx = txp;
+
+	if (!tx)
+		return;
+	if (tx->fd >= 0)
+		close(tx->fd);
+	free(tx);
+}
+
+static int remote_tx_commit(void *txp, const struct objid *id,
+			    struct errbuf *eb)
+{
+	struct remote_tx *tx = txp;
+	struct remote *r = tx->r;
+	struct job *j;
+	int ret;
+
+	ret = idset_add(r->set, id);
+	if (ret <= 0) {
+		remote_tx_abort(tx);
+		return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		remote_tx_abort(tx);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	j->id = *id;
+	j->len = tx->len;
+	j->fd = tx->fd;
+	tx->fd = -1;
+	remote_tx_abort(tx);
+	return enqueue(r, j, eb);
+}
+
+static int remote_open_object(void *self, const struct objid *id,
+			      int *fd_out, struct errbuf *eb)
+{
+	struct remote *r = self;
+	struct errbuf local = ERRBUF_INIT;
+	struct body_sink sink;
+	char key[36];
+	int fd, ret;
+
+	heap_object_path(id, key);
+	fd = tmp_fd(r->tmpdir, eb);
+	if (fd < 0)
+		return fd;
+	memset(&sink, 0, sizeof(sink));
+	sink.kind = BODY_SINK_FD;
+	sink.fd = fd;
+	ret = objstore_get(r->os, key, 0, 0, &sink, NULL, &local);
+	if (ret == -ENOENT) {
+		ret = errbuf_set(eb, ret, "heap object '%s/%s' is missing",
+				 objstore_url(r->os), key);
+	} else if (ret < 0) {
+		ret = errbuf_set(eb, ret, "%s", local.msg);
+	} else if (lseek(fd, 0, SEEK_SET) < 0) {
+		ret = errbuf_set(eb, -errno, "cannot rewind a temp file: %s",
+				 strerror(errno));
+	}
+	if (ret < 0) {
+		close(fd);
+		return ret;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static int remote_sync(void *self, struct errbuf *eb)
+{
+	struct remote *r = self;
+	struct errbuf local = ERRBUF_INIT;
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	while (r->jobs && !r->err)
+		pthread_cond_wait(&r->progress, &r->lock);
+	/* after an error the uploaders skip what is left; wait for them
+	 * so that the caller may free buffers and spools right away */
+	while (r->jobs)
+		pthread_cond_wait(&r->progress, &r->lock);
+	ret = r->err;
+	if (ret)
+		errbuf_set(eb, ret, "%s", r->errmsg.msg);
+	pthread_mutex_unlock(&r->lock);
+	if (ret || !r->cache_file)
+		return ret;
+	ret = heap_cache_save(r->cache_file, objstore_url(r->os), r->set,
+			      &local);
+	if (ret < 0)   /* the uploads are fine; only the next run is slower */
+		log_warn(&r->log, "%s", local.msg);
+	else
+		log_debug(&r->log, "heap cache '%s': %zu objects",
+			  r->cache_file, idset_count(r->set));
+	return 0;
+}
+
+static const char *remote_root(const void *self)
+{
+	const struct remote *r = self;
+
+	return objstore_url(r->os);
+}
+
+static void remote_free(void *self)
+{
+	struct remote *r = self;
+	struct job *j;
+	unsigned i;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->stop = true;
+	pthread_cond_broadcast(&r->has_job);
+	pthread_cond_broadcast(&r->progress);
+	pthread_mutex_unlock(&r->lock);
+	for (i = 0; i < r->nthreads; i++)
+		pthread_join(r->threads[i], NULL);
+	while ((j = r->head) != NULL) {
+		r->head = j->next;
+		job_free(j);
+	}
+	free(r->threads);
+	pthread_cond_destroy(&r->has_job);
+	pthread_cond_destroy(&r->progress);
+	pthread_mutex_destroy(&r->lock);
+	idset_free(r->set);
+	objstore_free(r->os);
+	free(r->cache_file);
+	free(r);
+}
+
+/* Listing: prefixes "00/".."ff/" spread over a few threads. */
+struct lister {
+	struct remote *r;
+	atomic_uint next;          /* next prefix to list */
+	pthread_mutex_t lock;
+	int err;
+	struct errbuf eb;
+	atomic_uint_fast64_t ignored;
+};
+
+static int list_cb(void *arg, const struct objstore_entry *e)
+{
+	struct lister *l = arg;
+	struct objid id;
+	int ret;
+
+	/* "ab/<32 hex>" with ab the first two digits of the hex */
+	if (e->key_len != 35 || e->key[2] != '/' ||
+	    objid_from_hex(e->key + 3, OBJID_HEX_LEN, &id) ||
+	    strncmp(e->key, e->key + 3, 2)) {
+		atomic_fetch_add(&l->ignored, 1);
+		return 0;
+	}
+	ret = idset_add(l->r->set, &id);
+	return ret < 0 ? ret : 0;
+}
+
+static void list_fail(struct lister *l, int ret, const struct errbuf *eb)
+{
+	pthread_mutex_lock(&l->lock);
+	if (!l->err) {
+		l->err = ret;
+		l->eb = *eb;
+		if (!eb->code)
+			snprintf(l->eb.msg, sizeof(l->eb.msg), "cannot list "
+				 "heap '%s': %s", objstore_url(l->r->os),
+				 strerror(-ret));
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void *lister_main(void *arg)
+{
+	struct lister *l = arg;
+	unsigned p;
+
+	while ((p = atomic_fetch_add(&l->next, 1)) < 256) {
+		struct errbuf eb = ERRBUF_INIT;
+		char prefix[4];
+		int ret;
+
+		pthread_mutex_lock(&l->lock);
+		ret = l->err;
+		pthread_mutex_unlock(&l->lock);
+		if (ret)
+			break;
+		snprintf(prefix, sizeof(prefix), "%02x/", p);
+		ret = objstore_list(l->r->os, prefix, list_cb, l, &eb);
+		if (ret < 0)
+			list_fail(l, ret, &eb);
+	}
+	return NULL;
+}
+
+/* List the whole heap into the set. A missing bucket is created (create)
+ * or an error. */
+static int list_heap(struct remote *r, bool create, unsigned nthreads,
+		     struct errbuf *eb)
+{
+	struct lister l;
+	pthread_t th[LIST_THREADS_MAX];
+	unsigned started = 0, i;
+	int ret;
+
+	memset(&l, 0, sizeof(l));
+	l.r = r;
+	pthread_mutex_init(&l.lock, NULL);
+	/* the first prefix alone: it tells whether the bucket exists */
+	ret = objstore_list(r->os, "00/", list_cb, &l, &l.eb);
+	if (ret == -ENOENT && create) {
+		errbuf_clear(&l.eb);
+		ret = objstore_create_bucket(r->os, eb);
+		goto out;
+	}
+	if (ret == -ENOENT) {
+		ret = errbuf_set(eb, ret, "heap '%s' does not exist (%s)",
+				 objstore_url(r->os), l.eb.msg);
+		goto out;
+	}
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "%s", l.eb.msg);
+		goto out;
+	}
+	atomic_store(&l.next, 1);
+	if (nthreads > LIST_THREADS_MAX)
+		nthreads = LIST_THREADS_MAX;
+	for (i = 0; i < nthreads; i++) {
+		if (pthread_create(&th[i], NULL, lister_main, &l))
+			break;
+		started++;
+	}
+	if (!started)
+		lister_main(&l);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	ret = l.err;
+	if (ret)
+		errbuf_set(eb, ret, "%s", l.eb.msg);
+	else if (atomic_load(&l.ignored))
+		log_debug(&r->log, "heap '%s': ignored %llu keys that are not "
+			  "objects", objstore_url(r->os),
+			  (unsigned long long)atomic_load(&l.ignored));
+out:
+	pthread_mutex_destroy(&l.lock);
+	return ret;
+}
+
+static void config_from_opts(struct objstore_config *cfg,
+			     const struct engine_opts *o)
+{
+	objstore_config_defaults(cfg);
+	if (!o)
+		return;
+	if (o->transfers)
+		cfg->transfers = o->transfers;
+	cfg->retries = o->retries;
+}
+
+int heap_remote_open(const char *url, bool create,
+		     const struct engine_opts *o, void **out,
+		     struct errbuf *eb)
+{
+	struct objstore_config cfg;
+	struct errbuf cache_eb = ERRBUF_INIT;
+	struct remote *r;
+	const char *tmp;
+	unsigned i, n;
+	int ret;
+
+	*out = NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->has_job, NULL);
+	pthread_cond_init(&r->progress, NULL);
+	if (o)
+		r->log = o->log;
+	else
+		r->log = (struct logger)LOGGER_INIT;
+	tmp = getenv("TMPDIR");
+	r->tmpdir = tmp && *tmp ? tmp : "/tmp";
+	config_from_opts(&cfg, o);
+	ret = objstore_open(url, o ? o->heap_storage_options : NULL, &cfg,
+			    &r->os, eb);
+	if (ret < 0)
+		goto fail;
+	ret = idset_new(0, &r->set);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		goto fail;
+	}
+	if (o && o->heap_cache_file && *o->heap_cache_file) {
+		r->cache_file = strdup(o->heap_cache_file);
+		if (!r->cache_file) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			goto fail;
+		}
+		ret = heap_cache_load(r->cache_file, objstore_url(r->os), r->set,
+				      &cache_eb);
+		if (ret >= 0) {
+			log_info(&r->log, "heap '%s': %d objects from the cache "
+				 "'%s'", objstore_url(r->os), ret, r->cache_file);
+		} else {
+			if (ret != -ENOENT)
+				log_warn(&r->log, "%s; listing the heap instead",
+					 cache_eb.msg);
+			idset_clear(r->set);
+		}
+	}
+	n = cfg.transfers ? cfg.transfers : 1;
+	if (ret < 0 || !r->cache_file) {
+		ret = list_heap(r, create, n, eb);
+		if (ret < 0)
+			goto fail;
+		log_info(&r->log, "heap '%s': %zu objects listed",
+			 objstore_url(r->os), idset_count(r->set));
+	}
+	if (n > REMOTE_MAX_UPLOADERS)
+		n = REMOTE_MAX_UPLOADERS;
+	r->max_spools = 2 * (size_t)n + 2;
+	r->threads = calloc(n, sizeof(*r->threads));
+	if (!r->threads) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&r->threads[i], NULL, uploader_main, r))
+			break;
+		r->nthreads++;
+	}
+	if (!r->nthreads) {
+		ret = errbuf_set(eb, -EAGAIN, "cannot start upload threads");
+		goto fail;
+	}
+	*out = r;
+	return 0;
+fail:
+	remote_free(r);
+	return ret;
+}
+
+const struct heap_ops heap_remote_ops = {
+	.name = "remote",
+	.has = remote_has,
+	.put_buf = remote_put_buf,
+	.tx_begin = remote_tx_begin,
+	.tx_write = remote_tx_write,
+	.tx_commit = remote_tx_commit,
+	.tx_abort = remote_tx_abort,
+	.open_object = remote_open_object,
+	.sync = remote_sync,
+	.root = remote_root,
+	.free = remote_free,
+};
