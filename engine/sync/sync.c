@@ -999,7 +999,7 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 	struct tree_writer *tw = NULL;
 	char *name = NULL;
 	size_t i;
-	int ret;
+	int ret = 0;
 
 	if (!r->rdst) {
 		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
