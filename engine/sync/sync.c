@@ -35,7 +35,8 @@
 
 #define QUEUE_CAP 4096
 #define BATCH 32
-#define COPY_CHUNK (8u << 20)
+#define COPY_CHUNK (8u << 20)   /* copy_file_range request */
+#define BUF_SIZE (1u << 20)     /* per worker, for read/write copies */
 #define CHANGE_RETRIES 3
 
 enum job_kind {
@@ -288,7 +289,7 @@ static int copy_bytes(struct sync_run *r, int in, int out, uint64_t size,
 				continue;
 			}
 		} else {
-			n = read(in, buf, COPY_CHUNK);
+			n = read(in, buf, BUF_SIZE);
 			if (n > 0) {
 				ssize_t off = 0;
 
@@ -388,8 +389,8 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 static int contents_differ(struct sync_run *r, const struct entry *e,
 			   char *buf, struct errbuf *eb)
 {
-	char *other = buf + COPY_CHUNK / 2;
-	size_t half = COPY_CHUNK / 2;
+	char *other = buf + BUF_SIZE / 2;
+	size_t half = BUF_SIZE / 2;
 	char shown[512];
 	int a, b, ret = 0;
 
@@ -549,7 +550,7 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 	if (!ret)
 		ret = hasher_begin(h, eb);
 	while (!ret) {
-		ssize_t n = read(fd, buf, COPY_CHUNK);
+		ssize_t n = read(fd, buf, BUF_SIZE);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -659,7 +660,7 @@ static void *worker_main(void *arg)
 	struct sync_run *r = arg;
 	struct errbuf eb = ERRBUF_INIT;
 	struct tree_writer *tw = NULL;
-	char *buf = malloc(COPY_CHUNK);
+	char *buf = malloc(BUF_SIZE);
 	void *items[BATCH];
 	int n, i, ret = 0;
 
@@ -1059,7 +1060,7 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 			}
 			continue;
 		}
-		buf = malloc(COPY_CHUNK);
+		buf = malloc(BUF_SIZE);
 		if (!buf) {
 			ret = errbuf_set(eb, -ENOMEM, "out of memory");
 			break;
@@ -1151,6 +1152,10 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 			ret = errbuf_set(eb, ret, "out of memory");
 			goto out;
 		}
+		/* a worker waits for each request to an object store: as
+		 * many workers as transfers keep the network stage busy */
+		if ((r.rsrc || r.rdst) && o->transfers > jobs)
+			jobs = o->transfers;
 		threads = calloc(jobs, sizeof(*threads));
 		for (i = 0; threads && i < jobs; i++) {
 			if (pthread_create(&threads[i], NULL, worker_main, &r))
