@@ -41,6 +41,7 @@ struct snap_run {
 	struct logger *log;
 	struct run_stats *stats;
 	struct heap *heap;            /* NULL: hash only */
+	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
 	struct ordered *win;
 	struct bqueue *jobs;          /* struct ordered_slot * */
 	struct scanner *scanner;
@@ -244,7 +245,6 @@ static bool allow_entry(void *ctx, const char *relpath, size_t len,
  * the merge reads it to the end). */
 static int open_previous(struct snap_run *r, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
 	struct errbuf local = ERRBUF_INIT;
 	char *path = NULL;
 	int ret;
@@ -254,14 +254,13 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		if (!path)
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 	} else {
-		ret = snapstore_find_latest(o->snap_root, false, 0, &path,
-					    &local);
+		ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
 		if (ret == -ENOENT)
 			return 0;  /* first snapshot */
 		if (ret < 0)
 			goto unusable;
 	}
-	ret = snapshot_reader_open_file(path, &r->prev, &local);
+	ret = snapstore_open_reader(r->ss, path, &r->prev, &local);
 	if (ret < 0)
 		goto unusable;
 	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
@@ -366,7 +365,13 @@ static int make_snapshot_run(const struct engine_opts *o,
 	/* contents go to the heap unless the snapshot is only a scratch
 	 * record of the tree (restore's current state) */
 	if (out_fd < 0) {
-		ret = heap_open(o->heap_root, true, &r.heap, eb);
+		ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (o->snap_root) {
+		ret = snapstore_open(o->snap_root, o->snap_storage_options, o,
+				     &r.ss, eb);
 		if (ret < 0)
 			goto out;
 	}
@@ -389,11 +394,22 @@ static int make_snapshot_run(const struct engine_opts *o,
 	ret = scanner_new(&so, &r.scanner, eb);
 	if (ret < 0)
 		goto out;
-	if (scanner_fell_back(r.scanner))
-		log_info(&log, "io_uring unavailable, using plain system calls");
+	if (o->io == IO_MODE_AUTO) {
+		/* say once, here, what every worker will find */
+		struct io_ctx *probe = NULL;
+		struct errbuf pe = ERRBUF_INIT;
+		bool fell_back = false;
+
+		if (io_ctx_new(IO_BACKEND_AUTO, 8, &probe, &fell_back, &pe) == 0 &&
+		    fell_back)
+			log_warn(&log, "io_uring is not available here (old "
+				 "kernel or blocked by seccomp): using plain "
+				 "system calls");
+		io_ctx_free(probe);
+	}
 
 	if (mo->save && out_fd < 0) {
-		ret = snapstore_begin(o->snap_root, hdr.created_ns, &tx, eb);
+		ret = snapstore_begin(r.ss, hdr.created_ns, &tx, eb);
 		if (ret < 0)
 			goto out;
 		ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr, &writer,
@@ -483,6 +499,7 @@ out:
 	ordered_free(r.win);
 	entry_release(&r.prev_e);
 	snapshot_reader_free(r.prev);
+	snapstore_free(r.ss);
 	heap_free(r.heap);
 	filter_free(r.filter);
 	pthread_mutex_destroy(&r.err_lock);
