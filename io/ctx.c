@@ -4,6 +4,7 @@
 #include "io_priv.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,6 +302,18 @@ int io_ring_wait_req(struct io_ctx *io, const struct io_req *req)
 	return 0;
 }
 
+/* Nanoseconds since the epoch, saturated at INT64_MIN/INT64_MAX (years
+ * 1677 and 2262: an int64 of ns holds no more; IO_TIME_SATURATED tells
+ * callers a time was clipped). */
+static int64_t time_ns(int64_t sec, int64_t nsec)
+{
+	if (sec > INT64_MAX / 1000000000 - 1)
+		return INT64_MAX;
+	if (sec < INT64_MIN / 1000000000 + 1)
+		return INT64_MIN;
+	return sec * 1000000000 + nsec;
+}
+
 void io_stat_from_statx(struct io_stat *o, const struct statx *x)
 {
 	o->err = 0;
@@ -308,10 +321,8 @@ void io_stat_from_statx(struct io_stat *o, const struct statx *x)
 	o->size = x->stx_size;
 	o->ino = x->stx_ino;
 	o->dev = makedev(x->stx_dev_major, x->stx_dev_minor);
-	o->mtime_ns = (int64_t)x->stx_mtime.tv_sec * 1000000000 +
-		      x->stx_mtime.tv_nsec;
-	o->ctime_ns = (int64_t)x->stx_ctime.tv_sec * 1000000000 +
-		      x->stx_ctime.tv_nsec;
+	o->mtime_ns = time_ns(x->stx_mtime.tv_sec, x->stx_mtime.tv_nsec);
+	o->ctime_ns = time_ns(x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec);
 }
 
 void io_stat_from_stat(struct io_stat *o, const struct stat *st)
@@ -321,10 +332,8 @@ void io_stat_from_stat(struct io_stat *o, const struct stat *st)
 	o->size = (uint64_t)st->st_size;
 	o->ino = st->st_ino;
 	o->dev = st->st_dev;
-	o->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-		      st->st_mtim.tv_nsec;
-	o->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 +
-		      st->st_ctim.tv_nsec;
+	o->mtime_ns = time_ns(st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	o->ctime_ns = time_ns(st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
 }
 
 int io_open_flags(bool noatime)

@@ -61,7 +61,7 @@ struct io_stat {
 	uint64_t size;
 	uint64_t ino;
 	uint64_t dev;
-	int64_t mtime_ns;
+	int64_t mtime_ns;    /* saturated at INT64_MIN/MAX (1677, 2262) */
 	int64_t ctime_ns;
 };
 

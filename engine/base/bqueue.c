@@ -97,6 +97,8 @@ int bqueue_pop_batch(struct bqueue *q, void **out, size_t max)
 {
 	int ret;
 
+	if (!max)
+		return -EINVAL;
 	pthread_mutex_lock(&q->lock);
 	while (q->count == 0 && !q->closed && !q->aborted)
 		pthread_cond_wait(&q->not_empty, &q->lock);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int errbuf_set(struct errbuf *eb, int code, const char *fmt, ...)
@@ -85,15 +86,13 @@ static size_t utf8_seq_len(const unsigned char *s, size_t avail)
 	return n;
 }
 
-void errbuf_quote_name(char *out, size_t cap, const char *name, size_t len)
+static size_t render(char *out, size_t cap, const char *name, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)name;
 	size_t o = 0;
 	size_t i = 0;
 
-	if (!cap)
-		return;
 	while (i < len) {
 		unsigned char c = s[i];
 		size_t n = utf8_seq_len(s + i, len - i);
@@ -115,4 +114,49 @@ void errbuf_quote_name(char *out, size_t cap, const char *name, size_t len)
 		i++;
 	}
 	out[o] = '\0';
+	return o;
+}
+
+void errbuf_quote_name(char *out, size_t cap, const char *name, size_t len)
+{
+	size_t limit, full_len, head, tail_start;
+	char *full;
+
+	if (!cap)
+		return;
+	limit = cap - 1 < ERRBUF_NAME_SHOWN ? cap - 1 : ERRBUF_NAME_SHOWN;
+	full = malloc(len * 4 + 1);
+	if (!full) {
+		render(out, cap, name, len);
+		return;
+	}
+	full_len = render(full, len * 4 + 1, name, len);
+	if (full_len <= limit) {
+		memcpy(out, full, full_len + 1);
+		free(full);
+		return;
+	}
+	/* head, " ... ", tail: the tail holds the file's own name */
+	head = limit / 3;
+	tail_start = full_len - (limit - head - 5);
+	/* do not start inside a \xNN escape or a UTF-8 sequence */
+	while (tail_start < full_len &&
+	       (((unsigned char)full[tail_start] & 0xc0) == 0x80 ||
+		(tail_start >= 1 && full[tail_start - 1] == '\\') ||
+		(tail_start >= 2 && full[tail_start - 2] == '\\' &&
+		 full[tail_start - 1] == 'x') ||
+		(tail_start >= 3 && full[tail_start - 3] == '\\' &&
+		 full[tail_start - 2] == 'x')))
+		tail_start++;
+	while (head && (((unsigned char)full[head] & 0xc0) == 0x80 ||
+			(head >= 1 && full[head - 1] == '\\') ||
+			(head >= 2 && full[head - 2] == '\\' &&
+			 full[head - 1] == 'x') ||
+			(head >= 3 && full[head - 3] == '\\' &&
+			 full[head - 2] == 'x')))
+		head--;
+	memcpy(out, full, head);
+	memcpy(out + head, " ... ", 5);
+	memcpy(out + head + 5, full + tail_start, full_len - tail_start + 1);
+	free(full);
 }

@@ -7,7 +7,7 @@
 
 struct errbuf {
 	int code;       /* negative errno, 0 when unset */
-	char msg[512];
+	char msg[1024];
 };
 
 #define ERRBUF_INIT { 0, { 0 } }
@@ -25,9 +25,13 @@ int errbuf_wrap(struct errbuf *eb, int code, const char *fmt, ...)
 
 void errbuf_clear(struct errbuf *eb);
 
-/* Append a printable rendering of a file name of len bytes to out (size
- * cap): non-printable bytes become \xNN, so names with newlines or invalid
- * UTF-8 stay on one line in messages. Always NUL-terminates. */
+/* A printable rendering of a file name of len bytes into out (size cap):
+ * non-printable bytes and invalid UTF-8 become \xNN, so names with
+ * newlines stay on one line in messages. A rendering longer than
+ * ERRBUF_NAME_SHOWN keeps its head and its tail (where the file name is)
+ * around " ... ", so a message still ends with the reason. Always
+ * NUL-terminates. */
+#define ERRBUF_NAME_SHOWN 360
 void errbuf_quote_name(char *out, size_t cap, const char *name, size_t len);
 
 #endif

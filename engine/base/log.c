@@ -42,7 +42,7 @@ void log_msg(const struct logger *lg, enum log_level lvl, const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	flockfile(stderr);
-	if (lg && lg->erase_line)
+	if (lg && __atomic_load_n(&lg->erase_line, __ATOMIC_RELAXED))
 		fputs("\r\033[K", stderr);
 	fprintf(stderr, "snapshooter: %s: %s\n", lvl == LOG_WARNING ? "warning" :
 		lvl == LOG_INFO ? "info" : lvl == LOG_DEBUG ? "debug" : "error",

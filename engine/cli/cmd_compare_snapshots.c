@@ -115,7 +115,8 @@ static int on_diff(void *vctx, enum diff_state st, const struct entry *l,
 
 /* Pick a snapshot path for one side: explicit, latest before a time, or
  * the default (index from the newest: 0 latest, 1 the one before). */
-static int resolve(struct cli_ctx *ctx, const char *path, const char *latest,
+static int resolve(struct cli_ctx *ctx, struct snapstore *ss,
+		   const char *path, const char *latest,
 		   const struct snapstore_list *list, size_t from_newest,
 		   char **out, struct errbuf *eb)
 {
@@ -130,21 +131,21 @@ static int resolve(struct cli_ctx *ctx, const char *path, const char *latest,
 		rc = timeparse_iso(latest, &ns, eb);
 		if (rc < 0)
 			return rc;
-		return snapstore_find_latest(ctx->g.snap_root, true, ns, out,
-					     eb);
+		return snapstore_find_latest(ss, true, ns, out, eb);
 	}
 	if (list->n <= from_newest)
 		return errbuf_set(eb, -ENOENT, "compare-snapshots needs %zu "
 				  "snapshots in '%s', found %zu",
 				  from_newest + 1, ctx->g.snap_root, list->n);
-	*out = cli_path_join(ctx->g.snap_root,
-			     list->items[list->n - 1 - from_newest].relpath);
+	*out = snapstore_path(ss,
+			      list->items[list->n - 1 - from_newest].relpath);
 	return *out ? 0 : errbuf_set(eb, -ENOMEM, "out of memory");
 }
 
 int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	struct snapstore *ss = NULL;
 	struct opt_list states = OPT_LIST_INIT;
 	struct snapshot_reader *r1 = NULL, *r2 = NULL;
 	struct compare_out co = { 0 };
@@ -231,15 +232,23 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		if (rc >= 0)
 			goto out;
 	}
+	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	if (rc >= 0)
+		goto out;
+	/* without --snap-root the paths are local files */
+	rc = snapstore_open(ctx->g.snap_root, ctx->eo.snap_storage_options,
+			    &ctx->eo, &ss, &eb);
+	if (rc < 0)
+		goto fail;
 	if ((!path1 && !latest1) || (!path2 && !latest2)) {
-		rc = snapstore_list(ctx->g.snap_root, &list, &eb);
+		rc = snapstore_list(ss, &list, &eb);
 		if (rc < 0)
 			goto fail;
 	}
-	rc = resolve(ctx, path1, latest1, &list, 1, &p1, &eb);
+	rc = resolve(ctx, ss, path1, latest1, &list, 1, &p1, &eb);
 	if (rc < 0)
 		goto fail;
-	rc = resolve(ctx, path2, latest2, &list, 0, &p2, &eb);
+	rc = resolve(ctx, ss, path2, latest2, &list, 0, &p2, &eb);
 	if (rc < 0)
 		goto fail;
 	co.name_buf = malloc(NAME_OUT_MAX);
@@ -247,10 +256,10 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		rc = errbuf_set(&eb, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	rc = snapshot_reader_open_file(p1, &r1, &eb);
+	rc = snapstore_open_reader(ss, p1, &r1, &eb);
 	if (rc < 0)
 		goto fail;
-	rc = snapshot_reader_open_file(p2, &r2, &eb);
+	rc = snapstore_open_reader(ss, p2, &r2, &eb);
 	if (rc < 0)
 		goto fail;
 	if (!co.json)
@@ -274,6 +283,7 @@ fail:
 out:
 	snapshot_reader_free(r2);
 	snapshot_reader_free(r1);
+	snapstore_free(ss);
 	free(co.name_buf);
 	free(p2);
 	free(p1);

@@ -36,6 +36,7 @@ static void format_utc(int64_t ns, char *out, size_t cap)
 int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	struct snapstore *ss = NULL;
 	struct errbuf eb = ERRBUF_INIT;
 	int64_t limit = 10, offset = 0;
 	const char *order = "desc";
@@ -74,14 +75,22 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
 	if (rc >= 0)
 		return rc;
-	rc = snapstore_list(ctx->g.snap_root, &list, &eb);
-	if (rc < 0)
+	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	if (rc >= 0)
+		return rc;
+	rc = snapstore_open(ctx->g.snap_root, ctx->eo.snap_storage_options,
+			    &ctx->eo, &ss, &eb);
+	if (rc >= 0)
+		rc = snapstore_list(ss, &list, &eb);
+	if (rc < 0) {
+		snapstore_free(ss);
 		return cli_fail(ctx, &eb);
+	}
 	for (i = (size_t)offset < list.n ? (size_t)offset : list.n;
 	     i < list.n && (limit == 0 || shown < (uint64_t)limit); i++) {
 		const struct snapstore_item *it = !strcmp(order, "asc") ?
 			&list.items[i] : &list.items[list.n - 1 - i];
-		char *path = cli_path_join(ctx->g.snap_root, it->relpath);
+		char *path = snapstore_path(ss, it->relpath);
 		char when[64];
 
 		if (!path) {
@@ -104,5 +113,6 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	rc = fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 out:
 	snapstore_list_release(&list);
+	snapstore_free(ss);
 	return rc;
 }

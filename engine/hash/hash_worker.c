@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hasher.h"
 #include "relpath.h"
+#include "remote_tree.h"
 #include "progress.h"
 #include "banned.h"
 
@@ -65,6 +68,17 @@ static int file_error(struct errbuf *eb, int err, const char *root,
 	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
 	return errbuf_set(eb, err, "cannot %s '%s/%s': %s", what, root, shown,
 			  strerror(-err));
+}
+
+static int not_regular(struct errbuf *eb, const char *root,
+		       const struct entry *e, uint32_t mode)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, S_ISDIR(mode) ? -EISDIR : -EINVAL,
+			  "cannot read '%s/%s': no longer a regular file "
+			  "(replaced since the scan)", root, shown);
 }
 
 static void take_stat(struct entry *e, const struct io_stat *st)
@@ -127,6 +141,10 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			return file_error(eb, ret, root, e, "read");
 		}
 		ret = io_stream_stat(s, &before);
+		if (!ret && !S_ISREG(before.mode)) {
+			io_stream_close(s);
+			return not_regular(eb, root, e, before.mode);
+		}
 		if (!ret)
 			ret = hasher_begin(w->hasher, eb);
 		if (!ret && heap)
@@ -141,9 +159,9 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		if (ret < 0) {
 			heap_tx_abort(tx);
 			io_stream_close(s);
-			if (!eb->code)
-				return file_error(eb, ret, root, e, "read");
-			return ret;
+			/* name the root too, as every other message does */
+			errbuf_clear(eb);
+			return file_error(eb, ret, root, e, "read");
 		}
 		ret = io_stream_stat(s, &after);
 		io_stream_close(s);
@@ -223,6 +241,10 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 
 		if (j->err)
 			return file_error(eb, j->err, root, e, "read");
+		if (!S_ISREG(j->st_after.mode))
+			/* replaced by a directory, fifo, device or socket
+			 * since the scan: never record it as a file */
+			return not_regular(eb, root, e, j->st_after.mode);
 		stat_add(&stats->bytes_read, j->len);
 		if (j->len != e->size || j->st_after.size != e->size ||
 		    j->st_after.mtime_ns != e->mtime_ns) {
@@ -279,5 +301,84 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 	if (batch)
 		return hash_batch(w, rootfd, root, w->job_items, batch, heap,
 				  stats, eb);
+	return 0;
+}
+
+/* Hash (and store) an open temp file of a downloaded object. */
+static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
+		   struct heap *heap, struct run_stats *stats,
+		   struct errbuf *eb)
+{
+	struct heap_tx *tx = NULL;
+	struct objid got;
+	uint64_t total = 0;
+	char shown[512];
+	int ret;
+
+	ret = hasher_begin(w->hasher, eb);
+	if (!ret && heap)
+		ret = heap_tx_begin(heap, &tx, eb);
+	while (!ret) {
+		ssize_t n = read(fd, w->arena, HASH_ARENA_SIZE);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errbuf_set(eb, -errno, "cannot read a download: %s",
+					 strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		stat_add(&stats->bytes_read, (uint64_t)n);
+		ret = hasher_update(w->hasher, w->arena, (size_t)n, eb);
+		if (!ret && tx)
+			ret = heap_tx_write(tx, w->arena, (size_t)n, eb);
+	}
+	if (!ret)
+		ret = hasher_final(w->hasher, &got, eb);
+	if (!ret && e->has_md5 && !objid_eq(&got, &e->md5)) {
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		ret = errbuf_set(eb, -EBADMSG, "object '%s' does not hash to the "
+				 "md5 its store reports (changed or corrupt)",
+				 shown);
+	}
+	if (ret < 0) {
+		heap_tx_abort(tx);
+		return ret;
+	}
+	e->md5 = got;
+	e->has_md5 = true;
+	e->size = total;
+	stat_add(&stats->files_hashed, 1);
+	if (tx) {
+		ret = heap_tx_commit(tx, &e->md5, eb);
+		if (ret < 0)
+			return ret;
+		stat_add(ret ? &stats->heap_objects_written :
+			 &stats->heap_objects_present, 1);
+		if (ret)
+			stat_add(&stats->bytes_written, total);
+	}
+	return 0;
+}
+
+int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
+			   struct entry **items, size_t n, struct heap *heap,
+			   struct run_stats *stats, struct errbuf *eb)
+{
+	size_t i;
+	int fd, ret;
+
+	for (i = 0; i < n; i++) {
+		ret = remote_tree_read(t, items[i], &fd, eb);
+		if (ret < 0)
+			return ret;
+		ret = hash_fd(w, fd, items[i], heap, stats, eb);
+		close(fd);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
 }

@@ -29,11 +29,20 @@ void hash_worker_free(struct hash_worker *w);
 
 /* Hash items[0..n) (regular files named relative to rootfd; root is for
  * messages). Fills md5/has_md5 and refreshes size, mtime, ctime and ino
- * from what was actually read. heap may be NULL (hash only). Per-item
- * results go in errs[i] (0 or -errno, message in the first failing eb);
- * returns 0 or the first error. */
+ * from what was actually read. heap may be NULL (hash only). Stops at
+ * the first failure: returns 0 or -errno with the file named in eb. */
 int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 		    struct entry **items, size_t n, struct heap *heap,
 		    struct run_stats *stats, struct errbuf *eb);
+
+struct remote_tree;
+
+/* Object-store trees: every item is downloaded into a temp file, hashed
+ * and, with a heap, stored (an item whose md5 the listing gave must hash
+ * to it, else the object changed or is corrupt: -EBADMSG). Same contract
+ * as hash_worker_run otherwise. */
+int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
+			   struct entry **items, size_t n, struct heap *heap,
+			   struct run_stats *stats, struct errbuf *eb);
 
 #endif

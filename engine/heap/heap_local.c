@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/random.h>
+#include <time.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -25,7 +28,7 @@ struct local {
 struct local_tx {
 	struct local *heap;
 	int fd;
-	char tmp_name[64];
+	char tmp_name[80];     /* relative to the heap root */
 };
 
 static int mkdir_p(const char *path, struct errbuf *eb)
@@ -110,20 +113,52 @@ static int local_has(void *self, const struct objid *id, struct errbuf *eb)
 			  h->root, path, strerror(errno));
 }
 
-static int local_tx_begin(void *self, void **out, struct errbuf *eb)
+/* Create the temp file of a new object. With the id known (put_buf) it
+ * goes into the object's fan-out directory, so publishing is a rename
+ * within one directory: no filesystem-wide rename lock, no contention on
+ * the heap root between workers. Names carry 64 random bits (a crashed
+ * run with the same pid, or a second handle, must not collide) and a
+ * clash is retried. */
+static int tx_create(struct local *h, const struct objid *id,
+		     struct local_tx **out, struct errbuf *eb)
 {
-	struct local *h = self;
 	struct local_tx *tx = calloc(1, sizeof(*tx));
-	int ret;
+	char dir[3] = { 0 };
+	int ret, tries;
 
 	*out = NULL;
 	if (!tx)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	tx->heap = h;
-	snprintf(tx->tmp_name, sizeof(tx->tmp_name), ".tmp-%d-%lu", h->pid,
-		 atomic_fetch_add(&h->tmp_counter, 1));
-	tx->fd = openat(h->rootfd, tx->tmp_name,
-			O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (id) {
+		char hex[OBJID_HEX_LEN + 1];
+
+		objid_to_hex(id, hex);
+		dir[0] = hex[0];
+		dir[1] = hex[1];
+	}
+	for (tries = 0; tries < 16; tries++) {
+		uint64_t rnd = 0;
+
+		if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+			rnd = (uint64_t)time(NULL) ^ ((uint64_t)tries << 32);
+		snprintf(tx->tmp_name, sizeof(tx->tmp_name),
+			 "%s%s.tmp-%d-%lu-%016llx", dir, dir[0] ? "/" : "",
+			 h->pid, atomic_fetch_add(&h->tmp_counter, 1),
+			 (unsigned long long)rnd);
+		tx->fd = openat(h->rootfd, tx->tmp_name,
+				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+		if (tx->fd >= 0)
+			break;
+		if (errno == ENOENT && dir[0]) {
+			/* first object of this fan-out directory */
+			if (mkdirat(h->rootfd, dir, 0755) && errno != EEXIST)
+				break;
+			continue;
+		}
+		if (errno != EEXIST)
+			break;
+	}
 	if (tx->fd < 0) {
 		ret = errbuf_set(eb, -errno, "cannot create '%s/%s': %s",
 				 h->root, tx->tmp_name, strerror(errno));
@@ -132,6 +167,11 @@ static int local_tx_begin(void *self, void **out, struct errbuf *eb)
 	}
 	*out = tx;
 	return 0;
+}
+
+static int local_tx_begin(void *self, void **out, struct errbuf *eb)
+{
+	return tx_create(self, NULL, (struct local_tx **)out, eb);
 }
 
 static int local_tx_write(void *txp, const void *buf, size_t len,
@@ -214,13 +254,13 @@ out:
 static int local_put_buf(void *self, const struct objid *id,
 			 const void *buf, size_t len, struct errbuf *eb)
 {
-	void *tx;
+	struct local_tx *tx;
 	int ret;
 
-	ret = local_has(self, id, eb);
-	if (ret != 0)
-		return ret < 0 ? ret : 0;
-	ret = local_tx_begin(self, &tx, eb);
+	/* no existence check first: a new object (the common case here)
+	 * saves a lookup, and renameat2(RENAME_NOREPLACE) tells when the
+	 * content was there already */
+	ret = tx_create(self, id, &tx, eb);
 	if (ret < 0)
 		return ret;
 	ret = local_tx_write(tx, buf, len, eb);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "filter.h"
 #include "hash_worker.h"
 #include "heap.h"
+#include "inner_roots.h"
 #include "ordered.h"
 #include "progress.h"
 #include "scan.h"
@@ -46,6 +48,7 @@ struct snap_run {
 	struct bqueue *jobs;          /* struct ordered_slot * */
 	struct scanner *scanner;
 	struct filter *filter;
+	struct inner_roots inner;     /* heap/snap roots inside the tree */
 	struct snapshot_reader *prev;
 	struct entry prev_e;
 	bool prev_has;
@@ -151,6 +154,19 @@ static void *scan_main(void *arg)
 		struct ordered_slot *slot;
 		bool hash;
 
+		if (e.mtime_ns == INT64_MAX || e.mtime_ns == INT64_MIN) {
+			char shown[512];
+
+			errbuf_quote_name(shown, sizeof(shown), e.name,
+					  e.name_len);
+			ret = errbuf_set(&eb, -EOVERFLOW, "cannot record "
+					 "'%s/%s': its mtime is outside the "
+					 "years 1677-2262 that a snapshot "
+					 "(64-bit ns) holds", r->o->file_root,
+					 shown);
+			entry_release(&e);
+			break;
+		}
 		hash = e.type == ENTRY_FILE;
 		if (hash) {
 			ret = merge_prev(r, &e, &eb);
@@ -224,21 +240,17 @@ static void *hash_main(void *arg)
 			ret = hash_worker_run(w, scanner_rootfd(r->scanner),
 					      r->o->file_root, items, (size_t)n,
 					      r->heap, r->stats, &eb);
+		/* fail before completing: the writer must not take the
+		 * batch's unhashed entries for a result */
+		if (ret < 0)
+			run_fail(r, &eb, ret);
 		for (i = 0; i < n; i++)
 			ordered_complete(r->win, batch[i]);
-		if (ret < 0) {
-			run_fail(r, &eb, ret);
+		if (ret < 0)
 			break;
-		}
 	}
 	hash_worker_free(w);
 	return NULL;
-}
-
-static bool allow_entry(void *ctx, const char *relpath, size_t len,
-			bool is_dir)
-{
-	return filter_allows(ctx, relpath, len, is_dir);
 }
 
 /* Open the previous snapshot for the merge (its checksum is verified as
@@ -385,8 +397,15 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.io = o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
 		o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
 	so.log = &log;
-	so.allow = filter_count(r.filter) ? allow_entry : NULL;
-	so.allow_ctx = r.filter;
+	/* the heap and snapshot roots may sit inside the tree: never back
+	 * them up */
+	ret = inner_roots_init(&r.inner, o, r.filter);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		goto out;
+	}
+	so.allow = inner_roots_active(&r.inner) ? inner_roots_allow : NULL;
+	so.allow_ctx = &r.inner;
 	so.files_scanned = &stats->files_scanned;
 	so.files_skipped = &stats->files_skipped;
 	so.interrupted = o->interrupted;
@@ -501,6 +520,7 @@ out:
 	snapshot_reader_free(r.prev);
 	snapstore_free(r.ss);
 	heap_free(r.heap);
+	inner_roots_release(&r.inner);
 	filter_free(r.filter);
 	pthread_mutex_destroy(&r.err_lock);
 	stats->seconds = mono_s() - t0;

@@ -49,7 +49,8 @@ static void *progress_main(void *arg)
 
 		if (elapsed >= 1.0) {
 			if (p->log)
-				p->log->erase_line = true;
+				__atomic_store_n(&p->log->erase_line, true,
+						 __ATOMIC_RELAXED);
 			p->shown = true;
 			draw(p, elapsed);
 		}
@@ -65,7 +66,8 @@ static void *progress_main(void *arg)
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 		if (p->log)
-			p->log->erase_line = false;
+			__atomic_store_n(&p->log->erase_line, false,
+					 __ATOMIC_RELAXED);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;

@@ -24,6 +24,7 @@
 #include "bqueue.h"
 #include "diff.h"
 #include "filter.h"
+#include "inner_roots.h"
 #include "engine.h"
 #include "hasher.h"
 #include "heap.h"
@@ -43,12 +44,14 @@ struct restore_run {
 	struct logger *log;
 	struct run_stats *stats;
 	struct heap *heap;
+	struct snapstore *ss;       /* SNAP_ROOT: target, "before" */
 	int rootfd;
 	struct bqueue *queue;       /* struct entry * to write */
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 	struct tree_writer *tw;     /* pass 1 (main thread) */
 	struct filter *filter;      /* --include/--exclude, or NULL */
+	struct inner_roots inner;   /* + heap/snap roots inside the tree */
 	char **pruned;              /* names whose parents may be empty */
 	size_t npruned, cap_pruned;
 };
@@ -91,7 +94,8 @@ static const char *shown_name(const struct entry *e, char *buf, size_t cap)
  * same content: the Python tool warns and goes on). */
 struct dedup_stream {
 	struct snapshot_reader *r;
-	const struct filter *filter;  /* entries it leaves out are skipped */
+	/* entries it leaves out are skipped (NULL: none) */
+	const struct inner_roots *inner;
 	struct entry last;
 	bool has_last;
 };
@@ -106,9 +110,9 @@ static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
 		if (ret <= 0)
 			return ret;
 		if ((d->has_last && entry_cmp(&d->last, out) == 0) ||
-		    (d->filter && !filter_allows(d->filter, out->name,
-						 out->name_len,
-						 out->type == ENTRY_DIR))) {
+		    (d->inner && !inner_roots_allow((void *)d->inner, out->name,
+						    out->name_len,
+						    out->type == ENTRY_DIR))) {
 			entry_release(out);
 			continue;
 		}
@@ -141,7 +145,7 @@ static int check_target(struct restore_run *r, const char *path,
 	int ret;
 
 	entry_init(&prev);
-	ret = snapshot_reader_open_file(path, &rd, eb);
+	ret = snapstore_open_reader(r->ss, path, &rd, eb);
 	if (ret < 0)
 		return ret;
 	while ((ret = snapshot_reader_next(rd, &e, eb)) == 1) {
@@ -469,7 +473,7 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	memset(&cur, 0, sizeof(cur));
 	memset(&tgt, 0, sizeof(tgt));
 	if (cur_path) {
-		ret = snapshot_reader_open_file(cur_path, &cur.r, eb);
+		ret = snapstore_open_reader(r->ss, cur_path, &cur.r, eb);
 	} else {
 		if (lseek(*cur_fd, 0, SEEK_SET) < 0)
 			return errbuf_set(eb, -errno, "cannot rewind the "
@@ -480,7 +484,7 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	}
 	if (ret < 0)
 		return ret;
-	ret = snapshot_reader_open_file(target, &tgt.r, eb);
+	ret = snapstore_open_reader(r->ss, target, &tgt.r, eb);
 	if (ret < 0) {
 		dedup_release(&cur);
 		return ret;
@@ -489,8 +493,10 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	ls.ctx = &cur;
 	rs.next = dedup_next;
 	rs.ctx = &tgt;
-	/* the current state was scanned with the filter already */
-	tgt.filter = r->filter;
+	/* the current state was scanned with the same rules already; a
+	 * snapshot naming the heap or snapshot root inside the tree must
+	 * not write into them */
+	tgt.inner = inner_roots_active(&r->inner) ? &r->inner : NULL;
 	ret = diff_run(&ls, &rs, cb, r, eb);
 	dedup_release(&cur);
 	dedup_release(&tgt);
@@ -554,11 +560,15 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 				 "--file-root, --heap-root and --snap-root");
 		goto out;
 	}
+	ret = snapstore_open(o->snap_root, o->snap_storage_options, o, &r.ss,
+			     eb);
+	if (ret < 0)
+		goto out;
 	if (ro->path) {
 		target = strdup(ro->path);
 		ret = target ? 0 : errbuf_set(eb, -ENOMEM, "out of memory");
 	} else {
-		ret = snapstore_find_latest(o->snap_root, ro->has_latest,
+		ret = snapstore_find_latest(r.ss, ro->has_latest,
 					    ro->latest_ns, &target, eb);
 	}
 	if (ret < 0)
@@ -567,11 +577,12 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;
-	if (!filter_count(r.filter)) {
-		filter_free(r.filter);
-		r.filter = NULL;
+	ret = inner_roots_init(&r.inner, o, r.filter);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		goto out;
 	}
-	ret = heap_open(o->heap_root, false, &r.heap, eb);
+	ret = heap_open_url(o->heap_root, false, o, &r.heap, eb);
 	if (ret < 0)
 		goto out;
 	ret = check_target(&r, target, eb);
@@ -740,6 +751,8 @@ out:
 	if (scratch >= 0)
 		close(scratch);
 	heap_free(r.heap);
+	snapstore_free(r.ss);
+	inner_roots_release(&r.inner);
 	filter_free(r.filter);
 	free(target);
 	free(before);

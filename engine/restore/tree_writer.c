@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -164,26 +166,40 @@ fail:
 	return 0;
 }
 
+/* A temp name unlikely to exist: pid and a counter are not enough (a
+ * crashed run of an earlier process with the same pid leaves its temps,
+ * and containers reuse pid 1), so 64 random bits come along. Callers
+ * still retry on EEXIST. */
 static void temp_name(char out[64])
 {
-	snprintf(out, 64, ".snapshooter-tmp-%d-%lu", (int)getpid(),
-		 atomic_fetch_add(&temp_serial, 1));
+	uint64_t rnd = 0;
+
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
+		rnd = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
+	snprintf(out, 64, ".snapshooter-tmp-%d-%lu-%016llx", (int)getpid(),
+		 atomic_fetch_add(&temp_serial, 1), (unsigned long long)rnd);
 }
+
+#define TEMP_TRIES 8
 
 int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 			    int *dirfd, char tmp_name[64], int *fd,
 			    struct errbuf *eb)
 {
 	size_t base;
-	int ret;
+	int ret, tries;
 
 	ret = tree_writer_parent(w, e->name, e->name_len, true, dirfd, &base,
 				 eb);
 	if (ret < 0)
 		return ret;
-	temp_name(tmp_name);
-	*fd = openat(*dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
-		     O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
+	for (tries = 0; tries < TEMP_TRIES; tries++) {
+		temp_name(tmp_name);
+		*fd = openat(*dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
+			     O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
+		if (*fd >= 0 || errno != EEXIST)
+			break;
+	}
 	if (*fd < 0)
 		return name_error(w, -errno, "create a temp file for",
 				  e->name, e->name_len, eb);
@@ -205,12 +221,23 @@ int tree_writer_publish(struct tree_writer *w, const struct entry *e,
 			int dirfd, const char *tmp_name, int fd,
 			struct errbuf *eb)
 {
+	return tree_writer_publish_ts(w, e, NULL, dirfd, tmp_name, fd, eb);
+}
+
+int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
+			   const struct timespec *mtime, int dirfd,
+			   const char *tmp_name, int fd, struct errbuf *eb)
+{
 	const char *base = memrchr(e->name, '/', e->name_len);
 	struct timespec ts[2];
 	int err = 0;
 
 	base = base ? base + 1 : e->name;
 	entry_times(e, ts);
+	if (mtime) {
+		ts[0] = *mtime;
+		ts[1] = *mtime;
+	}
 	/* the temp was created with the mode: fchmod only when the umask
 	 * took bits away or setuid/setgid/sticky bits are wanted (one
 	 * system call less per file in the common case) */
@@ -236,15 +263,20 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 	char tmp[64];
 	struct timespec ts[2];
 	size_t base;
-	int dirfd, ret;
+	int dirfd, ret, tries;
 
 	ret = tree_writer_parent(w, e->name, e->name_len, true, &dirfd, &base,
 				 eb);
 	if (ret < 0)
 		return ret;
-	temp_name(tmp);
-	if (symlinkat(e->target, dirfd, tmp))
-		return name_error(w, -errno, "create symlink", e->name,
+	for (tries = 0; tries < TEMP_TRIES; tries++) {
+		temp_name(tmp);
+		ret = symlinkat(e->target, dirfd, tmp) ? -errno : 0;
+		if (ret != -EEXIST)
+			break;
+	}
+	if (ret < 0)
+		return name_error(w, ret, "create symlink", e->name,
 				  e->name_len, eb);
 	entry_times(e, ts);
 	if (utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) ||
@@ -301,9 +333,14 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 	/* fchmodat cannot refuse to follow symlinks portably: symlinks have
 	 * no mode of their own, so only files and directories get one */
 	if (e->type != ENTRY_SYMLINK &&
-	    fchmodat(dirfd, e->name + base, e->mode & 07777, 0))
-		return name_error(w, -errno, "set the mode of", e->name,
+	    fchmodat(dirfd, e->name + base, e->mode & 07777,
+		     AT_SYMLINK_NOFOLLOW)) {
+		/* glibc refuses to chmod a symlink itself: one is where a
+		 * file or directory should be; never touch its target */
+		ret = errno == EOPNOTSUPP ? -ELOOP : -errno;
+		return name_error(w, ret, "set the mode of", e->name,
 				  e->name_len, eb);
+	}
 	if (utimensat(dirfd, e->name + base, ts, AT_SYMLINK_NOFOLLOW))
 		return name_error(w, -errno, "set the mtime of", e->name,
 				  e->name_len, eb);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "entry.h"
 #include "errbuf.h"
@@ -36,6 +37,11 @@ int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 int tree_writer_publish(struct tree_writer *w, const struct entry *e,
 			int dirfd, const char *tmp_name, int fd,
 			struct errbuf *eb);
+/* Same with the mtime given exactly (a copy keeps times an int64 of ns
+ * cannot hold, past 2262). */
+int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
+			   const struct timespec *mtime, int dirfd,
+			   const char *tmp_name, int fd, struct errbuf *eb);
 
 /* Symlink and directory entries. A directory that exists is kept; with
  * set_meta its mode and mtime are set too (callers that still write into

@@ -24,6 +24,10 @@
 #include "banned.h"
 
 #define PREFETCH_MAX 64
+/* Directory fds kept open along the current path. Deeper ancestors are
+ * "parked" (closed) and reopened through ".." on the way back up, so a
+ * tree 1,000 levels deep scans within a 1,024-fd limit. */
+#define FD_KEEP 48
 
 struct dir_job;
 
@@ -50,6 +54,9 @@ struct frame {
 	struct dir_data d;
 	size_t next;            /* next child the walk visits */
 	size_t prefetch_next;   /* next child to consider for prefetch */
+	bool parked;            /* dirfd closed (deep walk), see FD_KEEP */
+	dev_t dev;              /* identity checked when reopened */
+	ino_t ino;
 };
 
 enum job_state {
@@ -320,6 +327,8 @@ static void prefetch_topup(struct scanner *s)
 	for (d = s->depth; d-- > 0;) {
 		struct frame *f = &s->frames[d];
 
+		if (f->parked)
+			continue;
 		if (f->prefetch_next < f->next)
 			f->prefetch_next = f->next;
 		while (f->prefetch_next < f->d.n) {
@@ -448,6 +457,7 @@ static int enter_dir(struct scanner *s, struct child *c, const char *prefix,
 		f->prefix_len = j->prefix_len;
 		j->prefix = NULL;
 		f->next = f->prefetch_next = 0;
+		f->parked = false;
 		ret = 1;
 		goto recycle;
 	}
@@ -484,6 +494,7 @@ static int enter_dir(struct scanner *s, struct child *c, const char *prefix,
 	f->prefix[prefix_len] = '\0';
 	f->prefix_len = prefix_len;
 	f->next = f->prefetch_next = 0;
+	f->parked = false;
 	return load_dir(s->io, s->o.root, fd, f->prefix, f->prefix_len, &f->d,
 			eb) < 0 ? eb->code : 1;
 
@@ -504,6 +515,73 @@ recycle:
 		pthread_mutex_unlock(&s->lock);
 	}
 	return ret;
+}
+
+/* Close the fd of frame f (an ancestor far above the walk): first its
+ * children's queued prefetch jobs are cancelled and running ones awaited,
+ * since they open relative to it. */
+static void frame_park(struct scanner *s, struct frame *f)
+{
+	struct stat st;
+	size_t i;
+
+	if (f->parked || f->dirfd < 0)
+		return;
+	pthread_mutex_lock(&s->lock);
+	for (i = f->next; i < f->d.n; i++) {
+		struct dir_job *j = f->d.children[i].job;
+
+		if (!j)
+			continue;
+		if (j->state == JOB_QUEUED) {
+			j->state = JOB_CANCELLED;  /* the pool recycles it */
+			free(j->prefix);
+			j->prefix = NULL;
+			f->d.children[i].job = NULL;
+			s->outstanding--;
+			continue;
+		}
+		while (j->state != JOB_DONE)
+			pthread_cond_wait(&s->done, &s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (fstat(f->dirfd, &st))
+		return;  /* keep it open rather than lose the way back */
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	close(f->dirfd);
+	f->dirfd = -1;
+	f->parked = true;
+}
+
+/* Reopen parked frame f from its child's open fd through "..", and check
+ * it is still the same directory. */
+static int frame_unpark(struct scanner *s, struct frame *f, int childfd,
+			struct errbuf *eb)
+{
+	char shown[512];
+	struct stat st;
+	int fd;
+
+	fd = openat(childfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) || st.st_dev != f->dev ||
+			st.st_ino != f->ino)) {
+		close(fd);
+		fd = -ESTALE;
+	} else if (fd < 0) {
+		fd = -errno;
+	}
+	if (fd < 0) {
+		shown_path(shown, sizeof(shown), f->prefix, f->prefix_len, "",
+			   0);
+		return errbuf_set(eb, fd, "cannot return to directory "
+				  "'%s/%s': %s", s->o.root, shown,
+				  fd == -ESTALE ? "it was moved during the "
+				  "scan" : strerror(-fd));
+	}
+	f->dirfd = fd;
+	f->parked = false;
+	return 0;
 }
 
 int scanner_new(const struct scan_opts *o, struct scanner **out,
@@ -688,6 +766,12 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 		if (s->o.interrupted && *s->o.interrupted)
 			return errbuf_set(eb, -EINTR, "interrupted");
 		if (f->next == f->d.n) {
+			if (s->depth > 1 && s->frames[s->depth - 2].parked) {
+				ret = frame_unpark(s, &s->frames[s->depth - 2],
+						   f->dirfd, eb);
+				if (ret < 0)
+					return ret;
+			}
 			frame_release(f);
 			s->depth--;
 			continue;
@@ -714,6 +798,8 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 					return ret;
 				continue;
 			}
+			if (s->depth > FD_KEEP)
+				frame_park(s, &s->frames[s->depth - 1 - FD_KEEP]);
 			prefetch_topup(s);
 			return 1;
 		}

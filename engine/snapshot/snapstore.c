@@ -1,5 +1,6 @@
 /* snapstore: naming, listing and atomic publication of snapshot files in
- * the local SNAP_ROOT; the snapshot writer streams into a snapstore_tx. */
+ * the local SNAP_ROOT, and the handle that dispatches to the remote half
+ * (snapstore_remote.c); the snapshot writer streams into a snapstore_tx. */
 #include "snapstore.h"
 
 #include <dirent.h>
@@ -15,22 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "snapshot_reader.h"
+#include "snapstore_impl.h"
 #include "banned.h"
 
 #define NS_PER_SEC INT64_C(1000000000)
 /* "YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" */
 #define BASE_LEN 35
 #define TMP_MAX_TRIES 16
-
-struct snapstore_tx {
-	int dirfd;                       /* SNAP_ROOT/YYYY/MM */
-	int fd;                          /* the temp file */
-	int err;                         /* sticky write error */
-	char *root;
-	char relpath[SNAPSTORE_NAME_MAX];
-	const char *base;                /* inside relpath */
-	char tmpname[SNAPSTORE_NAME_MAX + 32];
-};
 
 int snapstore_format_name(int64_t time_ns, char *out, size_t cap)
 {
@@ -154,11 +147,10 @@ static bool is_type(int dirfd, const struct dirent *de, mode_t type)
 	return (st.st_mode & S_IFMT) == type;
 }
 
-static int list_push(struct snapstore_list *l, size_t *cap, const char *year,
-		     const char *month, const char *base, int64_t t)
+int snapstore_list_push(struct snapstore_list *l, size_t *cap,
+			const char *relpath, size_t len, int64_t t)
 {
 	struct snapstore_item *it;
-	size_t len = strlen(year) + strlen(month) + strlen(base) + 3;
 	char *p;
 
 	if (l->n == *cap) {
@@ -170,10 +162,11 @@ static int list_push(struct snapstore_list *l, size_t *cap, const char *year,
 		l->items = it;
 		*cap = ncap;
 	}
-	p = malloc(len);
+	p = malloc(len + 1);
 	if (!p)
 		return -ENOMEM;
-	snprintf(p, len, "%s/%s/%s", year, month, base);
+	memcpy(p, relpath, len);
+	p[len] = '\0';
 	l->items[l->n].relpath = p;
 	l->items[l->n].time_ns = t;
 	l->n++;
@@ -210,9 +203,10 @@ static DIR *open_subdir(int parent, const char *name)
 static int list_month(DIR *md, const char *year, const char *month,
 		      struct snapstore_list *l, size_t *cap)
 {
+	char rel[SNAPSTORE_NAME_MAX + 16];
 	struct dirent *de;
 	int64_t t;
-	int rc;
+	int rc, n;
 
 	for (;;) {
 		errno = 0;
@@ -223,7 +217,11 @@ static int list_month(DIR *md, const char *year, const char *month,
 			continue;
 		if (!is_type(dirfd(md), de, S_IFREG))
 			continue;
-		rc = list_push(l, cap, year, month, de->d_name, t);
+		n = snprintf(rel, sizeof(rel), "%s/%s/%s", year, month,
+			     de->d_name);
+		if (n < 0 || (size_t)n >= sizeof(rel))
+			continue;
+		rc = snapstore_list_push(l, cap, rel, (size_t)n, t);
 		if (rc)
 			return rc;
 	}
@@ -255,8 +253,14 @@ static int list_year(DIR *yd, const char *year, struct snapstore_list *l,
 	}
 }
 
-int snapstore_list(const char *snap_root, struct snapstore_list *out,
-		   struct errbuf *eb)
+void snapstore_list_sort(struct snapstore_list *l)
+{
+	if (l->n > 1)
+		qsort(l->items, l->n, sizeof(*l->items), item_cmp);
+}
+
+static int local_list(const char *snap_root, struct snapstore_list *out,
+		      struct errbuf *eb)
 {
 	struct snapstore_list l = SNAPSTORE_LIST_INIT;
 	struct dirent *de;
@@ -303,10 +307,25 @@ int snapstore_list(const char *snap_root, struct snapstore_list *out,
 		return errbuf_set(eb, rc, "cannot list snapshots in '%s': %s",
 				  snap_root, strerror(-rc));
 	}
-	if (l.n > 1)
-		qsort(l.items, l.n, sizeof(*l.items), item_cmp);
+	snapstore_list_sort(&l);
 	*out = l;
 	return 0;
+}
+
+int snapstore_list(struct snapstore *ss, struct snapstore_list *out,
+		   struct errbuf *eb)
+{
+	if (!ss || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot list snapshots: invalid arguments");
+	out->items = NULL;
+	out->n = 0;
+	if (!ss->root)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot list snapshots: no snapshot root");
+	if (ss->os)
+		return snapstore_remote_list(ss, out, eb);
+	return local_list(ss->root, out, eb);
 }
 
 void snapstore_list_release(struct snapstore_list *l)
@@ -337,10 +356,11 @@ static char *join(const char *root, const char *rel)
 	return p;
 }
 
-int snapstore_find_latest(const char *snap_root, bool has_before,
+int snapstore_find_latest(struct snapstore *ss, bool has_before,
 			  int64_t before_ns, char **path_out,
 			  struct errbuf *eb)
 {
+	const char *snap_root = ss ? ss->root : NULL;
 	struct snapstore_list l = SNAPSTORE_LIST_INIT;
 	const struct snapstore_item *hit = NULL;
 	size_t i;
@@ -350,7 +370,7 @@ int snapstore_find_latest(const char *snap_root, bool has_before,
 		return errbuf_set(eb, -EINVAL,
 				  "cannot find snapshot: invalid arguments");
 	*path_out = NULL;
-	rc = snapstore_list(snap_root, &l, eb);
+	rc = snapstore_list(ss, &l, eb);
 	if (rc)
 		return rc;
 	for (i = l.n; i > 0; i--) {
@@ -372,7 +392,7 @@ int snapstore_find_latest(const char *snap_root, bool has_before,
 					snap_root);
 		goto out;
 	}
-	*path_out = join(snap_root, hit->relpath);
+	*path_out = snapstore_path(ss, hit->relpath);
 	if (!*path_out)
 		rc = errbuf_set(eb, -ENOMEM, "cannot find snapshot: out of memory");
 out:
@@ -431,9 +451,10 @@ static void tx_free(struct snapstore_tx *tx)
 	free(tx);
 }
 
-int snapstore_begin(const char *snap_root, int64_t time_ns,
+int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 		    struct snapstore_tx **out, struct errbuf *eb)
 {
+	const char *snap_root = ss ? ss->root : NULL;
 	struct snapstore_tx *tx;
 	char part[8];
 	int rootfd = -1, yfd = -1;
@@ -463,6 +484,14 @@ int snapstore_begin(const char *snap_root, int64_t time_ns,
 		goto fail;
 	}
 	tx->base = tx->relpath + 8;
+	tx->ss = ss;
+	if (ss->os) {
+		rc = snapstore_remote_begin(tx, eb);
+		if (rc < 0)
+			goto fail;
+		*out = tx;
+		return 0;
+	}
 	rc = mkdir_p(snap_root);
 	if (rc) {
 		errbuf_set(eb, rc, "cannot create directory '%s': %s",
@@ -544,6 +573,7 @@ int snapstore_tx_write(void *txp, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		tx->len += (uint64_t)n;
 	}
 	return 0;
 }
@@ -578,6 +608,8 @@ int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 	if (!tx)
 		return errbuf_set(eb, -EINVAL,
 				  "cannot save snapshot: invalid arguments");
+	if (tx->ss->os)
+		return snapstore_remote_commit(tx, path_out, eb);
 	if (tx->err) {
 		rc = errbuf_set(eb, tx->err, "cannot write '%s/%s': %s",
 				tx->root, tx->relpath, strerror(-tx->err));
@@ -630,7 +662,109 @@ void snapstore_abort(struct snapstore_tx *tx)
 {
 	if (!tx)
 		return;
-	if (tx->dirfd >= 0)
+	if (tx->dirfd >= 0 && tx->tmpname[0])
 		unlinkat(tx->dirfd, tx->tmpname, 0);
 	tx_free(tx);
+}
+
+int snapstore_open(const char *root, const char *storage_options_json,
+		   const struct engine_opts *o, struct snapstore **out,
+		   struct errbuf *eb)
+{
+	struct snapstore *ss;
+	const char *tmp;
+	int rc;
+
+	if (!out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot open snapshots: invalid arguments");
+	*out = NULL;
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	for (rc = 0; rc < SNAPSTORE_CACHE_MAX; rc++)
+		ss->cache[rc].fd = -1;
+	pthread_mutex_init(&ss->lock, NULL);
+	if (o)
+		ss->log = o->log;
+	else
+		ss->log = (struct logger)LOGGER_INIT;
+	tmp = getenv("TMPDIR");
+	ss->tmpdir = tmp && *tmp ? tmp : "/tmp";
+	if (root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5))) {
+		rc = snapstore_remote_open(ss, root, storage_options_json, o,
+					   eb);
+		if (rc < 0) {
+			snapstore_free(ss);
+			return rc;
+		}
+	} else if (root) {
+		if (!*root) {
+			snapstore_free(ss);
+			return errbuf_set(eb, -EINVAL, "empty snapshot root");
+		}
+		ss->root = strdup(root);
+		if (!ss->root) {
+			snapstore_free(ss);
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		}
+	}
+	*out = ss;
+	return 0;
+}
+
+void snapstore_free(struct snapstore *ss)
+{
+	if (!ss)
+		return;
+	if (ss->os)
+		snapstore_remote_free(ss);
+	pthread_mutex_destroy(&ss->lock);
+	free(ss->root);
+	free(ss);
+}
+
+const char *snapstore_root(const struct snapstore *ss)
+{
+	return ss ? ss->root : NULL;
+}
+
+bool snapstore_is_remote(const struct snapstore *ss)
+{
+	return ss && ss->os;
+}
+
+char *snapstore_path(const struct snapstore *ss, const char *relpath)
+{
+	if (!ss || !ss->root || !relpath)
+		return NULL;
+	return join(ss->root, relpath);
+}
+
+int snapstore_parse_relpath(const char *relpath, size_t len,
+			    int64_t *time_ns)
+{
+	char base[BASE_LEN + 1];
+
+	/* "YYYY/MM/YYYY-MM-DD_..." : the directories repeat the name's
+	 * year and month */
+	if (!relpath || len != 8 + BASE_LEN || relpath[4] != '/' ||
+	    relpath[7] != '/' || memcmp(relpath, relpath + 8, 4) ||
+	    memcmp(relpath + 5, relpath + 13, 2))
+		return -EINVAL;
+	memcpy(base, relpath + 8, BASE_LEN);
+	base[BASE_LEN] = '\0';
+	return snapstore_parse_name(base, time_ns);
+}
+
+int snapstore_open_reader(struct snapstore *ss, const char *path,
+			  struct snapshot_reader **out, struct errbuf *eb)
+{
+	if (!ss || !path || !out)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot open snapshot: invalid arguments");
+	*out = NULL;
+	if (ss->os)
+		return snapstore_remote_open_reader(ss, path, out, eb);
+	return snapshot_reader_open_file(path, out, eb);
 }

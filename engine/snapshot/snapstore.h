@@ -1,8 +1,12 @@
-/* snapstore: the local snapshot directory (SNAP_ROOT): time-stamped names
- * SNAP_ROOT/YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack (UTC, microseconds,
- * as the Python snapshooter names its snapshots), listing, "latest at or
- * before", and atomic publication (temp file, fsync, rename without
- * overwrite, fsync of the directory). */
+/* snapstore: the snapshot store (SNAP_ROOT): time-stamped names
+ * YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack (UTC, microseconds, as the
+ * Python snapshooter names its snapshots), listing, "latest at or
+ * before", atomic publication and reading. Two backends behind one
+ * handle: a local directory (temp file, fsync, rename without overwrite,
+ * fsync of the directory) and an object store "s3://bucket/prefix" or
+ * "az://container/prefix" (snapstore_remote.c: the snapshot is spooled to
+ * an unnamed temp file and published with one PUT at commit; paths are
+ * full URLs). */
 #ifndef SNAP_SNAPSTORE_H
 #define SNAP_SNAPSTORE_H
 
@@ -10,7 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine.h"
 #include "errbuf.h"
+
+struct snapshot_reader;
 
 /* "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" + NUL fits in this */
 #define SNAPSTORE_NAME_MAX 64
@@ -28,6 +35,32 @@ int snapstore_format_name(int64_t time_ns, char *out, size_t cap);
  * 1000) or -EINVAL. */
 int snapstore_parse_name(const char *base_name, int64_t *time_ns);
 
+/* Parse a relative path "YYYY/MM/<valid name>" whose year and month match
+ * the name. Returns 0 with *time_ns or -EINVAL. */
+int snapstore_parse_relpath(const char *relpath, size_t len,
+			    int64_t *time_ns);
+
+struct snapstore;
+
+/* Open the store at root: a local directory (need not exist yet) or an
+ * s3:// / az:// URL with storage_options_json (may be NULL; see
+ * objstore_open) and, from o (may be NULL), transfers, retries and the
+ * logger. root NULL: a store without a root, which can only open
+ * snapshot files by path. No request is made. 0 or -errno. */
+int snapstore_open(const char *root, const char *storage_options_json,
+		   const struct engine_opts *o, struct snapstore **out,
+		   struct errbuf *eb);
+/* NULL-safe. Readers from snapstore_open_reader must be freed first. */
+void snapstore_free(struct snapstore *ss);
+
+/* The root as opened (path, or URL without secrets); NULL without one. */
+const char *snapstore_root(const struct snapstore *ss);
+bool snapstore_is_remote(const struct snapstore *ss);
+
+/* root "/" relpath (malloc'd; NULL when out of memory): the full path or
+ * URL of a listed snapshot, as list-snapshots prints it. */
+char *snapstore_path(const struct snapstore *ss, const char *relpath);
+
 struct snapstore_item {
 	char *relpath;       /* "YYYY/MM/<name>", owned */
 	int64_t time_ns;
@@ -40,28 +73,36 @@ struct snapstore_list {
 
 #define SNAPSTORE_LIST_INIT { NULL, 0 }
 
-/* List the snapshots under snap_root in ascending time (ties by relpath):
- * files SNAP_ROOT/<4 digits>/<2 digits>/<valid name>. Temp files, other
- * files and directories are ignored; a missing snap_root is an empty list.
- * Returns 0 (out filled; release with snapstore_list_release) or -errno. */
-int snapstore_list(const char *snap_root, struct snapstore_list *out,
+/* List the snapshots in ascending time (ties by relpath): objects
+ * YYYY/MM/<valid name> (local: regular files of <4 digits>/<2 digits>/).
+ * Temp files and other names are ignored; a missing root (or bucket) is
+ * an empty list. Returns 0 (out filled; release with
+ * snapstore_list_release) or -errno. */
+int snapstore_list(struct snapstore *ss, struct snapstore_list *out,
 		   struct errbuf *eb);
 void snapstore_list_release(struct snapstore_list *l);
 
-/* Full path (snap_root "/" relpath, malloc'd, caller frees) of the latest
- * snapshot, or of the latest one taken at or before before_ns when
- * has_before. -ENOENT with "no snapshot in 'root'" when there is none. */
-int snapstore_find_latest(const char *snap_root, bool has_before,
+/* Full path or URL (malloc'd, caller frees) of the latest snapshot, or of
+ * the latest one taken at or before before_ns when has_before. -ENOENT
+ * with "no snapshot in 'root'" when there is none. */
+int snapstore_find_latest(struct snapstore *ss, bool has_before,
 			  int64_t before_ns, char **path_out,
 			  struct errbuf *eb);
+
+/* Open a snapshot for reading: path is a full path/URL as printed by
+ * list-snapshots or, for a remote store, a key relative to the root; a
+ * local store opens any file path. Remote snapshots are downloaded into
+ * an unnamed temp file first. The reader must be freed before ss. */
+int snapstore_open_reader(struct snapstore *ss, const char *path,
+			  struct snapshot_reader **out, struct errbuf *eb);
 
 /* Atomic creation of one snapshot file. */
 struct snapstore_tx;
 
-/* Create SNAP_ROOT/YYYY/MM (mkdir -p, 0755) and a temp file
- * ".tmp-<name>.<random>" in it (O_EXCL, 0644). Returns 0 with *out or
- * -errno. */
-int snapstore_begin(const char *snap_root, int64_t time_ns,
+/* Local: create SNAP_ROOT/YYYY/MM (mkdir -p, 0755) and a temp file
+ * ".tmp-<name>.<random>" in it (O_EXCL, 0644). Remote: an unnamed temp
+ * file in $TMPDIR (or /tmp). Returns 0 with *out or -errno. */
+int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 		    struct snapstore_tx **out, struct errbuf *eb);
 
 /* Sink for snapshot_writer_new: append len bytes to the temp file.
@@ -71,10 +112,13 @@ int snapstore_tx_write(void *tx, const void *buf, size_t len);
 /* The relative path the snapshot will get ("YYYY/MM/<name>"). */
 const char *snapstore_tx_relpath(const struct snapstore_tx *tx);
 
-/* fsync the temp file, rename it to its final name refusing to replace an
- * existing snapshot (-EEXIST), fsync the directory. Frees tx in every
- * case (the temp file is removed on failure). On success *path_out (may
- * be NULL) gets the full path (malloc'd). */
+/* Publish, refusing to replace an existing snapshot (-EEXIST). Local:
+ * fsync the temp file, rename it to its final name, fsync the directory.
+ * Remote: one PUT of the whole file (Content-MD5; multipart above the
+ * threshold, which is atomic at completion), creating a missing bucket;
+ * call it only after heap_sync. Frees tx in every case (the temp file is
+ * removed on failure). On success *path_out (may be NULL) gets the full
+ * path or URL (malloc'd). */
 int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 		     struct errbuf *eb);
 

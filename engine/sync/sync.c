@@ -253,7 +253,14 @@ static int open_src(struct sync_run *r, const struct entry *e, int *fd,
 {
 	char shown[512];
 
-	*fd = relpath_open(r->srcfd, e->name, e->name_len, O_RDONLY);
+	/* O_NONBLOCK: a fifo put where a file was scanned must not hang
+	 * the open; it is refused below */
+	*fd = relpath_open(r->srcfd, e->name, e->name_len,
+			   O_RDONLY | O_NONBLOCK);
+	if (*fd >= 0 && fstat(*fd, st) == 0 && !S_ISREG(st->st_mode)) {
+		close(*fd);
+		*fd = -EINVAL;
+	}
 	if (*fd < 0 || fstat(*fd, st)) {
 		int err = *fd < 0 ? *fd : -errno;
 
@@ -373,7 +380,8 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 		meta.mode = after.st_mode & 07777;
 		meta.mtime_ns = (int64_t)after.st_mtim.tv_sec * 1000000000LL +
 				after.st_mtim.tv_nsec;
-		ret = tree_writer_publish(tw, &meta, dirfd, tmp, out, eb);
+		ret = tree_writer_publish_ts(tw, &meta, &after.st_mtim, dirfd,
+					     tmp, out, eb);
 		if (ret < 0)
 			return ret;
 		stat_add(&r->stats->bytes_read, copied);
@@ -394,9 +402,9 @@ static int contents_differ(struct sync_run *r, const struct entry *e,
 	char shown[512];
 	int a, b, ret = 0;
 
-	a = relpath_open(r->srcfd, e->name, e->name_len, O_RDONLY);
+	a = relpath_open(r->srcfd, e->name, e->name_len, O_RDONLY | O_NONBLOCK);
 	b = a < 0 ? -1 : relpath_open(r->dstfd, e->name, e->name_len,
-				      O_RDONLY);
+				      O_RDONLY | O_NONBLOCK);
 	if (a < 0 || b < 0) {
 		ret = a < 0 ? a : b;
 		goto out;
@@ -543,7 +551,7 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 	int fd, ret;
 
 	fd = relpath_open(r->rsrc ? r->dstfd : r->srcfd, j->e.name,
-			  j->e.name_len, O_RDONLY);
+			  j->e.name_len, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return 1;  /* unreadable or missing local side: copy */
 	ret = hasher_new(&h, eb);

@@ -90,6 +90,51 @@ unreadable() {
 		"$(snapshot_files "$snaps" | wc -l)"
 	chmod 755 "$src/closed_dir"
 
+	# sync with an unreadable file in SRC: fails naming it, and deletes
+	# nothing in DST (deletions only after every copy succeeded)
+	chmod 000 "$src/sub/unreadable_file"
+	mkdir -p "$base/dst"
+	echo "extra" >"$base/dst/extra_in_dst"
+	[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$base/dst"
+	chmod 755 "$src/closed_dir"
+	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" sync "$src" \
+		"$base/dst"
+	assert_rc "sync with an unreadable file fails" 1
+	assert_err_has "sync: the message names the file" "unreadable_file"
+	check "sync: nothing deleted in DST after the failure" \
+		test -f "$base/dst/extra_in_dst"
+	check "sync: no partial copy of the unreadable file in DST" \
+		test ! -e "$base/dst/sub/unreadable_file"
+	chmod 644 "$src/sub/unreadable_file"
+
+	# the reason survives a long path (messages must not cut it off)
+	local lp
+	lp=$src/$(long_name 200 p)/$(long_name 200 q)/$(long_name 200 r)
+	mkdir -p "$lp/closed_deep_dir"
+	echo "secret" >"$lp/deep_unreadable"
+	[ "$(id -u)" -eq 0 ] && chown -R 65534:65534 "$src"
+	chmod 000 "$lp/deep_unreadable"
+	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$src" --heap-root "$heap" --snap-root "$snaps" \
+		make-snapshot
+	assert_rc "unreadable file at a 600-byte path fails" 1
+	assert_err_has "long path: the reason is still printed" \
+		"Permission denied"
+	assert_err_has "long path: the file name is still printed" \
+		"deep_unreadable"
+	chmod 644 "$lp/deep_unreadable"
+	chmod 000 "$lp/closed_deep_dir"
+	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" \
+		--file-root "$src" --heap-root "$heap" --snap-root "$snaps" \
+		make-snapshot
+	assert_rc "unreadable dir at a 600-byte path fails" 1
+	assert_err_has "long dir path: the reason is still printed" \
+		"Permission denied"
+	assert_err_has "long dir path: the dir name is still printed" \
+		"closed_deep_dir"
+	chmod 755 "$lp/closed_deep_dir"
+	rm -rf "${src:?}/$(long_name 200 p)"
+
 	# readable again: the snapshot succeeds
 	run as_nobody "$SNAPSHOOTER" --no-progress --io "$IO" \
 		--file-root "$src" --heap-root "$heap" --snap-root "$snaps" \

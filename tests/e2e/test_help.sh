@@ -55,6 +55,13 @@ for c in $COMMANDS; do
 	assert_rc "snapshooter --file-root /nonexistent $c --help" 0
 done
 
+run "$SNAPSHOOTER" help sync
+if [ "$RC" -eq 0 ] && grep -qF -- --checksum "$OUT"; then
+	pass "help sync shows the sync options"
+else
+	say "info: 'help COMMAND' not supported (exit $RC)"
+fi
+
 run "$SNAPSHOOTER" restore-snapshot --help
 for o in --path --latest --no-save-snapshot-before \
 	--no-save-snapshot-after --dry-run; do

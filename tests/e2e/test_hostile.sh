@@ -198,9 +198,43 @@ hostile() {
 		"$c/dir-through-link.msgpack"
 	check "dir through link: no $OUTSIDE/newdir" test ! -e "$OUTSIDE/newdir"
 
+	# the same refusal in --dry-run mode
+	restore_dry "$c/dotdot.msgpack"
+
 	# a symlink planted in the restore target where the snapshot has a
 	# directory: replaced by a real directory, or a clean refusal
 	planted
+	planted_inside
+}
+
+# restore_dry FILE: --dry-run of a hostile snapshot refuses too.
+restore_dry() {
+	TGT=$T/$IO.target.dry
+	mkdir -p "$TGT"
+	FR=$TGT
+	snap restore-snapshot --path "$1" --dry-run
+	assert_rc "--dry-run of a '../' snapshot refuses" 1
+}
+
+# planted_inside: target symlinks pointing to other directories of the
+# same tree (sub -> sub2): following one would write sub's files into sub2
+# and then delete them there as extras.
+planted_inside() {
+	local src=$T/$IO.isrc tgt=$T/$IO.iplanted
+	rm -rf "$src" "$tgt"
+	mkdir -p "$src/sub" "$src/sub2" "$tgt/sub2"
+	echo "in sub" >"$src/sub/file"
+	echo "in sub2" >"$src/sub2/other"
+	echo "in sub2" >"$tgt/sub2/other"
+	ln -s sub2 "$tgt/sub"
+	new_roots "$IO.inside"
+	FR=$src
+	make_snapshot || return
+	FR=$tgt
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore over sub -> sub2 planted in the target" 0
+	assert_trees_equal "$src" "$tgt" "sub is a real dir, sub2 unchanged"
 }
 
 planted() {

@@ -179,6 +179,55 @@ changing() {
 	esac
 }
 
+# vanishing: files deleted while the snapshot runs. The snapshot fails
+# naming a file, or succeeds with a consistent content: it restores, and
+# every restored file holds exactly its original content.
+vanishing() {
+	local src=$T/$IO.van dst=$T/$IO.van.dst wpid i bad f
+	rm -rf "$src" "$dst" "$T/.stop"
+	mkdir -p "$src/d" "$dst"
+	for ((i = 0; i < 2000; i++)); do
+		echo "content of $i" >"$src/d/f$i"
+	done
+	new_roots "$IO.van"
+	FR=$src
+	(
+		for ((i = 1999; i >= 0; i -= 3)); do
+			[ -e "$T/.stop" ] && break
+			rm -f "$src/d/f$i"
+		done
+	) &
+	wpid=$!
+	snap make-snapshot
+	touch "$T/.stop"
+	wait "$wpid"
+	case "$RC" in
+	0)
+		pass "snapshot while files vanish succeeded"
+		SNAP=$(head -n 1 "$OUT")
+		FR=$dst
+		snap restore-snapshot --path "$SNAP" \
+			--no-save-snapshot-before --no-save-snapshot-after
+		assert_rc "the snapshot restores" 0
+		bad=0
+		for f in "$dst"/d/f*; do
+			[ -e "$f" ] || continue
+			i=${f##*/f}
+			[ "$(cat "$f")" = "content of $i" ] || bad=$((bad + 1))
+		done
+		assert_eq "restored files hold their own content" 0 "$bad"
+		;;
+	1)
+		pass "snapshot while files vanish refused (exit 1)"
+		check "... with a message" test -s "$ERR"
+		say "info: a vanished file fails the whole snapshot:" \
+			"$(head -n 1 "$ERR" | clip)"
+		;;
+	*) fail "snapshot while files vanish: exit $RC"; show_last ;;
+	esac
+}
+
 for_each_io incremental
+for_each_io vanishing
 for_each_io changing
 finish

@@ -57,6 +57,13 @@ selection() {
 	assert_rc "--latest with a Z suffix" 0
 	assert_eq "--latest ...Z restores the first snapshot" "version 1" \
 		"$(cat "$dst/f" 2>/dev/null)"
+	snap restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after "$t2"
+	assert_rc "TIMESTAMP as an argument (the Python tool's form)" 0
+	snap restore-snapshot "$t1" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_eq "restore-snapshot $t1 restores the first snapshot" \
+		"version 1" "$(cat "$dst/f" 2>/dev/null)"
 	snap restore-snapshot --latest "$t0" --no-save-snapshot-before \
 		--no-save-snapshot-after
 	assert_rc "--latest before every snapshot fails" 1
@@ -134,8 +141,17 @@ list_compare() {
 	echo junk >"$SR/notes.txt"
 	mkdir -p "$SR/2001/01"
 	echo junk >"$SR/2001/01/readme"
+	# and neither is a temp file left by a crash, even a "newer" one
+	mkdir -p "$SR/2999/01"
+	cp "$s1" "$SR/2999/01/.tmp-2999-01-01_00-00-00_000000Z.msgpack.abcdef"
+	cp "$s1" "$SR/2999/01/.tmp-2999-01-01_00-00-00_000000Z.msgpack"
 	snap list-snapshots
 	assert_eq "non-snapshot files are not listed" 3 "$(wc -l <"$OUT")"
+	check "temp files are not listed" test -z "$(grep -F .tmp "$OUT")"
+	snap compare-snapshots
+	check "the default comparison ignores temp files" \
+		test -z "$(grep -F removed.txt "$OUT")"
+	rm -r "$SR/2999"
 
 	# an empty snapshot root lists nothing
 	all=$SR

@@ -135,6 +135,9 @@ metadata() {
 		"$(json_get "$SUMMARY" files_updated)"
 
 	# type changes in the target are undone, one case at a time
+	type_case "new content in a read-only file" \
+		'chmod u+w "$dst/mode0444" && echo "rewritten" >"$dst/mode0444" &&
+		chmod 0444 "$dst/mode0444"'
 	type_case "a symlink replaced by a file" \
 		'rm "$dst/rel_link" && echo "now a file" >"$dst/rel_link"'
 	type_case "a file replaced by a symlink to /etc/passwd" \

@@ -105,6 +105,19 @@ edges() {
 	assert_rc "restore of a tree of empty dirs" 0
 	assert_trees_equal "$e" "$tgt" "empty dirs only"
 
+	# a FILE_ROOT given as a symlink to a directory is followed
+	ln -sfn "$e" "$T/$IO.root-link"
+	FR=$T/$IO.root-link
+	make_snapshot || return
+	rm -rf "$tgt" && mkdir -p "$tgt"
+	ln -sfn "$tgt" "$T/$IO.target-link"
+	FR=$T/$IO.target-link
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore through a symlinked FILE_ROOT" 0
+	assert_trees_equal "$e" "$tgt" "symlinked roots are followed"
+	check "the root symlink itself is kept" test -L "$T/$IO.target-link"
+
 	# heap and snapshot roots that do not exist yet: created, or a clear
 	# error naming them
 	FR=$e
@@ -151,6 +164,7 @@ roundtrip() {
 	assert_eq "the summary names the snapshot" "$snap1" \
 		"$(json_get_str "$SUMMARY" snapshot)"
 	assert_eq "summary exit_code" 0 "$(json_get "$SUMMARY" exit_code)"
+	assert_summary_keys "make-snapshot" snapshot
 	assert_eq "heap objects = distinct contents" \
 		"$(distinct_contents "$src")" "$(heap_objects "$HR" | wc -l)"
 	check "heap objects hold their md5" heap_verify "$HR"
@@ -160,6 +174,7 @@ roundtrip() {
 	snap restore-snapshot --path "$snap1" --no-save-snapshot-before \
 		--no-save-snapshot-after
 	assert_rc "restore-snapshot --path into an empty dir" 0
+	assert_summary_keys "restore-snapshot"
 	assert_trees_equal "$src" "$r1" "restored tree 1 equals the source"
 	assert_md5_equal "$src" "$r1" "every restored file's md5 matches"
 
@@ -206,14 +221,35 @@ roundtrip() {
 	assert_rc "restore snapshot 1 over tree 2 (going back)" 0
 	assert_trees_equal "$T/$IO.orig" "$r2" "tree 2 back at snapshot 1"
 
-	# restore saves snapshots before and after by default
+	# restore saves snapshots before and after by default: the "before"
+	# one is the undo of the restore
 	FR=$r2
+	echo "local change, lost without the before-snapshot" >"$r2/local.txt"
+	rm -rf "$T/$IO.before-copy"
+	cp -a "$r2" "$T/$IO.before-copy"
 	n=$(snapshot_files "$SR" | wc -l)
 	snap restore-snapshot --path "$snap2"
 	assert_rc "restore with the default save-before/after" 0
-	check "restore saved snapshots before and after" \
-		test "$(snapshot_files "$SR" | wc -l)" -ge $((n + 2))
+	assert_eq "restore saved snapshots before and after" $((n + 2)) \
+		"$(snapshot_files "$SR" | wc -l)"
 	assert_trees_equal "$src" "$r2" "tree 2 at snapshot 2 again"
+	snap list-snapshots --order desc --limit 2
+	local after before
+	after=$(sed -n 1p "$OUT")
+	before=$(sed -n 2p "$OUT")
+	mkdir -p "$T/$IO.undo" "$T/$IO.redo"
+	FR=$T/$IO.undo
+	snap restore-snapshot --path "$before" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore of the before-snapshot" 0
+	assert_trees_equal "$T/$IO.before-copy" "$T/$IO.undo" \
+		"the before-snapshot holds the tree as it was (undo)"
+	FR=$T/$IO.redo
+	snap restore-snapshot --path "$after" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore of the after-snapshot" 0
+	assert_trees_equal "$src" "$T/$IO.redo" \
+		"the after-snapshot holds the restored tree"
 }
 
 for_each_io roundtrip

@@ -44,6 +44,7 @@ sync_test() {
 
 	do_sync "$src" "$dst"
 	assert_rc "sync into an empty DST" 0
+	assert_summary_keys "sync"
 	assert_trees_equal "$src" "$dst" "DST equals SRC after the first sync"
 	check "rsync --checksum finds nothing to do" rsync_agrees "$src" "$dst"
 	assert_ge "files_copied counts the files" \
@@ -171,6 +172,20 @@ sync_test() {
 	check "SRC untouched by the refused syncs" \
 		cmp -s "$T/.before" "$T/.after"
 
+	# bad arguments
+	do_sync "$T/no-such-src" "$dst"
+	assert_rc "a missing SRC fails" 1
+	assert_err_has "... naming it" "no-such-src"
+	echo "a file" >"$T/$IO.file-dst"
+	do_sync "$src" "$T/$IO.file-dst"
+	case "$RC" in
+	1 | 2) pass "a regular file as DST is refused (exit $RC)" ;;
+	*) fail "a regular file as DST: exit $RC"; show_last ;;
+	esac
+	assert_eq "the file DST is untouched" "a file" "$(cat "$T/$IO.file-dst")"
+	do_sync "$src" "$dst" --max-delete 0
+	assert_rc "--max-delete 0 with nothing to delete succeeds" 0
+
 	# symlinks in DST are never followed
 	mkdir -p "$out"
 	echo "precious" >"$out/precious"
@@ -192,6 +207,14 @@ sync_test() {
 		test -f "$dst/a" -a ! -L "$dst/a"
 	assert_trees_equal "$src" "$dst" "equal after replacing the symlinks"
 
+	# a DST symlink to another dir of DST (basic/subdir1 -> subdir2) is
+	# replaced, not followed (following it would write into subdir2)
+	rm -rf "$dst/basic/subdir1"
+	ln -s subdir2 "$dst/basic/subdir1"
+	do_sync "$src" "$dst"
+	assert_rc "sync over a DST symlink into DST" 0
+	assert_trees_equal "$src" "$dst" "inner DST symlink replaced"
+
 	# special files in SRC are skipped with a warning
 	mkfifo "$src/a_fifo"
 	do_sync "$src" "$dst"
@@ -201,6 +224,17 @@ sync_test() {
 	assert_ge "files_skipped counts it" 1 \
 		"$(json_get "$SUMMARY" files_skipped)"
 	rm "$src/a_fifo"
+
+	# SRC with or without a trailing slash: the same (no rsync subtlety)
+	rm -rf "$T/$IO.slash1" "$T/$IO.slash2"
+	mkdir -p "$T/$IO.slash1" "$T/$IO.slash2"
+	do_sync "$src/basic" "$T/$IO.slash1"
+	assert_rc "sync SRC DST" 0
+	do_sync "$src/basic/" "$T/$IO.slash2/"
+	assert_rc "sync SRC/ DST/" 0
+	assert_trees_equal "$T/$IO.slash1" "$T/$IO.slash2" \
+		"a trailing slash changes nothing"
+	assert_trees_equal "$src/basic" "$T/$IO.slash1" "sync of a subtree"
 
 	# a DST that does not exist yet
 	do_sync "$src" "$T/$IO.newdst"

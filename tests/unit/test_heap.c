@@ -473,6 +473,77 @@ static void test_race_fanout_dir(void)
 	}
 }
 
+/* A temp left behind by an earlier run that had the same pid (a crash;
+ * pids repeat, in containers often exactly) must not stop new writes. */
+static void test_leftover_temp(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap *h = NULL;
+	char root[256], stale[512], name[64];
+	struct objid id;
+	int fd, i;
+
+	fresh_root(root, sizeof(root), "leftover");
+	CHECK_EQ(mkdir(root, 0755), 0);
+	/* the first few names this process would pick */
+	for (i = 0; i < 4; i++) {
+		snprintf(name, sizeof(name), ".tmp-%d-%d", (int)getpid(), i);
+		path_in(stale, sizeof(stale), root, name);
+		fd = open(stale, O_WRONLY | O_CREAT | O_EXCL, 0444);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+	}
+	CHECK_EQ(heap_open(root, false, &h, &eb), 0);
+	if (!h)
+		return;
+	md5_of("after a crash", 13, &id);
+	CHECK_EQ(heap_put_buf(h, &id, "after a crash", 13, &eb), 1);
+	if (eb.code)
+		fprintf(stderr, "  %s\n", eb.msg);
+	CHECK_EQ(heap_has(h, &id, &eb), 1);
+	heap_free(h);
+}
+
+/* Two handles on the same heap in one process, each with a transaction
+ * open at the same time (e.g. two operations of one CLI run). */
+static void test_two_handles(void)
+{
+	struct errbuf eb1 = ERRBUF_INIT, eb2 = ERRBUF_INIT;
+	struct heap *h1 = NULL, *h2 = NULL;
+	struct heap_tx *t1 = NULL, *t2 = NULL;
+	char root[256];
+	struct objid a, b;
+
+	fresh_root(root, sizeof(root), "twohandles");
+	CHECK_EQ(heap_open(root, true, &h1, &eb1), 0);
+	CHECK_EQ(heap_open(root, true, &h2, &eb2), 0);
+	if (!h1 || !h2) {
+		heap_free(h1);
+		heap_free(h2);
+		return;
+	}
+	md5_of("first", 5, &a);
+	md5_of("second", 6, &b);
+	CHECK_EQ(heap_tx_begin(h1, &t1, &eb1), 0);
+	CHECK_EQ(heap_tx_begin(h2, &t2, &eb2), 0);
+	if (eb2.code)
+		fprintf(stderr, "  %s\n", eb2.msg);
+	if (t1) {
+		CHECK_EQ(heap_tx_write(t1, "first", 5, &eb1), 0);
+		CHECK_EQ(heap_tx_commit(t1, &a, &eb1), 1);
+	}
+	if (t2) {
+		CHECK_EQ(heap_tx_write(t2, "second", 6, &eb2), 0);
+		CHECK_EQ(heap_tx_commit(t2, &b, &eb2), 1);
+	}
+	CHECK_EQ(heap_has(h1, &b, &eb1), t2 ? 1 : 0);
+	CHECK_EQ(heap_has(h2, &a, &eb2), 1);
+	CHECK_EQ(count_names(root, ".tmp-"), 0);
+	heap_free(h1);
+	heap_free(h2);
+}
+
 static void test_open_object(void)
 {
 	struct errbuf eb = ERRBUF_INIT;
@@ -568,6 +639,17 @@ static void test_open_errors(void)
 	CHECK(strstr(eb.msg, missing) != NULL);
 	CHECK(lstat(missing, &st) < 0 && errno == ENOENT);
 
+	/* invalid arguments */
+	errbuf_clear(&eb);
+	h = (struct heap *)&eb;
+	CHECK_ERR(heap_open("", true, &h, &eb), EINVAL);
+	CHECK(h == NULL);
+	errbuf_clear(&eb);
+	CHECK_ERR(heap_open(NULL, true, &h, &eb), EINVAL);
+	errbuf_clear(&eb);
+	CHECK_ERR(heap_has(NULL, NULL, &eb), EINVAL);
+	heap_tx_abort(NULL);
+
 	/* with create, every missing level is made */
 	errbuf_clear(&eb);
 	fresh_root(nested, sizeof(nested), "n1/n2/n3");
@@ -593,6 +675,8 @@ int main(void)
 	RUN_TEST(test_race_put_buf);
 	RUN_TEST(test_race_tx);
 	RUN_TEST(test_race_fanout_dir);
+	RUN_TEST(test_leftover_temp);
+	RUN_TEST(test_two_handles);
 	RUN_TEST(test_open_object);
 	RUN_TEST(test_sync);
 	RUN_TEST(test_open_errors);

@@ -21,6 +21,33 @@
 
 static char root[256];
 
+/* the store handle of a root, opened on first use, freed at exit (a tx
+ * refers to its store, so handles live as long as the test) */
+#define STORES_MAX 64
+static struct snapstore *stores[STORES_MAX];
+static int nstores;
+
+static void stores_free(void)
+{
+	while (nstores > 0)
+		snapstore_free(stores[--nstores]);
+}
+
+static struct snapstore *S(const char *dir)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct snapstore *ss = NULL;
+
+	if (nstores == STORES_MAX || snapstore_open(dir, NULL, NULL, &ss, &eb)) {
+		fprintf(stderr, "snapstore_open '%s': %s\n", dir, eb.msg);
+		exit(1);
+	}
+	if (nstores == 0)
+		atexit(stores_free);
+	stores[nstores++] = ss;
+	return ss;
+}
+
 static void touch(const char *rel)
 {
 	char path[512];
@@ -128,9 +155,9 @@ static void test_list(void)
 	char *path = NULL;
 
 	snprintf(missing, sizeof(missing), "%s/missing", root);
-	CHECK_EQ(snapstore_list(missing, &l, &eb), 0);
+	CHECK_EQ(snapstore_list(S(missing), &l, &eb), 0);
 	CHECK_EQ(l.n, 0);
-	CHECK_ERR(snapstore_find_latest(missing, false, 0, &path, &eb), ENOENT);
+	CHECK_ERR(snapstore_find_latest(S(missing), false, 0, &path, &eb), ENOENT);
 	CHECK(strstr(eb.msg, "no snapshot in '") != NULL);
 	CHECK(path == NULL);
 
@@ -148,7 +175,7 @@ static void test_list(void)
 	touch("2024/03/sub/2024-03-01_00-00-00_000000Z.msgpack");
 
 	errbuf_clear(&eb);
-	CHECK_EQ(snapstore_list(root, &l, &eb), 0);
+	CHECK_EQ(snapstore_list(S(root), &l, &eb), 0);
 	CHECK_EQ(l.n, 4);
 	if (l.n == 4) {
 		CHECK_STREQ(l.items[0].relpath,
@@ -166,7 +193,7 @@ static void test_list(void)
 	CHECK_EQ(l.n, 0);
 
 	/* latest */
-	CHECK_EQ(snapstore_find_latest(root, false, 0, &path, &eb), 0);
+	CHECK_EQ(snapstore_find_latest(S(root), false, 0, &path, &eb), 0);
 	CHECK(path && strstr(path, "/2024/02/2024-02-01_00-00-00_000000Z.msgpack"));
 	CHECK(path && !strncmp(path, root, strlen(root)));
 	free(path);
@@ -178,21 +205,21 @@ static void test_list(void)
 		int64_t t = 0;
 
 		snapstore_parse_name("2024-01-05_10-00-00_000001Z.msgpack", &t);
-		CHECK_EQ(snapstore_find_latest(root, true, t, &path, &eb), 0);
+		CHECK_EQ(snapstore_find_latest(S(root), true, t, &path, &eb), 0);
 		CHECK(path && strstr(path, "2024-01-05_10-00-00_000001Z"));
 		free(path);
 		path = NULL;
-		CHECK_EQ(snapstore_find_latest(root, true, t + 999, &path, &eb), 0);
+		CHECK_EQ(snapstore_find_latest(S(root), true, t + 999, &path, &eb), 0);
 		CHECK(path && strstr(path, "2024-01-05_10-00-00_000001Z"));
 		free(path);
 		path = NULL;
-		CHECK_EQ(snapstore_find_latest(root, true, t - 1, &path, &eb), 0);
+		CHECK_EQ(snapstore_find_latest(S(root), true, t - 1, &path, &eb), 0);
 		CHECK(path && strstr(path, "2024-01-05_10-00-00_000000Z"));
 		free(path);
 		path = NULL;
 		snapstore_parse_name("2023-12-31_23-59-59_999999Z.msgpack", &t);
 		errbuf_clear(&eb);
-		CHECK_ERR(snapstore_find_latest(root, true, t - 1, &path, &eb),
+		CHECK_ERR(snapstore_find_latest(S(root), true, t - 1, &path, &eb),
 			  ENOENT);
 		CHECK(strstr(eb.msg, "no snapshot at or before 2023-12-31_23-59-59_999998Z") != NULL);
 		CHECK(path == NULL);
@@ -240,7 +267,7 @@ static void test_commit_abort(void)
 	snprintf(monthdir, sizeof(monthdir), "%s/2023/11", store);
 
 	/* abort leaves nothing behind */
-	CHECK_EQ(snapstore_begin(store, t, &tx, &eb), 0);
+	CHECK_EQ(snapstore_begin(S(store), t, &tx, &eb), 0);
 	CHECK_STREQ(snapstore_tx_relpath(tx),
 		    "2023/11/2023-11-14_22-13-20_123456Z.msgpack");
 	CHECK_EQ(count_files(monthdir, ".tmp-"), 1);
@@ -249,14 +276,14 @@ static void test_commit_abort(void)
 	CHECK_EQ(count_files(monthdir, ""), 2); /* . and .. */
 
 	/* commit */
-	CHECK_EQ(snapstore_begin(store, t, &tx, &eb), 0);
+	CHECK_EQ(snapstore_begin(S(store), t, &tx, &eb), 0);
 	CHECK_EQ(write_snapshot(tx, t), 0);
 	CHECK_EQ(snapstore_commit(tx, &path, &eb), 0);
 	CHECK(path != NULL);
 	CHECK_EQ(count_files(monthdir, ".tmp-"), 0);
 	CHECK(path && stat(path, &st) == 0 && S_ISREG(st.st_mode));
 	CHECK(path && strstr(path, "/deep/snaps/2023/11/2023-11-14_22-13-20_123456Z.msgpack"));
-	CHECK_EQ(snapstore_find_latest(store, false, 0, &path2, &eb), 0);
+	CHECK_EQ(snapstore_find_latest(S(store), false, 0, &path2, &eb), 0);
 	CHECK(path && path2 && !strcmp(path, path2));
 	free(path2);
 	path2 = NULL;
@@ -278,7 +305,7 @@ static void test_commit_abort(void)
 	{
 		off_t size_before = stat(path, &st) == 0 ? st.st_size : -1;
 
-		CHECK_EQ(snapstore_begin(store, t, &tx, &eb), 0);
+		CHECK_EQ(snapstore_begin(S(store), t, &tx, &eb), 0);
 		CHECK_EQ(snapstore_tx_write(tx, "junk", 4), 0);
 		errbuf_clear(&eb);
 		CHECK_ERR(snapstore_commit(tx, &path2, &eb), EEXIST);
@@ -296,7 +323,7 @@ static void test_commit_abort(void)
 		snprintf(file, sizeof(file), "%s/plainfile", root);
 		touch("plainfile");
 		errbuf_clear(&eb);
-		CHECK(snapstore_begin(file, t, &tx, &eb) < 0);
+		CHECK(snapstore_begin(S(file), t, &tx, &eb) < 0);
 		CHECK(tx == NULL);
 		CHECK(eb.msg[0] != '\0');
 	}

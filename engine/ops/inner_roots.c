@@ -1,0 +1,105 @@
+/* inner_roots: keep the heap and snapshot roots out of the tree. */
+#include "inner_roots.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+/* realpath of path, or of its nearest existing parent plus the rest */
+static char *resolve(const char *path)
+{
+	char probe[PATH_MAX], real[PATH_MAX], *slash, *out;
+	const char *rest = "";
+	size_t n;
+
+	if (!path || strstr(path, "://"))
+		return NULL;
+	snprintf(probe, sizeof(probe), "%s", path);
+	while (!realpath(probe, real)) {
+		slash = strrchr(probe, '/');
+		if (!slash || slash == probe) {
+			if (!slash && getcwd(real, sizeof(real))) {
+				rest = path;
+				break;
+			}
+			return NULL;
+		}
+		rest = path + (slash - probe) + 1;
+		*slash = '\0';
+	}
+	n = strlen(real) + strlen(rest) + 2;
+	out = malloc(n);
+	if (out)
+		snprintf(out, n, "%s%s%s", real, *rest ? "/" : "", rest);
+	return out;
+}
+
+int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
+		     const struct filter *filter)
+{
+	const char *roots[2] = { o->heap_root, o->snap_root };
+	char *tree;
+	size_t tl;
+	int i;
+
+	memset(ir, 0, sizeof(*ir));
+	ir->filter = filter;
+	tree = resolve(o->file_root);
+	if (!tree)
+		return 0;
+	tl = strlen(tree);
+	for (i = 0; i < 2; i++) {
+		char *r = resolve(roots[i]);
+		size_t rl = r ? strlen(r) : 0;
+
+		if (r && rl > tl + 1 && !strncmp(r, tree, tl) &&
+		    (r[tl] == '/' || tl == 1)) {
+			size_t skip = tl == 1 ? 1 : tl + 1;
+
+			ir->len[i] = rl - skip;
+			ir->rel[i] = malloc(ir->len[i] + 1);
+			if (!ir->rel[i]) {
+				free(r);
+				free(tree);
+				inner_roots_release(ir);
+				return -ENOMEM;
+			}
+			memcpy(ir->rel[i], r + skip, ir->len[i] + 1);
+		}
+		free(r);
+	}
+	free(tree);
+	return 0;
+}
+
+void inner_roots_release(struct inner_roots *ir)
+{
+	free(ir->rel[0]);
+	free(ir->rel[1]);
+	ir->rel[0] = ir->rel[1] = NULL;
+}
+
+bool inner_roots_active(const struct inner_roots *ir)
+{
+	return ir->rel[0] || ir->rel[1] || filter_count(ir->filter);
+}
+
+bool inner_roots_allow(void *ctx, const char *relpath, size_t len,
+		       bool is_dir)
+{
+	const struct inner_roots *ir = ctx;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		size_t rl = ir->len[i];
+
+		if (ir->rel[i] && len >= rl && !memcmp(relpath, ir->rel[i], rl) &&
+		    (len == rl || relpath[rl] == '/'))
+			return false;
+	}
+	return filter_allows(ir->filter, relpath, len, is_dir);
+}

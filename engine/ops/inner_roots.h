@@ -1,0 +1,34 @@
+/* inner_roots: HEAP_ROOT and SNAP_ROOT may live inside FILE_ROOT (a
+ * ".heap" folder in the tree is a common set-up). Their relative paths are
+ * left out of every scan of the tree and of every restore into it, so a
+ * backup never stores its own heap and a restore never deletes it or
+ * writes into it. Combined here with the user's --include/--exclude. */
+#ifndef SNAP_INNER_ROOTS_H
+#define SNAP_INNER_ROOTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "engine.h"
+#include "filter.h"
+
+struct inner_roots {
+	char *rel[2];            /* relative paths inside FILE_ROOT, or NULL */
+	size_t len[2];
+	const struct filter *filter;   /* borrowed, may be NULL */
+};
+
+/* Resolve o's roots (local paths only; a root that does not exist yet is
+ * resolved through its nearest existing parent). 0 or -ENOMEM. */
+int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
+		     const struct filter *filter);
+void inner_roots_release(struct inner_roots *ir);
+
+/* Does anything need checking (an inner root or a filter rule)? */
+bool inner_roots_active(const struct inner_roots *ir);
+
+/* The scanner's allow callback: ctx is a struct inner_roots. */
+bool inner_roots_allow(void *ctx, const char *relpath, size_t len,
+		       bool is_dir);
+
+#endif

@@ -1,0 +1,360 @@
+/* snapstore_remote: snapshots in an object store (s3://, az://) over
+ * net/objstore.h. A snapshot is written to an unnamed temp file while the
+ * writer streams it, and published with one PUT at commit (a single PUT
+ * is atomic; above the multipart threshold the upload becomes visible
+ * only at completion), so a reader never sees a partial snapshot. Reading
+ * downloads the object into an unnamed temp file, which the reader's read
+ * callback closes at the end of the data (or snapstore_free does); the
+ * last SNAPSTORE_CACHE_MAX downloads are kept (disk: their sizes) and
+ * reopened through /proc/self/fd, as restore reads its target four
+ * times. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "objstore.h"
+#include "snapshot_reader.h"
+#include "snapstore_impl.h"
+#include "banned.h"
+
+/* one downloaded snapshot being read; lives until snapstore_free because
+ * the reader may call read again after the end */
+struct snapstore_rfd {
+	struct snapstore_rfd *next;
+	int fd;
+};
+
+static int tmp_fd(const char *dir, struct errbuf *eb)
+{
+	char path[4096];
+	int fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/snapshooter-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	unlink(path);
+	return fd;
+}
+
+int snapstore_remote_open(struct snapstore *ss, const char *url,
+			  const char *storage_options_json,
+			  const struct engine_opts *o, struct errbuf *eb)
+{
+	struct objstore_config cfg;
+	int rc;
+
+	objstore_config_defaults(&cfg);
+	if (o) {
+		if (o->transfers)
+			cfg.transfers = o->transfers;
+		cfg.retries = o->retries;
+	}
+	rc = objstore_open(url, storage_options_json, &cfg, &ss->os, eb);
+	if (rc < 0)
+		return rc;
+	ss->root = strdup(objstore_url(ss->os));
+	if (!ss->root)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	return 0;
+}
+
+void snapstore_remote_free(struct snapstore *ss)
+{
+	struct snapstore_rfd *r, *next;
+	unsigned i;
+
+	for (i = 0; i < SNAPSTORE_CACHE_MAX; i++) {
+		if (ss->cache[i].fd >= 0)
+			close(ss->cache[i].fd);
+		ss->cache[i].fd = -1;
+		free(ss->cache[i].key);
+		ss->cache[i].key = NULL;
+	}
+	for (r = ss->rfds; r; r = next) {
+		next = r->next;
+		if (r->fd >= 0)
+			close(r->fd);
+		free(r);
+	}
+	ss->rfds = NULL;
+	objstore_free(ss->os);
+	ss->os = NULL;
+}
+
+struct list_ctx {
+	struct snapstore_list *l;
+	size_t cap;
+};
+
+static int list_cb(void *arg, const struct objstore_entry *e)
+{
+	struct list_ctx *c = arg;
+	int64_t t;
+
+	if (snapstore_parse_relpath(e->key, e->key_len, &t))
+		return 0;
+	return snapstore_list_push(c->l, &c->cap, e->key, e->key_len, t);
+}
+
+int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,
+			  struct errbuf *eb)
+{
+	struct snapstore_list l = SNAPSTORE_LIST_INIT;
+	struct errbuf local = ERRBUF_INIT;
+	struct list_ctx c = { &l, 0 };
+	int rc;
+
+	/* snapshot years are 1677..2262: listing the keys that start with
+	 * '1' or '2' skips most of a heap that shares the prefix */
+	rc = objstore_list(ss->os, "1", list_cb, &c, &local);
+	if (rc == 0)
+		rc = objstore_list(ss->os, "2", list_cb, &c, &local);
+	if (rc == -ENOENT) {
+		/* no bucket yet: no snapshot yet */
+		snapstore_list_release(&l);
+		return 0;
+	}
+	if (rc < 0) {
+		snapstore_list_release(&l);
+		if (rc == -ENOMEM && !local.code)
+			return errbuf_set(eb, rc, "cannot list snapshots: out "
+					  "of memory");
+		return errbuf_set(eb, rc, "cannot list snapshots in '%s': %s",
+				  ss->root, local.msg);
+	}
+	snapstore_list_sort(&l);
+	*out = l;
+	return 0;
+}
+
+int snapstore_remote_begin(struct snapstore_tx *tx, struct errbuf *eb)
+{
+	tx->fd = tmp_fd(tx->ss->tmpdir, eb);
+	return tx->fd < 0 ? tx->fd : 0;
+}
+
+/* close, free; the temp file is unnamed, so nothing else to remove */
+static void remote_tx_free(struct snapstore_tx *tx)
+{
+	if (tx->fd >= 0)
+		close(tx->fd);
+	free(tx->root);
+	free(tx);
+}
+
+int snapstore_remote_commit(struct snapstore_tx *tx, char **path_out,
+			    struct errbuf *eb)
+{
+	struct snapstore *ss = tx->ss;
+	struct errbuf local = ERRBUF_INIT;
+	struct objstore_info info;
+	struct body_src src;
+	int rc, tries;
+
+	if (tx->err) {
+		rc = errbuf_set(eb, tx->err, "cannot write snapshot '%s/%s' "
+				"to a temp file: %s", ss->root, tx->relpath,
+				strerror(-tx->err));
+		goto out;
+	}
+	/* never replace a snapshot (the local store renames without
+	 * overwrite); the name has microseconds, so a clash is a clock
+	 * problem or a second writer */
+	rc = objstore_head(ss->os, tx->relpath, &info, &local);
+	if (rc == 0) {
+		rc = errbuf_set(eb, -EEXIST, "cannot save snapshot '%s/%s': a "
+				"snapshot with that name already exists",
+				ss->root, tx->relpath);
+		goto out;
+	}
+	if (rc != -ENOENT) {
+		rc = errbuf_set(eb, rc, "%s", local.msg);
+		goto out;
+	}
+	memset(&src, 0, sizeof(src));
+	src.kind = tx->len ? BODY_SRC_FD : BODY_SRC_NONE;
+	src.fd = tx->fd;
+	src.len = tx->len;
+	for (tries = 0; tries < 2; tries++) {
+		errbuf_clear(&local);
+		rc = objstore_put(ss->os, tx->relpath, &src, NULL, NULL,
+				  &local);
+		if (rc != -ENOENT || tries)
+			break;
+		/* first snapshot into a bucket that does not exist yet */
+		errbuf_clear(&local);
+		rc = objstore_create_bucket(ss->os, &local);
+		if (rc < 0)
+			break;
+	}
+	if (rc < 0) {
+		rc = errbuf_set(eb, rc, "cannot save snapshot: %s", local.msg);
+		goto out;
+	}
+	if (path_out) {
+		*path_out = snapstore_path(ss, tx->relpath);
+		if (!*path_out)
+			rc = errbuf_set(eb, -ENOMEM,
+					"cannot save snapshot: out of memory");
+	}
+out:
+	remote_tx_free(tx);
+	return rc;
+}
+
+static ssize_t rfd_read(void *ctx, void *buf, size_t len)
+{
+	struct snapstore_rfd *r = ctx;
+	ssize_t n;
+
+	if (r->fd < 0)
+		return 0;
+	do {
+		n = read(r->fd, buf, len);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		/* the end: give the temp file's space back now */
+		close(r->fd);
+		r->fd = -1;
+	}
+	return n;
+}
+
+/* A new open file description (own offset) of a cached download of
+ * key, or -1. The temp file is unnamed: reopen it through /proc. */
+static int cache_open(struct snapstore *ss, const char *key)
+{
+	char proc[64];
+	unsigned i;
+	int fd = -1;
+
+	pthread_mutex_lock(&ss->lock);
+	for (i = 0; i < SNAPSTORE_CACHE_MAX; i++) {
+		if (!ss->cache[i].key || strcmp(ss->cache[i].key, key))
+			continue;
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d",
+			 ss->cache[i].fd);
+		fd = open(proc, O_RDONLY | O_CLOEXEC);
+		break;
+	}
+	pthread_mutex_unlock(&ss->lock);
+	return fd;
+}
+
+/* Remember a download (a second descriptor of fd); best effort. */
+static void cache_add(struct snapstore *ss, const char *key, int fd)
+{
+	unsigned i;
+	char *k;
+	int dfd;
+
+	k = strdup(key);
+	dfd = k ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (dfd < 0) {
+		free(k);
+		return;
+	}
+	pthread_mutex_lock(&ss->lock);
+	i = ss->cache_next++ % SNAPSTORE_CACHE_MAX;
+	if (ss->cache[i].fd >= 0)
+		close(ss->cache[i].fd);
+	free(ss->cache[i].key);
+	ss->cache[i].key = k;
+	ss->cache[i].fd = dfd;
+	pthread_mutex_unlock(&ss->lock);
+}
+
+/* The key of path: "<root>/<key>" or a relative key. */
+static int key_of(const struct snapstore *ss, const char *path,
+		  const char **key, struct errbuf *eb)
+{
+	size_t rl = strlen(ss->root);
+
+	if (!strncmp(path, ss->root, rl) && path[rl] == '/') {
+		*key = path + rl + 1;
+	} else if (strstr(path, "://")) {
+		return errbuf_set(eb, -EINVAL, "cannot open snapshot '%s': it "
+				  "is not in '%s'", path, ss->root);
+	} else {
+		*key = path;
+		while (**key == '/')
+			(*key)++;
+	}
+	if (!**key)
+		return errbuf_set(eb, -EINVAL, "cannot open snapshot '%s': no "
+				  "name", path);
+	return 0;
+}
+
+int snapstore_remote_open_reader(struct snapstore *ss, const char *path,
+				 struct snapshot_reader **out,
+				 struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	struct snapstore_rfd *r;
+	struct body_sink sink;
+	const char *key = NULL;
+	char *shown;
+	int fd, rc;
+
+	rc = key_of(ss, path, &key, eb);
+	if (rc < 0)
+		return rc;
+	shown = snapstore_path(ss, key);
+	if (!shown)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	fd = cache_open(ss, key);
+	if (fd < 0) {
+		fd = tmp_fd(ss->tmpdir, eb);
+		if (fd < 0) {
+			free(shown);
+			return fd;
+		}
+		memset(&sink, 0, sizeof(sink));
+		sink.kind = BODY_SINK_FD;
+		sink.fd = fd;
+		rc = objstore_get(ss->os, key, 0, 0, &sink, NULL, &local);
+		if (rc == -ENOENT)
+			rc = errbuf_set(eb, rc, "cannot open snapshot '%s': No "
+					"such snapshot", shown);
+		else if (rc < 0)
+			rc = errbuf_set(eb, rc, "cannot open snapshot '%s': %s",
+					shown, local.msg);
+		else if (lseek(fd, 0, SEEK_SET) < 0)
+			rc = errbuf_set(eb, -errno, "cannot rewind a temp file: "
+					"%s", strerror(errno));
+		if (rc < 0)
+			goto fail;
+		cache_add(ss, key, fd);
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		rc = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	r->fd = fd;
+	pthread_mutex_lock(&ss->lock);
+	r->next = ss->rfds;
+	ss->rfds = r;
+	pthread_mutex_unlock(&ss->lock);
+	rc = snapshot_reader_new(rfd_read, r, shown, out, eb);
+	free(shown);
+	return rc;
+fail:
+	close(fd);
+	free(shown);
+	return rc;
+}
