@@ -136,6 +136,11 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		size_t len;
 
 		ret = io_stream_open(w->io, dirfd, name, HASH_CHUNK, 4, &s, eb);
+		if (ret == -ENOENT) {
+			errbuf_clear(eb);
+			e->has_md5 = false;  /* vanished: left out */
+			return 0;
+		}
 		if (ret < 0) {
 			errbuf_clear(eb);
 			return file_error(eb, ret, root, e, "read");
@@ -239,6 +244,12 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 		struct io_read_job *j = &w->jobs[i];
 		struct entry *e = items[i];
 
+		if (j->err == -ENOENT) {
+			/* deleted since the scan: not part of the tree any
+			 * more; the writer leaves it out (no md5) */
+			e->has_md5 = false;
+			continue;
+		}
 		if (j->err)
 			return file_error(eb, j->err, root, e, "read");
 		if (!S_ISREG(j->st_after.mode))

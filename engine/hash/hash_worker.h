@@ -29,8 +29,10 @@ void hash_worker_free(struct hash_worker *w);
 
 /* Hash items[0..n) (regular files named relative to rootfd; root is for
  * messages). Fills md5/has_md5 and refreshes size, mtime, ctime and ino
- * from what was actually read. heap may be NULL (hash only). Stops at
- * the first failure: returns 0 or -errno with the file named in eb. */
+ * from what was actually read. heap may be NULL (hash only). A file
+ * deleted since the scan is not an error: it is left with has_md5 false
+ * (the caller leaves it out). Stops at the first failure: returns 0 or
+ * -errno with the file named in eb. */
 int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 		    struct entry **items, size_t n, struct heap *heap,
 		    struct run_stats *stats, struct errbuf *eb);

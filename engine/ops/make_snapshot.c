@@ -468,7 +468,18 @@ static int make_snapshot_run(const struct engine_opts *o,
 	while ((slot = ordered_next(r.win)) != NULL) {
 		struct errbuf web = ERRBUF_INIT;
 
-		if (writer && !run_failed(&r)) {
+		if (slot->entry.type == ENTRY_FILE && !slot->entry.has_md5 &&
+		    !run_failed(&r)) {
+			/* deleted between the scan and the read: the tree
+			 * no longer has it (rsync also just warns) */
+			char shown[512];
+
+			errbuf_quote_name(shown, sizeof(shown), slot->entry.name,
+					  slot->entry.name_len);
+			log_warn(&log, "'%s/%s' vanished during the scan: left "
+				 "out", o->file_root, shown);
+			stat_add(&stats->files_skipped, 1);
+		} else if (writer && !run_failed(&r)) {
 			ret = snapshot_writer_add(writer, &slot->entry, &web);
 			if (ret < 0)
 				run_fail(&r, &web, ret);

@@ -592,6 +592,25 @@ static void expect_error(struct hash_worker *w, struct tree *t,
 	entry_free(e);
 }
 
+static void expect_vanished(struct hash_worker *w, struct tree *t,
+			    const char *name, uint64_t recorded)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct run_stats stats;
+	struct entry *e = scan_entry(t->rootfd, name);
+	int ret;
+
+	e->size = recorded;
+	memset(&stats, 0, sizeof(stats));
+	ret = hash_worker_run(w, t->rootfd, t->root, &e, 1, t->heap, &stats,
+			      &eb);
+	CHECK_EQ(ret, 0);
+	CHECK_EQ(eb.code, 0);
+	CHECK(!e->has_md5);
+	CHECK_EQ(stats.files_hashed, 0);
+	entry_free(e);
+}
+
 static void test_errors(enum io_backend be)
 {
 	struct hash_worker *w = new_worker(be);
@@ -607,9 +626,9 @@ static void test_errors(enum io_backend be)
 	CHECK_EQ(symlinkat("target", t.rootfd, "lnk"), 0);
 	CHECK_EQ(mkdirat(t.rootfd, "adir", 0755), 0);
 
-	/* missing: small and streamed paths */
-	expect_error(w, &t, "missing-small", 10, ENOENT, ENOENT);
-	expect_error(w, &t, "missing-large", 8 * MIB, ENOENT, ENOENT);
+	/* missing (deleted since the scan): left out, not an error */
+	expect_vanished(w, &t, "missing-small", 10);
+	expect_vanished(w, &t, "missing-large", 8 * MIB);
 	/* a symlink where a file was recorded */
 	expect_error(w, &t, "lnk", 5000, ELOOP, ELOOP);
 	expect_error(w, &t, "lnk", 3 * MIB, ELOOP, ELOOP);
@@ -617,8 +636,8 @@ static void test_errors(enum io_backend be)
 	expect_error(w, &t, "adir", 10, EISDIR, EISDIR);
 	expect_error(w, &t, "adir", 3 * MIB, EISDIR, EISDIR);
 
-	/* a failing item in the middle of a batch: the run fails, and the
-	 * message names that item */
+	/* a vanished item in the middle of a batch: the others are hashed,
+	 * it is marked as left out */
 	{
 		struct errbuf eb = ERRBUF_INIT;
 		struct run_stats stats;
@@ -632,8 +651,30 @@ static void test_errors(enum io_backend be)
 		memset(&stats, 0, sizeof(stats));
 		ret = hash_worker_run(w, t.rootfd, t.root, items, 3, t.heap,
 				      &stats, &eb);
-		CHECK_ERR(ret, ENOENT);
-		CHECK(strstr(eb.msg, "gone") != NULL);
+		CHECK_EQ(ret, 0);
+		CHECK(items[0]->has_md5);
+		CHECK(!items[1]->has_md5);
+		CHECK(items[2]->has_md5);
+		CHECK_EQ(stats.files_hashed, 2);
+		free_entries(items, 3);
+	}
+	/* a failing item in the middle of a batch: the run fails, and the
+	 * message names that item */
+	{
+		struct errbuf eb = ERRBUF_INIT;
+		struct run_stats stats;
+		struct entry *items[3];
+		int ret;
+
+		items[0] = scan_entry(t.rootfd, "target");
+		items[1] = scan_entry(t.rootfd, "lnk");
+		items[1]->size = 5000;
+		items[2] = scan_entry(t.rootfd, "target");
+		memset(&stats, 0, sizeof(stats));
+		ret = hash_worker_run(w, t.rootfd, t.root, items, 3, t.heap,
+				      &stats, &eb);
+		CHECK_ERR(ret, ELOOP);
+		CHECK(strstr(eb.msg, "lnk") != NULL);
 		free_entries(items, 3);
 	}
 	tree_close(&t);
