@@ -25,6 +25,7 @@
 #include "filter.h"
 #include "hash_worker.h"
 #include "heap.h"
+#include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
 #include "progress.h"
@@ -46,7 +47,9 @@ struct snap_run {
 	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
 	struct ordered *win;
 	struct bqueue *jobs;          /* struct ordered_slot * */
-	struct scanner *scanner;
+	struct scanner *scanner;      /* local tree */
+	struct remote_tree *rtree;    /* or an object-store tree */
+	struct remote_scan *rscan;
 	struct filter *filter;
 	struct inner_roots inner;     /* heap/snap roots inside the tree */
 	struct snapshot_reader *prev;
@@ -104,6 +107,11 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 {
 	if (p->type != ENTRY_FILE || e->type != ENTRY_FILE || !p->has_md5)
 		return false;
+	if (r->rtree)
+		/* object stores: the etag changes with every write (the
+		 * Python tool's rule) */
+		return p->size == e->size && p->etag && e->etag &&
+		       !strcmp(p->etag, e->etag);
 	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
 		return false;
 	if (!r->mo->reuse_size_mtime_only &&
@@ -124,6 +132,8 @@ static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 		if (ret < 0)
 			return ret;
 	}
+	if (e->has_md5)
+		return 1;  /* the store gave it: nothing to download */
 	if (r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
 	    can_reuse(r, &r->prev_e, e)) {
 		e->md5 = r->prev_e.md5;
@@ -143,6 +153,35 @@ static void prev_failed(struct snap_run *r, const struct errbuf *eb)
 	r->prev_err = *eb;
 }
 
+static int tree_next(struct snap_run *r, struct entry *e, struct errbuf *eb)
+{
+	if (r->rscan)
+		return remote_scan_next(r->rscan, e, eb);
+	return scanner_next(r->scanner, e, eb);
+}
+
+/* Object-store trees: a known md5 whose object the heap lacks still needs
+ * the content (downloaded by a worker), unless --no-download-missing-files
+ * says to record it as it is. */
+static int remote_needs_content(struct snap_run *r, const struct entry *e,
+				struct errbuf *eb)
+{
+	int ret;
+
+	if (!r->heap)
+		return 0;
+	ret = heap_has(r->heap, &e->md5, eb);
+	if (ret < 0)
+		return ret;
+	if (ret == 1)
+		return 0;
+	if (!r->mo->download_missing) {
+		stat_add(&r->stats->files_skipped, 1);
+		return 0;
+	}
+	return 1;
+}
+
 static void *scan_main(void *arg)
 {
 	struct snap_run *r = arg;
@@ -150,7 +189,7 @@ static void *scan_main(void *arg)
 	struct entry e;
 	int ret;
 
-	while ((ret = scanner_next(r->scanner, &e, &eb)) == 1) {
+	while ((ret = tree_next(r, &e, &eb)) == 1) {
 		struct ordered_slot *slot;
 		bool hash;
 
@@ -176,6 +215,14 @@ static void *scan_main(void *arg)
 				break;
 			}
 			hash = ret == 0;
+			if (!hash && r->rtree) {
+				ret = remote_needs_content(r, &e, &eb);
+				if (ret < 0) {
+					entry_release(&e);
+					break;
+				}
+				hash = ret == 1;
+			}
 		}
 		slot = ordered_reserve(r->win);
 		if (!slot) {
@@ -237,7 +284,11 @@ static void *hash_main(void *arg)
 		if (r->o->interrupted && *r->o->interrupted)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
-			ret = hash_worker_run(w, scanner_rootfd(r->scanner),
+			ret = r->rtree ?
+			      hash_worker_run_remote(w, r->rtree, items,
+						     (size_t)n, r->heap,
+						     r->stats, &eb) :
+			      hash_worker_run(w, scanner_rootfd(r->scanner),
 					      r->o->file_root, items, (size_t)n,
 					      r->heap, r->stats, &eb);
 		/* fail before completing: the writer must not take the
@@ -410,7 +461,17 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.files_skipped = &stats->files_skipped;
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
-	ret = scanner_new(&so, &r.scanner, eb);
+	if (remote_tree_is_url(o->file_root)) {
+		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
+				       false, &r.rtree, eb);
+		if (!ret)
+			ret = remote_scan_start(r.rtree, &log, so.allow,
+						so.allow_ctx,
+						&stats->files_scanned, &r.rscan,
+						eb);
+	} else {
+		ret = scanner_new(&so, &r.scanner, eb);
+	}
 	if (ret < 0)
 		goto out;
 	if (o->io == IO_MODE_AUTO) {
@@ -525,6 +586,8 @@ out:
 	snapshot_writer_free(writer);
 	free(hash_threads);
 	scanner_free(r.scanner);
+	remote_scan_free(r.rscan);
+	remote_tree_free(r.rtree);
 	bqueue_free(r.jobs);
 	ordered_free(r.win);
 	entry_release(&r.prev_e);

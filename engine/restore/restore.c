@@ -32,6 +32,7 @@
 #include "snapshot_reader.h"
 #include "snapstore.h"
 #include "tree_writer.h"
+#include "remote_tree.h"
 #include "banned.h"
 
 #define COPY_BUF (1024 * 1024)
@@ -50,6 +51,7 @@ struct restore_run {
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 	struct tree_writer *tw;     /* pass 1 (main thread) */
+	struct remote_tree *rtree;  /* FILE_ROOT in an object store, or NULL */
 	struct filter *filter;      /* --include/--exclude, or NULL */
 	struct inner_roots inner;   /* + heap/snap roots inside the tree */
 	char **pruned;              /* names whose parents may be empty */
@@ -262,6 +264,55 @@ out:
 	return ret;
 }
 
+/* Object-store FILE_ROOT: check the heap object's MD5 (read once), then
+ * upload it with that MD5 as Content-MD5, so the store verifies the bytes
+ * it receives too. */
+static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
+			const struct entry *e, struct errbuf *eb)
+{
+	char hex[OBJID_HEX_LEN + 1], shown[512];
+	struct objid got;
+	uint64_t total = 0;
+	int fd = -1, ret;
+
+	ret = heap_open_object(r->heap, &e->md5, &fd, eb);
+	if (ret < 0)
+		return ret;
+	ret = hasher_begin(h, eb);
+	while (!ret) {
+		ssize_t n = read(fd, buf, COPY_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errbuf_set(eb, -errno, "cannot read a heap object: "
+					 "%s", strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	if (!ret && (!objid_eq(&got, &e->md5) || total != e->size)) {
+		objid_to_hex(&e->md5, hex);
+		ret = errbuf_set(eb, -EBADMSG, "heap object %s is corrupt (its "
+				 "content does not match its md5): not "
+				 "restoring '%s'", hex,
+				 shown_name(e, shown, sizeof(shown)));
+	}
+	if (!ret)
+		ret = remote_tree_write(r->rtree, e, fd, total, &e->md5, eb);
+	if (!ret) {
+		stat_add(&r->stats->bytes_read, total);
+		stat_add(&r->stats->bytes_written, total);
+	}
+	close(fd);
+	return ret;
+}
+
 static void *writer_main(void *arg)
 {
 	struct restore_run *r = arg;
@@ -288,7 +339,9 @@ static void *writer_main(void *arg)
 			if (ret == 0 && r->o->interrupted && *r->o->interrupted)
 				ret = errbuf_set(&eb, -EINTR, "interrupted");
 			if (ret == 0) {
-				if (e->type == ENTRY_FILE)
+				if (e->type == ENTRY_FILE && r->rtree)
+					ret = write_remote(r, h, buf, e, &eb);
+				else if (e->type == ENTRY_FILE)
 					ret = write_file(tw, r->heap, h, buf, e,
 							 r->stats, &eb);
 				else
@@ -358,6 +411,12 @@ static int pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 	}
 	if (r->o->interrupted && *r->o->interrupted)
 		return errbuf_set(eb, -EINTR, "interrupted");
+	if (r->rtree) {
+		ret = remote_tree_remove(r->rtree, l, eb);
+		if (!ret)
+			stat_add(&r->stats->files_deleted, 1);
+		return ret;
+	}
 	ret = tree_writer_remove(r->tw, l, eb);
 	if (ret < 0)
 		return ret;
@@ -384,6 +443,21 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 
 	if (st == DIFF_ONLY_LEFT)
 		return 0;
+	if (r->rtree && t->type != ENTRY_FILE) {
+		/* stores hold files only: directories are implied by the
+		 * keys, symlinks cannot be kept */
+		if (t->type == ENTRY_SYMLINK) {
+			char shown[512];
+
+			log_warn(r->log, "not restoring symlink '%s': object "
+				 "stores hold files only",
+				 shown_name(t, shown, sizeof(shown)));
+			stat_add(&r->stats->files_skipped, 1);
+		}
+		return 0;
+	}
+	if (r->rtree && st == DIFF_EQUAL)
+		return 0;  /* no mode or mtime to fix on a store */
 	if (t->type == ENTRY_DIR) {
 		/* made here, in stream order, before anything goes inside;
 		 * mode and mtime come in pass 3 */
@@ -437,7 +511,7 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 	struct restore_run *r = ctx;
 	bool differs;
 
-	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR)
+	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR || r->rtree)
 		return 0;
 	differs = l && meta_differs(l, t);
 	if (differs)
@@ -590,7 +664,12 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		goto out;
 
 	/* current state */
-	if (!ro->dry_run) {
+	if (remote_tree_is_url(o->file_root)) {
+		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
+				       !ro->dry_run, &r.rtree, eb);
+		if (ret < 0)
+			goto out;
+	} else if (!ro->dry_run) {
 		ret = make_root(o->file_root, eb);
 		if (ret < 0)
 			goto out;
@@ -610,7 +689,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		}
 		mo.to_fd = true;
 		mo.out_fd = scratch;
-		if (access(o->file_root, F_OK) == 0) {
+		if (r.rtree || access(o->file_root, F_OK) == 0) {
 			ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
 		} else {
 			/* dry run into a missing root: empty current state */
@@ -636,7 +715,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (before)
 		log_info(&log, "saved the state before restore as '%s'", before);
 
-	if (!ro->dry_run) {
+	if (!ro->dry_run && !r.rtree) {
 		r.rootfd = open(o->file_root, O_RDONLY | O_DIRECTORY |
 				O_CLOEXEC);
 		if (r.rootfd < 0) {
@@ -705,7 +784,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		goto out;
 	if (ro->dry_run)
 		goto out;
-	if (syncfs(r.rootfd)) {
+	if (r.rootfd >= 0 && syncfs(r.rootfd)) {
 		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s",
 				 o->file_root, strerror(errno));
 		goto out;
@@ -751,6 +830,7 @@ out:
 	if (scratch >= 0)
 		close(scratch);
 	heap_free(r.heap);
+	remote_tree_free(r.rtree);
 	snapstore_free(r.ss);
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
