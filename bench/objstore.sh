@@ -110,7 +110,7 @@ run_server() { # server
 				-macopt hexkey:"$(printf '%s' "$SNAP_AZURITE_KEY" | base64 -d | od -An -tx1 | tr -d ' \n')" \
 				-binary | base64 | sed 's/+/%2B/g; s/\//%2F/g; s/=/%3D/g')
 		export RCLONE_CONFIG_BAZ_TYPE=azureblob \
-			RCLONE_CONFIG_BAZ_SAS_URL="$SNAP_AZURITE_ENDPOINT/$SNAP_AZURITE_ACCOUNT?sv=$v&ss=b&srt=sco&sp=rwdlacu&se=$exp&sig=$sig"
+			RCLONE_CONFIG_BAZ_SAS_URL="$SNAP_AZURITE_ENDPOINT?sv=$v&ss=b&srt=sco&sp=rwdlacu&se=$exp&sig=$sig"
 		url=az://bench; rc_remote=baz:bench ;;
 	esac
 	for c in "$SMALL" "$BIG"; do
@@ -149,16 +149,18 @@ big_bytes=$(du -sb "$BIG" | cut -f1)
 	END {
 		for (i = 1; i <= NR; i++) {
 			split(row[i], f, "\t")
-			n = f[3] == "small" ? nf : nl; b = f[3] == "small" ? sb : bb
+			n = nl; b = bb
+			if (f[3] == "small") { n = nf; b = sb }
 			key = f[2] "|" f[3] "|" f[4]
 			ratio = "-"
 			if (f[1] == "rclone" && t["snapshooter|" key] > 0)
 				ratio = sprintf("%.2f", f[5] / t["snapshooter|" key])
 			if (f[1] == "snapshooter") ratio = "1.00 (ref)"
-			bad = f[9] != 0 ? " (FAILED " f[9] ")" : ""
-			printf "| %s%s | %s | %s | %s | %.2f | %.0f | %.1f | %.0f | %.1f | %s |\n",
-				f[1], bad, f[2], f[3], f[4], f[5], f[5] > 0 ? n / f[5] : 0,
-				f[5] > 0 ? b / 1e6 / f[5] : 0, (f[6] + f[7]) * 1e6 / n, f[8] / 1024, ratio
+			bad = ""
+			if (f[9] != 0) bad = " (FAILED " f[9] ")"
+			ops = 0; mbs = 0
+			if (f[5] > 0) { ops = n / f[5]; mbs = b / 1e6 / f[5] }
+			printf "| %s%s | %s | %s | %s | %.2f | %.0f | %.1f | %.0f | %.1f | %s |\n", f[1], bad, f[2], f[3], f[4], f[5], ops, mbs, (f[6] + f[7]) * 1e6 / n, f[8] / 1024, ratio
 		}
 	}' "$RESULTS"
 } | tee "$OUT/results.md"

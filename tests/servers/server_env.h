@@ -31,7 +31,7 @@ static void server_dir(char *out, size_t cap)
 
 static void server_stop_all(void)
 {
-	char dir[512], cmd[1200];
+	char dir[512], cmd[8192];
 	int i;
 
 	server_dir(dir, sizeof(dir));
