@@ -6,6 +6,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "errbuf.h"
 #include "banned.h"
 
 int relpath_open_parent(int rootfd, const char *name, size_t len,
@@ -60,4 +64,25 @@ int relpath_open(int rootfd, const char *name, size_t len, int flags)
 		fd = -errno;
 	close(dirfd);
 	return fd;
+}
+
+int relpath_mkdir_p(const char *path, struct errbuf *eb)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path), i;
+
+	if (len >= sizeof(buf))
+		return errbuf_set(eb, -ENAMETOOLONG, "path too long '%s'",
+				  path);
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return errbuf_set(eb, -errno, "cannot create '%s': %s",
+					  buf, strerror(errno));
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
 }

@@ -20,4 +20,10 @@ int relpath_open(int rootfd, const char *name, size_t len, int flags);
 int relpath_open_parent(int rootfd, const char *name, size_t len,
 			const char **base);
 
+struct errbuf;
+
+/* mkdir -p: create path and its missing parents (mode 0755). An existing
+ * directory is fine. 0 or -errno with "cannot create 'x': ..." in eb. */
+int relpath_mkdir_p(const char *path, struct errbuf *eb);
+
 #endif

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "relpath.h"
 #include "banned.h"
 
 struct local {
@@ -31,27 +32,6 @@ struct local_tx {
 	char tmp_name[80];     /* relative to the heap root */
 };
 
-static int mkdir_p(const char *path, struct errbuf *eb)
-{
-	char buf[4096];
-	size_t len = strlen(path), i;
-
-	if (len >= sizeof(buf))
-		return errbuf_set(eb, -ENAMETOOLONG, "heap path too long '%s'",
-				  path);
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return errbuf_set(eb, -errno, "cannot create '%s': %s",
-					  buf, strerror(errno));
-		buf[i] = i < len ? '/' : '\0';
-	}
-	return 0;
-}
-
 int heap_local_open(const char *root, bool create, void **out,
 		    struct errbuf *eb)
 {
@@ -59,7 +39,7 @@ int heap_local_open(const char *root, bool create, void **out,
 	int ret;
 
 	*out = NULL;
-	if (create && (ret = mkdir_p(root, eb)) < 0)
+	if (create && (ret = relpath_mkdir_p(root, eb)) < 0)
 		return ret;
 	h = calloc(1, sizeof(*h));
 	if (!h)

@@ -33,6 +33,7 @@
 #include "snapshot_reader.h"
 #include "snapshot_writer.h"
 #include "snapstore.h"
+#include "clock.h"
 #include "banned.h"
 
 #define WINDOW 8192
@@ -369,22 +370,6 @@ static int write_sink_fd(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int make_snapshot_run(const struct engine_opts *o,
 			     const struct make_snapshot_opts *mo,
 			     struct run_stats *stats, char **snapshot_path,
@@ -401,7 +386,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
 	bool scan_started = false;
 	struct ordered_slot *slot;
-	double t0 = mono_s();
+	double t0 = clock_mono_s();
 	int out_fd = mo->to_fd ? mo->out_fd : -1;
 	int ret;
 
@@ -414,7 +399,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	r.racy_limit_ns = INT64_MIN;
 	pthread_mutex_init(&r.err_lock, NULL);
 	memset(&hdr, 0, sizeof(hdr));
-	hdr.created_ns = now_ns();
+	hdr.created_ns = clock_now_ns();
 
 	if (!o->file_root || (out_fd < 0 && (!o->heap_root ||
 					     (mo->save && !o->snap_root)))) {
@@ -597,7 +582,7 @@ out:
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
 	pthread_mutex_destroy(&r.err_lock);
-	stats->seconds = mono_s() - t0;
+	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;
 	return ret;

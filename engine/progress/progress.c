@@ -6,15 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "banned.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t load(const uint64_t *v)
 {
@@ -40,12 +33,12 @@ static void draw(struct progress *p, double elapsed)
 static void *progress_main(void *arg)
 {
 	struct progress *p = arg;
-	double start = now_s();
+	double start = clock_mono_s();
 	struct timespec until;
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
-		double elapsed = now_s() - start;
+		double elapsed = clock_mono_s() - start;
 
 		if (elapsed >= 1.0) {
 			if (p->log)

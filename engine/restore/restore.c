@@ -33,6 +33,8 @@
 #include "snapstore.h"
 #include "tree_writer.h"
 #include "remote_tree.h"
+#include "relpath.h"
+#include "clock.h"
 #include "banned.h"
 
 #define COPY_BUF (1024 * 1024)
@@ -57,22 +59,6 @@ struct restore_run {
 	char **pruned;              /* names whose parents may be empty */
 	size_t npruned, cap_pruned;
 };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
 {
@@ -584,26 +570,6 @@ static int cmp_len_desc(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-static int make_root(const char *root, struct errbuf *eb)
-{
-	char buf[4096];
-	size_t len = strlen(root), i;
-
-	if (len >= sizeof(buf))
-		return errbuf_set(eb, -ENAMETOOLONG, "path too long '%s'", root);
-	memcpy(buf, root, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return errbuf_set(eb, -errno, "cannot create '%s': %s",
-					  buf, strerror(errno));
-		buf[i] = i < len ? '/' : '\0';
-	}
-	return 0;
-}
-
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		   struct run_stats *stats, struct errbuf *eb)
 {
@@ -616,8 +582,8 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
 	char *target = NULL, *before = NULL, *after = NULL;
 	int scratch = -1;
-	int64_t start_ns = now_ns();
-	double t0 = mono_s();
+	int64_t start_ns = clock_now_ns();
+	double t0 = clock_mono_s();
 	int ret;
 
 	memset(&r, 0, sizeof(r));
@@ -670,7 +636,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		if (ret < 0)
 			goto out;
 	} else if (!ro->dry_run) {
-		ret = make_root(o->file_root, eb);
+		ret = relpath_mkdir_p(o->file_root, eb);
 		if (ret < 0)
 			goto out;
 	}
@@ -838,7 +804,7 @@ out:
 	free(before);
 	free(after);
 	pthread_mutex_destroy(&r.err_lock);
-	stats->seconds = mono_s() - t0;
+	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;
 	return ret;

@@ -31,6 +31,7 @@
 #include "hasher.h"
 #include "scan.h"
 #include "tree_writer.h"
+#include "clock.h"
 #include "banned.h"
 
 #define QUEUE_CAP 4096
@@ -85,14 +86,6 @@ struct sync_run {
 	double bw_start;
 	uint64_t bw_bytes;
 };
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
@@ -237,7 +230,7 @@ static void bw_account(struct sync_run *r, uint64_t bytes)
 	pthread_mutex_lock(&r->lock);
 	r->bw_bytes += bytes;
 	ahead = (double)r->bw_bytes / (double)r->so->bwlimit -
-		(mono_s() - r->bw_start);
+		(clock_mono_s() - r->bw_start);
 	pthread_mutex_unlock(&r->lock);
 	if (ahead > 0) {
 		struct timespec ts;
@@ -981,26 +974,6 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 	return 0;
 }
 
-static int make_dirs(const char *root, struct errbuf *eb)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(root), i;
-
-	if (len >= sizeof(buf))
-		return errbuf_set(eb, -ENAMETOOLONG, "path too long '%s'", root);
-	memcpy(buf, root, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return errbuf_set(eb, -errno, "cannot create '%s': %s",
-					  buf, strerror(errno));
-		buf[i] = i < len ? '/' : '\0';
-	}
-	return 0;
-}
-
 /* After all copies: carry out the recorded deletions, prune emptied
  * directories, retry the copies that waited for room. */
 static int apply_deletions(struct sync_run *r, struct errbuf *eb)
@@ -1099,7 +1072,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	struct progress prog;
 	pthread_t *threads = NULL;
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
-	double t0 = mono_s();
+	double t0 = clock_mono_s();
 	int ret;
 
 	memset(&r, 0, sizeof(r));
@@ -1135,7 +1108,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	if (ret < 0)
 		goto out;
 	if (!so->dry_run) {
-		ret = r.rdst ? 0 : make_dirs(so->dst, eb);
+		ret = r.rdst ? 0 : relpath_mkdir_p(so->dst, eb);
 		if (ret < 0)
 			goto out;
 		r.deletions = tmpfile();
@@ -1240,7 +1213,7 @@ out:
 		fclose(r.deletions);
 	filter_free(r.filter);
 	pthread_mutex_destroy(&r.lock);
-	stats->seconds = mono_s() - t0;
+	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;
 	return ret;
