@@ -29,6 +29,28 @@ static void test_quote_name(void)
 	CHECK_STREQ(out, "a\\x0ab\\xff\xc3\xa9");
 }
 
+static void test_quote_long_name(void)
+{
+	char name[2000], out[512];
+	size_t n;
+
+	memset(name, 'p', sizeof(name));
+	memcpy(name + sizeof(name) - 12, "/target.file", 12);
+	errbuf_quote_name(out, sizeof(out), name, sizeof(name));
+	n = strlen(out);
+	/* head and tail survive around " ... ", within the limit */
+	CHECK(n <= ERRBUF_NAME_SHOWN);
+	CHECK(strstr(out, " ... ") != NULL);
+	CHECK(n > 12 && !strcmp(out + n - 12, "/target.file"));
+	CHECK(out[0] == 'p');
+	/* escapes are never cut in half */
+	memset(name, '\n', sizeof(name));
+	errbuf_quote_name(out, sizeof(out), name, sizeof(name));
+	n = strlen(out);
+	CHECK(n >= 4 && !strcmp(out + n - 4, "\\x0a"));
+	CHECK(strstr(out, "\\x0a ... \\x0a") != NULL);
+}
+
 static void test_objid(void)
 {
 	struct objid id;
@@ -134,6 +156,7 @@ int main(void)
 {
 	RUN_TEST(test_errbuf_first_wins);
 	RUN_TEST(test_quote_name);
+	RUN_TEST(test_quote_long_name);
 	RUN_TEST(test_objid);
 	RUN_TEST(test_entry_order);
 	RUN_TEST(test_name_check);
