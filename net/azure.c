@@ -585,8 +585,9 @@ static int az_del_many(struct objstore *os, const char *const *keys,
 	return err;
 }
 
-static int az_copy(struct objstore *os, const char *src_key,
-		   const char *dst_key, struct errbuf *eb)
+static int az_copy(struct objstore *os, struct objstore *src_os,
+		   const char *src_key, const char *dst_key,
+		   const char *if_match, struct errbuf *eb)
 {
 	struct az *a = to_az(os);
 	char fs[OBJSTORE_KEY_MAX + 1], fd[OBJSTORE_KEY_MAX + 1];
@@ -599,31 +600,34 @@ static int az_copy(struct objstore *os, const char *src_key,
 	size_t len = 0;
 	int err, i;
 
-	err = objstore_full_key(os, src_key, fs, sizeof(fs), eb);
+	err = objstore_full_key(src_os, src_key, fs, sizeof(fs), eb);
 	if (!err)
 		err = objstore_full_key(os, dst_key, fd, sizeof(fd), eb);
 	if (err)
 		return err;
-	err = uri_append(a->endpoint, source, sizeof(source), &len);
+	err = uri_append(to_az(src_os)->endpoint, source, sizeof(source), &len);
 	if (!err)
 		err = uri_append("/", source, sizeof(source), &len);
 	if (!err)
-		err = uri_encode(os->bucket, strlen(os->bucket), false, source,
-				 sizeof(source), &len);
+		err = uri_encode(src_os->bucket, strlen(src_os->bucket), false,
+				 source, sizeof(source), &len);
 	if (!err)
 		err = uri_append("/", source, sizeof(source), &len);
 	if (!err)
 		err = uri_encode(fs, strlen(fs), true, source, sizeof(source),
 				 &len);
-	if (!err && a->sas) {
+	if (!err && to_az(src_os)->sas) {
 		err = uri_append("?", source, sizeof(source), &len);
 		if (!err)
-			err = uri_append(a->sas, source, sizeof(source), &len);
+			err = uri_append(to_az(src_os)->sas, source,
+					 sizeof(source), &len);
 	}
 	if (err)
 		return errbuf_set(eb, err, "cannot copy '%s/%s': URL too long",
-				  os->url, src_key);
+				  src_os->url, src_key);
 	hdr_add(&h, "x-ms-copy-source", source);
+	if (if_match)
+		hdr_add(&h, "x-ms-source-if-match", if_match);
 	err = az_request(a, &req, "PUT", fd, NULL, &h, 0);
 	if (err)
 		goto out;

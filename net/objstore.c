@@ -287,7 +287,24 @@ int objstore_copy(struct objstore *os, const char *src_key,
 	err = check_key(os, src_key, eb);
 	if (!err)
 		err = check_key(os, dst_key, eb);
-	return err ? err : os->ops->copy(os, src_key, dst_key, eb);
+	return err ? err : os->ops->copy(os, os, src_key, dst_key, NULL, eb);
+}
+
+int objstore_copy_from(struct objstore *dst, struct objstore *src,
+		       const char *src_key, const char *dst_key,
+		       const char *if_match, struct errbuf *eb)
+{
+	int err;
+
+	if (!dst || !src)
+		return -EINVAL;
+	if (dst->ops != src->ops)
+		return -EXDEV;
+	err = check_key(src, src_key, eb);
+	if (!err)
+		err = check_key(dst, dst_key, eb);
+	return err ? err : dst->ops->copy(dst, src, src_key, dst_key, if_match,
+					  eb);
 }
 
 /* --- helpers for the backends --- */

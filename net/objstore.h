@@ -92,8 +92,12 @@ struct objstore_ops {
 	int (*del)(struct objstore *os, const char *key, struct errbuf *eb);
 	int (*del_many)(struct objstore *os, const char *const *keys,
 			size_t n, struct errbuf *eb);
-	int (*copy)(struct objstore *os, const char *src_key,
-		    const char *dst_key, struct errbuf *eb);
+	/* server-side copy of src_os's src_key (src_os: os itself, or a
+	 * store of the same backend) to os's dst_key; if_match (may be
+	 * NULL) makes the store refuse when the source's etag changed */
+	int (*copy)(struct objstore *os, struct objstore *src_os,
+		    const char *src_key, const char *dst_key,
+		    const char *if_match, struct errbuf *eb);
 	int (*create_bucket)(struct objstore *os, struct errbuf *eb);
 	void (*free)(struct objstore *os);
 };
@@ -156,6 +160,15 @@ int objstore_del_many(struct objstore *os, const char *const *keys,
 /* Server-side copy within the store. */
 int objstore_copy(struct objstore *os, const char *src_key,
 		  const char *dst_key, struct errbuf *eb);
+
+/* Server-side copy from another store of the same kind (another prefix or
+ * bucket, same service and credentials): nothing passes through this
+ * host. if_match (may be NULL): the source's etag as listed; the store
+ * refuses (412) if the object changed since. -EXDEV when the two stores
+ * are of different kinds; any other failure means "copy it yourself". */
+int objstore_copy_from(struct objstore *dst, struct objstore *src,
+		       const char *src_key, const char *dst_key,
+		       const char *if_match, struct errbuf *eb);
 
 /* The network thread's counters (requests, retries, bytes). */
 struct http_multi *objstore_multi(struct objstore *os);

@@ -189,3 +189,14 @@ int heap_sync(struct heap *h, struct errbuf *eb)
 		return errbuf_set(eb, -EINVAL, "heap_sync: invalid arguments");
 	return h->ops->sync(h->self, eb);
 }
+
+int heap_put_copy(struct heap *h, const struct objid *id,
+		  struct objstore *src, const char *key, const char *etag,
+		  struct errbuf *eb)
+{
+	if (!h || !id || !src || !key)
+		return -EINVAL;
+	if (!h->ops->put_copy)
+		return -EXDEV;
+	return h->ops->put_copy(h->self, id, src, key, etag, eb);
+}

@@ -63,6 +63,20 @@ int heap_tx_commit(struct heap_tx *tx, const struct objid *id,
 /* Discard the temp object; frees tx. NULL-safe. */
 void heap_tx_abort(struct heap_tx *tx);
 
+struct objstore;
+
+/* Store as id the object that the store src holds at key (the file tree
+ * in object storage) by a server-side copy, when the heap lives in the
+ * same kind of store: nothing passes through this host. etag (may be
+ * NULL) is the object's etag as listed: the store refuses the copy if the
+ * object changed since. Returns 1 copied, 0 already present, -EXDEV when
+ * this heap cannot (local heap, other kind of store), other -errno when
+ * the copy failed: in every negative case the caller copies the bytes
+ * itself. */
+int heap_put_copy(struct heap *h, const struct objid *id,
+		  struct objstore *src, const char *key, const char *etag,
+		  struct errbuf *eb);
+
 /* Open object id for reading. *fd_out is owned by the caller. Remote:
  * the object is downloaded into an unnamed temp file first. */
 int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,

@@ -6,6 +6,8 @@
 
 #include "heap.h"
 
+struct objstore;
+
 struct heap_ops {
 	const char *name;          /* "local", "remote" */
 	/* required; 1 present, 0 absent, -errno. Any thread. */
@@ -30,6 +32,12 @@ struct heap_ops {
 	int (*sync)(void *self, struct errbuf *eb);
 	/* required; the root as given (path or URL), valid until free */
 	const char *(*root)(const void *self);
+	/* optional (NULL: -EXDEV); server-side copy of object key of the
+	 * store src as id: 1 copied, 0 present, -EXDEV not possible here,
+	 * other -errno: failed (the caller copies the bytes itself) */
+	int (*put_copy)(void *self, const struct objid *id,
+			struct objstore *src, const char *key,
+			const char *etag, struct errbuf *eb);
 	/* required; stops background work (pending uploads are dropped
 	 * unless sync returned first) and frees self */
 	void (*free)(void *self);

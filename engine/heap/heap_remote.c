@@ -254,6 +254,47 @@ static int remote_put_buf(void *self, const struct objid *id,
 	return enqueue(r, j, eb);
 }
 
+static int remote_put_copy(void *self, const struct objid *id,
+			   struct objstore *src, const char *key,
+			   const char *etag, struct errbuf *eb)
+{
+	struct remote *r = self;
+	char dst[36], quoted[260];
+	int ret;
+
+	if (idset_has(r->set, id))
+		return 0;
+	heap_object_path(id, dst);
+	if (etag && etag[0] != '"') {
+		/* If-Match takes the quoted form */
+		snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
+		etag = quoted;
+	}
+	ret = objstore_copy_from(r->os, src, key, dst, etag, eb);
+	if (ret < 0)
+		return ret;
+	/* not every store honours the copy condition (see s3_copy): check
+	 * what arrived, and take it back if it is not the content named */
+	{
+		struct objstore_info info;
+
+		memset(&info, 0, sizeof(info));
+		ret = objstore_head(r->os, dst, &info, eb);
+		if (ret < 0)
+			return ret;
+		if (!info.has_md5 || memcmp(info.md5, id->b, OBJID_LEN)) {
+			objstore_del(r->os, dst, eb);
+			return errbuf_set(eb, -EBADMSG, "server-side copy of "
+					  "'%s' did not give its listed md5 "
+					  "(it changed meanwhile)", key);
+		}
+	}
+	/* a worker copying the same content at once may have won: then
+	 * this is "present", so each object counts once */
+	ret = idset_add(r->set, id);
+	return ret < 0 ? errbuf_set(eb, ret, "out of memory") : ret;
+}
+
 static int remote_tx_begin(void *self, void **out, struct errbuf *eb)
 {
 	struct remote *r = self;
@@ -653,6 +694,7 @@ const struct heap_ops heap_remote_ops = {
 	.tx_write = remote_tx_write,
 	.tx_commit = remote_tx_commit,
 	.tx_abort = remote_tx_abort,
+	.put_copy = remote_put_copy,
 	.open_object = remote_open_object,
 	.sync = remote_sync,
 	.root = remote_root,

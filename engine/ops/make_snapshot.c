@@ -494,6 +494,9 @@ static int make_snapshot_run(const struct engine_opts *o,
 		goto out;
 	}
 	progress_start(&prog, "make-snapshot", stats, &log, o->progress);
+	/* an object-store tree: workers wait on requests, not on the CPU */
+	if (r.rtree && o->transfers > jobs)
+		jobs = o->transfers;
 	hash_threads = calloc(jobs, sizeof(*hash_threads));
 	if (!hash_threads ||
 	    pthread_create(&scan_thread, NULL, scan_main, &r)) {

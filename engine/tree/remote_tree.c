@@ -74,6 +74,11 @@ void remote_tree_free(struct remote_tree *t)
 	free(t);
 }
 
+struct objstore *remote_tree_store(struct remote_tree *t)
+{
+	return t->os;
+}
+
 const char *remote_tree_url(const struct remote_tree *t)
 {
 	return objstore_url(t->os);

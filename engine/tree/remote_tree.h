@@ -31,6 +31,10 @@ int remote_tree_open(const char *url, const char *storage_options,
 		     const struct engine_opts *o, bool create,
 		     struct remote_tree **out, struct errbuf *eb);
 void remote_tree_free(struct remote_tree *t);
+
+struct objstore;
+/* The underlying store (for server-side copies), owned by t. */
+struct objstore *remote_tree_store(struct remote_tree *t);
 const char *remote_tree_url(const struct remote_tree *t);
 
 /* Listing as a stream of ENTRY_FILE entries in entry_cmp order: name, size,

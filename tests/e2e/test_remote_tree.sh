@@ -74,6 +74,21 @@ tree_case() { # label url
 		restore-snapshot --no-save-snapshot-before --no-save-snapshot-after
 	assert_eq "$label: restoring again uploads nothing" 0 \
 		"$(json_get "$SUMMARY" files_copied)"
+
+	# tree and heap in the same store: contents are copied server-side,
+	# nothing is downloaded
+	bin --file-root "$url/tree" --heap-root "$url/heap" \
+		--snap-root "$url/snaps" make-snapshot
+	assert_rc "$label: heap in the same store" 0
+	assert_eq "$label: server-side copies, no download" 0 \
+		"$(json_get "$SUMMARY" files_hashed)"
+	assert_eq "$label: distinct contents copied" 3 \
+		"$(json_get "$SUMMARY" heap_objects_written)"
+	bin --file-root "$T/$label.fromcopy" --heap-root "$url/heap" \
+		--snap-root "$url/snaps" restore-snapshot
+	assert_rc "$label: restore from the copied heap" 0
+	assert_md5_equal "$src" "$T/$label.fromcopy" \
+		"$label: copied heap objects are right"
 }
 
 clear_creds() {
