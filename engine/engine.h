@@ -39,6 +39,8 @@ struct engine_opts {
 	const char *const *exclude;
 	/* set by a signal handler: stages stop at the next check */
 	volatile sig_atomic_t *interrupted;
+	/* restore and sync: syncfs the written tree before success */
+	bool fsync;
 };
 
 void engine_opts_defaults(struct engine_opts *o);

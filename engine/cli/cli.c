@@ -183,6 +183,7 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 	eo->snap_storage_options = g->snap_storage_options;
 	eo->interrupted = ctx->interrupted;
 	eo->progress = isatty(STDERR_FILENO) && !g->no_progress;
+	eo->fsync = g->fsync;
 	if (g->loglevel &&
 	    log_level_parse(g->loglevel, &eo->log.level) < 0)
 		return cli_usage_error(ctx, "invalid log level '%s'",

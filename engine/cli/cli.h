@@ -48,6 +48,7 @@ struct cli_globals {
 	bool has_transfers;
 	bool has_retries;
 	bool no_progress;
+	bool fsync;
 	bool json;
 	const char *json_file;
 	bool version;

@@ -201,6 +201,13 @@ int main(int argc, char **argv)
 			  .value = &g->retries, .seen = &g->has_retries,
 			  .def = "5",
 			  .help = "Retries of a failed network request." },
+			{ .kind = OPT_FLAG, .name = "fsync",
+			  .value = &g->fsync,
+			  .help = "restore-snapshot and sync: make every file "
+				  "written durable (one syncfs at the end) "
+				  "before reporting success. Off by default, "
+				  "like cp and rsync; heap objects and "
+				  "snapshots are always made durable." },
 			{ .kind = OPT_FLAG, .name = "no-progress",
 			  .value = &g->no_progress,
 			  .help = "No progress line (it is shown only when "

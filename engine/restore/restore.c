@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "shardq.h"
 #include "diff.h"
 #include "filter.h"
 #include "inner_roots.h"
@@ -49,7 +50,8 @@ struct restore_run {
 	struct heap *heap;
 	struct snapstore *ss;       /* SNAP_ROOT: target, "before" */
 	int rootfd;
-	struct bqueue *queue;       /* struct entry * to write */
+	struct shardq *queue;       /* struct entry * to write, by dir */
+	unsigned next_worker;       /* workers take their shard index */
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 	struct tree_writer *tw;     /* pass 1 (main thread) */
@@ -69,7 +71,7 @@ static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
 	}
 	pthread_mutex_unlock(&r->err_lock);
 	if (r->queue)
-		bqueue_abort(r->queue);
+		shardq_abort(r->queue);
 }
 
 static const char *shown_name(const struct entry *e, char *buf, size_t cap)
@@ -306,6 +308,8 @@ static void *writer_main(void *arg)
 	struct tree_writer *tw = NULL;
 	struct hasher *h = NULL;
 	char *buf = malloc(COPY_BUF);
+	size_t shard = __atomic_fetch_add(&r->next_worker, 1,
+					  __ATOMIC_RELAXED);
 	void *items[BATCH];
 	int n, i, ret;
 
@@ -318,7 +322,7 @@ static void *writer_main(void *arg)
 		run_fail(r, &eb, ret);
 		goto out;
 	}
-	while ((n = bqueue_pop_batch(r->queue, items, BATCH)) > 0) {
+	while ((n = shardq_pop_batch(r->queue, shard, items, BATCH)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct entry *e = items[i];
 
@@ -480,7 +484,8 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		free(copy);
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}
-	ret = bqueue_push(r->queue, copy);
+	ret = shardq_push(r->queue, shardq_dir_key(copy->name, copy->name_len),
+			  copy);
 	if (ret < 0) {
 		entry_free(copy);
 		return errbuf_set(eb, -ECANCELED, "stopped");
@@ -711,7 +716,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 
 	/* pass 2: writes on a pool of workers */
 	if (!ro->dry_run) {
-		ret = bqueue_new(QUEUE_CAP, &r.queue);
+		ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r.queue);
 		if (ret < 0) {
 			ret = errbuf_set(eb, ret, "out of memory");
 			goto out;
@@ -730,9 +735,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = run_pass(&r, before, &scratch, target, pass_write, eb);
 	if (r.queue) {
 		if (ret < 0)
-			bqueue_abort(r.queue);
+			shardq_abort(r.queue);
 		else
-			bqueue_close(r.queue);
+			shardq_close(r.queue);
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
@@ -750,7 +755,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		goto out;
 	if (ro->dry_run)
 		goto out;
-	if (r.rootfd >= 0 && syncfs(r.rootfd)) {
+	if (o->fsync && r.rootfd >= 0 && syncfs(r.rootfd)) {
 		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s",
 				 o->file_root, strerror(errno));
 		goto out;
@@ -779,12 +784,12 @@ out:
 	if (r.queue) {
 		void *item;
 
-		bqueue_abort(r.queue);
+		shardq_abort(r.queue);
 		for (i = 0; i < started; i++)
 			pthread_join(threads[i], NULL);
-		while (bqueue_drain(r.queue, &item) == 1)
+		while (shardq_drain(r.queue, &item) == 1)
 			entry_free(item);
-		bqueue_free(r.queue);
+		shardq_free(r.queue);
 	}
 	free(threads);
 	for (i = 0; i < r.npruned; i++)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "shardq.h"
 #include "diff.h"
 #include "engine.h"
 #include "filter.h"
@@ -76,7 +77,8 @@ struct sync_run {
 	int srcfd, dstfd;          /* local roots, -1 for an object store */
 	struct remote_tree *rsrc;  /* object-store sides, or NULL */
 	struct remote_tree *rdst;
-	struct bqueue *jobs;
+	struct shardq *jobs;          /* struct job *, by directory */
+	unsigned next_worker;
 	FILE *deletions;           /* spill: deleted entries' names */
 	uint64_t ndelete;
 	struct job **deferred;     /* copies blocked by a conflict */
@@ -96,7 +98,7 @@ static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 	}
 	pthread_mutex_unlock(&r->lock);
 	if (r->jobs)
-		bqueue_abort(r->jobs);
+		shardq_abort(r->jobs);
 	if (r->src.q)
 		bqueue_abort(r->src.q);
 	if (r->dst.q)
@@ -662,6 +664,8 @@ static void *worker_main(void *arg)
 	struct errbuf eb = ERRBUF_INIT;
 	struct tree_writer *tw = NULL;
 	char *buf = malloc(BUF_SIZE);
+	size_t shard = __atomic_fetch_add(&r->next_worker, 1,
+					  __ATOMIC_RELAXED);
 	void *items[BATCH];
 	int n, i, ret = 0;
 
@@ -673,7 +677,7 @@ static void *worker_main(void *arg)
 		run_fail(r, &eb, ret);
 		goto out;
 	}
-	while ((n = bqueue_pop_batch(r->jobs, items, BATCH)) > 0) {
+	while ((n = shardq_pop_batch(r->jobs, shard, items, BATCH)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct job *j = items[i];
 
@@ -752,7 +756,8 @@ static int push_job(struct sync_run *r, const struct entry *e,
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}
 	j->kind = (uint8_t)kind;
-	if (bqueue_push(r->jobs, j) < 0) {
+	if (shardq_push(r->jobs, shardq_dir_key(j->e.name, j->e.name_len),
+			j) < 0) {
 		job_free(j);
 		return errbuf_set(eb, -ECANCELED, "stopped");
 	}
@@ -848,7 +853,8 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		j->kind = JOB_COMPARE;
 		j->has_other_md5 = true;
 		j->other_md5 = s->has_md5 ? s->md5 : d->md5;
-		if (bqueue_push(r->jobs, j) < 0) {
+		if (shardq_push(r->jobs, shardq_dir_key(j->e.name, j->e.name_len),
+			j) < 0) {
 			job_free(j);
 			return errbuf_set(eb, -ECANCELED, "stopped");
 		}
@@ -1128,15 +1134,15 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 
 	progress_start(&prog, "sync", stats, &log, o->progress);
 	if (!so->dry_run) {
-		ret = bqueue_new(QUEUE_CAP, &r.jobs);
-		if (ret < 0) {
-			ret = errbuf_set(eb, ret, "out of memory");
-			goto out;
-		}
 		/* a worker waits for each request to an object store: as
 		 * many workers as transfers keep the network stage busy */
 		if ((r.rsrc || r.rdst) && o->transfers > jobs)
 			jobs = o->transfers;
+		ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r.jobs);
+		if (ret < 0) {
+			ret = errbuf_set(eb, ret, "out of memory");
+			goto out;
+		}
 		threads = calloc(jobs, sizeof(*threads));
 		for (i = 0; threads && i < jobs; i++) {
 			if (pthread_create(&threads[i], NULL, worker_main, &r))
@@ -1155,9 +1161,9 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	ret = diff_run(&ls, &rs, on_diff, &r, eb);
 	if (r.jobs) {
 		if (ret < 0)
-			bqueue_abort(r.jobs);
+			shardq_abort(r.jobs);
 		else
-			bqueue_close(r.jobs);
+			shardq_close(r.jobs);
 	}
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
@@ -1183,7 +1189,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	ret = apply_deletions(&r, eb);
 	if (ret < 0)
 		goto out;
-	if (r.dstfd >= 0 && syncfs(r.dstfd)) {
+	if (o->fsync && r.dstfd >= 0 && syncfs(r.dstfd)) {
 		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
 				 strerror(errno));
 		goto out;
@@ -1194,12 +1200,12 @@ out:
 	if (r.jobs) {
 		void *item;
 
-		bqueue_abort(r.jobs);
+		shardq_abort(r.jobs);
 		for (i = 0; i < started; i++)
 			pthread_join(threads[i], NULL);
-		while (bqueue_drain(r.jobs, &item) == 1)
+		while (shardq_drain(r.jobs, &item) == 1)
 			job_free(item);
-		bqueue_free(r.jobs);
+		shardq_free(r.jobs);
 	}
 	free(threads);
 	feed_stop(&r.src);

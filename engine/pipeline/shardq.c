@@ -1,0 +1,97 @@
+/* shardq: an array of bqueues. */
+#include "shardq.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bqueue.h"
+#include "banned.h"
+
+struct shardq {
+	size_t n;
+	struct bqueue *q[];
+};
+
+int shardq_new(size_t n, size_t cap, struct shardq **out)
+{
+	struct shardq *s;
+	size_t i;
+
+	*out = NULL;
+	if (!n)
+		return -EINVAL;
+	s = calloc(1, sizeof(*s) + n * sizeof(s->q[0]));
+	if (!s)
+		return -ENOMEM;
+	s->n = n;
+	for (i = 0; i < n; i++) {
+		if (bqueue_new(cap, &s->q[i]) < 0) {
+			shardq_free(s);
+			return -ENOMEM;
+		}
+	}
+	*out = s;
+	return 0;
+}
+
+void shardq_free(struct shardq *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n; i++)
+		bqueue_free(s->q[i]);
+	free(s);
+}
+
+int shardq_push(struct shardq *s, uint64_t key, void *item)
+{
+	return bqueue_push(s->q[key % s->n], item);
+}
+
+int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
+{
+	return bqueue_pop_batch(s->q[i % s->n], out, max);
+}
+
+void shardq_close(struct shardq *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		bqueue_close(s->q[i]);
+}
+
+void shardq_abort(struct shardq *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		bqueue_abort(s->q[i]);
+}
+
+int shardq_drain(struct shardq *s, void **out)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (bqueue_drain(s->q[i], out) == 1)
+			return 1;
+	return 0;
+}
+
+uint64_t shardq_dir_key(const char *name, size_t len)
+{
+	const char *slash = memrchr(name, '/', len);
+	size_t n = slash ? (size_t)(slash - name) : 0;
+	uint64_t h = 1469598103934665603ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h ^= (unsigned char)name[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
