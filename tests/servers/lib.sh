@@ -12,8 +12,11 @@ port_busy() { # port -> 0 when something accepts connections there
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# free_port: print a port in 20000-59999 that nobody listens on (SNAP_PORT
-# forces one, e.g. to restart a server on the port it had)
+# free_port: print a port in 20000-32767 that nobody listens on (SNAP_PORT
+# forces one, e.g. to restart a server on the port it had). Below the
+# kernel's ephemeral range (32768-60999 by default): there a client
+# connection of a test running alongside may take the port between this
+# check and the server's bind.
 free_port() {
 	local p i
 	if [ -n "${SNAP_PORT:-}" ]; then
@@ -21,7 +24,7 @@ free_port() {
 		return 0
 	fi
 	for i in $(seq 1 200); do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % 12768))
 		port_busy "$p" || { echo "$p"; return 0; }
 	done
 	return 1
