@@ -373,8 +373,7 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 		}
 		meta = *e;
 		meta.mode = after.st_mode & 07777;
-		meta.mtime_ns = (int64_t)after.st_mtim.tv_sec * 1000000000LL +
-				after.st_mtim.tv_nsec;
+		meta.mtime_ns = clock_ts_ns(&after.st_mtim);
 		ret = tree_writer_publish_ts(tw, &meta, &after.st_mtim, dirfd,
 					     tmp, out, eb);
 		if (ret < 0)
@@ -482,8 +481,7 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 			ret = open_src(r, e, &in, &before, eb);
 			if (ret < 0)
 				return ret;
-			meta.mtime_ns = (int64_t)before.st_mtim.tv_sec *
-					1000000000LL + before.st_mtim.tv_nsec;
+			meta.mtime_ns = clock_ts_ns(&before.st_mtim);
 			meta.mode = before.st_mode & 07777;
 		}
 		size = (uint64_t)before.st_size;

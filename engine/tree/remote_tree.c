@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,7 +113,10 @@ static int list_cb(void *arg, const struct objstore_entry *oe)
 	}
 	e->type = ENTRY_FILE;
 	e->size = oe->size;
-	e->mtime_ns = oe->last_modified * 1000000000LL;
+	/* saturate rather than overflow on an absurd Last-Modified */
+	e->mtime_ns = oe->last_modified > INT64_MAX / 1000000000LL ?
+		      INT64_MAX : oe->last_modified < 0 ? 0 :
+		      oe->last_modified * 1000000000LL;
 	e->mode = 0644;
 	if (oe->has_md5) {
 		memcpy(e->md5.b, oe->md5, OBJID_LEN);
