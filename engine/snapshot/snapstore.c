@@ -600,7 +600,7 @@ static int publish(struct snapstore_tx *tx)
 int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 		     struct errbuf *eb)
 {
-	int rc = 0;
+	int rc = 0, tries;
 	int fd;
 
 	if (path_out)
@@ -628,6 +628,20 @@ int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 		goto abort;
 	}
 	rc = publish(tx);
+	/* two runs that started in the same microsecond want one name: the
+	 * later takes the next free microsecond (the header keeps its real
+	 * start time) */
+	for (tries = 0; rc == -EEXIST && tries < 1000; tries++) {
+		char next[SNAPSTORE_NAME_MAX];
+		int64_t t;
+
+		if (snapstore_parse_name(tx->base, &t) < 0 ||
+		    snapstore_format_name(t + 1000, next, sizeof(next)) < 0 ||
+		    memcmp(next, tx->relpath, 8))
+			break;  /* not across a month's directory */
+		memcpy(tx->relpath, next, sizeof(next));
+		rc = publish(tx);
+	}
 	if (rc == -EEXIST) {
 		errbuf_set(eb, rc, "cannot save snapshot '%s/%s': a snapshot "
 			   "with that name already exists", tx->root,

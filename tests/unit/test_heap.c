@@ -197,8 +197,9 @@ static void test_tx(void)
 	CHECK(tx != NULL);
 	if (!tx)
 		goto out;
-	/* the temp lives in the heap root while the tx is open */
-	CHECK_EQ(count_names(root, ".tmp-"), 1);
+	/* while the tx is open nothing is visible but, where O_TMPFILE
+	 * is not available, one temp name in the heap root */
+	CHECK(count_names(root, ".tmp-") <= 1);
 	for (i = 0; i < 3; i++)
 		CHECK_EQ(heap_tx_write(tx, parts[i], strlen(parts[i]), &eb), 0);
 	CHECK_EQ(heap_tx_commit(tx, &id, &eb), 1);
@@ -276,7 +277,7 @@ static void test_tx_abort(void)
 	CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
 	if (tx) {
 		CHECK_EQ(heap_tx_write(tx, "abc", 3, &eb), 0);
-		CHECK_EQ(count_names(root, NULL), 1);
+		CHECK(count_names(root, NULL) <= 1);
 		heap_tx_abort(tx);
 	}
 	/* nothing left: no temp, no fan-out directory */
