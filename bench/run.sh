@@ -325,10 +325,11 @@ corpus_prepare() {
 	want="$params gen $GEN_HASH"
 	[ -f "$dir/stamp" ] && have=$(head -n 1 "$dir/stamp")
 	if [ "$have" != "$want" ] || [ ! -d "$dir/tree" ]; then
-		# short of space: evict the corpora of other scales / modes
+		# image short of space: evict the corpora of other scales/modes
 		read -r total avail < <(df -B1 --output=size,avail "$BASE" | tail -n 1)
-		if [ "$avail" -lt $((total * 2 / 5)) ]; then
+		if [ -n "$LOOPDEV" ] && [ "$avail" -lt $((total * 2 / 5)) ]; then
 			for other in "$BASE"/corpora/*; do
+				[ -d "$other" ] || continue
 				case " $KEEP_DIRS " in *" $other "*) continue ;; esac
 				[ "$other" = "$dir" ] && continue
 				log "evicting cached corpus $other (space)"
@@ -495,12 +496,15 @@ bench_corpus() {
 		PHASES="first nochange mutated"
 		HAS_MUT=1
 	fi
-	log "corpus $c: warm-up read"
+	# cold runs drop the cache anyway: no warm-up
 	local trees=tree
 	[ $HAS_MUT = 1 ] && trees="tree tree.mut"
-	# shellcheck disable=SC2086
-	(cd "$CDIR" && find $trees -type f -print0 |
-		xargs -0 -P2 -n 1000 cat >/dev/null)
+	if [ $CAN_DROP = 0 ]; then
+		log "corpus $c: warm-up read"
+		# shellcheck disable=SC2086
+		(cd "$CDIR" && find $trees -type f -print0 |
+			xargs -0 -P2 -n 1000 cat >/dev/null)
+	fi
 
 	if has_tool snapshooter; then
 		local H=$SCR/heap S=$SCR/snaps
@@ -665,12 +669,14 @@ cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 	else
 		echo "- cache: warm (one untimed warm-up read per corpus; sync before every timed run)$([ $COLD = 1 ] && echo '; --cold was asked but dropping caches is not permitted')"
 	fi
-	echo "- load average when the run started: $LOAD0 (the machine may be shared)"
+	echo "- load average at the start: $LOAD0; at the end: $(cut -d' ' -f1-3 /proc/loadavg) (the machine may be shared)"
 	echo "- runs: $RUNS per (tool, corpus, phase), median shown (million: 1 run)"
 	echo "- snapshooter: ${SNAP_NOTE:-not measured}"
 	echo "- command: \`$CMDLINE\`"
 	echo "- corpora:"
-	awk -F'\t' '{ printf "  - %s: %d files, %.1f MB; after mutation %d files, %.1f MB\n", $1, $2, $3 / 1e6, $4, $5 / 1e6 }' "$OUTDIR/corpora.tsv"
+	awk -F'\t' '{ printf "  - %s: %d files, %.1f MB", $1, $2, $3 / 1e6
+		if ($1 == "million") print " (no mutated phase)"
+		else printf "; after mutation %d files, %.1f MB\n", $4, $5 / 1e6 }' "$OUTDIR/corpora.tsv"
 	echo
 	echo "| tool | corpus | phase | median s | files/s | MB/s | peak RSS MiB | ratio vs snapshooter |"
 	echo "|---|---|---|---:|---:|---:|---:|---:|"
