@@ -561,6 +561,11 @@ static int make_snapshot_run(const struct engine_opts *o,
 		if (ret < 0)
 			goto out;
 	}
+	if (o->interrupted && *o->interrupted) {
+		/* a signal during the final sync: publish nothing */
+		ret = errbuf_set(eb, -EINTR, "interrupted");
+		goto out;
+	}
 	if (tx) {
 		ret = snapstore_commit(tx, snapshot_path, eb);
 		tx = NULL;
