@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -39,6 +40,14 @@ int diff_state_parse(const char *s, enum diff_state *out)
 		}
 	}
 	return -EINVAL;
+}
+
+void diff_print_plan(const char *what, const struct entry *e)
+{
+	char shown[1024];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	printf("%s %s\n", what, shown);
 }
 
 /* One side of the merge: the current entry and the previous one. */

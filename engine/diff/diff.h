@@ -33,6 +33,10 @@ int diff_run(struct entry_stream *left, struct entry_stream *right,
 	     diff_cb cb, void *cb_ctx, struct errbuf *eb);
 
 const char *diff_state_name(enum diff_state s); /* "only_left", ... */
+
+/* One line of a --dry-run plan on stdout: "<what> <name>", the name
+ * rendered printable (errbuf_quote_name). */
+void diff_print_plan(const char *what, const struct entry *e);
 int diff_state_parse(const char *s, enum diff_state *out);
 
 #endif

@@ -82,6 +82,19 @@ static int not_regular(struct errbuf *eb, const char *root,
 			  "(replaced since the scan)", root, shown);
 }
 
+/* Count the result of a heap put (1 written, 0 already there) and pass
+ * errors through. */
+static int record_store(struct run_stats *stats, int ret, uint64_t len)
+{
+	if (ret < 0)
+		return ret;
+	stat_add(ret ? &stats->heap_objects_written :
+		 &stats->heap_objects_present, 1);
+	if (ret)
+		stat_add(&stats->bytes_written, len);
+	return 0;
+}
+
 static void take_stat(struct entry *e, const struct io_stat *st)
 {
 	e->size = st->size;
@@ -208,15 +221,8 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 static int store_small(struct heap *heap, struct entry *e, const void *buf,
 		       size_t len, struct run_stats *stats, struct errbuf *eb)
 {
-	int ret = heap_put_buf(heap, &e->md5, buf, len, eb);
-
-	if (ret < 0)
-		return ret;
-	stat_add(ret ? &stats->heap_objects_written :
-		 &stats->heap_objects_present, 1);
-	if (ret)
-		stat_add(&stats->bytes_written, len);
-	return 0;
+	return record_store(stats, heap_put_buf(heap, &e->md5, buf, len, eb),
+			    len);
 }
 
 /* Read a batch of small files whole, then hash and store each. */
@@ -364,16 +370,8 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 	e->has_md5 = true;
 	e->size = total;
 	stat_add(&stats->files_hashed, 1);
-	if (tx) {
-		ret = heap_tx_commit(tx, &e->md5, eb);
-		if (ret < 0)
-			return ret;
-		stat_add(ret ? &stats->heap_objects_written :
-			 &stats->heap_objects_present, 1);
-		if (ret)
-			stat_add(&stats->bytes_written, total);
-	}
-	return 0;
+	return tx ? record_store(stats, heap_tx_commit(tx, &e->md5, eb), total) :
+		    0;
 }
 
 int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
@@ -393,8 +391,8 @@ int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
 			ret = heap_put_copy(heap, &e->md5, remote_tree_store(t),
 					    e->name, e->etag, eb);
 			if (ret >= 0) {
-				stat_add(ret ? &stats->heap_objects_written :
-					 &stats->heap_objects_present, 1);
+				/* no bytes written by this host */
+				record_store(stats, ret, 0);
 				continue;
 			}
 			errbuf_clear(eb);  /* copy the bytes ourselves */

@@ -181,22 +181,19 @@ static int check_target(struct restore_run *r, const char *path,
 	return ret < 0 ? ret : 0;
 }
 
-/* Write one file from the heap, verifying its MD5 on the way. */
-static int write_file(struct tree_writer *tw, struct heap *heap,
-		      struct hasher *h, char *buf, const struct entry *e,
-		      struct run_stats *stats, struct errbuf *eb)
+/* Read heap object src (named e->md5) to its end, MD5 it on the way and,
+ * with dst >= 0, copy it there. A content that does not match its name
+ * (or its size) is a tampered or damaged object: -EBADMSG naming it. */
+static int copy_verified(struct hasher *h, char *buf, int src, int dst,
+			 const struct entry *e, uint64_t *total,
+			 struct errbuf *eb)
 {
-	char tmp[64], shown[512], hex[OBJID_HEX_LEN + 1];
+	char shown[512], hex[OBJID_HEX_LEN + 1];
 	struct objid got;
-	uint64_t total = 0;
-	int src = -1, dst = -1, dirfd, ret;
+	int ret;
 
-	ret = heap_open_object(heap, &e->md5, &src, eb);
-	if (ret < 0)
-		return ret;
-	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &dst, eb);
-	if (ret < 0)
-		goto out;
+	*total = 0;
+	objid_to_hex(&e->md5, hex);
 	ret = hasher_begin(h, eb);
 	while (!ret) {
 		ssize_t n = read(src, buf, COPY_BUF);
@@ -205,16 +202,15 @@ static int write_file(struct tree_writer *tw, struct heap *heap,
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			objid_to_hex(&e->md5, hex);
 			ret = errbuf_set(eb, -errno, "cannot read heap object "
 					 "%s: %s", hex, strerror(errno));
 			break;
 		}
 		if (n == 0)
 			break;
-		total += (uint64_t)n;
+		*total += (uint64_t)n;
 		ret = hasher_update(h, buf, (size_t)n, eb);
-		while (!ret && off < n) {
+		while (!ret && dst >= 0 && off < n) {
 			ssize_t m = write(dst, buf + off, (size_t)(n - off));
 
 			if (m < 0 && errno == EINTR)
@@ -230,13 +226,30 @@ static int write_file(struct tree_writer *tw, struct heap *heap,
 	}
 	if (!ret)
 		ret = hasher_final(h, &got, eb);
-	if (!ret && (!objid_eq(&got, &e->md5) || total != e->size)) {
-		objid_to_hex(&e->md5, hex);
+	if (!ret && (!objid_eq(&got, &e->md5) || *total != e->size))
 		ret = errbuf_set(eb, -EBADMSG, "heap object %s is corrupt (its "
 				 "content does not match its md5): not "
 				 "restoring '%s'", hex,
 				 shown_name(e, shown, sizeof(shown)));
-	}
+	return ret;
+}
+
+/* Write one file from the heap, verifying its MD5 on the way. */
+static int write_file(struct tree_writer *tw, struct heap *heap,
+		      struct hasher *h, char *buf, const struct entry *e,
+		      struct run_stats *stats, struct errbuf *eb)
+{
+	char tmp[64];
+	uint64_t total = 0;
+	int src = -1, dst = -1, dirfd, ret;
+
+	ret = heap_open_object(heap, &e->md5, &src, eb);
+	if (ret < 0)
+		return ret;
+	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &dst, eb);
+	if (ret < 0)
+		goto out;
+	ret = copy_verified(h, buf, src, dst, e, &total, eb);
 	if (ret < 0) {
 		close(dst);
 		unlinkat(dirfd, tmp, 0);
@@ -258,39 +271,13 @@ out:
 static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
 			const struct entry *e, struct errbuf *eb)
 {
-	char hex[OBJID_HEX_LEN + 1], shown[512];
-	struct objid got;
 	uint64_t total = 0;
 	int fd = -1, ret;
 
 	ret = heap_open_object(r->heap, &e->md5, &fd, eb);
 	if (ret < 0)
 		return ret;
-	ret = hasher_begin(h, eb);
-	while (!ret) {
-		ssize_t n = read(fd, buf, COPY_BUF);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = errbuf_set(eb, -errno, "cannot read a heap object: "
-					 "%s", strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		ret = hasher_update(h, buf, (size_t)n, eb);
-	}
-	if (!ret)
-		ret = hasher_final(h, &got, eb);
-	if (!ret && (!objid_eq(&got, &e->md5) || total != e->size)) {
-		objid_to_hex(&e->md5, hex);
-		ret = errbuf_set(eb, -EBADMSG, "heap object %s is corrupt (its "
-				 "content does not match its md5): not "
-				 "restoring '%s'", hex,
-				 shown_name(e, shown, sizeof(shown)));
-	}
+	ret = copy_verified(h, buf, fd, -1, e, &total, eb);
 	if (!ret)
 		ret = remote_tree_write(r->rtree, e, fd, total, &e->md5, eb);
 	if (!ret) {
@@ -353,14 +340,6 @@ out:
 	return NULL;
 }
 
-static void plan_line(const char *what, const struct entry *e)
-{
-	char shown[1024];
-
-	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	printf("%s %s\n", what, shown);
-}
-
 static int remember_prune(struct restore_run *r, const struct entry *e)
 {
 	if (!memchr(e->name, '/', e->name_len))
@@ -395,7 +374,7 @@ static int pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 		return 0;
 	if (r->ro->dry_run) {
 		if (st == DIFF_ONLY_LEFT)
-			plan_line("delete", l);
+			diff_print_plan("delete", l);
 		stat_add(&r->stats->files_deleted, 1);
 		return 0;
 	}
@@ -455,7 +434,7 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 			return 0;
 		stat_add(&r->stats->dirs_created, 1);
 		if (r->ro->dry_run) {
-			plan_line("create", t);
+			diff_print_plan("create", t);
 			return 0;
 		}
 		ret = tree_writer_mkdir(r->tw, t, false, eb);
@@ -466,13 +445,13 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 			return 0;
 		stat_add(&r->stats->files_updated, 1);
 		if (r->ro->dry_run) {
-			plan_line("update", t);
+			diff_print_plan("update", t);
 			return 0;
 		}
 		return tree_writer_set_meta(r->tw, t, eb);
 	}
 	if (r->ro->dry_run) {
-		plan_line(st == DIFF_ONLY_RIGHT ? "create" : "replace", t);
+		diff_print_plan(st == DIFF_ONLY_RIGHT ? "create" : "replace", t);
 		stat_add(t->type == ENTRY_DIR ? &r->stats->dirs_created :
 			 &r->stats->files_copied, 1);
 		if (t->type == ENTRY_FILE)
@@ -509,7 +488,7 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 		stat_add(&r->stats->files_updated, 1);
 	if (r->ro->dry_run) {
 		if (differs)
-			plan_line("update", t);
+			diff_print_plan("update", t);
 		return 0;
 	}
 	return tree_writer_set_meta(r->tw, t, eb);

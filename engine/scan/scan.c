@@ -317,6 +317,21 @@ static struct dir_job *job_get(struct scanner *s)
 	return j;
 }
 
+/* Give a job back to the free list with what it still holds (an fd the
+ * walk did not take, its prefix). */
+static void job_recycle(struct scanner *s, struct dir_job *j)
+{
+	if (j->dirfd >= 0)
+		close(j->dirfd);
+	j->dirfd = -1;
+	free(j->prefix);
+	j->prefix = NULL;
+	pthread_mutex_lock(&s->lock);
+	j->free_next = s->free_jobs;
+	s->free_jobs = j;
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* Queue jobs for the directories the walk enters next. */
 static void prefetch_topup(struct scanner *s)
 {
@@ -353,10 +368,7 @@ static void prefetch_topup(struct scanner *s)
 				return;
 			j->prefix = malloc(len + 2);
 			if (!j->prefix) {
-				pthread_mutex_lock(&s->lock);
-				j->free_next = s->free_jobs;
-				s->free_jobs = j;
-				pthread_mutex_unlock(&s->lock);
+				job_recycle(s, j);
 				return;
 			}
 			memcpy(j->prefix, s->path, len);
@@ -463,15 +475,7 @@ static int enter_dir(struct scanner *s, struct child *c, const char *prefix,
 	}
 	if (j) {
 		/* the pool could not load it: do it here */
-		if (j->dirfd >= 0)
-			close(j->dirfd);
-		j->dirfd = -1;
-		free(j->prefix);
-		j->prefix = NULL;
-		pthread_mutex_lock(&s->lock);
-		j->free_next = s->free_jobs;
-		s->free_jobs = j;
-		pthread_mutex_unlock(&s->lock);
+		job_recycle(s, j);
 		j = NULL;
 	}
 	fd = open_subdir(parent->dirfd, c->name);
@@ -503,17 +507,8 @@ open_error:
 	ret = errbuf_set(eb, ret, "cannot open directory '%s/%s': %s",
 			 s->o.root, shown, strerror(-ret));
 recycle:
-	if (j) {
-		if (j->dirfd >= 0)
-			close(j->dirfd);
-		j->dirfd = -1;
-		free(j->prefix);
-		j->prefix = NULL;
-		pthread_mutex_lock(&s->lock);
-		j->free_next = s->free_jobs;
-		s->free_jobs = j;
-		pthread_mutex_unlock(&s->lock);
-	}
+	if (j)
+		job_recycle(s, j);
 	return ret;
 }
 

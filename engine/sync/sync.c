@@ -702,14 +702,6 @@ out:
 	return NULL;
 }
 
-static void plan_line(const char *what, const struct entry *e)
-{
-	char shown[1024];
-
-	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	printf("%s %s\n", what, shown);
-}
-
 static int record_deletion(struct sync_run *r, const struct entry *d,
 			   struct errbuf *eb)
 {
@@ -719,7 +711,7 @@ static int record_deletion(struct sync_run *r, const struct entry *d,
 		return 0;
 	r->ndelete++;
 	if (r->so->dry_run) {
-		plan_line("delete", d);
+		diff_print_plan("delete", d);
 		return 0;
 	}
 	if (fwrite(&d->type, 1, 1, r->deletions) != 1 ||
@@ -736,7 +728,7 @@ static int push_job(struct sync_run *r, const struct entry *e,
 	struct job *j;
 
 	if (r->so->dry_run) {
-		plan_line(kind == JOB_META ? "update" : kind == JOB_COMPARE ?
+		diff_print_plan(kind == JOB_META ? "update" : kind == JOB_COMPARE ?
 			  "check" : "copy", e);
 		if (kind == JOB_COPY) {
 			stat_add(e->type == ENTRY_DIR ? &r->stats->dirs_created :
@@ -777,10 +769,10 @@ static int push_dir(struct sync_run *r, const struct entry *e, bool create,
 
 	if (r->so->dry_run) {
 		if (create) {
-			plan_line("create", e);
+			diff_print_plan("create", e);
 			stat_add(&r->stats->dirs_created, 1);
 		} else if (differs) {
-			plan_line("update", e);
+			diff_print_plan("update", e);
 			stat_add(&r->stats->files_updated, 1);
 		}
 		return 0;
