@@ -95,6 +95,13 @@ int bqueue_pop(struct bqueue *q, void **out)
 
 int bqueue_pop_batch(struct bqueue *q, void **out, size_t max)
 {
+	return bqueue_pop_batch_weighted(q, out, max, NULL, 0);
+}
+
+int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
+			      uint64_t (*weight)(const void *item),
+			      uint64_t budget)
+{
 	int ret;
 
 	if (!max)
@@ -105,10 +112,20 @@ int bqueue_pop_batch(struct bqueue *q, void **out, size_t max)
 	if (q->aborted) {
 		ret = -ECANCELED;
 	} else {
+		uint64_t used = 0;
 		size_t n = 0;
 
 		while (n < max && q->count) {
-			out[n++] = q->items[q->head];
+			void *item = q->items[q->head];
+
+			if (weight) {
+				uint64_t w = weight(item);
+
+				if (n && (w > budget || used + w > budget))
+					break;
+				used += w;
+			}
+			out[n++] = item;
 			q->head = (q->head + 1) % q->capacity;
 			q->count--;
 		}

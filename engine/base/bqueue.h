@@ -5,6 +5,7 @@
 #define SNAP_BQUEUE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct bqueue;
 
@@ -26,6 +27,13 @@ int bqueue_pop(struct bqueue *q, void **out);
  * the first). Returns the count (>= 1), 0 at end of stream, or
  * -ECANCELED. Lets workers batch I/O submissions. */
 int bqueue_pop_batch(struct bqueue *q, void **out, size_t max);
+
+/* Like bqueue_pop_batch, but also stops before the item that would take
+ * the summed weight(item) past budget (the first item is always taken).
+ * Keeps one worker from taking several large files while another idles. */
+int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
+			      uint64_t (*weight)(const void *item),
+			      uint64_t budget);
 
 /* Producers are done: consumers drain what is left, then see 0. */
 void bqueue_close(struct bqueue *q);

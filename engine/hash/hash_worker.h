@@ -20,6 +20,8 @@
 #define HASH_BATCH_MAX 64
 #define HASH_ARENA_SIZE (4 * 1024 * 1024)
 #define HASH_CHUNK (1024 * 1024)
+/* per-file cost beyond its bytes, in bytes, when batches are sized */
+#define HASH_FILE_WEIGHT 4096
 
 struct hash_worker;
 

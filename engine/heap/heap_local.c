@@ -31,9 +31,16 @@ struct local {
 	atomic_int link_proc;
 };
 
+/* A streamed object starts its writeback every this many bytes, so the
+ * disk works while the file is still being hashed and the syncfs before
+ * the snapshot finds little left to write. */
+#define WRITEBACK_STEP ((uint64_t)8 << 20)
+
 struct local_tx {
 	struct local *heap;
 	int fd;
+	uint64_t written;      /* bytes written so far */
+	uint64_t flushed;      /* writeback started up to here */
 	char tmp_name[80];     /* relative to the heap root */
 };
 
@@ -199,6 +206,15 @@ static int local_tx_write(void *txp, const void *buf, size_t len,
 		}
 		p += n;
 		len -= (size_t)n;
+		tx->written += (uint64_t)n;
+	}
+	if (tx->written - tx->flushed >= WRITEBACK_STEP) {
+		/* asynchronous: queues the range for writeback and returns;
+		 * durability still comes from the syncfs in local_sync */
+		(void)sync_file_range(tx->fd, (off_t)tx->flushed,
+				      (off_t)(tx->written - tx->flushed),
+				      SYNC_FILE_RANGE_WRITE);
+		tx->flushed = tx->written;
 	}
 	return 0;
 }

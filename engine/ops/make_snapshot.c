@@ -263,6 +263,15 @@ static void *scan_main(void *arg)
 	return NULL;
 }
 
+/* A batch is about one read arena of small files or one large file: a
+ * worker never sits on two large files while another worker idles. */
+static uint64_t job_weight(const void *item)
+{
+	const struct ordered_slot *slot = item;
+
+	return slot->entry.size + HASH_FILE_WEIGHT;
+}
+
 static void *hash_main(void *arg)
 {
 	struct snap_run *r = arg;
@@ -279,7 +288,8 @@ static void *hash_main(void *arg)
 		run_fail(r, &eb, ret);
 		return NULL;
 	}
-	while ((n = bqueue_pop_batch(r->jobs, batch, HASH_BATCH_MAX)) > 0) {
+	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
+					       job_weight, HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
 			items[i] = &((struct ordered_slot *)batch[i])->entry;
 		if (r->o->interrupted && *r->o->interrupted)

@@ -82,16 +82,27 @@ int shardq_drain(struct shardq *s, void **out)
 	return 0;
 }
 
-uint64_t shardq_dir_key(const char *name, size_t len)
+static uint64_t fnv1a(const char *p, size_t n)
 {
-	const char *slash = memrchr(name, '/', len);
-	size_t n = slash ? (size_t)(slash - name) : 0;
 	uint64_t h = 1469598103934665603ULL;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		h ^= (unsigned char)name[i];
+		h ^= (unsigned char)p[i];
 		h *= 1099511628211ULL;
 	}
 	return h;
+}
+
+uint64_t shardq_dir_key(const char *name, size_t len)
+{
+	const char *slash = memrchr(name, '/', len);
+
+	return fnv1a(name, slash ? (size_t)(slash - name) : 0);
+}
+
+uint64_t shardq_file_key(const char *name, size_t len, uint64_t size)
+{
+	return size >= SHARDQ_SPREAD_MIN ? fnv1a(name, len) :
+	       shardq_dir_key(name, len);
 }

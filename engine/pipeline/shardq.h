@@ -30,4 +30,13 @@ int shardq_drain(struct shardq *q, void **out);
 /* FNV-1a of the directory part of a relative name ("" for top level). */
 uint64_t shardq_dir_key(const char *name, size_t len);
 
+/* Files of at least this many bytes are spread by their own name: their
+ * copy time dwarfs the directory lock, and two large files in one
+ * directory must not queue behind each other on one worker. */
+#define SHARDQ_SPREAD_MIN ((uint64_t)1 << 20)
+
+/* The key of a file to write: shardq_dir_key for small files, the whole
+ * name for files of SHARDQ_SPREAD_MIN bytes or more. */
+uint64_t shardq_file_key(const char *name, size_t len, uint64_t size);
+
 #endif

@@ -463,7 +463,8 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		free(copy);
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}
-	ret = shardq_push(r->queue, shardq_dir_key(copy->name, copy->name_len),
+	ret = shardq_push(r->queue, shardq_file_key(copy->name, copy->name_len,
+					       copy->size),
 			  copy);
 	if (ret < 0) {
 		entry_free(copy);

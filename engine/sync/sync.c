@@ -746,7 +746,8 @@ static int push_job(struct sync_run *r, const struct entry *e,
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}
 	j->kind = (uint8_t)kind;
-	if (shardq_push(r->jobs, shardq_dir_key(j->e.name, j->e.name_len),
+	if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
+					       j->e.size),
 			j) < 0) {
 		job_free(j);
 		return errbuf_set(eb, -ECANCELED, "stopped");
@@ -843,7 +844,8 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		j->kind = JOB_COMPARE;
 		j->has_other_md5 = true;
 		j->other_md5 = s->has_md5 ? s->md5 : d->md5;
-		if (shardq_push(r->jobs, shardq_dir_key(j->e.name, j->e.name_len),
+		if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
+					       j->e.size),
 			j) < 0) {
 			job_free(j);
 			return errbuf_set(eb, -ECANCELED, "stopped");

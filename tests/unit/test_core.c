@@ -152,6 +152,37 @@ static void test_bqueue(void)
 	bqueue_free(a.q);
 }
 
+static uint64_t weight_of(const void *item)
+{
+	return (uint64_t)(uintptr_t)item;
+}
+
+/* A weighted batch stops before the item that would pass the budget, but
+ * always takes one: a large file travels alone, small ones together. */
+static void test_bqueue_weighted(void)
+{
+	static const uintptr_t w[] = { 3, 4, 100, 1, 1, 1, 9 };
+	void *out[8];
+	struct bqueue *q;
+	size_t i;
+
+	CHECK_EQ(bqueue_new(16, &q), 0);
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		CHECK_EQ(bqueue_push(q, (void *)w[i]), 0);
+	bqueue_close(q);
+	CHECK_EQ(bqueue_pop_batch_weighted(q, out, 8, weight_of, 8), 2);
+	CHECK_EQ((uintptr_t)out[1], 4);
+	CHECK_EQ(bqueue_pop_batch_weighted(q, out, 8, weight_of, 8), 1);
+	CHECK_EQ((uintptr_t)out[0], 100);
+	CHECK_EQ(bqueue_pop_batch_weighted(q, out, 2, weight_of, 8), 2);
+	CHECK_EQ(bqueue_pop_batch_weighted(q, out, 8, weight_of, 8), 1);
+	CHECK_EQ((uintptr_t)out[0], 1);
+	CHECK_EQ(bqueue_pop_batch_weighted(q, out, 8, weight_of, 8), 1);
+	CHECK_EQ((uintptr_t)out[0], 9);
+	CHECK_EQ(bqueue_pop_batch_weighted(q, out, 8, weight_of, 8), 0);
+	bqueue_free(q);
+}
+
 int main(void)
 {
 	RUN_TEST(test_errbuf_first_wins);
@@ -161,5 +192,6 @@ int main(void)
 	RUN_TEST(test_entry_order);
 	RUN_TEST(test_name_check);
 	RUN_TEST(test_bqueue);
+	RUN_TEST(test_bqueue_weighted);
 	return test_finish();
 }

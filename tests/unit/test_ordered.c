@@ -1,6 +1,7 @@
 /* test_ordered: the reorder window (engine/pipeline/ordered.h) with real
  * worker threads completing slots out of order, its backpressure bound,
- * abort and close; and bqueue_pop_batch (engine/base/bqueue.h). */
+ * abort and close; bqueue_pop_batch (engine/base/bqueue.h); and how
+ * shardq keys spread files over workers. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -13,6 +14,7 @@
 #include "bqueue.h"
 #include "entry.h"
 #include "ordered.h"
+#include "shardq.h"
 #include "test.h"
 
 #define NWORKERS 4
@@ -752,6 +754,30 @@ static void test_pop_batch_mpmc(void)
 	bqueue_free(q);
 }
 
+/* Small files of one directory share a worker (one directory lock
+ * holder); large files are spread by their own names. */
+static void test_shardq_file_key(void)
+{
+	uint64_t a = shardq_file_key("d/a", 3, 10);
+	uint64_t b = shardq_file_key("d/b", 3, 10);
+	unsigned i, distinct = 0;
+
+	CHECK_EQ(a, b);
+	CHECK_EQ(a, shardq_dir_key("d/x", 3));
+	CHECK(shardq_dir_key("d/a", 3) != shardq_dir_key("e/a", 3));
+	for (i = 0; i < 8; i++) {
+		char name[8] = { 'd', '/', 'b', 'i', 'g', (char)('0' + i) };
+
+		if (shardq_file_key(name, 6, SHARDQ_SPREAD_MIN) % 2 !=
+		    shardq_file_key("d/big0", 6, SHARDQ_SPREAD_MIN) % 2)
+			distinct++;
+	}
+	/* eight large files in one directory land on both of two workers */
+	CHECK(distinct > 0);
+	CHECK(shardq_file_key("d/big0", 6, SHARDQ_SPREAD_MIN) !=
+	      shardq_file_key("d/big1", 6, SHARDQ_SPREAD_MIN));
+}
+
 int main(void)
 {
 	RUN_TEST(test_new_invalid);
@@ -768,5 +794,6 @@ int main(void)
 	RUN_TEST(test_pop_batch_blocking);
 	RUN_TEST(test_pop_batch_wakes_producers);
 	RUN_TEST(test_pop_batch_mpmc);
+	RUN_TEST(test_shardq_file_key);
 	return test_finish();
 }
