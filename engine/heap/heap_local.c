@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <unistd.h>
 
+#include "flusher.h"
 #include "relpath.h"
 #include "banned.h"
 
@@ -29,7 +30,13 @@ struct local {
 	 * /proc/self/fd */
 	atomic_int anon_ok;
 	atomic_int link_proc;
+	struct flusher *flusher;   /* NULL when only read */
 };
+
+/* Background writeback step, and what an object costs beyond its bytes
+ * (inode, directory entry, journal) in that count. */
+#define FLUSH_STEP ((uint64_t)128 << 20)
+#define OBJECT_OVERHEAD 4096
 
 /* A streamed object starts its writeback every this many bytes, so the
  * disk works while the file is still being hashed and the syncfs before
@@ -67,6 +74,10 @@ int heap_local_open(const char *root, bool create, void **out,
 	}
 	h->pid = (int)getpid();
 	atomic_store(&h->anon_ok, 1);
+	/* a heap opened to be filled: start its writeback early (without
+	 * one, the final syncfs still makes everything durable) */
+	if (create)
+		(void)flusher_start(root, FLUSH_STEP, &h->flusher);
 	*out = h;
 	return 0;
 }
@@ -77,6 +88,7 @@ static void local_free(void *self)
 
 	if (!h)
 		return;
+	flusher_stop(h->flusher);
 	close(h->rootfd);
 	free(h->root);
 	free(h);
@@ -290,6 +302,9 @@ static int local_tx_commit(void *txp, const struct objid *id,
 			ret = errbuf_set(eb, ret, "cannot store heap object "
 					 "'%s/%s': %s", h->root, path,
 					 strerror(-ret));
+		if (ret == 1)
+			flusher_add(h->flusher, tx->written - tx->flushed +
+				    OBJECT_OVERHEAD);
 		free(tx);
 		return ret;
 	}
@@ -305,6 +320,8 @@ static int local_tx_commit(void *txp, const struct objid *id,
 		if (renameat2(h->rootfd, tx->tmp_name, h->rootfd, path,
 			      RENAME_NOREPLACE) == 0) {
 			ret = 1;
+			flusher_add(h->flusher, tx->written - tx->flushed +
+				    OBJECT_OVERHEAD);
 			goto out;
 		}
 		if (errno == EEXIST) {

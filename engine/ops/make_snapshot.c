@@ -37,6 +37,8 @@
 #include "banned.h"
 
 #define WINDOW 8192
+/* entries the writer takes from the window at once */
+#define WRITER_BATCH 256
 #define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
 
 struct snap_run {
@@ -278,6 +280,7 @@ static void *hash_main(void *arg)
 	struct errbuf eb = ERRBUF_INIT;
 	struct hash_worker *w = NULL;
 	void *batch[HASH_BATCH_MAX];
+	struct ordered_slot *slots[HASH_BATCH_MAX];
 	struct entry *items[HASH_BATCH_MAX];
 	int n, i, ret;
 
@@ -290,8 +293,10 @@ static void *hash_main(void *arg)
 	}
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
-		for (i = 0; i < n; i++)
-			items[i] = &((struct ordered_slot *)batch[i])->entry;
+		for (i = 0; i < n; i++) {
+			slots[i] = batch[i];
+			items[i] = &slots[i]->entry;
+		}
 		if (r->o->interrupted && *r->o->interrupted)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
@@ -306,8 +311,7 @@ static void *hash_main(void *arg)
 		 * batch's unhashed entries for a result */
 		if (ret < 0)
 			run_fail(r, &eb, ret);
-		for (i = 0; i < n; i++)
-			ordered_complete(r->win, batch[i]);
+		ordered_complete_batch(r->win, slots, (size_t)n);
 		if (ret < 0)
 			break;
 	}
@@ -380,6 +384,30 @@ static int write_sink_fd(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* The writer's part for one entry in scan order: record it, or say that
+ * it vanished between the scan and the read. */
+static void write_entry(struct snap_run *r, struct snapshot_writer *writer,
+			const struct entry *e)
+{
+	struct errbuf web = ERRBUF_INIT;
+	int ret;
+
+	if (e->type == ENTRY_FILE && !e->has_md5 && !run_failed(r)) {
+		/* deleted between the scan and the read: the tree no
+		 * longer has it (rsync also just warns) */
+		char shown[512];
+
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		log_warn(r->log, "'%s/%s' vanished during the scan: left out",
+			 r->o->file_root, shown);
+		stat_add(&r->stats->files_skipped, 1);
+	} else if (writer && !run_failed(r)) {
+		ret = snapshot_writer_add(writer, e, &web);
+		if (ret < 0)
+			run_fail(r, &web, ret);
+	}
+}
+
 static int make_snapshot_run(const struct engine_opts *o,
 			     const struct make_snapshot_opts *mo,
 			     struct run_stats *stats, char **snapshot_path,
@@ -395,7 +423,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 	pthread_t scan_thread, *hash_threads = NULL;
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
 	bool scan_started = false;
-	struct ordered_slot *slot;
+	struct ordered_slot *ready[WRITER_BATCH];
+	size_t nready, k;
 	double t0 = clock_mono_s();
 	int out_fd = mo->to_fd ? mo->out_fd : -1;
 	int ret;
@@ -524,26 +553,10 @@ static int make_snapshot_run(const struct engine_opts *o,
 	}
 
 	/* the writer: entries in scan order, as workers complete them */
-	while ((slot = ordered_next(r.win)) != NULL) {
-		struct errbuf web = ERRBUF_INIT;
-
-		if (slot->entry.type == ENTRY_FILE && !slot->entry.has_md5 &&
-		    !run_failed(&r)) {
-			/* deleted between the scan and the read: the tree
-			 * no longer has it (rsync also just warns) */
-			char shown[512];
-
-			errbuf_quote_name(shown, sizeof(shown), slot->entry.name,
-					  slot->entry.name_len);
-			log_warn(&log, "'%s/%s' vanished during the scan: left "
-				 "out", o->file_root, shown);
-			stat_add(&stats->files_skipped, 1);
-		} else if (writer && !run_failed(&r)) {
-			ret = snapshot_writer_add(writer, &slot->entry, &web);
-			if (ret < 0)
-				run_fail(&r, &web, ret);
-		}
-		ordered_release(r.win, slot);
+	while ((nready = ordered_next_batch(r.win, ready, WRITER_BATCH)) > 0) {
+		for (k = 0; k < nready; k++)
+			write_entry(&r, writer, &ready[k]->entry);
+		ordered_release_batch(r.win, ready, nready);
 	}
 	if (scan_started)
 		pthread_join(scan_thread, NULL);

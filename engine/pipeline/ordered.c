@@ -17,6 +17,9 @@ struct ordered {
 	size_t window;
 	uint64_t head;
 	uint64_t tail;
+	size_t wake_room;         /* free slots that wake a waiting producer */
+	bool producer_waiting;
+	bool consumer_waiting;
 	bool closed;
 	bool aborted;
 };
@@ -37,6 +40,9 @@ int ordered_new(size_t window, struct ordered **out)
 		return -ENOMEM;
 	}
 	o->window = window;
+	/* wake the producer for a quarter of the window, not for every
+	 * slot: one wake-up per entry was the run's top context switch */
+	o->wake_room = window / 4 ? window / 4 : 1;
 	pthread_mutex_init(&o->lock, NULL);
 	pthread_cond_init(&o->space, NULL);
 	pthread_cond_init(&o->ready, NULL);
@@ -65,8 +71,10 @@ struct ordered_slot *ordered_reserve(struct ordered *o)
 	struct ordered_slot *s = NULL;
 
 	pthread_mutex_lock(&o->lock);
-	while (o->tail - o->head == o->window && !o->aborted)
+	while (o->tail - o->head == o->window && !o->aborted) {
+		o->producer_waiting = true;
 		pthread_cond_wait(&o->space, &o->lock);
+	}
 	if (!o->aborted && !o->closed) {
 		s = &o->slots[o->tail % o->window];
 		memset(s, 0, sizeof(*s));
@@ -78,9 +86,20 @@ struct ordered_slot *ordered_reserve(struct ordered *o)
 
 void ordered_complete(struct ordered *o, struct ordered_slot *slot)
 {
+	ordered_complete_batch(o, &slot, 1);
+}
+
+void ordered_complete_batch(struct ordered *o, struct ordered_slot **slots,
+			    size_t n)
+{
+	size_t i;
+
 	pthread_mutex_lock(&o->lock);
-	slot->done = 1;
-	if (slot->seq == o->head)
+	for (i = 0; i < n; i++)
+		slots[i]->done = 1;
+	/* the consumer waits only for the head slot */
+	if (o->consumer_waiting && o->head < o->tail &&
+	    o->slots[o->head % o->window].done)
 		pthread_cond_signal(&o->ready);
 	pthread_mutex_unlock(&o->lock);
 }
@@ -95,34 +114,57 @@ void ordered_close(struct ordered *o)
 
 struct ordered_slot *ordered_next(struct ordered *o)
 {
-	struct ordered_slot *s = NULL;
+	struct ordered_slot *s;
+
+	return ordered_next_batch(o, &s, 1) ? s : NULL;
+}
+
+size_t ordered_next_batch(struct ordered *o, struct ordered_slot **out,
+			  size_t max)
+{
+	size_t n = 0;
 
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
 		if (o->aborted)
 			break;
-		if (o->head < o->tail) {
-			struct ordered_slot *h = &o->slots[o->head % o->window];
+		while (n < max && o->head + n < o->tail) {
+			struct ordered_slot *s =
+				&o->slots[(o->head + n) % o->window];
 
-			if (h->done) {
-				s = h;
+			if (!s->done)
 				break;
-			}
-		} else if (o->closed) {
-			break;
+			out[n++] = s;
 		}
+		if (n || (o->head == o->tail && o->closed))
+			break;
+		o->consumer_waiting = true;
 		pthread_cond_wait(&o->ready, &o->lock);
+		o->consumer_waiting = false;
 	}
 	pthread_mutex_unlock(&o->lock);
-	return s;
+	return n;
 }
 
 void ordered_release(struct ordered *o, struct ordered_slot *slot)
 {
-	entry_release(&slot->entry);
+	ordered_release_batch(o, &slot, 1);
+}
+
+void ordered_release_batch(struct ordered *o, struct ordered_slot **slots,
+			   size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		entry_release(&slots[i]->entry);
 	pthread_mutex_lock(&o->lock);
-	o->head++;
-	pthread_cond_signal(&o->space);
+	o->head += n;
+	if (o->producer_waiting &&
+	    o->window - (size_t)(o->tail - o->head) >= o->wake_room) {
+		o->producer_waiting = false;
+		pthread_cond_signal(&o->space);
+	}
 	pthread_mutex_unlock(&o->lock);
 }
 

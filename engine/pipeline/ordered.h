@@ -32,6 +32,9 @@ struct ordered_slot *ordered_reserve(struct ordered *o);
 /* Worker or producer: the slot's work is finished (successfully or with
  * slot->err set). */
 void ordered_complete(struct ordered *o, struct ordered_slot *slot);
+/* The same for n slots under one lock (a worker's whole batch). */
+void ordered_complete_batch(struct ordered *o, struct ordered_slot **slots,
+			    size_t n);
 
 /* Producer: no more slots will be reserved. */
 void ordered_close(struct ordered *o);
@@ -43,6 +46,15 @@ struct ordered_slot *ordered_next(struct ordered *o);
 /* Consumer: done with the slot returned by ordered_next; releases its
  * entry (entry_release) and frees the space for the producer. */
 void ordered_release(struct ordered *o, struct ordered_slot *slot);
+
+/* Consumer, in batches: up to max consecutive complete slots from the
+ * head (blocking for the first); 0 at the end or when aborted. Release
+ * exactly those, in order, with ordered_release_batch. A waiting producer
+ * is woken once a quarter of the window is free, not for every slot. */
+size_t ordered_next_batch(struct ordered *o, struct ordered_slot **out,
+			  size_t max);
+void ordered_release_batch(struct ordered *o, struct ordered_slot **slots,
+			   size_t n);
 
 /* Any thread: stop everything; blocked calls return NULL. */
 void ordered_abort(struct ordered *o);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flusher.h"
 #include "heap.h"
 #include "objid.h"
 #include "test.h"
@@ -659,6 +660,53 @@ static void test_open_errors(void)
 	heap_free(h);
 }
 
+struct flush_adder {
+	struct flusher *f;
+};
+
+static void *add_bytes(void *arg)
+{
+	struct flush_adder *a = arg;
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		flusher_add(a->f, 4096);
+	return NULL;
+}
+
+/* The background flusher runs a syncfs once a step of bytes has been
+ * written (here 4 threads x 4 MB against a 1 MiB step: at least one
+ * run), stops cleanly, and refuses a root that is not a directory. */
+static void test_flusher(void)
+{
+	struct flush_adder a;
+	pthread_t t[4];
+	char path[128];
+	int i, tries;
+
+	CHECK_ERR(flusher_start("/nonexistent-snapshooter-dir", 1 << 20, &a.f),
+		  ENOENT);
+	CHECK(a.f == NULL);
+	CHECK_EQ(flusher_start(tmpdir, 1 << 20, &a.f), 0);
+	/* nothing written: no syncfs */
+	CHECK_EQ(flusher_runs(a.f), 0);
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(pthread_create(&t[i], NULL, add_bytes, &a), 0);
+	for (i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	for (tries = 0; tries < 2000 && !flusher_runs(a.f); tries++)
+		usleep(5000);
+	CHECK(flusher_runs(a.f) >= 1);
+	flusher_stop(a.f);
+	flusher_stop(NULL);
+	flusher_add(NULL, 1);
+	snprintf(path, sizeof(path), "%s/not-a-dir", tmpdir);
+	i = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	CHECK(i >= 0);
+	close(i);
+	CHECK_ERR(flusher_start(path, 1 << 20, &a.f), ENOTDIR);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -681,6 +729,7 @@ int main(void)
 	RUN_TEST(test_open_object);
 	RUN_TEST(test_sync);
 	RUN_TEST(test_open_errors);
+	RUN_TEST(test_flusher);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);

@@ -92,6 +92,47 @@ static void test_out_of_order_single(void)
 	ordered_free(o);
 }
 
+/* next_batch hands out only the complete run from the head, in order;
+ * complete_batch marks several slots under one lock. */
+static void test_batches(void)
+{
+	struct ordered_slot *s[6], *out[8];
+	struct ordered *o = NULL;
+	int i;
+
+	CHECK_EQ(ordered_new(8, &o), 0);
+	if (!o)
+		return;
+	for (i = 0; i < 6; i++) {
+		s[i] = ordered_reserve(o);
+		CHECK(s[i] != NULL);
+		if (!s[i])
+			return;
+		s[i]->err = i;
+	}
+	/* 0, 1 and 3 done; 2 not yet: only 0 and 1 may leave */
+	ordered_complete_batch(o, (struct ordered_slot *[]){ s[3], s[0], s[1] },
+			       3);
+	CHECK_EQ(ordered_next_batch(o, out, 8), 2);
+	CHECK(out[0] == s[0] && out[1] == s[1]);
+	ordered_release_batch(o, out, 2);
+	ordered_complete_batch(o, (struct ordered_slot *[]){ s[2], s[5] }, 2);
+	/* max caps the batch */
+	CHECK_EQ(ordered_next_batch(o, out, 1), 1);
+	CHECK_EQ(out[0]->err, 2);
+	ordered_release_batch(o, out, 1);
+	CHECK_EQ(ordered_next_batch(o, out, 8), 1);
+	CHECK_EQ(out[0]->err, 3);
+	ordered_release_batch(o, out, 1);
+	ordered_complete(o, s[4]);
+	ordered_close(o);
+	CHECK_EQ(ordered_next_batch(o, out, 8), 2);
+	CHECK(out[0] == s[4] && out[1] == s[5]);
+	ordered_release_batch(o, out, 2);
+	CHECK_EQ(ordered_next_batch(o, out, 8), 0);
+	ordered_free(o);
+}
+
 /* The pipeline shape: a producer reserves, 4 workers complete in random
  * order (each holds a shuffled batch), the consumer checks the order. */
 struct pipe_ctx {
@@ -782,6 +823,7 @@ int main(void)
 {
 	RUN_TEST(test_new_invalid);
 	RUN_TEST(test_out_of_order_single);
+	RUN_TEST(test_batches);
 	RUN_TEST(test_pipeline_in_order);
 	RUN_TEST(test_window_bound_and_abort_producer);
 	RUN_TEST(test_window_steps);
