@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -11,6 +13,36 @@
 
 #include "errbuf.h"
 #include "banned.h"
+
+/* AT_EMPTY_PATH was refused once: go through /proc from then on */
+static atomic_int link_through_proc;
+
+static int link_proc(int fd, int dirfd, const char *name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	return linkat(AT_FDCWD, proc, dirfd, name, AT_SYMLINK_FOLLOW) ?
+	       -errno : 0;
+}
+
+int relpath_link_tmpfile(int fd, int dirfd, const char *name)
+{
+	int ret;
+
+	if (atomic_load(&link_through_proc))
+		return link_proc(fd, dirfd, name);
+	if (!linkat(fd, "", dirfd, name, AT_EMPTY_PATH))
+		return 0;
+	if (errno != EPERM && errno != EACCES && errno != ENOENT)
+		return -errno;
+	/* without CAP_DAC_READ_SEARCH: EPERM, or ENOENT on older kernels,
+	 * where ENOENT may also mean a missing directory: /proc tells */
+	ret = link_proc(fd, dirfd, name);
+	if (ret != -ENOENT)
+		atomic_store(&link_through_proc, 1);
+	return ret;
+}
 
 int relpath_open_parent(int rootfd, const char *name, size_t len,
 			const char **base)

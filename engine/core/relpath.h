@@ -20,6 +20,13 @@ int relpath_open(int rootfd, const char *name, size_t len, int flags);
 int relpath_open_parent(int rootfd, const char *name, size_t len,
 			const char **base);
 
+/* Give the anonymous file fd (opened with O_TMPFILE, without O_EXCL)
+ * the name dirfd/name: linkat with AT_EMPTY_PATH, or through
+ * /proc/self/fd/N once AT_EMPTY_PATH proved to need a capability this
+ * process lacks (remembered for the process). linkat never replaces a
+ * name: -EEXIST when it exists. 0 or -errno. */
+int relpath_link_tmpfile(int fd, int dirfd, const char *name);
+
 struct errbuf;
 
 /* mkdir -p: create path and its missing parents (mode 0755). An existing

@@ -25,11 +25,8 @@ struct local {
 	char *root;
 	atomic_ulong tmp_counter;
 	int pid;
-	/* O_TMPFILE works here (1), not (0); and whether linkat may use
-	 * AT_EMPTY_PATH (needs CAP_DAC_READ_SEARCH) or goes through
-	 * /proc/self/fd */
+	/* O_TMPFILE works here (1), not (0) */
 	atomic_int anon_ok;
-	atomic_int link_proc;
 	struct flusher *flusher;   /* NULL when only read */
 };
 
@@ -247,39 +244,17 @@ static void local_tx_abort(void *txp)
  * -errno. */
 static int link_anon(struct local *h, int fd, char path[36])
 {
-	char proc[64];
-	int tries;
+	int r = relpath_link_tmpfile(fd, h->rootfd, path);
 
-	for (tries = 0; tries < 2; tries++) {
-		int r;
-
-		if (!atomic_load(&h->link_proc)) {
-			r = linkat(fd, "", h->rootfd, path, AT_EMPTY_PATH);
-			if (r && (errno == EPERM || errno == EACCES ||
-				  (errno == ENOENT && tries))) {
-				/* no CAP_DAC_READ_SEARCH: use procfs */
-				atomic_store(&h->link_proc, 1);
-				tries--;
-				continue;
-			}
-		} else {
-			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-			r = linkat(AT_FDCWD, proc, h->rootfd, path,
-				   AT_SYMLINK_FOLLOW);
-		}
-		if (!r)
-			return 1;
-		if (errno == EEXIST)
-			return 0;
-		if (errno != ENOENT || tries)
-			return -errno;
+	if (r == -ENOENT) {
 		/* the fan-out directory may be missing (streamed puts) */
 		path[2] = '\0';
 		if (mkdirat(h->rootfd, path, 0755) && errno != EEXIST)
 			return -errno;
 		path[2] = '/';
+		r = relpath_link_tmpfile(fd, h->rootfd, path);
 	}
-	return -ENOENT;
+	return !r ? 1 : r == -EEXIST ? 0 : r;
 }
 
 static int local_tx_commit(void *txp, const struct objid *id,

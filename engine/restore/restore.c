@@ -251,8 +251,7 @@ static int write_file(struct tree_writer *tw, struct heap *heap,
 		goto out;
 	ret = copy_verified(h, buf, src, dst, e, &total, eb);
 	if (ret < 0) {
-		close(dst);
-		unlinkat(dirfd, tmp, 0);
+		tree_writer_discard_temp(dirfd, tmp, dst);
 		goto out;
 	}
 	stat_add(&stats->bytes_read, total);

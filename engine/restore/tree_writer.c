@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "relpath.h"
 #include "banned.h"
 
 struct tree_writer {
@@ -22,6 +23,7 @@ struct tree_writer {
 	size_t cached_len;
 	int cached_fd;       /* -1 when none; rootfd is never cached */
 	unsigned long counter;
+	bool no_tmpfile;     /* O_TMPFILE refused here: named temps */
 };
 
 static atomic_ulong temp_serial;
@@ -193,6 +195,23 @@ int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 				 eb);
 	if (ret < 0)
 		return ret;
+	if (!w->no_tmpfile) {
+		/* an anonymous file linked into place when published: one
+		 * directory operation instead of create + rename, and
+		 * nothing left behind by a crash (O_RDWR: a link refused
+		 * later can still copy it out) */
+		*fd = openat(*dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			     e->mode & 0777);
+		if (*fd >= 0) {
+			tmp_name[0] = '\0';
+			return 0;
+		}
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
+			w->no_tmpfile = true;
+		else
+			return name_error(w, -errno, "create a temp file for",
+					  e->name, e->name_len, eb);
+	}
 	for (tries = 0; tries < TEMP_TRIES; tries++) {
 		temp_name(tmp_name);
 		*fd = openat(*dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
@@ -204,6 +223,91 @@ int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 		return name_error(w, -errno, "create a temp file for",
 				  e->name, e->name_len, eb);
 	return 0;
+}
+
+void tree_writer_discard_temp(int dirfd, const char *tmp_name, int fd)
+{
+	close(fd);
+	if (tmp_name[0])
+		unlinkat(dirfd, tmp_name, 0);
+}
+
+/* Copy an anonymous temp the kernel would not link (no capability and no
+ * /proc) into a named one. Returns the new fd or -errno. */
+static int copy_out(int fd, int dirfd, char tmp_name[64], mode_t mode)
+{
+	struct stat st;
+	loff_t in = 0;
+	int out = -1, tries;
+
+	if (fstat(fd, &st))
+		return -errno;
+	for (tries = 0; tries < TEMP_TRIES && out < 0; tries++) {
+		temp_name(tmp_name);
+		out = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
+			     O_NOFOLLOW | O_CLOEXEC, mode);
+		if (out < 0 && errno != EEXIST)
+			return -errno;
+	}
+	if (out < 0)
+		return -EEXIST;
+	while (in < st.st_size) {
+		ssize_t n = copy_file_range(fd, &in, out, NULL,
+					    (size_t)(st.st_size - in), 0);
+
+		if (n <= 0) {
+			int err = n ? -errno : -EIO;
+
+			close(out);
+			unlinkat(dirfd, tmp_name, 0);
+			return err;
+		}
+	}
+	return out;
+}
+
+/* Publish an anonymous temp at base: link it there, or, when a name is
+ * in the way (a file being replaced), link it under a temp name and
+ * rename that over the old one. 0 or -errno. */
+static int publish_anon(struct tree_writer *w, int fd, int dirfd,
+			const char *base, mode_t mode)
+{
+	char tmp[64];
+	int ret, tries;
+
+	ret = relpath_link_tmpfile(fd, dirfd, base);
+	if (ret != -EEXIST && ret != -EPERM && ret != -EACCES &&
+	    ret != -ENOENT)
+		return ret;
+	if (ret == -EEXIST) {
+		for (tries = 0; tries < TEMP_TRIES; tries++) {
+			temp_name(tmp);
+			ret = relpath_link_tmpfile(fd, dirfd, tmp);
+			if (ret != -EEXIST)
+				break;
+		}
+	}
+	if (ret == -EPERM || ret == -EACCES || ret == -ENOENT) {
+		/* this process cannot link anonymous files: name it the
+		 * slow way, and use named temps from now on */
+		int out = copy_out(fd, dirfd, tmp, mode);
+
+		if (out < 0)
+			return out;
+		w->no_tmpfile = true;
+		ret = close(out) ? -errno : 0;
+		if (ret < 0) {
+			unlinkat(dirfd, tmp, 0);
+			return ret;
+		}
+	}
+	if (ret < 0)
+		return ret;
+	if (renameat(dirfd, tmp, dirfd, base)) {
+		ret = -errno;
+		unlinkat(dirfd, tmp, 0);
+	}
+	return ret;
 }
 
 static void entry_times(const struct entry *e, struct timespec ts[2])
@@ -246,6 +350,20 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 		err = -errno;
 	if (!err && futimens(fd, ts))
 		err = -errno;
+	if (!tmp_name[0]) {
+		if (!err)
+			err = publish_anon(w, fd, dirfd, base, e->mode & 0777);
+		/* a close error after the link: the name may show missing
+		 * bytes, so take it back */
+		if (close(fd) && !err) {
+			err = -errno;
+			unlinkat(dirfd, base, 0);
+		}
+		if (err)
+			return name_error(w, err, "write", e->name,
+					  e->name_len, eb);
+		return 0;
+	}
 	if (close(fd) && !err)
 		err = -errno;
 	if (!err && renameat(dirfd, tmp_name, dirfd, base))

@@ -1,8 +1,9 @@
 /* tree_writer: writes entries into a target tree without ever following a
  * symlink inside it: parent directories are opened one component at a
  * time with O_NOFOLLOW from the root fd (created when missing), files are
- * written to a temp name in their directory and renamed into place, then
- * mode and mtime are set. One tree_writer per worker thread. */
+ * written to an anonymous temp (O_TMPFILE, else a temp name) in their
+ * directory, given mode and mtime, and linked or renamed into place. One
+ * tree_writer per worker thread. */
 #ifndef SNAP_TREE_WRITER_H
 #define SNAP_TREE_WRITER_H
 
@@ -26,14 +27,19 @@ int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
 		       bool create, int *dirfd, size_t *base_off,
 		       struct errbuf *eb);
 
-/* Create a temp file in name's directory for writing; *tmp_name (at most
- * 64 bytes) names it relative to *dirfd. */
+/* Create a temp file in name's directory for writing: an anonymous one
+ * (O_TMPFILE; tmp_name set to "") where the filesystem has them, else a
+ * named one, *tmp_name (at most 64 bytes) relative to *dirfd. */
 int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 			    int *dirfd, char tmp_name[64], int *fd,
 			    struct errbuf *eb);
+/* Give up a temp from tree_writer_create_temp: close fd, remove the name
+ * if it has one. */
+void tree_writer_discard_temp(int dirfd, const char *tmp_name, int fd);
 
-/* Finish a temp file: mode, mtime, rename over the final name (a symlink
- * or file there is replaced, never followed). Closes fd. */
+/* Finish a temp file: mode, mtime, then link it at the final name, or
+ * rename over what is there (a symlink or file there is replaced, never
+ * followed). Closes fd. */
 int tree_writer_publish(struct tree_writer *w, const struct entry *e,
 			int dirfd, const char *tmp_name, int fd,
 			struct errbuf *eb);

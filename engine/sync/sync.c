@@ -355,8 +355,7 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 			ret = -errno;
 		close(in);
 		if (ret < 0) {
-			close(out);
-			unlinkat(dirfd, tmp, 0);
+			tree_writer_discard_temp(dirfd, tmp, out);
 			errbuf_quote_name(shown, sizeof(shown), e->name,
 					  e->name_len);
 			return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
@@ -367,8 +366,7 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 		    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
 		    copied != (uint64_t)after.st_size) {
 			/* changed while copied: never publish a torn file */
-			close(out);
-			unlinkat(dirfd, tmp, 0);
+			tree_writer_discard_temp(dirfd, tmp, out);
 			continue;
 		}
 		meta = *e;
@@ -501,8 +499,8 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 			if (!ret) {
 				ret = copy_bytes(r, in, out, size, buf, &copied);
 				if (ret < 0) {
-					close(out);
-					unlinkat(dirfd, tmp, 0);
+					tree_writer_discard_temp(dirfd, tmp,
+								 out);
 					errbuf_quote_name(shown, sizeof(shown),
 							  e->name, e->name_len);
 					ret = errbuf_set(eb, ret, "cannot copy "
