@@ -137,6 +137,33 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 	return ret;
 }
 
+int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
+			 bool *ended)
+{
+	size_t n = 0;
+	int ret;
+
+	*ended = false;
+	if (!max)
+		return -EINVAL;
+	pthread_mutex_lock(&q->lock);
+	if (q->aborted) {
+		ret = -ECANCELED;
+	} else {
+		while (n < max && q->count) {
+			out[n++] = q->items[q->head];
+			q->head = (q->head + 1) % q->capacity;
+			q->count--;
+		}
+		if (n)
+			pthread_cond_broadcast(&q->not_full);
+		*ended = !n && q->closed;
+		ret = (int)n;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 void bqueue_close(struct bqueue *q)
 {
 	pthread_mutex_lock(&q->lock);

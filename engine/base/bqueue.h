@@ -4,6 +4,7 @@
 #ifndef SNAP_BQUEUE_H
 #define SNAP_BQUEUE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,12 @@ int bqueue_pop_batch(struct bqueue *q, void **out, size_t max);
 int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 			      uint64_t (*weight)(const void *item),
 			      uint64_t budget);
+
+/* Like bqueue_pop_batch without blocking: the count (>= 1), 0 when the
+ * queue is empty right now (*ended tells whether it is also closed: the
+ * end of the stream), or -ECANCELED. */
+int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
+			 bool *ended);
 
 /* Producers are done: consumers drain what is left, then see 0. */
 void bqueue_close(struct bqueue *q);

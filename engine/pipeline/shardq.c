@@ -2,6 +2,7 @@
 #include "shardq.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,7 +54,33 @@ int shardq_push(struct shardq *s, uint64_t key, void *item)
 
 int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
 {
-	return bqueue_pop_batch(s->q[i % s->n], out, max);
+	size_t own = i % s->n, j;
+	bool ended;
+	int n;
+
+	for (;;) {
+		size_t wait_on = s->n;  /* first queue still open */
+
+		/* own queue first; then, rather than idle, another
+		 * worker's (a shard with more bytes than the others would
+		 * otherwise keep one core busy while the rest wait) */
+		for (j = 0; j < s->n; j++) {
+			size_t k = (own + j) % s->n;
+
+			n = bqueue_try_pop_batch(s->q[k], out, max, &ended);
+			if (n != 0)
+				return n;
+			if (!ended && wait_on == s->n)
+				wait_on = k;
+		}
+		if (wait_on == s->n)
+			return 0;  /* every queue closed and drained */
+		/* nothing anywhere yet: wait on the own queue (or, once it
+		 * ended, on one still open), then look everywhere again */
+		n = bqueue_pop_batch(s->q[wait_on], out, max);
+		if (n != 0)
+			return n;
+	}
 }
 
 void shardq_close(struct shardq *s)

@@ -19,8 +19,10 @@ void shardq_free(struct shardq *q);
 /* Push item to queue key % n; blocks while that queue is full. 0 or
  * -ECANCELED after abort (the caller keeps item). */
 int shardq_push(struct shardq *q, uint64_t key, void *item);
-/* Worker i's batch (as bqueue_pop_batch): count, 0 at the end, or
- * -ECANCELED. */
+/* Worker i's batch (as bqueue_pop_batch): count, 0 at the end (every
+ * queue closed and drained), or -ECANCELED. Worker i takes from queue i
+ * first and from the others when its own is empty, so one heavy shard
+ * never leaves the other workers idle. */
 int shardq_pop_batch(struct shardq *q, size_t i, void **out, size_t max);
 void shardq_close(struct shardq *q);
 void shardq_abort(struct shardq *q);

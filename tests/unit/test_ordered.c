@@ -819,6 +819,30 @@ static void test_shardq_file_key(void)
 	      shardq_file_key("d/big1", 6, SHARDQ_SPREAD_MIN));
 }
 
+/* A worker whose own shard is empty takes from another rather than
+ * idle or end early; the end comes only when every shard is drained. */
+static void test_shardq_steal(void)
+{
+	static int items[3];
+	void *out[4];
+	struct shardq *q;
+
+	CHECK_EQ(shardq_new(2, 8, &q), 0);
+	CHECK_EQ(shardq_push(q, 0, &items[0]), 0);
+	CHECK_EQ(shardq_push(q, 0, &items[1]), 0);
+	CHECK_EQ(shardq_push(q, 0, &items[2]), 0);
+	/* worker 1's queue is empty but open: it steals from queue 0 */
+	CHECK_EQ(shardq_pop_batch(q, 1, out, 2), 2);
+	CHECK(out[0] == &items[0] && out[1] == &items[1]);
+	shardq_close(q);
+	/* its own queue ended: it still helps with queue 0 */
+	CHECK_EQ(shardq_pop_batch(q, 1, out, 4), 1);
+	CHECK(out[0] == &items[2]);
+	CHECK_EQ(shardq_pop_batch(q, 1, out, 4), 0);
+	CHECK_EQ(shardq_pop_batch(q, 0, out, 4), 0);
+	shardq_free(q);
+}
+
 int main(void)
 {
 	RUN_TEST(test_new_invalid);
@@ -837,5 +861,6 @@ int main(void)
 	RUN_TEST(test_pop_batch_wakes_producers);
 	RUN_TEST(test_pop_batch_mpmc);
 	RUN_TEST(test_shardq_file_key);
+	RUN_TEST(test_shardq_steal);
 	return test_finish();
 }
