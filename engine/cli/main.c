@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 			  .help = "Directory listing threads." },
 			{ .kind = OPT_UINT, .name = "jobs", .short_name = 'j',
 			  .value = &g->jobs, .seen = &g->has_jobs,
-			  .def = "CPU cores",
+			  .def = "2 x CPU cores",
 			  .help = "Hash/copy worker threads." },
 			{ .kind = OPT_CHOICE, .name = "io", .value = &g->io,
 			  .choices = io_modes, .metavar = "MODE",
