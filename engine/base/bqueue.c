@@ -98,6 +98,33 @@ int bqueue_pop_batch(struct bqueue *q, void **out, size_t max)
 	return bqueue_pop_batch_weighted(q, out, max, NULL, 0);
 }
 
+/* With the lock held: move up to max items (and, with weight, no more
+ * than budget of summed weight past the first) to out; wakes producers. */
+static size_t take_locked(struct bqueue *q, void **out, size_t max,
+			  uint64_t (*weight)(const void *item), uint64_t budget)
+{
+	uint64_t used = 0;
+	size_t n = 0;
+
+	while (n < max && q->count) {
+		void *item = q->items[q->head];
+
+		if (weight) {
+			uint64_t w = weight(item);
+
+			if (n && (w > budget || used + w > budget))
+				break;
+			used += w;
+		}
+		out[n++] = item;
+		q->head = (q->head + 1) % q->capacity;
+		q->count--;
+	}
+	if (n)
+		pthread_cond_broadcast(&q->not_full);
+	return n;
+}
+
 int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 			      uint64_t (*weight)(const void *item),
 			      uint64_t budget)
@@ -109,30 +136,8 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 	pthread_mutex_lock(&q->lock);
 	while (q->count == 0 && !q->closed && !q->aborted)
 		pthread_cond_wait(&q->not_empty, &q->lock);
-	if (q->aborted) {
-		ret = -ECANCELED;
-	} else {
-		uint64_t used = 0;
-		size_t n = 0;
-
-		while (n < max && q->count) {
-			void *item = q->items[q->head];
-
-			if (weight) {
-				uint64_t w = weight(item);
-
-				if (n && (w > budget || used + w > budget))
-					break;
-				used += w;
-			}
-			out[n++] = item;
-			q->head = (q->head + 1) % q->capacity;
-			q->count--;
-		}
-		if (n)
-			pthread_cond_broadcast(&q->not_full);
-		ret = (int)n;
-	}
+	ret = q->aborted ? -ECANCELED :
+	      (int)take_locked(q, out, max, weight, budget);
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }
@@ -140,7 +145,6 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 			 bool *ended)
 {
-	size_t n = 0;
 	int ret;
 
 	*ended = false;
@@ -150,15 +154,8 @@ int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 	if (q->aborted) {
 		ret = -ECANCELED;
 	} else {
-		while (n < max && q->count) {
-			out[n++] = q->items[q->head];
-			q->head = (q->head + 1) % q->capacity;
-			q->count--;
-		}
-		if (n)
-			pthread_cond_broadcast(&q->not_full);
-		*ended = !n && q->closed;
-		ret = (int)n;
+		ret = (int)take_locked(q, out, max, NULL, 0);
+		*ended = !ret && q->closed;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ret;
