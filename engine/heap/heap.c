@@ -3,6 +3,7 @@
 #include "heap.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -105,6 +106,75 @@ int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb)
 	if (!h || !id)
 		return errbuf_set(eb, -EINVAL, "heap_has: invalid arguments");
 	return h->ops->has(h->self, id, eb);
+}
+
+struct has_part {
+	struct heap *h;
+	const struct objid *ids;
+	unsigned char *present;
+	size_t n, first, stride;
+	struct errbuf eb;
+	int ret;
+};
+
+static void *has_part_main(void *arg)
+{
+	struct has_part *p = arg;
+	size_t i;
+
+	for (i = p->first; i < p->n && !p->ret; i += p->stride) {
+		int r = heap_has(p->h, &p->ids[i], &p->eb);
+
+		if (r < 0)
+			p->ret = r;
+		else
+			p->present[i] = (unsigned char)r;
+	}
+	return NULL;
+}
+
+#define HAS_THREADS_MAX 16
+
+int heap_has_many(struct heap *h, const struct objid *ids, size_t n,
+		  unsigned threads, unsigned char *present, struct errbuf *eb)
+{
+	struct has_part parts[HAS_THREADS_MAX];
+	pthread_t tids[HAS_THREADS_MAX];
+	size_t t, started = 1;
+	int ret = 0;
+
+	if (!h || (!ids && n) || (!present && n))
+		return errbuf_set(eb, -EINVAL, "heap_has_many: invalid "
+				  "arguments");
+	if (threads > HAS_THREADS_MAX)
+		threads = HAS_THREADS_MAX;
+	if (threads > n)
+		threads = (unsigned)n;
+	if (!threads)
+		threads = 1;
+	for (t = 0; t < threads; t++) {
+		parts[t] = (struct has_part){ .h = h, .ids = ids,
+			.present = present, .n = n, .first = t,
+			.stride = threads, .eb = ERRBUF_INIT };
+	}
+	/* part 0 runs here; a thread that cannot start leaves its part
+	 * to this thread too */
+	for (t = 1; t < threads; t++) {
+		if (pthread_create(&tids[t], NULL, has_part_main, &parts[t]))
+			break;
+		started++;
+	}
+	has_part_main(&parts[0]);
+	for (t = started; t < threads; t++)
+		has_part_main(&parts[t]);
+	for (t = 1; t < started; t++)
+		pthread_join(tids[t], NULL);
+	for (t = 0; t < threads && !ret; t++) {
+		if (parts[t].ret < 0)
+			ret = errbuf_set(eb, parts[t].ret, "%s",
+					 parts[t].eb.msg);
+	}
+	return ret;
 }
 
 int heap_put_buf(struct heap *h, const struct objid *id, const void *buf,

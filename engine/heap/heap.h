@@ -44,6 +44,13 @@ const char *heap_root(const struct heap *h);
  * heap an object queued for upload counts as present. */
 int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb);
 
+/* heap_has for ids[0..n), on up to `threads` threads at once: on a cold
+ * cache each lookup in a local heap waits for a directory or inode read,
+ * and in parallel those waits overlap. present[i] is set to 1 or 0.
+ * Returns 0 or the first -errno (its message in eb). */
+int heap_has_many(struct heap *h, const struct objid *ids, size_t n,
+		  unsigned threads, unsigned char *present, struct errbuf *eb);
+
 /* Store buf as object id. Returns 1 when written, 0 when the object was
  * already there, -errno on failure. The caller guarantees id is the MD5
  * of buf (it hashed exactly these bytes). Remote: the bytes are copied

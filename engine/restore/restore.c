@@ -29,6 +29,7 @@
 #include "engine.h"
 #include "hasher.h"
 #include "heap.h"
+#include "heap_presence.h"
 #include "progress.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
@@ -129,15 +130,23 @@ static int check_target(struct restore_run *r, const char *path,
 			struct errbuf *eb)
 {
 	struct snapshot_reader *rd = NULL;
+	struct heap_presence *batch = NULL;
 	struct entry prev, e;
 	bool has_prev = false;
 	char shown[512];
 	int ret;
 
 	entry_init(&prev);
-	ret = snapstore_open_reader(r->ss, path, &rd, eb);
-	if (ret < 0)
+	/* every object looked up before anything is touched, in
+	 * parallel batches */
+	if (r->heap && (ret = heap_presence_new(r->heap, r->o->jobs, &batch,
+						 eb)) < 0)
 		return ret;
+	ret = snapstore_open_reader(r->ss, path, &rd, eb);
+	if (ret < 0) {
+		heap_presence_free(batch);
+		return ret;
+	}
 	while ((ret = snapshot_reader_next(rd, &e, eb)) == 1) {
 		if (has_prev && entry_cmp(&prev, &e) == 0) {
 			if (!entry_same_content(&prev, &e)) {
@@ -154,28 +163,19 @@ static int check_target(struct restore_run *r, const char *path,
 				 "(same content): using it once", path,
 				 shown_name(&e, shown, sizeof(shown)));
 		}
-		if (e.type == ENTRY_FILE && r->heap) {
-			ret = heap_has(r->heap, &e.md5, eb);
-			if (ret == 0) {
-				char hex[OBJID_HEX_LEN + 1];
-
-				objid_to_hex(&e.md5, hex);
-				ret = errbuf_set(eb, -ENOENT,
-						 "cannot restore '%s': heap "
-						 "object %s is missing from "
-						 "'%s'", shown_name(&e, shown,
-						 sizeof(shown)), hex,
-						 heap_root(r->heap));
-			}
-			if (ret < 0) {
-				entry_release(&e);
-				break;
-			}
+		if (e.type == ENTRY_FILE && batch &&
+		    (ret = heap_presence_add(batch, &e.md5, e.name,
+					     e.name_len, eb)) < 0) {
+			entry_release(&e);
+			break;
 		}
 		entry_release(&prev);
 		prev = e;
 		has_prev = true;
 	}
+	if (!ret && batch)
+		ret = heap_presence_finish(batch, eb);
+	heap_presence_free(batch);
 	entry_release(&prev);
 	snapshot_reader_free(rd);
 	return ret < 0 ? ret : 0;

@@ -213,6 +213,8 @@ missing_heap_object() {
 	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
 		--no-save-snapshot-after
 	assert_rc "restore with a missing heap object fails" 1
+	check "nothing was written before the check failed" \
+		test -z "$(ls -A "$dst")"
 	if grep -qF -e vanishing -e "$sum" "$ERR"; then
 		pass "the message names the file or its md5"
 	else

@@ -13,6 +13,7 @@
 
 #include "flusher.h"
 #include "heap.h"
+#include "heap_presence.h"
 #include "objid.h"
 #include "test.h"
 
@@ -660,6 +661,50 @@ static void test_open_errors(void)
 	heap_free(h);
 }
 
+/* Parallel lookups: heap_has_many marks each id, whatever the thread
+ * count; heap_presence names the file of the first missing object. */
+static void test_has_many(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct heap_presence *p;
+	struct objid ids[40];
+	unsigned char present[40];
+	char root[128], name[16];
+	struct heap *h;
+	unsigned threads;
+	int i;
+
+	fresh_root(root, sizeof(root), "many");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	for (i = 0; i < 40; i++) {
+		snprintf(name, sizeof(name), "content %d", i);
+		md5_of(name, strlen(name), &ids[i]);
+		if (i % 3)
+			CHECK_EQ(heap_put_buf(h, &ids[i], name, strlen(name),
+					      &eb), 1);
+	}
+	for (threads = 0; threads <= 64; threads = threads ? 4 * threads : 1) {
+		memset(present, 7, sizeof(present));
+		CHECK_EQ(heap_has_many(h, ids, 40, threads, present, &eb), 0);
+		for (i = 0; i < 40; i++)
+			CHECK_EQ(present[i], i % 3 ? 1 : 0);
+	}
+	CHECK_EQ(heap_has_many(h, ids, 0, 4, present, &eb), 0);
+
+	CHECK_EQ(heap_presence_new(h, 3, &p, &eb), 0);
+	CHECK_EQ(heap_presence_add(p, &ids[1], "dir/one", 7, &eb), 0);
+	CHECK_EQ(heap_presence_add(p, &ids[3], "dir/three", 9, &eb), 0);
+	CHECK_EQ(heap_presence_add(p, &ids[2], "dir/two", 7, &eb), 0);
+	CHECK_ERR(heap_presence_finish(p, &eb), ENOENT);
+	CHECK(strstr(eb.msg, "'dir/three'") != NULL);
+	CHECK(strstr(eb.msg, "is missing from") != NULL);
+	errbuf_clear(&eb);
+	CHECK_EQ(heap_presence_add(p, &ids[4], "four", 4, &eb), 0);
+	CHECK_EQ(heap_presence_finish(p, &eb), 0);
+	heap_presence_free(p);
+	heap_free(h);
+}
+
 struct flush_adder {
 	struct flusher *f;
 };
@@ -730,6 +775,7 @@ int main(void)
 	RUN_TEST(test_sync);
 	RUN_TEST(test_open_errors);
 	RUN_TEST(test_flusher);
+	RUN_TEST(test_has_many);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
