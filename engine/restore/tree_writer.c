@@ -184,12 +184,28 @@ static void temp_name(char out[64])
 
 #define TEMP_TRIES 8
 
+/* Create a new temp name in dirfd (retrying on a clash). The fd or
+ * -errno. */
+static int open_named_temp(int dirfd, char tmp_name[64], mode_t mode)
+{
+	int fd = -EEXIST, tries;
+
+	for (tries = 0; tries < TEMP_TRIES && fd == -EEXIST; tries++) {
+		temp_name(tmp_name);
+		fd = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
+			    O_NOFOLLOW | O_CLOEXEC, mode);
+		if (fd < 0)
+			fd = -errno;
+	}
+	return fd;
+}
+
 int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 			    int *dirfd, char tmp_name[64], int *fd,
 			    struct errbuf *eb)
 {
 	size_t base;
-	int ret, tries;
+	int ret;
 
 	ret = tree_writer_parent(w, e->name, e->name_len, true, dirfd, &base,
 				 eb);
@@ -212,16 +228,10 @@ int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 			return name_error(w, -errno, "create a temp file for",
 					  e->name, e->name_len, eb);
 	}
-	for (tries = 0; tries < TEMP_TRIES; tries++) {
-		temp_name(tmp_name);
-		*fd = openat(*dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
-			     O_NOFOLLOW | O_CLOEXEC, e->mode & 0777);
-		if (*fd >= 0 || errno != EEXIST)
-			break;
-	}
+	*fd = open_named_temp(*dirfd, tmp_name, e->mode & 0777);
 	if (*fd < 0)
-		return name_error(w, -errno, "create a temp file for",
-				  e->name, e->name_len, eb);
+		return name_error(w, *fd, "create a temp file for", e->name,
+				  e->name_len, eb);
 	return 0;
 }
 
@@ -233,35 +243,35 @@ void tree_writer_discard_temp(int dirfd, const char *tmp_name, int fd)
 }
 
 /* Copy an anonymous temp the kernel would not link (no capability and no
- * /proc) into a named one. Returns the new fd or -errno. */
-static int copy_out(int fd, int dirfd, char tmp_name[64], mode_t mode)
+ * /proc) into a named one, with the mode and mtime already set on it.
+ * Returns the new fd or -errno. */
+static int copy_out(int fd, int dirfd, char tmp_name[64])
 {
+	struct timespec ts[2];
 	struct stat st;
 	loff_t in = 0;
-	int out = -1, tries;
+	int out, err = 0;
 
 	if (fstat(fd, &st))
 		return -errno;
-	for (tries = 0; tries < TEMP_TRIES && out < 0; tries++) {
-		temp_name(tmp_name);
-		out = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
-			     O_NOFOLLOW | O_CLOEXEC, mode);
-		if (out < 0 && errno != EEXIST)
-			return -errno;
-	}
+	out = open_named_temp(dirfd, tmp_name, st.st_mode & 0777);
 	if (out < 0)
-		return -EEXIST;
-	while (in < st.st_size) {
+		return out;
+	while (!err && in < st.st_size) {
 		ssize_t n = copy_file_range(fd, &in, out, NULL,
 					    (size_t)(st.st_size - in), 0);
 
-		if (n <= 0) {
-			int err = n ? -errno : -EIO;
-
-			close(out);
-			unlinkat(dirfd, tmp_name, 0);
-			return err;
-		}
+		if (n <= 0)
+			err = n ? -errno : -EIO;
+	}
+	ts[0] = st.st_mtim;
+	ts[1] = st.st_mtim;
+	if (!err && (fchmod(out, st.st_mode & 07777) || futimens(out, ts)))
+		err = -errno;
+	if (err) {
+		close(out);
+		unlinkat(dirfd, tmp_name, 0);
+		return err;
 	}
 	return out;
 }
@@ -270,7 +280,7 @@ static int copy_out(int fd, int dirfd, char tmp_name[64], mode_t mode)
  * in the way (a file being replaced), link it under a temp name and
  * rename that over the old one. 0 or -errno. */
 static int publish_anon(struct tree_writer *w, int fd, int dirfd,
-			const char *base, mode_t mode)
+			const char *base)
 {
 	char tmp[64];
 	int ret, tries;
@@ -290,7 +300,7 @@ static int publish_anon(struct tree_writer *w, int fd, int dirfd,
 	if (ret == -EPERM || ret == -EACCES || ret == -ENOENT) {
 		/* this process cannot link anonymous files: name it the
 		 * slow way, and use named temps from now on */
-		int out = copy_out(fd, dirfd, tmp, mode);
+		int out = copy_out(fd, dirfd, tmp);
 
 		if (out < 0)
 			return out;
@@ -352,7 +362,7 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 		err = -errno;
 	if (!tmp_name[0]) {
 		if (!err)
-			err = publish_anon(w, fd, dirfd, base, e->mode & 0777);
+			err = publish_anon(w, fd, dirfd, base);
 		/* a close error after the link: the name may show missing
 		 * bytes, so take it back */
 		if (close(fd) && !err) {
