@@ -28,6 +28,7 @@
 #include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
+#include "pysnap_reader.h"
 #include "progress.h"
 #include "scan.h"
 #include "snapshot_reader.h"
@@ -60,6 +61,7 @@ struct snap_run {
 	bool prev_has;
 	int64_t racy_limit_ns;        /* reuse only if mtime < this */
 	bool prev_bad;                /* previous snapshot failed to verify */
+	bool prev_py;                 /* previous is the Python tool's */
 	struct errbuf prev_err;
 	pthread_mutex_t err_lock;
 	struct errbuf err;
@@ -115,6 +117,17 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 		 * Python tool's rule) */
 		return p->size == e->size && p->etag && e->etag &&
 		       !strcmp(p->etag, e->etag);
+	if (r->prev_py) {
+		/* the Python tool's rule: its float mtime equals this scan's
+		 * as CPython computes st_mtime (its ctime and inode numbers
+		 * belong to the tree it scanned, not to this one) */
+		if (p->size != e->size ||
+		    !pysnap_mtime_matches(p->mtime_ns, e->mtime_ns))
+			return false;
+		/* created_ns comes from the snapshot's name (0 if unknown:
+		 * then nothing passes) */
+		return e->mtime_ns < r->racy_limit_ns;
+	}
 	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
 		return false;
 	if (!r->mo->reuse_size_mtime_only &&
@@ -343,6 +356,8 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		goto unusable;
 	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
 			   RACY_MARGIN_NS;
+	r->prev_py = snapshot_reader_header(r->prev)->format ==
+		     SNAPSHOT_FORMAT_JSONL_GZ;
 	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
 		r->racy_limit_ns = r->mo->racy_after_ns;
 	log_debug(r->log, "reusing md5s of unchanged files from '%s'", path);
