@@ -61,6 +61,7 @@ struct remote {
 	struct idset *gzset;       /* seen as <md5>.gz */
 	enum heap_format fmt;      /* RAW or GZ */
 	char *cache_file;          /* NULL: none */
+	bool cache_text;           /* it is in the Python tool's format */
 	struct logger log;
 	const char *tmpdir;
 
@@ -606,7 +607,7 @@ static int remote_sync(void *self, struct errbuf *eb)
 	if (ret || !r->cache_file)
 		return ret;
 	ret = heap_cache_save(r->cache_file, objstore_url(r->os), r->set,
-			      &local);
+			      r->cache_text, &local);
 	if (ret < 0)   /* the uploads are fine; only the next run is slower */
 		log_warn(&r->log, "%s", local.msg);
 	else
@@ -858,7 +859,7 @@ int heap_remote_open(const char *url, bool create,
 			goto fail;
 		}
 		ret = heap_cache_load(r->cache_file, objstore_url(r->os), r->set,
-				      &cache_eb);
+				      &r->cache_text, &cache_eb);
 		if (ret >= 0) {
 			from_cache = true;
 			log_info(&r->log, "heap '%s': %d objects from the cache "
