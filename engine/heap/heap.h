@@ -89,9 +89,9 @@ struct objstore;
  * same kind of store: nothing passes through this host. etag (may be
  * NULL) is the object's etag as listed: the store refuses the copy if the
  * object changed since. Returns 1 copied, 0 already present, -EXDEV when
- * this heap cannot (local heap, other kind of store), other -errno when
- * the copy failed: in every negative case the caller copies the bytes
- * itself. */
+ * this heap cannot (local heap, other kind of store, gz format: a copy
+ * would be the raw form), other -errno when the copy failed: in every
+ * negative case the caller copies the bytes itself. */
 int heap_put_copy(struct heap *h, const struct objid *id,
 		  struct objstore *src, const char *key, const char *etag,
 		  struct errbuf *eb);

@@ -364,6 +364,10 @@ static int remote_put_copy(void *self, const struct objid *id,
 
 	if (idset_has(r->set, id))
 		return 0;
+	/* a copy is the raw form; a gz heap gets the bytes through
+	 * put_buf / tx, compressed */
+	if (r->fmt == HEAP_FORMAT_GZ)
+		return -EXDEV;
 	heap_object_path(id, dst);
 	if (etag && etag[0] != '"') {
 		/* If-Match takes the quoted form */
@@ -661,8 +665,9 @@ static void remote_free(void *self)
 	free(r);
 }
 
-/* The format of a heap loaded from the cache file (not listed): the
- * first object of a listing of everything, then stop (one request). */
+/* The format of a heap loaded from the cache file (not listed), for the
+ * writes and for the key a read asks for first: the first object of a
+ * listing of everything, then stop (one request). */
 static int peek_cb(void *arg, const struct objstore_entry *e)
 {
 	int *kind = arg;
@@ -883,7 +888,7 @@ int heap_remote_open(const char *url, bool create,
 	if (r->fmt == HEAP_FORMAT_AUTO) {
 		bool gz = idset_count(r->gzset) > 0;
 
-		if (from_cache && create) {
+		if (from_cache) {
 			ret = peek_gz(r, &gz, eb);
 			if (ret < 0)
 				goto fail;

@@ -542,8 +542,11 @@ static void test_gz(struct backend *b)
 	CHECK(strstr(eb.msg, "corrupt gzip data") != NULL);
 	fprintf(stderr, "expected error: %s\n", eb.msg);
 
-	/* writes: gz */
+	/* writes: gz; a server-side copy would store the raw form, so the
+	 * caller is told to send the bytes */
 	md5_of("new remote gz", 13, &a);
+	CHECK_ERR(heap_put_copy(h, &a, os, "ab/not-an-object", NULL, &eb),
+		  EXDEV);
 	CHECK_EQ(heap_put_buf(h, &a, "new remote gz", 13, &eb), 1);
 	CHECK_EQ(heap_put_buf(h, &py, py_content, strlen(py_content), &eb), 0);
 	for (i = 0; i < big; i++)
