@@ -82,13 +82,16 @@ int heap_tmp_fd(const char *dir, struct errbuf *eb)
 	return fd;
 }
 
-int heap_gz_open_decoded(int src, const char *shown, uint64_t max,
+int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 			 int *fd_out, struct errbuf *eb)
 {
 	char why[200];
-	int fd, ret;
+	int fd = -1, ret;
 
-	fd = heap_tmp_fd(heap_tmpdir(), eb);
+	if (dirfd >= 0)
+		fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = heap_tmp_fd(heap_tmpdir(), eb);
 	if (fd < 0)
 		return fd;
 	ret = heap_gz_decode_fd(src, fd, max, NULL, why, sizeof(why));

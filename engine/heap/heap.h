@@ -98,9 +98,10 @@ int heap_put_copy(struct heap *h, const struct objid *id,
 
 /* Open object id for reading: an fd at byte 0 of the uncompressed
  * content, owned by the caller. The raw <md5> is preferred when both
- * forms exist; a .gz is decompressed into an unnamed temp file in
- * $TMPDIR (remote: downloaded first). Corrupt gzip is -EBADMSG ("cannot
- * read heap object 'root/ab/<md5>.gz': corrupt gzip data: CRC or length
+ * forms exist; a .gz is decompressed into an unnamed temp file (local:
+ * in the heap's directory when it is writable, else in $TMPDIR; remote:
+ * in $TMPDIR, downloaded first). Corrupt gzip is -EBADMSG ("cannot read
+ * heap object 'root/ab/<md5>.gz': corrupt gzip data: CRC or length
  * mismatch"). The caller still verifies the MD5 of what it reads. */
 int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
 		     struct errbuf *eb);

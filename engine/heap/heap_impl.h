@@ -62,9 +62,11 @@ int heap_tmp_fd(const char *dir, struct errbuf *eb);
 /* $TMPDIR or /tmp. */
 const char *heap_tmpdir(void);
 /* Decode the gzip object read from src (the heap's name for it in
- * shown) into a new temp file: *fd_out at byte 0, or -errno with
- * "cannot read heap object '<shown>': <why>". */
-int heap_gz_open_decoded(int src, const char *shown, uint64_t max,
+ * shown) into a new unnamed temp file in directory dirfd (a local heap:
+ * its own disk, not a /tmp that may be RAM) or, when that fails or dirfd
+ * is -1, in $TMPDIR: *fd_out at byte 0, or -errno with "cannot read heap
+ * object '<shown>': <why>". */
+int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 			 int *fd_out, struct errbuf *eb);
 int heap_remote_open(const char *url, bool create,
 		     const struct engine_opts *o, void **self,

@@ -509,7 +509,7 @@ static int local_open_object(void *self, const struct objid *id,
 				  h->root, gz, strerror(errno));
 	}
 	snprintf(shown, sizeof(shown), "%s/%s", h->root, gz);
-	ret = heap_gz_open_decoded(fd, shown, max, fd_out, eb);
+	ret = heap_gz_open_decoded(fd, h->rootfd, shown, max, fd_out, eb);
 	close(fd);
 	return ret;
 }

@@ -586,7 +586,7 @@ static int remote_open_object(void *self, const struct objid *id,
 		return 0;
 	}
 	snprintf(shown, sizeof(shown), "%s/%s", objstore_url(r->os), gz);
-	ret = heap_gz_open_decoded(fd, shown, max, fd_out, eb);
+	ret = heap_gz_open_decoded(fd, -1, shown, max, fd_out, eb);
 	close(fd);
 	return ret;
 }
