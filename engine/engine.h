@@ -17,6 +17,13 @@ enum io_mode {
 	IO_MODE_SYNC,      /* plain system calls */
 };
 
+/* How new heap objects are stored. */
+enum heap_format {
+	HEAP_FORMAT_AUTO = 0, /* gz when the heap holds .gz objects, else raw */
+	HEAP_FORMAT_RAW,      /* <md5>: the content as is */
+	HEAP_FORMAT_GZ,       /* <md5>.gz: gzip, the Python tool's format */
+};
+
 /* Everything tunable, in one struct (no globals). Zero-initialise, then
  * engine_opts_defaults(). Strings are borrowed from the caller. */
 struct engine_opts {
@@ -24,6 +31,7 @@ struct engine_opts {
 	const char *heap_root;
 	const char *snap_root;
 	const char *heap_cache_file;
+	enum heap_format heap_format;
 	const char *file_storage_options;  /* JSON (object stores), may be NULL */
 	const char *heap_storage_options;
 	const char *snap_storage_options;

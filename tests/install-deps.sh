@@ -6,7 +6,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
-	libssl-dev libcurl4-openssl-dev libexpat1-dev zlib1g-dev rsync util-linux
+	libssl-dev libcurl4-openssl-dev libexpat1-dev libisal-dev
+	zlib1g-dev libdeflate-dev python3 rsync util-linux
 	coreutils findutils)
 
 missing=()

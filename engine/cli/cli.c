@@ -188,6 +188,12 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 	    log_level_parse(g->loglevel, &eo->log.level) < 0)
 		return cli_usage_error(ctx, "invalid log level '%s'",
 				       g->loglevel);
+	if (g->heap_format && !strcmp(g->heap_format, "raw"))
+		eo->heap_format = HEAP_FORMAT_RAW;
+	else if (g->heap_format && !strcmp(g->heap_format, "gz"))
+		eo->heap_format = HEAP_FORMAT_GZ;
+	else
+		eo->heap_format = HEAP_FORMAT_AUTO;
 	if (g->io) {
 		if (!strcmp(g->io, "sync"))
 			eo->io = IO_MODE_SYNC;

@@ -31,6 +31,7 @@ struct cli_globals {
 	const char *snap_root;
 	const char *snap_storage_options;
 	const char *heap_cache_file;
+	const char *heap_format;
 	const char *loglevel;
 	const char *io;
 	unsigned parallel_copy_to_heap;

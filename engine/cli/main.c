@@ -31,6 +31,7 @@ static const struct cli_command commands[] = {
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
 					 "INFO", "DEBUG", "NONE", NULL };
 static const char *const io_modes[] = { "auto", "sync", "uring", NULL };
+static const char *const heap_formats[] = { "auto", "raw", "gz", NULL };
 
 /* The signal handler's only channel: a signal handler cannot reach a
  * context, so this one flag is the program's single mutable global. The
@@ -155,6 +156,16 @@ int main(int argc, char **argv)
 			  .env = "HEAP_CACHE_FILE",
 			  .help = "Local cache of the heap's content list "
 				  "(saves listing a remote heap)." },
+			{ .kind = OPT_CHOICE, .name = "heap-format",
+			  .value = &g->heap_format, .choices = heap_formats,
+			  .metavar = "FORMAT", .env = "HEAP_FORMAT",
+			  .def = "auto",
+			  .help = "How make-snapshot stores new heap objects: "
+				  "raw (<md5>, the content as is), gz "
+				  "(<md5>.gz, gzip: the Python tool's "
+				  "format), or auto: gz when the heap "
+				  "already holds .gz objects, else raw. "
+				  "Both forms are always read." },
 			{ .kind = OPT_CHOICE, .name = "loglevel",
 			  .value = &g->loglevel, .choices = loglevels,
 			  .metavar = "LEVEL", .env = "LOGLEVEL",

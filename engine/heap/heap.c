@@ -3,10 +3,14 @@
 #include "heap.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "heap_gz.h"
 #include "heap_impl.h"
 #include "banned.h"
 
@@ -29,6 +33,79 @@ void heap_object_path(const struct objid *id, char out[36])
 	out[1] = hex[1];
 	out[2] = '/';
 	memcpy(out + 3, hex, OBJID_HEX_LEN + 1);
+}
+
+void heap_object_path_gz(const struct objid *id, char out[39])
+{
+	heap_object_path(id, out);
+	memcpy(out + 35, ".gz", 4);
+}
+
+int heap_parse_object_name(const char *name, size_t len, struct objid *id)
+{
+	int kind = 1;
+
+	if (len == OBJID_HEX_LEN + 3 && !memcmp(name + OBJID_HEX_LEN, ".gz", 3))
+		kind = 2;
+	else if (len != OBJID_HEX_LEN)
+		return 0;
+	if (objid_from_hex(name, OBJID_HEX_LEN, id))
+		return 0;
+	return kind;
+}
+
+const char *heap_tmpdir(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	return tmp && *tmp ? tmp : "/tmp";
+}
+
+int heap_tmp_fd(const char *dir, struct errbuf *eb)
+{
+	char path[4096];
+	int fd;
+
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	/* a filesystem without O_TMPFILE: a named file, unlinked at once */
+	snprintf(path, sizeof(path), "%s/snapshooter-XXXXXX", dir);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0)
+		return errbuf_set(eb, -errno, "cannot create a temp file in "
+				  "'%s': %s", dir, strerror(errno));
+	unlink(path);
+	return fd;
+}
+
+int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
+			 int *fd_out, struct errbuf *eb)
+{
+	char why[200];
+	int fd = -1, ret;
+
+	if (dirfd >= 0)
+		fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fd = heap_tmp_fd(heap_tmpdir(), eb);
+	if (fd < 0)
+		return fd;
+	ret = heap_gz_decode_fd(src, fd, max, NULL, why, sizeof(why));
+	if (!ret && lseek(fd, 0, SEEK_SET) < 0) {
+		ret = -errno;
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	}
+	if (ret < 0) {
+		close(fd);
+		return errbuf_set(eb, ret, "cannot read heap object '%s': %s",
+				  shown, why);
+	}
+	*fd_out = fd;
+	return 0;
 }
 
 bool heap_is_url(const char *root)
@@ -64,7 +141,7 @@ int heap_open(const char *root, bool create, struct heap **out,
 	*out = NULL;
 	if (!root || !*root)
 		return errbuf_set(eb, -EINVAL, "cannot open heap: no root");
-	ret = heap_local_open(root, create, &self, eb);
+	ret = heap_local_open(root, create, HEAP_FORMAT_AUTO, &self, eb);
 	if (ret < 0)
 		return ret;
 	return wrap(&heap_local_ops, self, out, eb);
@@ -76,12 +153,20 @@ int heap_open_url(const char *root, bool create, const struct engine_opts *o,
 	void *self = NULL;
 	int ret;
 
-	if (!heap_is_url(root))
-		return heap_open(root, create, out, eb);
 	if (!out)
 		return errbuf_set(eb, -EINVAL, "cannot open heap: invalid "
 				  "arguments");
 	*out = NULL;
+	if (!heap_is_url(root)) {
+		if (!root || !*root)
+			return errbuf_set(eb, -EINVAL, "cannot open heap: no "
+					  "root");
+		ret = heap_local_open(root, create, o ? o->heap_format :
+				      HEAP_FORMAT_AUTO, &self, eb);
+		if (ret < 0)
+			return ret;
+		return wrap(&heap_local_ops, self, out, eb);
+	}
 	ret = heap_remote_open(root, create, o, &self, eb);
 	if (ret < 0)
 		return ret;
@@ -99,6 +184,11 @@ void heap_free(struct heap *h)
 const char *heap_root(const struct heap *h)
 {
 	return h->ops->root(h->self);
+}
+
+enum heap_format heap_format(const struct heap *h)
+{
+	return h->ops->format(h->self);
 }
 
 int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb)
@@ -243,14 +333,20 @@ void heap_tx_abort(struct heap_tx *tx)
 	free(tx);
 }
 
-int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
-		     struct errbuf *eb)
+int heap_open_object_sized(struct heap *h, const struct objid *id,
+			   uint64_t size, int *fd_out, struct errbuf *eb)
 {
 	if (!h || !id || !fd_out)
 		return errbuf_set(eb, -EINVAL, "heap_open_object: invalid "
 				  "arguments");
 	*fd_out = -1;
-	return h->ops->open_object(h->self, id, fd_out, eb);
+	return h->ops->open_object(h->self, id, size, fd_out, eb);
+}
+
+int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
+		     struct errbuf *eb)
+{
+	return heap_open_object_sized(h, id, UINT64_MAX, fd_out, eb);
 }
 
 int heap_sync(struct heap *h, struct errbuf *eb)

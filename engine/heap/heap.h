@@ -1,5 +1,9 @@
 /* heap: the content-addressed object store. One immutable object per
- * distinct content, at HEAP_ROOT/<first 2 hex>/<32 hex md5>. Two backends
+ * distinct content, at HEAP_ROOT/<first 2 hex>/<32 hex md5>, or in the
+ * Python tool's format at HEAP_ROOT/<first 2 hex>/<32 hex md5>.gz (gzip
+ * of the content, named by the MD5 of the uncompressed bytes): both
+ * count as present, both read as plain content, new objects are written
+ * in the heap's format (enum heap_format, heap_gz.h). Two backends
  * behind one API (heap_impl.h): a local directory (objects written to a
  * temp name and renamed into place, never replacing an object, read-only
  * once published) and an object store URL s3://bucket/prefix or
@@ -11,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "engine.h"
 #include "errbuf.h"
@@ -19,14 +24,19 @@
 struct heap;
 struct heap_tx;
 
-/* Open (and with create, make) the local heap at root. 0 or -errno. */
+/* Open (and with create, make) the local heap at root, format auto.
+ * 0 or -errno. */
 int heap_open(const char *root, bool create, struct heap **out,
 	      struct errbuf *eb);
 
 /* Open the heap at root_or_url: a local path (as heap_open) or
- * "s3://bucket[/prefix]" / "az://container[/prefix]". For a URL, o (may
- * be NULL: defaults) gives heap_storage_options, transfers, retries,
- * heap_cache_file and the logger; the heap is listed once (or loaded
+ * "s3://bucket[/prefix]" / "az://container[/prefix]". o (may be NULL:
+ * defaults) gives heap_format and, for a URL, heap_storage_options,
+ * transfers, retries, heap_cache_file and the logger. Format auto
+ * becomes gz when the heap holds .gz objects (local: a look at the first
+ * few fan-out directories; remote: the listing, or with a cache file a
+ * listing that stops at the first object), else raw. A remote heap is
+ * listed once (or loaded
  * from the cache file) into memory; with create a missing bucket is
  * created. 0 or -errno ("cannot list 's3://b/p/00/': HTTP 403 ..."). */
 int heap_open_url(const char *root_or_url, bool create,
@@ -37,6 +47,8 @@ int heap_open_url(const char *root_or_url, bool create,
 bool heap_is_url(const char *root_or_url);
 
 void heap_free(struct heap *h);
+/* The format new objects are written in: HEAP_FORMAT_RAW or _GZ. */
+enum heap_format heap_format(const struct heap *h);
 /* The path or URL the heap was opened with (no secrets). */
 const char *heap_root(const struct heap *h);
 
@@ -77,17 +89,27 @@ struct objstore;
  * same kind of store: nothing passes through this host. etag (may be
  * NULL) is the object's etag as listed: the store refuses the copy if the
  * object changed since. Returns 1 copied, 0 already present, -EXDEV when
- * this heap cannot (local heap, other kind of store), other -errno when
- * the copy failed: in every negative case the caller copies the bytes
- * itself. */
+ * this heap cannot (local heap, other kind of store, gz format: a copy
+ * would be the raw form), other -errno when the copy failed: in every
+ * negative case the caller copies the bytes itself. */
 int heap_put_copy(struct heap *h, const struct objid *id,
 		  struct objstore *src, const char *key, const char *etag,
 		  struct errbuf *eb);
 
-/* Open object id for reading. *fd_out is owned by the caller. Remote:
- * the object is downloaded into an unnamed temp file first. */
+/* Open object id for reading: an fd at byte 0 of the uncompressed
+ * content, owned by the caller. The raw <md5> is preferred when both
+ * forms exist; a .gz is decompressed into an unnamed temp file (local:
+ * in the heap's directory when it is writable, else in $TMPDIR; remote:
+ * in $TMPDIR, downloaded first). Corrupt gzip is -EBADMSG ("cannot read
+ * heap object 'root/ab/<md5>.gz': corrupt gzip data: CRC or length
+ * mismatch"). The caller still verifies the MD5 of what it reads. */
 int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
 		     struct errbuf *eb);
+/* heap_open_object for a content known to be size bytes: a .gz that
+ * decompresses to more is refused with -EFBIG (a gzip bomb never fills
+ * the temp directory). */
+int heap_open_object_sized(struct heap *h, const struct objid *id,
+			   uint64_t size, int *fd_out, struct errbuf *eb);
 
 /* Make every object written so far durable (local: one syncfs, not one
  * fsync per object; remote: wait for every queued upload, then write the
@@ -95,7 +117,9 @@ int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
  * Called before a snapshot that references them is saved. */
 int heap_sync(struct heap *h, struct errbuf *eb);
 
-/* Relative path of an object: "ab/<hex>" (35 bytes + NUL). */
+/* Relative path of an object: "ab/<hex>" (35 bytes + NUL), with gz
+ * "ab/<hex>.gz" (38 bytes + NUL). */
 void heap_object_path(const struct objid *id, char out[36]);
+void heap_object_path_gz(const struct objid *id, char out[39]);
 
 #endif

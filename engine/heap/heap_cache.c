@@ -1,6 +1,7 @@
-/* heap_cache: load and save the remote heap's id set (format in
- * heap_cache.h). Reads and writes in 1 MiB chunks; the checksum is the
- * MD5 of the file as written, so a torn or edited cache is refused. */
+/* heap_cache: load and save the remote heap's id set (formats in
+ * heap_cache.h). Reads and writes in 1 MiB chunks; the checksum of the
+ * binary format is the MD5 of the file as written, so a torn or edited
+ * cache is refused. */
 #include "heap_cache.h"
 
 #include <errno.h>
@@ -123,8 +124,92 @@ static int corrupt(struct errbuf *eb, const char *path, const char *why)
 			  why);
 }
 
+/* One line of the text format (without its '\n'): an md5, or empty. */
+static int text_line(const char *p, size_t n, struct idset *set,
+		     uint64_t line, const char *path, int *count,
+		     struct errbuf *eb)
+{
+	struct objid id;
+	char why[64];
+	int ret;
+
+	if (n && p[n - 1] == '\r')
+		n--;
+	if (!n)
+		return 0;
+	if (n != OBJID_HEX_LEN || objid_from_hex(p, n, &id)) {
+		snprintf(why, sizeof(why), "line %llu is not an md5",
+			 (unsigned long long)line);
+		return corrupt(eb, path, why);
+	}
+	ret = idset_add(set, &id);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	if (ret && *count < INT32_MAX)
+		(*count)++;
+	return 0;
+}
+
+/* The Python tool's text cache, from the start of fd. The count, or
+ * -errno. */
+static int load_text(int fd, const char *path, struct idset *set,
+		     struct errbuf *eb)
+{
+	char *buf = malloc(CACHE_CHUNK);
+	size_t have = 0, start;
+	uint64_t line = 1;
+	int count = 0, ret = 0;
+
+	if (!buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		ret = errbuf_set(eb, -errno, "cannot read heap cache '%s': %s",
+				 path, strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + have, CACHE_CHUNK - have);
+		size_t i;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errbuf_set(eb, -errno, "cannot read heap cache "
+					 "'%s': %s", path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		have += (size_t)n;
+		start = 0;
+		for (i = 0; i < have; i++) {
+			if (buf[i] != '\n')
+				continue;
+			ret = text_line(buf + start, i - start, set, line++,
+					path, &count, eb);
+			if (ret < 0)
+				goto out;
+			start = i + 1;
+		}
+		if (!start && have == CACHE_CHUNK) {
+			ret = corrupt(eb, path, "line too long");
+			goto out;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+	}
+	/* Python writes a '\n' after every md5; a last line without one is
+	 * taken too */
+	ret = text_line(buf, have, set, line, path, &count, eb);
+	if (!ret)
+		ret = count;
+out:
+	free(buf);
+	return ret;
+}
+
 int heap_cache_load(const char *path, const char *url, struct idset *set,
-		    struct errbuf *eb)
+		    bool *text, struct errbuf *eb)
 {
 	struct cache_io io = { -1, NULL, NULL };
 	uint8_t hdr[16], cnt[8], sum[16], want[EVP_MAX_MD_SIZE];
@@ -151,9 +236,17 @@ int heap_cache_load(const char *path, const char *url, struct idset *set,
 				 path, strerror(errno));
 		goto out;
 	}
+	*text = false;
 	ret = read_full(&io, hdr, sizeof(hdr), true);
-	if (ret < 0 || memcmp(hdr, CACHE_MAGIC, 8) ||
-	    get32(hdr + 8) != CACHE_VERSION) {
+	if (ret == -EBADMSG || (!ret && memcmp(hdr, CACHE_MAGIC, 8))) {
+		/* shorter than the header or not our magic: the Python
+		 * tool's text format (or not a cache at all: its lines
+		 * say so) */
+		*text = true;
+		ret = load_text(io.fd, path, set, eb);
+		goto out;
+	}
+	if (ret < 0 || get32(hdr + 8) != CACHE_VERSION) {
 		ret = corrupt(eb, path, "bad magic or version");
 		goto out;
 	}
@@ -230,8 +323,32 @@ out:
 	return ret;
 }
 
+/* The ids as the Python tool's text: "<32 hex>\n" each. */
+static int save_text(struct cache_io *io, const struct objid *ids, size_t n)
+{
+	char *buf = malloc(CACHE_CHUNK);
+	size_t used = 0, i;
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < n && !ret; i++) {
+		objid_to_hex(&ids[i], buf + used);
+		buf[used + OBJID_HEX_LEN] = '\n';
+		used += OBJID_HEX_LEN + 1;
+		if (used + OBJID_HEX_LEN + 1 > CACHE_CHUNK) {
+			ret = write_full(io, buf, used, false);
+			used = 0;
+		}
+	}
+	if (!ret && used)
+		ret = write_full(io, buf, used, false);
+	free(buf);
+	return ret;
+}
+
 int heap_cache_save(const char *path, const char *url, struct idset *set,
-		    struct errbuf *eb)
+		    bool text, struct errbuf *eb)
 {
 	struct cache_io io = { -1, NULL, NULL };
 	uint8_t hdr[16], cnt[8], sum[EVP_MAX_MD_SIZE];
@@ -270,17 +387,22 @@ int heap_cache_save(const char *path, const char *url, struct idset *set,
 	put32(hdr + 8, CACHE_VERSION);
 	put32(hdr + 12, (uint32_t)url_len);
 	put64(cnt, n);
-	ret = write_full(&io, hdr, sizeof(hdr), true);
-	if (!ret)
-		ret = write_full(&io, url, url_len, true);
-	if (!ret)
-		ret = write_full(&io, cnt, sizeof(cnt), true);
-	if (!ret && n)
-		ret = write_full(&io, ids, n * sizeof(*ids), true);
-	if (!ret && (!EVP_DigestFinal_ex(io.ctx, sum, &slen) || slen != 16))
-		ret = -EIO;
-	if (!ret)
-		ret = write_full(&io, sum, 16, false);
+	if (text) {
+		ret = save_text(&io, ids, n);
+	} else {
+		ret = write_full(&io, hdr, sizeof(hdr), true);
+		if (!ret)
+			ret = write_full(&io, url, url_len, true);
+		if (!ret)
+			ret = write_full(&io, cnt, sizeof(cnt), true);
+		if (!ret && n)
+			ret = write_full(&io, ids, n * sizeof(*ids), true);
+		if (!ret && (!EVP_DigestFinal_ex(io.ctx, sum, &slen) ||
+			     slen != 16))
+			ret = -EIO;
+		if (!ret)
+			ret = write_full(&io, sum, 16, false);
+	}
 	if (!ret && fsync(io.fd))
 		ret = -errno;
 	if (!ret) {

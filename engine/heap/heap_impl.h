@@ -23,10 +23,13 @@ struct heap_ops {
 			struct errbuf *eb);
 	int (*tx_commit)(void *tx, const struct objid *id, struct errbuf *eb);
 	void (*tx_abort)(void *tx);
-	/* required; an fd positioned at byte 0, owned by the caller;
-	 * -ENOENT when missing. */
-	int (*open_object)(void *self, const struct objid *id, int *fd_out,
-			   struct errbuf *eb);
+	/* required; an fd positioned at byte 0 of the uncompressed
+	 * content, owned by the caller; -ENOENT when missing; a .gz that
+	 * decompresses to more than max bytes: -EFBIG. */
+	int (*open_object)(void *self, const struct objid *id, uint64_t max,
+			   int *fd_out, struct errbuf *eb);
+	/* required; HEAP_FORMAT_RAW or _GZ, fixed at open */
+	enum heap_format (*format)(const void *self);
 	/* required; every put so far durable (local) or uploaded (remote);
 	 * 0 or the first error. */
 	int (*sync)(void *self, struct errbuf *eb);
@@ -47,8 +50,24 @@ extern const struct heap_ops heap_local_ops;
 extern const struct heap_ops heap_remote_ops;
 
 /* Backend constructors: 0 with *self or -errno. */
-int heap_local_open(const char *root, bool create, void **self,
-		    struct errbuf *eb);
+int heap_local_open(const char *root, bool create, enum heap_format fmt,
+		    void **self, struct errbuf *eb);
+
+/* Shared by the backends (heap.c). */
+/* Is name (len bytes) "<32 hex>" or "<32 hex>.gz"? 1 raw, 2 gz, 0
+ * neither (temp files, anything else: not objects); *id gets the id. */
+int heap_parse_object_name(const char *name, size_t len, struct objid *id);
+/* An unnamed temp file (O_RDWR) in dir. fd or -errno. */
+int heap_tmp_fd(const char *dir, struct errbuf *eb);
+/* $TMPDIR or /tmp. */
+const char *heap_tmpdir(void);
+/* Decode the gzip object read from src (the heap's name for it in
+ * shown) into a new unnamed temp file in directory dirfd (a local heap:
+ * its own disk, not a /tmp that may be RAM) or, when that fails or dirfd
+ * is -1, in $TMPDIR: *fd_out at byte 0, or -errno with "cannot read heap
+ * object '<shown>': <why>". */
+int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
+			 int *fd_out, struct errbuf *eb);
 int heap_remote_open(const char *url, bool create,
 		     const struct engine_opts *o, void **self,
 		     struct errbuf *eb);

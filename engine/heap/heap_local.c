@@ -1,9 +1,12 @@
 /* heap_local: the heap on a local filesystem. Objects are published with
- * renameat2(RENAME_NOREPLACE) from a temp file in the heap root, so a
- * reader never sees a partial object and two writers of the same content
- * cannot clobber each other. */
+ * linkat of an O_TMPFILE (or renameat2(RENAME_NOREPLACE) of a named temp
+ * file), so a reader never sees a partial object and two writers of the
+ * same content cannot clobber each other. In gz format the temp file
+ * receives the gzip stream and is published as <md5>.gz. */
 #include "heap_impl.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "flusher.h"
+#include "heap_gz.h"
 #include "relpath.h"
 #include "banned.h"
 
@@ -28,7 +32,16 @@ struct local {
 	/* O_TMPFILE works here (1), not (0) */
 	atomic_int anon_ok;
 	struct flusher *flusher;   /* NULL when only read */
+	enum heap_format fmt;      /* RAW or GZ */
+	/* the probe at open saw objects in the other format: publishing
+	 * checks for that form first, so a content is never stored twice */
+	bool seen_raw, seen_gz;
 };
+
+/* The format probe reads at most this many fan-out directories holding
+ * objects, and this many names in each. */
+#define PROBE_DIRS 4
+#define PROBE_NAMES 256
 
 /* Background writeback step, and what an object costs beyond its bytes
  * (inode, directory entry, journal) in that count. */
@@ -42,14 +55,66 @@ struct local {
 
 struct local_tx {
 	struct local *heap;
+	struct heap_gz_enc *enc;   /* gz format: compresses into fd */
 	int fd;
 	uint64_t written;      /* bytes written so far */
 	uint64_t flushed;      /* writeback started up to here */
 	char tmp_name[80];     /* relative to the heap root */
 };
 
-int heap_local_open(const char *root, bool create, void **out,
-		    struct errbuf *eb)
+/* Note which formats the first few fan-out directories hold: cheap (a
+ * few directory reads) and enough to tell a Python heap, which is gz
+ * throughout, from ours. */
+static void probe_formats(struct local *h)
+{
+	struct dirent *de, *se;
+	DIR *top, *sub;
+	int dirs = 0, fd, names;
+
+	fd = openat(h->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	top = fdopendir(fd);
+	if (!top) {
+		close(fd);
+		return;
+	}
+	while (dirs < PROBE_DIRS && (de = readdir(top)) != NULL) {
+		bool any = false;
+
+		if (strlen(de->d_name) != 2 || !isxdigit(de->d_name[0]) ||
+		    !isxdigit(de->d_name[1]))
+			continue;
+		fd = openat(h->rootfd, de->d_name,
+			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		sub = fdopendir(fd);
+		if (!sub) {
+			close(fd);
+			continue;
+		}
+		names = 0;
+		while (names < PROBE_NAMES && (se = readdir(sub)) != NULL) {
+			struct objid id;
+			int kind = heap_parse_object_name(se->d_name,
+						strlen(se->d_name), &id);
+
+			names++;
+			if (kind == 1)
+				h->seen_raw = true;
+			else if (kind == 2)
+				h->seen_gz = true;
+			any = any || kind;
+		}
+		closedir(sub);
+		dirs += any;
+	}
+	closedir(top);
+}
+
+int heap_local_open(const char *root, bool create, enum heap_format fmt,
+		    void **out, struct errbuf *eb)
 {
 	struct local *h;
 	int ret;
@@ -71,6 +136,10 @@ int heap_local_open(const char *root, bool create, void **out,
 	}
 	h->pid = (int)getpid();
 	atomic_store(&h->anon_ok, 1);
+	probe_formats(h);
+	if (fmt == HEAP_FORMAT_AUTO)
+		fmt = h->seen_gz ? HEAP_FORMAT_GZ : HEAP_FORMAT_RAW;
+	h->fmt = fmt;
 	/* a heap opened to be filled: start its writeback early (without
 	 * one, the final syncfs still makes everything durable) */
 	if (create)
@@ -98,13 +167,18 @@ static const char *local_root(const void *self)
 	return h->root;
 }
 
-static int local_has(void *self, const struct objid *id, struct errbuf *eb)
+static enum heap_format local_format(const void *self)
 {
-	struct local *h = self;
-	char path[36];
+	const struct local *h = self;
+
+	return h->fmt;
+}
+
+/* 1 path (relative to the root) is an object, 0 missing, -errno. */
+static int stat_object(struct local *h, const char *path, struct errbuf *eb)
+{
 	struct stat st;
 
-	heap_object_path(id, path);
 	if (fstatat(h->rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		return S_ISREG(st.st_mode) ? 1 : errbuf_set(eb, -EEXIST,
 			"heap object '%s/%s' is not a regular file", h->root,
@@ -113,6 +187,21 @@ static int local_has(void *self, const struct objid *id, struct errbuf *eb)
 		return 0;
 	return errbuf_set(eb, -errno, "cannot stat heap object '%s/%s': %s",
 			  h->root, path, strerror(errno));
+}
+
+static int local_has(void *self, const struct objid *id, struct errbuf *eb)
+{
+	struct local *h = self;
+	char raw[36], gz[39];
+	bool gz_first = h->fmt == HEAP_FORMAT_GZ;
+	int ret;
+
+	heap_object_path(id, raw);
+	heap_object_path_gz(id, gz);
+	ret = stat_object(h, gz_first ? gz : raw, eb);
+	if (ret)
+		return ret;
+	return stat_object(h, gz_first ? raw : gz, eb);
 }
 
 /* Create the temp file of a new object. With the id known (put_buf) it
@@ -192,13 +281,9 @@ static int tx_create(struct local *h, const struct objid *id,
 	return 0;
 }
 
-static int local_tx_begin(void *self, void **out, struct errbuf *eb)
-{
-	return tx_create(self, NULL, (struct local_tx **)out, eb);
-}
-
-static int local_tx_write(void *txp, const void *buf, size_t len,
-			  struct errbuf *eb)
+/* Append stored bytes to the temp file (the gzip stream's sink). */
+static int tx_write_stored(void *txp, const void *buf, size_t len,
+			   struct errbuf *eb)
 {
 	struct local_tx *tx = txp;
 	const char *p = buf;
@@ -234,15 +319,47 @@ static void local_tx_abort(void *txp)
 
 	if (!tx)
 		return;
+	heap_gz_enc_free(tx->enc);
 	close(tx->fd);
 	if (tx->tmp_name[0])
 		unlinkat(tx->heap->rootfd, tx->tmp_name, 0);
 	free(tx);
 }
 
+/* The tx of a new object: a temp file, and in gz format an encoder. */
+static int tx_open(struct local *h, const struct objid *id,
+		   struct local_tx **out, struct errbuf *eb)
+{
+	int ret = tx_create(h, id, out, eb);
+
+	if (ret < 0 || h->fmt != HEAP_FORMAT_GZ)
+		return ret;
+	ret = heap_gz_enc_new(tx_write_stored, *out, &(*out)->enc, eb);
+	if (ret < 0) {
+		local_tx_abort(*out);
+		*out = NULL;
+	}
+	return ret;
+}
+
+static int local_tx_begin(void *self, void **out, struct errbuf *eb)
+{
+	return tx_open(self, NULL, (struct local_tx **)out, eb);
+}
+
+static int local_tx_write(void *txp, const void *buf, size_t len,
+			  struct errbuf *eb)
+{
+	struct local_tx *tx = txp;
+
+	if (tx->enc)
+		return heap_gz_enc_write(tx->enc, buf, len, eb);
+	return tx_write_stored(tx, buf, len, eb);
+}
+
 /* Link an anonymous temp file to path: 1 linked, 0 the name exists,
  * -errno. */
-static int link_anon(struct local *h, int fd, char path[36])
+static int link_anon(struct local *h, int fd, char *path)
 {
 	int r = relpath_link_tmpfile(fd, h->rootfd, path);
 
@@ -262,10 +379,34 @@ static int local_tx_commit(void *txp, const struct objid *id,
 {
 	struct local_tx *tx = txp;
 	struct local *h = tx->heap;
-	char path[36];
+	char path[39], other[39];
 	int ret, tries;
 
-	heap_object_path(id, path);
+	if (tx->enc) {
+		ret = heap_gz_enc_finish(tx->enc, eb);
+		if (ret < 0) {
+			local_tx_abort(tx);
+			return ret;
+		}
+		heap_gz_enc_free(tx->enc);
+		tx->enc = NULL;
+		heap_object_path_gz(id, path);
+		heap_object_path(id, other);
+	} else {
+		heap_object_path(id, path);
+		heap_object_path_gz(id, other);
+	}
+	/* the content may be there in the other format (a mixed heap, or
+	 * a format forced by --heap-format): then it is present. Looked up
+	 * only where the probe saw that format, to spare a lookup per new
+	 * object in a heap of one format. */
+	if (h->fmt == HEAP_FORMAT_GZ ? h->seen_raw : h->seen_gz) {
+		ret = stat_object(h, other, eb);
+		if (ret) {
+			local_tx_abort(tx);
+			return ret < 0 ? ret : 0;
+		}
+	}
 	if (!tx->tmp_name[0]) {
 		ret = link_anon(h, tx->fd, path);
 		if (close(tx->fd) && ret == 1) {
@@ -329,7 +470,7 @@ static int local_put_buf(void *self, const struct objid *id,
 	/* no existence check first: a new object (the common case here)
 	 * saves a lookup, and renameat2(RENAME_NOREPLACE) tells when the
 	 * content was there already */
-	ret = tx_create(self, id, &tx, eb);
+	ret = tx_open(self, id, &tx, eb);
 	if (ret < 0)
 		return ret;
 	ret = local_tx_write(tx, buf, len, eb);
@@ -341,19 +482,36 @@ static int local_put_buf(void *self, const struct objid *id,
 }
 
 static int local_open_object(void *self, const struct objid *id,
-			     int *fd_out, struct errbuf *eb)
+			     uint64_t max, int *fd_out, struct errbuf *eb)
 {
 	struct local *h = self;
-	char path[36];
-	int fd;
+	char path[36], gz[39], shown[4200];
+	int fd, ret;
 
+	/* the raw form first: no decompression when both exist */
 	heap_object_path(id, path);
 	fd = openat(h->rootfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
+	if (fd >= 0) {
+		*fd_out = fd;
+		return 0;
+	}
+	if (errno != ENOENT)
 		return errbuf_set(eb, -errno, "cannot open heap object '%s/%s': %s",
 				  h->root, path, strerror(errno));
-	*fd_out = fd;
-	return 0;
+	heap_object_path_gz(id, gz);
+	fd = openat(h->rootfd, gz, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return errbuf_set(eb, -ENOENT, "cannot open heap object "
+					  "'%s/%s': %s", h->root, path,
+					  strerror(ENOENT));
+		return errbuf_set(eb, -errno, "cannot open heap object '%s/%s': %s",
+				  h->root, gz, strerror(errno));
+	}
+	snprintf(shown, sizeof(shown), "%s/%s", h->root, gz);
+	ret = heap_gz_open_decoded(fd, h->rootfd, shown, max, fd_out, eb);
+	close(fd);
+	return ret;
 }
 
 static int local_sync(void *self, struct errbuf *eb)
@@ -376,5 +534,6 @@ const struct heap_ops heap_local_ops = {
 	.open_object = local_open_object,
 	.sync = local_sync,
 	.root = local_root,
+	.format = local_format,
 	.free = local_free,
 };

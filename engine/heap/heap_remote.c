@@ -13,7 +13,12 @@
  * files, at most 2 * uploaders + 2 of them waiting. A full queue blocks
  * the producer (backpressure). The first upload error wins: later puts
  * fail with it and heap_sync returns it, so no snapshot is saved that
- * references an object which is not in the store. */
+ * references an object which is not in the store.
+ *
+ * Objects are "ab/<md5>" or, in the Python tool's format, "ab/<md5>.gz"
+ * (gzip; uploaded with the Content-MD5 of the compressed bytes). Both
+ * count as present; the sets rawset and gzset remember which form was
+ * listed or written, so a read asks for the right key first. */
 #include "heap_impl.h"
 
 #include <errno.h>
@@ -26,7 +31,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "heap_cache.h"
+#include "heap_gz.h"
 #include "idset.h"
 #include "objstore.h"
 #include "banned.h"
@@ -42,12 +50,18 @@ struct job {
 	char *mem;                 /* owned copy of a small body, or NULL */
 	int fd;                    /* spool of a large body, or -1 */
 	uint64_t len;
+	bool gz;                   /* body is gzip: key <md5>.gz */
+	unsigned char md5[16];     /* gz: MD5 of the body as stored */
 };
 
 struct remote {
 	struct objstore *os;
-	struct idset *set;
+	struct idset *set;         /* present in either form */
+	struct idset *rawset;      /* seen as <md5> */
+	struct idset *gzset;       /* seen as <md5>.gz */
+	enum heap_format fmt;      /* RAW or GZ */
 	char *cache_file;          /* NULL: none */
+	bool cache_text;           /* it is in the Python tool's format */
 	struct logger log;
 	const char *tmpdir;
 
@@ -71,28 +85,37 @@ struct remote {
 struct remote_tx {
 	struct remote *r;
 	int fd;
-	uint64_t len;
+	uint64_t len;              /* bytes in the spool */
+	/* gz format: the encoder into the spool, the MD5 of its output */
+	struct heap_gz_enc *enc;
+	EVP_MD_CTX *md;
 };
+
+/* MD5 state of gzip output (Content-MD5 of a gz object). */
+static EVP_MD_CTX *md5_new(void)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+
+	if (md && !EVP_DigestInit_ex2(md, EVP_md5(), NULL)) {
+		EVP_MD_CTX_free(md);
+		md = NULL;
+	}
+	return md;
+}
+
+static int md5_final(EVP_MD_CTX *md, unsigned char out[16],
+		     struct errbuf *eb)
+{
+	unsigned int n = 0;
+
+	if (!EVP_DigestFinal_ex(md, out, &n) || n != 16)
+		return errbuf_set(eb, -EIO, "md5 failed");
+	return 0;
+}
 
 static int tmp_fd(const char *dir, struct errbuf *eb)
 {
-	char path[4096];
-	int fd;
-
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	/* a filesystem without O_TMPFILE: a named file, unlinked at once */
-	snprintf(path, sizeof(path), "%s/snapshooter-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	unlink(path);
-	return fd;
+	return heap_tmp_fd(dir, eb);
 }
 
 static void job_free(struct job *j)
@@ -109,11 +132,14 @@ static int upload(struct remote *r, struct job *j, struct errbuf *eb)
 {
 	struct objstore_put_opts po;
 	struct body_src src;
-	char key[36];
+	char key[39];
 
-	heap_object_path(&j->id, key);
+	if (j->gz)
+		heap_object_path_gz(&j->id, key);
+	else
+		heap_object_path(&j->id, key);
 	memset(&po, 0, sizeof(po));
-	po.md5 = j->id.b;
+	po.md5 = j->gz ? j->md5 : j->id.b;
 	memset(&src, 0, sizeof(src));
 	src.len = j->len;
 	src.fd = -1;
@@ -227,6 +253,66 @@ static int remote_has(void *self, const struct objid *id, struct errbuf *eb)
 	return idset_has(r->set, id) ? 1 : 0;
 }
 
+/* A growing memory buffer: the sink of put_buf's gzip stream. */
+struct membuf {
+	char *p;
+	size_t len, cap;
+	EVP_MD_CTX *md;
+};
+
+static int membuf_sink(void *arg, const void *buf, size_t len,
+		       struct errbuf *eb)
+{
+	struct membuf *m = arg;
+
+	if (len > m->cap - m->len) {
+		size_t cap = m->cap ? m->cap : 4096;
+		char *p;
+
+		while (cap - m->len < len)
+			cap *= 2;
+		p = realloc(m->p, cap);
+		if (!p)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		m->p = p;
+		m->cap = cap;
+	}
+	memcpy(m->p + m->len, buf, len);
+	m->len += len;
+	if (!EVP_DigestUpdate(m->md, buf, len))
+		return errbuf_set(eb, -EIO, "md5 failed");
+	return 0;
+}
+
+/* Make j's body the gzip of buf, with its MD5. */
+static int gz_body(struct job *j, const void *buf, size_t len,
+		   struct errbuf *eb)
+{
+	struct membuf m = { NULL, 0, 0, md5_new() };
+	struct heap_gz_enc *z = NULL;
+	int ret;
+
+	if (!m.md)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = heap_gz_enc_new(membuf_sink, &m, &z, eb);
+	if (!ret)
+		ret = heap_gz_enc_write(z, buf, len, eb);
+	if (!ret)
+		ret = heap_gz_enc_finish(z, eb);
+	if (!ret)
+		ret = md5_final(m.md, j->md5, eb);
+	heap_gz_enc_free(z);
+	EVP_MD_CTX_free(m.md);
+	if (ret < 0) {
+		free(m.p);
+		return ret;
+	}
+	j->mem = m.p;
+	j->len = m.len;
+	j->gz = true;
+	return 0;
+}
+
 static int remote_put_buf(void *self, const struct objid *id,
 			  const void *buf, size_t len, struct errbuf *eb)
 {
@@ -243,13 +329,27 @@ static int remote_put_buf(void *self, const struct objid *id,
 	j->fd = -1;
 	j->id = *id;
 	j->len = len;
-	if (len) {
+	if (r->fmt == HEAP_FORMAT_GZ) {
+		ret = gz_body(j, buf, len, eb);
+		if (ret < 0) {
+			job_free(j);
+			return ret;
+		}
+		ret = idset_add(r->gzset, id);
+	} else if (len) {
 		j->mem = malloc(len);
 		if (!j->mem) {
 			free(j);
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 		}
 		memcpy(j->mem, buf, len);
+		ret = idset_add(r->rawset, id);
+	} else {
+		ret = idset_add(r->rawset, id);
+	}
+	if (ret < 0) {
+		job_free(j);
+		return errbuf_set(eb, ret, "out of memory");
 	}
 	return enqueue(r, j, eb);
 }
@@ -264,6 +364,10 @@ static int remote_put_copy(void *self, const struct objid *id,
 
 	if (idset_has(r->set, id))
 		return 0;
+	/* a copy is the raw form; a gz heap gets the bytes through
+	 * put_buf / tx, compressed */
+	if (r->fmt == HEAP_FORMAT_GZ)
+		return -EXDEV;
 	heap_object_path(id, dst);
 	if (etag && etag[0] != '"') {
 		/* If-Match takes the quoted form */
@@ -289,38 +393,36 @@ static int remote_put_copy(void *self, const struct objid *id,
 					  "(it changed meanwhile)", key);
 		}
 	}
+	if (idset_add(r->rawset, id) < 0)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
 	/* a worker copying the same content at once may have won: then
 	 * this is "present", so each object counts once */
 	ret = idset_add(r->set, id);
 	return ret < 0 ? errbuf_set(eb, ret, "out of memory") : ret;
 }
 
-static int remote_tx_begin(void *self, void **out, struct errbuf *eb)
+static void remote_tx_abort(void *txp)
 {
-	struct remote *r = self;
-	struct remote_tx *tx = calloc(1, sizeof(*tx));
+	struct remote_tx *tx = txp;
 
-	*out = NULL;
 	if (!tx)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	tx->r = r;
-	tx->fd = tmp_fd(r->tmpdir, eb);
-	if (tx->fd < 0) {
-		int ret = tx->fd;
-
-		free(tx);
-		return ret;
-	}
-	*out = tx;
-	return 0;
+		return;
+	if (tx->fd >= 0)
+		close(tx->fd);
+	heap_gz_enc_free(tx->enc);
+	EVP_MD_CTX_free(tx->md);
+	free(tx);
 }
 
-static int remote_tx_write(void *txp, const void *buf, size_t len,
-			   struct errbuf *eb)
+/* Append stored bytes to the spool file (with gz, also to their MD5). */
+static int spool_write(void *txp, const void *buf, size_t len,
+		       struct errbuf *eb)
 {
 	struct remote_tx *tx = txp;
 	const char *p = buf;
 
+	if (tx->md && !EVP_DigestUpdate(tx->md, buf, len))
+		return errbuf_set(eb, -EIO, "md5 failed");
 	while (len) {
 		ssize_t n = write(tx->fd, p, len);
 
@@ -338,15 +440,45 @@ static int remote_tx_write(void *txp, const void *buf, size_t len,
 	return 0;
 }
 
-static void remote_tx_abort(void *txp)
+static int remote_tx_begin(void *self, void **out, struct errbuf *eb)
+{
+	struct remote *r = self;
+	struct remote_tx *tx = calloc(1, sizeof(*tx));
+	int ret = 0;
+
+	*out = NULL;
+	if (!tx)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	tx->r = r;
+	tx->fd = tmp_fd(r->tmpdir, eb);
+	if (tx->fd < 0) {
+		ret = tx->fd;
+		free(tx);
+		return ret;
+	}
+	if (r->fmt == HEAP_FORMAT_GZ) {
+		tx->md = md5_new();
+		if (!tx->md)
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		if (!ret)
+			ret = heap_gz_enc_new(spool_write, tx, &tx->enc, eb);
+		if (ret < 0) {
+			remote_tx_abort(tx);
+			return ret;
+		}
+	}
+	*out = tx;
+	return 0;
+}
+
+static int remote_tx_write(void *txp, const void *buf, size_t len,
+			   struct errbuf *eb)
 {
 	struct remote_tx *tx = txp;
 
-	if (!tx)
-		return;
-	if (tx->fd >= 0)
-		close(tx->fd);
-	free(tx);
+	if (tx->enc)
+		return heap_gz_enc_write(tx->enc, buf, len, eb);
+	return spool_write(tx, buf, len, eb);
 }
 
 static int remote_tx_commit(void *txp, const struct objid *id,
@@ -367,7 +499,23 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 		remote_tx_abort(tx);
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}
+	j->fd = -1;
 	j->id = *id;
+	if (tx->enc) {
+		ret = heap_gz_enc_finish(tx->enc, eb);
+		if (!ret)
+			ret = md5_final(tx->md, j->md5, eb);
+		j->gz = true;
+	}
+	if (!ret && idset_add(j->gz ? r->gzset : r->rawset, id) < 0)
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+	if (ret < 0) {
+		/* the id stays marked without an upload: this run fails
+		 * (the caller stops at the error), so no snapshot names it */
+		remote_tx_abort(tx);
+		job_free(j);
+		return ret;
+	}
 	j->len = tx->len;
 	j->fd = tx->fd;
 	tx->fd = -1;
@@ -375,16 +523,15 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 	return enqueue(r, j, eb);
 }
 
-static int remote_open_object(void *self, const struct objid *id,
-			      int *fd_out, struct errbuf *eb)
+/* Download key into a new temp file: 0 with *fd_out at byte 0,
+ * -ENOENT (eb untouched) when the store has no such key, other -errno. */
+static int fetch(struct remote *r, const char *key, int *fd_out,
+		 struct errbuf *eb)
 {
-	struct remote *r = self;
 	struct errbuf local = ERRBUF_INIT;
 	struct body_sink sink;
-	char key[36];
 	int fd, ret;
 
-	heap_object_path(id, key);
 	fd = tmp_fd(r->tmpdir, eb);
 	if (fd < 0)
 		return fd;
@@ -392,12 +539,9 @@ static int remote_open_object(void *self, const struct objid *id,
 	sink.kind = BODY_SINK_FD;
 	sink.fd = fd;
 	ret = objstore_get(r->os, key, 0, 0, &sink, NULL, &local);
-	if (ret == -ENOENT) {
-		ret = errbuf_set(eb, ret, "heap object '%s/%s' is missing",
-				 objstore_url(r->os), key);
-	} else if (ret < 0) {
+	if (ret < 0 && ret != -ENOENT) {
 		ret = errbuf_set(eb, ret, "%s", local.msg);
-	} else if (lseek(fd, 0, SEEK_SET) < 0) {
+	} else if (!ret && lseek(fd, 0, SEEK_SET) < 0) {
 		ret = errbuf_set(eb, -errno, "cannot rewind a temp file: %s",
 				 strerror(errno));
 	}
@@ -407,6 +551,44 @@ static int remote_open_object(void *self, const struct objid *id,
 	}
 	*fd_out = fd;
 	return 0;
+}
+
+static int remote_open_object(void *self, const struct objid *id,
+			      uint64_t max, int *fd_out, struct errbuf *eb)
+{
+	struct remote *r = self;
+	char raw[36], gz[39], shown[4200];
+	bool is_gz;
+	int fd = -1, ret;
+
+	heap_object_path(id, raw);
+	heap_object_path_gz(id, gz);
+	/* the form listed or written first (raw when both: no
+	 * decompression), else the heap's format; the other on a miss */
+	if (idset_has(r->rawset, id))
+		is_gz = false;
+	else if (idset_has(r->gzset, id))
+		is_gz = true;
+	else
+		is_gz = r->fmt == HEAP_FORMAT_GZ;
+	ret = fetch(r, is_gz ? gz : raw, &fd, eb);
+	if (ret == -ENOENT) {
+		is_gz = !is_gz;
+		ret = fetch(r, is_gz ? gz : raw, &fd, eb);
+	}
+	if (ret == -ENOENT)
+		return errbuf_set(eb, ret, "heap object '%s/%s' is missing",
+				  objstore_url(r->os), raw);
+	if (ret < 0)
+		return ret;
+	if (!is_gz) {
+		*fd_out = fd;
+		return 0;
+	}
+	snprintf(shown, sizeof(shown), "%s/%s", objstore_url(r->os), gz);
+	ret = heap_gz_open_decoded(fd, -1, shown, max, fd_out, eb);
+	close(fd);
+	return ret;
 }
 
 static int remote_sync(void *self, struct errbuf *eb)
@@ -429,13 +611,20 @@ static int remote_sync(void *self, struct errbuf *eb)
 	if (ret || !r->cache_file)
 		return ret;
 	ret = heap_cache_save(r->cache_file, objstore_url(r->os), r->set,
-			      &local);
+			      r->cache_text, &local);
 	if (ret < 0)   /* the uploads are fine; only the next run is slower */
 		log_warn(&r->log, "%s", local.msg);
 	else
 		log_debug(&r->log, "heap cache '%s': %zu objects",
 			  r->cache_file, idset_count(r->set));
 	return 0;
+}
+
+static enum heap_format remote_format(const void *self)
+{
+	const struct remote *r = self;
+
+	return r->fmt;
 }
 
 static const char *remote_root(const void *self)
@@ -469,9 +658,36 @@ static void remote_free(void *self)
 	pthread_cond_destroy(&r->progress);
 	pthread_mutex_destroy(&r->lock);
 	idset_free(r->set);
+	idset_free(r->rawset);
+	idset_free(r->gzset);
 	objstore_free(r->os);
 	free(r->cache_file);
 	free(r);
+}
+
+/* The format of a heap loaded from the cache file (not listed), for the
+ * writes and for the key a read asks for first: the first object of a
+ * listing of everything, then stop (one request). */
+static int peek_cb(void *arg, const struct objstore_entry *e)
+{
+	int *kind = arg;
+	struct objid id;
+
+	if (e->key_len <= 3 || e->key[2] != '/')
+		return 0;
+	*kind = heap_parse_object_name(e->key + 3, e->key_len - 3, &id);
+	return *kind ? 1 : 0;
+}
+
+static int peek_gz(struct remote *r, bool *gz, struct errbuf *eb)
+{
+	int kind = 0, ret;
+
+	ret = objstore_list(r->os, "", peek_cb, &kind, eb);
+	if (ret == -ENOENT)   /* no bucket yet: an empty heap */
+		ret = 0;
+	*gz = kind == 2;
+	return ret;
 }
 
 /* Listing: prefixes "00/".."ff/" spread over a few threads. */
@@ -488,16 +704,18 @@ static int list_cb(void *arg, const struct objstore_entry *e)
 {
 	struct lister *l = arg;
 	struct objid id;
-	int ret;
+	int kind, ret;
 
-	/* "ab/<32 hex>" with ab the first two digits of the hex */
-	if (e->key_len != 35 || e->key[2] != '/' ||
-	    objid_from_hex(e->key + 3, OBJID_HEX_LEN, &id) ||
-	    strncmp(e->key, e->key + 3, 2)) {
+	/* "ab/<32 hex>[.gz]" with ab the first two digits of the hex */
+	kind = e->key_len > 3 && e->key[2] == '/' ?
+	       heap_parse_object_name(e->key + 3, e->key_len - 3, &id) : 0;
+	if (!kind || strncmp(e->key, e->key + 3, 2)) {
 		atomic_fetch_add(&l->ignored, 1);
 		return 0;
 	}
 	ret = idset_add(l->r->set, &id);
+	if (ret >= 0)
+		ret = idset_add(kind == 2 ? l->r->gzset : l->r->rawset, &id);
 	return ret < 0 ? ret : 0;
 }
 
@@ -609,7 +827,7 @@ int heap_remote_open(const char *url, bool create,
 	struct objstore_config cfg;
 	struct errbuf cache_eb = ERRBUF_INIT;
 	struct remote *r;
-	const char *tmp;
+	bool from_cache = false;
 	unsigned i, n;
 	int ret;
 
@@ -624,14 +842,17 @@ int heap_remote_open(const char *url, bool create,
 		r->log = o->log;
 	else
 		r->log = (struct logger)LOGGER_INIT;
-	tmp = getenv("TMPDIR");
-	r->tmpdir = tmp && *tmp ? tmp : "/tmp";
+	r->tmpdir = heap_tmpdir();
 	config_from_opts(&cfg, o);
 	ret = objstore_open(url, o ? o->heap_storage_options : NULL, &cfg,
 			    &r->os, eb);
 	if (ret < 0)
 		goto fail;
 	ret = idset_new(0, &r->set);
+	if (!ret)
+		ret = idset_new(0, &r->rawset);
+	if (!ret)
+		ret = idset_new(0, &r->gzset);
 	if (ret < 0) {
 		ret = errbuf_set(eb, ret, "out of memory");
 		goto fail;
@@ -643,8 +864,9 @@ int heap_remote_open(const char *url, bool create,
 			goto fail;
 		}
 		ret = heap_cache_load(r->cache_file, objstore_url(r->os), r->set,
-				      &cache_eb);
+				      &r->cache_text, &cache_eb);
 		if (ret >= 0) {
+			from_cache = true;
 			log_info(&r->log, "heap '%s': %d objects from the cache "
 				 "'%s'", objstore_url(r->os), ret, r->cache_file);
 		} else {
@@ -662,6 +884,20 @@ int heap_remote_open(const char *url, bool create,
 		log_info(&r->log, "heap '%s': %zu objects listed",
 			 objstore_url(r->os), idset_count(r->set));
 	}
+	r->fmt = o ? o->heap_format : HEAP_FORMAT_AUTO;
+	if (r->fmt == HEAP_FORMAT_AUTO) {
+		bool gz = idset_count(r->gzset) > 0;
+
+		if (from_cache) {
+			ret = peek_gz(r, &gz, eb);
+			if (ret < 0)
+				goto fail;
+		}
+		r->fmt = gz ? HEAP_FORMAT_GZ : HEAP_FORMAT_RAW;
+	}
+	log_debug(&r->log, "heap '%s': new objects %s", objstore_url(r->os),
+		  r->fmt == HEAP_FORMAT_GZ ? "gzip-compressed (<md5>.gz)" :
+		  "as they are (<md5>)");
 	if (n > REMOTE_MAX_UPLOADERS)
 		n = REMOTE_MAX_UPLOADERS;
 	r->max_spools = 2 * (size_t)n + 2;
@@ -698,5 +934,6 @@ const struct heap_ops heap_remote_ops = {
 	.open_object = remote_open_object,
 	.sync = remote_sync,
 	.root = remote_root,
+	.format = remote_format,
 	.free = remote_free,
 };

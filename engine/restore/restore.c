@@ -243,7 +243,7 @@ static int write_file(struct tree_writer *tw, struct heap *heap,
 	uint64_t total = 0;
 	int src = -1, dst = -1, dirfd, ret;
 
-	ret = heap_open_object(heap, &e->md5, &src, eb);
+	ret = heap_open_object_sized(heap, &e->md5, e->size, &src, eb);
 	if (ret < 0)
 		return ret;
 	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &dst, eb);
@@ -273,7 +273,7 @@ static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
 	uint64_t total = 0;
 	int fd = -1, ret;
 
-	ret = heap_open_object(r->heap, &e->md5, &fd, eb);
+	ret = heap_open_object_sized(r->heap, &e->md5, e->size, &fd, eb);
 	if (ret < 0)
 		return ret;
 	ret = copy_verified(h, buf, fd, -1, e, &total, eb);

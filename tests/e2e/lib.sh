@@ -7,7 +7,8 @@
 # repo), SNAP_E2E_IO (io modes to run, default "sync uring"),
 # SNAP_E2E_KEEP=1 keeps the temp dir for a post-mortem.
 #
-# No python, no jq: only bash, coreutils, findutils, sed, grep.
+# No jq: only bash, coreutils, findutils, sed, grep (test_python_heap
+# also runs python3, for its gzip module).
 
 set -u
 export LC_ALL=C

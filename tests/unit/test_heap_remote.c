@@ -17,6 +17,7 @@
 
 #include "engine.h"
 #include "heap.h"
+#include "heap_gz.h"
 #include "objstore.h"
 #include "servers/server_env.h"
 #include "test.h"
@@ -431,6 +432,232 @@ out:
 	rmdir(dir);
 }
 
+/* gzip.compress(b"python object one\n", mtime=0) followed by
+ * gzip.compress(b"and member two\n", mtime=0): a Python heap object of
+ * two members */
+static const unsigned char py_two_members[] = {
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x2b,
+	0xa8, 0x2c, 0xc9, 0xc8, 0xcf, 0x53, 0xc8, 0x4f, 0xca, 0x4a, 0x4d,
+	0x2e, 0x51, 0xc8, 0xcf, 0x4b, 0xe5, 0x02, 0x00, 0xe6, 0x03, 0xfb,
+	0x6e, 0x12, 0x00, 0x00, 0x00, 0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00,
+	0x00, 0x00, 0x02, 0x03, 0x4b, 0xcc, 0x4b, 0x51, 0xc8, 0x4d, 0xcd,
+	0x4d, 0x4a, 0x2d, 0x52, 0x28, 0x29, 0xcf, 0xe7, 0x02, 0x00, 0xaf,
+	0xce, 0xb1, 0xc7, 0x0f, 0x00, 0x00, 0x00,
+};
+static const char py_content[] = "python object one\nand member two\n";
+
+static void store_key(struct objstore *os, const char *key, const void *buf,
+		      size_t len)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_put_opts po;
+	struct body_src src;
+
+	memset(&po, 0, sizeof(po));
+	memset(&src, 0, sizeof(src));
+	src.kind = len ? BODY_SRC_MEM : BODY_SRC_NONE;
+	src.mem = buf;
+	src.len = len;
+	src.fd = -1;
+	CHECK_EQ(objstore_put(os, key, &src, &po, NULL, &eb), 0);
+}
+
+/* Read object id of h whole; its length, or -1. */
+static ssize_t read_object(struct heap *h, const struct objid *id,
+			   char *buf, size_t cap, struct errbuf *eb)
+{
+	ssize_t n, got = 0;
+	int fd = -1;
+
+	if (heap_open_object(h, id, &fd, eb) < 0)
+		return -1;
+	while ((n = read(fd, buf + got, cap - (size_t)got)) > 0)
+		got += n;
+	close(fd);
+	return got;
+}
+
+/* the Python format on a remote heap: .gz objects listed as present
+ * (temp/ and stray keys ignored), read as plain content, auto writes gz
+ * (put_buf and tx: key <md5>.gz only, stored with the MD5 of the gzip
+ * bytes), a text cache file (the Python tool's) is read and stays text,
+ * corrupt gzip is refused naming the object */
+static void test_gz(struct backend *b)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	char saved[sizeof(b->url)], key[39], rawkey[36], buf[4096];
+	char dir[] = "/tmp/snap-heapgzc-XXXXXX", cache[300];
+	char hex[OBJID_HEX_LEN + 1], line[40];
+	size_t big = (size_t)3 << 20, i;
+	unsigned char *data = malloc(big);
+	struct objid py, a, c, bad;
+	struct objstore_info info;
+	struct heap_tx *tx = NULL;
+	struct objstore *os;
+	struct heap *h;
+	struct stat st;
+	int ret, fd;
+
+	memcpy(saved, b->url, sizeof(saved));
+	/* a fresh bucket: auto must see only this test's objects */
+	new_url(b, !strncmp(b->url, "az:", 3) ? "az" : "s3");
+	h = open_heap(b, b->opts, NULL, &eb, &ret);  /* creates the bucket */
+	CHECK_EQ(ret, 0);
+	if (h)
+		CHECK_EQ(heap_format(h), HEAP_FORMAT_RAW);
+	heap_free(h);
+
+	os = raw_store(b);
+	if (!os || !data)
+		goto out;
+	md5_of(py_content, strlen(py_content), &py);
+	heap_object_path_gz(&py, key);
+	store_key(os, key, py_two_members, sizeof(py_two_members));
+	store_key(os, "temp/6f1c2d3e-aaaa-bbbb-cccc-0123456789ab.gz", "x", 1);
+	store_key(os, "ab/not-an-object", "y", 1);
+	/* a corrupt one: CRC flipped */
+	{
+		unsigned char crc[sizeof(py_two_members)];
+
+		memcpy(crc, py_two_members, sizeof(crc));
+		crc[sizeof(crc) - 8] ^= 1;
+		memset(&bad, 0x3c, sizeof(bad));
+		heap_object_path_gz(&bad, key);
+		store_key(os, key, crc, sizeof(crc));
+	}
+
+	h = open_heap(b, b->opts, NULL, &eb, &ret);   /* lists */
+	CHECK_EQ(ret, 0);
+	if (!h)
+		goto out;
+	CHECK_EQ(heap_format(h), HEAP_FORMAT_GZ);
+	CHECK_EQ(heap_has(h, &py, &eb), 1);
+	CHECK_EQ(read_object(h, &py, buf, sizeof(buf), &eb),
+		 (ssize_t)strlen(py_content));
+	CHECK(!memcmp(buf, py_content, strlen(py_content)));
+	CHECK_ERR(read_object(h, &bad, buf, sizeof(buf), &eb) < 0 ?
+		  eb.code : 0, EBADMSG);
+	heap_object_path_gz(&bad, key);
+	CHECK(strstr(eb.msg, key) != NULL);
+	CHECK(strstr(eb.msg, "corrupt gzip data") != NULL);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+
+	/* writes: gz; a server-side copy would store the raw form, so the
+	 * caller is told to send the bytes */
+	md5_of("new remote gz", 13, &a);
+	CHECK_ERR(heap_put_copy(h, &a, os, "ab/not-an-object", NULL, &eb),
+		  EXDEV);
+	CHECK_EQ(heap_put_buf(h, &a, "new remote gz", 13, &eb), 1);
+	CHECK_EQ(heap_put_buf(h, &py, py_content, strlen(py_content), &eb), 0);
+	for (i = 0; i < big; i++)
+		data[i] = i % 3 ? (unsigned char)"heap text\n"[i % 10] :
+			  (unsigned char)((i * 2654435761u) >> 11);
+	md5_of(data, big, &c);
+	CHECK_EQ(heap_tx_begin(h, &tx, &eb), 0);
+	for (i = 0; tx && i < big; i += 100000)
+		CHECK_EQ(heap_tx_write(tx, data + i, big - i < 100000 ?
+				       big - i : 100000, &eb), 0);
+	if (tx)
+		CHECK_EQ(heap_tx_commit(tx, &c, &eb), 1);
+	ret = heap_sync(h, &eb);
+	if (ret)
+		fprintf(stderr, "sync: %s\n", eb.msg);
+	CHECK_EQ(ret, 0);
+	heap_free(h);
+
+	heap_object_path_gz(&a, key);
+	heap_object_path(&a, rawkey);
+	memset(&info, 0, sizeof(info));
+	CHECK_EQ(objstore_head(os, key, &info, &eb), 0);
+	CHECK(info.size > 18);   /* a gzip header and trailer at least */
+	CHECK_ERR(objstore_head(os, rawkey, &info, &eb), ENOENT);
+	heap_object_path_gz(&c, key);
+	heap_object_path(&c, rawkey);
+	memset(&info, 0, sizeof(info));
+	CHECK_EQ(objstore_head(os, key, &info, &eb), 0);
+	CHECK(info.size < big);
+	CHECK_ERR(objstore_head(os, rawkey, &info, &eb), ENOENT);
+	/* the stored bytes are gzip of the content */
+	fd = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		struct body_sink sink;
+		char why[200] = "";
+		uint64_t n = 0;
+		int out = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+
+		memset(&sink, 0, sizeof(sink));
+		sink.kind = BODY_SINK_FD;
+		sink.fd = fd;
+		CHECK_EQ(objstore_get(os, key, 0, 0, &sink, NULL, &eb), 0);
+		CHECK_EQ(lseek(fd, 0, SEEK_SET), 0);
+		CHECK_EQ(heap_gz_decode_fd(fd, out, UINT64_MAX, &n, why,
+					   sizeof(why)), 0);
+		CHECK_EQ(n, big);
+		close(out);
+		close(fd);
+	}
+
+	/* a reopen lists them all; the big one reads back */
+	h = open_heap(b, b->opts, NULL, &eb, &ret);
+	CHECK_EQ(ret, 0);
+	if (h) {
+		char *back = malloc(big + 1);
+		struct objid got;
+
+		CHECK_EQ(heap_has(h, &a, &eb), 1);
+		CHECK_EQ(heap_has(h, &c, &eb), 1);
+		if (back) {
+			CHECK_EQ(read_object(h, &c, back, big + 1, &eb),
+				 (ssize_t)big);
+			md5_of(back, big, &got);
+			CHECK(objid_eq(&got, &c));
+		}
+		free(back);
+	}
+	heap_free(h);
+
+	/* the Python tool's text cache: loaded (nothing listed: the line
+	 * of py is all it knows), auto still finds gz, written back as
+	 * text */
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(cache, sizeof(cache), "%s/heap_cache.txt", dir);
+	objid_to_hex(&py, hex);
+	snprintf(line, sizeof(line), "%s\n", hex);
+	fd = open(cache, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK_EQ(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+		close(fd);
+	}
+	h = open_heap(b, b->opts, cache, &eb, &ret);
+	CHECK_EQ(ret, 0);
+	if (h) {
+		CHECK_EQ(heap_format(h), HEAP_FORMAT_GZ);
+		CHECK_EQ(heap_has(h, &py, &eb), 1);
+		CHECK_EQ(heap_has(h, &a, &eb), 0);   /* not in the cache */
+		CHECK_EQ(read_object(h, &py, buf, sizeof(buf), &eb),
+			 (ssize_t)strlen(py_content));
+		CHECK_EQ(heap_sync(h, &eb), 0);
+	}
+	heap_free(h);
+	CHECK_EQ(stat(cache, &st), 0);
+	CHECK_EQ(st.st_size, 33);
+	fd = open(cache, O_RDONLY);
+	if (fd >= 0) {
+		memset(buf, 0, 40);
+		CHECK_EQ(read(fd, buf, 40), 33);
+		CHECK(!memcmp(buf, line, 33));
+		close(fd);
+	}
+	unlink(cache);
+	rmdir(dir);
+out:
+	objstore_free(os);
+	free(data);
+	memcpy(b->url, saved, sizeof(saved));
+}
+
 static void run(struct backend *b, const char *scheme)
 {
 	fprintf(stderr, "== %s\n", b->name);
@@ -441,6 +668,7 @@ static void run(struct backend *b, const char *scheme)
 	test_bad_md5(b);
 	test_bad_auth(b);
 	test_cache(b);
+	test_gz(b);
 }
 
 int main(int argc, char **argv)
