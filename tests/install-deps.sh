@@ -6,8 +6,8 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
-	libssl-dev libcurl4-openssl-dev libexpat1-dev rsync util-linux
-	coreutils findutils)
+	libssl-dev libcurl4-openssl-dev libexpat1-dev zlib1g-dev python3 rsync
+	util-linux coreutils findutils)
 
 missing=()
 for p in "${packages[@]}"; do
