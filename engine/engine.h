@@ -17,6 +17,15 @@ enum io_mode {
 	IO_MODE_SYNC,      /* plain system calls */
 };
 
+/* Format of the snapshots make-snapshot (and restore's before/after
+ * snapshots) write: the format of the latest snapshot in SNAP_ROOT (else
+ * msgpack), this tool's msgpack, or the Python tool's jsonl.gz. */
+enum snapshot_write_format {
+	SNAPSHOT_WRITE_AUTO = 0,
+	SNAPSHOT_WRITE_MSGPACK,
+	SNAPSHOT_WRITE_JSONL_GZ,
+};
+
 /* Everything tunable, in one struct (no globals). Zero-initialise, then
  * engine_opts_defaults(). Strings are borrowed from the caller. */
 struct engine_opts {
@@ -41,6 +50,7 @@ struct engine_opts {
 	volatile sig_atomic_t *interrupted;
 	/* restore and sync: syncfs the written tree before success */
 	bool fsync;
+	enum snapshot_write_format snapshot_format;
 };
 
 void engine_opts_defaults(struct engine_opts *o);

@@ -52,6 +52,7 @@ struct cli_globals {
 	bool json;
 	const char *json_file;
 	bool version;
+	const char *snapshot_format;  /* --snapshot-format */
 };
 
 /* One run of the program: built by main, passed to the command. */

@@ -31,10 +31,14 @@ struct pysnap_writer {
 	struct errbuf first;
 	uint64_t count;
 	uint64_t dirs;
+	uint64_t empty_dirs;
 	uint64_t symlinks;
+	bool pend_dir;            /* the last entry was a directory */
+	size_t pend_len;
 	size_t prev_len;
 	z_stream z;
 	char prev[ENTRY_NAME_MAX];
+	char pend[ENTRY_NAME_MAX];
 	char line[LINE_MAX_BYTES];
 	unsigned char out[PYSNAP_WRITER_BUF];
 };
@@ -212,8 +216,19 @@ int pysnap_writer_add(struct pysnap_writer *w, const struct entry *e,
 		return errbuf_set(eb, w->err, "%s", w->first.msg);
 	if (w->finished)
 		return errbuf_set(eb, -EINVAL, "snapshot already finished");
+	/* in stream order a directory's children follow it at once */
+	if (w->pend_dir && !(e->name_len > w->pend_len &&
+			     !memcmp(e->name, w->pend, w->pend_len) &&
+			     e->name[w->pend_len] == '/'))
+		w->empty_dirs++;
+	w->pend_dir = false;
 	if (e->type == ENTRY_DIR) {
 		w->dirs++;
+		if (e->name_len <= sizeof(w->pend)) {
+			memcpy(w->pend, e->name, e->name_len);
+			w->pend_len = e->name_len;
+			w->pend_dir = true;
+		}
 		return 0;
 	}
 	if (e->type == ENTRY_SYMLINK) {
@@ -251,6 +266,9 @@ int pysnap_writer_finish(struct pysnap_writer *w, struct errbuf *eb)
 	if (w->finished)
 		return errbuf_set(eb, -EINVAL, "snapshot already finished");
 	w->finished = true;
+	if (w->pend_dir)
+		w->empty_dirs++;
+	w->pend_dir = false;
 	if (deflate_out(w, NULL, 0, Z_FINISH))
 		return fail(w, eb);
 	return 0;
@@ -262,9 +280,10 @@ uint64_t pysnap_writer_count(const struct pysnap_writer *w)
 }
 
 void pysnap_writer_skipped(const struct pysnap_writer *w, uint64_t *dirs,
-			   uint64_t *symlinks)
+			   uint64_t *empty_dirs, uint64_t *symlinks)
 {
 	*dirs = w->dirs;
+	*empty_dirs = w->empty_dirs;
 	*symlinks = w->symlinks;
 }
 

@@ -45,9 +45,11 @@ int pysnap_writer_finish(struct pysnap_writer *w, struct errbuf *eb);
 
 /* Files written so far. */
 uint64_t pysnap_writer_count(const struct pysnap_writer *w);
-/* Directories and symlinks skipped so far. */
+/* Entries skipped so far: directories, those of them that were empty
+ * (nothing under them was added: lost entirely, not only their mode and
+ * mtime; final after finish) and symlinks. */
 void pysnap_writer_skipped(const struct pysnap_writer *w, uint64_t *dirs,
-			   uint64_t *symlinks);
+			   uint64_t *empty_dirs, uint64_t *symlinks);
 
 /* NULL-safe. Does not call the sink. */
 void pysnap_writer_free(struct pysnap_writer *w);

@@ -267,7 +267,7 @@ static void test_writer(void)
 	struct pysnap_writer *w = NULL;
 	struct mem m = { NULL, 0, 0 };
 	struct entry e;
-	uint64_t dirs = 9, links = 9;
+	uint64_t dirs = 9, empty = 9, links = 9;
 	char text[2048];
 	uLongf tlen = sizeof(text);
 	z_stream z;
@@ -286,13 +286,17 @@ static void test_writer(void)
 	set_entry(&e, "a/link", ENTRY_SYMLINK);
 	CHECK_EQ(pysnap_writer_add(w, &e, &eb), 0);
 	entry_release(&e);
+	set_entry(&e, "a/m", ENTRY_DIR);   /* empty */
+	CHECK_EQ(pysnap_writer_add(w, &e, &eb), 0);
+	entry_release(&e);
 	set_entry(&e, "b\xff", ENTRY_FILE);
 	CHECK_EQ(pysnap_writer_add(w, &e, &eb), 0);
 	entry_release(&e);
 	CHECK_EQ(pysnap_writer_finish(w, &eb), 0);
 	CHECK_EQ(pysnap_writer_count(w), 2);
-	pysnap_writer_skipped(w, &dirs, &links);
-	CHECK_EQ(dirs, 1);
+	pysnap_writer_skipped(w, &dirs, &empty, &links);
+	CHECK_EQ(dirs, 2);
+	CHECK_EQ(empty, 1);
 	CHECK_EQ(links, 1);
 	pysnap_writer_free(w);
 
