@@ -40,6 +40,10 @@ struct entry {
 	uint32_t mode;       /* permission bits (07777) */
 	uint8_t type;        /* enum entry_type */
 	bool has_md5;
+	/* a directory synthesized for a snapshot format that records only
+	 * files (the Python tool's): its mode and mtime were never recorded,
+	 * so restore creates it when missing but sets neither */
+	bool no_meta;
 	struct objid md5;
 };
 

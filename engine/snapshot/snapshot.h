@@ -21,6 +21,8 @@ struct snapshot_header {
 	/* reader only: the tool that wrote the file, NUL-terminated ("" if
 	 * absent); the writer always records SNAPSHOT_TOOL */
 	char tool[SNAPSHOT_TOOL_MAX + 1];
+	/* reader only: the format of the file that was read */
+	enum snapshot_format format;
 };
 
 #endif

@@ -1,5 +1,7 @@
 /* snapshot_reader: snapshot bytes -> frames -> prescan -> msgpack_unpack_next
- * -> validated entries; the trailer closes the MD5 and count check. */
+ * -> validated entries; the trailer closes the MD5 and count check. A file
+ * that starts with the gzip magic is the Python tool's format: the reader
+ * then only forwards to a pysnap_reader. */
 #include "snapshot_reader.h"
 
 #include <errno.h>
@@ -16,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "pysnap_reader.h"
 #include "snapshot_check.h"
 #include "snapshot_format.h"
 
@@ -32,6 +35,8 @@ enum what {
 };
 
 struct snapshot_reader {
+	struct pysnap_reader *py; /* the Python format: everything goes here */
+	char *display;            /* display name, for pysnap_reader_new */
 	ssize_t (*read)(void *ctx, void *buf, size_t len);
 	void *ctx;
 	int fd;                   /* owned by open_file, else -1 */
@@ -466,6 +471,29 @@ static int parse_trailer(struct snapshot_reader *r, const msgpack_object *map)
 	return 0;
 }
 
+/* The Python reader reads through this: first what r->in still holds
+ * after the magic, then the stream itself. */
+static ssize_t outer_read(void *ctx, void *buf, size_t len)
+{
+	struct snapshot_reader *r = ctx;
+	size_t k = r->in_len - r->in_pos;
+
+	if (k == 0)
+		return r->eof ? 0 : r->read(r->ctx, buf, len);
+	if (k > len)
+		k = len;
+	memcpy(buf, r->in + r->in_pos, k);
+	r->in_pos += k;
+	return (ssize_t)k;
+}
+
+static int start_python(struct snapshot_reader *r, const uint8_t *magic,
+			size_t n, struct errbuf *eb)
+{
+	return pysnap_reader_new(outer_read, r, magic, n, r->display, &r->py,
+				 eb);
+}
+
 static int reader_start(struct snapshot_reader *r, struct errbuf *eb)
 {
 	uint8_t magic[SNAPSHOT_MAGIC_LEN];
@@ -487,6 +515,8 @@ static int reader_start(struct snapshot_reader *r, struct errbuf *eb)
 	n = read_bytes(r, magic, sizeof(magic));
 	if (n < 0)
 		return fail(r, eb);
+	if (pysnap_is_gzip(magic, (size_t)n))
+		return start_python(r, magic, (size_t)n, eb);
 	if ((size_t)n < sizeof(magic) ||
 	    memcmp(magic, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_LEN)) {
 		errbuf_set(&r->first, -EBADMSG,
@@ -517,6 +547,11 @@ static struct snapshot_reader *reader_alloc(const char *display_name)
 	r->fd = -1;
 	if (!display_name)
 		display_name = "(stream)";
+	r->display = strdup(display_name);
+	if (!r->display) {
+		free(r);
+		return NULL;
+	}
 	errbuf_quote_name(r->qname, sizeof(r->qname), display_name,
 			  strlen(display_name));
 	msgpack_unpacked_init(&r->unp);
@@ -595,6 +630,8 @@ int snapshot_reader_open_file(const char *path, struct snapshot_reader **out,
 const struct snapshot_header *
 snapshot_reader_header(const struct snapshot_reader *r)
 {
+	if (r && r->py)
+		return pysnap_reader_header(r->py);
 	return r ? &r->hdr : NULL;
 }
 
@@ -609,6 +646,8 @@ int snapshot_reader_next(struct snapshot_reader *r, struct entry *out,
 	if (!r || !out)
 		return errbuf_set(eb, -EINVAL,
 				  "cannot read snapshot: invalid arguments");
+	if (r->py)
+		return pysnap_reader_next(r->py, out, eb);
 	entry_init(out);
 	if (r->err)
 		return errbuf_set(eb, r->err, "%s", r->first.msg);
@@ -661,6 +700,8 @@ int snapshot_reader_stream_next(void *reader, struct entry *out,
 
 uint64_t snapshot_reader_count(const struct snapshot_reader *r)
 {
+	if (r && r->py)
+		return pysnap_reader_count(r->py);
 	return r ? r->count : 0;
 }
 
@@ -668,6 +709,8 @@ void snapshot_reader_free(struct snapshot_reader *r)
 {
 	if (!r)
 		return;
+	pysnap_reader_free(r->py);
+	free(r->display);
 	msgpack_unpacked_destroy(&r->unp);
 	EVP_MD_CTX_free(r->mdctx);
 	EVP_MD_free(r->md5);
