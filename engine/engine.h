@@ -129,4 +129,23 @@ struct sync_opts {
 int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		struct run_stats *stats, struct errbuf *eb);
 
+/* convert-snapshots: give each Python-format snapshot (.jsonl.gz) of
+ * snap_root that has no native twin a .msgpack with the same timestamp
+ * (atomic publication, as make-snapshot's). The sources stay. */
+struct convert_opts {
+	bool dry_run;              /* report what would be converted */
+	bool verify;               /* re-read both, compare entry by entry */
+	/* called per snapshot converted (or to convert, dry run) with the
+	 * full paths of the source and of the native snapshot; may be NULL */
+	void (*on_item)(void *ctx, const char *src, const char *dst);
+	void *ctx;
+};
+
+/* Stops at the first snapshot that cannot be read, written or verified
+ * (the message names it); the ones converted before stay. *converted
+ * gets the count converted (or that would be, dry run). 0 or -errno. */
+int engine_convert_snapshots(const struct engine_opts *o,
+			     const struct convert_opts *co,
+			     uint64_t *converted, struct errbuf *eb);
+
 #endif

@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
 	  "Show the differences between two snapshots." },
 	{ "sync", cmd_sync,
 	  "Mirror directory SRC into DST (no heap)." },
+	{ "convert-snapshots", cmd_convert_snapshots,
+	  "Convert the Python tool's snapshots to this tool's format." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
