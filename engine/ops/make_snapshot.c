@@ -31,6 +31,7 @@
 #include "progress.h"
 #include "scan.h"
 #include "snapshot_reader.h"
+#include "pysnap_reader.h"
 #include "pysnap_writer.h"
 #include "snapshot_writer.h"
 #include "snapstore.h"
@@ -57,6 +58,7 @@ struct snap_run {
 	struct filter *filter;
 	struct inner_roots inner;     /* heap/snap roots inside the tree */
 	struct snapshot_reader *prev;
+	bool prev_float_times;        /* prev is a Python-format snapshot */
 	struct entry prev_e;
 	bool prev_has;
 	int64_t racy_limit_ns;        /* reuse only if mtime < this */
@@ -106,6 +108,18 @@ static int prev_advance(struct snap_run *r, struct errbuf *eb)
 	return 0;
 }
 
+/* The Python format records times as float seconds: around 2026 a
+ * double resolves ~0.24 us (~1 us up to the year 2242), so the ns read
+ * back from it may differ from statx's by that much. */
+#define FLOAT_TIME_SLACK_NS 1000
+
+static bool same_time(const struct snap_run *r, int64_t a, int64_t b)
+{
+	int64_t slack = r->prev_float_times ? FLOAT_TIME_SLACK_NS : 0;
+
+	return a - b <= slack && b - a <= slack;
+}
+
 static bool can_reuse(const struct snap_run *r, const struct entry *p,
 		      const struct entry *e)
 {
@@ -116,10 +130,10 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 		 * Python tool's rule) */
 		return p->size == e->size && p->etag && e->etag &&
 		       !strcmp(p->etag, e->etag);
-	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
+	if (p->size != e->size || !same_time(r, p->mtime_ns, e->mtime_ns))
 		return false;
 	if (!r->mo->reuse_size_mtime_only &&
-	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino))
+	    (!same_time(r, p->ctime_ns, e->ctime_ns) || p->ino != e->ino))
 		return false;
 	/* racy-clean rule: a file modified around the previous scan may
 	 * have changed again within the same timestamp tick */
@@ -344,6 +358,8 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		goto unusable;
 	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
 			   RACY_MARGIN_NS;
+	r->prev_float_times = !strcmp(snapshot_reader_header(r->prev)->tool,
+				      PYSNAP_TOOL);
 	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
 		r->racy_limit_ns = r->mo->racy_after_ns;
 	log_debug(r->log, "reusing md5s of unchanged files from '%s'", path);
