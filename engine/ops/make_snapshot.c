@@ -28,10 +28,10 @@
 #include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
+#include "pysnap_reader.h"
 #include "progress.h"
 #include "scan.h"
 #include "snapshot_reader.h"
-#include "pysnap_reader.h"
 #include "pysnap_writer.h"
 #include "snapshot_writer.h"
 #include "snapstore.h"
@@ -58,11 +58,11 @@ struct snap_run {
 	struct filter *filter;
 	struct inner_roots inner;     /* heap/snap roots inside the tree */
 	struct snapshot_reader *prev;
-	bool prev_float_times;        /* prev is a Python-format snapshot */
 	struct entry prev_e;
 	bool prev_has;
 	int64_t racy_limit_ns;        /* reuse only if mtime < this */
 	bool prev_bad;                /* previous snapshot failed to verify */
+	bool prev_py;                 /* previous is the Python tool's */
 	struct errbuf prev_err;
 	pthread_mutex_t err_lock;
 	struct errbuf err;
@@ -108,18 +108,6 @@ static int prev_advance(struct snap_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* The Python format records times as float seconds: around 2026 a
- * double resolves ~0.24 us (~1 us up to the year 2242), so the ns read
- * back from it may differ from statx's by that much. */
-#define FLOAT_TIME_SLACK_NS 1000
-
-static bool same_time(const struct snap_run *r, int64_t a, int64_t b)
-{
-	int64_t slack = r->prev_float_times ? FLOAT_TIME_SLACK_NS : 0;
-
-	return a - b <= slack && b - a <= slack;
-}
-
 static bool can_reuse(const struct snap_run *r, const struct entry *p,
 		      const struct entry *e)
 {
@@ -130,10 +118,21 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 		 * Python tool's rule) */
 		return p->size == e->size && p->etag && e->etag &&
 		       !strcmp(p->etag, e->etag);
-	if (p->size != e->size || !same_time(r, p->mtime_ns, e->mtime_ns))
+	if (r->prev_py) {
+		/* the Python tool's rule: its float mtime equals this scan's
+		 * as CPython computes st_mtime (its ctime and inode numbers
+		 * belong to the tree it scanned, not to this one) */
+		if (p->size != e->size ||
+		    !pysnap_mtime_matches(p->mtime_ns, e->mtime_ns))
+			return false;
+		/* created_ns comes from the snapshot's name (0 if unknown:
+		 * then nothing passes) */
+		return e->mtime_ns < r->racy_limit_ns;
+	}
+	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
 		return false;
 	if (!r->mo->reuse_size_mtime_only &&
-	    (!same_time(r, p->ctime_ns, e->ctime_ns) || p->ino != e->ino))
+	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino))
 		return false;
 	/* racy-clean rule: a file modified around the previous scan may
 	 * have changed again within the same timestamp tick */
@@ -358,8 +357,8 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		goto unusable;
 	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
 			   RACY_MARGIN_NS;
-	r->prev_float_times = !strcmp(snapshot_reader_header(r->prev)->tool,
-				      PYSNAP_TOOL);
+	r->prev_py = snapshot_reader_header(r->prev)->format ==
+		     SNAPSHOT_FORMAT_JSONL_GZ;
 	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
 		r->racy_limit_ns = r->mo->racy_after_ns;
 	log_debug(r->log, "reusing md5s of unchanged files from '%s'", path);

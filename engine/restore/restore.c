@@ -396,6 +396,8 @@ static int pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 
 static bool meta_differs(const struct entry *l, const struct entry *t)
 {
+	if (t->no_meta)
+		return false;  /* nothing recorded to restore */
 	if (l->mtime_ns != t->mtime_ns)
 		return true;
 	return l->type != ENTRY_SYMLINK && (l->mode & 07777) != (t->mode & 07777);
@@ -481,7 +483,8 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 	struct restore_run *r = ctx;
 	bool differs;
 
-	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR || r->rtree)
+	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR || r->rtree ||
+	    t->no_meta)
 		return 0;
 	differs = l && meta_differs(l, t);
 	if (differs)

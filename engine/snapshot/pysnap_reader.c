@@ -31,6 +31,7 @@ struct pysnap_reader {
 	bool z_ready;
 	bool in_eof;
 	bool member_done;         /* a gzip member ended; more may follow */
+	bool later_member;        /* reading a member after the first */
 	bool data_end;            /* every member decoded */
 	bool done;
 	int err;                  /* sticky */
@@ -118,6 +119,7 @@ static int fill_out(struct pysnap_reader *r)
 			if (inflateReset(&r->zs) != Z_OK)
 				return corrupt(r, "gzip reset failed");
 			r->member_done = false;
+			r->later_member = true;
 		}
 		r->zs.next_out = r->out;
 		r->zs.avail_out = sizeof(r->out);
@@ -128,6 +130,10 @@ static int fill_out(struct pysnap_reader *r)
 		} else if (zr == Z_MEM_ERROR) {
 			return nomem(r);
 		} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+			if (r->later_member && r->zs.total_out == 0)
+				return corrupt(r, "data after the gzip data "
+					       "(%s)", r->zs.msg ? r->zs.msg :
+					       "not a gzip member");
 			/* CRC and ISIZE mismatches land here too */
 			return corrupt(r, "bad gzip data: %s",
 				       r->zs.msg ? r->zs.msg : "inflate failed");

@@ -1,4 +1,4 @@
-/* test_pysnap: the Python-format snapshot pieces against python3 itself:
+/* test_pysnap_writer: the Python-format snapshot pieces against python3 itself:
  * float repr and ensure_ascii escaping on thousands of generated values
  * (python3 computes the expected text at test time), and the writer's
  * gzip output, skips and order checks. */
