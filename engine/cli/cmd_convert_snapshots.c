@@ -48,8 +48,8 @@ int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       "error\nnaming it (exit 1); the snapshots converted "
 		       "before it stay, and a new run\ncontinues from there. "
 		       "Directories, which the Python format does not "
-		       "record,\nare written with mode 0777 and mtime 0 "
-		       "(restore applies the umask).\nNeeds --snap-root (or "
+		       "record,\nare written with mode 0755 and the "
+		       "snapshot's time as mtime.\nNeeds --snap-root (or "
 		       "SNAP_ROOT).",
 		       argc, argv, &npos);
 	if (rc >= 0)

@@ -16,6 +16,8 @@
 
 #include "banned.h"
 
+#define CONVERT_DIR_MODE 0755
+
 static int convert_one(struct snapstore *ss, const struct snapstore_item *it,
 		       const char *src, char **dst, struct errbuf *eb)
 {
@@ -40,8 +42,15 @@ static int convert_one(struct snapstore *ss, const struct snapstore_item *it,
 	if (ret < 0)
 		goto out;
 	while ((ret = snapshot_reader_next(rd, &e, &local)) == 1) {
-		/* a directory the format left out (no_meta) gets the mode
-		 * and mtime the reader gave it: msgpack cannot say unknown */
+		if (e.no_meta) {
+			/* a directory the Python format does not record: the
+			 * msgpack format needs every directory (a restore
+			 * deletes what the snapshot lacks) and cannot say
+			 * "unknown", so it gets what mkdir gives under the
+			 * usual umask and the snapshot's time */
+			e.mode = CONVERT_DIR_MODE;
+			e.mtime_ns = it->time_ns;
+		}
 		ret = snapshot_writer_add(w, &e, &local);
 		entry_release(&e);
 		if (ret < 0)
@@ -77,8 +86,8 @@ static bool same_entry(const struct entry *a, const struct entry *b)
 
 /* Re-read the source and the converted snapshot: the same entries
  * (names, type, md5, size, mtime, mode), in the same order. */
-static int verify_one(struct snapstore *ss, const char *src, const char *dst,
-		      struct errbuf *eb)
+static int verify_one(struct snapstore *ss, const struct snapstore_item *it,
+		      const char *src, const char *dst, struct errbuf *eb)
 {
 	struct snapshot_reader *ra = NULL, *rb = NULL;
 	struct entry a = ENTRY_INIT, b = ENTRY_INIT;
@@ -104,6 +113,11 @@ static int verify_one(struct snapstore *ss, const char *src, const char *dst,
 		}
 		if (!ca && !cb)
 			break;
+		if (ca && cb && a.no_meta) {
+			/* the mode and mtime convert_one gave it */
+			a.mode = CONVERT_DIR_MODE;
+			a.mtime_ns = it->time_ns;
+		}
 		if (ca != cb || !same_entry(&a, &b)) {
 			char shown[512];
 
@@ -179,7 +193,7 @@ int engine_convert_snapshots(const struct engine_opts *o,
 		} else {
 			ret = convert_one(ss, it, src, &dst, eb);
 			if (!ret && co->verify)
-				ret = verify_one(ss, src, dst, eb);
+				ret = verify_one(ss, it, src, dst, eb);
 		}
 		if (!ret && co->on_item)
 			co->on_item(co->ctx, src, dst);

@@ -180,6 +180,18 @@ convert() {
 		restore_to "$new" "$c/from-new"
 		assert_trees_equal "$c/from-old" "$c/from-new" \
 			"restore of $(basename "$new") equals restore of $(basename "$old")"
+		FR=$c/from-old
+		snap restore-snapshot --path "$new" --dry-run \
+			--no-save-snapshot-before --no-save-snapshot-after
+		# only directory metadata may differ: the original leaves
+		# directory mtimes alone, the conversion records one
+		assert_eq "restoring $(basename "$new") over the original's restore writes and deletes nothing" \
+			"0,0" "$RC,$(grep -vc '^update ' "$OUT")"
+		assert_eq "... and updates only directories" "" \
+			"$(sed -n 's/^update //p' "$OUT" | while IFS= read -r d; do
+				[ -d "$c/from-old/$d" ] || echo "$d"; done)"
+		assert_eq "directories of the converted snapshot are not world-writable" \
+			0 "$(find "$c/from-new" -type d -perm -o+w | wc -l)"
 	done
 	assert_md5_equal "$c/from-new" "$FIXTURE/tree-v2" \
 		"latest converted snapshot restores tree-v2's contents"
