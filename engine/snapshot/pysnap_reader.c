@@ -598,7 +598,7 @@ static int parse_content_settings(struct jp *j, struct rec *rec)
 
 static int parse_field(struct jp *j, enum field f, struct rec *rec)
 {
-	const char *key = field_names[f];
+	const char *key = f < F_COUNT ? field_names[f] : "";
 	uint64_t u;
 	int rc;
 

@@ -78,7 +78,7 @@ static ssize_t src_read(void *ctx, void *buf, size_t len)
 }
 
 /* Read all; entries into out[] (up to max, caller releases). Returns the
- * count or the error. */
+ * count or the error (then out[] holds nothing). */
 static long read_buf(const struct buf *b, size_t chunk, struct entry *out,
 		     size_t max, struct errbuf *eb,
 		     struct snapshot_header *hdr)
@@ -112,7 +112,14 @@ static long read_buf(const struct buf *b, size_t chunk, struct entry *out,
 		CHECK_EQ(snapshot_reader_next(r, &e, eb), 0);
 	}
 	snapshot_reader_free(r);
-	return rc < 0 ? rc : n;
+	if (rc < 0) {
+		/* entries before the error are not the caller's */
+		while (n > 0)
+			if ((size_t)--n < max)
+				entry_release(&out[n]);
+		return rc;
+	}
+	return n;
 }
 
 static long read_text(const char *text, struct entry *out, size_t max,
