@@ -316,6 +316,42 @@ static void test_writer(void)
 	free(m.p);
 }
 
+/* FILE_ROOT on an object store: only the fields this tool has */
+static void test_writer_store_tree(void)
+{
+	static const char want[] =
+		"{\"etag\": \"\\\"0x8D\\\"\", \"md5\": \"abababababababab"
+		"abababababababab\", \"mtime\": 1796387693.8110535, "
+		"\"name\": \"k/v\", \"size\": 6, \"type\": \"file\"}";
+	struct errbuf eb = ERRBUF_INIT;
+	struct pysnap_writer *w = NULL;
+	struct mem m = { NULL, 0, 0 };
+	struct entry e;
+	char text[1024];
+	z_stream z;
+
+	CHECK_EQ(pysnap_writer_new(mem_write, &m, true, &w, &eb), 0);
+	if (!w)
+		return;
+	set_entry(&e, "k/v", ENTRY_FILE);
+	CHECK_EQ(entry_set_etag(&e, "\"0x8D\""), 0);
+	CHECK_EQ(pysnap_writer_add(w, &e, &eb), 0);
+	entry_release(&e);
+	CHECK_EQ(pysnap_writer_finish(w, &eb), 0);
+	pysnap_writer_free(w);
+	memset(&z, 0, sizeof(z));
+	CHECK_EQ(inflateInit2(&z, 31), Z_OK);
+	z.next_in = m.p;
+	z.avail_in = (uInt)m.len;
+	z.next_out = (unsigned char *)text;
+	z.avail_out = (uInt)sizeof(text) - 1;
+	CHECK_EQ(inflate(&z, Z_FINISH), Z_STREAM_END);
+	text[sizeof(text) - 1 - z.avail_out] = '\0';
+	inflateEnd(&z);
+	CHECK_STREQ(text, want);
+	free(m.p);
+}
+
 static int fail_write(void *ctx, const void *buf, size_t len)
 {
 	(void)ctx;
@@ -346,6 +382,7 @@ int main(void)
 	RUN_TEST(test_float_fixed);
 	RUN_TEST(test_against_python);
 	RUN_TEST(test_writer);
+	RUN_TEST(test_writer_store_tree);
 	RUN_TEST(test_writer_sink_error);
 	return test_finish();
 }
