@@ -24,6 +24,15 @@ enum heap_format {
 	HEAP_FORMAT_GZ,       /* <md5>.gz: gzip, the Python tool's format */
 };
 
+/* Format of the snapshots make-snapshot (and restore's before/after
+ * snapshots) write: the format of the latest snapshot in SNAP_ROOT (else
+ * msgpack), this tool's msgpack, or the Python tool's jsonl.gz. */
+enum snapshot_write_format {
+	SNAPSHOT_WRITE_AUTO = 0,
+	SNAPSHOT_WRITE_MSGPACK,
+	SNAPSHOT_WRITE_JSONL_GZ,
+};
+
 /* Everything tunable, in one struct (no globals). Zero-initialise, then
  * engine_opts_defaults(). Strings are borrowed from the caller. */
 struct engine_opts {
@@ -49,6 +58,7 @@ struct engine_opts {
 	volatile sig_atomic_t *interrupted;
 	/* restore and sync: syncfs the written tree before success */
 	bool fsync;
+	enum snapshot_write_format snapshot_format;
 };
 
 void engine_opts_defaults(struct engine_opts *o);
@@ -126,5 +136,24 @@ struct sync_opts {
  * Deletions happen only after every copy succeeded. */
 int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		struct run_stats *stats, struct errbuf *eb);
+
+/* convert-snapshots: give each Python-format snapshot (.jsonl.gz) of
+ * snap_root that has no native twin a .msgpack with the same timestamp
+ * (atomic publication, as make-snapshot's). The sources stay. */
+struct convert_opts {
+	bool dry_run;              /* report what would be converted */
+	bool verify;               /* re-read both, compare entry by entry */
+	/* called per snapshot converted (or to convert, dry run) with the
+	 * full paths of the source and of the native snapshot; may be NULL */
+	void (*on_item)(void *ctx, const char *src, const char *dst);
+	void *ctx;
+};
+
+/* Stops at the first snapshot that cannot be read, written or verified
+ * (the message names it); the ones converted before stay. *converted
+ * gets the count converted (or that would be, dry run). 0 or -errno. */
+int engine_convert_snapshots(const struct engine_opts *o,
+			     const struct convert_opts *co,
+			     uint64_t *converted, struct errbuf *eb);
 
 #endif

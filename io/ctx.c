@@ -323,6 +323,9 @@ void io_stat_from_statx(struct io_stat *o, const struct statx *x)
 	o->dev = makedev(x->stx_dev_major, x->stx_dev_minor);
 	o->mtime_ns = time_ns(x->stx_mtime.tv_sec, x->stx_mtime.tv_nsec);
 	o->ctime_ns = time_ns(x->stx_ctime.tv_sec, x->stx_ctime.tv_nsec);
+	o->uid = x->stx_uid;
+	o->gid = x->stx_gid;
+	o->nlink = x->stx_nlink;
 }
 
 void io_stat_from_stat(struct io_stat *o, const struct stat *st)
@@ -334,6 +337,9 @@ void io_stat_from_stat(struct io_stat *o, const struct stat *st)
 	o->dev = st->st_dev;
 	o->mtime_ns = time_ns(st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 	o->ctime_ns = time_ns(st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+	o->uid = st->st_uid;
+	o->gid = st->st_gid;
+	o->nlink = st->st_nlink;
 }
 
 int io_open_flags(bool noatime)

@@ -63,6 +63,9 @@ struct io_stat {
 	uint64_t dev;
 	int64_t mtime_ns;    /* saturated at INT64_MIN/MAX (1677, 2262) */
 	int64_t ctime_ns;
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t nlink;
 };
 
 /* Directory listing of one open directory (getdents64; io_uring has no

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "filter.h"
@@ -201,6 +202,14 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 			eo->io = IO_MODE_URING;
 		else
 			eo->io = IO_MODE_AUTO;
+	}
+	if (g->snapshot_format) {
+		if (!strcasecmp(g->snapshot_format, "msgpack"))
+			eo->snapshot_format = SNAPSHOT_WRITE_MSGPACK;
+		else if (!strcasecmp(g->snapshot_format, "jsonl.gz"))
+			eo->snapshot_format = SNAPSHOT_WRITE_JSONL_GZ;
+		else
+			eo->snapshot_format = SNAPSHOT_WRITE_AUTO;
 	}
 	if (which == CLI_PARALLEL_TO_HEAP && g->has_parallel_copy_to_heap) {
 		has_copy = true;

@@ -53,6 +53,7 @@ struct cli_globals {
 	bool json;
 	const char *json_file;
 	bool version;
+	const char *snapshot_format;  /* --snapshot-format */
 };
 
 /* One run of the program: built by main, passed to the command. */
@@ -124,6 +125,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Parse a command's argv (argv[0] = command name) against specs. On -h it
  * prints "usage: snapshooter [GLOBAL OPTIONS] <usage>", the description and

@@ -26,12 +26,16 @@ static const struct cli_command commands[] = {
 	  "Show the differences between two snapshots." },
 	{ "sync", cmd_sync,
 	  "Mirror directory SRC into DST (no heap)." },
+	{ "convert-snapshots", cmd_convert_snapshots,
+	  "Convert the Python tool's snapshots to this tool's format." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
 					 "INFO", "DEBUG", "NONE", NULL };
 static const char *const io_modes[] = { "auto", "sync", "uring", NULL };
 static const char *const heap_formats[] = { "auto", "raw", "gz", NULL };
+static const char *const snapshot_formats[] = { "auto", "msgpack", "jsonl.gz",
+						NULL };
 
 /* The signal handler's only channel: a signal handler cannot reach a
  * context, so this one flag is the program's single mutable global. The
@@ -203,6 +207,17 @@ int main(int argc, char **argv)
 			  .def = "auto",
 			  .help = "File I/O: io_uring, plain system calls, or "
 				  "io_uring when the kernel allows it." },
+			{ .kind = OPT_CHOICE, .name = "snapshot-format",
+			  .value = &g->snapshot_format,
+			  .choices = snapshot_formats, .metavar = "FORMAT",
+			  .env = "SNAPSHOT_FORMAT", .def = "auto",
+			  .help = "Format of the snapshots written "
+				  "(make-snapshot, restore-snapshot's "
+				  "before/after snapshots): msgpack (this "
+				  "tool's), jsonl.gz (the Python tool's: "
+				  "files only), or auto: the format of the "
+				  "latest snapshot in SNAP_ROOT, msgpack when "
+				  "there is none." },
 			{ .kind = OPT_UINT, .name = "transfers",
 			  .value = &g->transfers, .seen = &g->has_transfers,
 			  .def = "16",

@@ -32,6 +32,11 @@ struct entry {
 	int64_t mtime_ns;    /* since the epoch, UTC */
 	int64_t ctime_ns;    /* 0 when unknown (object stores) */
 	uint64_t ino;        /* 0 when unknown */
+	/* owner and link count from the scan's statx; 0 when unknown.
+	 * Only the Python-format snapshot (pysnap_writer.h) records them. */
+	uint32_t uid;
+	uint32_t gid;
+	uint64_t nlink;
 	uint32_t mode;       /* permission bits (07777) */
 	uint8_t type;        /* enum entry_type */
 	bool has_md5;

@@ -101,6 +101,9 @@ static void take_stat(struct entry *e, const struct io_stat *st)
 	e->mtime_ns = st->mtime_ns;
 	e->ctime_ns = st->ctime_ns;
 	e->ino = st->ino;
+	e->uid = st->uid;
+	e->gid = st->gid;
+	e->nlink = st->nlink;
 	e->mode = st->mode & 07777;
 }
 

@@ -32,6 +32,7 @@
 #include "progress.h"
 #include "scan.h"
 #include "snapshot_reader.h"
+#include "pysnap_writer.h"
 #include "snapshot_writer.h"
 #include "snapstore.h"
 #include "clock.h"
@@ -380,6 +381,106 @@ unusable_logged:
 	return 0;
 }
 
+/* The writer stage's one interface over the two snapshot formats. */
+struct snap_out_ops {
+	int (*add)(void *w, const struct entry *e, struct errbuf *eb);
+	int (*finish)(void *w, struct errbuf *eb);
+	void (*free)(void *w);
+};
+
+static int msgpack_out_add(void *w, const struct entry *e, struct errbuf *eb)
+{
+	return snapshot_writer_add(w, e, eb);
+}
+
+static int msgpack_out_finish(void *w, struct errbuf *eb)
+{
+	return snapshot_writer_finish(w, eb);
+}
+
+static void msgpack_out_free(void *w)
+{
+	snapshot_writer_free(w);
+}
+
+static const struct snap_out_ops msgpack_out_ops = {
+	.add = msgpack_out_add,
+	.finish = msgpack_out_finish,
+	.free = msgpack_out_free,
+};
+
+static int pysnap_out_add(void *w, const struct entry *e, struct errbuf *eb)
+{
+	return pysnap_writer_add(w, e, eb);
+}
+
+static int pysnap_out_finish(void *w, struct errbuf *eb)
+{
+	return pysnap_writer_finish(w, eb);
+}
+
+static void pysnap_out_free(void *w)
+{
+	pysnap_writer_free(w);
+}
+
+static const struct snap_out_ops pysnap_out_ops = {
+	.add = pysnap_out_add,
+	.finish = pysnap_out_finish,
+	.free = pysnap_out_free,
+};
+
+struct snap_out {
+	const struct snap_out_ops *ops;
+	void *w;                      /* NULL: no snapshot is written */
+};
+
+/* The format to write: the option's, or with auto the format of the
+ * latest snapshot already in SNAP_ROOT (msgpack when there is none), so a
+ * history the Python tool started stays readable by it. */
+static int resolve_format(const struct snap_run *r, enum snapshot_format *fmt,
+			  struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	char *path = NULL;
+	size_t n, sn;
+	int ret;
+
+	*fmt = SNAPSHOT_FORMAT_MSGPACK;
+	if (r->o->snapshot_format == SNAPSHOT_WRITE_JSONL_GZ)
+		*fmt = SNAPSHOT_FORMAT_JSONL_GZ;
+	if (r->o->snapshot_format != SNAPSHOT_WRITE_AUTO)
+		return 0;
+	ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return errbuf_set(eb, ret, "%s", local.msg);
+	n = strlen(path);
+	sn = strlen(SNAPSTORE_SUFFIX_JSONL_GZ);
+	if (n >= sn && !strcmp(path + n - sn, SNAPSTORE_SUFFIX_JSONL_GZ))
+		*fmt = SNAPSHOT_FORMAT_JSONL_GZ;
+	free(path);
+	return 0;
+}
+
+/* jsonl.gz records files only: say once what the snapshot left out */
+static void warn_pysnap_skipped(struct snap_run *r, const struct snap_out *so)
+{
+	uint64_t dirs, empty, links;
+
+	if (so->ops != &pysnap_out_ops)
+		return;
+	pysnap_writer_skipped(so->w, &dirs, &empty, &links);
+	if (links || empty)
+		log_warn(r->log, "the jsonl.gz snapshot format records files "
+			 "only: %llu symlink(s) and %llu empty "
+			 "director%s left out (and the mode and mtime of "
+			 "%llu director%s)", (unsigned long long)links,
+			 (unsigned long long)empty, empty == 1 ? "y" : "ies",
+			 (unsigned long long)dirs, dirs == 1 ? "y" : "ies");
+}
+
 static int write_sink_fd(void *ctx, const void *buf, size_t len)
 {
 	int fd = *(int *)ctx;
@@ -401,7 +502,7 @@ static int write_sink_fd(void *ctx, const void *buf, size_t len)
 
 /* The writer's part for one entry in scan order: record it, or say that
  * it vanished between the scan and the read. */
-static void write_entry(struct snap_run *r, struct snapshot_writer *writer,
+static void write_entry(struct snap_run *r, const struct snap_out *out,
 			const struct entry *e)
 {
 	struct errbuf web = ERRBUF_INIT;
@@ -416,8 +517,8 @@ static void write_entry(struct snap_run *r, struct snapshot_writer *writer,
 		log_warn(r->log, "'%s/%s' vanished during the scan: left out",
 			 r->o->file_root, shown);
 		stat_add(&r->stats->files_skipped, 1);
-	} else if (writer && !run_failed(r)) {
-		ret = snapshot_writer_add(writer, e, &web);
+	} else if (out->w && !run_failed(r)) {
+		ret = out->ops->add(out->w, e, &web);
 		if (ret < 0)
 			run_fail(r, &web, ret);
 	}
@@ -433,6 +534,9 @@ static int make_snapshot_run(const struct engine_opts *o,
 	struct scan_opts so;
 	struct snapshot_header hdr;
 	struct snapshot_writer *writer = NULL;
+	struct pysnap_writer *pywriter = NULL;
+	struct snap_out out = { &msgpack_out_ops, NULL };
+	enum snapshot_format fmt = SNAPSHOT_FORMAT_MSGPACK;
 	struct snapstore_tx *tx = NULL;
 	struct progress prog;
 	pthread_t scan_thread, *hash_threads = NULL;
@@ -528,18 +632,31 @@ static int make_snapshot_run(const struct engine_opts *o,
 	}
 
 	if (mo->save && out_fd < 0) {
-		ret = snapstore_begin(r.ss, hdr.created_ns,
-				      SNAPSHOT_FORMAT_MSGPACK, &tx, eb);
+		ret = resolve_format(&r, &fmt, eb);
 		if (ret < 0)
 			goto out;
-		ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr, &writer,
-					  eb);
+		ret = snapstore_begin(r.ss, hdr.created_ns, fmt, &tx, eb);
+		if (ret < 0)
+			goto out;
+		if (fmt == SNAPSHOT_FORMAT_JSONL_GZ)
+			ret = pysnap_writer_new(snapstore_tx_write, tx,
+						r.rtree != NULL, &pywriter, eb);
+		else
+			ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr,
+						  &writer, eb);
 	} else if (out_fd >= 0) {
+		/* restore's scratch record of the tree: always msgpack */
 		ret = snapshot_writer_new(write_sink_fd, &out_fd, &hdr, &writer,
 					  eb);
 	}
 	if (ret < 0)
 		goto out;
+	if (pywriter) {
+		out.ops = &pysnap_out_ops;
+		out.w = pywriter;
+	} else {
+		out.w = writer;
+	}
 
 	ret = ordered_new(WINDOW, &r.win);
 	if (!ret)
@@ -571,7 +688,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	/* the writer: entries in scan order, as workers complete them */
 	while ((nready = ordered_next_batch(r.win, ready, WRITER_BATCH)) > 0) {
 		for (k = 0; k < nready; k++)
-			write_entry(&r, writer, &ready[k]->entry);
+			write_entry(&r, &out, &ready[k]->entry);
 		ordered_release_batch(r.win, ready, nready);
 	}
 	if (scan_started)
@@ -595,10 +712,11 @@ static int make_snapshot_run(const struct engine_opts *o,
 		if (ret < 0)
 			goto out;
 	}
-	if (writer) {
-		ret = snapshot_writer_finish(writer, eb);
+	if (out.w) {
+		ret = out.ops->finish(out.w, eb);
 		if (ret < 0)
 			goto out;
+		warn_pysnap_skipped(&r, &out);
 	}
 	if (o->interrupted && *o->interrupted) {
 		/* a signal during the final sync: publish nothing */
@@ -615,7 +733,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 out:
 	if (tx)
 		snapstore_abort(tx);
-	snapshot_writer_free(writer);
+	if (out.w)
+		out.ops->free(out.w);
 	free(hash_threads);
 	scanner_free(r.scanner);
 	remote_scan_free(r.rscan);

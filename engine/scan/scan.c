@@ -698,6 +698,9 @@ static int fill_entry(struct scanner *s, struct frame *f,
 	out->mtime_ns = c->st.mtime_ns;
 	out->ctime_ns = c->st.ctime_ns;
 	out->ino = c->st.ino;
+	out->uid = c->st.uid;
+	out->gid = c->st.gid;
+	out->nlink = c->st.nlink;
 	out->mode = c->st.mode & 07777;
 	if (type == ENTRY_SYMLINK) {
 		char target[ENTRY_TARGET_MAX + 1];

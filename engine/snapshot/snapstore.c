@@ -337,9 +337,36 @@ static int local_list(const char *snap_root, struct snapstore_list *out,
 	return 0;
 }
 
+/* A Python-format snapshot converted by convert-snapshots has a native
+ * twin with the same timestamp: list only the native one, so 'latest'
+ * and list-snapshots see each point in time once. l is sorted: twins are
+ * neighbours. */
+static void drop_converted(struct snapstore_list *l)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < l->n; i++) {
+		const struct snapstore_item *it = &l->items[i];
+		bool twin = (i > 0 && l->items[i - 1].time_ns == it->time_ns &&
+			     l->items[i - 1].format != it->format) ||
+			    (i + 1 < l->n &&
+			     l->items[i + 1].time_ns == it->time_ns &&
+			     l->items[i + 1].format != it->format);
+
+		if (twin && it->format == SNAPSHOT_FORMAT_JSONL_GZ) {
+			free(it->relpath);
+			continue;
+		}
+		l->items[n++] = *it;
+	}
+	l->n = n;
+}
+
 int snapstore_list(struct snapstore *ss, struct snapstore_list *out,
 		   struct errbuf *eb)
 {
+	int rc;
+
 	if (!ss || !out)
 		return errbuf_set(eb, -EINVAL,
 				  "cannot list snapshots: invalid arguments");
@@ -349,8 +376,12 @@ int snapstore_list(struct snapstore *ss, struct snapstore_list *out,
 		return errbuf_set(eb, -EINVAL,
 				  "cannot list snapshots: no snapshot root");
 	if (ss->os)
-		return snapstore_remote_list(ss, out, eb);
-	return local_list(ss->root, out, eb);
+		rc = snapstore_remote_list(ss, out, eb);
+	else
+		rc = local_list(ss->root, out, eb);
+	if (rc == 0)
+		drop_converted(out);
+	return rc;
 }
 
 void snapstore_list_release(struct snapstore_list *l)

@@ -86,7 +86,8 @@ struct snapstore_list {
 /* List the snapshots in ascending time (ties by relpath): objects
  * YYYY/MM/<valid name> (local: regular files of <4 digits>/<2 digits>/).
  * Temp files and other names are ignored; a missing root (or bucket) is
- * an empty list. Returns 0 (out filled; release with
+ * an empty list. A .jsonl.gz with a .msgpack of the same timestamp (what
+ * convert-snapshots leaves) is left out: the native one stands for it. Returns 0 (out filled; release with
  * snapstore_list_release) or -errno. */
 int snapstore_list(struct snapstore *ss, struct snapstore_list *out,
 		   struct errbuf *eb);

@@ -248,6 +248,29 @@ static void test_list(void)
 		CHECK(strstr(eb.msg, "no snapshot at or before 2023-12-31_23-59-59_999998Z") != NULL);
 		CHECK(path == NULL);
 	}
+
+	/* convert-snapshots' twin: the .msgpack of the same timestamp
+	 * stands for the .jsonl.gz, in the listing and for 'latest' */
+	touch("2024/02/2024-02-03_00-00-00_000000Z.msgpack");
+	touch("2024/02/2024-02-04_00-00-00_000000Z.jsonl.gz");
+	CHECK_EQ(snapstore_list(S(root), &l, &eb), 0);
+	CHECK_EQ(l.n, 6);
+	if (l.n == 6) {
+		CHECK_STREQ(l.items[4].relpath,
+			    "2024/02/2024-02-03_00-00-00_000000Z.msgpack");
+		CHECK_STREQ(l.items[5].relpath,
+			    "2024/02/2024-02-04_00-00-00_000000Z.jsonl.gz");
+	}
+	snapstore_list_release(&l);
+	{
+		int64_t t = 0;
+
+		snapstore_parse_name("2024-02-03_00-00-00_000000Z.msgpack", &t, NULL);
+		CHECK_EQ(snapstore_find_latest(S(root), true, t, &path, &eb), 0);
+		CHECK(path && strstr(path, "2024-02-03_00-00-00_000000Z.msgpack"));
+		free(path);
+		path = NULL;
+	}
 	rm_rf(root);
 	CHECK_EQ(mkdir(root, 0755), 0);
 }
