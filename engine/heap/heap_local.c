@@ -82,8 +82,9 @@ static void probe_formats(struct local *h)
 	while (dirs < PROBE_DIRS && (de = readdir(top)) != NULL) {
 		bool any = false;
 
-		if (strlen(de->d_name) != 2 || !isxdigit(de->d_name[0]) ||
-		    !isxdigit(de->d_name[1]))
+		if (strlen(de->d_name) != 2 ||
+		    !isxdigit((unsigned char)de->d_name[0]) ||
+		    !isxdigit((unsigned char)de->d_name[1]))
 			continue;
 		fd = openat(h->rootfd, de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -113,10 +113,6 @@ static int md5_final(EVP_MD_CTX *md, unsigned char out[16],
 	return 0;
 }
 
-static int tmp_fd(const char *dir, struct errbuf *eb)
-{
-	return heap_tmp_fd(dir, eb);
-}
 
 static void job_free(struct job *j)
 {
@@ -450,7 +446,7 @@ static int remote_tx_begin(void *self, void **out, struct errbuf *eb)
 	if (!tx)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	tx->r = r;
-	tx->fd = tmp_fd(r->tmpdir, eb);
+	tx->fd = heap_tmp_fd(r->tmpdir, eb);
 	if (tx->fd < 0) {
 		ret = tx->fd;
 		free(tx);
@@ -532,7 +528,7 @@ static int fetch(struct remote *r, const char *key, int *fd_out,
 	struct body_sink sink;
 	int fd, ret;
 
-	fd = tmp_fd(r->tmpdir, eb);
+	fd = heap_tmp_fd(r->tmpdir, eb);
 	if (fd < 0)
 		return fd;
 	memset(&sink, 0, sizeof(sink));
