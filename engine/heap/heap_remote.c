@@ -656,7 +656,8 @@ int heap_remote_open(const char *url, bool create,
 	}
 	n = cfg.transfers ? cfg.transfers : 1;
 	if (ret < 0 || !r->cache_file) {
-		ret = list_heap(r, create, n, eb);
+		ret = list_heap(r, create, o && o->heap_list_jobs ?
+				o->heap_list_jobs : n, eb);
 		if (ret < 0)
 			goto fail;
 		log_info(&r->log, "heap '%s': %zu objects listed",
