@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
 	libssl-dev libcurl4-openssl-dev libexpat1-dev rsync util-linux
-	coreutils findutils)
+	coreutils findutils dpkg-dev man-db groff-base)
 
 missing=()
 for p in "${packages[@]}"; do
