@@ -570,6 +570,8 @@ static int list_heap(struct remote *r, bool create, unsigned nthreads,
 	atomic_store(&l.next, 1);
 	if (nthreads > LIST_THREADS_MAX)
 		nthreads = LIST_THREADS_MAX;
+	log_debug(&r->log, "listing heap '%s' with %u threads",
+		  objstore_url(r->os), nthreads);
 	for (i = 0; i < nthreads; i++) {
 		if (pthread_create(&th[i], NULL, lister_main, &l))
 			break;
