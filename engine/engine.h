@@ -48,6 +48,8 @@ struct engine_opts {
 	enum io_mode io;
 	unsigned jobs;          /* hash/copy workers */
 	unsigned scan_jobs;     /* directory listing threads */
+	/* threads listing an object-store heap at open (0: transfers) */
+	unsigned heap_list_jobs;
 	unsigned transfers;     /* in-flight network transfers */
 	unsigned retries;
 	bool progress;          /* one-line progress on stderr */

@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
 	libssl-dev libcurl4-openssl-dev libexpat1-dev libisal-dev
 	zlib1g-dev libdeflate-dev python3 rsync util-linux
-	coreutils findutils)
+	coreutils findutils dpkg-dev man-db groff-base)
 
 missing=()
 for p in "${packages[@]}"; do

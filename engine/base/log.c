@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <strings.h>
+#include <time.h>
 
 #include "compiler.h"
 
@@ -33,7 +34,9 @@ int log_level_parse(const char *s, enum log_level *out)
 
 void log_msg(const struct logger *lg, enum log_level lvl, const char *fmt, ...)
 {
-	char line[2048];
+	char line[2048], when[16] = "??:??:??";
+	struct tm tm;
+	time_t now;
 	va_list ap;
 
 	if (lvl == LOG_NONE || !log_enabled(lg, lvl))
@@ -41,11 +44,13 @@ void log_msg(const struct logger *lg, enum log_level lvl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	now = time(NULL);
+	if (localtime_r(&now, &tm))
+		strftime(when, sizeof(when), "%H:%M:%S", &tm);
 	flockfile(stderr);
 	if (lg && __atomic_load_n(&lg->erase_line, __ATOMIC_RELAXED))
 		fputs("\r\033[K", stderr);
-	fprintf(stderr, "snapshooter: %s: %s\n", lvl == LOG_WARNING ? "warning" :
-		lvl == LOG_INFO ? "info" : lvl == LOG_DEBUG ? "debug" : "error",
+	fprintf(stderr, "%s %-8s snapshooter - %s\n", when, level_names[lvl],
 		line);
 	funlockfile(stderr);
 }

@@ -27,8 +27,10 @@ struct logger {
  * or -EINVAL. */
 int log_level_parse(const char *s, enum log_level *out);
 
-/* Print "snapshooter: <level>: <message>\n" if lvl is enabled. Thread safe.
- * lg may be NULL (then WARNING and above are printed). */
+/* Print "HH:MM:SS LEVEL    snapshooter - <message>\n" (local time, level
+ * name padded to 8 columns: the Python tool's log line, without its
+ * colours) on stderr if lvl is enabled. Thread safe. lg may be NULL (then
+ * WARNING and above are printed). */
 void log_msg(const struct logger *lg, enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -10,7 +10,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "compiler.h"
 #include "filter.h"
+#include "json_opts.h"
 #include "jsonw.h"
 #include "banned.h"
 
@@ -167,6 +169,39 @@ static unsigned cap(unsigned n, unsigned max)
 	return n > max ? max : n;
 }
 
+/* The Python tool json.loads every storage option before it looks at the
+ * root, so a malformed one is refused even for a local path (where it has
+ * no use): a usage error, not a failure at the first remote request.
+ * Returns -1, or CLI_EXIT_USAGE. */
+static int check_storage_options(const struct cli_ctx *ctx)
+{
+	const struct {
+		const char *value, *option, *env;
+	} all[] = {
+		{ ctx->g.file_storage_options, "--file-storage-options",
+		  "FILE_STORAGE_OPTIONS" },
+		{ ctx->g.heap_storage_options, "--heap-storage-options",
+		  "HEAP_STORAGE_OPTIONS" },
+		{ ctx->g.snap_storage_options, "--snap-storage-options",
+		  "SNAP_STORAGE_OPTIONS" },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(all); i++) {
+		struct errbuf eb = ERRBUF_INIT;
+		struct json_opts *jo = NULL;
+
+		if (!all[i].value)
+			continue;
+		if (json_opts_parse(all[i].value, &jo, &eb) < 0)
+			return cli_usage_error(ctx, "%s (or %s): %s",
+					       all[i].option, all[i].env,
+					       eb.msg);
+		json_opts_free(jo);
+	}
+	return -1;
+}
+
 int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 {
 	const struct cli_globals *g = &ctx->g;
@@ -185,6 +220,10 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 	eo->interrupted = ctx->interrupted;
 	eo->progress = isatty(STDERR_FILENO) && !g->no_progress;
 	eo->fsync = g->fsync;
+	if (check_storage_options(ctx) >= 0)
+		return CLI_EXIT_USAGE;
+	/* INFO unless told otherwise, like the Python tool */
+	eo->log.level = LOG_INFO;
 	if (g->loglevel &&
 	    log_level_parse(g->loglevel, &eo->log.level) < 0)
 		return cli_usage_error(ctx, "invalid log level '%s'",
@@ -221,7 +260,8 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 	}
 	if ((g->has_jobs && g->jobs == 0) || (has_copy && copy == 0) ||
 	    (g->has_transfers && g->transfers == 0) ||
-	    (g->has_parallel_listing && g->parallel_listing == 0))
+	    (g->has_parallel_listing && g->parallel_listing == 0) ||
+	    (g->has_parallel_heap_listing && g->parallel_heap_listing == 0))
 		return cli_usage_error(ctx, "worker counts (--jobs, "
 				       "--transfers, --parallel-*) must be "
 				       "at least 1");
@@ -235,6 +275,8 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 		eo->transfers = cap(copy, CLI_TRANSFERS_MAX);
 	if (g->has_parallel_listing)
 		eo->scan_jobs = cap(g->parallel_listing, CLI_SCAN_JOBS_MAX);
+	if (g->has_parallel_heap_listing)
+		eo->heap_list_jobs = g->parallel_heap_listing;
 	if (g->has_retries)
 		eo->retries = g->retries;
 	return -1;

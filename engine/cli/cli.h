@@ -38,6 +38,7 @@ struct cli_globals {
 	unsigned parallel_copy_to_file;
 	unsigned parallel_delete_in_file;
 	unsigned parallel_listing;
+	unsigned parallel_heap_listing;
 	unsigned jobs;
 	unsigned transfers;
 	unsigned retries;
@@ -45,6 +46,7 @@ struct cli_globals {
 	bool has_parallel_copy_to_file;
 	bool has_parallel_delete_in_file;
 	bool has_parallel_listing;
+	bool has_parallel_heap_listing;
 	bool has_jobs;
 	bool has_transfers;
 	bool has_retries;

@@ -33,6 +33,26 @@ static void format_utc(int64_t ns, char *out, size_t cap)
 		 tm.tm_min, tm.tm_sec, us);
 }
 
+/* Python's slice bound: negative counts from the end, clamped to 0..n */
+static size_t slice_bound(int64_t v, size_t n)
+{
+	if (v < 0) {
+		v += (int64_t)n;
+		return v < 0 ? 0 : (size_t)v;
+	}
+	return (uint64_t)v > n ? n : (size_t)v;
+}
+
+/* a + b without overflow (saturates) */
+static int64_t add_sat(int64_t a, int64_t b)
+{
+	int64_t r;
+
+	if (__builtin_add_overflow(a, b, &r))
+		return a > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
 int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct snapstore_list list = SNAPSTORE_LIST_INIT;
@@ -41,10 +61,10 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	int64_t limit = 10, offset = 0;
 	const char *order = "desc";
 	int npos = 0, rc;
-	size_t i, shown = 0;
+	size_t i, start, stop, shown;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_I64, .name = "limit", .value = &limit,
-		  .def = "10", .help = "Show at most N snapshots (0: all)." },
+		  .def = "10", .help = "Show at most N snapshots (0: none)." },
 		{ .kind = OPT_I64, .name = "offset", .value = &offset,
 		  .def = "0", .help = "Skip the first N snapshots (in the "
 		  "chosen order)." },
@@ -62,16 +82,20 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       "compare-snapshots --path1/--path2 take).\nWith "
 		       "--json, one object per line instead: {\"path\": ..., "
 		       "\"time\":\n\"YYYY-MM-DDTHH:MM:SS.ffffffZ\", \"time_ns\": "
-		       "...}. Needs --snap-root (or SNAP_ROOT).",
+		       "...}. Needs --snap-root (or SNAP_ROOT).\n\n"
+		       "--offset and --limit select like the Python tool, "
+		       "which takes the Python\nslice [offset:offset+limit] "
+		       "of the ordered list: --limit 0 prints nothing,\n"
+		       "negative values count from the end, and a last line "
+		       "\"...\" follows when\noffset + limit < the number "
+		       "of paths printed (only with negative values;\n"
+		       "never with --json).",
 		       argc, argv, &npos);
 	if (rc >= 0)
 		return rc;
 	if (npos > 0)
 		return cli_usage_error(ctx, "unexpected argument '%s'",
 				       argv[1]);
-	if (limit < 0 || offset < 0)
-		return cli_usage_error(ctx, "--limit and --offset must not "
-				       "be negative");
 	rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
 	if (rc >= 0)
 		return rc;
@@ -86,8 +110,9 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		snapstore_free(ss);
 		return cli_fail(ctx, &eb);
 	}
-	for (i = (size_t)offset < list.n ? (size_t)offset : list.n;
-	     i < list.n && (limit == 0 || shown < (uint64_t)limit); i++) {
+	start = slice_bound(offset, list.n);
+	stop = slice_bound(add_sat(offset, limit), list.n);
+	for (i = start; i < stop; i++) {
 		const struct snapstore_item *it = !strcmp(order, "asc") ?
 			&list.items[i] : &list.items[list.n - 1 - i];
 		char *path = snapstore_path(ss, it->relpath);
@@ -108,8 +133,12 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 			printf("%s\n", path);
 		}
 		free(path);
-		shown++;
 	}
+	/* the Python tool's rule, kept as it is for scripts that parse
+	 * this output */
+	shown = stop > start ? stop - start : 0;
+	if (!ctx->g.json && add_sat(offset, limit) < (int64_t)shown)
+		printf("...\n");
 	rc = fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 out:
 	snapstore_list_release(&list);

@@ -1,10 +1,73 @@
 /* make-snapshot: scan FILE_ROOT, store new contents in the heap and save a
- * snapshot; prints the snapshot path on stdout (the only stdout line). */
+ * snapshot; prints the snapshot path (or "None" when not saved) on stdout,
+ * the only stdout line. */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
+#include "heap.h"
 #include "banned.h"
+
+/* Does the local directory path exist (1), not exist (0), or is it
+ * unreadable or not a directory (-errno)? */
+static int dir_state(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return errno == ENOENT ? 0 : -errno;
+	return S_ISDIR(st.st_mode) ? 1 : -ENOTDIR;
+}
+
+/* Does the local directory path hold at least one entry? */
+static bool dir_has_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	bool any = false;
+
+	if (!d)
+		return false;
+	while (!any && (de = readdir(d)))
+		any = strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return any;
+}
+
+/* Missing local roots. The Python tool creates a missing FILE_ROOT and
+ * saves an empty snapshot: a typo in --file-root then yields an empty
+ * backup, and restoring the latest snapshot later would empty the tree.
+ * Here a missing FILE_ROOT stays an error (the engine's "cannot open
+ * directory"). SNAP_ROOT is created, as by the Python tool (by the
+ * snapshot store). The Python tool fails on a missing HEAP_ROOT (its heap
+ * listing needs the folder); here the heap is created so that the first
+ * backup is one command, but a missing heap next to a SNAP_ROOT that
+ * already holds snapshots is most likely a typo: that is said at WARNING,
+ * since every content is then copied into a new heap. Object-store roots
+ * are left to the engine. */
+static void report_roots(const struct cli_ctx *ctx)
+{
+	const struct logger *lg = &ctx->eo.log;
+	const struct cli_globals *g = &ctx->g;
+
+	if (!heap_is_url(g->heap_root) && dir_state(g->heap_root) == 0) {
+		if (!heap_is_url(g->snap_root) && dir_has_entries(g->snap_root))
+			log_warn(lg, "heap root '%s' does not exist but snapshot "
+				 "root '%s' holds snapshots: creating an empty "
+				 "heap (check --heap-root)", g->heap_root,
+				 g->snap_root);
+		else
+			log_info(lg, "heap root '%s' does not exist: creating "
+				 "it", g->heap_root);
+	}
+	if (!heap_is_url(g->snap_root) && dir_state(g->snap_root) == 0)
+		log_info(lg, "snapshot root '%s' does not exist: creating it",
+			 g->snap_root);
+}
 
 int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -43,7 +106,11 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "racy-clean rule); every other file is read and hashed. "
 		       "The snapshot\nis saved only after every heap object "
 		       "it references is on disk (syncfs).\nPrints the path "
-		       "of the saved snapshot on stdout. "
+		       "of the saved snapshot on stdout, or None with\n"
+		       "--no-save-snapshot (as the Python tool). A missing "
+		       "HEAP_ROOT or SNAP_ROOT\ndirectory is created; a "
+		       "missing FILE_ROOT is an error (the Python tool\n"
+		       "created it and saved an empty snapshot). "
 		       "With --json, a summary object goes to stderr (or\n"
 		       "--json-file): {\"command\", \"files_scanned\", "
 		       "\"files_hashed\", \"md5_reused\",\n"
@@ -72,14 +139,15 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_filters_apply(ctx, &filters);
 	if (rc >= 0)
 		goto out;
+	report_roots(ctx);
 	rc = engine_make_snapshot(&ctx->eo, &mo, &st, &snapshot, &eb);
 	if (rc < 0) {
 		rc = cli_fail(ctx, &eb);
 		rc = cli_write_summary(ctx, &st, NULL, &eb, rc);
 		goto out;
 	}
-	if (snapshot)
-		printf("%s\n", snapshot);
+	/* the Python tool prints the path, or None when not saved */
+	printf("%s\n", snapshot ? snapshot : "None");
 	rc = fflush(stdout) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
 	rc = cli_write_summary(ctx, &st, snapshot, &eb, rc);
 out:

@@ -24,11 +24,14 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		{ .kind = OPT_STRING, .name = "latest", .value = &latest,
 		  .metavar = "TIMESTAMP",
 		  .help = "Restore the latest snapshot taken at or before "
-			  "TIMESTAMP: 'YYYY-MM-DD' or "
-			  "'YYYY-MM-DDTHH:MM:SS[.ffffff][offset]', offset Z, "
-			  "+HH:MM or -HH:MM; without offset local time (as "
-			  "Python's datetime.fromisoformat). Also accepted "
-			  "as the positional argument." },
+			  "TIMESTAMP: any form Python 3.11's "
+			  "datetime.fromisoformat accepts, e.g. "
+			  "'YYYY-MM-DD', 'YYYYMMDD', 'YYYY-Www-D', "
+			  "'YYYY-MM-DDTHH:MM:SS[.ffffff][offset]' (any one "
+			  "character between date and time; time HH, HH:MM, "
+			  "HHMM, HH:MM:SS; offset Z, +HH, +HH:MM, +HHMM, "
+			  "+HH:MM:SS[.ffffff] or -); without offset local "
+			  "time. Also accepted as the positional argument." },
 		{ .kind = OPT_BOOL, .name = "save-snapshot-before",
 		  .value = &ro.save_before, .def = "save",
 		  .help = "First take a snapshot of FILE_ROOT as it is, so "

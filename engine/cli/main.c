@@ -94,12 +94,15 @@ static void print_main_help(FILE *out, const struct opt_spec *specs)
 		"compatibility and has no effect: deletions run after the "
 		"copies,\nat --transfers in flight.\n"
 		"\nOutput: primary results go to stdout (the snapshot path, "
-		"the list, the\ncomparison); messages, progress and the "
-		"--json summary go to stderr.\n"
+		"the list, the\ncomparison); log lines, progress and the "
+		"--json summary go to stderr.\nLog lines are \"HH:MM:SS LEVEL"
+		"    snapshooter - message\" from INFO up by\ndefault, "
+		"as the Python tool (--loglevel).\n"
 		"\nExit status:\n"
 		"  0    success\n"
 		"  1    failure (\"%s: error: ...\" on stderr)\n"
-		"  2    usage error (unknown option, bad value, missing root)\n"
+		"  2    usage error (unknown option, bad value, malformed "
+		"storage-options JSON,\n       missing root)\n"
 		"  130  interrupted by SIGINT or SIGTERM (the run stopped "
 		"cleanly)\n"
 		"\nSee '%s COMMAND --help' for the options of a command.\n",
@@ -173,9 +176,11 @@ int main(int argc, char **argv)
 			{ .kind = OPT_CHOICE, .name = "loglevel",
 			  .value = &g->loglevel, .choices = loglevels,
 			  .metavar = "LEVEL", .env = "LOGLEVEL",
-			  .def = "WARNING",
-			  .help = "Messages on stderr from this level up "
-				  "(the Python tool logged INFO)." },
+			  .def = "INFO",
+			  .help = "Log messages on stderr from this level "
+				  "up, as lines \"HH:MM:SS LEVEL snapshooter - "
+				  "message\". NONE: no log lines; errors "
+				  "still end with \"snapshooter: error: ...\"." },
 			{ .kind = OPT_UINT, .name = "parallel-copy-to-heap",
 			  .value = &g->parallel_copy_to_heap,
 			  .seen = &g->has_parallel_copy_to_heap,
@@ -198,6 +203,15 @@ int main(int argc, char **argv)
 			  .seen = &g->has_parallel_listing,
 			  .env = "PARALLEL_LISTING",
 			  .help = "Directory listing threads." },
+			{ .kind = OPT_UINT, .name = "parallel-heap-listing",
+			  .value = &g->parallel_heap_listing,
+			  .seen = &g->has_parallel_heap_listing,
+			  .env = "PARALLEL_HEAP_LISTING",
+			  .help = "Threads listing an object-store heap "
+				  "(s3://, az://) at start, at most 16 "
+				  "(default: --transfers). A local heap is "
+				  "not listed: objects are looked up one by "
+				  "one." },
 			{ .kind = OPT_UINT, .name = "jobs", .short_name = 'j',
 			  .value = &g->jobs, .seen = &g->has_jobs,
 			  .def = "2 x CPU cores",

@@ -784,6 +784,8 @@ static int list_heap(struct remote *r, bool create, unsigned nthreads,
 	atomic_store(&l.next, 1);
 	if (nthreads > LIST_THREADS_MAX)
 		nthreads = LIST_THREADS_MAX;
+	log_debug(&r->log, "listing heap '%s' with %u threads",
+		  objstore_url(r->os), nthreads);
 	for (i = 0; i < nthreads; i++) {
 		if (pthread_create(&th[i], NULL, lister_main, &l))
 			break;
@@ -874,7 +876,8 @@ int heap_remote_open(const char *url, bool create,
 	}
 	n = cfg.transfers ? cfg.transfers : 1;
 	if (ret < 0 || !r->cache_file) {
-		ret = list_heap(r, create, n, eb);
+		ret = list_heap(r, create, o && o->heap_list_jobs ?
+				o->heap_list_jobs : n, eb);
 		if (ret < 0)
 			goto fail;
 		log_info(&r->log, "heap '%s': %zu objects listed",

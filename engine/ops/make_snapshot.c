@@ -346,9 +346,14 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		if (!path)
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 	} else {
+		log_info(r->log, "searching the latest snapshot in '%s'",
+			 r->o->snap_root);
 		ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
-		if (ret == -ENOENT)
+		if (ret == -ENOENT) {
+			log_info(r->log, "no snapshot yet: every file is "
+				 "hashed");
 			return 0;  /* first snapshot */
+		}
 		if (ret < 0)
 			goto unusable;
 	}
@@ -361,7 +366,8 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 		     SNAPSHOT_FORMAT_JSONL_GZ;
 	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
 		r->racy_limit_ns = r->mo->racy_after_ns;
-	log_debug(r->log, "reusing md5s of unchanged files from '%s'", path);
+	log_info(r->log, "reusing the md5s of unchanged files from '%s'",
+		 path);
 	free(path);
 	ret = prev_advance(r, &local);
 	if (ret < 0) {
@@ -571,6 +577,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	/* contents go to the heap unless the snapshot is only a scratch
 	 * record of the tree (restore's current state) */
 	if (out_fd < 0) {
+		log_info(&log, "making a snapshot of '%s'", o->file_root);
 		ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
 		if (ret < 0)
 			goto out;
@@ -706,6 +713,13 @@ static int make_snapshot_run(const struct engine_opts *o,
 			errbuf_set(eb, ret, "%s", r.err.msg);
 		goto out;
 	}
+	if (out_fd < 0)
+		log_info(&log, "found %llu entries: %llu files hashed, %llu "
+			 "md5s reused, %llu new heap objects",
+			 (unsigned long long)stats->files_scanned,
+			 (unsigned long long)stats->files_hashed,
+			 (unsigned long long)stats->md5_reused,
+			 (unsigned long long)stats->heap_objects_written);
 	if (r.heap) {
 		/* every referenced object durable before the snapshot */
 		ret = heap_sync(r.heap, eb);
@@ -728,6 +742,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 		tx = NULL;
 		if (ret < 0)
 			goto out;
+		log_info(&log, "saved snapshot '%s'", *snapshot_path);
 	}
 	ret = 0;
 out:

@@ -26,7 +26,8 @@ for c in $COMMANDS; do
 		fail "global help does not list $c"
 	fi
 done
-for o in --file-root --heap-root --snap-root --jobs --io --json; do
+for o in --file-root --heap-root --snap-root --jobs --io --json \
+	--loglevel --parallel-heap-listing; do
 	if grep -qF -- "$o" "$OUT"; then
 		pass "global help documents $o"
 	else

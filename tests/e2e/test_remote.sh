@@ -297,6 +297,17 @@ if start s3rver SNAP_S3RVER_DATA="$s3data"; then
 			"heap cache '$T/heap.cache' is corrupt"
 		assert_json "s3rver: ... and the listing finds everything" \
 			heap_objects_written 0
+
+		# --parallel-heap-listing: the threads listing the heap
+		# (capped at 16), as the Python tool's option
+		remote --parallel-heap-listing 3 --loglevel debug make-snapshot
+		assert_rc "s3rver: --parallel-heap-listing 3" 0
+		assert_err_has "s3rver: ... the heap is listed by 3 threads" \
+			"with 3 threads"
+		PARALLEL_HEAP_LISTING=100 remote --loglevel debug make-snapshot
+		assert_rc "s3rver: PARALLEL_HEAP_LISTING=100" 0
+		assert_err_has "s3rver: ... capped at 16 threads" \
+			"with 16 threads"
 	fi
 fi
 
