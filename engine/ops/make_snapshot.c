@@ -420,6 +420,17 @@ unusable_logged:
 	return 0;
 }
 
+/* Killed runs leave their temp snapshots; this run's own temp is locked
+ * by now, like any live one (snapstore_remove_stale_temps). */
+static void remove_stale_temps(struct snap_run *r)
+{
+	int n = snapstore_remove_stale_temps(r->ss);
+
+	if (n > 0)
+		log_info(r->log, "removed %d temp snapshot file(s) left by "
+			 "interrupted runs in '%s'", n, r->o->snap_root);
+}
+
 static int write_sink_fd(void *ctx, const void *buf, size_t len)
 {
 	int fd = *(int *)ctx;
@@ -540,6 +551,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.files_skipped = &stats->files_skipped;
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
+	so.reap_tree_temps = mo->tree_temps;
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);
@@ -571,6 +583,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 		ret = snapstore_begin(r.ss, hdr.created_ns, &tx, eb);
 		if (ret < 0)
 			goto out;
+		remove_stale_temps(&r);
 		ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr, &writer,
 					  eb);
 	} else if (out_fd >= 0) {

@@ -644,6 +644,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	}
 	memset(&mo, 0, sizeof(mo));
 	memset(&sub, 0, sizeof(sub));
+	/* what a crashed restore or sync left in the root goes now, and
+	 * into no snapshot (a dry run only reads) */
+	mo.tree_temps = !ro->dry_run;
 	if (ro->save_before && !ro->dry_run) {
 		mo.save = true;
 		ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
@@ -766,6 +769,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		mo.previous_path = target;
 		mo.reuse_size_mtime_only = true;
 		mo.racy_after_ns = start_ns;
+		mo.tree_temps = true;
 		memset(&sub, 0, sizeof(sub));
 		ret = engine_make_snapshot(o, &mo, &sub, &after, eb);
 		if (ret < 0) {
