@@ -99,6 +99,9 @@ struct make_snapshot_opts {
 	const char *previous_path;
 	bool reuse_size_mtime_only;
 	int64_t racy_after_ns;     /* files with mtime >= this are re-hashed */
+	/* FILE_ROOT is a tree restore writes: its temp names (tree_temp.h)
+	 * are left out, and removed when a crashed run left them */
+	bool tree_temps;
 };
 
 int engine_make_snapshot(const struct engine_opts *o,

@@ -24,7 +24,9 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		{ .kind = OPT_FLAG, .name = "size-only", .value = &size_only,
 		  .help = "Compare files by size only." },
 		{ .kind = OPT_FLAG, .name = "no-delete", .value = &so.no_delete,
-		  .help = "Keep files in DST that SRC does not have." },
+		  .help = "Keep files in DST that SRC does not have (temp "
+			  "files a killed restore or sync left in DST are "
+			  "removed all the same)." },
 		{ .kind = OPT_I64, .name = "max-delete", .value = &so.max_delete,
 		  .def = "unlimited",
 		  .help = "Delete nothing and fail if more than N files would "

@@ -71,6 +71,18 @@ static int file_error(struct errbuf *eb, int err, const char *root,
 			  strerror(-err));
 }
 
+/* A failed heap write names the heap's temp or object (eb already says
+ * which and why); this puts the file it came from in front. */
+static int store_error(struct errbuf *eb, int err, const char *root,
+		       const struct entry *e)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_wrap(eb, err, "cannot store '%s/%s' in the heap", root,
+			   shown);
+}
+
 static int not_regular(struct errbuf *eb, const char *root,
 		       const struct entry *e, uint32_t mode)
 {
@@ -149,6 +161,7 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		struct heap_tx *tx = NULL;
 		struct io_stat before, after;
 		uint64_t total = 0;
+		bool read_failed = false;
 		const void *data;
 		size_t len;
 
@@ -163,6 +176,7 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			return file_error(eb, ret, root, e, "read");
 		}
 		ret = io_stream_stat(s, &before);
+		read_failed = ret < 0;
 		if (!ret && !S_ISREG(before.mode)) {
 			io_stream_close(s);
 			return not_regular(eb, root, e, before.mode);
@@ -171,7 +185,11 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			ret = hasher_begin(w->hasher, eb);
 		if (!ret && heap)
 			ret = heap_tx_begin(heap, &tx, eb);
-		while (!ret && (ret = io_stream_next(s, &data, &len, eb)) == 1) {
+		while (!ret) {
+			ret = io_stream_next(s, &data, &len, eb);
+			read_failed = ret < 0;
+			if (ret != 1)
+				break;
 			total += len;
 			stat_add(&stats->bytes_read, len);
 			ret = hasher_update(w->hasher, data, len, eb);
@@ -181,6 +199,10 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		if (ret < 0) {
 			heap_tx_abort(tx);
 			io_stream_close(s);
+			/* a full heap is no read error of the file: keep the
+			 * heap's own message ("cannot write '<heap temp>'") */
+			if (!read_failed)
+				return store_error(eb, ret, root, e);
 			/* name the root too, as every other message does */
 			errbuf_clear(eb);
 			return file_error(eb, ret, root, e, "read");
@@ -209,7 +231,7 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		if (tx) {
 			ret = heap_tx_commit(tx, &e->md5, eb);
 			if (ret < 0)
-				return ret;
+				return store_error(eb, ret, root, e);
 			stat_add(ret ? &stats->heap_objects_written :
 				 &stats->heap_objects_present, 1);
 			if (ret)
@@ -284,7 +306,7 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 		if (heap) {
 			ret = store_small(heap, e, j->buf, j->len, stats, eb);
 			if (ret < 0)
-				return ret;
+				return store_error(eb, ret, root, e);
 		}
 	}
 	return 0;

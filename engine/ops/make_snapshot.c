@@ -7,7 +7,9 @@
  *                                                       scan order
  *
  * The scan thread merges the tree with the previous snapshot (both in
- * entry_cmp order) to reuse md5s of unchanged files. The snapshot is made
+ * entry_cmp order) to reuse md5s of unchanged files; a reused md5 still
+ * goes to a worker, which keeps it only if the heap holds the object (a
+ * new or pruned heap gets the content again). The snapshot is made
  * visible (rename) only after every heap object is durable (syncfs). The
  * first error aborts every stage; nothing partial is published. */
 #include <errno.h>
@@ -42,6 +44,13 @@
 /* entries the writer takes from the window at once */
 #define WRITER_BATCH 256
 #define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
+
+/* ordered_slot.needs_work: what a worker does with the file */
+enum {
+	SLOT_HASH = 1,     /* read, hash and store it */
+	SLOT_CONFIRM = 2,  /* md5 from the previous snapshot: kept only if
+			    * the heap holds the object, else as SLOT_HASH */
+};
 
 struct snap_run {
 	const struct engine_opts *o;
@@ -139,7 +148,8 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 	return e->mtime_ns < r->racy_limit_ns;
 }
 
-/* Find the previous entry of e's name and take its md5 if trustworthy. */
+/* Find the previous entry of e's name and take its md5 if trustworthy:
+ * 1 the store gave the md5, 2 taken from the previous snapshot, 0 none. */
 static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 {
 	int ret;
@@ -155,8 +165,7 @@ static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 	    can_reuse(r, &r->prev_e, e)) {
 		e->md5 = r->prev_e.md5;
 		e->has_md5 = true;
-		stat_add(&r->stats->md5_reused, 1);
-		return 1;
+		return 2;  /* counted once the heap is known to hold it */
 	}
 	return 0;
 }
@@ -208,7 +217,7 @@ static void *scan_main(void *arg)
 
 	while ((ret = tree_next(r, &e, &eb)) == 1) {
 		struct ordered_slot *slot;
-		bool hash;
+		bool hash, confirm, reused = false;
 
 		if (e.mtime_ns == INT64_MAX || e.mtime_ns == INT64_MIN) {
 			char shown[512];
@@ -224,6 +233,7 @@ static void *scan_main(void *arg)
 			break;
 		}
 		hash = e.type == ENTRY_FILE;
+		confirm = false;
 		if (hash) {
 			ret = merge_prev(r, &e, &eb);
 			if (ret < 0) {
@@ -231,6 +241,7 @@ static void *scan_main(void *arg)
 				prev_failed(r, &eb);
 				break;
 			}
+			reused = ret == 2;
 			hash = ret == 0;
 			if (!hash && r->rtree) {
 				ret = remote_needs_content(r, &e, &eb);
@@ -239,7 +250,12 @@ static void *scan_main(void *arg)
 					break;
 				}
 				hash = ret == 1;
+			} else if (reused && r->heap) {
+				/* a worker asks the heap (in batches) */
+				confirm = true;
 			}
+			if (reused && !hash && !confirm)
+				stat_add(&r->stats->md5_reused, 1);
 		}
 		slot = ordered_reserve(r->win);
 		if (!slot) {
@@ -248,11 +264,11 @@ static void *scan_main(void *arg)
 			break;
 		}
 		slot->entry = e;
-		if (!hash) {
+		if (!hash && !confirm) {
 			ordered_complete(r->win, slot);
 			continue;
 		}
-		slot->needs_work = 1;
+		slot->needs_work = confirm ? SLOT_CONFIRM : SLOT_HASH;
 		if (bqueue_push(r->jobs, slot) < 0) {
 			/* aborted: hand the slot back so it is released */
 			ordered_complete(r->win, slot);
@@ -285,7 +301,45 @@ static uint64_t job_weight(const void *item)
 {
 	const struct ordered_slot *slot = item;
 
+	/* a confirmed md5 is one heap lookup; the rare miss is hashed in
+	 * the same batch all the same */
+	if (slot->needs_work == SLOT_CONFIRM)
+		return HASH_FILE_WEIGHT;
 	return slot->entry.size + HASH_FILE_WEIGHT;
+}
+
+/* An md5 from the previous snapshot is only as good as the heap's copy of
+ * the object: a new or pruned heap must get the content again. Looks up
+ * the batch's SLOT_CONFIRM entries at once, counts the kept ones and
+ * returns in items[] the entries that still need a hash (their count). */
+static int confirm_reused(struct snap_run *r, struct ordered_slot **slots,
+			  int n, struct entry **items, struct errbuf *eb)
+{
+	struct objid ids[HASH_BATCH_MAX];
+	unsigned char present[HASH_BATCH_MAX];
+	int i, m = 0, k = 0, ret;
+
+	for (i = 0; i < n; i++)
+		if (slots[i]->needs_work == SLOT_CONFIRM)
+			ids[m++] = slots[i]->entry.md5;
+	/* one thread: the workers already run side by side */
+	ret = m ? heap_has_many(r->heap, ids, (size_t)m, 1, present, eb) : 0;
+	if (ret < 0)
+		return ret;
+	m = 0;
+	for (i = 0; i < n; i++) {
+		struct entry *e = &slots[i]->entry;
+
+		if (slots[i]->needs_work == SLOT_CONFIRM) {
+			if (present[m++]) {
+				stat_add(&r->stats->md5_reused, 1);
+				continue;
+			}
+			e->has_md5 = false;
+		}
+		items[k++] = e;
+	}
+	return k;
 }
 
 static void *hash_main(void *arg)
@@ -307,20 +361,21 @@ static void *hash_main(void *arg)
 	}
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n; i++)
 			slots[i] = batch[i];
-			items[i] = &slots[i]->entry;
-		}
 		if (r->o->interrupted && *r->o->interrupted)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
+			ret = confirm_reused(r, slots, n, items, &eb);
+		if (ret > 0)
 			ret = r->rtree ?
 			      hash_worker_run_remote(w, r->rtree, items,
-						     (size_t)n, r->heap,
+						     (size_t)ret, r->heap,
 						     r->stats, &eb) :
 			      hash_worker_run(w, scanner_rootfd(r->scanner),
-					      r->o->file_root, items, (size_t)n,
-					      r->heap, r->stats, &eb);
+					      r->o->file_root, items,
+					      (size_t)ret, r->heap, r->stats,
+					      &eb);
 		/* fail before completing: the writer must not take the
 		 * batch's unhashed entries for a result */
 		if (ret < 0)
@@ -487,6 +542,17 @@ static void warn_pysnap_skipped(struct snap_run *r, const struct snap_out *so)
 			 (unsigned long long)dirs, dirs == 1 ? "y" : "ies");
 }
 
+/* Killed runs leave their temp snapshots; this run's own temp is locked
+ * by now, like any live one (snapstore_remove_stale_temps). */
+static void remove_stale_temps(struct snap_run *r)
+{
+	int n = snapstore_remove_stale_temps(r->ss);
+
+	if (n > 0)
+		log_info(r->log, "removed %d temp snapshot file(s) left by "
+			 "interrupted runs in '%s'", n, r->o->snap_root);
+}
+
 static int write_sink_fd(void *ctx, const void *buf, size_t len)
 {
 	int fd = *(int *)ctx;
@@ -611,6 +677,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.files_skipped = &stats->files_skipped;
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
+	so.reap_tree_temps = mo->tree_temps;
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);
@@ -645,6 +712,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 		ret = snapstore_begin(r.ss, hdr.created_ns, fmt, &tx, eb);
 		if (ret < 0)
 			goto out;
+		remove_stale_temps(&r);
 		if (fmt == SNAPSHOT_FORMAT_JSONL_GZ)
 			ret = pysnap_writer_new(snapstore_tx_write, tx,
 						r.rtree != NULL, &pywriter, eb);

@@ -1,7 +1,8 @@
 /* restore: bring FILE_ROOT to the state of a snapshot.
  *
- *   1. check the target snapshot whole (checksum, names, duplicates, heap
- *      objects present) before touching anything;
+ *   1. check the target snapshot whole (checksum, names, duplicates, one
+ *      type per name and nothing under a non-directory, heap objects
+ *      present) before touching anything;
  *   2. record the tree's current state (a saved snapshot, or a scratch one)
  *   3. pass 1, diff current vs target: delete what must go (and prune the
  *      directories that became empty);
@@ -32,6 +33,7 @@
 #include "heap_presence.h"
 #include "progress.h"
 #include "snapshot_reader.h"
+#include "snapshot_shape.h"
 #include "snapstore.h"
 #include "tree_writer.h"
 #include "remote_tree.h"
@@ -131,6 +133,7 @@ static int check_target(struct restore_run *r, const char *path,
 {
 	struct snapshot_reader *rd = NULL;
 	struct heap_presence *batch = NULL;
+	struct snapshot_shape *shape = NULL;
 	struct entry prev, e;
 	bool has_prev = false;
 	char shown[512];
@@ -142,12 +145,26 @@ static int check_target(struct restore_run *r, const char *path,
 	if (r->heap && (ret = heap_presence_new(r->heap, r->o->jobs, &batch,
 						 eb)) < 0)
 		return ret;
-	ret = snapstore_open_reader(r->ss, path, &rd, eb);
+	ret = snapshot_shape_new(&shape, eb);
 	if (ret < 0) {
 		heap_presence_free(batch);
 		return ret;
 	}
+	ret = snapstore_open_reader(r->ss, path, &rd, eb);
+	if (ret < 0) {
+		snapshot_shape_free(shape);
+		heap_presence_free(batch);
+		return ret;
+	}
 	while ((ret = snapshot_reader_next(rd, &e, eb)) == 1) {
+		/* one type per name, nothing under a non-directory: else
+		 * the restore would fail half-way through the tree */
+		ret = snapshot_shape_add(shape, &e, eb);
+		if (ret < 0) {
+			errbuf_wrap(eb, ret, "refusing snapshot '%s'", path);
+			entry_release(&e);
+			break;
+		}
 		if (has_prev && entry_cmp(&prev, &e) == 0) {
 			if (!entry_same_content(&prev, &e)) {
 				ret = errbuf_set(eb, -EBADMSG,
@@ -176,6 +193,7 @@ static int check_target(struct restore_run *r, const char *path,
 	if (!ret && batch)
 		ret = heap_presence_finish(batch, eb);
 	heap_presence_free(batch);
+	snapshot_shape_free(shape);
 	entry_release(&prev);
 	snapshot_reader_free(rd);
 	return ret < 0 ? ret : 0;
@@ -629,6 +647,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	}
 	memset(&mo, 0, sizeof(mo));
 	memset(&sub, 0, sizeof(sub));
+	/* what a crashed restore or sync left in the root goes now, and
+	 * into no snapshot (a dry run only reads) */
+	mo.tree_temps = !ro->dry_run;
 	if (ro->save_before && !ro->dry_run) {
 		mo.save = true;
 		ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
@@ -751,6 +772,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		mo.previous_path = target;
 		mo.reuse_size_mtime_only = true;
 		mo.racy_after_ns = start_ns;
+		mo.tree_temps = true;
 		memset(&sub, 0, sizeof(sub));
 		ret = engine_make_snapshot(o, &mo, &sub, &after, eb);
 		if (ret < 0) {

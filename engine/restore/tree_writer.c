@@ -3,16 +3,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "relpath.h"
+#include "tree_temp.h"
 #include "banned.h"
 
 struct tree_writer {
@@ -25,8 +25,6 @@ struct tree_writer {
 	unsigned long counter;
 	bool no_tmpfile;     /* O_TMPFILE refused here: named temps */
 };
-
-static atomic_ulong temp_serial;
 
 /* The process umask without changing it (umask() would, for every thread
  * at once): /proc/self/status has it since Linux 4.7. Unknown: 0777, so
@@ -168,34 +166,42 @@ fail:
 	return 0;
 }
 
-/* A temp name unlikely to exist: pid and a counter are not enough (a
- * crashed run of an earlier process with the same pid leaves its temps,
- * and containers reuse pid 1), so 64 random bits come along. Callers
- * still retry on EEXIST. */
-static void temp_name(char out[64])
-{
-	uint64_t rnd = 0;
-
-	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != sizeof(rnd))
-		rnd = (uint64_t)time(NULL) * 0x9e3779b97f4a7c15ULL;
-	snprintf(out, 64, ".snapshooter-tmp-%d-%lu-%016llx", (int)getpid(),
-		 atomic_fetch_add(&temp_serial, 1), (unsigned long long)rnd);
-}
-
 #define TEMP_TRIES 8
 
-/* Create a new temp name in dirfd (retrying on a clash). The fd or
- * -errno. */
+/* Is the name still this fd's file? (a scan's tree_temp_reap may have
+ * taken the lock and removed it between our create and our flock) */
+static bool still_named(int dirfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	return !fstat(fd, &a) && !fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* Create a new temp name in dirfd (retrying on a clash), held with
+ * flock(LOCK_EX) until closed: the mark of a live temp (tree_temp.h).
+ * The fd or -errno. */
 static int open_named_temp(int dirfd, char tmp_name[64], mode_t mode)
 {
 	int fd = -EEXIST, tries;
 
 	for (tries = 0; tries < TEMP_TRIES && fd == -EEXIST; tries++) {
-		temp_name(tmp_name);
+		tree_temp_name(tmp_name);
 		fd = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
 			    O_NOFOLLOW | O_CLOEXEC, mode);
-		if (fd < 0)
+		if (fd < 0) {
 			fd = -errno;
+			continue;
+		}
+		if (flock(fd, LOCK_EX)) {
+			close(fd);
+			unlinkat(dirfd, tmp_name, 0);
+			return -errno;
+		}
+		if (!still_named(dirfd, tmp_name, fd)) {
+			close(fd);
+			fd = -EEXIST;  /* taken for a leftover: a new name */
+		}
 	}
 	return fd;
 }
@@ -290,8 +296,12 @@ static int publish_anon(struct tree_writer *w, int fd, int dirfd,
 	    ret != -ENOENT)
 		return ret;
 	if (ret == -EEXIST) {
+		/* the lock is on the inode: it marks the temp name it is
+		 * about to get as live (tree_temp.h) */
+		if (flock(fd, LOCK_EX))
+			return -errno;
 		for (tries = 0; tries < TEMP_TRIES; tries++) {
-			temp_name(tmp);
+			tree_temp_name(tmp);
 			ret = relpath_link_tmpfile(fd, dirfd, tmp);
 			if (ret != -EEXIST)
 				break;
@@ -305,11 +315,20 @@ static int publish_anon(struct tree_writer *w, int fd, int dirfd,
 		if (out < 0)
 			return out;
 		w->no_tmpfile = true;
-		ret = close(out) ? -errno : 0;
-		if (ret < 0) {
+		/* renamed before it is closed: its lock covers the temp
+		 * name until it is gone */
+		if (renameat(dirfd, tmp, dirfd, base)) {
+			ret = -errno;
+			close(out);
 			unlinkat(dirfd, tmp, 0);
 			return ret;
 		}
+		if (close(out)) {
+			/* the name may show missing bytes: take it back */
+			ret = -errno;
+			unlinkat(dirfd, base, 0);
+		}
+		return ret;
 	}
 	if (ret < 0)
 		return ret;
@@ -374,12 +393,19 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 					  e->name_len, eb);
 		return 0;
 	}
-	if (close(fd) && !err)
-		err = -errno;
+	/* renamed before it is closed: the lock marks the temp name as
+	 * live until it is gone (tree_temp.h) */
 	if (!err && renameat(dirfd, tmp_name, dirfd, base))
 		err = -errno;
 	if (err) {
+		close(fd);
 		unlinkat(dirfd, tmp_name, 0);
+		return name_error(w, err, "write", e->name, e->name_len, eb);
+	}
+	if (close(fd)) {
+		/* the name may show missing bytes: take it back */
+		err = -errno;
+		unlinkat(dirfd, base, 0);
 		return name_error(w, err, "write", e->name, e->name_len, eb);
 	}
 	return 0;
@@ -398,7 +424,7 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 	if (ret < 0)
 		return ret;
 	for (tries = 0; tries < TEMP_TRIES; tries++) {
-		temp_name(tmp);
+		tree_temp_name(tmp);
 		ret = symlinkat(e->target, dirfd, tmp) ? -errno : 0;
 		if (ret != -EEXIST)
 			break;

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "tree_temp.h"
 #include "banned.h"
 
 #define PREFETCH_MAX 64
@@ -779,6 +780,10 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 		if (ensure_path(s, f->prefix_len + c->len + 2, eb) < 0)
 			return -ENOMEM;
 		len = join(s, f, c->name, c->len);
+		if (s->o.reap_tree_temps &&
+		    (fmt == S_IFREG || fmt == S_IFLNK) &&
+		    tree_temp_reap(f->dirfd, c->name))
+			continue;
 		if (s->o.allow && !c->job &&
 		    !s->o.allow(s->o.allow_ctx, s->path, len, fmt == S_IFDIR))
 			continue;

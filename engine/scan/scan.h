@@ -37,6 +37,10 @@ struct scan_opts {
 	/* threads that list and stat directories ahead of the walk (0: the
 	 * walk does it all itself) */
 	unsigned prefetch_threads;
+	/* the tree is one this engine writes (a restore or sync target):
+	 * files and symlinks under tree_temp names are left out, and
+	 * removed when a crashed run left them (tree_temp_reap) */
+	bool reap_tree_temps;
 };
 
 struct scanner;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -508,6 +509,81 @@ static void tx_free(struct snapstore_tx *tx)
 	free(tx);
 }
 
+/* Hold a new temp snapshot with flock(LOCK_EX) until it is renamed: the
+ * mark of a live temp for snapstore_remove_stale_temps. False when a
+ * cleaner took the name for a leftover between our create and our lock
+ * (the caller picks a new name). */
+static bool tmp_lock(int dirfd, const char *name, int fd)
+{
+	struct stat a, b;
+
+	if (flock(fd, LOCK_EX))
+		return true;  /* no locks here: no cleaner can take it */
+	return !fstat(fd, &a) && !fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+/* Remove the temps of dead writers in one month directory. */
+static int remove_stale_in(DIR *md)
+{
+	struct dirent *de;
+	int removed = 0;
+
+	while ((de = readdir(md))) {
+		struct stat st;
+		int fd;
+
+		if (strncmp(de->d_name, SNAPSTORE_TMP_PREFIX,
+			    sizeof(SNAPSTORE_TMP_PREFIX) - 1))
+			continue;
+		fd = openat(dirfd(md), de->d_name, O_RDONLY | O_NOFOLLOW |
+			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* the lock taken: its writer is gone; held while unlinking */
+		if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
+		    !flock(fd, LOCK_EX | LOCK_NB) &&
+		    !unlinkat(dirfd(md), de->d_name, 0))
+			removed++;
+		close(fd);
+	}
+	return removed;
+}
+
+int snapstore_remove_stale_temps(struct snapstore *ss)
+{
+	struct dirent *yde, *mde;
+	DIR *root, *yd, *md;
+	int removed = 0;
+
+	if (!ss || !ss->root || ss->os)
+		return 0;
+	root = opendir(ss->root);
+	if (!root)
+		return 0;
+	while ((yde = readdir(root))) {
+		if (!is_digits(yde->d_name, 4) ||
+		    !is_type(dirfd(root), yde, S_IFDIR))
+			continue;
+		yd = open_subdir(dirfd(root), yde->d_name);
+		if (!yd)
+			continue;
+		while ((mde = readdir(yd))) {
+			if (!is_digits(mde->d_name, 2) ||
+			    !is_type(dirfd(yd), mde, S_IFDIR))
+				continue;
+			md = open_subdir(dirfd(yd), mde->d_name);
+			if (!md)
+				continue;
+			removed += remove_stale_in(md);
+			closedir(md);
+		}
+		closedir(yd);
+	}
+	closedir(root);
+	return removed;
+}
+
 int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 		    enum snapshot_format fmt, struct snapstore_tx **out,
 		    struct errbuf *eb)
@@ -590,6 +666,11 @@ int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 			 SNAPSTORE_TMP_PREFIX "%s.%016" PRIx64, tx->base, rnd);
 		tx->fd = openat(tx->dirfd, tx->tmpname,
 				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		if (tx->fd >= 0 && !tmp_lock(tx->dirfd, tx->tmpname, tx->fd)) {
+			close(tx->fd);
+			tx->fd = -1;
+			errno = EEXIST;
+		}
 		if (tx->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -679,13 +760,8 @@ int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 				tx->root, tx->relpath, strerror(errno));
 		goto abort;
 	}
-	fd = tx->fd;
-	tx->fd = -1;
-	if (close(fd)) {
-		rc = errbuf_set(eb, -errno, "cannot close '%s/%s': %s",
-				tx->root, tx->relpath, strerror(errno));
-		goto abort;
-	}
+	/* renamed while still open: its lock marks the temp name as live
+	 * until it is gone */
 	rc = publish(tx);
 	/* two runs that started in the same microsecond want one name: the
 	 * later takes the next free microsecond (the header keeps its real
@@ -711,6 +787,16 @@ int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 		errbuf_set(eb, rc, "cannot rename snapshot to '%s/%s': %s",
 			   tx->root, tx->relpath, strerror(-rc));
 		goto abort;
+	}
+	fd = tx->fd;
+	tx->fd = -1;
+	if (close(fd)) {
+		/* the name may show missing bytes: take it back */
+		rc = errbuf_set(eb, -errno, "cannot close '%s/%s': %s",
+				tx->root, tx->relpath, strerror(errno));
+		unlinkat(tx->dirfd, tx->base, 0);
+		tx_free(tx);
+		return rc;
 	}
 	if (fsync(tx->dirfd)) {
 		/* the file is in place; durability of its name is unknown */

@@ -51,6 +51,14 @@ int snapstore_parse_relpath(const char *relpath, size_t len,
 
 struct snapstore;
 
+/* Remove the temp snapshots (SNAP_ROOT/YYYY/MM/.tmp-*) that crashed runs
+ * left. A writer holds flock(LOCK_EX) on its temp from create to rename,
+ * so a temp whose lock can be taken (LOCK_NB) has no live writer: it is
+ * removed, holding the lock; one held is a concurrent run's and stays.
+ * Local stores only (a remote store spools to an unnamed file). Returns
+ * how many were removed; errors only make it remove less. */
+int snapstore_remove_stale_temps(struct snapstore *ss);
+
 /* Open the store at root: a local directory (need not exist yet) or an
  * s3:// / az:// URL with storage_options_json (may be NULL; see
  * objstore_open) and, from o (may be NULL), transfers, retries and the

@@ -191,6 +191,9 @@ static int feed_start(struct sync_run *r, struct scan_feed *f,
 	so.files_skipped = f == &r->src ? &r->stats->files_skipped : NULL;
 	so.interrupted = r->o->interrupted;
 	so.missing_root_ok = missing_ok;
+	/* DST is ours to write: what a crashed restore or sync left there
+	 * goes now (tree_temp.h), even with --no-delete */
+	so.reap_tree_temps = f == &r->dst && !r->so->dry_run;
 	/* both sides are walked at once: share the prefetch threads */
 	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
 	ret = scanner_new(&so, &f->scanner, eb);
