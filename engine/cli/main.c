@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
 	  "Show the differences between two snapshots." },
 	{ "sync", cmd_sync,
 	  "Mirror directory SRC into DST (no heap)." },
+	{ "verify", cmd_verify,
+	  "Check (and repair) the snapshots and heap objects." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
