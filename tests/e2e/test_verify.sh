@@ -7,7 +7,10 @@
 # --json counts match, a corrupt snapshot is named; --repair-from the
 # original tree repairs all three, after which verify --read-data is clean
 # and a restore gives the tree back. The same damaged heap on Swift
-# (s3://) and Azurite (az://), uploaded there with sync. A Python-format
+# (s3://) and Azurite (az://), uploaded there with sync. restore stops
+# at the first damaged object naming it and the file; --keep-going writes
+# every other file and lists the three it could not; --dry-run fails on
+# the missing object, with --read-data on the corrupt ones. A Python-format
 # heap (the fixture's .gz objects) with native snapshots verifies clean.
 . "$(dirname "$0")/lib.sh"
 
@@ -132,6 +135,46 @@ assert_json "one corrupt snapshot" snapshots_corrupt 1
 check "the snapshot is named" grep -q "^snapshot-corrupt $BAD: " "$OUT"
 rm -f "$BAD"
 
+# --- restore on the damaged heap ----------------------------------------
+FR=$T/partial
+snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "restore stops on the missing object" 1
+assert_err_has "the error names the missing object" "$M2"
+assert_err_has "and the file" "f2"
+FR=$T/kept
+snap restore-snapshot --path "$SNAP" --keep-going \
+	--no-save-snapshot-before --no-save-snapshot-after
+assert_rc "restore --keep-going: exit 1" 1
+for f in f1 f2 f3; do
+	check "--keep-going names $f as not restored" \
+		grep -q "not restored: '$f': " "$ERR"
+done
+assert_err_has "--keep-going names the corrupt object" "$M1"
+assert_err_has "--keep-going names the truncated .gz" "$M3.gz"
+assert_err_has "--keep-going counts them" "3 files could not be restored"
+for f in f4 f5 f6 f7 f8 d/e/copy-of-f4 d/t.txt; do
+	check "--keep-going restored $f" cmp -s "$SRC/$f" "$FR/$f"
+done
+for f in f1 f2 f3; do
+	check "--keep-going left no $f behind" test ! -e "$FR/$f"
+done
+check "--keep-going left no temp file" \
+	test -z "$(find "$FR" -name '.*' -type f)"
+FR=$T/dry
+snap restore-snapshot --path "$SNAP" --dry-run
+assert_rc "restore --dry-run: exit 1 on a missing object" 1
+assert_err_has "--dry-run names it" "$M2"
+snap restore-snapshot --path "$SNAP" --dry-run --read-data --keep-going
+assert_rc "restore --dry-run --read-data --keep-going: exit 1" 1
+for f in f1 f2 f3; do
+	check "--dry-run --read-data names $f" \
+		grep -q "not restored: '$f': " "$ERR"
+done
+check "--dry-run wrote nothing" test ! -e "$FR"
+snap restore-snapshot --path "$SNAP" --read-data
+assert_rc "--read-data without --dry-run is a usage error" 2
+
 # --- repair -----------------------------------------------------------
 snap verify --read-data --repair-from "$SRC"
 assert_rc "repair of everything: exit 0" 0
@@ -151,8 +194,10 @@ assert_rc "restore after the repair" 0
 assert_md5_equal "$SRC" "$FR"
 
 # repair without the content: reported, exit 3
+# (the repair wrote it in the heap's format: gz when the first fan-out
+# directories show a .gz)
 chmod u+w "$HR/${M2:0:2}"
-rm -f "$(obj "$M2")"
+rm -f "$(obj "$M2")" "$(obj "$M2").gz"
 check "the object is deleted again" test ! -e "$(obj "$M2")"
 mkdir -p "$T/empty"
 snap verify --repair-from "$T/empty"
