@@ -47,7 +47,8 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		  .help = "With --dry-run: also read every heap object the "
 			  "restore would write and check its MD5; corrupt "
 			  "ones are listed and make it fail." },
-		{ .kind = OPT_FLAG, .name = "keep-going", .value = &ro.keep_going,
+		{ .kind = OPT_FLAG, .name = "keep-going",
+		  .value = &ro.keep_going,
 		  .help = "Do not stop at a file whose heap object is missing "
 			  "or corrupt: write every other file, then list the "
 			  "ones not restored and why, and exit 1 (no snapshot "

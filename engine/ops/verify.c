@@ -71,7 +71,6 @@ struct verify_run {
 	const struct engine_opts *o;
 	const struct verify_opts *vo;
 	struct verify_stats *st;
-	struct logger log;
 	pthread_mutex_t lock;      /* report, corrupt set, first error */
 	struct idset *present;     /* either form */
 	struct idset *raw;         /* seen as <md5> */
@@ -430,7 +429,8 @@ static int walk_snapshots(struct verify_run *r, bool sizes_only,
 		if (!sizes_only)
 			r->st->snapshots++;
 		ret = snapstore_open_reader(r->ss, path, &rd, &seb);
-		while (!ret && (ret = snapshot_reader_next(rd, &e, &seb)) == 1) {
+		while (!ret &&
+		       (ret = snapshot_reader_next(rd, &e, &seb)) == 1) {
 			ret = e.type == ENTRY_FILE && e.has_md5 ?
 			      on_file(r, path, &e, sizes_only, eb) : 0;
 			entry_release(&e);
@@ -1044,7 +1044,6 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 	r.o = o;
 	r.vo = vo;
 	r.st = st;
-	r.log = o->log;
 	pthread_mutex_init(&r.lock, NULL);
 	if (!o->heap_root || !o->snap_root || !vo->report) {
 		ret = errbuf_set(eb, -EINVAL, "verify needs --heap-root and "
