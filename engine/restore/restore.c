@@ -852,7 +852,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 				 r.nfailed == 1 ? "" : "s",
 				 r.failed_oom ? "; more left out: out of "
 				 "memory" : "");
-		stats->errors += r.nfailed;
+		/* one error per file (out: adds the run's one) */
+		if (r.nfailed)
+			stats->errors += r.nfailed - 1;
 		goto out;
 	}
 	if (ro->dry_run)

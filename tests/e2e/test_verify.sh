@@ -153,6 +153,7 @@ done
 assert_err_has "--keep-going names the corrupt object" "$M1"
 assert_err_has "--keep-going names the truncated .gz" "$M3.gz"
 assert_err_has "--keep-going counts them" "3 files could not be restored"
+assert_json "--keep-going: one error per file in the summary" errors 3
 for f in f4 f5 f6 f7 f8 d/e/copy-of-f4 d/t.txt; do
 	check "--keep-going restored $f" cmp -s "$SRC/$f" "$FR/$f"
 done
