@@ -116,6 +116,12 @@ struct restore_opts {
 	bool save_before;
 	bool save_after;
 	bool dry_run;
+	/* write every file it can; files whose heap object is missing or
+	 * corrupt are listed at the end and the run fails (no "after"
+	 * snapshot) */
+	bool keep_going;
+	/* dry run: also read and MD5-check the objects it would write */
+	bool read_data;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,

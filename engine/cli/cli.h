@@ -19,6 +19,7 @@ enum cli_exit {
 	CLI_EXIT_OK = 0,
 	CLI_EXIT_FAILURE = 1,      /* the operation failed (message on stderr) */
 	CLI_EXIT_USAGE = 2,        /* bad option, argument or missing root */
+	CLI_EXIT_DAMAGE = 3,       /* verify: the backup is damaged */
 	CLI_EXIT_INTERRUPTED = 130 /* SIGINT / SIGTERM; stopped cleanly */
 };
 
@@ -128,6 +129,7 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_verify(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Parse a command's argv (argv[0] = command name) against specs. On -h it
  * prints "usage: snapshooter [GLOBAL OPTIONS] <usage>", the description and

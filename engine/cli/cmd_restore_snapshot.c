@@ -44,7 +44,18 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "restored files reuse the md5s of the snapshot)." },
 		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
 		  .value = &ro.dry_run,
-		  .help = "Show what would change; change nothing." },
+		  .help = "Show what would change; change nothing. Missing "
+			  "heap objects make it fail (exit 1)." },
+		{ .kind = OPT_FLAG, .name = "read-data", .value = &ro.read_data,
+		  .help = "With --dry-run: also read every heap object the "
+			  "restore would write and check its MD5; corrupt "
+			  "ones are listed and make it fail." },
+		{ .kind = OPT_FLAG, .name = "keep-going",
+		  .value = &ro.keep_going,
+		  .help = "Do not stop at a file whose heap object is missing "
+			  "or corrupt: write every other file, then list the "
+			  "ones not restored and why, and exit 1 (no snapshot "
+			  "after)." },
 		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
@@ -68,6 +79,10 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "refused). Files are written to a temp name and "
 		       "renamed, their MD5 checked\nagainst the heap on the "
 		       "way; symlinks inside FILE_ROOT are never followed.\n"
+		       "A missing or corrupt object stops the restore, naming "
+		       "the object and the\nfile; with --keep-going every "
+		       "other file is written first and those\nnot restored "
+		       "are listed at the end (exit 1).\n"
 		       "With --include/--exclude, paths left out are neither "
 		       "written nor deleted.\n\n" CLI_FILTER_HELP,
 		       argc, argv, &npos);
@@ -85,6 +100,12 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			goto out;
 		}
 		latest = argv[1];
+	}
+	if (ro.read_data && !ro.dry_run) {
+		rc = cli_usage_error(ctx, "--read-data goes with --dry-run "
+				     "(a restore checks every object it "
+				     "writes anyway)");
+		goto out;
 	}
 	if (latest && ro.path) {
 		rc = cli_usage_error(ctx, "--path and a timestamp exclude "

@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
 	  "Mirror directory SRC into DST (no heap)." },
 	{ "convert-snapshots", cmd_convert_snapshots,
 	  "Convert the Python tool's snapshots to this tool's format." },
+	{ "verify", cmd_verify,
+	  "Check (and repair) the snapshots and heap objects." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",

@@ -63,6 +63,12 @@ struct restore_run {
 	struct inner_roots inner;   /* + heap/snap roots inside the tree */
 	char **pruned;              /* names whose parents may be empty */
 	size_t npruned, cap_pruned;
+	/* keep_going / dry run with read_data: files not restorable */
+	char **failed;              /* "'name': why", under err_lock */
+	size_t nfailed, cap_failed;
+	bool failed_oom;
+	struct hasher *dry_h;       /* dry run with read_data */
+	char *dry_buf;
 };
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
@@ -81,6 +87,44 @@ static const char *shown_name(const struct entry *e, char *buf, size_t cap)
 {
 	errbuf_quote_name(buf, cap, e->name, e->name_len);
 	return buf;
+}
+
+/* A file whose heap object is missing or corrupt (keep_going, or a dry
+ * run that reads the data): remembered for the list at the end. */
+static void remember_failed(struct restore_run *r, const struct entry *e,
+			    const char *why)
+{
+	char shown[512], *line;
+	size_t len;
+
+	shown_name(e, shown, sizeof(shown));
+	len = strlen(shown) + strlen(why) + 8;
+	line = malloc(len);
+	pthread_mutex_lock(&r->err_lock);
+	if (line && r->nfailed == r->cap_failed) {
+		size_t cap = r->cap_failed ? r->cap_failed * 2 : 64;
+		char **p = realloc(r->failed, cap * sizeof(*p));
+
+		if (p) {
+			r->failed = p;
+			r->cap_failed = cap;
+		}
+	}
+	if (line && r->nfailed < r->cap_failed) {
+		snprintf(line, len, "'%s': %s", shown, why);
+		r->failed[r->nfailed++] = line;
+	} else {
+		free(line);
+		r->failed_oom = true;
+	}
+	pthread_mutex_unlock(&r->err_lock);
+}
+
+/* Is ret, from reading e's heap object, damage of that object (missing,
+ * corrupt, bigger than recorded) rather than a failure of the run? */
+static bool source_damage(int ret)
+{
+	return ret == -ENOENT || ret == -EBADMSG || ret == -EFBIG;
 }
 
 /* A stream over a snapshot reader that drops exact duplicates (same name,
@@ -142,8 +186,8 @@ static int check_target(struct restore_run *r, const char *path,
 	entry_init(&prev);
 	/* every object looked up before anything is touched, in
 	 * parallel batches */
-	if (r->heap && (ret = heap_presence_new(r->heap, r->o->jobs, &batch,
-						 eb)) < 0)
+	if (r->heap && !r->ro->keep_going &&
+	    (ret = heap_presence_new(r->heap, r->o->jobs, &batch, eb)) < 0)
 		return ret;
 	ret = snapshot_shape_new(&shape, eb);
 	if (ret < 0) {
@@ -255,20 +299,25 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 /* Write one file from the heap, verifying its MD5 on the way. */
 static int write_file(struct tree_writer *tw, struct heap *heap,
 		      struct hasher *h, char *buf, const struct entry *e,
-		      struct run_stats *stats, struct errbuf *eb)
+		      struct run_stats *stats, bool *src_bad,
+		      struct errbuf *eb)
 {
-	char tmp[64];
+	char tmp[64], shown[512];
 	uint64_t total = 0;
 	int src = -1, dst = -1, dirfd, ret;
 
 	ret = heap_open_object_sized(heap, &e->md5, e->size, &src, eb);
-	if (ret < 0)
-		return ret;
+	if (ret < 0) {
+		*src_bad = source_damage(ret);
+		return errbuf_wrap(eb, ret, "cannot restore '%s'",
+				   shown_name(e, shown, sizeof(shown)));
+	}
 	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &dst, eb);
 	if (ret < 0)
 		goto out;
 	ret = copy_verified(h, buf, src, dst, e, &total, eb);
 	if (ret < 0) {
+		*src_bad = ret == -EBADMSG;
 		tree_writer_discard_temp(dirfd, tmp, dst);
 		goto out;
 	}
@@ -286,15 +335,21 @@ out:
  * upload it with that MD5 as Content-MD5, so the store verifies the bytes
  * it receives too. */
 static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
-			const struct entry *e, struct errbuf *eb)
+			const struct entry *e, bool *src_bad,
+			struct errbuf *eb)
 {
+	char shown[512];
 	uint64_t total = 0;
 	int fd = -1, ret;
 
 	ret = heap_open_object_sized(r->heap, &e->md5, e->size, &fd, eb);
-	if (ret < 0)
-		return ret;
+	if (ret < 0) {
+		*src_bad = source_damage(ret);
+		return errbuf_wrap(eb, ret, "cannot restore '%s'",
+				   shown_name(e, shown, sizeof(shown)));
+	}
 	ret = copy_verified(h, buf, fd, -1, e, &total, eb);
+	*src_bad = ret == -EBADMSG;
 	if (!ret)
 		ret = remote_tree_write(r->rtree, e, fd, total, &e->md5, eb);
 	if (!ret) {
@@ -333,15 +388,24 @@ static void *writer_main(void *arg)
 			if (ret == 0 && r->o->interrupted && *r->o->interrupted)
 				ret = errbuf_set(&eb, -EINTR, "interrupted");
 			if (ret == 0) {
+				bool src_bad = false;
+
 				if (e->type == ENTRY_FILE && r->rtree)
-					ret = write_remote(r, h, buf, e, &eb);
+					ret = write_remote(r, h, buf, e,
+							   &src_bad, &eb);
 				else if (e->type == ENTRY_FILE)
 					ret = write_file(tw, r->heap, h, buf, e,
-							 r->stats, &eb);
+							 r->stats, &src_bad,
+							 &eb);
 				else
 					ret = tree_writer_symlink(tw, e, &eb);
 				if (!ret)
 					stat_add(&r->stats->files_copied, 1);
+				if (ret < 0 && src_bad && r->ro->keep_going) {
+					remember_failed(r, e, eb.msg);
+					errbuf_clear(&eb);
+					ret = 0;
+				}
 			}
 			entry_free(e);
 		}
@@ -421,6 +485,45 @@ static bool meta_differs(const struct entry *l, const struct entry *t)
 	return l->type != ENTRY_SYMLINK && (l->mode & 07777) != (t->mode & 07777);
 }
 
+/* Dry run: would the heap object of t restore? Missing (keep_going: not
+ * checked up front) and, with read_data, corrupt objects are remembered
+ * for the list at the end. */
+static int dry_check(struct restore_run *r, const struct entry *t,
+		     struct errbuf *eb)
+{
+	char hex[OBJID_HEX_LEN + 1];
+	uint64_t total = 0;
+	int fd = -1, ret;
+
+	if (!r->ro->read_data) {
+		ret = heap_has(r->heap, &t->md5, eb);
+		if (ret == 0) {
+			objid_to_hex(&t->md5, hex);
+			errbuf_set(eb, -ENOENT, "heap object %s is missing "
+				   "from '%s'", hex, heap_root(r->heap));
+			remember_failed(r, t, eb->msg);
+			errbuf_clear(eb);
+		}
+		return ret < 0 ? ret : 0;
+	}
+	if (!r->dry_h && (ret = hasher_new(&r->dry_h, eb)) < 0)
+		return ret;
+	if (!r->dry_buf && !(r->dry_buf = malloc(COPY_BUF)))
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = heap_open_object_sized(r->heap, &t->md5, t->size, &fd, eb);
+	if (!ret) {
+		ret = copy_verified(r->dry_h, r->dry_buf, fd, -1, t, &total,
+				    eb);
+		close(fd);
+	}
+	if (ret < 0 && source_damage(ret)) {
+		remember_failed(r, t, eb->msg);
+		errbuf_clear(eb);
+		ret = 0;
+	}
+	return ret;
+}
+
 /* Pass 2: writes and metadata. */
 static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		      const struct entry *t, struct errbuf *eb)
@@ -468,6 +571,12 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 			return 0;
 		}
 		return tree_writer_set_meta(r->tw, t, eb);
+	}
+	if (r->ro->dry_run && t->type == ENTRY_FILE &&
+	    (r->ro->read_data || r->ro->keep_going)) {
+		ret = dry_check(r, t, eb);
+		if (ret < 0)
+			return ret;
 	}
 	if (r->ro->dry_run) {
 		diff_print_plan(st == DIFF_ONLY_RIGHT ? "create" : "replace", t);
@@ -756,6 +865,22 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
 	if (ret < 0)
 		goto out;
+	if (r.nfailed || r.failed_oom) {
+		/* everything else is written: now the list of what is not */
+		for (i = 0; i < r.nfailed; i++)
+			log_error(&log, "not restored: %s", r.failed[i]);
+		ret = errbuf_set(eb, -EIO, "%s%zu file%s could not be "
+				 "restored (missing or corrupt heap objects, "
+				 "listed above%s)",
+				 ro->dry_run ? "dry run: " : "", r.nfailed,
+				 r.nfailed == 1 ? "" : "s",
+				 r.failed_oom ? "; more left out: out of "
+				 "memory" : "");
+		/* one error per file (out: adds the run's one) */
+		if (r.nfailed)
+			stats->errors += r.nfailed - 1;
+		goto out;
+	}
 	if (ro->dry_run)
 		goto out;
 	if (o->fsync && r.rootfd >= 0 && syncfs(r.rootfd)) {
@@ -799,6 +924,11 @@ out:
 	for (i = 0; i < r.npruned; i++)
 		free(r.pruned[i]);
 	free(r.pruned);
+	for (i = 0; i < r.nfailed; i++)
+		free(r.failed[i]);
+	free(r.failed);
+	hasher_free(r.dry_h);
+	free(r.dry_buf);
 	tree_writer_free(r.tw);
 	if (r.rootfd >= 0)
 		close(r.rootfd);

@@ -1,0 +1,1132 @@
+/* verify: check a backup end to end, and repair missing or corrupt heap
+ * objects from a tree that still holds their content.
+ *
+ *   1. inventory of the heap: one listing (local: readdir of the fan-out
+ *      directories; remote: one object-store listing) into idsets of the
+ *      objects present, noting leftovers on the way;
+ *   2. every snapshot read whole; the md5 of every file entry goes into
+ *      the referenced set, one not present is reported missing once
+ *      (naming the first snapshot and file that need it);
+ *   3. with read_data, the referenced objects present (or a subset) are
+ *      read on -j workers through heap_open_object and MD5-checked;
+ *   4. with repair_from, a second pass over the snapshots learns the
+ *      sizes of the damaged objects, then the files of that tree with one
+ *      of those sizes are hashed and the matching ones written back.
+ * Damage is reported, not returned: the run fails (-errno) only when it
+ * cannot tell (a store unreachable, a read error that is not damage). */
+#include "verify.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "hasher.h"
+#include "heap.h"
+#include "heap_gz.h"
+#include "heap_impl.h"
+#include "idset.h"
+#include "objstore.h"
+#include "snapshot_reader.h"
+#include "snapstore.h"
+#include "banned.h"
+
+#define READ_BUF (1024 * 1024)
+#define PY_TEMP_DIR "temp"
+#define TMP_PREFIX ".tmp-"
+
+static const char *const kind_names[VERIFY_KIND_COUNT] = {
+	"snapshot-corrupt", "object-missing", "object-corrupt", "leftover",
+	"repaired", "unrepaired",
+};
+
+const char *verify_kind_name(enum verify_kind k)
+{
+	return (unsigned)k < VERIFY_KIND_COUNT ? kind_names[k] : "?";
+}
+
+bool verify_damaged(const struct verify_stats *st)
+{
+	return st->snapshots_corrupt ||
+	       st->objects_missing + st->objects_corrupt > st->repaired;
+}
+
+/* A damaged object and what repair knows about it. */
+struct damaged {
+	struct objid id;
+	uint64_t size;
+	bool has_size;
+	bool corrupt;              /* else missing */
+	bool repaired;
+};
+
+struct verify_run {
+	const struct engine_opts *o;
+	const struct verify_opts *vo;
+	struct verify_stats *st;
+	pthread_mutex_t lock;      /* report, corrupt set, first error */
+	struct idset *present;     /* either form */
+	struct idset *raw;         /* seen as <md5> */
+	struct idset *referenced;
+	struct idset *missing;
+	struct idset *corrupt;
+	struct objstore *os;       /* remote heap: its store, else NULL */
+	struct heap *heap;         /* for reads and repair, else NULL */
+	struct snapstore *ss;
+	/* read_data */
+	struct objid *todo;
+	size_t ntodo;
+	size_t next;               /* atomic */
+	int err;
+	struct errbuf errmsg;
+	/* repair */
+	struct damaged *dmg;
+	size_t ndmg;
+	uint64_t *sizes;           /* sorted, unique */
+	size_t nsizes;
+	unsigned long tmp_counter;
+};
+
+static void report(struct verify_run *r, enum verify_kind kind,
+		   const char *subject, const char *detail)
+{
+	pthread_mutex_lock(&r->lock);
+	r->vo->report(r->vo->report_arg, kind, subject, detail);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool interrupted(const struct verify_run *r)
+{
+	return r->o->interrupted && *r->o->interrupted;
+}
+
+static void leftover(struct verify_run *r, const char *root, const char *rel,
+		     const char *what)
+{
+	size_t len = strlen(root) + strlen(rel) + 2;
+	char *path = malloc(len);
+
+	r->st->leftovers++;
+	if (path)
+		snprintf(path, len, "%s/%s", root, rel);
+	report(r, VERIFY_LEFTOVER, path ? path : rel, what);
+	free(path);
+}
+
+/* An object name found at rel ("ab/<name>"): into the sets. */
+static int add_object(struct verify_run *r, const char *root, const char *dir,
+		      const char *name, size_t len, bool regular)
+{
+	struct objid id;
+	char rel[4200];
+	int kind, ret;
+
+	snprintf(rel, sizeof(rel), "%s/%.*s", dir, (int)len, name);
+	if (len > strlen(TMP_PREFIX) && !strncmp(name, TMP_PREFIX,
+						 strlen(TMP_PREFIX))) {
+		leftover(r, root, rel, "temp file of an interrupted write");
+		return 0;
+	}
+	kind = heap_parse_object_name(name, len, &id);
+	if (!kind || !regular || strncmp(name, dir, 2)) {
+		leftover(r, root, rel, !kind ? "not a heap object name "
+			 "(<md5> or <md5>.gz)" : !regular ? "not a regular "
+			 "file" : "object in the wrong directory");
+		return 0;
+	}
+	ret = idset_add(r->present, &id);
+	if (ret >= 0 && kind == 1)
+		ret = idset_add(r->raw, &id);
+	return ret < 0 ? ret : 0;
+}
+
+static bool is_fanout(const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	return strlen(name) == 2 && strchr(hex, name[0]) &&
+	       strchr(hex, name[1]);
+}
+
+static bool dirent_is_dir(int dirfd, const struct dirent *d)
+{
+	struct stat sb;
+
+	if (d->d_type != DT_UNKNOWN)
+		return d->d_type == DT_DIR;
+	return !fstatat(dirfd, d->d_name, &sb, AT_SYMLINK_NOFOLLOW) &&
+	       S_ISDIR(sb.st_mode);
+}
+
+/* Every file under rel (the Python tool's heap/temp/): leftovers. */
+static int list_py_temp(struct verify_run *r, const char *root,
+			const char *rel, struct errbuf *eb)
+{
+	char path[4200], sub[4200];
+	struct dirent *d;
+	DIR *dir;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	dir = opendir(path);
+	if (!dir)
+		return errbuf_set(eb, -errno, "cannot list '%s': %s", path,
+				  strerror(errno));
+	while (!ret && (d = readdir(dir))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", rel, d->d_name);
+		if (dirent_is_dir(dirfd(dir), d))
+			ret = list_py_temp(r, root, sub, eb);
+		else
+			leftover(r, root, sub, "temp file of the Python tool");
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int inventory_local(struct verify_run *r, const char *root,
+			   struct errbuf *eb)
+{
+	struct dirent *d, *f;
+	DIR *top, *sub = NULL;
+	int ret = 0;
+
+	top = opendir(root);
+	if (!top)
+		return errbuf_set(eb, -errno, "cannot list heap '%s': %s", root,
+				  strerror(errno));
+	while (!ret && (d = readdir(top))) {
+		bool isdir;
+		int fd;
+
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		isdir = dirent_is_dir(dirfd(top), d);
+		if (isdir && !strcmp(d->d_name, PY_TEMP_DIR)) {
+			ret = list_py_temp(r, root, d->d_name, eb);
+			continue;
+		}
+		if (!isdir || !is_fanout(d->d_name)) {
+			leftover(r, root, d->d_name,
+				 !strncmp(d->d_name, TMP_PREFIX,
+					  strlen(TMP_PREFIX)) ?
+				 "temp file of an interrupted write" :
+				 "not part of the heap layout");
+			continue;
+		}
+		fd = openat(dirfd(top), d->d_name, O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC | O_NOFOLLOW);
+		sub = fd >= 0 ? fdopendir(fd) : NULL;
+		if (!sub) {
+			ret = errbuf_set(eb, -errno, "cannot list '%s/%s': %s",
+					 root, d->d_name, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		while (!ret && (f = readdir(sub))) {
+			struct stat sb;
+			bool regular;
+
+			if (!strcmp(f->d_name, ".") || !strcmp(f->d_name, ".."))
+				continue;
+			if (f->d_type != DT_UNKNOWN)
+				regular = f->d_type == DT_REG;
+			else
+				regular = !fstatat(dirfd(sub), f->d_name, &sb,
+						   AT_SYMLINK_NOFOLLOW) &&
+					  S_ISREG(sb.st_mode);
+			ret = add_object(r, root, d->d_name, f->d_name,
+					 strlen(f->d_name), regular);
+			if (ret < 0)
+				ret = errbuf_set(eb, ret, "out of memory");
+		}
+		closedir(sub);
+		sub = NULL;
+	}
+	closedir(top);
+	return ret;
+}
+
+struct remote_inv {
+	struct verify_run *r;
+	int err;
+};
+
+static int remote_inv_cb(void *arg, const struct objstore_entry *e)
+{
+	struct remote_inv *ri = arg;
+	struct verify_run *r = ri->r;
+	const char *root = objstore_url(r->os);
+	char rel[4200], dir[3];
+	int ret;
+
+	snprintf(rel, sizeof(rel), "%.*s", (int)e->key_len, e->key);
+	snprintf(dir, sizeof(dir), "%.2s", rel);
+	if (e->key_len > 3 && rel[2] == '/' && is_fanout(dir) &&
+	    !strchr(rel + 3, '/')) {
+		ret = add_object(r, root, dir, rel + 3, e->key_len - 3, true);
+		if (ret < 0)
+			ri->err = ret;
+		return ret;
+	}
+	if (!strncmp(rel, PY_TEMP_DIR "/", strlen(PY_TEMP_DIR) + 1))
+		leftover(r, root, rel, "temp file of the Python tool");
+	else
+		leftover(r, root, rel, "not part of the heap layout");
+	return 0;
+}
+
+static int inventory_remote(struct verify_run *r, struct errbuf *eb)
+{
+	struct objstore_config cfg;
+	struct remote_inv ri = { r, 0 };
+	int ret;
+
+	objstore_config_defaults(&cfg);
+	if (r->o->transfers)
+		cfg.transfers = r->o->transfers;
+	cfg.retries = r->o->retries;
+	ret = objstore_open(r->o->heap_root, r->o->heap_storage_options, &cfg,
+			    &r->os, eb);
+	if (ret < 0)
+		return ret;
+	ret = objstore_list(r->os, "", remote_inv_cb, &ri, eb);
+	if (ri.err)
+		return errbuf_set(eb, ri.err, "out of memory");
+	if (ret == -ENOENT)
+		return errbuf_set(eb, ret, "heap '%s' does not exist",
+				  objstore_url(r->os));
+	return ret;
+}
+
+/* Temp files of interrupted snapshot writes: SNAP_ROOT/YYYY/MM/.tmp-*. */
+static void snap_leftovers(struct verify_run *r, const char *root)
+{
+	char path[4200], rel[4200];
+	struct dirent *y, *m, *f;
+	DIR *dy, *dm, *df;
+
+	dy = opendir(root);
+	if (!dy)
+		return;
+	while ((y = readdir(dy))) {
+		if (strlen(y->d_name) != 4 || y->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, y->d_name);
+		dm = opendir(path);
+		if (!dm)
+			continue;
+		while ((m = readdir(dm))) {
+			if (strlen(m->d_name) != 2 || m->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "%s/%s/%s", root,
+				 y->d_name, m->d_name);
+			df = opendir(path);
+			if (!df)
+				continue;
+			while ((f = readdir(df))) {
+				if (strncmp(f->d_name, SNAPSTORE_TMP_PREFIX,
+					    strlen(SNAPSTORE_TMP_PREFIX)))
+					continue;
+				snprintf(rel, sizeof(rel), "%s/%s/%s",
+					 y->d_name, m->d_name, f->d_name);
+				leftover(r, root, rel, "temp file of an "
+					 "interrupted snapshot write");
+			}
+			closedir(df);
+		}
+		closedir(dm);
+	}
+	closedir(dy);
+}
+
+/* Step 2 (collect) and 4 (sizes of damaged objects) both walk every
+ * snapshot; sizes_only marks the second walk. */
+static int damaged_cmp(const void *a, const void *b)
+{
+	return objid_cmp(&((const struct damaged *)a)->id,
+			 &((const struct damaged *)b)->id);
+}
+
+static struct damaged *find_damaged(struct verify_run *r,
+				    const struct objid *id)
+{
+	struct damaged key;
+
+	key.id = *id;
+	return bsearch(&key, r->dmg, r->ndmg, sizeof(*r->dmg), damaged_cmp);
+}
+
+static int on_file(struct verify_run *r, const char *snap,
+		   const struct entry *e, bool sizes_only, struct errbuf *eb)
+{
+	char hex[OBJID_HEX_LEN + 1], shown[512], detail[1200];
+	struct damaged *d;
+	int ret;
+
+	if (sizes_only) {
+		d = find_damaged(r, &e->md5);
+		if (d && !d->has_size) {
+			d->size = e->size;
+			d->has_size = true;
+		}
+		return 0;
+	}
+	r->st->files++;
+	ret = idset_add(r->referenced, &e->md5);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	if (idset_has(r->present, &e->md5))
+		return 0;
+	ret = idset_add(r->missing, &e->md5);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	if (ret == 0)
+		return 0;   /* reported already */
+	r->st->objects_missing++;
+	objid_to_hex(&e->md5, hex);
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	snprintf(detail, sizeof(detail), "missing from the heap, needed by "
+		 "'%s' in '%s'", shown, snap);
+	report(r, VERIFY_OBJECT_MISSING, hex, detail);
+	return 0;
+}
+
+static int walk_snapshots(struct verify_run *r, bool sizes_only,
+			  struct errbuf *eb)
+{
+	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	size_t i;
+	int ret;
+
+	ret = snapstore_list(r->ss, &list, eb);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < list.n && !ret; i++) {
+		struct snapshot_reader *rd = NULL;
+		struct errbuf seb = ERRBUF_INIT;
+		struct entry e = ENTRY_INIT;
+		char *path = snapstore_path(r->ss, list.items[i].relpath);
+
+		if (!path) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			break;
+		}
+		if (interrupted(r)) {
+			ret = errbuf_set(eb, -EINTR, "interrupted");
+			free(path);
+			break;
+		}
+		if (!sizes_only)
+			r->st->snapshots++;
+		ret = snapstore_open_reader(r->ss, path, &rd, &seb);
+		while (!ret &&
+		       (ret = snapshot_reader_next(rd, &e, &seb)) == 1) {
+			ret = e.type == ENTRY_FILE && e.has_md5 ?
+			      on_file(r, path, &e, sizes_only, eb) : 0;
+			entry_release(&e);
+			if (ret < 0) {
+				seb = *eb;
+				ret = -ENOMEM;
+			}
+		}
+		snapshot_reader_free(rd);
+		/* a snapshot that does not decode is damage; a store that
+		 * cannot be read (or no memory) means we cannot tell */
+		if (ret == -EBADMSG || ret == -ENOTSUP) {
+			if (!sizes_only) {
+				r->st->snapshots_corrupt++;
+				report(r, VERIFY_SNAPSHOT_CORRUPT, path,
+				       seb.msg);
+			}
+			ret = 0;
+		} else if (ret < 0) {
+			*eb = seb;
+		}
+		free(path);
+	}
+	snapstore_list_release(&list);
+	return ret;
+}
+
+/* Step 3: which referenced objects to read. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static bool in_subset(const struct verify_opts *vo, const struct objid *id,
+		      uint64_t salt)
+{
+	uint64_t x;
+
+	if (vo->subset_m) {
+		uint32_t v = (uint32_t)id->b[0] << 24 |
+			     (uint32_t)id->b[1] << 16 |
+			     (uint32_t)id->b[2] << 8 | id->b[3];
+
+		return v % vo->subset_m == vo->subset_n - 1;
+	}
+	if (vo->subset_pct > 0) {
+		memcpy(&x, id->b, sizeof(x));
+		/* top 53 bits as a uniform double in [0, 1) */
+		return (double)(mix64(x ^ salt) >> 11) / 9007199254740992.0 <
+		       vo->subset_pct / 100.0;
+	}
+	return true;
+}
+
+static void object_shown(struct verify_run *r, const struct objid *id,
+			 char *out, size_t cap)
+{
+	char rel[39];
+
+	if (idset_has(r->raw, id))
+		heap_object_path(id, rel);
+	else
+		heap_object_path_gz(id, rel);
+	snprintf(out, cap, "%s/%s", heap_root(r->heap), rel);
+}
+
+static void mark_corrupt(struct verify_run *r, const struct objid *id,
+			 const char *why)
+{
+	char shown[4200];
+
+	object_shown(r, id, shown, sizeof(shown));
+	pthread_mutex_lock(&r->lock);
+	if (idset_add(r->corrupt, id) == 1)
+		r->st->objects_corrupt++;
+	r->vo->report(r->vo->report_arg, VERIFY_OBJECT_CORRUPT, shown, why);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void read_fail(struct verify_run *r, int ret, const struct errbuf *eb)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->err) {
+		r->err = ret;
+		r->errmsg = *eb;
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* Read object id to its end and compare its MD5. 0 (damage reported),
+ * or -errno when it could not be read for a reason that is not damage. */
+static int check_object(struct verify_run *r, struct hasher *h, char *buf,
+			const struct objid *id, struct errbuf *eb)
+{
+	char hexw[OBJID_HEX_LEN + 1], why[200];
+	struct objid got;
+	uint64_t total = 0;
+	int fd = -1, ret;
+
+	objid_to_hex(id, hexw);
+	ret = heap_open_object(r->heap, id, &fd, eb);
+	if (ret == -EBADMSG || ret == -ENOENT || ret == -EFBIG) {
+		/* the message names the object already: keep the why */
+		const char *colon = strstr(eb->msg, "': ");
+
+		__atomic_add_fetch(&r->st->objects_checked, 1,
+				   __ATOMIC_RELAXED);
+		mark_corrupt(r, id, colon ? colon + 3 : eb->msg);
+		errbuf_clear(eb);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	ret = hasher_begin(h, eb);
+	while (!ret) {
+		ssize_t n = read(fd, buf, READ_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errbuf_set(eb, -errno, "cannot read heap object "
+					 "%s: %s", hexw, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	close(fd);
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	if (ret < 0)
+		return ret;
+	__atomic_add_fetch(&r->st->objects_checked, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&r->st->bytes_checked, total, __ATOMIC_RELAXED);
+	if (objid_cmp(&got, id)) {
+		objid_to_hex(&got, hexw);
+		snprintf(why, sizeof(why), "content does not match its name "
+			 "(its MD5 is %s, %llu bytes)", hexw,
+			 (unsigned long long)total);
+		mark_corrupt(r, id, why);
+	}
+	return 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct verify_run *r = arg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct hasher *h = NULL;
+	char *buf = malloc(READ_BUF);
+	size_t i;
+	int ret;
+
+	ret = buf ? 0 : errbuf_set(&eb, -ENOMEM, "out of memory");
+	if (!ret)
+		ret = hasher_new(&h, &eb);
+	while (!ret) {
+		i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+		if (i >= r->ntodo)
+			break;
+		if (interrupted(r)) {
+			ret = errbuf_set(&eb, -EINTR, "interrupted");
+			break;
+		}
+		pthread_mutex_lock(&r->lock);
+		ret = r->err;
+		pthread_mutex_unlock(&r->lock);
+		if (ret)
+			break;
+		ret = check_object(r, h, buf, &r->todo[i], &eb);
+	}
+	if (ret < 0)
+		read_fail(r, ret, &eb);
+	hasher_free(h);
+	free(buf);
+	return NULL;
+}
+
+static int read_data(struct verify_run *r, struct errbuf *eb)
+{
+	struct objid *ids = NULL;
+	pthread_t *th = NULL;
+	unsigned jobs = r->o->jobs ? r->o->jobs : 1, started = 0, i;
+	uint64_t salt = 0;
+	size_t n = 0, k;
+	int ret;
+
+	ret = idset_export_sorted(r->referenced, &ids, &n);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	if (r->vo->subset_pct > 0 &&
+	    getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
+		salt = (uint64_t)clock_now_ns();
+	for (k = 0; k < n; k++) {
+		if (idset_has(r->present, &ids[k]) &&
+		    in_subset(r->vo, &ids[k], salt))
+			ids[r->ntodo++] = ids[k];
+	}
+	r->todo = ids;
+	if (!r->ntodo)
+		return 0;
+	if (jobs > r->ntodo)
+		jobs = (unsigned)r->ntodo;
+	th = calloc(jobs, sizeof(*th));
+	for (i = 0; th && i < jobs; i++) {
+		if (pthread_create(&th[i], NULL, reader_main, r))
+			break;
+		started++;
+	}
+	if (!started)
+		reader_main(r);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	if (r->err)
+		return errbuf_set(eb, r->err, "%s", r->errmsg.msg);
+	return 0;
+}
+
+/* Step 4: repair. */
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int collect_damaged(struct verify_run *r, struct errbuf *eb)
+{
+	struct objid *ids = NULL;
+	size_t n = 0, k, j;
+	int ret;
+
+	r->ndmg = idset_count(r->missing) + idset_count(r->corrupt);
+	if (!r->ndmg)
+		return 0;
+	r->dmg = calloc(r->ndmg, sizeof(*r->dmg));
+	if (!r->dmg)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	r->ndmg = 0;
+	ret = idset_export_sorted(r->missing, &ids, &n);
+	for (k = 0; !ret && k < n; k++)
+		r->dmg[r->ndmg++].id = ids[k];
+	free(ids);
+	ids = NULL;
+	if (!ret)
+		ret = idset_export_sorted(r->corrupt, &ids, &n);
+	for (k = 0; !ret && k < n; k++) {
+		r->dmg[r->ndmg].id = ids[k];
+		r->dmg[r->ndmg++].corrupt = true;
+	}
+	free(ids);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	qsort(r->dmg, r->ndmg, sizeof(*r->dmg), damaged_cmp);
+	ret = walk_snapshots(r, true, eb);
+	if (ret < 0)
+		return ret;
+	r->sizes = calloc(r->ndmg, sizeof(*r->sizes));
+	if (!r->sizes)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	for (k = 0; k < r->ndmg; k++)
+		if (r->dmg[k].has_size)
+			r->sizes[r->nsizes++] = r->dmg[k].size;
+	qsort(r->sizes, r->nsizes, sizeof(*r->sizes), u64_cmp);
+	for (k = 0, j = 0; k < r->nsizes; k++)
+		if (!j || r->sizes[j - 1] != r->sizes[k])
+			r->sizes[j++] = r->sizes[k];
+	r->nsizes = j;
+	return 0;
+}
+
+/* MD5 of fd from its current offset to its end. */
+static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
+		   struct objid *out, struct errbuf *eb)
+{
+	int ret = hasher_begin(h, eb);
+
+	while (!ret) {
+		ssize_t n = read(fd, buf, READ_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errbuf_set(eb, -errno, "cannot read '%s': %s",
+					  path, strerror(errno));
+		if (n == 0)
+			return hasher_final(h, out, eb);
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	return ret;
+}
+
+/* Where the replacement's bytes go: a heap tx, a local temp file, or the
+ * gzip encoder in front of one of them. */
+struct sink {
+	struct heap_tx *tx;
+	int fd;
+	struct heap_gz_enc *enc;
+	const char *shown;
+};
+
+static int fd_sink(void *arg, const void *buf, size_t len, struct errbuf *eb)
+{
+	struct sink *s = arg;
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(s->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errbuf_set(eb, -errno, "cannot write '%s': %s",
+					  s->shown, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Copy src (at byte 0) into the sink, hashing it again: the file may
+ * have changed since it was matched. 0, -ESTALE when it did, -errno. */
+static int copy_checked(struct hasher *h, char *buf, int src,
+			const char *path, struct sink *s,
+			const struct objid *want, struct errbuf *eb)
+{
+	struct objid got;
+	int ret;
+
+	if (lseek(src, 0, SEEK_SET) < 0)
+		return errbuf_set(eb, -errno, "cannot rewind '%s': %s", path,
+				  strerror(errno));
+	ret = hasher_begin(h, eb);
+	while (!ret) {
+		ssize_t n = read(src, buf, READ_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errbuf_set(eb, -errno, "cannot read '%s': %s",
+					  path, strerror(errno));
+		if (n == 0)
+			break;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+		if (!ret && s->enc)
+			ret = heap_gz_enc_write(s->enc, buf, (size_t)n, eb);
+		else if (!ret && s->tx)
+			ret = heap_tx_write(s->tx, buf, (size_t)n, eb);
+		else if (!ret)
+			ret = fd_sink(s, buf, (size_t)n, eb);
+	}
+	if (!ret && s->enc)
+		ret = heap_gz_enc_finish(s->enc, eb);
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	if (!ret && objid_cmp(&got, want))
+		ret = errbuf_set(eb, -ESTALE, "'%s' changed while it was "
+				 "copied", path);
+	return ret;
+}
+
+/* A missing object: the heap's own put path. */
+static int repair_missing(struct verify_run *r, struct hasher *h, char *buf,
+			  int src, const char *path, const struct objid *id,
+			  struct errbuf *eb)
+{
+	struct sink s = { .fd = -1, .shown = path };
+	int ret;
+
+	ret = heap_tx_begin(r->heap, &s.tx, eb);
+	if (ret < 0)
+		return ret;
+	ret = copy_checked(h, buf, src, path, &s, id, eb);
+	if (ret < 0) {
+		heap_tx_abort(s.tx);
+		return ret;
+	}
+	ret = heap_tx_commit(s.tx, id, eb);
+	return ret < 0 ? ret : 0;
+}
+
+/* A corrupt object is replaced under its own name (same form, raw or
+ * gz), never removed first: local, a temp file in its directory renamed
+ * over it; remote, one PUT (atomic on every store). */
+static int repair_corrupt(struct verify_run *r, struct hasher *h, char *buf,
+			  int src, const char *path, const struct objid *id,
+			  struct errbuf *eb)
+{
+	char rel[39], tmp[128], shown[4200];
+	bool gz = !idset_has(r->raw, id);
+	struct sink s = { .fd = -1, .shown = shown };
+	int ret, dfd = -1;
+
+	if (gz)
+		heap_object_path_gz(id, rel);
+	else
+		heap_object_path(id, rel);
+	snprintf(shown, sizeof(shown), "%s/%s", heap_root(r->heap), rel);
+	if (r->os) {
+		s.fd = heap_tmp_fd(heap_tmpdir(), eb);
+		if (s.fd < 0)
+			return s.fd;
+	} else {
+		char dir[4200];
+
+		snprintf(dir, sizeof(dir), "%s/%.2s", heap_root(r->heap), rel);
+		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0)
+			return errbuf_set(eb, -errno, "cannot open '%s': %s",
+					  dir, strerror(errno));
+		snprintf(tmp, sizeof(tmp), TMP_PREFIX "repair-%d-%lu",
+			 (int)getpid(), r->tmp_counter++);
+		s.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
+			      O_CLOEXEC, 0444);
+		if (s.fd < 0) {
+			ret = errbuf_set(eb, -errno, "cannot create a temp "
+					 "file in '%s': %s", dir,
+					 strerror(errno));
+			close(dfd);
+			return ret;
+		}
+	}
+	ret = gz ? heap_gz_enc_new(fd_sink, &s, &s.enc, eb) : 0;
+	if (!ret)
+		ret = copy_checked(h, buf, src, path, &s, id, eb);
+	if (!ret && r->os) {
+		struct body_src body = { .kind = BODY_SRC_FD, .fd = s.fd };
+		struct objstore_put_opts po = { 0 };
+		off_t len = lseek(s.fd, 0, SEEK_END);
+
+		body.len = len < 0 ? 0 : (uint64_t)len;
+		/* raw: the store checks the bytes it got against the name */
+		po.md5 = gz ? NULL : id->b;
+		ret = len < 0 ? errbuf_set(eb, -errno, "cannot size a temp "
+					   "file: %s", strerror(errno)) :
+		      objstore_put(r->os, rel, &body, &po, NULL, eb);
+	} else if (!ret) {
+		if (fsync(s.fd))
+			ret = errbuf_set(eb, -errno, "cannot sync '%s': %s",
+					 shown, strerror(errno));
+		else if (renameat(dfd, tmp, dfd, rel + 3))
+			ret = errbuf_set(eb, -errno, "cannot replace '%s': %s",
+					 shown, strerror(errno));
+		else
+			fsync(dfd);
+		if (ret < 0)
+			unlinkat(dfd, tmp, 0);
+	} else if (!r->os) {
+		unlinkat(dfd, tmp, 0);
+	}
+	heap_gz_enc_free(s.enc);
+	close(s.fd);
+	if (dfd >= 0)
+		close(dfd);
+	return ret;
+}
+
+struct repair_walk {
+	struct verify_run *r;
+	struct hasher *h;
+	char *buf;
+	size_t left;               /* damaged objects not yet repaired */
+};
+
+static int repair_file(struct repair_walk *w, int dfd, const char *name,
+		       const char *path, uint64_t size, struct errbuf *eb)
+{
+	struct verify_run *r = w->r;
+	struct damaged *d;
+	struct objid id;
+	int fd, ret;
+
+	if (!bsearch(&size, r->sizes, r->nsizes, sizeof(size), u64_cmp))
+		return 0;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;   /* unreadable files just do not help */
+	ret = hash_fd(w->h, w->buf, fd, path, &id, eb);
+	if (ret < 0) {
+		/* an unreadable file just does not help */
+		errbuf_clear(eb);
+		ret = 0;
+		goto out;
+	}
+	d = find_damaged(r, &id);
+	if (!d || d->repaired)
+		goto out;
+	ret = d->corrupt ? repair_corrupt(r, w->h, w->buf, fd, path, &id, eb) :
+	      repair_missing(r, w->h, w->buf, fd, path, &id, eb);
+	if (ret == 0) {
+		char hex[OBJID_HEX_LEN + 1], detail[4300];
+
+		d->repaired = true;
+		w->left--;
+		r->st->repaired++;
+		objid_to_hex(&id, hex);
+		snprintf(detail, sizeof(detail), "%s object written again "
+			 "from '%s'", d->corrupt ? "corrupt" : "missing", path);
+		report(r, VERIFY_REPAIRED, hex, detail);
+	}
+	if (ret == -ESTALE) {
+		/* another copy may still turn up */
+		errbuf_clear(eb);
+		ret = 0;
+	}
+out:
+	close(fd);
+	/* a failed write into the heap is an error of the run */
+	return ret;
+}
+
+static int repair_dir(struct repair_walk *w, int fd, const char *path,
+		      struct errbuf *eb)
+{
+	struct dirent *d;
+	DIR *dir;
+	int ret = 0;
+
+	dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return 0;
+	}
+	while (!ret && w->left && (d = readdir(dir))) {
+		char sub[4200];
+		struct stat sb;
+
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		if (interrupted(w->r)) {
+			ret = errbuf_set(eb, -EINTR, "interrupted");
+			break;
+		}
+		if (fstatat(dirfd(dir), d->d_name, &sb, AT_SYMLINK_NOFOLLOW))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", path, d->d_name);
+		if (S_ISDIR(sb.st_mode)) {
+			int sfd = openat(dirfd(dir), d->d_name, O_RDONLY |
+					 O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+
+			if (sfd >= 0)
+				ret = repair_dir(w, sfd, sub, eb);
+		} else if (S_ISREG(sb.st_mode)) {
+			ret = repair_file(w, dirfd(dir), d->d_name, sub,
+					  (uint64_t)sb.st_size, eb);
+		}
+	}
+	closedir(dir);
+	return ret;
+}
+
+static int repair(struct verify_run *r, struct errbuf *eb)
+{
+	struct repair_walk w = { .r = r };
+	char hex[OBJID_HEX_LEN + 1];
+	size_t k;
+	int fd, ret;
+
+	ret = collect_damaged(r, eb);
+	if (ret < 0 || !r->ndmg)
+		return ret;
+	w.left = r->ndmg;
+	w.buf = malloc(READ_BUF);
+	if (!w.buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = hasher_new(&w.h, eb);
+	if (ret < 0)
+		goto out;
+	fd = open(r->vo->repair_from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = errbuf_set(eb, -errno, "cannot open '%s': %s",
+				 r->vo->repair_from, strerror(errno));
+		goto out;
+	}
+	ret = repair_dir(&w, fd, r->vo->repair_from, eb);
+	if (!ret)
+		ret = heap_sync(r->heap, eb);
+	if (ret < 0)
+		goto out;
+	for (k = 0; k < r->ndmg; k++) {
+		if (r->dmg[k].repaired)
+			continue;
+		r->st->unrepaired++;
+		objid_to_hex(&r->dmg[k].id, hex);
+		report(r, VERIFY_UNREPAIRED, hex, r->dmg[k].has_size ?
+		       "no file with this content in the repair tree" :
+		       "no snapshot gives its size");
+	}
+out:
+	hasher_free(w.h);
+	free(w.buf);
+	return ret;
+}
+
+int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
+		  struct verify_stats *st, struct errbuf *eb)
+{
+	struct verify_run r;
+	double t0 = clock_mono_s();
+	uint64_t both = 0;
+	size_t k;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.o = o;
+	r.vo = vo;
+	r.st = st;
+	pthread_mutex_init(&r.lock, NULL);
+	if (!o->heap_root || !o->snap_root || !vo->report) {
+		ret = errbuf_set(eb, -EINVAL, "verify needs --heap-root and "
+				 "--snap-root");
+		goto out;
+	}
+	if (vo->repair_from && heap_is_url(vo->repair_from)) {
+		ret = errbuf_set(eb, -EINVAL, "cannot repair from '%s': give "
+				 "a local directory", vo->repair_from);
+		goto out;
+	}
+	ret = idset_new(0, &r.present);
+	if (!ret)
+		ret = idset_new(0, &r.raw);
+	if (!ret)
+		ret = idset_new(0, &r.referenced);
+	if (!ret)
+		ret = idset_new(0, &r.missing);
+	if (!ret)
+		ret = idset_new(0, &r.corrupt);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		goto out;
+	}
+	ret = heap_is_url(o->heap_root) ? inventory_remote(&r, eb) :
+	      inventory_local(&r, o->heap_root, eb);
+	if (ret < 0)
+		goto out;
+	st->objects_present = idset_count(r.present);
+	ret = snapstore_open(o->snap_root, o->snap_storage_options, o, &r.ss,
+			     eb);
+	if (ret < 0)
+		goto out;
+	if (!snapstore_is_remote(r.ss))
+		snap_leftovers(&r, o->snap_root);
+	ret = walk_snapshots(&r, false, eb);
+	if (ret < 0)
+		goto out;
+	st->objects_referenced = idset_count(r.referenced);
+	if (vo->read_data || vo->repair_from) {
+		ret = heap_open_url(o->heap_root, false, o, &r.heap, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (vo->read_data) {
+		ret = read_data(&r, eb);
+		if (ret < 0)
+			goto out;
+	}
+	if (vo->repair_from) {
+		ret = repair(&r, eb);
+		if (ret < 0)
+			goto out;
+	}
+	/* unreferenced: present objects no snapshot names */
+	{
+		struct objid *ids = NULL;
+		size_t n = 0;
+
+		ret = idset_export_sorted(r.present, &ids, &n);
+		if (ret < 0) {
+			ret = errbuf_set(eb, ret, "out of memory");
+			goto out;
+		}
+		for (k = 0; k < n; k++)
+			both += idset_has(r.referenced, &ids[k]);
+		free(ids);
+		st->objects_unreferenced = st->objects_present - both;
+	}
+	ret = 0;
+out:
+	free(r.todo);
+	free(r.dmg);
+	free(r.sizes);
+	heap_free(r.heap);
+	snapstore_free(r.ss);
+	objstore_free(r.os);
+	idset_free(r.present);
+	idset_free(r.raw);
+	idset_free(r.referenced);
+	idset_free(r.missing);
+	idset_free(r.corrupt);
+	pthread_mutex_destroy(&r.lock);
+	st->seconds = clock_mono_s() - t0;
+	return ret;
+}
