@@ -27,28 +27,30 @@ V1=2026/12/2026-12-04_14-34-54_078234Z.jsonl.gz
 V2=2026/12/2026-12-04_14-34-55_526994Z.jsonl.gz
 N_HEAP=$(find "$T/fx/heap" -type f | wc -l)
 
-# the python3 with a module (PATH's first, else Debian's)
+# py_with MODULE: the interpreter of a python3 that has MODULE (PATH's
+# first, else Debian's), resolved once: a version manager's shim (pyenv)
+# costs more than a second per call on a loaded machine
 py_with() {
 	local p
 	for p in python3 /usr/bin/python3; do
-		if "$p" -c "import $1" >/dev/null 2>&1; then
-			echo "$p"
+		"$p" -c "import sys, $1; print(sys.executable)" 2>/dev/null &&
 			return 0
-		fi
 	done
 	return 1
 }
+PY=$(py_with json) || die "python3 does not run"
 
-# store.py: put-tree DIR URL | keys URL | get-tree URL DIR, for s3:// (boto3,
-# endpoint from the AWS_* variables) and az:// (azure-storage-blob,
-# AZURE_STORAGE_CONNECTION_STRING)
+# store.py URL put DIR SUB... | keys SUB | get SUB DIR...: the trees
+# DIR as URL/SUB/..., the keys below URL/SUB/, URL/SUB/ into DIR; s3:// by
+# boto3 (endpoint from the AWS_* variables), az:// by azure-storage-blob
+# (AZURE_STORAGE_CONNECTION_STRING). One process per step: importing a
+# client costs seconds.
 cat >"$T/store.py" <<'EOF'
 import os, sys
-cmd, args = sys.argv[1], sys.argv[2:]
-url = args[0] if cmd != "put-tree" else args[1]
+url, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
 scheme, rest = url.split("://", 1)
-bucket, _, prefix = rest.partition("/")
-prefix = prefix.strip("/") + "/"
+bucket, _, base = rest.partition("/")
+base = base.strip("/") + "/" if base.strip("/") else ""
 if scheme == "s3":
     import boto3, botocore.config
     try:
@@ -66,7 +68,7 @@ if scheme == "s3":
             pass
     def put(key, data): s3.put_object(Bucket=bucket, Key=key, Body=data)
     def get(key): return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    def keys():
+    def keys(prefix):
         pages = s3.get_paginator("list_objects_v2").paginate(
             Bucket=bucket, Prefix=prefix)
         return [o["Key"] for p in pages for o in p.get("Contents", [])]
@@ -82,27 +84,33 @@ else:
             pass
     def put(key, data): cc.upload_blob(key, data, overwrite=True)
     def get(key): return cc.download_blob(key).readall()
-    def keys(): return [b.name for b in cc.list_blobs(name_starts_with=prefix)]
-if cmd == "put-tree":
+    def keys(prefix): return [b.name for b in cc.list_blobs(name_starts_with=prefix)]
+pairs = list(zip(args[0::2], args[1::2]))
+if cmd == "put":
     mkbucket()
-    for d, _, fs in os.walk(args[0]):
-        for f in fs:
-            p = os.path.join(d, f)
-            put(prefix + os.path.relpath(p, args[0]), open(p, "rb").read())
+    for top, sub in pairs:
+        for d, _, fs in os.walk(top):
+            for f in fs:
+                p = os.path.join(d, f)
+                put(base + sub + "/" + os.path.relpath(p, top),
+                    open(p, "rb").read())
 elif cmd == "keys":
-    for k in sorted(keys()):
+    prefix = base + args[0] + "/"
+    for k in sorted(keys(prefix)):
         print(k[len(prefix):])
-elif cmd == "get-tree":
-    for k in keys():
-        p = os.path.join(args[1], k[len(prefix):])
-        os.makedirs(os.path.dirname(p), exist_ok=True)
-        open(p, "wb").write(get(k))
+elif cmd == "get":
+    for sub, top in pairs:
+        prefix = base + sub + "/"
+        for k in keys(prefix):
+            p = os.path.join(top, k[len(prefix):])
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            open(p, "wb").write(get(k))
 EOF
 
 # mtimes_ok ROOT SNAPSHOT: every file's mtime is the snapshot's float
 # within 1 us, and the tree has no file the snapshot lacks
 mtimes_ok() {
-	python3 - "$1" "$2" <<'EOF'
+	"$PY" - "$1" "$2" <<'EOF'
 import gzip, json, os, sys
 root, snap = sys.argv[1], sys.argv[2]
 recs = [json.loads(l) for l in gzip.open(snap).read().decode().split("\n")]
@@ -121,7 +129,7 @@ EOF
 # racy_count SNAPSHOT: files modified within 1 s before the snapshot's
 # time (its name): the racy-clean rule hashes those again
 racy_count() {
-	python3 - "$1" <<'EOF'
+	"$PY" - "$1" <<'EOF'
 import datetime, gzip, json, os, sys
 base = os.path.basename(sys.argv[1]).split(".")[0]
 t = datetime.datetime.strptime(base, "%Y-%m-%d_%H-%M-%S_%fZ")
@@ -133,7 +141,7 @@ EOF
 
 # python_format SNAPSHOT: parses, every line is json.dumps(sort_keys=True)
 python_format() {
-	python3 - "$1" <<'EOF'
+	"$PY" - "$1" <<'EOF'
 import gzip, json, sys
 for l in gzip.open(sys.argv[1]).read().decode("ascii").split("\n"):
     if json.dumps(json.loads(l), sort_keys=True) != l:
@@ -145,7 +153,7 @@ EOF
 # (snapshooter.py): the latest snapshot by name, gzip + json lines, each
 # file's content from HEAP/<md5[:2]>/<md5>.gz, mtime set with os.utime
 py_restore() {
-	python3 - "$@" <<'EOF'
+	"$PY" - "$@" <<'EOF'
 import glob, gzip, json, os, sys
 heap, snaps, out = sys.argv[1:]
 latest = max(glob.glob(snaps + "/*/*/*.jsonl.gz"), key=os.path.basename)
@@ -162,7 +170,7 @@ EOF
 
 # gz_md5 FILE: md5 of what python3's gzip module reads from FILE
 gz_md5() {
-	python3 -c 'import gzip, hashlib, sys
+	"$PY" -c 'import gzip, hashlib, sys
 print(hashlib.md5(gzip.open(sys.argv[1]).read()).hexdigest())' "$1"
 }
 
@@ -171,25 +179,14 @@ only_left data/blob.bin
 only_right docs/new.txt
 different top.txt"
 
-# heap_keys: the heap's object names (relative), from the outside client
-# on a store, from find locally
+# heap_keys: the heap's object names (relative), listed by the outside
+# client on a store, by find locally
 heap_keys() {
 	if [ -n "$URL" ]; then
-		"$PYC" "$T/store.py" keys "$URL/heap"
+		"$PYC" "$T/store.py" "$URL" keys heap
 	else
 		(cd "$HR" && find . -type f | sed 's|^\./||' | sort)
 	fi
-}
-
-# fetch KIND DIR: a local copy of the heap or snap prefix (stores: the
-# outside client), its path on stdout
-fetch() {
-	if [ -z "$URL" ]; then
-		[ "$1" = heap ] && echo "$HR" || echo "$SR"
-		return
-	fi
-	rm -rf "$2" && mkdir -p "$2"
-	"$PYC" "$T/store.py" get-tree "$URL/$1" "$2" && echo "$2"
 }
 
 # new_snapshot: make-snapshot --json, must succeed; the path in $SNAP (a
@@ -207,7 +204,7 @@ new_snapshot() {
 # switch LABEL: the whole story with the current $HR, $SR ($URL: the
 # store's base URL, empty for local folders)
 switch() {
-	local l=$1 p1 p2 racy keys before after m1 m2 sr heap snapdir latest
+	local l=$1 p1 p2 racy keys after first m1 m2 heap snapdir latest
 
 	# 1. the Python history is listed and compared
 	snap list-snapshots --order asc
@@ -258,9 +255,7 @@ switch() {
 	"$SR"/20[0-9][0-9]/[01][0-9]/*.jsonl.gz) pass "$l: written as .jsonl.gz" ;;
 	*) fail "$l: auto format after the Python history wrote $SNAP" ;;
 	esac
-	snapdir=$(fetch snap "$T/$l-snap-copy") || die "$l: cannot download the snapshots"
-	check "$l: python3 reads it, lines are json.dumps(sort_keys=True)" \
-		python_format "$snapdir/${SNAP#"$SR"/}"
+	first=${SNAP#"$SR"/}
 
 	# a changed file and a new one: exactly their contents, as <md5>.gz
 	printf 'changed after the switch\n' >>"$FR/top.txt"
@@ -269,16 +264,27 @@ switch() {
 	m2=$(md5sum <"$FR/docs/added after switch.txt" | cut -c1-32)
 	new_snapshot || return
 	assert_json "$l: the two new contents stored" heap_objects_written 2
-	after=$(heap_keys)
+	# the heap and the snapshots as the Python tool would read them: a
+	# copy made by the outside client on a store, the folders locally
+	heap=$HR
+	snapdir=$SR
+	if [ -n "$URL" ]; then
+		heap=$T/$l-heap-copy
+		snapdir=$T/$l-snap-copy
+		run "$PYC" "$T/store.py" "$URL" get heap "$heap" snap "$snapdir"
+		assert_rc "$l: download the heap and the snapshots" 0
+	fi
+	after=$( (cd "$heap" && find . -type f | sed 's|^\./||' | sort))
 	assert_eq "$l: exactly the new contents, as <md5>.gz" \
 		"$(printf '%s\n%s\n' "${m1:0:2}/$m1.gz" "${m2:0:2}/$m2.gz" | sort)" \
 		"$(comm -13 <(printf '%s\n' "$keys") <(printf '%s\n' "$after"))"
-	heap=$(fetch heap "$T/$l-heap-copy") || die "$l: cannot download the heap"
 	assert_eq "$l: python3's gzip reads the new objects with their md5" \
 		"$m1 $m2" "$(gz_md5 "$heap/${m1:0:2}/$m1.gz") $(gz_md5 "$heap/${m2:0:2}/$m2.gz")"
+	check "$l: python3 reads the first new snapshot, lines are json.dumps(sort_keys=True)" \
+		python_format "$snapdir/$first"
+	check "$l: ... and the second" python_format "$snapdir/${SNAP#"$SR"/}"
 
 	# 4. the Python tool's restore reads what this tool wrote
-	snapdir=$(fetch snap "$T/$l-snap-copy") || die "$l: cannot download the snapshots"
 	rm -rf "$T/$l-py-out"
 	latest=$(py_restore "$heap" "$snapdir" "$T/$l-py-out")
 	check "$l: python3 restore took the newest snapshot" \
@@ -288,17 +294,21 @@ switch() {
 	check "$l: with the recorded mtimes" mtimes_ok "$T/$l-py-out" "$latest"
 }
 
-# --- local folders --------------------------------------------------------
-URL=
-HR=$T/fx/heap
-SR=$T/fx/snap
-switch local
-
-# --- object stores --------------------------------------------------------
+# --- servers, started in the background while the local part runs -----
 servers=$SNAP_SOURCE_DIR/tests/servers
+declare -A starting=()
 started=()
+start_bg() { # name: start_<name>.sh in the background
+	bash "$servers/start_$1.sh" "$T/.$1.env" >"$T/.$1.log" 2>&1 &
+	starting[$1]=$!
+}
 stop_servers() {
-	local s
+	local n s
+	for n in "${!starting[@]}"; do
+		wait "${starting[$n]}" 2>/dev/null
+		s=$(sed -n "s/^.*_STATE=['\"]\{0,1\}\([^'\"]*\).*$/\1/p" "$T/.$n.env" 2>/dev/null)
+		[ -n "$s" ] && started+=("$s")
+	done
 	for s in "${started[@]}"; do
 		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
 	done
@@ -313,16 +323,27 @@ missing() { # what is missing: fail when servers are required, else skip
 	fi
 }
 
-start() { # name -> exports its variables
-	local name=$1 env=$T/.$1.env
-	if ! bash "$servers/start_$name.sh" "$env" >"$T/.$name.log" 2>&1; then
+started_ok() { # name: wait for its start; exports its variables
+	local name=$1 pid=${starting[$1]}
+	unset "starting[$1]"
+	if ! wait "$pid"; then
 		missing "cannot start $name: $(tail -n 3 "$T/.$name.log")"
 		return 1
 	fi
-	. "$env"
+	. "$T/.$name.env"
 	return 0
 }
 
+PY_S3=$(py_with boto3) && start_bg swift
+PY_AZ=$(py_with azure.storage.blob) && start_bg azurite
+
+# --- local folders --------------------------------------------------------
+URL=
+HR=$T/fx/heap
+SR=$T/fx/snap
+switch local
+
+# --- object stores --------------------------------------------------------
 no_creds() {
 	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
 		AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
@@ -334,31 +355,31 @@ no_creds() {
 # outside client, with the keys the Python tool writes
 on_store() {
 	URL=$2
-	run "$PYC" "$T/store.py" put-tree "$FX/heap" "$URL/heap"
-	assert_rc "$1: upload the Python heap with $(basename "$PYC") ($3)" 0
-	run "$PYC" "$T/store.py" put-tree "$FX/snap" "$URL/snap"
-	assert_rc "$1: upload the Python snapshots" 0
+	run "$PYC" "$T/store.py" "$URL" put "$FX/heap" heap "$FX/snap" snap
+	assert_rc "$1: the Python heap and snapshots uploaded with $3" 0
 	HR=$URL/heap
 	SR=$URL/snap
 	switch "$1"
 }
 
-if ! PYC=$(py_with boto3); then
+if [ -z "$PY_S3" ]; then
 	missing "swift: no python3 with boto3 (python3-boto3)"
-elif start swift; then
+elif started_ok swift; then
 	started+=("$SNAP_SWIFT_STATE")
 	no_creds
 	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
 		AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
 		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+	PYC=$PY_S3
 	on_store swift "s3://pyswitch-$$" boto3
 fi
-if ! PYC=$(py_with azure.storage.blob); then
+if [ -z "$PY_AZ" ]; then
 	missing "azurite: no python3 with azure.storage.blob (python3-azure-storage)"
-elif start azurite; then
+elif started_ok azurite; then
 	started+=("$SNAP_AZURITE_STATE")
 	no_creds
 	export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+	PYC=$PY_AZ
 	on_store azurite "az://pyswitch-$$" azure-storage-blob
 fi
 
