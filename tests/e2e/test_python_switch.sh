@@ -22,6 +22,9 @@ if [ ! -d "$FX/snap" ] || [ ! -d "$FX/heap" ] || ! command -v python3 >/dev/null
 	exit 77
 fi
 
+# the automatic formats are under test: a caller's choice must not leak in
+unset HEAP_FORMAT SNAPSHOT_FORMAT HEAP_CACHE_FILE
+
 cp -r "$FX" "$T/fx" && chmod -R u+w "$T/fx" || die "cannot copy the fixture"
 V1=2026/12/2026-12-04_14-34-54_078234Z.jsonl.gz
 V2=2026/12/2026-12-04_14-34-55_526994Z.jsonl.gz
