@@ -8,7 +8,11 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
 	libssl-dev libcurl4-openssl-dev libexpat1-dev libisal-dev
 	zlib1g-dev libdeflate-dev python3 rsync util-linux
-	coreutils findutils dpkg-dev man-db groff-base)
+	coreutils findutils dpkg-dev man-db groff-base
+	# clients nobody here wrote, for test_python_switch.sh to fill and
+	# read the stores as the Python tool would (python3-azure-storage
+	# pulls python3-azure, ~540 MB installed)
+	python3-boto3 python3-azure-storage)
 
 missing=()
 for p in "${packages[@]}"; do
