@@ -19,9 +19,11 @@ if [ -z "${SNAPSHOOTER:-}" ] || [ ! -x "${SNAPSHOOTER:-}" ]; then
 	exit 77
 fi
 # The roots are always passed explicitly; a stray variable from the
-# caller's shell must not redirect a test to real data.
+# caller's shell must not redirect a test to real data, nor change the
+# formats a test expects the automatic choice to pick.
 unset FILE_ROOT HEAP_ROOT SNAP_ROOT FILE_STORAGE_OPTIONS \
-	HEAP_STORAGE_OPTIONS SNAP_STORAGE_OPTIONS
+	HEAP_STORAGE_OPTIONS SNAP_STORAGE_OPTIONS HEAP_CACHE_FILE \
+	HEAP_FORMAT SNAPSHOT_FORMAT
 
 E2E_NAME=$(basename "$0" .sh)
 T=$(mktemp -d "${TMPDIR:-/tmp}/snap-e2e-$E2E_NAME.XXXXXX") || {
