@@ -513,7 +513,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 	}
 
 	if (mo->save && out_fd < 0) {
-		ret = snapstore_begin(r.ss, hdr.created_ns, &tx, eb);
+		ret = snapstore_begin(r.ss, hdr.created_ns,
+				      SNAPSHOT_FORMAT_MSGPACK, &tx, eb);
 		if (ret < 0)
 			goto out;
 		ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr, &writer,

@@ -7,6 +7,14 @@
 
 #include "snapshot_format.h"
 
+/* The two snapshot file formats: this tool's framed MessagePack
+ * (snapshot_format.h) and the Python snapshooter's gzip of JSON lines
+ * (one object per file). Snapshot names end in the format's suffix. */
+enum snapshot_format {
+	SNAPSHOT_FORMAT_MSGPACK = 0,   /* ".msgpack" */
+	SNAPSHOT_FORMAT_JSONL_GZ = 1,  /* ".jsonl.gz" */
+};
+
 struct snapshot_header {
 	uint32_t version;     /* SNAPSHOT_VERSION (the writer takes 0 as it) */
 	int64_t created_ns;   /* UTC ns when the scan started */

@@ -21,19 +21,32 @@
 #include "banned.h"
 
 #define NS_PER_SEC INT64_C(1000000000)
-/* "YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" */
-#define BASE_LEN 35
+/* "YYYY-MM-DD_HH-MM-SS_ffffffZ": the stamp before the format's suffix */
+#define STAMP_LEN 27
 #define TMP_MAX_TRIES 16
 
-int snapstore_format_name(int64_t time_ns, char *out, size_t cap)
+const char *snapstore_suffix(enum snapshot_format fmt)
 {
+	switch (fmt) {
+	case SNAPSHOT_FORMAT_MSGPACK:
+		return SNAPSTORE_SUFFIX;
+	case SNAPSHOT_FORMAT_JSONL_GZ:
+		return SNAPSTORE_SUFFIX_JSONL_GZ;
+	}
+	return NULL;
+}
+
+int snapstore_format_name(int64_t time_ns, enum snapshot_format fmt,
+			  char *out, size_t cap)
+{
+	const char *suffix = snapstore_suffix(fmt);
 	int64_t secs = time_ns / NS_PER_SEC;
 	int64_t rem = time_ns % NS_PER_SEC;
 	struct tm tm;
 	time_t t;
 	int n;
 
-	if (!out || !cap)
+	if (!out || !cap || !suffix)
 		return -EINVAL;
 	if (rem < 0) {
 		rem += NS_PER_SEC;
@@ -43,10 +56,10 @@ int snapstore_format_name(int64_t time_ns, char *out, size_t cap)
 	if (!gmtime_r(&t, &tm))
 		return -EINVAL;
 	n = snprintf(out, cap,
-		     "%04d/%02d/%04d-%02d-%02d_%02d-%02d-%02d_%06dZ" SNAPSTORE_SUFFIX,
+		     "%04d/%02d/%04d-%02d-%02d_%02d-%02d-%02d_%06dZ%s",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_year + 1900,
 		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, (int)(rem / 1000));
+		     tm.tm_sec, (int)(rem / 1000), suffix);
 	if (n < 0)
 		return -EINVAL;
 	if ((size_t)n >= cap)
@@ -80,7 +93,8 @@ static int digits(const char *s, int n)
 	return v;
 }
 
-int snapstore_parse_name(const char *base_name, int64_t *time_ns)
+int snapstore_parse_name(const char *base_name, int64_t *time_ns,
+			 enum snapshot_format *fmt_out)
 {
 	/* position of each separator in "YYYY-MM-DD_HH-MM-SS_ffffffZ" */
 	static const struct {
@@ -89,12 +103,18 @@ int snapstore_parse_name(const char *base_name, int64_t *time_ns)
 	} seps[] = { { 4, '-' }, { 7, '-' }, { 10, '_' }, { 13, '-' },
 		     { 16, '-' }, { 19, '_' }, { 26, 'Z' } };
 	char again[SNAPSTORE_NAME_MAX];
+	enum snapshot_format fmt;
 	int y, mo, d, h, mi, s, us;
 	int64_t secs, t;
 	size_t i;
 
-	if (!base_name || !time_ns || strlen(base_name) != BASE_LEN ||
-	    strcmp(base_name + 27, SNAPSTORE_SUFFIX))
+	if (!base_name || !time_ns || strlen(base_name) < STAMP_LEN)
+		return -EINVAL;
+	if (!strcmp(base_name + STAMP_LEN, SNAPSTORE_SUFFIX))
+		fmt = SNAPSHOT_FORMAT_MSGPACK;
+	else if (!strcmp(base_name + STAMP_LEN, SNAPSTORE_SUFFIX_JSONL_GZ))
+		fmt = SNAPSHOT_FORMAT_JSONL_GZ;
+	else
 		return -EINVAL;
 	for (i = 0; i < sizeof(seps) / sizeof(seps[0]); i++)
 		if (base_name[seps[i].pos] != seps[i].c)
@@ -116,10 +136,12 @@ int snapstore_parse_name(const char *base_name, int64_t *time_ns)
 		return -EINVAL;
 	t = secs * NS_PER_SEC + (int64_t)us * 1000;
 	/* the round trip rejects dates such as 02-30 */
-	if (snapstore_format_name(t, again, sizeof(again)) < 0 ||
+	if (snapstore_format_name(t, fmt, again, sizeof(again)) < 0 ||
 	    strcmp(again + 8, base_name))
 		return -EINVAL;
 	*time_ns = t;
+	if (fmt_out)
+		*fmt_out = fmt;
 	return 0;
 }
 
@@ -148,7 +170,8 @@ static bool is_type(int dirfd, const struct dirent *de, mode_t type)
 }
 
 int snapstore_list_push(struct snapstore_list *l, size_t *cap,
-			const char *relpath, size_t len, int64_t t)
+			const char *relpath, size_t len, int64_t t,
+			enum snapshot_format fmt)
 {
 	struct snapstore_item *it;
 	char *p;
@@ -169,6 +192,7 @@ int snapstore_list_push(struct snapstore_list *l, size_t *cap,
 	p[len] = '\0';
 	l->items[l->n].relpath = p;
 	l->items[l->n].time_ns = t;
+	l->items[l->n].format = fmt;
 	l->n++;
 	return 0;
 }
@@ -205,6 +229,7 @@ static int list_month(DIR *md, const char *year, const char *month,
 {
 	char rel[SNAPSTORE_NAME_MAX + 16];
 	struct dirent *de;
+	enum snapshot_format fmt;
 	int64_t t;
 	int rc, n;
 
@@ -213,7 +238,7 @@ static int list_month(DIR *md, const char *year, const char *month,
 		de = readdir(md);
 		if (!de)
 			return errno ? -errno : 0;
-		if (snapstore_parse_name(de->d_name, &t))
+		if (snapstore_parse_name(de->d_name, &t, &fmt))
 			continue;
 		if (!is_type(dirfd(md), de, S_IFREG))
 			continue;
@@ -221,7 +246,7 @@ static int list_month(DIR *md, const char *year, const char *month,
 			     de->d_name);
 		if (n < 0 || (size_t)n >= sizeof(rel))
 			continue;
-		rc = snapstore_list_push(l, cap, rel, (size_t)n, t);
+		rc = snapstore_list_push(l, cap, rel, (size_t)n, t, fmt);
 		if (rc)
 			return rc;
 	}
@@ -383,10 +408,11 @@ int snapstore_find_latest(struct snapstore *ss, bool has_before,
 		char when[SNAPSTORE_NAME_MAX];
 
 		if (has_before &&
-		    snapstore_format_name(before_ns, when, sizeof(when)) > 0)
+		    snapstore_format_name(before_ns, SNAPSHOT_FORMAT_MSGPACK,
+					  when, sizeof(when)) > 0)
 			rc = errbuf_set(eb, -ENOENT,
 					"no snapshot at or before %.*s in '%s'",
-					BASE_LEN - 8, when + 8, snap_root);
+					STAMP_LEN, when + 8, snap_root);
 		else
 			rc = errbuf_set(eb, -ENOENT, "no snapshot in '%s'",
 					snap_root);
@@ -452,7 +478,8 @@ static void tx_free(struct snapstore_tx *tx)
 }
 
 int snapstore_begin(struct snapstore *ss, int64_t time_ns,
-		    struct snapstore_tx **out, struct errbuf *eb)
+		    enum snapshot_format fmt, struct snapstore_tx **out,
+		    struct errbuf *eb)
 {
 	const char *snap_root = ss ? ss->root : NULL;
 	struct snapstore_tx *tx;
@@ -476,7 +503,8 @@ int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 				"cannot create snapshot: out of memory");
 		goto fail;
 	}
-	rc = snapstore_format_name(time_ns, tx->relpath, sizeof(tx->relpath));
+	rc = snapstore_format_name(time_ns, fmt, tx->relpath,
+				   sizeof(tx->relpath));
 	if (rc < 0) {
 		rc = errbuf_set(eb, -EINVAL,
 				"cannot create snapshot: bad time %" PRId64,
@@ -633,10 +661,11 @@ int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 	 * start time) */
 	for (tries = 0; rc == -EEXIST && tries < 1000; tries++) {
 		char next[SNAPSTORE_NAME_MAX];
+		enum snapshot_format fmt;
 		int64_t t;
 
-		if (snapstore_parse_name(tx->base, &t) < 0 ||
-		    snapstore_format_name(t + 1000, next, sizeof(next)) < 0 ||
+		if (snapstore_parse_name(tx->base, &t, &fmt) < 0 ||
+		    snapstore_format_name(t + 1000, fmt, next, sizeof(next)) < 0 ||
 		    memcmp(next, tx->relpath, 8))
 			break;  /* not across a month's directory */
 		memcpy(tx->relpath, next, sizeof(next));
@@ -756,19 +785,23 @@ char *snapstore_path(const struct snapstore *ss, const char *relpath)
 }
 
 int snapstore_parse_relpath(const char *relpath, size_t len,
-			    int64_t *time_ns)
+			    int64_t *time_ns, enum snapshot_format *fmt)
 {
-	char base[BASE_LEN + 1];
+	char base[SNAPSTORE_NAME_MAX];
 
 	/* "YYYY/MM/YYYY-MM-DD_..." : the directories repeat the name's
 	 * year and month */
-	if (!relpath || len != 8 + BASE_LEN || relpath[4] != '/' ||
-	    relpath[7] != '/' || memcmp(relpath, relpath + 8, 4) ||
+	if (!relpath || len < 8 + STAMP_LEN || len - 8 >= sizeof(base) ||
+	    relpath[4] != '/' || relpath[7] != '/' ||
+	    memcmp(relpath, relpath + 8, 4) ||
 	    memcmp(relpath + 5, relpath + 13, 2))
 		return -EINVAL;
-	memcpy(base, relpath + 8, BASE_LEN);
-	base[BASE_LEN] = '\0';
-	return snapstore_parse_name(base, time_ns);
+	memcpy(base, relpath + 8, len - 8);
+	base[len - 8] = '\0';
+	/* a NUL inside the listed key would cut the name short */
+	if (strlen(base) != len - 8)
+		return -EINVAL;
+	return snapstore_parse_name(base, time_ns, fmt);
 }
 
 int snapstore_open_reader(struct snapstore *ss, const char *path,

@@ -16,29 +16,38 @@
 
 #include "engine.h"
 #include "errbuf.h"
+#include "snapshot.h"
 
 struct snapshot_reader;
 
-/* "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" + NUL fits in this */
+/* "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.jsonl.gz" + NUL fits in this */
 #define SNAPSTORE_NAME_MAX 64
 #define SNAPSTORE_SUFFIX ".msgpack"
+#define SNAPSTORE_SUFFIX_JSONL_GZ ".jsonl.gz"
 #define SNAPSTORE_TMP_PREFIX ".tmp-"
 
-/* Write the relative path "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" of
- * a snapshot taken at time_ns (UTC ns since the epoch; sub-microsecond
- * digits are dropped, rounding down) into out. Returns the length (> 0),
- * -ENAMETOOLONG if cap is too small or -EINVAL (cap 0, out NULL). */
-int snapstore_format_name(int64_t time_ns, char *out, size_t cap);
+/* The file name suffix of a format (".msgpack", ".jsonl.gz"). */
+const char *snapstore_suffix(enum snapshot_format fmt);
 
-/* Parse a base name "YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" (exactly that:
- * valid date, no other text). Returns 0 with *time_ns (a multiple of
- * 1000) or -EINVAL. */
-int snapstore_parse_name(const char *base_name, int64_t *time_ns);
+/* Write the relative path "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ<suffix>" of
+ * a snapshot in format fmt taken at time_ns (UTC ns since the epoch;
+ * sub-microsecond digits are dropped, rounding down) into out. Returns
+ * the length (> 0), -ENAMETOOLONG if cap is too small or -EINVAL (cap 0,
+ * out NULL, unknown format). */
+int snapstore_format_name(int64_t time_ns, enum snapshot_format fmt,
+			  char *out, size_t cap);
+
+/* Parse a base name "YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" or
+ * "...Z.jsonl.gz" (exactly that: valid date, no other text). Returns 0
+ * with *time_ns (a multiple of 1000) and *fmt (fmt may be NULL) or
+ * -EINVAL. */
+int snapstore_parse_name(const char *base_name, int64_t *time_ns,
+			 enum snapshot_format *fmt);
 
 /* Parse a relative path "YYYY/MM/<valid name>" whose year and month match
- * the name. Returns 0 with *time_ns or -EINVAL. */
+ * the name. Returns 0 with *time_ns and *fmt (may be NULL) or -EINVAL. */
 int snapstore_parse_relpath(const char *relpath, size_t len,
-			    int64_t *time_ns);
+			    int64_t *time_ns, enum snapshot_format *fmt);
 
 struct snapstore;
 
@@ -64,6 +73,7 @@ char *snapstore_path(const struct snapstore *ss, const char *relpath);
 struct snapstore_item {
 	char *relpath;       /* "YYYY/MM/<name>", owned */
 	int64_t time_ns;
+	enum snapshot_format format;   /* from the name's suffix */
 };
 
 struct snapstore_list {
@@ -103,7 +113,8 @@ struct snapstore_tx;
  * ".tmp-<name>.<random>" in it (O_EXCL, 0644). Remote: an unnamed temp
  * file in $TMPDIR (or /tmp). Returns 0 with *out or -errno. */
 int snapstore_begin(struct snapstore *ss, int64_t time_ns,
-		    struct snapstore_tx **out, struct errbuf *eb);
+		    enum snapshot_format fmt, struct snapstore_tx **out,
+		    struct errbuf *eb);
 
 /* Sink for snapshot_writer_new: append len bytes to the temp file.
  * Returns 0 or -errno (sticky: commit fails too). */

@@ -60,7 +60,8 @@ int snapstore_remote_open_reader(struct snapstore *ss, const char *path,
 /* Append "YYYY/MM/<base>" (given as relpath, len bytes) to l. 0 or
  * -ENOMEM. */
 int snapstore_list_push(struct snapstore_list *l, size_t *cap,
-			const char *relpath, size_t len, int64_t t);
+			const char *relpath, size_t len, int64_t t,
+			enum snapshot_format fmt);
 void snapstore_list_sort(struct snapstore_list *l);
 
 #endif

@@ -100,11 +100,13 @@ struct list_ctx {
 static int list_cb(void *arg, const struct objstore_entry *e)
 {
 	struct list_ctx *c = arg;
+	enum snapshot_format fmt;
 	int64_t t;
 
-	if (snapstore_parse_relpath(e->key, e->key_len, &t))
+	if (snapstore_parse_relpath(e->key, e->key_len, &t, &fmt))
 		return 0;
-	return snapstore_list_push(c->l, &c->cap, e->key, e->key_len, t);
+	return snapstore_list_push(c->l, &c->cap, e->key, e->key_len, t,
+				   fmt);
 }
 
 int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,

@@ -99,36 +99,51 @@ static void test_names(void)
 	char buf[SNAPSTORE_NAME_MAX];
 	int64_t t = 0;
 
-	CHECK_EQ(snapstore_format_name(0, buf, sizeof(buf)), 43);
+	CHECK_EQ(snapstore_format_name(0, SNAPSHOT_FORMAT_MSGPACK, buf, sizeof(buf)), 43);
 	CHECK_STREQ(buf, "1970/01/1970-01-01_00-00-00_000000Z.msgpack");
-	CHECK(snapstore_format_name(1700000000123456789LL, buf, sizeof(buf)) > 0);
+	CHECK(snapstore_format_name(1700000000123456789LL, SNAPSHOT_FORMAT_MSGPACK, buf, sizeof(buf)) > 0);
 	CHECK_STREQ(buf, "2023/11/2023-11-14_22-13-20_123456Z.msgpack");
-	CHECK(snapstore_format_name(-1, buf, sizeof(buf)) > 0);
+	CHECK(snapstore_format_name(-1, SNAPSHOT_FORMAT_MSGPACK, buf, sizeof(buf)) > 0);
 	CHECK_STREQ(buf, "1969/12/1969-12-31_23-59-59_999999Z.msgpack");
-	CHECK(snapstore_format_name(951782400000000000LL, buf, sizeof(buf)) > 0);
+	CHECK(snapstore_format_name(951782400000000000LL, SNAPSHOT_FORMAT_MSGPACK, buf, sizeof(buf)) > 0);
 	CHECK_STREQ(buf, "2000/02/2000-02-29_00-00-00_000000Z.msgpack");
-	CHECK_ERR(snapstore_format_name(0, buf, 10), ENAMETOOLONG);
-	CHECK_ERR(snapstore_format_name(0, buf, 0), EINVAL);
+	CHECK_ERR(snapstore_format_name(0, SNAPSHOT_FORMAT_MSGPACK, buf, 10), ENAMETOOLONG);
+	CHECK_ERR(snapstore_format_name(0, SNAPSHOT_FORMAT_MSGPACK, buf, 0), EINVAL);
 
-	CHECK_EQ(snapstore_parse_name("2023-11-14_22-13-20_123456Z.msgpack", &t), 0);
+	CHECK_EQ(snapstore_parse_name("2023-11-14_22-13-20_123456Z.msgpack", &t, NULL), 0);
 	CHECK_EQ(t, 1700000000123456000LL);
-	CHECK_EQ(snapstore_parse_name("1969-12-31_23-59-59_999999Z.msgpack", &t), 0);
+	CHECK_EQ(snapstore_parse_name("1969-12-31_23-59-59_999999Z.msgpack", &t, NULL), 0);
 	CHECK_EQ(t, -1000);
-	CHECK_EQ(snapstore_parse_name("2000-02-29_00-00-00_000000Z.msgpack", &t), 0);
+	CHECK_EQ(snapstore_parse_name("2000-02-29_00-00-00_000000Z.msgpack", &t, NULL), 0);
 	CHECK_EQ(t, 951782400000000000LL);
-	CHECK_ERR(snapstore_parse_name("2001-02-29_00-00-00_000000Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-13-14_22-13-20_123456Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-11-14_24-13-20_123456Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_123456Z.jsonl.gz", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_12345Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_123456Z.msgpackx", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-11-14 22-13-20_123456Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("2023-1a-14_22-13-20_123456Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name(".tmp-2023-11-14_22-13-20_123456Z.msgpack.0123", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("", &t), EINVAL);
+	CHECK_ERR(snapstore_parse_name("2001-02-29_00-00-00_000000Z.msgpack", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("2023-13-14_22-13-20_123456Z.msgpack", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("2023-11-14_24-13-20_123456Z.msgpack", &t, NULL), EINVAL);
+	{
+		/* the Python tool's snapshots: same stamp, other suffix */
+		enum snapshot_format fmt = SNAPSHOT_FORMAT_MSGPACK;
+		int64_t t2;
+
+		CHECK_EQ(snapstore_parse_name("2023-11-14_22-13-20_123456Z.jsonl.gz", &t2, &fmt), 0);
+		CHECK_EQ(fmt, SNAPSHOT_FORMAT_JSONL_GZ);
+		CHECK_EQ(snapstore_parse_name("2023-11-14_22-13-20_123456Z.msgpack", &t, &fmt), 0);
+		CHECK_EQ(fmt, SNAPSHOT_FORMAT_MSGPACK);
+		CHECK_EQ(t2, t);
+		CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_123456Z.jsonl", &t2, &fmt), EINVAL);
+		CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_123456Z.json.gz", &t2, &fmt), EINVAL);
+		CHECK_EQ(snapstore_format_name(0, SNAPSHOT_FORMAT_JSONL_GZ, buf, sizeof(buf)), 44);
+		CHECK(strcmp(buf + 35, ".jsonl.gz") == 0);
+		CHECK_ERR(snapstore_format_name(0, (enum snapshot_format)7, buf, sizeof(buf)), EINVAL);
+	}
+	CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_12345Z.msgpack", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("2023-11-14_22-13-20_123456Z.msgpackx", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("2023-11-14 22-13-20_123456Z.msgpack", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("2023-1a-14_22-13-20_123456Z.msgpack", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name(".tmp-2023-11-14_22-13-20_123456Z.msgpack.0123", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("", &t, NULL), EINVAL);
 	/* outside the int64 ns range */
-	CHECK_ERR(snapstore_parse_name("9999-12-31_23-59-59_999999Z.msgpack", &t), EINVAL);
-	CHECK_ERR(snapstore_parse_name("0001-01-01_00-00-00_000000Z.msgpack", &t), EINVAL);
+	CHECK_ERR(snapstore_parse_name("9999-12-31_23-59-59_999999Z.msgpack", &t, NULL), EINVAL);
+	CHECK_ERR(snapstore_parse_name("0001-01-01_00-00-00_000000Z.msgpack", &t, NULL), EINVAL);
 
 	/* round trips */
 	{
@@ -139,8 +154,8 @@ static void test_names(void)
 		size_t i;
 
 		for (i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
-			CHECK(snapstore_format_name(ts[i], buf, sizeof(buf)) > 0);
-			CHECK_EQ(snapstore_parse_name(buf + 8, &t), 0);
+			CHECK(snapstore_format_name(ts[i], SNAPSHOT_FORMAT_MSGPACK, buf, sizeof(buf)) > 0);
+			CHECK_EQ(snapstore_parse_name(buf + 8, &t, NULL), 0);
 			/* floor to microseconds */
 			CHECK_EQ(t, ts[i] - ((ts[i] % 1000 + 1000) % 1000));
 		}
@@ -165,10 +180,11 @@ static void test_list(void)
 	touch("2023/12/2023-12-31_23-59-59_999999Z.msgpack");
 	touch("2024/01/2024-01-05_10-00-00_000000Z.msgpack");
 	touch("2024/02/2024-02-01_00-00-00_000000Z.msgpack");
-	/* ignored: temp, foreign, python, bad dirs */
+	/* the Python tool's format is listed among ours, by time */
+	touch("2024/02/2024-02-03_00-00-00_000000Z.jsonl.gz");
+	/* ignored: temp, foreign, bad dirs */
 	touch("2024/02/.tmp-2024-02-02_00-00-00_000000Z.msgpack.0011223344556677");
 	touch("2024/02/notes.txt");
-	touch("2024/02/2024-02-03_00-00-00_000000Z.jsonl.gz");
 	touch("2024/2/2024-02-04_00-00-00_000000Z.msgpack");
 	touch("misc/01/2024-02-05_00-00-00_000000Z.msgpack");
 	touch("2024-02-06_00-00-00_000000Z.msgpack");
@@ -176,8 +192,8 @@ static void test_list(void)
 
 	errbuf_clear(&eb);
 	CHECK_EQ(snapstore_list(S(root), &l, &eb), 0);
-	CHECK_EQ(l.n, 4);
-	if (l.n == 4) {
+	CHECK_EQ(l.n, 5);
+	if (l.n == 5) {
 		CHECK_STREQ(l.items[0].relpath,
 			    "2023/12/2023-12-31_23-59-59_999999Z.msgpack");
 		CHECK_STREQ(l.items[1].relpath,
@@ -186,6 +202,10 @@ static void test_list(void)
 			    "2024/01/2024-01-05_10-00-00_000001Z.msgpack");
 		CHECK_STREQ(l.items[3].relpath,
 			    "2024/02/2024-02-01_00-00-00_000000Z.msgpack");
+		CHECK_STREQ(l.items[4].relpath,
+			    "2024/02/2024-02-03_00-00-00_000000Z.jsonl.gz");
+		CHECK_EQ(l.items[3].format, SNAPSHOT_FORMAT_MSGPACK);
+		CHECK_EQ(l.items[4].format, SNAPSHOT_FORMAT_JSONL_GZ);
 		CHECK(l.items[0].time_ns < l.items[1].time_ns);
 		CHECK_EQ(l.items[2].time_ns - l.items[1].time_ns, 1000);
 	}
@@ -194,17 +214,21 @@ static void test_list(void)
 
 	/* latest */
 	CHECK_EQ(snapstore_find_latest(S(root), false, 0, &path, &eb), 0);
+	CHECK(path && strstr(path, "/2024/02/2024-02-03_00-00-00_000000Z.jsonl.gz"));
+	free(path);
+	path = NULL;
+	CHECK_EQ(snapstore_find_latest(S(root), true, INT64_C(1706745600) * 1000000000, &path, &eb), 0);
 	CHECK(path && strstr(path, "/2024/02/2024-02-01_00-00-00_000000Z.msgpack"));
 	CHECK(path && !strncmp(path, root, strlen(root)));
 	free(path);
 	path = NULL;
 	/* latest at or before: exact time included, 1 ns earlier not */
 	CHECK_EQ(snapstore_parse_name("2024-01-05_10-00-00_000001Z.msgpack",
-				      &(int64_t){ 0 }), 0);
+				      &(int64_t){ 0 }, NULL), 0);
 	{
 		int64_t t = 0;
 
-		snapstore_parse_name("2024-01-05_10-00-00_000001Z.msgpack", &t);
+		snapstore_parse_name("2024-01-05_10-00-00_000001Z.msgpack", &t, NULL);
 		CHECK_EQ(snapstore_find_latest(S(root), true, t, &path, &eb), 0);
 		CHECK(path && strstr(path, "2024-01-05_10-00-00_000001Z"));
 		free(path);
@@ -217,7 +241,7 @@ static void test_list(void)
 		CHECK(path && strstr(path, "2024-01-05_10-00-00_000000Z"));
 		free(path);
 		path = NULL;
-		snapstore_parse_name("2023-12-31_23-59-59_999999Z.msgpack", &t);
+		snapstore_parse_name("2023-12-31_23-59-59_999999Z.msgpack", &t, NULL);
 		errbuf_clear(&eb);
 		CHECK_ERR(snapstore_find_latest(S(root), true, t - 1, &path, &eb),
 			  ENOENT);
@@ -267,7 +291,7 @@ static void test_commit_abort(void)
 	snprintf(monthdir, sizeof(monthdir), "%s/2023/11", store);
 
 	/* abort leaves nothing behind */
-	CHECK_EQ(snapstore_begin(S(store), t, &tx, &eb), 0);
+	CHECK_EQ(snapstore_begin(S(store), t, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb), 0);
 	CHECK_STREQ(snapstore_tx_relpath(tx),
 		    "2023/11/2023-11-14_22-13-20_123456Z.msgpack");
 	CHECK_EQ(count_files(monthdir, ".tmp-"), 1);
@@ -276,7 +300,7 @@ static void test_commit_abort(void)
 	CHECK_EQ(count_files(monthdir, ""), 2); /* . and .. */
 
 	/* commit */
-	CHECK_EQ(snapstore_begin(S(store), t, &tx, &eb), 0);
+	CHECK_EQ(snapstore_begin(S(store), t, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb), 0);
 	CHECK_EQ(write_snapshot(tx, t), 0);
 	CHECK_EQ(snapstore_commit(tx, &path, &eb), 0);
 	CHECK(path != NULL);
@@ -305,7 +329,7 @@ static void test_commit_abort(void)
 	{
 		off_t size_before = stat(path, &st) == 0 ? st.st_size : -1;
 
-		CHECK_EQ(snapstore_begin(S(store), t, &tx, &eb), 0);
+		CHECK_EQ(snapstore_begin(S(store), t, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb), 0);
 		CHECK_EQ(snapstore_tx_write(tx, "junk", 4), 0);
 		errbuf_clear(&eb);
 		/* the existing snapshot is kept; the second one gets the
@@ -326,7 +350,7 @@ static void test_commit_abort(void)
 		snprintf(file, sizeof(file), "%s/plainfile", root);
 		touch("plainfile");
 		errbuf_clear(&eb);
-		CHECK(snapstore_begin(S(file), t, &tx, &eb) < 0);
+		CHECK(snapstore_begin(S(file), t, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb) < 0);
 		CHECK(tx == NULL);
 		CHECK(eb.msg[0] != '\0');
 	}

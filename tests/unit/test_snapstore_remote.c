@@ -102,7 +102,7 @@ static int save(struct snapstore *ss, int64_t t, int n, char **path)
 	struct snapstore_tx *tx = NULL;
 	int rc;
 
-	rc = snapstore_begin(ss, t, &tx, &eb);
+	rc = snapstore_begin(ss, t, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb);
 	if (!rc)
 		rc = write_snapshot(tx, t, n);
 	if (rc) {
@@ -148,7 +148,7 @@ static void run(const char *scheme, const char *opts)
 
 	/* written but not committed: invisible; committing creates the
 	 * bucket */
-	CHECK_EQ(snapstore_begin(ss, t1, &tx, &eb), 0);
+	CHECK_EQ(snapstore_begin(ss, t1, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb), 0);
 	CHECK_STREQ(snapstore_tx_relpath(tx),
 		    "2024/01/2024-01-11_19-06-40_000001Z.msgpack");
 	CHECK_EQ(write_snapshot(tx, t1, 3000), 0);
@@ -164,7 +164,7 @@ static void run(const char *scheme, const char *opts)
 	CHECK_EQ(save(ss, t2, 1, &p2), 0);
 	CHECK_EQ(save(ss, t0, 2, &p0), 0);
 	/* an aborted one leaves nothing */
-	CHECK_EQ(snapstore_begin(ss, t0 + 5000, &tx, &eb), 0);
+	CHECK_EQ(snapstore_begin(ss, t0 + 5000, SNAPSHOT_FORMAT_MSGPACK, &tx, &eb), 0);
 	CHECK_EQ(write_snapshot(tx, t0 + 5000, 1), 0);
 	snapstore_abort(tx);
 	/* same name again: refused */
