@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
 	  "Show the differences between two snapshots." },
 	{ "sync", cmd_sync,
 	  "Mirror directory SRC into DST (no heap)." },
+	{ "forget", cmd_forget,
+	  "Remove the snapshots a retention policy does not keep." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
