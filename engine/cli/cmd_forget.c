@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "jsonw.h"
+#include "lock.h"
 #include "retention.h"
 #include "snapstore.h"
 #include "banned.h"
@@ -63,6 +64,7 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 	struct retention_policy p = { 0 };
 	struct snapstore_list list = SNAPSTORE_LIST_INIT;
 	struct snapstore *ss = NULL;
+	struct lock *lk = NULL;
 	struct errbuf eb = ERRBUF_INIT;
 	const char *within = NULL;
 	unsigned *reasons = NULL;
@@ -122,8 +124,15 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
 	if (rc >= 0)
 		return rc;
-	rc = snapstore_open(ctx->g.snap_root, ctx->eo.snap_storage_options,
-			    &ctx->eo, &ss, &eb);
+	/* shared: removing snapshot files cannot hurt a backup, but gc
+	 * must not mark while snapshots come and go */
+	rc = 0;
+	if (!dry_run)
+		rc = lock_acquire(&ctx->eo, LOCK_SHARED, "forget", &lk, &eb);
+	if (rc >= 0)
+		rc = snapstore_open(ctx->g.snap_root,
+				    ctx->eo.snap_storage_options, &ctx->eo,
+				    &ss, &eb);
 	if (rc >= 0)
 		rc = snapstore_list(ss, &list, &eb);
 	if (rc < 0)
@@ -174,5 +183,6 @@ out:
 	free(reasons);
 	snapstore_list_release(&list);
 	snapstore_free(ss);
+	lock_release(lk);
 	return rc;
 }
