@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "lock.h"
 #include "objstore.h"
+#include "relpath.h"
 #include "banned.h"
 
 #define LOCK_BODY_MAX 1024
@@ -461,14 +462,8 @@ static int open_store(struct lock *l, const struct engine_opts *o,
 	l->dir = malloc(n);
 	if (!l->dir)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	if (mkdir(root, 0755) && errno != EEXIST)
-		return errbuf_set(eb, -errno, "cannot create '%s': %s", root,
-				  strerror(errno));
 	snprintf(l->dir, n, "%s/" LOCK_DIR, root);
-	if (mkdir(l->dir, 0755) && errno != EEXIST)
-		return errbuf_set(eb, -errno, "cannot create '%s': %s", l->dir,
-				  strerror(errno));
-	return 0;
+	return relpath_mkdir_p(l->dir, eb);
 }
 
 static void lock_free(struct lock *l)
