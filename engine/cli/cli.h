@@ -125,6 +125,7 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_forget(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_gc(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Parse a command's argv (argv[0] = command name) against specs. On -h it
  * prints "usage: snapshooter [GLOBAL OPTIONS] <usage>", the description and

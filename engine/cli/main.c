@@ -28,6 +28,8 @@ static const struct cli_command commands[] = {
 	  "Mirror directory SRC into DST (no heap)." },
 	{ "forget", cmd_forget,
 	  "Remove the snapshots a retention policy does not keep." },
+	{ "gc", cmd_gc,
+	  "Delete heap objects no snapshot references." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",
