@@ -83,6 +83,42 @@ check "the reasons are printed" grep -q '^keep .*2025-12-31_12.*(daily, weekly, 
 assert_eq "removed ones are reported" 344 "$(grep -c '^remove ' "$OUT")"
 check "no lock is left behind" bash -c "[ -z \"\$(ls -A '$CR/locks')\" ]"
 
+# --- the Python tool's snapshots ---------------------------------------
+say "== forget and gc on the Python tool's backup"
+FIX=${SNAP_PY_FIXTURE:-$SNAP_SOURCE_DIR/../shared/fixtures/python-backup}
+if [ ! -d "$FIX/heap" ] || [ ! -d "$FIX/snap" ]; then
+	if [ "${CI:-}" = true ] || [ -n "${SNAP_REQUIRE_SERVERS:-}" ]; then
+		fail "the Python fixture is missing: $FIX"
+	else
+		skip "the Python fixture is missing: $FIX"
+	fi
+else
+	PY=$T/py
+	mkdir -p "$PY"
+	cp -r "$FIX/heap" "$FIX/snap" "$PY/"
+	chmod -R u+w "$PY"
+	newest=$(find "$PY/snap" -name '*.jsonl.gz' -printf '%f\n' | sort | tail -n 1)
+	npy=$(find "$PY/snap" -name '*.jsonl.gz' | wc -l)
+	# one of ours, older than the Python ones: both formats in one history
+	mkdir -p "$PY/snap/2026/11"
+	cp "$proto" "$PY/snap/2026/11/2026-11-01_00-00-00_000000Z.msgpack"
+	run "$SNAPSHOOTER" --snap-root "$PY/snap" forget --keep-last 1
+	assert_rc "forget over both formats" 0
+	check "the newest (.jsonl.gz) is kept" grep -q "^keep .*$newest (last)" "$OUT"
+	assert_eq "the others of both formats are removed" "$npy" \
+		"$(grep -c '^remove ' "$OUT")"
+	assert_eq "one snapshot file left" "$newest" \
+		"$(find "$PY/snap" -name '*Z.*' -printf '%f\n')"
+	# gc either reads the .jsonl.gz snapshot (with the Python reader) or
+	# stops before deleting anything; no object it references may go
+	want=$(zcat "$PY/snap"/*/*/"$newest" | sed -n 's/.*"md5": "\([0-9a-f]\{32\}\)".*/\1/p' | sort -u)
+	run "$SNAPSHOOTER" --heap-root "$PY/heap" --snap-root "$PY/snap" gc --grace 0
+	say "    gc on the Python backup: exit $RC"
+	check "gc did not crash" test "$RC" -le 1
+	missing=$(comm -23 <(echo "$want") <(heap_ids "$PY/heap"))
+	assert_eq "every object of the kept Python snapshot is still there" "" "$missing"
+fi
+
 # --- gc after forget ----------------------------------------------------
 say "== gc: exactly the unreferenced objects"
 rm -rf "$FR" "$HR" "$SR"
