@@ -61,6 +61,10 @@ struct engine_opts {
 	/* restore and sync: syncfs the written tree before success */
 	bool fsync;
 	enum snapshot_write_format snapshot_format;
+	/* the repository lock (lock.h): a lock not refreshed for expiry
+	 * seconds is stale; 0: the defaults (1800 s, refresh 300 s) */
+	unsigned lock_expiry_s;
+	unsigned lock_refresh_s;
 };
 
 void engine_opts_defaults(struct engine_opts *o);

@@ -202,6 +202,24 @@ static int check_storage_options(const struct cli_ctx *ctx)
 	return -1;
 }
 
+/* an optional environment variable of whole seconds: 0 (unset, *out
+ * untouched) or -1 (bad value) */
+static int env_seconds(const char *name, unsigned *out)
+{
+	const char *v = getenv(name);
+	char *end = NULL;
+	unsigned long n;
+
+	if (!v || !*v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || n < 1 || n > 86400)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
+}
+
 int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 {
 	const struct cli_globals *g = &ctx->g;
@@ -279,6 +297,11 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 		eo->heap_list_jobs = g->parallel_heap_listing;
 	if (g->has_retries)
 		eo->retries = g->retries;
+	if (env_seconds("SNAPSHOOTER_LOCK_EXPIRY", &eo->lock_expiry_s) ||
+	    env_seconds("SNAPSHOOTER_LOCK_REFRESH", &eo->lock_refresh_s))
+		return cli_usage_error(ctx, "SNAPSHOOTER_LOCK_EXPIRY and "
+				       "SNAPSHOOTER_LOCK_REFRESH take whole "
+				       "seconds (1..86400)");
 	return -1;
 }
 

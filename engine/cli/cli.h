@@ -130,6 +130,8 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_sync(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_verify(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_forget(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_gc(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Parse a command's argv (argv[0] = command name) against specs. On -h it
  * prints "usage: snapshooter [GLOBAL OPTIONS] <usage>", the description and

@@ -30,6 +30,10 @@ static const struct cli_command commands[] = {
 	  "Convert the Python tool's snapshots to this tool's format." },
 	{ "verify", cmd_verify,
 	  "Check (and repair) the snapshots and heap objects." },
+	{ "forget", cmd_forget,
+	  "Remove the snapshots a retention policy does not keep." },
+	{ "gc", cmd_gc,
+	  "Delete heap objects no snapshot references." },
 };
 
 static const char *const loglevels[] = { "CRITICAL", "ERROR", "WARNING",

@@ -38,6 +38,7 @@
 #include "snapshot_writer.h"
 #include "snapstore.h"
 #include "clock.h"
+#include "lock.h"
 #include "banned.h"
 
 #define WINDOW 8192
@@ -610,6 +611,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	struct snap_out out = { &msgpack_out_ops, NULL };
 	enum snapshot_format fmt = SNAPSHOT_FORMAT_MSGPACK;
 	struct snapstore_tx *tx = NULL;
+	struct lock *lk = NULL;
 	struct progress prog;
 	pthread_t scan_thread, *hash_threads = NULL;
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
@@ -640,6 +642,14 @@ static int make_snapshot_run(const struct engine_opts *o,
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;
+	/* a shared lock before the heap is looked at: a gc that deleted an
+	 * object after our presence check would leave the snapshot pointing
+	 * at nothing (LOCKING.md) */
+	if (out_fd < 0 && o->snap_root) {
+		ret = lock_acquire(o, LOCK_SHARED, "make-snapshot", &lk, eb);
+		if (ret < 0)
+			goto out;
+	}
 	/* contents go to the heap unless the snapshot is only a scratch
 	 * record of the tree (restore's current state) */
 	if (out_fd < 0) {
@@ -806,6 +816,11 @@ static int make_snapshot_run(const struct engine_opts *o,
 		goto out;
 	}
 	if (tx) {
+		/* a run stopped past the lock expiry may have had its objects
+		 * collected: publish nothing then */
+		ret = lock_check(lk, eb);
+		if (ret < 0)
+			goto out;
 		ret = snapstore_commit(tx, snapshot_path, eb);
 		tx = NULL;
 		if (ret < 0)
@@ -828,6 +843,7 @@ out:
 	snapshot_reader_free(r.prev);
 	snapstore_free(r.ss);
 	heap_free(r.heap);
+	lock_release(lk);
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
 	pthread_mutex_destroy(&r.err_lock);

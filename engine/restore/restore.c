@@ -39,6 +39,7 @@
 #include "remote_tree.h"
 #include "relpath.h"
 #include "clock.h"
+#include "lock.h"
 #include "banned.h"
 
 #define COPY_BUF (1024 * 1024)
@@ -692,6 +693,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	struct make_snapshot_opts mo;
 	struct run_stats sub;
 	struct progress prog;
+	struct lock *lk = NULL;
 	pthread_t *threads = NULL;
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
 	char *target = NULL, *before = NULL, *after = NULL;
@@ -713,6 +715,13 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		ret = errbuf_set(eb, -EINVAL, "restore-snapshot needs "
 				 "--file-root, --heap-root and --snap-root");
 		goto out;
+	}
+	/* a shared lock for the whole run: gc must not delete the objects
+	 * being restored (a dry run writes nothing, not even a lock) */
+	if (!ro->dry_run) {
+		ret = lock_acquire(o, LOCK_SHARED, "restore-snapshot", &lk, eb);
+		if (ret < 0)
+			goto out;
 	}
 	ret = snapstore_open(o->snap_root, o->snap_storage_options, o, &r.ss,
 			     eb);
@@ -942,6 +951,7 @@ out:
 	free(target);
 	free(before);
 	free(after);
+	lock_release(lk);
 	pthread_mutex_destroy(&r.err_lock);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)

@@ -932,3 +932,46 @@ int snapstore_open_reader(struct snapstore *ss, const char *path,
 		return snapstore_remote_open_reader(ss, path, out, eb);
 	return snapshot_reader_open_file(path, out, eb);
 }
+
+int snapstore_remove(struct snapstore *ss, const char *relpath,
+		     struct errbuf *eb)
+{
+	const char *base;
+	char dir[16];
+	int64_t t;
+	int dfd, rc = 0;
+
+	if (!ss || !ss->root || !relpath ||
+	    snapstore_parse_relpath(relpath, strlen(relpath), &t, NULL))
+		return errbuf_set(eb, -EINVAL, "cannot remove snapshot '%s': "
+				  "not a snapshot name",
+				  relpath ? relpath : "(null)");
+	if (ss->os)
+		return snapstore_remote_remove(ss, relpath, eb);
+	/* "YYYY/MM/" is 8 bytes, checked by parse_relpath */
+	memcpy(dir, relpath, 7);
+	dir[7] = '\0';
+	base = relpath + 8;
+	dfd = openat(AT_FDCWD, ss->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		int sub = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(dfd);
+		dfd = sub;
+	}
+	if (dfd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return errbuf_set(eb, -errno, "cannot remove snapshot '%s/%s': "
+				  "%s", ss->root, relpath, strerror(errno));
+	}
+	if (unlinkat(dfd, base, 0) && errno != ENOENT)
+		rc = -errno;
+	else if (fsync(dfd))
+		rc = -errno;
+	close(dfd);
+	if (rc)
+		return errbuf_set(eb, rc, "cannot remove snapshot '%s/%s': %s",
+				  ss->root, relpath, strerror(-rc));
+	return 0;
+}

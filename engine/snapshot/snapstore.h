@@ -115,6 +115,14 @@ int snapstore_find_latest(struct snapstore *ss, bool has_before,
 int snapstore_open_reader(struct snapstore *ss, const char *path,
 			  struct snapshot_reader **out, struct errbuf *eb);
 
+/* Remove the listed snapshot relpath ("YYYY/MM/<name>", checked by
+ * snapstore_parse_relpath): local, unlink it and fsync its directory, so
+ * the removal is durable before the caller goes on (gc must never see a
+ * snapshot come back after a crash); remote, one DELETE. 0 (also when it
+ * was gone already) or -errno ("cannot remove snapshot 'path': ..."). */
+int snapstore_remove(struct snapstore *ss, const char *relpath,
+		     struct errbuf *eb);
+
 /* Atomic creation of one snapshot file. */
 struct snapstore_tx;
 

@@ -50,6 +50,8 @@ int snapstore_remote_open(struct snapstore *ss, const char *url,
 void snapstore_remote_free(struct snapstore *ss);
 int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,
 			  struct errbuf *eb);
+int snapstore_remote_remove(struct snapstore *ss, const char *relpath,
+			    struct errbuf *eb);
 int snapstore_remote_begin(struct snapstore_tx *tx, struct errbuf *eb);
 int snapstore_remote_commit(struct snapstore_tx *tx, char **path_out,
 			    struct errbuf *eb);

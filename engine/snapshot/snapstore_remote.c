@@ -360,3 +360,16 @@ fail:
 	free(shown);
 	return rc;
 }
+
+int snapstore_remote_remove(struct snapstore *ss, const char *relpath,
+			    struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	int rc;
+
+	rc = objstore_del(ss->os, relpath, &local);
+	if (rc < 0)
+		return errbuf_set(eb, rc, "cannot remove snapshot '%s/%s': %s",
+				  ss->root, relpath, local.msg);
+	return 0;
+}

@@ -4,7 +4,7 @@
 # errors (exit 2) with a message on stderr.
 . "$(dirname "$0")/lib.sh"
 
-COMMANDS="make-snapshot restore-snapshot list-snapshots compare-snapshots sync verify convert-snapshots"
+COMMANDS="make-snapshot restore-snapshot list-snapshots compare-snapshots sync verify convert-snapshots forget gc"
 
 # usage_text DESC: the last run printed a usage text (stdout).
 usage_text() {

@@ -1,0 +1,434 @@
+/* gc: mark (every snapshot's ids into an idset) and sweep (local walk of
+ * HEAP_ROOT/<2 hex>/ or one listing of the remote heap) under the
+ * exclusive lock; see gc.h and LOCKING.md. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "gc.h"
+#include "heap.h"
+#include "heap_impl.h"
+#include "idset.h"
+#include "lock.h"
+#include "objstore.h"
+#include "snapshot_reader.h"
+#include "snapstore.h"
+#include "banned.h"
+
+#define GC_DELETE_BATCH 1000
+
+struct gc_run {
+	const struct engine_opts *o;
+	const struct gc_opts *go;
+	struct gc_report *rep;
+	struct idset *marked;
+	struct idset *seen;          /* ids found in the heap */
+	int64_t cutoff_s;            /* delete only what is older */
+	struct logger *log;
+	/* remote sweep: keys to delete */
+	char **keys;
+	size_t nkeys, capkeys;
+	int err;
+};
+
+static bool interrupted(const struct engine_opts *o)
+{
+	return o->interrupted && *o->interrupted;
+}
+
+static int mark(struct gc_run *g, struct errbuf *eb)
+{
+	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	struct snapstore *ss = NULL;
+	struct entry e = ENTRY_INIT;
+	size_t i;
+	int rc;
+
+	rc = snapstore_open(g->o->snap_root, g->o->snap_storage_options, g->o,
+			    &ss, eb);
+	if (rc >= 0)
+		rc = snapstore_list(ss, &list, eb);
+	if (rc < 0)
+		goto out;
+	if (list.n == 0) {
+		rc = errbuf_set(eb, -ENOENT, "no snapshot in '%s': refusing to "
+				"delete every object of '%s' (wrong "
+				"--snap-root?)", g->o->snap_root,
+				g->o->heap_root);
+		goto out;
+	}
+	for (i = 0; i < list.n; i++) {
+		struct snapshot_reader *r = NULL;
+		char *path = snapstore_path(ss, list.items[i].relpath);
+
+		if (!path) {
+			rc = errbuf_set(eb, -ENOMEM, "out of memory");
+			goto out;
+		}
+		rc = snapstore_open_reader(ss, path, &r, eb);
+		free(path);
+		while (rc >= 0 && (rc = snapshot_reader_next(r, &e, eb)) == 1) {
+			if (e.has_md5 && idset_add(g->marked, &e.md5) < 0)
+				rc = errbuf_set(eb, -ENOMEM, "out of memory");
+			entry_release(&e);
+		}
+		snapshot_reader_free(r);
+		if (rc < 0) {
+			/* an unreadable snapshot hides references: delete
+			 * nothing */
+			errbuf_wrap(eb, rc, "gc stopped before deleting "
+				    "anything");
+			goto out;
+		}
+		if (interrupted(g->o)) {
+			rc = errbuf_set(eb, -EINTR, "interrupted");
+			goto out;
+		}
+		g->rep->snapshots++;
+	}
+	g->rep->referenced = idset_count(g->marked);
+	rc = 0;
+out:
+	entry_release(&e);
+	snapstore_list_release(&list);
+	snapstore_free(ss);
+	return rc;
+}
+
+static bool is_hex2(const char *s)
+{
+	return strlen(s) == 2 && strchr("0123456789abcdef", s[0]) &&
+	       strchr("0123456789abcdef", s[1]) && s[0] && s[1];
+}
+
+/* one local file: delete (or count) it; temp files by the grace only */
+static int sweep_local_file(struct gc_run *g, int dfd, const char *dirname,
+			    const char *name, bool is_temp, struct errbuf *eb)
+{
+	struct stat st;
+	struct objid id;
+	bool ref = false;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) || !S_ISREG(st.st_mode))
+		return 0;
+	if (!is_temp) {
+		if (!heap_parse_object_name(name, strlen(name), &id) ||
+		    strncmp(name, dirname, 2))
+			return 0;        /* not an object of ours */
+		g->rep->objects++;
+		g->rep->bytes += (uint64_t)st.st_size;
+		if (idset_add(g->seen, &id) < 0)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		ref = idset_has(g->marked, &id);
+	}
+	if (ref)
+		return 0;
+	if ((int64_t)st.st_mtim.tv_sec >= g->cutoff_s) {
+		if (!is_temp)
+			g->rep->young++;
+		return 0;
+	}
+	if (!g->go->dry_run && unlinkat(dfd, name, 0) && errno != ENOENT)
+		return errbuf_set(eb, -errno, "cannot delete '%s/%s/%s': %s",
+				  g->o->heap_root, dirname, name,
+				  strerror(errno));
+	log_debug(g->log, "gc: %s '%s/%s'", g->go->dry_run ? "would delete" :
+		  "deleted", dirname, name);
+	if (is_temp) {
+		g->rep->temps_deleted++;
+		g->rep->temps_bytes += (uint64_t)st.st_size;
+	} else {
+		g->rep->deleted++;
+		g->rep->deleted_bytes += (uint64_t)st.st_size;
+	}
+	return 0;
+}
+
+enum dir_kind {
+	DIR_OBJECTS,       /* heap fan-out: objects and .tmp-* */
+	DIR_TMP_NAMES,     /* snapshot months: only .tmp-* */
+	DIR_ALL_TEMPS,     /* the Python tool's temp/: every file */
+};
+
+/* every file of root/dirname as kind says; names starting with ".tmp-"
+ * are temps everywhere */
+static int sweep_local_dir(struct gc_run *g, int rootfd, const char *root,
+			   const char *dirname, enum dir_kind kind,
+			   struct errbuf *eb)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd, rc = 0;
+
+	dfd = openat(rootfd, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT ? 0 : errbuf_set(eb, -errno, "cannot "
+			"open '%s/%s': %s", root, dirname, strerror(errno));
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return errbuf_set(eb, -errno, "cannot open '%s/%s': %s", root,
+				  dirname, strerror(errno));
+	}
+	while (!rc && (de = readdir(d))) {
+		bool temp = kind == DIR_ALL_TEMPS ||
+			    !strncmp(de->d_name, SNAPSTORE_TMP_PREFIX, 5);
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (kind == DIR_TMP_NAMES && !temp)
+			continue;
+		rc = sweep_local_file(g, dirfd(d), dirname, de->d_name, temp,
+				      eb);
+		if (!rc && interrupted(g->o))
+			rc = errbuf_set(eb, -EINTR, "interrupted");
+	}
+	closedir(d);
+	return rc;
+}
+
+static int sweep_local(struct gc_run *g, struct errbuf *eb)
+{
+	const char *root = g->o->heap_root;
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	d = opendir(root);
+	if (!d)
+		return errbuf_set(eb, -errno, "cannot open heap '%s': %s", root,
+				  strerror(errno));
+	while (!rc && (de = readdir(d))) {
+		if (is_hex2(de->d_name))
+			rc = sweep_local_dir(g, dirfd(d), root, de->d_name,
+					     DIR_OBJECTS, eb);
+		else if (!strcmp(de->d_name, "temp"))
+			/* the Python tool's HEAP_ROOT/temp/<uuid>.gz */
+			rc = sweep_local_dir(g, dirfd(d), root, "temp",
+					     DIR_ALL_TEMPS, eb);
+		else if (!strncmp(de->d_name, SNAPSTORE_TMP_PREFIX, 5))
+			rc = sweep_local_file(g, dirfd(d), ".", de->d_name,
+					      true, eb);
+	}
+	closedir(d);
+	return rc;
+}
+
+/* snapshot folder temps: SNAP_ROOT/YYYY/MM/.tmp-* (local store only: a
+ * remote store spools in $TMPDIR) */
+static int sweep_snap_temps(struct gc_run *g, struct errbuf *eb)
+{
+	const char *root = g->o->snap_root;
+	struct dirent *y, *m;
+	DIR *yd, *rd;
+	int rc = 0;
+
+	if (strstr(root, "://"))
+		return 0;
+	rd = opendir(root);
+	if (!rd)
+		return 0;
+	while (!rc && (y = readdir(rd))) {
+		int yfd;
+
+		if (strlen(y->d_name) != 4 || y->d_name[0] == '.')
+			continue;
+		yfd = openat(dirfd(rd), y->d_name,
+			     O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (yfd < 0)
+			continue;
+		yd = fdopendir(yfd);
+		if (!yd) {
+			close(yfd);
+			continue;
+		}
+		while (!rc && (m = readdir(yd))) {
+			if (strlen(m->d_name) != 2 || m->d_name[0] == '.')
+				continue;
+			rc = sweep_local_dir(g, dirfd(yd), root, m->d_name,
+					     DIR_TMP_NAMES, eb);
+		}
+		closedir(yd);
+	}
+	closedir(rd);
+	return rc;
+}
+
+static int push_key(struct gc_run *g, const char *key, size_t len)
+{
+	char *k;
+
+	if (g->nkeys == g->capkeys) {
+		size_t cap = g->capkeys ? 2 * g->capkeys : 256;
+		char **nk = realloc(g->keys, cap * sizeof(*nk));
+
+		if (!nk)
+			return -ENOMEM;
+		g->keys = nk;
+		g->capkeys = cap;
+	}
+	k = strndup(key, len);
+	if (!k)
+		return -ENOMEM;
+	g->keys[g->nkeys++] = k;
+	return 0;
+}
+
+static int remote_cb(void *arg, const struct objstore_entry *e)
+{
+	struct gc_run *g = arg;
+	struct objid id;
+	bool temp = false, ref = false;
+	const char *base;
+	size_t blen;
+
+	if (e->key_len > 5 && !memcmp(e->key, "temp/", 5)) {
+		temp = true;
+	} else if (e->key_len > 3 && e->key[2] == '/') {
+		base = e->key + 3;
+		blen = e->key_len - 3;
+		if (!heap_parse_object_name(base, blen, &id) ||
+		    memcmp(base, e->key, 2))
+			return 0;
+		g->rep->objects++;
+		g->rep->bytes += e->size;
+		if (idset_add(g->seen, &id) < 0)
+			return -ENOMEM;
+		ref = idset_has(g->marked, &id);
+	} else {
+		return 0;
+	}
+	if (ref)
+		return 0;
+	/* an unknown Last-Modified is never old enough */
+	if (e->last_modified <= 0 || e->last_modified >= g->cutoff_s) {
+		if (!temp)
+			g->rep->young++;
+		return 0;
+	}
+	if (temp) {
+		g->rep->temps_deleted++;
+		g->rep->temps_bytes += e->size;
+	} else {
+		g->rep->deleted++;
+		g->rep->deleted_bytes += e->size;
+	}
+	return g->go->dry_run ? 0 : push_key(g, e->key, e->key_len);
+}
+
+static int sweep_remote(struct gc_run *g, struct errbuf *eb)
+{
+	struct objstore_config cfg;
+	struct objstore *os = NULL;
+	size_t i;
+	int rc;
+
+	objstore_config_defaults(&cfg);
+	if (g->o->transfers)
+		cfg.transfers = g->o->transfers;
+	cfg.retries = g->o->retries;
+	rc = objstore_open(g->o->heap_root, g->o->heap_storage_options, &cfg,
+			   &os, eb);
+	if (rc < 0)
+		return rc;
+	rc = objstore_list(os, "", remote_cb, g, eb);
+	if (rc == -ENOMEM && !eb->code)
+		errbuf_set(eb, rc, "out of memory");
+	for (i = 0; rc >= 0 && i < g->nkeys; i += GC_DELETE_BATCH) {
+		size_t n = g->nkeys - i < GC_DELETE_BATCH ? g->nkeys - i :
+			   GC_DELETE_BATCH;
+
+		if (interrupted(g->o)) {
+			rc = errbuf_set(eb, -EINTR, "interrupted");
+			break;
+		}
+		rc = objstore_del_many(os, (const char *const *)g->keys + i, n,
+				       eb);
+	}
+	objstore_free(os);
+	return rc < 0 ? rc : 0;
+}
+
+int engine_gc(const struct engine_opts *o, const struct gc_opts *go,
+	      struct gc_report *rep, struct errbuf *eb)
+{
+	struct gc_run g;
+	struct logger log;
+	struct lock *lk = NULL;
+	int64_t grace_s;
+	size_t i;
+	int rc;
+
+	if (!o || !go || !rep || !o->heap_root || !o->snap_root)
+		return errbuf_set(eb, -EINVAL, "gc needs --heap-root and "
+				  "--snap-root");
+	memset(rep, 0, sizeof(*rep));
+	memset(&g, 0, sizeof(g));
+	log = o->log;
+	g.o = o;
+	g.go = go;
+	g.rep = rep;
+	g.log = &log;
+	grace_s = go->grace_s >= 0 ? go->grace_s :
+		  (o->lock_expiry_s ? o->lock_expiry_s : LOCK_EXPIRY_DEFAULT_S);
+	/* the lock first, then the clock: an object written before a
+	 * backup that finished before we locked is referenced by its
+	 * snapshot; one of a backup that died is old enough */
+	if (!go->dry_run) {
+		rc = lock_acquire(o, LOCK_EXCLUSIVE, "gc", &lk, eb);
+		if (rc < 0)
+			return rc;
+	}
+	g.cutoff_s = clock_now_ns() / 1000000000LL - grace_s;
+	if (idset_new(1 << 16, &g.marked) || idset_new(1 << 16, &g.seen)) {
+		rc = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = mark(&g, eb);
+	if (rc < 0)
+		goto out;
+	/* a gc stopped past the lock expiry during the mark may now race
+	 * a backup that took over: sweep nothing then */
+	if (!go->dry_run && (rc = lock_check(lk, eb)) < 0)
+		goto out;
+	if (heap_is_url(o->heap_root))
+		rc = sweep_remote(&g, eb);
+	else
+		rc = sweep_local(&g, eb);
+	if (rc >= 0)
+		rc = sweep_snap_temps(&g, eb);
+	if (rc < 0)
+		goto out;
+	{
+		struct objid *ids = NULL;
+		size_t n = 0;
+
+		if (idset_export_sorted(g.marked, &ids, &n) == 0) {
+			for (i = 0; i < n; i++)
+				if (!idset_has(g.seen, &ids[i]))
+					rep->missing++;
+			free(ids);
+		}
+	}
+	/* a heap cache file lists what the heap held: after deletions it
+	 * would claim objects that are gone */
+	if (!go->dry_run && rep->deleted && o->heap_cache_file &&
+	    unlink(o->heap_cache_file) && errno != ENOENT)
+		log_warn(&log, "cannot remove the heap cache file '%s': %s",
+			 o->heap_cache_file, strerror(errno));
+	rc = 0;
+out:
+	for (i = 0; i < g.nkeys; i++)
+		free(g.keys[i]);
+	free(g.keys);
+	idset_free(g.marked);
+	idset_free(g.seen);
+	lock_release(lk);
+	return rc;
+}

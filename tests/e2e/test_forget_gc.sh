@@ -1,0 +1,387 @@
+#!/usr/bin/env bash
+# test_forget_gc.sh: forget (restic's retention rules) and gc under the
+# repository lock. Checks: a year of crafted daily snapshots (one real
+# snapshot copied to 365 time-stamped names) keeps exactly restic's set;
+# forget without a policy is refused; gc after forget deletes exactly the
+# unreferenced objects (raw and the Python tool's .gz form) and temp
+# leftovers, and every remaining snapshot restores; gc --dry-run changes
+# nothing; gc refuses while a (SIGSTOPped) make-snapshot holds its shared
+# lock, and the backup then completes and restores; a backup stopped past
+# the lock expiry loses its lock to gc and publishes nothing; a lock left
+# by kill -9 blocks gc until it expires; the same forget/gc on Swift
+# (s3://) and Azurite (az://).
+. "$(dirname "$0")/lib.sh"
+
+servers=$SNAP_SOURCE_DIR/tests/servers
+started=()
+stop_servers() {
+	local s
+	for s in "${started[@]}"; do
+		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
+	done
+}
+trap 'stop_servers; e2e_cleanup' EXIT
+
+md5_of() { md5sum "$1" | cut -d' ' -f1; }
+
+# heap objects (raw and .gz), as sorted md5s
+heap_ids() {
+	find "$1" -type f \( -name '????????????????????????????????' -o \
+		-name '????????????????????????????????.gz' \) \
+		-printf '%f\n' | sed 's/\.gz$//' | sort -u
+}
+
+state_of() { # dir -> listing with sizes and mtimes
+	(cd "$1" && find . -printf '%p %y %s %T@\n' | sort)
+}
+
+# --- forget on a crafted year -------------------------------------------
+say "== forget: a year of daily snapshots"
+FR=$T/src
+HR=$T/heap
+SR=$T/snap
+mkdir -p "$FR"
+printf 'one\n' >"$FR/one"
+make_snapshot || die "first snapshot"
+proto=$T/proto.msgpack
+cp "$SNAP" "$proto"
+rm -f "$SNAP"
+CR=$T/year
+for i in $(seq 0 364); do
+	d=$(date -u -d "2025-01-01 +$i day" +%Y-%m-%d)
+	mkdir -p "$CR/${d:0:4}/${d:5:2}"
+	cp "$proto" "$CR/${d:0:4}/${d:5:2}/${d}_12-00-00_000000Z.msgpack"
+done
+assert_eq "365 crafted snapshots" 365 "$(find "$CR" -name '*.msgpack' | wc -l)"
+
+run "$SNAPSHOOTER" --snap-root "$CR" forget
+assert_rc "forget without a policy is refused" 2
+assert_err_has "the refusal says why" "no policy"
+
+before=$(state_of "$CR")
+run "$SNAPSHOOTER" --snap-root "$CR" forget --keep-within 10d --dry-run
+assert_rc "forget --keep-within 10d --dry-run" 0
+# the latest is 12-31 12:00; 10 days back is 12-21 12:00, kept strictly after
+assert_eq "keep-within 10d keeps 12-22..12-31" 10 \
+	"$(grep -c '^keep ' "$OUT")"
+check "the dry run names what would go" grep -q '^would remove .*2025-12-21_12' "$OUT"
+assert_eq "the dry run changed nothing" "$before" "$(state_of "$CR")"
+
+run "$SNAPSHOOTER" --snap-root "$CR" forget --keep-daily 7 --keep-weekly 5 \
+	--keep-monthly 12 --keep-yearly 75
+assert_rc "forget with restic's example policy" 0
+# restic's rules by hand: the last 7 days; ISO weeks end on Sundays 12-28,
+# 12-21, 12-14, 12-07 (12-31 is in 2026-W01); month ends; 2025 itself
+want="2025-01-31 2025-02-28 2025-03-31 2025-04-30 2025-05-31 2025-06-30
+2025-07-31 2025-08-31 2025-09-30 2025-10-31 2025-11-30 2025-12-07
+2025-12-14 2025-12-21 2025-12-25 2025-12-26 2025-12-27 2025-12-28
+2025-12-29 2025-12-30 2025-12-31"
+got=$(find "$CR" -name '*.msgpack' -printf '%f\n' | cut -c1-10 | sort |
+	tr '\n' ' ' | sed 's/ $//')
+assert_eq "the kept set is restic's" "$(echo $want)" "$got"
+check "the reasons are printed" grep -q '^keep .*2025-12-31_12.*(daily, weekly, monthly, yearly)' "$OUT"
+assert_eq "removed ones are reported" 344 "$(grep -c '^remove ' "$OUT")"
+check "no lock is left behind" bash -c "[ -z \"\$(ls -A '$CR/locks')\" ]"
+
+# --- the Python tool's snapshots ---------------------------------------
+say "== forget and gc on the Python tool's backup"
+FIX=${SNAP_PY_FIXTURE:-$SNAP_SOURCE_DIR/../shared/fixtures/python-backup}
+if [ ! -d "$FIX/heap" ] || [ ! -d "$FIX/snap" ]; then
+	if [ "${CI:-}" = true ] || [ -n "${SNAP_REQUIRE_SERVERS:-}" ]; then
+		fail "the Python fixture is missing: $FIX"
+	else
+		skip "the Python fixture is missing: $FIX"
+	fi
+else
+	PY=$T/py
+	mkdir -p "$PY"
+	cp -r "$FIX/heap" "$FIX/snap" "$PY/"
+	chmod -R u+w "$PY"
+	newest=$(find "$PY/snap" -name '*.jsonl.gz' -printf '%f\n' | sort | tail -n 1)
+	npy=$(find "$PY/snap" -name '*.jsonl.gz' | wc -l)
+	# one of ours, older than the Python ones: both formats in one history
+	mkdir -p "$PY/snap/2026/11"
+	cp "$proto" "$PY/snap/2026/11/2026-11-01_00-00-00_000000Z.msgpack"
+	run "$SNAPSHOOTER" --snap-root "$PY/snap" forget --keep-last 1
+	assert_rc "forget over both formats" 0
+	check "the newest (.jsonl.gz) is kept" grep -q "^keep .*$newest (last)" "$OUT"
+	assert_eq "the others of both formats are removed" "$npy" \
+		"$(grep -c '^remove ' "$OUT")"
+	assert_eq "one snapshot file left" "$newest" \
+		"$(find "$PY/snap" -name '*Z.*' -printf '%f\n')"
+	# gc either reads the .jsonl.gz snapshot (with the Python reader) or
+	# stops before deleting anything; no object it references may go
+	want=$(zcat "$PY/snap"/*/*/"$newest" | sed -n 's/.*"md5": "\([0-9a-f]\{32\}\)".*/\1/p' | sort -u)
+	run "$SNAPSHOOTER" --heap-root "$PY/heap" --snap-root "$PY/snap" gc --grace 0
+	say "    gc on the Python backup: exit $RC"
+	check "gc did not crash" test "$RC" -le 1
+	missing=$(comm -23 <(echo "$want") <(heap_ids "$PY/heap"))
+	assert_eq "every object of the kept Python snapshot is still there" "" "$missing"
+fi
+
+# --- gc after forget ----------------------------------------------------
+say "== gc: exactly the unreferenced objects"
+rm -rf "$FR" "$HR" "$SR"
+mkdir -p "$FR"
+printf 'alpha\n' >"$FR/a"
+printf 'beta\n' >"$FR/b"
+make_snapshot || die "snapshot 1"
+s1=$SNAP
+rm "$FR/a"
+printf 'gamma\n' >"$FR/c"
+make_snapshot || die "snapshot 2"
+s2=$SNAP
+cp -a "$FR" "$T/tree2"
+printf 'delta\n' >"$FR/d"
+make_snapshot || die "snapshot 3"
+s3=$SNAP
+cp -a "$FR" "$T/tree3"
+# a Python-format object of a dropped content, and temp leftovers
+drop=$(printf 'python only\n' | md5sum | cut -d' ' -f1)
+mkdir -p "$HR/${drop:0:2}" "$HR/temp"
+printf 'python only\n' | gzip -n >"$HR/${drop:0:2}/$drop.gz"
+printf 'x' >"$HR/temp/0b6e4c9e-uuid.gz"
+printf 'y' >"$HR/${drop:0:2}/.tmp-1-2-3"
+m=$(dirname "$s3")
+printf 'z' >"$m/.tmp-2026-01-01_00-00-00_000000Z.msgpack.1234"
+touch -d '2020-01-01' "$HR/${drop:0:2}/$drop.gz" "$HR/temp/0b6e4c9e-uuid.gz" \
+	"$HR/${drop:0:2}/.tmp-1-2-3" "$m/.tmp-2026-01-01_00-00-00_000000Z.msgpack.1234"
+
+run "$SNAPSHOOTER" --snap-root "$SR" forget --keep-last 2
+assert_rc "forget --keep-last 2" 0
+check "the oldest snapshot is gone" test ! -e "$s1"
+sleep 1.1   # the objects must be older than gc's start (whole seconds)
+
+before=$(state_of "$HR"; state_of "$SR")
+run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$SR" gc --dry-run --grace 0 --json
+assert_rc "gc --dry-run" 0
+assert_eq "gc --dry-run would delete 2 objects" 2 "$(json_get "$OUT" deleted)"
+assert_eq "gc --dry-run would delete 3 temps" 3 "$(json_get "$OUT" temps_deleted)"
+assert_eq "gc --dry-run changed nothing" "$before" "$(state_of "$HR"; state_of "$SR")"
+
+run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$SR" gc --json
+assert_rc "gc with the default grace" 0
+assert_eq "the default grace keeps the young unreferenced object" 1 \
+	"$(json_get "$OUT" young)"
+assert_eq "... and deletes the old one" 1 "$(json_get "$OUT" deleted)"
+
+run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$SR" gc --grace 0 --json
+assert_rc "gc --grace 0" 0
+assert_eq "gc deletes the last unreferenced object" 1 "$(json_get "$OUT" deleted)"
+want=$(for f in b c d; do printf '%s\n' "$(md5_of "$FR/$f")"; done | sort)
+assert_eq "the heap holds exactly the referenced objects" "$want" "$(heap_ids "$HR")"
+check "the python temp is gone" test ! -e "$HR/temp/0b6e4c9e-uuid.gz"
+check "the heap temp is gone" test ! -e "$HR/${drop:0:2}/.tmp-1-2-3"
+check "the snapshot temp is gone" test ! -e "$m/.tmp-2026-01-01_00-00-00_000000Z.msgpack.1234"
+for s in "$s2" "$s3"; do
+	n=$(basename "$s")
+	snap_r() {
+		run "$SNAPSHOOTER" --no-progress --file-root "$T/r-$n" \
+			--heap-root "$HR" --snap-root "$SR" restore-snapshot \
+			--path "$s" --no-save-snapshot-before --no-save-snapshot-after
+	}
+	snap_r
+	assert_rc "restore $n after gc" 0
+done
+assert_trees_equal "$T/tree2" "$T/r-$(basename "$s2")" "snapshot 2 restores"
+assert_trees_equal "$T/tree3" "$T/r-$(basename "$s3")" "snapshot 3 restores"
+
+run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$T/empty-snaps" gc --grace 0
+assert_rc "gc with no snapshot is refused" 1
+assert_err_has "the refusal names the reason" "no snapshot"
+assert_eq "... and deleted nothing" "$want" "$(heap_ids "$HR")"
+
+# --- gc racing a make-snapshot -----------------------------------------
+say "== gc racing a make-snapshot"
+BIG=$T/big
+mkdir -p "$BIG"
+for i in $(seq 1 400); do
+	head -c 65536 /dev/urandom >"$BIG/f$i"
+done
+nbefore=$(heap_ids "$HR" | wc -l)
+
+# start_stopped ENV...: a make-snapshot of $BIG, SIGSTOPped as soon as it
+# holds its lock, then let run in 50 ms slices until it wrote 20 new heap
+# objects (more than $nbefore): it is stopped mid-backup whatever the
+# machine's speed. PID in $BG; 1 if it ended first.
+start_stopped() {
+	env "$@" "$SNAPSHOOTER" --no-progress --jobs 1 --file-root "$BIG" \
+		--heap-root "$HR" --snap-root "$SR" make-snapshot \
+		>"$T/bg.out" 2>"$T/bg.err" &
+	BG=$!
+	while ! compgen -G "$SR/locks/shared-*.lock" >/dev/null; do
+		kill -0 "$BG" 2>/dev/null || break
+	done
+	kill -STOP "$BG" 2>/dev/null || return 1
+	while [ "$(heap_ids "$HR" | wc -l)" -le "$((nbefore + 20))" ]; do
+		kill -CONT "$BG" 2>/dev/null || return 1
+		sleep 0.05
+		kill -STOP "$BG" 2>/dev/null || return 1
+	done
+	# the process may have ended during the last slice
+	[ "$(ps -o stat= -p "$BG" 2>/dev/null | cut -c1)" = T ]
+}
+
+bsnap=
+nsnaps=$(find "$SR" -name '*.msgpack' | wc -l)
+if start_stopped; then
+	pass "make-snapshot stopped after writing new objects"
+	sleep 1.1
+	run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$SR" gc --grace 0
+	assert_rc "gc refuses while the backup holds its lock" 1
+	assert_err_has "the refusal names the holder" "make-snapshot (shared lock)"
+	kill -CONT "$BG"
+	wait "$BG"
+	assert_eq "the resumed make-snapshot succeeds" 0 $?
+	bsnap=$(head -n 1 "$T/bg.out")
+	run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$SR" gc --grace 0
+	assert_rc "gc after the backup" 0
+	run "$SNAPSHOOTER" --no-progress --file-root "$T/r-big" \
+		--heap-root "$HR" --snap-root "$SR" restore-snapshot \
+		--path "$bsnap" --no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "the new snapshot restores after gc" 0
+	assert_trees_equal "$BIG" "$T/r-big" "the restored tree equals the source"
+else
+	fail "could not stop make-snapshot mid-backup: $(tail -n 3 "$T/bg.err")"
+	kill -9 "$BG" 2>/dev/null
+	wait "$BG" 2>/dev/null
+fi
+
+say "== a backup stopped past the lock expiry loses its lock"
+for i in $(seq 401 800); do
+	head -c 65536 /dev/urandom >"$BIG/f$i"
+done
+nbefore=$(heap_ids "$HR" | wc -l)
+nsnaps=$(find "$SR" -name '*.msgpack' | wc -l)
+if start_stopped SNAPSHOOTER_LOCK_EXPIRY=2 SNAPSHOOTER_LOCK_REFRESH=1; then
+	sleep 3.5
+	run env SNAPSHOOTER_LOCK_EXPIRY=2 "$SNAPSHOOTER" --heap-root "$HR" \
+		--snap-root "$SR" gc --grace 0 --json
+	assert_rc "gc takes over the stale lock" 0
+	assert_ge "gc deleted the stopped backup's unpublished objects" 1 \
+		"$(json_get "$OUT" deleted)"
+	kill -CONT "$BG"
+	wait "$BG"
+	assert_eq "the resumed backup fails" 1 $?
+	check "it says it lost the lock" grep -q 'lost the lock' "$T/bg.err"
+	assert_eq "it published no snapshot" "$nsnaps" \
+		"$(find "$SR" -name '*.msgpack' | wc -l)"
+	if [ -n "$bsnap" ]; then
+		run "$SNAPSHOOTER" --no-progress --file-root "$T/r-big2" \
+			--heap-root "$HR" --snap-root "$SR" restore-snapshot \
+			--path "$bsnap" --no-save-snapshot-before \
+			--no-save-snapshot-after
+		assert_rc "the published snapshot still restores" 0
+	fi
+else
+	fail "could not stop make-snapshot mid-backup: $(tail -n 3 "$T/bg.err")"
+	kill -9 "$BG" 2>/dev/null
+	wait "$BG" 2>/dev/null
+fi
+
+say "== a lock left by kill -9"
+# the backup resumed above went on writing objects until it found its
+# lock lost: count from here
+nbefore=$(heap_ids "$HR" | wc -l)
+if start_stopped; then
+	kill -9 "$BG"
+	wait "$BG" 2>/dev/null
+	check "the killed backup left its lock" \
+		bash -c "ls '$SR/locks' | grep -q '^shared-'"
+	run "$SNAPSHOOTER" --heap-root "$HR" --snap-root "$SR" gc --grace 0
+	# refreshed less than the default 1800 s ago: not stale yet
+	assert_rc "gc refuses while the dead lock has not expired" 1
+	assert_err_has "the refusal names the holder" "make-snapshot"
+	sleep 3
+	run env SNAPSHOOTER_LOCK_EXPIRY=2 "$SNAPSHOOTER" --heap-root "$HR" \
+		--snap-root "$SR" gc --grace 0
+	assert_rc "gc takes the expired lock over" 0
+	check "the stale lock is gone" \
+		bash -c "! ls '$SR/locks' | grep -q '^shared-'"
+else
+	fail "could not stop make-snapshot mid-backup: $(tail -n 3 "$T/bg.err")"
+	kill -9 "$BG" 2>/dev/null
+	wait "$BG" 2>/dev/null
+fi
+
+# --- object stores ------------------------------------------------------
+start() { # name -> exports its variables, or skips/fails
+	local name=$1 env=$T/.$1.env
+	if ! bash "$servers/start_$name.sh" "$env" >"$T/.$name.log" 2>&1; then
+		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
+			fail "cannot start $name: $(tail -n 3 "$T/.$name.log")"
+		else
+			skip "cannot start $name (SNAP_REQUIRE_SERVERS unset)"
+		fi
+		return 1
+	fi
+	. "$env"
+	return 0
+}
+
+no_creds() {
+	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
+		AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
+		AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_ACCOUNT \
+		AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN
+}
+
+remote_checks() { # label url
+	local label=$1 url=$2 rs
+	say "== $label: $url"
+	local RFR=$T/$label.src RHR=$url/heap RSR=$url/snaps
+	rsnap() {
+		run "$SNAPSHOOTER" --no-progress --file-root "$RFR" \
+			--heap-root "$RHR" --snap-root "$RSR" "$@"
+	}
+	mkdir -p "$RFR"
+	printf 'one\n' >"$RFR/one"
+	printf 'two\n' >"$RFR/two"
+	rsnap make-snapshot
+	assert_rc "$label: snapshot 1" 0
+	rm "$RFR/one"
+	printf 'three\n' >"$RFR/three"
+	rsnap make-snapshot
+	assert_rc "$label: snapshot 2" 0
+	rs=$(head -n 1 "$OUT")
+	rsnap forget --keep-last 1
+	assert_rc "$label: forget --keep-last 1" 0
+	assert_eq "$label: one snapshot removed" 1 "$(grep -c '^remove ' "$OUT")"
+	rsnap list-snapshots
+	assert_eq "$label: one snapshot left" "$rs" "$(cat "$OUT")"
+	sleep 2     # Last-Modified has whole seconds
+	rsnap gc --dry-run --grace 0 --json
+	assert_rc "$label: gc --dry-run" 0
+	assert_eq "$label: gc --dry-run would delete 1 object" 1 "$(json_get "$OUT" deleted)"
+	assert_eq "$label: the heap holds 3 objects" 3 "$(json_get "$OUT" objects)"
+	rsnap gc --grace 0 --json
+	assert_rc "$label: gc" 0
+	assert_eq "$label: gc deleted 1 object" 1 "$(json_get "$OUT" deleted)"
+	rsnap gc --dry-run --grace 0 --json
+	assert_eq "$label: the heap holds exactly the 2 referenced objects" 2 \
+		"$(json_get "$OUT" objects)"
+	assert_eq "$label: nothing more to delete" 0 "$(json_get "$OUT" deleted)"
+	RFR=$T/$label.back
+	rsnap restore-snapshot --no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "$label: the remaining snapshot restores" 0
+	check "$label: restored content" diff -r "$T/$label.src" "$RFR"
+	rsnap list-snapshots
+	assert_eq "$label: gc and forget left no lock nor snapshot behind" "$rs" "$(cat "$OUT")"
+}
+
+if start swift; then
+	started+=("$SNAP_SWIFT_STATE")
+	no_creds
+	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
+		AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
+		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+	remote_checks swift "s3://snapgc-$$"
+fi
+if start azurite; then
+	started+=("$SNAP_AZURITE_STATE")
+	no_creds
+	export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+	remote_checks azurite "az://snapgc-$$"
+fi
+
+finish
