@@ -36,6 +36,7 @@
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
+#include "tmpfile.h"
 #include "banned.h"
 
 #define READ_BUF (1024 * 1024)
@@ -836,7 +837,7 @@ static int repair_corrupt(struct verify_run *r, struct hasher *h, char *buf,
 		heap_object_path(id, rel);
 	snprintf(shown, sizeof(shown), "%s/%s", heap_root(r->heap), rel);
 	if (r->os) {
-		s.fd = heap_tmp_fd(heap_tmpdir(), eb);
+		s.fd = tmpfile_open(tmpfile_dir(), eb);
 		if (s.fd < 0)
 			return s.fd;
 	} else {
