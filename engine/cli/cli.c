@@ -305,9 +305,27 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 	return -1;
 }
 
-static void put_u64(FILE *f, const char *key, uint64_t v)
+FILE *cli_json_open(const struct cli_ctx *ctx, FILE *dflt)
 {
-	fprintf(f, ",\"%s\":%llu", key, (unsigned long long)v);
+	FILE *f;
+
+	if (!ctx->g.json_file)
+		return dflt;
+	f = fopen(ctx->g.json_file, "we");
+	if (!f)
+		fprintf(stderr, "%s: error: cannot open '%s': %s\n", CLI_PROG,
+			ctx->g.json_file, strerror(errno));
+	return f;
+}
+
+int cli_json_close(FILE *f, FILE *dflt, const char *what, int exit_code)
+{
+	if (f == dflt ? fflush(f) : fclose(f)) {
+		fprintf(stderr, "%s: error: cannot write the JSON %s\n",
+			CLI_PROG, what);
+		return exit_code ? exit_code : CLI_EXIT_FAILURE;
+	}
+	return exit_code;
 }
 
 int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
@@ -315,34 +333,28 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 		      int exit_code)
 {
 	const char *cmd = ctx->command ? ctx->command : "";
-	FILE *f = stderr;
-	bool failed = false;
+	FILE *f;
 
 	if (!ctx->g.json && !ctx->g.json_file)
 		return exit_code;
-	if (ctx->g.json_file) {
-		f = fopen(ctx->g.json_file, "we");
-		if (!f) {
-			fprintf(stderr, "%s: error: cannot open '%s': %s\n",
-				CLI_PROG, ctx->g.json_file, strerror(errno));
-			return exit_code ? exit_code : CLI_EXIT_FAILURE;
-		}
-	}
+	f = cli_json_open(ctx, stderr);
+	if (!f)
+		return exit_code ? exit_code : CLI_EXIT_FAILURE;
 	fputs("{\"command\":", f);
 	jsonw_string(f, cmd, strlen(cmd));
-	put_u64(f, "files_scanned", st->files_scanned);
-	put_u64(f, "files_hashed", st->files_hashed);
-	put_u64(f, "md5_reused", st->md5_reused);
-	put_u64(f, "heap_objects_written", st->heap_objects_written);
-	put_u64(f, "heap_objects_present", st->heap_objects_present);
-	put_u64(f, "bytes_read", st->bytes_read);
-	put_u64(f, "bytes_written", st->bytes_written);
-	put_u64(f, "files_copied", st->files_copied);
-	put_u64(f, "files_updated", st->files_updated);
-	put_u64(f, "files_deleted", st->files_deleted);
-	put_u64(f, "dirs_created", st->dirs_created);
-	put_u64(f, "files_skipped", st->files_skipped);
-	put_u64(f, "errors", st->errors);
+	jsonw_u64_member(f, "files_scanned", st->files_scanned);
+	jsonw_u64_member(f, "files_hashed", st->files_hashed);
+	jsonw_u64_member(f, "md5_reused", st->md5_reused);
+	jsonw_u64_member(f, "heap_objects_written", st->heap_objects_written);
+	jsonw_u64_member(f, "heap_objects_present", st->heap_objects_present);
+	jsonw_u64_member(f, "bytes_read", st->bytes_read);
+	jsonw_u64_member(f, "bytes_written", st->bytes_written);
+	jsonw_u64_member(f, "files_copied", st->files_copied);
+	jsonw_u64_member(f, "files_updated", st->files_updated);
+	jsonw_u64_member(f, "files_deleted", st->files_deleted);
+	jsonw_u64_member(f, "dirs_created", st->dirs_created);
+	jsonw_u64_member(f, "files_skipped", st->files_skipped);
+	jsonw_u64_member(f, "errors", st->errors);
 	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d", st->seconds,
 		exit_code);
 	if (snapshot) {
@@ -354,18 +366,7 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 		jsonw_string(f, eb->msg, strlen(eb->msg));
 	}
 	fputs("}\n", f);
-	if (f != stderr) {
-		if (fclose(f))
-			failed = true;
-	} else if (fflush(f)) {
-		failed = true;
-	}
-	if (failed) {
-		fprintf(stderr, "%s: error: cannot write the JSON summary\n",
-			CLI_PROG);
-		return exit_code ? exit_code : CLI_EXIT_FAILURE;
-	}
-	return exit_code;
+	return cli_json_close(f, stderr, "summary", exit_code);
 }
 
 char *cli_path_join(const char *root, const char *rel)

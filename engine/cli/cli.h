@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "engine.h"
 #include "errbuf.h"
@@ -177,6 +178,15 @@ int cli_exit_code(const struct cli_ctx *ctx, int rc);
  * transfers = min(N, 256); --parallel-listing N gives scan_jobs =
  * min(N, 64). Returns -1, or CLI_EXIT_USAGE after a usage error. */
 int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which);
+
+/* Where --json output goes: the --json-file (opened for writing), else
+ * dflt. NULL after printing "cannot open 'PATH': <why>" to stderr. */
+FILE *cli_json_open(const struct cli_ctx *ctx, FILE *dflt);
+
+/* Finish f from cli_json_open: close it, or flush it when it is dflt.
+ * Returns exit_code, or (when that is 0) CLI_EXIT_FAILURE after printing
+ * "cannot write the JSON <what>" if that fails. */
+int cli_json_close(FILE *f, FILE *dflt, const char *what, int exit_code);
 
 /* The --json summary of make-snapshot / restore-snapshot / sync: one JSON
  * object on one line, on stderr or in the --json-file. snapshot and error

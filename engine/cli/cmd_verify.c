@@ -61,41 +61,29 @@ static void on_finding(void *arg, enum verify_kind kind, const char *subject,
 	c->n++;
 }
 
-static void put_u64(FILE *f, const char *name, uint64_t v)
-{
-	fprintf(f, ",\"%s\":%llu", name, (unsigned long long)v);
-}
-
 static int write_json(const struct cli_ctx *ctx, const struct collect *c,
 		      const struct verify_stats *st, const struct errbuf *eb,
 		      int exit_code)
 {
-	FILE *f = stdout;
+	FILE *f = cli_json_open(ctx, stdout);
 	size_t i;
-	int bad;
 
-	if (ctx->g.json_file) {
-		f = fopen(ctx->g.json_file, "we");
-		if (!f) {
-			fprintf(stderr, "%s: error: cannot open '%s': %s\n",
-				CLI_PROG, ctx->g.json_file, strerror(errno));
-			return exit_code ? exit_code : CLI_EXIT_FAILURE;
-		}
-	}
+	if (!f)
+		return exit_code ? exit_code : CLI_EXIT_FAILURE;
 	fputs("{\"command\":\"verify\"", f);
-	put_u64(f, "snapshots", st->snapshots);
-	put_u64(f, "snapshots_corrupt", st->snapshots_corrupt);
-	put_u64(f, "files", st->files);
-	put_u64(f, "objects_referenced", st->objects_referenced);
-	put_u64(f, "objects_present", st->objects_present);
-	put_u64(f, "objects_unreferenced", st->objects_unreferenced);
-	put_u64(f, "objects_missing", st->objects_missing);
-	put_u64(f, "objects_checked", st->objects_checked);
-	put_u64(f, "objects_corrupt", st->objects_corrupt);
-	put_u64(f, "bytes_checked", st->bytes_checked);
-	put_u64(f, "leftovers", st->leftovers);
-	put_u64(f, "repaired", st->repaired);
-	put_u64(f, "unrepaired", st->unrepaired);
+	jsonw_u64_member(f, "snapshots", st->snapshots);
+	jsonw_u64_member(f, "snapshots_corrupt", st->snapshots_corrupt);
+	jsonw_u64_member(f, "files", st->files);
+	jsonw_u64_member(f, "objects_referenced", st->objects_referenced);
+	jsonw_u64_member(f, "objects_present", st->objects_present);
+	jsonw_u64_member(f, "objects_unreferenced", st->objects_unreferenced);
+	jsonw_u64_member(f, "objects_missing", st->objects_missing);
+	jsonw_u64_member(f, "objects_checked", st->objects_checked);
+	jsonw_u64_member(f, "objects_corrupt", st->objects_corrupt);
+	jsonw_u64_member(f, "bytes_checked", st->bytes_checked);
+	jsonw_u64_member(f, "leftovers", st->leftovers);
+	jsonw_u64_member(f, "repaired", st->repaired);
+	jsonw_u64_member(f, "unrepaired", st->unrepaired);
 	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d", st->seconds,
 		exit_code);
 	if (exit_code && exit_code != CLI_EXIT_DAMAGE && eb->msg[0]) {
@@ -116,15 +104,9 @@ static int write_json(const struct cli_ctx *ctx, const struct collect *c,
 		fputs("}", f);
 	}
 	fputs("]", f);
-	put_u64(f, "findings_left_out", c->dropped);
+	jsonw_u64_member(f, "findings_left_out", c->dropped);
 	fputs("}\n", f);
-	bad = f == stdout ? fflush(f) : fclose(f);
-	if (bad) {
-		fprintf(stderr, "%s: error: cannot write the JSON report\n",
-			CLI_PROG);
-		return exit_code ? exit_code : CLI_EXIT_FAILURE;
-	}
-	return exit_code;
+	return cli_json_close(f, stdout, "report", exit_code);
 }
 
 static void print_summary(const struct verify_stats *st,

@@ -95,3 +95,8 @@ void jsonw_string(FILE *out, const char *s, size_t len)
 	}
 	fputc('"', out);
 }
+
+void jsonw_u64_member(FILE *out, const char *key, uint64_t v)
+{
+	fprintf(out, ",\"%s\":%llu", key, (unsigned long long)v);
+}

@@ -8,10 +8,14 @@
 #define SNAP_JSONW_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Write s (len bytes) as a quoted JSON string. Control characters, '"'
  * and '\\' are escaped; see above for invalid UTF-8. */
 void jsonw_string(FILE *out, const char *s, size_t len);
+
+/* Write a further member of an object: ,"key":v (key is not escaped). */
+void jsonw_u64_member(FILE *out, const char *key, uint64_t v);
 
 #endif

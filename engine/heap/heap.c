@@ -12,6 +12,7 @@
 
 #include "heap_gz.h"
 #include "heap_impl.h"
+#include "tmpfile.h"
 #include "banned.h"
 
 struct heap {
@@ -54,34 +55,6 @@ int heap_parse_object_name(const char *name, size_t len, struct objid *id)
 	return kind;
 }
 
-const char *heap_tmpdir(void)
-{
-	const char *tmp = getenv("TMPDIR");
-
-	return tmp && *tmp ? tmp : "/tmp";
-}
-
-int heap_tmp_fd(const char *dir, struct errbuf *eb)
-{
-	char path[4096];
-	int fd;
-
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	/* a filesystem without O_TMPFILE: a named file, unlinked at once */
-	snprintf(path, sizeof(path), "%s/snapshooter-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	unlink(path);
-	return fd;
-}
-
 int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 			 int *fd_out, struct errbuf *eb)
 {
@@ -91,7 +64,7 @@ int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 	if (dirfd >= 0)
 		fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0)
-		fd = heap_tmp_fd(heap_tmpdir(), eb);
+		fd = tmpfile_open(tmpfile_dir(), eb);
 	if (fd < 0)
 		return fd;
 	ret = heap_gz_decode_fd(src, fd, max, NULL, why, sizeof(why));

@@ -57,10 +57,6 @@ int heap_local_open(const char *root, bool create, enum heap_format fmt,
 /* Is name (len bytes) "<32 hex>" or "<32 hex>.gz"? 1 raw, 2 gz, 0
  * neither (temp files, anything else: not objects); *id gets the id. */
 int heap_parse_object_name(const char *name, size_t len, struct objid *id);
-/* An unnamed temp file (O_RDWR) in dir. fd or -errno. */
-int heap_tmp_fd(const char *dir, struct errbuf *eb);
-/* $TMPDIR or /tmp. */
-const char *heap_tmpdir(void);
 /* Decode the gzip object read from src (the heap's name for it in
  * shown) into a new unnamed temp file in directory dirfd (a local heap:
  * its own disk, not a /tmp that may be RAM) or, when that fails or dirfd

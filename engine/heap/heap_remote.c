@@ -37,6 +37,7 @@
 #include "heap_gz.h"
 #include "idset.h"
 #include "objstore.h"
+#include "tmpfile.h"
 #include "banned.h"
 
 #define REMOTE_MEM_BUDGET (64u * 1024 * 1024)
@@ -446,7 +447,7 @@ static int remote_tx_begin(void *self, void **out, struct errbuf *eb)
 	if (!tx)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	tx->r = r;
-	tx->fd = heap_tmp_fd(r->tmpdir, eb);
+	tx->fd = tmpfile_open(r->tmpdir, eb);
 	if (tx->fd < 0) {
 		ret = tx->fd;
 		free(tx);
@@ -528,7 +529,7 @@ static int fetch(struct remote *r, const char *key, int *fd_out,
 	struct body_sink sink;
 	int fd, ret;
 
-	fd = heap_tmp_fd(r->tmpdir, eb);
+	fd = tmpfile_open(r->tmpdir, eb);
 	if (fd < 0)
 		return fd;
 	memset(&sink, 0, sizeof(sink));
@@ -840,7 +841,7 @@ int heap_remote_open(const char *url, bool create,
 		r->log = o->log;
 	else
 		r->log = (struct logger)LOGGER_INIT;
-	r->tmpdir = heap_tmpdir();
+	r->tmpdir = tmpfile_dir();
 	config_from_opts(&cfg, o);
 	ret = objstore_open(url, o ? o->heap_storage_options : NULL, &cfg,
 			    &r->os, eb);

@@ -36,6 +36,7 @@
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
+#include "tmpfile.h"
 #include "banned.h"
 
 #define READ_BUF (1024 * 1024)
@@ -708,27 +709,6 @@ static int collect_damaged(struct verify_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* MD5 of fd from its current offset to its end. */
-static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
-		   struct objid *out, struct errbuf *eb)
-{
-	int ret = hasher_begin(h, eb);
-
-	while (!ret) {
-		ssize_t n = read(fd, buf, READ_BUF);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errbuf_set(eb, -errno, "cannot read '%s': %s",
-					  path, strerror(errno));
-		if (n == 0)
-			return hasher_final(h, out, eb);
-		ret = hasher_update(h, buf, (size_t)n, eb);
-	}
-	return ret;
-}
-
 /* Where the replacement's bytes go: a heap tx, a local temp file, or the
  * gzip encoder in front of one of them. */
 struct sink {
@@ -757,6 +737,38 @@ static int fd_sink(void *arg, const void *buf, size_t len, struct errbuf *eb)
 	return 0;
 }
 
+/* MD5 of fd from its current offset to its end; with s, the bytes are
+ * copied into it too (its encoder finished before the MD5 is). */
+static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
+		   struct sink *s, struct objid *out, struct errbuf *eb)
+{
+	int ret = hasher_begin(h, eb);
+
+	while (!ret) {
+		ssize_t n = read(fd, buf, READ_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errbuf_set(eb, -errno, "cannot read '%s': %s",
+					  path, strerror(errno));
+		if (n == 0)
+			break;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+		if (!ret && s && s->enc)
+			ret = heap_gz_enc_write(s->enc, buf, (size_t)n, eb);
+		else if (!ret && s && s->tx)
+			ret = heap_tx_write(s->tx, buf, (size_t)n, eb);
+		else if (!ret && s)
+			ret = fd_sink(s, buf, (size_t)n, eb);
+	}
+	if (!ret && s && s->enc)
+		ret = heap_gz_enc_finish(s->enc, eb);
+	if (!ret)
+		ret = hasher_final(h, out, eb);
+	return ret;
+}
+
 /* Copy src (at byte 0) into the sink, hashing it again: the file may
  * have changed since it was matched. 0, -ESTALE when it did, -errno. */
 static int copy_checked(struct hasher *h, char *buf, int src,
@@ -769,29 +781,7 @@ static int copy_checked(struct hasher *h, char *buf, int src,
 	if (lseek(src, 0, SEEK_SET) < 0)
 		return errbuf_set(eb, -errno, "cannot rewind '%s': %s", path,
 				  strerror(errno));
-	ret = hasher_begin(h, eb);
-	while (!ret) {
-		ssize_t n = read(src, buf, READ_BUF);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errbuf_set(eb, -errno, "cannot read '%s': %s",
-					  path, strerror(errno));
-		if (n == 0)
-			break;
-		ret = hasher_update(h, buf, (size_t)n, eb);
-		if (!ret && s->enc)
-			ret = heap_gz_enc_write(s->enc, buf, (size_t)n, eb);
-		else if (!ret && s->tx)
-			ret = heap_tx_write(s->tx, buf, (size_t)n, eb);
-		else if (!ret)
-			ret = fd_sink(s, buf, (size_t)n, eb);
-	}
-	if (!ret && s->enc)
-		ret = heap_gz_enc_finish(s->enc, eb);
-	if (!ret)
-		ret = hasher_final(h, &got, eb);
+	ret = hash_fd(h, buf, src, path, s, &got, eb);
 	if (!ret && objid_cmp(&got, want))
 		ret = errbuf_set(eb, -ESTALE, "'%s' changed while it was "
 				 "copied", path);
@@ -836,7 +826,7 @@ static int repair_corrupt(struct verify_run *r, struct hasher *h, char *buf,
 		heap_object_path(id, rel);
 	snprintf(shown, sizeof(shown), "%s/%s", heap_root(r->heap), rel);
 	if (r->os) {
-		s.fd = heap_tmp_fd(heap_tmpdir(), eb);
+		s.fd = tmpfile_open(tmpfile_dir(), eb);
 		if (s.fd < 0)
 			return s.fd;
 	} else {
@@ -914,7 +904,7 @@ static int repair_file(struct repair_walk *w, int dfd, const char *name,
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return 0;   /* unreadable files just do not help */
-	ret = hash_fd(w->h, w->buf, fd, path, &id, eb);
+	ret = hash_fd(w->h, w->buf, fd, path, NULL, &id, eb);
 	if (ret < 0) {
 		/* an unreadable file just does not help */
 		errbuf_clear(eb);

@@ -1,6 +1,6 @@
-/* pysnap_reader: gzip members -> inflate -> lines -> strict JSON objects
- * -> validated file entries, with the missing parent directories
- * synthesized in front of the first file inside them. */
+/* pysnap_reader: gzip members -> inflate -> lines -> records (parsed by
+ * pysnap_json) -> validated file entries, with the missing parent
+ * directories synthesized in front of the first file inside them. */
 #include "pysnap_reader.h"
 
 #include <errno.h>
@@ -15,13 +15,13 @@
 
 #include <zlib.h>
 
+#include "pysnap_json.h"
 #include "snapstore.h"
 
 #include "banned.h"
 
 #define PY_IN_BUF (64 * 1024)
 #define PY_OUT_BUF (64 * 1024)
-#define PY_DEPTH_MAX 32
 #define PY_NS_PER_SEC 1000000000LL
 
 struct pysnap_reader {
@@ -42,8 +42,7 @@ struct pysnap_reader {
 	size_t out_pos, out_len;
 	char *line;               /* current line (not NUL-terminated) */
 	size_t line_len, line_cap;
-	char *scratch;            /* decoded strings of the line */
-	size_t scratch_len;
+	char *scratch;            /* pysnap_rec_parse's strings */
 	struct entry pending;     /* a parsed file, once its dirs are out */
 	bool has_pending;
 	size_t dir_pos;           /* where to look for the next dir of it */
@@ -201,522 +200,6 @@ static int read_line(struct pysnap_reader *r)
 	}
 }
 
-/* ---- JSON (the subset json.dumps writes, parsed strictly) ---- */
-
-struct jp {
-	struct pysnap_reader *r;
-	const char *p, *end;
-};
-
-struct jstr {
-	const char *s;   /* in r->scratch */
-	size_t len;
-};
-
-static void skip_ws(struct jp *j)
-{
-	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
-				 *j->p == '\r' || *j->p == '\n'))
-		j->p++;
-}
-
-static int hex4(const char *p, unsigned *v)
-{
-	unsigned x = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		x <<= 4;
-		if (c >= '0' && c <= '9')
-			x |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			x |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			x |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*v = x;
-	return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
-/* A string at j->p, decoded into the scratch buffer. Lone surrogates
- * \udc80-\udcff are os.fsdecode's surrogateescape: the raw bytes
- * 0x80-0xff of a name that was not UTF-8. */
-static int parse_string(struct jp *j, struct jstr *out)
-{
-	struct pysnap_reader *r = j->r;
-	char *o = r->scratch + r->scratch_len;
-	char *start = o;
-
-	if (j->p >= j->end || *j->p != '"')
-		return corrupt(r, "string expected");
-	j->p++;
-	for (;;) {
-		unsigned char c;
-		unsigned cp, lo;
-
-		if (j->p >= j->end)
-			return corrupt(r, "unterminated string");
-		c = (unsigned char)*j->p++;
-		if (c == '"')
-			break;
-		if (c < 0x20)
-			return corrupt(r, "control character in a string");
-		if (c != '\\') {
-			*o++ = (char)c;
-			continue;
-		}
-		if (j->p >= j->end)
-			return corrupt(r, "unterminated string");
-		c = (unsigned char)*j->p++;
-		switch (c) {
-		case '"': case '\\': case '/':
-			*o++ = (char)c;
-			continue;
-		case 'b': *o++ = '\b'; continue;
-		case 'f': *o++ = '\f'; continue;
-		case 'n': *o++ = '\n'; continue;
-		case 'r': *o++ = '\r'; continue;
-		case 't': *o++ = '\t'; continue;
-		case 'u':
-			break;
-		default:
-			return corrupt(r, "bad escape '\\%c' in a string",
-				       c >= 0x20 && c < 0x7f ? c : '?');
-		}
-		if (j->end - j->p < 4 || hex4(j->p, &cp))
-			return corrupt(r, "bad \\u escape in a string");
-		j->p += 4;
-		if (cp >= 0xd800 && cp <= 0xdbff) {
-			if (j->end - j->p < 6 || j->p[0] != '\\' ||
-			    j->p[1] != 'u' || hex4(j->p + 2, &lo) ||
-			    lo < 0xdc00 || lo > 0xdfff)
-				return corrupt(r, "unpaired surrogate in a string");
-			j->p += 6;
-			cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		} else if (cp >= 0xdc80 && cp <= 0xdcff) {
-			*o++ = (char)(cp - 0xdc00);
-			continue;
-		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-			return corrupt(r, "unpaired surrogate in a string");
-		}
-		o += put_utf8(o, cp);
-	}
-	out->s = start;
-	out->len = (size_t)(o - start);
-	r->scratch_len += out->len;
-	return 0;
-}
-
-/* A number at j->p: *is_int when it has no fraction or exponent (then
- * *i, which must fit an int64), always *d. */
-static int parse_number(struct jp *j, bool *is_int, int64_t *i, double *d)
-{
-	const char *s = j->p;
-	char buf[64];
-	char *endp;
-	bool integer = true;
-	size_t n;
-
-	if (j->p < j->end && *j->p == '-')
-		j->p++;
-	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-		return corrupt(j->r, "bad number");
-	if (*j->p == '0')
-		j->p++;
-	else
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	if (j->p < j->end && *j->p == '.') {
-		integer = false;
-		j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			return corrupt(j->r, "bad number");
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		integer = false;
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
-		if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-			return corrupt(j->r, "bad number");
-		while (j->p < j->end && *j->p >= '0' && *j->p <= '9')
-			j->p++;
-	}
-	n = (size_t)(j->p - s);
-	if (n >= sizeof(buf))
-		return corrupt(j->r, "number too long");
-	memcpy(buf, s, n);
-	buf[n] = '\0';
-	errno = 0;
-	if (integer) {
-		long long v = strtoll(buf, &endp, 10);
-
-		if (errno || *endp)
-			return corrupt(j->r, "integer out of range");
-		*i = v;
-		*d = (double)v;
-	} else {
-		*d = strtod(buf, &endp);
-		if (*endp || !isfinite(*d))
-			return corrupt(j->r, "number out of range");
-	}
-	*is_int = integer;
-	return 0;
-}
-
-static bool literal(struct jp *j, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n))
-		return false;
-	j->p += n;
-	return true;
-}
-
-static int skip_value(struct jp *j, int depth);
-
-/* Skip an object or array after its opening bracket. */
-static int skip_container(struct jp *j, char close, int depth)
-{
-	struct jstr key;
-	size_t mark = j->r->scratch_len;
-	int rc;
-
-	if (depth > PY_DEPTH_MAX)
-		return corrupt(j->r, "nested deeper than %d", PY_DEPTH_MAX);
-	skip_ws(j);
-	if (j->p < j->end && *j->p == close) {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		skip_ws(j);
-		if (close == '}') {
-			rc = parse_string(j, &key);
-			if (rc)
-				return rc;
-			j->r->scratch_len = mark;
-			skip_ws(j);
-			if (j->p >= j->end || *j->p != ':')
-				return corrupt(j->r, "':' expected");
-			j->p++;
-		}
-		rc = skip_value(j, depth);
-		if (rc)
-			return rc;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == close) {
-			j->p++;
-			return 0;
-		}
-		return corrupt(j->r, "'%c' or ',' expected", close);
-	}
-}
-
-static int skip_value(struct jp *j, int depth)
-{
-	struct jstr s;
-	size_t mark = j->r->scratch_len;
-	bool is_int;
-	int64_t i;
-	double d;
-	int rc;
-
-	skip_ws(j);
-	if (j->p >= j->end)
-		return corrupt(j->r, "value expected");
-	switch (*j->p) {
-	case '"':
-		rc = parse_string(j, &s);
-		j->r->scratch_len = mark;
-		return rc;
-	case '{':
-		j->p++;
-		return skip_container(j, '}', depth + 1);
-	case '[':
-		j->p++;
-		return skip_container(j, ']', depth + 1);
-	default:
-		if (literal(j, "true") || literal(j, "false") ||
-		    literal(j, "null"))
-			return 0;
-		return parse_number(j, &is_int, &i, &d);
-	}
-}
-
-/* ---- one record ---- */
-
-enum field {
-	F_NAME, F_MD5, F_SIZE, F_MTIME, F_MODE, F_CREATED, F_INO, F_TYPE,
-	F_ETAG, F_S3_ETAG, F_CONTENT, F_LASTMOD, F_S3_LASTMOD, F_COUNT
-};
-
-static const char *const field_names[F_COUNT] = {
-	"name", "md5", "size", "mtime", "mode", "created", "ino", "type",
-	"etag", "ETag", "content_settings", "last_modified", "LastModified",
-};
-
-struct rec {
-	struct jstr name, md5, type, etag, content_md5, lastmod;
-	bool has_name, has_md5, has_size, has_mtime, has_mode, has_created;
-	bool has_ino, has_type, has_etag, has_content_md5, has_lastmod;
-	bool etag_s3;
-	uint64_t size, ino;
-	int64_t mode;
-	double mtime, created;
-};
-
-static int number_field(struct jp *j, const char *key, double *d)
-{
-	bool is_int;
-	int64_t i;
-
-	if (j->p >= j->end || (*j->p != '-' && (*j->p < '0' || *j->p > '9')))
-		return corrupt(j->r, "'%s' is not a number", key);
-	return parse_number(j, &is_int, &i, d);
-}
-
-static int uint_field(struct jp *j, const char *key, uint64_t *v)
-{
-	bool is_int;
-	int64_t i;
-	double d;
-	int rc;
-
-	if (j->p >= j->end || *j->p < '0' || *j->p > '9')
-		return corrupt(j->r, "'%s' is not a non-negative integer", key);
-	rc = parse_number(j, &is_int, &i, &d);
-	if (rc)
-		return rc;
-	if (!is_int)
-		return corrupt(j->r, "'%s' is not a non-negative integer", key);
-	*v = (uint64_t)i;
-	return 0;
-}
-
-/* A string, or null (*present false). */
-static int string_or_null(struct jp *j, const char *key, struct jstr *s,
-			  bool *present)
-{
-	if (literal(j, "null")) {
-		*present = false;
-		return 0;
-	}
-	if (j->p >= j->end || *j->p != '"')
-		return corrupt(j->r, "'%s' is not a string", key);
-	*present = true;
-	return parse_string(j, s);
-}
-
-/* content_settings: take content_md5 (a string or null), skip the rest */
-static int parse_content_settings(struct jp *j, struct rec *rec)
-{
-	struct jstr key;
-	int rc;
-
-	if (literal(j, "null"))
-		return 0;
-	if (j->p >= j->end || *j->p != '{')
-		return corrupt(j->r, "'content_settings' is not an object");
-	j->p++;
-	skip_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		size_t mark = j->r->scratch_len;
-
-		skip_ws(j);
-		rc = parse_string(j, &key);
-		if (rc)
-			return rc;
-		j->r->scratch_len = mark;
-		skip_ws(j);
-		if (j->p >= j->end || *j->p != ':')
-			return corrupt(j->r, "':' expected");
-		j->p++;
-		skip_ws(j);
-		if (key.len == 11 && !memcmp(key.s, "content_md5", 11)) {
-			if (rec->has_content_md5)
-				return corrupt(j->r, "duplicate key "
-					       "'content_md5'");
-			rc = string_or_null(j, "content_md5", &rec->content_md5,
-					    &rec->has_content_md5);
-		} else {
-			rc = skip_value(j, 2);
-		}
-		if (rc)
-			return rc;
-		skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		return corrupt(j->r, "'}' or ',' expected");
-	}
-}
-
-static int parse_field(struct jp *j, enum field f, struct rec *rec)
-{
-	const char *key = f < F_COUNT ? field_names[f] : "";
-	uint64_t u;
-	int rc;
-
-	switch (f) {
-	case F_NAME:
-		if (j->p >= j->end || *j->p != '"')
-			return corrupt(j->r, "'name' is not a string");
-		rec->has_name = true;
-		return parse_string(j, &rec->name);
-	case F_MD5:
-		return string_or_null(j, key, &rec->md5, &rec->has_md5);
-	case F_SIZE:
-		rec->has_size = true;
-		return uint_field(j, key, &rec->size);
-	case F_MTIME:
-		rec->has_mtime = true;
-		return number_field(j, key, &rec->mtime);
-	case F_MODE:
-		rec->has_mode = true;
-		rc = uint_field(j, key, &u);
-		rec->mode = (int64_t)u;
-		return rc;
-	case F_CREATED:
-		if (literal(j, "null"))
-			return 0;
-		rec->has_created = true;
-		return number_field(j, key, &rec->created);
-	case F_INO:
-		rec->has_ino = true;
-		return uint_field(j, key, &rec->ino);
-	case F_TYPE:
-		if (j->p >= j->end || *j->p != '"')
-			return corrupt(j->r, "'type' is not a string");
-		rec->has_type = true;
-		return parse_string(j, &rec->type);
-	case F_ETAG:
-	case F_S3_ETAG:
-		if (rec->has_etag)
-			return corrupt(j->r, "two etags");
-		rec->etag_s3 = f == F_S3_ETAG;
-		return string_or_null(j, key, &rec->etag, &rec->has_etag);
-	case F_CONTENT:
-		return parse_content_settings(j, rec);
-	case F_LASTMOD:
-	case F_S3_LASTMOD:
-		if (rec->has_lastmod)
-			return corrupt(j->r, "two modification times");
-		return string_or_null(j, key, &rec->lastmod, &rec->has_lastmod);
-	default:
-		return skip_value(j, 1);
-	}
-}
-
-static int parse_record(struct pysnap_reader *r, struct rec *rec)
-{
-	struct jp j = { r, r->line, r->line + r->line_len };
-	unsigned seen = 0;
-	int rc;
-
-	memset(rec, 0, sizeof(*rec));
-	r->scratch_len = 0;
-	skip_ws(&j);
-	if (j.p >= j.end)
-		return corrupt(r, "empty line");
-	if (*j.p != '{')
-		return corrupt(r, "not a JSON object");
-	j.p++;
-	skip_ws(&j);
-	if (j.p < j.end && *j.p == '}') {
-		j.p++;
-		goto end;
-	}
-	for (;;) {
-		struct jstr key;
-		size_t mark = r->scratch_len;
-		int f;
-
-		skip_ws(&j);
-		rc = parse_string(&j, &key);
-		if (rc)
-			return rc;
-		r->scratch_len = mark;
-		skip_ws(&j);
-		if (j.p >= j.end || *j.p != ':')
-			return corrupt(r, "':' expected");
-		j.p++;
-		skip_ws(&j);
-		for (f = 0; f < F_COUNT; f++)
-			if (strlen(field_names[f]) == key.len &&
-			    !memcmp(field_names[f], key.s, key.len))
-				break;
-		if (f < F_COUNT) {
-			if (seen & 1u << f)
-				return corrupt(r, "duplicate key '%s'",
-					       field_names[f]);
-			seen |= 1u << f;
-		}
-		rc = parse_field(&j, (enum field)f, rec);
-		if (rc)
-			return rc;
-		skip_ws(&j);
-		if (j.p < j.end && *j.p == ',') {
-			j.p++;
-			continue;
-		}
-		if (j.p < j.end && *j.p == '}') {
-			j.p++;
-			break;
-		}
-		return corrupt(r, "'}' or ',' expected");
-	}
-end:
-	skip_ws(&j);
-	if (j.p != j.end)
-		return corrupt(r, "data after the object");
-	return 0;
-}
-
 /* ---- record -> entry ---- */
 
 int pysnap_float_to_ns(double sec, int64_t *ns)
@@ -756,23 +239,6 @@ bool pysnap_mtime_matches(int64_t recorded_ns, int64_t scanned_ns)
 	return back == recorded_ns;
 }
 
-static int unhex_md5(const struct jstr *s, struct objid *id)
-{
-	size_t i;
-
-	if (s->len != 2 * OBJID_LEN)
-		return -1;
-	for (i = 0; i < OBJID_LEN; i++) {
-		unsigned v;
-		char pair[4] = { '0', '0', s->s[2 * i], s->s[2 * i + 1] };
-
-		if (hex4(pair, &v))
-			return -1;
-		id->b[i] = (uint8_t)v;
-	}
-	return 0;
-}
-
 static int b64val(char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -789,7 +255,7 @@ static int b64val(char c)
 }
 
 /* base64 of exactly 16 bytes: 22 characters and "==" */
-static int unbase64_md5(const struct jstr *s, struct objid *id)
+static int unbase64_md5(const struct pysnap_str *s, struct objid *id)
 {
 	uint32_t acc = 0;
 	size_t i, o = 0;
@@ -814,7 +280,7 @@ static int unbase64_md5(const struct jstr *s, struct objid *id)
 
 /* "YYYY-MM-DDTHH:MM:SS[.f...](Z|+HH:MM|-HH:MM)" (isoformat of an aware
  * datetime, as the Python tool records store times) -> ns */
-static int parse_iso(const struct jstr *s, int64_t *ns)
+static int parse_iso(const struct pysnap_str *s, int64_t *ns)
 {
 	char buf[64];
 	struct tm tm;
@@ -864,7 +330,7 @@ static int parse_iso(const struct jstr *s, int64_t *ns)
 	return 0;
 }
 
-static int rec_to_entry(struct pysnap_reader *r, struct rec *rec,
+static int rec_to_entry(struct pysnap_reader *r, struct pysnap_rec *rec,
 			struct entry *e)
 {
 	const char *why;
@@ -883,7 +349,7 @@ static int rec_to_entry(struct pysnap_reader *r, struct rec *rec,
 	e->type = ENTRY_FILE;
 	e->size = rec->size;
 	if (rec->has_md5) {
-		if (unhex_md5(&rec->md5, &e->md5))
+		if (objid_from_hex(rec->md5.s, rec->md5.len, &e->md5))
 			return corrupt(r, "'md5' is not 32 hex digits");
 	} else if (rec->has_content_md5) {
 		/* Azure: the store's own Content-MD5, base64 */
@@ -918,7 +384,7 @@ static int rec_to_entry(struct pysnap_reader *r, struct rec *rec,
 		e->ino = rec->ino;
 	if (rec->has_etag) {
 		char etag[ENTRY_ETAG_MAX + 1];
-		struct jstr t = rec->etag;
+		struct pysnap_str t = rec->etag;
 
 		/* as this tool's listings give them: S3 ETags quoted (kept),
 		 * Azure etags bare (the Python tool's SDK quotes them) */
@@ -946,15 +412,18 @@ static int rec_to_entry(struct pysnap_reader *r, struct rec *rec,
  * end, or -errno. */
 static int next_file(struct pysnap_reader *r)
 {
-	struct rec rec;
+	struct pysnap_rec rec;
+	struct errbuf jeb = ERRBUF_INIT;
 	size_t n, i;
 	int rc, c;
 
 	rc = read_line(r);
 	if (rc <= 0)
 		return rc;
-	rc = parse_record(r, &rec);
-	if (!rc)
+	rc = pysnap_rec_parse(r->line, r->line_len, r->scratch, &rec, &jeb);
+	if (rc)
+		rc = corrupt(r, "%s", jeb.msg);
+	else
 		rc = rec_to_entry(r, &rec, &r->pending);
 	if (rc) {
 		entry_release(&r->pending);

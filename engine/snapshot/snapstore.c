@@ -19,6 +19,7 @@
 
 #include "snapshot_reader.h"
 #include "snapstore_impl.h"
+#include "tmpfile.h"
 #include "banned.h"
 
 #define NS_PER_SEC INT64_C(1000000000)
@@ -832,7 +833,6 @@ int snapstore_open(const char *root, const char *storage_options_json,
 		   struct errbuf *eb)
 {
 	struct snapstore *ss;
-	const char *tmp;
 	int rc;
 
 	if (!out)
@@ -849,8 +849,7 @@ int snapstore_open(const char *root, const char *storage_options_json,
 		ss->log = o->log;
 	else
 		ss->log = (struct logger)LOGGER_INIT;
-	tmp = getenv("TMPDIR");
-	ss->tmpdir = tmp && *tmp ? tmp : "/tmp";
+	ss->tmpdir = tmpfile_dir();
 	if (root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5))) {
 		rc = snapstore_remote_open(ss, root, storage_options_json, o,
 					   eb);

@@ -18,6 +18,7 @@
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore_impl.h"
+#include "tmpfile.h"
 #include "banned.h"
 
 /* one downloaded snapshot being read; lives until snapstore_free because
@@ -26,26 +27,6 @@ struct snapstore_rfd {
 	struct snapstore_rfd *next;
 	int fd;
 };
-
-static int tmp_fd(const char *dir, struct errbuf *eb)
-{
-	char path[4096];
-	int fd;
-
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0)
-		return fd;
-	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	snprintf(path, sizeof(path), "%s/snapshooter-XXXXXX", dir);
-	fd = mkostemp(path, O_CLOEXEC);
-	if (fd < 0)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	unlink(path);
-	return fd;
-}
 
 int snapstore_remote_open(struct snapstore *ss, const char *url,
 			  const char *storage_options_json,
@@ -142,7 +123,7 @@ int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,
 
 int snapstore_remote_begin(struct snapstore_tx *tx, struct errbuf *eb)
 {
-	tx->fd = tmp_fd(tx->ss->tmpdir, eb);
+	tx->fd = tmpfile_open(tx->ss->tmpdir, eb);
 	return tx->fd < 0 ? tx->fd : 0;
 }
 
@@ -320,7 +301,7 @@ int snapstore_remote_open_reader(struct snapstore *ss, const char *path,
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	fd = cache_open(ss, key);
 	if (fd < 0) {
-		fd = tmp_fd(ss->tmpdir, eb);
+		fd = tmpfile_open(ss->tmpdir, eb);
 		if (fd < 0) {
 			free(shown);
 			return fd;

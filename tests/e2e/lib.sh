@@ -48,7 +48,8 @@ e2e_cleanup() {
 	chmod -R u+rwx "$T" 2>/dev/null
 	rm -rf "$T"
 }
-trap e2e_cleanup EXIT
+# servers started with use_server (at the end of this file) stop first
+trap 'e2e_stop_servers; e2e_cleanup' EXIT
 trap 'echo "interrupted"; exit 130' INT TERM
 
 # ---- reporting -------------------------------------------------------
@@ -516,4 +517,63 @@ make_awkward_tree() {
 	mkdir -p "$d/a-dir" "$d/a_dir"
 	echo c >"$d/a-dir/c"
 	echo c >"$d/a_dir/c"
+}
+
+# ---- object-store servers (tests/servers) ----------------------------
+
+E2E_SERVERS=()	# state dirs of the servers started by start_server
+
+e2e_stop_servers() {
+	local s
+	for s in "${E2E_SERVERS[@]}"; do
+		bash "$SNAP_SOURCE_DIR/tests/servers/stop.sh" "$s" >/dev/null 2>&1
+	done
+}
+
+# start_server NAME [VAR=value...]: start tests/servers/start_NAME.sh
+# (swift, azurite, s3rver; the VARs in its environment) on 127.0.0.1,
+# source the SNAP_<NAME>_* variables it writes and stop it at exit.
+# Returns 1 after a skip, or a failure when SNAP_REQUIRE_SERVERS=1, if it
+# cannot start.
+start_server() {
+	local name=$1 env=$T/.$1.env state
+	shift
+	if ! env "$@" bash "$SNAP_SOURCE_DIR/tests/servers/start_$name.sh" \
+		"$env" >"$T/.$name.log" 2>&1; then
+		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
+			fail "cannot start $name: $(tail -n 3 "$T/.$name.log")"
+		else
+			skip "cannot start $name (SNAP_REQUIRE_SERVERS unset)"
+		fi
+		return 1
+	fi
+	. "$env"
+	state=SNAP_${name^^}_STATE
+	E2E_SERVERS+=("${!state}")
+	return 0
+}
+
+# no_creds: forget every object-store credential of the caller's shell.
+no_creds() {
+	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
+		AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
+		AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_ACCOUNT \
+		AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN
+}
+
+# use_server swift|azurite: start_server, then export only the client
+# credentials of that server (s3:// URLs go to Swift's S3 API, az:// to
+# Azurite). Returns 1 when it could not start.
+use_server() {
+	start_server "$1" || return 1
+	no_creds
+	case $1 in
+	swift)
+		export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
+			AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
+			AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET \
+			AWS_REGION=us-east-1 ;;
+	azurite)
+		export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING ;;
+	esac
 }

@@ -211,37 +211,6 @@ assert_err_has "bad CRC: a clear message" "corrupt snapshot"
 check "bad CRC: nothing written" bash -c "[ -z \"\$(ls -A '$FR')\" ]"
 
 # --- SNAP_ROOT on object stores ------------------------------------------
-servers=$SNAP_SOURCE_DIR/tests/servers
-started=()
-stop_servers() {
-	local s
-	for s in "${started[@]}"; do
-		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
-	done
-}
-trap 'stop_servers; e2e_cleanup' EXIT
-
-start() { # name -> exports its variables, or skips/fails
-	local name=$1 env=$T/.$1.env
-	if ! bash "$servers/start_$name.sh" "$env" >"$T/.$name.log" 2>&1; then
-		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
-			fail "cannot start $name: $(tail -n 3 "$T/.$name.log")"
-		else
-			skip "cannot start $name (SNAP_REQUIRE_SERVERS unset)"
-		fi
-		return 1
-	fi
-	. "$env"
-	return 0
-}
-
-no_creds() {
-	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
-		AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
-		AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_ACCOUNT \
-		AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN
-}
-
 store_checks() { # label url
 	say "== $1: $2"
 	# upload the Python tool's snapshot files with this tool's sync
@@ -252,18 +221,10 @@ store_checks() { # label url
 	restore_checks "$1"
 }
 
-if start swift; then
-	started+=("$SNAP_SWIFT_STATE")
-	no_creds
-	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
-		AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
-		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+if use_server swift; then
 	store_checks swift "s3://pysnap-$$"
 fi
-if start azurite; then
-	started+=("$SNAP_AZURITE_STATE")
-	no_creds
-	export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+if use_server azurite; then
 	store_checks azurite "az://pysnap-$$"
 fi
 

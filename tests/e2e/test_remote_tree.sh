@@ -7,30 +7,6 @@
 # from the heap; the round trip is byte-identical.
 . "$(dirname "$0")/lib.sh"
 
-servers=$SNAP_SOURCE_DIR/tests/servers
-started=()
-stop_servers() {
-	local s
-	for s in "${started[@]}"; do
-		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
-	done
-}
-trap 'stop_servers; e2e_cleanup' EXIT
-
-start() {
-	local env=$T/.$1.env
-	if ! bash "$servers/start_$1.sh" "$env" >"$T/.$1.log" 2>&1; then
-		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
-			fail "cannot start $1: $(tail -n 3 "$T/.$1.log")"
-		else
-			skip "cannot start $1 (SNAP_REQUIRE_SERVERS unset)"
-		fi
-		return 1
-	fi
-	. "$env"
-	return 0
-}
-
 bin() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" "$@"; }
 
 tree_case() { # label url
@@ -91,23 +67,10 @@ tree_case() { # label url
 		"$label: copied heap objects are right"
 }
 
-clear_creds() {
-	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
-		AWS_REGION AZURE_STORAGE_CONNECTION_STRING
-}
-
-if start swift; then
-	started+=("$SNAP_SWIFT_STATE")
-	clear_creds
-	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
-		AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
-		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+if use_server swift; then
 	tree_case swift "s3://e2etree"
 fi
-if start azurite; then
-	started+=("$SNAP_AZURITE_STATE")
-	clear_creds
-	export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+if use_server azurite; then
 	tree_case azurite "az://e2etree"
 fi
 finish

@@ -8,30 +8,6 @@
 # credentials fail with the URL and HTTP status and no secret.
 . "$(dirname "$0")/lib.sh"
 
-servers=$SNAP_SOURCE_DIR/tests/servers
-started=()
-stop_servers() {
-	local s
-	for s in "${started[@]}"; do
-		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
-	done
-}
-trap 'stop_servers; e2e_cleanup' EXIT
-
-start() { # name -> exports its variables, or skips/fails
-	local env=$T/.$1.env
-	if ! bash "$servers/start_$1.sh" "$env" >"$T/.$1.log" 2>&1; then
-		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
-			fail "cannot start $1: $(tail -n 3 "$T/.$1.log")"
-		else
-			skip "cannot start $1 (SNAP_REQUIRE_SERVERS unset)"
-		fi
-		return 1
-	fi
-	. "$env"
-	return 0
-}
-
 sync_() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" sync "$@"; }
 
 make_tree() { # dir
@@ -109,17 +85,7 @@ round_trip() { # label url
 	check "$label: dry run deleted nothing" test -e "$T/$label.check/empty"
 }
 
-clear_creds() {
-	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
-		AWS_REGION AZURE_STORAGE_CONNECTION_STRING
-}
-
-if start swift; then
-	started+=("$SNAP_SWIFT_STATE")
-	clear_creds
-	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
-		AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
-		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+if use_server swift; then
 	round_trip swift "s3://e2esync/pre"
 	AWS_SECRET_ACCESS_KEY=wrong-secret-value sync_ "$T/swift.src" \
 		s3://e2esync/x
@@ -130,16 +96,12 @@ if start swift; then
 		bash -c "! grep -q wrong-secret-value '$ERR'"
 fi
 
-if start azurite; then
-	started+=("$SNAP_AZURITE_STATE")
-	clear_creds
-	export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+if use_server azurite; then
 	round_trip azurite "az://e2esync/pre"
 fi
 
-if start s3rver; then
-	started+=("$SNAP_S3RVER_STATE")
-	clear_creds
+if start_server s3rver; then
+	no_creds
 	export AWS_ENDPOINT_URL=$SNAP_S3RVER_ENDPOINT \
 		AWS_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
 		AWS_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET

@@ -14,37 +14,6 @@
 # heap (the fixture's .gz objects) with native snapshots verifies clean.
 . "$(dirname "$0")/lib.sh"
 
-servers=$SNAP_SOURCE_DIR/tests/servers
-started=()
-stop_servers() {
-	local s
-	for s in "${started[@]}"; do
-		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
-	done
-}
-trap 'stop_servers; e2e_cleanup' EXIT
-
-start() { # name -> exports its variables, or skips/fails
-	local env=$T/.$1.env
-	if ! bash "$servers/start_$1.sh" "$env" >"$T/.$1.log" 2>&1; then
-		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
-			fail "cannot start $1: $(tail -n 3 "$T/.$1.log")"
-		else
-			skip "cannot start $1 (SNAP_REQUIRE_SERVERS unset)"
-		fi
-		return 1
-	fi
-	. "$T/.$1.env"
-	return 0
-}
-
-no_creds() {
-	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY \
-		AWS_REGION AWS_DEFAULT_REGION AWS_SESSION_TOKEN \
-		AZURE_STORAGE_CONNECTION_STRING AZURE_STORAGE_ACCOUNT \
-		AZURE_STORAGE_KEY AZURE_STORAGE_SAS_TOKEN
-}
-
 md5of() { md5sum <"$1" | cut -c1-32; }
 obj() { echo "$HR/${1:0:2}/$1"; }
 
@@ -266,18 +235,10 @@ remote_checks() { # label url
 	assert_json "$label: all read" objects_checked 9
 }
 
-if start swift; then
-	started+=("$SNAP_SWIFT_STATE")
-	no_creds
-	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
-		AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
-		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+if use_server swift; then
 	remote_checks swift "s3://snapverify-$$"
 fi
-if start azurite; then
-	started+=("$SNAP_AZURITE_STATE")
-	no_creds
-	export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+if use_server azurite; then
 	remote_checks azurite "az://snapverify-$$"
 fi
 
