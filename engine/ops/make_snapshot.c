@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -596,6 +597,21 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 	}
 }
 
+/* The root directory's own mode and mtime go into the header (its
+ * entries record everything below it). Best effort: a root that cannot
+ * be stat'ed now fails the scan anyway. */
+static void root_meta(const struct snap_run *r, struct snapshot_header *h)
+{
+	struct stat st;
+
+	if (fstat(scanner_rootfd(r->scanner), &st))
+		return;
+	h->has_root_meta = true;
+	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
+	h->root_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			   st.st_mtim.tv_nsec;
+}
+
 static int make_snapshot_run(const struct engine_opts *o,
 			     const struct make_snapshot_opts *mo,
 			     struct run_stats *stats, char **snapshot_path,
@@ -688,6 +704,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 						eb);
 	} else {
 		ret = scanner_new(&so, &r.scanner, eb);
+		if (!ret)
+			root_meta(&r, &hdr);
 	}
 	if (ret < 0)
 		goto out;

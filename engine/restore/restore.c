@@ -69,6 +69,7 @@ struct restore_run {
 	bool failed_oom;
 	struct hasher *dry_h;       /* dry run with read_data */
 	char *dry_buf;
+	struct snapshot_header tgt_hdr;  /* the target's, after a pass */
 };
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
@@ -624,6 +625,25 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 	return tree_writer_set_meta(r->tw, t, eb);
 }
 
+/* Last: the root's own mode and mtime, when the snapshot has them (old
+ * and Python snapshots do not: the root is left as it is). Writing
+ * inside moved the mtime until now. */
+static int set_root_meta(struct restore_run *r, struct errbuf *eb)
+{
+	const struct snapshot_header *h = &r->tgt_hdr;
+	struct timespec ts;
+
+	if (!h->has_root_meta || r->ro->dry_run || !r->tw)
+		return 0;
+	ts.tv_sec = h->root_mtime_ns / 1000000000LL;
+	ts.tv_nsec = h->root_mtime_ns % 1000000000LL;
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000LL;
+	}
+	return tree_writer_set_root_meta(r->tw, h->root_mode, &ts, eb);
+}
+
 static ssize_t fd_read(void *ctx, void *buf, size_t len)
 {
 	int fd = *(int *)ctx;
@@ -672,6 +692,7 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	 * not write into them */
 	tgt.inner = inner_roots_active(&r->inner) ? &r->inner : NULL;
 	ret = diff_run(&ls, &rs, cb, r, eb);
+	r->tgt_hdr = *snapshot_reader_header(tgt.r);
 	dedup_release(&cur);
 	dedup_release(&tgt);
 	return ret;
@@ -863,6 +884,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
+	if (ret < 0)
+		goto out;
+	ret = set_root_meta(&r, eb);
 	if (ret < 0)
 		goto out;
 	if (r.nfailed || r.failed_oom) {
