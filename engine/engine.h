@@ -122,6 +122,9 @@ struct restore_opts {
 	bool keep_going;
 	/* dry run: also read and MD5-check the objects it would write */
 	bool read_data;
+	/* not root: keep the setuid/setgid bits of files (root always
+	 * keeps them; otherwise they are cleared, as tar does) */
+	bool keep_setid;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,

@@ -70,6 +70,8 @@ struct restore_run {
 	struct hasher *dry_h;       /* dry run with read_data */
 	char *dry_buf;
 	struct snapshot_header tgt_hdr;  /* the target's, after a pass */
+	uint32_t strip_mode;        /* S_ISUID|S_ISGID unless kept, or 0 */
+	uint64_t setid_stripped;    /* files that had them (pass 2) */
 };
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
@@ -134,6 +136,10 @@ struct dedup_stream {
 	struct snapshot_reader *r;
 	/* entries it leaves out are skipped (NULL: none) */
 	const struct inner_roots *inner;
+	/* mode bits cleared on files (setuid/setgid when not root), and
+	 * where to count the files that had them (NULL: not counted) */
+	uint32_t strip;
+	uint64_t *stripped;
 	struct entry last;
 	bool has_last;
 };
@@ -161,6 +167,11 @@ static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
 			return errbuf_set(eb, ret, "out of memory");
 		}
 		d->has_last = true;
+		if (out->type == ENTRY_FILE && (out->mode & d->strip)) {
+			out->mode &= ~d->strip;
+			if (d->stripped)
+				(*d->stripped)++;
+		}
 		return 1;
 	}
 }
@@ -691,6 +702,8 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	 * snapshot naming the heap or snapshot root inside the tree must
 	 * not write into them */
 	tgt.inner = inner_roots_active(&r->inner) ? &r->inner : NULL;
+	tgt.strip = r->strip_mode;
+	tgt.stripped = cb == pass_write ? &r->setid_stripped : NULL;
 	ret = diff_run(&ls, &rs, cb, r, eb);
 	r->tgt_hdr = *snapshot_reader_header(tgt.r);
 	dedup_release(&cur);
@@ -831,6 +844,10 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		if (ret < 0)
 			goto out;
 	}
+	/* as tar: a user other than root restores no setuid/setgid file
+	 * (root restores owners too, so its bits mean what they meant) */
+	if (!ro->keep_setid && geteuid() != 0)
+		r.strip_mode = S_ISUID | S_ISGID;
 	progress_start(&prog, "restore-snapshot", stats, &log, o->progress);
 
 	/* pass 1: deletions */
@@ -866,6 +883,13 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		}
 	}
 	ret = run_pass(&r, before, &scratch, target, pass_write, eb);
+	if (r.setid_stripped)
+		log_warn(&log, "%s%llu file%s without %s setuid/setgid bits: "
+			 "not running as root (--keep-setid keeps them)",
+			 ro->dry_run ? "dry run: " : "",
+			 (unsigned long long)r.setid_stripped,
+			 r.setid_stripped == 1 ? "" : "s",
+			 r.setid_stripped == 1 ? "its" : "their");
 	if (r.queue) {
 		if (ret < 0)
 			shardq_abort(r.queue);
