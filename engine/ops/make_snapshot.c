@@ -360,6 +360,7 @@ static void *hash_main(void *arg)
 		run_fail(r, &eb, ret);
 		return NULL;
 	}
+	hash_worker_skip_changing(w, r->mo->skip_changing);
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
@@ -583,12 +584,20 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 
 	if (e->type == ENTRY_FILE && !e->has_md5 && !run_failed(r)) {
 		/* deleted between the scan and the read: the tree no
-		 * longer has it (rsync also just warns) */
+		 * longer has it (rsync also just warns); or, with
+		 * --skip-changing, it never held still long enough */
 		char shown[512];
 
 		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-		log_warn(r->log, "'%s/%s' vanished during the scan: left out",
-			 r->o->file_root, shown);
+		if (e->changing) {
+			log_warn(r->log, "skipped '%s/%s': it kept changing "
+				 "while being read: left out",
+				 r->o->file_root, shown);
+			stat_add(&r->stats->files_skipped_changing, 1);
+		} else {
+			log_warn(r->log, "'%s/%s' vanished during the scan: "
+				 "left out", r->o->file_root, shown);
+		}
 		stat_add(&r->stats->files_skipped, 1);
 	} else if (out->w && !run_failed(r)) {
 		ret = out->ops->add(out->w, e, &web);
