@@ -82,7 +82,11 @@ struct run_stats {
 	uint64_t files_updated;     /* restore/sync: metadata fixed in place */
 	uint64_t files_deleted;
 	uint64_t dirs_created;
-	uint64_t files_skipped;     /* special files (fifo, socket, device) */
+	uint64_t files_skipped;     /* special files (fifo, socket, device),
+				     * files skipped as changing */
+	/* make-snapshot --skip-changing: files left out because they kept
+	 * changing while read (also in files_skipped) */
+	uint64_t files_skipped_changing;
 	uint64_t errors;
 	double seconds;
 };
@@ -106,6 +110,9 @@ struct make_snapshot_opts {
 	/* FILE_ROOT is a tree restore writes: its temp names (tree_temp.h)
 	 * are left out, and removed when a crashed run left them */
 	bool tree_temps;
+	/* a file that keeps changing while read is left out with a warning
+	 * (files_skipped_changing) instead of failing the run */
+	bool skip_changing;
 };
 
 int engine_make_snapshot(const struct engine_opts *o,
@@ -126,6 +133,9 @@ struct restore_opts {
 	bool keep_going;
 	/* dry run: also read and MD5-check the objects it would write */
 	bool read_data;
+	/* not root: keep the setuid/setgid bits of files (root always
+	 * keeps them; otherwise they are cleared, as tar does) */
+	bool keep_setid;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,

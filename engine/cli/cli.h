@@ -21,6 +21,8 @@ enum cli_exit {
 	CLI_EXIT_FAILURE = 1,      /* the operation failed (message on stderr) */
 	CLI_EXIT_USAGE = 2,        /* bad option, argument or missing root */
 	CLI_EXIT_DAMAGE = 3,       /* verify: the backup is damaged */
+	CLI_EXIT_PARTIAL = 4,      /* make-snapshot --skip-changing: saved,
+				    * some changing files left out */
 	CLI_EXIT_INTERRUPTED = 130 /* SIGINT / SIGTERM; stopped cleanly */
 };
 

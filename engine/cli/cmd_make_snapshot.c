@@ -90,6 +90,13 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "the store does not provide, to compute it. Files "
 			  "with an unknown MD5 are downloaded anyway when "
 			  "their content must go to the heap." },
+		{ .kind = OPT_FLAG, .name = "skip-changing",
+		  .value = &mo.skip_changing,
+		  .help = "A file that keeps changing while it is read (3 "
+			  "reads) is left out of the snapshot with a warning "
+			  "naming it, and the snapshot is saved (exit 4, "
+			  "counted in files_skipped), instead of failing the "
+			  "run (exit 1, no snapshot)." },
 		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
@@ -123,7 +130,10 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "\"files_skipped\",\n\"errors\", \"seconds\", "
 		       "\"exit_code\", \"snapshot\", \"error\" (on failure)}.\n"
 		       "Needs --file-root, --heap-root and --snap-root (or "
-		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n\n"
+		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"
+		       "Exit status: 0 saved, 1 failed (no snapshot), 4 saved "
+		       "with --skip-changing\nbut files that kept changing "
+		       "were left out.\n\n"
 		       CLI_FILTER_HELP,
 		       argc, argv, &npos);
 	if (rc >= 0)
@@ -152,6 +162,8 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	/* the Python tool prints the path, or None when not saved */
 	printf("%s\n", snapshot ? snapshot : "None");
 	rc = fflush(stdout) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
+	if (rc == CLI_EXIT_OK && st.files_skipped_changing)
+		rc = CLI_EXIT_PARTIAL;
 	rc = cli_write_summary(ctx, &st, snapshot, &eb, rc);
 out:
 	free(snapshot);

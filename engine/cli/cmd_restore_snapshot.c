@@ -56,6 +56,12 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "or corrupt: write every other file, then list the "
 			  "ones not restored and why, and exit 1 (no snapshot "
 			  "after)." },
+		{ .kind = OPT_FLAG, .name = "keep-setid",
+		  .value = &ro.keep_setid,
+		  .help = "Keep the setuid/setgid bits of files when not "
+			  "running as root (as root they are always kept; "
+			  "otherwise they are cleared, as tar does, with a "
+			  "warning giving the count)." },
 		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,

@@ -44,6 +44,9 @@ struct entry {
 	 * files (the Python tool's): its mode and mtime were never recorded,
 	 * so restore creates it when missing but sets neither */
 	bool no_meta;
+	/* hash stage (make-snapshot --skip-changing): the file kept changing
+	 * while read; has_md5 is false and the writer leaves it out */
+	bool changing;
 	struct objid md5;
 };
 

@@ -22,7 +22,13 @@ struct hash_worker {
 	char *arena;
 	struct io_read_job jobs[HASH_BATCH_MAX];
 	struct entry *job_items[HASH_BATCH_MAX];
+	bool skip_changing;  /* hash_worker_skip_changing */
 };
+
+void hash_worker_skip_changing(struct hash_worker *w, bool on)
+{
+	w->skip_changing = on;
+}
 
 int hash_worker_new(enum io_backend io, struct hash_worker **out,
 		    struct errbuf *eb)
@@ -237,6 +243,12 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			if (ret)
 				stat_add(&stats->bytes_written, total);
 		}
+		return 0;
+	}
+	if (w->skip_changing) {
+		/* no state of it was read: the writer leaves it out */
+		e->has_md5 = false;
+		e->changing = true;
 		return 0;
 	}
 	return file_error(eb, -EAGAIN, root, e,

@@ -6,6 +6,7 @@
 #ifndef SNAP_HASH_WORKER_H
 #define SNAP_HASH_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "engine.h"
@@ -28,6 +29,11 @@ struct hash_worker;
 int hash_worker_new(enum io_backend io, struct hash_worker **out,
 		    struct errbuf *eb);
 void hash_worker_free(struct hash_worker *w);
+
+/* make-snapshot --skip-changing: a local file that still changes after
+ * every read attempt gets has_md5 false and changing true (the caller
+ * leaves it out and says so) instead of failing the run with -EAGAIN. */
+void hash_worker_skip_changing(struct hash_worker *w, bool on);
 
 /* Hash items[0..n) (regular files named relative to rootfd; root is for
  * messages). Fills md5/has_md5 and refreshes size, mtime, ctime and ino

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -360,6 +361,7 @@ static void *hash_main(void *arg)
 		run_fail(r, &eb, ret);
 		return NULL;
 	}
+	hash_worker_skip_changing(w, r->mo->skip_changing);
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
@@ -583,18 +585,41 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 
 	if (e->type == ENTRY_FILE && !e->has_md5 && !run_failed(r)) {
 		/* deleted between the scan and the read: the tree no
-		 * longer has it (rsync also just warns) */
+		 * longer has it (rsync also just warns); or, with
+		 * --skip-changing, it never held still long enough */
 		char shown[512];
 
 		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-		log_warn(r->log, "'%s/%s' vanished during the scan: left out",
-			 r->o->file_root, shown);
+		if (e->changing) {
+			log_warn(r->log, "skipped '%s/%s': it kept changing "
+				 "while being read: left out",
+				 r->o->file_root, shown);
+			stat_add(&r->stats->files_skipped_changing, 1);
+		} else {
+			log_warn(r->log, "'%s/%s' vanished during the scan: "
+				 "left out", r->o->file_root, shown);
+		}
 		stat_add(&r->stats->files_skipped, 1);
 	} else if (out->w && !run_failed(r)) {
 		ret = out->ops->add(out->w, e, &web);
 		if (ret < 0)
 			run_fail(r, &web, ret);
 	}
+}
+
+/* The root directory's own mode and mtime go into the header (its
+ * entries record everything below it). Best effort: a root that cannot
+ * be stat'ed now fails the scan anyway. */
+static void root_meta(const struct snap_run *r, struct snapshot_header *h)
+{
+	struct stat st;
+
+	if (fstat(scanner_rootfd(r->scanner), &st))
+		return;
+	h->has_root_meta = true;
+	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
+	h->root_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+			   st.st_mtim.tv_nsec;
 }
 
 static int make_snapshot_run(const struct engine_opts *o,
@@ -698,6 +723,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 						eb);
 	} else {
 		ret = scanner_new(&so, &r.scanner, eb);
+		if (!ret)
+			root_meta(&r, &hdr);
 	}
 	if (ret < 0)
 		goto out;

@@ -70,6 +70,9 @@ struct restore_run {
 	bool failed_oom;
 	struct hasher *dry_h;       /* dry run with read_data */
 	char *dry_buf;
+	struct snapshot_header tgt_hdr;  /* the target's, after a pass */
+	uint32_t strip_mode;        /* S_ISUID|S_ISGID unless kept, or 0 */
+	uint64_t setid_stripped;    /* files that had them (pass 2) */
 };
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
@@ -134,6 +137,10 @@ struct dedup_stream {
 	struct snapshot_reader *r;
 	/* entries it leaves out are skipped (NULL: none) */
 	const struct inner_roots *inner;
+	/* mode bits cleared on files (setuid/setgid when not root), and
+	 * where to count the files that had them (NULL: not counted) */
+	uint32_t strip;
+	uint64_t *stripped;
 	struct entry last;
 	bool has_last;
 };
@@ -161,6 +168,11 @@ static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
 			return errbuf_set(eb, ret, "out of memory");
 		}
 		d->has_last = true;
+		if (out->type == ENTRY_FILE && (out->mode & d->strip)) {
+			out->mode &= ~d->strip;
+			if (d->stripped)
+				(*d->stripped)++;
+		}
 		return 1;
 	}
 }
@@ -625,6 +637,25 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 	return tree_writer_set_meta(r->tw, t, eb);
 }
 
+/* Last: the root's own mode and mtime, when the snapshot has them (old
+ * and Python snapshots do not: the root is left as it is). Writing
+ * inside moved the mtime until now. */
+static int set_root_meta(struct restore_run *r, struct errbuf *eb)
+{
+	const struct snapshot_header *h = &r->tgt_hdr;
+	struct timespec ts;
+
+	if (!h->has_root_meta || r->ro->dry_run || !r->tw)
+		return 0;
+	ts.tv_sec = h->root_mtime_ns / 1000000000LL;
+	ts.tv_nsec = h->root_mtime_ns % 1000000000LL;
+	if (ts.tv_nsec < 0) {
+		ts.tv_sec--;
+		ts.tv_nsec += 1000000000LL;
+	}
+	return tree_writer_set_root_meta(r->tw, h->root_mode, &ts, eb);
+}
+
 static ssize_t fd_read(void *ctx, void *buf, size_t len)
 {
 	int fd = *(int *)ctx;
@@ -672,7 +703,10 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	 * snapshot naming the heap or snapshot root inside the tree must
 	 * not write into them */
 	tgt.inner = inner_roots_active(&r->inner) ? &r->inner : NULL;
+	tgt.strip = r->strip_mode;
+	tgt.stripped = cb == pass_write ? &r->setid_stripped : NULL;
 	ret = diff_run(&ls, &rs, cb, r, eb);
+	r->tgt_hdr = *snapshot_reader_header(tgt.r);
 	dedup_release(&cur);
 	dedup_release(&tgt);
 	return ret;
@@ -819,6 +853,10 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		if (ret < 0)
 			goto out;
 	}
+	/* as tar: a user other than root restores no setuid/setgid file
+	 * (root restores owners too, so its bits mean what they meant) */
+	if (!ro->keep_setid && geteuid() != 0)
+		r.strip_mode = S_ISUID | S_ISGID;
 	progress_start(&prog, "restore-snapshot", stats, &log, o->progress);
 
 	/* pass 1: deletions */
@@ -854,6 +892,13 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		}
 	}
 	ret = run_pass(&r, before, &scratch, target, pass_write, eb);
+	if (r.setid_stripped)
+		log_warn(&log, "%s%llu file%s without %s setuid/setgid bits: "
+			 "not running as root (--keep-setid keeps them)",
+			 ro->dry_run ? "dry run: " : "",
+			 (unsigned long long)r.setid_stripped,
+			 r.setid_stripped == 1 ? "" : "s",
+			 r.setid_stripped == 1 ? "its" : "their");
 	if (r.queue) {
 		if (ret < 0)
 			shardq_abort(r.queue);
@@ -872,6 +917,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
+	if (ret < 0)
+		goto out;
+	ret = set_root_meta(&r, eb);
 	if (ret < 0)
 		goto out;
 	if (r.nfailed || r.failed_oom) {

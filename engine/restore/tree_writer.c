@@ -501,6 +501,23 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 	return 0;
 }
 
+int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
+			      const struct timespec *mtime, struct errbuf *eb)
+{
+	struct timespec ts[2];
+
+	if (fchmod(w->rootfd, mode & 07777))
+		return errbuf_set(eb, -errno, "cannot set the mode of '%s': %s",
+				  w->root, strerror(errno));
+	/* atime = mtime, as for every entry (entry_times) */
+	ts[0] = *mtime;
+	ts[1] = *mtime;
+	if (futimens(w->rootfd, ts))
+		return errbuf_set(eb, -errno, "cannot set the mtime of '%s': %s",
+				  w->root, strerror(errno));
+	return 0;
+}
+
 int tree_writer_remove(struct tree_writer *w, const struct entry *e,
 		       struct errbuf *eb)
 {

@@ -60,6 +60,10 @@ int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
 /* Mode and mtime of an existing entry (never following a symlink). */
 int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 			 struct errbuf *eb);
+/* Mode (<= 07777) and mtime of the root directory itself; restore and
+ * sync call it last, once nothing more is written inside. */
+int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
+			      const struct timespec *mtime, struct errbuf *eb);
 /* Remove an entry (file, symlink or directory). ENOENT is success; so is
  * a directory that is not empty yet (its contents come later in the
  * stream; tree_writer_prune_parents removes it once they are gone). */

@@ -3,6 +3,7 @@
 #ifndef SNAP_SNAPSHOT_H
 #define SNAP_SNAPSHOT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "snapshot_format.h"
@@ -18,6 +19,12 @@ enum snapshot_format {
 struct snapshot_header {
 	uint32_t version;     /* SNAPSHOT_VERSION (the writer takes 0 as it) */
 	int64_t created_ns;   /* UTC ns when the scan started */
+	/* the root directory's own metadata, when has_root_meta: permission
+	 * bits (<= SNAPSHOT_MODE_MASK) and mtime; old snapshots and the
+	 * Python format have none */
+	bool has_root_meta;
+	uint32_t root_mode;
+	int64_t root_mtime_ns;
 	/* reader only: the tool that wrote the file, NUL-terminated ("" if
 	 * absent); the writer always records SNAPSHOT_TOOL */
 	char tool[SNAPSHOT_TOOL_MAX + 1];

@@ -28,7 +28,13 @@
  *
  * Header record (kind 1), always the first frame:
  *   { 0: 1, 1: version (uint, 1), 2: created_ns (int64, UTC ns when the
- *     scan started), 3: tool (str, e.g. "snapshooter-c 0.1.0", optional) }
+ *     scan started), 3: tool (str, e.g. "snapshooter-c 0.1.0", optional),
+ *     4: root_mode (uint <= 07777, optional), 5: root_mtime_ns (int64,
+ *     optional) }
+ *   4 and 5 are the root directory's own permission bits and mtime;
+ *   writers give both or neither, readers take them only as a pair.
+ *   They came after version 1 was out: old readers skip them, old files
+ *   lack them (restore then leaves the root's metadata alone).
  *
  * Entry record (kind 2), one per entry, strictly ascending in entry_cmp
  * order (a reader passes an entry equal to its predecessor through):
@@ -80,6 +86,8 @@ enum snapshot_record_kind {
 #define SNAPSHOT_HDR_VERSION 1
 #define SNAPSHOT_HDR_CREATED_NS 2
 #define SNAPSHOT_HDR_TOOL 3
+#define SNAPSHOT_HDR_ROOT_MODE 4
+#define SNAPSHOT_HDR_ROOT_MTIME_NS 5
 
 /* entry keys */
 #define SNAPSHOT_ENT_NAME 1

@@ -297,10 +297,12 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 	const uint64_t known = BIT(SNAPSHOT_KEY_KIND) |
 			       BIT(SNAPSHOT_HDR_VERSION) |
 			       BIT(SNAPSHOT_HDR_CREATED_NS) |
-			       BIT(SNAPSHOT_HDR_TOOL);
+			       BIT(SNAPSHOT_HDR_TOOL) |
+			       BIT(SNAPSHOT_HDR_ROOT_MODE) |
+			       BIT(SNAPSHOT_HDR_ROOT_MTIME_NS);
 	const msgpack_object *vals[64] = { 0 };
-	const msgpack_object *v;
-	uint64_t seen, kind, version;
+	const msgpack_object *v, *mt;
+	uint64_t seen, kind, version, mode;
 	const char *s;
 	size_t len;
 	int rc;
@@ -331,6 +333,17 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 		if (len > SNAPSHOT_TOOL_MAX)
 			len = SNAPSHOT_TOOL_MAX;
 		errbuf_quote_name(r->hdr.tool, sizeof(r->hdr.tool), s, len);
+	}
+	v = vals[SNAPSHOT_HDR_ROOT_MODE];
+	mt = vals[SNAPSHOT_HDR_ROOT_MTIME_NS];
+	if (v || mt) {
+		if (!v || !mt || !get_u64(v, &mode) ||
+		    mode > SNAPSHOT_MODE_MASK ||
+		    !get_i64(mt, &r->hdr.root_mtime_ns))
+			return corrupt(r, r->frame_off,
+				       "bad root mode or mtime");
+		r->hdr.has_root_meta = true;
+		r->hdr.root_mode = (uint32_t)mode;
 	}
 	return hash_frame(r);
 }

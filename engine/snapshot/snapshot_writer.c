@@ -186,7 +186,7 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 	rc = emit(w, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_LEN, true);
 	if (!rc) {
 		frame_reset(w);
-		rc = msgpack_pack_map(pk, 4) |
+		rc = msgpack_pack_map(pk, h->has_root_meta ? 6 : 4) |
 		     pack_key(pk, SNAPSHOT_KEY_KIND) |
 		     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER) |
 		     pack_key(pk, SNAPSHOT_HDR_VERSION) |
@@ -196,6 +196,12 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 		     pack_key(pk, SNAPSHOT_HDR_TOOL) |
 		     msgpack_pack_str_with_body(pk, SNAPSHOT_TOOL,
 						strlen(SNAPSHOT_TOOL));
+		if (h->has_root_meta)
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_MODE) |
+			      msgpack_pack_unsigned_int(pk, h->root_mode &
+							SNAPSHOT_MODE_MASK) |
+			      pack_key(pk, SNAPSHOT_HDR_ROOT_MTIME_NS) |
+			      msgpack_pack_int64(pk, h->root_mtime_ns);
 		rc = frame_emit(w, rc, true);
 	}
 	if (rc) {

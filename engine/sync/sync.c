@@ -1058,6 +1058,18 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		if (!ret && j->meta_differs)
 			stat_add(&r->stats->files_updated, 1);
 	}
+	/* and the root's own, as rsync -a: local trees only (a store has
+	 * no directories) */
+	if (!ret && tw && r->srcfd >= 0) {
+		struct stat st;
+
+		if (fstat(r->srcfd, &st))
+			ret = errbuf_set(eb, -errno, "cannot stat '%s': %s",
+					 r->so->src, strerror(errno));
+		else
+			ret = tree_writer_set_root_meta(tw, st.st_mode & 07777,
+							&st.st_mtim, eb);
+	}
 	tree_writer_free(tw);
 	return ret;
 }

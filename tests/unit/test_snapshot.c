@@ -285,6 +285,41 @@ static void test_empty_snapshot(void)
 	mem_free(&m);
 }
 
+/* header keys 4 and 5: the root's mode and mtime, both or none */
+static void test_root_meta(void)
+{
+	struct snapshot_header h = { .version = 0, .created_ns = 5,
+				     .has_root_meta = true,
+				     .root_mode = 0700,
+				     .root_mtime_ns = -1234567890123LL };
+	struct snapshot_header none = { .version = 0, .created_ns = 5 };
+	const struct snapshot_header *got;
+	struct errbuf eb = ERRBUF_INIT;
+	struct snapshot_writer *w = NULL;
+	struct snapshot_reader *r = NULL;
+	struct entry e = ENTRY_INIT;
+	struct mem m = { 0 };
+	struct src s;
+	int pass;
+
+	for (pass = 0; pass < 2; pass++) {
+		memset(&m, 0, sizeof(m));
+		CHECK_EQ(snapshot_writer_new(mem_write, &m, pass ? &none : &h,
+					     &w, &eb), 0);
+		CHECK_EQ(snapshot_writer_finish(w, &eb), 0);
+		snapshot_writer_free(w);
+		s = (struct src){ m.p, m.len, 0, 0 };
+		CHECK_EQ(snapshot_reader_new(src_read, &s, "mem", &r, &eb), 0);
+		got = snapshot_reader_header(r);
+		CHECK_EQ(got->has_root_meta, !pass);
+		CHECK_EQ(got->root_mode, pass ? 0 : 0700);
+		CHECK_EQ(got->root_mtime_ns, pass ? 0 : -1234567890123LL);
+		CHECK_EQ(snapshot_reader_next(r, &e, &eb), 0);
+		snapshot_reader_free(r);
+		mem_free(&m);
+	}
+}
+
 static void test_writer_rejects(void)
 {
 	struct snapshot_header h = { .version = 0, .created_ns = 1 };
@@ -828,6 +863,7 @@ int main(void)
 {
 	RUN_TEST(test_roundtrip);
 	RUN_TEST(test_empty_snapshot);
+	RUN_TEST(test_root_meta);
 	RUN_TEST(test_writer_rejects);
 	RUN_TEST(test_writer_sink_error);
 	RUN_TEST(test_truncation);

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# test_root_meta: the root directory's own mode and mtime. make-snapshot
+# records them in the msgpack header, restore-snapshot applies them last
+# (a 0700 root comes back 0700 with its mtime, into a new or an existing
+# root); a snapshot without them (the Python format) leaves the root
+# alone; sync carries them SRC -> DST, as rsync -a.
+. "$(dirname "$0")/lib.sh"
+
+# root_meta DIR: "mode mtime" (octal, seconds.ns)
+root_meta() {
+	stat -c '%a %.9Y' "$1"
+}
+
+build() {
+	mkdir -p "$1/sub"
+	echo "a" >"$1/a.txt"
+	echo "b" >"$1/sub/b.txt"
+	chmod 0700 "$1"
+	touch -d '@1234567890.123456789' "$1"
+}
+
+src=$T/src
+build "$src"
+want=$(root_meta "$src")
+assert_eq "source root is 0700 with its mtime" \
+	"700 1234567890.123456789" "$want"
+
+for_each_io_body() {
+	local dst=$T/dst.$IO existing=$T/existing.$IO py=$T/py.$IO
+	new_roots "r.$IO"
+	FR=$src
+	make_snapshot || return
+	assert_eq "making the snapshot left the root's mtime" "$want" \
+		"$(root_meta "$src")"
+
+	FR=$dst
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore into a new root" 0
+	assert_eq "a new root gets the mode and mtime" "$want" \
+		"$(root_meta "$dst")"
+	assert_trees_equal "$src" "$dst"
+
+	mkdir -p "$existing"
+	chmod 0755 "$existing"
+	echo "extra" >"$existing/extra"
+	FR=$existing
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore over an existing 0755 root" 0
+	assert_eq "an existing root gets the mode and mtime" \
+		"$want" "$(root_meta "$existing")"
+	check "the extra file is gone" test ! -e "$existing/extra"
+
+	# the Python format records no root: the root is left alone
+	new_roots "py.$IO"
+	FR=$src
+	snap --snapshot-format jsonl.gz make-snapshot
+	assert_rc "make-snapshot in the Python format" 0
+	SNAP=$(head -n 1 "$OUT")
+	mkdir -p "$py"
+	chmod 0750 "$py"
+	touch -d '@1500000000' "$py"
+	FR=$py
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore a Python-format snapshot" 0
+	assert_eq "a snapshot without root metadata leaves the mode" "750" \
+		"$(stat -c %a "$py")"
+}
+for_each_io for_each_io_body
+
+# sync: SRC's root mode and mtime go to DST, new or existing
+IO=auto
+dst=$T/sync.dst
+run "$SNAPSHOOTER" --no-progress sync "$src" "$dst"
+assert_rc "sync into a new root" 0
+assert_eq "sync gives DST the root's mode and mtime" "$want" \
+	"$(root_meta "$dst")"
+chmod 0755 "$dst"
+touch "$dst"
+run "$SNAPSHOOTER" --no-progress sync "$src" "$dst"
+assert_rc "sync again after the root changed" 0
+assert_eq "sync fixes the root's mode and mtime" "$want" \
+	"$(root_meta "$dst")"
+
+finish
