@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #define LOCK_BODY_MAX 1024
 #define LOCK_NAME_MAX 64
 #define LOCK_MAX_SEEN 4096
+#define LOCK_TMP_PREFIX ".tmp-"
 
 struct lock;
 
@@ -68,6 +70,31 @@ struct lock {
 
 /* ---- local backend ---------------------------------------------------- */
 
+/* Open the temp of a lock write and hold it with flock(LOCK_EX) until
+ * it is gone: a temp whose lock can be taken belongs to a killed writer
+ * (local_reap_temp). Retries when a cleaner removed the name between our
+ * create and our lock. */
+static int local_open_tmp(int dfd, const char *tmp)
+{
+	struct stat a, b;
+	int fd, tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+			    0644);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX))
+			return fd;  /* no locks here: no cleaner can take it */
+		if (!fstat(fd, &a) &&
+		    !fstatat(dfd, tmp, &b, AT_SYMLINK_NOFOLLOW) &&
+		    a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return fd;
+		close(fd);
+	}
+	return -EAGAIN;
+}
+
 static int local_put(struct lock *l, const char *name, const char *body,
 		     size_t len, bool create, struct errbuf *eb)
 {
@@ -78,15 +105,14 @@ static int local_put(struct lock *l, const char *name, const char *body,
 	if (dfd < 0)
 		return errbuf_set(eb, -errno, "cannot open '%s': %s", l->dir,
 				  strerror(errno));
-	snprintf(tmp, sizeof(tmp), ".tmp-%s", name);
-	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	snprintf(tmp, sizeof(tmp), LOCK_TMP_PREFIX "%s", name);
+	fd = local_open_tmp(dfd, tmp);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		goto out;
 	}
 	if (write(fd, body, len) != (ssize_t)len || fsync(fd))
 		rc = errno ? -errno : -EIO;
-	close(fd);
 	if (rc)
 		goto out_unlink;
 	/* link fails with EEXIST when the name is taken: a create never
@@ -101,12 +127,30 @@ static int local_put(struct lock *l, const char *name, const char *body,
 		rc = -errno;
 out_unlink:
 	unlinkat(dfd, tmp, 0);
+	close(fd);   /* after the unlink: the flock marks the temp live */
 out:
 	close(dfd);
 	if (rc)
 		return errbuf_set(eb, rc, "cannot write lock '%s/%s': %s",
 				  l->dir, name, strerror(-rc));
 	return 0;
+}
+
+/* Remove the temp of a lock write whose writer was killed (its flock can
+ * be taken); a live writer's temp is left alone. Never fails. */
+static void local_reap_temp(int dfd, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+		    O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
+	    !flock(fd, LOCK_EX | LOCK_NB))
+		unlinkat(dfd, name, 0);
+	close(fd);
 }
 
 static int local_get(struct lock *l, const char *name, char *buf, size_t cap,
@@ -155,6 +199,11 @@ static int local_list(struct lock *l, int (*cb)(void *, const char *),
 		if (!de) {
 			rc = errno ? -errno : 0;
 			break;
+		}
+		if (!strncmp(de->d_name, LOCK_TMP_PREFIX,
+			     sizeof(LOCK_TMP_PREFIX) - 1)) {
+			local_reap_temp(dirfd(d), de->d_name);
+			continue;
 		}
 		if (!is_lock_name(de->d_name, strlen(de->d_name)))
 			continue;

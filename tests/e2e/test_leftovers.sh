@@ -70,10 +70,19 @@ snapshots() {
 	m=$(ls -d "$SR"/[0-9][0-9][0-9][0-9]/[0-9][0-9] | tail -n 1)
 	live=$m/.tmp-2099-01-01_00-00-00_000000Z.msgpack.00000000000000bb
 	hold "$live"
+	# and the same two kinds of temp of a lock write (locks/.tmp-*)
+	mkdir -p "$SR/locks"
+	echo "partial" >"$SR/locks/.tmp-shared-00000000000000aa.lock"
+	hold "$SR/locks/.tmp-shared-00000000000000bb.lock"
 	make_snapshot || return
 	check "stale temp of an old month removed" test ! -e "$stale"
+	check "stale temp of a lock write removed" \
+		test ! -e "$SR/locks/.tmp-shared-00000000000000aa.lock"
 	check "live temp (flock held) kept" test -e "$live"
-	assert_eq "no other temp snapshot left" "$live" "$(snap_temps)"
+	assert_eq "no other temp snapshot or lock left" \
+		"$(printf '%s\n' "$live" \
+			"$SR/locks/.tmp-shared-00000000000000bb.lock" | sort)" \
+		"$(snap_temps)"
 	release_holders
 	snap list-snapshots
 	assert_rc "the snapshots still list" 0
