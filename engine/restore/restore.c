@@ -754,6 +754,18 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	 * being restored (a dry run writes nothing, not even a lock) */
 	if (!ro->dry_run) {
 		ret = lock_acquire(o, LOCK_SHARED, "restore-snapshot", &lk, eb);
+		/* a backup readable but not writable by this user (a read-only
+		 * mount, another owner) is restored without a lock when the
+		 * run writes nothing into SNAP_ROOT: refusing would leave the
+		 * user no way to get their files back */
+		if ((ret == -EACCES || ret == -EPERM || ret == -EROFS) &&
+		    !ro->save_before && !ro->save_after) {
+			log_warn(&log, "%s; restoring without a lock (a gc "
+				 "running meanwhile could remove objects this "
+				 "restore needs)", eb->msg);
+			errbuf_clear(eb);
+			ret = 0;
+		}
 		if (ret < 0)
 			goto out;
 	}

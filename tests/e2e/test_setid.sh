@@ -63,6 +63,18 @@ assert_eq "nobody gets them cleared" "755 755 755 " "$(modes "$T/stripped")"
 assert_err_has "one warning gives the count" \
 	"2 files without their setuid/setgid bits"
 assert_eq "the warning comes once" 1 "$(grep -c setuid "$ERR")"
+# SNAP_ROOT belongs to root: nobody cannot write a lock there, and a
+# restore that writes nothing into SNAP_ROOT goes on without one
+assert_err_has "the missing lock is a warning" "restoring without a lock"
+
+# ... but a restore that would save a snapshot into it is refused
+mkdir "$T/saving" && chown nobody "$T/saving"
+as_nobody "$SNAPSHOOTER" --no-progress --file-root "$T/saving" \
+	--heap-root "$HR" --snap-root "$SR" restore-snapshot --path "$SNAP"
+assert_rc "a restore saving snapshots into a read-only SNAP_ROOT" 1
+assert_err_has "names the lock it cannot write" "cannot write lock"
+check "and writes nothing into the tree" \
+	bash -c "[ -z \"\$(ls -A '$T/saving')\" ]"
 
 restore_as_nobody "$T/stripped" --dry-run
 assert_rc "a second restore (dry run) as nobody" 0
