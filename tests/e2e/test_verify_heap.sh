@@ -15,7 +15,8 @@
 #  - a file changed so that no file holds the corrupt content any more:
 #    nothing is repaired, the object stays as it was, and verify
 #    --read-data still names it.
-#  - the same damage on a Swift (s3://) heap and snapshot root.
+#  - the same damage on a Swift (s3://) heap and snapshot root; a tree on
+#    Swift backed up into a local heap is repaired from its download.
 . "$(dirname "$0")/lib.sh"
 
 md5of() { md5sum <"$1" | cut -c1-32; }
@@ -161,6 +162,19 @@ if use_server swift; then
 	assert_rc "remote: the snapshot restores" 0
 	check "remote: the restored tree is the source" \
 		diff -r "$SRC" "$T/back-remote"
+
+	# an object-store tree: the repair comes from the download
+	run "$SNAPSHOOTER" --no-progress sync "$SRC" "$url/tree"
+	assert_rc "remote tree: upload the tree" 0
+	new_roots rtree
+	FR=$url/tree
+	make_snapshot || die "remote tree: make-snapshot"
+	flip "$(obj "$M1")" 7
+	make_snapshot --verify-heap ||
+		die "remote tree: make-snapshot --verify-heap"
+	assert_json "remote tree: the object repaired from the download" \
+		heap_objects_repaired 1
+	check "remote tree: every object matches its name" heap_verify "$HR"
 fi
 
 finish
