@@ -76,6 +76,10 @@ struct run_stats {
 	uint64_t md5_reused;        /* md5 taken from the previous snapshot */
 	uint64_t heap_objects_written;
 	uint64_t heap_objects_present; /* contents already in the heap */
+	/* make-snapshot --verify-heap: objects read back and MD5-checked,
+	 * and damaged ones written again from the tree */
+	uint64_t heap_objects_verified;
+	uint64_t heap_objects_repaired;
 	uint64_t bytes_read;
 	uint64_t bytes_written;
 	uint64_t files_copied;      /* restore/sync: files written */
@@ -113,6 +117,10 @@ struct make_snapshot_opts {
 	/* a file that keeps changing while read is left out with a warning
 	 * (files_skipped_changing) instead of failing the run */
 	bool skip_changing;
+	/* every file is hashed (no md5 reuse), and each object the run
+	 * finds already in the heap is read back once and, when damaged,
+	 * written again from the file (heap_verify.h) */
+	bool verify_heap;
 };
 
 int engine_make_snapshot(const struct engine_opts *o,

@@ -347,6 +347,10 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 	jsonw_u64_member(f, "md5_reused", st->md5_reused);
 	jsonw_u64_member(f, "heap_objects_written", st->heap_objects_written);
 	jsonw_u64_member(f, "heap_objects_present", st->heap_objects_present);
+	jsonw_u64_member(f, "heap_objects_verified",
+			 st->heap_objects_verified);
+	jsonw_u64_member(f, "heap_objects_repaired",
+			 st->heap_objects_repaired);
 	jsonw_u64_member(f, "bytes_read", st->bytes_read);
 	jsonw_u64_member(f, "bytes_written", st->bytes_written);
 	jsonw_u64_member(f, "files_copied", st->files_copied);

@@ -97,6 +97,26 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "naming it, and the snapshot is saved (exit 4, "
 			  "counted in files_skipped), instead of failing the "
 			  "run (exit 1, no snapshot)." },
+		{ .kind = OPT_FLAG, .name = "verify-heap",
+		  .value = &mo.verify_heap,
+		  .help = "Trust the heap no further than its bytes: hash "
+			  "every file (no MD5 is reused from the latest "
+			  "snapshot), read back each heap object the "
+			  "snapshot will reference that was already there "
+			  "(once per run; .gz objects decoded) and, when it "
+			  "is corrupt, truncated, unreadable or gone, write "
+			  "it again from the file under the same name, "
+			  "atomically (a temp file renamed over it; on a "
+			  "store one PUT): the name never lacks a valid "
+			  "object. A file "
+			  "that changed since it was hashed is not used and "
+			  "is read again. Files of an object-store tree are "
+			  "all downloaded. Each repair is logged at WARNING; "
+			  "counted in heap_objects_verified and "
+			  "heap_objects_repaired. Costs a read of every "
+			  "referenced object. Without it a corrupt object "
+			  "already present stays as it is (verify "
+			  "--read-data finds it)." },
 		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
@@ -125,7 +145,8 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "--json-file): {\"command\", \"files_scanned\", "
 		       "\"files_hashed\", \"md5_reused\",\n"
 		       "\"heap_objects_written\", \"heap_objects_present\", "
-		       "\"bytes_read\", \"bytes_written\",\n\"files_copied\", "
+		       "\"heap_objects_verified\",\n\"heap_objects_repaired\", "
+		       "\"bytes_read\", \"bytes_written\", \"files_copied\",\n"
 		       "\"files_updated\", \"files_deleted\", \"dirs_created\", "
 		       "\"files_skipped\",\n\"errors\", \"seconds\", "
 		       "\"exit_code\", \"snapshot\", \"error\" (on failure)}.\n"

@@ -2,6 +2,7 @@
 #include "hash_worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "hasher.h"
+#include "heap_verify.h"
 #include "relpath.h"
 #include "remote_tree.h"
 #include "progress.h"
@@ -23,6 +25,8 @@ struct hash_worker {
 	struct io_read_job jobs[HASH_BATCH_MAX];
 	struct entry *job_items[HASH_BATCH_MAX];
 	bool skip_changing;  /* hash_worker_skip_changing */
+	struct heap_verify *verify;  /* hash_worker_verify_heap */
+	char *vbuf;          /* its read buffer (HASH_CHUNK) */
 };
 
 void hash_worker_skip_changing(struct hash_worker *w, bool on)
@@ -64,6 +68,7 @@ void hash_worker_free(struct hash_worker *w)
 	io_ctx_free(w->io);
 	hasher_free(w->hasher);
 	free(w->arena);
+	free(w->vbuf);
 	free(w);
 }
 
@@ -129,6 +134,20 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			    const char *root, struct entry *e,
 			    struct heap *heap, struct run_stats *stats,
 			    struct errbuf *eb);
+
+/* Where the content being stored can be read again (--verify-heap
+ * repairs): an open fd (a download), or a name under dirfd. */
+struct content_src {
+	int fd;
+	int dirfd;
+	const char *name;
+};
+
+static int store_content(struct hash_worker *w, struct heap *heap,
+			 struct heap_tx *tx, const void *buf, uint64_t len,
+			 const struct content_src *src, const char *root,
+			 struct entry *e, struct run_stats *stats,
+			 struct errbuf *eb);
 
 /* Stream one file: fstat before, hash (+ heap temp) every chunk, fstat
  * after; retry while the file changes under us. */
@@ -233,16 +252,21 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		}
 		e->has_md5 = true;
 		take_stat(e, &after);
-		stat_add(&stats->files_hashed, 1);
 		if (tx) {
-			ret = heap_tx_commit(tx, &e->md5, eb);
+			struct content_src src = { -1, dirfd, name };
+
+			ret = store_content(w, heap, tx, NULL, total, &src,
+					    root, e, stats, eb);
+			if (ret == -ESTALE) {
+				/* --verify-heap: changed before the repair */
+				errbuf_clear(eb);
+				e->has_md5 = false;
+				continue;
+			}
 			if (ret < 0)
-				return store_error(eb, ret, root, e);
-			stat_add(ret ? &stats->heap_objects_written :
-				 &stats->heap_objects_present, 1);
-			if (ret)
-				stat_add(&stats->bytes_written, total);
+				return ret;
 		}
+		stat_add(&stats->files_hashed, 1);
 		return 0;
 	}
 	if (w->skip_changing) {
@@ -255,12 +279,6 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			  "hash (it kept changing while being read)");
 }
 
-static int store_small(struct heap *heap, struct entry *e, const void *buf,
-		       size_t len, struct run_stats *stats, struct errbuf *eb)
-{
-	return record_store(stats, heap_put_buf(heap, &e->md5, buf, len, eb),
-			    len);
-}
 
 /* Read a batch of small files whole, then hash and store each. */
 static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
@@ -314,12 +332,26 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 			return ret;
 		e->has_md5 = true;
 		take_stat(e, &j->st_after);
-		stat_add(&stats->files_hashed, 1);
 		if (heap) {
-			ret = store_small(heap, e, j->buf, j->len, stats, eb);
+			struct content_src src = { -1, rootfd, e->name };
+
+			ret = store_content(w, heap, NULL, j->buf, j->len, &src,
+					    root, e, stats, eb);
+			if (ret == -ESTALE) {
+				/* --verify-heap: changed before the repair;
+				 * hash_streamed counts it */
+				errbuf_clear(eb);
+				e->has_md5 = false;
+				ret = hash_streamed(w, rootfd, root, e, heap,
+						    stats, eb);
+				if (ret < 0)
+					return ret;
+				continue;
+			}
 			if (ret < 0)
-				return store_error(eb, ret, root, e);
+				return ret;
 		}
+		stat_add(&stats->files_hashed, 1);
 	}
 	return 0;
 }
@@ -407,8 +439,17 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 	e->has_md5 = true;
 	e->size = total;
 	stat_add(&stats->files_hashed, 1);
-	return tx ? record_store(stats, heap_tx_commit(tx, &e->md5, eb), total) :
-		    0;
+	if (tx) {
+		struct content_src src = { fd, -1, NULL };
+
+		ret = store_content(w, heap, tx, NULL, total, &src, NULL, e,
+				    stats, eb);
+		/* a download does not change: its bytes were hashed */
+		if (ret == -ESTALE)
+			ret = errbuf_set(eb, -EIO, "a downloaded temp file "
+					 "changed while it was read");
+	}
+	return ret;
 }
 
 int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
@@ -421,7 +462,7 @@ int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
 	for (i = 0; i < n; i++) {
 		struct entry *e = items[i];
 
-		if (heap && e->has_md5) {
+		if (heap && e->has_md5 && !w->verify) {
 			/* the store knows the md5: a server-side copy into a
 			 * heap in the same store moves no bytes through here
 			 * (If-Match on the listed etag keeps it honest) */
@@ -443,4 +484,102 @@ int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
 			return ret;
 	}
 	return 0;
+}
+
+int hash_worker_verify_heap(struct hash_worker *w, struct heap_verify *v,
+			    struct errbuf *eb)
+{
+	w->verify = v;
+	if (v && !w->vbuf) {
+		w->vbuf = malloc(HASH_CHUNK);
+		if (!w->vbuf)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* --verify-heap: the object of e->md5 was in the heap before this run
+ * stored it: read it back and, when damaged, write it again from src.
+ * 0 sound or repaired, -ESTALE src no longer holds the content, -errno. */
+static int verify_present(struct hash_worker *w, const struct content_src *src,
+			  const char *root, const struct entry *e,
+			  struct errbuf *eb)
+{
+	char why[sizeof(eb->msg)], name[512], shown[1100];
+	int fd, ret;
+
+	ret = heap_verify_check(w->verify, &e->md5, w->hasher, w->vbuf,
+				HASH_CHUNK, eb);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	memcpy(why, eb->msg, sizeof(why));
+	errbuf_clear(eb);
+	errbuf_quote_name(name, sizeof(name), e->name, e->name_len);
+	if (root)
+		snprintf(shown, sizeof(shown), "%s/%s", root, name);
+	else
+		snprintf(shown, sizeof(shown), "%s", name);
+	if (src->fd >= 0) {
+		fd = src->fd;
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return errbuf_set(eb, -errno, "cannot rewind a "
+					  "download of '%s': %s", shown,
+					  strerror(errno));
+	} else {
+		fd = openat(src->dirfd, src->name, O_RDONLY | O_CLOEXEC |
+			    O_NOFOLLOW);
+		if (fd < 0 && errno == ENOENT)
+			return -ESTALE;  /* gone: the next read says so */
+		if (fd < 0)
+			return file_error(eb, -errno, root, e, "read");
+	}
+	ret = heap_verify_repair(w->verify, &e->md5, why, fd, shown,
+				 w->hasher, w->vbuf, HASH_CHUNK, eb);
+	if (src->fd < 0)
+		close(fd);
+	return ret;
+}
+
+/* Publish e's content (the tx, or buf) and count it. With --verify-heap
+ * only the first worker of the run with this content stores it, and an
+ * object that was there already is read back (verify_present). Frees tx
+ * in every case. 0, -ESTALE (verify: the file changed, read it again),
+ * -errno with the file named. */
+static int store_content(struct hash_worker *w, struct heap *heap,
+			 struct heap_tx *tx, const void *buf, uint64_t len,
+			 const struct content_src *src, const char *root,
+			 struct entry *e, struct run_stats *stats,
+			 struct errbuf *eb)
+{
+	int ret, put;
+
+	if (w->verify) {
+		ret = heap_verify_claim(w->verify, &e->md5, eb);
+		if (ret <= 0) {
+			/* settled by an earlier worker: sound by now */
+			heap_tx_abort(tx);
+			return ret < 0 ? ret : record_store(stats, 0, len);
+		}
+	}
+	put = tx ? heap_tx_commit(tx, &e->md5, eb) :
+	      heap_put_buf(heap, &e->md5, buf, (size_t)len, eb);
+	ret = put;
+	if (put < 0 && root)
+		ret = store_error(eb, put, root, e);
+	if (put == 0 && w->verify) {
+		ret = verify_present(w, src, root, e, eb);
+		if (ret < 0 && ret != -ESTALE && root) {
+			char shown[512];
+
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			ret = errbuf_wrap(eb, ret, "cannot check the heap "
+					  "object of '%s/%s'", root, shown);
+		}
+	}
+	if (w->verify)
+		heap_verify_settle(w->verify, &e->md5, ret >= 0);
+	if (ret < 0)
+		return ret;
+	return record_store(stats, put, len);
 }

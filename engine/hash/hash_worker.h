@@ -35,6 +35,17 @@ void hash_worker_free(struct hash_worker *w);
  * leaves it out and says so) instead of failing the run with -EAGAIN. */
 void hash_worker_skip_changing(struct hash_worker *w, bool on);
 
+struct heap_verify;
+
+/* make-snapshot --verify-heap: with v (borrowed, shared by the workers;
+ * NULL: off), a content whose object the heap already holds is read
+ * back once per run (the workers claim each content through v) and, when
+ * damaged, replaced with the file's bytes, hashed again on the way; a
+ * file that changed meanwhile is read again. Object-store trees: every
+ * file is downloaded (no server-side copy). 0 or -ENOMEM. */
+int hash_worker_verify_heap(struct hash_worker *w, struct heap_verify *v,
+			    struct errbuf *eb);
+
 /* Hash items[0..n) (regular files named relative to rootfd; root is for
  * messages). Fills md5/has_md5 and refreshes size, mtime, ctime and ino
  * from what was actually read. heap may be NULL (hash only). A file

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hasher.h"
 #include "heap_gz.h"
 #include "heap_impl.h"
 #include "tmpfile.h"
@@ -338,4 +339,143 @@ int heap_put_copy(struct heap *h, const struct objid *id,
 	if (!h->ops->put_copy)
 		return -EXDEV;
 	return h->ops->put_copy(h->self, id, src, key, etag, eb);
+}
+
+int heap_check_object(struct heap *h, const struct objid *id,
+		      struct hasher *hs, void *buf, size_t cap,
+		      uint64_t *bytes, struct errbuf *eb)
+{
+	char hex[OBJID_HEX_LEN + 1], got_hex[OBJID_HEX_LEN + 1];
+	struct objid got;
+	uint64_t total = 0;
+	int fd = -1, ret;
+
+	if (!h || !id || !hs || !buf || !cap)
+		return errbuf_set(eb, -EINVAL, "heap_check_object: invalid "
+				  "arguments");
+	if (bytes)
+		*bytes = 0;
+	objid_to_hex(id, hex);
+	ret = h->ops->open_object(h->self, id, UINT64_MAX, &fd, eb);
+	/* missing, corrupt gzip, a gzip bomb: damage, and the message
+	 * names the object already */
+	if (ret == -ENOENT || ret == -EBADMSG || ret == -EFBIG)
+		return 0;
+	if (ret < 0)
+		return ret;
+	ret = hasher_begin(hs, eb);
+	while (!ret) {
+		ssize_t n = read(fd, buf, cap);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			/* a local disk that cannot give the bytes back: the
+			 * object is as good as lost, a new copy helps */
+			ret = -errno;
+			errbuf_set(eb, ret, "cannot read heap object %s: %s",
+				   hex, strerror(errno));
+			close(fd);
+			return ret == -EIO ? 0 : ret;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		ret = hasher_update(hs, buf, (size_t)n, eb);
+	}
+	close(fd);
+	if (!ret)
+		ret = hasher_final(hs, &got, eb);
+	if (ret < 0)
+		return ret;
+	if (bytes)
+		*bytes = total;
+	if (objid_cmp(&got, id)) {
+		objid_to_hex(&got, got_hex);
+		errbuf_set(eb, -EBADMSG, "heap object %s: content does not "
+			   "match its name (its MD5 is %s, %llu bytes)", hex,
+			   got_hex, (unsigned long long)total);
+		return 0;
+	}
+	return 1;
+}
+
+/* The sink of heap_copy_checked's gzip encoder. */
+struct copy_dst {
+	int fd;
+	const char *shown;
+};
+
+static int copy_dst_write(void *arg, const void *buf, size_t len,
+			  struct errbuf *eb)
+{
+	const struct copy_dst *d = arg;
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(d->fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errbuf_set(eb, -errno, "cannot write '%s': %s",
+					  d->shown, strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int heap_copy_checked(const struct heap_copy_src *src, int dst_fd,
+		      const char *dst_shown, bool gz, const struct objid *id,
+		      struct errbuf *eb)
+{
+	struct copy_dst d = { dst_fd, dst_shown };
+	struct heap_gz_enc *enc = NULL;
+	struct objid got;
+	int ret;
+
+	ret = gz ? heap_gz_enc_new(copy_dst_write, &d, &enc, eb) : 0;
+	if (!ret)
+		ret = hasher_begin(src->hs, eb);
+	while (!ret) {
+		ssize_t n = read(src->fd, src->buf, src->cap);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errbuf_set(eb, -errno, "cannot read '%s': %s",
+					 src->shown, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		ret = hasher_update(src->hs, src->buf, (size_t)n, eb);
+		if (!ret && enc)
+			ret = heap_gz_enc_write(enc, src->buf, (size_t)n, eb);
+		else if (!ret)
+			ret = copy_dst_write(&d, src->buf, (size_t)n, eb);
+	}
+	if (!ret && enc)
+		ret = heap_gz_enc_finish(enc, eb);
+	heap_gz_enc_free(enc);
+	if (!ret)
+		ret = hasher_final(src->hs, &got, eb);
+	if (!ret && objid_cmp(&got, id))
+		ret = errbuf_set(eb, -ESTALE, "'%s' changed since it was "
+				 "hashed", src->shown);
+	return ret;
+}
+
+int heap_replace_object(struct heap *h, const struct objid *id, int src,
+			const char *src_shown, struct hasher *hs, void *buf,
+			size_t cap, struct errbuf *eb)
+{
+	struct heap_copy_src cs = { src, src_shown ? src_shown : "?", hs, buf,
+				    cap };
+
+	if (!h || !id || src < 0 || !hs || !buf || !cap)
+		return errbuf_set(eb, -EINVAL, "heap_replace_object: invalid "
+				  "arguments");
+	return h->ops->replace_object(h->self, id, &cs, eb);
 }

@@ -111,6 +111,32 @@ int heap_open_object(struct heap *h, const struct objid *id, int *fd_out,
 int heap_open_object_sized(struct heap *h, const struct objid *id,
 			   uint64_t size, int *fd_out, struct errbuf *eb);
 
+struct hasher;
+
+/* Read object id back (through heap_open_object: a .gz is decoded) and
+ * compare the MD5 of its content with its name, using the caller's
+ * hasher and scratch buffer buf[cap] (a worker's own). Returns 1 sound,
+ * 0 damaged (missing, corrupt gzip, unreadable, or another content:
+ * eb says which, naming the object), -errno when it could not be read
+ * for a reason that says nothing about the object (a store
+ * unreachable). *bytes (may be NULL) gets the content bytes read. */
+int heap_check_object(struct heap *h, const struct objid *id,
+		      struct hasher *hs, void *buf, size_t cap,
+		      uint64_t *bytes, struct errbuf *eb);
+
+/* Replace object id, found damaged, by the bytes read from src (its
+ * current offset to its end; src_shown names it in messages), in the
+ * form the heap reads first (raw when present, else .gz when present,
+ * else the heap's format), without ever leaving the name empty: local,
+ * a temp file in the object's fan-out directory, fsynced and renamed
+ * over it; remote, one PUT (atomic on every store). The bytes are
+ * hashed on the way: when they are not the content id names (the file
+ * changed since it was hashed), nothing is replaced and -ESTALE is
+ * returned. 0 replaced, -errno. hs, buf and cap as heap_check_object. */
+int heap_replace_object(struct heap *h, const struct objid *id, int src,
+			const char *src_shown, struct hasher *hs, void *buf,
+			size_t cap, struct errbuf *eb);
+
 /* Make every object written so far durable (local: one syncfs, not one
  * fsync per object; remote: wait for every queued upload, then write the
  * heap cache file if one is configured). Returns 0 or the first error.

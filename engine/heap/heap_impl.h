@@ -7,6 +7,16 @@
 #include "heap.h"
 
 struct objstore;
+struct hasher;
+
+/* The source of heap_replace_object, handed to the backend. */
+struct heap_copy_src {
+	int fd;                    /* read from its current offset */
+	const char *shown;
+	struct hasher *hs;
+	void *buf;
+	size_t cap;
+};
 
 struct heap_ops {
 	const char *name;          /* "local", "remote" */
@@ -41,6 +51,12 @@ struct heap_ops {
 	int (*put_copy)(void *self, const struct objid *id,
 			struct objstore *src, const char *key,
 			const char *etag, struct errbuf *eb);
+	/* required; heap_replace_object (heap.h) after heap.c checked the
+	 * arguments: the backend makes its temp and calls
+	 * heap_copy_checked into it, then publishes over the object. */
+	int (*replace_object)(void *self, const struct objid *id,
+			      const struct heap_copy_src *src,
+			      struct errbuf *eb);
 	/* required; stops background work (pending uploads are dropped
 	 * unless sync returned first) and frees self */
 	void (*free)(void *self);
@@ -64,6 +80,13 @@ int heap_parse_object_name(const char *name, size_t len, struct objid *id);
  * object '<shown>': <why>". */
 int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 			 int *fd_out, struct errbuf *eb);
+/* Copy src to dst_fd (through a gzip encoder with gz), hashing the
+ * content on the way: 0 when it is the content id names, -ESTALE (with
+ * "'<shown>' changed since it was hashed") when not, -errno of a read or
+ * write (dst_shown names the temp). dst_fd is left at its end. */
+int heap_copy_checked(const struct heap_copy_src *src, int dst_fd,
+		      const char *dst_shown, bool gz, const struct objid *id,
+		      struct errbuf *eb);
 int heap_remote_open(const char *url, bool create,
 		     const struct engine_opts *o, void **self,
 		     struct errbuf *eb);

@@ -515,6 +515,69 @@ static int local_open_object(void *self, const struct objid *id,
 	return ret;
 }
 
+/* A damaged object gets new bytes under its own name: a named temp in
+ * its fan-out directory (a rename within one directory), fsynced, then
+ * renamed over it, so a reader finds the old object or the new one,
+ * never none; then the directory is fsynced. The form replaced is the
+ * one local_open_object reads first. */
+static int local_replace_object(void *self, const struct objid *id,
+				const struct heap_copy_src *src,
+				struct errbuf *eb)
+{
+	struct local *h = self;
+	char raw[36], gz[39], tmp[80], shown[4200];
+	const char *path;
+	bool is_gz;
+	int dfd, fd, ret;
+
+	heap_object_path(id, raw);
+	heap_object_path_gz(id, gz);
+	ret = stat_object(h, raw, eb);
+	if (ret == 0)
+		ret = stat_object(h, gz, eb) == 1 ? 2 : 0;
+	if (ret < 0)
+		return ret;
+	/* neither form: a missing object is written in the heap's format */
+	is_gz = ret == 2 || (ret == 0 && h->fmt == HEAP_FORMAT_GZ);
+	path = is_gz ? gz : raw;
+	raw[2] = '\0';
+	if (mkdirat(h->rootfd, raw, 0755) && errno != EEXIST)
+		return errbuf_set(eb, -errno, "cannot create '%s/%s': %s",
+				  h->root, raw, strerror(errno));
+	dfd = openat(h->rootfd, raw, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errbuf_set(eb, -errno, "cannot open '%s/%s': %s",
+				  h->root, raw, strerror(errno));
+	snprintf(tmp, sizeof(tmp), ".tmp-%d-%lu-replace", h->pid,
+		 atomic_fetch_add(&h->tmp_counter, 1));
+	snprintf(shown, sizeof(shown), "%s/%.2s/%s", h->root, path, tmp);
+	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	if (fd < 0) {
+		ret = errbuf_set(eb, -errno, "cannot create '%s': %s", shown,
+				 strerror(errno));
+		close(dfd);
+		return ret;
+	}
+	ret = heap_copy_checked(src, fd, shown, is_gz, id, eb);
+	if (!ret && fsync(fd))
+		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", shown,
+				 strerror(errno));
+	if (close(fd) && !ret)
+		ret = errbuf_set(eb, -errno, "cannot write '%s': %s", shown,
+				 strerror(errno));
+	if (!ret && renameat(dfd, tmp, dfd, path + 3))
+		ret = errbuf_set(eb, -errno, "cannot replace heap object "
+				 "'%s/%s': %s", h->root, path,
+				 strerror(errno));
+	if (ret < 0)
+		unlinkat(dfd, tmp, 0);
+	else if (fsync(dfd))
+		ret = errbuf_set(eb, -errno, "cannot sync '%s/%.2s': %s",
+				 h->root, path, strerror(errno));
+	close(dfd);
+	return ret;
+}
+
 static int local_sync(void *self, struct errbuf *eb)
 {
 	struct local *h = self;
@@ -533,6 +596,7 @@ const struct heap_ops heap_local_ops = {
 	.tx_commit = local_tx_commit,
 	.tx_abort = local_tx_abort,
 	.open_object = local_open_object,
+	.replace_object = local_replace_object,
 	.sync = local_sync,
 	.root = local_root,
 	.format = local_format,

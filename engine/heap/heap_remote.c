@@ -588,6 +588,58 @@ static int remote_open_object(void *self, const struct objid *id,
 	return ret;
 }
 
+/* A damaged object gets new bytes in one PUT, which every store applies
+ * atomically: readers get the old object or the new one. The form is
+ * the one remote_open_object asks for first. A raw body goes with its
+ * Content-MD5 (the name), so the store checks what it received. */
+static int remote_replace_object(void *self, const struct objid *id,
+				 const struct heap_copy_src *src,
+				 struct errbuf *eb)
+{
+	struct remote *r = self;
+	struct objstore_put_opts po;
+	struct body_src body;
+	char key[39];
+	bool is_gz;
+	off_t len;
+	int fd, ret;
+
+	if (idset_has(r->rawset, id))
+		is_gz = false;
+	else if (idset_has(r->gzset, id))
+		is_gz = true;
+	else
+		is_gz = r->fmt == HEAP_FORMAT_GZ;
+	if (is_gz)
+		heap_object_path_gz(id, key);
+	else
+		heap_object_path(id, key);
+	fd = tmpfile_open(r->tmpdir, eb);
+	if (fd < 0)
+		return fd;
+	ret = heap_copy_checked(src, fd, "a temp file", is_gz, id, eb);
+	len = ret ? 0 : lseek(fd, 0, SEEK_END);
+	if (!ret && (len < 0 || lseek(fd, 0, SEEK_SET) < 0))
+		ret = errbuf_set(eb, -errno, "cannot rewind a temp file: %s",
+				 strerror(errno));
+	if (!ret) {
+		memset(&po, 0, sizeof(po));
+		memset(&body, 0, sizeof(body));
+		po.md5 = is_gz ? NULL : id->b;
+		body.kind = len ? BODY_SRC_FD : BODY_SRC_NONE;
+		body.fd = fd;
+		body.len = (uint64_t)len;
+		ret = objstore_put(r->os, key, &body, &po, NULL, eb);
+	}
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if (idset_add(is_gz ? r->gzset : r->rawset, id) < 0 ||
+	    idset_add(r->set, id) < 0)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	return 0;
+}
+
 static int remote_sync(void *self, struct errbuf *eb)
 {
 	struct remote *r = self;
@@ -932,6 +984,7 @@ const struct heap_ops heap_remote_ops = {
 	.tx_abort = remote_tx_abort,
 	.put_copy = remote_put_copy,
 	.open_object = remote_open_object,
+	.replace_object = remote_replace_object,
 	.sync = remote_sync,
 	.root = remote_root,
 	.format = remote_format,

@@ -28,6 +28,7 @@
 #include "filter.h"
 #include "hash_worker.h"
 #include "heap.h"
+#include "heap_verify.h"
 #include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
@@ -60,6 +61,7 @@ struct snap_run {
 	struct logger *log;
 	struct run_stats *stats;
 	struct heap *heap;            /* NULL: hash only */
+	struct heap_verify *verify;   /* --verify-heap, else NULL */
 	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
 	struct ordered *win;
 	struct bqueue *jobs;          /* struct ordered_slot * */
@@ -245,7 +247,11 @@ static void *scan_main(void *arg)
 			}
 			reused = ret == 2;
 			hash = ret == 0;
-			if (!hash && r->rtree) {
+			if (!hash && r->rtree && r->verify) {
+				/* --verify-heap: the content is needed to
+				 * check (and repair) the object */
+				hash = true;
+			} else if (!hash && r->rtree) {
 				ret = remote_needs_content(r, &e, &eb);
 				if (ret < 0) {
 					entry_release(&e);
@@ -362,6 +368,12 @@ static void *hash_main(void *arg)
 		return NULL;
 	}
 	hash_worker_skip_changing(w, r->mo->skip_changing);
+	ret = hash_worker_verify_heap(w, r->verify, &eb);
+	if (ret < 0) {
+		run_fail(r, &eb, ret);
+		hash_worker_free(w);
+		return NULL;
+	}
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
@@ -682,6 +694,13 @@ static int make_snapshot_run(const struct engine_opts *o,
 		ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
 		if (ret < 0)
 			goto out;
+		if (mo->verify_heap) {
+			ret = heap_verify_new(r.heap, &log, &r.verify, eb);
+			if (ret < 0)
+				goto out;
+			log_info(&log, "--verify-heap: every file is hashed and "
+				 "each heap object it needs is read back");
+		}
 	}
 	if (o->snap_root) {
 		ret = snapstore_open(o->snap_root, o->snap_storage_options, o,
@@ -818,6 +837,14 @@ static int make_snapshot_run(const struct engine_opts *o,
 			errbuf_set(eb, ret, "%s", r.err.msg);
 		goto out;
 	}
+	if (r.verify) {
+		heap_verify_counts(r.verify, &stats->heap_objects_verified,
+				   &stats->heap_objects_repaired);
+		log_info(&log, "--verify-heap: %llu heap objects read back, "
+			 "%llu repaired",
+			 (unsigned long long)stats->heap_objects_verified,
+			 (unsigned long long)stats->heap_objects_repaired);
+	}
 	if (out_fd < 0)
 		log_info(&log, "found %llu entries: %llu files hashed, %llu "
 			 "md5s reused, %llu new heap objects",
@@ -869,6 +896,7 @@ out:
 	entry_release(&r.prev_e);
 	snapshot_reader_free(r.prev);
 	snapstore_free(r.ss);
+	heap_verify_free(r.verify);
 	heap_free(r.heap);
 	lock_release(lk);
 	inner_roots_release(&r.inner);
@@ -887,7 +915,10 @@ int engine_make_snapshot(const struct engine_opts *o,
 {
 	int ret;
 
-	ret = make_snapshot_run(o, mo, stats, snapshot_path, true, eb);
+	/* --verify-heap trusts no md5 of the previous snapshot: every file
+	 * is read, so every object the snapshot references is checked */
+	ret = make_snapshot_run(o, mo, stats, snapshot_path, !mo->verify_heap,
+				eb);
 	if (ret == -ESTALE && !eb->code) {
 		/* the previous snapshot was damaged: nothing was saved, redo
 		 * the run trusting no md5 from it (the heap objects already

@@ -30,13 +30,11 @@
 #include "clock.h"
 #include "hasher.h"
 #include "heap.h"
-#include "heap_gz.h"
 #include "heap_impl.h"
 #include "idset.h"
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
-#include "tmpfile.h"
 #include "banned.h"
 
 #define READ_BUF (1024 * 1024)
@@ -92,7 +90,6 @@ struct verify_run {
 	size_t ndmg;
 	uint64_t *sizes;           /* sorted, unique */
 	size_t nsizes;
-	unsigned long tmp_counter;
 };
 
 static void report(struct verify_run *r, enum verify_kind kind,
@@ -529,54 +526,22 @@ static void read_fail(struct verify_run *r, int ret, const struct errbuf *eb)
 static int check_object(struct verify_run *r, struct hasher *h, char *buf,
 			const struct objid *id, struct errbuf *eb)
 {
-	char hexw[OBJID_HEX_LEN + 1], why[200];
-	struct objid got;
+	const char *why;
 	uint64_t total = 0;
-	int fd = -1, ret;
+	int ret;
 
-	objid_to_hex(id, hexw);
-	ret = heap_open_object(r->heap, id, &fd, eb);
-	if (ret == -EBADMSG || ret == -ENOENT || ret == -EFBIG) {
-		/* the message names the object already: keep the why */
-		const char *colon = strstr(eb->msg, "': ");
-
-		__atomic_add_fetch(&r->st->objects_checked, 1,
-				   __ATOMIC_RELAXED);
-		mark_corrupt(r, id, colon ? colon + 3 : eb->msg);
-		errbuf_clear(eb);
-		return 0;
-	}
-	if (ret < 0)
-		return ret;
-	ret = hasher_begin(h, eb);
-	while (!ret) {
-		ssize_t n = read(fd, buf, READ_BUF);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = errbuf_set(eb, -errno, "cannot read heap object "
-					 "%s: %s", hexw, strerror(errno));
-			break;
-		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		ret = hasher_update(h, buf, (size_t)n, eb);
-	}
-	close(fd);
-	if (!ret)
-		ret = hasher_final(h, &got, eb);
+	ret = heap_check_object(r->heap, id, h, buf, READ_BUF, &total, eb);
 	if (ret < 0)
 		return ret;
 	__atomic_add_fetch(&r->st->objects_checked, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&r->st->bytes_checked, total, __ATOMIC_RELAXED);
-	if (objid_cmp(&got, id)) {
-		objid_to_hex(&got, hexw);
-		snprintf(why, sizeof(why), "content does not match its name "
-			 "(its MD5 is %s, %llu bytes)", hexw,
-			 (unsigned long long)total);
-		mark_corrupt(r, id, why);
+	if (ret == 0) {
+		/* the message names the object already: keep the why */
+		why = strstr(eb->msg, "': ");
+		why = why ? why + 3 : strstr(eb->msg, ": ");
+		why = why && why[0] == ':' ? why + 2 : why;
+		mark_corrupt(r, id, why ? why : eb->msg);
+		errbuf_clear(eb);
 	}
 	return 0;
 }
@@ -709,38 +674,10 @@ static int collect_damaged(struct verify_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* Where the replacement's bytes go: a heap tx, a local temp file, or the
- * gzip encoder in front of one of them. */
-struct sink {
-	struct heap_tx *tx;
-	int fd;
-	struct heap_gz_enc *enc;
-	const char *shown;
-};
-
-static int fd_sink(void *arg, const void *buf, size_t len, struct errbuf *eb)
-{
-	struct sink *s = arg;
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(s->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errbuf_set(eb, -errno, "cannot write '%s': %s",
-					  s->shown, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* MD5 of fd from its current offset to its end; with s, the bytes are
- * copied into it too (its encoder finished before the MD5 is). */
+/* MD5 of fd from its current offset to its end; with tx, the bytes are
+ * stored in it too. */
 static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
-		   struct sink *s, struct objid *out, struct errbuf *eb)
+		   struct heap_tx *tx, struct objid *out, struct errbuf *eb)
 {
 	int ret = hasher_begin(h, eb);
 
@@ -755,15 +692,9 @@ static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
 		if (n == 0)
 			break;
 		ret = hasher_update(h, buf, (size_t)n, eb);
-		if (!ret && s && s->enc)
-			ret = heap_gz_enc_write(s->enc, buf, (size_t)n, eb);
-		else if (!ret && s && s->tx)
-			ret = heap_tx_write(s->tx, buf, (size_t)n, eb);
-		else if (!ret && s)
-			ret = fd_sink(s, buf, (size_t)n, eb);
+		if (!ret && tx)
+			ret = heap_tx_write(tx, buf, (size_t)n, eb);
 	}
-	if (!ret && s && s->enc)
-		ret = heap_gz_enc_finish(s->enc, eb);
 	if (!ret)
 		ret = hasher_final(h, out, eb);
 	return ret;
@@ -772,7 +703,7 @@ static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
 /* Copy src (at byte 0) into the sink, hashing it again: the file may
  * have changed since it was matched. 0, -ESTALE when it did, -errno. */
 static int copy_checked(struct hasher *h, char *buf, int src,
-			const char *path, struct sink *s,
+			const char *path, struct heap_tx *tx,
 			const struct objid *want, struct errbuf *eb)
 {
 	struct objid got;
@@ -781,7 +712,7 @@ static int copy_checked(struct hasher *h, char *buf, int src,
 	if (lseek(src, 0, SEEK_SET) < 0)
 		return errbuf_set(eb, -errno, "cannot rewind '%s': %s", path,
 				  strerror(errno));
-	ret = hash_fd(h, buf, src, path, s, &got, eb);
+	ret = hash_fd(h, buf, src, path, tx, &got, eb);
 	if (!ret && objid_cmp(&got, want))
 		ret = errbuf_set(eb, -ESTALE, "'%s' changed while it was "
 				 "copied", path);
@@ -793,95 +724,33 @@ static int repair_missing(struct verify_run *r, struct hasher *h, char *buf,
 			  int src, const char *path, const struct objid *id,
 			  struct errbuf *eb)
 {
-	struct sink s = { .fd = -1, .shown = path };
+	struct heap_tx *tx = NULL;
 	int ret;
 
-	ret = heap_tx_begin(r->heap, &s.tx, eb);
+	ret = heap_tx_begin(r->heap, &tx, eb);
 	if (ret < 0)
 		return ret;
-	ret = copy_checked(h, buf, src, path, &s, id, eb);
+	ret = copy_checked(h, buf, src, path, tx, id, eb);
 	if (ret < 0) {
-		heap_tx_abort(s.tx);
+		heap_tx_abort(tx);
 		return ret;
 	}
-	ret = heap_tx_commit(s.tx, id, eb);
+	ret = heap_tx_commit(tx, id, eb);
 	return ret < 0 ? ret : 0;
 }
 
-/* A corrupt object is replaced under its own name (same form, raw or
- * gz), never removed first: local, a temp file in its directory renamed
- * over it; remote, one PUT (atomic on every store). */
+/* A corrupt object is replaced under its own name and form, never
+ * removed first (heap_replace_object); the file is hashed again on the
+ * way: one that changed meanwhile gives -ESTALE. */
 static int repair_corrupt(struct verify_run *r, struct hasher *h, char *buf,
 			  int src, const char *path, const struct objid *id,
 			  struct errbuf *eb)
 {
-	char rel[39], tmp[128], shown[4200];
-	bool gz = !idset_has(r->raw, id);
-	struct sink s = { .fd = -1, .shown = shown };
-	int ret, dfd = -1;
-
-	if (gz)
-		heap_object_path_gz(id, rel);
-	else
-		heap_object_path(id, rel);
-	snprintf(shown, sizeof(shown), "%s/%s", heap_root(r->heap), rel);
-	if (r->os) {
-		s.fd = tmpfile_open(tmpfile_dir(), eb);
-		if (s.fd < 0)
-			return s.fd;
-	} else {
-		char dir[4200];
-
-		snprintf(dir, sizeof(dir), "%s/%.2s", heap_root(r->heap), rel);
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			return errbuf_set(eb, -errno, "cannot open '%s': %s",
-					  dir, strerror(errno));
-		snprintf(tmp, sizeof(tmp), TMP_PREFIX "repair-%d-%lu",
-			 (int)getpid(), r->tmp_counter++);
-		s.fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL |
-			      O_CLOEXEC, 0444);
-		if (s.fd < 0) {
-			ret = errbuf_set(eb, -errno, "cannot create a temp "
-					 "file in '%s': %s", dir,
-					 strerror(errno));
-			close(dfd);
-			return ret;
-		}
-	}
-	ret = gz ? heap_gz_enc_new(fd_sink, &s, &s.enc, eb) : 0;
-	if (!ret)
-		ret = copy_checked(h, buf, src, path, &s, id, eb);
-	if (!ret && r->os) {
-		struct body_src body = { .kind = BODY_SRC_FD, .fd = s.fd };
-		struct objstore_put_opts po = { 0 };
-		off_t len = lseek(s.fd, 0, SEEK_END);
-
-		body.len = len < 0 ? 0 : (uint64_t)len;
-		/* raw: the store checks the bytes it got against the name */
-		po.md5 = gz ? NULL : id->b;
-		ret = len < 0 ? errbuf_set(eb, -errno, "cannot size a temp "
-					   "file: %s", strerror(errno)) :
-		      objstore_put(r->os, rel, &body, &po, NULL, eb);
-	} else if (!ret) {
-		if (fsync(s.fd))
-			ret = errbuf_set(eb, -errno, "cannot sync '%s': %s",
-					 shown, strerror(errno));
-		else if (renameat(dfd, tmp, dfd, rel + 3))
-			ret = errbuf_set(eb, -errno, "cannot replace '%s': %s",
-					 shown, strerror(errno));
-		else
-			fsync(dfd);
-		if (ret < 0)
-			unlinkat(dfd, tmp, 0);
-	} else if (!r->os) {
-		unlinkat(dfd, tmp, 0);
-	}
-	heap_gz_enc_free(s.enc);
-	close(s.fd);
-	if (dfd >= 0)
-		close(dfd);
-	return ret;
+	if (lseek(src, 0, SEEK_SET) < 0)
+		return errbuf_set(eb, -errno, "cannot rewind '%s': %s", path,
+				  strerror(errno));
+	return heap_replace_object(r->heap, id, src, path, h, buf, READ_BUF,
+				   eb);
 }
 
 struct repair_walk {

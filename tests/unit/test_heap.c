@@ -13,7 +13,9 @@
 
 #include "flusher.h"
 #include "heap.h"
+#include "hasher.h"
 #include "heap_presence.h"
+#include "heap_verify.h"
 #include "objid.h"
 #include "test.h"
 
@@ -752,6 +754,205 @@ static void test_flusher(void)
 	CHECK_ERR(flusher_start(path, 1 << 20, &a.f), ENOTDIR);
 }
 
+/* Write len bytes of buf to a new file path; return an fd open for
+ * reading at byte 0. */
+static int file_with(const char *path, const void *buf, size_t len)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, buf, len) != (ssize_t)len ||
+	    lseek(fd, 0, SEEK_SET) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Overwrite byte off of path (made writable first). */
+static void flip_byte(const char *path, off_t off)
+{
+	unsigned char c = 0;
+	int fd;
+
+	chmod(path, 0644);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	CHECK_EQ(pread(fd, &c, 1, off), 1);
+	c ^= 0xff;
+	CHECK_EQ(pwrite(fd, &c, 1, off), 1);
+	close(fd);
+}
+
+/* heap_check_object and heap_replace_object on a raw and a gz heap: a
+ * sound object checks 1; a flipped byte (and a deleted object) 0 with
+ * the reason; a replacement from a file holding other bytes is refused
+ * with -ESTALE and changes nothing; from the right file the object is
+ * replaced in its own form, checks 1 again, and no temp is left. */
+static void check_replace(const char *tag, bool gz)
+{
+	char data[3000], other[3000], root[256], rel[39], full[512],
+	     src[512], dir[512], buf[4096];
+	struct errbuf eb = ERRBUF_INIT;
+	struct engine_opts o;
+	struct hasher *hs = NULL;
+	struct heap *h = NULL;
+	struct objid id;
+	struct stat st;
+	uint64_t n = 0;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(data); i++) {
+		data[i] = (char)(i * 7 + 3);
+		other[i] = (char)(i * 5 + 1);
+	}
+	md5_of(data, sizeof(data), &id);
+	memset(&o, 0, sizeof(o));
+	engine_opts_defaults(&o);
+	o.heap_format = gz ? HEAP_FORMAT_GZ : HEAP_FORMAT_RAW;
+	fresh_root(root, sizeof(root), tag);
+	CHECK_EQ(heap_open_url(root, true, &o, &h, &eb), 0);
+	CHECK_EQ(hasher_new(&hs, &eb), 0);
+	if (!h || !hs)
+		goto out;
+	CHECK_EQ(heap_put_buf(h, &id, data, sizeof(data), &eb), 1);
+	if (gz)
+		heap_object_path_gz(&id, rel);
+	else
+		heap_object_path(&id, rel);
+	path_in(full, sizeof(full), root, rel);
+	snprintf(dir, sizeof(dir), "%s/%.2s", root, rel);
+	CHECK_EQ(heap_check_object(h, &id, hs, buf, sizeof(buf), &n, &eb), 1);
+	CHECK_EQ(n, sizeof(data));
+
+	/* damage: a flipped byte in the middle */
+	flip_byte(full, 40);
+	CHECK_EQ(heap_check_object(h, &id, hs, buf, sizeof(buf), NULL, &eb),
+		 0);
+	CHECK(eb.msg[0] != '\0');
+	errbuf_clear(&eb);
+
+	/* a file that no longer holds the content: nothing replaced */
+	snprintf(src, sizeof(src), "%s/%s-src", tmpdir, tag);
+	fd = file_with(src, other, sizeof(other));
+	CHECK(fd >= 0);
+	CHECK_ERR(heap_replace_object(h, &id, fd, src, hs, buf, sizeof(buf),
+				      &eb), ESTALE);
+	CHECK(strstr(eb.msg, "changed since it was hashed") != NULL);
+	errbuf_clear(&eb);
+	close(fd);
+	CHECK_EQ(heap_check_object(h, &id, hs, buf, sizeof(buf), NULL, &eb),
+		 0);
+	CHECK_EQ(count_names(dir, ".tmp-"), 0);
+
+	/* the right bytes: replaced in place, same form */
+	fd = file_with(src, data, sizeof(data));
+	CHECK(fd >= 0);
+	CHECK_EQ(heap_replace_object(h, &id, fd, src, hs, buf, sizeof(buf),
+				     &eb), 0);
+	close(fd);
+	CHECK_EQ(heap_check_object(h, &id, hs, buf, sizeof(buf), NULL, &eb),
+		 1);
+	CHECK_EQ(lstat(full, &st), 0);
+	CHECK_EQ(st.st_mode & 07777, 0444);
+	CHECK_EQ(count_names(dir, NULL), 1);
+
+	/* gone: damage too, and a replace writes it again */
+	CHECK_EQ(unlink(full), 0);
+	CHECK_EQ(heap_check_object(h, &id, hs, buf, sizeof(buf), NULL, &eb),
+		 0);
+	errbuf_clear(&eb);
+	fd = file_with(src, data, sizeof(data));
+	CHECK_EQ(heap_replace_object(h, &id, fd, src, hs, buf, sizeof(buf),
+				     &eb), 0);
+	close(fd);
+	CHECK_EQ(lstat(full, &st), 0);
+	CHECK_EQ(heap_check_object(h, &id, hs, buf, sizeof(buf), NULL, &eb),
+		 1);
+	CHECK_ERR(heap_replace_object(h, &id, -1, src, hs, buf, sizeof(buf),
+				      &eb), EINVAL);
+out:
+	hasher_free(hs);
+	heap_free(h);
+}
+
+static void test_check_replace(void)
+{
+	check_replace("replace-raw", false);
+	check_replace("replace-gz", true);
+}
+
+/* heap_verify's claims: the first claimant of an id holds it, a second
+ * one waits until it is settled; settled sound, later claims get 0;
+ * settled not sound, the next claimant holds it again. */
+struct claim_arg {
+	struct heap_verify *v;
+	struct objid id;
+	int ret;
+	int done;   /* atomic */
+};
+
+static void *claim_main(void *p)
+{
+	struct claim_arg *a = p;
+	struct errbuf eb = ERRBUF_INIT;
+
+	a->ret = heap_verify_claim(a->v, &a->id, &eb);
+	__atomic_store_n(&a->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+static void test_verify_claims(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct logger log;
+	struct heap_verify *v = NULL;
+	struct heap *h = NULL;
+	struct claim_arg a;
+	struct objid x, y;
+	char root[256];
+	uint64_t nv = 1, nr = 1;
+	pthread_t t;
+	int i;
+
+	memset(&log, 0, sizeof(log));
+	fresh_root(root, sizeof(root), "claims");
+	CHECK_EQ(heap_open(root, true, &h, &eb), 0);
+	CHECK_EQ(heap_verify_new(h, &log, &v, &eb), 0);
+	if (!v)
+		goto out;
+	md5_of("x", 1, &x);
+	md5_of("y", 1, &y);
+	CHECK_EQ(heap_verify_claim(v, &x, &eb), 1);
+	CHECK_EQ(heap_verify_claim(v, &y, &eb), 1);
+	/* a second claim of x waits for the holder */
+	memset(&a, 0, sizeof(a));
+	a.v = v;
+	a.id = x;
+	CHECK_EQ(pthread_create(&t, NULL, claim_main, &a), 0);
+	for (i = 0; i < 20; i++)
+		usleep(1000);
+	CHECK_EQ(__atomic_load_n(&a.done, __ATOMIC_SEQ_CST), 0);
+	/* released not sound: the waiter holds it now */
+	heap_verify_settle(v, &x, false);
+	pthread_join(t, NULL);
+	CHECK_EQ(a.ret, 1);
+	heap_verify_settle(v, &x, true);
+	CHECK_EQ(heap_verify_claim(v, &x, &eb), 0);
+	heap_verify_settle(v, &y, true);
+	CHECK_EQ(heap_verify_claim(v, &y, &eb), 0);
+	heap_verify_counts(v, &nv, &nr);
+	CHECK_EQ(nv, 0);
+	CHECK_EQ(nr, 0);
+out:
+	heap_verify_free(v);
+	heap_free(h);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -776,6 +977,8 @@ int main(void)
 	RUN_TEST(test_open_errors);
 	RUN_TEST(test_flusher);
 	RUN_TEST(test_has_many);
+	RUN_TEST(test_check_replace);
+	RUN_TEST(test_verify_claims);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", tmpdir);
