@@ -422,7 +422,7 @@ static int parse_content_settings(struct jp *j, struct pysnap_rec *rec)
 static int parse_field(struct jp *j, enum field f, struct pysnap_rec *rec)
 {
 	const char *key = f < F_COUNT ? field_names[f] : "";
-	uint64_t u;
+	uint64_t u = 0;
 	int rc;
 
 	switch (f) {
@@ -442,8 +442,10 @@ static int parse_field(struct jp *j, enum field f, struct pysnap_rec *rec)
 	case F_MODE:
 		rec->has_mode = true;
 		rc = uint_field(j, key, &u);
+		if (rc)
+			return rc;
 		rec->mode = (int64_t)u;
-		return rc;
+		return 0;
 	case F_CREATED:
 		if (literal(j, "null"))
 			return 0;
