@@ -77,6 +77,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	struct errbuf eb = ERRBUF_INIT;
 	struct cli_filters filters = { 0 };
 	char *snapshot = NULL;
+	bool no_xattrs = false;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_BOOL, .name = "save-snapshot", .value = &mo.save,
@@ -98,6 +99,11 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "counted in files_skipped), instead of failing the "
 			  "run (exit 1, no snapshot)." },
 		CLI_FILTER_OPTS(&filters),
+		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
+		  .help = "Do not record extended attributes, "
+			  "capabilities and ACLs (recorded by default: user.*, "
+			  "security.*, trusted.* as far as listed, "
+			  "system.posix_acl_*)." },
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
@@ -153,6 +159,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc >= 0)
 		goto out;
 	report_roots(ctx);
+	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_make_snapshot(&ctx->eo, &mo, &st, &snapshot, &eb);
 	if (rc < 0) {
 		rc = cli_fail(ctx, &eb);
