@@ -33,6 +33,7 @@
 #include "scan.h"
 #include "tree_writer.h"
 #include "clock.h"
+#include "xattr.h"
 #include "banned.h"
 
 #define QUEUE_CAP 4096
@@ -87,6 +88,7 @@ struct sync_run {
 	struct errbuf err;
 	double bw_start;
 	uint64_t bw_bytes;
+	unsigned xattr_ns;         /* enum xattr_ns copied, 0: none */
 };
 
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
@@ -196,6 +198,9 @@ static int feed_start(struct sync_run *r, struct scan_feed *f,
 	so.reap_tree_temps = f == &r->dst && !r->so->dry_run;
 	/* both sides are walked at once: share the prefetch threads */
 	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
+	/* both sides read the names that are copied: what cannot be set
+	 * here would otherwise differ on every run */
+	so.xattrs = r->xattr_ns;
 	ret = scanner_new(&so, &f->scanner, eb);
 	if (ret < 0)
 		return ret;
@@ -676,6 +681,8 @@ static void *worker_main(void *arg)
 		run_fail(r, &eb, ret);
 		goto out;
 	}
+	tree_writer_set_xattrs(tw, r->xattr_ns, &r->stats->xattrs_unsupported,
+			       &r->stats->xattrs_skipped);
 	while ((n = shardq_pop_batch(r->jobs, shard, items, BATCH)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct job *j = items[i];
@@ -760,6 +767,13 @@ static bool same_mtime_mode(const struct entry *s, const struct entry *d)
 {
 	return s->mtime_ns == d->mtime_ns &&
 	       (s->type == ENTRY_SYMLINK || s->mode == d->mode);
+}
+
+/* xattrs read on both sides (not --no-xattrs) and not the same */
+static bool xattrs_differ(const struct entry *s, const struct entry *d)
+{
+	return s->xattrs_known && d->xattrs_known &&
+	       !entry_same_xattrs(s, d);
 }
 
 /* Every source directory is kept for the end: made (if new) after the
@@ -875,7 +889,8 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 		return record_deletion(r, d, eb);
 	if (s->type == ENTRY_DIR)
 		return push_dir(r, s, st == DIFF_ONLY_LEFT,
-				st != DIFF_ONLY_LEFT && !same_mtime_mode(s, d),
+				st != DIFF_ONLY_LEFT && (!same_mtime_mode(s, d) ||
+							 xattrs_differ(s, d)),
 				eb);
 	if (st == DIFF_ONLY_LEFT)
 		return push_job(r, s, JOB_COPY, eb);
@@ -897,6 +912,9 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 	}
 	if (!same_mtime_mode(s, d) &&
 	    !(s->type == ENTRY_FILE && r->so->compare == SYNC_COMPARE_SIZE_ONLY))
+		return push_job(r, s, JOB_META, eb);
+	/* an xattr-only change: fixed in place, the content stays */
+	if (xattrs_differ(s, d))
 		return push_job(r, s, JOB_META, eb);
 	return 0;
 }
@@ -986,6 +1004,9 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
 		if (ret < 0)
 			return ret;
+		tree_writer_set_xattrs(tw, r->xattr_ns,
+				       &r->stats->xattrs_unsupported,
+				       &r->stats->xattrs_skipped);
 	}
 	rewind(r->deletions);
 	for (;;) {
@@ -1129,6 +1150,10 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 			goto out;
 		}
 	}
+	/* xattrs between local trees only: stores keep none */
+	if (!o->no_xattrs && !r.rsrc && !r.rdst)
+		r.xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
+			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
 	ret = feed_start(&r, &r.src, so->src, false, eb);
 	if (!ret)
 		ret = feed_start(&r, &r.dst, so->dst, so->dry_run, eb);
@@ -1192,6 +1217,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		goto out;
 	}
 	ret = apply_deletions(&r, eb);
+	xattr_warn(&log, so->dst, stats);
 	if (ret < 0)
 		goto out;
 	if (o->fsync && r.dstfd >= 0 && syncfs(r.dstfd)) {
