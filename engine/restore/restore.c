@@ -40,6 +40,7 @@
 #include "relpath.h"
 #include "clock.h"
 #include "xattr.h"
+#include "sparse.h"
 #include "lock.h"
 #include "banned.h"
 
@@ -285,8 +286,19 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 		}
 		if (n == 0)
 			break;
-		*total += (uint64_t)n;
 		ret = hasher_update(h, buf, (size_t)n, eb);
+		if (!ret && dst >= 0 && e->sparse) {
+			/* holes where the content is zeros; the size is set
+			 * at the end */
+			ret = sparse_pwrite(dst, buf, (size_t)n, *total);
+			if (ret < 0)
+				ret = errbuf_set(eb, ret, "cannot write '%s': %s",
+						 shown_name(e, shown,
+							    sizeof(shown)),
+						 strerror(-ret));
+			off = n;
+		}
+		*total += (uint64_t)n;
 		while (!ret && dst >= 0 && off < n) {
 			ssize_t m = write(dst, buf + off, (size_t)(n - off));
 
@@ -301,6 +313,10 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 				off += m;
 		}
 	}
+	if (!ret && dst >= 0 && e->sparse && ftruncate(dst, (off_t)*total))
+		ret = errbuf_set(eb, -errno, "cannot write '%s': %s",
+				 shown_name(e, shown, sizeof(shown)),
+				 strerror(errno));
 	if (!ret)
 		ret = hasher_final(h, &got, eb);
 	if (!ret && (!objid_eq(&got, &e->md5) || *total != e->size))

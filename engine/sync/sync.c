@@ -34,6 +34,7 @@
 #include "tree_writer.h"
 #include "clock.h"
 #include "xattr.h"
+#include "sparse.h"
 #include "banned.h"
 
 #define QUEUE_CAP 4096
@@ -331,6 +332,58 @@ static int copy_bytes(struct sync_run *r, int in, int out, uint64_t size,
 
 /* Is this error a conflict with an entry of another type in DST, to
  * retry once the deletions made room? */
+/* A sparse source (entry.sparse): only its data extents are copied
+ * (SEEK_DATA/SEEK_HOLE), the holes stay holes in DST and the size is set
+ * by ftruncate. *copied is the logical size covered. */
+static int copy_sparse(struct sync_run *r, int in, int out, uint64_t size,
+		       char *buf, uint64_t *copied)
+{
+	uint64_t pos = 0;
+	int ret = 0;
+
+	*copied = 0;
+	while (pos < size) {
+		off_t data = lseek(in, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno != ENXIO)
+			return -errno;
+		if (data < 0 || (uint64_t)data >= size)
+			break;
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		pos = (uint64_t)data;
+		while (pos < (uint64_t)hole) {
+			uint64_t want = (uint64_t)hole - pos;
+			ssize_t n = pread(in, buf, want > BUF_SIZE ? BUF_SIZE :
+					  (size_t)want, (off_t)pos);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0) {
+				/* shrank: caught by the caller's fstat */
+				*copied = pos;
+				return 0;
+			}
+			/* zero blocks inside an extent (preallocated or
+			 * written zeros) become holes too */
+			ret = sparse_pwrite(out, buf, (size_t)n, pos);
+			if (ret < 0)
+				return ret;
+			pos += (uint64_t)n;
+			bw_account(r, (uint64_t)n);
+		}
+	}
+	if (ftruncate(out, (off_t)size))
+		return -errno;
+	*copied = size;
+	return 0;
+}
+
 static bool is_conflict(int err)
 {
 	return err == -ENOTDIR || err == -EISDIR || err == -ENOTEMPTY ||
@@ -357,7 +410,10 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 			close(in);
 			return ret;
 		}
-		ret = copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
+		ret = e->sparse ?
+		      copy_sparse(r, in, out, (uint64_t)before.st_size, buf,
+				  &copied) :
+		      copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
 				 &copied);
 		if (!ret && fstat(in, &after))
 			ret = -errno;
