@@ -190,8 +190,11 @@ int xattr_check(const void *buf, size_t len, const char **why)
 	int ret;
 
 	ret = xattr_iter_init(&it, buf, len, why);
-	while (!ret && (ret = xattr_iter_next(&it, &x, why)) == 1)
-		;
+	if (ret < 0)
+		return ret;
+	do {
+		ret = xattr_iter_next(&it, &x, why);
+	} while (ret == 1);
 	return ret;
 }
 
