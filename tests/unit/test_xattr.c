@@ -105,6 +105,7 @@ static void test_encode_iterate(void)
 	/* the empty list is zero bytes, or 0x90 */
 	CHECK_EQ(xattr_check(NULL, 0, &why), 0);
 	CHECK_EQ(xattr_check("\x90", 1, &why), 0);
+	free(enc);
 	/* duplicates and bad names are refused */
 	xs[0] = item("user.a", "1", 1);
 	xs[1] = item("user.a", "2", 1);
