@@ -56,6 +56,9 @@ struct engine_opts {
 	/* filters: NULL-terminated arrays of glob patterns */
 	const char *const *include;
 	const char *const *exclude;
+	/* make-snapshot, restore-snapshot, sync: neither record nor apply
+	 * extended attributes and ACLs */
+	bool no_xattrs;
 	/* set by a signal handler: stages stop at the next check */
 	volatile sig_atomic_t *interrupted;
 	/* restore and sync: syncfs the written tree before success */
@@ -91,9 +94,19 @@ struct run_stats {
 	/* make-snapshot --skip-changing: files left out because they kept
 	 * changing while read (also in files_skipped) */
 	uint64_t files_skipped_changing;
+	/* restore/sync: entries whose xattrs could not be set because the
+	 * target filesystem has none; attribute names not set (security.*
+	 * and trusted.* when not root, user.* on symlinks) */
+	uint64_t xattrs_unsupported;
+	uint64_t xattrs_skipped;
 	uint64_t errors;
 	double seconds;
 };
+
+/* The one warning of a run about xattrs it could not set (restore,
+ * sync), from the two counters above. */
+void xattr_warn(const struct logger *log, const char *root,
+		const struct run_stats *st);
 
 /* make-snapshot: scan file_root, hash what changed, store new contents
  * in the heap, write a snapshot (if save). On success *snapshot_path

@@ -326,6 +326,7 @@ void io_stat_from_statx(struct io_stat *o, const struct statx *x)
 	o->uid = x->stx_uid;
 	o->gid = x->stx_gid;
 	o->nlink = x->stx_nlink;
+	o->blocks = x->stx_blocks;
 }
 
 void io_stat_from_stat(struct io_stat *o, const struct stat *st)
@@ -340,6 +341,7 @@ void io_stat_from_stat(struct io_stat *o, const struct stat *st)
 	o->uid = st->st_uid;
 	o->gid = st->st_gid;
 	o->nlink = st->st_nlink;
+	o->blocks = (uint64_t)st->st_blocks;
 }
 
 int io_open_flags(bool noatime)

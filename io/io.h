@@ -66,6 +66,7 @@ struct io_stat {
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t nlink;
+	uint64_t blocks;     /* 512-byte units allocated */
 };
 
 /* Directory listing of one open directory (getdents64; io_uring has no

@@ -9,6 +9,9 @@ packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
 	libssl-dev libcurl4-openssl-dev libexpat1-dev libisal-dev
 	zlib1g-dev libdeflate-dev python3 rsync util-linux
 	coreutils findutils dpkg-dev man-db groff-base
+	# test_xattrs_sparse.sh: setfattr/getfattr, setfacl, setcap, and a
+	# vfat image (a filesystem without xattrs)
+	attr acl libcap2-bin dosfstools
 	# clients nobody here wrote, for test_python_switch.sh to fill and
 	# read the stores as the Python tool would (python3-azure-storage
 	# pulls python3-azure, ~540 MB installed)

@@ -77,6 +77,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	struct errbuf eb = ERRBUF_INIT;
 	struct cli_filters filters = { 0 };
 	char *snapshot = NULL;
+	bool no_xattrs = false;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_BOOL, .name = "save-snapshot", .value = &mo.save,
@@ -118,6 +119,11 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "already present stays as it is (verify "
 			  "--read-data finds it)." },
 		CLI_FILTER_OPTS(&filters),
+		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
+		  .help = "Do not record extended attributes, "
+			  "capabilities and ACLs (recorded by default: user.*, "
+			  "security.*, trusted.* as far as listed, "
+			  "system.posix_acl_*)." },
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
@@ -148,7 +154,9 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "\"heap_objects_verified\",\n\"heap_objects_repaired\", "
 		       "\"bytes_read\", \"bytes_written\", \"files_copied\",\n"
 		       "\"files_updated\", \"files_deleted\", \"dirs_created\", "
-		       "\"files_skipped\",\n\"errors\", \"seconds\", "
+		       "\"files_skipped\",\n\"xattrs_unsupported\", "
+		       "\"xattrs_skipped\" (restore and sync), \"errors\", "
+		       "\"seconds\", "
 		       "\"exit_code\", \"snapshot\", \"error\" (on failure)}.\n"
 		       "Needs --file-root, --heap-root and --snap-root (or "
 		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"
@@ -174,6 +182,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc >= 0)
 		goto out;
 	report_roots(ctx);
+	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_make_snapshot(&ctx->eo, &mo, &st, &snapshot, &eb);
 	if (rc < 0) {
 		rc = cli_fail(ctx, &eb);

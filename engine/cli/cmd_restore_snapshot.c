@@ -15,6 +15,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	struct errbuf eb = ERRBUF_INIT;
 	struct cli_filters filters = { 0 };
 	const char *latest = NULL;
+	bool no_xattrs = false;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_STRING, .name = "path", .value = &ro.path,
@@ -63,6 +64,11 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "otherwise they are cleared, as tar does, with a "
 			  "warning giving the count)." },
 		CLI_FILTER_OPTS(&filters),
+		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
+		  .help = "Leave extended attributes, capabilities "
+			  "and ACLs of the tree alone (by default they are "
+			  "made what the snapshot recorded; security.* and "
+			  "trusted.* only as root)." },
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
@@ -136,6 +142,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_filters_apply(ctx, &filters);
 	if (rc >= 0)
 		goto out;
+	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_restore(&ctx->eo, &ro, &st, &eb);
 	if (rc < 0)
 		rc = cli_fail(ctx, &eb);

@@ -15,6 +15,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
 	bool checksum = false, size_only = false;
+	bool no_xattrs = false;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_FLAG, .name = "checksum", .short_name = 'c',
@@ -41,6 +42,11 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		  .help = "Limit the copy rate, in bytes per second: 500K, "
 			  "10M, 1G (a plain number means KiB/s, like "
 			  "rsync)." },
+		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
+		  .help = "Do not copy extended attributes, "
+			  "capabilities and ACLs (copied by default, and "
+			  "removed from DST where SRC lacks them, as rsync "
+			  "-AX; security.* and trusted.* only as root)." },
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
@@ -86,6 +92,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_filters_apply(ctx, &filters);
 	if (rc >= 0)
 		goto out;
+	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_sync(&ctx->eo, &so, &st, &eb);
 	if (rc < 0)
 		rc = cli_fail(ctx, &eb);

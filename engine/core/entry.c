@@ -17,6 +17,7 @@ void entry_release(struct entry *e)
 	free(e->name);
 	free(e->target);
 	free(e->etag);
+	free(e->xattrs);
 	entry_init(e);
 }
 
@@ -69,16 +70,52 @@ int entry_copy(struct entry *dst, const struct entry *src)
 	dst->name = NULL;
 	dst->target = NULL;
 	dst->etag = NULL;
+	dst->xattrs = NULL;
 	if (src->name && entry_set_name(dst, src->name, src->name_len))
 		goto nomem;
 	if (src->target && entry_set_target(dst, src->target, src->target_len))
 		goto nomem;
 	if (src->etag && entry_set_etag(dst, src->etag))
 		goto nomem;
+	if (src->xattrs) {
+		dst->xattrs = malloc(src->xattrs_len);
+		if (!dst->xattrs)
+			goto nomem;
+		memcpy(dst->xattrs, src->xattrs, src->xattrs_len);
+	}
 	return 0;
 nomem:
 	entry_release(dst);
 	return -ENOMEM;
+}
+
+int entry_set_xattrs(struct entry *e, const void *buf, size_t len)
+{
+	unsigned char *p = NULL;
+
+	if (len) {
+		p = malloc(len);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, buf, len);
+	}
+	free(e->xattrs);
+	e->xattrs = p;
+	e->xattrs_len = len;
+	e->xattrs_known = true;
+	e->has_xattr_ref = false;
+	return 0;
+}
+
+bool entry_same_xattrs(const struct entry *a, const struct entry *b)
+{
+	if (!a->xattrs_known || !b->xattrs_known ||
+	    a->has_xattr_ref != b->has_xattr_ref ||
+	    a->xattrs_len != b->xattrs_len)
+		return false;
+	if (a->has_xattr_ref)
+		return objid_eq(&a->xattr_md5, &b->xattr_md5);
+	return !a->xattrs_len || !memcmp(a->xattrs, b->xattrs, a->xattrs_len);
 }
 
 /* byte i of a key: the name, then a virtual '/' for a directory, then -1 */

@@ -48,6 +48,19 @@ struct entry {
 	 * while read; has_md5 is false and the writer leaves it out */
 	bool changing;
 	struct objid md5;
+	/* extended attributes (xattr.h; snapshot keys 16, 17, 19):
+	 * xattrs_known says they were recorded. Then the encoded list is
+	 * xattrs[xattrs_len] (NULL and 0: none), or, with has_xattr_ref,
+	 * heap object xattr_md5 of xattrs_len bytes holds it (and xattrs is
+	 * NULL until loaded). Unknown: restore leaves them alone. */
+	unsigned char *xattrs;
+	size_t xattrs_len;
+	struct objid xattr_md5;
+	bool xattrs_known;
+	bool has_xattr_ref;
+	/* a file with far fewer allocated blocks than its size (key 18):
+	 * written back with holes */
+	bool sparse;
 };
 
 #define ENTRY_INIT { 0 }
@@ -63,6 +76,12 @@ void entry_free(struct entry *e);
 int entry_set_name(struct entry *e, const char *name, size_t len);
 int entry_set_target(struct entry *e, const char *target, size_t len);
 int entry_set_etag(struct entry *e, const char *etag);
+/* Take len bytes of encoded xattrs (copied; NULL/0 for none) and mark
+ * them known. 0 or -ENOMEM. */
+int entry_set_xattrs(struct entry *e, const void *buf, size_t len);
+/* Same xattrs recorded on both (both known, equal bytes or equal heap
+ * object)? */
+bool entry_same_xattrs(const struct entry *a, const struct entry *b);
 /* Deep copy src into dst (dst must be released or fresh). 0 or -ENOMEM. */
 int entry_copy(struct entry *dst, const struct entry *src);
 

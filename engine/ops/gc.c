@@ -76,6 +76,10 @@ static int mark(struct gc_run *g, struct errbuf *eb)
 		while (rc >= 0 && (rc = snapshot_reader_next(r, &e, eb)) == 1) {
 			if (e.has_md5 && idset_add(g->marked, &e.md5) < 0)
 				rc = errbuf_set(eb, -ENOMEM, "out of memory");
+			/* an xattr list kept in the heap is referenced too */
+			if (e.has_xattr_ref &&
+			    idset_add(g->marked, &e.xattr_md5) < 0)
+				rc = errbuf_set(eb, -ENOMEM, "out of memory");
 			entry_release(&e);
 		}
 		snapshot_reader_free(r);

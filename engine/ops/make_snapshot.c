@@ -27,6 +27,7 @@
 #include "engine.h"
 #include "filter.h"
 #include "hash_worker.h"
+#include "hasher.h"
 #include "heap.h"
 #include "heap_verify.h"
 #include "remote_tree.h"
@@ -40,6 +41,7 @@
 #include "snapshot_writer.h"
 #include "snapstore.h"
 #include "clock.h"
+#include "xattr.h"
 #include "lock.h"
 #include "banned.h"
 
@@ -77,6 +79,8 @@ struct snap_run {
 	bool prev_bad;                /* previous snapshot failed to verify */
 	bool prev_py;                 /* previous is the Python tool's */
 	struct errbuf prev_err;
+	unsigned xattr_ns;            /* enum xattr_ns to record, 0: none */
+	struct hasher *xattr_h;       /* scan thread: md5 of big xattr lists */
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 };
@@ -152,6 +156,104 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 	return e->mtime_ns < r->racy_limit_ns;
 }
 
+/* The previous snapshot is verified while it is merged (one read instead
+ * of two); if it turns out damaged, this run is abandoned before saving and
+ * redone without it. */
+static void prev_failed(struct snap_run *r, const struct errbuf *eb)
+{
+	r->prev_bad = true;
+	r->prev_err = *eb;
+}
+
+/* Move the previous snapshot's cursor up to e: 1 when it is at e's name
+ * (and type), else 0; -errno when the previous snapshot fails. */
+static int prev_seek(struct snap_run *r, const struct entry *e,
+		     struct errbuf *eb)
+{
+	int ret;
+
+	while (r->prev_has && entry_cmp(&r->prev_e, e) < 0) {
+		ret = prev_advance(r, eb);
+		if (ret < 0)
+			return ret;
+	}
+	return r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
+	       r->prev_e.type == e->type;
+}
+
+/* An encoded xattr list too big to go inline becomes a heap object
+ * (named by its MD5 like any content, made durable with them before the
+ * snapshot is published); the entry keeps its reference. Restore's
+ * scratch record (no heap) only needs the MD5, to compare. */
+static int xattrs_to_heap(struct snap_run *r, struct entry *e,
+			  struct errbuf *eb)
+{
+	int ret;
+
+	if (!r->xattr_h) {
+		ret = hasher_new(&r->xattr_h, eb);
+		if (ret < 0)
+			return ret;
+	}
+	ret = hasher_digest(r->xattr_h, e->xattrs, e->xattrs_len,
+			    &e->xattr_md5, eb);
+	if (ret < 0)
+		return ret;
+	if (r->heap) {
+		ret = heap_put_buf(r->heap, &e->xattr_md5, e->xattrs,
+				   e->xattrs_len, eb);
+		if (ret < 0)
+			return ret;
+		if (ret == 1)
+			stat_add(&r->stats->heap_objects_written, 1);
+	}
+	e->has_xattr_ref = true;
+	free(e->xattrs);
+	e->xattrs = NULL;
+	return 0;
+}
+
+/* The xattrs of e: the previous snapshot's when the inode's ctime (which
+ * every xattr change moves) and number are the same and outside the
+ * racy window, so a no-change run makes no xattr call at all; else read
+ * now. Returns 0, or -ESTALE when the previous snapshot failed (eb set),
+ * other -errno on failure. */
+static int take_xattrs(struct snap_run *r, struct entry *e, struct errbuf *eb)
+{
+	const struct entry *p = &r->prev_e;
+	int ret;
+
+	ret = prev_seek(r, e, eb);
+	if (ret < 0) {
+		prev_failed(r, eb);
+		return -ESTALE;
+	}
+	if (ret == 1 && !r->prev_py && p->xattrs_known && e->ctime_ns &&
+	    p->ctime_ns == e->ctime_ns && p->ino == e->ino &&
+	    e->ctime_ns < r->racy_limit_ns) {
+		if (!p->has_xattr_ref)
+			return entry_set_xattrs(e, p->xattrs, p->xattrs_len) ?
+			       errbuf_set(eb, -ENOMEM, "out of memory") : 0;
+		/* a heap object the heap may have lost: only if present */
+		ret = r->heap ? heap_has(r->heap, &p->xattr_md5, eb) : 1;
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			e->xattrs_known = true;
+			e->has_xattr_ref = true;
+			e->xattr_md5 = p->xattr_md5;
+			e->xattrs_len = p->xattrs_len;
+			return 0;
+		}
+	}
+	ret = scanner_xattrs(r->scanner, r->xattr_ns, e, eb);
+	if (ret < 0)
+		return ret;
+	if (e->xattrs_known && e->xattrs_len > XATTRS_INLINE_MAX)
+		return xattrs_to_heap(r, e, eb);
+	return 0;
+}
+
 /* Find the previous entry of e's name and take its md5 if trustworthy:
  * 1 the store gave the md5, 2 taken from the previous snapshot, 0 none. */
 static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
@@ -174,14 +276,6 @@ static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 	return 0;
 }
 
-/* The previous snapshot is verified while it is merged (one read instead
- * of two); if it turns out damaged, this run is abandoned before saving and
- * redone without it. */
-static void prev_failed(struct snap_run *r, const struct errbuf *eb)
-{
-	r->prev_bad = true;
-	r->prev_err = *eb;
-}
 
 static int tree_next(struct snap_run *r, struct entry *e, struct errbuf *eb)
 {
@@ -235,6 +329,13 @@ static void *scan_main(void *arg)
 					 shown);
 			entry_release(&e);
 			break;
+		}
+		if (r->xattr_ns && r->scanner) {
+			ret = take_xattrs(r, &e, &eb);
+			if (ret < 0) {
+				entry_release(&e);
+				break;
+			}
 		}
 		hash = e.type == ENTRY_FILE;
 		confirm = false;
@@ -732,6 +833,10 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
 	so.reap_tree_temps = mo->tree_temps;
+	/* security.* is listed to anyone (trusted.* only to root): record
+	 * what the kernel shows; restore sets what it is allowed to */
+	if (!o->no_xattrs)
+		r.xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);
@@ -894,6 +999,7 @@ out:
 	bqueue_free(r.jobs);
 	ordered_free(r.win);
 	entry_release(&r.prev_e);
+	hasher_free(r.xattr_h);
 	snapshot_reader_free(r.prev);
 	snapstore_free(r.ss);
 	heap_verify_free(r.verify);

@@ -431,6 +431,13 @@ static int walk_snapshots(struct verify_run *r, bool sizes_only,
 		       (ret = snapshot_reader_next(rd, &e, &seb)) == 1) {
 			ret = e.type == ENTRY_FILE && e.has_md5 ?
 			      on_file(r, path, &e, sizes_only, eb) : 0;
+			if (!ret && e.has_xattr_ref) {
+				/* the heap object of an xattr list: checked
+				 * like a content of that size */
+				e.md5 = e.xattr_md5;
+				e.size = e.xattrs_len;
+				ret = on_file(r, path, &e, sizes_only, eb);
+			}
 			entry_release(&e);
 			if (ret < 0) {
 				seb = *eb;

@@ -39,6 +39,8 @@
 #include "remote_tree.h"
 #include "relpath.h"
 #include "clock.h"
+#include "xattr.h"
+#include "sparse.h"
 #include "lock.h"
 #include "banned.h"
 
@@ -73,6 +75,7 @@ struct restore_run {
 	struct snapshot_header tgt_hdr;  /* the target's, after a pass */
 	uint32_t strip_mode;        /* S_ISUID|S_ISGID unless kept, or 0 */
 	uint64_t setid_stripped;    /* files that had them (pass 2) */
+	unsigned xattr_ns;          /* enum xattr_ns applied, 0: none */
 };
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
@@ -283,8 +286,19 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 		}
 		if (n == 0)
 			break;
-		*total += (uint64_t)n;
 		ret = hasher_update(h, buf, (size_t)n, eb);
+		if (!ret && dst >= 0 && e->sparse) {
+			/* holes where the content is zeros; the size is set
+			 * at the end */
+			ret = sparse_pwrite(dst, buf, (size_t)n, *total);
+			if (ret < 0)
+				ret = errbuf_set(eb, ret, "cannot write '%s': %s",
+						 shown_name(e, shown,
+							    sizeof(shown)),
+						 strerror(-ret));
+			off = n;
+		}
+		*total += (uint64_t)n;
 		while (!ret && dst >= 0 && off < n) {
 			ssize_t m = write(dst, buf + off, (size_t)(n - off));
 
@@ -299,6 +313,10 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 				off += m;
 		}
 	}
+	if (!ret && dst >= 0 && e->sparse && ftruncate(dst, (off_t)*total))
+		ret = errbuf_set(eb, -errno, "cannot write '%s': %s",
+				 shown_name(e, shown, sizeof(shown)),
+				 strerror(errno));
 	if (!ret)
 		ret = hasher_final(h, &got, eb);
 	if (!ret && (!objid_eq(&got, &e->md5) || *total != e->size))
@@ -388,8 +406,12 @@ static void *writer_main(void *arg)
 	ret = buf ? 0 : errbuf_set(&eb, -ENOMEM, "out of memory");
 	if (!ret)
 		ret = tree_writer_new(r->rootfd, r->o->file_root, &tw, &eb);
-	if (!ret)
+	if (!ret) {
+		tree_writer_set_xattrs(tw, r->xattr_ns,
+				       &r->stats->xattrs_unsupported,
+				       &r->stats->xattrs_skipped);
 		ret = hasher_new(&h, &eb);
+	}
 	if (ret < 0) {
 		run_fail(r, &eb, ret);
 		goto out;
@@ -489,11 +511,16 @@ static int pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 	return 0;
 }
 
-static bool meta_differs(const struct entry *l, const struct entry *t)
+static bool meta_differs(const struct restore_run *r, const struct entry *l,
+			 const struct entry *t)
 {
 	if (t->no_meta)
 		return false;  /* nothing recorded to restore */
 	if (l->mtime_ns != t->mtime_ns)
+		return true;
+	/* xattrs recorded in the target and not the same now: fixed in
+	 * place, the content stays */
+	if (r->xattr_ns && t->xattrs_known && !entry_same_xattrs(l, t))
 		return true;
 	return l->type != ENTRY_SYMLINK && (l->mode & 07777) != (t->mode & 07777);
 }
@@ -537,6 +564,81 @@ static int dry_check(struct restore_run *r, const struct entry *t,
 	return ret;
 }
 
+/* An xattr list kept in the heap (snapshot key 17): read, check its MD5
+ * and its shape (it is as untrusted as the snapshot), keep it in e. */
+static int load_xattrs(struct restore_run *r, struct entry *e,
+		       struct errbuf *eb)
+{
+	char hex[OBJID_HEX_LEN + 1], shown[512];
+	struct hasher *h = NULL;
+	struct objid got;
+	unsigned char *buf = NULL;
+	const char *why = "its md5 does not match";
+	size_t off = 0;
+	int fd = -1, ret;
+
+	if (!r->xattr_ns || !e->has_xattr_ref || e->xattrs)
+		return 0;
+	objid_to_hex(&e->xattr_md5, hex);
+	ret = heap_open_object_sized(r->heap, &e->xattr_md5, e->xattrs_len,
+				     &fd, eb);
+	if (ret < 0)
+		return errbuf_wrap(eb, ret, "cannot restore the xattrs of '%s'",
+				   shown_name(e, shown, sizeof(shown)));
+	buf = malloc(e->xattrs_len);
+	if (!buf) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
+	while (off < e->xattrs_len) {
+		ssize_t n = read(fd, buf + off, e->xattrs_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	ret = hasher_new(&h, eb);
+	if (!ret)
+		ret = hasher_digest(h, buf, off, &got, eb);
+	if (ret < 0)
+		goto out;
+	if (off != e->xattrs_len || !objid_eq(&got, &e->xattr_md5) ||
+	    xattr_check(buf, off, &why)) {
+		ret = errbuf_set(eb, -EBADMSG, "heap object %s is corrupt (%s): "
+				 "not restoring the xattrs of '%s'", hex, why,
+				 shown_name(e, shown, sizeof(shown)));
+		goto out;
+	}
+	e->xattrs = buf;
+	buf = NULL;
+out:
+	hasher_free(h);
+	free(buf);
+	close(fd);
+	return ret;
+}
+
+/* tree_writer_set_meta with the entry's xattrs loaded */
+static int set_meta(struct restore_run *r, const struct entry *t,
+		    struct errbuf *eb)
+{
+	struct entry tmp;
+	int ret;
+
+	if (!r->xattr_ns || !t->has_xattr_ref)
+		return tree_writer_set_meta(r->tw, t, eb);
+	ret = entry_copy(&tmp, t);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	ret = load_xattrs(r, &tmp, eb);
+	if (!ret)
+		ret = tree_writer_set_meta(r->tw, &tmp, eb);
+	entry_release(&tmp);
+	return ret;
+}
+
 /* Pass 2: writes and metadata. */
 static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		      const struct entry *t, struct errbuf *eb)
@@ -576,14 +678,14 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		return ret < 0 ? ret : 0;
 	}
 	if (st == DIFF_EQUAL) {
-		if (!meta_differs(l, t))
+		if (!meta_differs(r, l, t))
 			return 0;
 		stat_add(&r->stats->files_updated, 1);
 		if (r->ro->dry_run) {
 			diff_print_plan("update", t);
 			return 0;
 		}
-		return tree_writer_set_meta(r->tw, t, eb);
+		return set_meta(r, t, eb);
 	}
 	if (r->ro->dry_run && t->type == ENTRY_FILE &&
 	    (r->ro->read_data || r->ro->keep_going)) {
@@ -603,6 +705,11 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 	if (!copy || entry_copy(copy, t)) {
 		free(copy);
 		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	ret = load_xattrs(r, copy, eb);
+	if (ret < 0) {
+		entry_free(copy);
+		return ret;
 	}
 	ret = shardq_push(r->queue, shardq_file_key(copy->name, copy->name_len,
 					       copy->size),
@@ -626,7 +733,7 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR || r->rtree ||
 	    t->no_meta)
 		return 0;
-	differs = l && meta_differs(l, t);
+	differs = l && meta_differs(r, l, t);
 	if (differs)
 		stat_add(&r->stats->files_updated, 1);
 	if (r->ro->dry_run) {
@@ -634,7 +741,7 @@ static int pass_dir_meta(void *ctx, enum diff_state st, const struct entry *l,
 			diff_print_plan("update", t);
 		return 0;
 	}
-	return tree_writer_set_meta(r->tw, t, eb);
+	return set_meta(r, t, eb);
 }
 
 /* Last: the root's own mode and mtime, when the snapshot has them (old
@@ -865,6 +972,15 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		if (ret < 0)
 			goto out;
 	}
+	/* xattrs: security.* and trusted.* need root (CAP_SYS_ADMIN for
+	 * trusted, CAP_SETFCAP for capabilities) */
+	if (!o->no_xattrs && !r.rtree)
+		r.xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
+			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
+	if (r.tw)
+		tree_writer_set_xattrs(r.tw, r.xattr_ns,
+				       &stats->xattrs_unsupported,
+				       &stats->xattrs_skipped);
 	/* as tar: a user other than root restores no setuid/setgid file
 	 * (root restores owners too, so its bits mean what they meant) */
 	if (!ro->keep_setid && geteuid() != 0)
@@ -929,6 +1045,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
+	xattr_warn(&log, o->file_root, stats);
 	if (ret < 0)
 		goto out;
 	ret = set_root_meta(&r, eb);

@@ -13,6 +13,7 @@
 
 #include "relpath.h"
 #include "tree_temp.h"
+#include "xattr.h"
 #include "banned.h"
 
 struct tree_writer {
@@ -24,6 +25,9 @@ struct tree_writer {
 	int cached_fd;       /* -1 when none; rootfd is never cached */
 	unsigned long counter;
 	bool no_tmpfile;     /* O_TMPFILE refused here: named temps */
+	unsigned xattr_ns;   /* enum xattr_ns applied, 0: none */
+	uint64_t *xattr_unsupported;
+	uint64_t *xattr_skipped;
 };
 
 /* The process umask without changing it (umask() would, for every thread
@@ -61,6 +65,47 @@ int tree_writer_new(int rootfd, const char *root, struct tree_writer **out,
 	w->umask = read_umask();
 	*out = w;
 	return 0;
+}
+
+void tree_writer_set_xattrs(struct tree_writer *w, unsigned ns,
+			    uint64_t *unsupported, uint64_t *skipped)
+{
+	w->xattr_ns = ns;
+	w->xattr_unsupported = unsupported;
+	w->xattr_skipped = skipped;
+}
+
+static void count(uint64_t *c, uint64_t n)
+{
+	if (c && n)
+		__atomic_fetch_add(c, n, __ATOMIC_RELAXED);
+}
+
+/* The xattr step of every entry written or fixed: after the owner and
+ * mode (chown clears security.capability, and chmod would rewrite an
+ * ACL's mask) and before the mtime. Through fd when >= 0, else the
+ * entry base in dirfd. 0 or -errno. */
+static int apply_xattrs(struct tree_writer *w, const struct entry *e, int fd,
+			int dirfd, const char *base)
+{
+	struct xattr_apply_result res = { 0 };
+	char path[64 + 256];
+	int ret;
+
+	if (!w->xattr_ns || !e->xattrs_known ||
+	    (e->has_xattr_ref && !e->xattrs))
+		return 0;
+	if (fd < 0) {
+		ret = xattr_at_path(dirfd, base, path, sizeof(path));
+		if (ret < 0)
+			return ret;
+	}
+	ret = xattr_apply(fd, fd >= 0 ? NULL : path, e->xattrs, e->xattrs_len,
+			  w->xattr_ns, &res);
+	if (res.unsupported)
+		count(w->xattr_unsupported, 1);
+	count(w->xattr_skipped, res.skipped);
+	return ret;
 }
 
 static void drop_cache(struct tree_writer *w)
@@ -272,7 +317,21 @@ static int copy_out(int fd, int dirfd, char tmp_name[64])
 	}
 	ts[0] = st.st_mtim;
 	ts[1] = st.st_mtim;
-	if (!err && (fchmod(out, st.st_mode & 07777) || futimens(out, ts)))
+	if (!err && fchmod(out, st.st_mode & 07777))
+		err = -errno;
+	if (!err) {
+		/* the xattrs set on the anonymous temp go along */
+		struct xattr_apply_result res = { 0 };
+		unsigned char *x = NULL;
+		size_t xlen = 0;
+		unsigned ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
+
+		err = xattr_read(fd, NULL, ns, &x, &xlen);
+		if (!err)
+			err = xattr_apply(out, NULL, x, xlen, ns, &res);
+		free(x);
+	}
+	if (!err && futimens(out, ts))
 		err = -errno;
 	if (err) {
 		close(out);
@@ -377,6 +436,8 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 	if ((((e->mode & 0777) & w->umask) || (e->mode & 07000)) &&
 	    fchmod(fd, e->mode & 07777))
 		err = -errno;
+	if (!err)
+		err = apply_xattrs(w, e, fd, -1, NULL);
 	if (!err && futimens(fd, ts))
 		err = -errno;
 	if (!tmp_name[0]) {
@@ -433,9 +494,10 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 		return name_error(w, ret, "create symlink", e->name,
 				  e->name_len, eb);
 	entry_times(e, ts);
-	if (utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) ||
+	ret = apply_xattrs(w, e, -1, dirfd, tmp);
+	if (ret < 0 || utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) ||
 	    renameat(dirfd, tmp, dirfd, e->name + base)) {
-		ret = -errno;
+		ret = ret < 0 ? ret : -errno;
 		unlinkat(dirfd, tmp, 0);
 		return name_error(w, ret, "create symlink", e->name,
 				  e->name_len, eb);
@@ -495,6 +557,10 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 		return name_error(w, ret, "set the mode of", e->name,
 				  e->name_len, eb);
 	}
+	ret = apply_xattrs(w, e, -1, dirfd, e->name + base);
+	if (ret < 0)
+		return name_error(w, ret, "set the xattrs of", e->name,
+				  e->name_len, eb);
 	if (utimensat(dirfd, e->name + base, ts, AT_SYMLINK_NOFOLLOW))
 		return name_error(w, -errno, "set the mtime of", e->name,
 				  e->name_len, eb);

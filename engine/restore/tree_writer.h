@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "entry.h"
@@ -20,6 +21,16 @@ struct tree_writer;
 int tree_writer_new(int rootfd, const char *root, struct tree_writer **out,
 		    struct errbuf *eb);
 void tree_writer_free(struct tree_writer *w);
+
+/* Extended attributes: from now on an entry whose xattrs are known (and
+ * loaded: an entry with a heap reference must have them in e->xattrs)
+ * gets exactly them, for the names in ns (enum xattr_ns; 0, the default:
+ * xattrs are left alone), after its mode and before its mtime. Entries
+ * whose filesystem has no xattrs add 1 to *unsupported, names it may not
+ * set (ns, EPERM) to *skipped (atomically; both may be shared between
+ * writers). */
+void tree_writer_set_xattrs(struct tree_writer *w, unsigned ns,
+			    uint64_t *unsupported, uint64_t *skipped);
 
 /* Open (creating with create) the parent directory of name; returns a
  * borrowed fd valid until the next call, and the base name offset. */

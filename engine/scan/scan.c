@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "bqueue.h"
 #include "tree_temp.h"
+#include "xattr.h"
 #include "banned.h"
 
 #define PREFETCH_MAX 64
@@ -29,6 +31,8 @@
  * "parked" (closed) and reopened through ".." on the way back up, so a
  * tree 1,000 levels deep scans within a 1,024-fd limit. */
 #define FD_KEEP 48
+/* smaller files are never taken for sparse: holes would save little */
+#define SPARSE_MIN_SIZE (64 * 1024)
 
 struct dir_job;
 
@@ -91,6 +95,11 @@ struct scanner {
 	char *path;             /* scratch for relative paths (walk only) */
 	size_t path_cap;
 	bool started;
+	/* the entry scanner_next returned last, for scanner_xattrs: its
+	 * own fd (directories) or its parent's fd and base name */
+	int last_fd;
+	const char *last_base;
+	char *xpath;            /* PATH_MAX scratch for scanner_xattrs */
 	/* prefetch pool */
 	pthread_mutex_t lock;
 	pthread_cond_t done;
@@ -680,6 +689,7 @@ void scanner_free(struct scanner *s)
 		close(s->rootfd);
 	io_ctx_free(s->io);
 	free(s->path);
+	free(s->xpath);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->done);
 	free(s);
@@ -703,6 +713,11 @@ static int fill_entry(struct scanner *s, struct frame *f,
 	out->gid = c->st.gid;
 	out->nlink = c->st.nlink;
 	out->mode = c->st.mode & 07777;
+	/* allocated well below the size: holes (a file being written with
+	 * delayed allocation may look so too; restoring it with holes
+	 * costs nothing) */
+	out->sparse = type == ENTRY_FILE && c->st.size >= SPARSE_MIN_SIZE &&
+		      c->st.blocks * 512 < c->st.size / 2;
 	if (type == ENTRY_SYMLINK) {
 		char target[ENTRY_TARGET_MAX + 1];
 		ssize_t n = readlinkat(f->dirfd, c->name, target,
@@ -724,6 +739,76 @@ static int fill_entry(struct scanner *s, struct frame *f,
 		out->size = (uint64_t)n;
 	}
 	return 0;
+}
+
+int scanner_xattrs(struct scanner *s, unsigned ns, struct entry *e,
+		   struct errbuf *eb)
+{
+	char path[64 + 256], shown[512];
+	unsigned char *buf = NULL;
+	size_t len = 0, rlen;
+	int ret;
+
+	rlen = strlen(s->o.root);
+	if (s->last_base && rlen + e->name_len + 2 <= PATH_MAX) {
+		/* the full path: a walk of cached dentries costs a third
+		 * of the /proc/self/fd/N/name lookup (3 against 4.5-11 us
+		 * per file, 100,000 files 4 levels deep); reading only, a
+		 * symlink swapped in above the entry meanwhile is no
+		 * risk */
+		if (!s->xpath) {
+			s->xpath = malloc(PATH_MAX);
+			if (!s->xpath)
+				return errbuf_set(eb, -ENOMEM, "out of memory");
+		}
+		memcpy(s->xpath, s->o.root, rlen);
+		s->xpath[rlen] = '/';
+		memcpy(s->xpath + rlen + 1, e->name, e->name_len);
+		s->xpath[rlen + 1 + e->name_len] = '\0';
+		ret = xattr_read(-1, s->xpath, ns, &buf, &len);
+	} else if (s->last_base) {
+		ret = xattr_at_path(s->last_fd, s->last_base, path,
+				    sizeof(path));
+		if (!ret)
+			ret = xattr_read(-1, path, ns, &buf, &len);
+	} else {
+		ret = xattr_read(s->last_fd, NULL, ns, &buf, &len);
+	}
+	if (ret == -ENOMEM)
+		return errbuf_set(eb, ret, "out of memory");
+	if (ret < 0) {
+		if (ret != -ENOENT) {
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			log_warn(s->o.log, "cannot read the xattrs of "
+				 "'%s/%s': %s: not recorded", s->o.root, shown,
+				 ret == -E2BIG ? "more than 1 MiB" :
+				 strerror(-ret));
+		}
+		return 0;
+	}
+	free(e->xattrs);
+	e->xattrs = buf;
+	e->xattrs_len = len;
+	e->xattrs_known = true;
+	e->has_xattr_ref = false;
+	return 0;
+}
+
+/* scanner_next's last step: the xattrs when every entry wants them */
+static int scan_xattrs_opt(struct scanner *s, struct entry *out,
+			   struct errbuf *eb)
+{
+	int ret;
+
+	if (!s->o.xattrs)
+		return 1;
+	ret = scanner_xattrs(s, s->o.xattrs, out, eb);
+	if (ret < 0) {
+		entry_release(out);
+		return ret;
+	}
+	return 1;
 }
 
 int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
@@ -804,7 +889,9 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 			if (s->depth > FD_KEEP)
 				frame_park(s, &s->frames[s->depth - 1 - FD_KEEP]);
 			prefetch_topup(s);
-			return 1;
+			s->last_fd = s->frames[s->depth - 1].dirfd;
+			s->last_base = NULL;
+			return scan_xattrs_opt(s, out, eb);
 		}
 		if (fmt == S_IFREG || fmt == S_IFLNK) {
 			ret = fill_entry(s, f, c, fmt == S_IFREG ? ENTRY_FILE :
@@ -814,7 +901,9 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 			if (ret < 0)
 				return ret;
 			counter_add(s->o.files_scanned, 1);
-			return 1;
+			s->last_fd = f->dirfd;
+			s->last_base = c->name;
+			return scan_xattrs_opt(s, out, eb);
 		}
 		errbuf_quote_name(shown, sizeof(shown), s->path, len);
 		log_warn(s->o.log, "skipping '%s/%s': %s", s->o.root, shown,

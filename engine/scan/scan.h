@@ -41,6 +41,9 @@ struct scan_opts {
 	 * files and symlinks under tree_temp names are left out, and
 	 * removed when a crashed run left them (tree_temp_reap) */
 	bool reap_tree_temps;
+	/* xattr namespaces (enum xattr_ns) read for every entry; 0: none
+	 * (scanner_xattrs reads them on demand) */
+	unsigned xattrs;
 };
 
 struct scanner;
@@ -50,6 +53,13 @@ int scanner_new(const struct scan_opts *o, struct scanner **out,
 /* Next entry in order: 1 with *out filled (caller releases it), 0 at the
  * end, -errno on failure (message names the path and the reason). */
 int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb);
+/* Read the xattrs in namespaces ns (enum xattr_ns) of e, the entry the
+ * last scanner_next returned, into it (xattrs_known). A file that
+ * vanished, or whose xattrs cannot be read or are over XATTRS_LIST_MAX,
+ * is left unknown with a warning: never a failure of the scan. Returns
+ * 0 or -ENOMEM. */
+int scanner_xattrs(struct scanner *s, unsigned ns, struct entry *e,
+		   struct errbuf *eb);
 /* The root directory fd (owned by the scanner), -1 for a missing root. */
 int scanner_rootfd(const struct scanner *s);
 /* Did io_uring setup fall back to plain syscalls? */

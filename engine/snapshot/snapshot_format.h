@@ -49,7 +49,17 @@
  *     8: ino       uint  (optional, 0 when unknown)
  *     9: etag      str   object-store etag (optional, <= ENTRY_ETAG_MAX)
  *    10: target    bin   symlink target, symlinks only (required there,
- *                        <= ENTRY_TARGET_MAX bytes, no NUL) }
+ *                        <= ENTRY_TARGET_MAX bytes, no NUL)
+ *    16: xattrs    array of [name bin, value bin], sorted by name, no
+ *                        name twice (xattr.h); present (maybe empty) when
+ *                        the xattrs were recorded, absent: unknown.
+ *                        Encoded at most XATTRS_INLINE_MAX bytes, else:
+ *    17: xattr_md5 bin16 the heap object holding the encoded list
+ *    19: xattr_size uint its size (<= XATTRS_LIST_MAX); 17 and 19 go
+ *                        together, never with 16
+ *    18: sparse    bool  true: a file with holes, restored with holes
+ *                        (files only, optional) }
+ *   Keys 16-19 came after version 1 was out: old readers skip them.
  *
  * Trailer record (kind 3), the last frame; nothing may follow it:
  *   { 0: 3, 1: entry count (uint), 2: md5 (bin16) of every byte of the
@@ -100,6 +110,10 @@ enum snapshot_record_kind {
 #define SNAPSHOT_ENT_INO 8
 #define SNAPSHOT_ENT_ETAG 9
 #define SNAPSHOT_ENT_TARGET 10
+#define SNAPSHOT_ENT_XATTRS 16
+#define SNAPSHOT_ENT_XATTR_MD5 17
+#define SNAPSHOT_ENT_SPARSE 18
+#define SNAPSHOT_ENT_XATTR_SIZE 19
 
 /* trailer keys */
 #define SNAPSHOT_TRL_COUNT 1

@@ -21,6 +21,7 @@
 #include "pysnap_reader.h"
 #include "snapshot_check.h"
 #include "snapshot_format.h"
+#include "xattr.h"
 
 #include "banned.h"
 
@@ -348,6 +349,62 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 	return hash_frame(r);
 }
 
+/* Key 16: re-encoded through xattr_encode, which sorts and refuses
+ * duplicates and bad names, so what the entry holds is canonical. 0,
+ * -EBADMSG with *why, -ENOMEM. */
+static int parse_xattrs(const msgpack_object *v, struct entry *e,
+			const char **why)
+{
+	struct xattr_item *items;
+	unsigned char *enc;
+	size_t enc_len;
+	uint32_t i, n;
+	int rc;
+
+	if (v->type != MSGPACK_OBJECT_ARRAY) {
+		*why = "xattrs are not a list";
+		return -EBADMSG;
+	}
+	n = v->via.array.size;
+	if (n > XATTRS_COUNT_MAX) {
+		*why = "too many xattrs";
+		return -EBADMSG;
+	}
+	if (!n)
+		return entry_set_xattrs(e, NULL, 0);
+	items = calloc(n, sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const msgpack_object *pair = &v->via.array.ptr[i];
+
+		if (pair->type != MSGPACK_OBJECT_ARRAY ||
+		    pair->via.array.size != 2 ||
+		    !get_bin(&pair->via.array.ptr[0], &items[i].name,
+			     &items[i].name_len) ||
+		    !get_bin(&pair->via.array.ptr[1],
+			     (const char **)&items[i].value,
+			     &items[i].value_len)) {
+			free(items);
+			*why = "xattr is not a [name, value] pair of bins";
+			return -EBADMSG;
+		}
+	}
+	rc = xattr_encode(items, n, &enc, &enc_len);
+	free(items);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc) {
+		*why = "bad, repeated or too large xattr";
+		return -EBADMSG;
+	}
+	free(e->xattrs);
+	e->xattrs = enc;
+	e->xattrs_len = enc_len;
+	e->xattrs_known = true;
+	return 0;
+}
+
 static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 		       struct entry *e)
 {
@@ -357,9 +414,13 @@ static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 			       BIT(SNAPSHOT_ENT_MODE) | BIT(SNAPSHOT_ENT_MD5) |
 			       BIT(SNAPSHOT_ENT_CTIME_NS) |
 			       BIT(SNAPSHOT_ENT_INO) | BIT(SNAPSHOT_ENT_ETAG) |
-			       BIT(SNAPSHOT_ENT_TARGET);
+			       BIT(SNAPSHOT_ENT_TARGET) |
+			       BIT(SNAPSHOT_ENT_XATTRS) |
+			       BIT(SNAPSHOT_ENT_XATTR_MD5) |
+			       BIT(SNAPSHOT_ENT_XATTR_SIZE) |
+			       BIT(SNAPSHOT_ENT_SPARSE);
 	const msgpack_object *vals[64] = { 0 };
-	const msgpack_object *v;
+	const msgpack_object *v, *v2;
 	const char *name, *s, *why;
 	size_t name_len, len;
 	uint64_t seen, u;
@@ -425,6 +486,34 @@ static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 		etag[len] = '\0';
 		if (entry_set_etag(e, etag))
 			return -ENOMEM;
+	}
+	v = vals[SNAPSHOT_ENT_XATTRS];
+	v2 = vals[SNAPSHOT_ENT_XATTR_MD5];
+	if (v && (v2 || vals[SNAPSHOT_ENT_XATTR_SIZE]))
+		return corrupt(r, at, "xattrs both inline and in the heap");
+	if (v) {
+		rc = parse_xattrs(v, e, &why);
+		if (rc == -ENOMEM)
+			return rc;
+		if (rc)
+			return corrupt(r, at, "%s", why);
+	}
+	if (v2 || vals[SNAPSHOT_ENT_XATTR_SIZE]) {
+		if (!v2 || !get_bin(v2, &s, &len) || len != OBJID_LEN ||
+		    !vals[SNAPSHOT_ENT_XATTR_SIZE] ||
+		    !get_u64(vals[SNAPSHOT_ENT_XATTR_SIZE], &u) ||
+		    u == 0 || u > XATTRS_LIST_MAX)
+			return corrupt(r, at, "bad xattr object reference");
+		memcpy(e->xattr_md5.b, s, OBJID_LEN);
+		e->xattrs_len = (size_t)u;
+		e->xattrs_known = true;
+		e->has_xattr_ref = true;
+	}
+	v = vals[SNAPSHOT_ENT_SPARSE];
+	if (v) {
+		if (v->type != MSGPACK_OBJECT_BOOLEAN || e->type != ENTRY_FILE)
+			return corrupt(r, at, "bad sparse flag");
+		e->sparse = v->via.boolean;
 	}
 	if (r->has_prev &&
 	    entry_key_cmp(r->prev, r->prev_len, r->prev_is_dir, name, name_len,

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 
 #include "snapshot_format.h"
+#include "xattr.h"
 
 #include "banned.h"
 
@@ -239,6 +240,12 @@ static const char *entry_problem(const struct snapshot_writer *w,
 	}
 	if (e->etag && strlen(e->etag) > ENTRY_ETAG_MAX)
 		return "etag too long";
+	if (e->xattrs_known && !e->has_xattr_ref &&
+	    e->xattrs_len > XATTRS_INLINE_MAX)
+		return "xattrs too large to go inline";
+	if (e->xattrs_known && e->has_xattr_ref &&
+	    (!e->xattrs_len || e->xattrs_len > XATTRS_LIST_MAX))
+		return "bad xattr object size";
 	if (w->has_prev &&
 	    entry_key_cmp(w->prev, w->prev_len, w->prev_is_dir, e->name,
 			  e->name_len, e->type == ENTRY_DIR) >= 0)
@@ -285,7 +292,9 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 
 	pk = &w->pk;
 	n = 6 + (e->type == ENTRY_FILE) + (e->type == ENTRY_SYMLINK) +
-	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL);
+	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL) +
+	    (e->xattrs_known ? 1 + e->has_xattr_ref : 0) +
+	    (e->type == ENTRY_FILE && e->sparse);
 	frame_reset(w);
 	rc = msgpack_pack_map(pk, n) |
 	     pack_key(pk, SNAPSHOT_KEY_KIND) |
@@ -313,6 +322,21 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 	if (e->type == ENTRY_SYMLINK)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_TARGET, e->target,
 			       e->target_len);
+	if (e->xattrs_known && e->has_xattr_ref) {
+		rc |= pack_bin(pk, SNAPSHOT_ENT_XATTR_MD5, e->xattr_md5.b,
+			       OBJID_LEN) |
+		      pack_key(pk, SNAPSHOT_ENT_XATTR_SIZE) |
+		      msgpack_pack_uint64(pk, e->xattrs_len);
+	} else if (e->xattrs_known) {
+		/* the encoded list is already MessagePack (xattr.h) */
+		rc |= pack_key(pk, SNAPSHOT_ENT_XATTRS);
+		rc |= e->xattrs_len ?
+		      pk->callback(pk->data, (const char *)e->xattrs,
+				   e->xattrs_len) :
+		      msgpack_pack_array(pk, 0);
+	}
+	if (e->type == ENTRY_FILE && e->sparse)
+		rc |= pack_key(pk, SNAPSHOT_ENT_SPARSE) | msgpack_pack_true(pk);
 	rc = frame_emit(w, rc, true);
 	if (rc)
 		return fail(w, eb);

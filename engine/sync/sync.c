@@ -33,6 +33,8 @@
 #include "scan.h"
 #include "tree_writer.h"
 #include "clock.h"
+#include "xattr.h"
+#include "sparse.h"
 #include "banned.h"
 
 #define QUEUE_CAP 4096
@@ -87,6 +89,7 @@ struct sync_run {
 	struct errbuf err;
 	double bw_start;
 	uint64_t bw_bytes;
+	unsigned xattr_ns;         /* enum xattr_ns copied, 0: none */
 };
 
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
@@ -196,6 +199,9 @@ static int feed_start(struct sync_run *r, struct scan_feed *f,
 	so.reap_tree_temps = f == &r->dst && !r->so->dry_run;
 	/* both sides are walked at once: share the prefetch threads */
 	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
+	/* both sides read the names that are copied: what cannot be set
+	 * here would otherwise differ on every run */
+	so.xattrs = r->xattr_ns;
 	ret = scanner_new(&so, &f->scanner, eb);
 	if (ret < 0)
 		return ret;
@@ -326,6 +332,58 @@ static int copy_bytes(struct sync_run *r, int in, int out, uint64_t size,
 
 /* Is this error a conflict with an entry of another type in DST, to
  * retry once the deletions made room? */
+/* A sparse source (entry.sparse): only its data extents are copied
+ * (SEEK_DATA/SEEK_HOLE), the holes stay holes in DST and the size is set
+ * by ftruncate. *copied is the logical size covered. */
+static int copy_sparse(struct sync_run *r, int in, int out, uint64_t size,
+		       char *buf, uint64_t *copied)
+{
+	uint64_t pos = 0;
+	int ret = 0;
+
+	*copied = 0;
+	while (pos < size) {
+		off_t data = lseek(in, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno != ENXIO)
+			return -errno;
+		if (data < 0 || (uint64_t)data >= size)
+			break;
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		pos = (uint64_t)data;
+		while (pos < (uint64_t)hole) {
+			uint64_t want = (uint64_t)hole - pos;
+			ssize_t n = pread(in, buf, want > BUF_SIZE ? BUF_SIZE :
+					  (size_t)want, (off_t)pos);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return -errno;
+			if (n == 0) {
+				/* shrank: caught by the caller's fstat */
+				*copied = pos;
+				return 0;
+			}
+			/* zero blocks inside an extent (preallocated or
+			 * written zeros) become holes too */
+			ret = sparse_pwrite(out, buf, (size_t)n, pos);
+			if (ret < 0)
+				return ret;
+			pos += (uint64_t)n;
+			bw_account(r, (uint64_t)n);
+		}
+	}
+	if (ftruncate(out, (off_t)size))
+		return -errno;
+	*copied = size;
+	return 0;
+}
+
 static bool is_conflict(int err)
 {
 	return err == -ENOTDIR || err == -EISDIR || err == -ENOTEMPTY ||
@@ -352,7 +410,10 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 			close(in);
 			return ret;
 		}
-		ret = copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
+		ret = e->sparse ?
+		      copy_sparse(r, in, out, (uint64_t)before.st_size, buf,
+				  &copied) :
+		      copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
 				 &copied);
 		if (!ret && fstat(in, &after))
 			ret = -errno;
@@ -676,6 +737,8 @@ static void *worker_main(void *arg)
 		run_fail(r, &eb, ret);
 		goto out;
 	}
+	tree_writer_set_xattrs(tw, r->xattr_ns, &r->stats->xattrs_unsupported,
+			       &r->stats->xattrs_skipped);
 	while ((n = shardq_pop_batch(r->jobs, shard, items, BATCH)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct job *j = items[i];
@@ -760,6 +823,13 @@ static bool same_mtime_mode(const struct entry *s, const struct entry *d)
 {
 	return s->mtime_ns == d->mtime_ns &&
 	       (s->type == ENTRY_SYMLINK || s->mode == d->mode);
+}
+
+/* xattrs read on both sides (not --no-xattrs) and not the same */
+static bool xattrs_differ(const struct entry *s, const struct entry *d)
+{
+	return s->xattrs_known && d->xattrs_known &&
+	       !entry_same_xattrs(s, d);
 }
 
 /* Every source directory is kept for the end: made (if new) after the
@@ -875,7 +945,8 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 		return record_deletion(r, d, eb);
 	if (s->type == ENTRY_DIR)
 		return push_dir(r, s, st == DIFF_ONLY_LEFT,
-				st != DIFF_ONLY_LEFT && !same_mtime_mode(s, d),
+				st != DIFF_ONLY_LEFT && (!same_mtime_mode(s, d) ||
+							 xattrs_differ(s, d)),
 				eb);
 	if (st == DIFF_ONLY_LEFT)
 		return push_job(r, s, JOB_COPY, eb);
@@ -897,6 +968,9 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 	}
 	if (!same_mtime_mode(s, d) &&
 	    !(s->type == ENTRY_FILE && r->so->compare == SYNC_COMPARE_SIZE_ONLY))
+		return push_job(r, s, JOB_META, eb);
+	/* an xattr-only change: fixed in place, the content stays */
+	if (xattrs_differ(s, d))
 		return push_job(r, s, JOB_META, eb);
 	return 0;
 }
@@ -986,6 +1060,9 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
 		if (ret < 0)
 			return ret;
+		tree_writer_set_xattrs(tw, r->xattr_ns,
+				       &r->stats->xattrs_unsupported,
+				       &r->stats->xattrs_skipped);
 	}
 	rewind(r->deletions);
 	for (;;) {
@@ -1129,6 +1206,10 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 			goto out;
 		}
 	}
+	/* xattrs between local trees only: stores keep none */
+	if (!o->no_xattrs && !r.rsrc && !r.rdst)
+		r.xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
+			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
 	ret = feed_start(&r, &r.src, so->src, false, eb);
 	if (!ret)
 		ret = feed_start(&r, &r.dst, so->dst, so->dry_run, eb);
@@ -1192,6 +1273,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		goto out;
 	}
 	ret = apply_deletions(&r, eb);
+	xattr_warn(&log, so->dst, stats);
 	if (ret < 0)
 		goto out;
 	if (o->fsync && r.dstfd >= 0 && syncfs(r.dstfd)) {
