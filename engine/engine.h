@@ -87,6 +87,11 @@ struct run_stats {
 	/* make-snapshot --skip-changing: files left out because they kept
 	 * changing while read (also in files_skipped) */
 	uint64_t files_skipped_changing;
+	/* restore/sync not as root: entries whose recorded owner differs
+	 * from the running user's and was left as it is */
+	uint64_t owners_skipped;
+	/* restore/sync: hard links made (also in files_copied) */
+	uint64_t links_created;
 	uint64_t errors;
 	double seconds;
 };
@@ -113,6 +118,9 @@ struct make_snapshot_opts {
 	/* a file that keeps changing while read is left out with a warning
 	 * (files_skipped_changing) instead of failing the run */
 	bool skip_changing;
+	/* record files with more than one link as separate files (no
+	 * link records, snapshot key 15) */
+	bool no_hard_links;
 };
 
 int engine_make_snapshot(const struct engine_opts *o,
@@ -136,6 +144,11 @@ struct restore_opts {
 	/* not root: keep the setuid/setgid bits of files (root always
 	 * keeps them; otherwise they are cleared, as tar does) */
 	bool keep_setid;
+	/* as root: owners by the recorded numbers only, never mapped by
+	 * the recorded user and group names (rsync's --numeric-ids) */
+	bool numeric_ids;
+	/* restore link groups as separate files */
+	bool no_hard_links;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
@@ -155,6 +168,8 @@ struct sync_opts {
 	int64_t max_delete;        /* < 0: unlimited */
 	bool dry_run;              /* print the plan, change nothing */
 	uint64_t bwlimit;          /* bytes per second, 0: unlimited */
+	/* copy files with more than one link as separate files */
+	bool no_hard_links;
 };
 
 /* sync: make DST hold exactly SRC's files (one-shot mirror, no heap).

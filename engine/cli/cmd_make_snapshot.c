@@ -97,6 +97,12 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "naming it, and the snapshot is saved (exit 4, "
 			  "counted in files_skipped), instead of failing the "
 			  "run (exit 1, no snapshot)." },
+		{ .kind = OPT_FLAG, .name = "no-hard-links",
+		  .value = &mo.no_hard_links,
+		  .help = "Record files with several links as separate files "
+			  "(by default a later name of the same inode is "
+			  "recorded as a hard link of the first; each keeps "
+			  "its md5, so older readers restore it as a file)." },
 		CLI_FILTER_OPTS(&filters),
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
@@ -127,8 +133,10 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "\"heap_objects_written\", \"heap_objects_present\", "
 		       "\"bytes_read\", \"bytes_written\",\n\"files_copied\", "
 		       "\"files_updated\", \"files_deleted\", \"dirs_created\", "
-		       "\"files_skipped\",\n\"errors\", \"seconds\", "
-		       "\"exit_code\", \"snapshot\", \"error\" (on failure)}.\n"
+		       "\"files_skipped\",\n\"owners_skipped\", "
+		       "\"links_created\", \"errors\", \"seconds\", "
+		       "\"exit_code\", \"snapshot\",\n\"error\" (on "
+		       "failure)}.\n"
 		       "Needs --file-root, --heap-root and --snap-root (or "
 		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"
 		       "Exit status: 0 saved, 1 failed (no snapshot), 4 saved "

@@ -17,6 +17,9 @@ void entry_release(struct entry *e)
 	free(e->name);
 	free(e->target);
 	free(e->etag);
+	free(e->user);
+	free(e->group);
+	free(e->link);
 	entry_init(e);
 }
 
@@ -63,17 +66,44 @@ int entry_set_etag(struct entry *e, const char *etag)
 	return dup_bytes(&e->etag, NULL, etag, strlen(etag));
 }
 
+int entry_set_owner_names(struct entry *e, const char *user,
+			  const char *group)
+{
+	free(e->user);
+	free(e->group);
+	e->user = NULL;
+	e->group = NULL;
+	if (user && dup_bytes(&e->user, NULL, user, strlen(user)))
+		return -ENOMEM;
+	if (group && dup_bytes(&e->group, NULL, group, strlen(group)))
+		return -ENOMEM;
+	return 0;
+}
+
+int entry_set_link(struct entry *e, const char *first, size_t len)
+{
+	return dup_bytes(&e->link, &e->link_len, first, len);
+}
+
 int entry_copy(struct entry *dst, const struct entry *src)
 {
 	*dst = *src;
 	dst->name = NULL;
 	dst->target = NULL;
 	dst->etag = NULL;
+	dst->user = NULL;
+	dst->group = NULL;
+	dst->link = NULL;
 	if (src->name && entry_set_name(dst, src->name, src->name_len))
 		goto nomem;
 	if (src->target && entry_set_target(dst, src->target, src->target_len))
 		goto nomem;
 	if (src->etag && entry_set_etag(dst, src->etag))
+		goto nomem;
+	if ((src->user || src->group) &&
+	    entry_set_owner_names(dst, src->user, src->group))
+		goto nomem;
+	if (src->link && entry_set_link(dst, src->link, src->link_len))
 		goto nomem;
 	return 0;
 nomem:
@@ -180,4 +210,10 @@ bool entry_same_content(const struct entry *a, const struct entry *b)
 	default:
 		return true;
 	}
+}
+
+bool entry_owner_differs(const struct entry *a, const struct entry *b)
+{
+	return a->has_owner && b->has_owner &&
+	       (a->uid != b->uid || a->gid != b->gid);
 }

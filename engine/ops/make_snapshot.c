@@ -713,6 +713,10 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
 	so.reap_tree_temps = mo->tree_temps;
+	/* the names go into the snapshot: a restore on another system maps
+	 * them to its own ids (rsync, tar) */
+	so.owner_names = true;
+	so.hard_links = !mo->no_hard_links;
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);

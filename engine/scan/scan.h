@@ -41,6 +41,14 @@ struct scan_opts {
 	 * files and symlinks under tree_temp names are left out, and
 	 * removed when a crashed run left them (tree_temp_reap) */
 	bool reap_tree_temps;
+	/* entries get their owner's user and group names (owners.h; a
+	 * snapshot records them), not only the numbers */
+	bool owner_names;
+	/* files with more than one link get entry.link, the name of their
+	 * group's first member in stream order (hardlinks.h); at most
+	 * max_link_groups groups at once (0: HARDLINKS_MAX_GROUPS) */
+	bool hard_links;
+	uint64_t max_link_groups;
 };
 
 struct scanner;
@@ -54,6 +62,8 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb);
 int scanner_rootfd(const struct scanner *s);
 /* Did io_uring setup fall back to plain syscalls? */
 bool scanner_fell_back(const struct scanner *s);
+/* Hard-link groups found so far (scan_opts.hard_links). */
+uint64_t scanner_link_groups(const struct scanner *s);
 void scanner_free(struct scanner *s);
 
 

@@ -49,7 +49,20 @@
  *     8: ino       uint  (optional, 0 when unknown)
  *     9: etag      str   object-store etag (optional, <= ENTRY_ETAG_MAX)
  *    10: target    bin   symlink target, symlinks only (required there,
- *                        <= ENTRY_TARGET_MAX bytes, no NUL) }
+ *                        <= ENTRY_TARGET_MAX bytes, no NUL)
+ *    11: uid       uint  owner's user id   (optional; 11 and 12 as a pair)
+ *    12: gid       uint  owner's group id  (optional)
+ *    13: user      str   owner's user name (optional, needs 11/12,
+ *                        1..SNAPSHOT_OWNER_NAME_MAX bytes, no NUL)
+ *    14: group     str   owner's group name (optional, same rules)
+ *    15: link      bin   files only (optional): this file is a hard link
+ *                        of the earlier file of that name, the first
+ *                        member of its link group in snapshot order
+ *                        (entry_name_check; sorts before this entry) }
+ *   11-15 came after version 1 was out, like header keys 4/5: old
+ *   readers skip them (and restore a link group as separate files, each
+ *   entry keeping its own md5, size and mode); old files lack them
+ *   (restore then leaves owners alone). 16-19 are reserved.
  *
  * Trailer record (kind 3), the last frame; nothing may follow it:
  *   { 0: 3, 1: entry count (uint), 2: md5 (bin16) of every byte of the
@@ -67,8 +80,9 @@
 #define SNAPSHOT_TOOL_MAX 63
 
 #define SNAPSHOT_FRAME_LEN_SIZE 4
-/* A frame holds one record: the largest entry is a 16 KiB name, a 4 KiB
- * target, a 256 B etag and ~100 B of keys and numbers. */
+/* A frame holds one record: the largest entry is a 16 KiB name, a 16 KiB
+ * link name or a 4 KiB target, a 256 B etag, two 255 B owner names and
+ * ~100 B of keys and numbers. */
 #define SNAPSHOT_FRAME_MAX (64 * 1024)
 /* Prescan limit on container nesting (records use depth 1). */
 #define SNAPSHOT_DEPTH_MAX 8
@@ -100,6 +114,14 @@ enum snapshot_record_kind {
 #define SNAPSHOT_ENT_INO 8
 #define SNAPSHOT_ENT_ETAG 9
 #define SNAPSHOT_ENT_TARGET 10
+#define SNAPSHOT_ENT_UID 11
+#define SNAPSHOT_ENT_GID 12
+#define SNAPSHOT_ENT_USER 13
+#define SNAPSHOT_ENT_GROUP 14
+#define SNAPSHOT_ENT_LINK 15
+
+/* longest user or group name recorded (bytes) */
+#define SNAPSHOT_OWNER_NAME_MAX 255
 
 /* trailer keys */
 #define SNAPSHOT_TRL_COUNT 1

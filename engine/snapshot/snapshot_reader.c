@@ -348,6 +348,49 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 	return hash_frame(r);
 }
 
+/* An owner name: a str of 1..SNAPSHOT_OWNER_NAME_MAX bytes, no NUL, copied
+ * into buf. false when bad. */
+static bool get_owner_name(const msgpack_object *v, char *buf)
+{
+	const char *s;
+	size_t len;
+
+	if (!get_str(v, &s, &len) || len == 0 ||
+	    len > SNAPSHOT_OWNER_NAME_MAX || memchr(s, '\0', len))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return true;
+}
+
+/* keys 11-14: uid and gid as a pair, names only with them */
+static int parse_owner(struct snapshot_reader *r,
+		       const msgpack_object *const *vals, struct entry *e)
+{
+	char user[SNAPSHOT_OWNER_NAME_MAX + 1];
+	char group[SNAPSHOT_OWNER_NAME_MAX + 1];
+	const msgpack_object *u = vals[SNAPSHOT_ENT_UID];
+	const msgpack_object *g = vals[SNAPSHOT_ENT_GID];
+	const msgpack_object *un = vals[SNAPSHOT_ENT_USER];
+	const msgpack_object *gn = vals[SNAPSHOT_ENT_GROUP];
+	uint64_t uid, gid;
+
+	if (!u && !g && !un && !gn)
+		return 0;
+	if (!u || !g || !get_u64(u, &uid) || !get_u64(g, &gid) ||
+	    uid > UINT32_MAX || gid > UINT32_MAX ||
+	    (un && !get_owner_name(un, user)) ||
+	    (gn && !get_owner_name(gn, group)))
+		return corrupt(r, r->frame_off, "bad owner");
+	e->has_owner = true;
+	e->uid = (uint32_t)uid;
+	e->gid = (uint32_t)gid;
+	if ((un || gn) && entry_set_owner_names(e, un ? user : NULL,
+						gn ? group : NULL))
+		return -ENOMEM;
+	return 0;
+}
+
 static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 		       struct entry *e)
 {
@@ -357,7 +400,9 @@ static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 			       BIT(SNAPSHOT_ENT_MODE) | BIT(SNAPSHOT_ENT_MD5) |
 			       BIT(SNAPSHOT_ENT_CTIME_NS) |
 			       BIT(SNAPSHOT_ENT_INO) | BIT(SNAPSHOT_ENT_ETAG) |
-			       BIT(SNAPSHOT_ENT_TARGET);
+			       BIT(SNAPSHOT_ENT_TARGET) | BIT(SNAPSHOT_ENT_UID) |
+			       BIT(SNAPSHOT_ENT_GID) | BIT(SNAPSHOT_ENT_USER) |
+			       BIT(SNAPSHOT_ENT_GROUP) | BIT(SNAPSHOT_ENT_LINK);
 	const msgpack_object *vals[64] = { 0 };
 	const msgpack_object *v;
 	const char *name, *s, *why;
@@ -424,6 +469,18 @@ static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 		memcpy(etag, s, len);
 		etag[len] = '\0';
 		if (entry_set_etag(e, etag))
+			return -ENOMEM;
+	}
+	rc = parse_owner(r, vals, e);
+	if (rc)
+		return rc;
+	v = vals[SNAPSHOT_ENT_LINK];
+	if (v) {
+		if (e->type != ENTRY_FILE || !get_bin(v, &s, &len) ||
+		    entry_name_check(s, len, &why) ||
+		    entry_key_cmp(s, len, false, name, name_len, false) >= 0)
+			return corrupt(r, at, "bad hard link");
+		if (entry_set_link(e, s, len))
 			return -ENOMEM;
 	}
 	if (r->has_prev &&

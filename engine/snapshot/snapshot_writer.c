@@ -239,6 +239,17 @@ static const char *entry_problem(const struct snapshot_writer *w,
 	}
 	if (e->etag && strlen(e->etag) > ENTRY_ETAG_MAX)
 		return "etag too long";
+	if (e->has_owner &&
+	    ((e->user && (!e->user[0] ||
+			  strlen(e->user) > SNAPSHOT_OWNER_NAME_MAX)) ||
+	     (e->group && (!e->group[0] ||
+			   strlen(e->group) > SNAPSHOT_OWNER_NAME_MAX))))
+		return "bad owner name";
+	if (e->link && (e->type != ENTRY_FILE ||
+			entry_name_check(e->link, e->link_len, &why) ||
+			entry_key_cmp(e->link, e->link_len, false, e->name,
+				      e->name_len, false) >= 0))
+		return "bad hard link";
 	if (w->has_prev &&
 	    entry_key_cmp(w->prev, w->prev_len, w->prev_is_dir, e->name,
 			  e->name_len, e->type == ENTRY_DIR) >= 0)
@@ -285,7 +296,9 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 
 	pk = &w->pk;
 	n = 6 + (e->type == ENTRY_FILE) + (e->type == ENTRY_SYMLINK) +
-	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL);
+	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL) +
+	    (e->has_owner ? 2 + (e->user != NULL) + (e->group != NULL) : 0) +
+	    (e->link != NULL);
 	frame_reset(w);
 	rc = msgpack_pack_map(pk, n) |
 	     pack_key(pk, SNAPSHOT_KEY_KIND) |
@@ -313,6 +326,22 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 	if (e->type == ENTRY_SYMLINK)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_TARGET, e->target,
 			       e->target_len);
+	if (e->has_owner) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_UID) |
+		      msgpack_pack_uint32(pk, e->uid) |
+		      pack_key(pk, SNAPSHOT_ENT_GID) |
+		      msgpack_pack_uint32(pk, e->gid);
+		if (e->user)
+			rc |= pack_key(pk, SNAPSHOT_ENT_USER) |
+			      msgpack_pack_str_with_body(pk, e->user,
+							 strlen(e->user));
+		if (e->group)
+			rc |= pack_key(pk, SNAPSHOT_ENT_GROUP) |
+			      msgpack_pack_str_with_body(pk, e->group,
+							 strlen(e->group));
+	}
+	if (e->link)
+		rc |= pack_bin(pk, SNAPSHOT_ENT_LINK, e->link, e->link_len);
 	rc = frame_emit(w, rc, true);
 	if (rc)
 		return fail(w, eb);
