@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* user and group share one allocation, starting at the first present */
+static char *owner_block(const struct entry *e)
+{
+	return e->user ? e->user : e->group;
+}
+
 void entry_init(struct entry *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -17,8 +23,7 @@ void entry_release(struct entry *e)
 	free(e->name);
 	free(e->target);
 	free(e->etag);
-	free(e->user);
-	free(e->group);
+	free(owner_block(e));
 	free(e->link);
 	entry_init(e);
 }
@@ -69,14 +74,23 @@ int entry_set_etag(struct entry *e, const char *etag)
 int entry_set_owner_names(struct entry *e, const char *user,
 			  const char *group)
 {
-	free(e->user);
-	free(e->group);
-	e->user = NULL;
-	e->group = NULL;
-	if (user && dup_bytes(&e->user, NULL, user, strlen(user)))
-		return -ENOMEM;
-	if (group && dup_bytes(&e->group, NULL, group, strlen(group)))
-		return -ENOMEM;
+	size_t ul = user ? strlen(user) + 1 : 0;
+	size_t gl = group ? strlen(group) + 1 : 0;
+	char *p = NULL;
+
+	/* one allocation for both (a scan makes one per entry) */
+	if (ul + gl) {
+		p = malloc(ul + gl);
+		if (!p)
+			return -ENOMEM;
+		if (user)
+			memcpy(p, user, ul);
+		if (group)
+			memcpy(p + ul, group, gl);
+	}
+	free(owner_block(e));
+	e->user = user ? p : NULL;
+	e->group = group ? p + ul : NULL;
 	return 0;
 }
 

@@ -39,8 +39,10 @@ struct entry {
 	uint32_t gid;
 	uint64_t nlink;
 	bool has_owner;
-	char *user;          /* owner's user name (owned) or NULL */
-	char *group;         /* owner's group name (owned) or NULL */
+	/* owner's user and group names or NULL, set together by
+	 * entry_set_owner_names (one allocation, owned) */
+	char *user;
+	char *group;
 	/* hard link: the name of the first member of this file's link group
 	 * in stream order (owned, NUL-terminated), or NULL for the first
 	 * member and for files not linked */

@@ -418,6 +418,8 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 	ret = snapstore_open_reader(r->ss, path, &r->prev, &local);
 	if (ret < 0)
 		goto unusable;
+	/* only md5s are taken from it */
+	snapshot_reader_skip_owner_names(r->prev);
 	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
 			   RACY_MARGIN_NS;
 	r->prev_py = snapshot_reader_header(r->prev)->format ==

@@ -48,6 +48,7 @@ struct snapshot_reader {
 	struct errbuf first;
 	bool done;
 	bool eof;
+	bool skip_names;          /* snapshot_reader_skip_owner_names */
 	uint64_t off;             /* stream bytes consumed */
 	uint64_t count;           /* entries returned */
 	uint64_t frame_off;       /* offset of the current frame */
@@ -385,7 +386,8 @@ static int parse_owner(struct snapshot_reader *r,
 	e->has_owner = true;
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
-	if ((un || gn) && entry_set_owner_names(e, un ? user : NULL,
+	if ((un || gn) && !r->skip_names &&
+	    entry_set_owner_names(e, un ? user : NULL,
 						gn ? group : NULL))
 		return -ENOMEM;
 	return 0;
@@ -626,6 +628,11 @@ static struct snapshot_reader *reader_alloc(const char *display_name)
 			  strlen(display_name));
 	msgpack_unpacked_init(&r->unp);
 	return r;
+}
+
+void snapshot_reader_skip_owner_names(struct snapshot_reader *r)
+{
+	r->skip_names = true;
 }
 
 int snapshot_reader_new(ssize_t (*read)(void *ctx, void *buf, size_t len),
