@@ -31,7 +31,9 @@ chmod 0755 "$src"
 new_roots r
 FR=$src
 make_snapshot || finish
-chmod -R a+rX "$HR" "$SR"
+# nobody takes the shared lock in SNAP_ROOT/locks (lock.h)
+chmod -R a+rX "$HR"
+chmod -R a+rwX "$SR"
 
 modes() {
 	stat -c '%a' "$1/suid" "$1/sgid" "$1/plain" | tr '\n' ' '
