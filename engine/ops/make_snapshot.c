@@ -31,6 +31,7 @@
 #include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
+#include "owners.h"
 #include "pysnap_reader.h"
 #include "progress.h"
 #include "scan.h"
@@ -609,6 +610,24 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 	}
 }
 
+/* The names of the root's owner, as entries have theirs (one NSS
+ * question each). */
+static void root_owner_names(struct snapshot_header *h)
+{
+	struct owner_cache *c = NULL;
+	const char *n;
+
+	if (owner_cache_new(&c) < 0)
+		return;
+	n = owner_cache_user(c, h->root_uid);
+	if (n && strlen(n) < sizeof(h->root_user))
+		memcpy(h->root_user, n, strlen(n) + 1);
+	n = owner_cache_group(c, h->root_gid);
+	if (n && strlen(n) < sizeof(h->root_group))
+		memcpy(h->root_group, n, strlen(n) + 1);
+	owner_cache_free(c);
+}
+
 /* The root directory's own mode and mtime go into the header (its
  * entries record everything below it). Best effort: a root that cannot
  * be stat'ed now fails the scan anyway. */
@@ -622,6 +641,10 @@ static void root_meta(const struct snap_run *r, struct snapshot_header *h)
 	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
 	h->root_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
 			   st.st_mtim.tv_nsec;
+	h->has_root_owner = true;
+	h->root_uid = st.st_uid;
+	h->root_gid = st.st_gid;
+	root_owner_names(h);
 }
 
 static int make_snapshot_run(const struct engine_opts *o,

@@ -786,7 +786,25 @@ static int set_root_meta(struct restore_run *r, struct errbuf *eb)
 	const struct snapshot_header *h = &r->tgt_hdr;
 	struct timespec ts;
 
-	if (!h->has_root_meta || r->ro->dry_run || !r->tw)
+	if (r->ro->dry_run || !r->tw)
+		return 0;
+	if (h->has_root_owner) {
+		struct entry e;
+		int ret;
+
+		/* the same rules as every entry's owner (map_owner) */
+		entry_init(&e);
+		e.uid = h->root_uid;
+		e.gid = h->root_gid;
+		e.user = h->root_user[0] ? (char *)h->root_user : NULL;
+		e.group = h->root_group[0] ? (char *)h->root_group : NULL;
+		if (r->owners)
+			map_owner(r->owners, &e);
+		ret = tree_writer_set_root_owner(r->tw, e.uid, e.gid, eb);
+		if (ret < 0)
+			return ret;
+	}
+	if (!h->has_root_meta)
 		return 0;
 	ts.tv_sec = h->root_mtime_ns / 1000000000LL;
 	ts.tv_nsec = h->root_mtime_ns % 1000000000LL;

@@ -30,7 +30,11 @@
  *   { 0: 1, 1: version (uint, 1), 2: created_ns (int64, UTC ns when the
  *     scan started), 3: tool (str, e.g. "snapshooter-c 0.1.0", optional),
  *     4: root_mode (uint <= 07777, optional), 5: root_mtime_ns (int64,
- *     optional) }
+ *     optional),
+ *   6: root_uid (uint, optional), 7: root_gid (uint, optional),
+ *   8: root_user (str, optional), 9: root_group (str, optional) }
+ *   6-9 are the root directory's owner, with the rules of entry keys
+ *   11-14 (6 and 7 as a pair, names only with them).
  *   4 and 5 are the root directory's own permission bits and mtime;
  *   writers give both or neither, readers take them only as a pair.
  *   They came after version 1 was out: old readers skip them, old files
@@ -102,6 +106,10 @@ enum snapshot_record_kind {
 #define SNAPSHOT_HDR_TOOL 3
 #define SNAPSHOT_HDR_ROOT_MODE 4
 #define SNAPSHOT_HDR_ROOT_MTIME_NS 5
+#define SNAPSHOT_HDR_ROOT_UID 6
+#define SNAPSHOT_HDR_ROOT_GID 7
+#define SNAPSHOT_HDR_ROOT_USER 8
+#define SNAPSHOT_HDR_ROOT_GROUP 9
 
 /* entry keys */
 #define SNAPSHOT_ENT_NAME 1

@@ -293,6 +293,9 @@ static int record_kind(struct snapshot_reader *r, const msgpack_object *map,
 	return 0;
 }
 
+static int parse_root_owner(struct snapshot_reader *r,
+			    const msgpack_object *const *vals);
+
 static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 {
 	const uint64_t known = BIT(SNAPSHOT_KEY_KIND) |
@@ -300,7 +303,11 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 			       BIT(SNAPSHOT_HDR_CREATED_NS) |
 			       BIT(SNAPSHOT_HDR_TOOL) |
 			       BIT(SNAPSHOT_HDR_ROOT_MODE) |
-			       BIT(SNAPSHOT_HDR_ROOT_MTIME_NS);
+			       BIT(SNAPSHOT_HDR_ROOT_MTIME_NS) |
+			       BIT(SNAPSHOT_HDR_ROOT_UID) |
+			       BIT(SNAPSHOT_HDR_ROOT_GID) |
+			       BIT(SNAPSHOT_HDR_ROOT_USER) |
+			       BIT(SNAPSHOT_HDR_ROOT_GROUP);
 	const msgpack_object *vals[64] = { 0 };
 	const msgpack_object *v, *mt;
 	uint64_t seen, kind, version, mode;
@@ -346,6 +353,9 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 		r->hdr.has_root_meta = true;
 		r->hdr.root_mode = (uint32_t)mode;
 	}
+	rc = parse_root_owner(r, vals);
+	if (rc)
+		return rc;
 	return hash_frame(r);
 }
 
@@ -362,6 +372,29 @@ static bool get_owner_name(const msgpack_object *v, char *buf)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	return true;
+}
+
+/* header keys 6-9: the root's owner, as entry keys 11-14 */
+static int parse_root_owner(struct snapshot_reader *r,
+			    const msgpack_object *const *vals)
+{
+	const msgpack_object *u = vals[SNAPSHOT_HDR_ROOT_UID];
+	const msgpack_object *g = vals[SNAPSHOT_HDR_ROOT_GID];
+	const msgpack_object *un = vals[SNAPSHOT_HDR_ROOT_USER];
+	const msgpack_object *gn = vals[SNAPSHOT_HDR_ROOT_GROUP];
+	uint64_t uid, gid;
+
+	if (!u && !g && !un && !gn)
+		return 0;
+	if (!u || !g || !get_u64(u, &uid) || !get_u64(g, &gid) ||
+	    uid > UINT32_MAX || gid > UINT32_MAX ||
+	    (un && !get_owner_name(un, r->hdr.root_user)) ||
+	    (gn && !get_owner_name(gn, r->hdr.root_group)))
+		return corrupt(r, r->frame_off, "bad root owner");
+	r->hdr.has_root_owner = true;
+	r->hdr.root_uid = (uint32_t)uid;
+	r->hdr.root_gid = (uint32_t)gid;
+	return 0;
 }
 
 /* keys 11-14: uid and gid as a pair, names only with them */

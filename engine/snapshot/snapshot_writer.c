@@ -186,7 +186,10 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 	rc = emit(w, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_LEN, true);
 	if (!rc) {
 		frame_reset(w);
-		rc = msgpack_pack_map(pk, h->has_root_meta ? 6 : 4) |
+		rc = msgpack_pack_map(pk, 4 + (h->has_root_meta ? 2 : 0) +
+				      (h->has_root_owner ? 2 +
+				       (h->root_user[0] != '\0') +
+				       (h->root_group[0] != '\0') : 0)) |
 		     pack_key(pk, SNAPSHOT_KEY_KIND) |
 		     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER) |
 		     pack_key(pk, SNAPSHOT_HDR_VERSION) |
@@ -202,6 +205,19 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 							SNAPSHOT_MODE_MASK) |
 			      pack_key(pk, SNAPSHOT_HDR_ROOT_MTIME_NS) |
 			      msgpack_pack_int64(pk, h->root_mtime_ns);
+		if (h->has_root_owner)
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_UID) |
+			      msgpack_pack_uint32(pk, h->root_uid) |
+			      pack_key(pk, SNAPSHOT_HDR_ROOT_GID) |
+			      msgpack_pack_uint32(pk, h->root_gid);
+		if (h->has_root_owner && h->root_user[0])
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_USER) |
+			      msgpack_pack_str_with_body(pk, h->root_user,
+							 strlen(h->root_user));
+		if (h->has_root_owner && h->root_group[0])
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_GROUP) |
+			      msgpack_pack_str_with_body(pk, h->root_group,
+							 strlen(h->root_group));
 		rc = frame_emit(w, rc, true);
 	}
 	if (rc) {

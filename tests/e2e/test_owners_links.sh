@@ -68,6 +68,8 @@ build() {
 
 src=$T/src
 build "$src"
+# the root's own owner too (snapshot header keys 6-9)
+chown 1234:daemon "$src"
 new_roots r
 FR=$src
 make_snapshot || finish

@@ -203,7 +203,9 @@ static void file_entry(struct entry *e, const char *name, uint8_t md5)
 
 static void test_snapshot_keys(void)
 {
-	struct snapshot_header h = { .version = 1, .created_ns = 5 };
+	struct snapshot_header h = { .version = 1, .created_ns = 5,
+				     .has_root_owner = true, .root_uid = 77,
+				     .root_gid = 88, .root_group = "staff" };
 	struct snapshot_writer *w = NULL;
 	struct snapshot_reader *r = NULL;
 	struct errbuf eb = ERRBUF_INIT;
@@ -250,6 +252,15 @@ static void test_snapshot_keys(void)
 	snapshot_writer_free(w);
 
 	CHECK_EQ(snapshot_reader_new(mem_read, &m, "mem", &r, &eb), 0);
+	if (r) {
+		const struct snapshot_header *rh = snapshot_reader_header(r);
+
+		CHECK(rh->has_root_owner);
+		CHECK_EQ(rh->root_uid, 77);
+		CHECK_EQ(rh->root_gid, 88);
+		CHECK_STREQ(rh->root_user, "");
+		CHECK_STREQ(rh->root_group, "staff");
+	}
 	for (i = 0; r && i < 4; i++) {
 		rc = snapshot_reader_next(r, &got, &eb);
 		CHECK_EQ(rc, 1);
