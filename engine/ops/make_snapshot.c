@@ -144,7 +144,12 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
 		return false;
 	if (!r->mo->reuse_size_mtime_only &&
-	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino))
+	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino) &&
+	    /* a chown moves the ctime and nothing else: an owner change
+	     * explains a new ctime, so the md5 stays (restic and git would
+	     * hash again; a chown -R of a migrated tree would then read
+	     * every byte) */
+	    (p->ino != e->ino || !entry_owner_differs(p, e)))
 		return false;
 	/* racy-clean rule: a file modified around the previous scan may
 	 * have changed again within the same timestamp tick */

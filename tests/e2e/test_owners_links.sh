@@ -66,6 +66,23 @@ build() {
 	touch -h -d '2002-02-03 04:05:06' "$s/own/lnk"
 }
 
+# an owner change alone keeps the md5s (a chown moves only the ctime)
+mkdir -p "$T/chowned"
+echo "one" >"$T/chowned/a"
+echo "two" >"$T/chowned/b"
+touch -d '2001-02-03 04:05:06' "$T/chowned/a" "$T/chowned/b"
+FR=$T/chowned
+new_roots c
+make_snapshot || finish
+chown 1234:5678 "$T/chowned/a"
+make_snapshot || finish
+assert_json "after a chown, no file is hashed" files_hashed 0
+assert_json "both md5s are reused" md5_reused 2
+chmod 0600 "$T/chowned/b"
+make_snapshot || finish
+assert_json "a mode change still means a new hash (as before)" \
+	files_hashed 1
+
 src=$T/src
 build "$src"
 # the root's own owner too (snapshot header keys 6-9)
