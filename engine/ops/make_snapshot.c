@@ -76,6 +76,8 @@ struct snap_run {
 	bool prev_bad;                /* previous snapshot failed to verify */
 	bool prev_py;                 /* previous is the Python tool's */
 	struct errbuf prev_err;
+	/* writer thread: the owners' names, asked once per id */
+	struct owner_cache *owners;
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 };
@@ -583,10 +585,29 @@ static int write_sink_fd(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* Record e with its owner's user and group names (a restore on another
+ * system maps them to its own ids, as rsync and tar do). Looked up here,
+ * on the writer thread, and lent to the entry for the call: no copy per
+ * entry. */
+static int add_entry(struct snap_run *r, const struct snap_out *out,
+		     struct entry *e, struct errbuf *eb)
+{
+	int ret;
+
+	if (!e->has_owner || !r->owners || e->user || e->group)
+		return out->ops->add(out->w, e, eb);
+	e->user = (char *)owner_cache_user(r->owners, e->uid);
+	e->group = (char *)owner_cache_group(r->owners, e->gid);
+	ret = out->ops->add(out->w, e, eb);
+	e->user = NULL;   /* borrowed from r->owners */
+	e->group = NULL;
+	return ret;
+}
+
 /* The writer's part for one entry in scan order: record it, or say that
  * it vanished between the scan and the read. */
 static void write_entry(struct snap_run *r, const struct snap_out *out,
-			const struct entry *e)
+			struct entry *e)
 {
 	struct errbuf web = ERRBUF_INIT;
 	int ret;
@@ -609,7 +630,7 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 		}
 		stat_add(&r->stats->files_skipped, 1);
 	} else if (out->w && !run_failed(r)) {
-		ret = out->ops->add(out->w, e, &web);
+		ret = add_entry(r, out, e, &web);
 		if (ret < 0)
 			run_fail(r, &web, ret);
 	}
@@ -743,9 +764,6 @@ static int make_snapshot_run(const struct engine_opts *o,
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
 	so.reap_tree_temps = mo->tree_temps;
-	/* the names go into the snapshot: a restore on another system maps
-	 * them to its own ids (rsync, tar) */
-	so.owner_names = true;
 	so.hard_links = !mo->no_hard_links;
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
@@ -804,6 +822,10 @@ static int make_snapshot_run(const struct engine_opts *o,
 		out.w = writer;
 	}
 
+	if (writer && owner_cache_new(&r.owners) < 0) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
 	ret = ordered_new(WINDOW, &r.win);
 	if (!ret)
 		ret = bqueue_new(WINDOW, &r.jobs);
@@ -907,6 +929,7 @@ out:
 	lock_release(lk);
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
+	owner_cache_free(r.owners);
 	pthread_mutex_destroy(&r.err_lock);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)

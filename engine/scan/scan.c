@@ -22,7 +22,6 @@
 
 #include "bqueue.h"
 #include "hardlinks.h"
-#include "owners.h"
 #include "tree_temp.h"
 #include "banned.h"
 
@@ -103,7 +102,6 @@ struct scanner {
 	struct dir_job *free_jobs;
 	struct dir_job *all_jobs;
 	/* walk thread only */
-	struct owner_cache *owners;   /* with o.owner_names */
 	struct hardlinks *links;      /* with o.hard_links */
 	bool links_full_warned;
 };
@@ -623,9 +621,8 @@ int scanner_new(const struct scan_opts *o, struct scanner **out,
 	ret = ensure_path(s, 4096, eb);
 	if (ret < 0)
 		goto fail;
-	if ((o->owner_names && owner_cache_new(&s->owners) < 0) ||
-	    (o->hard_links && hardlinks_new(o->max_link_groups,
-					    &s->links) < 0)) {
+	if (o->hard_links && hardlinks_new(o->max_link_groups,
+					   &s->links) < 0) {
 		ret = errbuf_set(eb, -ENOMEM, "out of memory");
 		goto fail;
 	}
@@ -696,7 +693,6 @@ void scanner_free(struct scanner *s)
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	io_ctx_free(s->io);
-	owner_cache_free(s->owners);
 	hardlinks_free(s->links);
 	free(s->path);
 	pthread_mutex_destroy(&s->lock);
@@ -748,12 +744,6 @@ static int fill_entry(struct scanner *s, struct frame *f,
 	out->nlink = c->st.nlink;
 	out->has_owner = true;
 	out->mode = c->st.mode & 07777;
-	if (s->owners &&
-	    entry_set_owner_names(out, owner_cache_user(s->owners, c->st.uid),
-				  owner_cache_group(s->owners, c->st.gid))) {
-		entry_release(out);
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	}
 	if (s->links && type == ENTRY_FILE && c->st.nlink > 1) {
 		int ret = note_link(s, c, len, out, eb);
 

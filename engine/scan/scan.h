@@ -41,9 +41,6 @@ struct scan_opts {
 	 * files and symlinks under tree_temp names are left out, and
 	 * removed when a crashed run left them (tree_temp_reap) */
 	bool reap_tree_temps;
-	/* entries get their owner's user and group names (owners.h; a
-	 * snapshot records them), not only the numbers */
-	bool owner_names;
 	/* files with more than one link get entry.link, the name of their
 	 * group's first member in stream order (hardlinks.h); at most
 	 * max_link_groups groups at once (0: HARDLINKS_MAX_GROUPS) */

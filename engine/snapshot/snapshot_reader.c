@@ -49,6 +49,12 @@ struct snapshot_reader {
 	bool done;
 	bool eof;
 	bool skip_names;          /* snapshot_reader_skip_owner_names */
+	/* the owner names decoded last and for which id: an owner entry
+	 * without key 13 (14) whose uid (gid) is that id has that name */
+	bool has_user_run, has_group_run;
+	uint32_t user_run_id, group_run_id;
+	char user_run[SNAPSHOT_OWNER_NAME_MAX + 1];
+	char group_run[SNAPSHOT_OWNER_NAME_MAX + 1];
 	uint64_t off;             /* stream bytes consumed */
 	uint64_t count;           /* entries returned */
 	uint64_t frame_off;       /* offset of the current frame */
@@ -401,8 +407,6 @@ static int parse_root_owner(struct snapshot_reader *r,
 static int parse_owner(struct snapshot_reader *r,
 		       const msgpack_object *const *vals, struct entry *e)
 {
-	char user[SNAPSHOT_OWNER_NAME_MAX + 1];
-	char group[SNAPSHOT_OWNER_NAME_MAX + 1];
 	const msgpack_object *u = vals[SNAPSHOT_ENT_UID];
 	const msgpack_object *g = vals[SNAPSHOT_ENT_GID];
 	const msgpack_object *un = vals[SNAPSHOT_ENT_USER];
@@ -412,16 +416,30 @@ static int parse_owner(struct snapshot_reader *r,
 	if (!u && !g && !un && !gn)
 		return 0;
 	if (!u || !g || !get_u64(u, &uid) || !get_u64(g, &gid) ||
-	    uid > UINT32_MAX || gid > UINT32_MAX ||
-	    (un && !get_owner_name(un, user)) ||
-	    (gn && !get_owner_name(gn, group)))
+	    uid > UINT32_MAX || gid > UINT32_MAX)
 		return corrupt(r, r->frame_off, "bad owner");
 	e->has_owner = true;
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
-	if ((un || gn) && !r->skip_names &&
-	    entry_set_owner_names(e, un ? user : NULL,
-						gn ? group : NULL))
+	if (r->skip_names)
+		return (un && !get_owner_name(un, r->user_run)) ||
+		       (gn && !get_owner_name(gn, r->group_run)) ?
+		       corrupt(r, r->frame_off, "bad owner name") : 0;
+	/* a name left out repeats the last one of the same id */
+	if (un ? !get_owner_name(un, r->user_run) :
+	    (!r->has_user_run || r->user_run_id != e->uid))
+		r->user_run[0] = '\0';
+	if (gn ? !get_owner_name(gn, r->group_run) :
+	    (!r->has_group_run || r->group_run_id != e->gid))
+		r->group_run[0] = '\0';
+	if ((un && !r->user_run[0]) || (gn && !r->group_run[0]))
+		return corrupt(r, r->frame_off, "bad owner name");
+	r->has_user_run = r->has_group_run = true;
+	r->user_run_id = e->uid;
+	r->group_run_id = e->gid;
+	if ((r->user_run[0] || r->group_run[0]) &&
+	    entry_set_owner_names(e, r->user_run[0] ? r->user_run : NULL,
+				  r->group_run[0] ? r->group_run : NULL))
 		return -ENOMEM;
 	return 0;
 }

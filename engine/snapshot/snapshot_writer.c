@@ -22,6 +22,13 @@ struct frame {
 	uint8_t buf[SNAPSHOT_FRAME_LEN_SIZE + SNAPSHOT_FRAME_MAX];
 };
 
+/* The last owner name of one kind a reader decoded, and for which id. */
+struct owner_run {
+	bool has;
+	uint32_t id;
+	char name[SNAPSHOT_OWNER_NAME_MAX + 1];   /* "" for none */
+};
+
 struct snapshot_writer {
 	int (*write)(void *ctx, const void *buf, size_t len);
 	void *ctx;
@@ -37,6 +44,9 @@ struct snapshot_writer {
 	size_t out_len;
 	msgpack_packer pk;
 	struct frame frame;
+	/* the owner names as a reader decodes them so far (keys 13/14 are
+	 * left out while they repeat for the same id) */
+	struct owner_run user_run, group_run;
 	char prev[ENTRY_NAME_MAX];
 	uint8_t out[SNAPSHOT_WRITER_BUF];
 };
@@ -290,10 +300,36 @@ static int check_entry(struct snapshot_writer *w, const struct entry *e)
 			  q, why);
 }
 
+/* Must an owner name be written (key 13/14)? Not when a reader would
+ * take it from the previous owner entry anyway (same id, same name): a
+ * tree's files mostly share an owner, and the names were 3/4 of the
+ * bytes keys 11-14 add. A name that is unknown (NULL) is never written. */
+static bool name_changes(const struct owner_run *run, uint32_t id,
+			 const char *name)
+{
+	if (!name)
+		return false;
+	return !run->has || run->id != id || strcmp(run->name, name);
+}
+
+/* What a reader holds after an owner entry: the name written, else the
+ * one it inherits (same id), else none. */
+static void owner_run_take(struct owner_run *run, uint32_t id,
+			   const char *written)
+{
+	if (written)
+		memcpy(run->name, written, strlen(written) + 1);
+	else if (!run->has || run->id != id)
+		run->name[0] = '\0';
+	run->has = true;
+	run->id = id;
+}
+
 int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 			struct errbuf *eb)
 {
 	msgpack_packer *pk;
+	bool emit_user, emit_group;
 	uint32_t n;
 	int rc;
 
@@ -311,9 +347,12 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 		return fail(w, eb);
 
 	pk = &w->pk;
+	emit_user = e->has_owner && name_changes(&w->user_run, e->uid, e->user);
+	emit_group = e->has_owner &&
+		     name_changes(&w->group_run, e->gid, e->group);
 	n = 6 + (e->type == ENTRY_FILE) + (e->type == ENTRY_SYMLINK) +
 	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL) +
-	    (e->has_owner ? 2 + (e->user != NULL) + (e->group != NULL) : 0) +
+	    (e->has_owner ? 2 + emit_user + emit_group : 0) +
 	    (e->link != NULL);
 	frame_reset(w);
 	rc = msgpack_pack_map(pk, n) |
@@ -347,11 +386,11 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 		      msgpack_pack_uint32(pk, e->uid) |
 		      pack_key(pk, SNAPSHOT_ENT_GID) |
 		      msgpack_pack_uint32(pk, e->gid);
-		if (e->user)
+		if (emit_user)
 			rc |= pack_key(pk, SNAPSHOT_ENT_USER) |
 			      msgpack_pack_str_with_body(pk, e->user,
 							 strlen(e->user));
-		if (e->group)
+		if (emit_group)
 			rc |= pack_key(pk, SNAPSHOT_ENT_GROUP) |
 			      msgpack_pack_str_with_body(pk, e->group,
 							 strlen(e->group));
@@ -362,6 +401,11 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 	if (rc)
 		return fail(w, eb);
 
+	if (e->has_owner) {
+		owner_run_take(&w->user_run, e->uid, emit_user ? e->user : NULL);
+		owner_run_take(&w->group_run, e->gid,
+			       emit_group ? e->group : NULL);
+	}
 	memcpy(w->prev, e->name, e->name_len);
 	w->prev_len = e->name_len;
 	w->prev_is_dir = e->type == ENTRY_DIR;

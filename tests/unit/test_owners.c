@@ -209,7 +209,8 @@ static void test_snapshot_keys(void)
 	struct snapshot_writer *w = NULL;
 	struct snapshot_reader *r = NULL;
 	struct errbuf eb = ERRBUF_INIT;
-	struct entry e[4], got = ENTRY_INIT, bad;
+	struct entry e[6], got = ENTRY_INIT, bad;
+	size_t len_names;
 	struct mem m = { 0 };
 	int i, rc;
 
@@ -232,9 +233,18 @@ static void test_snapshot_keys(void)
 	e[3].uid = 7;
 	e[3].gid = 8;
 	entry_set_owner_names(&e[3], NULL, "grp");
+	/* a run of one owner: the names are written once, and read back
+	 * on every entry */
+	for (i = 4; i < 6; i++) {
+		file_entry(&e[i], i == 4 ? "e" : "f", 4);
+		e[i].has_owner = true;
+		e[i].uid = 7;
+		e[i].gid = 8;
+		entry_set_owner_names(&e[i], "u7", "grp");
+	}
 
 	CHECK_EQ(snapshot_writer_new(mem_write, &m, &h, &w, &eb), 0);
-	for (i = 0; w && i < 4; i++)
+	for (i = 0; w && i < 6; i++)
 		CHECK_EQ(snapshot_writer_add(w, &e[i], &eb), 0);
 	/* a link must name an earlier entry, and only files have one */
 	file_entry(&bad, "e", 3);
@@ -246,10 +256,15 @@ static void test_snapshot_keys(void)
 	w = NULL;
 	m.len = 0;
 	CHECK_EQ(snapshot_writer_new(mem_write, &m, &h, &w, &eb), 0);
-	for (i = 0; w && i < 4; i++)
+	for (i = 0; w && i < 6; i++)
 		CHECK_EQ(snapshot_writer_add(w, &e[i], &eb), 0);
 	CHECK_EQ(snapshot_writer_finish(w, &eb), 0);
 	snapshot_writer_free(w);
+	/* "u7" once (entry e), "grp" once (entry d): 2 + 4 bytes each */
+	len_names = 0;
+	for (i = 0; i + 3 <= (int)m.len; i++)
+		len_names += !memcmp(m.p + i, "grp", 3) + !memcmp(m.p + i, "u7", 2);
+	CHECK_EQ(len_names, 2);
 
 	CHECK_EQ(snapshot_reader_new(mem_read, &m, "mem", &r, &eb), 0);
 	if (r) {
@@ -261,7 +276,7 @@ static void test_snapshot_keys(void)
 		CHECK_STREQ(rh->root_user, "");
 		CHECK_STREQ(rh->root_group, "staff");
 	}
-	for (i = 0; r && i < 4; i++) {
+	for (i = 0; r && i < 6; i++) {
 		rc = snapshot_reader_next(r, &got, &eb);
 		CHECK_EQ(rc, 1);
 		if (rc != 1)
@@ -285,7 +300,7 @@ static void test_snapshot_keys(void)
 	}
 	CHECK_EQ(snapshot_reader_next(r, &got, &eb), 0);
 	snapshot_reader_free(r);
-	for (i = 0; i < 4; i++)
+	for (i = 0; i < 6; i++)
 		entry_release(&e[i]);
 	free(m.p);
 }
