@@ -57,8 +57,13 @@
  *    11: uid       uint  owner's user id   (optional; 11 and 12 as a pair)
  *    12: gid       uint  owner's group id  (optional)
  *    13: user      str   owner's user name (optional, needs 11/12,
- *                        1..SNAPSHOT_OWNER_NAME_MAX bytes, no NUL)
- *    14: group     str   owner's group name (optional, same rules)
+ *                        1..SNAPSHOT_OWNER_NAME_MAX bytes, no NUL);
+ *                        left out while it repeats: an entry with 11
+ *                        but no 13 has the user name of the previous
+ *                        entry with 11, if that had the same uid (else
+ *                        none)
+ *    14: group     str   owner's group name (optional, same rules, by
+ *                        gid)
  *    15: link      bin   files only (optional): this file is a hard link
  *                        of the earlier file of that name, the first
  *                        member of its link group in snapshot order
