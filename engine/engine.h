@@ -99,6 +99,11 @@ struct run_stats {
 	 * and trusted.* when not root, user.* on symlinks) */
 	uint64_t xattrs_unsupported;
 	uint64_t xattrs_skipped;
+	/* restore/sync not as root: entries whose recorded owner differs
+	 * from the running user's and was left as it is */
+	uint64_t owners_skipped;
+	/* restore/sync: hard links made (also in files_copied) */
+	uint64_t links_created;
 	uint64_t errors;
 	double seconds;
 };
@@ -134,6 +139,9 @@ struct make_snapshot_opts {
 	 * finds already in the heap is read back once and, when damaged,
 	 * written again from the file (heap_verify.h) */
 	bool verify_heap;
+	/* record files with more than one link as separate files (no
+	 * link records, snapshot key 15) */
+	bool no_hard_links;
 };
 
 int engine_make_snapshot(const struct engine_opts *o,
@@ -157,6 +165,11 @@ struct restore_opts {
 	/* not root: keep the setuid/setgid bits of files (root always
 	 * keeps them; otherwise they are cleared, as tar does) */
 	bool keep_setid;
+	/* as root: owners by the recorded numbers only, never mapped by
+	 * the recorded user and group names (rsync's --numeric-ids) */
+	bool numeric_ids;
+	/* restore link groups as separate files */
+	bool no_hard_links;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
@@ -176,6 +189,8 @@ struct sync_opts {
 	int64_t max_delete;        /* < 0: unlimited */
 	bool dry_run;              /* print the plan, change nothing */
 	uint64_t bwlimit;          /* bytes per second, 0: unlimited */
+	/* copy files with more than one link as separate files */
+	bool no_hard_links;
 };
 
 /* sync: make DST hold exactly SRC's files (one-shot mirror, no heap).

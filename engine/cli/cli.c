@@ -360,6 +360,8 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 	jsonw_u64_member(f, "files_skipped", st->files_skipped);
 	jsonw_u64_member(f, "xattrs_unsupported", st->xattrs_unsupported);
 	jsonw_u64_member(f, "xattrs_skipped", st->xattrs_skipped);
+	jsonw_u64_member(f, "owners_skipped", st->owners_skipped);
+	jsonw_u64_member(f, "links_created", st->links_created);
 	jsonw_u64_member(f, "errors", st->errors);
 	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d", st->seconds,
 		exit_code);

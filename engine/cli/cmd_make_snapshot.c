@@ -118,6 +118,12 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "referenced object. Without it a corrupt object "
 			  "already present stays as it is (verify "
 			  "--read-data finds it)." },
+		{ .kind = OPT_FLAG, .name = "no-hard-links",
+		  .value = &mo.no_hard_links,
+		  .help = "Record files with several links as separate files "
+			  "(by default a later name of the same inode is "
+			  "recorded as a hard link of the first; each keeps "
+			  "its md5, so older readers restore it as a file)." },
 		CLI_FILTER_OPTS(&filters),
 		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
 		  .help = "Do not record extended attributes, "
@@ -136,8 +142,9 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "A file keeps the MD5 recorded in the latest snapshot "
 		       "when its size, mtime,\nctime and inode are unchanged "
 		       "and its mtime is older than that snapshot\n(git's "
-		       "racy-clean rule), if the heap holds its object; every "
-		       "other file is\nread and hashed. "
+		       "racy-clean rule), if the heap holds its object (a "
+		       "ctime moved by\na change of owner alone counts as "
+		       "unchanged); every other file is\nread and hashed. "
 		       "The snapshot is saved only after every heap object it\n"
 		       "references is on disk (syncfs). Temp snapshot files "
 		       "that killed runs left in\nSNAP_ROOT are removed (not "
@@ -155,9 +162,10 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       "\"bytes_read\", \"bytes_written\", \"files_copied\",\n"
 		       "\"files_updated\", \"files_deleted\", \"dirs_created\", "
 		       "\"files_skipped\",\n\"xattrs_unsupported\", "
-		       "\"xattrs_skipped\" (restore and sync), \"errors\", "
-		       "\"seconds\", "
-		       "\"exit_code\", \"snapshot\", \"error\" (on failure)}.\n"
+		       "\"xattrs_skipped\", \"owners_skipped\", "
+		       "\"links_created\" (restore\nand sync), \"errors\", "
+		       "\"seconds\", \"exit_code\", \"snapshot\", \"error\" (on "
+		       "failure)}.\n"
 		       "Needs --file-root, --heap-root and --snap-root (or "
 		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"
 		       "Exit status: 0 saved, 1 failed (no snapshot), 4 saved "

@@ -63,6 +63,19 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "running as root (as root they are always kept; "
 			  "otherwise they are cleared, as tar does, with a "
 			  "warning giving the count)." },
+		{ .kind = OPT_FLAG, .name = "numeric-ids",
+		  .value = &ro.numeric_ids,
+		  .help = "As root, give entries the recorded user and group "
+			  "ids as they are (by default a recorded name this "
+			  "system knows gives its local id, else the recorded "
+			  "id is used, as rsync does). Not root: owners are "
+			  "left as created, with one warning giving the count "
+			  "(owners_skipped in --json)." },
+		{ .kind = OPT_FLAG, .name = "no-hard-links",
+		  .value = &ro.no_hard_links,
+		  .help = "Restore the members of a recorded hard-link group "
+			  "as separate files (by default they become links of "
+			  "one file, read once from the heap)." },
 		CLI_FILTER_OPTS(&filters),
 		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
 		  .help = "Leave extended attributes, capabilities "

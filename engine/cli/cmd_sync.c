@@ -36,6 +36,13 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		  .value = &so.dry_run,
 		  .help = "Show what would be copied and deleted; change "
 			  "nothing." },
+		{ .kind = OPT_FLAG, .name = "no-hard-links",
+		  .value = &so.no_hard_links,
+		  .help = "Copy files with several links in SRC as separate "
+			  "files (by default each link group of SRC is one "
+			  "file with several names in DST, as rsync -H; "
+			  "owners are kept when running as root, as rsync "
+			  "-a --numeric-ids)." },
 		CLI_FILTER_OPTS(&filters),
 		{ .kind = OPT_RATE, .name = "bwlimit", .value = &so.bwlimit,
 		  .def = "unlimited",

@@ -5,6 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* user and group share one allocation, starting at the first present */
+static char *owner_block(const struct entry *e)
+{
+	return e->user ? e->user : e->group;
+}
+
 void entry_init(struct entry *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -18,6 +24,8 @@ void entry_release(struct entry *e)
 	free(e->target);
 	free(e->etag);
 	free(e->xattrs);
+	free(owner_block(e));
+	free(e->link);
 	entry_init(e);
 }
 
@@ -64,6 +72,34 @@ int entry_set_etag(struct entry *e, const char *etag)
 	return dup_bytes(&e->etag, NULL, etag, strlen(etag));
 }
 
+int entry_set_owner_names(struct entry *e, const char *user,
+			  const char *group)
+{
+	size_t ul = user ? strlen(user) + 1 : 0;
+	size_t gl = group ? strlen(group) + 1 : 0;
+	char *p = NULL;
+
+	/* one allocation for both (a scan makes one per entry) */
+	if (ul + gl) {
+		p = malloc(ul + gl);
+		if (!p)
+			return -ENOMEM;
+		if (user)
+			memcpy(p, user, ul);
+		if (group)
+			memcpy(p + ul, group, gl);
+	}
+	free(owner_block(e));
+	e->user = user ? p : NULL;
+	e->group = group ? p + ul : NULL;
+	return 0;
+}
+
+int entry_set_link(struct entry *e, const char *first, size_t len)
+{
+	return dup_bytes(&e->link, &e->link_len, first, len);
+}
+
 int entry_copy(struct entry *dst, const struct entry *src)
 {
 	*dst = *src;
@@ -71,6 +107,9 @@ int entry_copy(struct entry *dst, const struct entry *src)
 	dst->target = NULL;
 	dst->etag = NULL;
 	dst->xattrs = NULL;
+	dst->user = NULL;
+	dst->group = NULL;
+	dst->link = NULL;
 	if (src->name && entry_set_name(dst, src->name, src->name_len))
 		goto nomem;
 	if (src->target && entry_set_target(dst, src->target, src->target_len))
@@ -83,6 +122,11 @@ int entry_copy(struct entry *dst, const struct entry *src)
 			goto nomem;
 		memcpy(dst->xattrs, src->xattrs, src->xattrs_len);
 	}
+	if ((src->user || src->group) &&
+	    entry_set_owner_names(dst, src->user, src->group))
+		goto nomem;
+	if (src->link && entry_set_link(dst, src->link, src->link_len))
+		goto nomem;
 	return 0;
 nomem:
 	entry_release(dst);
@@ -217,4 +261,10 @@ bool entry_same_content(const struct entry *a, const struct entry *b)
 	default:
 		return true;
 	}
+}
+
+bool entry_owner_differs(const struct entry *a, const struct entry *b)
+{
+	return a->has_owner && b->has_owner &&
+	       (a->uid != b->uid || a->gid != b->gid);
 }

@@ -32,11 +32,22 @@ struct entry {
 	int64_t mtime_ns;    /* since the epoch, UTC */
 	int64_t ctime_ns;    /* 0 when unknown (object stores) */
 	uint64_t ino;        /* 0 when unknown */
-	/* owner and link count from the scan's statx; 0 when unknown.
-	 * Only the Python-format snapshot (pysnap_writer.h) records them. */
+	/* owner and link count from the scan's statx (0 when unknown);
+	 * has_owner says uid and gid are known (a local scan, a snapshot
+	 * with keys 11/12): restore and sync apply them only then */
 	uint32_t uid;
 	uint32_t gid;
 	uint64_t nlink;
+	bool has_owner;
+	/* owner's user and group names or NULL, set together by
+	 * entry_set_owner_names (one allocation, owned) */
+	char *user;
+	char *group;
+	/* hard link: the name of the first member of this file's link group
+	 * in stream order (owned, NUL-terminated), or NULL for the first
+	 * member and for files not linked */
+	char *link;
+	size_t link_len;
 	uint32_t mode;       /* permission bits (07777) */
 	uint8_t type;        /* enum entry_type */
 	bool has_md5;
@@ -82,6 +93,10 @@ int entry_set_xattrs(struct entry *e, const void *buf, size_t len);
 /* Same xattrs recorded on both (both known, equal bytes or equal heap
  * object)? */
 bool entry_same_xattrs(const struct entry *a, const struct entry *b);
+/* user and group may each be NULL (unknown). 0 or -ENOMEM. */
+int entry_set_owner_names(struct entry *e, const char *user,
+			  const char *group);
+int entry_set_link(struct entry *e, const char *first, size_t len);
 /* Deep copy src into dst (dst must be released or fresh). 0 or -ENOMEM. */
 int entry_copy(struct entry *dst, const struct entry *src);
 
@@ -99,8 +114,10 @@ int entry_cmp(const struct entry *a, const struct entry *b);
  * *why (static string). */
 int entry_name_check(const char *name, size_t len, const char **why);
 
-/* Do a and b describe the same content and metadata for restore purposes
- * (type, md5 or target, mode, size, mtime)? */
+/* Do a and b describe the same content for restore purposes (type, md5
+ * and size, or target)? */
 bool entry_same_content(const struct entry *a, const struct entry *b);
+/* Do a and b have different owners, both being known? */
+bool entry_owner_differs(const struct entry *a, const struct entry *b);
 
 #endif

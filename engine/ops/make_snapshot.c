@@ -33,6 +33,7 @@
 #include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
+#include "owners.h"
 #include "pysnap_reader.h"
 #include "progress.h"
 #include "scan.h"
@@ -81,6 +82,8 @@ struct snap_run {
 	struct errbuf prev_err;
 	unsigned xattr_ns;            /* enum xattr_ns to record, 0: none */
 	struct hasher *xattr_h;       /* scan thread: md5 of big xattr lists */
+	/* writer thread: the owners' names, asked once per id */
+	struct owner_cache *owners;
 	pthread_mutex_t err_lock;
 	struct errbuf err;
 };
@@ -149,7 +152,12 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
 		return false;
 	if (!r->mo->reuse_size_mtime_only &&
-	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino))
+	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino) &&
+	    /* a chown moves the ctime and nothing else: an owner change
+	     * explains a new ctime, so the md5 stays (restic and git would
+	     * hash again; a chown -R of a migrated tree would then read
+	     * every byte) */
+	    (p->ino != e->ino || !entry_owner_differs(p, e)))
 		return false;
 	/* racy-clean rule: a file modified around the previous scan may
 	 * have changed again within the same timestamp tick */
@@ -531,6 +539,8 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 	ret = snapstore_open_reader(r->ss, path, &r->prev, &local);
 	if (ret < 0)
 		goto unusable;
+	/* only md5s are taken from it */
+	snapshot_reader_skip_owner_names(r->prev);
 	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
 			   RACY_MARGIN_NS;
 	r->prev_py = snapshot_reader_header(r->prev)->format ==
@@ -688,10 +698,29 @@ static int write_sink_fd(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* Record e with its owner's user and group names (a restore on another
+ * system maps them to its own ids, as rsync and tar do). Looked up here,
+ * on the writer thread, and lent to the entry for the call: no copy per
+ * entry. */
+static int add_entry(struct snap_run *r, const struct snap_out *out,
+		     struct entry *e, struct errbuf *eb)
+{
+	int ret;
+
+	if (!e->has_owner || !r->owners || e->user || e->group)
+		return out->ops->add(out->w, e, eb);
+	e->user = (char *)owner_cache_user(r->owners, e->uid);
+	e->group = (char *)owner_cache_group(r->owners, e->gid);
+	ret = out->ops->add(out->w, e, eb);
+	e->user = NULL;   /* borrowed from r->owners */
+	e->group = NULL;
+	return ret;
+}
+
 /* The writer's part for one entry in scan order: record it, or say that
  * it vanished between the scan and the read. */
 static void write_entry(struct snap_run *r, const struct snap_out *out,
-			const struct entry *e)
+			struct entry *e)
 {
 	struct errbuf web = ERRBUF_INIT;
 	int ret;
@@ -714,10 +743,28 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 		}
 		stat_add(&r->stats->files_skipped, 1);
 	} else if (out->w && !run_failed(r)) {
-		ret = out->ops->add(out->w, e, &web);
+		ret = add_entry(r, out, e, &web);
 		if (ret < 0)
 			run_fail(r, &web, ret);
 	}
+}
+
+/* The names of the root's owner, as entries have theirs (one NSS
+ * question each). */
+static void root_owner_names(struct snapshot_header *h)
+{
+	struct owner_cache *c = NULL;
+	const char *n;
+
+	if (owner_cache_new(&c) < 0)
+		return;
+	n = owner_cache_user(c, h->root_uid);
+	if (n && strlen(n) < sizeof(h->root_user))
+		memcpy(h->root_user, n, strlen(n) + 1);
+	n = owner_cache_group(c, h->root_gid);
+	if (n && strlen(n) < sizeof(h->root_group))
+		memcpy(h->root_group, n, strlen(n) + 1);
+	owner_cache_free(c);
 }
 
 /* The root directory's own mode and mtime go into the header (its
@@ -733,6 +780,10 @@ static void root_meta(const struct snap_run *r, struct snapshot_header *h)
 	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
 	h->root_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
 			   st.st_mtim.tv_nsec;
+	h->has_root_owner = true;
+	h->root_uid = st.st_uid;
+	h->root_gid = st.st_gid;
+	root_owner_names(h);
 }
 
 static int make_snapshot_run(const struct engine_opts *o,
@@ -837,6 +888,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	 * what the kernel shows; restore sets what it is allowed to */
 	if (!o->no_xattrs)
 		r.xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
+	so.hard_links = !mo->no_hard_links;
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);
@@ -894,6 +946,10 @@ static int make_snapshot_run(const struct engine_opts *o,
 		out.w = writer;
 	}
 
+	if (writer && owner_cache_new(&r.owners) < 0) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
 	ret = ordered_new(WINDOW, &r.win);
 	if (!ret)
 		ret = bqueue_new(WINDOW, &r.jobs);
@@ -1007,6 +1063,7 @@ out:
 	lock_release(lk);
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
+	owner_cache_free(r.owners);
 	pthread_mutex_destroy(&r.err_lock);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)

@@ -31,6 +31,9 @@
 #include "hasher.h"
 #include "heap.h"
 #include "heap_presence.h"
+#include "hardlinks.h"
+#include "link_map.h"
+#include "owners.h"
 #include "progress.h"
 #include "snapshot_reader.h"
 #include "snapshot_shape.h"
@@ -76,6 +79,19 @@ struct restore_run {
 	uint32_t strip_mode;        /* S_ISUID|S_ISGID unless kept, or 0 */
 	uint64_t setid_stripped;    /* files that had them (pass 2) */
 	unsigned xattr_ns;          /* enum xattr_ns applied, 0: none */
+	bool owners_apply;          /* root: chown to the recorded owners */
+	struct owner_cache *owners; /* name -> local id (pass thread) */
+	struct link_map *links;     /* hard-link groups, or NULL */
+	/* pass 2: members to link once every file is written */
+	struct link_job *link_jobs;
+	size_t nlink_jobs, cap_link_jobs;
+};
+
+/* e->name becomes a hard link of leader (a file of this run) */
+struct link_job {
+	struct entry *e;
+	const char *leader;         /* borrowed from links */
+	size_t leader_len;
 };
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
@@ -144,9 +160,26 @@ struct dedup_stream {
 	 * where to count the files that had them (NULL: not counted) */
 	uint32_t strip;
 	uint64_t *stripped;
+	/* recorded owner names mapped to this system's ids (NULL: the
+	 * recorded numbers as they are) */
+	struct owner_cache *owners;
+	/* the entries' owners are not applied: forget them */
+	bool drop_owners;
 	struct entry last;
 	bool has_last;
 };
+
+/* rsync's rule: by name where this system knows the name, else by the
+ * recorded number */
+static void map_owner(struct owner_cache *c, struct entry *e)
+{
+	uint32_t id;
+
+	if (e->user && owner_cache_uid(c, e->user, &id))
+		e->uid = id;
+	if (e->group && owner_cache_gid(c, e->group, &id))
+		e->gid = id;
+}
 
 static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
 {
@@ -171,6 +204,10 @@ static int dedup_next(void *ctx, struct entry *out, struct errbuf *eb)
 			return errbuf_set(eb, ret, "out of memory");
 		}
 		d->has_last = true;
+		if (d->drop_owners)
+			out->has_owner = false;
+		else if (out->has_owner && d->owners)
+			map_owner(d->owners, out);
 		if (out->type == ENTRY_FILE && (out->mode & d->strip)) {
 			out->mode &= ~d->strip;
 			if (d->stripped)
@@ -243,6 +280,12 @@ static int check_target(struct restore_run *r, const char *path,
 		if (e.type == ENTRY_FILE && batch &&
 		    (ret = heap_presence_add(batch, &e.md5, e.name,
 					     e.name_len, eb)) < 0) {
+			entry_release(&e);
+			break;
+		}
+		if (e.link && r->links &&
+		    link_map_want(r->links, e.link, e.link_len) == -ENOMEM) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
 			entry_release(&e);
 			break;
 		}
@@ -407,6 +450,8 @@ static void *writer_main(void *arg)
 	if (!ret)
 		ret = tree_writer_new(r->rootfd, r->o->file_root, &tw, &eb);
 	if (!ret) {
+		tree_writer_set_owners(tw, r->owners_apply,
+				       &r->stats->owners_skipped);
 		tree_writer_set_xattrs(tw, r->xattr_ns,
 				       &r->stats->xattrs_unsupported,
 				       &r->stats->xattrs_skipped);
@@ -521,6 +566,9 @@ static bool meta_differs(const struct restore_run *r, const struct entry *l,
 	/* xattrs recorded in the target and not the same now: fixed in
 	 * place, the content stays */
 	if (r->xattr_ns && t->xattrs_known && !entry_same_xattrs(l, t))
+		return true;
+	/* target owners are known only when they are applied (root) */
+	if (entry_owner_differs(l, t))
 		return true;
 	return l->type != ENTRY_SYMLINK && (l->mode & 07777) != (t->mode & 07777);
 }
@@ -639,6 +687,96 @@ static int set_meta(struct restore_run *r, const struct entry *t,
 	return ret;
 }
 
+/* A later member of a hard-link group whose leader this run writes (or
+ * keeps): remembered, to be linked once every file is written (1); 0
+ * when t is written as a file. */
+static int plan_link(struct restore_run *r, const struct entry *t,
+		     struct errbuf *eb)
+{
+	struct link_job *j;
+	const char *leader;
+	size_t leader_len;
+	int ret;
+
+	ret = link_map_member(r->links, t, &leader, &leader_len);
+	if (ret <= 0)
+		return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
+	if (r->nlink_jobs == r->cap_link_jobs) {
+		size_t cap = r->cap_link_jobs ? r->cap_link_jobs * 2 : 64;
+
+		j = realloc(r->link_jobs, cap * sizeof(*j));
+		if (!j)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		r->link_jobs = j;
+		r->cap_link_jobs = cap;
+	}
+	j = &r->link_jobs[r->nlink_jobs];
+	j->e = entry_new();
+	if (!j->e || entry_copy(j->e, t)) {
+		free(j->e);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	j->leader = leader;
+	j->leader_len = leader_len;
+	r->nlink_jobs++;
+	return 1;
+}
+
+/* After pass 2: every planned member becomes a link of its leader (a
+ * member that already is one stays). A filesystem that refuses the link
+ * (another mount under the root, a link count limit) gets a copy. */
+static int make_links(struct restore_run *r, struct errbuf *eb)
+{
+	struct hasher *h = NULL;
+	char *buf = NULL;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < r->nlink_jobs; i++) {
+		struct link_job *j = &r->link_jobs[i];
+		bool src_bad = false;
+
+		if (r->o->interrupted && *r->o->interrupted)
+			return errbuf_set(eb, -EINTR, "interrupted");
+		ret = tree_writer_link(r->tw, j->leader, j->leader_len, j->e,
+				       eb);
+		if (ret == 1) {
+			stat_add(&r->stats->files_copied, 1);
+			stat_add(&r->stats->links_created, 1);
+		}
+		if (ret >= 0) {
+			ret = 0;
+			continue;
+		}
+		if (ret == -ENOENT && r->nfailed) {
+			/* its leader was not restored (--keep-going) */
+			remember_failed(r, j->e, eb->msg);
+			errbuf_clear(eb);
+			ret = 0;
+			continue;
+		}
+		if (ret != -EXDEV && ret != -EMLINK && ret != -EPERM)
+			break;
+		errbuf_clear(eb);
+		if (!h && (ret = hasher_new(&h, eb)) < 0)
+			break;
+		if (!buf && !(buf = malloc(COPY_BUF))) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			break;
+		}
+		/* a copy, not a link: it needs its own xattrs */
+		ret = load_xattrs(r, j->e, eb);
+		if (!ret)
+			ret = write_file(r->tw, r->heap, h, buf, j->e,
+					 r->stats, &src_bad, eb);
+		if (!ret)
+			stat_add(&r->stats->files_copied, 1);
+	}
+	hasher_free(h);
+	free(buf);
+	return ret;
+}
+
 /* Pass 2: writes and metadata. */
 static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		      const struct entry *t, struct errbuf *eb)
@@ -676,6 +814,11 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		}
 		ret = tree_writer_mkdir(r->tw, t, false, eb);
 		return ret < 0 ? ret : 0;
+	}
+	if (r->links && !r->ro->dry_run && t->type == ENTRY_FILE) {
+		ret = plan_link(r, t, eb);
+		if (ret != 0)
+			return ret < 0 ? ret : 0;
 	}
 	if (st == DIFF_EQUAL) {
 		if (!meta_differs(r, l, t))
@@ -752,7 +895,25 @@ static int set_root_meta(struct restore_run *r, struct errbuf *eb)
 	const struct snapshot_header *h = &r->tgt_hdr;
 	struct timespec ts;
 
-	if (!h->has_root_meta || r->ro->dry_run || !r->tw)
+	if (r->ro->dry_run || !r->tw)
+		return 0;
+	if (h->has_root_owner) {
+		struct entry e;
+		int ret;
+
+		/* the same rules as every entry's owner (map_owner) */
+		entry_init(&e);
+		e.uid = h->root_uid;
+		e.gid = h->root_gid;
+		e.user = h->root_user[0] ? (char *)h->root_user : NULL;
+		e.group = h->root_group[0] ? (char *)h->root_group : NULL;
+		if (r->owners)
+			map_owner(r->owners, &e);
+		ret = tree_writer_set_root_owner(r->tw, e.uid, e.gid, eb);
+		if (ret < 0)
+			return ret;
+	}
+	if (!h->has_root_meta)
 		return 0;
 	ts.tv_sec = h->root_mtime_ns / 1000000000LL;
 	ts.tv_nsec = h->root_mtime_ns % 1000000000LL;
@@ -812,6 +973,11 @@ static int run_pass(struct restore_run *r, const char *cur_path, int *cur_fd,
 	tgt.inner = inner_roots_active(&r->inner) ? &r->inner : NULL;
 	tgt.strip = r->strip_mode;
 	tgt.stripped = cb == pass_write ? &r->setid_stripped : NULL;
+	tgt.owners = r->owners;
+	/* not root: owners stay as created, so no difference in them is
+	 * one to fix; the writers count the ones skipped */
+	tgt.drop_owners = !r->owners_apply && cb != pass_write;
+	cur.drop_owners = !r->owners_apply;
 	ret = diff_run(&ls, &rs, cb, r, eb);
 	r->tgt_hdr = *snapshot_reader_header(tgt.r);
 	dedup_release(&cur);
@@ -901,6 +1067,17 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = heap_open_url(o->heap_root, false, o, &r.heap, eb);
 	if (ret < 0)
 		goto out;
+	/* owners and hard links live in local trees only */
+	if (!remote_tree_is_url(o->file_root)) {
+		r.owners_apply = geteuid() == 0;
+		if ((r.owners_apply && !ro->numeric_ids &&
+		     owner_cache_new(&r.owners) < 0) ||
+		    (!ro->no_hard_links &&
+		     link_map_new(HARDLINKS_MAX_GROUPS, &r.links) < 0)) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
 	ret = check_target(&r, target, eb);
 	if (ret < 0)
 		goto out;
@@ -971,6 +1148,8 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		ret = tree_writer_new(r.rootfd, o->file_root, &r.tw, eb);
 		if (ret < 0)
 			goto out;
+		tree_writer_set_owners(r.tw, r.owners_apply,
+				       &stats->owners_skipped);
 	}
 	/* xattrs: security.* and trusted.* need root (CAP_SYS_ADMIN for
 	 * trusted, CAP_SETFCAP for capabilities) */
@@ -1044,6 +1223,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	}
 	if (ret < 0)
 		goto out;
+	ret = make_links(&r, eb);
+	if (ret < 0)
+		goto out;
 	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
 	xattr_warn(&log, o->file_root, stats);
 	if (ret < 0)
@@ -1051,6 +1233,11 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = set_root_meta(&r, eb);
 	if (ret < 0)
 		goto out;
+	if (stats->owners_skipped)
+		log_warn(&log, "%llu entr%s keep the owner of the running user "
+			 "instead of the recorded one: not running as root",
+			 (unsigned long long)stats->owners_skipped,
+			 stats->owners_skipped == 1 ? "y" : "ies");
 	if (r.nfailed || r.failed_oom) {
 		/* everything else is written: now the list of what is not */
 		for (i = 0; i < r.nfailed; i++)
@@ -1107,6 +1294,11 @@ out:
 		shardq_free(r.queue);
 	}
 	free(threads);
+	for (i = 0; i < r.nlink_jobs; i++)
+		entry_free(r.link_jobs[i].e);
+	free(r.link_jobs);
+	link_map_free(r.links);
+	owner_cache_free(r.owners);
 	for (i = 0; i < r.npruned; i++)
 		free(r.pruned[i]);
 	free(r.pruned);

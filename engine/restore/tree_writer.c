@@ -28,6 +28,11 @@ struct tree_writer {
 	unsigned xattr_ns;   /* enum xattr_ns applied, 0: none */
 	uint64_t *xattr_unsupported;
 	uint64_t *xattr_skipped;
+	bool owners_apply;   /* tree_writer_set_owners */
+	bool owners_count;
+	uint64_t *owners_skipped;
+	uid_t self_uid;
+	gid_t self_gid;
 };
 
 /* The process umask without changing it (umask() would, for every thread
@@ -63,6 +68,8 @@ int tree_writer_new(int rootfd, const char *root, struct tree_writer **out,
 	w->root = root;
 	w->cached_fd = -1;
 	w->umask = read_umask();
+	w->self_uid = geteuid();
+	w->self_gid = getegid();
 	*out = w;
 	return 0;
 }
@@ -106,6 +113,27 @@ static int apply_xattrs(struct tree_writer *w, const struct entry *e, int fd,
 		count(w->xattr_unsupported, 1);
 	count(w->xattr_skipped, res.skipped);
 	return ret;
+}
+
+void tree_writer_set_owners(struct tree_writer *w, bool apply,
+			    uint64_t *skipped)
+{
+	w->owners_apply = apply;
+	w->owners_count = !apply;
+	w->owners_skipped = skipped;
+}
+
+/* Should e's owner be set (1), or is it skipped or unknown (0)? */
+static int owner_wanted(struct tree_writer *w, const struct entry *e)
+{
+	if (!e->has_owner)
+		return 0;
+	if (w->owners_apply)
+		return 1;
+	if (w->owners_count && w->owners_skipped &&
+	    (e->uid != w->self_uid || e->gid != w->self_gid))
+		__atomic_fetch_add(w->owners_skipped, 1, __ATOMIC_RELAXED);
+	return 0;
 }
 
 static void drop_cache(struct tree_writer *w)
@@ -317,6 +345,11 @@ static int copy_out(int fd, int dirfd, char tmp_name[64])
 	}
 	ts[0] = st.st_mtim;
 	ts[1] = st.st_mtim;
+	/* the owner first: a chown clears setuid/setgid (fails harmlessly
+	 * when not root: the copy is ours anyway) */
+	if (!err && (st.st_uid != geteuid() || st.st_gid != getegid()) &&
+	    fchown(out, st.st_uid, st.st_gid) && errno != EPERM)
+		err = -errno;
 	if (!err && fchmod(out, st.st_mode & 07777))
 		err = -errno;
 	if (!err) {
@@ -430,10 +463,13 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 		ts[0] = *mtime;
 		ts[1] = *mtime;
 	}
+	/* owner before mode: a chown clears setuid/setgid */
+	if (owner_wanted(w, e) && fchown(fd, e->uid, e->gid))
+		err = -errno;
 	/* the temp was created with the mode: fchmod only when the umask
 	 * took bits away or setuid/setgid/sticky bits are wanted (one
 	 * system call less per file in the common case) */
-	if ((((e->mode & 0777) & w->umask) || (e->mode & 07000)) &&
+	if (!err && (((e->mode & 0777) & w->umask) || (e->mode & 07000)) &&
 	    fchmod(fd, e->mode & 07777))
 		err = -errno;
 	if (!err)
@@ -494,7 +530,11 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 		return name_error(w, ret, "create symlink", e->name,
 				  e->name_len, eb);
 	entry_times(e, ts);
-	ret = apply_xattrs(w, e, -1, dirfd, tmp);
+	if (owner_wanted(w, e) &&
+	    fchownat(dirfd, tmp, e->uid, e->gid, AT_SYMLINK_NOFOLLOW))
+		ret = -errno;
+	if (!ret)
+		ret = apply_xattrs(w, e, -1, dirfd, tmp);
 	if (ret < 0 || utimensat(dirfd, tmp, ts, AT_SYMLINK_NOFOLLOW) ||
 	    renameat(dirfd, tmp, dirfd, e->name + base)) {
 		ret = ret < 0 ? ret : -errno;
@@ -546,6 +586,12 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 	if (ret < 0)
 		return ret;
 	entry_times(e, ts);
+	/* owner before mode: a chown clears setuid/setgid */
+	if (owner_wanted(w, e) &&
+	    fchownat(dirfd, e->name + base, e->uid, e->gid,
+		     AT_SYMLINK_NOFOLLOW))
+		return name_error(w, -errno, "set the owner of", e->name,
+				  e->name_len, eb);
 	/* fchmodat cannot refuse to follow symlinks portably: symlinks have
 	 * no mode of their own, so only files and directories get one */
 	if (e->type != ENTRY_SYMLINK &&
@@ -582,6 +628,73 @@ int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
 		return errbuf_set(eb, -errno, "cannot set the mtime of '%s': %s",
 				  w->root, strerror(errno));
 	return 0;
+}
+
+int tree_writer_set_root_owner(struct tree_writer *w, uint32_t uid,
+			       uint32_t gid, struct errbuf *eb)
+{
+	struct entry e;
+
+	entry_init(&e);
+	e.has_owner = true;
+	e.uid = uid;
+	e.gid = gid;
+	if (owner_wanted(w, &e) && fchown(w->rootfd, uid, gid))
+		return errbuf_set(eb, -errno, "cannot set the owner of '%s': "
+				  "%s", w->root, strerror(errno));
+	return 0;
+}
+
+int tree_writer_link(struct tree_writer *w, const char *first,
+		     size_t first_len, const struct entry *e,
+		     struct errbuf *eb)
+{
+	struct stat a, b;
+	char tmp[64];
+	size_t base1, base2;
+	int d1 = -1, d2, ret, tries;
+
+	/* the first member's directory, kept apart from the cache, which
+	 * the second lookup may replace */
+	ret = tree_writer_parent(w, first, first_len, false, &d2, &base1, eb);
+	if (ret < 0)
+		return ret;
+	d1 = fcntl(d2, F_DUPFD_CLOEXEC, 0);
+	if (d1 < 0)
+		return name_error(w, -errno, "link", e->name, e->name_len, eb);
+	ret = fstatat(d1, first + base1, &a, AT_SYMLINK_NOFOLLOW) ? -errno :
+	      !S_ISREG(a.st_mode) ? -EINVAL : 0;
+	if (ret < 0) {
+		ret = name_error(w, ret, "link", e->name, e->name_len, eb);
+		goto out;
+	}
+	ret = tree_writer_parent(w, e->name, e->name_len, true, &d2, &base2,
+				 eb);
+	if (ret < 0)
+		goto out;
+	if (!fstatat(d2, e->name + base2, &b, AT_SYMLINK_NOFOLLOW) &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		ret = 0;  /* one inode already */
+		goto out;
+	}
+	for (tries = 0; tries < TEMP_TRIES; tries++) {
+		tree_temp_name(tmp);
+		ret = linkat(d1, first + base1, d2, tmp, 0) ? -errno : 0;
+		if (ret != -EEXIST)
+			break;
+	}
+	if (!ret && renameat(d2, tmp, d2, e->name + base2)) {
+		ret = -errno;
+		unlinkat(d2, tmp, 0);
+	}
+	if (ret < 0) {
+		ret = name_error(w, ret, "link", e->name, e->name_len, eb);
+		goto out;
+	}
+	ret = 1;
+out:
+	close(d1);
+	return ret;
 }
 
 int tree_writer_remove(struct tree_writer *w, const struct entry *e,

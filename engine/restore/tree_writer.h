@@ -32,6 +32,15 @@ void tree_writer_free(struct tree_writer *w);
 void tree_writer_set_xattrs(struct tree_writer *w, unsigned ns,
 			    uint64_t *unsupported, uint64_t *skipped);
 
+/* Owners. With apply (root), every file, symlink and directory written or
+ * given metadata gets the entry's uid and gid (when has_owner) first,
+ * before its mode (chown clears setuid/setgid) and mtime. Without, an
+ * entry whose owner differs from the running user's is counted in
+ * *skipped (atomically; may be NULL) and left as created. Off (neither)
+ * until called. */
+void tree_writer_set_owners(struct tree_writer *w, bool apply,
+			    uint64_t *skipped);
+
 /* Open (creating with create) the parent directory of name; returns a
  * borrowed fd valid until the next call, and the base name offset. */
 int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
@@ -75,6 +84,17 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
  * sync call it last, once nothing more is written inside. */
 int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
 			      const struct timespec *mtime, struct errbuf *eb);
+/* Owner of the root directory itself (sync: the source root's), under
+ * the rules of tree_writer_set_owners. */
+int tree_writer_set_root_owner(struct tree_writer *w, uint32_t uid,
+			       uint32_t gid, struct errbuf *eb);
+/* Make e->name a hard link of the regular file first (a name relative to
+ * the root), replacing what is at e->name (never following a symlink),
+ * unless both already are one inode. Returns 1 linked, 0 already one,
+ * -errno (-EXDEV and the like name the entry). */
+int tree_writer_link(struct tree_writer *w, const char *first,
+		     size_t first_len, const struct entry *e,
+		     struct errbuf *eb);
 /* Remove an entry (file, symlink or directory). ENOENT is success; so is
  * a directory that is not empty yet (its contents come later in the
  * stream; tree_writer_prune_parents removes it once they are gone). */

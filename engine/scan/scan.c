@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "hardlinks.h"
 #include "tree_temp.h"
 #include "xattr.h"
 #include "banned.h"
@@ -109,6 +110,9 @@ struct scanner {
 	unsigned outstanding;   /* queued, running or done, not taken */
 	struct dir_job *free_jobs;
 	struct dir_job *all_jobs;
+	/* walk thread only */
+	struct hardlinks *links;      /* with o.hard_links */
+	bool links_full_warned;
 };
 
 static void counter_add(uint64_t *c, uint64_t n)
@@ -626,6 +630,11 @@ int scanner_new(const struct scan_opts *o, struct scanner **out,
 	ret = ensure_path(s, 4096, eb);
 	if (ret < 0)
 		goto fail;
+	if (o->hard_links && hardlinks_new(o->max_link_groups,
+					   &s->links) < 0) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (o->prefetch_threads) {
 		ret = bqueue_new(PREFETCH_MAX * 2, &s->jobq);
 		if (ret < 0) {
@@ -655,6 +664,11 @@ int scanner_rootfd(const struct scanner *s)
 bool scanner_fell_back(const struct scanner *s)
 {
 	return s->fell_back;
+}
+
+uint64_t scanner_link_groups(const struct scanner *s)
+{
+	return s->links ? hardlinks_groups(s->links) : 0;
 }
 
 void scanner_free(struct scanner *s)
@@ -688,11 +702,37 @@ void scanner_free(struct scanner *s)
 	if (s->rootfd >= 0)
 		close(s->rootfd);
 	io_ctx_free(s->io);
+	hardlinks_free(s->links);
 	free(s->path);
 	free(s->xpath);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->done);
 	free(s);
+}
+
+/* A file with more than one link: the later members of its group name
+ * the first. */
+static int note_link(struct scanner *s, const struct child *c, size_t len,
+		     struct entry *out, struct errbuf *eb)
+{
+	const char *first;
+	size_t first_len;
+	int ret;
+
+	ret = hardlinks_add(s->links, c->st.dev, c->st.ino, c->st.nlink,
+			    s->path, len, &first, &first_len);
+	if (ret == 1 && entry_set_link(out, first, first_len))
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	if (ret == -ENOSPC && !s->links_full_warned) {
+		s->links_full_warned = true;
+		log_warn(s->o.log, "more than %llu hard-link groups at once "
+			 "in '%s': the files of further groups are recorded "
+			 "as separate files", (unsigned long long)
+			 hardlinks_held(s->links), s->o.root);
+	}
+	if (ret == -ENOMEM)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	return 0;
 }
 
 static int fill_entry(struct scanner *s, struct frame *f,
@@ -712,12 +752,21 @@ static int fill_entry(struct scanner *s, struct frame *f,
 	out->uid = c->st.uid;
 	out->gid = c->st.gid;
 	out->nlink = c->st.nlink;
+	out->has_owner = true;
 	out->mode = c->st.mode & 07777;
 	/* allocated well below the size: holes (a file being written with
 	 * delayed allocation may look so too; restoring it with holes
 	 * costs nothing) */
 	out->sparse = type == ENTRY_FILE && c->st.size >= SPARSE_MIN_SIZE &&
 		      c->st.blocks * 512 < c->st.size / 2;
+	if (s->links && type == ENTRY_FILE && c->st.nlink > 1) {
+		int ret = note_link(s, c, len, out, eb);
+
+		if (ret < 0) {
+			entry_release(out);
+			return ret;
+		}
+	}
 	if (type == ENTRY_SYMLINK) {
 		char target[ENTRY_TARGET_MAX + 1];
 		ssize_t n = readlinkat(f->dirfd, c->name, target,

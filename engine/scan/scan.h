@@ -44,6 +44,11 @@ struct scan_opts {
 	/* xattr namespaces (enum xattr_ns) read for every entry; 0: none
 	 * (scanner_xattrs reads them on demand) */
 	unsigned xattrs;
+	/* files with more than one link get entry.link, the name of their
+	 * group's first member in stream order (hardlinks.h); at most
+	 * max_link_groups groups at once (0: HARDLINKS_MAX_GROUPS) */
+	bool hard_links;
+	uint64_t max_link_groups;
 };
 
 struct scanner;
@@ -64,6 +69,8 @@ int scanner_xattrs(struct scanner *s, unsigned ns, struct entry *e,
 int scanner_rootfd(const struct scanner *s);
 /* Did io_uring setup fall back to plain syscalls? */
 bool scanner_fell_back(const struct scanner *s);
+/* Hard-link groups found so far (scan_opts.hard_links). */
+uint64_t scanner_link_groups(const struct scanner *s);
 void scanner_free(struct scanner *s);
 
 

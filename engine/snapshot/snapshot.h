@@ -25,6 +25,13 @@ struct snapshot_header {
 	bool has_root_meta;
 	uint32_t root_mode;
 	int64_t root_mtime_ns;
+	/* the root directory's owner, when has_root_owner; the names are
+	 * "" when not recorded */
+	bool has_root_owner;
+	uint32_t root_uid;
+	uint32_t root_gid;
+	char root_user[SNAPSHOT_OWNER_NAME_MAX + 1];
+	char root_group[SNAPSHOT_OWNER_NAME_MAX + 1];
 	/* reader only: the tool that wrote the file, NUL-terminated ("" if
 	 * absent); the writer always records SNAPSHOT_TOOL */
 	char tool[SNAPSHOT_TOOL_MAX + 1];

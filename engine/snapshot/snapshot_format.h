@@ -30,7 +30,11 @@
  *   { 0: 1, 1: version (uint, 1), 2: created_ns (int64, UTC ns when the
  *     scan started), 3: tool (str, e.g. "snapshooter-c 0.1.0", optional),
  *     4: root_mode (uint <= 07777, optional), 5: root_mtime_ns (int64,
- *     optional) }
+ *     optional),
+ *   6: root_uid (uint, optional), 7: root_gid (uint, optional),
+ *   8: root_user (str, optional), 9: root_group (str, optional) }
+ *   6-9 are the root directory's owner, with the rules of entry keys
+ *   11-14 (6 and 7 as a pair, names only with them).
  *   4 and 5 are the root directory's own permission bits and mtime;
  *   writers give both or neither, readers take them only as a pair.
  *   They came after version 1 was out: old readers skip them, old files
@@ -50,6 +54,20 @@
  *     9: etag      str   object-store etag (optional, <= ENTRY_ETAG_MAX)
  *    10: target    bin   symlink target, symlinks only (required there,
  *                        <= ENTRY_TARGET_MAX bytes, no NUL)
+ *    11: uid       uint  owner's user id   (optional; 11 and 12 as a pair)
+ *    12: gid       uint  owner's group id  (optional)
+ *    13: user      str   owner's user name (optional, needs 11/12,
+ *                        1..SNAPSHOT_OWNER_NAME_MAX bytes, no NUL);
+ *                        left out while it repeats: an entry with 11
+ *                        but no 13 has the user name of the previous
+ *                        entry with 11, if that had the same uid (else
+ *                        none)
+ *    14: group     str   owner's group name (optional, same rules, by
+ *                        gid)
+ *    15: link      bin   files only (optional): this file is a hard link
+ *                        of the earlier file of that name, the first
+ *                        member of its link group in snapshot order
+ *                        (entry_name_check; sorts before this entry)
  *    16: xattrs    array of [name bin, value bin], sorted by name, no
  *                        name twice (xattr.h); present (maybe empty) when
  *                        the xattrs were recorded, absent: unknown.
@@ -59,7 +77,10 @@
  *                        together, never with 16
  *    18: sparse    bool  true: a file with holes, restored with holes
  *                        (files only, optional) }
- *   Keys 16-19 came after version 1 was out: old readers skip them.
+ *   Keys 11-19 came after version 1 was out, like header keys 4/5: old
+ *   readers skip them (and restore a link group as separate files, each
+ *   entry keeping its own md5, size and mode); old files lack them
+ *   (restore then leaves owners and xattrs alone).
  *
  * Trailer record (kind 3), the last frame; nothing may follow it:
  *   { 0: 3, 1: entry count (uint), 2: md5 (bin16) of every byte of the
@@ -77,8 +98,9 @@
 #define SNAPSHOT_TOOL_MAX 63
 
 #define SNAPSHOT_FRAME_LEN_SIZE 4
-/* A frame holds one record: the largest entry is a 16 KiB name, a 4 KiB
- * target, a 256 B etag and ~100 B of keys and numbers. */
+/* A frame holds one record: the largest entry is a 16 KiB name, a 16 KiB
+ * link name or a 4 KiB target, a 256 B etag, two 255 B owner names and
+ * ~100 B of keys and numbers. */
 #define SNAPSHOT_FRAME_MAX (64 * 1024)
 /* Prescan limit on container nesting (records use depth 1). */
 #define SNAPSHOT_DEPTH_MAX 8
@@ -98,6 +120,10 @@ enum snapshot_record_kind {
 #define SNAPSHOT_HDR_TOOL 3
 #define SNAPSHOT_HDR_ROOT_MODE 4
 #define SNAPSHOT_HDR_ROOT_MTIME_NS 5
+#define SNAPSHOT_HDR_ROOT_UID 6
+#define SNAPSHOT_HDR_ROOT_GID 7
+#define SNAPSHOT_HDR_ROOT_USER 8
+#define SNAPSHOT_HDR_ROOT_GROUP 9
 
 /* entry keys */
 #define SNAPSHOT_ENT_NAME 1
@@ -114,6 +140,14 @@ enum snapshot_record_kind {
 #define SNAPSHOT_ENT_XATTR_MD5 17
 #define SNAPSHOT_ENT_SPARSE 18
 #define SNAPSHOT_ENT_XATTR_SIZE 19
+#define SNAPSHOT_ENT_UID 11
+#define SNAPSHOT_ENT_GID 12
+#define SNAPSHOT_ENT_USER 13
+#define SNAPSHOT_ENT_GROUP 14
+#define SNAPSHOT_ENT_LINK 15
+
+/* longest user or group name recorded (bytes) */
+#define SNAPSHOT_OWNER_NAME_MAX 255
 
 /* trailer keys */
 #define SNAPSHOT_TRL_COUNT 1

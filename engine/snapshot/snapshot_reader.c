@@ -49,6 +49,13 @@ struct snapshot_reader {
 	struct errbuf first;
 	bool done;
 	bool eof;
+	bool skip_names;          /* snapshot_reader_skip_owner_names */
+	/* the owner names decoded last and for which id: an owner entry
+	 * without key 13 (14) whose uid (gid) is that id has that name */
+	bool has_user_run, has_group_run;
+	uint32_t user_run_id, group_run_id;
+	char user_run[SNAPSHOT_OWNER_NAME_MAX + 1];
+	char group_run[SNAPSHOT_OWNER_NAME_MAX + 1];
 	uint64_t off;             /* stream bytes consumed */
 	uint64_t count;           /* entries returned */
 	uint64_t frame_off;       /* offset of the current frame */
@@ -293,6 +300,9 @@ static int record_kind(struct snapshot_reader *r, const msgpack_object *map,
 	return 0;
 }
 
+static int parse_root_owner(struct snapshot_reader *r,
+			    const msgpack_object *const *vals);
+
 static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 {
 	const uint64_t known = BIT(SNAPSHOT_KEY_KIND) |
@@ -300,7 +310,11 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 			       BIT(SNAPSHOT_HDR_CREATED_NS) |
 			       BIT(SNAPSHOT_HDR_TOOL) |
 			       BIT(SNAPSHOT_HDR_ROOT_MODE) |
-			       BIT(SNAPSHOT_HDR_ROOT_MTIME_NS);
+			       BIT(SNAPSHOT_HDR_ROOT_MTIME_NS) |
+			       BIT(SNAPSHOT_HDR_ROOT_UID) |
+			       BIT(SNAPSHOT_HDR_ROOT_GID) |
+			       BIT(SNAPSHOT_HDR_ROOT_USER) |
+			       BIT(SNAPSHOT_HDR_ROOT_GROUP);
 	const msgpack_object *vals[64] = { 0 };
 	const msgpack_object *v, *mt;
 	uint64_t seen, kind, version, mode;
@@ -346,6 +360,9 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 		r->hdr.has_root_meta = true;
 		r->hdr.root_mode = (uint32_t)mode;
 	}
+	rc = parse_root_owner(r, vals);
+	if (rc)
+		return rc;
 	return hash_frame(r);
 }
 
@@ -405,6 +422,85 @@ static int parse_xattrs(const msgpack_object *v, struct entry *e,
 	return 0;
 }
 
+/* An owner name: a str of 1..SNAPSHOT_OWNER_NAME_MAX bytes, no NUL, copied
+ * into buf. false when bad. */
+static bool get_owner_name(const msgpack_object *v, char *buf)
+{
+	const char *s;
+	size_t len;
+
+	if (!get_str(v, &s, &len) || len == 0 ||
+	    len > SNAPSHOT_OWNER_NAME_MAX || memchr(s, '\0', len))
+		return false;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return true;
+}
+
+/* header keys 6-9: the root's owner, as entry keys 11-14 */
+static int parse_root_owner(struct snapshot_reader *r,
+			    const msgpack_object *const *vals)
+{
+	const msgpack_object *u = vals[SNAPSHOT_HDR_ROOT_UID];
+	const msgpack_object *g = vals[SNAPSHOT_HDR_ROOT_GID];
+	const msgpack_object *un = vals[SNAPSHOT_HDR_ROOT_USER];
+	const msgpack_object *gn = vals[SNAPSHOT_HDR_ROOT_GROUP];
+	uint64_t uid, gid;
+
+	if (!u && !g && !un && !gn)
+		return 0;
+	if (!u || !g || !get_u64(u, &uid) || !get_u64(g, &gid) ||
+	    uid > UINT32_MAX || gid > UINT32_MAX ||
+	    (un && !get_owner_name(un, r->hdr.root_user)) ||
+	    (gn && !get_owner_name(gn, r->hdr.root_group)))
+		return corrupt(r, r->frame_off, "bad root owner");
+	r->hdr.has_root_owner = true;
+	r->hdr.root_uid = (uint32_t)uid;
+	r->hdr.root_gid = (uint32_t)gid;
+	return 0;
+}
+
+/* keys 11-14: uid and gid as a pair, names only with them */
+static int parse_owner(struct snapshot_reader *r,
+		       const msgpack_object *const *vals, struct entry *e)
+{
+	const msgpack_object *u = vals[SNAPSHOT_ENT_UID];
+	const msgpack_object *g = vals[SNAPSHOT_ENT_GID];
+	const msgpack_object *un = vals[SNAPSHOT_ENT_USER];
+	const msgpack_object *gn = vals[SNAPSHOT_ENT_GROUP];
+	uint64_t uid, gid;
+
+	if (!u && !g && !un && !gn)
+		return 0;
+	if (!u || !g || !get_u64(u, &uid) || !get_u64(g, &gid) ||
+	    uid > UINT32_MAX || gid > UINT32_MAX)
+		return corrupt(r, r->frame_off, "bad owner");
+	e->has_owner = true;
+	e->uid = (uint32_t)uid;
+	e->gid = (uint32_t)gid;
+	if (r->skip_names)
+		return (un && !get_owner_name(un, r->user_run)) ||
+		       (gn && !get_owner_name(gn, r->group_run)) ?
+		       corrupt(r, r->frame_off, "bad owner name") : 0;
+	/* a name left out repeats the last one of the same id */
+	if (un ? !get_owner_name(un, r->user_run) :
+	    (!r->has_user_run || r->user_run_id != e->uid))
+		r->user_run[0] = '\0';
+	if (gn ? !get_owner_name(gn, r->group_run) :
+	    (!r->has_group_run || r->group_run_id != e->gid))
+		r->group_run[0] = '\0';
+	if ((un && !r->user_run[0]) || (gn && !r->group_run[0]))
+		return corrupt(r, r->frame_off, "bad owner name");
+	r->has_user_run = r->has_group_run = true;
+	r->user_run_id = e->uid;
+	r->group_run_id = e->gid;
+	if ((r->user_run[0] || r->group_run[0]) &&
+	    entry_set_owner_names(e, r->user_run[0] ? r->user_run : NULL,
+				  r->group_run[0] ? r->group_run : NULL))
+		return -ENOMEM;
+	return 0;
+}
+
 static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 		       struct entry *e)
 {
@@ -414,7 +510,9 @@ static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 			       BIT(SNAPSHOT_ENT_MODE) | BIT(SNAPSHOT_ENT_MD5) |
 			       BIT(SNAPSHOT_ENT_CTIME_NS) |
 			       BIT(SNAPSHOT_ENT_INO) | BIT(SNAPSHOT_ENT_ETAG) |
-			       BIT(SNAPSHOT_ENT_TARGET) |
+			       BIT(SNAPSHOT_ENT_TARGET) | BIT(SNAPSHOT_ENT_UID) |
+			       BIT(SNAPSHOT_ENT_GID) | BIT(SNAPSHOT_ENT_USER) |
+			       BIT(SNAPSHOT_ENT_GROUP) | BIT(SNAPSHOT_ENT_LINK) |
 			       BIT(SNAPSHOT_ENT_XATTRS) |
 			       BIT(SNAPSHOT_ENT_XATTR_MD5) |
 			       BIT(SNAPSHOT_ENT_XATTR_SIZE) |
@@ -485,6 +583,18 @@ static int parse_entry(struct snapshot_reader *r, const msgpack_object *map,
 		memcpy(etag, s, len);
 		etag[len] = '\0';
 		if (entry_set_etag(e, etag))
+			return -ENOMEM;
+	}
+	rc = parse_owner(r, vals, e);
+	if (rc)
+		return rc;
+	v = vals[SNAPSHOT_ENT_LINK];
+	if (v) {
+		if (e->type != ENTRY_FILE || !get_bin(v, &s, &len) ||
+		    entry_name_check(s, len, &why) ||
+		    entry_key_cmp(s, len, false, name, name_len, false) >= 0)
+			return corrupt(r, at, "bad hard link");
+		if (entry_set_link(e, s, len))
 			return -ENOMEM;
 	}
 	v = vals[SNAPSHOT_ENT_XATTRS];
@@ -658,6 +768,11 @@ static struct snapshot_reader *reader_alloc(const char *display_name)
 			  strlen(display_name));
 	msgpack_unpacked_init(&r->unp);
 	return r;
+}
+
+void snapshot_reader_skip_owner_names(struct snapshot_reader *r)
+{
+	r->skip_names = true;
 }
 
 int snapshot_reader_new(ssize_t (*read)(void *ctx, void *buf, size_t len),

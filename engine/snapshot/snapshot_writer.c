@@ -23,6 +23,13 @@ struct frame {
 	uint8_t buf[SNAPSHOT_FRAME_LEN_SIZE + SNAPSHOT_FRAME_MAX];
 };
 
+/* The last owner name of one kind a reader decoded, and for which id. */
+struct owner_run {
+	bool has;
+	uint32_t id;
+	char name[SNAPSHOT_OWNER_NAME_MAX + 1];   /* "" for none */
+};
+
 struct snapshot_writer {
 	int (*write)(void *ctx, const void *buf, size_t len);
 	void *ctx;
@@ -38,6 +45,9 @@ struct snapshot_writer {
 	size_t out_len;
 	msgpack_packer pk;
 	struct frame frame;
+	/* the owner names as a reader decodes them so far (keys 13/14 are
+	 * left out while they repeat for the same id) */
+	struct owner_run user_run, group_run;
 	char prev[ENTRY_NAME_MAX];
 	uint8_t out[SNAPSHOT_WRITER_BUF];
 };
@@ -187,7 +197,10 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 	rc = emit(w, SNAPSHOT_MAGIC, SNAPSHOT_MAGIC_LEN, true);
 	if (!rc) {
 		frame_reset(w);
-		rc = msgpack_pack_map(pk, h->has_root_meta ? 6 : 4) |
+		rc = msgpack_pack_map(pk, 4 + (h->has_root_meta ? 2 : 0) +
+				      (h->has_root_owner ? 2 +
+				       (h->root_user[0] != '\0') +
+				       (h->root_group[0] != '\0') : 0)) |
 		     pack_key(pk, SNAPSHOT_KEY_KIND) |
 		     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER) |
 		     pack_key(pk, SNAPSHOT_HDR_VERSION) |
@@ -203,6 +216,19 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 							SNAPSHOT_MODE_MASK) |
 			      pack_key(pk, SNAPSHOT_HDR_ROOT_MTIME_NS) |
 			      msgpack_pack_int64(pk, h->root_mtime_ns);
+		if (h->has_root_owner)
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_UID) |
+			      msgpack_pack_uint32(pk, h->root_uid) |
+			      pack_key(pk, SNAPSHOT_HDR_ROOT_GID) |
+			      msgpack_pack_uint32(pk, h->root_gid);
+		if (h->has_root_owner && h->root_user[0])
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_USER) |
+			      msgpack_pack_str_with_body(pk, h->root_user,
+							 strlen(h->root_user));
+		if (h->has_root_owner && h->root_group[0])
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_GROUP) |
+			      msgpack_pack_str_with_body(pk, h->root_group,
+							 strlen(h->root_group));
 		rc = frame_emit(w, rc, true);
 	}
 	if (rc) {
@@ -246,6 +272,17 @@ static const char *entry_problem(const struct snapshot_writer *w,
 	if (e->xattrs_known && e->has_xattr_ref &&
 	    (!e->xattrs_len || e->xattrs_len > XATTRS_LIST_MAX))
 		return "bad xattr object size";
+	if (e->has_owner &&
+	    ((e->user && (!e->user[0] ||
+			  strlen(e->user) > SNAPSHOT_OWNER_NAME_MAX)) ||
+	     (e->group && (!e->group[0] ||
+			   strlen(e->group) > SNAPSHOT_OWNER_NAME_MAX))))
+		return "bad owner name";
+	if (e->link && (e->type != ENTRY_FILE ||
+			entry_name_check(e->link, e->link_len, &why) ||
+			entry_key_cmp(e->link, e->link_len, false, e->name,
+				      e->name_len, false) >= 0))
+		return "bad hard link";
 	if (w->has_prev &&
 	    entry_key_cmp(w->prev, w->prev_len, w->prev_is_dir, e->name,
 			  e->name_len, e->type == ENTRY_DIR) >= 0)
@@ -270,10 +307,36 @@ static int check_entry(struct snapshot_writer *w, const struct entry *e)
 			  q, why);
 }
 
+/* Must an owner name be written (key 13/14)? Not when a reader would
+ * take it from the previous owner entry anyway (same id, same name): a
+ * tree's files mostly share an owner, and the names were 3/4 of the
+ * bytes keys 11-14 add. A name that is unknown (NULL) is never written. */
+static bool name_changes(const struct owner_run *run, uint32_t id,
+			 const char *name)
+{
+	if (!name)
+		return false;
+	return !run->has || run->id != id || strcmp(run->name, name);
+}
+
+/* What a reader holds after an owner entry: the name written, else the
+ * one it inherits (same id), else none. */
+static void owner_run_take(struct owner_run *run, uint32_t id,
+			   const char *written)
+{
+	if (written)
+		memcpy(run->name, written, strlen(written) + 1);
+	else if (!run->has || run->id != id)
+		run->name[0] = '\0';
+	run->has = true;
+	run->id = id;
+}
+
 int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 			struct errbuf *eb)
 {
 	msgpack_packer *pk;
+	bool emit_user, emit_group;
 	uint32_t n;
 	int rc;
 
@@ -291,8 +354,13 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 		return fail(w, eb);
 
 	pk = &w->pk;
+	emit_user = e->has_owner && name_changes(&w->user_run, e->uid, e->user);
+	emit_group = e->has_owner &&
+		     name_changes(&w->group_run, e->gid, e->group);
 	n = 6 + (e->type == ENTRY_FILE) + (e->type == ENTRY_SYMLINK) +
 	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL) +
+	    (e->has_owner ? 2 + emit_user + emit_group : 0) +
+	    (e->link != NULL) +
 	    (e->xattrs_known ? 1 + e->has_xattr_ref : 0) +
 	    (e->type == ENTRY_FILE && e->sparse);
 	frame_reset(w);
@@ -322,6 +390,22 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 	if (e->type == ENTRY_SYMLINK)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_TARGET, e->target,
 			       e->target_len);
+	if (e->has_owner) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_UID) |
+		      msgpack_pack_uint32(pk, e->uid) |
+		      pack_key(pk, SNAPSHOT_ENT_GID) |
+		      msgpack_pack_uint32(pk, e->gid);
+		if (emit_user)
+			rc |= pack_key(pk, SNAPSHOT_ENT_USER) |
+			      msgpack_pack_str_with_body(pk, e->user,
+							 strlen(e->user));
+		if (emit_group)
+			rc |= pack_key(pk, SNAPSHOT_ENT_GROUP) |
+			      msgpack_pack_str_with_body(pk, e->group,
+							 strlen(e->group));
+	}
+	if (e->link)
+		rc |= pack_bin(pk, SNAPSHOT_ENT_LINK, e->link, e->link_len);
 	if (e->xattrs_known && e->has_xattr_ref) {
 		rc |= pack_bin(pk, SNAPSHOT_ENT_XATTR_MD5, e->xattr_md5.b,
 			       OBJID_LEN) |
@@ -341,6 +425,11 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 	if (rc)
 		return fail(w, eb);
 
+	if (e->has_owner) {
+		owner_run_take(&w->user_run, e->uid, emit_user ? e->user : NULL);
+		owner_run_take(&w->group_run, e->gid,
+			       emit_group ? e->group : NULL);
+	}
 	memcpy(w->prev, e->name, e->name_len);
 	w->prev_len = e->name_len;
 	w->prev_is_dir = e->type == ENTRY_DIR;

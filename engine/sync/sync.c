@@ -90,6 +90,11 @@ struct sync_run {
 	double bw_start;
 	uint64_t bw_bytes;
 	unsigned xattr_ns;         /* enum xattr_ns copied, 0: none */
+	bool owners_apply;         /* root: DST entries get SRC's owners */
+	/* later members of SRC's hard-link groups, linked to their group's
+	 * first member once every copy is done (diff thread only) */
+	struct entry **links;
+	size_t nlinks, cap_links;
 };
 
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
@@ -197,6 +202,10 @@ static int feed_start(struct sync_run *r, struct scan_feed *f,
 	/* DST is ours to write: what a crashed restore or sync left there
 	 * goes now (tree_temp.h), even with --no-delete */
 	so.reap_tree_temps = f == &r->dst && !r->so->dry_run;
+	/* SRC's link groups, as rsync -H finds them (DST's are checked by
+	 * inode when linking) */
+	so.hard_links = f == &r->src && !r->so->no_hard_links &&
+			!r->rsrc && !r->rdst;
 	/* both sides are walked at once: share the prefetch threads */
 	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
 	/* both sides read the names that are copied: what cannot be set
@@ -436,6 +445,9 @@ static int copy_file(struct sync_run *r, struct tree_writer *tw,
 		meta = *e;
 		meta.mode = after.st_mode & 07777;
 		meta.mtime_ns = clock_ts_ns(&after.st_mtim);
+		meta.has_owner = true;
+		meta.uid = after.st_uid;
+		meta.gid = after.st_gid;
 		ret = tree_writer_publish_ts(tw, &meta, &after.st_mtim, dirfd,
 					     tmp, out, eb);
 		if (ret < 0)
@@ -737,6 +749,8 @@ static void *worker_main(void *arg)
 		run_fail(r, &eb, ret);
 		goto out;
 	}
+	tree_writer_set_owners(tw, r->owners_apply,
+			       &r->stats->owners_skipped);
 	tree_writer_set_xattrs(tw, r->xattr_ns, &r->stats->xattrs_unsupported,
 			       &r->stats->xattrs_skipped);
 	while ((n = shardq_pop_batch(r->jobs, shard, items, BATCH)) > 0) {
@@ -819,10 +833,42 @@ static int push_job(struct sync_run *r, const struct entry *e,
 	return 0;
 }
 
-static bool same_mtime_mode(const struct entry *s, const struct entry *d)
+static bool same_mtime_mode(const struct sync_run *r, const struct entry *s,
+			    const struct entry *d)
 {
+	/* owners count only where they can be set: as root */
 	return s->mtime_ns == d->mtime_ns &&
-	       (s->type == ENTRY_SYMLINK || s->mode == d->mode);
+	       (s->type == ENTRY_SYMLINK || s->mode == d->mode) &&
+	       !(r->owners_apply && entry_owner_differs(s, d));
+}
+
+/* A later member of one of SRC's hard-link groups: linked to the first
+ * member (copied or already right) after the copies. */
+static int plan_link(struct sync_run *r, const struct entry *s,
+		     struct errbuf *eb)
+{
+	struct entry *e;
+
+	if (r->so->dry_run) {
+		diff_print_plan("link", s);
+		return 0;
+	}
+	if (r->nlinks == r->cap_links) {
+		size_t cap = r->cap_links ? r->cap_links * 2 : 64;
+		struct entry **p = realloc(r->links, cap * sizeof(*p));
+
+		if (!p)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		r->links = p;
+		r->cap_links = cap;
+	}
+	e = entry_new();
+	if (!e || entry_copy(e, s)) {
+		free(e);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	r->links[r->nlinks++] = e;
+	return 0;
 }
 
 /* xattrs read on both sides (not --no-xattrs) and not the same */
@@ -945,9 +991,11 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 		return record_deletion(r, d, eb);
 	if (s->type == ENTRY_DIR)
 		return push_dir(r, s, st == DIFF_ONLY_LEFT,
-				st != DIFF_ONLY_LEFT && (!same_mtime_mode(s, d) ||
-							 xattrs_differ(s, d)),
-				eb);
+				st != DIFF_ONLY_LEFT &&
+				(!same_mtime_mode(r, s, d) ||
+				 xattrs_differ(s, d)), eb);
+	if (s->link)
+		return plan_link(r, s, eb);
 	if (st == DIFF_ONLY_LEFT)
 		return push_job(r, s, JOB_COPY, eb);
 	/* same name on both sides */
@@ -966,7 +1014,7 @@ static int on_diff(void *ctx, enum diff_state st, const struct entry *s,
 		    s->mtime_ns != d->mtime_ns)
 			return push_job(r, s, JOB_COPY, eb);
 	}
-	if (!same_mtime_mode(s, d) &&
+	if (!same_mtime_mode(r, s, d) &&
 	    !(s->type == ENTRY_FILE && r->so->compare == SYNC_COMPARE_SIZE_ONLY))
 		return push_job(r, s, JOB_META, eb);
 	/* an xattr-only change: fixed in place, the content stays */
@@ -1047,6 +1095,46 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 	return 0;
 }
 
+/* Every planned member becomes a link of its group's first member in
+ * SRC order (already one: left alone). A DST that refuses the link
+ * (another mount inside it, a link count limit) gets a copy. */
+static int make_links(struct sync_run *r, struct tree_writer *tw,
+		      struct errbuf *eb)
+{
+	char *buf = NULL;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; !ret && i < r->nlinks; i++) {
+		const struct entry *e = r->links[i];
+
+		if (r->o->interrupted && *r->o->interrupted)
+			ret = errbuf_set(eb, -EINTR, "interrupted");
+		else
+			ret = tree_writer_link(tw, e->link, e->link_len, e, eb);
+		if (ret == 1) {
+			stat_add(&r->stats->files_copied, 1);
+			stat_add(&r->stats->links_created, 1);
+		}
+		if (ret >= 0) {
+			ret = 0;
+			continue;
+		}
+		if (ret != -EXDEV && ret != -EMLINK && ret != -EPERM)
+			break;
+		errbuf_clear(eb);
+		if (!buf && !(buf = malloc(BUF_SIZE))) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			break;
+		}
+		ret = copy_file(r, tw, e, buf, eb);
+		if (!ret)
+			stat_add(&r->stats->files_copied, 1);
+	}
+	free(buf);
+	return ret;
+}
+
 /* After all copies: carry out the recorded deletions, prune emptied
  * directories, retry the copies that waited for room. */
 static int apply_deletions(struct sync_run *r, struct errbuf *eb)
@@ -1060,6 +1148,8 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
 		if (ret < 0)
 			return ret;
+		tree_writer_set_owners(tw, r->owners_apply,
+				       &r->stats->owners_skipped);
 		tree_writer_set_xattrs(tw, r->xattr_ns,
 				       &r->stats->xattrs_unsupported,
 				       &r->stats->xattrs_skipped);
@@ -1125,6 +1215,8 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		ret = do_job(r, tw, j, buf, eb);
 		free(buf);
 	}
+	if (!ret)
+		ret = make_links(r, tw, eb);
 	/* directory metadata last: writes inside moved their mtimes */
 	for (i = 0; !ret && i < r->ndeferred; i++) {
 		struct job *j = r->deferred[i];
@@ -1144,6 +1236,9 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 			ret = errbuf_set(eb, -errno, "cannot stat '%s': %s",
 					 r->so->src, strerror(errno));
 		else
+			ret = tree_writer_set_root_owner(tw, st.st_uid,
+							 st.st_gid, eb);
+		if (!ret)
 			ret = tree_writer_set_root_meta(tw, st.st_mode & 07777,
 							&st.st_mtim, eb);
 	}
@@ -1171,6 +1266,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	r.stats = stats;
 	r.srcfd = r.dstfd = -1;
 	r.bw_start = t0;
+	r.owners_apply = geteuid() == 0;
 	pthread_mutex_init(&r.lock, NULL);
 
 	if (!so->src || !so->dst) {
@@ -1276,6 +1372,11 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	xattr_warn(&log, so->dst, stats);
 	if (ret < 0)
 		goto out;
+	if (stats->owners_skipped)
+		log_warn(&log, "%llu entr%s keep the owner of the running user "
+			 "instead of the source's: not running as root",
+			 (unsigned long long)stats->owners_skipped,
+			 stats->owners_skipped == 1 ? "y" : "ies");
 	if (o->fsync && r.dstfd >= 0 && syncfs(r.dstfd)) {
 		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
 				 strerror(errno));
@@ -1301,6 +1402,9 @@ out:
 	remote_tree_free(r.rdst);
 	for (i = 0; i < r.ndeferred; i++)
 		job_free(r.deferred[i]);
+	for (i = 0; i < r.nlinks; i++)
+		entry_free(r.links[i]);
+	free(r.links);
 	free(r.deferred);
 	if (r.deletions)
 		fclose(r.deletions);
