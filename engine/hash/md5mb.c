@@ -166,12 +166,12 @@ int md5mb_new(enum md5mb_kernel k, struct md5mb **out, struct errbuf *eb)
 	switch (k) {
 #if MD5MB_HAVE_X86
 	case MD5MB_AVX2:
-		m->lanes = 8;
+		m->lanes = 16;
 		m->scalar_upto = 1;
 		m->blocks = md5mb_blocks_avx2;
 		break;
 	case MD5MB_AVX512:
-		m->lanes = 16;
+		m->lanes = 32;
 		m->scalar_upto = 2;
 		m->blocks = md5mb_blocks_avx512;
 		break;

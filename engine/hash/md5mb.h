@@ -1,6 +1,6 @@
 /* md5mb: multi-buffer MD5. Independent messages (files) are hashed side
- * by side, one per 32-bit lane of a vector register (AVX2: 8 lanes,
- * AVX-512: 16), so one core hashes many files at several times the speed
+ * by side, one per 32-bit lane of a vector register (AVX2: 2 x 8 lanes,
+ * AVX-512: 2 x 16), so one core hashes many files at several times the speed
  * of one OpenSSL MD5 stream. Used by the hash stage for batches of small
  * files; every digest is bit for bit the MD5 of RFC 1321 (tests compare
  * with OpenSSL EVP).
@@ -24,8 +24,8 @@
 enum md5mb_kernel {
 	MD5MB_AUTO = 0,    /* the widest the CPU has */
 	MD5MB_SCALAR,      /* 1 lane, portable C (every build) */
-	MD5MB_AVX2,        /* 8 lanes */
-	MD5MB_AVX512,      /* 16 lanes */
+	MD5MB_AVX2,        /* 2 x 8 lanes */
+	MD5MB_AVX512,      /* 2 x 16 lanes */
 };
 
 struct md5mb;

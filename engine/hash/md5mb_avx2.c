@@ -44,60 +44,138 @@ TARGET_AVX2 static inline void transpose8(__m256i r[8])
 #define FN_I(b, c, d) _mm256_xor_si256(c, _mm256_or_si256(b,               \
 				_mm256_xor_si256(d, ones)))
 
-#define STEP(f, a, b, c, d, k, s, t)                                        \
+#define STEP(f, a, b, c, d, k, s, t, w)                                     \
 	a = _mm256_add_epi32(a, _mm256_add_epi32(w[k],                     \
 				_mm256_set1_epi32((int)(t))));              \
 	a = _mm256_add_epi32(a, FN_##f(b, c, d));                           \
 	a = _mm256_add_epi32(_mm256_or_si256(_mm256_slli_epi32(a, s),      \
 			_mm256_srli_epi32(a, 32 - (s))), b);
+/* two groups of 8 lanes step by step: one group's chain of dependent
+ * instructions alone leaves most of the vector units idle */
+#define STEP1(f, a, b, c, d, k, s, t) STEP(f, a##0, b##0, c##0, d##0, k, s, t, w0)
+#define STEP2(f, a, b, c, d, k, s, t)                                       \
+	STEP(f, a##0, b##0, c##0, d##0, k, s, t, w0)                          \
+	STEP(f, a##1, b##1, c##1, d##1, k, s, t, w1)
 
+/* Lanes 8 * g .. 8 * g + 7: their pointers, idle lanes on a constant
+ * block in place (their state is garbage anyway: no branch in the loop,
+ * no read past a buffer). */
+static void group_ptrs(const struct md5mb_lanes *st, uint32_t active, int g,
+		       const uint8_t *p[8], size_t step[8])
+{
+	static const uint8_t idle[64];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		bool on = active & (1u << (8 * g + i));
+
+		p[i] = on ? st->p[8 * g + i] : idle;
+		step[i] = on ? 64 : 0;
+	}
+}
+
+TARGET_AVX2 static inline void load_block(__m256i w[16], const uint8_t *p[8],
+					  const size_t step[8])
+{
+	__m256i hi[8];
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		w[i] = _mm256_loadu_si256((const __m256i *)p[i]);
+		hi[i] = _mm256_loadu_si256((const __m256i *)(p[i] + 32));
+		p[i] += step[i];
+	}
+	transpose8(w);
+	transpose8(hi);
+	for (i = 0; i < 8; i++)
+		w[8 + i] = hi[i];
+}
+
+#define LOAD_H(g)                                                           \
+	a##g = _mm256_loadu_si256((const __m256i *)(st->h[0] + 8 * g));     \
+	b##g = _mm256_loadu_si256((const __m256i *)(st->h[1] + 8 * g));     \
+	c##g = _mm256_loadu_si256((const __m256i *)(st->h[2] + 8 * g));     \
+	d##g = _mm256_loadu_si256((const __m256i *)(st->h[3] + 8 * g));
+#define STORE_H(g)                                                          \
+	_mm256_storeu_si256((__m256i *)(st->h[0] + 8 * g), a##g);           \
+	_mm256_storeu_si256((__m256i *)(st->h[1] + 8 * g), b##g);           \
+	_mm256_storeu_si256((__m256i *)(st->h[2] + 8 * g), c##g);           \
+	_mm256_storeu_si256((__m256i *)(st->h[3] + 8 * g), d##g);
+#define ADD_H(g)                                                            \
+	a##g = _mm256_add_epi32(a##g, sa##g);                               \
+	b##g = _mm256_add_epi32(b##g, sb##g);                               \
+	c##g = _mm256_add_epi32(c##g, sc##g);                               \
+	d##g = _mm256_add_epi32(d##g, sd##g);
+#define SAVE_H(g)                                                           \
+	__m256i sa##g = a##g, sb##g = b##g, sc##g = c##g, sd##g = d##g;
+
+TARGET_AVX2 static void run_one(struct md5mb_lanes *st, uint32_t active,
+				size_t n)
+{
+	const __m256i ones = _mm256_set1_epi32(-1);
+	const uint8_t *p0[8];
+	size_t step0[8];
+	__m256i a0, b0, c0, d0;
+	int i;
+
+	group_ptrs(st, active, 0, p0, step0);
+	LOAD_H(0)
+	while (n--) {
+		__m256i w0[16];
+		SAVE_H(0)
+
+		load_block(w0, p0, step0);
+		MD5_STEPS(STEP1)
+		ADD_H(0)
+	}
+	STORE_H(0)
+	for (i = 0; i < 8; i++)
+		if (active & (1u << i))
+			st->p[i] = p0[i];
+}
+
+TARGET_AVX2 static void run_two(struct md5mb_lanes *st, uint32_t active,
+				size_t n)
+{
+	const __m256i ones = _mm256_set1_epi32(-1);
+	const uint8_t *p0[8], *p1[8];
+	size_t step0[8], step1[8];
+	__m256i a0, b0, c0, d0, a1, b1, c1, d1;
+	int i;
+
+	group_ptrs(st, active, 0, p0, step0);
+	group_ptrs(st, active, 1, p1, step1);
+	LOAD_H(0)
+	LOAD_H(1)
+	while (n--) {
+		__m256i w0[16], w1[16];
+		SAVE_H(0)
+		SAVE_H(1)
+
+		load_block(w0, p0, step0);
+		load_block(w1, p1, step1);
+		MD5_STEPS(STEP2)
+		ADD_H(0)
+		ADD_H(1)
+	}
+	STORE_H(0)
+	STORE_H(1)
+	for (i = 0; i < 8; i++) {
+		if (active & (1u << i))
+			st->p[i] = p0[i];
+		if (active & (1u << (8 + i)))
+			st->p[8 + i] = p1[i];
+	}
+}
+
+/* 16 lanes; a pass whose busy lanes are all in the first 8 runs one
+ * group only */
 TARGET_AVX2 void md5mb_blocks_avx2(struct md5mb_lanes *st, uint32_t active,
 				   size_t n)
 {
-	static const uint8_t idle[64];
-	const __m256i ones = _mm256_set1_epi32(-1);
-	const uint8_t *p[8];
-	size_t step[8];
-	__m256i a, b, c, d;
-	int i;
-
-	/* idle lanes hash a constant block in place: see the AVX-512 one */
-	for (i = 0; i < 8; i++) {
-		bool on = active & (1u << i);
-
-		p[i] = on ? st->p[i] : idle;
-		step[i] = on ? 64 : 0;
-	}
-	a = _mm256_loadu_si256((const __m256i *)st->h[0]);
-	b = _mm256_loadu_si256((const __m256i *)st->h[1]);
-	c = _mm256_loadu_si256((const __m256i *)st->h[2]);
-	d = _mm256_loadu_si256((const __m256i *)st->h[3]);
-	while (n--) {
-		__m256i w[16], hi[8];
-		__m256i a0 = a, b0 = b, c0 = c, d0 = d;
-
-		for (i = 0; i < 8; i++) {
-			w[i] = _mm256_loadu_si256((const __m256i *)p[i]);
-			hi[i] = _mm256_loadu_si256((const __m256i *)
-						   (p[i] + 32));
-			p[i] += step[i];
-		}
-		transpose8(w);
-		transpose8(hi);
-		for (i = 0; i < 8; i++)
-			w[8 + i] = hi[i];
-		MD5_STEPS(STEP)
-		a = _mm256_add_epi32(a, a0);
-		b = _mm256_add_epi32(b, b0);
-		c = _mm256_add_epi32(c, c0);
-		d = _mm256_add_epi32(d, d0);
-	}
-	_mm256_storeu_si256((__m256i *)st->h[0], a);
-	_mm256_storeu_si256((__m256i *)st->h[1], b);
-	_mm256_storeu_si256((__m256i *)st->h[2], c);
-	_mm256_storeu_si256((__m256i *)st->h[3], d);
-	for (i = 0; i < 8; i++)
-		if (active & (1u << i))
-			st->p[i] = p[i];
+	if (active >> 8)
+		run_two(st, active, n);
+	else
+		run_one(st, active, n);
 }
 #endif

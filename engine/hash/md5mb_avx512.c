@@ -52,54 +52,132 @@ TARGET_AVX512 static inline void transpose16(__m512i r[16])
 #define TL_H 0x96
 #define TL_I 0x39
 
-#define STEP(f, a, b, c, d, k, s, t)                                        \
+#define STEP(f, a, b, c, d, k, s, t, w)                                     \
 	a = _mm512_add_epi32(a, _mm512_add_epi32(w[k],                     \
 				_mm512_set1_epi32((int)(t))));              \
 	a = _mm512_add_epi32(a, _mm512_ternarylogic_epi32(b, c, d, TL_##f)); \
 	a = _mm512_add_epi32(_mm512_rol_epi32(a, s), b);
+/* two groups of 16 lanes step by step: each step is a chain of four
+ * dependent instructions (2-cycle latency each on Zen 5), so one group
+ * alone leaves most of the vector units idle */
+#define STEP1(f, a, b, c, d, k, s, t) STEP(f, a##0, b##0, c##0, d##0, k, s, t, w0)
+#define STEP2(f, a, b, c, d, k, s, t)                                       \
+	STEP(f, a##0, b##0, c##0, d##0, k, s, t, w0)                          \
+	STEP(f, a##1, b##1, c##1, d##1, k, s, t, w1)
 
+/* Lanes 16 * g .. 16 * g + 15: their pointers, idle lanes on a constant
+ * block in place (their state is garbage anyway: no branch in the loop,
+ * no read past a buffer). */
+static void group_ptrs(const struct md5mb_lanes *st, uint32_t active, int g,
+		       const uint8_t *p[16], size_t step[16])
+{
+	static const uint8_t idle[64];
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		bool on = active & (1u << (16 * g + i));
+
+		p[i] = on ? st->p[16 * g + i] : idle;
+		step[i] = on ? 64 : 0;
+	}
+}
+
+TARGET_AVX512 static inline void load_block(__m512i w[16],
+					    const uint8_t *p[16],
+					    const size_t step[16])
+{
+	int i;
+
+	for (i = 0; i < 16; i++) {
+		w[i] = _mm512_loadu_si512(p[i]);
+		p[i] += step[i];
+	}
+	transpose16(w);
+}
+
+#define LOAD_H(g)                                                           \
+	a##g = _mm512_loadu_si512(st->h[0] + 16 * g);                       \
+	b##g = _mm512_loadu_si512(st->h[1] + 16 * g);                       \
+	c##g = _mm512_loadu_si512(st->h[2] + 16 * g);                       \
+	d##g = _mm512_loadu_si512(st->h[3] + 16 * g);
+#define STORE_H(g)                                                          \
+	_mm512_storeu_si512(st->h[0] + 16 * g, a##g);                       \
+	_mm512_storeu_si512(st->h[1] + 16 * g, b##g);                       \
+	_mm512_storeu_si512(st->h[2] + 16 * g, c##g);                       \
+	_mm512_storeu_si512(st->h[3] + 16 * g, d##g);
+#define ADD_H(g)                                                            \
+	a##g = _mm512_add_epi32(a##g, sa##g);                               \
+	b##g = _mm512_add_epi32(b##g, sb##g);                               \
+	c##g = _mm512_add_epi32(c##g, sc##g);                               \
+	d##g = _mm512_add_epi32(d##g, sd##g);
+#define SAVE_H(g)                                                           \
+	__m512i sa##g = a##g, sb##g = b##g, sc##g = c##g, sd##g = d##g;
+
+TARGET_AVX512 static void run_one(struct md5mb_lanes *st, uint32_t active,
+				  size_t n)
+{
+	const uint8_t *p0[16];
+	size_t step0[16];
+	__m512i a0, b0, c0, d0;
+	int i;
+
+	group_ptrs(st, active, 0, p0, step0);
+	LOAD_H(0)
+	while (n--) {
+		__m512i w0[16];
+		SAVE_H(0)
+
+		load_block(w0, p0, step0);
+		MD5_STEPS(STEP1)
+		ADD_H(0)
+	}
+	STORE_H(0)
+	for (i = 0; i < 16; i++)
+		if (active & (1u << i))
+			st->p[i] = p0[i];
+}
+
+TARGET_AVX512 static void run_two(struct md5mb_lanes *st, uint32_t active,
+				  size_t n)
+{
+	const uint8_t *p0[16], *p1[16];
+	size_t step0[16], step1[16];
+	__m512i a0, b0, c0, d0, a1, b1, c1, d1;
+	int i;
+
+	group_ptrs(st, active, 0, p0, step0);
+	group_ptrs(st, active, 1, p1, step1);
+	LOAD_H(0)
+	LOAD_H(1)
+	while (n--) {
+		__m512i w0[16], w1[16];
+		SAVE_H(0)
+		SAVE_H(1)
+
+		load_block(w0, p0, step0);
+		load_block(w1, p1, step1);
+		MD5_STEPS(STEP2)
+		ADD_H(0)
+		ADD_H(1)
+	}
+	STORE_H(0)
+	STORE_H(1)
+	for (i = 0; i < 16; i++) {
+		if (active & (1u << i))
+			st->p[i] = p0[i];
+		if (active & (1u << (16 + i)))
+			st->p[16 + i] = p1[i];
+	}
+}
+
+/* 32 lanes; a pass whose busy lanes are all in the first 16 runs one
+ * group only */
 TARGET_AVX512 void md5mb_blocks_avx512(struct md5mb_lanes *st,
 				       uint32_t active, size_t n)
 {
-	static const uint8_t idle[64];
-	const uint8_t *p[16];
-	size_t step[16];
-	__m512i a, b, c, d;
-	int i;
-
-	/* idle lanes hash a constant block in place (their state is
-	 * garbage anyway): no branch in the loop, no read past a buffer */
-	for (i = 0; i < 16; i++) {
-		bool on = active & (1u << i);
-
-		p[i] = on ? st->p[i] : idle;
-		step[i] = on ? 64 : 0;
-	}
-	a = _mm512_loadu_si512(st->h[0]);
-	b = _mm512_loadu_si512(st->h[1]);
-	c = _mm512_loadu_si512(st->h[2]);
-	d = _mm512_loadu_si512(st->h[3]);
-	while (n--) {
-		__m512i w[16];
-		__m512i a0 = a, b0 = b, c0 = c, d0 = d;
-
-		for (i = 0; i < 16; i++) {
-			w[i] = _mm512_loadu_si512(p[i]);
-			p[i] += step[i];
-		}
-		transpose16(w);
-		MD5_STEPS(STEP)
-		a = _mm512_add_epi32(a, a0);
-		b = _mm512_add_epi32(b, b0);
-		c = _mm512_add_epi32(c, c0);
-		d = _mm512_add_epi32(d, d0);
-	}
-	_mm512_storeu_si512(st->h[0], a);
-	_mm512_storeu_si512(st->h[1], b);
-	_mm512_storeu_si512(st->h[2], c);
-	_mm512_storeu_si512(st->h[3], d);
-	for (i = 0; i < 16; i++)
-		if (active & (1u << i))
-			st->p[i] = p[i];
+	if (active >> 16)
+		run_two(st, active, n);
+	else
+		run_one(st, active, n);
 }
 #endif

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MD5MB_MAX_LANES 16
+#define MD5MB_MAX_LANES 32
 
 /* The lanes' state, transposed so that one vector load takes word w of
  * every lane: h[w][lane]. p[lane] is the lane's next 64-byte block. */
