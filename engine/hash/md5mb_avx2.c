@@ -81,8 +81,8 @@ TARGET_AVX2 static inline void load_block(__m256i w[16], const uint8_t *p[8],
 	int i;
 
 	for (i = 0; i < 8; i++) {
-		w[i] = _mm256_loadu_si256((const __m256i *)p[i]);
-		hi[i] = _mm256_loadu_si256((const __m256i *)(p[i] + 32));
+		w[i] = _mm256_loadu_si256((const void *)p[i]);
+		hi[i] = _mm256_loadu_si256((const void *)(p[i] + 32));
 		p[i] += step[i];
 	}
 	transpose8(w);
@@ -92,15 +92,15 @@ TARGET_AVX2 static inline void load_block(__m256i w[16], const uint8_t *p[8],
 }
 
 #define LOAD_H(g)                                                           \
-	a##g = _mm256_loadu_si256((const __m256i *)(st->h[0] + 8 * g));     \
-	b##g = _mm256_loadu_si256((const __m256i *)(st->h[1] + 8 * g));     \
-	c##g = _mm256_loadu_si256((const __m256i *)(st->h[2] + 8 * g));     \
-	d##g = _mm256_loadu_si256((const __m256i *)(st->h[3] + 8 * g));
+	a##g = _mm256_loadu_si256((const void *)(st->h[0] + 8 * g));     \
+	b##g = _mm256_loadu_si256((const void *)(st->h[1] + 8 * g));     \
+	c##g = _mm256_loadu_si256((const void *)(st->h[2] + 8 * g));     \
+	d##g = _mm256_loadu_si256((const void *)(st->h[3] + 8 * g));
 #define STORE_H(g)                                                          \
-	_mm256_storeu_si256((__m256i *)(st->h[0] + 8 * g), a##g);           \
-	_mm256_storeu_si256((__m256i *)(st->h[1] + 8 * g), b##g);           \
-	_mm256_storeu_si256((__m256i *)(st->h[2] + 8 * g), c##g);           \
-	_mm256_storeu_si256((__m256i *)(st->h[3] + 8 * g), d##g);
+	_mm256_storeu_si256((void *)(st->h[0] + 8 * g), a##g);           \
+	_mm256_storeu_si256((void *)(st->h[1] + 8 * g), b##g);           \
+	_mm256_storeu_si256((void *)(st->h[2] + 8 * g), c##g);           \
+	_mm256_storeu_si256((void *)(st->h[3] + 8 * g), d##g);
 #define ADD_H(g)                                                            \
 	a##g = _mm256_add_epi32(a##g, sa##g);                               \
 	b##g = _mm256_add_epi32(b##g, sb##g);                               \
