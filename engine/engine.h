@@ -33,6 +33,16 @@ enum snapshot_write_format {
 	SNAPSHOT_WRITE_JSONL_GZ,
 };
 
+/* How file contents are MD5-hashed (--md5): multi-buffer kernels hash
+ * many files side by side (engine/hash/md5mb.h), OpenSSL one at a time.
+ * AUTO is resolved before a run by engine_md5_resolve. */
+enum md5_impl {
+	MD5_IMPL_AUTO = 0,
+	MD5_IMPL_OPENSSL,
+	MD5_IMPL_AVX2,
+	MD5_IMPL_AVX512,
+};
+
 /* Everything tunable, in one struct (no globals). Zero-initialise, then
  * engine_opts_defaults(). Strings are borrowed from the caller. */
 struct engine_opts {
@@ -64,6 +74,7 @@ struct engine_opts {
 	/* restore and sync: syncfs the written tree before success */
 	bool fsync;
 	enum snapshot_write_format snapshot_format;
+	enum md5_impl md5;
 	/* the repository lock (lock.h): a lock not refreshed for expiry
 	 * seconds is stale; 0: the defaults (1800 s, refresh 300 s) */
 	unsigned lock_expiry_s;
@@ -71,6 +82,15 @@ struct engine_opts {
 };
 
 void engine_opts_defaults(struct engine_opts *o);
+
+/* --md5 names ("auto", "openssl", "avx2", "avx512") and back (-EINVAL). */
+const char *engine_md5_name(enum md5_impl m);
+int engine_md5_parse(const char *name, enum md5_impl *out);
+/* The implementation a run uses for m: AUTO becomes the widest kernel
+ * this CPU has (OpenSSL without AVX2); a kernel this CPU or build lacks
+ * is -ENOTSUP with the reason in eb. */
+int engine_md5_resolve(enum md5_impl m, enum md5_impl *out,
+		       struct errbuf *eb);
 
 /* Counters of one run; printed by --json. Stages update them atomically. */
 struct run_stats {

@@ -260,6 +260,18 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 		else
 			eo->io = IO_MODE_AUTO;
 	}
+	if (g->md5) {
+		struct errbuf meb = ERRBUF_INIT;
+
+		/* a kernel this CPU lacks is a bad value here, not a
+		 * failure half-way through a run */
+		if (engine_md5_parse(g->md5, &eo->md5) < 0 ||
+		    engine_md5_resolve(eo->md5, &eo->md5, &meb) < 0)
+			return cli_usage_error(ctx, "%s", meb.msg[0] ? meb.msg :
+					       "invalid --md5 value");
+	} else if (engine_md5_resolve(eo->md5, &eo->md5, NULL) < 0) {
+		return cli_usage_error(ctx, "invalid --md5 value");
+	}
 	if (g->snapshot_format) {
 		if (!strcasecmp(g->snapshot_format, "msgpack"))
 			eo->snapshot_format = SNAPSHOT_WRITE_MSGPACK;
@@ -365,6 +377,8 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 	jsonw_u64_member(f, "errors", st->errors);
 	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d", st->seconds,
 		exit_code);
+	/* the MD5 implementation the run hashed with (--md5 resolved) */
+	fprintf(f, ",\"md5\":\"%s\"", engine_md5_name(ctx->eo.md5));
 	if (snapshot) {
 		fputs(",\"snapshot\":", f);
 		jsonw_string(f, snapshot, strlen(snapshot));

@@ -38,6 +38,7 @@ struct cli_globals {
 	const char *heap_format;
 	const char *loglevel;
 	const char *io;
+	const char *md5;
 	unsigned parallel_copy_to_heap;
 	unsigned parallel_copy_to_file;
 	unsigned parallel_delete_in_file;

@@ -11,6 +11,7 @@
 
 #include "hasher.h"
 #include "heap_verify.h"
+#include "md5mb.h"
 #include "relpath.h"
 #include "remote_tree.h"
 #include "progress.h"
@@ -24,6 +25,10 @@ struct hash_worker {
 	char *arena;
 	struct io_read_job jobs[HASH_BATCH_MAX];
 	struct entry *job_items[HASH_BATCH_MAX];
+	/* multi-buffer MD5 of a batch (NULL: --md5 openssl) */
+	struct md5mb *mb;
+	struct md5mb_job mb_jobs[HASH_BATCH_MAX];
+	uint8_t digests[HASH_BATCH_MAX][16];
 	bool skip_changing;  /* hash_worker_skip_changing */
 	struct heap_verify *verify;  /* hash_worker_verify_heap */
 	char *vbuf;          /* its read buffer (HASH_CHUNK) */
@@ -34,15 +39,25 @@ void hash_worker_skip_changing(struct hash_worker *w, bool on)
 	w->skip_changing = on;
 }
 
-int hash_worker_new(enum io_backend io, struct hash_worker **out,
-		    struct errbuf *eb)
+int hash_worker_new(enum io_backend io, enum md5_impl md5,
+		    struct hash_worker **out, struct errbuf *eb)
 {
-	struct hash_worker *w = calloc(1, sizeof(*w));
+	struct hash_worker *w = NULL;
 	int ret;
 
 	*out = NULL;
+	ret = engine_md5_resolve(md5, &md5, eb);
+	if (ret < 0)
+		return ret;
+	w = calloc(1, sizeof(*w));
 	if (!w)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
+	if (md5 != MD5_IMPL_OPENSSL) {
+		ret = md5mb_new(md5 == MD5_IMPL_AVX2 ? MD5MB_AVX2 :
+				MD5MB_AVX512, &w->mb, eb);
+		if (ret < 0)
+			goto fail;
+	}
 	ret = io_ctx_new(io, 2 * HASH_BATCH_MAX * 4, &w->io, NULL, eb);
 	if (ret < 0)
 		goto fail;
@@ -67,6 +82,7 @@ void hash_worker_free(struct hash_worker *w)
 		return;
 	io_ctx_free(w->io);
 	hasher_free(w->hasher);
+	md5mb_free(w->mb);
 	free(w->arena);
 	free(w->vbuf);
 	free(w);
@@ -468,6 +484,38 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			  "hash (it kept changing while being read)");
 }
 
+/* A file of a batch read whole, still a regular file of the size and
+ * mtime the scan saw: its bytes are hashed as they are. */
+static bool batch_item_ok(const struct io_read_job *j, const struct entry *e)
+{
+	return !j->err && S_ISREG(j->st_after.mode) && j->len == e->size &&
+	       j->st_after.size == e->size &&
+	       j->st_after.mtime_ns == e->mtime_ns;
+}
+
+/* The MD5s of the batch's good files side by side in the lanes, into
+ * w->digests (w->mb only). The buffers are not touched again before
+ * they are stored: what is stored is what was hashed. */
+static void digest_batch(struct hash_worker *w, struct entry **items,
+			 size_t n)
+{
+	/* initialised for gcc's -Wmaybe-uninitialized only */
+	const void *bufs[HASH_BATCH_MAX] = { NULL };
+	size_t lens[HASH_BATCH_MAX] = { 0 }, at[HASH_BATCH_MAX], i, m = 0;
+	uint8_t got[HASH_BATCH_MAX][16];
+
+	for (i = 0; i < n; i++) {
+		if (!batch_item_ok(&w->jobs[i], items[i]))
+			continue;
+		bufs[m] = w->jobs[i].buf;
+		lens[m] = w->jobs[i].len;
+		at[m++] = i;
+	}
+	md5mb_digest_many(w->mb, w->mb_jobs, bufs, lens, m, got);
+	for (i = 0; i < m; i++)
+		memcpy(w->digests[at[i]], got[i], 16);
+}
+
 /* Read a batch of small files whole, then hash and store each. */
 static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 		      struct entry **items, size_t n, struct heap *heap,
@@ -490,6 +538,8 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 	ret = io_read_batch(w->io, w->jobs, n, eb);
 	if (ret < 0)
 		return ret;
+	if (w->mb)
+		digest_batch(w, items, n);
 	for (i = 0; i < n; i++) {
 		struct io_read_job *j = &w->jobs[i];
 		struct entry *e = items[i];
@@ -507,17 +557,21 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 			 * since the scan: never record it as a file */
 			return not_regular(eb, root, e, j->st_after.mode);
 		stat_add(&stats->bytes_read, j->len);
-		if (j->len != e->size || j->st_after.size != e->size ||
-		    j->st_after.mtime_ns != e->mtime_ns) {
+		if (!batch_item_ok(j, e)) {
 			/* changed since the scan or while read */
 			ret = hash_streamed(w, rootfd, root, e, heap, stats, eb);
 			if (ret < 0)
 				return ret;
 			continue;
 		}
-		ret = hasher_digest(w->hasher, j->buf, j->len, &e->md5, eb);
-		if (ret < 0)
-			return ret;
+		if (w->mb) {
+			memcpy(e->md5.b, w->digests[i], OBJID_LEN);
+		} else {
+			ret = hasher_digest(w->hasher, j->buf, j->len, &e->md5,
+					    eb);
+			if (ret < 0)
+				return ret;
+		}
 		e->has_md5 = true;
 		take_stat(e, &j->st_after);
 		if (heap) {

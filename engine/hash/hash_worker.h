@@ -1,6 +1,8 @@
 /* hash_worker: the hash (and heap store) stage's per-thread engine. It
  * reads file contents (small files in batches through io_read_batch, large
- * ones streamed with read-ahead), MD5s them and, when given a heap, stores
+ * ones streamed with read-ahead), MD5s them (a batch side by side in the
+ * lanes of a multi-buffer kernel, md5mb.h; streamed files through OpenSSL)
+ * and, when given a heap, stores
  * each content not yet there. A file that changes while it is read is
  * detected (size or mtime differ before/after) and read again. */
 #ifndef SNAP_HASH_WORKER_H
@@ -26,8 +28,10 @@
 
 struct hash_worker;
 
-int hash_worker_new(enum io_backend io, struct hash_worker **out,
-		    struct errbuf *eb);
+/* md5: the --md5 choice (AUTO resolved here too); a kernel this CPU
+ * lacks is -ENOTSUP. */
+int hash_worker_new(enum io_backend io, enum md5_impl md5,
+		    struct hash_worker **out, struct errbuf *eb);
 void hash_worker_free(struct hash_worker *w);
 
 /* make-snapshot --skip-changing: a local file that still changes after

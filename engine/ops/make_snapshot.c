@@ -471,7 +471,7 @@ static void *hash_main(void *arg)
 
 	ret = hash_worker_new(r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
 			      r->o->io == IO_MODE_URING ? IO_BACKEND_URING :
-			      IO_BACKEND_AUTO, &w, &eb);
+			      IO_BACKEND_AUTO, r->o->md5, &w, &eb);
 	if (ret < 0) {
 		run_fail(r, &eb, ret);
 		return NULL;
@@ -843,6 +843,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 	 * record of the tree (restore's current state) */
 	if (out_fd < 0) {
 		log_info(&log, "making a snapshot of '%s'", o->file_root);
+		log_info(&log, "hashing with MD5 implementation '%s' (--md5)",
+			 engine_md5_name(o->md5));
 		ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
 		if (ret < 0)
 			goto out;

@@ -141,6 +141,6 @@ check "the .deb holds the completion" \
 run env -u LD_LIBRARY_PATH "$T/root/usr/bin/snapshooter" --version
 assert_rc "the binary of the .deb runs from a fresh root" 0
 assert_eq "it prints its version" "snapshooter $(sed -n 's/^ Version: //p' "$T/control")" \
-	"$(cat "$OUT")"
+	"$(head -n 1 "$OUT")"
 
 finish

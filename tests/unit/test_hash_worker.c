@@ -27,6 +27,8 @@
 
 static char base_dir[64];
 static int run_no;
+/* the --md5 the workers of run_all use */
+static enum md5_impl md5_choice;
 
 #define RUN_TEST_BE(fn)                                                    \
 	do {                                                               \
@@ -251,7 +253,7 @@ static struct hash_worker *new_worker(enum io_backend be)
 	struct errbuf eb = ERRBUF_INIT;
 	struct hash_worker *w = NULL;
 
-	if (hash_worker_new(be, &w, &eb) < 0) {
+	if (hash_worker_new(be, md5_choice, &w, &eb) < 0) {
 		fprintf(stderr, "hash_worker_new: %s\n", eb.msg);
 		return NULL;
 	}
@@ -925,6 +927,17 @@ int main(void)
 		}
 	}
 	run_all(IO_BACKEND_AUTO, "auto");
+	/* every MD5 kernel this machine has (the runs above: auto) */
+	md5_choice = MD5_IMPL_OPENSSL;
+	run_all(IO_BACKEND_SYNC, "sync, --md5 openssl");
+	if (engine_md5_resolve(MD5_IMPL_AVX2, &md5_choice, NULL) == 0)
+		run_all(IO_BACKEND_SYNC, "sync, --md5 avx2");
+	else
+		fprintf(stderr, "note: no AVX2 here\n");
+	if (engine_md5_resolve(MD5_IMPL_AVX512, &md5_choice, NULL) == 0)
+		run_all(IO_BACKEND_SYNC, "sync, --md5 avx512");
+	else
+		fprintf(stderr, "note: no AVX-512 here\n");
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base_dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup of %s failed\n", base_dir);
