@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 
 #include "compiler.h"
 #include "banned.h"
@@ -359,9 +360,15 @@ void io_noatime_denied(struct io_ctx *io)
 		io->noatime = false;
 }
 
+/* Waits of an open that found the open-files limit reached: 1 ms doubling
+ * to 256 ms, about 1.5 s in all */
+#define EMFILE_WAITS 12
+
 int io_open_file(struct io_ctx *io, int dirfd, const char *name)
 {
+	struct timespec wait = { 0, 1000000 };
 	bool na = io->noatime;
+	unsigned waits = 0;
 	int fd;
 
 	for (;;) {
@@ -374,6 +381,19 @@ int io_open_file(struct io_ctx *io, int dirfd, const char *name)
 			/* O_NOATIME needs ownership or CAP_FOWNER */
 			io_noatime_denied(io);
 			na = false;
+			continue;
+		}
+		if ((errno == EMFILE || errno == ENFILE) &&
+		    waits++ < EMFILE_WAITS) {
+			/* the limit (ulimit -n) is shared by every worker:
+			 * a moment when the others hold many fds, not an
+			 * error of this file. Our own closes queued on the
+			 * ring go first, then the others get time to close */
+			if (io->has_ring)
+				io_uring_submit(&io->ring);
+			nanosleep(&wait, NULL);
+			if (wait.tv_nsec < 256000000)
+				wait.tv_nsec *= 2;
 			continue;
 		}
 		return -errno;

@@ -167,7 +167,10 @@ static int phased_step(struct io_ctx *io, struct io_rslot *sl,
 			sl->noatime = false;
 			return phased_open(io, sl, j);
 		}
-		if (res == -EAGAIN || res == -EINTR) {
+		/* EMFILE: other workers hold the fds of the open-files
+		 * limit; the plain open waits for them (io_open_file) */
+		if (res == -EAGAIN || res == -EINTR || res == -EMFILE ||
+		    res == -ENFILE) {
 			read_job_sync(io, j);
 			return 1;
 		}

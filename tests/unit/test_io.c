@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -536,6 +538,112 @@ static void test_read_procfs(void)
 	close(pfd);
 }
 
+/* ---- the open-files limit reached by other threads ---- */
+
+static int count_fds(void);
+
+struct fd_holder {
+	int *fds;
+	int n;
+	unsigned delay_ms;
+};
+
+static void *release_later(void *arg)
+{
+	struct fd_holder *h = arg;
+	int i;
+
+	usleep(h->delay_ms * 1000u);
+	for (i = 0; i < h->n; i++)
+		close(h->fds[i]);
+	return NULL;
+}
+
+/* Fill the fd table up to a lowered RLIMIT_NOFILE; returns how many fds
+ * were taken (into fds, at most cap). */
+static int fill_fds(int *fds, int cap)
+{
+	int n = 0, fd;
+
+	while (n < cap && (fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0)
+		fds[n++] = fd;
+	return n;
+}
+
+/* Many workers under a low `ulimit -n`: an open that finds the limit
+ * reached waits for fds to come free (another worker closing) instead of
+ * failing the file; with none coming free it fails with EMFILE, named. */
+static void test_read_emfile(void)
+{
+	static const enum io_read_mode modes[] = {
+		IO_READ_PHASED, IO_READ_LINKED
+	};
+	struct errbuf eb = ERRBUF_INIT;
+	struct rlimit old, low;
+	struct io_read_job j;
+	static char buf[256];
+	struct fd_holder h;
+	pthread_t t;
+	int fds[128], dfd, n;
+	size_t k, m, late;
+
+	dfd = make_dir("emfile");
+	CHECK(dfd >= 0);
+	if (dfd < 0)
+		return;
+	CHECK_EQ(write_file(dfd, "f", 100), 0);
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	for (k = 0; k < ARRAY_LEN_BACKENDS; k++) {
+		for (m = 0; m < 2; m++) {
+			for (late = 0; late < 2; late++) {
+				struct io_ctx *io;
+
+				/* one read scheme for the sync backend; LINKED
+				 * opens direct descriptors, outside the fd
+				 * table: it never runs out, never waits */
+				if ((backends[k] == IO_BACKEND_SYNC && m) ||
+				    (modes[m] == IO_READ_LINKED && late))
+					continue;
+				io = ctx_new(backends[k], 4);
+				if (!io)
+					continue;
+				if (backends[k] == IO_BACKEND_URING)
+					CHECK_EQ(io_ctx_set_read_mode(io,
+								      modes[m]),
+						 0);
+				low = old;
+				low.rlim_cur = (rlim_t)count_fds() + 40;
+				CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+				n = fill_fds(fds, 128);
+				CHECK(n > 0 && n < 128);
+				memset(&j, 0, sizeof(j));
+				j.dirfd = dfd;
+				j.name = "f";
+				j.buf = buf;
+				j.cap = sizeof(buf);
+				h.fds = fds;
+				h.n = n;
+				/* late: nothing comes free before the open
+				 * gives up (~1.5 s) */
+				h.delay_ms = late ? 4000 : 30;
+				CHECK_EQ(pthread_create(&t, NULL, release_later,
+							&h), 0);
+				CHECK_EQ(io_read_batch(io, &j, 1, &eb), 0);
+				if (late) {
+					CHECK_EQ(j.err, -EMFILE);
+				} else {
+					CHECK_EQ(j.err, 0);
+					CHECK_EQ(j.len, 100);
+				}
+				pthread_join(t, NULL);
+				CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+				io_ctx_free(io);
+			}
+		}
+	}
+	close(dfd);
+}
+
 /* O_NOATIME on a file we do not own is EPERM: the open is retried
  * without it. Needs root to own the files and drop to another user. */
 static void test_noatime_eperm(void)
@@ -853,6 +961,7 @@ int main(void)
 	RUN_TEST(test_stat_batch);
 	RUN_TEST(test_read_batch);
 	RUN_TEST(test_read_procfs);
+	RUN_TEST(test_read_emfile);
 	RUN_TEST(test_noatime_eperm);
 	RUN_TEST(test_stream);
 	/* every fd opened by io/ was closed again */
