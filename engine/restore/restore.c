@@ -283,6 +283,15 @@ static int check_target(struct restore_run *r, const char *path,
 			entry_release(&e);
 			break;
 		}
+		/* an xattr list kept in the heap is checked up front too
+		 * (when restore will apply it: r->xattr_ns is set later) */
+		if (e.has_xattr_ref && !r->o->no_xattrs &&
+		    !remote_tree_is_url(r->o->file_root) && batch &&
+		    (ret = heap_presence_add(batch, &e.xattr_md5, e.name,
+					     e.name_len, eb)) < 0) {
+			entry_release(&e);
+			break;
+		}
 		if (e.link && r->links &&
 		    link_map_want(r->links, e.link, e.link_len) == -ENOMEM) {
 			ret = errbuf_set(eb, -ENOMEM, "out of memory");
@@ -736,8 +745,10 @@ static int make_links(struct restore_run *r, struct errbuf *eb)
 		struct link_job *j = &r->link_jobs[i];
 		bool src_bad = false;
 
-		if (r->o->interrupted && *r->o->interrupted)
-			return errbuf_set(eb, -EINTR, "interrupted");
+		if (r->o->interrupted && *r->o->interrupted) {
+			ret = errbuf_set(eb, -EINTR, "interrupted");
+			break;
+		}
 		ret = tree_writer_link(r->tw, j->leader, j->leader_len, j->e,
 				       eb);
 		if (ret == 1) {

@@ -245,6 +245,17 @@ then
 		--no-save-snapshot-after
 	assert_rc "a corrupt xattr object fails the restore" 1
 	assert_err_has "naming the object" "is corrupt"
+	# a missing one is found before anything is written
+	rm -f "$obj"
+	FR=$T/tm/dst3
+	mkdir -p "$FR"
+	echo keep >"$FR/other"
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "a missing xattr object fails the restore" 1
+	assert_err_has "naming it" "$(basename "$obj" .gz)"
+	check "found before anything is written" \
+		bash -c "[ \"\$(ls -A '$FR')\" = other ]"
 else
 	need_skip "cannot mount tmpfs"
 fi
