@@ -40,8 +40,10 @@ struct owner_cache {
 	/* scratch for NSS, grown on ERANGE */
 	char *buf;
 	size_t buf_len;
-	/* answers past OWNER_CACHE_MAX are kept here until the next call */
-	char spill[256];
+	/* answers past OWNER_CACHE_MAX are kept here until the next call of
+	 * the same kind ([0] users, [1] groups: a user name must survive the
+	 * group lookup that follows it) */
+	char spill[2][256];
 };
 
 int owner_cache_new(struct owner_cache **out)
@@ -179,13 +181,14 @@ static const char *name_of(struct owner_cache *c, bool group, uint32_t id)
 	bool found;
 
 	if (!n) {
-		found = nss_ask(c, group, NULL, &id, c->spill,
-				sizeof(c->spill));
+		char *spill = c->spill[group];
+
+		found = nss_ask(c, group, NULL, &id, spill, sizeof(c->spill[0]));
 		if (!found)
-			c->spill[0] = '\0';
-		n = add(t, id % OWNER_BUCKETS, id, found, c->spill);
+			spill[0] = '\0';
+		n = add(t, id % OWNER_BUCKETS, id, found, spill);
 		if (!n)
-			return found ? c->spill : NULL;
+			return found ? spill : NULL;
 	}
 	return n->found ? n->name : NULL;
 }
@@ -195,7 +198,7 @@ const char *owner_cache_user(struct owner_cache *c, uint32_t uid)
 	if (!c->has_last_uid || c->last_uid != uid) {
 		c->last_user = name_of(c, false, uid);
 		/* a spilled answer is not stable: do not remember it */
-		c->has_last_uid = c->last_user != c->spill;
+		c->has_last_uid = c->last_user != c->spill[0];
 		c->last_uid = uid;
 	}
 	return c->last_user;
@@ -205,7 +208,7 @@ const char *owner_cache_group(struct owner_cache *c, uint32_t gid)
 {
 	if (!c->has_last_gid || c->last_gid != gid) {
 		c->last_group = name_of(c, true, gid);
-		c->has_last_gid = c->last_group != c->spill;
+		c->has_last_gid = c->last_group != c->spill[1];
 		c->last_gid = gid;
 	}
 	return c->last_group;
