@@ -556,7 +556,11 @@ int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
 				 eb);
 	if (ret < 0)
 		return ret;
-	if (mkdirat(dirfd, e->name + base, e->mode & 07777)) {
+	/* without set_meta the mode comes later (pass 3), once its contents
+	 * are written: until then its owner may write into it, or a 0555
+	 * directory would stop a restore by anyone but root */
+	if (mkdirat(dirfd, e->name + base,
+		    (set_meta ? e->mode : e->mode | 0700) & 07777)) {
 		if (errno != EEXIST)
 			return name_error(w, -errno, "create directory",
 					  e->name, e->name_len, eb);

@@ -26,6 +26,10 @@ done
 chmod 4755 "$src/suid"
 chmod 2755 "$src/sgid"
 chmod 0755 "$src/plain"
+# a read-only directory with contents: written into before its mode
+mkdir "$src/ro"
+echo inside >"$src/ro/f"
+chmod 0555 "$src/ro"
 chmod 0755 "$src"
 
 new_roots r
@@ -60,6 +64,9 @@ restore_as_nobody() {
 restore_as_nobody "$T/stripped"
 assert_rc "restore as nobody" 0
 assert_eq "nobody gets them cleared" "755 755 755 " "$(modes "$T/stripped")"
+assert_eq "a read-only directory is restored with its contents" \
+	"555 inside" \
+	"$(stat -c %a "$T/stripped/ro") $(cat "$T/stripped/ro/f" 2>&1)"
 assert_err_has "one warning gives the count" \
 	"2 files without their setuid/setgid bits"
 assert_eq "the warning comes once" 1 "$(grep -c setuid "$ERR")"
