@@ -288,6 +288,54 @@ bool xattr_name_in(const char *name, size_t len, unsigned ns)
 #undef HAS
 }
 
+/* The next item of it whose name is in ns: 1, 0 at the end, <0 bad */
+static int next_in(struct xattr_iter *it, unsigned ns, struct xattr_item *x)
+{
+	const char *why;
+	int ret;
+
+	while ((ret = xattr_iter_next(it, x, &why)) == 1)
+		if (xattr_name_in(x->name, x->name_len, ns))
+			return 1;
+	return ret;
+}
+
+bool xattr_same_in(const void *a, size_t alen, const void *b, size_t blen,
+		   unsigned ns)
+{
+	struct xattr_iter ia, ib;
+	struct xattr_item xa, xb;
+	const char *why;
+	int ra, rb;
+
+	static const unsigned char none[1] = { 0x90 };
+
+	if (!alen) {
+		a = none;
+		alen = 1;
+	}
+	if (!blen) {
+		b = none;
+		blen = 1;
+	}
+	if (xattr_iter_init(&ia, a, alen, &why) ||
+	    xattr_iter_init(&ib, b, blen, &why))
+		return false;
+	for (;;) {
+		ra = next_in(&ia, ns, &xa);
+		rb = next_in(&ib, ns, &xb);
+		if (ra < 0 || rb < 0 || ra != rb)
+			return false;
+		if (ra == 0)
+			return true;
+		if (xa.name_len != xb.name_len ||
+		    memcmp(xa.name, xb.name, xa.name_len) ||
+		    xa.value_len != xb.value_len ||
+		    (xa.value_len && memcmp(xa.value, xb.value, xa.value_len)))
+			return false;
+	}
+}
+
 int xattr_at_path(int dirfd, const char *name, char *out, size_t cap)
 {
 	int n = snprintf(out, cap, "/proc/self/fd/%d/%s", dirfd, name);

@@ -69,10 +69,16 @@ enum xattr_ns {
 	XATTR_NS_USER = 1 << 0,     /* user.* */
 	XATTR_NS_PRIV = 1 << 1,     /* security.*, trusted.* (root) */
 	XATTR_NS_ACL = 1 << 2,      /* system.posix_acl_access/_default */
+	XATTR_NS_ALL = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL,
 };
 
 /* Is name in one of the namespaces ns? */
 bool xattr_name_in(const char *name, size_t len, unsigned ns);
+/* Do two encoded lists hold the same names in ns, with the same values
+ * (names of other namespaces ignored)? A malformed list is never the
+ * same. An empty buffer (len 0) is an empty list. */
+bool xattr_same_in(const void *a, size_t alen, const void *b, size_t blen,
+		   unsigned ns);
 
 /* Read the attributes of an inode: through fd when fd >= 0 (f*xattr),
  * else of path without following a final symlink (l*xattr). Only names

@@ -565,6 +565,20 @@ static int pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 	return 0;
 }
 
+/* The same xattrs as far as this restore applies them: not root, the
+ * security.* and trusted.* names of either side are not ours to change,
+ * so they make no difference (else such an entry would be "updated" on
+ * every run). A list kept in the heap is compared by its md5 (whole). */
+static bool xattrs_same(const struct restore_run *r, const struct entry *l,
+			const struct entry *t)
+{
+	if (r->xattr_ns == XATTR_NS_ALL || l->has_xattr_ref ||
+	    t->has_xattr_ref || !l->xattrs_known)
+		return entry_same_xattrs(l, t);
+	return xattr_same_in(l->xattrs, l->xattrs_len, t->xattrs,
+			     t->xattrs_len, r->xattr_ns);
+}
+
 static bool meta_differs(const struct restore_run *r, const struct entry *l,
 			 const struct entry *t)
 {
@@ -574,7 +588,7 @@ static bool meta_differs(const struct restore_run *r, const struct entry *l,
 		return true;
 	/* xattrs recorded in the target and not the same now: fixed in
 	 * place, the content stays */
-	if (r->xattr_ns && t->xattrs_known && !entry_same_xattrs(l, t))
+	if (r->xattr_ns && t->xattrs_known && !xattrs_same(r, l, t))
 		return true;
 	/* target owners are known only when they are applied (root) */
 	if (entry_owner_differs(l, t))
@@ -1245,10 +1259,10 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	if (stats->owners_skipped)
-		log_warn(&log, "%llu entr%s keep the owner of the running user "
+		log_warn(&log, "%llu entr%s the owner of the running user "
 			 "instead of the recorded one: not running as root",
 			 (unsigned long long)stats->owners_skipped,
-			 stats->owners_skipped == 1 ? "y" : "ies");
+			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
 	if (r.nfailed || r.failed_oom) {
 		/* everything else is written: now the list of what is not */
 		for (i = 0; i < r.nfailed; i++)

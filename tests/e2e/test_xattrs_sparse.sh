@@ -189,6 +189,16 @@ if command -v setpriv >/dev/null 2>&1 && id nobody >/dev/null 2>&1; then
 	assert_eq "as nobody: ACLs restored" \
 		"$(getfacl -p "$src/d" 2>/dev/null | grep -v '^#')" \
 		"$(getfacl -p "$T/nobody/dst/d" 2>/dev/null | grep -v '^#')"
+	# again: the capability nobody may not set is no difference
+	run setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+		"$SNAPSHOOTER" --no-progress --file-root "$T/nobody/dst" \
+		--heap-root "$HR" --snap-root "$SR" \
+		--json-file "$T/nobody/summary.json" restore-snapshot \
+		--path "$full" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore as nobody again" 0
+	assert_eq "as nobody again: nothing to update" 0 \
+		"$(json_get "$T/nobody/summary.json" files_updated)"
 fi
 
 # a target without xattrs: ramfs. One warning, no failure.

@@ -115,6 +115,38 @@ static void test_encode_iterate(void)
 	free(enc);
 }
 
+/* xattr_same_in: names outside ns make no difference, names inside do */
+static void test_same_in(void)
+{
+	struct xattr_item xs[3];
+	unsigned char *a = NULL, *b = NULL, *c = NULL;
+	size_t alen = 0, blen = 0, clen = 0;
+	unsigned user_acl = XATTR_NS_USER | XATTR_NS_ACL;
+
+	xs[0] = item("user.a", "1", 1);
+	xs[1] = item("security.capability", "cap", 3);
+	CHECK_EQ(xattr_encode(xs, 2, &a, &alen), 0);
+	xs[0] = item("user.a", "1", 1);
+	xs[1] = item("security.selinux", "lbl", 3);
+	xs[2] = item("trusted.x", "t", 1);
+	CHECK_EQ(xattr_encode(xs, 3, &b, &blen), 0);
+	xs[0] = item("user.a", "2", 1);
+	CHECK_EQ(xattr_encode(xs, 1, &c, &clen), 0);
+	CHECK(xattr_same_in(a, alen, b, blen, user_acl));
+	CHECK(!xattr_same_in(a, alen, b, blen, XATTR_NS_ALL));
+	CHECK(!xattr_same_in(a, alen, c, clen, user_acl));
+	CHECK(xattr_same_in(a, alen, c, clen, XATTR_NS_ACL));
+	/* an empty list (0 bytes) against one with only other names */
+	CHECK(!xattr_same_in(NULL, 0, a, alen, user_acl));
+	CHECK(xattr_same_in(NULL, 0, a, alen, XATTR_NS_ACL));
+	CHECK(xattr_same_in("\x90", 1, NULL, 0, XATTR_NS_ALL));
+	/* a malformed list is never the same */
+	CHECK(!xattr_same_in("\x91\x01", 2, NULL, 0, XATTR_NS_ALL));
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void test_hostile_lists(void)
 {
 	static const struct {
@@ -454,6 +486,7 @@ static void test_sparse_pwrite(void)
 int main(void)
 {
 	RUN_TEST(test_encode_iterate);
+	RUN_TEST(test_same_in);
 	RUN_TEST(test_hostile_lists);
 	RUN_TEST(test_snapshot_keys);
 	RUN_TEST(test_reader_hostile);
