@@ -1373,10 +1373,10 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	if (ret < 0)
 		goto out;
 	if (stats->owners_skipped)
-		log_warn(&log, "%llu entr%s keep the owner of the running user "
+		log_warn(&log, "%llu entr%s the owner of the running user "
 			 "instead of the source's: not running as root",
 			 (unsigned long long)stats->owners_skipped,
-			 stats->owners_skipped == 1 ? "y" : "ies");
+			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
 	if (o->fsync && r.dstfd >= 0 && syncfs(r.dstfd)) {
 		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
 				 strerror(errno));

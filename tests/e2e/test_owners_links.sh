@@ -219,7 +219,7 @@ if command -v setpriv >/dev/null 2>&1; then
 		--no-save-snapshot-before --no-save-snapshot-after
 	assert_rc "restore as an unprivileged user" 0
 	assert_eq "one warning about owners" 1 \
-		"$(grep -c 'keep the owner of the running user' "$ERR")"
+		"$(grep -c 'the owner of the running user' "$ERR")"
 	v=$(json_get "$T/nobody_out/summary.json" owners_skipped)
 	check "owners_skipped counts them ($v)" test "${v:-0}" -gt 0
 	check "the contents are all there" \
