@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,6 +190,81 @@ static int prev_seek(struct snap_run *r, const struct entry *e,
 	       r->prev_e.type == e->type;
 }
 
+/* --verify-heap: the xattr object of e was in the heap already: read it
+ * back and, when damaged, write it again from the list just read. */
+static int verify_xattrs(struct snap_run *r, const struct entry *e,
+			 struct errbuf *eb)
+{
+	char why[sizeof(eb->msg)], name[512], shown[1200];
+	const size_t cap = 64 * 1024;
+	void *buf = malloc(cap);
+	int fd = -1, ret;
+
+	if (!buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = heap_verify_check(r->verify, &e->xattr_md5, r->xattr_h, buf,
+				cap, eb);
+	if (ret != 0) {
+		ret = ret < 0 ? ret : 0;
+		goto out;
+	}
+	memcpy(why, eb->msg, sizeof(why));
+	errbuf_clear(eb);
+	errbuf_quote_name(name, sizeof(name), e->name, e->name_len);
+	snprintf(shown, sizeof(shown), "%s/%s (its xattrs)", r->o->file_root,
+		 name);
+	fd = memfd_create("snapshooter-xattrs", MFD_CLOEXEC);
+	if (fd < 0 || write(fd, e->xattrs, e->xattrs_len) !=
+		      (ssize_t)e->xattrs_len || lseek(fd, 0, SEEK_SET) < 0) {
+		ret = errbuf_set(eb, fd < 0 ? -errno : -EIO, "cannot repair "
+				 "the heap object of '%s': memfd: %s", shown,
+				 strerror(fd < 0 ? errno : EIO));
+		goto out;
+	}
+	ret = heap_verify_repair(r->verify, &e->xattr_md5, why, fd, shown,
+				 r->xattr_h, buf, cap, eb);
+	if (ret == -ESTALE)  /* memory does not change: cannot happen */
+		ret = errbuf_set(eb, -EIO, "'%s' changed in memory", shown);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return ret;
+}
+
+/* Store e's encoded xattr list (its md5 known) and count it; with
+ * --verify-heap an object already there is read back (verify_xattrs),
+ * once per run for each list, like a content. */
+static int store_xattrs(struct snap_run *r, struct entry *e,
+			struct errbuf *eb)
+{
+	int ret, put;
+
+	if (r->verify) {
+		ret = heap_verify_claim(r->verify, &e->xattr_md5, eb);
+		if (ret < 0)
+			return ret;
+		if (ret == 0) {
+			stat_add(&r->stats->heap_objects_present, 1);
+			return 0;
+		}
+	}
+	put = heap_put_buf(r->heap, &e->xattr_md5, e->xattrs, e->xattrs_len,
+			   eb);
+	ret = put;
+	if (put == 0 && r->verify)
+		ret = verify_xattrs(r, e, eb);
+	if (r->verify)
+		heap_verify_settle(r->verify, &e->xattr_md5, ret >= 0);
+	if (ret < 0)
+		return ret;
+	stat_add(put ? &r->stats->heap_objects_written :
+		 &r->stats->heap_objects_present, 1);
+	if (put)
+		stat_add(&r->stats->bytes_written, e->xattrs_len);
+	return 0;
+}
+
 /* An encoded xattr list too big to go inline becomes a heap object
  * (named by its MD5 like any content, made durable with them before the
  * snapshot is published); the entry keeps its reference. Restore's
@@ -208,12 +284,9 @@ static int xattrs_to_heap(struct snap_run *r, struct entry *e,
 	if (ret < 0)
 		return ret;
 	if (r->heap) {
-		ret = heap_put_buf(r->heap, &e->xattr_md5, e->xattrs,
-				   e->xattrs_len, eb);
+		ret = store_xattrs(r, e, eb);
 		if (ret < 0)
 			return ret;
-		if (ret == 1)
-			stat_add(&r->stats->heap_objects_written, 1);
 	}
 	e->has_xattr_ref = true;
 	free(e->xattrs);
@@ -236,7 +309,9 @@ static int take_xattrs(struct snap_run *r, struct entry *e, struct errbuf *eb)
 		prev_failed(r, eb);
 		return -ESTALE;
 	}
-	if (ret == 1 && !r->prev_py && p->xattrs_known && e->ctime_ns &&
+	/* --verify-heap reads them anew: their object is checked too */
+	if (ret == 1 && !r->prev_py && !r->verify && p->xattrs_known &&
+	    e->ctime_ns &&
 	    p->ctime_ns == e->ctime_ns && p->ino == e->ino &&
 	    e->ctime_ns < r->racy_limit_ns) {
 		if (!p->has_xattr_ref)

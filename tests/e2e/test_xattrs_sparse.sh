@@ -255,6 +255,16 @@ then
 		--no-save-snapshot-after
 	assert_rc "a corrupt xattr object fails the restore" 1
 	assert_err_has "naming the object" "is corrupt"
+	# --verify-heap reads it back and writes it again from the file
+	FR=$T/tm/src
+	make_snapshot --verify-heap || finish
+	assert_json "--verify-heap repairs the xattr object" \
+		heap_objects_repaired 1
+	FR=$T/tm/dst2
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore after the repair" 0
+	rsync_same "large xattr after the repair" "$T/tm/src" "$FR"
 	# a missing one is found before anything is written
 	rm -f "$obj"
 	FR=$T/tm/dst3
