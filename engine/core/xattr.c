@@ -303,12 +303,13 @@ static int next_in(struct xattr_iter *it, unsigned ns, struct xattr_item *x)
 bool xattr_same_in(const void *a, size_t alen, const void *b, size_t blen,
 		   unsigned ns)
 {
+	static const unsigned char none[1] = { 0x90 };
 	struct xattr_iter ia, ib;
-	struct xattr_item xa, xb;
+	/* set for gcc -O3's -Wmaybe-uninitialized only */
+	struct xattr_item xa = { 0 }, xb = { 0 };
 	const char *why;
 	int ra, rb;
 
-	static const unsigned char none[1] = { 0x90 };
 
 	if (!alen) {
 		a = none;
