@@ -124,6 +124,10 @@ struct run_stats {
 	uint64_t owners_skipped;
 	/* restore/sync: hard links made (also in files_copied) */
 	uint64_t links_created;
+	/* restore/sync into an object store: files written there whose hard
+	 * link, xattrs/ACLs or setuid/setgid/sticky bits a store cannot
+	 * keep (it keeps content and mtime only) */
+	uint64_t meta_not_kept;
 	uint64_t errors;
 	double seconds;
 };
@@ -132,6 +136,14 @@ struct run_stats {
  * sync), from the two counters above. */
 void xattr_warn(const struct logger *log, const char *root,
 		const struct run_stats *st);
+
+/* Whether writing e into an object store loses more than the owner and
+ * mode every object loses: a hard link, xattrs/ACLs, setuid/setgid/
+ * sticky bits. Counted in meta_not_kept, told once by store_meta_warn. */
+struct entry;
+bool store_drops_meta(const struct entry *e);
+void store_meta_warn(const struct logger *log, const char *root,
+		     const struct run_stats *st);
 
 /* make-snapshot: scan file_root, hash what changed, store new contents
  * in the heap, write a snapshot (if save). On success *snapshot_path

@@ -374,6 +374,7 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 	jsonw_u64_member(f, "xattrs_skipped", st->xattrs_skipped);
 	jsonw_u64_member(f, "owners_skipped", st->owners_skipped);
 	jsonw_u64_member(f, "links_created", st->links_created);
+	jsonw_u64_member(f, "meta_not_kept", st->meta_not_kept);
 	jsonw_u64_member(f, "errors", st->errors);
 	fprintf(f, ",\"seconds\":%.3f,\"exit_code\":%d", st->seconds,
 		exit_code);

@@ -490,6 +490,8 @@ static void *writer_main(void *arg)
 					ret = tree_writer_symlink(tw, e, &eb);
 				if (!ret)
 					stat_add(&r->stats->files_copied, 1);
+				if (!ret && r->rtree && store_drops_meta(e))
+					stat_add(&r->stats->meta_not_kept, 1);
 				if (ret < 0 && src_bad && r->ro->keep_going) {
 					remember_failed(r, e, eb.msg);
 					errbuf_clear(&eb);
@@ -1253,6 +1255,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		goto out;
 	ret = run_pass(&r, before, &scratch, target, pass_dir_meta, eb);
 	xattr_warn(&log, o->file_root, stats);
+	store_meta_warn(&log, o->file_root, stats);
 	if (ret < 0)
 		goto out;
 	ret = set_root_meta(&r, eb);

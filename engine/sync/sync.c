@@ -665,6 +665,8 @@ static int do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		ret = copy_remote(r, tw, &j->e, buf, eb);
 		if (!ret)
 			stat_add(&r->stats->files_copied, 1);
+		if (!ret && r->rdst && store_drops_meta(&j->e))
+			stat_add(&r->stats->meta_not_kept, 1);
 		return ret;
 	}
 
@@ -1370,6 +1372,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	}
 	ret = apply_deletions(&r, eb);
 	xattr_warn(&log, so->dst, stats);
+	store_meta_warn(&log, so->dst, stats);
 	if (ret < 0)
 		goto out;
 	if (stats->owners_skipped)
