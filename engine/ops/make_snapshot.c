@@ -842,6 +842,31 @@ static void root_owner_names(struct snapshot_header *h)
 	owner_cache_free(c);
 }
 
+/* The root directory's xattrs and ACLs, inline in the header (key 10):
+ * a default ACL on the root is what gives every new file its rights. A
+ * list too long to go inline is left out with a warning. */
+static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
+{
+	unsigned char *x = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!r->xattr_ns)
+		return;
+	ret = xattr_read(scanner_rootfd(r->scanner), NULL, r->xattr_ns, &x,
+			 &len);
+	if (!ret && len <= sizeof(h->root_xattrs)) {
+		memcpy(h->root_xattrs, x, len);
+		h->root_xattrs_len = len;
+		h->has_root_xattrs = true;
+	} else {
+		log_warn(r->log, "the root directory's own xattrs are not "
+			 "recorded: %s", ret ? strerror(-ret) :
+			 "longer than the header holds (8 KiB)");
+	}
+	free(x);
+}
+
 /* The root directory's own mode and mtime go into the header (its
  * entries record everything below it). Best effort: a root that cannot
  * be stat'ed now fails the scan anyway. */
@@ -859,6 +884,7 @@ static void root_meta(const struct snap_run *r, struct snapshot_header *h)
 	h->root_uid = st.st_uid;
 	h->root_gid = st.st_gid;
 	root_owner_names(h);
+	root_xattrs(r, h);
 }
 
 static int make_snapshot_run(const struct engine_opts *o,

@@ -948,7 +948,9 @@ static int set_root_meta(struct restore_run *r, struct errbuf *eb)
 		ts.tv_sec--;
 		ts.tv_nsec += 1000000000LL;
 	}
-	return tree_writer_set_root_meta(r->tw, h->root_mode, &ts, eb);
+	return tree_writer_set_root_meta(r->tw, h->root_mode,
+					 h->has_root_xattrs ? h->root_xattrs :
+					 NULL, h->root_xattrs_len, &ts, eb);
 }
 
 static ssize_t fd_read(void *ctx, void *buf, size_t len)

@@ -618,6 +618,7 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 }
 
 int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
+			      const void *xattrs, size_t xattrs_len,
 			      const struct timespec *mtime, struct errbuf *eb)
 {
 	struct timespec ts[2];
@@ -625,6 +626,20 @@ int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
 	if (fchmod(w->rootfd, mode & 07777))
 		return errbuf_set(eb, -errno, "cannot set the mode of '%s': %s",
 				  w->root, strerror(errno));
+	if (xattrs && w->xattr_ns) {
+		struct xattr_apply_result res = { 0 };
+		int ret;
+
+		/* after the mode: a chmod rewrites an ACL's mask */
+		ret = xattr_apply(w->rootfd, NULL, xattrs, xattrs_len,
+				  w->xattr_ns, &res);
+		if (res.unsupported)
+			count(w->xattr_unsupported, 1);
+		count(w->xattr_skipped, res.skipped);
+		if (ret < 0)
+			return errbuf_set(eb, ret, "cannot set the xattrs of "
+					  "'%s': %s", w->root, strerror(-ret));
+	}
 	/* atime = mtime, as for every entry (entry_times) */
 	ts[0] = *mtime;
 	ts[1] = *mtime;

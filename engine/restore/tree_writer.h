@@ -80,9 +80,11 @@ int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
 /* Mode and mtime of an existing entry (never following a symlink). */
 int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 			 struct errbuf *eb);
-/* Mode (<= 07777) and mtime of the root directory itself; restore and
- * sync call it last, once nothing more is written inside. */
+/* Mode (<= 07777), xattrs (an encoded list, or NULL to leave them) and
+ * mtime of the root directory itself, in that order; restore and sync
+ * call it last, once nothing more is written inside. */
 int tree_writer_set_root_meta(struct tree_writer *w, unsigned mode,
+			      const void *xattrs, size_t xattrs_len,
 			      const struct timespec *mtime, struct errbuf *eb);
 /* Owner of the root directory itself (sync: the source root's), under
  * the rules of tree_writer_set_owners. */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "snapshot_format.h"
+#include "xattr.h"
 
 /* The two snapshot file formats: this tool's framed MessagePack
  * (snapshot_format.h) and the Python snapshooter's gzip of JSON lines
@@ -32,6 +33,11 @@ struct snapshot_header {
 	uint32_t root_gid;
 	char root_user[SNAPSHOT_OWNER_NAME_MAX + 1];
 	char root_group[SNAPSHOT_OWNER_NAME_MAX + 1];
+	/* the root directory's xattrs and ACLs, when has_root_xattrs: an
+	 * encoded list (xattr.h), inline only */
+	bool has_root_xattrs;
+	size_t root_xattrs_len;
+	unsigned char root_xattrs[XATTRS_INLINE_MAX];
 	/* reader only: the tool that wrote the file, NUL-terminated ("" if
 	 * absent); the writer always records SNAPSHOT_TOOL */
 	char tool[SNAPSHOT_TOOL_MAX + 1];

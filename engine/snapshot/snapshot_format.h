@@ -32,9 +32,12 @@
  *     4: root_mode (uint <= 07777, optional), 5: root_mtime_ns (int64,
  *     optional),
  *   6: root_uid (uint, optional), 7: root_gid (uint, optional),
- *   8: root_user (str, optional), 9: root_group (str, optional) }
+ *   8: root_user (str, optional), 9: root_group (str, optional),
+ *   10: root_xattrs (xattr list, optional) }
  *   6-9 are the root directory's owner, with the rules of entry keys
- *   11-14 (6 and 7 as a pair, names only with them).
+ *   11-14 (6 and 7 as a pair, names only with them). 10 is the root
+ *   directory's xattrs and ACLs, encoded as entry key 16 and inline only
+ *   (at most XATTRS_INLINE_MAX bytes; a longer list is not recorded).
  *   4 and 5 are the root directory's own permission bits and mtime;
  *   writers give both or neither, readers take them only as a pair.
  *   They came after version 1 was out: old readers skip them, old files
@@ -124,6 +127,7 @@ enum snapshot_record_kind {
 #define SNAPSHOT_HDR_ROOT_GID 7
 #define SNAPSHOT_HDR_ROOT_USER 8
 #define SNAPSHOT_HDR_ROOT_GROUP 9
+#define SNAPSHOT_HDR_ROOT_XATTRS 10
 
 /* entry keys */
 #define SNAPSHOT_ENT_NAME 1

@@ -302,6 +302,8 @@ static int record_kind(struct snapshot_reader *r, const msgpack_object *map,
 
 static int parse_root_owner(struct snapshot_reader *r,
 			    const msgpack_object *const *vals);
+static int parse_root_xattrs(struct snapshot_reader *r,
+			     const msgpack_object *v);
 
 static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 {
@@ -314,7 +316,8 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 			       BIT(SNAPSHOT_HDR_ROOT_UID) |
 			       BIT(SNAPSHOT_HDR_ROOT_GID) |
 			       BIT(SNAPSHOT_HDR_ROOT_USER) |
-			       BIT(SNAPSHOT_HDR_ROOT_GROUP);
+			       BIT(SNAPSHOT_HDR_ROOT_GROUP) |
+			       BIT(SNAPSHOT_HDR_ROOT_XATTRS);
 	const msgpack_object *vals[64] = { 0 };
 	const msgpack_object *v, *mt;
 	uint64_t seen, kind, version, mode;
@@ -361,6 +364,8 @@ static int parse_header(struct snapshot_reader *r, const msgpack_object *map)
 		r->hdr.root_mode = (uint32_t)mode;
 	}
 	rc = parse_root_owner(r, vals);
+	if (!rc && vals[SNAPSHOT_HDR_ROOT_XATTRS])
+		rc = parse_root_xattrs(r, vals[SNAPSHOT_HDR_ROOT_XATTRS]);
 	if (rc)
 		return rc;
 	return hash_frame(r);
@@ -457,6 +462,35 @@ static int parse_root_owner(struct snapshot_reader *r,
 	r->hdr.has_root_owner = true;
 	r->hdr.root_uid = (uint32_t)uid;
 	r->hdr.root_gid = (uint32_t)gid;
+	return 0;
+}
+
+/* header key 10: the root's xattrs, checked and made canonical as an
+ * entry's key 16 (parse_xattrs), inline only */
+static int parse_root_xattrs(struct snapshot_reader *r,
+			     const msgpack_object *v)
+{
+	const char *why = NULL;
+	struct entry e;
+	int rc;
+
+	entry_init(&e);
+	rc = parse_xattrs(v, &e, &why);
+	if (!rc && e.xattrs_len > sizeof(r->hdr.root_xattrs)) {
+		rc = -EBADMSG;
+		why = "root xattrs too large to go inline";
+	}
+	if (!rc) {
+		if (e.xattrs_len)
+			memcpy(r->hdr.root_xattrs, e.xattrs, e.xattrs_len);
+		r->hdr.root_xattrs_len = e.xattrs_len;
+		r->hdr.has_root_xattrs = true;
+	}
+	entry_release(&e);
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc)
+		return corrupt(r, r->frame_off, "bad root xattrs: %s", why);
 	return 0;
 }
 

@@ -200,7 +200,8 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 		rc = msgpack_pack_map(pk, 4 + (h->has_root_meta ? 2 : 0) +
 				      (h->has_root_owner ? 2 +
 				       (h->root_user[0] != '\0') +
-				       (h->root_group[0] != '\0') : 0)) |
+				       (h->root_group[0] != '\0') : 0) +
+				      (h->has_root_xattrs ? 1 : 0)) |
 		     pack_key(pk, SNAPSHOT_KEY_KIND) |
 		     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER) |
 		     pack_key(pk, SNAPSHOT_HDR_VERSION) |
@@ -229,6 +230,15 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_GROUP) |
 			      msgpack_pack_str_with_body(pk, h->root_group,
 							 strlen(h->root_group));
+		if (h->has_root_xattrs) {
+			/* the encoded list is already MessagePack (xattr.h) */
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_XATTRS);
+			rc |= h->root_xattrs_len ?
+			      pk->callback(pk->data,
+					   (const char *)h->root_xattrs,
+					   h->root_xattrs_len) :
+			      msgpack_pack_array(pk, 0);
+		}
 		rc = frame_emit(w, rc, true);
 	}
 	if (rc) {

@@ -1232,6 +1232,8 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 	/* and the root's own, as rsync -a: local trees only (a store has
 	 * no directories) */
 	if (!ret && tw && r->srcfd >= 0) {
+		unsigned char *x = NULL;
+		size_t xlen = 0;
 		struct stat st;
 
 		if (fstat(r->srcfd, &st))
@@ -1240,9 +1242,19 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		else
 			ret = tree_writer_set_root_owner(tw, st.st_uid,
 							 st.st_gid, eb);
+		if (!ret && r->xattr_ns) {
+			ret = xattr_read(r->srcfd, NULL, r->xattr_ns, &x,
+					 &xlen);
+			if (ret < 0)
+				ret = errbuf_set(eb, ret, "cannot read the "
+						 "xattrs of '%s': %s",
+						 r->so->src, strerror(-ret));
+		}
 		if (!ret)
 			ret = tree_writer_set_root_meta(tw, st.st_mode & 07777,
-							&st.st_mtim, eb);
+							x, xlen, &st.st_mtim,
+							eb);
+		free(x);
 	}
 	tree_writer_free(tw);
 	return ret;

@@ -3,7 +3,9 @@
 # records them in the msgpack header, restore-snapshot applies them last
 # (a 0700 root comes back 0700 with its mtime, into a new or an existing
 # root); a snapshot without them (the Python format) leaves the root
-# alone; sync carries them SRC -> DST, as rsync -a.
+# alone; sync carries them SRC -> DST, as rsync -a. The root's own xattrs
+# and ACLs (a default ACL on the root gives new files their rights) go
+# the same way, as rsync -AX: set, and extra ones removed.
 . "$(dirname "$0")/lib.sh"
 
 # root_meta DIR: "mode mtime" (octal, seconds.ns)
@@ -83,5 +85,55 @@ run "$SNAPSHOOTER" --no-progress sync "$src" "$dst"
 assert_rc "sync again after the root changed" 0
 assert_eq "sync fixes the root's mode and mtime" "$want" \
 	"$(root_meta "$dst")"
+
+# the root's xattrs and ACLs
+xsrc=$T/xsrc
+mkdir -p "$xsrc"
+echo x >"$xsrc/f"
+if ! setfattr -n user.origin -v backup "$xsrc" 2>/dev/null; then
+	skip "no user xattrs on $T"
+	finish
+fi
+acl=0
+if setfacl -m u:65534:rx -d -m u:65534:rwx "$xsrc" 2>/dev/null; then
+	acl=1
+fi
+root_x() { # DIR: its xattrs and ACLs, as text
+	(cd "$1" && getfattr -h -d -m - -e hex . 2>/dev/null | grep -v '^#')
+}
+wantx=$(root_x "$xsrc")
+check "the source root has the xattr" \
+	bash -c "getfattr -n user.origin --only-values '$xsrc' | grep -qx backup"
+new_roots "x"
+FR=$xsrc
+make_snapshot || finish
+FR=$T/xdst
+snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "restore with root xattrs" 0
+assert_eq "a new root gets the root's xattrs and ACLs" "$wantx" \
+	"$(root_x "$T/xdst")"
+if [ "$acl" = 1 ]; then
+	assert_eq "the default ACL came back" \
+		"$(getfacl -cd "$xsrc")" "$(getfacl -cd "$T/xdst")"
+fi
+mkdir -p "$T/xold"
+setfattr -n user.stale -v 1 "$T/xold"
+FR=$T/xold
+snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "restore over a root with other xattrs" 0
+assert_eq "an existing root's xattrs become the snapshot's" "$wantx" \
+	"$(root_x "$T/xold")"
+run "$SNAPSHOOTER" --no-progress sync "$xsrc" "$T/xsync"
+assert_rc "sync with root xattrs" 0
+assert_eq "sync gives DST the root's xattrs and ACLs" "$wantx" \
+	"$(root_x "$T/xsync")"
+FR=$T/xnone
+snap restore-snapshot --no-xattrs --path "$SNAP" \
+	--no-save-snapshot-before --no-save-snapshot-after
+assert_rc "restore --no-xattrs" 0
+check "--no-xattrs leaves the root's xattrs alone" \
+	bash -c "! getfattr -n user.origin '$T/xnone' >/dev/null 2>&1"
 
 finish

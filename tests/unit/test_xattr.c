@@ -224,6 +224,10 @@ static void test_snapshot_keys(void)
 	es[2].xattrs_len = 20000;
 	memset(es[2].xattr_md5.b, 0xab, OBJID_LEN);
 	mk_entry(&es[3], "d", ENTRY_FILE);        /* unknown */
+	/* the root's own list goes into the header (key 10) */
+	memcpy(h.root_xattrs, enc, len);
+	h.root_xattrs_len = len;
+	h.has_root_xattrs = true;
 
 	CHECK_EQ(snapshot_writer_new(mem_write, &m, &h, &w, &eb), 0);
 	for (i = 0; i < 4; i++)
@@ -232,6 +236,9 @@ static void test_snapshot_keys(void)
 	snapshot_writer_free(w);
 
 	CHECK_EQ(snapshot_reader_new(mem_read, &m, "mem", &r, &eb), 0);
+	CHECK(snapshot_reader_header(r)->has_root_xattrs);
+	CHECK_EQ(snapshot_reader_header(r)->root_xattrs_len, len);
+	CHECK(!memcmp(snapshot_reader_header(r)->root_xattrs, enc, len));
 	for (i = 0; i < 4; i++) {
 		CHECK_EQ(snapshot_reader_next(r, &got, &eb), 1);
 		CHECK_EQ(got.xattrs_known, es[i].xattrs_known);
@@ -264,8 +271,10 @@ static void test_snapshot_keys(void)
 
 /* A snapshot of one file entry with extra (key, raw msgpack value) pairs,
  * its checksum right: the reader must judge the values themselves. */
-static long read_crafted(const uint8_t *extra, size_t extra_len,
-			 unsigned nextra, struct errbuf *eb)
+static long read_crafted_hdr(const uint8_t *hextra, size_t hextra_len,
+			     unsigned nhextra, const uint8_t *extra,
+			     size_t extra_len, unsigned nextra,
+			     struct snapshot_header *hdr, struct errbuf *eb)
 {
 	static const uint8_t md5[16] = { 1 };
 	struct snapshot_reader *r = NULL;
@@ -285,13 +294,16 @@ static long read_crafted(const uint8_t *extra, size_t extra_len,
 	for (pass = 0; pass < 3; pass++) {
 		sb.size = 0;
 		if (pass == 0) {
-			msgpack_pack_map(&pk, 3);
+			msgpack_pack_map(&pk, 3 + nhextra);
 			msgpack_pack_uint8(&pk, 0);
 			msgpack_pack_uint8(&pk, 1);
 			msgpack_pack_uint8(&pk, 1);
 			msgpack_pack_uint8(&pk, 1);
 			msgpack_pack_uint8(&pk, 2);
 			msgpack_pack_int64(&pk, 1);
+			if (hextra_len)
+				msgpack_sbuffer_write(&sb, (const char *)hextra,
+						      hextra_len);
 		} else if (pass == 1) {
 			msgpack_pack_map(&pk, 7 + nextra);
 			msgpack_pack_uint8(&pk, 0);
@@ -340,6 +352,8 @@ static long read_crafted(const uint8_t *extra, size_t extra_len,
 	EVP_MD_CTX_free(md);
 	errbuf_clear(eb);
 	rc = snapshot_reader_new(mem_read, &m, "mem", &r, eb);
+	if (!rc && hdr)
+		*hdr = *snapshot_reader_header(r);
 	while (!rc && (rc = snapshot_reader_next(r, &e, eb)) == 1) {
 		n++;
 		entry_release(&e);
@@ -348,6 +362,13 @@ static long read_crafted(const uint8_t *extra, size_t extra_len,
 	snapshot_reader_free(r);
 	free(m.p);
 	return rc < 0 ? rc : n;
+}
+
+static long read_crafted(const uint8_t *extra, size_t extra_len,
+			 unsigned nextra, struct errbuf *eb)
+{
+	return read_crafted_hdr(NULL, 0, 0, extra, extra_len, nextra, NULL,
+				eb);
 }
 
 static void expect_bad(const char *bytes, size_t len, unsigned n,
@@ -409,6 +430,57 @@ static void test_reader_hostile(void)
 	expect_bad("\x12\x01", 2, 1, "sparse");
 	/* a key twice */
 	expect_bad("\x12\xc3\x12\xc3", 4, 2, "duplicate key");
+}
+
+/* Header key 10, the root directory's xattrs: the same checks as an
+ * entry's key 16, and inline only. */
+static void test_root_xattrs_hostile(void)
+{
+	static struct snapshot_header h;
+	struct errbuf eb = ERRBUF_INIT;
+
+	/* sound, unsorted: taken and made canonical */
+	CHECK_EQ(read_crafted_hdr((const uint8_t *)"\x0a\x92\x92\xc4\x01"
+				  "b\xc4\x00\x92\xc4\x01" "a\xc4\x01" "v", 15, 1,
+				  NULL, 0, 0, &h, &eb), 1);
+	CHECK(h.has_root_xattrs);
+	CHECK_EQ(h.root_xattrs_len, 14);
+	CHECK(!memcmp(h.root_xattrs, "\x92\x92\xc4\x01" "a\xc4\x01" "v"
+		      "\x92\xc4\x01" "b\xc4\x00", 14));
+	CHECK_EQ(read_crafted_hdr((const uint8_t *)"\x0a\x90", 2, 1, NULL, 0,
+				  0, &h, &eb), 1);
+	CHECK(h.has_root_xattrs);
+	CHECK_EQ(h.root_xattrs_len, 0);
+	/* not a list, duplicates, a NUL in a name: refused up front */
+	CHECK_EQ(read_crafted_hdr((const uint8_t *)"\x0a\xc4\x00", 3, 1, NULL,
+				  0, 0, NULL, &eb), -EBADMSG);
+	CHECK(strstr(eb.msg, "bad root xattrs") != NULL);
+	CHECK_EQ(read_crafted_hdr((const uint8_t *)"\x0a\x92\x92\xc4\x01"
+				  "a\xc4\x00\x92\xc4\x01" "a\xc4\x00", 14, 1,
+				  NULL, 0, 0, NULL, &eb), -EBADMSG);
+	CHECK_EQ(read_crafted_hdr((const uint8_t *)"\x0a\x91\x92\xc4\x02"
+				  "a\0\xc4\x00", 9, 1, NULL, 0, 0, NULL, &eb),
+		 -EBADMSG);
+	/* over the inline bound: one value of 9000 bytes */
+	{
+		static uint8_t b[9100];
+		size_t n = 0;
+
+		b[n++] = 0x0a;
+		b[n++] = 0x91;
+		b[n++] = 0x92;
+		b[n++] = 0xc4;
+		b[n++] = 0x01;
+		b[n++] = 'a';
+		b[n++] = 0xc5;
+		b[n++] = 9000 >> 8;
+		b[n++] = 9000 & 0xff;
+		memset(b + n, 'x', 9000);
+		n += 9000;
+		CHECK_EQ(read_crafted_hdr(b, n, 1, NULL, 0, 0, NULL, &eb),
+			 -EBADMSG);
+		CHECK(strstr(eb.msg, "too large") != NULL);
+	}
 }
 
 static void test_read_apply(void)
@@ -490,6 +562,7 @@ int main(void)
 	RUN_TEST(test_hostile_lists);
 	RUN_TEST(test_snapshot_keys);
 	RUN_TEST(test_reader_hostile);
+	RUN_TEST(test_root_xattrs_hostile);
 	RUN_TEST(test_read_apply);
 	RUN_TEST(test_sparse_pwrite);
 	return test_finish();
