@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +24,10 @@ struct tree_writer {
 	char *cached;        /* relative path of the cached parent */
 	size_t cached_len;
 	int cached_fd;       /* -1 when none; rootfd is never cached */
+	/* has the directory a default ACL? -1: not asked yet (a default
+	 * ACL, not the umask, masks the mode of what is created in it) */
+	int cached_dacl;
+	int root_dacl;
 	unsigned long counter;
 	bool no_tmpfile;     /* O_TMPFILE refused here: named temps */
 	unsigned xattr_ns;   /* enum xattr_ns applied, 0: none */
@@ -67,6 +72,8 @@ int tree_writer_new(int rootfd, const char *root, struct tree_writer **out,
 	w->rootfd = rootfd;
 	w->root = root;
 	w->cached_fd = -1;
+	w->cached_dacl = -1;
+	w->root_dacl = -1;
 	w->umask = read_umask();
 	w->self_uid = geteuid();
 	w->self_gid = getegid();
@@ -141,6 +148,7 @@ static void drop_cache(struct tree_writer *w)
 	if (w->cached_fd >= 0)
 		close(w->cached_fd);
 	w->cached_fd = -1;
+	w->cached_dacl = -1;
 	free(w->cached);
 	w->cached = NULL;
 	w->cached_len = 0;
@@ -235,8 +243,26 @@ fail:
 	memcpy(w->cached, name, plen);
 	w->cached_len = plen;
 	w->cached_fd = cur;
+	w->cached_dacl = -1;
 	*dirfd = cur;
 	return 0;
+}
+
+/* Does dirfd (the root or the cached parent) have a default ACL? Asked
+ * once per directory opened, not per file. */
+static bool parent_has_default_acl(struct tree_writer *w, int dirfd)
+{
+	int *known = dirfd == w->rootfd ? &w->root_dacl :
+		     dirfd == w->cached_fd ? &w->cached_dacl : NULL;
+	int has;
+
+	if (known && *known >= 0)
+		return *known;
+	has = fgetxattr(dirfd, "system.posix_acl_default", NULL, 0) >= 0 ||
+	      errno == ERANGE;
+	if (known)
+		*known = has;
+	return has;
 }
 
 #define TEMP_TRIES 8
@@ -467,9 +493,12 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 	if (owner_wanted(w, e) && fchown(fd, e->uid, e->gid))
 		err = -errno;
 	/* the temp was created with the mode: fchmod only when the umask
-	 * took bits away or setuid/setgid/sticky bits are wanted (one
-	 * system call less per file in the common case) */
-	if (!err && (((e->mode & 0777) & w->umask) || (e->mode & 07000)) &&
+	 * took bits away, setuid/setgid/sticky bits are wanted, or the
+	 * directory's default ACL (which the kernel applies instead of the
+	 * umask) masked the mode (one system call less per file in the
+	 * common case) */
+	if (!err && (((e->mode & 0777) & w->umask) || (e->mode & 07000) ||
+		     parent_has_default_acl(w, dirfd)) &&
 	    fchmod(fd, e->mode & 07777))
 		err = -errno;
 	if (!err)

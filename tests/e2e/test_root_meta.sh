@@ -136,4 +136,36 @@ assert_rc "restore --no-xattrs" 0
 check "--no-xattrs leaves the root's xattrs alone" \
 	bash -c "! getfattr -n user.origin '$T/xnone' >/dev/null 2>&1"
 
+# a target directory with a default ACL: the kernel masks a new file's
+# mode with the ACL instead of the umask, and the snapshot's mode must
+# still come back (the entry's own ACLs, none here, replace the inherited
+# ones)
+if [ "$acl" = 1 ]; then
+	msrc=$T/msrc
+	mkdir -p "$msrc/sub"
+	echo m >"$msrc/f"
+	echo n >"$msrc/sub/g"
+	chmod 0644 "$msrc/f" "$msrc/sub/g"
+	chmod 0755 "$msrc/sub"
+	new_roots "m"
+	FR=$msrc
+	make_snapshot || finish
+	mkdir -p "$T/dacl/sub"
+	setfacl -d -m o::--- -m g::--- "$T/dacl" "$T/dacl/sub"
+	FR=$T/dacl
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore under a default ACL" 0
+	assert_eq "modes come back under a default ACL" "644 644 755" \
+		"$(stat -c %a "$T/dacl/f" "$T/dacl/sub/g" "$T/dacl/sub" | xargs)"
+	run rsync -anAX -i --delete "$msrc/" "$T/dacl/"
+	assert_eq "rsync -AX sees no difference" "" "$(cat "$OUT")"
+	mkdir -p "$T/dacl3"
+	setfacl -d -m o::--- "$T/dacl3"
+	run "$SNAPSHOOTER" --no-progress sync "$msrc" "$T/dacl3"
+	assert_rc "sync under a default ACL" 0
+	assert_eq "sync keeps the modes under a default ACL" "644 644" \
+		"$(stat -c %a "$T/dacl3/f" "$T/dacl3/sub/g" | xargs)"
+fi
+
 finish
