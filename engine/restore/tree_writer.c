@@ -700,7 +700,7 @@ int tree_writer_link(struct tree_writer *w, const char *first,
 	struct stat a, b;
 	char tmp[64];
 	size_t base1, base2;
-	int d1 = -1, d2, ret, tries;
+	int d1 = -1, d2, lk = -1, ret, tries;
 
 	/* the first member's directory, kept apart from the cache, which
 	 * the second lookup may replace */
@@ -710,6 +710,16 @@ int tree_writer_link(struct tree_writer *w, const char *first,
 	d1 = fcntl(d2, F_DUPFD_CLOEXEC, 0);
 	if (d1 < 0)
 		return name_error(w, -errno, "link", e->name, e->name_len, eb);
+	/* a shared lock on the group's inode marks the temp name it gets
+	 * below as live to a concurrent run's leftover sweep (tree_temp.h:
+	 * the sweep takes LOCK_EX | LOCK_NB); other members being linked
+	 * share it. A file this user cannot open is linked unlocked. */
+	lk = openat(d1, first + base1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC);
+	if (lk >= 0 && flock(lk, LOCK_SH)) {
+		close(lk);
+		lk = -1;
+	}
 	ret = fstatat(d1, first + base1, &a, AT_SYMLINK_NOFOLLOW) ? -errno :
 	      !S_ISREG(a.st_mode) ? -EINVAL : 0;
 	if (ret < 0) {
@@ -741,6 +751,8 @@ int tree_writer_link(struct tree_writer *w, const char *first,
 	}
 	ret = 1;
 out:
+	if (lk >= 0)
+		close(lk);
 	close(d1);
 	return ret;
 }

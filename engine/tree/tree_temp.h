@@ -7,7 +7,9 @@
  * under such a name is held with flock(LOCK_EX) by its writer for its
  * whole life (an O_TMPFILE fd locked before it is linked under the name:
  * the lock is on the inode, so it covers the name too); a symlink cannot
- * be locked, its liveness is the pid in its name (kill(pid, 0)). A temp
+ * be locked, its liveness is the pid in its name (kill(pid, 0)). A hard
+ * link's temp is covered by a shared lock its writer holds on the group's
+ * inode (the sweep asks for LOCK_EX, which a shared lock blocks). A temp
  * whose lock can be taken (LOCK_NB) or whose pid is gone is a leftover
  * and is removed; any other is left alone. Limit: a symlink temp of a
  * writer on another host (a shared tree) is judged by a pid of this

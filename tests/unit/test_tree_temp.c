@@ -1,6 +1,7 @@
 /* test_tree_temp: the temp name form and the leftover rule: a file whose
  * flock can be taken and a symlink whose pid is gone are removed, a held
- * file, a symlink of a live pid and any other name are kept. */
+ * file (also a hard link whose inode a writer holds shared), a symlink of
+ * a live pid and any other name are kept. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -67,6 +68,20 @@ static void test_reap(void)
 	close(held);  /* the writer dies */
 	CHECK_EQ(tree_temp_reap(dfd, held_f), 1);
 	CHECK(!exists(dfd, held_f));
+	/* a hard link's temp: its writer holds a shared lock on the group's
+	 * inode through the first member (tree_writer_link) */
+	fd = openat(dfd, "first", O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	held = openat(dfd, "first", O_RDONLY);
+	CHECK_EQ(flock(held, LOCK_SH), 0);
+	CHECK_EQ(linkat(dfd, "first", dfd, held_f, 0), 0);
+	CHECK_EQ(tree_temp_reap(dfd, held_f), 1);
+	CHECK(exists(dfd, held_f));
+	close(held);
+	CHECK_EQ(tree_temp_reap(dfd, held_f), 1);
+	CHECK(!exists(dfd, held_f));
+	CHECK(exists(dfd, "first"));
+	unlinkat(dfd, "first", 0);
 	/* symlinks: judged by the pid in the name */
 	CHECK_EQ(symlinkat("plain", dfd, stale_l), 0);
 	CHECK_EQ(tree_temp_reap(dfd, stale_l), 1);
