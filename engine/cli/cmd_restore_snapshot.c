@@ -45,8 +45,10 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "restored files reuse the md5s of the snapshot)." },
 		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
 		  .value = &ro.dry_run,
-		  .help = "Show what would change; change nothing. Missing "
-			  "heap objects make it fail (exit 1)." },
+		  .help = "Show what would change (one line per entry: "
+			  "create, replace, update, link, delete); change "
+			  "nothing. Missing heap objects make it fail (exit "
+			  "1)." },
 		{ .kind = OPT_FLAG, .name = "read-data", .value = &ro.read_data,
 		  .help = "With --dry-run: also read every heap object the "
 			  "restore would write and check its MD5; corrupt "

@@ -747,6 +747,30 @@ static int plan_link(struct restore_run *r, const struct entry *t,
 	return 1;
 }
 
+/* --dry-run: a later member of a group is shown as "link" (counted as
+ * the run would: files_copied and links_created, no bytes), or not at
+ * all when the tree already has it as a link of the same first member
+ * (1); 0 when it is written as a file. */
+static int dry_plan_link(struct restore_run *r, enum diff_state st,
+			 const struct entry *l, const struct entry *t,
+			 struct errbuf *eb)
+{
+	const char *leader;
+	size_t leader_len;
+	int ret;
+
+	ret = link_map_member(r->links, t, &leader, &leader_len);
+	if (ret <= 0)
+		return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
+	if (st == DIFF_EQUAL && l->link && l->link_len == leader_len &&
+	    !memcmp(l->link, leader, leader_len))
+		return 1;
+	diff_print_plan("link", t);
+	stat_add(&r->stats->files_copied, 1);
+	stat_add(&r->stats->links_created, 1);
+	return 1;
+}
+
 /* After pass 2: every planned member becomes a link of its leader (a
  * member that already is one stays). A filesystem that refuses the link
  * (another mount under the root, a link count limit) gets a copy. */
@@ -844,6 +868,11 @@ static int pass_write(void *ctx, enum diff_state st, const struct entry *l,
 	}
 	if (r->links && !r->ro->dry_run && t->type == ENTRY_FILE) {
 		ret = plan_link(r, t, eb);
+		if (ret != 0)
+			return ret < 0 ? ret : 0;
+	}
+	if (r->links && r->ro->dry_run && t->type == ENTRY_FILE) {
+		ret = dry_plan_link(r, st, l, t, eb);
 		if (ret != 0)
 			return ret < 0 ? ret : 0;
 	}

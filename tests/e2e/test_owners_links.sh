@@ -95,8 +95,20 @@ check "the snapshot records the user and group names" \
 check "making the snapshot left the source alone" \
 	test "$(stat -c %U "$src/own/daemon")" = daemon
 
-# restore into an empty root
+# the plan of a restore into an empty root: each group's later members
+# are links, counted as the run counts them
 FR=$T/restored
+snap restore-snapshot --dry-run --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "dry run into an empty root" 0
+assert_eq "the plan shows each later member as a link" 5 \
+	"$(grep -c '^link ' "$OUT")"
+check "the plan links g3b/two" grep -qx 'link g3b/two' "$OUT"
+assert_json "the dry run counts the links" links_created 5
+check "the dry run wrote nothing" test ! -e "$FR/g3b"
+dry_copied=$(json_get "$SUMMARY" files_copied)
+
+# restore into an empty root
 snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
 	--no-save-snapshot-after
 assert_rc "restore into an empty root" 0
@@ -108,6 +120,7 @@ assert_eq "the 3-member group is one inode across directories" \
 assert_eq "the setgid binary keeps its group and bit" "mail 2755" \
 	"$(stat -c '%G %a' "$FR/own/sgid")"
 assert_json "each group's other members are links" links_created 5
+assert_json "the dry run counted what the run did" files_copied "$dry_copied"
 
 # into a root holding the same files as separate copies
 cp -a "$src" "$T/copies.tmp"
