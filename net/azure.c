@@ -26,7 +26,7 @@
 
 const char *const azure_option_keys[] = {
 	"connection_string", "account_name", "account_key", "sas_token",
-	"blob_endpoint", NULL
+	"blob_endpoint", "account_host", "anon", NULL
 };
 
 /* Azurite's well-known development account (public, documented) */
@@ -721,19 +721,43 @@ static int set_endpoint(struct az *a, const char *ep, struct errbuf *eb)
 	return 0;
 }
 
+/* an explicit endpoint from the options: blob_endpoint (a URL), else
+ * adlfs's account_host (a host name: https://HOST; a value with a scheme
+ * is taken as a URL, which is how tests reach an http:// emulator) */
+static const char *option_endpoint(const struct json_opts *opts, char *buf,
+				   size_t cap)
+{
+	const char *ep = json_opts_get(opts, "blob_endpoint");
+	const char *host = json_opts_get(opts, "account_host");
+
+	if (ep && *ep)
+		return ep;
+	if (!host || !*host)
+		return NULL;
+	if (strstr(host, "://"))
+		return host;
+	snprintf(buf, cap, "https://%s", host);
+	return buf;
+}
+
 int azure_open(struct objstore **out, const char *container,
 	       const struct json_opts *opts, struct errbuf *eb)
 {
-	const char *cs, *account = NULL, *key = NULL, *sas = NULL, *ep;
+	const char *cs, *account = NULL, *key = NULL, *sas = NULL, *ep, *v;
 	struct azure_conn *conn;
-	char defep[300];
+	char defep[300], hostep[300];
+	bool anon = false;
 	struct az *a;
 	int err, n;
 
 	(void)container;
-	err = objstore_check_option_keys(opts, azure_option_keys, "az", eb);
-	if (err)
-		return err;
+	objstore_check_option_keys(opts, azure_option_keys, "az", eb);
+	v = json_opts_get(opts, "anon");
+	if (v && (!strcasecmp(v, "true") || !strcmp(v, "1")))
+		anon = true;
+	else if (v && strcasecmp(v, "false") && strcmp(v, "0"))
+		return errbuf_set(eb, -EINVAL, "invalid storage option anon: "
+				  "expected true or false");
 	a = calloc(1, sizeof(*a));
 	conn = calloc(1, sizeof(*conn));
 	if (!a || !conn) {
@@ -741,7 +765,7 @@ int azure_open(struct objstore **out, const char *container,
 		goto out_free;
 	}
 	a->os.ops = &az_ops;
-	ep = json_opts_get(opts, "blob_endpoint");
+	ep = option_endpoint(opts, hostep, sizeof(hostep));
 	cs = json_opts_get(opts, "connection_string");
 	if (!cs && !json_opts_get(opts, "account_name"))
 		cs = objstore_env("AZURE_STORAGE_CONNECTION_STRING");
@@ -763,28 +787,42 @@ int azure_open(struct objstore **out, const char *container,
 		if (!ep)
 			ep = conn->blob_endpoint;
 	} else {
+		/* adlfs's names first, then the Azure CLI's */
 		account = objstore_opt_or_env(opts, "account_name",
-					      "AZURE_STORAGE_ACCOUNT", NULL);
+					      "AZURE_STORAGE_ACCOUNT_NAME",
+					      "AZURE_STORAGE_ACCOUNT");
 		key = objstore_opt_or_env(opts, "account_key",
-					  "AZURE_STORAGE_KEY", NULL);
+					  "AZURE_STORAGE_ACCOUNT_KEY",
+					  "AZURE_STORAGE_KEY");
 		sas = objstore_opt_or_env(opts, "sas_token",
 					  "AZURE_STORAGE_SAS_TOKEN", NULL);
 	}
-	if (!account || !*account || strlen(account) >= sizeof(a->account)) {
+	if (anon)
+		key = sas = NULL;   /* public container: unsigned requests */
+	if (account && !*account)
+		account = NULL;
+	/* the account signs Shared Key requests and names the default
+	 * endpoint; a SAS or anonymous request with an endpoint needs none */
+	if ((!account && (!ep || (key && *key))) ||
+	    (account && strlen(account) >= sizeof(a->account))) {
 		err = errbuf_set(eb, -EINVAL, "no Azure storage account: set "
-				 "AZURE_STORAGE_CONNECTION_STRING or "
+				 "AZURE_STORAGE_CONNECTION_STRING, "
+				 "AZURE_STORAGE_ACCOUNT_NAME or "
 				 "AZURE_STORAGE_ACCOUNT, or the storage options "
-				 "connection_string or account_name");
+				 "connection_string, account_name or "
+				 "account_host");
 		goto out_free;
 	}
-	if ((!key || !*key) && (!sas || !*sas)) {
-		err = errbuf_set(eb, -EINVAL, "no Azure credentials for account "
-				 "'%s': set AZURE_STORAGE_KEY or "
-				 "AZURE_STORAGE_SAS_TOKEN, or the storage options "
-				 "account_key or sas_token", account);
+	if (!anon && (!key || !*key) && (!sas || !*sas)) {
+		err = errbuf_set(eb, -EINVAL, "no Azure credentials for %s%s%s: "
+				 "set AZURE_STORAGE_ACCOUNT_KEY, "
+				 "AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, "
+				 "or the storage options account_key, sas_token "
+				 "or anon", account ? "account '" : "endpoint '",
+				 account ? account : ep, "'");
 		goto out_free;
 	}
-	snprintf(a->account, sizeof(a->account), "%s", account);
+	snprintf(a->account, sizeof(a->account), "%s", account ? account : "");
 	if (key && *key) {
 		n = digest_unbase64(key, strlen(key), a->key, sizeof(a->key));
 		if (n <= 0) {
@@ -793,7 +831,7 @@ int azure_open(struct objstore **out, const char *container,
 			goto out_free;
 		}
 		a->key_len = (size_t)n;
-	} else {
+	} else if (sas && *sas) {
 		if (*sas == '?')
 			sas++;
 		a->sas = strdup(sas);

@@ -1,10 +1,12 @@
-/* json_opts: recursive-descent parser for one flat JSON object (RFC 8259
- * strings with \uXXXX escapes and surrogate pairs, numbers, literals). */
+/* json_opts: recursive-descent parser for one JSON object (RFC 8259
+ * strings with \uXXXX escapes and surrogate pairs, numbers, literals),
+ * nested objects flattened into dotted keys. */
 #include "json_opts.h"
 
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -224,13 +226,103 @@ static int add(struct json_opts *o, struct parser *p, char *k, char *v)
 	return 0;
 }
 
+/* the members of the object at p->pos ('{') into o, each key prefixed with
+ * "prefix." when prefix is not NULL; nested objects recurse (depth
+ * bounded), their keys joined with '.' */
+static int parse_object(struct parser *p, struct json_opts *o,
+			const char *prefix, unsigned depth)
+{
+	char *k = NULL, *v = NULL, *full;
+	bool is_null;
+	size_t n;
+	int err;
+
+	if (depth > JSON_OPTS_MAX_DEPTH)
+		return fail(p, "objects nested too deep");
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == '}') {
+		p->pos++;
+		return 0;
+	}
+	for (;;) {
+		skip_ws(p);
+		if (p->pos >= p->len || p->s[p->pos] != '"')
+			return fail(p, "expected a key string");
+		err = parse_string(p, &k);
+		if (err)
+			return err;
+		if (prefix) {
+			n = strlen(prefix) + 1 + strlen(k) + 1;
+			full = malloc(n);
+			if (!full) {
+				err = -ENOMEM;
+				goto out_free;
+			}
+			snprintf(full, n, "%s.%s", prefix, k);
+			free(k);
+			k = full;
+		}
+		skip_ws(p);
+		if (p->pos >= p->len || p->s[p->pos] != ':') {
+			err = fail(p, "expected ':'");
+			goto out_free;
+		}
+		p->pos++;
+		skip_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == '[') {
+			err = fail(p, "arrays are not supported");
+			goto out_free;
+		}
+		if (p->pos < p->len && p->s[p->pos] == '{') {
+			err = parse_object(p, o, k, depth + 1);
+			if (err)
+				goto out_free;
+			free(k);
+			k = NULL;
+			goto next;
+		}
+		is_null = false;
+		if (p->pos < p->len && p->s[p->pos] == '"')
+			err = parse_string(p, &v);
+		else
+			err = parse_scalar(p, &v, &is_null);
+		if (err)
+			goto out_free;
+		if (is_null) {
+			free(k);
+			free(v);
+		} else {
+			err = add(o, p, k, v);
+			if (err) {
+				k = v = NULL;
+				goto out_free;
+			}
+		}
+		k = v = NULL;
+next:
+		skip_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == ',') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos < p->len && p->s[p->pos] == '}') {
+			p->pos++;
+			return 0;
+		}
+		return fail(p, "expected ',' or '}'");
+	}
+out_free:
+	free(k);
+	free(v);
+	return err;
+}
+
 int json_opts_parse(const char *text, struct json_opts **out,
 		    struct errbuf *eb)
 {
 	struct parser p = { text, 0, 0, eb };
 	struct json_opts *o;
-	char *k = NULL, *v = NULL;
-	bool is_null;
 	int err;
 
 	*out = NULL;
@@ -249,63 +341,9 @@ int json_opts_parse(const char *text, struct json_opts **out,
 		err = fail(&p, "expected '{'");
 		goto out_free;
 	}
-	p.pos++;
-	skip_ws(&p);
-	if (p.pos < p.len && text[p.pos] == '}') {
-		p.pos++;
-		goto end;
-	}
-	for (;;) {
-		skip_ws(&p);
-		if (p.pos >= p.len || text[p.pos] != '"') {
-			err = fail(&p, "expected a key string");
-			goto out_free;
-		}
-		err = parse_string(&p, &k);
-		if (err)
-			goto out_free;
-		skip_ws(&p);
-		if (p.pos >= p.len || text[p.pos] != ':') {
-			err = fail(&p, "expected ':'");
-			goto out_free;
-		}
-		p.pos++;
-		skip_ws(&p);
-		if (p.pos < p.len && (text[p.pos] == '{' || text[p.pos] == '[')) {
-			err = fail(&p, "nested objects and arrays are not supported");
-			goto out_free;
-		}
-		is_null = false;
-		if (p.pos < p.len && text[p.pos] == '"')
-			err = parse_string(&p, &v);
-		else
-			err = parse_scalar(&p, &v, &is_null);
-		if (err)
-			goto out_free;
-		if (is_null) {
-			free(k);
-			free(v);
-		} else {
-			err = add(o, &p, k, v);
-			if (err) {
-				k = v = NULL;
-				goto out_free;
-			}
-		}
-		k = v = NULL;
-		skip_ws(&p);
-		if (p.pos < p.len && text[p.pos] == ',') {
-			p.pos++;
-			continue;
-		}
-		if (p.pos < p.len && text[p.pos] == '}') {
-			p.pos++;
-			break;
-		}
-		err = fail(&p, "expected ',' or '}'");
+	err = parse_object(&p, o, NULL, 1);
+	if (err)
 		goto out_free;
-	}
-end:
 	skip_ws(&p);
 	if (p.pos != p.len) {
 		err = fail(&p, "trailing characters");
@@ -314,8 +352,6 @@ end:
 	*out = o;
 	return 0;
 out_free:
-	free(k);
-	free(v);
 	json_opts_free(o);
 	return err;
 }

@@ -1,9 +1,12 @@
 /* json_opts: the storage-options JSON of the CLI (--file/heap/snap
- * storage options), a flat object of string values such as
+ * storage options), an object of string values such as
  * {"endpoint_url": "http://127.0.0.1:9000", "key": "...", "secret": "..."}.
  * A small bounded parser of our own: at most JSON_OPTS_MAX_KEYS members,
  * JSON_OPTS_MAX_LEN bytes of input; numbers, true and false are kept as
- * their text, null means absent, nested objects and arrays are rejected. */
+ * their text, null means absent. Nested objects (s3fs's client_kwargs,
+ * config_kwargs) are flattened into dotted keys, up to
+ * JSON_OPTS_MAX_DEPTH levels: {"a": {"b": "c"}} holds "a.b" = "c".
+ * Arrays are rejected. */
 #ifndef SNAP_JSON_OPTS_H
 #define SNAP_JSON_OPTS_H
 
@@ -13,6 +16,7 @@
 
 #define JSON_OPTS_MAX_KEYS 64
 #define JSON_OPTS_MAX_LEN 65536
+#define JSON_OPTS_MAX_DEPTH 4
 
 struct json_opts;
 

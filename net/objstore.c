@@ -10,6 +10,7 @@
 
 #include "digest.h"
 #include "http_status.h"
+#include "log.h"
 #include "objstore_impl.h"
 #include "xml_list.h"
 
@@ -330,6 +331,7 @@ int objstore_check_option_keys(const struct json_opts *o,
 	const char *k;
 	char q[128];
 
+	(void)eb;
 	for (i = 0; i < json_opts_count(o); i++) {
 		k = json_opts_key(o, i);
 		for (j = 0; allowed[j]; j++)
@@ -337,8 +339,10 @@ int objstore_check_option_keys(const struct json_opts *o,
 				break;
 		if (!allowed[j]) {
 			errbuf_quote_name(q, sizeof(q), k, strlen(k));
-			return errbuf_set(eb, -EINVAL, "unknown storage option "
-					  "'%s' for %s://", q, scheme);
+			/* the Python tool handed every option to fsspec:
+			 * options for its other knobs are not an error */
+			log_warn(NULL, "storage option '%s' for %s:// is not "
+				 "used by snapshooter (ignored)", q, scheme);
 		}
 	}
 	return 0;

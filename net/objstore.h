@@ -103,20 +103,28 @@ struct objstore_ops {
 };
 
 /* Open "s3://bucket[/prefix]" or "az://container[/prefix]".
- * storage_options_json (may be NULL) is a flat JSON object:
- *   s3: endpoint_url, key, secret, token, region
+ * storage_options_json (may be NULL) is a JSON object (json_opts.h;
+ * nested objects as dotted keys), the s3fs / adlfs option names:
+ *   s3: endpoint_url, key, secret, token, region, profile, anon,
+ *       username, password, client_kwargs.{endpoint_url, region_name,
+ *       aws_access_key_id, aws_secret_access_key, aws_session_token},
+ *       config_kwargs.{region_name, s3.addressing_style}
  *   az: connection_string, account_name, account_key, sas_token,
- *       blob_endpoint
- * Options win over the environment:
- *   s3: AWS_ENDPOINT_URL (default https://s3.<region>.amazonaws.com,
- *       virtual-hosted; custom endpoints are path-style),
+ *       blob_endpoint, account_host, anon
+ * Other keys are ignored with a warning on stderr. Options win over the
+ * environment, which wins over the AWS shared files:
+ *   s3: s3_conf.h (AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,
  *       AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
- *       AWS_REGION / AWS_DEFAULT_REGION (default us-east-1)
- *   az: AZURE_STORAGE_CONNECTION_STRING (also UseDevelopmentStorage=true
- *       and BlobEndpoint=...), or AZURE_STORAGE_ACCOUNT with
- *       AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN.
+ *       AWS_REGION, AWS_DEFAULT_REGION, AWS_PROFILE, AWS_DEFAULT_PROFILE,
+ *       AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE, ~/.aws/credentials
+ *       and ~/.aws/config)
+ *   az: AZURE_STORAGE_CONNECTION_STRING (also UseDevelopmentStorage=true,
+ *       BlobEndpoint=..., SharedAccessSignature=...), or
+ *       AZURE_STORAGE_ACCOUNT_NAME / AZURE_STORAGE_ACCOUNT with
+ *       AZURE_STORAGE_ACCOUNT_KEY / AZURE_STORAGE_KEY or
+ *       AZURE_STORAGE_SAS_TOKEN.
  * cfg may be NULL (defaults). No request is made. Returns 0 or -EINVAL
- * (bad URL, options, missing credentials), -ENOMEM. */
+ * (bad URL, options, missing credentials or profile), -E2BIG, -ENOMEM. */
 int objstore_open(const char *url, const char *storage_options_json,
 		  const struct objstore_config *cfg, struct objstore **out,
 		  struct errbuf *eb);

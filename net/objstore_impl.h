@@ -27,7 +27,8 @@ int s3_open(struct objstore **out, const char *bucket,
 int azure_open(struct objstore **out, const char *container,
 	       const struct json_opts *opts, struct errbuf *eb);
 
-/* Reject storage options not in the NULL-terminated allowed list. */
+/* Warn (log_warn on stderr) about each storage option not in the
+ * NULL-terminated allowed list; they are ignored. Returns 0. */
 int objstore_check_option_keys(const struct json_opts *o,
 			       const char *const *allowed, const char *scheme,
 			       struct errbuf *eb);

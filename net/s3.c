@@ -14,6 +14,7 @@
 
 #include "compiler.h"
 #include "digest.h"
+#include "s3_conf.h"
 #include "uri.h"
 #include "xml_list.h"
 
@@ -26,10 +27,6 @@
 #define S3_MAX_PARTS 10000
 #define S3_DELETE_BATCH 1000
 
-const char *const s3_option_keys[] = {
-	"endpoint_url", "key", "secret", "token", "region", NULL
-};
-
 struct s3 {
 	struct objstore os;
 	char base[600];         /* URL of the bucket, no trailing slash */
@@ -38,6 +35,7 @@ struct s3 {
 	char *access_key;
 	char *secret;
 	char *token;
+	bool anon;              /* unsigned requests (storage option anon) */
 };
 
 static struct s3 *to_s3(struct objstore *os)
@@ -73,7 +71,7 @@ static int s3_request(struct s3 *s, struct http_request *req,
 	req->url = strdup(url);
 	if (!req->url)
 		return -ENOMEM;
-	req->aws_sigv4 = s->sigv4;
+	req->aws_sigv4 = s->anon ? NULL : s->sigv4;
 	req->username = s->access_key;
 	req->password = s->secret;
 	err = http_request_header(req, "x-amz-content-sha256: %s",
@@ -753,66 +751,42 @@ static const struct objstore_ops s3_ops = {
 int s3_open(struct objstore **out, const char *bucket,
 	    const struct json_opts *opts, struct errbuf *eb)
 {
-	const char *endpoint, *key, *secret, *token, *region;
+	struct s3_conf *c;
 	struct s3 *s;
-	int err, n;
+	int err;
 
-	err = objstore_check_option_keys(opts, s3_option_keys, "s3", eb);
-	if (err)
-		return err;
-	endpoint = objstore_opt_or_env(opts, "endpoint_url",
-				       "AWS_ENDPOINT_URL", NULL);
-	key = objstore_opt_or_env(opts, "key", "AWS_ACCESS_KEY_ID", NULL);
-	secret = objstore_opt_or_env(opts, "secret", "AWS_SECRET_ACCESS_KEY",
-				     NULL);
-	token = objstore_opt_or_env(opts, "token", "AWS_SESSION_TOKEN", NULL);
-	region = objstore_opt_or_env(opts, "region", "AWS_REGION",
-				     "AWS_DEFAULT_REGION");
-	if (!region)
-		region = "us-east-1";
-	if (!key || !secret)
-		return errbuf_set(eb, -EINVAL, "no S3 credentials: set "
-				  "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-				  "or the storage options key and secret");
-	if (endpoint && strncmp(endpoint, "http://", 7) &&
-	    strncmp(endpoint, "https://", 8))
-		return errbuf_set(eb, -EINVAL, "invalid S3 endpoint URL '%s': "
-				  "expected http:// or https://", endpoint);
-	if (strlen(region) >= sizeof(s->region) || strchr(region, ':'))
-		return errbuf_set(eb, -EINVAL, "invalid S3 region");
+	objstore_check_option_keys(opts, s3_conf_option_keys, "s3", eb);
+	c = calloc(1, sizeof(*c));
 	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
+	if (!c || !s) {
+		err = -ENOMEM;
+		goto out;
+	}
+	err = s3_conf_resolve(opts, bucket, c, eb);
+	if (err)
+		goto out;
 	s->os.ops = &s3_ops;
-	snprintf(s->region, sizeof(s->region), "%s", region);
-	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", region);
-	s->access_key = strdup(key);
-	s->secret = strdup(secret);
-	s->token = token ? strdup(token) : NULL;
-	if (!s->access_key || !s->secret || (token && !s->token)) {
-		s3_free(&s->os);
-		return -ENOMEM;
-	}
-	if (endpoint) {
-		/* custom endpoints: path-style */
-		n = snprintf(s->base, sizeof(s->base), "%s", endpoint);
-		while (n > 0 && s->base[n - 1] == '/')
-			s->base[--n] = '\0';
-		if (n > 0 && (size_t)n < sizeof(s->base))
-			n = snprintf(s->base + n, sizeof(s->base) - (size_t)n,
-				     "/%s", bucket);
-	} else if (strchr(bucket, '.')) {
-		/* dots break the TLS name of virtual hosts */
-		n = snprintf(s->base, sizeof(s->base),
-			     "https://s3.%s.amazonaws.com/%s", region, bucket);
-	} else {
-		n = snprintf(s->base, sizeof(s->base),
-			     "https://%s.s3.%s.amazonaws.com", bucket, region);
-	}
-	if (n < 0 || (size_t)n >= sizeof(s->base)) {
-		s3_free(&s->os);
-		return errbuf_set(eb, -EINVAL, "S3 endpoint URL too long");
+	s->anon = c->anon;
+	snprintf(s->base, sizeof(s->base), "%s", c->base);
+	snprintf(s->region, sizeof(s->region), "%s", c->region);
+	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", c->region);
+	if (!c->anon) {
+		s->access_key = strdup(c->access_key);
+		s->secret = strdup(c->secret);
+		s->token = c->token[0] ? strdup(c->token) : NULL;
+		if (!s->access_key || !s->secret ||
+		    (c->token[0] && !s->token)) {
+			err = -ENOMEM;
+			goto out;
+		}
 	}
 	*out = &s->os;
-	return 0;
+	s = NULL;
+out:
+	if (s)
+		s3_free(&s->os);
+	if (c)
+		memset(c, 0, sizeof(*c));
+	free(c);
+	return err;
 }

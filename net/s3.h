@@ -7,7 +7,4 @@
 
 #include "objstore_impl.h"
 
-/* Keys accepted in the storage options JSON. */
-extern const char *const s3_option_keys[];
-
 #endif

@@ -42,11 +42,44 @@ static void test_escapes(void)
 	json_opts_free(o);
 }
 
+/* s3fs's nested options, flattened into dotted keys */
+static void test_nested(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct json_opts *o = NULL;
+
+	CHECK_EQ(json_opts_parse("{\"key\": \"k\", \"client_kwargs\": "
+				 "{\"endpoint_url\": \"http://h:1\", "
+				 "\"region_name\": \"eu-west-1\", \"e\": {}},"
+				 "\"config_kwargs\": {\"s3\": "
+				 "{\"addressing_style\": \"path\"}, "
+				 "\"n\": null}, \"anon\": false}", &o, &eb), 0);
+	CHECK_STREQ(json_opts_get(o, "key"), "k");
+	CHECK_STREQ(json_opts_get(o, "client_kwargs.endpoint_url"),
+		    "http://h:1");
+	CHECK_STREQ(json_opts_get(o, "client_kwargs.region_name"),
+		    "eu-west-1");
+	CHECK_STREQ(json_opts_get(o, "config_kwargs.s3.addressing_style"),
+		    "path");
+	CHECK_STREQ(json_opts_get(o, "anon"), "false");
+	CHECK(json_opts_get(o, "client_kwargs") == NULL);
+	CHECK(json_opts_get(o, "config_kwargs.n") == NULL);
+	CHECK_EQ(json_opts_count(o), 5);
+	json_opts_free(o);
+	/* JSON_OPTS_MAX_DEPTH levels are fine */
+	CHECK_EQ(json_opts_parse("{\"a\":{\"b\":{\"c\":{\"d\":1}}}}", &o,
+				 &eb), 0);
+	CHECK_STREQ(json_opts_get(o, "a.b.c.d"), "1");
+	json_opts_free(o);
+}
+
 static void test_errors(void)
 {
 	static const char *const bad[] = {
 		"", "[]", "{", "{\"a\"}", "{\"a\":}", "{\"a\":\"x\",}",
-		"{\"a\":\"x\"} x", "{\"a\":{\"b\":1}}", "{\"a\":[1]}",
+		"{\"a\":\"x\"} x", "{\"a\":{\"b\":1}", "{\"a\":[1]}",
+		"{\"a\":{\"b\":[]}}", "{\"a\":{\"b\":}}",
+		"{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":1}}}}}",
 		"{\"a\":\"\\x\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}",
 		"{\"a\":\"\\u12\"}", "{\"a\":\"x", "{a:1}", "{\"a\":tru}",
 		"{\"a\":\"\\u0000\"}", "{\"a\":\"tab\there\"}",
@@ -98,6 +131,7 @@ int main(void)
 {
 	RUN_TEST(test_basic);
 	RUN_TEST(test_escapes);
+	RUN_TEST(test_nested);
 	RUN_TEST(test_errors);
 	RUN_TEST(test_bounds);
 	return test_finish();

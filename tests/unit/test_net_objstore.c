@@ -16,11 +16,17 @@ static void clear_env(void)
 		"AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION",
 		"AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCOUNT",
 		"AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
+		"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+		"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE",
+		"AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+		"AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_KEY",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
 		unsetenv(vars[i]);
+	/* no ~/.aws of the user running the tests */
+	setenv("HOME", "/nonexistent-snapshooter-home", 1);
 }
 
 static int open_err(const char *url, const char *opts, struct errbuf *eb)
@@ -70,11 +76,15 @@ static void test_options(void)
 	struct objstore *os = NULL;
 
 	clear_env();
+	/* options snapshooter does not use are ignored (with a warning) */
 	CHECK_EQ(open_err("s3://b", "{\"key\":\"k\",\"secret\":\"s\","
-			  "\"anon\":\"true\"}", &eb), -EINVAL);
-	CHECK(strstr(eb.msg, "unknown storage option 'anon'") != NULL);
+			  "\"use_ssl\":true,\"client_kwargs\":{\"verify\":"
+			  "false}}", &eb), 0);
+	CHECK_EQ(open_err("s3://b", "{\"anon\":true}", &eb), 0);
+	CHECK_EQ(open_err("s3://b", "{\"anon\":\"maybe\"}", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "anon") != NULL);
 	CHECK_EQ(open_err("az://c", "{\"endpoint_url\":\"x\"}", &eb), -EINVAL);
-	CHECK(strstr(eb.msg, "'endpoint_url'") != NULL);
+	CHECK(strstr(eb.msg, "no Azure storage account") != NULL);
 	CHECK_EQ(open_err("s3://b", "{\"key\":\"k\",\"secret\":\"hunter2\","
 			  "\"endpoint_url\":\"ftp://h\"}", &eb), -EINVAL);
 	CHECK(strstr(eb.msg, "hunter2") == NULL);
@@ -123,6 +133,37 @@ static void test_credentials(void)
 	CHECK_EQ(open_err("az://c", NULL, &eb), 0);
 	setenv("AZURE_STORAGE_CONNECTION_STRING", "AccountName=a", 1);
 	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	/* a SAS connection string needs no account name */
+	setenv("AZURE_STORAGE_CONNECTION_STRING",
+	       "BlobEndpoint=http://127.0.0.1:1/acct;"
+	       "SharedAccessSignature=sv=x&sig=topsecret", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), 0);
+	setenv("AZURE_STORAGE_CONNECTION_STRING",
+	       "BlobEndpoint=http://127.0.0.1:1/acct", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "endpoint 'http://127.0.0.1:1/acct'") != NULL);
+	clear_env();
+	/* adlfs's variable names */
+	setenv("AZURE_STORAGE_ACCOUNT_NAME", "acct", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "AZURE_STORAGE_ACCOUNT_KEY") != NULL);
+	setenv("AZURE_STORAGE_ACCOUNT_KEY", "a2V5a2V5a2V5", 1);
+	CHECK_EQ(open_err("az://c", NULL, &eb), 0);
+	clear_env();
+	/* anon: no credentials; account_host or an account names the host */
+	CHECK_EQ(open_err("az://c", "{\"anon\":true}", &eb), -EINVAL);
+	CHECK_EQ(open_err("az://c", "{\"anon\":true,\"account_name\":\"a\"}",
+			  &eb), 0);
+	CHECK_EQ(open_err("az://c", "{\"anon\":true,"
+			  "\"account_host\":\"a.blob.example.org\"}", &eb), 0);
+	CHECK_EQ(open_err("az://c", "{\"anon\":\"yes\"}", &eb), -EINVAL);
+	/* Shared Key needs the account */
+	CHECK_EQ(open_err("az://c", "{\"account_key\":\"a2V5\","
+			  "\"account_host\":\"a.blob.example.org\"}", &eb),
+		 -EINVAL);
+	CHECK_EQ(open_err("az://c", "{\"account_key\":\"a2V5\","
+			  "\"account_name\":\"a\","
+			  "\"account_host\":\"a.blob.example.org\"}", &eb), 0);
 	clear_env();
 }
 
