@@ -14,6 +14,7 @@
 #include "azure_auth.h"
 #include "compiler.h"
 #include "digest.h"
+#include "objmeta.h"
 #include "uri.h"
 #include "xml_list.h"
 
@@ -152,7 +153,7 @@ static int az_put_single(struct az *a, const char *fk, const char *key,
 {
 	struct az_hdrs h = { 0 };
 	struct http_request req;
-	char b64[32], mt[24];
+	char b64[32], mt[OBJMETA_MTIME_MAX];
 	int err;
 
 	digest_base64(md5, 16, b64);
@@ -160,7 +161,7 @@ static int az_put_single(struct az *a, const char *fk, const char *key,
 	hdr_add(&h, "Content-MD5", b64);
 	hdr_add(&h, "Content-Type", "application/octet-stream");
 	if (po->has_mtime) {
-		snprintf(mt, sizeof(mt), "%lld", (long long)po->mtime_ns);
+		objmeta_mtime_az(po->mtime_ns, mt);
 		hdr_add(&h, "x-ms-meta-mtime", mt);
 	}
 	err = az_request(a, &req, "PUT", fk, NULL, &h, src->len);
@@ -199,7 +200,7 @@ static int az_put_block_list(struct az *a, const char *fk, const char *key,
 	struct az_hdrs h = { 0 };
 	struct uri_query q = { 0 };
 	struct http_request req;
-	char bmd5[32], b64[32], mt[24], id[24];
+	char bmd5[32], b64[32], mt[OBJMETA_MTIME_MAX], id[24];
 	uint8_t xmd5[16];
 	char *xml = NULL;
 	size_t xml_len = 0;
@@ -231,7 +232,7 @@ static int az_put_block_list(struct az *a, const char *fk, const char *key,
 	hdr_add(&h, "x-ms-blob-content-md5", bmd5);
 	hdr_add(&h, "x-ms-blob-content-type", "application/octet-stream");
 	if (po->has_mtime) {
-		snprintf(mt, sizeof(mt), "%lld", (long long)po->mtime_ns);
+		objmeta_mtime_az(po->mtime_ns, mt);
 		hdr_add(&h, "x-ms-meta-mtime", mt);
 	}
 	err = az_request(a, &req, "PUT", fk, &q, &h, xml_len);
@@ -453,6 +454,8 @@ static int list_entry(void *arg, const struct xml_list_entry *x)
 		    digest_unbase64(x->content_md5, strlen(x->content_md5),
 				    e.md5, sizeof(e.md5)) == 16;
 	e.last_modified = objstore_parse_time(x->last_modified);
+	e.has_mtime = objmeta_mtime_parse(x->meta_mtime, strlen(x->meta_mtime),
+					  &e.mtime_ns);
 	return c->cb(c->arg, &e);
 }
 
@@ -481,6 +484,8 @@ static int az_list(struct objstore *os, const char *prefix,
 		memset(&h, 0, sizeof(h));
 		uri_query_add(&q, "restype", "container");
 		uri_query_add(&q, "comp", "list");
+		/* the "mtime" metadata comes with the listing (objmeta.h) */
+		uri_query_add(&q, "include", "metadata");
 		if (fp[0])
 			uri_query_add(&q, "prefix", fp);
 		if (os->cfg.list_page_size)

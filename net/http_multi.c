@@ -167,10 +167,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		copy_value(r->copy_status, sizeof(r->copy_status), v, vl);
 	} else if (header_is(data, n, "x-amz-meta-mtime", &v, &vl) ||
 		   header_is(data, n, "x-ms-meta-mtime", &v, &vl)) {
-		copy_value(r->meta_mtime, sizeof(r->meta_mtime), v, vl);
+		if (vl < sizeof(r->meta_mtime))
+			copy_value(r->meta_mtime, sizeof(r->meta_mtime), v, vl);
 	} else if (header_is(data, n, "x-amz-meta-md5", &v, &vl) ||
 		   header_is(data, n, "x-ms-meta-md5", &v, &vl)) {
-		copy_value(r->meta_md5, sizeof(r->meta_md5), v, vl);
+		if (vl < sizeof(r->meta_md5))
+			copy_value(r->meta_md5, sizeof(r->meta_md5), v, vl);
+	} else if (header_is(data, n, "x-amz-meta-md5chksum", &v, &vl)) {
+		if (vl < sizeof(r->meta_md5chksum))
+			copy_value(r->meta_md5chksum,
+				   sizeof(r->meta_md5chksum), v, vl);
 	} else if (header_is(data, n, "content-length", &v, &vl)) {
 		copy_value(num, sizeof(num), v, vl);
 		r->content_length = strtoull(num, NULL, 10);

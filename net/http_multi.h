@@ -59,8 +59,11 @@ struct http_resp {
 	char last_modified[64];
 	char error_code[96];       /* x-ms-error-code */
 	char copy_status[32];      /* x-ms-copy-status */
-	char meta_mtime[32];       /* x-amz-meta-mtime / x-ms-meta-mtime */
-	char meta_md5[64];         /* x-amz-meta-md5 / x-ms-meta-md5 */
+	/* user metadata (objmeta.h); a value too long for its field is
+	 * dropped, not cut */
+	char meta_mtime[72];       /* x-amz-meta-mtime / x-ms-meta-mtime */
+	char meta_md5[64];         /* x-amz-meta-md5 / x-ms-meta-md5 (hex) */
+	char meta_md5chksum[64];   /* x-amz-meta-md5chksum (base64) */
 };
 
 #define HTTP_ERRBODY_MAX 16384

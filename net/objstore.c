@@ -11,6 +11,7 @@
 #include "digest.h"
 #include "http_status.h"
 #include "log.h"
+#include "objmeta.h"
 #include "objstore_impl.h"
 #include "xml_list.h"
 
@@ -166,6 +167,11 @@ void objstore_free(struct objstore *os)
 const char *objstore_url(const struct objstore *os)
 {
 	return os->url;
+}
+
+bool objstore_lists_mtime(const struct objstore *os)
+{
+	return !strcmp(os->ops->scheme, "az");
 }
 
 struct http_multi *objstore_multi(struct objstore *os)
@@ -465,9 +471,6 @@ bool objstore_md5_from_etag(const char *etag, uint8_t md5[16])
 void objstore_info_from_resp(const struct http_resp *r,
 			     struct objstore_info *info)
 {
-	char *end;
-	long long v;
-
 	info->size = r->has_length ? r->content_length : 0;
 	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
 	info->has_md5 = false;
@@ -475,19 +478,18 @@ void objstore_info_from_resp(const struct http_resp *r,
 	    digest_unbase64(r->content_md5, strlen(r->content_md5), info->md5,
 			    sizeof(info->md5)) == 16)
 		info->has_md5 = true;
+	else if (r->meta_md5chksum[0] &&
+		 digest_unbase64(r->meta_md5chksum, strlen(r->meta_md5chksum),
+				 info->md5, sizeof(info->md5)) == 16)
+		info->has_md5 = true;   /* rclone's, on multipart objects */
 	else if (strlen(r->meta_md5) == 32 &&
 		 !digest_unhex(r->meta_md5, 16, info->md5))
-		info->has_md5 = true;
+		info->has_md5 = true;   /* this tool's before rclone's */
 	info->last_modified = objstore_parse_time(r->last_modified);
-	info->has_mtime = false;
-	if (r->meta_mtime[0]) {
-		errno = 0;
-		v = strtoll(r->meta_mtime, &end, 10);
-		if (!errno && !*end) {
-			info->has_mtime = true;
-			info->mtime_ns = v;
-		}
-	}
+	/* a value that does not parse is ignored: Last-Modified stands */
+	info->has_mtime = objmeta_mtime_parse(r->meta_mtime,
+					      strlen(r->meta_mtime),
+					      &info->mtime_ns);
 }
 
 int objstore_xml_escape(const char *s, char *out, size_t cap)

@@ -42,15 +42,15 @@ struct objstore_config {
 void objstore_config_defaults(struct objstore_config *c);
 
 /* Object metadata. md5 is known when the store gives it: S3 ETag of a
- * single-part object, Azure Content-MD5, or our x-*-meta-md5 (set on
- * multipart uploads). */
+ * single-part object, Azure Content-MD5, or S3 metadata md5chksum (set on
+ * multipart uploads; objmeta.h) or this tool's older hex md5. */
 struct objstore_info {
 	uint64_t size;
 	char etag[128];
 	bool has_md5;
 	uint8_t md5[16];
 	int64_t last_modified;     /* seconds since the epoch, 0 unknown */
-	bool has_mtime;            /* x-amz-meta-mtime / x-ms-meta-mtime */
+	bool has_mtime;            /* metadata "mtime" (objmeta.h) parsed */
 	int64_t mtime_ns;
 	unsigned attempts;         /* HTTP attempts of the last request */
 };
@@ -58,7 +58,7 @@ struct objstore_info {
 struct objstore_put_opts {
 	const uint8_t *md5;        /* MD5 of the body if known, else read */
 	bool has_mtime;
-	int64_t mtime_ns;          /* stored as metadata "mtime" */
+	int64_t mtime_ns;          /* stored as metadata "mtime" (objmeta.h) */
 };
 
 /* One listed object; strings valid during the callback only. */
@@ -70,6 +70,10 @@ struct objstore_entry {
 	bool has_md5;
 	uint8_t md5[16];
 	int64_t last_modified;     /* seconds since the epoch, 0 unknown */
+	/* metadata "mtime" (objmeta.h) when the listing carries it: Azure
+	 * (List Blobs with include=metadata); S3 listings never do */
+	bool has_mtime;
+	int64_t mtime_ns;
 };
 
 /* List callback: 0 go on, > 0 stop (list returns 0), < 0 stop with it. */
@@ -177,6 +181,10 @@ int objstore_copy(struct objstore *os, const char *src_key,
 int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *src_key, const char *dst_key,
 		       const char *if_match, struct errbuf *eb);
+
+/* Do listings carry the objects' "mtime" metadata (Azure: yes, S3: no)?
+ * Then a HEAD tells no more about it. */
+bool objstore_lists_mtime(const struct objstore *os);
 
 /* The network thread's counters (requests, retries, bytes). */
 struct http_multi *objstore_multi(struct objstore *os);

@@ -14,6 +14,7 @@
 
 #include "compiler.h"
 #include "digest.h"
+#include "objmeta.h"
 #include "s3_conf.h"
 #include "uri.h"
 #include "xml_list.h"
@@ -93,15 +94,17 @@ static int hdr_md5(struct http_request *req, const uint8_t md5[16])
 static int hdr_meta(struct http_request *req,
 		    const struct objstore_put_opts *po, const uint8_t *md5)
 {
-	char hex[40];
+	char mt[OBJMETA_MTIME_MAX], b64[32];
 	int err = 0;
 
-	if (po->has_mtime)
-		err = http_request_header(req, "x-amz-meta-mtime: %lld",
-					  (long long)po->mtime_ns);
+	if (po->has_mtime) {
+		objmeta_mtime_s3(po->mtime_ns, mt);
+		err = http_request_header(req, "x-amz-meta-mtime: %s", mt);
+	}
 	if (!err && md5) {
-		digest_hex(md5, 16, hex);
-		err = http_request_header(req, "x-amz-meta-md5: %s", hex);
+		/* rclone's key: base64 of the MD5 (objmeta.h) */
+		digest_base64(md5, 16, b64);
+		err = http_request_header(req, "x-amz-meta-md5chksum: %s", b64);
 	}
 	return err;
 }

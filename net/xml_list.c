@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <expat.h>
 
@@ -30,6 +31,7 @@ struct xstate {
 	char etag[256];
 	char md5[64];
 	char mtime[64];
+	char meta_mtime[72];
 	uint64_t size;
 	bool in_entry;
 	/* value */
@@ -43,7 +45,7 @@ static const char *const known[] = {
 	"ListBucketResult", "Contents", "Key", "Size", "ETag", "LastModified",
 	"IsTruncated", "NextContinuationToken", "EnumerationResults", "Blobs",
 	"Blob", "Name", "Properties", "Content-Length", "Etag", "Content-MD5",
-	"Last-Modified", "NextMarker",
+	"Last-Modified", "NextMarker", "Metadata",
 };
 
 static const char *intern(const char *name)
@@ -100,6 +102,7 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 		x->in_entry = true;
 		x->key_len = 0;
 		x->key[0] = x->etag[0] = x->md5[0] = x->mtime[0] = '\0';
+		x->meta_mtime[0] = '\0';
 		x->size = 0;
 	}
 }
@@ -143,7 +146,8 @@ static int parse_u64(const char *s, uint64_t *out)
 static void end_entry(struct xstate *x)
 {
 	struct xml_list_entry e = {
-		x->key, x->key_len, x->size, x->etag, x->md5, x->mtime
+		x->key, x->key_len, x->size, x->etag, x->md5, x->mtime,
+		x->meta_mtime
 	};
 	int r;
 
@@ -214,6 +218,14 @@ static void on_end(void *ud, const XML_Char *name)
 			} else if (el == known[16]) {
 				set_field(x, x->mtime, sizeof(x->mtime));
 			}
+		} else if (d == 5 && x->in_entry && parent == known[18] &&
+			   !strcasecmp(name, "mtime")) {
+			/* metadata names are case-insensitive; a value too
+			 * long is ignored (objmeta.h), not an error */
+			if (!x->text_over &&
+			    x->text_len < sizeof(x->meta_mtime))
+				memcpy(x->meta_mtime, x->text,
+				       x->text_len + 1);
 		} else if (d == 2 && el == known[17]) {
 			set_field(x, x->page->next, sizeof(x->page->next));
 			x->page->truncated = x->text_len > 0;

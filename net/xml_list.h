@@ -29,6 +29,7 @@ struct xml_list_entry {
 	const char *etag;          /* as listed (S3 with quotes) or "" */
 	const char *content_md5;   /* Azure Content-MD5 (base64) or "" */
 	const char *last_modified; /* S3 ISO 8601, Azure RFC 1123, or "" */
+	const char *meta_mtime;    /* Azure Metadata/mtime or "" */
 };
 
 struct xml_list_page {

@@ -15,7 +15,9 @@ packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
 	# clients nobody here wrote, for test_python_switch.sh to fill and
 	# read the stores as the Python tool would (python3-azure-storage
 	# pulls python3-azure, ~540 MB installed)
-	python3-boto3 python3-azure-storage)
+	python3-boto3 python3-azure-storage
+	# test_rclone_interop.sh: the object metadata rclone reads and writes
+	rclone)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -66,7 +66,12 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		       "delete what SRC lacks (only after every copy "
 		       "succeeded). No heap and\nno snapshot are involved; "
 		       "the global roots are not needed. Excluded files are "
-		       "neither copied\nnor deleted.\n\n" CLI_FILTER_HELP
+		       "neither copied\nnor deleted.\n\nSRC or DST may be "
+		       "an object store (s3://, az://): a file's mtime is\n"
+		       "kept as the object's \"mtime\" metadata, as rclone "
+		       "keeps it (S3: seconds\nwith a fraction; Azure: RFC "
+		       "3339); an S3 source is asked for it (HEAD) only\n"
+		       "when the sizes match.\n\n" CLI_FILTER_HELP
 		       "\n\nWith --json, a summary object goes to "
 		       "stderr (or --json-file); see\n'make-snapshot --help' "
 		       "for its fields.",

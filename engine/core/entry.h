@@ -58,6 +58,10 @@ struct entry {
 	/* hash stage (make-snapshot --skip-changing): the file kept changing
 	 * while read; has_md5 is false and the writer leaves it out */
 	bool changing;
+	/* object-store listing (remote_tree.h): mtime_ns is the object's
+	 * Last-Modified (its upload), as the listing did not carry the
+	 * object's "mtime" metadata (S3 listings never do) */
+	bool upload_mtime;
 	struct objid md5;
 	/* extended attributes (xattr.h; snapshot keys 16, 17, 19):
 	 * xattrs_known says they were recorded. Then the encoded list is

@@ -717,9 +717,11 @@ int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
 			}
 			errbuf_clear(eb);  /* copy the bytes ourselves */
 		}
-		ret = remote_tree_read(t, e, &fd, eb);
+		ret = remote_tree_read(t, e, &fd, &e->mtime_ns, eb);
 		if (ret < 0)
 			return ret;
+		if (ret == 1)   /* the file's mtime came with the object */
+			e->upload_mtime = false;
 		ret = hash_fd(w, fd, e, heap, stats, eb);
 		close(fd);
 		if (ret < 0)

@@ -57,6 +57,8 @@ enum {
 	SLOT_HASH = 1,     /* read, hash and store it */
 	SLOT_CONFIRM = 2,  /* md5 from the previous snapshot: kept only if
 			    * the heap holds the object, else as SLOT_HASH */
+	SLOT_MTIME = 3,    /* nothing to hash: only the object's mtime
+			    * metadata to fetch (remote_tree_head) */
 };
 
 struct snap_run {
@@ -72,6 +74,8 @@ struct snap_run {
 	struct scanner *scanner;      /* local tree */
 	struct remote_tree *rtree;    /* or an object-store tree */
 	struct remote_scan *rscan;
+	/* its listing lacks the mtime metadata (S3): HEAD for it */
+	bool rtree_head_mtime;
 	struct filter *filter;
 	struct inner_roots inner;     /* heap/snap roots inside the tree */
 	struct snapshot_reader *prev;
@@ -359,6 +363,24 @@ static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 	return 0;
 }
 
+/* An S3 tree lists Last-Modified, not the object's mtime metadata: the
+ * previous snapshot's mtime of the same object (same etag and size) saves
+ * the HEAD, unless it was the Last-Modified itself (an object without the
+ * metadata, or a snapshot made before it was read). The etag stays when
+ * only metadata is rewritten (rclone touch): such a change is seen once
+ * the content changes. */
+static void prev_mtime(struct snap_run *r, struct entry *e)
+{
+	const struct entry *p = &r->prev_e;
+
+	if (r->prev_has && entry_cmp(p, e) == 0 && p->type == ENTRY_FILE &&
+	    p->size == e->size && p->etag && e->etag &&
+	    !strcmp(p->etag, e->etag) &&
+	    p->mtime_ns / 1000000000LL != e->mtime_ns / 1000000000LL) {
+		e->mtime_ns = p->mtime_ns;
+		e->upload_mtime = false;
+	}
+}
 
 static int tree_next(struct snap_run *r, struct entry *e, struct errbuf *eb)
 {
@@ -448,6 +470,8 @@ static void *scan_main(void *arg)
 			}
 			if (reused && !hash && !confirm)
 				stat_add(&r->stats->md5_reused, 1);
+			if (e.upload_mtime && r->rtree_head_mtime)
+				prev_mtime(r, &e);
 		}
 		slot = ordered_reserve(r->win);
 		if (!slot) {
@@ -456,11 +480,13 @@ static void *scan_main(void *arg)
 			break;
 		}
 		slot->entry = e;
-		if (!hash && !confirm) {
+		if (!hash && !confirm &&
+		    !(e.upload_mtime && r->rtree_head_mtime)) {
 			ordered_complete(r->win, slot);
 			continue;
 		}
-		slot->needs_work = confirm ? SLOT_CONFIRM : SLOT_HASH;
+		slot->needs_work = confirm ? SLOT_CONFIRM : hash ? SLOT_HASH :
+				   SLOT_MTIME;
 		if (bqueue_push(r->jobs, slot) < 0) {
 			/* aborted: hand the slot back so it is released */
 			ordered_complete(r->win, slot);
@@ -495,7 +521,8 @@ static uint64_t job_weight(const void *item)
 
 	/* a confirmed md5 is one heap lookup; the rare miss is hashed in
 	 * the same batch all the same */
-	if (slot->needs_work == SLOT_CONFIRM)
+	if (slot->needs_work == SLOT_CONFIRM ||
+	    slot->needs_work == SLOT_MTIME)
 		return HASH_FILE_WEIGHT;
 	return slot->entry.size + HASH_FILE_WEIGHT;
 }
@@ -522,6 +549,8 @@ static int confirm_reused(struct snap_run *r, struct ordered_slot **slots,
 	for (i = 0; i < n; i++) {
 		struct entry *e = &slots[i]->entry;
 
+		if (slots[i]->needs_work == SLOT_MTIME)
+			continue;
 		if (slots[i]->needs_work == SLOT_CONFIRM) {
 			if (present[m++]) {
 				stat_add(&r->stats->md5_reused, 1);
@@ -532,6 +561,31 @@ static int confirm_reused(struct snap_run *r, struct ordered_slot **slots,
 		items[k++] = e;
 	}
 	return k;
+}
+
+/* S3 trees: the entries of the batch still without the object's mtime
+ * metadata (not downloaded, or downloaded without it) ask for it by HEAD;
+ * without metadata the Last-Modified stays. */
+static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
+			int n, struct errbuf *eb)
+{
+	struct remote_meta m;
+	int i, ret;
+
+	if (!r->rtree_head_mtime)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct entry *e = &slots[i]->entry;
+
+		if (!e->upload_mtime || e->type != ENTRY_FILE)
+			continue;
+		ret = remote_tree_head(r->rtree, e, &m, eb);
+		if (ret < 0)
+			return ret;
+		e->mtime_ns = m.mtime_ns;
+		e->upload_mtime = false;
+	}
+	return 0;
 }
 
 static void *hash_main(void *arg)
@@ -575,6 +629,8 @@ static void *hash_main(void *arg)
 					      r->o->file_root, items,
 					      (size_t)ret, r->heap, r->stats,
 					      &eb);
+		if (ret >= 0 && r->rtree)
+			ret = fetch_mtimes(r, slots, n, &eb);
 		/* fail before completing: the writer must not take the
 		 * batch's unhashed entries for a result */
 		if (ret < 0)
@@ -995,6 +1051,8 @@ static int make_snapshot_run(const struct engine_opts *o,
 	if (remote_tree_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);
+		if (!ret)
+			r.rtree_head_mtime = !remote_tree_lists_mtime(r.rtree);
 		if (!ret)
 			ret = remote_scan_start(r.rtree, &log, so.allow,
 						so.allow_ctx,

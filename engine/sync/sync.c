@@ -47,6 +47,9 @@ enum job_kind {
 	JOB_COPY = 1,       /* write src entry into DST */
 	JOB_COMPARE,        /* same size: copy only if contents differ */
 	JOB_META,           /* fix mode/mtime only */
+	JOB_MTIME,          /* same size, object-store source listed without
+			     * its mtime: copy only if its mtime (HEAD)
+			     * differs from other_mtime_ns */
 };
 
 struct job {
@@ -57,6 +60,7 @@ struct job {
 	 * the other side */
 	bool has_other_md5;
 	struct objid other_md5;
+	int64_t other_mtime_ns;  /* JOB_MTIME: the destination's mtime */
 };
 
 struct scan_feed {
@@ -538,13 +542,19 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
 		struct stat before, after;
 		struct entry meta = *e;
+		bool meta_mtime = false;
 		uint64_t size, copied = 0;
 		int in, out, dirfd;
 
 		if (r->rsrc) {
-			ret = remote_tree_read(r->rsrc, e, &in, eb);
+			/* the object's "mtime" metadata (rclone's and
+			 * ours) is the file's mtime; else Last-Modified */
+			ret = remote_tree_read(r->rsrc, e, &in, &meta.mtime_ns,
+					       eb);
 			if (ret < 0)
 				return ret;
+			meta_mtime = ret == 1;
+			meta.upload_mtime = !meta_mtime;
 			if (fstat(in, &before)) {
 				ret = -errno;
 				close(in);
@@ -559,7 +569,8 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 			meta.mode = before.st_mode & 07777;
 		}
 		size = (uint64_t)before.st_size;
-		if (r->rsrc && !r->rdst && is_racy(meta.mtime_ns))
+		if (r->rsrc && !r->rdst && !meta_mtime &&
+		    is_racy(meta.mtime_ns))
 			/* the object may be replaced within the same second
 			 * of Last-Modified: keep the copy visibly older so
 			 * the next run fetches it again (git's racy rule) */
@@ -647,6 +658,45 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 	return !objid_eq(&got, &j->other_md5);
 }
 
+/* Does the mtime of source object s (HEAD) differ from other_ns? 1 yes
+ * (also when gone: the copy then says why), 0 no, -errno. */
+static int src_mtime_differs(struct sync_run *r, const struct entry *s,
+			     int64_t other_ns, struct errbuf *eb)
+{
+	struct remote_meta m;
+	int ret;
+
+	ret = remote_tree_head(r->rsrc, s, &m, eb);
+	if (ret == -ENOENT) {
+		errbuf_clear(eb);
+		return 1;
+	}
+	if (ret < 0)
+		return ret;
+	return m.mtime_ns != other_ns;
+}
+
+/* JOB_COMPARE without an MD5 listed for the store's side (an S3
+ * multipart object): its md5chksum metadata (HEAD), as rclone reads it,
+ * into j->other_md5. 1 found, 0 not (or gone), -errno. */
+static int head_other_md5(struct sync_run *r, struct job *j,
+			  struct errbuf *eb)
+{
+	struct remote_meta m;
+	int ret;
+
+	ret = remote_tree_head(r->rsrc ? r->rsrc : r->rdst, &j->e, &m, eb);
+	if (ret == -ENOENT) {
+		errbuf_clear(eb);
+		return 0;
+	}
+	if (ret < 0 || !m.has_md5)
+		return ret < 0 ? ret : 0;
+	j->other_md5 = m.md5;
+	j->has_other_md5 = true;
+	return 1;
+}
+
 static int do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		  char *buf, struct errbuf *eb)
 {
@@ -657,8 +707,19 @@ static int do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 			return 0;  /* stores hold files only */
 		if (j->kind == JOB_META)
 			return 0;
-		if (j->kind == JOB_COMPARE) {
+		if (j->kind == JOB_COMPARE && !j->has_other_md5) {
+			ret = head_other_md5(r, j, eb);
+			if (ret < 0)
+				return ret;
+		}
+		if (j->kind == JOB_COMPARE && j->has_other_md5) {
 			ret = md5_differs(r, j, buf, eb);
+			if (ret <= 0)
+				return ret;
+		}
+		if (j->kind == JOB_MTIME) {
+			ret = src_mtime_differs(r, &j->e, j->other_mtime_ns,
+						eb);
 			if (ret <= 0)
 				return ret;
 		}
@@ -911,12 +972,46 @@ static int push_dir(struct sync_run *r, const struct entry *e, bool create,
 	return 0;
 }
 
-/* Deciding with an object store on a side: stores keep files only, with
- * the upload time as Last-Modified (what listings show) and no mode. Like
- * `aws s3 sync`: a file is copied when the sizes differ, or when the
- * source is newer than the destination's copy (a download takes the
- * object's Last-Modified as its mtime, so the next run sees them equal);
- * --checksum compares MD5s, using what the store already knows. */
+/* JOB_MTIME for s against the destination d (a dry run asks at once). */
+static int push_mtime_job(struct sync_run *r, const struct entry *s,
+			  const struct entry *d, struct errbuf *eb)
+{
+	struct job *j;
+	int ret;
+
+	if (r->so->dry_run) {
+		ret = src_mtime_differs(r, s, d->mtime_ns, eb);
+		if (ret <= 0)
+			return ret;
+		return push_job(r, s, JOB_COPY, eb);
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || entry_copy(&j->e, s)) {
+		free(j);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	}
+	j->kind = JOB_MTIME;
+	j->other_mtime_ns = d->mtime_ns;
+	if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
+						 j->e.size),
+			j) < 0) {
+		job_free(j);
+		return errbuf_set(eb, -ECANCELED, "stopped");
+	}
+	return 0;
+}
+
+/* Deciding with an object store on a side: stores keep files only, no
+ * mode; a file's mtime is kept as the object's "mtime" metadata, as rclone
+ * keeps it (net/objmeta.h), next to the upload time (Last-Modified). A
+ * file is copied when the sizes differ, or when the mtimes differ: the
+ * metadata's is compared exactly (Azure listings carry it; an S3 source
+ * is asked by HEAD, only for same-size pairs, as rclone does). A
+ * destination object without the metadata counts as up to date if its
+ * upload is newer than the source (like `aws s3 sync`), so an S3
+ * destination needs no HEAD: a download takes the object's metadata mtime,
+ * else its Last-Modified, so the next run sees them equal. --checksum
+ * compares MD5s, using what the store already knows. */
 static int on_diff_remote(struct sync_run *r, enum diff_state st,
 			  const struct entry *s, const struct entry *d,
 			  struct errbuf *eb)
@@ -952,7 +1047,10 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 			return objid_eq(&s->md5, &d->md5) ? 0 :
 			       push_job(r, s, JOB_COPY, eb);
 		if (!s->has_md5 && !d->has_md5)
-			return push_job(r, s, JOB_COPY, eb);
+			/* between stores: copy; with a local side, the
+			 * store's MD5 may be in its metadata (HEAD) */
+			return push_job(r, s, r->rsrc && r->rdst ? JOB_COPY :
+					JOB_COMPARE, eb);
 		if (r->so->dry_run)
 			return push_job(r, s, JOB_COMPARE, eb);
 		j = calloc(1, sizeof(*j));
@@ -971,13 +1069,22 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		}
 		return 0;
 	default:
-		if (r->rsrc && !r->rdst)
-			return s->mtime_ns != d->mtime_ns ?
+		if (r->rdst && d->upload_mtime)
+			/* the destination object has no mtime metadata:
+			 * Last-Modified has whole seconds, so a source
+			 * changed in the second of the upload is ambiguous
+			 * and copied again */
+			return s->mtime_ns / 1000000000LL >=
+			       d->mtime_ns / 1000000000LL ?
 			       push_job(r, s, JOB_COPY, eb) : 0;
-		/* Last-Modified has whole seconds: a source changed in the
-		 * second of the upload is ambiguous, so it is copied again */
-		return s->mtime_ns / 1000000000LL >= d->mtime_ns / 1000000000LL ?
-		       push_job(r, s, JOB_COPY, eb) : 0;
+		if (s->mtime_ns == d->mtime_ns)
+			return 0;
+		if (s->upload_mtime && !remote_tree_lists_mtime(r->rsrc))
+			/* S3 source: its mtime metadata needs a HEAD, done
+			 * only for these same-size pairs (as rclone does) */
+			return push_mtime_job(r, s, d, eb);
+		/* both mtimes are the files': they must match */
+		return push_job(r, s, JOB_COPY, eb);
 	}
 }
 

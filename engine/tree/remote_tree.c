@@ -85,6 +85,13 @@ const char *remote_tree_url(const struct remote_tree *t)
 	return objstore_url(t->os);
 }
 
+/* saturate rather than overflow on an absurd Last-Modified */
+static int64_t last_modified_ns(int64_t s)
+{
+	return s > INT64_MAX / 1000000000LL ? INT64_MAX : s < 0 ? 0 :
+	       s * 1000000000LL;
+}
+
 static int list_cb(void *arg, const struct objstore_entry *oe)
 {
 	struct remote_scan *s = arg;
@@ -113,10 +120,12 @@ static int list_cb(void *arg, const struct objstore_entry *oe)
 	}
 	e->type = ENTRY_FILE;
 	e->size = oe->size;
-	/* saturate rather than overflow on an absurd Last-Modified */
-	e->mtime_ns = oe->last_modified > INT64_MAX / 1000000000LL ?
-		      INT64_MAX : oe->last_modified < 0 ? 0 :
-		      oe->last_modified * 1000000000LL;
+	if (oe->has_mtime) {
+		e->mtime_ns = oe->mtime_ns;
+	} else {
+		e->mtime_ns = last_modified_ns(oe->last_modified);
+		e->upload_mtime = true;
+	}
 	e->mode = 0644;
 	if (oe->has_md5) {
 		memcpy(e->md5.b, oe->md5, OBJID_LEN);
@@ -245,7 +254,7 @@ static int tmp_fd(struct errbuf *eb)
 }
 
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
-		     struct errbuf *eb)
+		     int64_t *mtime_ns, struct errbuf *eb)
 {
 	struct objstore_info info;
 	struct body_sink sink;
@@ -275,6 +284,32 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 		return ret;
 	}
 	*fd = f;
+	if (info.has_mtime && mtime_ns)
+		*mtime_ns = info.mtime_ns;
+	return info.has_mtime ? 1 : 0;
+}
+
+bool remote_tree_lists_mtime(const struct remote_tree *t)
+{
+	return objstore_lists_mtime(t->os);
+}
+
+int remote_tree_head(struct remote_tree *t, const struct entry *e,
+		     struct remote_meta *m, struct errbuf *eb)
+{
+	struct objstore_info info;
+	int ret;
+
+	memset(&info, 0, sizeof(info));
+	memset(m, 0, sizeof(*m));
+	ret = objstore_head(t->os, e->name, &info, eb);
+	if (ret < 0)
+		return ret;
+	m->has_mtime = info.has_mtime;
+	m->mtime_ns = info.has_mtime ? info.mtime_ns :
+		      last_modified_ns(info.last_modified);
+	m->has_md5 = info.has_md5;
+	memcpy(m->md5.b, info.md5, OBJID_LEN);
 	return 0;
 }
 

@@ -38,9 +38,12 @@ struct objstore *remote_tree_store(struct remote_tree *t);
 const char *remote_tree_url(const struct remote_tree *t);
 
 /* Listing as a stream of ENTRY_FILE entries in entry_cmp order: name, size,
- * mtime_ns (the object's Last-Modified), etag, and md5 when the store
- * knows it (S3 single-part ETag, Azure Content-MD5). A listing thread
- * feeds a bounded queue. allow (may be NULL) filters names. */
+ * mtime_ns, etag, and md5 when the store knows it (S3 single-part ETag,
+ * Azure Content-MD5). mtime_ns is the object's "mtime" metadata (as rclone
+ * and this tool write it, net/objmeta.h) when the listing carries it
+ * (Azure), else its Last-Modified with upload_mtime set (S3 listings have
+ * no metadata: remote_tree_head asks for it). A listing thread feeds a
+ * bounded queue. allow (may be NULL) filters names. */
 int remote_scan_start(struct remote_tree *t, const struct logger *log,
 		      bool (*allow)(void *ctx, const char *relpath, size_t len,
 				    bool is_dir),
@@ -52,9 +55,28 @@ int remote_scan_next(struct remote_scan *s, struct entry *out,
 void remote_scan_free(struct remote_scan *s);
 
 /* Download object e->name into a new unlinked temp file; *fd is rewound
- * and owned by the caller. The size is checked against e->size. */
+ * and owned by the caller. The size is checked against e->size. Returns 1
+ * when the response carried the object's "mtime" metadata, then in
+ * *mtime_ns (may be NULL), else 0; -errno. */
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
-		     struct errbuf *eb);
+		     int64_t *mtime_ns, struct errbuf *eb);
+
+/* Does the listing carry the objects' mtime metadata (Azure)? Then an
+ * entry with upload_mtime has none, and a HEAD would tell no more. */
+bool remote_tree_lists_mtime(const struct remote_tree *t);
+
+/* What a HEAD of object e->name tells beyond its listing. */
+struct remote_meta {
+	int64_t mtime_ns;   /* its "mtime" metadata, else Last-Modified */
+	bool has_mtime;     /* the metadata was there */
+	bool has_md5;       /* also from metadata: S3 md5chksum of a
+			     * multipart object (net/objmeta.h) */
+	struct objid md5;
+};
+
+/* HEAD object e->name into *m: 0, -errno (-ENOENT: gone). */
+int remote_tree_head(struct remote_tree *t, const struct entry *e,
+		     struct remote_meta *m, struct errbuf *eb);
 
 /* Upload size bytes of fd (from offset 0) as object e->name, with e's
  * mtime as metadata. md5 (may be NULL) is the content's MD5 if known. */

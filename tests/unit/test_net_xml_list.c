@@ -13,6 +13,7 @@ struct seen {
 	unsigned long long sizes[8];
 	char etags[8][64];
 	char md5s[8][64];
+	char mtimes[8][80];
 	int stop_at;
 };
 
@@ -25,6 +26,7 @@ static int cb(void *arg, const struct xml_list_entry *e)
 		s->sizes[s->n] = e->size;
 		snprintf(s->etags[s->n], 64, "%s", e->etag);
 		snprintf(s->md5s[s->n], 64, "%s", e->content_md5);
+		snprintf(s->mtimes[s->n], 80, "%s", e->meta_mtime);
 	}
 	s->n++;
 	if (s->stop_at && s->n == s->stop_at)
@@ -54,9 +56,14 @@ static const char az_page[] =
 	"10:36:25 GMT</Last-Modified><Etag>0x1DCB6A3A4D2B2C0</Etag>"
 	"<Content-Length>11</Content-Length><Content-Type>application/"
 	"octet-stream</Content-Type><Content-MD5>WoVso0wC9Bo/r9jeVrRoMw=="
-	"</Content-MD5><BlobType>BlockBlob</BlobType></Properties></Blob>"
+	"</Content-MD5><BlobType>BlockBlob</BlobType></Properties><Metadata>"
+	"<MTime>2026-12-05T12:00:00.649778886Z</MTime><other>x</other>"
+	"</Metadata></Blob>"
 	"<Blob><Name>ab/2</Name><Properties><Content-Length>3</Content-Length>"
-	"</Properties></Blob></Blobs><NextMarker>MARK2</NextMarker>"
+	"</Properties><Metadata><mtime>"
+	"0123456789012345678901234567890123456789012345678901234567890123456789"
+	"0123456789</mtime></Metadata></Blob></Blobs><NextMarker>MARK2"
+	"</NextMarker>"
 	"</EnumerationResults>";
 
 static void test_s3(void)
@@ -99,6 +106,9 @@ static void test_azure(void)
 	CHECK_EQ(s.sizes[0], 11);
 	CHECK_STREQ(s.md5s[0], "WoVso0wC9Bo/r9jeVrRoMw==");
 	CHECK_STREQ(s.etags[0], "0x1DCB6A3A4D2B2C0");
+	/* Metadata/mtime (any case); an over-long value is dropped */
+	CHECK_STREQ(s.mtimes[0], "2026-12-05T12:00:00.649778886Z");
+	CHECK_STREQ(s.mtimes[1], "");
 	CHECK_STREQ(s.keys[1], "ab/2");
 	CHECK_EQ(s.sizes[1], 3);
 	CHECK(page.truncated);
