@@ -83,6 +83,22 @@ int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
 	}
 }
 
+int shardq_try_pop_batch(struct shardq *s, size_t i, void **out,
+			 size_t max)
+{
+	size_t own = i % s->n, j;
+	bool ended;
+	int n;
+
+	for (j = 0; j < s->n; j++) {
+		n = bqueue_try_pop_batch(s->q[(own + j) % s->n], out, max,
+					 &ended);
+		if (n != 0)
+			return n;
+	}
+	return 0;
+}
+
 void shardq_close(struct shardq *s)
 {
 	size_t i;

@@ -32,7 +32,9 @@
 #include "heap.h"
 #include "heap_presence.h"
 #include "hardlinks.h"
+#include "lane_copy.h"
 #include "link_map.h"
+#include "md5mb.h"
 #include "owners.h"
 #include "progress.h"
 #include "snapshot_reader.h"
@@ -379,6 +381,16 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 	return ret;
 }
 
+/* A restore worker's multi-buffer MD5 state (writer_main). */
+struct lane_worker {
+	struct md5mb *mb;
+	unsigned char *bufs;
+	unsigned window;
+	struct lane_file *files;   /* window of them */
+	struct lane_file *free_files[LANE_COPY_WINDOW_MAX];
+	unsigned nfree;
+};
+
 /* Write one file from the heap, verifying its MD5 on the way. */
 static int write_file(struct tree_writer *tw, struct heap *heap,
 		      struct hasher *h, char *buf, const struct entry *e,
@@ -443,19 +455,149 @@ static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
 	return ret;
 }
 
+/* A restore worker's feed of lane_copy: the files of its queue, taken
+ * without waiting while the lanes copy (so large files that arrive one
+ * by one still share the lanes); symlinks met on the way are written at
+ * once. Every file comes back through feed_done and is judged as the
+ * one-at-a-time loop in writer_main judges its files. */
+struct lane_feed {
+	struct restore_run *r;
+	struct tree_writer *tw;
+	struct lane_worker *lw;
+	size_t shard;
+	void **items;
+	int n, pos;
+	int ret;                   /* the first error: no more files */
+	struct errbuf *eb;
+};
+
+static struct lane_file *feed_next(void *ctx)
+{
+	struct lane_feed *fd = ctx;
+	struct restore_run *r = fd->r;
+	struct lane_worker *lw = fd->lw;
+
+	while (!fd->ret) {
+		struct entry *e;
+
+		if (r->o->interrupted && *r->o->interrupted) {
+			fd->ret = errbuf_set(fd->eb, -EINTR, "interrupted");
+			break;
+		}
+		if (fd->pos == fd->n) {
+			fd->n = shardq_try_pop_batch(r->queue, fd->shard,
+						     fd->items, BATCH);
+			fd->pos = 0;
+			if (fd->n <= 0) {
+				fd->n = 0;
+				break;
+			}
+		}
+		e = fd->items[fd->pos++];
+		if (e->type == ENTRY_FILE) {
+			struct lane_file *f = lw->free_files[--lw->nfree];
+
+			f->e = e;
+			return f;
+		}
+		fd->ret = tree_writer_symlink(fd->tw, e, fd->eb);
+		if (!fd->ret)
+			stat_add(&r->stats->files_copied, 1);
+		entry_free(e);
+	}
+	return NULL;
+}
+
+static void feed_done(void *ctx, struct lane_file *f)
+{
+	struct lane_feed *fd = ctx;
+	struct restore_run *r = fd->r;
+
+	if (!f->ret)
+		stat_add(&r->stats->files_copied, 1);
+	else if (f->src_bad && r->ro->keep_going)
+		remember_failed(r, f->e, f->eb.msg);
+	else if (!fd->ret)
+		fd->ret = errbuf_set(fd->eb, f->ret, "%s", f->eb.msg);
+	entry_free((struct entry *)f->e);
+	f->e = NULL;
+	fd->lw->free_files[fd->lw->nfree++] = f;
+}
+
+/* One popped batch, and whatever the queue gives while its files are
+ * copied, through the lanes. 0, or the first error (eb), which stops
+ * the worker; entries not taken are freed. */
+static int write_batch_lanes(struct restore_run *r, struct tree_writer *tw,
+			     struct lane_worker *lw, size_t shard, void **items,
+			     int n, struct errbuf *eb)
+{
+	struct lane_feed fd = { .r = r, .tw = tw, .lw = lw, .shard = shard,
+				.items = items, .n = n, .eb = eb };
+	struct lane_source src = { feed_next, feed_done, &fd };
+
+	lane_copy_run(tw, r->heap, lw->mb, lw->bufs, lw->window, &src,
+		      r->stats, r->o->interrupted);
+	while (fd.pos < fd.n)
+		entry_free(items[fd.pos++]);
+	return fd.ret;
+}
+
+/* A worker's lanes: the manager, the window's buffers and the results
+ * of a batch. Not set up (mb NULL) with --md5 openssl, an object store
+ * as FILE_ROOT, or a window of one file. */
+static int lane_worker_init(struct restore_run *r, struct lane_worker *lw,
+			    struct errbuf *eb)
+{
+	enum md5_impl impl;
+	int ret;
+
+	memset(lw, 0, sizeof(*lw));
+	if (r->rtree)
+		return 0;
+	ret = engine_md5_resolve(r->o->md5, &impl, eb);
+	if (ret < 0)
+		return ret;
+	lw->window = lane_copy_window(r->o->jobs);
+	if (lw->window > LANE_COPY_WINDOW_MAX)
+		lw->window = LANE_COPY_WINDOW_MAX;
+	if (impl == MD5_IMPL_OPENSSL || lw->window < 2)
+		return 0;
+	ret = md5mb_new(impl == MD5_IMPL_AVX2 ? MD5MB_AVX2 : MD5MB_AVX512,
+			&lw->mb, eb);
+	if (ret < 0)
+		return ret;
+	lw->bufs = malloc((size_t)lw->window * LANE_COPY_CHUNK);
+	lw->files = calloc(lw->window, sizeof(*lw->files));
+	if (!lw->bufs || !lw->files)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	for (lw->nfree = 0; lw->nfree < lw->window; lw->nfree++)
+		lw->free_files[lw->nfree] = &lw->files[lw->nfree];
+	return 0;
+}
+
+static void lane_worker_release(struct lane_worker *lw)
+{
+	md5mb_free(lw->mb);
+	free(lw->bufs);
+	free(lw->files);
+}
+
 static void *writer_main(void *arg)
 {
 	struct restore_run *r = arg;
 	struct errbuf eb = ERRBUF_INIT;
 	struct tree_writer *tw = NULL;
 	struct hasher *h = NULL;
+	struct lane_worker lw;
 	char *buf = malloc(COPY_BUF);
 	size_t shard = __atomic_fetch_add(&r->next_worker, 1,
 					  __ATOMIC_RELAXED);
 	void *items[BATCH];
 	int n, i, ret;
 
-	ret = buf ? 0 : errbuf_set(&eb, -ENOMEM, "out of memory");
+	ret = lane_worker_init(r, &lw, &eb);
+	if (!ret && !buf)
+		ret = errbuf_set(&eb, -ENOMEM, "out of memory");
 	if (!ret)
 		ret = tree_writer_new(r->rootfd, r->o->file_root, &tw, &eb);
 	if (!ret) {
@@ -471,6 +613,11 @@ static void *writer_main(void *arg)
 		goto out;
 	}
 	while ((n = shardq_pop_batch(r->queue, shard, items, BATCH)) > 0) {
+		if (lw.mb && ret == 0) {
+			ret = write_batch_lanes(r, tw, &lw, shard, items, n,
+						&eb);
+			n = 0;
+		}
 		for (i = 0; i < n; i++) {
 			struct entry *e = items[i];
 
@@ -506,6 +653,7 @@ static void *writer_main(void *arg)
 		}
 	}
 out:
+	lane_worker_release(&lw);
 	hasher_free(h);
 	tree_writer_free(tw);
 	free(buf);

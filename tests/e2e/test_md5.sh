@@ -5,7 +5,8 @@
 # for many small files hashed side by side and for streamed ones; the
 # implementations give the same heap; the --json summary and --version
 # name the choice; an unknown value or a kernel the CPU lacks is a usage
-# error (exit 2).
+# error (exit 2). restore-snapshot checks what it copies with each kernel
+# and finds damaged objects.
 . "$(dirname "$0")/lib.sh"
 # this test sets the variable itself (tests/run.sh forces it for a suite)
 unset SNAPSHOOTER_MD5
@@ -79,6 +80,39 @@ for impl in $avail; do
 		--no-save-snapshot-before --no-save-snapshot-after
 	assert_rc "--md5 $impl: restore-snapshot" 0
 	assert_trees_equal "$src" "$T/$impl.dst" "--md5 $impl: round trip"
+
+	# restore checks every byte it copies with the same kernel (many
+	# files side by side): a byte flipped in the middle of a streamed
+	# object and a short small one are found, named, and not restored;
+	# every other file is
+	bad=$T/$impl.badheap
+	cp -a "$HR" "$bad"
+	big=$(heap_objects "$bad" | grep "$(md5sum <"$src/streamed-2" | cut -c1-32)")
+	small=$(heap_objects "$bad" | grep "$(md5sum <"$src/b/size-1000" | cut -c1-32)")
+	# a byte other than the one there (the content is random)
+	old=$(dd if="$big" bs=1 skip=1500000 count=1 2>/dev/null)
+	if [ "$old" = X ]; then new=Y; else new=X; fi
+	printf '%s' "$new" | dd of="$big" bs=1 seek=1500000 conv=notrunc \
+		2>/dev/null
+	truncate -s 999 "$small"
+	check "--md5 $impl: the objects are damaged" \
+		test "$(md5sum <"$big" | cut -c1-32)" != "$(basename "$big")" \
+		-a "$(stat -c %s "$small")" = 999
+	run "$SNAPSHOOTER" --no-progress --md5 "$impl" --file-root "$T/$impl.bad" \
+		--heap-root "$bad" --snap-root "$SR" restore-snapshot --keep-going \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "--md5 $impl: damaged objects fail the restore" 1
+	assert_err_has "--md5 $impl: the flipped object is named" \
+		"$(basename "$big")"
+	assert_err_has "--md5 $impl: the short object is named" \
+		"$(basename "$small")"
+	check "--md5 $impl: the damaged files are not restored" \
+		test ! -e "$T/$impl.bad/streamed-2" -a ! -e "$T/$impl.bad/b/size-1000"
+	rm -rf "$T/$impl.good"
+	cp -a "$src" "$T/$impl.good"
+	rm "$T/$impl.good/streamed-2" "$T/$impl.good/b/size-1000"
+	assert_trees_equal "$T/$impl.good" "$T/$impl.bad" \
+		"--md5 $impl: every other file restored, no temp left"
 done
 
 # auto and the environment variable
