@@ -366,7 +366,7 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	struct http_request *req = NULL, **pp;
 	bool retryable = false;
 	long status = 0;
-	curl_off_t up = 0, down = 0;
+	curl_off_t up = 0, down = 0, connected_us = 0;
 	long connects = 0;
 
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
@@ -387,6 +387,18 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	put_easy(hm, e);
 	hm->active--;
 	req->curl_code = cc;
+	req->timed_out_ms = 0;
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		/* connect time 0: the connection was never made; curl's
+		 * "Operation too slow" is the stall limit in any case */
+		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connected_us);
+		req->timeouts++;
+		req->timed_out_connecting = !connected_us &&
+					    !strstr(req->errbuf, "too slow");
+		req->timed_out_ms = req->timed_out_connecting ?
+				    hm->o.connect_timeout_ms :
+				    hm->o.low_speed_time_s * 1000;
+	}
 	if (status)
 		req->resp.status = status;
 	if (req->src_err) {
@@ -401,6 +413,7 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	if (req->result &&
 	    retry_should(&hm->o.retry, req->attempts, req->idempotent,
 			 retryable) &&
+	    req->timeouts < HTTP_TIMEOUT_ATTEMPTS &&
 	    !atomic_load(&hm->stopping)) {
 		atomic_fetch_add(&hm->n_retries, 1);
 		delay(hm, req, retry_delay_ms(&hm->o.retry, req->attempts,
@@ -514,7 +527,7 @@ int http_multi_new(const struct http_multi_opts *o, struct http_multi **out,
 	if (hm->o.connect_timeout_ms <= 0)
 		hm->o.connect_timeout_ms = 10000;
 	if (hm->o.low_speed_time_s <= 0)
-		hm->o.low_speed_time_s = 60;
+		hm->o.low_speed_time_s = 20;
 	hm->rng = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL ^
 		  (uint64_t)getpid();
 	atomic_init(&hm->stopping, false);
@@ -578,6 +591,8 @@ int http_multi_submit(struct http_multi *hm, struct http_request *req)
 	if (!hm || !req || !req->url || !req->method)
 		return -EINVAL;
 	req->attempts = 0;
+	req->timeouts = 0;
+	req->timed_out_ms = 0;
 	req->result = 0;
 	if (req->wait) {
 		pthread_mutex_lock(&req->wait->lock);
