@@ -109,6 +109,12 @@ struct http_request {
 	uint64_t up_pos;
 	uint64_t down_pos;
 	int64_t due_ms;
+	/* stall detection (on_progress): when bytes last moved, the counts
+	 * then, the limit; stalled: this attempt was aborted for it */
+	int64_t moved_ms;
+	int64_t stall_ms;
+	curl_off_t seen_up, seen_down;
+	bool stalled;
 	struct http_request *next;      /* delayed list */
 	struct http_request *inflight_next;
 	CURL *easy;
