@@ -62,6 +62,14 @@ struct engine_opts {
 	unsigned heap_list_jobs;
 	unsigned transfers;     /* in-flight network transfers */
 	unsigned retries;
+	/* object stores: seconds to connect, and seconds without progress
+	 * (no answer, a stalled transfer) before a request fails; 0: the
+	 * defaults (10 s, 20 s) */
+	unsigned connect_timeout_s;
+	unsigned io_timeout_s;
+	/* object stores: a missing bucket/container is created (a writing
+	 * command's --create-bucket) instead of failing the run */
+	bool create_bucket;
 	bool progress;          /* one-line progress on stderr */
 	/* filters: NULL-terminated arrays of glob patterns */
 	const char *const *include;
@@ -82,6 +90,12 @@ struct engine_opts {
 };
 
 void engine_opts_defaults(struct engine_opts *o);
+
+struct objstore_config;
+/* The object-store settings of o (NULL: defaults): transfers, retries,
+ * timeouts, create_bucket. */
+void engine_objstore_config(const struct engine_opts *o,
+			    struct objstore_config *cfg);
 
 /* --md5 names ("auto", "openssl", "avx2", "avx512") and back (-EINVAL). */
 const char *engine_md5_name(enum md5_impl m);

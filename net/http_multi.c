@@ -261,6 +261,39 @@ static void complete(struct http_multi *hm, struct http_request *req)
 	}
 }
 
+/* Stall detection: fail an attempt whose connection is up but that moved
+ * no byte either way for stall_ms. curl's own LOW_SPEED check (kept as a
+ * backstop) averages the speed over the last seconds, so after a burst
+ * (an upload handed to the socket) it fires ~5 s late; this one counts
+ * from the last byte. Called about once a second while idle. */
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct http_request *req = arg;
+	curl_off_t sending_us = 0;
+	int64_t now = now_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	/* connecting is the connect timeout's business; the request starts
+	 * at "pretransfer" (also on a reused connection, whose connect time
+	 * stays 0) */
+	if (req->easy)
+		curl_easy_getinfo(req->easy, CURLINFO_PRETRANSFER_TIME_T,
+				  &sending_us);
+	if (!sending_us || dlnow != req->seen_down ||
+	    ulnow != req->seen_up) {
+		req->seen_down = dlnow;
+		req->seen_up = ulnow;
+		req->moved_ms = now;
+		return 0;
+	}
+	if (now - req->moved_ms < req->stall_ms)
+		return 0;
+	req->stalled = true;
+	return 1;      /* CURLE_ABORTED_BY_CALLBACK */
+}
+
 static int setup_easy(struct http_multi *hm, CURL *e, struct http_request *req)
 {
 	const char *m = req->method;
@@ -277,6 +310,9 @@ static int setup_easy(struct http_multi *hm, CURL *e, struct http_request *req)
 	SET(CURLOPT_CONNECTTIMEOUT_MS, hm->o.connect_timeout_ms);
 	SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
 	SET(CURLOPT_LOW_SPEED_TIME, hm->o.low_speed_time_s);
+	SET(CURLOPT_NOPROGRESS, 0L);
+	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+	SET(CURLOPT_XFERINFODATA, req);
 	SET(CURLOPT_HTTPHEADER, req->headers);
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, req);
@@ -315,6 +351,11 @@ static void start(struct http_multi *hm, struct http_request *req)
 	req->up_pos = 0;
 	req->down_pos = 0;
 	req->errbody_len = 0;
+	req->stalled = false;
+	req->seen_up = 0;
+	req->seen_down = 0;
+	req->moved_ms = now_ms();
+	req->stall_ms = hm->o.low_speed_time_s * 1000;
 	memset(&req->resp, 0, sizeof(req->resp));
 	if (req->sink)
 		body_sink_reset(req->sink);
@@ -372,7 +413,7 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	struct http_request *req = NULL, **pp;
 	bool retryable = false;
 	long status = 0;
-	curl_off_t up = 0, down = 0;
+	curl_off_t up = 0, down = 0, connected_us = 0;
 	long connects = 0;
 
 	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&req);
@@ -392,7 +433,21 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	req->easy = NULL;
 	put_easy(hm, e);
 	hm->active--;
+	if (cc == CURLE_ABORTED_BY_CALLBACK && req->stalled)
+		cc = CURLE_OPERATION_TIMEDOUT;   /* on_progress's */
 	req->curl_code = cc;
+	req->timed_out_ms = 0;
+	if (cc == CURLE_OPERATION_TIMEDOUT) {
+		/* connect time 0: the connection was never made; curl's
+		 * "Operation too slow" is the stall limit in any case */
+		curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connected_us);
+		req->timeouts++;
+		req->timed_out_connecting = !connected_us && !req->stalled &&
+					    !strstr(req->errbuf, "too slow");
+		req->timed_out_ms = req->timed_out_connecting ?
+				    hm->o.connect_timeout_ms :
+				    hm->o.low_speed_time_s * 1000;
+	}
 	if (status)
 		req->resp.status = status;
 	if (req->src_err) {
@@ -407,6 +462,7 @@ static void finish(struct http_multi *hm, CURL *e, CURLcode cc)
 	if (req->result &&
 	    retry_should(&hm->o.retry, req->attempts, req->idempotent,
 			 retryable) &&
+	    req->timeouts < HTTP_TIMEOUT_ATTEMPTS &&
 	    !atomic_load(&hm->stopping)) {
 		atomic_fetch_add(&hm->n_retries, 1);
 		delay(hm, req, retry_delay_ms(&hm->o.retry, req->attempts,
@@ -520,7 +576,7 @@ int http_multi_new(const struct http_multi_opts *o, struct http_multi **out,
 	if (hm->o.connect_timeout_ms <= 0)
 		hm->o.connect_timeout_ms = 10000;
 	if (hm->o.low_speed_time_s <= 0)
-		hm->o.low_speed_time_s = 60;
+		hm->o.low_speed_time_s = 20;
 	hm->rng = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL ^
 		  (uint64_t)getpid();
 	atomic_init(&hm->stopping, false);
@@ -584,6 +640,8 @@ int http_multi_submit(struct http_multi *hm, struct http_request *req)
 	if (!hm || !req || !req->url || !req->method)
 		return -EINVAL;
 	req->attempts = 0;
+	req->timeouts = 0;
+	req->timed_out_ms = 0;
 	req->result = 0;
 	if (req->wait) {
 		pthread_mutex_lock(&req->wait->lock);

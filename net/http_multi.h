@@ -30,12 +30,20 @@ struct http_multi_opts {
 	long max_host_connections; /* 0: transfers */
 	long max_total_connections;/* 0: transfers */
 	long connect_timeout_ms;   /* 0: 10000 */
-	long low_speed_time_s;     /* abort below 1 B/s for this long (0: 60) */
+	/* abort an attempt that moved less than 1 B/s for this long: a
+	 * server that accepts but never answers (0: 20) */
+	long low_speed_time_s;
 	struct retry_policy retry;
 	bool verbose;              /* curl's own trace on stderr */
 };
 
-#define HTTP_MULTI_OPTS_INIT { 16, 0, 0, 0, 10000, 60, RETRY_POLICY_INIT, false }
+#define HTTP_MULTI_OPTS_INIT { 16, 0, 0, 0, 10000, 20, RETRY_POLICY_INIT, false }
+
+/* Attempts of one request that may end in a timeout: a timed-out request
+ * is tried once more whatever the retry policy says, so that a store that
+ * stopped answering fails a run in about 2 x the timeout, not
+ * (retries + 1) x. */
+#define HTTP_TIMEOUT_ATTEMPTS 2
 
 /* A countdown that a submitting thread blocks on. */
 struct http_wait {
@@ -89,6 +97,11 @@ struct http_request {
 	int result;                /* 0 (2xx) or -errno */
 	CURLcode curl_code;
 	unsigned attempts;
+	unsigned timeouts;         /* attempts that timed out */
+	/* the last attempt timed out: after this many ms (the connect
+	 * timeout, or the stall timeout once connected); 0 otherwise */
+	long timed_out_ms;
+	bool timed_out_connecting; /* ... before the connection was made */
 	struct http_resp resp;
 	char errbuf[CURL_ERROR_SIZE];
 	char *errbody;             /* non-2xx body (<= HTTP_ERRBODY_MAX), NUL-terminated */
@@ -99,6 +112,12 @@ struct http_request {
 	uint64_t up_pos;
 	uint64_t down_pos;
 	int64_t due_ms;
+	/* stall detection (on_progress): when bytes last moved, the counts
+	 * then, the limit; stalled: this attempt was aborted for it */
+	int64_t moved_ms;
+	int64_t stall_ms;
+	curl_off_t seen_up, seen_down;
+	bool stalled;
 	struct http_request *next;      /* delayed list */
 	struct http_request *inflight_next;
 	CURL *easy;

@@ -27,7 +27,7 @@ void objstore_config_defaults(struct objstore_config *c)
 	c->multipart_threshold = 64ULL << 20;
 	c->part_size = 16ULL << 20;
 	c->connect_timeout_ms = 10000;
-	c->low_speed_time_s = 60;
+	c->low_speed_time_s = 20;
 }
 
 const char *objstore_env(const char *name)
@@ -70,6 +70,25 @@ static int parse_url(struct objstore *os, const char *url, const char *rest,
 	return 0;
 }
 
+/* A true/false storage option (JSON true/false, or the strings); absent
+ * leaves *val. */
+static int bool_option(const struct json_opts *o, const char *key, bool *val,
+		       struct errbuf *eb)
+{
+	const char *v = json_opts_get(o, key);
+
+	if (!v)
+		return 0;
+	if (!strcmp(v, "true") || !strcmp(v, "1")) {
+		*val = true;
+		return 0;
+	}
+	if (!strcmp(v, "false") || !strcmp(v, "0"))
+		return 0;
+	return errbuf_set(eb, -EINVAL, "invalid storage option '%s': "
+			  "expected true or false", key);
+}
+
 int objstore_open(const char *url, const char *storage_options_json,
 		  const struct objstore_config *cfg, struct objstore **out,
 		  struct errbuf *eb)
@@ -79,7 +98,7 @@ int objstore_open(const char *url, const char *storage_options_json,
 	struct json_opts *opts = NULL;
 	struct objstore *os = NULL, *tmp = NULL;
 	const char *rest;
-	bool is_s3;
+	bool is_s3, create;
 	int err;
 
 	if (!out || !url)
@@ -110,6 +129,10 @@ int objstore_open(const char *url, const char *storage_options_json,
 		if (err)
 			return err;
 	}
+	create = cfg->create_bucket;
+	err = bool_option(opts, "create_bucket", &create, eb);
+	if (err)
+		goto out;
 	tmp = calloc(1, sizeof(*tmp));
 	if (!tmp) {
 		err = -ENOMEM;
@@ -126,6 +149,7 @@ int objstore_open(const char *url, const char *storage_options_json,
 	memcpy(os->bucket, tmp->bucket, sizeof(os->bucket));
 	memcpy(os->prefix, tmp->prefix, sizeof(os->prefix));
 	os->cfg = *cfg;
+	os->cfg.create_bucket = create;
 	if (!os->cfg.part_size)
 		os->cfg.part_size = 16ULL << 20;
 	if (!os->cfg.transfers)
@@ -193,6 +217,33 @@ int objstore_create_bucket(struct objstore *os, struct errbuf *eb)
 	if (!os)
 		return -EINVAL;
 	return os->ops->create_bucket(os, eb);
+}
+
+bool objstore_may_create_bucket(const struct objstore *os)
+{
+	return os && os->cfg.create_bucket;
+}
+
+int objstore_bucket_missing(struct objstore *os, struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	char msg[sizeof(local.msg)];
+	int err;
+
+	if (!os)
+		return -EINVAL;
+	if (!os->cfg.create_bucket) {
+		snprintf(msg, sizeof(msg), "%.900s", eb && eb->msg[0] ?
+			 eb->msg : os->url);
+		errbuf_clear(eb);
+		return errbuf_set(eb, -ENOENT, "%s: create it, or pass "
+				  "--create-bucket", msg);
+	}
+	err = objstore_create_bucket(os, &local);
+	if (err < 0)
+		return errbuf_set(eb, err, "%s", local.msg);
+	errbuf_clear(eb);
+	return 0;
 }
 
 int objstore_put(struct objstore *os, const char *key,
@@ -340,6 +391,8 @@ int objstore_check_option_keys(const struct json_opts *o,
 	(void)eb;
 	for (i = 0; i < json_opts_count(o); i++) {
 		k = json_opts_key(o, i);
+		if (!strcmp(k, "create_bucket"))   /* objstore_open's */
+			continue;
 		for (j = 0; allowed[j]; j++)
 			if (!strcmp(allowed[j], k))
 				break;
@@ -366,6 +419,17 @@ int objstore_full_key(const struct objstore *os, const char *key, char *out,
 	memcpy(out, os->prefix, pl);
 	memcpy(out + pl, key, kl + 1);
 	return 0;
+}
+
+/* Length of "scheme://host[:port]" at the start of url. */
+static size_t endpoint_len(const char *url)
+{
+	const char *h = strstr(url, "://");
+
+	if (!h)
+		return strlen(url);
+	h += 3;
+	return (size_t)(h - url) + strcspn(h, "/");
 }
 
 int objstore_fail(const struct objstore *os, const struct http_request *req,
@@ -401,6 +465,27 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 	    http_status_errno(req->curl_code, req->resp.status, code, NULL))
 		err = http_status_errno(req->curl_code, req->resp.status, code,
 					NULL);
+	if (req->curl_code == CURLE_OPERATION_TIMEDOUT &&
+	    req->timed_out_ms && req->result != req->src_err &&
+	    req->result != req->sink_err)
+		return errbuf_set(eb, err,
+				  "cannot %s '%s%s%s': %s %s timed out after "
+				  "%ld s (%s, %u attempt%s)",
+				  op, os->url, key ? "/" : "", qkey,
+				  req->method, url,
+				  (req->timed_out_ms + 999) / 1000,
+				  !req->timed_out_connecting ?
+				  "no answer: --io-timeout" :
+				  "no connection: --connect-timeout",
+				  req->attempts,
+				  req->attempts == 1 ? "" : "s");
+	/* the bucket itself is missing: say so, and where */
+	if (req->resp.status == 404 && (!strcmp(code, "NoSuchBucket") ||
+					!strcmp(code, "ContainerNotFound")))
+		return errbuf_set(eb, -ENOENT, "%s '%s' does not exist at %.*s",
+				  strcmp(code, "NoSuchBucket") ? "container" :
+				  "bucket", os->bucket, (int)endpoint_len(url),
+				  url);
 	if (req->curl_code != CURLE_OK && req->result != req->src_err &&
 	    req->result != req->sink_err)
 		return errbuf_set(eb, err,

@@ -31,14 +31,18 @@ struct objstore_config {
 	uint64_t part_size;
 	unsigned list_page_size;       /* max-keys/maxresults, 0: server's */
 	long connect_timeout_ms;
-	long low_speed_time_s;
+	long low_speed_time_s;         /* no progress for this long: fail */
+	/* a missing bucket may be created (objstore_bucket_missing); also
+	 * the storage option "create_bucket": true */
+	bool create_bucket;
 	bool verbose;                  /* curl trace on stderr */
 	/* borrowed network thread to share between stores; NULL: own one */
 	struct http_multi *multi;
 };
 
-/* Defaults: 16 transfers, 5 retries from 200 ms to 20 s, parts of 16 MiB
- * above 64 MiB, 10 s connect timeout, 60 s stall timeout. */
+/* Defaults: 16 transfers, 5 retries from 200 ms to 20 s (a timed-out
+ * request is tried twice at most: HTTP_TIMEOUT_ATTEMPTS), parts of 16 MiB
+ * above 64 MiB, 10 s connect timeout, 20 s stall timeout. */
 void objstore_config_defaults(struct objstore_config *c);
 
 /* Object metadata. md5 is known when the store gives it: S3 ETag of a
@@ -109,6 +113,8 @@ struct objstore_ops {
 /* Open "s3://bucket[/prefix]" or "az://container[/prefix]".
  * storage_options_json (may be NULL) is a JSON object (json_opts.h;
  * nested objects as dotted keys), the s3fs / adlfs option names:
+ *   both: create_bucket (true/false: as cfg->create_bucket, which it
+ *         can only turn on)
  *   s3: endpoint_url, key, secret, token, region, profile, anon,
  *       username, password, client_kwargs.{endpoint_url, region_name,
  *       aws_access_key_id, aws_secret_access_key, aws_session_token},
@@ -139,6 +145,16 @@ const char *objstore_url(const struct objstore *os);
 
 /* Create the bucket/container; 0 also when it exists already. */
 int objstore_create_bucket(struct objstore *os, struct errbuf *eb);
+
+/* A put or list on os returned -ENOENT (the store says the bucket or
+ * container does not exist; its message is in eb). When creating it is
+ * allowed (create_bucket), create it and return 0 (eb cleared: the caller
+ * tries again); otherwise -ENOENT with eb's message followed by ": create
+ * it, or pass --create-bucket". */
+int objstore_bucket_missing(struct objstore *os, struct errbuf *eb);
+
+/* May a missing bucket be created (cfg or storage option)? */
+bool objstore_may_create_bucket(const struct objstore *os);
 
 /* Store src (src->len bytes, sent with Content-MD5; single PUT up to the
  * multipart threshold, else parallel parts / blocks, aborted on failure).

@@ -190,6 +190,7 @@ static int check_storage_options(const struct cli_ctx *ctx)
 	for (i = 0; i < ARRAY_SIZE(all); i++) {
 		struct errbuf eb = ERRBUF_INIT;
 		struct json_opts *jo = NULL;
+		const char *cb;
 
 		if (!all[i].value)
 			continue;
@@ -197,6 +198,17 @@ static int check_storage_options(const struct cli_ctx *ctx)
 			return cli_usage_error(ctx, "%s (or %s): %s",
 					       all[i].option, all[i].env,
 					       eb.msg);
+		/* the one option read whatever the store: a bad value is
+		 * a usage error like malformed JSON */
+		cb = json_opts_get(jo, "create_bucket");
+		if (cb && strcmp(cb, "true") && strcmp(cb, "false") &&
+		    strcmp(cb, "1") && strcmp(cb, "0")) {
+			json_opts_free(jo);
+			return cli_usage_error(ctx, "%s (or %s): invalid "
+					       "create_bucket value: expected "
+					       "true or false", all[i].option,
+					       all[i].env);
+		}
 		json_opts_free(jo);
 	}
 	return -1;
@@ -309,6 +321,17 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 		eo->heap_list_jobs = g->parallel_heap_listing;
 	if (g->has_retries)
 		eo->retries = g->retries;
+	if ((g->has_connect_timeout && (g->connect_timeout < 1 ||
+					g->connect_timeout > 86400)) ||
+	    (g->has_io_timeout && (g->io_timeout < 1 ||
+				   g->io_timeout > 86400)))
+		return cli_usage_error(ctx, "--connect-timeout and "
+				       "--io-timeout take whole seconds "
+				       "(1..86400)");
+	if (g->has_connect_timeout)
+		eo->connect_timeout_s = g->connect_timeout;
+	if (g->has_io_timeout)
+		eo->io_timeout_s = g->io_timeout;
 	if (env_seconds("SNAPSHOOTER_LOCK_EXPIRY", &eo->lock_expiry_s) ||
 	    env_seconds("SNAPSHOOTER_LOCK_REFRESH", &eo->lock_refresh_s))
 		return cli_usage_error(ctx, "SNAPSHOOTER_LOCK_EXPIRY and "

@@ -47,6 +47,10 @@ struct cli_globals {
 	unsigned jobs;
 	unsigned transfers;
 	unsigned retries;
+	unsigned connect_timeout;     /* --connect-timeout, seconds */
+	unsigned io_timeout;          /* --io-timeout, seconds */
+	bool has_connect_timeout;
+	bool has_io_timeout;
 	bool has_parallel_copy_to_heap;
 	bool has_parallel_copy_to_file;
 	bool has_parallel_delete_in_file;
@@ -208,6 +212,17 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 	  .value = &(ctx)->g.json_file, .metavar = "PATH",                   \
 	  .help = "Write the JSON summary to PATH instead of stderr "        \
 		  "(implies --json for the summary)." }
+
+/* --create-bucket of the commands that write to object stores */
+#define CLI_CREATE_BUCKET_OPT(ctx)                                            \
+	{ .kind = OPT_FLAG, .name = "create-bucket",                          \
+	  .value = &(ctx)->eo.create_bucket,                                  \
+	  .env = "SNAPSHOOTER_CREATE_BUCKET",                                 \
+	  .help = "Create a missing bucket or container of an s3:// or "      \
+		  "az:// root (also the storage option "                      \
+		  "{\"create_bucket\": true}). Without it a missing one is "   \
+		  "an error naming it: a typo in a URL must not become a "   \
+		  "new bucket." }
 
 #define CLI_HELP_OPT                                                          \
 	{ .kind = OPT_HELP, .name = "help", .short_name = 'h',               \

@@ -131,6 +131,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "security.*, trusted.* as far as listed, "
 			  "system.posix_acl_*)." },
 		CLI_JSON_OPTS(ctx),
+		CLI_CREATE_BUCKET_OPT(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
 	};

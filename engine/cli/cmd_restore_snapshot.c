@@ -85,6 +85,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "made what the snapshot recorded; security.* and "
 			  "trusted.* only as root)." },
 		CLI_JSON_OPTS(ctx),
+		CLI_CREATE_BUCKET_OPT(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
 	};

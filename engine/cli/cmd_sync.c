@@ -55,6 +55,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 			  "removed from DST where SRC lacks them, as rsync "
 			  "-AX; security.* and trusted.* only as root)." },
 		CLI_JSON_OPTS(ctx),
+		CLI_CREATE_BUCKET_OPT(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },
 	};

@@ -273,7 +273,26 @@ int main(int argc, char **argv)
 			{ .kind = OPT_UINT, .name = "retries",
 			  .value = &g->retries, .seen = &g->has_retries,
 			  .def = "5",
-			  .help = "Retries of a failed network request." },
+			  .help = "Retries of a failed network request "
+				  "(object stores), after a backoff from "
+				  "0.2 s doubling each time; a request that "
+				  "timed out is tried twice at most." },
+			{ .kind = OPT_UINT, .name = "connect-timeout",
+			  .value = &g->connect_timeout,
+			  .seen = &g->has_connect_timeout, .metavar = "SECS",
+			  .env = "SNAPSHOOTER_CONNECT_TIMEOUT", .def = "10",
+			  .help = "Seconds to connect to an object store "
+				  "before a request fails." },
+			{ .kind = OPT_UINT, .name = "io-timeout",
+			  .value = &g->io_timeout, .seen = &g->has_io_timeout,
+			  .metavar = "SECS", .env = "SNAPSHOOTER_IO_TIMEOUT",
+			  .def = "20",
+			  .help = "Seconds an object-store request may go "
+				  "without any progress (no answer, a stalled "
+				  "transfer) before it fails with \"timed out "
+				  "after SECS s\". With the defaults a store "
+				  "that accepts connections but never answers "
+				  "fails the run in about 40 s." },
 			{ .kind = OPT_FLAG, .name = "fsync",
 			  .value = &g->fsync,
 			  .help = "restore-snapshot and sync: make every file "

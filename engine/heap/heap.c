@@ -330,6 +330,14 @@ int heap_sync(struct heap *h, struct errbuf *eb)
 	return h->ops->sync(h->self, eb);
 }
 
+void heap_finish(struct heap *h, uint64_t *objects, uint64_t *bytes)
+{
+	*objects = 0;
+	*bytes = 0;
+	if (h && h->ops->finish)
+		h->ops->finish(h->self, objects, bytes);
+}
+
 int heap_put_copy(struct heap *h, const struct objid *id,
 		  struct objstore *src, const char *key, const char *etag,
 		  struct errbuf *eb)

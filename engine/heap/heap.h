@@ -38,7 +38,9 @@ int heap_open(const char *root, bool create, struct heap **out,
  * listing that stops at the first object), else raw. A remote heap is
  * listed once (or loaded
  * from the cache file) into memory; with create a missing bucket is
- * created. 0 or -errno ("cannot list 's3://b/p/00/': HTTP 403 ..."). */
+ * created when o->create_bucket (or the storage option create_bucket)
+ * allows, else an error naming it. 0 or -errno ("cannot list
+ * 's3://b/p/00/': HTTP 403 ..."). */
 int heap_open_url(const char *root_or_url, bool create,
 		  const struct engine_opts *o, struct heap **out,
 		  struct errbuf *eb);
@@ -142,6 +144,15 @@ int heap_replace_object(struct heap *h, const struct objid *id, int src,
  * heap cache file if one is configured). Returns 0 or the first error.
  * Called before a snapshot that references them is saved. */
 int heap_sync(struct heap *h, struct errbuf *eb);
+
+/* The end of a run (success or not), before heap_free: stop background
+ * work (uploads not started yet are dropped, as by heap_free) and give
+ * the number of puts that returned 1 (queued) whose object was not
+ * stored, and their content bytes (the len given to the put, or written
+ * to the tx): a run's counters subtract them so that they count only
+ * what the heap really holds. Local heaps: 0, 0. Not thread safe with
+ * puts; the heap must not be written after it. NULL-safe. */
+void heap_finish(struct heap *h, uint64_t *objects, uint64_t *bytes);
 
 /* Relative path of an object: "ab/<hex>" (35 bytes + NUL), with gz
  * "ab/<hex>.gz" (38 bytes + NUL). */

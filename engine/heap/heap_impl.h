@@ -57,6 +57,10 @@ struct heap_ops {
 	int (*replace_object)(void *self, const struct objid *id,
 			      const struct heap_copy_src *src,
 			      struct errbuf *eb);
+	/* optional (NULL: every put that returned 1 is stored, as for a
+	 * local heap); heap_finish (heap.h): stop background work and count
+	 * the puts that returned 1 whose object was not stored */
+	void (*finish)(void *self, uint64_t *objects, uint64_t *bytes);
 	/* required; stops background work (pending uploads are dropped
 	 * unless sync returned first) and frees self */
 	void (*free)(void *self);

@@ -51,6 +51,7 @@ struct job {
 	char *mem;                 /* owned copy of a small body, or NULL */
 	int fd;                    /* spool of a large body, or -1 */
 	uint64_t len;
+	uint64_t raw_len;          /* content bytes as the caller counts them */
 	bool gz;                   /* body is gzip: key <md5>.gz */
 	unsigned char md5[16];     /* gz: MD5 of the body as stored */
 };
@@ -81,12 +82,17 @@ struct remote {
 	pthread_t *threads;
 	unsigned nthreads;
 	atomic_uint_fast64_t uploaded;
+	/* queued by a put that returned 1, and of them stored: heap_finish
+	 * gives the difference (content bytes as the callers count) */
+	atomic_uint_fast64_t queued_objs, queued_bytes;
+	atomic_uint_fast64_t stored_bytes;
 };
 
 struct remote_tx {
 	struct remote *r;
 	int fd;
 	uint64_t len;              /* bytes in the spool */
+	uint64_t raw;              /* content bytes given to tx_write */
 	/* gz format: the encoder into the spool, the MD5 of its output */
 	struct heap_gz_enc *enc;
 	EVP_MD_CTX *md;
@@ -182,8 +188,10 @@ static void *uploader_main(void *arg)
 			r->err = ret;
 			r->errmsg = eb;
 		}
-		if (ret == 0 && !skip)
+		if (ret == 0 && !skip) {
 			atomic_fetch_add(&r->uploaded, 1);
+			atomic_fetch_add(&r->stored_bytes, j->raw_len);
+		}
 		r->jobs--;
 		if (j->mem)
 			r->mem -= (size_t)j->len;
@@ -230,6 +238,8 @@ wait:
 			r->head = j;
 		r->tail = j;
 		r->jobs++;
+		atomic_fetch_add(&r->queued_objs, 1);
+		atomic_fetch_add(&r->queued_bytes, j->raw_len);
 		if (j->mem)
 			r->mem += (size_t)j->len;
 		else if (spool)
@@ -326,6 +336,7 @@ static int remote_put_buf(void *self, const struct objid *id,
 	j->fd = -1;
 	j->id = *id;
 	j->len = len;
+	j->raw_len = len;
 	if (r->fmt == HEAP_FORMAT_GZ) {
 		ret = gz_body(j, buf, len, eb);
 		if (ret < 0) {
@@ -473,6 +484,7 @@ static int remote_tx_write(void *txp, const void *buf, size_t len,
 {
 	struct remote_tx *tx = txp;
 
+	tx->raw += len;
 	if (tx->enc)
 		return heap_gz_enc_write(tx->enc, buf, len, eb);
 	return spool_write(tx, buf, len, eb);
@@ -514,6 +526,7 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 		return ret;
 	}
 	j->len = tx->len;
+	j->raw_len = tx->raw;
 	j->fd = tx->fd;
 	tx->fd = -1;
 	remote_tx_abort(tx);
@@ -683,14 +696,12 @@ static const char *remote_root(const void *self)
 	return objstore_url(r->os);
 }
 
-static void remote_free(void *self)
+/* Stop the uploaders: they drop (skip) what is still queued, finish the
+ * uploads in flight and exit. */
+static void stop_uploaders(struct remote *r)
 {
-	struct remote *r = self;
-	struct job *j;
 	unsigned i;
 
-	if (!r)
-		return;
 	pthread_mutex_lock(&r->lock);
 	r->stop = true;
 	pthread_cond_broadcast(&r->has_job);
@@ -698,6 +709,27 @@ static void remote_free(void *self)
 	pthread_mutex_unlock(&r->lock);
 	for (i = 0; i < r->nthreads; i++)
 		pthread_join(r->threads[i], NULL);
+	r->nthreads = 0;
+}
+
+static void remote_finish(void *self, uint64_t *objects, uint64_t *bytes)
+{
+	struct remote *r = self;
+
+	stop_uploaders(r);
+	*objects = atomic_load(&r->queued_objs) - atomic_load(&r->uploaded);
+	*bytes = atomic_load(&r->queued_bytes) -
+		 atomic_load(&r->stored_bytes);
+}
+
+static void remote_free(void *self)
+{
+	struct remote *r = self;
+	struct job *j;
+
+	if (!r)
+		return;
+	stop_uploaders(r);
 	while ((j = r->head) != NULL) {
 		r->head = j->next;
 		job_free(j);
@@ -733,8 +765,8 @@ static int peek_gz(struct remote *r, bool *gz, struct errbuf *eb)
 	int kind = 0, ret;
 
 	ret = objstore_list(r->os, "", peek_cb, &kind, eb);
-	if (ret == -ENOENT)   /* no bucket yet: an empty heap */
-		ret = 0;
+	if (ret == -ENOENT && objstore_may_create_bucket(r->os))
+		ret = 0;      /* no bucket yet: an empty heap */
 	*gz = kind == 2;
 	return ret;
 }
@@ -821,8 +853,12 @@ static int list_heap(struct remote *r, bool create, unsigned nthreads,
 	/* the first prefix alone: it tells whether the bucket exists */
 	ret = objstore_list(r->os, "00/", list_cb, &l, &l.eb);
 	if (ret == -ENOENT && create) {
-		errbuf_clear(&l.eb);
-		ret = objstore_create_bucket(r->os, eb);
+		/* created with --create-bucket, else the error */
+		errbuf_clear(eb);
+		ret = objstore_bucket_missing(r->os, &l.eb);
+		if (ret < 0)
+			ret = errbuf_set(eb, ret, "cannot open heap '%s': %s",
+					 objstore_url(r->os), l.eb.msg);
 		goto out;
 	}
 	if (ret == -ENOENT) {
@@ -863,12 +899,7 @@ out:
 static void config_from_opts(struct objstore_config *cfg,
 			     const struct engine_opts *o)
 {
-	objstore_config_defaults(cfg);
-	if (!o)
-		return;
-	if (o->transfers)
-		cfg->transfers = o->transfers;
-	cfg->retries = o->retries;
+	engine_objstore_config(o, cfg);
 }
 
 int heap_remote_open(const char *url, bool create,
@@ -986,6 +1017,7 @@ const struct heap_ops heap_remote_ops = {
 	.open_object = remote_open_object,
 	.replace_object = remote_replace_object,
 	.sync = remote_sync,
+	.finish = remote_finish,
 	.root = remote_root,
 	.format = remote_format,
 	.free = remote_free,

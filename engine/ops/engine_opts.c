@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "objstore.h"
 
 void engine_opts_defaults(struct engine_opts *o)
 {
@@ -21,4 +22,20 @@ void engine_opts_defaults(struct engine_opts *o)
 	o->transfers = 16;
 	o->retries = 5;
 	o->progress = true;
+}
+
+void engine_objstore_config(const struct engine_opts *o,
+			    struct objstore_config *cfg)
+{
+	objstore_config_defaults(cfg);
+	if (!o)
+		return;
+	if (o->transfers)
+		cfg->transfers = o->transfers;
+	cfg->retries = o->retries;
+	if (o->connect_timeout_s)
+		cfg->connect_timeout_ms = (long)o->connect_timeout_s * 1000;
+	if (o->io_timeout_s)
+		cfg->low_speed_time_s = (long)o->io_timeout_s;
+	cfg->create_bucket = o->create_bucket;
 }

@@ -333,10 +333,7 @@ static int sweep_remote(struct gc_run *g, struct errbuf *eb)
 	size_t i;
 	int rc;
 
-	objstore_config_defaults(&cfg);
-	if (g->o->transfers)
-		cfg.transfers = g->o->transfers;
-	cfg.retries = g->o->retries;
+	engine_objstore_config(g->o, &cfg);
 	rc = objstore_open(g->o->heap_root, g->o->heap_storage_options, &cfg,
 			   &os, eb);
 	if (rc < 0)

@@ -247,8 +247,8 @@ static int remote_put(struct lock *l, const char *name, const char *body,
 	snprintf(key, sizeof(key), LOCK_DIR "/%s", name);
 	rc = objstore_put(l->os, key, &src, NULL, NULL, eb);
 	if (rc == -ENOENT) {
-		/* no bucket yet */
-		rc = objstore_create_bucket(l->os, eb);
+		/* no bucket: created with --create-bucket, else the error */
+		rc = objstore_bucket_missing(l->os, eb);
 		if (!rc)
 			rc = objstore_put(l->os, key, &src, NULL, NULL, eb);
 	}
@@ -500,8 +500,12 @@ static int open_store(struct lock *l, const struct engine_opts *o,
 	if (strstr(root, "://")) {
 		struct objstore_config cfg;
 
+		unsigned transfers;
+
 		objstore_config_defaults(&cfg);
-		cfg.retries = o->retries;
+		transfers = cfg.transfers;   /* a few small requests */
+		engine_objstore_config(o, &cfg);
+		cfg.transfers = transfers;
 		l->ops = &remote_ops;
 		return objstore_open(root, o->snap_storage_options, &cfg,
 				     &l->os, eb);

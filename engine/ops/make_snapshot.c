@@ -643,8 +643,32 @@ static void *hash_main(void *arg)
 	return NULL;
 }
 
+/* A remote heap's puts return 1 when queued: once its uploads are over,
+ * take back from the counters those that were never stored (a failed
+ * run), so that --json counts only objects the heap holds. */
+static void uncount_unstored(struct heap *h, struct run_stats *stats)
+{
+	uint64_t objs, bytes;
+
+	heap_finish(h, &objs, &bytes);
+	stats->heap_objects_written -= objs < stats->heap_objects_written ?
+				       objs : stats->heap_objects_written;
+	stats->bytes_written -= bytes < stats->bytes_written ?
+				bytes : stats->bytes_written;
+}
+
+/* Did the store fail to answer (as opposed to giving damaged bytes)? */
+static bool is_outage(int err)
+{
+	return err == -ETIMEDOUT || err == -ECONNREFUSED ||
+	       err == -ECONNRESET || err == -EHOSTUNREACH ||
+	       err == -EAGAIN || err == -EACCES || err == -ECANCELED;
+}
+
 /* Open the previous snapshot for the merge (its checksum is verified as
- * the merge reads it to the end). */
+ * the merge reads it to the end). A previous snapshot that cannot be
+ * listed or fetched fails the run; a damaged one is a warning (every
+ * file is hashed). */
 static int open_previous(struct snap_run *r, struct errbuf *eb)
 {
 	struct errbuf local = ERRBUF_INIT;
@@ -664,10 +688,17 @@ static int open_previous(struct snap_run *r, struct errbuf *eb)
 				 "hashed");
 			return 0;  /* first snapshot */
 		}
+		/* a store that cannot be listed (down, refusing, a missing
+		 * bucket) is no reason to hash, and for an object-store
+		 * FILE_ROOT download, the whole tree: stop here */
 		if (ret < 0)
-			goto unusable;
+			return errbuf_set(eb, ret, "%s", local.msg);
 	}
 	ret = snapstore_open_reader(r->ss, path, &r->prev, &local);
+	if (ret < 0 && is_outage(ret)) {
+		free(path);
+		return errbuf_set(eb, ret, "%s", local.msg);
+	}
 	if (ret < 0)
 		goto unusable;
 	/* only md5s are taken from it */
@@ -1167,6 +1198,12 @@ static int make_snapshot_run(const struct engine_opts *o,
 			 (unsigned long long)stats->heap_objects_verified,
 			 (unsigned long long)stats->heap_objects_repaired);
 	}
+	if (r.heap) {
+		/* every referenced object durable before the snapshot */
+		ret = heap_sync(r.heap, eb);
+		if (ret < 0)
+			goto out;
+	}
 	if (out_fd < 0)
 		log_info(&log, "found %llu entries: %llu files hashed, %llu "
 			 "md5s reused, %llu new heap objects",
@@ -1174,12 +1211,6 @@ static int make_snapshot_run(const struct engine_opts *o,
 			 (unsigned long long)stats->files_hashed,
 			 (unsigned long long)stats->md5_reused,
 			 (unsigned long long)stats->heap_objects_written);
-	if (r.heap) {
-		/* every referenced object durable before the snapshot */
-		ret = heap_sync(r.heap, eb);
-		if (ret < 0)
-			goto out;
-	}
 	if (out.w) {
 		ret = out.ops->finish(out.w, eb);
 		if (ret < 0)
@@ -1220,6 +1251,7 @@ out:
 	snapshot_reader_free(r.prev);
 	snapstore_free(r.ss);
 	heap_verify_free(r.verify);
+	uncount_unstored(r.heap, stats);
 	heap_free(r.heap);
 	lock_release(lk);
 	inner_roots_release(&r.inner);

@@ -289,10 +289,7 @@ static int inventory_remote(struct verify_run *r, struct errbuf *eb)
 	struct remote_inv ri = { r, 0 };
 	int ret;
 
-	objstore_config_defaults(&cfg);
-	if (r->o->transfers)
-		cfg.transfers = r->o->transfers;
-	cfg.retries = r->o->retries;
+	engine_objstore_config(r->o, &cfg);
 	ret = objstore_open(r->o->heap_root, r->o->heap_storage_options, &cfg,
 			    &r->os, eb);
 	if (ret < 0)

@@ -35,12 +35,7 @@ int snapstore_remote_open(struct snapstore *ss, const char *url,
 	struct objstore_config cfg;
 	int rc;
 
-	objstore_config_defaults(&cfg);
-	if (o) {
-		if (o->transfers)
-			cfg.transfers = o->transfers;
-		cfg.retries = o->retries;
-	}
+	engine_objstore_config(o, &cfg);
 	rc = objstore_open(url, storage_options_json, &cfg, &ss->os, eb);
 	if (rc < 0)
 		return rc;
@@ -103,8 +98,9 @@ int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,
 	rc = objstore_list(ss->os, "1", list_cb, &c, &local);
 	if (rc == 0)
 		rc = objstore_list(ss->os, "2", list_cb, &c, &local);
-	if (rc == -ENOENT) {
-		/* no bucket yet: no snapshot yet */
+	if (rc == -ENOENT && objstore_may_create_bucket(ss->os)) {
+		/* no bucket yet, and a writer will create it: no snapshot
+		 * yet (a folder without snapshots lists nothing: 0 too) */
 		snapstore_list_release(&l);
 		return 0;
 	}
@@ -175,9 +171,9 @@ int snapstore_remote_commit(struct snapstore_tx *tx, char **path_out,
 				  &local);
 		if (rc != -ENOENT || tries)
 			break;
-		/* first snapshot into a bucket that does not exist yet */
-		errbuf_clear(&local);
-		rc = objstore_create_bucket(ss->os, &local);
+		/* first snapshot into a bucket that does not exist yet:
+		 * created with --create-bucket, else the error */
+		rc = objstore_bucket_missing(ss->os, &local);
 		if (rc < 0)
 			break;
 	}

@@ -40,6 +40,13 @@ bool remote_tree_is_url(const char *root)
 	return root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5));
 }
 
+static int stop_at_first(void *arg, const struct objstore_entry *e)
+{
+	(void)arg;
+	(void)e;
+	return 1;
+}
+
 int remote_tree_open(const char *url, const char *storage_options,
 		     const struct engine_opts *o, bool create,
 		     struct remote_tree **out, struct errbuf *eb)
@@ -52,13 +59,16 @@ int remote_tree_open(const char *url, const char *storage_options,
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	objstore_config_defaults(&cfg);
-	if (o->transfers)
-		cfg.transfers = o->transfers;
-	cfg.retries = o->retries;
+	engine_objstore_config(o, &cfg);
 	ret = objstore_open(url, storage_options, &cfg, &t->os, eb);
-	if (!ret && create)
-		ret = objstore_create_bucket(t->os, eb);
+	if (!ret && create) {
+		/* one listing request tells whether the bucket exists; a
+		 * missing one is created with --create-bucket, else the
+		 * error (a typo must not become a new bucket) */
+		ret = objstore_list(t->os, "", stop_at_first, NULL, eb);
+		if (ret == -ENOENT)
+			ret = objstore_bucket_missing(t->os, eb);
+	}
 	if (ret < 0) {
 		remote_tree_free(t);
 		return ret;

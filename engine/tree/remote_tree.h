@@ -25,8 +25,12 @@ struct remote_scan;
 bool remote_tree_is_url(const char *root);
 
 /* Open the store at url with the JSON storage options (may be NULL);
- * transfers and retries come from o. create: make the bucket/container if
- * it is missing (for a destination). No request is made otherwise. */
+ * transfers, retries, timeouts come from o. create (a destination): check
+ * that the bucket/container exists (one listing request) and, when it does
+ * not, create it if o->create_bucket (--create-bucket) or the storage
+ * option create_bucket allows, else fail with -ENOENT ("bucket 'b' does
+ * not exist at http://...: create it, or pass --create-bucket"). No
+ * request is made otherwise. */
 int remote_tree_open(const char *url, const char *storage_options,
 		     const struct engine_opts *o, bool create,
 		     struct remote_tree **out, struct errbuf *eb);

@@ -11,6 +11,9 @@
 # by kill -9 blocks gc until it expires; the same forget/gc on Swift
 # (s3://) and Azurite (az://).
 . "$(dirname "$0")/lib.sh"
+# every bucket here is new: the tool creates it (--create-bucket; that a
+# missing bucket is refused without it is test_net_failures' part)
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 servers=$SNAP_SOURCE_DIR/tests/servers
 started=()

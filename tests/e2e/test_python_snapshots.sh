@@ -9,6 +9,9 @@
 # list/compare/restore with SNAP_ROOT on Swift (s3://) and Azurite (az://).
 # python3 reads the snapshots independently for the mtime checks.
 . "$(dirname "$0")/lib.sh"
+# every bucket here is new: the tool creates it (--create-bucket; that a
+# missing bucket is refused without it is test_net_failures' part)
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 FX=${SNAP_PY_FIXTURE:-$SNAP_SOURCE_DIR/../shared/fixtures/python-backup}
 if [ ! -d "$FX/snap" ] || ! command -v python3 >/dev/null 2>&1; then

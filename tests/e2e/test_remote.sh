@@ -11,6 +11,9 @@
 # server killed during an upload leaves no snapshot referencing a missing
 # object, and a re-run after the restart completes.
 . "$(dirname "$0")/lib.sh"
+# every bucket here is new: the tool creates it (--create-bucket; that a
+# missing bucket is refused without it is test_net_failures' part)
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 servers=$SNAP_SOURCE_DIR/tests/servers
 started=()

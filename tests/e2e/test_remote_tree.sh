@@ -6,6 +6,9 @@
 # lacks; an incremental run downloads nothing; restore writes a bucket
 # from the heap; the round trip is byte-identical.
 . "$(dirname "$0")/lib.sh"
+# every bucket here is new: the tool creates it (--create-bucket; that a
+# missing bucket is refused without it is test_net_failures' part)
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 bin() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" "$@"; }
 

@@ -7,6 +7,9 @@
 # uses the MD5 the store knows; store -> store; nesting refused; wrong
 # credentials fail with the URL and HTTP status and no secret.
 . "$(dirname "$0")/lib.sh"
+# every bucket here is new: the tool creates it (--create-bucket; that a
+# missing bucket is refused without it is test_net_failures' part)
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 sync_() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" sync "$@"; }
 

@@ -18,6 +18,9 @@
 #  - the same damage on a Swift (s3://) heap and snapshot root; a tree on
 #    Swift backed up into a local heap is repaired from its download.
 . "$(dirname "$0")/lib.sh"
+# every bucket here is new: the tool creates it (--create-bucket; that a
+# missing bucket is refused without it is test_net_failures' part)
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 md5of() { md5sum <"$1" | cut -c1-32; }
 obj() { echo "$HR/${1:0:2}/$1"; }

@@ -76,8 +76,34 @@ static struct heap *open_heap(const struct backend *b, const char *opts,
 	o.heap_cache_file = cache;
 	o.transfers = 8;
 	o.retries = 1;
+	o.create_bucket = true;
 	*ret = heap_open_url(b->url, true, &o, &h, eb);
 	return h;
+}
+
+/* Without create_bucket (--create-bucket) a missing bucket is an error
+ * naming it, and nothing is created: a second open fails the same way. */
+static void test_missing_bucket(const struct backend *b)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct engine_opts o;
+	struct heap *h = NULL;
+	int round;
+
+	memset(&o, 0, sizeof(o));
+	engine_opts_defaults(&o);
+	o.heap_storage_options = b->opts;
+	o.retries = 1;
+	for (round = 0; round < 2; round++) {
+		errbuf_clear(&eb);
+		CHECK_ERR(heap_open_url(b->url, true, &o, &h, &eb), ENOENT);
+		CHECK(h == NULL);
+		CHECK(strstr(eb.msg, "does not exist at http://127.0.0.1:") !=
+		      NULL);
+		CHECK(strstr(eb.msg, "--create-bucket") != NULL);
+		fprintf(stderr, "expected error: %s\n", eb.msg);
+	}
+	heap_free(h);
 }
 
 static struct objstore *raw_store(const struct backend *b)
@@ -104,6 +130,7 @@ static void test_put_sync(const struct backend *b)
 	ssize_t n;
 	int ret, fd;
 
+	test_missing_bucket(b);
 	h = open_heap(b, b->opts, NULL, &eb, &ret);
 	if (ret)
 		fprintf(stderr, "open: %s\n", eb.msg);

@@ -130,16 +130,36 @@ static void run(const char *scheme, const char *opts)
 	struct body_src src;
 	char url[128], want[256], *p0 = NULL, *p1 = NULL, *p2 = NULL;
 	char *path = NULL;
+	struct engine_opts o;
 	int rc;
 
+	memset(&o, 0, sizeof(o));
 	snprintf(url, sizeof(url), "%s://snapsnap-%d-%d/snaps", scheme,
 		 (int)getpid(), ++nbuckets);
-	CHECK_EQ(snapstore_open(url, opts, NULL, &ss, &eb), 0);
+	/* no bucket, and no --create-bucket: listing and saving fail,
+	 * naming the bucket, and create nothing */
+	engine_opts_defaults(&o);
+	o.retries = 1;
+	CHECK_EQ(snapstore_open(url, opts, &o, &ss, &eb), 0);
+	if (!ss)
+		return;
+	CHECK_ERR(snapstore_list(ss, &l, &eb), ENOENT);
+	CHECK(strstr(eb.msg, "does not exist at http://127.0.0.1:") != NULL);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+	errbuf_clear(&eb);
+	CHECK_ERR(save(ss, t1, 1, NULL), ENOENT);
+	CHECK_ERR(snapstore_list(ss, &l, &eb), ENOENT);
+	errbuf_clear(&eb);
+	snapstore_free(ss);
+	ss = NULL;
+
+	o.create_bucket = true;
+	CHECK_EQ(snapstore_open(url, opts, &o, &ss, &eb), 0);
 	if (!ss)
 		return;
 	CHECK(snapstore_is_remote(ss));
 	CHECK_STREQ(snapstore_root(ss), url);
-	/* no bucket yet: no snapshot */
+	/* no bucket yet, a writer may create it: no snapshot */
 	CHECK_EQ(snapstore_list(ss, &l, &eb), 0);
 	CHECK_EQ(l.n, 0);
 	CHECK_ERR(snapstore_find_latest(ss, false, 0, &path, &eb), ENOENT);
@@ -184,6 +204,23 @@ static void run(const char *scheme, const char *opts)
 	CHECK_EQ(objstore_put(os, "ab/0123456789abcdef0123456789abcdef", &src,
 			      NULL, NULL, &eb), 0);
 	objstore_free(os);
+	{
+		/* a folder without snapshots in a bucket that exists: an
+		 * empty list, not an error, even without --create-bucket */
+		struct snapstore *empty = NULL;
+		struct snapstore_list el = SNAPSTORE_LIST_INIT;
+		char eurl[160];
+
+		o.create_bucket = false;
+		snprintf(eurl, sizeof(eurl), "%s/no-such-folder", url);
+		CHECK_EQ(snapstore_open(eurl, opts, &o, &empty, &eb), 0);
+		if (empty) {
+			CHECK_EQ(snapstore_list(empty, &el, &eb), 0);
+			CHECK_EQ(el.n, 0);
+			snapstore_list_release(&el);
+		}
+		snapstore_free(empty);
+	}
 
 	CHECK_EQ(snapstore_list(ss, &l, &eb), 0);
 	CHECK_EQ(l.n, 3);
