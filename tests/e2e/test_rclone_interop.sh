@@ -9,6 +9,8 @@
 # is seen; this tool's old integer-ns mtime still reads; hostile mtime
 # values fall back to Last-Modified.
 . "$(dirname "$0")/lib.sh"
+# the tool writes into buckets this test does not make first
+export SNAPSHOOTER_CREATE_BUCKET=1
 
 command -v rclone >/dev/null || {
 	if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
