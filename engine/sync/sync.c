@@ -863,6 +863,33 @@ static int record_deletion(struct sync_run *r, const struct entry *d,
 	return 0;
 }
 
+/* A job for e (a copy of it), or NULL (eb: out of memory). */
+static struct job *job_make(const struct entry *e, enum job_kind kind,
+			    struct errbuf *eb)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (!j || entry_copy(&j->e, e)) {
+		free(j);
+		errbuf_set(eb, -ENOMEM, "out of memory");
+		return NULL;
+	}
+	j->kind = (uint8_t)kind;
+	return j;
+}
+
+/* Queue j for the workers (which free it); freed here on a stop. */
+static int job_push(struct sync_run *r, struct job *j, struct errbuf *eb)
+{
+	if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
+					       j->e.size),
+			j) < 0) {
+		job_free(j);
+		return errbuf_set(eb, -ECANCELED, "stopped");
+	}
+	return 0;
+}
+
 static int push_job(struct sync_run *r, const struct entry *e,
 		    enum job_kind kind, struct errbuf *eb)
 {
@@ -881,19 +908,8 @@ static int push_job(struct sync_run *r, const struct entry *e,
 		}
 		return 0;
 	}
-	j = calloc(1, sizeof(*j));
-	if (!j || entry_copy(&j->e, e)) {
-		free(j);
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	}
-	j->kind = (uint8_t)kind;
-	if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
-					       j->e.size),
-			j) < 0) {
-		job_free(j);
-		return errbuf_set(eb, -ECANCELED, "stopped");
-	}
-	return 0;
+	j = job_make(e, kind, eb);
+	return j ? job_push(r, j, eb) : -ENOMEM;
 }
 
 static bool same_mtime_mode(const struct sync_run *r, const struct entry *s,
@@ -958,12 +974,9 @@ static int push_dir(struct sync_run *r, const struct entry *e, bool create,
 		}
 		return 0;
 	}
-	j = calloc(1, sizeof(*j));
-	if (!j || entry_copy(&j->e, e)) {
-		free(j);
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	}
-	j->kind = create ? JOB_COPY : JOB_META;
+	j = job_make(e, create ? JOB_COPY : JOB_META, eb);
+	if (!j)
+		return -ENOMEM;
 	j->meta_differs = differs;
 	if (defer(r, j) < 0) {
 		job_free(j);
@@ -985,20 +998,11 @@ static int push_mtime_job(struct sync_run *r, const struct entry *s,
 			return ret;
 		return push_job(r, s, JOB_COPY, eb);
 	}
-	j = calloc(1, sizeof(*j));
-	if (!j || entry_copy(&j->e, s)) {
-		free(j);
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	}
-	j->kind = JOB_MTIME;
+	j = job_make(s, JOB_MTIME, eb);
+	if (!j)
+		return -ENOMEM;
 	j->other_mtime_ns = d->mtime_ns;
-	if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
-						 j->e.size),
-			j) < 0) {
-		job_free(j);
-		return errbuf_set(eb, -ECANCELED, "stopped");
-	}
-	return 0;
+	return job_push(r, j, eb);
 }
 
 /* Deciding with an object store on a side: stores keep files only, no
@@ -1053,21 +1057,12 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 					JOB_COMPARE, eb);
 		if (r->so->dry_run)
 			return push_job(r, s, JOB_COMPARE, eb);
-		j = calloc(1, sizeof(*j));
-		if (!j || entry_copy(&j->e, s)) {
-			free(j);
-			return errbuf_set(eb, -ENOMEM, "out of memory");
-		}
-		j->kind = JOB_COMPARE;
+		j = job_make(s, JOB_COMPARE, eb);
+		if (!j)
+			return -ENOMEM;
 		j->has_other_md5 = true;
 		j->other_md5 = s->has_md5 ? s->md5 : d->md5;
-		if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
-					       j->e.size),
-			j) < 0) {
-			job_free(j);
-			return errbuf_set(eb, -ECANCELED, "stopped");
-		}
-		return 0;
+		return job_push(r, j, eb);
 	default:
 		if (r->rdst && d->upload_mtime)
 			/* the destination object has no mtime metadata:
