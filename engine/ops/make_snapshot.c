@@ -943,7 +943,9 @@ static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
 	ret = xattr_read(scanner_rootfd(r->scanner), NULL, r->xattr_ns, &x,
 			 &len);
 	if (!ret && len <= sizeof(h->root_xattrs)) {
-		memcpy(h->root_xattrs, x, len);
+		/* no attributes at all: x is NULL, len 0 (an empty list) */
+		if (len)
+			memcpy(h->root_xattrs, x, len);
 		h->root_xattrs_len = len;
 		h->has_root_xattrs = true;
 	} else {
