@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash_worker_impl.h"
 #include "hasher.h"
 #include "heap_verify.h"
 #include "md5mb.h"
@@ -18,21 +19,6 @@
 #include "banned.h"
 
 #define CHANGE_RETRIES 3
-
-struct hash_worker {
-	struct io_ctx *io;
-	struct hasher *hasher;
-	char *arena;
-	struct io_read_job jobs[HASH_BATCH_MAX];
-	struct entry *job_items[HASH_BATCH_MAX];
-	/* multi-buffer MD5 of a batch (NULL: --md5 openssl) */
-	struct md5mb *mb;
-	struct md5mb_job mb_jobs[HASH_BATCH_MAX];
-	uint8_t digests[HASH_BATCH_MAX][16];
-	bool skip_changing;  /* hash_worker_skip_changing */
-	struct heap_verify *verify;  /* hash_worker_verify_heap */
-	char *vbuf;          /* its read buffer (HASH_CHUNK) */
-};
 
 void hash_worker_skip_changing(struct hash_worker *w, bool on)
 {
@@ -88,8 +74,8 @@ void hash_worker_free(struct hash_worker *w)
 	free(w);
 }
 
-static int file_error(struct errbuf *eb, int err, const char *root,
-		      const struct entry *e, const char *what)
+int hash_worker_file_error(struct errbuf *eb, int err, const char *root,
+			   const struct entry *e, const char *what)
 {
 	char shown[512];
 
@@ -100,8 +86,8 @@ static int file_error(struct errbuf *eb, int err, const char *root,
 
 /* A failed heap write names the heap's temp or object (eb already says
  * which and why); this puts the file it came from in front. */
-static int store_error(struct errbuf *eb, int err, const char *root,
-		       const struct entry *e)
+int hash_worker_store_error(struct errbuf *eb, int err, const char *root,
+			    const struct entry *e)
 {
 	char shown[512];
 
@@ -110,8 +96,8 @@ static int store_error(struct errbuf *eb, int err, const char *root,
 			   shown);
 }
 
-static int not_regular(struct errbuf *eb, const char *root,
-		       const struct entry *e, uint32_t mode)
+int hash_worker_not_regular(struct errbuf *eb, const char *root,
+			    const struct entry *e, uint32_t mode)
 {
 	char shown[512];
 
@@ -134,7 +120,7 @@ static int record_store(struct run_stats *stats, int ret, uint64_t len)
 	return 0;
 }
 
-static void take_stat(struct entry *e, const struct io_stat *st)
+void hash_worker_take_stat(struct entry *e, const struct io_stat *st)
 {
 	e->size = st->size;
 	e->mtime_ns = st->mtime_ns;
@@ -151,20 +137,6 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			    struct heap *heap, struct run_stats *stats,
 			    struct errbuf *eb);
 
-/* Where the content being stored can be read again (--verify-heap
- * repairs): an open fd (a download), or a name under dirfd. */
-struct content_src {
-	int fd;
-	int dirfd;
-	const char *name;
-};
-
-static int store_content(struct hash_worker *w, struct heap *heap,
-			 struct heap_tx *tx, const void *buf, uint64_t len,
-			 const struct content_src *src, const char *root,
-			 struct entry *e, struct run_stats *stats,
-			 struct errbuf *eb);
-
 static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			  const char *root, struct entry *e,
 			  struct heap *heap, struct run_stats *stats,
@@ -172,9 +144,9 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 
 /* Stream one file: fstat before, hash (+ heap temp) every chunk, fstat
  * after; retry while the file changes under us. */
-static int hash_streamed(struct hash_worker *w, int rootfd, const char *root,
-			 struct entry *e, struct heap *heap,
-			 struct run_stats *stats, struct errbuf *eb)
+int hash_worker_stream_one(struct hash_worker *w, int rootfd, const char *root,
+			   struct entry *e, struct heap *heap,
+			   struct run_stats *stats, struct errbuf *eb)
 {
 	int ret;
 
@@ -186,7 +158,8 @@ static int hash_streamed(struct hash_worker *w, int rootfd, const char *root,
 		parent = relpath_open_parent(rootfd, e->name, e->name_len,
 					     &name);
 		if (parent < 0)
-			return file_error(eb, parent, root, e, "read");
+			return hash_worker_file_error(eb, parent, root, e,
+						      "read");
 		dirfd = parent;
 	}
 	ret = e->sparse ?
@@ -221,13 +194,14 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		}
 		if (ret < 0) {
 			errbuf_clear(eb);
-			return file_error(eb, ret, root, e, "read");
+			return hash_worker_file_error(eb, ret, root, e, "read");
 		}
 		ret = io_stream_stat(s, &before);
 		read_failed = ret < 0;
 		if (!ret && !S_ISREG(before.mode)) {
 			io_stream_close(s);
-			return not_regular(eb, root, e, before.mode);
+			return hash_worker_not_regular(eb, root, e,
+						       before.mode);
 		}
 		if (!ret)
 			ret = hasher_begin(w->hasher, eb);
@@ -250,16 +224,17 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			/* a full heap is no read error of the file: keep the
 			 * heap's own message ("cannot write '<heap temp>'") */
 			if (!read_failed)
-				return store_error(eb, ret, root, e);
+				return hash_worker_store_error(eb, ret, root,
+							       e);
 			/* name the root too, as every other message does */
 			errbuf_clear(eb);
-			return file_error(eb, ret, root, e, "read");
+			return hash_worker_file_error(eb, ret, root, e, "read");
 		}
 		ret = io_stream_stat(s, &after);
 		io_stream_close(s);
 		if (ret < 0) {
 			heap_tx_abort(tx);
-			return file_error(eb, ret, root, e, "stat");
+			return hash_worker_file_error(eb, ret, root, e, "stat");
 		}
 		if (before.size != after.size || before.mtime_ns != after.mtime_ns ||
 		    total != after.size) {
@@ -274,12 +249,13 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			return ret;
 		}
 		e->has_md5 = true;
-		take_stat(e, &after);
+		hash_worker_take_stat(e, &after);
 		if (tx) {
 			struct content_src src = { -1, dirfd, name };
 
-			ret = store_content(w, heap, tx, NULL, total, &src,
-					    root, e, stats, eb);
+			ret = hash_worker_store_content(w, heap, tx, NULL,
+							total, &src,
+							root, e, stats, eb);
 			if (ret == -ESTALE) {
 				/* --verify-heap: changed before the repair */
 				errbuf_clear(eb);
@@ -298,8 +274,8 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		e->changing = true;
 		return 0;
 	}
-	return file_error(eb, -EAGAIN, root, e,
-			  "hash (it kept changing while being read)");
+	return hash_worker_file_error(eb, -EAGAIN, root, e,
+				      "hash (it kept changing while being read)");
 }
 
 /* Zeros standing for a hole: hashed and stored, never read from disk */
@@ -405,15 +381,17 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			return 0;
 		}
 		if (fd < 0)
-			return file_error(eb, -errno, root, e, "read");
+			return hash_worker_file_error(eb, -errno, root, e,
+						      "read");
 		if (fstat(fd, &before)) {
 			ret = -errno;
 			close(fd);
-			return file_error(eb, ret, root, e, "read");
+			return hash_worker_file_error(eb, ret, root, e, "read");
 		}
 		if (!S_ISREG(before.st_mode)) {
 			close(fd);
-			return not_regular(eb, root, e, before.st_mode);
+			return hash_worker_not_regular(eb, root, e,
+						       before.st_mode);
 		}
 		ret = hasher_begin(w->hasher, eb);
 		if (!ret && heap)
@@ -429,9 +407,10 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 		if (ret < 0) {
 			heap_tx_abort(tx);
 			if (!read_failed)
-				return store_error(eb, ret, root, e);
+				return hash_worker_store_error(eb, ret, root,
+							       e);
 			errbuf_clear(eb);
-			return file_error(eb, ret, root, e, "read");
+			return hash_worker_file_error(eb, ret, root, e, "read");
 		}
 		if (before.st_size != after.st_size ||
 		    before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
@@ -457,12 +436,13 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 		ios.gid = after.st_gid;
 		ios.nlink = after.st_nlink;
 		ios.mode = after.st_mode;
-		take_stat(e, &ios);
+		hash_worker_take_stat(e, &ios);
 		if (tx) {
 			struct content_src src = { -1, dirfd, name };
 
-			ret = store_content(w, heap, tx, NULL, total, &src,
-					    root, e, stats, eb);
+			ret = hash_worker_store_content(w, heap, tx, NULL,
+							total, &src,
+							root, e, stats, eb);
 			if (ret == -ESTALE) {
 				/* --verify-heap: changed before the repair */
 				errbuf_clear(eb);
@@ -480,8 +460,8 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 		e->changing = true;
 		return 0;
 	}
-	return file_error(eb, -EAGAIN, root, e,
-			  "hash (it kept changing while being read)");
+	return hash_worker_file_error(eb, -EAGAIN, root, e,
+				      "hash (it kept changing while being read)");
 }
 
 /* A file of a batch read whole, still a regular file of the size and
@@ -551,15 +531,18 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 			continue;
 		}
 		if (j->err)
-			return file_error(eb, j->err, root, e, "read");
+			return hash_worker_file_error(eb, j->err, root, e,
+						      "read");
 		if (!S_ISREG(j->st_after.mode))
 			/* replaced by a directory, fifo, device or socket
 			 * since the scan: never record it as a file */
-			return not_regular(eb, root, e, j->st_after.mode);
+			return hash_worker_not_regular(eb, root, e,
+						       j->st_after.mode);
 		stat_add(&stats->bytes_read, j->len);
 		if (!batch_item_ok(j, e)) {
 			/* changed since the scan or while read */
-			ret = hash_streamed(w, rootfd, root, e, heap, stats, eb);
+			ret = hash_worker_stream_one(w, rootfd, root, e, heap,
+						     stats, eb);
 			if (ret < 0)
 				return ret;
 			continue;
@@ -573,19 +556,21 @@ static int hash_batch(struct hash_worker *w, int rootfd, const char *root,
 				return ret;
 		}
 		e->has_md5 = true;
-		take_stat(e, &j->st_after);
+		hash_worker_take_stat(e, &j->st_after);
 		if (heap) {
 			struct content_src src = { -1, rootfd, e->name };
 
-			ret = store_content(w, heap, NULL, j->buf, j->len, &src,
-					    root, e, stats, eb);
+			ret = hash_worker_store_content(w, heap, NULL, j->buf,
+							j->len, &src,
+							root, e, stats, eb);
 			if (ret == -ESTALE) {
 				/* --verify-heap: changed before the repair;
 				 * hash_streamed counts it */
 				errbuf_clear(eb);
 				e->has_md5 = false;
-				ret = hash_streamed(w, rootfd, root, e, heap,
-						    stats, eb);
+				ret = hash_worker_stream_one(w, rootfd, root,
+							     e, heap,
+							     stats, eb);
 				if (ret < 0)
 					return ret;
 				continue;
@@ -610,7 +595,8 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 
 		if (e->size > HASH_SMALL_MAX || e->sparse ||
 		    e->name_len >= RELPATH_DIRECT_MAX) {
-			ret = hash_streamed(w, rootfd, root, e, heap, stats, eb);
+			ret = hash_worker_stream_one(w, rootfd, root, e, heap,
+						     stats, eb);
 			if (ret < 0)
 				return ret;
 			continue;
@@ -684,8 +670,9 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 	if (tx) {
 		struct content_src src = { fd, -1, NULL };
 
-		ret = store_content(w, heap, tx, NULL, total, &src, NULL, e,
-				    stats, eb);
+		ret = hash_worker_store_content(w, heap, tx, NULL, total, &src,
+						NULL, e,
+						stats, eb);
 		/* a download does not change: its bytes were hashed */
 		if (ret == -ESTALE)
 			ret = errbuf_set(eb, -EIO, "a downloaded temp file "
@@ -775,7 +762,8 @@ static int verify_present(struct hash_worker *w, const struct content_src *src,
 		if (fd < 0 && errno == ENOENT)
 			return -ESTALE;  /* gone: the next read says so */
 		if (fd < 0)
-			return file_error(eb, -errno, root, e, "read");
+			return hash_worker_file_error(eb, -errno, root, e,
+						      "read");
 	}
 	ret = heap_verify_repair(w->verify, &e->md5, why, fd, shown,
 				 w->hasher, w->vbuf, HASH_CHUNK, eb);
@@ -789,11 +777,11 @@ static int verify_present(struct hash_worker *w, const struct content_src *src,
  * object that was there already is read back (verify_present). Frees tx
  * in every case. 0, -ESTALE (verify: the file changed, read it again),
  * -errno with the file named. */
-static int store_content(struct hash_worker *w, struct heap *heap,
-			 struct heap_tx *tx, const void *buf, uint64_t len,
-			 const struct content_src *src, const char *root,
-			 struct entry *e, struct run_stats *stats,
-			 struct errbuf *eb)
+int hash_worker_store_content(struct hash_worker *w, struct heap *heap,
+			      struct heap_tx *tx, const void *buf, uint64_t len,
+			      const struct content_src *src, const char *root,
+			      struct entry *e, struct run_stats *stats,
+			      struct errbuf *eb)
 {
 	int ret, put;
 
@@ -809,7 +797,7 @@ static int store_content(struct hash_worker *w, struct heap *heap,
 	      heap_put_buf(heap, &e->md5, buf, (size_t)len, eb);
 	ret = put;
 	if (put < 0 && root)
-		ret = store_error(eb, put, root, e);
+		ret = hash_worker_store_error(eb, put, root, e);
 	if (put == 0 && w->verify) {
 		ret = verify_present(w, src, root, e, eb);
 		if (ret < 0 && ret != -ESTALE && root) {
