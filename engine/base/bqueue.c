@@ -161,6 +161,20 @@ int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 	return ret;
 }
 
+int bqueue_try_pop_if(struct bqueue *q, void **out,
+		      bool (*take)(const void *item, void *ctx), void *ctx)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->aborted)
+		ret = -ECANCELED;
+	else if (q->count && take(q->items[q->head], ctx))
+		ret = (int)take_locked(q, out, 1, NULL, 0);
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 void bqueue_close(struct bqueue *q)
 {
 	pthread_mutex_lock(&q->lock);

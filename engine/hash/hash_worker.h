@@ -1,13 +1,14 @@
 /* hash_worker: the hash (and heap store) stage's per-thread engine. It
  * reads file contents (small files in batches through io_read_batch, large
- * ones streamed with read-ahead), MD5s them (a batch side by side in the
- * lanes of a multi-buffer kernel, md5mb.h; streamed files through OpenSSL)
- * and, when given a heap, stores
+ * ones streamed with read-ahead), MD5s them (a batch, or several large
+ * files at once, side by side in the lanes of a multi-buffer kernel,
+ * md5mb.h; otherwise through OpenSSL) and, when given a heap, stores
  * each content not yet there. A file that changes while it is read is
  * detected (size or mtime differ before/after) and read again. */
 #ifndef SNAP_HASH_WORKER_H
 #define SNAP_HASH_WORKER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -59,6 +60,46 @@ int hash_worker_verify_heap(struct hash_worker *w, struct heap_verify *v,
 int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 		    struct entry **items, size_t n, struct heap *heap,
 		    struct run_stats *stats, struct errbuf *eb);
+
+/* Large local files several at a time (lane_hash.c): up to this many per
+ * worker, each with its own read-ahead, hashed side by side in the lanes
+ * of the worker's multi-buffer manager. */
+#define HASH_LANE_WINDOW_MAX 16
+
+/* The window a worker may use when each file in it holds fds_per_file
+ * descriptors and jobs workers share the process's open-files limit with
+ * the rest of the run: at most HASH_LANE_WINDOW_MAX, at least 1. */
+unsigned hash_lane_window(unsigned jobs, unsigned fds_per_file);
+
+/* Whether e is one for hash_worker_run_lanes: w has a multi-buffer
+ * kernel (not --md5 openssl) and e is a regular file over HASH_SMALL_MAX,
+ * not sparse, named in under PATH_MAX. */
+bool hash_worker_lane_file(const struct hash_worker *w, const struct entry *e);
+
+/* Where hash_worker_run_lanes gets its files and gives them back: next
+ * gives the next file to start without waiting (NULL: none right now);
+ * done gets every file next gave, once, when it is finished: ret 0 (e's
+ * md5 and metadata filled as hash_worker_run fills them, or has_md5
+ * false for a file gone since the scan) or < 0 (the run failed: eb says
+ * why; the first done with ret < 0 is the file that failed, or one
+ * stopped by it). */
+struct hash_lane_source {
+	struct entry *(*next)(void *ctx);
+	void (*done)(void *ctx, struct entry *e, int ret);
+	void *ctx;
+};
+
+/* Hash (and with a heap, store) the files src gives, up to window at a
+ * time, until the window is empty and next gives none; next is asked
+ * again every round while a place is free. Each file keeps the
+ * guarantees of hash_worker_run: the bytes hashed are the bytes stored,
+ * a file that changed while read is read again. Once *interrupted (may be
+ * NULL) is set, the files in the window end with -EINTR. Returns 0 or the
+ * first error (eb); the files still in the window then end with it. */
+int hash_worker_run_lanes(struct hash_worker *w, int rootfd, const char *root,
+			  unsigned window, const struct hash_lane_source *src,
+			  struct heap *heap, struct run_stats *stats,
+			  volatile sig_atomic_t *interrupted, struct errbuf *eb);
 
 struct remote_tree;
 

@@ -24,6 +24,8 @@ typedef void md5mb_blocks_fn(struct md5mb_lanes *s, uint32_t active,
 			     size_t n);
 
 md5mb_blocks_fn md5mb_blocks_scalar;
+/* the same through OpenSSL's assembly (md5mb_openssl.c) */
+md5mb_blocks_fn md5mb_blocks_openssl;
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MD5MB_HAVE_X86 1
 md5mb_blocks_fn md5mb_blocks_avx2;

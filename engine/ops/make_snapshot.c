@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "compiler.h"
 #include "engine.h"
 #include "filter.h"
 #include "hash_worker.h"
@@ -588,6 +589,112 @@ static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
 	return 0;
 }
 
+/* A hash worker's feed of large local files for its lanes: first the
+ * ones of the batch it popped, then, while they are hashed, the large
+ * files at the head of the queue (small ones stay for batching). Each
+ * file's slot is completed as soon as it is done, so the writer never
+ * waits for a whole window of large files. */
+struct lane_feed {
+	struct snap_run *r;
+	struct hash_worker *w;
+	struct entry **own;         /* the popped batch's large files */
+	size_t nown, pos;
+	bool failed;                /* run_fail called */
+	struct errbuf *eb;
+};
+
+static bool is_lane_slot(const void *item, void *ctx)
+{
+	const struct ordered_slot *slot = item;
+
+	return slot->needs_work == SLOT_HASH &&
+	       hash_worker_lane_file(ctx, &slot->entry);
+}
+
+static struct entry *feed_next(void *ctx)
+{
+	struct lane_feed *f = ctx;
+	void *item;
+
+	if (f->pos < f->nown)
+		return f->own[f->pos++];
+	if (f->failed)
+		return NULL;
+	if (bqueue_try_pop_if(f->r->jobs, &item, is_lane_slot, f->w) != 1)
+		return NULL;
+	return &((struct ordered_slot *)item)->entry;
+}
+
+static void feed_done(void *ctx, struct entry *e, int ret)
+{
+	struct lane_feed *f = ctx;
+
+	/* fail before completing: the writer must not take an unhashed
+	 * entry for a result */
+	if (ret < 0 && !f->failed) {
+		run_fail(f->r, f->eb, ret);
+		f->failed = true;
+	}
+	ordered_complete(f->r->win, container_of(e, struct ordered_slot,
+						 entry));
+}
+
+/* Hash the batch's entries that need it (items[0..k)): the large local
+ * files through the worker's lanes, with more from the queue, the rest
+ * as one batch. Completes every slot of the batch. */
+static int hash_batch_lanes(struct snap_run *r, struct hash_worker *w,
+			    unsigned window, struct ordered_slot **slots,
+			    int n, struct entry **items, int k,
+			    struct errbuf *eb)
+{
+	struct entry *large[HASH_BATCH_MAX], *rest[HASH_BATCH_MAX];
+	struct ordered_slot *others[HASH_BATCH_MAX];
+	struct lane_feed f = { .r = r, .w = w, .own = large, .eb = eb };
+	struct hash_lane_source src = { feed_next, feed_done, &f };
+	size_t nlarge = 0, nrest = 0, nothers = 0;
+	int i, ret = 0;
+
+	for (i = 0; i < k; i++) {
+		if (hash_worker_lane_file(w, items[i]))
+			large[nlarge++] = items[i];
+		else
+			rest[nrest++] = items[i];
+	}
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < nlarge; j++)
+			if (&slots[i]->entry == large[j])
+				break;
+		if (j == nlarge)
+			others[nothers++] = slots[i];
+	}
+	if (nrest)
+		ret = hash_worker_run(w, scanner_rootfd(r->scanner),
+				      r->o->file_root, rest, nrest, r->heap,
+				      r->stats, eb);
+	if (ret < 0) {
+		run_fail(r, eb, ret);
+		ordered_complete_batch(r->win, slots, (size_t)n);
+		return ret;
+	}
+	ordered_complete_batch(r->win, others, nothers);
+	f.nown = nlarge;
+	if (!nlarge)
+		return 0;
+	ret = hash_worker_run_lanes(w, scanner_rootfd(r->scanner),
+				    r->o->file_root, window, &src, r->heap,
+				    r->stats, r->o->interrupted, eb);
+	if (ret < 0 && !f.failed)
+		run_fail(r, eb, ret);
+	/* stopped before taking all of the batch's own */
+	while (f.pos < f.nown)
+		ordered_complete(r->win, container_of(f.own[f.pos++],
+						      struct ordered_slot,
+						      entry));
+	return ret;
+}
+
 static void *hash_main(void *arg)
 {
 	struct snap_run *r = arg;
@@ -596,6 +703,10 @@ static void *hash_main(void *arg)
 	void *batch[HASH_BATCH_MAX];
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	struct entry *items[HASH_BATCH_MAX];
+	/* large local files side by side in lanes: 2 descriptors each
+	 * (the file, its heap temp) */
+	unsigned window = hash_lane_window(r->o->jobs, 2);
+	bool lanes;
 	int n, i, ret;
 
 	ret = hash_worker_new(r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
@@ -612,6 +723,7 @@ static void *hash_main(void *arg)
 		hash_worker_free(w);
 		return NULL;
 	}
+	lanes = !r->rtree && window > 1;
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
@@ -620,6 +732,13 @@ static void *hash_main(void *arg)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
 			ret = confirm_reused(r, slots, n, items, &eb);
+		if (ret > 0 && lanes) {
+			/* completes every slot, fails the run itself */
+			if (hash_batch_lanes(r, w, window, slots, n, items,
+					     ret, &eb) < 0)
+				break;
+			continue;
+		}
 		if (ret > 0)
 			ret = r->rtree ?
 			      hash_worker_run_remote(w, r->rtree, items,

@@ -10,9 +10,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
+#include "hash_worker.h"
 #include "heap.h"
 #include "md5mb.h"
 #include "objid.h"
@@ -33,16 +33,9 @@ struct lane {
 
 unsigned lane_copy_window(unsigned jobs)
 {
-	struct rlimit rl;
-	uint64_t w;
+	unsigned w = hash_lane_window(jobs, 3);
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
-		return LANE_COPY_WINDOW_MAX;
-	/* a quarter of the limit for the windows of all workers: the
-	 * scan, the heap and the network keep theirs */
-	w = (uint64_t)rl.rlim_cur / 4 / (jobs ? jobs : 1) / 3;
-	return w > LANE_COPY_WINDOW_MAX ? LANE_COPY_WINDOW_MAX :
-	       w ? (unsigned)w : 1;
+	return w > LANE_COPY_WINDOW_MAX ? LANE_COPY_WINDOW_MAX : w;
 }
 
 static const char *shown(const struct entry *e, char *buf, size_t cap)

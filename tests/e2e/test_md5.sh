@@ -2,7 +2,8 @@
 # test_md5: --md5 (env SNAPSHOOTER_MD5). make-snapshot with every MD5
 # implementation this CPU has names each heap object by md5sum's digest of
 # its content, at MD5 padding boundaries (55, 56, 63, 64, 65 bytes, ...),
-# for many small files hashed side by side and for streamed ones; the
+# for many small files hashed side by side, for many large ones streamed
+# side by side and for lone streamed ones; the
 # implementations give the same heap; the --json summary and --version
 # name the choice; an unknown value or a kernel the CPU lacks is a usage
 # error (exit 2). restore-snapshot checks what it copies with each kernel
@@ -28,6 +29,14 @@ for i in 1 2 3; do
 done
 head -c 262145 /dev/urandom >"$src/streamed-1"
 head -c 3000000 /dev/urandom >"$src/streamed-2"
+# many large files of unequal lengths (block and chunk boundaries among
+# them): several at once in a worker's lanes
+mkdir -p "$src/large"
+for i in $(seq 1 24); do
+	head -c $((262144 + i * 87381 + (i % 4) * 55)) /dev/urandom \
+		>"$src/large/l-$i"
+done
+head -c $((1024 * 1024)) /dev/urandom >"$src/large/chunks-4"
 want=$(cd "$src" && find . -type f -print0 | xargs -0 md5sum | cut -c1-32 |
 	sort -u)
 

@@ -1,5 +1,6 @@
 /* test_core: errbuf, bqueue, objid and entry ordering/validation. */
 #include <errno.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
 
@@ -183,6 +184,38 @@ static void test_bqueue_weighted(void)
 	bqueue_free(q);
 }
 
+/* try_pop_if takes the head only when the predicate says so, never an
+ * item behind it, and never blocks. */
+static bool at_least(const void *item, void *ctx)
+{
+	return (uintptr_t)item >= *(const uintptr_t *)ctx;
+}
+
+static void test_bqueue_try_pop_if(void)
+{
+	uintptr_t min = 10;
+	void *out = NULL;
+	struct bqueue *q;
+
+	CHECK_EQ(bqueue_new(4, &q), 0);
+	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 0);
+	CHECK_EQ(bqueue_push(q, (void *)(uintptr_t)20), 0);
+	CHECK_EQ(bqueue_push(q, (void *)(uintptr_t)3), 0);
+	CHECK_EQ(bqueue_push(q, (void *)(uintptr_t)30), 0);
+	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 1);
+	CHECK_EQ((uintptr_t)out, 20);
+	/* 3 at the head: refused, and 30 behind it is not taken */
+	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 0);
+	CHECK_EQ((uintptr_t)out, 20);
+	CHECK_EQ(bqueue_pop(q, &out), 1);
+	CHECK_EQ((uintptr_t)out, 3);
+	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 1);
+	CHECK_EQ((uintptr_t)out, 30);
+	bqueue_abort(q);
+	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), -ECANCELED);
+	bqueue_free(q);
+}
+
 int main(void)
 {
 	RUN_TEST(test_errbuf_first_wins);
@@ -193,5 +226,6 @@ int main(void)
 	RUN_TEST(test_name_check);
 	RUN_TEST(test_bqueue);
 	RUN_TEST(test_bqueue_weighted);
+	RUN_TEST(test_bqueue_try_pop_if);
 	return test_finish();
 }

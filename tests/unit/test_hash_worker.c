@@ -1,8 +1,9 @@
 /* test_hash_worker: the hash stage's per-thread engine
  * (engine/hash/hash_worker.h) on real files: MD5s against OpenSSL and
  * md5sum, refreshed metadata, heap objects and counters, stale scan
- * records, missing files, symlinks and a file that grows while read. Run
- * with the sync backend and with AUTO (io_uring where it works). */
+ * records, missing files, symlinks and a file that grows while read, and
+ * large files side by side in the lanes (hash_worker_run_lanes). Run with
+ * the sync backend and with AUTO (io_uring where it works). */
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -891,6 +892,233 @@ static void test_keeps_changing(enum io_backend be)
 	keeps_changing(be, 512 * KIB, false);
 }
 
+/* hash_worker_run_lanes: the source the tests give it. Hands out files[]
+ * in order; done records each file's result once; on_next (may be NULL)
+ * runs before every call to next (to change a file in the window). */
+struct lane_src {
+	struct entry **files;
+	size_t n, pos;
+	int ret[32];
+	unsigned done_count[32];
+	unsigned next_calls;
+	void (*on_next)(struct lane_src *ls);
+	int rootfd;
+};
+
+static struct entry *lane_next(void *ctx)
+{
+	struct lane_src *ls = ctx;
+
+	ls->next_calls++;
+	if (ls->on_next)
+		ls->on_next(ls);
+	return ls->pos < ls->n ? ls->files[ls->pos++] : NULL;
+}
+
+static void lane_done(void *ctx, struct entry *e, int ret)
+{
+	struct lane_src *ls = ctx;
+	size_t i;
+
+	for (i = 0; i < ls->n; i++) {
+		if (ls->files[i] == e) {
+			ls->done_count[i]++;
+			ls->ret[i] = ret;
+			return;
+		}
+	}
+	CHECK(!"done for a file next never gave");
+}
+
+static int run_lanes(struct hash_worker *w, struct tree *t,
+		     struct lane_src *ls, unsigned window,
+		     struct run_stats *stats, struct errbuf *eb)
+{
+	struct hash_lane_source src = { lane_next, lane_done, ls };
+
+	return hash_worker_run_lanes(w, t->rootfd, t->root, window, &src,
+				     t->heap, stats, NULL, eb);
+}
+
+/* Large files of unequal lengths (block boundaries, one chunk, many
+ * chunks), more than the window holds, one vanished since the scan: every
+ * md5 is OpenSSL's, every object is its md5, every file comes back once. */
+static void test_lanes(enum io_backend be)
+{
+	static const uint64_t sizes[] = {
+		HASH_SMALL_MAX + 1, HASH_SMALL_MAX + 63, HASH_SMALL_MAX + 64,
+		3 * MIB + 55, 256 * KIB * 3, 7 * MIB + 1, 1 * MIB, 2 * MIB - 1,
+		5 * MIB + 4095, 300 * KIB,
+	};
+	enum { N = sizeof(sizes) / sizeof(sizes[0]) };
+	struct errbuf eb = ERRBUF_INIT;
+	struct run_stats stats;
+	struct entry *items[N + 1];
+	struct lane_src ls = { .files = items, .n = N + 1 };
+	struct hash_worker *w = new_worker(be);
+	struct objid want;
+	uint64_t total = 0;
+	struct tree t;
+	char name[32];
+	size_t i;
+
+	if (!w || tree_open(&t, "lanes", true))
+		exit(1);
+	if (!hash_worker_lane_file(w, &(struct entry){
+			.type = ENTRY_FILE, .size = HASH_SMALL_MAX + 1,
+			.name_len = 1 })) {
+		/* --md5 openssl: no lanes, and the call says why */
+		CHECK(md5_choice == MD5_IMPL_OPENSSL);
+		CHECK_EQ(run_lanes(w, &t, &ls, 4, &stats, &eb), -EINVAL);
+		tree_close(&t);
+		hash_worker_free(w);
+		return;
+	}
+	for (i = 0; i < N; i++) {
+		snprintf(name, sizeof(name), "l%zu", i);
+		CHECK_EQ(write_pat(t.rootfd, name, sizes[i], 40 + (unsigned)i,
+				   false), 0);
+		items[i] = scan_entry(t.rootfd, name);
+		CHECK(hash_worker_lane_file(w, items[i]));
+		total += sizes[i];
+	}
+	CHECK_EQ(write_pat(t.rootfd, "gone", 400 * KIB, 9, false), 0);
+	items[N] = scan_entry(t.rootfd, "gone");
+	CHECK_EQ(unlinkat(t.rootfd, "gone", 0), 0);
+	memset(&stats, 0, sizeof(stats));
+	CHECK_EQ(run_lanes(w, &t, &ls, 4, &stats, &eb), 0);
+	for (i = 0; i < N; i++) {
+		CHECK_EQ(ls.done_count[i], 1);
+		CHECK_EQ(ls.ret[i], 0);
+		CHECK(items[i]->has_md5);
+		md5_pat(sizes[i], 40 + (unsigned)i, &want);
+		CHECK(objid_eq(&items[i]->md5, &want));
+		CHECK_EQ(items[i]->size, sizes[i]);
+		check_object(t.heap, &items[i]->md5, sizes[i]);
+	}
+	CHECK_EQ(ls.done_count[N], 1);
+	CHECK_EQ(ls.ret[N], 0);
+	CHECK(!items[N]->has_md5);
+	CHECK_EQ(stats.files_hashed, N);
+	CHECK_EQ(stats.heap_objects_written, N);
+	CHECK_EQ(stats.bytes_read, total);
+	/* one new file per round: more calls than files */
+	CHECK(ls.next_calls > N + 1);
+	CHECK_EQ(count_prefix(t.heap_root, ".tmp-"), 0);
+	free_entries(items, N + 1);
+	tree_close(&t);
+	hash_worker_free(w);
+}
+
+/* A file in the window grows while it is read: it is read again (one
+ * stream) and its md5 and object are those of what it holds at the end. */
+static void grow_first(struct lane_src *ls)
+{
+	if (ls->next_calls == 3)
+		CHECK_EQ(write_pat(ls->rootfd, "l0", 4096, 60, true), 0);
+}
+
+/* A file replaced by a directory just before the window takes it (once
+ * open, a replaced file is read as it was: one consistent state): the
+ * run fails naming it, and every file given comes back once, the others
+ * in the window with the error too. */
+static void replace_second(struct lane_src *ls)
+{
+	if (ls->next_calls == 2) {
+		CHECK_EQ(unlinkat(ls->rootfd, "l1", 0), 0);
+		CHECK_EQ(mkdirat(ls->rootfd, "l1", 0755), 0);
+	}
+}
+
+static void test_lanes_change(enum io_backend be)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct run_stats stats;
+	struct entry *items[3];
+	struct lane_src ls = { .files = items, .n = 3 };
+	struct hash_worker *w = new_worker(be);
+	EVP_MD_CTX *c;
+	struct objid want;
+	unsigned int dn = 0;
+	uint8_t *buf;
+	struct tree t;
+	size_t i;
+	int ret;
+
+	if (!w || tree_open(&t, "lanes-change", true))
+		exit(1);
+	if (md5_choice == MD5_IMPL_OPENSSL) {
+		tree_close(&t);
+		hash_worker_free(w);
+		return;
+	}
+	ls.rootfd = t.rootfd;
+	CHECK_EQ(write_pat(t.rootfd, "l0", 8 * MIB, 50, false), 0);
+	CHECK_EQ(write_pat(t.rootfd, "l1", 6 * MIB, 51, false), 0);
+	CHECK_EQ(write_pat(t.rootfd, "l2", 1 * MIB, 52, false), 0);
+	for (i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "l%zu", i);
+		items[i] = scan_entry(t.rootfd, name);
+	}
+	ls.on_next = grow_first;
+	memset(&stats, 0, sizeof(stats));
+	CHECK_EQ(run_lanes(w, &t, &ls, 4, &stats, &eb), 0);
+	CHECK_EQ(ls.done_count[0], 1);
+	CHECK(items[0]->has_md5);
+	CHECK_EQ(items[0]->size, 8 * MIB + 4096);
+	/* 8 MiB of seed 50, then 4 KiB of seed 60 from offset 8 MiB */
+	buf = malloc(8 * MIB + 4096);
+	c = EVP_MD_CTX_new();
+	if (!buf || !c)
+		exit(1);
+	fill(buf, 8 * MIB, 0, 50);
+	fill(buf + 8 * MIB, 4096, 8 * MIB, 60);
+	CHECK(EVP_DigestInit_ex(c, EVP_md5(), NULL));
+	CHECK(EVP_DigestUpdate(c, buf, 8 * MIB + 4096));
+	CHECK(EVP_DigestFinal_ex(c, want.b, &dn));
+	EVP_MD_CTX_free(c);
+	free(buf);
+	CHECK(objid_eq(&items[0]->md5, &want));
+	check_object(t.heap, &items[0]->md5, 8 * MIB + 4096);
+	for (i = 1; i < 3; i++) {
+		CHECK_EQ(ls.ret[i], 0);
+		CHECK(items[i]->has_md5);
+	}
+	free_entries(items, 3);
+
+	/* the second file becomes a directory as the window takes it */
+	for (i = 0; i < 3; i++) {
+		char name[8];
+
+		snprintf(name, sizeof(name), "l%zu", i);
+		if (i == 0)
+			CHECK_EQ(write_pat(t.rootfd, name, 8 * MIB, 50,
+					   false), 0);
+		items[i] = scan_entry(t.rootfd, name);
+		ls.done_count[i] = 0;
+		ls.ret[i] = 0;
+	}
+	ls.pos = 0;
+	ls.next_calls = 0;
+	ls.on_next = replace_second;
+	errbuf_clear(&eb);
+	ret = run_lanes(w, &t, &ls, 4, &stats, &eb);
+	fprintf(stderr, "  replaced in the window: %d %s\n", ret, eb.msg);
+	CHECK(ret < 0);
+	CHECK(strstr(eb.msg, "l1") != NULL);
+	for (i = 0; i < ls.pos; i++) {
+		CHECK_EQ(ls.done_count[i], 1);
+		CHECK(ls.ret[i] == 0 || ls.ret[i] == ret);
+	}
+	CHECK_EQ(ls.ret[1], ret);
+	CHECK_EQ(count_prefix(t.heap_root, ".tmp-"), 0);
+	free_entries(items, 3);
+	tree_close(&t);
+	hash_worker_free(w);
+}
+
 static void run_all(enum io_backend be, const char *label)
 {
 	fprintf(stderr, "-- backend %s\n", label);
@@ -901,6 +1129,8 @@ static void run_all(enum io_backend be, const char *label)
 	RUN_TEST_BE(test_fifo);
 	RUN_TEST_BE(test_long_name);
 	RUN_TEST_BE(test_keeps_changing);
+	RUN_TEST_BE(test_lanes);
+	RUN_TEST_BE(test_lanes_change);
 }
 
 int main(void)
