@@ -145,6 +145,13 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 			 bool *ended)
 {
+	return bqueue_try_pop_batch_weighted(q, out, max, NULL, 0, ended);
+}
+
+int bqueue_try_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
+				  uint64_t (*weight)(const void *item),
+				  uint64_t budget, bool *ended)
+{
 	int ret;
 
 	*ended = false;
@@ -154,23 +161,9 @@ int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 	if (q->aborted) {
 		ret = -ECANCELED;
 	} else {
-		ret = (int)take_locked(q, out, max, NULL, 0);
+		ret = (int)take_locked(q, out, max, weight, budget);
 		*ended = !ret && q->closed;
 	}
-	pthread_mutex_unlock(&q->lock);
-	return ret;
-}
-
-int bqueue_try_pop_if(struct bqueue *q, void **out,
-		      bool (*take)(const void *item, void *ctx), void *ctx)
-{
-	int ret = 0;
-
-	pthread_mutex_lock(&q->lock);
-	if (q->aborted)
-		ret = -ECANCELED;
-	else if (q->count && take(q->items[q->head], ctx))
-		ret = (int)take_locked(q, out, 1, NULL, 0);
 	pthread_mutex_unlock(&q->lock);
 	return ret;
 }

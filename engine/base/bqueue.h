@@ -42,13 +42,10 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 			 bool *ended);
 
-/* The oldest item, without blocking, only if take(item, ctx) says so
- * (called under the queue's lock: it must only look at the item): 1
- * with *out, 0 when the queue is empty or take refused it, or
- * -ECANCELED. Lets a worker busy with large files take the next one
- * while leaving small ones to the batching workers. */
-int bqueue_try_pop_if(struct bqueue *q, void **out,
-		      bool (*take)(const void *item, void *ctx), void *ctx);
+/* The same with the weights of bqueue_pop_batch_weighted. */
+int bqueue_try_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
+				  uint64_t (*weight)(const void *item),
+				  uint64_t budget, bool *ended);
 
 /* Producers are done: consumers drain what is left, then see 0. */
 void bqueue_close(struct bqueue *q);

@@ -71,6 +71,9 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
  * the rest of the run: at most HASH_LANE_WINDOW_MAX, at least 1. */
 unsigned hash_lane_window(unsigned jobs, unsigned fds_per_file);
 
+/* Whether w has a multi-buffer kernel (not --md5 openssl): the lanes. */
+bool hash_worker_has_lanes(const struct hash_worker *w);
+
 /* Whether e is one for hash_worker_run_lanes: w has a multi-buffer
  * kernel (not --md5 openssl) and e is a regular file over HASH_SMALL_MAX,
  * not sparse, named in under PATH_MAX. */

@@ -58,6 +58,11 @@ unsigned hash_lane_window(unsigned jobs, unsigned fds_per_file)
 	       n ? (unsigned)n : 1;
 }
 
+bool hash_worker_has_lanes(const struct hash_worker *w)
+{
+	return w->mb != NULL;
+}
+
 bool hash_worker_lane_file(const struct hash_worker *w, const struct entry *e)
 {
 	return w->mb && e->type == ENTRY_FILE && e->size > HASH_SMALL_MAX &&

@@ -589,110 +589,155 @@ static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
 	return 0;
 }
 
-/* A hash worker's feed of large local files for its lanes: first the
- * ones of the batch it popped, then, while they are hashed, the large
- * files at the head of the queue (small ones stay for batching). Each
- * file's slot is completed as soon as it is done, so the writer never
- * waits for a whole window of large files. */
+/* A hash worker with lanes (local trees, not --md5 openssl): every
+ * batch it takes is hashed at once except its large files, which wait
+ * in own[] for a place in the worker's lanes. While the lanes run, the
+ * worker takes one more batch per round without waiting, so that the
+ * large files of a tree where they are mixed with small ones still fill
+ * the lanes, and the small ones are not held back. Each slot is
+ * completed as soon as its file is done, so the writer never waits for a
+ * whole window of large files. */
 struct lane_feed {
 	struct snap_run *r;
 	struct hash_worker *w;
-	struct entry **own;         /* the popped batch's large files */
+	struct entry *own[HASH_BATCH_MAX];
 	size_t nown, pos;
-	bool failed;                /* run_fail called */
+	bool failed;                /* run_fail called: take no more */
 	struct errbuf *eb;
 };
 
-static bool is_lane_slot(const void *item, void *ctx)
+static void fail_batch(struct lane_feed *f, struct ordered_slot **slots,
+		       int n, int ret)
 {
-	const struct ordered_slot *slot = item;
+	/* fail before completing: the writer must not take an unhashed
+	 * entry for a result */
+	if (!f->failed)
+		run_fail(f->r, f->eb, ret);
+	f->failed = true;
+	ordered_complete_batch(f->r->win, slots, (size_t)n);
+}
 
-	return slot->needs_work == SLOT_HASH &&
-	       hash_worker_lane_file(ctx, &slot->entry);
+/* A popped batch: everything but the large files hashed now, their
+ * slots completed; the large ones left in own[] (own[] must be empty).
+ * 0, or -errno with the run failed and every slot of the batch done. */
+static int feed_take(struct lane_feed *f, struct ordered_slot **slots,
+		     int n)
+{
+	struct snap_run *r = f->r;
+	struct entry *items[HASH_BATCH_MAX], *rest[HASH_BATCH_MAX];
+	struct ordered_slot *others[HASH_BATCH_MAX];
+	size_t nrest = 0, nothers = 0;
+	int i, k, ret = 0;
+
+	f->nown = f->pos = 0;
+	if (r->o->interrupted && *r->o->interrupted)
+		k = errbuf_set(f->eb, -EINTR, "interrupted");
+	else
+		k = confirm_reused(r, slots, n, items, f->eb);
+	if (k < 0) {
+		fail_batch(f, slots, n, k);
+		return k;
+	}
+	for (i = 0; i < k; i++) {
+		if (hash_worker_lane_file(f->w, items[i]))
+			f->own[f->nown++] = items[i];
+		else
+			rest[nrest++] = items[i];
+	}
+	if (nrest)
+		ret = hash_worker_run(f->w, scanner_rootfd(r->scanner),
+				      r->o->file_root, rest, nrest, r->heap,
+				      r->stats, f->eb);
+	if (ret < 0) {
+		f->nown = 0;
+		fail_batch(f, slots, n, ret);
+		return ret;
+	}
+	for (i = 0; i < n; i++) {
+		size_t j;
+
+		for (j = 0; j < f->nown; j++)
+			if (&slots[i]->entry == f->own[j])
+				break;
+		if (j == f->nown)
+			others[nothers++] = slots[i];
+	}
+	ordered_complete_batch(r->win, others, nothers);
+	return 0;
 }
 
 static struct entry *feed_next(void *ctx)
 {
 	struct lane_feed *f = ctx;
-	void *item;
+	struct ordered_slot *slots[HASH_BATCH_MAX];
+	void *batch[HASH_BATCH_MAX];
+	bool ended;
+	int n, i;
 
-	if (f->pos < f->nown)
-		return f->own[f->pos++];
 	if (f->failed)
 		return NULL;
-	if (bqueue_try_pop_if(f->r->jobs, &item, is_lane_slot, f->w) != 1)
-		return NULL;
-	return &((struct ordered_slot *)item)->entry;
+	if (f->pos == f->nown) {
+		/* one batch per round: the lanes go on meanwhile */
+		n = bqueue_try_pop_batch_weighted(f->r->jobs, batch,
+						  HASH_BATCH_MAX, job_weight,
+						  HASH_ARENA_SIZE, &ended);
+		for (i = 0; i < n; i++)
+			slots[i] = batch[i];
+		if (n > 0)
+			feed_take(f, slots, n);
+	}
+	return f->pos < f->nown ? f->own[f->pos++] : NULL;
 }
 
 static void feed_done(void *ctx, struct entry *e, int ret)
 {
 	struct lane_feed *f = ctx;
+	struct ordered_slot *slot = container_of(e, struct ordered_slot,
+						 entry);
 
-	/* fail before completing: the writer must not take an unhashed
-	 * entry for a result */
-	if (ret < 0 && !f->failed) {
-		run_fail(f->r, f->eb, ret);
-		f->failed = true;
-	}
-	ordered_complete(f->r->win, container_of(e, struct ordered_slot,
-						 entry));
+	if (ret < 0)
+		fail_batch(f, &slot, 1, ret);
+	else
+		ordered_complete(f->r->win, slot);
 }
 
-/* Hash the batch's entries that need it (items[0..k)): the large local
- * files through the worker's lanes, with more from the queue, the rest
- * as one batch. Completes every slot of the batch. */
-static int hash_batch_lanes(struct snap_run *r, struct hash_worker *w,
-			    unsigned window, struct ordered_slot **slots,
-			    int n, struct entry **items, int k,
+/* The loop of a worker with lanes: a batch (waiting for it), then the
+ * lanes while they have files. Returns when the queue ends or the run
+ * failed. */
+static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 			    struct errbuf *eb)
 {
-	struct entry *large[HASH_BATCH_MAX], *rest[HASH_BATCH_MAX];
-	struct ordered_slot *others[HASH_BATCH_MAX];
-	struct lane_feed f = { .r = r, .w = w, .own = large, .eb = eb };
+	struct lane_feed f = { .r = r, .w = w, .eb = eb };
 	struct hash_lane_source src = { feed_next, feed_done, &f };
-	size_t nlarge = 0, nrest = 0, nothers = 0;
-	int i, ret = 0;
+	struct ordered_slot *slots[HASH_BATCH_MAX];
+	void *batch[HASH_BATCH_MAX];
+	/* 2 descriptors per file: the file, its heap temp */
+	unsigned window = hash_lane_window(r->o->jobs, 2);
+	int n, i, ret;
 
-	for (i = 0; i < k; i++) {
-		if (hash_worker_lane_file(w, items[i]))
-			large[nlarge++] = items[i];
-		else
-			rest[nrest++] = items[i];
-	}
-	for (i = 0; i < n; i++) {
-		size_t j;
-
-		for (j = 0; j < nlarge; j++)
-			if (&slots[i]->entry == large[j])
-				break;
-		if (j == nlarge)
-			others[nothers++] = slots[i];
-	}
-	if (nrest)
-		ret = hash_worker_run(w, scanner_rootfd(r->scanner),
-				      r->o->file_root, rest, nrest, r->heap,
-				      r->stats, eb);
-	if (ret < 0) {
-		run_fail(r, eb, ret);
-		ordered_complete_batch(r->win, slots, (size_t)n);
-		return ret;
-	}
-	ordered_complete_batch(r->win, others, nothers);
-	f.nown = nlarge;
-	if (!nlarge)
-		return 0;
-	ret = hash_worker_run_lanes(w, scanner_rootfd(r->scanner),
-				    r->o->file_root, window, &src, r->heap,
-				    r->stats, r->o->interrupted, eb);
-	if (ret < 0 && !f.failed)
-		run_fail(r, eb, ret);
-	/* stopped before taking all of the batch's own */
-	while (f.pos < f.nown)
-		ordered_complete(r->win, container_of(f.own[f.pos++],
+	while (!f.failed &&
+	       (n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
+					      job_weight,
+					      HASH_ARENA_SIZE)) > 0) {
+		for (i = 0; i < n; i++)
+			slots[i] = batch[i];
+		if (feed_take(&f, slots, n) < 0 || !f.nown)
+			continue;
+		ret = hash_worker_run_lanes(w, scanner_rootfd(r->scanner),
+					    r->o->file_root, window, &src,
+					    r->heap, r->stats,
+					    r->o->interrupted, eb);
+		if (ret < 0 && !f.failed) {
+			run_fail(r, eb, ret);
+			f.failed = true;
+		}
+		/* stopped before the lanes took all of them */
+		while (f.pos < f.nown)
+			ordered_complete(r->win,
+					 container_of(f.own[f.pos++],
 						      struct ordered_slot,
 						      entry));
-	return ret;
+	}
 }
 
 static void *hash_main(void *arg)
@@ -703,10 +748,6 @@ static void *hash_main(void *arg)
 	void *batch[HASH_BATCH_MAX];
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	struct entry *items[HASH_BATCH_MAX];
-	/* large local files side by side in lanes: 2 descriptors each
-	 * (the file, its heap temp) */
-	unsigned window = hash_lane_window(r->o->jobs, 2);
-	bool lanes;
 	int n, i, ret;
 
 	ret = hash_worker_new(r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
@@ -723,7 +764,12 @@ static void *hash_main(void *arg)
 		hash_worker_free(w);
 		return NULL;
 	}
-	lanes = !r->rtree && window > 1;
+	if (!r->rtree && hash_worker_has_lanes(w) &&
+	    hash_lane_window(r->o->jobs, 2) > 1) {
+		hash_lanes_main(r, w, &eb);
+		hash_worker_free(w);
+		return NULL;
+	}
 	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					       job_weight, HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
@@ -732,13 +778,6 @@ static void *hash_main(void *arg)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
 			ret = confirm_reused(r, slots, n, items, &eb);
-		if (ret > 0 && lanes) {
-			/* completes every slot, fails the run itself */
-			if (hash_batch_lanes(r, w, window, slots, n, items,
-					     ret, &eb) < 0)
-				break;
-			continue;
-		}
 		if (ret > 0)
 			ret = r->rtree ?
 			      hash_worker_run_remote(w, r->rtree, items,

@@ -184,35 +184,38 @@ static void test_bqueue_weighted(void)
 	bqueue_free(q);
 }
 
-/* try_pop_if takes the head only when the predicate says so, never an
- * item behind it, and never blocks. */
-static bool at_least(const void *item, void *ctx)
+/* The non-blocking weighted pop sizes its batch as the blocking one,
+ * says "empty" apart from "ended", and never blocks. */
+static void test_bqueue_try_weighted(void)
 {
-	return (uintptr_t)item >= *(const uintptr_t *)ctx;
-}
-
-static void test_bqueue_try_pop_if(void)
-{
-	uintptr_t min = 10;
-	void *out = NULL;
+	static const uintptr_t w[] = { 3, 4, 100, 1 };
+	bool ended = true;
+	void *out[8];
 	struct bqueue *q;
+	size_t i;
 
-	CHECK_EQ(bqueue_new(4, &q), 0);
-	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 0);
-	CHECK_EQ(bqueue_push(q, (void *)(uintptr_t)20), 0);
-	CHECK_EQ(bqueue_push(q, (void *)(uintptr_t)3), 0);
-	CHECK_EQ(bqueue_push(q, (void *)(uintptr_t)30), 0);
-	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 1);
-	CHECK_EQ((uintptr_t)out, 20);
-	/* 3 at the head: refused, and 30 behind it is not taken */
-	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 0);
-	CHECK_EQ((uintptr_t)out, 20);
-	CHECK_EQ(bqueue_pop(q, &out), 1);
-	CHECK_EQ((uintptr_t)out, 3);
-	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), 1);
-	CHECK_EQ((uintptr_t)out, 30);
+	CHECK_EQ(bqueue_new(8, &q), 0);
+	CHECK_EQ(bqueue_try_pop_batch_weighted(q, out, 8, weight_of, 8,
+					       &ended), 0);
+	CHECK(!ended);
+	for (i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+		CHECK_EQ(bqueue_push(q, (void *)w[i]), 0);
+	CHECK_EQ(bqueue_try_pop_batch_weighted(q, out, 8, weight_of, 8,
+					       &ended), 2);
+	CHECK_EQ((uintptr_t)out[0], 3);
+	CHECK_EQ(bqueue_try_pop_batch_weighted(q, out, 8, weight_of, 8,
+					       &ended), 1);
+	CHECK_EQ((uintptr_t)out[0], 100);
+	bqueue_close(q);
+	CHECK_EQ(bqueue_try_pop_batch_weighted(q, out, 8, weight_of, 8,
+					       &ended), 1);
+	CHECK(!ended);
+	CHECK_EQ(bqueue_try_pop_batch_weighted(q, out, 8, weight_of, 8,
+					       &ended), 0);
+	CHECK(ended);
 	bqueue_abort(q);
-	CHECK_EQ(bqueue_try_pop_if(q, &out, at_least, &min), -ECANCELED);
+	CHECK_EQ(bqueue_try_pop_batch_weighted(q, out, 8, weight_of, 8,
+					       &ended), -ECANCELED);
 	bqueue_free(q);
 }
 
@@ -226,6 +229,6 @@ int main(void)
 	RUN_TEST(test_name_check);
 	RUN_TEST(test_bqueue);
 	RUN_TEST(test_bqueue_weighted);
-	RUN_TEST(test_bqueue_try_pop_if);
+	RUN_TEST(test_bqueue_try_weighted);
 	return test_finish();
 }
