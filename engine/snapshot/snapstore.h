@@ -1,8 +1,9 @@
 /* snapstore: the snapshot store (SNAP_ROOT): time-stamped names
  * YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack (snapshot_name.h), listing,
- * "latest at or before", atomic publication and reading. Two backends behind one
- * handle: a local directory (temp file, fsync, rename without overwrite,
- * fsync of the directory) and an object store "s3://bucket/prefix" or
+ * "latest at or before", atomic publication and reading. Two backends
+ * behind one handle (snapstore_impl.h): a local directory
+ * (snapstore_local.c: temp file, fsync, rename without overwrite, fsync
+ * of the directory) and an object store "s3://bucket/prefix" or
  * "az://container/prefix" (snapstore_remote.c: the snapshot is spooled to
  * an unnamed temp file and published with one PUT at commit; paths are
  * full URLs). */
