@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "relpath.h"
 #include "snapshot_reader.h"
 #include "snapstore_impl.h"
 #include "banned.h"
@@ -173,31 +173,6 @@ static int local_list(void *self, struct snapstore_list *out,
 	return 0;
 }
 
-/* mkdir -p of an absolute or relative path */
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path), i;
-
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (i < len && buf[i] != '/')
-			continue;
-		if (buf[i - 1] == '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		if (i < len)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
 /* open (creating it if needed) the subdirectory name of parent; a new
  * directory is made durable by syncing its parent */
 static int mkdir_at(int parent, const char *name)
@@ -296,7 +271,8 @@ static int local_tx_begin(void *self, struct snapstore_tx *tx,
 	int rootfd = -1, yfd = -1;
 	int rc, i;
 
-	rc = mkdir_p(snap_root);
+	/* no errbuf: the message below names the root, not the component */
+	rc = relpath_mkdir_p(snap_root, NULL);
 	if (rc) {
 		errbuf_set(eb, rc, "cannot create directory '%s': %s",
 			   snap_root, strerror(-rc));
