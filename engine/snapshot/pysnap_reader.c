@@ -16,7 +16,7 @@
 #include <zlib.h>
 
 #include "pysnap_json.h"
-#include "snapstore.h"
+#include "snapshot_name.h"
 
 #include "banned.h"
 

@@ -1,174 +1,22 @@
-/* snapstore: naming, listing and atomic publication of snapshot files in
- * the local SNAP_ROOT, and the handle that dispatches to the remote half
- * (snapstore_remote.c); the snapshot writer streams into a snapstore_tx. */
+/* snapstore: the snapshot store handle: argument checks and dispatch to
+ * the local or the remote backend (snapstore_impl.h), chosen by the root;
+ * what both share: the listing order, the converted twins, and the temp
+ * file the snapshot writer streams into (a snapstore_tx). */
 #include "snapstore.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/random.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "snapshot_reader.h"
 #include "snapstore_impl.h"
-#include "tmpfile.h"
 #include "banned.h"
 
-#define NS_PER_SEC INT64_C(1000000000)
-/* "YYYY-MM-DD_HH-MM-SS_ffffffZ": the stamp before the format's suffix */
-#define STAMP_LEN 27
-#define TMP_MAX_TRIES 16
-
-const char *snapstore_suffix(enum snapshot_format fmt)
+static const char *root_of(const struct snapstore *ss)
 {
-	switch (fmt) {
-	case SNAPSHOT_FORMAT_MSGPACK:
-		return SNAPSTORE_SUFFIX;
-	case SNAPSHOT_FORMAT_JSONL_GZ:
-		return SNAPSTORE_SUFFIX_JSONL_GZ;
-	}
-	return NULL;
-}
-
-int snapstore_format_name(int64_t time_ns, enum snapshot_format fmt,
-			  char *out, size_t cap)
-{
-	const char *suffix = snapstore_suffix(fmt);
-	int64_t secs = time_ns / NS_PER_SEC;
-	int64_t rem = time_ns % NS_PER_SEC;
-	struct tm tm;
-	time_t t;
-	int n;
-
-	if (!out || !cap || !suffix)
-		return -EINVAL;
-	if (rem < 0) {
-		rem += NS_PER_SEC;
-		secs--;
-	}
-	t = (time_t)secs;
-	if (!gmtime_r(&t, &tm))
-		return -EINVAL;
-	n = snprintf(out, cap,
-		     "%04d/%02d/%04d-%02d-%02d_%02d-%02d-%02d_%06dZ%s",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_year + 1900,
-		     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, (int)(rem / 1000), suffix);
-	if (n < 0)
-		return -EINVAL;
-	if ((size_t)n >= cap)
-		return -ENAMETOOLONG;
-	return n;
-}
-
-/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-/* n decimal digits at s, or -1 */
-static int digits(const char *s, int n)
-{
-	int v = 0, i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-int snapstore_parse_name(const char *base_name, int64_t *time_ns,
-			 enum snapshot_format *fmt_out)
-{
-	/* position of each separator in "YYYY-MM-DD_HH-MM-SS_ffffffZ" */
-	static const struct {
-		int pos;
-		char c;
-	} seps[] = { { 4, '-' }, { 7, '-' }, { 10, '_' }, { 13, '-' },
-		     { 16, '-' }, { 19, '_' }, { 26, 'Z' } };
-	char again[SNAPSTORE_NAME_MAX];
-	enum snapshot_format fmt;
-	int y, mo, d, h, mi, s, us;
-	int64_t secs, t;
-	size_t i;
-
-	if (!base_name || !time_ns || strlen(base_name) < STAMP_LEN)
-		return -EINVAL;
-	if (!strcmp(base_name + STAMP_LEN, SNAPSTORE_SUFFIX))
-		fmt = SNAPSHOT_FORMAT_MSGPACK;
-	else if (!strcmp(base_name + STAMP_LEN, SNAPSTORE_SUFFIX_JSONL_GZ))
-		fmt = SNAPSHOT_FORMAT_JSONL_GZ;
-	else
-		return -EINVAL;
-	for (i = 0; i < sizeof(seps) / sizeof(seps[0]); i++)
-		if (base_name[seps[i].pos] != seps[i].c)
-			return -EINVAL;
-	y = digits(base_name, 4);
-	mo = digits(base_name + 5, 2);
-	d = digits(base_name + 8, 2);
-	h = digits(base_name + 11, 2);
-	mi = digits(base_name + 14, 2);
-	s = digits(base_name + 17, 2);
-	us = digits(base_name + 20, 6);
-	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
-	    h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59 || us < 0)
-		return -EINVAL;
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-	/* int64 ns spans 1677..2262 */
-	if (secs > INT64_MAX / NS_PER_SEC - 1 ||
-	    secs < INT64_MIN / NS_PER_SEC + 1)
-		return -EINVAL;
-	t = secs * NS_PER_SEC + (int64_t)us * 1000;
-	/* the round trip rejects dates such as 02-30 */
-	if (snapstore_format_name(t, fmt, again, sizeof(again)) < 0 ||
-	    strcmp(again + 8, base_name))
-		return -EINVAL;
-	*time_ns = t;
-	if (fmt_out)
-		*fmt_out = fmt;
-	return 0;
-}
-
-static bool is_digits(const char *s, size_t n)
-{
-	size_t i;
-
-	if (strlen(s) != n)
-		return false;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
-}
-
-static bool is_type(int dirfd, const struct dirent *de, mode_t type)
-{
-	struct stat st;
-
-	if (de->d_type != DT_UNKNOWN)
-		return (type == S_IFDIR && de->d_type == DT_DIR) ||
-		       (type == S_IFREG && de->d_type == DT_REG);
-	if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW))
-		return false;
-	return (st.st_mode & S_IFMT) == type;
+	return ss->ops->root(ss->self);
 }
 
 int snapstore_list_push(struct snapstore_list *l, size_t *cap,
@@ -208,135 +56,10 @@ static int item_cmp(const void *a, const void *b)
 	return strcmp(x->relpath, y->relpath);
 }
 
-/* open a subdirectory as a DIR stream; NULL with errno on failure */
-static DIR *open_subdir(int parent, const char *name)
-{
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (fd < 0)
-		return NULL;
-	d = fdopendir(fd);
-	if (!d) {
-		int e = errno;
-
-		close(fd);
-		errno = e;
-	}
-	return d;
-}
-
-static int list_month(DIR *md, const char *year, const char *month,
-		      struct snapstore_list *l, size_t *cap)
-{
-	char rel[SNAPSTORE_NAME_MAX + 16];
-	struct dirent *de;
-	enum snapshot_format fmt;
-	int64_t t;
-	int rc, n;
-
-	for (;;) {
-		errno = 0;
-		de = readdir(md);
-		if (!de)
-			return errno ? -errno : 0;
-		if (snapstore_parse_name(de->d_name, &t, &fmt))
-			continue;
-		if (!is_type(dirfd(md), de, S_IFREG))
-			continue;
-		n = snprintf(rel, sizeof(rel), "%s/%s/%s", year, month,
-			     de->d_name);
-		if (n < 0 || (size_t)n >= sizeof(rel))
-			continue;
-		rc = snapstore_list_push(l, cap, rel, (size_t)n, t, fmt);
-		if (rc)
-			return rc;
-	}
-}
-
-static int list_year(DIR *yd, const char *year, struct snapstore_list *l,
-		     size_t *cap)
-{
-	struct dirent *de;
-	int rc;
-
-	for (;;) {
-		DIR *md;
-
-		errno = 0;
-		de = readdir(yd);
-		if (!de)
-			return errno ? -errno : 0;
-		if (!is_digits(de->d_name, 2) ||
-		    !is_type(dirfd(yd), de, S_IFDIR))
-			continue;
-		md = open_subdir(dirfd(yd), de->d_name);
-		if (!md)
-			return -errno;
-		rc = list_month(md, year, de->d_name, l, cap);
-		closedir(md);
-		if (rc)
-			return rc;
-	}
-}
-
 void snapstore_list_sort(struct snapstore_list *l)
 {
 	if (l->n > 1)
 		qsort(l->items, l->n, sizeof(*l->items), item_cmp);
-}
-
-static int local_list(const char *snap_root, struct snapstore_list *out,
-		      struct errbuf *eb)
-{
-	struct snapstore_list l = SNAPSTORE_LIST_INIT;
-	struct dirent *de;
-	size_t cap = 0;
-	DIR *root;
-	int rc = 0;
-
-	if (!snap_root || !out)
-		return errbuf_set(eb, -EINVAL,
-				  "cannot list snapshots: invalid arguments");
-	*out = l;
-	root = opendir(snap_root);
-	if (!root) {
-		if (errno == ENOENT)
-			return 0;
-		return errbuf_set(eb, -errno, "cannot list snapshots in '%s': %s",
-				  snap_root, strerror(errno));
-	}
-	for (;;) {
-		DIR *yd;
-
-		errno = 0;
-		de = readdir(root);
-		if (!de) {
-			rc = errno ? -errno : 0;
-			break;
-		}
-		if (!is_digits(de->d_name, 4) ||
-		    !is_type(dirfd(root), de, S_IFDIR))
-			continue;
-		yd = open_subdir(dirfd(root), de->d_name);
-		if (!yd) {
-			rc = -errno;
-			break;
-		}
-		rc = list_year(yd, de->d_name, &l, &cap);
-		closedir(yd);
-		if (rc)
-			break;
-	}
-	closedir(root);
-	if (rc) {
-		snapstore_list_release(&l);
-		return errbuf_set(eb, rc, "cannot list snapshots in '%s': %s",
-				  snap_root, strerror(-rc));
-	}
-	snapstore_list_sort(&l);
-	*out = l;
-	return 0;
 }
 
 /* A Python-format snapshot converted by convert-snapshots has a native
@@ -374,13 +97,10 @@ int snapstore_list(struct snapstore *ss, struct snapstore_list *out,
 				  "cannot list snapshots: invalid arguments");
 	out->items = NULL;
 	out->n = 0;
-	if (!ss->root)
+	if (!root_of(ss))
 		return errbuf_set(eb, -EINVAL,
 				  "cannot list snapshots: no snapshot root");
-	if (ss->os)
-		rc = snapstore_remote_list(ss, out, eb);
-	else
-		rc = local_list(ss->root, out, eb);
+	rc = ss->ops->list(ss->self, out, eb);
 	if (rc == 0)
 		drop_converted(out);
 	return rc;
@@ -399,7 +119,7 @@ void snapstore_list_release(struct snapstore_list *l)
 	l->n = 0;
 }
 
-static char *join(const char *root, const char *rel)
+char *snapstore_join(const char *root, const char *rel)
 {
 	size_t rl = strlen(root);
 	size_t len;
@@ -418,7 +138,7 @@ int snapstore_find_latest(struct snapstore *ss, bool has_before,
 			  int64_t before_ns, char **path_out,
 			  struct errbuf *eb)
 {
-	const char *snap_root = ss ? ss->root : NULL;
+	const char *snap_root = ss ? root_of(ss) : NULL;
 	struct snapstore_list l = SNAPSTORE_LIST_INIT;
 	const struct snapstore_item *hit = NULL;
 	size_t i;
@@ -445,7 +165,8 @@ int snapstore_find_latest(struct snapstore *ss, bool has_before,
 					  when, sizeof(when)) > 0)
 			rc = errbuf_set(eb, -ENOENT,
 					"no snapshot at or before %.*s in '%s'",
-					STAMP_LEN, when + 8, snap_root);
+					SNAPSHOT_NAME_STAMP_LEN, when + 8,
+					snap_root);
 		else
 			rc = errbuf_set(eb, -ENOENT, "no snapshot in '%s'",
 					snap_root);
@@ -459,47 +180,6 @@ out:
 	return rc;
 }
 
-/* mkdir -p of an absolute or relative path */
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path), i;
-
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (i < len && buf[i] != '/')
-			continue;
-		if (buf[i - 1] == '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0755) && errno != EEXIST)
-			return -errno;
-		if (i < len)
-			buf[i] = '/';
-	}
-	return 0;
-}
-
-/* open (creating it if needed) the subdirectory name of parent; a new
- * directory is made durable by syncing its parent */
-static int mkdir_at(int parent, const char *name)
-{
-	int fd;
-
-	if (mkdirat(parent, name, 0755) == 0) {
-		if (fsync(parent))
-			return -errno;
-	} else if (errno != EEXIST) {
-		return -errno;
-	}
-	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
-}
-
 static void tx_free(struct snapstore_tx *tx)
 {
 	if (tx->fd >= 0)
@@ -510,90 +190,13 @@ static void tx_free(struct snapstore_tx *tx)
 	free(tx);
 }
 
-/* Hold a new temp snapshot with flock(LOCK_EX) until it is renamed: the
- * mark of a live temp for snapstore_remove_stale_temps. False when a
- * cleaner took the name for a leftover between our create and our lock
- * (the caller picks a new name). */
-static bool tmp_lock(int dirfd, const char *name, int fd)
-{
-	struct stat a, b;
-
-	if (flock(fd, LOCK_EX))
-		return true;  /* no locks here: no cleaner can take it */
-	return !fstat(fd, &a) && !fstatat(dirfd, name, &b, AT_SYMLINK_NOFOLLOW) &&
-	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
-}
-
-/* Remove the temps of dead writers in one month directory. */
-static int remove_stale_in(DIR *md)
-{
-	struct dirent *de;
-	int removed = 0;
-
-	while ((de = readdir(md))) {
-		struct stat st;
-		int fd;
-
-		if (strncmp(de->d_name, SNAPSTORE_TMP_PREFIX,
-			    sizeof(SNAPSTORE_TMP_PREFIX) - 1))
-			continue;
-		fd = openat(dirfd(md), de->d_name, O_RDONLY | O_NOFOLLOW |
-			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		/* the lock taken: its writer is gone; held while unlinking */
-		if (!fstat(fd, &st) && S_ISREG(st.st_mode) &&
-		    !flock(fd, LOCK_EX | LOCK_NB) &&
-		    !unlinkat(dirfd(md), de->d_name, 0))
-			removed++;
-		close(fd);
-	}
-	return removed;
-}
-
-int snapstore_remove_stale_temps(struct snapstore *ss)
-{
-	struct dirent *yde, *mde;
-	DIR *root, *yd, *md;
-	int removed = 0;
-
-	if (!ss || !ss->root || ss->os)
-		return 0;
-	root = opendir(ss->root);
-	if (!root)
-		return 0;
-	while ((yde = readdir(root))) {
-		if (!is_digits(yde->d_name, 4) ||
-		    !is_type(dirfd(root), yde, S_IFDIR))
-			continue;
-		yd = open_subdir(dirfd(root), yde->d_name);
-		if (!yd)
-			continue;
-		while ((mde = readdir(yd))) {
-			if (!is_digits(mde->d_name, 2) ||
-			    !is_type(dirfd(yd), mde, S_IFDIR))
-				continue;
-			md = open_subdir(dirfd(yd), mde->d_name);
-			if (!md)
-				continue;
-			removed += remove_stale_in(md);
-			closedir(md);
-		}
-		closedir(yd);
-	}
-	closedir(root);
-	return removed;
-}
-
 int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 		    enum snapshot_format fmt, struct snapstore_tx **out,
 		    struct errbuf *eb)
 {
-	const char *snap_root = ss ? ss->root : NULL;
+	const char *snap_root = ss ? root_of(ss) : NULL;
 	struct snapstore_tx *tx;
-	char part[8];
-	int rootfd = -1, yfd = -1;
-	int rc, i;
+	int rc;
 
 	if (!snap_root || !*snap_root || !out)
 		return errbuf_set(eb, -EINVAL,
@@ -620,76 +223,14 @@ int snapstore_begin(struct snapstore *ss, int64_t time_ns,
 		goto fail;
 	}
 	tx->base = tx->relpath + 8;
+	tx->time_ns = time_ns;
 	tx->ss = ss;
-	if (ss->os) {
-		rc = snapstore_remote_begin(tx, eb);
-		if (rc < 0)
-			goto fail;
-		*out = tx;
-		return 0;
-	}
-	rc = mkdir_p(snap_root);
-	if (rc) {
-		errbuf_set(eb, rc, "cannot create directory '%s': %s",
-			   snap_root, strerror(-rc));
+	rc = ss->ops->tx_begin(ss->self, tx, eb);
+	if (rc < 0)
 		goto fail;
-	}
-	rootfd = open(snap_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		rc = errbuf_set(eb, -errno, "cannot open directory '%s': %s",
-				snap_root, strerror(errno));
-		goto fail;
-	}
-	memcpy(part, tx->relpath, 4);
-	part[4] = '\0';
-	yfd = mkdir_at(rootfd, part);
-	if (yfd < 0) {
-		rc = errbuf_set(eb, yfd, "cannot create directory '%s/%s': %s",
-				snap_root, part, strerror(-yfd));
-		goto fail;
-	}
-	memcpy(part, tx->relpath + 5, 2);
-	part[2] = '\0';
-	tx->dirfd = mkdir_at(yfd, part);
-	if (tx->dirfd < 0) {
-		rc = errbuf_set(eb, tx->dirfd,
-				"cannot create directory '%s/%.7s': %s",
-				snap_root, tx->relpath, strerror(-tx->dirfd));
-		goto fail;
-	}
-	for (i = 0; i < TMP_MAX_TRIES; i++) {
-		uint64_t rnd = 0;
-
-		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-			rnd = (uint64_t)getpid() << 16 ^ (uint64_t)i ^
-			      (uint64_t)time_ns;
-		snprintf(tx->tmpname, sizeof(tx->tmpname),
-			 SNAPSTORE_TMP_PREFIX "%s.%016" PRIx64, tx->base, rnd);
-		tx->fd = openat(tx->dirfd, tx->tmpname,
-				O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-		if (tx->fd >= 0 && !tmp_lock(tx->dirfd, tx->tmpname, tx->fd)) {
-			close(tx->fd);
-			tx->fd = -1;
-			errno = EEXIST;
-		}
-		if (tx->fd >= 0 || errno != EEXIST)
-			break;
-	}
-	if (tx->fd < 0) {
-		rc = errbuf_set(eb, -errno, "cannot create '%s/%.8s%s': %s",
-				snap_root, tx->relpath, tx->tmpname,
-				strerror(errno));
-		goto fail;
-	}
-	close(yfd);
-	close(rootfd);
 	*out = tx;
 	return 0;
 fail:
-	if (yfd >= 0)
-		close(yfd);
-	if (rootfd >= 0)
-		close(rootfd);
 	tx_free(tx);
 	return rc;
 }
@@ -724,98 +265,18 @@ const char *snapstore_tx_relpath(const struct snapstore_tx *tx)
 	return tx ? tx->relpath : NULL;
 }
 
-/* rename without replacing; link + unlink where renameat2 is missing */
-static int publish(struct snapstore_tx *tx)
-{
-	if (renameat2(tx->dirfd, tx->tmpname, tx->dirfd, tx->base,
-		      RENAME_NOREPLACE) == 0)
-		return 0;
-	if (errno != EINVAL && errno != ENOSYS)
-		return -errno;
-	if (linkat(tx->dirfd, tx->tmpname, tx->dirfd, tx->base, 0))
-		return -errno;
-	unlinkat(tx->dirfd, tx->tmpname, 0);
-	return 0;
-}
-
 int snapstore_commit(struct snapstore_tx *tx, char **path_out,
 		     struct errbuf *eb)
 {
-	int rc = 0, tries;
-	int fd;
+	int rc;
 
 	if (path_out)
 		*path_out = NULL;
 	if (!tx)
 		return errbuf_set(eb, -EINVAL,
 				  "cannot save snapshot: invalid arguments");
-	if (tx->ss->os)
-		return snapstore_remote_commit(tx, path_out, eb);
-	if (tx->err) {
-		rc = errbuf_set(eb, tx->err, "cannot write '%s/%s': %s",
-				tx->root, tx->relpath, strerror(-tx->err));
-		goto abort;
-	}
-	if (fsync(tx->fd)) {
-		rc = errbuf_set(eb, -errno, "cannot sync '%s/%s': %s",
-				tx->root, tx->relpath, strerror(errno));
-		goto abort;
-	}
-	/* renamed while still open: its lock marks the temp name as live
-	 * until it is gone */
-	rc = publish(tx);
-	/* two runs that started in the same microsecond want one name: the
-	 * later takes the next free microsecond (the header keeps its real
-	 * start time) */
-	for (tries = 0; rc == -EEXIST && tries < 1000; tries++) {
-		char next[SNAPSTORE_NAME_MAX];
-		enum snapshot_format fmt;
-		int64_t t;
-
-		if (snapstore_parse_name(tx->base, &t, &fmt) < 0 ||
-		    snapstore_format_name(t + 1000, fmt, next, sizeof(next)) < 0 ||
-		    memcmp(next, tx->relpath, 8))
-			break;  /* not across a month's directory */
-		memcpy(tx->relpath, next, sizeof(next));
-		rc = publish(tx);
-	}
-	if (rc == -EEXIST) {
-		errbuf_set(eb, rc, "cannot save snapshot '%s/%s': a snapshot "
-			   "with that name already exists", tx->root,
-			   tx->relpath);
-		goto abort;
-	} else if (rc) {
-		errbuf_set(eb, rc, "cannot rename snapshot to '%s/%s': %s",
-			   tx->root, tx->relpath, strerror(-rc));
-		goto abort;
-	}
-	fd = tx->fd;
-	tx->fd = -1;
-	if (close(fd)) {
-		/* the name may show missing bytes: take it back */
-		rc = errbuf_set(eb, -errno, "cannot close '%s/%s': %s",
-				tx->root, tx->relpath, strerror(errno));
-		unlinkat(tx->dirfd, tx->base, 0);
-		tx_free(tx);
-		return rc;
-	}
-	if (fsync(tx->dirfd)) {
-		/* the file is in place; durability of its name is unknown */
-		rc = errbuf_set(eb, -errno, "cannot sync directory of '%s/%s': %s",
-				tx->root, tx->relpath, strerror(errno));
-		tx_free(tx);
-		return rc;
-	}
-	if (path_out) {
-		*path_out = join(tx->root, tx->relpath);
-		if (!*path_out)
-			rc = errbuf_set(eb, -ENOMEM,
-					"cannot save snapshot: out of memory");
-	}
+	rc = tx->ss->ops->tx_commit(tx->ss->self, tx, path_out, eb);
 	tx_free(tx);
-	return rc;
-abort:
-	snapstore_abort(tx);
 	return rc;
 }
 
@@ -823,8 +284,8 @@ void snapstore_abort(struct snapstore_tx *tx)
 {
 	if (!tx)
 		return;
-	if (tx->dirfd >= 0 && tx->tmpname[0])
-		unlinkat(tx->dirfd, tx->tmpname, 0);
+	if (tx->ss->ops->tx_abort)
+		tx->ss->ops->tx_abort(tx->ss->self, tx);
 	tx_free(tx);
 }
 
@@ -842,31 +303,14 @@ int snapstore_open(const char *root, const char *storage_options_json,
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	for (rc = 0; rc < SNAPSTORE_CACHE_MAX; rc++)
-		ss->cache[rc].fd = -1;
-	pthread_mutex_init(&ss->lock, NULL);
-	if (o)
-		ss->log = o->log;
+	if (root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5)))
+		ss->ops = &snapstore_remote_ops;
 	else
-		ss->log = (struct logger)LOGGER_INIT;
-	ss->tmpdir = tmpfile_dir();
-	if (root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5))) {
-		rc = snapstore_remote_open(ss, root, storage_options_json, o,
-					   eb);
-		if (rc < 0) {
-			snapstore_free(ss);
-			return rc;
-		}
-	} else if (root) {
-		if (!*root) {
-			snapstore_free(ss);
-			return errbuf_set(eb, -EINVAL, "empty snapshot root");
-		}
-		ss->root = strdup(root);
-		if (!ss->root) {
-			snapstore_free(ss);
-			return errbuf_set(eb, -ENOMEM, "out of memory");
-		}
+		ss->ops = &snapstore_local_ops;
+	rc = ss->ops->open(root, storage_options_json, o, &ss->self, eb);
+	if (rc < 0) {
+		free(ss);
+		return rc;
 	}
 	*out = ss;
 	return 0;
@@ -876,48 +320,32 @@ void snapstore_free(struct snapstore *ss)
 {
 	if (!ss)
 		return;
-	if (ss->os)
-		snapstore_remote_free(ss);
-	pthread_mutex_destroy(&ss->lock);
-	free(ss->root);
+	ss->ops->free(ss->self);
 	free(ss);
 }
 
 const char *snapstore_root(const struct snapstore *ss)
 {
-	return ss ? ss->root : NULL;
+	return ss ? root_of(ss) : NULL;
 }
 
 bool snapstore_is_remote(const struct snapstore *ss)
 {
-	return ss && ss->os;
+	return ss && ss->ops->remote;
 }
 
 char *snapstore_path(const struct snapstore *ss, const char *relpath)
 {
-	if (!ss || !ss->root || !relpath)
+	if (!ss || !root_of(ss) || !relpath)
 		return NULL;
-	return join(ss->root, relpath);
+	return snapstore_join(root_of(ss), relpath);
 }
 
-int snapstore_parse_relpath(const char *relpath, size_t len,
-			    int64_t *time_ns, enum snapshot_format *fmt)
+int snapstore_remove_stale_temps(struct snapstore *ss)
 {
-	char base[SNAPSTORE_NAME_MAX];
-
-	/* "YYYY/MM/YYYY-MM-DD_..." : the directories repeat the name's
-	 * year and month */
-	if (!relpath || len < 8 + STAMP_LEN || len - 8 >= sizeof(base) ||
-	    relpath[4] != '/' || relpath[7] != '/' ||
-	    memcmp(relpath, relpath + 8, 4) ||
-	    memcmp(relpath + 5, relpath + 13, 2))
-		return -EINVAL;
-	memcpy(base, relpath + 8, len - 8);
-	base[len - 8] = '\0';
-	/* a NUL inside the listed key would cut the name short */
-	if (strlen(base) != len - 8)
-		return -EINVAL;
-	return snapstore_parse_name(base, time_ns, fmt);
+	if (!ss || !root_of(ss) || !ss->ops->remove_stale_temps)
+		return 0;
+	return ss->ops->remove_stale_temps(ss->self);
 }
 
 int snapstore_open_reader(struct snapstore *ss, const char *path,
@@ -927,50 +355,18 @@ int snapstore_open_reader(struct snapstore *ss, const char *path,
 		return errbuf_set(eb, -EINVAL,
 				  "cannot open snapshot: invalid arguments");
 	*out = NULL;
-	if (ss->os)
-		return snapstore_remote_open_reader(ss, path, out, eb);
-	return snapshot_reader_open_file(path, out, eb);
+	return ss->ops->open_reader(ss->self, path, out, eb);
 }
 
 int snapstore_remove(struct snapstore *ss, const char *relpath,
 		     struct errbuf *eb)
 {
-	const char *base;
-	char dir[16];
 	int64_t t;
-	int dfd, rc = 0;
 
-	if (!ss || !ss->root || !relpath ||
+	if (!ss || !root_of(ss) || !relpath ||
 	    snapstore_parse_relpath(relpath, strlen(relpath), &t, NULL))
 		return errbuf_set(eb, -EINVAL, "cannot remove snapshot '%s': "
 				  "not a snapshot name",
 				  relpath ? relpath : "(null)");
-	if (ss->os)
-		return snapstore_remote_remove(ss, relpath, eb);
-	/* "YYYY/MM/" is 8 bytes, checked by parse_relpath */
-	memcpy(dir, relpath, 7);
-	dir[7] = '\0';
-	base = relpath + 8;
-	dfd = openat(AT_FDCWD, ss->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		int sub = openat(dfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		close(dfd);
-		dfd = sub;
-	}
-	if (dfd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return errbuf_set(eb, -errno, "cannot remove snapshot '%s/%s': "
-				  "%s", ss->root, relpath, strerror(errno));
-	}
-	if (unlinkat(dfd, base, 0) && errno != ENOENT)
-		rc = -errno;
-	else if (fsync(dfd))
-		rc = -errno;
-	close(dfd);
-	if (rc)
-		return errbuf_set(eb, rc, "cannot remove snapshot '%s/%s': %s",
-				  ss->root, relpath, strerror(-rc));
-	return 0;
+	return ss->ops->remove(ss->self, relpath, eb);
 }

@@ -1,9 +1,9 @@
 /* snapstore: the snapshot store (SNAP_ROOT): time-stamped names
- * YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack (UTC, microseconds, as the
- * Python snapshooter names its snapshots), listing, "latest at or
- * before", atomic publication and reading. Two backends behind one
- * handle: a local directory (temp file, fsync, rename without overwrite,
- * fsync of the directory) and an object store "s3://bucket/prefix" or
+ * YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack (snapshot_name.h), listing,
+ * "latest at or before", atomic publication and reading. Two backends
+ * behind one handle (snapstore_impl.h): a local directory
+ * (snapstore_local.c: temp file, fsync, rename without overwrite, fsync
+ * of the directory) and an object store "s3://bucket/prefix" or
  * "az://container/prefix" (snapstore_remote.c: the snapshot is spooled to
  * an unnamed temp file and published with one PUT at commit; paths are
  * full URLs). */
@@ -17,37 +17,11 @@
 #include "engine.h"
 #include "errbuf.h"
 #include "snapshot.h"
+#include "snapshot_name.h"
 
 struct snapshot_reader;
 
-/* "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ.jsonl.gz" + NUL fits in this */
-#define SNAPSTORE_NAME_MAX 64
-#define SNAPSTORE_SUFFIX ".msgpack"
-#define SNAPSTORE_SUFFIX_JSONL_GZ ".jsonl.gz"
 #define SNAPSTORE_TMP_PREFIX ".tmp-"
-
-/* The file name suffix of a format (".msgpack", ".jsonl.gz"). */
-const char *snapstore_suffix(enum snapshot_format fmt);
-
-/* Write the relative path "YYYY/MM/YYYY-MM-DD_HH-MM-SS_ffffffZ<suffix>" of
- * a snapshot in format fmt taken at time_ns (UTC ns since the epoch;
- * sub-microsecond digits are dropped, rounding down) into out. Returns
- * the length (> 0), -ENAMETOOLONG if cap is too small or -EINVAL (cap 0,
- * out NULL, unknown format). */
-int snapstore_format_name(int64_t time_ns, enum snapshot_format fmt,
-			  char *out, size_t cap);
-
-/* Parse a base name "YYYY-MM-DD_HH-MM-SS_ffffffZ.msgpack" or
- * "...Z.jsonl.gz" (exactly that: valid date, no other text). Returns 0
- * with *time_ns (a multiple of 1000) and *fmt (fmt may be NULL) or
- * -EINVAL. */
-int snapstore_parse_name(const char *base_name, int64_t *time_ns,
-			 enum snapshot_format *fmt);
-
-/* Parse a relative path "YYYY/MM/<valid name>" whose year and month match
- * the name. Returns 0 with *time_ns and *fmt (may be NULL) or -EINVAL. */
-int snapstore_parse_relpath(const char *relpath, size_t len,
-			    int64_t *time_ns, enum snapshot_format *fmt);
 
 struct snapstore;
 

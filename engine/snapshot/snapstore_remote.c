@@ -7,9 +7,10 @@
  * callback closes at the end of the data (or snapstore_free does); the
  * last SNAPSTORE_CACHE_MAX downloads are kept (disk: their sizes) and
  * reopened through /proc/self/fd, as restore reads its target four
- * times. */
+ * times. One backend of snapstore_impl.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,8 @@
 #include "tmpfile.h"
 #include "banned.h"
 
+#define SNAPSTORE_CACHE_MAX 4
+
 /* one downloaded snapshot being read; lives until snapstore_free because
  * the reader may call read again after the end */
 struct snapstore_rfd {
@@ -28,25 +31,24 @@ struct snapstore_rfd {
 	int fd;
 };
 
-int snapstore_remote_open(struct snapstore *ss, const char *url,
-			  const char *storage_options_json,
-			  const struct engine_opts *o, struct errbuf *eb)
-{
-	struct objstore_config cfg;
-	int rc;
+struct snapstore_remote {
+	char *root;                      /* the URL without secrets */
+	struct objstore *os;
+	const char *tmpdir;              /* spools */
+	pthread_mutex_t lock;
+	struct snapstore_rfd *rfds;      /* downloads being read */
+	/* the last few downloads (snapshots never change once published,
+	 * and restore reads its target four times): key -> temp file */
+	struct {
+		char *key;
+		int fd;
+	} cache[SNAPSTORE_CACHE_MAX];
+	unsigned cache_next;             /* slot to replace next */
+};
 
-	engine_objstore_config(o, &cfg);
-	rc = objstore_open(url, storage_options_json, &cfg, &ss->os, eb);
-	if (rc < 0)
-		return rc;
-	ss->root = strdup(objstore_url(ss->os));
-	if (!ss->root)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	return 0;
-}
-
-void snapstore_remote_free(struct snapstore *ss)
+static void remote_free(void *self)
 {
+	struct snapstore_remote *ss = self;
 	struct snapstore_rfd *r, *next;
 	unsigned i;
 
@@ -66,6 +68,45 @@ void snapstore_remote_free(struct snapstore *ss)
 	ss->rfds = NULL;
 	objstore_free(ss->os);
 	ss->os = NULL;
+	pthread_mutex_destroy(&ss->lock);
+	free(ss->root);
+	free(ss);
+}
+
+static int remote_open(const char *url, const char *storage_options_json,
+		       const struct engine_opts *o, void **self,
+		       struct errbuf *eb)
+{
+	struct objstore_config cfg;
+	struct snapstore_remote *ss;
+	int rc;
+
+	ss = calloc(1, sizeof(*ss));
+	if (!ss)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	for (rc = 0; rc < SNAPSTORE_CACHE_MAX; rc++)
+		ss->cache[rc].fd = -1;
+	pthread_mutex_init(&ss->lock, NULL);
+	ss->tmpdir = tmpfile_dir();
+	engine_objstore_config(o, &cfg);
+	rc = objstore_open(url, storage_options_json, &cfg, &ss->os, eb);
+	if (rc < 0)
+		goto fail;
+	ss->root = strdup(objstore_url(ss->os));
+	if (!ss->root) {
+		rc = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	*self = ss;
+	return 0;
+fail:
+	remote_free(ss);
+	return rc;
+}
+
+static const char *remote_root(const void *self)
+{
+	return ((const struct snapstore_remote *)self)->root;
 }
 
 struct list_ctx {
@@ -85,9 +126,10 @@ static int list_cb(void *arg, const struct objstore_entry *e)
 				   fmt);
 }
 
-int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,
-			  struct errbuf *eb)
+static int remote_list(void *self, struct snapstore_list *out,
+		       struct errbuf *eb)
 {
+	struct snapstore_remote *ss = self;
 	struct snapstore_list l = SNAPSTORE_LIST_INIT;
 	struct errbuf local = ERRBUF_INIT;
 	struct list_ctx c = { &l, 0 };
@@ -117,50 +159,39 @@ int snapstore_remote_list(struct snapstore *ss, struct snapstore_list *out,
 	return 0;
 }
 
-int snapstore_remote_begin(struct snapstore_tx *tx, struct errbuf *eb)
+/* the temp file is unnamed: nothing to remove when the tx is freed */
+static int remote_tx_begin(void *self, struct snapstore_tx *tx,
+			   struct errbuf *eb)
 {
-	tx->fd = tmpfile_open(tx->ss->tmpdir, eb);
+	struct snapstore_remote *ss = self;
+
+	tx->fd = tmpfile_open(ss->tmpdir, eb);
 	return tx->fd < 0 ? tx->fd : 0;
 }
 
-/* close, free; the temp file is unnamed, so nothing else to remove */
-static void remote_tx_free(struct snapstore_tx *tx)
+static int remote_tx_commit(void *self, struct snapstore_tx *tx,
+			    char **path_out, struct errbuf *eb)
 {
-	if (tx->fd >= 0)
-		close(tx->fd);
-	free(tx->root);
-	free(tx);
-}
-
-int snapstore_remote_commit(struct snapstore_tx *tx, char **path_out,
-			    struct errbuf *eb)
-{
-	struct snapstore *ss = tx->ss;
+	struct snapstore_remote *ss = self;
 	struct errbuf local = ERRBUF_INIT;
 	struct objstore_info info;
 	struct body_src src;
 	int rc, tries;
 
-	if (tx->err) {
-		rc = errbuf_set(eb, tx->err, "cannot write snapshot '%s/%s' "
-				"to a temp file: %s", ss->root, tx->relpath,
-				strerror(-tx->err));
-		goto out;
-	}
+	if (tx->err)
+		return errbuf_set(eb, tx->err, "cannot write snapshot '%s/%s' "
+				  "to a temp file: %s", ss->root, tx->relpath,
+				  strerror(-tx->err));
 	/* never replace a snapshot (the local store renames without
 	 * overwrite); the name has microseconds, so a clash is a clock
 	 * problem or a second writer */
 	rc = objstore_head(ss->os, tx->relpath, &info, &local);
-	if (rc == 0) {
-		rc = errbuf_set(eb, -EEXIST, "cannot save snapshot '%s/%s': a "
-				"snapshot with that name already exists",
-				ss->root, tx->relpath);
-		goto out;
-	}
-	if (rc != -ENOENT) {
-		rc = errbuf_set(eb, rc, "%s", local.msg);
-		goto out;
-	}
+	if (rc == 0)
+		return errbuf_set(eb, -EEXIST, "cannot save snapshot '%s/%s': "
+				  "a snapshot with that name already exists",
+				  ss->root, tx->relpath);
+	if (rc != -ENOENT)
+		return errbuf_set(eb, rc, "%s", local.msg);
 	memset(&src, 0, sizeof(src));
 	src.kind = tx->len ? BODY_SRC_FD : BODY_SRC_NONE;
 	src.fd = tx->fd;
@@ -177,18 +208,15 @@ int snapstore_remote_commit(struct snapstore_tx *tx, char **path_out,
 		if (rc < 0)
 			break;
 	}
-	if (rc < 0) {
-		rc = errbuf_set(eb, rc, "cannot save snapshot: %s", local.msg);
-		goto out;
-	}
+	if (rc < 0)
+		return errbuf_set(eb, rc, "cannot save snapshot: %s",
+				  local.msg);
 	if (path_out) {
-		*path_out = snapstore_path(ss, tx->relpath);
+		*path_out = snapstore_join(ss->root, tx->relpath);
 		if (!*path_out)
 			rc = errbuf_set(eb, -ENOMEM,
 					"cannot save snapshot: out of memory");
 	}
-out:
-	remote_tx_free(tx);
 	return rc;
 }
 
@@ -214,7 +242,7 @@ static ssize_t rfd_read(void *ctx, void *buf, size_t len)
 
 /* A new open file description (own offset) of a cached download of
  * key, or -1. The temp file is unnamed: reopen it through /proc. */
-static int cache_open(struct snapstore *ss, const char *key)
+static int cache_open(struct snapstore_remote *ss, const char *key)
 {
 	char proc[64];
 	unsigned i;
@@ -234,7 +262,7 @@ static int cache_open(struct snapstore *ss, const char *key)
 }
 
 /* Remember a download (a second descriptor of fd); best effort. */
-static void cache_add(struct snapstore *ss, const char *key, int fd)
+static void cache_add(struct snapstore_remote *ss, const char *key, int fd)
 {
 	unsigned i;
 	char *k;
@@ -257,7 +285,7 @@ static void cache_add(struct snapstore *ss, const char *key, int fd)
 }
 
 /* The key of path: "<root>/<key>" or a relative key. */
-static int key_of(const struct snapstore *ss, const char *path,
+static int key_of(const struct snapstore_remote *ss, const char *path,
 		  const char **key, struct errbuf *eb)
 {
 	size_t rl = strlen(ss->root);
@@ -278,10 +306,10 @@ static int key_of(const struct snapstore *ss, const char *path,
 	return 0;
 }
 
-int snapstore_remote_open_reader(struct snapstore *ss, const char *path,
-				 struct snapshot_reader **out,
-				 struct errbuf *eb)
+static int remote_open_reader(void *self, const char *path,
+			      struct snapshot_reader **out, struct errbuf *eb)
 {
+	struct snapstore_remote *ss = self;
 	struct errbuf local = ERRBUF_INIT;
 	struct snapstore_rfd *r;
 	struct body_sink sink;
@@ -292,7 +320,7 @@ int snapstore_remote_open_reader(struct snapstore *ss, const char *path,
 	rc = key_of(ss, path, &key, eb);
 	if (rc < 0)
 		return rc;
-	shown = snapstore_path(ss, key);
+	shown = snapstore_join(ss->root, key);
 	if (!shown)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	fd = cache_open(ss, key);
@@ -338,9 +366,9 @@ fail:
 	return rc;
 }
 
-int snapstore_remote_remove(struct snapstore *ss, const char *relpath,
-			    struct errbuf *eb)
+static int remote_remove(void *self, const char *relpath, struct errbuf *eb)
 {
+	struct snapstore_remote *ss = self;
 	struct errbuf local = ERRBUF_INIT;
 	int rc;
 
@@ -350,3 +378,16 @@ int snapstore_remote_remove(struct snapstore *ss, const char *relpath,
 				  ss->root, relpath, local.msg);
 	return 0;
 }
+
+const struct snapstore_ops snapstore_remote_ops = {
+	.name = "remote",
+	.remote = true,
+	.open = remote_open,
+	.free = remote_free,
+	.root = remote_root,
+	.list = remote_list,
+	.remove = remote_remove,
+	.open_reader = remote_open_reader,
+	.tx_begin = remote_tx_begin,
+	.tx_commit = remote_tx_commit,
+};
