@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "compiler.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define STREAM_CHUNK_MAX ((size_t)256 << 20)
@@ -91,13 +92,10 @@ static int fill_sync(struct io_stream *s, unsigned i)
 	ssize_t n;
 
 	while (sl->got < s->chunk) {
-		n = pread(s->fd, slot_buf(s, i) + sl->got, s->chunk - sl->got,
-			  (off_t)(sl->off + sl->got));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		n = fdio_pread(s->fd, slot_buf(s, i) + sl->got,
+			       s->chunk - sl->got, sl->off + sl->got);
+		if (n < 0)
+			return (int)n;
 		if (n == 0) {
 			s->eof = true;
 			s->eof_off = sl->off + sl->got;

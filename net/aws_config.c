@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "banned.h"
 
 struct walk {
@@ -308,19 +309,13 @@ static int slurp(const char *path, char **out, size_t *len,
 		err = -ENOMEM;
 		goto out;
 	}
-	while (got < (size_t)st.st_size) {
-		r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = errbuf_set(eb, -errno, "cannot read AWS file "
-					 "'%s': %s", path, strerror(errno));
-			goto out;
-		}
-		if (!r)
-			break;
-		got += (size_t)r;
+	r = fdio_read_full(fd, buf, (size_t)st.st_size);
+	if (r < 0) {
+		err = errbuf_set(eb, (int)r, "cannot read AWS file '%s': %s",
+				 path, strerror((int)-r));
+		goto out;
 	}
+	got = (size_t)r;
 	buf[got] = '\0';
 	*out = buf;
 	*len = got;

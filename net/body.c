@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "banned.h"
 
 ssize_t body_src_pread(const struct body_src *s, void *buf, size_t n,
@@ -24,11 +25,9 @@ ssize_t body_src_pread(const struct body_src *s, void *buf, size_t n,
 		memcpy(buf, (const char *)s->mem + s->off + pos, n);
 		return (ssize_t)n;
 	case BODY_SRC_FD:
-		do {
-			r = pread(s->fd, buf, n, (off_t)(s->off + pos));
-		} while (r < 0 && errno == EINTR);
+		r = fdio_pread(s->fd, buf, n, s->off + pos);
 		if (r < 0)
-			return -errno;
+			return r;
 		return r ? r : -EIO;
 	case BODY_SRC_CB:
 		r = s->read(s->arg, buf, n, s->off + pos);
@@ -54,9 +53,6 @@ struct body_src body_src_slice(const struct body_src *s, uint64_t off,
 int body_sink_write(struct body_sink *s, const void *data, size_t n,
 		    uint64_t pos)
 {
-	const char *p = data;
-	ssize_t w;
-
 	switch (s->kind) {
 	case BODY_SINK_DISCARD:
 		return 0;
@@ -82,17 +78,7 @@ int body_sink_write(struct body_sink *s, const void *data, size_t n,
 		s->mem[s->mem_len] = '\0';  /* text bodies can be parsed */
 		return 0;
 	case BODY_SINK_FD:
-		while (n) {
-			w = pwrite(s->fd, p, n, (off_t)(s->fd_off + pos));
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0)
-				return -errno;
-			p += w;
-			pos += (uint64_t)w;
-			n -= (size_t)w;
-		}
-		return 0;
+		return fdio_pwrite_full(s->fd, data, n, s->fd_off + pos);
 	}
 	return -EINVAL;
 }

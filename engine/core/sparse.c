@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "banned.h"
 
 bool sparse_is_zero(const void *p, size_t len)
@@ -13,22 +14,6 @@ bool sparse_is_zero(const void *p, size_t len)
 
 	/* first byte zero and every byte equal to the one before it */
 	return !len || (!b[0] && !memcmp(b, b + 1, len - 1));
-}
-
-static int pwrite_all(int fd, const char *p, size_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
 }
 
 int sparse_pwrite(int fd, const void *buf, size_t len, uint64_t off)
@@ -54,7 +39,7 @@ int sparse_pwrite(int fd, const void *buf, size_t len, uint64_t off)
 				break;
 			i += blk;
 		}
-		ret = pwrite_all(fd, p + start, i - start, off + start);
+		ret = fdio_pwrite_full(fd, p + start, i - start, off + start);
 		if (ret < 0)
 			return ret;
 	}

@@ -16,6 +16,7 @@
 #include "relpath.h"
 #include "remote_tree.h"
 #include "progress.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define CHANGE_RETRIES 3
@@ -331,15 +332,12 @@ static int sparse_pass(struct hash_worker *w, int fd, uint64_t size,
 			hole = (off_t)size;
 		while (!ret && pos < (uint64_t)hole) {
 			uint64_t want = (uint64_t)hole - pos;
-			ssize_t n = pread(fd, w->arena, want > HASH_CHUNK ?
-					  HASH_CHUNK : (size_t)want,
-					  (off_t)pos);
+			ssize_t n = fdio_pread(fd, w->arena, want > HASH_CHUNK ?
+					       HASH_CHUNK : (size_t)want, pos);
 
-			if (n < 0 && errno == EINTR)
-				continue;
 			if (n < 0) {
 				*read_failed = true;
-				return -errno;
+				return (int)n;
 			}
 			if (n == 0) {
 				/* shrank: the caller sees the size change */
@@ -634,13 +632,12 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 	if (!ret && heap)
 		ret = heap_tx_begin(heap, &tx, eb);
 	while (!ret) {
-		ssize_t n = read(fd, w->arena, HASH_ARENA_SIZE);
+		ssize_t n = fdio_read(fd, w->arena, HASH_ARENA_SIZE);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			ret = errbuf_set(eb, -errno, "cannot read a download: %s",
-					 strerror(errno));
+			ret = errbuf_set(eb, (int)n,
+					 "cannot read a download: %s",
+					 strerror((int)-n));
 			break;
 		}
 		if (n == 0)

@@ -14,6 +14,7 @@
 #include "heap_gz.h"
 #include "heap_impl.h"
 #include "tmpfile.h"
+#include "fdio.h"
 #include "banned.h"
 
 struct heap {
@@ -373,16 +374,14 @@ int heap_check_object(struct heap *h, const struct objid *id,
 		return ret;
 	ret = hasher_begin(hs, eb);
 	while (!ret) {
-		ssize_t n = read(fd, buf, cap);
+		ssize_t n = fdio_read(fd, buf, cap);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
 			/* a local disk that cannot give the bytes back: the
 			 * object is as good as lost, a new copy helps */
-			ret = -errno;
+			ret = (int)n;
 			errbuf_set(eb, ret, "cannot read heap object %s: %s",
-				   hex, strerror(errno));
+				   hex, strerror(-ret));
 			close(fd);
 			return ret == -EIO ? 0 : ret;
 		}
@@ -418,19 +417,11 @@ static int copy_dst_write(void *arg, const void *buf, size_t len,
 			  struct errbuf *eb)
 {
 	const struct copy_dst *d = arg;
-	const char *p = buf;
+	int ret = fdio_write_full(d->fd, buf, len);
 
-	while (len) {
-		ssize_t n = write(d->fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errbuf_set(eb, -errno, "cannot write '%s': %s",
-					  d->shown, strerror(errno));
-		p += n;
-		len -= (size_t)n;
-	}
+	if (ret < 0)
+		return errbuf_set(eb, ret, "cannot write '%s': %s", d->shown,
+				  strerror(-ret));
 	return 0;
 }
 
@@ -447,13 +438,11 @@ int heap_copy_checked(const struct heap_copy_src *src, int dst_fd,
 	if (!ret)
 		ret = hasher_begin(src->hs, eb);
 	while (!ret) {
-		ssize_t n = read(src->fd, src->buf, src->cap);
+		ssize_t n = fdio_read(src->fd, src->buf, src->cap);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			ret = errbuf_set(eb, -errno, "cannot read '%s': %s",
-					 src->shown, strerror(errno));
+			ret = errbuf_set(eb, (int)n, "cannot read '%s': %s",
+					 src->shown, strerror((int)-n));
 			break;
 		}
 		if (n == 0)

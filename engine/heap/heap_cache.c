@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "fdio.h"
 #include "banned.h"
 
 #define CACHE_MAGIC "SNAPHIDX"
@@ -50,21 +51,12 @@ static void io_end(struct cache_io *io)
 /* read exactly n bytes (hashing them when hash); -EBADMSG when short */
 static int read_full(struct cache_io *io, void *buf, size_t n, bool hash)
 {
-	char *p = buf;
-	size_t left = n;
+	ssize_t r = fdio_read_full(io->fd, buf, n);
 
-	while (left) {
-		ssize_t r = read(io->fd, p, left);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EBADMSG;
-		p += r;
-		left -= (size_t)r;
-	}
+	if (r < 0)
+		return (int)r;
+	if ((size_t)r != n)
+		return -EBADMSG;
 	if (hash && !EVP_DigestUpdate(io->ctx, buf, n))
 		return -EIO;
 	return 0;
@@ -73,22 +65,9 @@ static int read_full(struct cache_io *io, void *buf, size_t n, bool hash)
 static int write_full(struct cache_io *io, const void *buf, size_t n,
 		      bool hash)
 {
-	const char *p = buf;
-	size_t left = n;
-
 	if (hash && !EVP_DigestUpdate(io->ctx, buf, n))
 		return -EIO;
-	while (left) {
-		ssize_t r = write(io->fd, p, left);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		p += r;
-		left -= (size_t)r;
-	}
-	return 0;
+	return fdio_write_full(io->fd, buf, n);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -168,14 +147,12 @@ static int load_text(int fd, const char *path, struct idset *set,
 		goto out;
 	}
 	for (;;) {
-		ssize_t n = read(fd, buf + have, CACHE_CHUNK - have);
+		ssize_t n = fdio_read(fd, buf + have, CACHE_CHUNK - have);
 		size_t i;
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			ret = errbuf_set(eb, -errno, "cannot read heap cache "
-					 "'%s': %s", path, strerror(errno));
+			ret = errbuf_set(eb, (int)n, "cannot read heap cache "
+					 "'%s': %s", path, strerror((int)-n));
 			goto out;
 		}
 		if (n == 0)

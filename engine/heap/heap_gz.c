@@ -11,6 +11,7 @@
 
 #include <isa-l/igzip_lib.h>
 
+#include "fdio.h"
 #include "banned.h"
 
 #define GZ_CHUNK ((size_t)256 << 10)
@@ -117,21 +118,6 @@ void heap_gz_enc_free(struct heap_gz_enc *z)
 	free(z);
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static const char *inflate_why(int r)
 {
 	switch (r) {
@@ -163,14 +149,9 @@ static int refill(struct dec *d, int src)
 	if (d->s.avail_in && d->s.next_in != d->in)
 		memmove(d->in, d->s.next_in, d->s.avail_in);
 	d->s.next_in = d->in;
-	for (;;) {
-		n = read(src, d->in + d->s.avail_in,
-			 GZ_CHUNK - d->s.avail_in);
-		if (n >= 0)
-			break;
-		if (errno != EINTR)
-			return -errno;
-	}
+	n = fdio_read(src, d->in + d->s.avail_in, GZ_CHUNK - d->s.avail_in);
+	if (n < 0)
+		return (int)n;
 	d->s.avail_in += (uint32_t)n;
 	return n > 0;
 }
@@ -224,7 +205,7 @@ int heap_gz_decode_fd(int src, int dst, uint64_t max_out, uint64_t *out_len,
 			ret = -EFBIG;
 			goto out;
 		}
-		ret = write_all(dst, d->out, n);
+		ret = fdio_write_full(dst, d->out, n);
 		if (ret < 0) {
 			snprintf(why, why_len, "%s", strerror(-ret));
 			goto out;

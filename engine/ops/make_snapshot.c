@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "xattr.h"
 #include "lock.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define WINDOW 8192
@@ -1001,21 +1002,7 @@ static void remove_stale_temps(struct snap_run *r)
 
 static int write_sink_fd(void *ctx, const void *buf, size_t len)
 {
-	int fd = *(int *)ctx;
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return fdio_write_full(*(int *)ctx, buf, len);
 }
 
 /* Record e with its owner's user and group names (a restore on another

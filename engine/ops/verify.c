@@ -35,6 +35,7 @@
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define READ_BUF (1024 * 1024)
@@ -686,13 +687,11 @@ static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
 	int ret = hasher_begin(h, eb);
 
 	while (!ret) {
-		ssize_t n = read(fd, buf, READ_BUF);
+		ssize_t n = fdio_read(fd, buf, READ_BUF);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			return errbuf_set(eb, -errno, "cannot read '%s': %s",
-					  path, strerror(errno));
+			return errbuf_set(eb, (int)n, "cannot read '%s': %s",
+					  path, strerror((int)-n));
 		if (n == 0)
 			break;
 		ret = hasher_update(h, buf, (size_t)n, eb);

@@ -19,6 +19,7 @@
 #include "progress.h"
 #include "sparse.h"
 #include "tree_writer.h"
+#include "fdio.h"
 #include "banned.h"
 
 /* One file of the window. */
@@ -106,14 +107,12 @@ static int lane_step(struct lane *l, struct md5mb *mb)
 	ssize_t n, off = 0;
 	int ret;
 
-	do {
-		n = read(l->src, l->buf, LANE_COPY_CHUNK);
-	} while (n < 0 && errno == EINTR);
+	n = fdio_read(l->src, l->buf, LANE_COPY_CHUNK);
 	if (n < 0) {
 		objid_to_hex(&e->md5, hex);
-		return f->ret = errbuf_set(&f->eb, -errno, "cannot read heap "
+		return f->ret = errbuf_set(&f->eb, (int)n, "cannot read heap "
 					   "object %s: %s", hex,
-					   strerror(errno));
+					   strerror((int)-n));
 	}
 	if (n > 0 && e->sparse) {
 		/* holes where the content is zeros; the size is set at the
@@ -126,17 +125,13 @@ static int lane_step(struct lane *l, struct md5mb *mb)
 						   strerror(-ret));
 		off = n;
 	}
-	while (off < n) {
-		ssize_t m = write(l->dst, l->buf + off, (size_t)(n - off));
-
-		if (m < 0 && errno == EINTR)
-			continue;
-		if (m < 0)
-			return f->ret = errbuf_set(&f->eb, -errno, "cannot "
+	if (off < n) {
+		ret = fdio_write_full(l->dst, l->buf + off, (size_t)(n - off));
+		if (ret < 0)
+			return f->ret = errbuf_set(&f->eb, ret, "cannot "
 						   "write '%s': %s",
 						   shown(e, name, sizeof(name)),
-						   strerror(errno));
-		off += m;
+						   strerror(-ret));
 	}
 	l->total += (uint64_t)n;
 	l->job.data = l->buf;

@@ -47,6 +47,7 @@
 #include "xattr.h"
 #include "sparse.h"
 #include "lock.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define COPY_BUF (1024 * 1024)
@@ -328,14 +329,12 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 	objid_to_hex(&e->md5, hex);
 	ret = hasher_begin(h, eb);
 	while (!ret) {
-		ssize_t n = read(src, buf, COPY_BUF);
+		ssize_t n = fdio_read(src, buf, COPY_BUF);
 		ssize_t off = 0;
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = errbuf_set(eb, -errno, "cannot read heap object "
-					 "%s: %s", hex, strerror(errno));
+			ret = errbuf_set(eb, (int)n, "cannot read heap object "
+					 "%s: %s", hex, strerror((int)-n));
 			break;
 		}
 		if (n == 0)
@@ -353,18 +352,14 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 			off = n;
 		}
 		*total += (uint64_t)n;
-		while (!ret && dst >= 0 && off < n) {
-			ssize_t m = write(dst, buf + off, (size_t)(n - off));
-
-			if (m < 0 && errno == EINTR)
-				continue;
-			if (m < 0)
-				ret = errbuf_set(eb, -errno, "cannot write '%s': %s",
+		if (!ret && dst >= 0 && off < n) {
+			ret = fdio_write_full(dst, buf + off,
+					      (size_t)(n - off));
+			if (ret < 0)
+				ret = errbuf_set(eb, ret, "cannot write '%s': %s",
 						 shown_name(e, shown,
 							    sizeof(shown)),
-						 strerror(errno));
-			else
-				off += m;
+						 strerror(-ret));
 		}
 	}
 	if (!ret && dst >= 0 && e->sparse && ftruncate(dst, (off_t)*total))
@@ -796,6 +791,7 @@ static int load_xattrs(struct restore_run *r, struct entry *e,
 	unsigned char *buf = NULL;
 	const char *why = "its md5 does not match";
 	size_t off = 0;
+	ssize_t n;
 	int fd = -1, ret;
 
 	if (!r->xattr_ns || !e->has_xattr_ref || e->xattrs)
@@ -811,15 +807,9 @@ static int load_xattrs(struct restore_run *r, struct entry *e,
 		ret = errbuf_set(eb, -ENOMEM, "out of memory");
 		goto out;
 	}
-	while (off < e->xattrs_len) {
-		ssize_t n = read(fd, buf + off, e->xattrs_len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	n = fdio_read_full(fd, buf, e->xattrs_len);
+	/* a read error leaves the object short: corrupt, as below */
+	off = n < 0 ? 0 : (size_t)n;
 	ret = hasher_new(&h, eb);
 	if (!ret)
 		ret = hasher_digest(h, buf, off, &got, eb);
@@ -1132,13 +1122,7 @@ static int set_root_meta(struct restore_run *r, struct errbuf *eb)
 
 static ssize_t fd_read(void *ctx, void *buf, size_t len)
 {
-	int fd = *(int *)ctx;
-	ssize_t n;
-
-	do {
-		n = read(fd, buf, len);
-	} while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	return fdio_read(*(int *)ctx, buf, len);
 }
 
 /* Open the current-state snapshot (a path or the scratch fd) and the

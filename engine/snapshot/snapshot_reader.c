@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include "fdio.h"
 #include "pysnap_reader.h"
 #include "snapshot_check.h"
 #include "snapshot_format.h"
@@ -837,13 +838,7 @@ int snapshot_reader_new(ssize_t (*read)(void *ctx, void *buf, size_t len),
 
 static ssize_t fd_read(void *ctx, void *buf, size_t len)
 {
-	const int *fd = ctx;
-	ssize_t n;
-
-	do {
-		n = read(*fd, buf, len);
-	} while (n < 0 && errno == EINTR);
-	return n < 0 ? -errno : n;
+	return fdio_read(*(const int *)ctx, buf, len);
 }
 
 int snapshot_reader_open_file(const char *path, struct snapshot_reader **out,

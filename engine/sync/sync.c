@@ -35,6 +35,7 @@
 #include "clock.h"
 #include "xattr.h"
 #include "sparse.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define QUEUE_CAP 4096
@@ -315,18 +316,10 @@ static int copy_bytes(struct sync_run *r, int in, int out, uint64_t size,
 		} else {
 			n = read(in, buf, BUF_SIZE);
 			if (n > 0) {
-				ssize_t off = 0;
+				int w = fdio_write_full(out, buf, (size_t)n);
 
-				while (off < n) {
-					ssize_t m = write(out, buf + off,
-							  (size_t)(n - off));
-
-					if (m < 0 && errno == EINTR)
-						continue;
-					if (m < 0)
-						return -errno;
-					off += m;
-				}
+				if (w < 0)
+					return w;
 			}
 		}
 		if (n < 0) {
@@ -370,13 +363,11 @@ static int copy_sparse(struct sync_run *r, int in, int out, uint64_t size,
 		pos = (uint64_t)data;
 		while (pos < (uint64_t)hole) {
 			uint64_t want = (uint64_t)hole - pos;
-			ssize_t n = pread(in, buf, want > BUF_SIZE ? BUF_SIZE :
-					  (size_t)want, (off_t)pos);
+			ssize_t n = fdio_pread(in, buf, want > BUF_SIZE ?
+					       BUF_SIZE : (size_t)want, pos);
 
-			if (n < 0 && errno == EINTR)
-				continue;
 			if (n < 0)
-				return -errno;
+				return (int)n;
 			if (n == 0) {
 				/* shrank: caught by the caller's fstat */
 				*copied = pos;
@@ -636,12 +627,11 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 	if (!ret)
 		ret = hasher_begin(h, eb);
 	while (!ret) {
-		ssize_t n = read(fd, buf, BUF_SIZE);
+		ssize_t n = fdio_read(fd, buf, BUF_SIZE);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0) {
-			ret = errbuf_set(eb, -errno, "read: %s", strerror(errno));
+			ret = errbuf_set(eb, (int)n, "read: %s",
+					 strerror((int)-n));
 			break;
 		}
 		if (n == 0)
