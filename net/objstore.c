@@ -89,6 +89,11 @@ static int bool_option(const struct json_opts *o, const char *key, bool *val,
 			  "expected true or false", key);
 }
 
+bool objstore_is_url(const char *s)
+{
+	return s && (!strncmp(s, "s3://", 5) || !strncmp(s, "az://", 5));
+}
+
 int objstore_open(const char *url, const char *storage_options_json,
 		  const struct objstore_config *cfg, struct objstore **out,
 		  struct errbuf *eb)

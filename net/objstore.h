@@ -22,6 +22,10 @@
 struct objstore;
 struct http_multi;
 
+/* Is s an object-store URL (scheme "s3://" or "az://")? The one test of
+ * the schemes: everything that takes a local path or a store URL asks it. */
+bool objstore_is_url(const char *s);
+
 struct objstore_config {
 	unsigned transfers;            /* in-flight requests */
 	unsigned retries;              /* retries of a failed request */

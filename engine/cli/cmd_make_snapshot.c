@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "heap.h"
+#include "objstore.h"
 #include "banned.h"
 
 /* Does the local directory path exist (1), not exist (0), or is it
@@ -54,8 +55,8 @@ static void report_roots(const struct cli_ctx *ctx)
 	const struct logger *lg = &ctx->eo.log;
 	const struct cli_globals *g = &ctx->g;
 
-	if (!heap_is_url(g->heap_root) && dir_state(g->heap_root) == 0) {
-		if (!heap_is_url(g->snap_root) && dir_has_entries(g->snap_root))
+	if (!objstore_is_url(g->heap_root) && dir_state(g->heap_root) == 0) {
+		if (!objstore_is_url(g->snap_root) && dir_has_entries(g->snap_root))
 			log_warn(lg, "heap root '%s' does not exist but snapshot "
 				 "root '%s' holds snapshots: creating an empty "
 				 "heap (check --heap-root)", g->heap_root,
@@ -64,7 +65,7 @@ static void report_roots(const struct cli_ctx *ctx)
 			log_info(lg, "heap root '%s' does not exist: creating "
 				 "it", g->heap_root);
 	}
-	if (!heap_is_url(g->snap_root) && dir_state(g->snap_root) == 0)
+	if (!objstore_is_url(g->snap_root) && dir_state(g->snap_root) == 0)
 		log_info(lg, "snapshot root '%s' does not exist: creating it",
 			 g->snap_root);
 }

@@ -13,6 +13,7 @@
 #include "hasher.h"
 #include "heap_gz.h"
 #include "heap_impl.h"
+#include "objstore.h"
 #include "tmpfile.h"
 #include "fdio.h"
 #include "banned.h"
@@ -83,12 +84,6 @@ int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 	return 0;
 }
 
-bool heap_is_url(const char *root)
-{
-	return root && (!strncmp(root, "s3://", 5) ||
-			!strncmp(root, "az://", 5));
-}
-
 static int wrap(const struct heap_ops *ops, void *self, struct heap **out,
 		struct errbuf *eb)
 {
@@ -132,7 +127,7 @@ int heap_open_url(const char *root, bool create, const struct engine_opts *o,
 		return errbuf_set(eb, -EINVAL, "cannot open heap: invalid "
 				  "arguments");
 	*out = NULL;
-	if (!heap_is_url(root)) {
+	if (!objstore_is_url(root)) {
 		if (!root || !*root)
 			return errbuf_set(eb, -EINVAL, "cannot open heap: no "
 					  "root");

@@ -45,8 +45,6 @@ int heap_open_url(const char *root_or_url, bool create,
 		  const struct engine_opts *o, struct heap **out,
 		  struct errbuf *eb);
 
-/* Is root_or_url an object-store URL (s3://, az://)? */
-bool heap_is_url(const char *root_or_url);
 
 void heap_free(struct heap *h);
 /* The format new objects are written in: HEAP_FORMAT_RAW or _GZ. */

@@ -398,7 +398,7 @@ int engine_gc(const struct engine_opts *o, const struct gc_opts *go,
 	 * a backup that took over: sweep nothing then */
 	if (!go->dry_run && (rc = lock_check(lk, eb)) < 0)
 		goto out;
-	if (heap_is_url(o->heap_root))
+	if (objstore_is_url(o->heap_root))
 		rc = sweep_remote(&g, eb);
 	else
 		rc = sweep_local(&g, eb);

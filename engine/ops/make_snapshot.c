@@ -31,6 +31,7 @@
 #include "hash_worker.h"
 #include "hasher.h"
 #include "heap.h"
+#include "objstore.h"
 #include "heap_verify.h"
 #include "remote_tree.h"
 #include "inner_roots.h"
@@ -1226,7 +1227,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	if (!o->no_xattrs)
 		r.xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
 	so.hard_links = !mo->no_hard_links;
-	if (remote_tree_is_url(o->file_root)) {
+	if (objstore_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       false, &r.rtree, eb);
 		if (!ret)

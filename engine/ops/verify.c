@@ -912,7 +912,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 				 "--snap-root");
 		goto out;
 	}
-	if (vo->repair_from && heap_is_url(vo->repair_from)) {
+	if (vo->repair_from && objstore_is_url(vo->repair_from)) {
 		ret = errbuf_set(eb, -EINVAL, "cannot repair from '%s': give "
 				 "a local directory", vo->repair_from);
 		goto out;
@@ -930,7 +930,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		ret = errbuf_set(eb, ret, "out of memory");
 		goto out;
 	}
-	ret = heap_is_url(o->heap_root) ? inventory_remote(&r, eb) :
+	ret = objstore_is_url(o->heap_root) ? inventory_remote(&r, eb) :
 	      inventory_local(&r, o->heap_root, eb);
 	if (ret < 0)
 		goto out;

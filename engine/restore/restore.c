@@ -34,6 +34,7 @@
 #include "hardlinks.h"
 #include "lane_copy.h"
 #include "link_map.h"
+#include "objstore.h"
 #include "md5mb.h"
 #include "owners.h"
 #include "progress.h"
@@ -289,7 +290,7 @@ static int check_target(struct restore_run *r, const char *path,
 		/* an xattr list kept in the heap is checked up front too
 		 * (when restore will apply it: r->xattr_ns is set later) */
 		if (e.has_xattr_ref && !r->o->no_xattrs &&
-		    !remote_tree_is_url(r->o->file_root) && batch &&
+		    !objstore_is_url(r->o->file_root) && batch &&
 		    (ret = heap_presence_add(batch, &e.xattr_md5, e.name,
 					     e.name_len, eb)) < 0) {
 			entry_release(&e);
@@ -1258,7 +1259,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	/* owners and hard links live in local trees only */
-	if (!remote_tree_is_url(o->file_root)) {
+	if (!objstore_is_url(o->file_root)) {
 		r.owners_apply = geteuid() == 0;
 		if ((r.owners_apply && !ro->numeric_ids &&
 		     owner_cache_new(&r.owners) < 0) ||
@@ -1273,7 +1274,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		goto out;
 
 	/* current state */
-	if (remote_tree_is_url(o->file_root)) {
+	if (objstore_is_url(o->file_root)) {
 		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
 				       !ro->dry_run, &r.rtree, eb);
 		if (ret < 0)

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "objstore.h"
 #include "snapstore_impl.h"
 #include "banned.h"
 
@@ -303,7 +304,7 @@ int snapstore_open(const char *root, const char *storage_options_json,
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	if (root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5)))
+	if (objstore_is_url(root))
 		ss->ops = &snapstore_remote_ops;
 	else
 		ss->ops = &snapstore_local_ops;

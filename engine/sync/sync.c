@@ -26,6 +26,7 @@
 #include "diff.h"
 #include "engine.h"
 #include "filter.h"
+#include "objstore.h"
 #include "progress.h"
 #include "relpath.h"
 #include "remote_tree.h"
@@ -1379,13 +1380,13 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		ret = errbuf_set(eb, -EINVAL, "sync needs SRC and DST");
 		goto out;
 	}
-	if (remote_tree_is_url(so->src)) {
+	if (objstore_is_url(so->src)) {
 		ret = remote_tree_open(so->src, o->file_storage_options, o, false,
 				       &r.rsrc, eb);
 		if (ret < 0)
 			goto out;
 	}
-	if (remote_tree_is_url(so->dst)) {
+	if (objstore_is_url(so->dst)) {
 		ret = remote_tree_open(so->dst, o->file_storage_options, o,
 				       !so->dry_run, &r.rdst, eb);
 		if (ret < 0)

@@ -35,11 +35,6 @@ struct remote_scan {
 	bool has_last;
 };
 
-bool remote_tree_is_url(const char *root)
-{
-	return root && (!strncmp(root, "s3://", 5) || !strncmp(root, "az://", 5));
-}
-
 static int stop_at_first(void *arg, const struct objstore_entry *e)
 {
 	(void)arg;

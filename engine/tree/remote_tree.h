@@ -21,9 +21,6 @@
 struct remote_tree;
 struct remote_scan;
 
-/* Is root an object-store URL (scheme "s3://" or "az://")? */
-bool remote_tree_is_url(const char *root);
-
 /* Open the store at url with the JSON storage options (may be NULL);
  * transfers, retries, timeouts come from o. create (a destination): check
  * that the bucket/container exists (one listing request) and, when it does
