@@ -1,153 +1,21 @@
 /* engine: the operations the CLI runs (make-snapshot, restore-snapshot,
- * list/compare, sync) and the options and statistics they share. Each
- * operation builds a pipeline of stages connected by bounded queues. */
+ * list/compare, sync, convert) and what only they share. Each operation
+ * builds a pipeline of stages connected by bounded queues. The options and
+ * counters the layers below need too are in run/engine_opts.h and
+ * run/run_stats.h, so that a heap or a tree never includes this file. */
 #ifndef SNAP_ENGINE_H
 #define SNAP_ENGINE_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "engine_opts.h"
 #include "errbuf.h"
 #include "log.h"
-
-enum io_mode {
-	IO_MODE_AUTO = 0,  /* io_uring when it works, else plain syscalls */
-	IO_MODE_URING,     /* io_uring or fail */
-	IO_MODE_SYNC,      /* plain system calls */
-};
-
-/* How new heap objects are stored. */
-enum heap_format {
-	HEAP_FORMAT_AUTO = 0, /* gz when the heap holds .gz objects, else raw */
-	HEAP_FORMAT_RAW,      /* <md5>: the content as is */
-	HEAP_FORMAT_GZ,       /* <md5>.gz: gzip, the Python tool's format */
-};
-
-/* Format of the snapshots make-snapshot (and restore's before/after
- * snapshots) write: the format of the latest snapshot in SNAP_ROOT (else
- * msgpack), this tool's msgpack, or the Python tool's jsonl.gz. */
-enum snapshot_write_format {
-	SNAPSHOT_WRITE_AUTO = 0,
-	SNAPSHOT_WRITE_MSGPACK,
-	SNAPSHOT_WRITE_JSONL_GZ,
-};
-
-/* How file contents are MD5-hashed (--md5): multi-buffer kernels hash
- * many files side by side (engine/hash/md5mb.h), OpenSSL one at a time.
- * AUTO is resolved before a run by engine_md5_resolve. */
-enum md5_impl {
-	MD5_IMPL_AUTO = 0,
-	MD5_IMPL_OPENSSL,
-	MD5_IMPL_AVX2,
-	MD5_IMPL_AVX512,
-};
-
-/* Everything tunable, in one struct (no globals). Zero-initialise, then
- * engine_opts_defaults(). Strings are borrowed from the caller. */
-struct engine_opts {
-	const char *file_root;
-	const char *heap_root;
-	const char *snap_root;
-	const char *heap_cache_file;
-	enum heap_format heap_format;
-	const char *file_storage_options;  /* JSON (object stores), may be NULL */
-	const char *heap_storage_options;
-	const char *snap_storage_options;
-	struct logger log;
-	enum io_mode io;
-	unsigned jobs;          /* hash/copy workers */
-	unsigned scan_jobs;     /* directory listing threads */
-	/* threads listing an object-store heap at open (0: transfers) */
-	unsigned heap_list_jobs;
-	unsigned transfers;     /* in-flight network transfers */
-	unsigned retries;
-	/* object stores: seconds to connect, and seconds without progress
-	 * (no answer, a stalled transfer) before a request fails; 0: the
-	 * defaults (10 s, 20 s) */
-	unsigned connect_timeout_s;
-	unsigned io_timeout_s;
-	/* object stores: a missing bucket/container is created (a writing
-	 * command's --create-bucket) instead of failing the run */
-	bool create_bucket;
-	bool progress;          /* one-line progress on stderr */
-	/* filters: NULL-terminated arrays of glob patterns */
-	const char *const *include;
-	const char *const *exclude;
-	/* make-snapshot, restore-snapshot, sync: neither record nor apply
-	 * extended attributes and ACLs */
-	bool no_xattrs;
-	/* set by a signal handler: stages stop at the next check */
-	volatile sig_atomic_t *interrupted;
-	/* restore and sync: syncfs the written tree before success */
-	bool fsync;
-	enum snapshot_write_format snapshot_format;
-	enum md5_impl md5;
-	/* the repository lock (lock.h): a lock not refreshed for expiry
-	 * seconds is stale; 0: the defaults (1800 s, refresh 300 s) */
-	unsigned lock_expiry_s;
-	unsigned lock_refresh_s;
-};
-
-void engine_opts_defaults(struct engine_opts *o);
-
-struct objstore_config;
-/* The object-store settings of o (NULL: defaults): transfers, retries,
- * timeouts, create_bucket. */
-void engine_objstore_config(const struct engine_opts *o,
-			    struct objstore_config *cfg);
-
-/* --md5 names ("auto", "openssl", "avx2", "avx512") and back (-EINVAL). */
-const char *engine_md5_name(enum md5_impl m);
-int engine_md5_parse(const char *name, enum md5_impl *out);
-/* The implementation a run uses for m: AUTO becomes the widest kernel
- * this CPU has (OpenSSL without AVX2); a kernel this CPU or build lacks
- * is -ENOTSUP with the reason in eb. */
-int engine_md5_resolve(enum md5_impl m, enum md5_impl *out,
-		       struct errbuf *eb);
-
-/* Counters of one run; printed by --json. Stages update them atomically. */
-struct run_stats {
-	uint64_t files_scanned;     /* entries of any type seen in the tree */
-	uint64_t files_hashed;      /* files whose content was read and hashed */
-	uint64_t md5_reused;        /* md5 taken from the previous snapshot */
-	uint64_t heap_objects_written;
-	uint64_t heap_objects_present; /* contents already in the heap */
-	/* make-snapshot --verify-heap: objects read back and MD5-checked,
-	 * and damaged ones written again from the tree */
-	uint64_t heap_objects_verified;
-	uint64_t heap_objects_repaired;
-	uint64_t bytes_read;
-	uint64_t bytes_written;
-	uint64_t files_copied;      /* restore/sync: files written */
-	uint64_t files_updated;     /* restore/sync: metadata fixed in place */
-	uint64_t files_deleted;
-	uint64_t dirs_created;
-	uint64_t files_skipped;     /* special files (fifo, socket, device),
-				     * files skipped as changing */
-	/* make-snapshot --skip-changing: files left out because they kept
-	 * changing while read (also in files_skipped) */
-	uint64_t files_skipped_changing;
-	/* restore/sync: entries whose xattrs could not be set because the
-	 * target filesystem has none; attribute names not set (security.*
-	 * and trusted.* when not root, user.* on symlinks) */
-	uint64_t xattrs_unsupported;
-	uint64_t xattrs_skipped;
-	/* restore/sync not as root: entries whose recorded owner differs
-	 * from the running user's and was left as it is */
-	uint64_t owners_skipped;
-	/* restore/sync: hard links made (also in files_copied) */
-	uint64_t links_created;
-	/* restore/sync into an object store: files written there whose hard
-	 * link, xattrs/ACLs or setuid/setgid/sticky bits a store cannot
-	 * keep (it keeps content and mtime only) */
-	uint64_t meta_not_kept;
-	uint64_t errors;
-	double seconds;
-};
+#include "run_stats.h"
 
 /* The one warning of a run about xattrs it could not set (restore,
- * sync), from the two counters above. */
+ * sync), from run_stats's xattrs_unsupported and xattrs_skipped. */
 void xattr_warn(const struct logger *log, const char *root,
 		const struct run_stats *st);
 

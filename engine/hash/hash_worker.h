@@ -12,11 +12,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "engine.h"
+#include "engine_opts.h"
 #include "entry.h"
 #include "errbuf.h"
 #include "heap.h"
 #include "io.h"
+#include "run_stats.h"
 
 /* files up to this size are read whole, in batches */
 #define HASH_SMALL_MAX (256 * 1024)

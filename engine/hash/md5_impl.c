@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "engine.h"
+#include "engine_opts.h"
 #include "md5mb.h"
 #include "banned.h"
 

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "engine_opts.h"
 #include "errbuf.h"
 #include "objid.h"
 

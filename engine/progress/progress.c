@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "log.h"
 #include "banned.h"
 
 static uint64_t load(const uint64_t *v)

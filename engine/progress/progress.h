@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#include "engine.h"
+#include "run_stats.h"
 
 struct progress {
 	pthread_t thread;

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "engine.h"
+#include "engine_opts.h"
 #include "errbuf.h"
 #include "snapshot.h"
 #include "snapshot_name.h"

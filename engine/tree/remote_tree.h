@@ -14,7 +14,7 @@
 
 #include <stdbool.h>
 
-#include "engine.h"
+#include "engine_opts.h"
 #include "entry.h"
 #include "errbuf.h"
 

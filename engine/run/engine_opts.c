@@ -1,7 +1,7 @@
 /* engine_opts: defaults for every tunable of the engine. */
 #include <unistd.h>
 
-#include "engine.h"
+#include "engine_opts.h"
 #include "objstore.h"
 
 void engine_opts_defaults(struct engine_opts *o)
