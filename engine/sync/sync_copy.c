@@ -1,0 +1,527 @@
+/* sync_copy: the workers' side of a sync, carrying out one job: a local
+ * copy (copy_file_range or read/write, sparse files by their extents), a
+ * copy with an object store on a side, and the checks that decide whether
+ * a same-size file is copied at all (bytes, MD5, mtime by HEAD). */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sync_impl.h"
+
+#include "clock.h"
+#include "fdio.h"
+#include "hasher.h"
+#include "progress.h"
+#include "relpath.h"
+#include "remote_tree.h"
+#include "sparse.h"
+#include "tree_writer.h"
+#include "banned.h"
+
+#define COPY_CHUNK (8u << 20)   /* copy_file_range request */
+#define CHANGE_RETRIES 3
+
+/* Bandwidth limit shared by all workers: sleep until the average rate
+ * since the start is back under the limit. */
+static void bw_account(struct sync_run *r, uint64_t bytes)
+{
+	double ahead;
+
+	if (!r->so->bwlimit)
+		return;
+	pthread_mutex_lock(&r->lock);
+	r->bw_bytes += bytes;
+	ahead = (double)r->bw_bytes / (double)r->so->bwlimit -
+		(clock_mono_s() - r->bw_start);
+	pthread_mutex_unlock(&r->lock);
+	if (ahead > 0) {
+		struct timespec ts;
+
+		ts.tv_sec = (time_t)ahead;
+		ts.tv_nsec = (long)((ahead - (double)ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+static int open_src(struct sync_run *r, const struct entry *e, int *fd,
+		    struct stat *st, struct errbuf *eb)
+{
+	char shown[512];
+
+	/* O_NONBLOCK: a fifo put where a file was scanned must not hang
+	 * the open; it is refused below */
+	*fd = relpath_open(r->srcfd, e->name, e->name_len,
+			   O_RDONLY | O_NONBLOCK);
+	if (*fd >= 0 && fstat(*fd, st) == 0 && !S_ISREG(st->st_mode)) {
+		close(*fd);
+		*fd = -EINVAL;
+	}
+	if (*fd < 0 || fstat(*fd, st)) {
+		int err = *fd < 0 ? *fd : -errno;
+
+		if (*fd >= 0)
+			close(*fd);
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		return errbuf_set(eb, err, "cannot read '%s/%s': %s",
+				  r->so->src, shown, strerror(-err));
+	}
+	return 0;
+}
+
+/* Copy bytes with copy_file_range (in-kernel; a reflink where the
+ * filesystem can), falling back to read/write across filesystems. */
+static int copy_bytes(struct sync_run *r, int in, int out, uint64_t size,
+		      char *buf, uint64_t *copied)
+{
+	uint64_t done = 0;
+	bool use_cfr = true;
+
+	while (done < size || !use_cfr) {
+		size_t want = size - done > COPY_CHUNK ? COPY_CHUNK :
+			      (size_t)(size - done);
+		ssize_t n;
+
+		if (use_cfr) {
+			if (!want)
+				break;
+			n = copy_file_range(in, NULL, out, NULL, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL ||
+				      errno == ENOSYS || errno == EOPNOTSUPP)) {
+				use_cfr = false;
+				continue;
+			}
+		} else {
+			n = read(in, buf, SYNC_BUF_SIZE);
+			if (n > 0) {
+				int w = fdio_write_full(out, buf, (size_t)n);
+
+				if (w < 0)
+					return w;
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;  /* EOF: the file shrank, caught by the caller */
+		done += (uint64_t)n;
+		bw_account(r, (uint64_t)n);
+	}
+	*copied = done;
+	return 0;
+}
+
+/* A sparse source (entry.sparse): only its data extents are copied
+ * (SEEK_DATA/SEEK_HOLE), the holes stay holes in DST and the size is set
+ * by ftruncate. *copied is the logical size covered. */
+static int copy_sparse(struct sync_run *r, int in, int out, uint64_t size,
+		       char *buf, uint64_t *copied)
+{
+	uint64_t pos = 0;
+	int ret = 0;
+
+	*copied = 0;
+	while (pos < size) {
+		off_t data = lseek(in, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0 && errno != ENXIO)
+			return -errno;
+		if (data < 0 || (uint64_t)data >= size)
+			break;
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		if ((uint64_t)hole > size)
+			hole = (off_t)size;
+		pos = (uint64_t)data;
+		while (pos < (uint64_t)hole) {
+			uint64_t want = (uint64_t)hole - pos;
+			ssize_t n = fdio_pread(in, buf, want > SYNC_BUF_SIZE ?
+					       SYNC_BUF_SIZE : (size_t)want,
+					       pos);
+
+			if (n < 0)
+				return (int)n;
+			if (n == 0) {
+				/* shrank: caught by the caller's fstat */
+				*copied = pos;
+				return 0;
+			}
+			/* zero blocks inside an extent (preallocated or
+			 * written zeros) become holes too */
+			ret = sparse_pwrite(out, buf, (size_t)n, pos);
+			if (ret < 0)
+				return ret;
+			pos += (uint64_t)n;
+			bw_account(r, (uint64_t)n);
+		}
+	}
+	if (ftruncate(out, (off_t)size))
+		return -errno;
+	*copied = size;
+	return 0;
+}
+
+int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
+		   const struct entry *e, char *buf, struct errbuf *eb)
+{
+	char shown[512], tmp[64];
+	int attempt, ret = 0;
+
+	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+		struct stat before, after;
+		struct entry meta;
+		uint64_t copied = 0;
+		int in, out, dirfd;
+
+		ret = open_src(r, e, &in, &before, eb);
+		if (ret < 0)
+			return ret;
+		ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out, eb);
+		if (ret < 0) {
+			close(in);
+			return ret;
+		}
+		ret = e->sparse ?
+		      copy_sparse(r, in, out, (uint64_t)before.st_size, buf,
+				  &copied) :
+		      copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
+				 &copied);
+		if (!ret && fstat(in, &after))
+			ret = -errno;
+		close(in);
+		if (ret < 0) {
+			tree_writer_discard_temp(dirfd, tmp, out);
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
+					  r->so->src, shown, strerror(-ret));
+		}
+		if (before.st_size != after.st_size ||
+		    before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
+		    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
+		    copied != (uint64_t)after.st_size) {
+			/* changed while copied: never publish a torn file */
+			tree_writer_discard_temp(dirfd, tmp, out);
+			continue;
+		}
+		meta = *e;
+		meta.mode = after.st_mode & 07777;
+		meta.mtime_ns = clock_ts_ns(&after.st_mtim);
+		meta.has_owner = true;
+		meta.uid = after.st_uid;
+		meta.gid = after.st_gid;
+		ret = tree_writer_publish_ts(tw, &meta, &after.st_mtim, dirfd,
+					     tmp, out, eb);
+		if (ret < 0)
+			return ret;
+		stat_add(&r->stats->bytes_read, copied);
+		stat_add(&r->stats->bytes_written, copied);
+		return 0;
+	}
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EAGAIN, "cannot copy '%s/%s': it kept changing "
+			  "while being copied", r->so->src, shown);
+}
+
+/* --checksum with equal sizes: compare the bytes of both sides. */
+static int contents_differ(struct sync_run *r, const struct entry *e,
+			   char *buf, struct errbuf *eb)
+{
+	char *other = buf + SYNC_BUF_SIZE / 2;
+	size_t half = SYNC_BUF_SIZE / 2;
+	char shown[512];
+	int a, b, ret = 0;
+
+	a = relpath_open(r->srcfd, e->name, e->name_len, O_RDONLY | O_NONBLOCK);
+	b = a < 0 ? -1 : relpath_open(r->dstfd, e->name, e->name_len,
+				      O_RDONLY | O_NONBLOCK);
+	if (a < 0 || b < 0) {
+		ret = a < 0 ? a : b;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(a, buf, half), m = 0, k;
+
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		while (m < n) {
+			k = read(b, other + m, (size_t)(n - m));
+			if (k <= 0)
+				break;
+			m += k;
+		}
+		stat_add(&r->stats->bytes_read, (uint64_t)(n + m));
+		if (m != n || memcmp(buf, other, (size_t)n)) {
+			ret = 1;
+			goto out;
+		}
+		if (n == 0) {
+			ret = read(b, other, 1) > 0 ? 1 : 0;
+			goto out;
+		}
+	}
+out:
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (ret < 0) {
+		/* an unreadable DST file is simply replaced */
+		if (b < 0 && a >= 0)
+			return 1;
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		return errbuf_set(eb, ret, "cannot compare '%s': %s", shown,
+				  strerror(-ret));
+	}
+	return ret;
+}
+
+static bool is_racy(int64_t mtime_ns)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec - mtime_ns / 1000000000LL < 2;
+}
+
+/* Copy with an object store on either side: the source as a local fd
+ * (the local file, or the object downloaded into a temp file), then the
+ * destination written from it (temp + rename locally, one PUT or a
+ * multipart upload remotely, with Content-MD5 so the store checks the
+ * bytes). A local source that changes meanwhile is copied again. */
+static int copy_remote(struct sync_run *r, struct tree_writer *tw,
+		       const struct entry *e, char *buf, struct errbuf *eb)
+{
+	char shown[512], tmp[64];
+	int attempt, ret = 0;
+
+	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+		struct stat before, after;
+		struct entry meta = *e;
+		bool meta_mtime = false;
+		uint64_t size, copied = 0;
+		int in, out, dirfd;
+
+		if (r->rsrc) {
+			/* the object's "mtime" metadata (rclone's and
+			 * ours) is the file's mtime; else Last-Modified */
+			ret = remote_tree_read(r->rsrc, e, &in, &meta.mtime_ns,
+					       eb);
+			if (ret < 0)
+				return ret;
+			meta_mtime = ret == 1;
+			meta.upload_mtime = !meta_mtime;
+			if (fstat(in, &before)) {
+				ret = -errno;
+				close(in);
+				return errbuf_set(eb, ret, "fstat: %s",
+						  strerror(-ret));
+			}
+		} else {
+			ret = open_src(r, e, &in, &before, eb);
+			if (ret < 0)
+				return ret;
+			meta.mtime_ns = clock_ts_ns(&before.st_mtim);
+			meta.mode = before.st_mode & 07777;
+		}
+		size = (uint64_t)before.st_size;
+		if (r->rsrc && !r->rdst && !meta_mtime &&
+		    is_racy(meta.mtime_ns))
+			/* the object may be replaced within the same second
+			 * of Last-Modified: keep the copy visibly older so
+			 * the next run fetches it again (git's racy rule) */
+			meta.mtime_ns -= 1000000000LL;
+		if (r->rdst) {
+			ret = remote_tree_write(r->rdst, &meta, in, size,
+						r->rsrc && e->has_md5 ? &e->md5 :
+						NULL, eb);
+			copied = size;
+		} else {
+			ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out,
+						      eb);
+			if (!ret) {
+				ret = copy_bytes(r, in, out, size, buf, &copied);
+				if (ret < 0) {
+					tree_writer_discard_temp(dirfd, tmp,
+								 out);
+					errbuf_quote_name(shown, sizeof(shown),
+							  e->name, e->name_len);
+					ret = errbuf_set(eb, ret, "cannot copy "
+							 "'%s': %s", shown,
+							 strerror(-ret));
+				} else {
+					ret = tree_writer_publish(tw, &meta,
+								  dirfd, tmp,
+								  out, eb);
+				}
+			}
+		}
+		if (!ret && !r->rsrc && fstat(in, &after) == 0 &&
+		    (after.st_size != before.st_size ||
+		     after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+		     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)) {
+			close(in);
+			continue;  /* changed while copied: again */
+		}
+		close(in);
+		if (ret < 0)
+			return ret;
+		stat_add(&r->stats->bytes_read, copied);
+		stat_add(&r->stats->bytes_written, copied);
+		return 0;
+	}
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EAGAIN, "cannot copy '%s': it kept changing "
+			  "while being copied", shown);
+}
+
+/* --checksum against an object store: MD5 of the local side's file
+ * compared with the MD5 the store gave for the other side. 1 differs. */
+static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
+		       struct errbuf *eb)
+{
+	struct hasher *h = NULL;
+	struct objid got;
+	int fd, ret;
+
+	fd = relpath_open(r->rsrc ? r->dstfd : r->srcfd, j->e.name,
+			  j->e.name_len, O_RDONLY | O_NONBLOCK);
+	if (fd < 0)
+		return 1;  /* unreadable or missing local side: copy */
+	ret = hasher_new(&h, eb);
+	if (!ret)
+		ret = hasher_begin(h, eb);
+	while (!ret) {
+		ssize_t n = fdio_read(fd, buf, SYNC_BUF_SIZE);
+
+		if (n < 0) {
+			ret = errbuf_set(eb, (int)n, "read: %s",
+					 strerror((int)-n));
+			break;
+		}
+		if (n == 0)
+			break;
+		stat_add(&r->stats->bytes_read, (uint64_t)n);
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	hasher_free(h);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	return !objid_eq(&got, &j->other_md5);
+}
+
+/* Does the mtime of source object s (HEAD) differ from other_ns? 1 yes
+ * (also when gone: the copy then says why), 0 no, -errno. */
+int sync_src_mtime_differs(struct sync_run *r, const struct entry *s,
+			   int64_t other_ns, struct errbuf *eb)
+{
+	struct remote_meta m;
+	int ret;
+
+	ret = remote_tree_head(r->rsrc, s, &m, eb);
+	if (ret == -ENOENT) {
+		errbuf_clear(eb);
+		return 1;
+	}
+	if (ret < 0)
+		return ret;
+	return m.mtime_ns != other_ns;
+}
+
+/* JOB_COMPARE without an MD5 listed for the store's side (an S3
+ * multipart object): its md5chksum metadata (HEAD), as rclone reads it,
+ * into j->other_md5. 1 found, 0 not (or gone), -errno. */
+static int head_other_md5(struct sync_run *r, struct job *j,
+			  struct errbuf *eb)
+{
+	struct remote_meta m;
+	int ret;
+
+	ret = remote_tree_head(r->rsrc ? r->rsrc : r->rdst, &j->e, &m, eb);
+	if (ret == -ENOENT) {
+		errbuf_clear(eb);
+		return 0;
+	}
+	if (ret < 0 || !m.has_md5)
+		return ret < 0 ? ret : 0;
+	j->other_md5 = m.md5;
+	j->has_other_md5 = true;
+	return 1;
+}
+
+int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
+		char *buf, struct errbuf *eb)
+{
+	int ret;
+
+	if (r->rsrc || r->rdst) {
+		if (j->e.type != ENTRY_FILE)
+			return 0;  /* stores hold files only */
+		if (j->kind == JOB_META)
+			return 0;
+		if (j->kind == JOB_COMPARE && !j->has_other_md5) {
+			ret = head_other_md5(r, j, eb);
+			if (ret < 0)
+				return ret;
+		}
+		if (j->kind == JOB_COMPARE && j->has_other_md5) {
+			ret = md5_differs(r, j, buf, eb);
+			if (ret <= 0)
+				return ret;
+		}
+		if (j->kind == JOB_MTIME) {
+			ret = sync_src_mtime_differs(r, &j->e,
+						     j->other_mtime_ns, eb);
+			if (ret <= 0)
+				return ret;
+		}
+		ret = copy_remote(r, tw, &j->e, buf, eb);
+		if (!ret)
+			stat_add(&r->stats->files_copied, 1);
+		if (!ret && r->rdst && store_drops_meta(&j->e))
+			stat_add(&r->stats->meta_not_kept, 1);
+		return ret;
+	}
+
+	if (j->kind == JOB_META) {
+		ret = tree_writer_set_meta(tw, &j->e, eb);
+		if (!ret)
+			stat_add(&r->stats->files_updated, 1);
+		return ret;
+	}
+	if (j->kind == JOB_COMPARE) {
+		ret = contents_differ(r, &j->e, buf, eb);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			return tree_writer_set_meta(tw, &j->e, eb);
+	}
+	switch (j->e.type) {
+	case ENTRY_FILE:
+		ret = sync_copy_file(r, tw, &j->e, buf, eb);
+		break;
+	case ENTRY_SYMLINK:
+		ret = tree_writer_symlink(tw, &j->e, eb);
+		break;
+	default:
+		/* directories: made in apply_deletions, meta set last */
+		ret = tree_writer_mkdir(tw, &j->e, false, eb);
+		if (ret > 0)
+			stat_add(&r->stats->dirs_created, 1);
+		return ret < 0 ? ret : 0;
+	}
+	if (!ret)
+		stat_add(&r->stats->files_copied, 1);
+	return ret;
+}

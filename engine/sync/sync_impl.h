@@ -1,0 +1,118 @@
+/* sync_impl: what the files of engine_sync share, private to engine/sync/.
+ * sync.c runs a sync (scan feeds, workers, deletions, links), sync_plan.c
+ * turns the diff of SRC and DST into jobs, sync_copy.c carries a job out
+ * (the byte copies, local or with an object store). */
+#ifndef SNAP_SYNC_IMPL_H
+#define SNAP_SYNC_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "diff.h"
+#include "engine.h"
+
+struct bqueue;
+struct filter;
+struct remote_scan;
+struct remote_tree;
+struct scanner;
+struct shardq;
+struct tree_writer;
+
+#define SYNC_BUF_SIZE (1u << 20)     /* per worker, for read/write copies */
+
+enum job_kind {
+	JOB_COPY = 1,       /* write src entry into DST */
+	JOB_COMPARE,        /* same size: copy only if contents differ */
+	JOB_META,           /* fix mode/mtime only */
+	JOB_MTIME,          /* same size, object-store source listed without
+			     * its mtime: copy only if its mtime (HEAD)
+			     * differs from other_mtime_ns */
+};
+
+struct job {
+	struct entry e;
+	uint8_t kind;
+	uint8_t meta_differs;   /* directories: count as updated */
+	/* JOB_COMPARE against an object store: the MD5 the store gave for
+	 * the other side */
+	bool has_other_md5;
+	struct objid other_md5;
+	int64_t other_mtime_ns;  /* JOB_MTIME: the destination's mtime */
+};
+
+struct scan_feed {
+	struct remote_scan *remote;   /* object-store side, or NULL */
+	struct scanner *scanner;
+	struct bqueue *q;          /* struct entry * */
+	struct errbuf err;
+	int ret;
+	pthread_t thread;
+	bool started;
+};
+
+struct sync_run {
+	const struct engine_opts *o;
+	const struct sync_opts *so;
+	struct logger *log;
+	struct run_stats *stats;
+	struct filter *filter;
+	struct scan_feed src, dst;
+	int srcfd, dstfd;          /* local roots, -1 for an object store */
+	struct remote_tree *rsrc;  /* object-store sides, or NULL */
+	struct remote_tree *rdst;
+	struct shardq *jobs;          /* struct job *, by directory */
+	unsigned next_worker;
+	FILE *deletions;           /* spill: deleted entries' names */
+	uint64_t ndelete;
+	struct job **deferred;     /* copies blocked by a conflict */
+	size_t ndeferred, cap_deferred;
+	pthread_mutex_t lock;      /* err, deferred, bwlimit */
+	struct errbuf err;
+	double bw_start;
+	uint64_t bw_bytes;
+	unsigned xattr_ns;         /* enum xattr_ns copied, 0: none */
+	bool owners_apply;         /* root: DST entries get SRC's owners */
+	/* later members of SRC's hard-link groups, linked to their group's
+	 * first member once every copy is done (diff thread only) */
+	struct entry **links;
+	size_t nlinks, cap_links;
+};
+
+/* sync_plan.c */
+
+/* The diff_cb of the run's merge (ctx: the struct sync_run): decides what
+ * SRC entry s and DST entry d need. Copies go to r->jobs for the workers,
+ * directories to r->deferred, hard links to r->links, deletions to the
+ * spill file; a dry run prints the plan and counts it instead. 0 or
+ * -errno with eb set. Diff thread only. */
+int sync_on_diff(void *ctx, enum diff_state st, const struct entry *s,
+		 const struct entry *d, struct errbuf *eb);
+/* Frees j and its entry; NULL is a no-op. */
+void sync_job_free(struct job *j);
+/* Keeps j (taken over) in r->deferred, to be carried out after the
+ * deletions. 0, or -ENOMEM with j still the caller's. Any thread. */
+int sync_defer(struct sync_run *r, struct job *j);
+
+/* sync_copy.c */
+
+/* Carries out job j into DST through tw, with buf (SYNC_BUF_SIZE bytes)
+ * as scratch, and counts it in r->stats. 0 done or nothing to do, -errno
+ * with eb set; a DST entry of another type in the way gives -ENOTDIR,
+ * -EISDIR, -ENOTEMPTY, -ELOOP or -EEXIST. The workers, then
+ * apply_deletions for the deferred jobs. */
+int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
+		char *buf, struct errbuf *eb);
+/* Copies the local SRC file e into DST (temp + publish), again if it
+ * changes while copied. buf: SYNC_BUF_SIZE bytes. 0 or -errno with eb
+ * set. */
+int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
+		   const struct entry *e, char *buf, struct errbuf *eb);
+/* Does the mtime of source object s (HEAD) differ from other_ns? 1 yes
+ * (also when gone: the copy then says why), 0 no, -errno with eb set. */
+int sync_src_mtime_differs(struct sync_run *r, const struct entry *s,
+			   int64_t other_ns, struct errbuf *eb);
+
+#endif
