@@ -144,6 +144,187 @@ static int check_target(struct restore_run *r, const char *path,
 	return ret < 0 ? ret : 0;
 }
 
+/* Arguments, the lock (*lk), SNAP_ROOT, the target's name (*target),
+ * the filters, the heap and the owner and link maps; what it acquired
+ * is the caller's to release, also on failure. */
+static int open_run(struct restore_run *r, struct lock **lk, char **target,
+		    struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	const struct restore_opts *ro = r->ro;
+	int ret;
+
+	if (!o->file_root || !o->heap_root || !o->snap_root) {
+		ret = errbuf_set(eb, -EINVAL, "restore-snapshot needs "
+				 "--file-root, --heap-root and --snap-root");
+		return ret;
+	}
+	/* a shared lock for the whole run: gc must not delete the objects
+	 * being restored (a dry run writes nothing, not even a lock) */
+	if (!ro->dry_run) {
+		ret = lock_acquire(o, LOCK_SHARED, "restore-snapshot", lk, eb);
+		/* a backup readable but not writable by this user (a read-only
+		 * mount, another owner) is restored without a lock when the
+		 * run writes nothing into SNAP_ROOT: refusing would leave the
+		 * user no way to get their files back */
+		if ((ret == -EACCES || ret == -EPERM || ret == -EROFS) &&
+		    !ro->save_before && !ro->save_after) {
+			log_warn(r->log, "%s; restoring without a lock (a gc "
+				 "running meanwhile could remove objects this "
+				 "restore needs)", eb->msg);
+			errbuf_clear(eb);
+			ret = 0;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	ret = snapstore_open(o->snap_root, o->snap_storage_options, o, &r->ss,
+			     eb);
+	if (ret < 0)
+		return ret;
+	if (ro->path) {
+		*target = strdup(ro->path);
+		ret = *target ? 0 : errbuf_set(eb, -ENOMEM, "out of memory");
+	} else {
+		ret = snapstore_find_latest(r->ss, ro->has_latest,
+					    ro->latest_ns, target, eb);
+	}
+	if (ret < 0)
+		return ret;
+	log_info(r->log, "restoring '%s' into '%s'", *target, o->file_root);
+	ret = filter_from_opts(o->include, o->exclude, &r->filter, eb);
+	if (ret < 0)
+		return ret;
+	ret = inner_roots_init(&r->inner, o, r->filter);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		return ret;
+	}
+	ret = heap_open_url(o->heap_root, false, o, &r->heap, eb);
+	if (ret < 0)
+		return ret;
+	/* owners and hard links live in local trees only */
+	if (!objstore_is_url(o->file_root)) {
+		r->owners_apply = geteuid() == 0;
+		if ((r->owners_apply && !ro->numeric_ids &&
+		     owner_cache_new(&r->owners) < 0) ||
+		    (!ro->no_hard_links &&
+		     link_map_new(HARDLINKS_MAX_GROUPS, &r->links) < 0)) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Step 2: the tree's current state, saved as a snapshot (*before, its
+ * name) or written to the scratch file (*scratch); an object-store
+ * FILE_ROOT is opened (r->rtree), a local one created. What it acquired
+ * is the caller's to release, also on failure. */
+static int record_current(struct restore_run *r, char **before, int *scratch,
+			  struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	const struct restore_opts *ro = r->ro;
+	struct make_snapshot_opts mo;
+	struct run_stats sub;
+	int ret;
+
+	if (objstore_is_url(o->file_root)) {
+		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
+				       !ro->dry_run, &r->rtree, eb);
+		if (ret < 0)
+			return ret;
+	} else if (!ro->dry_run) {
+		ret = relpath_mkdir_p(o->file_root, eb);
+		if (ret < 0)
+			return ret;
+	}
+	memset(&mo, 0, sizeof(mo));
+	memset(&sub, 0, sizeof(sub));
+	/* what a crashed restore or sync left in the root goes now, and
+	 * into no snapshot (a dry run only reads) */
+	mo.tree_temps = !ro->dry_run;
+	if (ro->save_before && !ro->dry_run) {
+		mo.save = true;
+		ret = engine_make_snapshot(o, &mo, &sub, before, eb);
+	} else {
+		*scratch = open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (*scratch < 0) {
+			ret = errbuf_set(eb, -errno, "cannot create a temp file "
+					 "in '%s': %s", P_tmpdir,
+					 strerror(errno));
+			return ret;
+		}
+		mo.to_fd = true;
+		mo.out_fd = *scratch;
+		if (r->rtree || access(o->file_root, F_OK) == 0) {
+			ret = engine_make_snapshot(o, &mo, &sub, before, eb);
+		} else {
+			/* dry run into a missing root: empty current state */
+			struct engine_opts empty = *o;
+			char dir[] = "/tmp/snapshooter-empty-XXXXXX";
+
+			if (!mkdtemp(dir)) {
+				ret = errbuf_set(eb, -errno, "mkdtemp: %s",
+						 strerror(errno));
+				return ret;
+			}
+			empty.file_root = dir;
+			ret = engine_make_snapshot(&empty, &mo, &sub, before,
+						   eb);
+			rmdir(dir);
+		}
+	}
+	if (ret < 0) {
+		errbuf_wrap(eb, ret, "cannot record the current state of '%s'",
+			    o->file_root);
+		return ret;
+	}
+	if (*before)
+		log_info(r->log, "saved the state before restore as '%s'",
+			 *before);
+	return 0;
+}
+
+/* The main thread's writer of a local tree (r->rootfd, r->tw), and what
+ * this run may restore: xattr namespaces, setuid/setgid bits. */
+static int open_tree(struct restore_run *r, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	const struct restore_opts *ro = r->ro;
+	int ret;
+
+	if (!ro->dry_run && !r->rtree) {
+		r->rootfd = open(o->file_root, O_RDONLY | O_DIRECTORY |
+				O_CLOEXEC);
+		if (r->rootfd < 0) {
+			ret = errbuf_set(eb, -errno, "cannot open '%s': %s",
+					 o->file_root, strerror(errno));
+			return ret;
+		}
+		ret = tree_writer_new(r->rootfd, o->file_root, &r->tw, eb);
+		if (ret < 0)
+			return ret;
+		tree_writer_set_owners(r->tw, r->owners_apply,
+				       &r->stats->owners_skipped);
+	}
+	/* xattrs: security.* and trusted.* need root (CAP_SYS_ADMIN for
+	 * trusted, CAP_SETFCAP for capabilities) */
+	if (!o->no_xattrs && !r->rtree)
+		r->xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
+			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
+	if (r->tw)
+		tree_writer_set_xattrs(r->tw, r->xattr_ns,
+				       &r->stats->xattrs_unsupported,
+				       &r->stats->xattrs_skipped);
+	/* as tar: a user other than root restores no setuid/setgid file
+	 * (root restores owners too, so its bits mean what they meant) */
+	if (!ro->keep_setid && geteuid() != 0)
+		r->strip_mode = S_ISUID | S_ISGID;
+	return 0;
+}
+
 static int cmp_len_desc(const void *a, const void *b)
 {
 	size_t la = strlen(*(char *const *)a), lb = strlen(*(char *const *)b);
@@ -151,13 +332,112 @@ static int cmp_len_desc(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
+/* After pass 1: the directories its deletions may have left empty go,
+ * deepest first. */
+static int prune_emptied(struct restore_run *r, struct errbuf *eb)
+{
+	unsigned i;
+	int ret;
+
+	qsort(r->pruned, r->npruned, sizeof(*r->pruned), cmp_len_desc);
+	for (i = 0; i < r->npruned; i++) {
+		ret = tree_writer_prune_parents(r->tw, r->pruned[i],
+						strlen(r->pruned[i]), eb);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Pass 2's pool: the queue and up to jobs workers (*threads, *started:
+ * the caller joins and frees them); 0 when at least one runs. */
+static int start_writers(struct restore_run *r, unsigned jobs,
+			 pthread_t **threads, unsigned *started,
+			 struct errbuf *eb)
+{
+	unsigned i;
+	int ret;
+
+	ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r->queue);
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "out of memory");
+		return ret;
+	}
+	*threads = calloc(jobs, sizeof(**threads));
+	for (i = 0; *threads && i < jobs; i++) {
+		if (pthread_create(&(*threads)[i], NULL,
+				   restore_writer_main, r))
+			break;
+		(*started)++;
+	}
+	if (!*started) {
+		ret = errbuf_set(eb, -EAGAIN, "cannot start threads");
+		return ret;
+	}
+	return 0;
+}
+
+/* The files that could not be restored (keep_going, a dry run), listed
+ * once everything else is written; -EIO in eb. */
+static int report_failed(struct restore_run *r, struct errbuf *eb)
+{
+	unsigned i;
+	int ret;
+
+	/* everything else is written: now the list of what is not */
+	for (i = 0; i < r->nfailed; i++)
+		log_error(r->log, "not restored: %s", r->failed[i]);
+	ret = errbuf_set(eb, -EIO, "%s%zu file%s could not be "
+			 "restored (missing or corrupt heap objects, "
+			 "listed above%s)",
+			 r->ro->dry_run ? "dry run: " : "", r->nfailed,
+			 r->nfailed == 1 ? "" : "s",
+			 r->failed_oom ? "; more left out: out of "
+			 "memory" : "");
+	/* one error per file (out: adds the run's one) */
+	if (r->nfailed)
+		r->stats->errors += r->nfailed - 1;
+	return ret;
+}
+
+/* The "after" snapshot (*after, its name), trusting the md5s of the
+ * restored tree. */
+static int save_after(struct restore_run *r, const char *target,
+		      int64_t start_ns, char **after, struct errbuf *eb)
+{
+	struct make_snapshot_opts mo;
+	struct run_stats sub;
+	int ret;
+
+	memset(&mo, 0, sizeof(mo));
+	mo.save = true;
+	/* the tree now matches target: trust its md5s by size and
+	 * mtime, except for files touched since the restore began */
+	mo.previous_path = target;
+	mo.reuse_size_mtime_only = true;
+	mo.racy_after_ns = start_ns;
+	mo.tree_temps = true;
+	memset(&sub, 0, sizeof(sub));
+	ret = engine_make_snapshot(r->o, &mo, &sub, after, eb);
+	if (ret < 0) {
+		errbuf_wrap(eb, ret, "restore done, but saving the "
+			    "state after it failed");
+		return ret;
+	}
+	log_info(r->log, "saved the state after restore as '%s'", *after);
+	return 0;
+}
+
+/* The run: the steps in order (see the top of this file), every failure
+ * going to out:, the single exit that releases what the steps acquired.
+ * That exit and the end of pass 2 (the queue closed, the workers joined,
+ * their error taken) keep it above 100 lines: both work on the locals
+ * the steps share. */
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		   struct run_stats *stats, struct errbuf *eb)
 {
 	struct restore_run r;
 	struct logger log = o->log;
-	struct make_snapshot_opts mo;
-	struct run_stats sub;
 	struct progress prog;
 	struct lock *lk = NULL;
 	pthread_t *threads = NULL;
@@ -177,152 +457,21 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	pthread_mutex_init(&r.err_lock, NULL);
 	memset(&prog, 0, sizeof(prog));
 
-	if (!o->file_root || !o->heap_root || !o->snap_root) {
-		ret = errbuf_set(eb, -EINVAL, "restore-snapshot needs "
-				 "--file-root, --heap-root and --snap-root");
-		goto out;
-	}
-	/* a shared lock for the whole run: gc must not delete the objects
-	 * being restored (a dry run writes nothing, not even a lock) */
-	if (!ro->dry_run) {
-		ret = lock_acquire(o, LOCK_SHARED, "restore-snapshot", &lk, eb);
-		/* a backup readable but not writable by this user (a read-only
-		 * mount, another owner) is restored without a lock when the
-		 * run writes nothing into SNAP_ROOT: refusing would leave the
-		 * user no way to get their files back */
-		if ((ret == -EACCES || ret == -EPERM || ret == -EROFS) &&
-		    !ro->save_before && !ro->save_after) {
-			log_warn(&log, "%s; restoring without a lock (a gc "
-				 "running meanwhile could remove objects this "
-				 "restore needs)", eb->msg);
-			errbuf_clear(eb);
-			ret = 0;
-		}
-		if (ret < 0)
-			goto out;
-	}
-	ret = snapstore_open(o->snap_root, o->snap_storage_options, o, &r.ss,
-			     eb);
+	ret = open_run(&r, &lk, &target, eb);
 	if (ret < 0)
 		goto out;
-	if (ro->path) {
-		target = strdup(ro->path);
-		ret = target ? 0 : errbuf_set(eb, -ENOMEM, "out of memory");
-	} else {
-		ret = snapstore_find_latest(r.ss, ro->has_latest,
-					    ro->latest_ns, &target, eb);
-	}
-	if (ret < 0)
-		goto out;
-	log_info(&log, "restoring '%s' into '%s'", target, o->file_root);
-	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
-	if (ret < 0)
-		goto out;
-	ret = inner_roots_init(&r.inner, o, r.filter);
-	if (ret < 0) {
-		ret = errbuf_set(eb, ret, "out of memory");
-		goto out;
-	}
-	ret = heap_open_url(o->heap_root, false, o, &r.heap, eb);
-	if (ret < 0)
-		goto out;
-	/* owners and hard links live in local trees only */
-	if (!objstore_is_url(o->file_root)) {
-		r.owners_apply = geteuid() == 0;
-		if ((r.owners_apply && !ro->numeric_ids &&
-		     owner_cache_new(&r.owners) < 0) ||
-		    (!ro->no_hard_links &&
-		     link_map_new(HARDLINKS_MAX_GROUPS, &r.links) < 0)) {
-			ret = errbuf_set(eb, -ENOMEM, "out of memory");
-			goto out;
-		}
-	}
 	ret = check_target(&r, target, eb);
 	if (ret < 0)
 		goto out;
 
 	/* current state */
-	if (objstore_is_url(o->file_root)) {
-		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
-				       !ro->dry_run, &r.rtree, eb);
-		if (ret < 0)
-			goto out;
-	} else if (!ro->dry_run) {
-		ret = relpath_mkdir_p(o->file_root, eb);
-		if (ret < 0)
-			goto out;
-	}
-	memset(&mo, 0, sizeof(mo));
-	memset(&sub, 0, sizeof(sub));
-	/* what a crashed restore or sync left in the root goes now, and
-	 * into no snapshot (a dry run only reads) */
-	mo.tree_temps = !ro->dry_run;
-	if (ro->save_before && !ro->dry_run) {
-		mo.save = true;
-		ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
-	} else {
-		scratch = open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (scratch < 0) {
-			ret = errbuf_set(eb, -errno, "cannot create a temp file "
-					 "in '%s': %s", P_tmpdir,
-					 strerror(errno));
-			goto out;
-		}
-		mo.to_fd = true;
-		mo.out_fd = scratch;
-		if (r.rtree || access(o->file_root, F_OK) == 0) {
-			ret = engine_make_snapshot(o, &mo, &sub, &before, eb);
-		} else {
-			/* dry run into a missing root: empty current state */
-			struct engine_opts empty = *o;
-			char dir[] = "/tmp/snapshooter-empty-XXXXXX";
-
-			if (!mkdtemp(dir)) {
-				ret = errbuf_set(eb, -errno, "mkdtemp: %s",
-						 strerror(errno));
-				goto out;
-			}
-			empty.file_root = dir;
-			ret = engine_make_snapshot(&empty, &mo, &sub, &before,
-						   eb);
-			rmdir(dir);
-		}
-	}
-	if (ret < 0) {
-		errbuf_wrap(eb, ret, "cannot record the current state of '%s'",
-			    o->file_root);
+	ret = record_current(&r, &before, &scratch, eb);
+	if (ret < 0)
 		goto out;
-	}
-	if (before)
-		log_info(&log, "saved the state before restore as '%s'", before);
 
-	if (!ro->dry_run && !r.rtree) {
-		r.rootfd = open(o->file_root, O_RDONLY | O_DIRECTORY |
-				O_CLOEXEC);
-		if (r.rootfd < 0) {
-			ret = errbuf_set(eb, -errno, "cannot open '%s': %s",
-					 o->file_root, strerror(errno));
-			goto out;
-		}
-		ret = tree_writer_new(r.rootfd, o->file_root, &r.tw, eb);
-		if (ret < 0)
-			goto out;
-		tree_writer_set_owners(r.tw, r.owners_apply,
-				       &stats->owners_skipped);
-	}
-	/* xattrs: security.* and trusted.* need root (CAP_SYS_ADMIN for
-	 * trusted, CAP_SETFCAP for capabilities) */
-	if (!o->no_xattrs && !r.rtree)
-		r.xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
-			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
-	if (r.tw)
-		tree_writer_set_xattrs(r.tw, r.xattr_ns,
-				       &stats->xattrs_unsupported,
-				       &stats->xattrs_skipped);
-	/* as tar: a user other than root restores no setuid/setgid file
-	 * (root restores owners too, so its bits mean what they meant) */
-	if (!ro->keep_setid && geteuid() != 0)
-		r.strip_mode = S_ISUID | S_ISGID;
+	ret = open_tree(&r, eb);
+	if (ret < 0)
+		goto out;
 	progress_start(&prog, "restore-snapshot", stats, &log, o->progress);
 
 	/* pass 1: deletions */
@@ -331,33 +480,16 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	if (ret < 0)
 		goto out;
 	if (r.npruned) {
-		qsort(r.pruned, r.npruned, sizeof(*r.pruned), cmp_len_desc);
-		for (i = 0; i < r.npruned; i++) {
-			ret = tree_writer_prune_parents(r.tw, r.pruned[i],
-							strlen(r.pruned[i]), eb);
-			if (ret < 0)
-				goto out;
-		}
+		ret = prune_emptied(&r, eb);
+		if (ret < 0)
+			goto out;
 	}
 
 	/* pass 2: writes on a pool of workers */
 	if (!ro->dry_run) {
-		ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r.queue);
-		if (ret < 0) {
-			ret = errbuf_set(eb, ret, "out of memory");
+		ret = start_writers(&r, jobs, &threads, &started, eb);
+		if (ret < 0)
 			goto out;
-		}
-		threads = calloc(jobs, sizeof(*threads));
-		for (i = 0; threads && i < jobs; i++) {
-			if (pthread_create(&threads[i], NULL,
-					   restore_writer_main, &r))
-				break;
-			started++;
-		}
-		if (!started) {
-			ret = errbuf_set(eb, -EAGAIN, "cannot start threads");
-			goto out;
-		}
 	}
 	ret = restore_run_pass(&r, before, &scratch, target,
 			       restore_pass_write, eb);
@@ -403,19 +535,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 			 (unsigned long long)stats->owners_skipped,
 			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
 	if (r.nfailed || r.failed_oom) {
-		/* everything else is written: now the list of what is not */
-		for (i = 0; i < r.nfailed; i++)
-			log_error(&log, "not restored: %s", r.failed[i]);
-		ret = errbuf_set(eb, -EIO, "%s%zu file%s could not be "
-				 "restored (missing or corrupt heap objects, "
-				 "listed above%s)",
-				 ro->dry_run ? "dry run: " : "", r.nfailed,
-				 r.nfailed == 1 ? "" : "s",
-				 r.failed_oom ? "; more left out: out of "
-				 "memory" : "");
-		/* one error per file (out: adds the run's one) */
-		if (r.nfailed)
-			stats->errors += r.nfailed - 1;
+		ret = report_failed(&r, eb);
 		goto out;
 	}
 	if (ro->dry_run)
@@ -427,22 +547,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	}
 	progress_stop(&prog);
 	if (ro->save_after) {
-		memset(&mo, 0, sizeof(mo));
-		mo.save = true;
-		/* the tree now matches target: trust its md5s by size and
-		 * mtime, except for files touched since the restore began */
-		mo.previous_path = target;
-		mo.reuse_size_mtime_only = true;
-		mo.racy_after_ns = start_ns;
-		mo.tree_temps = true;
-		memset(&sub, 0, sizeof(sub));
-		ret = engine_make_snapshot(o, &mo, &sub, &after, eb);
-		if (ret < 0) {
-			errbuf_wrap(eb, ret, "restore done, but saving the "
-				    "state after it failed");
+		ret = save_after(&r, target, start_ns, &after, eb);
+		if (ret < 0)
 			goto out;
-		}
-		log_info(&log, "saved the state after restore as '%s'", after);
 	}
 	ret = 0;
 out:
