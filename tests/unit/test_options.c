@@ -1,14 +1,13 @@
-/* test_options: the CLI's table-driven option parser (engine/cli/options.c,
- * compiled in here because the CLI is not a library) and its JSON string
- * writer (engine/cli/jsonw.c). */
+/* test_options: the CLI's table-driven option parser (engine/cli/options.c)
+ * and its JSON string writer (engine/cli/jsonw.c), linked from snap_cli. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../engine/cli/options.c"
-#include "../../engine/cli/jsonw.c"
+#include "jsonw.h"
+#include "options.h"
 #include "test.h"
 
 struct vals {

@@ -1,5 +1,5 @@
 /* test_timeparse: TIMESTAMP parsing of the CLI (engine/cli/timeparse.c,
- * compiled in here because the CLI is not a library). */
+ * linked from snap_cli). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "../../engine/cli/timeparse.c"
+#include "timeparse.h"
 #include "compiler.h"
 #include "test.h"
 
