@@ -530,14 +530,38 @@ e2e_stop_servers() {
 	done
 }
 
+# shared_server_env NAME: print the env file of the ctest run's shared
+# server NAME (tests/servers/shared.sh) and succeed, when there is one and
+# the test does not keep its own (E2E_OWN_SERVERS=1).
+shared_server_env() {
+	[ "${E2E_OWN_SERVERS:-0}" != 1 ] && [ -n "${SNAP_SHARED_SERVERS:-}" ] &&
+		[ -f "$SNAP_SHARED_SERVERS/$1.env" ] || return 1
+	echo "$SNAP_SHARED_SERVERS/$1.env"
+}
+
+# is_shared_state DIR: DIR is the state directory of a shared server,
+# which no test may stop.
+is_shared_state() {
+	[ -n "${SNAP_SHARED_SERVERS:-}" ] && [ -n "$1" ] &&
+		grep -qs -F "_STATE=$1" "$SNAP_SHARED_SERVERS"/*.env
+}
+
 # start_server NAME [VAR=value...]: start tests/servers/start_NAME.sh
 # (swift, azurite, s3rver; the VARs in its environment) on 127.0.0.1,
 # source the SNAP_<NAME>_* variables it writes and stop it at exit.
+# Without VARs the ctest run's shared server is used when there is one
+# (SNAP_SHARED_SERVERS, tests/servers/shared.sh): it is not stopped here,
+# and the test keeps to its own bucket names. A test that stops, pauses
+# or reconfigures its server sets E2E_OWN_SERVERS=1 first.
 # Returns 1 after a skip, or a failure when SNAP_REQUIRE_SERVERS=1, if it
 # cannot start.
 start_server() {
 	local name=$1 env=$T/.$1.env state
 	shift
+	if [ $# -eq 0 ] && shared_server_env "$name" >/dev/null; then
+		. "$SNAP_SHARED_SERVERS/$name.env"
+		return 0
+	fi
 	if ! env "$@" bash "$SNAP_SOURCE_DIR/tests/servers/start_$name.sh" \
 		"$env" >"$T/.$name.log" 2>&1; then
 		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then

@@ -20,6 +20,7 @@ started=()
 stop_servers() {
 	local s
 	for s in "${started[@]}"; do
+		is_shared_state "$s" && continue
 		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
 	done
 }
@@ -309,7 +310,12 @@ fi
 
 # --- object stores ------------------------------------------------------
 start() { # name -> exports its variables, or skips/fails
-	local name=$1 env=$T/.$1.env
+	local name=$1 env
+	if env=$(shared_server_env "$name"); then
+		. "$env"   # the ctest run's shared server (never stopped here)
+		return 0
+	fi
+	env=$T/.$name.env
 	if ! bash "$servers/start_$name.sh" "$env" >"$T/.$name.log" 2>&1; then
 		if [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
 			fail "cannot start $name: $(tail -n 3 "$T/.$name.log")"

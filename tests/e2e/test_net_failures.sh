@@ -11,6 +11,9 @@
 # expire in the middle of a make-snapshot fails it, and --json's
 # heap_objects_written counts only objects the bucket really holds.
 . "$(dirname "$0")/lib.sh"
+# its servers are stopped, paused (SIGSTOP) and refuse access on purpose:
+# never the shared ones other tests are using
+E2E_OWN_SERVERS=1
 
 LPID=
 trap '[ -n "$LPID" ] && kill "$LPID" 2>/dev/null; e2e_stop_servers; e2e_cleanup' EXIT

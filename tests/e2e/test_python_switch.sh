@@ -301,6 +301,8 @@ servers=$SNAP_SOURCE_DIR/tests/servers
 declare -A starting=()
 started=()
 start_bg() { # name: start_<name>.sh in the background
+	# the ctest run's shared server (never stopped here) when there is one
+	shared_server_env "$1" >/dev/null && return 0
 	bash "$servers/start_$1.sh" "$T/.$1.env" >"$T/.$1.log" 2>&1 &
 	starting[$1]=$!
 }
@@ -312,6 +314,7 @@ stop_servers() {
 		[ -n "$s" ] && started+=("$s")
 	done
 	for s in "${started[@]}"; do
+		is_shared_state "$s" && continue
 		bash "$servers/stop.sh" "$s" >/dev/null 2>&1
 	done
 }
@@ -326,7 +329,11 @@ missing() { # what is missing: fail when servers are required, else skip
 }
 
 started_ok() { # name: wait for its start; exports its variables
-	local name=$1 pid=${starting[$1]}
+	local name=$1 pid=${starting[$1]:-} env
+	if [ -z "$pid" ] && env=$(shared_server_env "$name"); then
+		. "$env"
+		return 0
+	fi
 	unset "starting[$1]"
 	if ! wait "$pid"; then
 		missing "cannot start $name: $(tail -n 3 "$T/.$name.log")"

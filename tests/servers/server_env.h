@@ -1,8 +1,9 @@
 /* server_env.h: for the net unit tests: make sure a real object-storage
  * server runs. When the server's variable (e.g. SNAP_S3RVER_ENDPOINT) is
  * already set (a fixture or a developer started one), use it. Otherwise
- * start one through tests/servers/start_<name>.sh on a free port and stop
- * it at exit. When that fails the test is skipped (77), unless
+ * use the ctest run's shared one (SNAP_SHARED_SERVERS, below), or start
+ * one through tests/servers/start_<name>.sh on a free port and stop it at
+ * exit. When that fails the test is skipped (77), unless
  * SNAP_REQUIRE_SERVERS is set (CI): then it fails. */
 #ifndef SNAP_SERVER_ENV_H
 #define SNAP_SERVER_ENV_H
@@ -81,6 +82,22 @@ static const char *server_load_env(const char *path, const char *state_var)
 	return state[0] ? state : NULL;
 }
 
+/* The ctest run's shared server `name` (tests/servers/shared.sh writes
+ * $SNAP_SHARED_SERVERS/<name>.env): load its variables; it is not ours to
+ * stop. Returns 1 when there is one. */
+static int server_use_shared(const char *name, const char *state_var)
+{
+	const char *dir = getenv("SNAP_SHARED_SERVERS");
+	char path[1024];
+
+	if (!dir || !*dir)
+		return 0;
+	snprintf(path, sizeof(path), "%s/%s.env", dir, name);
+	if (access(path, R_OK) != 0)
+		return 0;
+	return server_load_env(path, state_var) != NULL;
+}
+
 /* Start server `name` (s3rver, azurite, swift) unless env_var is set.
  * Exits 77 or 1 when it cannot run. extra_env: "VAR=value " prefix for
  * the script or "". Returns 1 when started here (stopped at exit). */
@@ -92,6 +109,8 @@ static int server_ensure(const char *name, const char *env_var,
 	int fd, rc;
 
 	if (getenv(env_var) && *getenv(env_var))
+		return 0;
+	if (!*extra_env && server_use_shared(name, state_var))
 		return 0;
 	server_dir(dir, sizeof(dir));
 	fd = mkstemp(envfile);
