@@ -1,7 +1,8 @@
 /* heap_remote: the heap in an object store (s3://, az://) over
  * net/objstore.h. Presence comes from an in-memory id set (idset.h),
  * filled once at open by 256 parallel prefix listings "00/".."ff/" (or
- * from --heap-cache-file). Puts are asynchronous:
+ * from --heap-cache-file; a heap of up to 1000 keys in one flat listing).
+ * Puts are asynchronous:
  *
  *   hash workers ── put_buf / tx_commit ──> job queue ──> uploaders ×N
  *                   (id marked in the set:   (bounded)     objstore_put
@@ -771,7 +772,15 @@ static int peek_gz(struct remote *r, bool *gz, struct errbuf *eb)
 	return ret;
 }
 
-/* Listing: prefixes "00/".."ff/" spread over a few threads. */
+/* Listing: one flat page first; a heap that does not fit in it is listed
+ * again as the prefixes "00/".."ff/" spread over a few threads. Why: the
+ * 256 prefix listings are what make a heap of millions of objects quick
+ * to list, but for a heap of a few hundred objects they are 256 requests
+ * instead of one (1 s per open on a local Swift, and every restore opens
+ * the heap three times). The flat page costs one request more on a big
+ * heap. */
+#define FLAT_LIST_MAX 1000         /* S3's page size: one ListObjectsV2 */
+
 struct lister {
 	struct remote *r;
 	atomic_uint next;          /* next prefix to list */
@@ -779,7 +788,23 @@ struct lister {
 	int err;
 	struct errbuf eb;
 	atomic_uint_fast64_t ignored;
+	unsigned long flat_seen;   /* keys seen by the flat listing */
 };
+
+static int list_cb(void *arg, const struct objstore_entry *e);
+
+/* The flat listing's callback: the first FLAT_LIST_MAX keys, then stop. */
+static int flat_list_cb(void *arg, const struct objstore_entry *e)
+{
+	struct lister *l = arg;
+	int ret;
+
+	if (l->flat_seen >= FLAT_LIST_MAX)
+		return 1;
+	l->flat_seen++;
+	ret = list_cb(arg, e);
+	return ret < 0 ? ret : 0;
+}
 
 static int list_cb(void *arg, const struct objstore_entry *e)
 {
@@ -850,8 +875,8 @@ static int list_heap(struct remote *r, bool create, unsigned nthreads,
 	memset(&l, 0, sizeof(l));
 	l.r = r;
 	pthread_mutex_init(&l.lock, NULL);
-	/* the first prefix alone: it tells whether the bucket exists */
-	ret = objstore_list(r->os, "00/", list_cb, &l, &l.eb);
+	/* the flat page: it also tells whether the bucket exists */
+	ret = objstore_list(r->os, "", flat_list_cb, &l, &l.eb);
 	if (ret == -ENOENT && create) {
 		/* created with --create-bucket, else the error */
 		errbuf_clear(eb);
@@ -870,7 +895,11 @@ static int list_heap(struct remote *r, bool create, unsigned nthreads,
 		ret = errbuf_set(eb, ret, "%s", l.eb.msg);
 		goto out;
 	}
-	atomic_store(&l.next, 1);
+	if (l.flat_seen < FLAT_LIST_MAX)
+		goto counted;      /* the whole heap was in the flat page */
+	/* a big heap: list it all again by prefix, side by side (ids seen
+	 * twice are added once; the ignored keys are counted again) */
+	atomic_store(&l.ignored, 0);
 	if (nthreads > LIST_THREADS_MAX)
 		nthreads = LIST_THREADS_MAX;
 	log_debug(&r->log, "listing heap '%s' with %u threads",
@@ -885,9 +914,12 @@ static int list_heap(struct remote *r, bool create, unsigned nthreads,
 	for (i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	ret = l.err;
-	if (ret)
+	if (ret) {
 		errbuf_set(eb, ret, "%s", l.eb.msg);
-	else if (atomic_load(&l.ignored))
+		goto out;
+	}
+counted:
+	if (atomic_load(&l.ignored))
 		log_debug(&r->log, "heap '%s': ignored %llu keys that are not "
 			  "objects", objstore_url(r->os),
 			  (unsigned long long)atomic_load(&l.ignored));
