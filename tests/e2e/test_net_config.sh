@@ -96,11 +96,13 @@ else:
 EOF
 s3c() { "$PY" "$T/client.py" s3 "$SW" "$SNAP_SWIFT_KEY" "$SNAP_SWIFT_SECRET" "$@"; }
 azc() { "$PY" "$T/client.py" az "$SNAP_AZURITE_CONNECTION_STRING" "$@"; }
-s3c mkbucket netconf || die "cannot create the Swift bucket"
+# bucket names of this run only: the servers may be shared and long-lived
+NB=netconf-$$ AB=netanon-$$ PB=netpub-$$
+s3c mkbucket $NB || die "cannot create the Swift bucket"
 "$PY" "$T/client.py" s3 "$SNAP_S3RVER_ENDPOINT" "$SNAP_S3RVER_KEY" \
-	"$SNAP_S3RVER_SECRET" mkbucket netanon || die "cannot create the s3rver bucket"
-azc mkcontainer netconf || die "cannot create the Azurite container"
-azc mkcontainer netpub container || die "cannot create the public container"
+	"$SNAP_S3RVER_SECRET" mkbucket $AB || die "cannot create the s3rver bucket"
+azc mkcontainer $NB || die "cannot create the Azurite container"
+azc mkcontainer $PB container || die "cannot create the public container"
 SAS=$(azc sas) || die "cannot make a SAS"
 
 SRC=$T/src
@@ -148,8 +150,8 @@ aws_secret_access_key = $SNAP_SWIFT_SECRET
 EOF
 printf '[default]\r\nregion = us-east-1\r\nendpoint_url = %s\r\n' "$SW" \
 	>"$HOME/.aws/config"   # CRLF line ends, as Windows editors write
-round_trip files s3://netconf/files
-n=$(s3c keys netconf files/heap/ | wc -l)
+round_trip files s3://$NB/files
+n=$(s3c keys $NB files/heap/ | wc -l)
 assert_eq "files: boto3 lists the 3 heap objects" 3 "$n"
 
 say "== AWS_PROFILE: [profile dev], endpoint in its s3 block beats its endpoint_url"
@@ -173,7 +175,7 @@ s3 =
   endpoint_url = $SW
 EOF
 export AWS_PROFILE=dev
-round_trip profile s3://netconf/profile
+round_trip profile s3://$NB/profile
 
 say "== AWS_DEFAULT_PROFILE and a [services] section"
 clean_env
@@ -188,7 +190,7 @@ s3 =
   endpoint_url = $SW
 EOF
 export AWS_DEFAULT_PROFILE=svc
-round_trip services s3://netconf/services
+round_trip services s3://$NB/services
 
 say "== AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE beat ~/.aws"
 clean_env
@@ -199,13 +201,13 @@ printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
 	"$SNAP_SWIFT_KEY" "$SNAP_SWIFT_SECRET" >"$T/creds.ini"
 printf '[default]\nendpoint_url = %s\n' "$SW" >"$T/config.ini"
 export AWS_SHARED_CREDENTIALS_FILE=$T/creds.ini AWS_CONFIG_FILE=$T/config.ini
-round_trip envfiles s3://netconf/envfiles
+round_trip envfiles s3://$NB/envfiles
 
 say "== AWS_ENDPOINT_URL_S3 beats AWS_ENDPOINT_URL"
 clean_env
 export AWS_ENDPOINT_URL=$DEAD AWS_ENDPOINT_URL_S3=$SW \
 	AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET
-round_trip envs3 s3://netconf/envs3
+round_trip envs3 s3://$NB/envs3
 
 say "== s3fs storage options: client_kwargs, config_kwargs, an option we do not use"
 clean_env
@@ -213,7 +215,7 @@ OPTS='{"key": "'$SNAP_SWIFT_KEY'", "secret": "'$SNAP_SWIFT_SECRET'",
  "client_kwargs": {"endpoint_url": "'$SW'", "region_name": "us-east-1"},
  "config_kwargs": {"s3": {"addressing_style": "path"}},
  "default_block_size": 5242880}'
-round_trip s3fs s3://netconf/s3fs
+round_trip s3fs s3://$NB/s3fs
 assert_err_has "s3fs: an unused option is named in a warning" \
 	"storage option 'default_block_size' for s3:// is not used"
 
@@ -223,7 +225,7 @@ printf '[dev]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
 	"$SNAP_SWIFT_KEY" "$SNAP_SWIFT_SECRET" >"$HOME/.aws/credentials"
 export AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY AWS_SECRET_ACCESS_KEY=wrong
 OPTS='{"profile": "dev", "endpoint_url": "'$SW'"}'
-round_trip s3fsprofile s3://netconf/s3fsprofile
+round_trip s3fsprofile s3://$NB/s3fsprofile
 OPTS=
 
 say "== a wrong secret in the profile: Swift refuses the signature"
@@ -232,11 +234,11 @@ printf '[bad]\naws_access_key_id = %s\naws_secret_access_key = s3cr3t-wrong\n' \
 	"$SNAP_SWIFT_KEY" >"$HOME/.aws/credentials"
 printf '[profile bad]\nendpoint_url = %s\n' "$SW" >"$HOME/.aws/config"
 export AWS_PROFILE=bad
-URL=s3://netconf/bad FR=$SRC
+URL=s3://$NB/bad FR=$SRC
 tool make-snapshot
 assert_rc "bad secret: make-snapshot fails" 1
 assert_err_has "bad secret: SigV4 refused" "SignatureDoesNotMatch"
-assert_err_has "bad secret: names the bucket" "s3://netconf/bad"
+assert_err_has "bad secret: names the bucket" "s3://$NB/bad"
 check "bad secret: the secret is not shown" \
 	test "$(grep -c s3cr3t-wrong "$ERR")" = 0
 
@@ -254,7 +256,7 @@ say "== anon: unsigned requests (s3rver serves anonymous clients)"
 clean_env
 export AWS_ENDPOINT_URL=$SNAP_S3RVER_ENDPOINT \
 	AWS_ACCESS_KEY_ID=$SNAP_S3RVER_KEY AWS_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET
-URL=s3://netanon/a FR=$SRC
+URL=s3://$AB/a FR=$SRC
 tool make-snapshot
 assert_rc "anon: make-snapshot with credentials" 0
 snap=$(head -n 1 "$OUT")
@@ -279,8 +281,8 @@ OPTS=
 say "== connection string with SharedAccessSignature= (no AccountName/Key)"
 clean_env
 export AZURE_STORAGE_CONNECTION_STRING="BlobEndpoint=$AZ;SharedAccessSignature=$SAS"
-round_trip azsas az://netconf/sas
-n=$(azc keys netconf sas/heap/ | wc -l)
+round_trip azsas az://$NB/sas
+n=$(azc keys $NB sas/heap/ | wc -l)
 assert_eq "azsas: azure-storage-blob lists the 3 heap objects" 3 "$n"
 check "azsas: the SAS is not shown" \
 	test "$(grep -cF "${SAS##*sig=}" "$ERR")" = 0
@@ -292,15 +294,15 @@ export AZURE_STORAGE_ACCOUNT_NAME=$SNAP_AZURITE_ACCOUNT \
 # adlfs builds https://{account_host}; a URL with a scheme reaches
 # Azurite's http:// endpoint
 OPTS='{"account_host": "'$AZ'"}'
-round_trip azenv az://netconf/env
+round_trip azenv az://$NB/env
 
 say "== adlfs options account_name, account_key, account_host"
 clean_env
 OPTS='{"account_name": "'$SNAP_AZURITE_ACCOUNT'", "account_key": "'$SNAP_AZURITE_KEY'", "account_host": "'$AZ'"}'
-round_trip azopts az://netconf/opts
+round_trip azopts az://$NB/opts
 # a bare host name means https://HOST, as in adlfs: Azurite speaks http
 OPTS='{"account_name": "'$SNAP_AZURITE_ACCOUNT'", "account_key": "'$SNAP_AZURITE_KEY'", "account_host": "'${AZ#http://}'"}'
-URL=az://netconf/opts FR=$SRC
+URL=az://$NB/opts FR=$SRC
 tool --retries 0 list-snapshots
 assert_rc "account_host without a scheme: fails (https to an http port)" 1
 assert_err_has "account_host without a scheme: https:// URL" \
@@ -310,7 +312,7 @@ say "== anon: a public container (public access 'container')"
 clean_env
 export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
 OPTS=
-URL=az://netpub/p FR=$SRC
+URL=az://$PB/p FR=$SRC
 tool make-snapshot
 assert_rc "az anon: make-snapshot with the key" 0
 snap=$(head -n 1 "$OUT")
@@ -327,7 +329,7 @@ assert_rc "az anon: restore-snapshot unsigned" 0
 assert_err_has "az anon: restored without the refused lock" \
 	"restoring without a lock"
 check "az anon: restored tree is identical" diff -r "$SRC" "$FR"
-URL=az://netconf/opts
+URL=az://$NB/opts
 tool list-snapshots
 assert_rc "az anon: a private container refuses" 1
 OPTS=
