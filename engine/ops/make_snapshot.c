@@ -47,6 +47,7 @@
 #include "clock.h"
 #include "xattr.h"
 #include "lock.h"
+#include "make_snapshot.h"
 #include "fdio.h"
 #include "banned.h"
 
@@ -1124,6 +1125,7 @@ static void root_meta(const struct snap_run *r, struct snapshot_header *h)
 
 static int make_snapshot_run(const struct engine_opts *o,
 			     const struct make_snapshot_opts *mo,
+			     const struct make_snapshot_stores *st,
 			     struct run_stats *stats, char **snapshot_path,
 			     bool use_previous, struct errbuf *eb)
 {
@@ -1136,7 +1138,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	struct snap_out out = { &msgpack_out_ops, NULL };
 	enum snapshot_format fmt = SNAPSHOT_FORMAT_MSGPACK;
 	struct snapstore_tx *tx = NULL;
-	struct lock *lk = NULL;
+	struct lock *lk = NULL, *own_lk = NULL;
 	struct progress prog;
 	pthread_t scan_thread, *hash_threads = NULL;
 	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
@@ -1170,10 +1172,14 @@ static int make_snapshot_run(const struct engine_opts *o,
 	/* a shared lock before the heap is looked at: a gc that deleted an
 	 * object after our presence check would leave the snapshot pointing
 	 * at nothing (LOCKING.md) */
-	if (out_fd < 0 && o->snap_root) {
-		ret = lock_acquire(o, LOCK_SHARED, "make-snapshot", &lk, eb);
+	if (out_fd < 0 && o->snap_root && st && st->lock) {
+		lk = st->lock;
+	} else if (out_fd < 0 && o->snap_root) {
+		ret = lock_acquire(o, LOCK_SHARED, "make-snapshot", &own_lk,
+				   eb);
 		if (ret < 0)
 			goto out;
+		lk = own_lk;
 	}
 	/* contents go to the heap unless the snapshot is only a scratch
 	 * record of the tree (restore's current state) */
@@ -1181,7 +1187,10 @@ static int make_snapshot_run(const struct engine_opts *o,
 		log_info(&log, "making a snapshot of '%s'", o->file_root);
 		log_info(&log, "hashing with MD5 implementation '%s' (--md5)",
 			 engine_md5_name(o->md5));
-		ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
+		if (st && st->heap)
+			r.heap = st->heap;
+		else
+			ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
 		if (ret < 0)
 			goto out;
 		if (mo->verify_heap) {
@@ -1192,7 +1201,9 @@ static int make_snapshot_run(const struct engine_opts *o,
 				 "each heap object it needs is read back");
 		}
 	}
-	if (o->snap_root) {
+	if (o->snap_root && st && st->ss) {
+		r.ss = st->ss;
+	} else if (o->snap_root) {
 		ret = snapstore_open(o->snap_root, o->snap_storage_options, o,
 				     &r.ss, eb);
 		if (ret < 0)
@@ -1397,11 +1408,14 @@ out:
 	entry_release(&r.prev_e);
 	hasher_free(r.xattr_h);
 	snapshot_reader_free(r.prev);
-	snapstore_free(r.ss);
+	if (!st || r.ss != st->ss)
+		snapstore_free(r.ss);
 	heap_verify_free(r.verify);
-	uncount_unstored(r.heap, stats);
-	heap_free(r.heap);
-	lock_release(lk);
+	if (!st || r.heap != st->heap) {
+		uncount_unstored(r.heap, stats);
+		heap_free(r.heap);
+	}
+	lock_release(own_lk);
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
 	owner_cache_free(r.owners);
@@ -1417,12 +1431,21 @@ int engine_make_snapshot(const struct engine_opts *o,
 			 struct run_stats *stats, char **snapshot_path,
 			 struct errbuf *eb)
 {
+	return make_snapshot_in(o, mo, NULL, stats, snapshot_path, eb);
+}
+
+int make_snapshot_in(const struct engine_opts *o,
+		     const struct make_snapshot_opts *mo,
+		     const struct make_snapshot_stores *st,
+		     struct run_stats *stats, char **snapshot_path,
+		     struct errbuf *eb)
+{
 	int ret;
 
 	/* --verify-heap trusts no md5 of the previous snapshot: every file
 	 * is read, so every object the snapshot references is checked */
-	ret = make_snapshot_run(o, mo, stats, snapshot_path, !mo->verify_heap,
-				eb);
+	ret = make_snapshot_run(o, mo, st, stats, snapshot_path,
+				!mo->verify_heap, eb);
 	if (ret == -ESTALE && !eb->code) {
 		/* the previous snapshot was damaged: nothing was saved, redo
 		 * the run trusting no md5 from it (the heap objects already
@@ -1434,7 +1457,8 @@ int engine_make_snapshot(const struct engine_opts *o,
 			return errbuf_set(eb, -errno, "cannot rewind the "
 					  "snapshot output: %s",
 					  strerror(errno));
-		ret = make_snapshot_run(o, mo, stats, snapshot_path, false, eb);
+		ret = make_snapshot_run(o, mo, st, stats, snapshot_path, false,
+					eb);
 	}
 	return ret;
 }

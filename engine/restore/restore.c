@@ -46,6 +46,7 @@
 #include "clock.h"
 #include "xattr.h"
 #include "lock.h"
+#include "make_snapshot.h"
 #include "restore_impl.h"
 #include "banned.h"
 
@@ -177,6 +178,7 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 		}
 		if (ret < 0)
 			return ret;
+		r->lock = *lk;
 	}
 	ret = snapstore_open(o->snap_root, o->snap_storage_options, o, &r->ss,
 			     eb);
@@ -226,6 +228,7 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 {
 	const struct engine_opts *o = r->o;
 	const struct restore_opts *ro = r->ro;
+	const struct make_snapshot_stores st = { r->heap, r->ss, r->lock };
 	struct make_snapshot_opts mo;
 	struct run_stats sub;
 	int ret;
@@ -247,7 +250,7 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 	mo.tree_temps = !ro->dry_run;
 	if (ro->save_before && !ro->dry_run) {
 		mo.save = true;
-		ret = engine_make_snapshot(o, &mo, &sub, before, eb);
+		ret = make_snapshot_in(o, &mo, &st, &sub, before, eb);
 	} else {
 		*scratch = open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		if (*scratch < 0) {
@@ -259,7 +262,7 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 		mo.to_fd = true;
 		mo.out_fd = *scratch;
 		if (r->rtree || access(o->file_root, F_OK) == 0) {
-			ret = engine_make_snapshot(o, &mo, &sub, before, eb);
+			ret = make_snapshot_in(o, &mo, &st, &sub, before, eb);
 		} else {
 			/* dry run into a missing root: empty current state */
 			struct engine_opts empty = *o;
@@ -271,8 +274,8 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 				return ret;
 			}
 			empty.file_root = dir;
-			ret = engine_make_snapshot(&empty, &mo, &sub, before,
-						   eb);
+			ret = make_snapshot_in(&empty, &mo, &st, &sub, before,
+					       eb);
 			rmdir(dir);
 		}
 	}
@@ -405,6 +408,7 @@ static int report_failed(struct restore_run *r, struct errbuf *eb)
 static int save_after(struct restore_run *r, const char *target,
 		      int64_t start_ns, char **after, struct errbuf *eb)
 {
+	const struct make_snapshot_stores st = { r->heap, r->ss, r->lock };
 	struct make_snapshot_opts mo;
 	struct run_stats sub;
 	int ret;
@@ -418,7 +422,7 @@ static int save_after(struct restore_run *r, const char *target,
 	mo.racy_after_ns = start_ns;
 	mo.tree_temps = true;
 	memset(&sub, 0, sizeof(sub));
-	ret = engine_make_snapshot(r->o, &mo, &sub, after, eb);
+	ret = make_snapshot_in(r->o, &mo, &st, &sub, after, eb);
 	if (ret < 0) {
 		errbuf_wrap(eb, ret, "restore done, but saving the "
 			    "state after it failed");

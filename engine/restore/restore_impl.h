@@ -22,6 +22,7 @@ struct filter;
 struct hasher;
 struct heap;
 struct link_map;
+struct lock;
 struct owner_cache;
 struct remote_tree;
 struct shardq;
@@ -34,6 +35,9 @@ struct restore_run {
 	struct logger *log;
 	struct run_stats *stats;
 	struct heap *heap;
+	/* the run's lock on SNAP_ROOT (open_run), or NULL; the snapshots
+	 * before and after are made under it (make_snapshot_in) */
+	struct lock *lock;
 	struct snapstore *ss;       /* SNAP_ROOT: target, "before" */
 	int rootfd;
 	struct shardq *queue;       /* struct entry * to write, by dir */
