@@ -48,6 +48,7 @@
 #include "xattr.h"
 #include "lock.h"
 #include "make_snapshot.h"
+#include "run_error.h"
 #include "fdio.h"
 #include "banned.h"
 
@@ -93,33 +94,23 @@ struct snap_run {
 	struct hasher *xattr_h;       /* scan thread: md5 of big xattr lists */
 	/* writer thread: the owners' names, asked once per id */
 	struct owner_cache *owners;
-	pthread_mutex_t err_lock;
-	struct errbuf err;
+	struct run_error err;
 };
 
 static void run_fail(struct snap_run *r, const struct errbuf *eb, int code)
 {
-	pthread_mutex_lock(&r->err_lock);
-	if (!r->err.code) {
-		r->err.code = code;
-		memcpy(r->err.msg, eb->msg, sizeof(r->err.msg));
-		if (!eb->code)
-			snprintf(r->err.msg, sizeof(r->err.msg), "%s",
-				 strerror(-code));
-	}
-	pthread_mutex_unlock(&r->err_lock);
+	struct errbuf named = *eb;
+
+	if (!eb->code)
+		snprintf(named.msg, sizeof(named.msg), "%s", strerror(-code));
+	run_error_set(&r->err, &named, code);
 	ordered_abort(r->win);
 	bqueue_abort(r->jobs);
 }
 
 static bool run_failed(struct snap_run *r)
 {
-	bool failed;
-
-	pthread_mutex_lock(&r->err_lock);
-	failed = r->err.code != 0;
-	pthread_mutex_unlock(&r->err_lock);
-	return failed;
+	return run_error_failed(&r->err);
 }
 
 static int prev_advance(struct snap_run *r, struct errbuf *eb)
@@ -1156,7 +1147,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	r.log = &log;
 	r.stats = stats;
 	r.racy_limit_ns = INT64_MIN;
-	pthread_mutex_init(&r.err_lock, NULL);
+	run_error_init(&r.err);
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.created_ns = clock_now_ns();
 
@@ -1341,12 +1332,14 @@ static int make_snapshot_run(const struct engine_opts *o,
 	progress_stop(&prog);
 
 	if (run_failed(&r)) {
-		ret = r.err.code;
+		struct errbuf first;
+
+		ret = run_error_take(&r.err, &first);
 		if (r.prev_bad && ret == -ESTALE)
 			log_warn(&log, "previous snapshot not usable, hashing "
 				 "every file again: %s", r.prev_err.msg);
 		else
-			errbuf_set(eb, ret, "%s", r.err.msg);
+			errbuf_set(eb, ret, "%s", first.msg);
 		goto out;
 	}
 	if (r.verify) {
@@ -1419,7 +1412,7 @@ out:
 	inner_roots_release(&r.inner);
 	filter_free(r.filter);
 	owner_cache_free(r.owners);
-	pthread_mutex_destroy(&r.err_lock);
+	run_error_destroy(&r.err);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;

@@ -458,7 +458,8 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	r.log = &log;
 	r.stats = stats;
 	r.rootfd = -1;
-	pthread_mutex_init(&r.err_lock, NULL);
+	run_error_init(&r.err);
+	pthread_mutex_init(&r.failed_lock, NULL);
 	memset(&prog, 0, sizeof(prog));
 
 	ret = open_run(&r, &lk, &target, eb);
@@ -513,10 +514,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	started = 0;
-	if (r.err.code) {
+	if (run_error_failed(&r.err)) {
 		/* a worker's error is the cause; the diff only saw "stopped" */
-		*eb = r.err;
-		ret = r.err.code;
+		ret = run_error_take(&r.err, eb);
 		goto out;
 	}
 	if (ret < 0)
@@ -596,7 +596,8 @@ out:
 	free(before);
 	free(after);
 	lock_release(lk);
-	pthread_mutex_destroy(&r.err_lock);
+	pthread_mutex_destroy(&r.failed_lock);
+	run_error_destroy(&r.err);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;

@@ -32,12 +32,7 @@
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
 {
-	pthread_mutex_lock(&r->err_lock);
-	if (!r->err.code) {
-		r->err.code = code;
-		memcpy(r->err.msg, eb->msg, sizeof(r->err.msg));
-	}
-	pthread_mutex_unlock(&r->err_lock);
+	run_error_set(&r->err, eb, code);
 	if (r->queue)
 		shardq_abort(r->queue);
 }
@@ -53,7 +48,7 @@ static void remember_failed(struct restore_run *r, const struct entry *e,
 	restore_shown_name(e, shown, sizeof(shown));
 	len = strlen(shown) + strlen(why) + 8;
 	line = malloc(len);
-	pthread_mutex_lock(&r->err_lock);
+	pthread_mutex_lock(&r->failed_lock);
 	if (line && r->nfailed == r->cap_failed) {
 		size_t cap = r->cap_failed ? r->cap_failed * 2 : 64;
 		char **p = realloc(r->failed, cap * sizeof(*p));
@@ -70,7 +65,7 @@ static void remember_failed(struct restore_run *r, const struct entry *e,
 		free(line);
 		r->failed_oom = true;
 	}
-	pthread_mutex_unlock(&r->err_lock);
+	pthread_mutex_unlock(&r->failed_lock);
 }
 
 /* Is ret, from reading e's heap object, damage of that object (missing,

@@ -16,6 +16,7 @@
 #include "entry.h"
 #include "errbuf.h"
 #include "inner_roots.h"
+#include "run_error.h"
 #include "snapshot.h"
 
 struct filter;
@@ -42,8 +43,8 @@ struct restore_run {
 	int rootfd;
 	struct shardq *queue;       /* struct entry * to write, by dir */
 	unsigned next_worker;       /* workers take their shard index */
-	pthread_mutex_t err_lock;
-	struct errbuf err;
+	struct run_error err;       /* the first error of the run */
+	pthread_mutex_t failed_lock;  /* failed, nfailed, cap_failed */
 	struct tree_writer *tw;     /* pass 1 (main thread) */
 	struct remote_tree *rtree;  /* FILE_ROOT in an object store, or NULL */
 	struct filter *filter;      /* --include/--exclude, or NULL */
@@ -51,7 +52,7 @@ struct restore_run {
 	char **pruned;              /* names whose parents may be empty */
 	size_t npruned, cap_pruned;
 	/* keep_going / dry run with read_data: files not restorable */
-	char **failed;              /* "'name': why", under err_lock */
+	char **failed;              /* "'name': why", under failed_lock */
 	size_t nfailed, cap_failed;
 	bool failed_oom;
 	struct hasher *dry_h;       /* dry run with read_data */

@@ -43,12 +43,7 @@
 
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
-	pthread_mutex_lock(&r->lock);
-	if (!r->err.code) {
-		r->err.code = code;
-		memcpy(r->err.msg, eb->msg, sizeof(r->err.msg));
-	}
-	pthread_mutex_unlock(&r->lock);
+	run_error_set(&r->err, eb, code);
 	if (r->jobs)
 		shardq_abort(r->jobs);
 	if (r->src.q)
@@ -503,6 +498,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	r.bw_start = t0;
 	r.owners_apply = geteuid() == 0;
 	pthread_mutex_init(&r.lock, NULL);
+	run_error_init(&r.err);
 
 	if (!so->src || !so->dst) {
 		ret = errbuf_set(eb, -EINVAL, "sync needs SRC and DST");
@@ -585,9 +581,8 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	started = 0;
-	if (r.err.code) {
-		*eb = r.err;
-		ret = r.err.code;
+	if (run_error_failed(&r.err)) {
+		ret = run_error_take(&r.err, eb);
 		goto out;
 	}
 	if (ret < 0)
@@ -646,6 +641,7 @@ out:
 		fclose(r.deletions);
 	filter_free(r.filter);
 	pthread_mutex_destroy(&r.lock);
+	run_error_destroy(&r.err);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;

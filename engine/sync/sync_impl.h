@@ -12,6 +12,7 @@
 
 #include "diff.h"
 #include "engine.h"
+#include "run_error.h"
 
 struct bqueue;
 struct filter;
@@ -69,8 +70,8 @@ struct sync_run {
 	uint64_t ndelete;
 	struct job **deferred;     /* copies blocked by a conflict */
 	size_t ndeferred, cap_deferred;
-	pthread_mutex_t lock;      /* err, deferred, bwlimit */
-	struct errbuf err;
+	pthread_mutex_t lock;      /* deferred, bwlimit */
+	struct run_error err;      /* the first error of the run */
 	double bw_start;
 	uint64_t bw_bytes;
 	unsigned xattr_ns;         /* enum xattr_ns copied, 0: none */
