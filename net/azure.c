@@ -145,12 +145,13 @@ static int az_request(struct az *a, struct http_request *req,
 	return 0;
 }
 
-static int az_put_single(struct az *a, const char *fk, const char *key,
-			 const struct body_src *src,
+static int az_put_single(struct objstore *os, const char *fk,
+			 const char *key, const struct body_src *src,
 			 const struct objstore_put_opts *po,
 			 const uint8_t md5[16], struct objstore_info *info,
 			 struct errbuf *eb)
 {
+	struct az *a = to_az(os);
 	struct az_hdrs h = { 0 };
 	struct http_request req;
 	char b64[32], mt[OBJMETA_MTIME_MAX];
@@ -192,11 +193,13 @@ static void block_id(uint64_t i, char out[24])
 	digest_base64((const uint8_t *)raw, 11, out);
 }
 
-static int az_put_block_list(struct az *a, const char *fk, const char *key,
-			     uint64_t nblocks,
+/* Commit the blocks: the whole body's MD5 and our metadata go here. */
+static int az_put_block_list(struct objstore *os, void *upload,
+			     const char *fk, const char *key, uint64_t nblocks,
 			     const struct objstore_put_opts *po,
 			     const uint8_t md5[16], struct errbuf *eb)
 {
+	struct az *a = to_az(os);
 	struct az_hdrs h = { 0 };
 	struct uri_query q = { 0 };
 	struct http_request req;
@@ -208,6 +211,7 @@ static int az_put_block_list(struct az *a, const char *fk, const char *key,
 	FILE *f;
 	int err;
 
+	(void)upload;
 	f = open_memstream(&xml, &xml_len);
 	if (!f)
 		return -ENOMEM;
@@ -251,113 +255,52 @@ out:
 	return err;
 }
 
-static int az_put_blocks(struct az *a, const char *fk, const char *key,
-			 const struct body_src *src,
-			 const struct objstore_put_opts *po,
-			 const uint8_t md5[16], struct objstore_info *info,
-			 struct errbuf *eb)
+/* Azure needs no begin (blocks are staged on the blob's name) and no
+ * abort: uncommitted blocks are dropped by the service after a week. */
+static int az_begin_blocks(struct objstore *os, const char *fk,
+			   const char *key, const struct objstore_put_opts *po,
+			   const uint8_t md5[16], uint64_t nparts,
+			   void **upload, struct errbuf *eb)
 {
-	uint64_t bsize = a->os.cfg.part_size, n, i, j, w;
-	unsigned window = a->os.cfg.transfers;
-	struct http_request *reqs;
-	struct http_wait wait;
-	struct uri_query q;
-	struct az_hdrs h;
+	(void)os; (void)fk; (void)key; (void)po; (void)md5; (void)nparts;
+	(void)eb;
+	*upload = NULL;
+	return 0;
+}
+
+static int az_put_block(struct objstore *os, void *upload, const char *fk,
+			uint64_t idx, uint64_t len, const uint8_t md5[16],
+			struct http_request *req)
+{
+	struct uri_query q = { 0 };
+	struct az_hdrs h = { 0 };
 	char b64[32], id[24];
-	uint8_t bmd5[16];
-	int err = 0;
 
-	n = (src->len + bsize - 1) / bsize;
-	if (n > AZ_MAX_BLOCKS) {
-		bsize = (src->len + AZ_MAX_BLOCKS - 1) / AZ_MAX_BLOCKS;
-		n = (src->len + bsize - 1) / bsize;
-	}
-	reqs = calloc(window, sizeof(*reqs));
-	if (!reqs)
-		return -ENOMEM;
-	http_wait_init(&wait);
-	for (i = 0; i < n && !err; i += window) {
-		w = MIN(window, n - i);
-		for (j = 0; j < w; j++) {
-			uint64_t off = (i + j) * bsize;
-			struct body_src slice = body_src_slice(src, off,
-				MIN(bsize, src->len - off));
-
-			err = digest_md5_src(&slice, bmd5);
-			if (err) {
-				err = errbuf_set(eb, err, "cannot read the body "
-						 "of '%s/%s': %s", a->os.url,
-						 key, strerror(-err));
-				break;
-			}
-			digest_base64(bmd5, 16, b64);
-			block_id(i + j, id);
-			memset(&q, 0, sizeof(q));
-			memset(&h, 0, sizeof(h));
-			uri_query_add(&q, "blockid", id);
-			uri_query_add(&q, "comp", "block");
-			hdr_add(&h, "Content-MD5", b64);
-			err = az_request(a, &reqs[j], "PUT", fk, &q, &h,
-					 slice.len);
-			if (err)
-				break;
-			reqs[j].src = slice;
-			reqs[j].wait = &wait;
-			err = http_multi_submit(a->os.hm, &reqs[j]);
-			if (err)
-				break;
-		}
-		http_wait_all(&wait);
-		for (j = 0; j < w; j++) {
-			if (!reqs[j].url)
-				continue;
-			info->attempts = MAX(info->attempts, reqs[j].attempts);
-			if (reqs[j].result && !err)
-				err = objstore_fail(&a->os, &reqs[j],
-						    "upload a block of", key, eb);
-			http_request_release(&reqs[j]);
-			memset(&reqs[j], 0, sizeof(reqs[j]));
-		}
-	}
-	http_wait_release(&wait);
-	free(reqs);
-	/* uncommitted blocks are dropped by the service after a week */
-	if (!err)
-		err = az_put_block_list(a, fk, key, n, po, md5, eb);
-	if (!err) {
-		info->size = src->len;
-		memcpy(info->md5, md5, 16);
-		info->has_md5 = true;
-	}
-	return err;
+	(void)upload;
+	digest_base64(md5, 16, b64);
+	block_id(idx, id);
+	uri_query_add(&q, "blockid", id);
+	uri_query_add(&q, "comp", "block");
+	hdr_add(&h, "Content-MD5", b64);
+	return az_request(to_az(os), req, "PUT", fk, &q, &h, len);
 }
 
-static int az_put(struct objstore *os, const char *key,
-		  const struct body_src *src, const struct objstore_put_opts *po,
-		  struct objstore_info *info, struct errbuf *eb)
+static void az_blocks_free(void *upload)
 {
-	struct az *a = to_az(os);
-	char fk[OBJSTORE_KEY_MAX + 1];
-	uint8_t md5[16];
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	if (po->md5) {
-		memcpy(md5, po->md5, 16);
-	} else {
-		err = digest_md5_src(src, md5);
-		if (err)
-			return errbuf_set(eb, err, "cannot read the body of "
-					  "'%s/%s': %s", os->url, key,
-					  strerror(-err));
-	}
-	if (src->len > os->cfg.multipart_threshold &&
-	    src->len > os->cfg.part_size)
-		return az_put_blocks(a, fk, key, src, po, md5, info, eb);
-	return az_put_single(a, fk, key, src, po, md5, info, eb);
+	(void)upload;
 }
+
+static const struct objstore_parts_ops az_parts_ops = {
+	.part_name = "block",
+	.max_parts = AZ_MAX_BLOCKS,
+	.part_align = 1,
+	.begin = az_begin_blocks,
+	.part = az_put_block,
+	.part_done = NULL,
+	.complete = az_put_block_list,
+	.abort = NULL,
+	.free = az_blocks_free,
+};
 
 static int az_get(struct objstore *os, const char *key, uint64_t off,
 		  uint64_t len, struct body_sink *sink,
@@ -694,7 +637,8 @@ static void az_free(struct objstore *os)
 
 static const struct objstore_ops az_ops = {
 	.scheme = "az",
-	.put = az_put,
+	.put = az_put_single,
+	.parts = &az_parts_ops,
 	.get = az_get,
 	.head = az_head,
 	.list = az_list,

@@ -59,6 +59,14 @@ void http_wait_all(struct http_wait *w)
 	pthread_mutex_unlock(&w->lock);
 }
 
+void http_wait_below(struct http_wait *w, unsigned n)
+{
+	pthread_mutex_lock(&w->lock);
+	while (w->pending >= n && w->pending)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+}
+
 void http_request_init(struct http_request *req)
 {
 	memset(req, 0, sizeof(*req));
@@ -255,8 +263,8 @@ static void complete(struct http_multi *hm, struct http_request *req)
 	if (w) {
 		pthread_mutex_lock(&w->lock);
 		w->pending--;
-		if (!w->pending)
-			pthread_cond_broadcast(&w->cond);
+		/* http_wait_all waits for 0, http_wait_below for fewer */
+		pthread_cond_broadcast(&w->cond);
 		pthread_mutex_unlock(&w->lock);
 	}
 }

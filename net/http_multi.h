@@ -56,6 +56,9 @@ void http_wait_init(struct http_wait *w);
 void http_wait_release(struct http_wait *w);
 /* Block until every request submitted with this wait has completed. */
 void http_wait_all(struct http_wait *w);
+/* Block while n or more of them are still running: with n requests out,
+ * until one of them completes (a sliding window of requests). */
+void http_wait_below(struct http_wait *w, unsigned n);
 
 /* Response headers kept (bounded; longer values are cut). */
 struct http_resp {

@@ -3,11 +3,13 @@
 #include "objstore.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "compiler.h"
 #include "digest.h"
 #include "http_status.h"
 #include "log.h"
@@ -251,6 +253,195 @@ int objstore_bucket_missing(struct objstore *os, struct errbuf *eb)
 	return 0;
 }
 
+/* A part of a multipart upload in the window: the request, and whether
+ * the network thread is done with it (set by its done callback, read by
+ * the driver after http_wait_below). */
+struct part_slot {
+	struct http_request req;   /* first: the callback gets &req */
+	uint64_t idx;
+	bool busy;
+	atomic_bool finished;
+};
+
+static void part_finished(struct http_request *req)
+{
+	struct part_slot *slot = (struct part_slot *)req;
+
+	atomic_store(&slot->finished, true);
+}
+
+/* The size of each part of a len-byte body (all but the last) and their
+ * number: cfg.part_size, larger when that would need more than the
+ * backend's max_parts. */
+static uint64_t part_plan(const struct objstore *os,
+			  const struct objstore_parts_ops *pops, uint64_t len,
+			  uint64_t *psize)
+{
+	uint64_t size = os->cfg.part_size, n = (len + size - 1) / size;
+
+	if (n > pops->max_parts) {
+		size = (len + pops->max_parts - 1) / pops->max_parts;
+		size = (size + pops->part_align - 1) / pops->part_align *
+		       pops->part_align;
+		n = (len + size - 1) / size;
+	}
+	*psize = size;
+	return n;
+}
+
+/* Submit part slot->idx of src: read its MD5, build, send. */
+static int part_submit(struct objstore *os,
+		       const struct objstore_parts_ops *pops, void *upload,
+		       const char *fk, const char *key,
+		       const struct body_src *src, uint64_t psize,
+		       struct part_slot *slot, struct http_wait *wait,
+		       struct errbuf *eb)
+{
+	uint64_t off = slot->idx * psize;
+	struct body_src slice = body_src_slice(src, off,
+					       MIN(psize, src->len - off));
+	uint8_t md5[16];
+	int err;
+
+	err = digest_md5_src(&slice, md5);
+	if (err)
+		return errbuf_set(eb, err, "cannot read the body of '%s/%s': "
+				  "%s", os->url, key, strerror(-err));
+	err = pops->part(os, upload, fk, slot->idx, slice.len, md5,
+			 &slot->req);
+	if (!err) {
+		slot->req.src = slice;
+		slot->req.wait = wait;
+		slot->req.done = part_finished;
+		atomic_store(&slot->finished, false);
+		err = http_multi_submit(os->hm, &slot->req);
+	}
+	if (err) {
+		http_request_release(&slot->req);
+		return errbuf_set(eb, err, "cannot upload a %s of '%s/%s': %s",
+				  pops->part_name, os->url, key,
+				  strerror(-err));
+	}
+	slot->busy = true;
+	return 0;
+}
+
+/* Take the answers of the finished parts of the window: the first
+ * failure becomes err (unless there is one), the others are recorded. */
+static int parts_harvest(struct objstore *os,
+			 const struct objstore_parts_ops *pops, void *upload,
+			 const char *key, struct part_slot *slots,
+			 unsigned window, int err, char *what,
+			 struct objstore_info *info, struct errbuf *eb)
+{
+	unsigned i;
+
+	for (i = 0; i < window; i++) {
+		struct part_slot *slot = &slots[i];
+
+		if (!slot->busy || !atomic_load(&slot->finished))
+			continue;
+		info->attempts = MAX(info->attempts, slot->req.attempts);
+		if (slot->req.result && !err)
+			err = objstore_fail(os, &slot->req, what, key, eb);
+		else if (!slot->req.result && pops->part_done)
+			pops->part_done(upload, slot->idx, &slot->req);
+		http_request_release(&slot->req);
+		memset(&slot->req, 0, sizeof(slot->req));
+		slot->busy = false;
+	}
+	return err;
+}
+
+/* The multipart upload of a body past the threshold: parts in a sliding
+ * window of cfg.transfers requests, then complete, or abort on failure. */
+static int put_parts(struct objstore *os, const char *fk, const char *key,
+		     const struct body_src *src,
+		     const struct objstore_put_opts *po, const uint8_t md5[16],
+		     struct objstore_info *info, struct errbuf *eb)
+{
+	const struct objstore_parts_ops *pops = os->ops->parts;
+	unsigned window = os->cfg.transfers ? os->cfg.transfers : 1;
+	uint64_t psize, nparts, next = 0;
+	struct part_slot *slots;
+	struct http_wait wait;
+	void *upload = NULL;
+	char what[32];
+	unsigned i, busy;
+	int err;
+
+	nparts = part_plan(os, pops, src->len, &psize);
+	slots = calloc(window, sizeof(*slots));
+	if (!slots)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	snprintf(what, sizeof(what), "upload a %s of", pops->part_name);
+	err = pops->begin(os, fk, key, po, md5, nparts, &upload, eb);
+	if (err)
+		goto out;
+	http_wait_init(&wait);
+	for (;;) {
+		busy = 0;
+		for (i = 0; i < window; i++) {
+			if (!slots[i].busy && next < nparts && !err) {
+				slots[i].idx = next++;
+				err = part_submit(os, pops, upload, fk, key,
+						  src, psize, &slots[i], &wait,
+						  eb);
+			}
+			busy += slots[i].busy;
+		}
+		if (!busy)
+			break;
+		/* one of them done: its slot takes the next part */
+		http_wait_below(&wait, busy);
+		err = parts_harvest(os, pops, upload, key, slots, window, err,
+				    what, info, eb);
+	}
+	http_wait_release(&wait);
+	if (!err)
+		err = pops->complete(os, upload, fk, key, nparts, po, md5, eb);
+	if (!err) {
+		info->size = src->len;
+		memcpy(info->md5, md5, 16);
+		info->has_md5 = true;
+	} else if (pops->abort) {
+		pops->abort(os, upload, fk);
+	}
+out:
+	pops->free(upload);
+	free(slots);
+	return err;
+}
+
+/* One request, or parts: the md5 of the whole body is needed either way
+ * (Content-MD5, our metadata). */
+static int put_body(struct objstore *os, const char *key,
+		    const struct body_src *src,
+		    const struct objstore_put_opts *po,
+		    struct objstore_info *info, struct errbuf *eb)
+{
+	char fk[OBJSTORE_KEY_MAX + 1];
+	uint8_t md5[16];
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	if (po->md5) {
+		memcpy(md5, po->md5, 16);
+	} else {
+		err = digest_md5_src(src, md5);
+		if (err)
+			return errbuf_set(eb, err, "cannot read the body of "
+					  "'%s/%s': %s", os->url, key,
+					  strerror(-err));
+	}
+	if (src->len > os->cfg.multipart_threshold &&
+	    src->len > os->cfg.part_size)
+		return put_parts(os, fk, key, src, po, md5, info, eb);
+	return os->ops->put(os, fk, key, src, po, md5, info, eb);
+}
+
 int objstore_put(struct objstore *os, const char *key,
 		 const struct body_src *src, const struct objstore_put_opts *po,
 		 struct objstore_info *info, struct errbuf *eb)
@@ -269,8 +460,8 @@ int objstore_put(struct objstore *os, const char *key,
 	if (src->kind == BODY_SRC_CB && !src->read)
 		return errbuf_set(eb, -EINVAL, "body without a read callback");
 	memset(info ? info : &dummy, 0, sizeof(dummy));
-	return os->ops->put(os, key, src, po ? po : &none, info ? info : &dummy,
-			    eb);
+	return put_body(os, key, src, po ? po : &none, info ? info : &dummy,
+			eb);
 }
 
 int objstore_get(struct objstore *os, const char *key, uint64_t off,

@@ -6,7 +6,8 @@
  * Threads: every function below may be called from any number of threads
  * at once; each call blocks its caller until done. The transfers of all
  * callers run on one network thread (http_multi.h) with at most
- * cfg->transfers in flight; a multipart upload runs its parts in parallel.
+ * cfg->transfers in flight; a multipart upload keeps that many parts in
+ * flight (a sliding window).
  * Errors: 0 or -errno, with "cannot put 's3://b/p/k': HTTP 403 ..." in eb;
  * secrets never appear in messages. */
 #ifndef SNAP_OBJSTORE_H
@@ -89,11 +90,19 @@ typedef int (*objstore_list_cb)(void *arg, const struct objstore_entry *e);
 
 /* Backend hooks; every one is required. Called by the objstore_*
  * wrappers below after argument checks, with full semantics as there. */
+struct objstore_parts_ops;
+
 struct objstore_ops {
 	const char *scheme;        /* "s3", "az" */
-	int (*put)(struct objstore *os, const char *key,
+	/* one request: a body up to the multipart threshold, whose md5
+	 * objstore_put has (po->md5 or read); fk is the full key */
+	int (*put)(struct objstore *os, const char *fk, const char *key,
 		   const struct body_src *src, const struct objstore_put_opts *po,
-		   struct objstore_info *info, struct errbuf *eb);
+		   const uint8_t md5[16], struct objstore_info *info,
+		   struct errbuf *eb);
+	/* larger bodies, through objstore.c's sliding window
+	 * (objstore_impl.h) */
+	const struct objstore_parts_ops *parts;
 	int (*get)(struct objstore *os, const char *key, uint64_t off,
 		   uint64_t len, struct body_sink *sink,
 		   struct objstore_info *info, struct errbuf *eb);

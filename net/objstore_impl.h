@@ -27,6 +27,44 @@ int s3_open(struct objstore **out, const char *bucket,
 int azure_open(struct objstore **out, const char *container,
 	       const struct json_opts *opts, struct errbuf *eb);
 
+/* A backend's multipart upload (S3 multipart upload, Azure blocks and a
+ * block list), driven by objstore_put for a body past the multipart
+ * threshold: the parts are sent in a sliding window of cfg.transfers
+ * requests (a new part goes out as soon as one completes), each with its
+ * Content-MD5. The driver, written once in objstore.c, reads each part's
+ * MD5, submits, gathers failures and calls abort; the hooks only say
+ * what each request is. fk is the full key, key the caller's (for
+ * messages). */
+struct objstore_parts_ops {
+	const char *part_name;     /* "part", "block": for messages */
+	uint64_t max_parts;        /* more parts: larger ones */
+	uint64_t part_align;       /* a part size raised for max_parts is
+				    * rounded up to this (>= 1) */
+	/* Start the upload of nparts parts (metadata from po and the whole
+	 * body's md5); *upload is the backend's state (may stay NULL). */
+	int (*begin)(struct objstore *os, const char *fk, const char *key,
+		     const struct objstore_put_opts *po, const uint8_t md5[16],
+		     uint64_t nparts, void **upload, struct errbuf *eb);
+	/* Build (not submit) the request of part idx (0-based), len bytes
+	 * whose MD5 is md5; the driver sets its body, wait and callback. */
+	int (*part)(struct objstore *os, void *upload, const char *fk,
+		    uint64_t idx, uint64_t len, const uint8_t md5[16],
+		    struct http_request *req);
+	/* A part's 2xx answer, on the driver's thread (S3 keeps the ETag;
+	 * may be NULL). */
+	void (*part_done)(void *upload, uint64_t idx,
+			  const struct http_request *req);
+	/* Commit the nparts parts as the object. */
+	int (*complete)(struct objstore *os, void *upload, const char *fk,
+			const char *key, uint64_t nparts,
+			const struct objstore_put_opts *po,
+			const uint8_t md5[16], struct errbuf *eb);
+	/* After a failure: drop what was sent, best effort (may be NULL). */
+	void (*abort)(struct objstore *os, void *upload, const char *fk);
+	/* Free *upload (may be NULL; called with NULL too). */
+	void (*free)(void *upload);
+};
+
 /* Warn (log_warn on stderr) about each storage option not in the
  * NULL-terminated allowed list; they are ignored. Returns 0. */
 int objstore_check_option_keys(const struct json_opts *o,

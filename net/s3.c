@@ -109,12 +109,13 @@ static int hdr_meta(struct http_request *req,
 	return err;
 }
 
-static int s3_put_single(struct s3 *s, const char *fk, const char *key,
-			 const struct body_src *src,
+static int s3_put_single(struct objstore *os, const char *fk,
+			 const char *key, const struct body_src *src,
 			 const struct objstore_put_opts *po,
 			 const uint8_t md5[16], struct objstore_info *info,
 			 struct errbuf *eb)
 {
+	struct s3 *s = to_s3(os);
 	struct http_request req;
 	int err;
 
@@ -170,43 +171,54 @@ static int error_in_body(struct s3 *s, struct http_request *req,
 	return objstore_fail(&s->os, req, op, key, eb);
 }
 
-struct part {
-	struct http_request req;
-	char etag[80];
+/* A multipart upload in flight: its id and the ETag of each part. */
+struct s3_upload {
+	char id[1024];
+	char (*etags)[80];
+	uint64_t nparts;
 };
 
-static void s3_abort_upload(struct s3 *s, const char *fk, const char *id)
+static void s3_abort_upload(struct objstore *os, void *upload,
+			    const char *fk)
 {
+	struct s3 *s = to_s3(os);
+	struct s3_upload *u = upload;
 	struct http_request req;
 	struct uri_query q = { 0 };
 
-	uri_query_add(&q, "uploadId", id);
+	uri_query_add(&q, "uploadId", u->id);
 	if (!s3_request(s, &req, "DELETE", fk, &q, EMPTY_SHA256))
 		http_multi_run(s->os.hm, &req);
 	http_request_release(&req);
 }
 
-static int s3_complete(struct s3 *s, const char *fk, const char *key,
-		       const char *id, const char (*etags)[80], size_t n,
-		       struct errbuf *eb)
+static int s3_complete(struct objstore *os, void *upload, const char *fk,
+		       const char *key, uint64_t n,
+		       const struct objstore_put_opts *po,
+		       const uint8_t whole_md5[16], struct errbuf *eb)
 {
+	struct s3 *s = to_s3(os);
+	struct s3_upload *u = upload;
 	struct http_request req;
 	struct body_sink sink;
 	struct uri_query q = { 0 };
 	uint8_t sha[32], md5[16];
 	char hex[65];
 	char *xml = NULL;
-	size_t xml_len = 0, i;
+	size_t xml_len = 0;
+	uint64_t i;
 	FILE *f;
 	int err;
 
+	(void)po;          /* the metadata went with the initiate */
+	(void)whole_md5;
 	f = open_memstream(&xml, &xml_len);
 	if (!f)
 		return -ENOMEM;
 	fputs("<CompleteMultipartUpload>", f);
 	for (i = 0; i < n; i++)
-		fprintf(f, "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag>"
-			"</Part>", i + 1, etags[i]);
+		fprintf(f, "<Part><PartNumber>%llu</PartNumber><ETag>%s</ETag>"
+			"</Part>", (unsigned long long)i + 1, u->etags[i]);
 	fputs("</CompleteMultipartUpload>", f);
 	if (fclose(f) || !xml) {
 		free(xml);
@@ -218,7 +230,7 @@ static int s3_complete(struct s3 *s, const char *fk, const char *key,
 	if (err)
 		goto out;
 	digest_hex(sha, 32, hex);
-	uri_query_add(&q, "uploadId", id);
+	uri_query_add(&q, "uploadId", u->id);
 	err = s3_request(s, &req, "POST", fk, &q, hex);
 	if (!err)
 		err = hdr_md5(&req, md5);
@@ -244,32 +256,29 @@ out:
 	return err;
 }
 
-static int s3_put_multipart(struct s3 *s, const char *fk, const char *key,
-			    const struct body_src *src,
-			    const struct objstore_put_opts *po,
-			    const uint8_t md5[16], struct objstore_info *info,
-			    struct errbuf *eb)
+/* Initiate: the metadata (mtime, the whole body's md5 as rclone reads
+ * it) goes with it; the answer names the upload. */
+static int s3_begin_upload(struct objstore *os, const char *fk,
+			   const char *key, const struct objstore_put_opts *po,
+			   const uint8_t md5[16], uint64_t nparts,
+			   void **upload, struct errbuf *eb)
 {
-	uint64_t psize = s->os.cfg.part_size, nparts, i, j, w;
-	unsigned window = s->os.cfg.transfers;
+	struct s3 *s = to_s3(os);
 	struct http_request req;
 	struct body_sink sink;
-	struct uri_query q;
-	struct part *parts = NULL;
-	char (*etags)[80] = NULL;
-	char id[1024], num[24];
-	struct http_wait wait;
-	uint8_t pmd5[16];
+	struct uri_query q = { 0 };
+	struct s3_upload *u;
 	int err;
 
-	nparts = (src->len + psize - 1) / psize;
-	if (nparts > S3_MAX_PARTS) {
-		psize = (src->len + S3_MAX_PARTS - 1) / S3_MAX_PARTS;
-		psize = (psize + (1 << 20) - 1) & ~(uint64_t)((1 << 20) - 1);
-		nparts = (src->len + psize - 1) / psize;
+	u = calloc(1, sizeof(*u));
+	if (u)
+		u->etags = calloc(nparts, sizeof(*u->etags));
+	if (!u || !u->etags) {
+		free(u);
+		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}
-	/* initiate */
-	memset(&q, 0, sizeof(q));
+	u->nparts = nparts;
+	*upload = u;
 	uri_query_add(&q, "uploads", "");
 	err = s3_request(s, &req, "POST", fk, &q, EMPTY_SHA256);
 	if (!err)
@@ -282,115 +291,73 @@ static int s3_put_multipart(struct s3 *s, const char *fk, const char *key,
 	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
 	if (err) {
 		err = objstore_fail(&s->os, &req, "start upload of", key, eb);
-	} else if (xml_value(sink.mem, sink.mem_len, "UploadId", id,
-			     sizeof(id)) != 1 || !id[0]) {
+	} else if (xml_value(sink.mem, sink.mem_len, "UploadId", u->id,
+			     sizeof(u->id)) != 1 || !u->id[0]) {
 		err = errbuf_set(eb, -EBADMSG, "cannot start upload of '%s/%s':"
 				 " no UploadId in the answer", s->os.url, key);
 	}
 	body_sink_release(&sink);
 	http_request_release(&req);
-	if (err)
-		return err;
-
-	parts = calloc(window, sizeof(*parts));
-	etags = calloc(nparts, sizeof(*etags));
-	if (!parts || !etags) {
-		err = -ENOMEM;
-		goto out_abort;
-	}
-	http_wait_init(&wait);
-	for (i = 0; i < nparts && !err; i += window) {
-		w = MIN(window, nparts - i);
-		for (j = 0; j < w; j++) {
-			struct part *p = &parts[j];
-			uint64_t off = (i + j) * psize;
-			struct body_src slice = body_src_slice(src, off,
-				MIN(psize, src->len - off));
-
-			err = digest_md5_src(&slice, pmd5);
-			if (err) {
-				err = errbuf_set(eb, err, "cannot read the body "
-						 "of '%s/%s': %s", s->os.url,
-						 key, strerror(-err));
-				break;
-			}
-			memset(&q, 0, sizeof(q));
-			snprintf(num, sizeof(num), "%llu",
-				 (unsigned long long)(i + j + 1));
-			uri_query_add(&q, "partNumber", num);
-			uri_query_add(&q, "uploadId", id);
-			err = s3_request(s, &p->req, "PUT", fk, &q,
-					 "UNSIGNED-PAYLOAD");
-			if (!err)
-				err = hdr_md5(&p->req, pmd5);
-			if (err)
-				break;
-			p->req.src = slice;
-			p->req.wait = &wait;
-			err = http_multi_submit(s->os.hm, &p->req);
-			if (err)
-				break;
-		}
-		http_wait_all(&wait);
-		for (j = 0; j < w; j++) {
-			struct part *p = &parts[j];
-
-			if (!p->req.url)
-				continue;
-			info->attempts = MAX(info->attempts, p->req.attempts);
-			if (p->req.result && !err)
-				err = objstore_fail(&s->os, &p->req,
-						    "upload a part of", key, eb);
-			else if (!p->req.result)
-				snprintf(etags[i + j], sizeof(etags[0]), "%.79s",
-					 p->req.resp.etag);
-			http_request_release(&p->req);
-			memset(p, 0, sizeof(*p));
-		}
-	}
-	http_wait_release(&wait);
-	if (!err)
-		err = s3_complete(s, fk, key, id, (const char (*)[80])etags,
-				  nparts, eb);
-	if (!err) {
-		info->size = src->len;
-		memcpy(info->md5, md5, 16);
-		info->has_md5 = true;
-	}
-out_abort:
-	if (err)
-		s3_abort_upload(s, fk, id);
-	free(parts);
-	free(etags);
 	return err;
 }
 
-static int s3_put(struct objstore *os, const char *key,
-		  const struct body_src *src, const struct objstore_put_opts *po,
-		  struct objstore_info *info, struct errbuf *eb)
+static int s3_part(struct objstore *os, void *upload, const char *fk,
+		   uint64_t idx, uint64_t len, const uint8_t md5[16],
+		   struct http_request *req)
 {
-	struct s3 *s = to_s3(os);
-	char fk[OBJSTORE_KEY_MAX + 1];
-	uint8_t md5[16];
+	struct s3_upload *u = upload;
+	struct uri_query q = { 0 };
+	char num[24];
 	int err;
 
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	if (po->md5) {
-		memcpy(md5, po->md5, 16);
-	} else {
-		err = digest_md5_src(src, md5);
-		if (err)
-			return errbuf_set(eb, err, "cannot read the body of "
-					  "'%s/%s': %s", os->url, key,
-					  strerror(-err));
-	}
-	if (src->len > os->cfg.multipart_threshold &&
-	    src->len > os->cfg.part_size)
-		return s3_put_multipart(s, fk, key, src, po, md5, info, eb);
-	return s3_put_single(s, fk, key, src, po, md5, info, eb);
+	(void)len;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)idx + 1);
+	uri_query_add(&q, "partNumber", num);
+	uri_query_add(&q, "uploadId", u->id);
+	err = s3_request(to_s3(os), req, "PUT", fk, &q, "UNSIGNED-PAYLOAD");
+	if (!err)
+		err = hdr_md5(req, md5);
+	return err;
 }
+
+static void s3_part_done(void *upload, uint64_t idx,
+			 const struct http_request *req)
+{
+	struct s3_upload *u = upload;
+
+	snprintf(u->etags[idx], sizeof(u->etags[0]), "%.79s", req->resp.etag);
+}
+
+/* An upload that failed before it had an id aborts nothing. */
+static void s3_abort_if_started(struct objstore *os, void *upload,
+				const char *fk)
+{
+	struct s3_upload *u = upload;
+
+	if (u && u->id[0])
+		s3_abort_upload(os, upload, fk);
+}
+
+static void s3_upload_free(void *upload)
+{
+	struct s3_upload *u = upload;
+
+	if (u)
+		free(u->etags);
+	free(u);
+}
+
+static const struct objstore_parts_ops s3_parts_ops = {
+	.part_name = "part",
+	.max_parts = S3_MAX_PARTS,
+	.part_align = 1 << 20,
+	.begin = s3_begin_upload,
+	.part = s3_part,
+	.part_done = s3_part_done,
+	.complete = s3_complete,
+	.abort = s3_abort_if_started,
+	.free = s3_upload_free,
+};
 
 static int s3_get(struct objstore *os, const char *key, uint64_t off,
 		  uint64_t len, struct body_sink *sink,
@@ -740,7 +707,8 @@ static void s3_free(struct objstore *os)
 
 static const struct objstore_ops s3_ops = {
 	.scheme = "s3",
-	.put = s3_put,
+	.put = s3_put_single,
+	.parts = &s3_parts_ops,
 	.get = s3_get,
 	.head = s3_head,
 	.list = s3_list,
