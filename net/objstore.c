@@ -3,6 +3,7 @@
 #include "objstore.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,12 +97,67 @@ bool objstore_is_url(const char *s)
 	return s && (!strncmp(s, "s3://", 5) || !strncmp(s, "az://", 5));
 }
 
+/* A network thread with cfg's cap, timeouts and retries. */
+static int multi_new(const struct objstore_config *cfg,
+		     struct http_multi **out, struct errbuf *eb)
+{
+	struct http_multi_opts ho = HTTP_MULTI_OPTS_INIT;
+
+	ho.transfers = cfg->transfers;
+	ho.connect_timeout_ms = cfg->connect_timeout_ms;
+	ho.low_speed_time_s = cfg->low_speed_time_s;
+	ho.retry.retries = cfg->retries;
+	ho.retry.base_ms = cfg->retry_base_ms;
+	ho.retry.max_ms = cfg->retry_max_ms;
+	ho.verbose = cfg->verbose;
+	return http_multi_new(&ho, out, eb);
+}
+
+struct objstore_stage {
+	pthread_mutex_t lock;      /* stores may be opened from threads */
+	struct http_multi *hm;     /* NULL until the first store */
+};
+
+int objstore_stage_new(struct objstore_stage **out)
+{
+	struct objstore_stage *st = calloc(1, sizeof(*st));
+
+	*out = st;
+	if (!st)
+		return -ENOMEM;
+	pthread_mutex_init(&st->lock, NULL);
+	return 0;
+}
+
+void objstore_stage_free(struct objstore_stage *st)
+{
+	if (!st)
+		return;
+	http_multi_free(st->hm);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
+/* The stage's thread, started now with cfg when it is the first store. */
+static int stage_multi(struct objstore_stage *st,
+		       const struct objstore_config *cfg,
+		       struct http_multi **out, struct errbuf *eb)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (!st->hm)
+		err = multi_new(cfg, &st->hm, eb);
+	*out = st->hm;
+	pthread_mutex_unlock(&st->lock);
+	return err;
+}
+
 int objstore_open(const char *url, const char *storage_options_json,
 		  const struct objstore_config *cfg, struct objstore **out,
 		  struct errbuf *eb)
 {
 	struct objstore_config defaults;
-	struct http_multi_opts ho = HTTP_MULTI_OPTS_INIT;
 	struct json_opts *opts = NULL;
 	struct objstore *os = NULL, *tmp = NULL;
 	const char *rest;
@@ -163,15 +219,12 @@ int objstore_open(const char *url, const char *storage_options_json,
 		os->cfg.transfers = 16;
 	if (cfg->multi) {
 		os->hm = cfg->multi;
+	} else if (cfg->stage) {
+		err = stage_multi(cfg->stage, &os->cfg, &os->hm, eb);
+		if (err)
+			goto out_free;
 	} else {
-		ho.transfers = os->cfg.transfers;
-		ho.connect_timeout_ms = cfg->connect_timeout_ms;
-		ho.low_speed_time_s = cfg->low_speed_time_s;
-		ho.retry.retries = cfg->retries;
-		ho.retry.base_ms = cfg->retry_base_ms;
-		ho.retry.max_ms = cfg->retry_max_ms;
-		ho.verbose = cfg->verbose;
-		err = http_multi_new(&ho, &os->hm, eb);
+		err = multi_new(&os->cfg, &os->hm, eb);
 		if (err)
 			goto out_free;
 		os->own_hm = true;

@@ -43,7 +43,22 @@ struct objstore_config {
 	bool verbose;                  /* curl trace on stderr */
 	/* borrowed network thread to share between stores; NULL: own one */
 	struct http_multi *multi;
+	/* or the run's network stage (below): the stores of a run share
+	 * one thread, started by the first of them; NULL: own one */
+	struct objstore_stage *stage;
 };
+
+/* The network stage of a run: every store opened with the same stage
+ * shares one network thread (one CURLM, one in-flight cap of
+ * cfg.transfers, one pool of connections): the heap, the snapshot store,
+ * the lock, the file tree, both sides of sync. It starts with the first
+ * store opened on it, with that store's config (a run gives all its
+ * stores the same network settings), so a run on local folders starts no
+ * thread. Free it after every store opened on it. */
+struct objstore_stage;
+
+int objstore_stage_new(struct objstore_stage **out);
+void objstore_stage_free(struct objstore_stage *st);
 
 /* Defaults: 16 transfers, 5 retries from 200 ms to 20 s (a timed-out
  * request is tried twice at most: HTTP_TIMEOUT_ATTEMPTS), parts of 16 MiB

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "compiler.h"
+#include "objstore.h"
 #include "banned.h"
 
 #ifndef SNAP_VERSION
@@ -372,6 +373,15 @@ int main(int argc, char **argv)
 				"handlers: %s\n", CLI_PROG, strerror(errno));
 			return CLI_EXIT_FAILURE;
 		}
-		return cmd->run(&ctx, npos, argv + 1);
+		/* one network stage for every store the command opens;
+		 * it starts no thread unless one is opened */
+		if (objstore_stage_new(&ctx.eo.net) < 0) {
+			fprintf(stderr, "%s: error: out of memory\n", CLI_PROG);
+			return CLI_EXIT_FAILURE;
+		}
+		rc = cmd->run(&ctx, npos, argv + 1);
+		objstore_stage_free(ctx.eo.net);
+		ctx.eo.net = NULL;
+		return rc;
 	}
 }

@@ -505,7 +505,10 @@ static int open_store(struct lock *l, const struct engine_opts *o,
 		objstore_config_defaults(&cfg);
 		transfers = cfg.transfers;   /* a few small requests */
 		engine_objstore_config(o, &cfg);
-		cfg.transfers = transfers;
+		/* on its own thread, a few small requests; on the run's
+		 * stage, the run's settings (it may be the first store) */
+		if (!cfg.stage)
+			cfg.transfers = transfers;
 		l->ops = &remote_ops;
 		return objstore_open(root, o->snap_storage_options, &cfg,
 				     &l->os, eb);

@@ -38,4 +38,5 @@ void engine_objstore_config(const struct engine_opts *o,
 	if (o->io_timeout_s)
 		cfg->low_speed_time_s = (long)o->io_timeout_s;
 	cfg->create_bucket = o->create_bucket;
+	cfg->stage = o->net;
 }

@@ -88,13 +88,17 @@ struct engine_opts {
 	 * seconds is stale; 0: the defaults (1800 s, refresh 300 s) */
 	unsigned lock_expiry_s;
 	unsigned lock_refresh_s;
+	/* the run's network stage (objstore.h): every object store the run
+	 * opens shares its one network thread and in-flight cap; NULL: each
+	 * store starts its own (library callers, tests) */
+	struct objstore_stage *net;
 };
 
 void engine_opts_defaults(struct engine_opts *o);
 
 struct objstore_config;
 /* The object-store settings of o (NULL: defaults): transfers, retries,
- * timeouts, create_bucket. */
+ * timeouts, create_bucket, the run's network stage. */
 void engine_objstore_config(const struct engine_opts *o,
 			    struct objstore_config *cfg);
 

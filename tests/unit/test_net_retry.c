@@ -217,8 +217,59 @@ static void test_threads(void)
 	objstore_free(os);
 }
 
+/* The stores opened on one stage share its network thread: one in-flight
+ * cap, counters and connections across stores (the run's network stage);
+ * freeing one store leaves the others working; a stage no store used
+ * starts nothing and frees cleanly. */
+static void test_stage(void)
+{
+	struct objstore_config cfg;
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_stage *stage = NULL, *unused = NULL;
+	struct objstore *a = NULL, *b = NULL;
+	struct http_multi_stats st;
+	struct body_src src = mem_src("one stage", 9);
+	struct body_sink sink = mem_sink(64);
+	char opts[256], ua[64], ub[64];
+
+	server_ensure("s3rver", "SNAP_S3RVER_ENDPOINT", "SNAP_S3RVER_STATE", "");
+	snprintf(opts, sizeof(opts), "{\"endpoint_url\": \"%s\", \"key\": "
+		 "\"S3RVER\", \"secret\": \"S3RVER\"}",
+		 getenv("SNAP_S3RVER_ENDPOINT"));
+	snprintf(ua, sizeof(ua), "s3://stage-a-%d/x", (int)getpid());
+	snprintf(ub, sizeof(ub), "s3://stage-b-%d/y", (int)getpid());
+	CHECK_EQ(objstore_stage_new(&unused), 0);
+	objstore_stage_free(unused);
+	CHECK_EQ(objstore_stage_new(&stage), 0);
+	objstore_config_defaults(&cfg);
+	cfg.stage = stage;
+	CHECK_EQ(objstore_open(ua, opts, &cfg, &a, &eb), 0);
+	CHECK_EQ(objstore_open(ub, opts, &cfg, &b, &eb), 0);
+	if (!a || !b)
+		goto out;
+	CHECK(objstore_multi(a) == objstore_multi(b));
+	CHECK_EQ(objstore_create_bucket(a, &eb), 0);
+	CHECK_EQ(objstore_create_bucket(b, &eb), 0);
+	CHECK_EQ(objstore_put(a, "o", &src, NULL, NULL, &eb), 0);
+	CHECK_EQ(objstore_put(b, "o", &src, NULL, NULL, &eb), 0);
+	http_multi_stats(objstore_multi(b), &st);
+	CHECK_EQ(st.requests, 4);      /* both stores' requests, one count */
+	CHECK(st.connects < st.requests);   /* a connection served both */
+	objstore_free(a);
+	a = NULL;
+	CHECK_EQ(objstore_get(b, "o", 0, 0, &sink, NULL, &eb), 0);
+	CHECK_EQ(sink.mem_len, 9);
+	CHECK(sink.mem && !memcmp(sink.mem, "one stage", 9));
+out:
+	body_sink_release(&sink);
+	objstore_free(a);
+	objstore_free(b);
+	objstore_stage_free(stage);
+}
+
 int main(void)
 {
+	RUN_TEST(test_stage);
 	RUN_TEST(test_threads);
 	RUN_TEST(test_closed_port);
 	RUN_TEST(test_restart);   /* last: it replaces the server */
