@@ -85,6 +85,9 @@ time_one() {
 }
 
 unset AWS_CA_BUNDLE
+# the bench's bucket is new in each server: let the first sync create it
+# (a missing bucket is an error otherwise: a typo must not become a bucket)
+export SNAPSHOOTER_CREATE_BUCKET=1
 run_server() { # server
 	local s=$1 env=$OUT/.$1.env url rc_remote
 	bash "$REPO/tests/servers/start_$s.sh" "$env" >/dev/null || { echo "cannot start $s" >&2; return; }

@@ -302,42 +302,19 @@ static const struct objstore_parts_ops az_parts_ops = {
 	.free = az_blocks_free,
 };
 
-static int az_get(struct objstore *os, const char *key, uint64_t off,
-		  uint64_t len, struct body_sink *sink,
-		  struct objstore_info *info, struct errbuf *eb)
+/* objstore_ops.request: the headers are signed with the rest (Shared
+ * Key covers x-ms-range), no body. */
+static int az_request_hook(struct objstore *os, struct http_request *req,
+			   const char *method, const char *fk,
+			   struct uri_query *q, const struct objstore_hdr *h,
+			   size_t nh)
 {
-	struct az *a = to_az(os);
-	char fk[OBJSTORE_KEY_MAX + 1], range[64];
-	struct az_hdrs h = { 0 };
-	struct http_request req;
-	int err;
+	struct az_hdrs hs = { 0 };
+	size_t i;
 
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	if (len)
-		snprintf(range, sizeof(range), "bytes=%llu-%llu",
-			 (unsigned long long)off,
-			 (unsigned long long)(off + len - 1));
-	else
-		snprintf(range, sizeof(range), "bytes=%llu-",
-			 (unsigned long long)off);
-	if (off || len)
-		hdr_add(&h, "x-ms-range", range);
-	err = az_request(a, &req, "GET", fk, NULL, &h, 0);
-	if (err)
-		goto out;
-	req.sink = sink;
-	err = http_multi_run(os->hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(os, &req, "get", key, eb);
-		goto out;
-	}
-	objstore_info_from_resp(&req.resp, info);
-out:
-	http_request_release(&req);
-	return err;
+	for (i = 0; i < nh; i++)
+		hdr_add(&hs, h[i].name, h[i].value);
+	return az_request(to_az(os), req, method, fk, q, &hs, 0);
 }
 
 static int az_head_req(struct az *a, const char *fk, const char *key,
@@ -363,16 +340,6 @@ static int az_head_req(struct az *a, const char *fk, const char *key,
 out:
 	http_request_release(&req);
 	return err;
-}
-
-static int az_head(struct objstore *os, const char *key,
-		   struct objstore_info *info, struct errbuf *eb)
-{
-	char fk[OBJSTORE_KEY_MAX + 1];
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	return err ? err : az_head_req(to_az(os), fk, key, info, NULL, eb);
 }
 
 struct list_ctx {
@@ -637,10 +604,11 @@ static void az_free(struct objstore *os)
 
 static const struct objstore_ops az_ops = {
 	.scheme = "az",
+	.request = az_request_hook,
+	.range_header = "x-ms-range",
+	.etag_is_md5 = false,
 	.put = az_put_single,
 	.parts = &az_parts_ops,
-	.get = az_get,
-	.head = az_head,
 	.list = az_list,
 	.del = az_del,
 	.del_many = az_del_many,

@@ -517,6 +517,48 @@ int objstore_put(struct objstore *os, const char *key,
 			eb);
 }
 
+/* GET (a range when off or len) or HEAD of key, through the backend's
+ * request hook: the same for every backend but the range header's name
+ * and whether an ETag is an MD5. */
+static int fetch(struct objstore *os, const char *method, const char *key,
+		 uint64_t off, uint64_t len, struct body_sink *sink,
+		 struct objstore_info *info, struct errbuf *eb)
+{
+	char fk[OBJSTORE_KEY_MAX + 1], range[64];
+	struct objstore_hdr h = { os->ops->range_header, range };
+	struct http_request req;
+	int err;
+
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	if (len)
+		snprintf(range, sizeof(range), "bytes=%llu-%llu",
+			 (unsigned long long)off,
+			 (unsigned long long)(off + len - 1));
+	else
+		snprintf(range, sizeof(range), "bytes=%llu-",
+			 (unsigned long long)off);
+	err = os->ops->request(os, &req, method, fk, NULL, &h,
+			       off || len ? 1 : 0);
+	if (err)
+		goto out;
+	req.sink = sink;
+	err = http_multi_run(os->hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(os, &req, sink ? "get" : "head", key, eb);
+		goto out;
+	}
+	objstore_info_from_resp(&req.resp, info);
+	/* a whole object's ETag, not a range's */
+	if (os->ops->etag_is_md5 && !info->has_md5 && !off && !len)
+		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
+out:
+	http_request_release(&req);
+	return err;
+}
+
 int objstore_get(struct objstore *os, const char *key, uint64_t off,
 		 uint64_t len, struct body_sink *sink,
 		 struct objstore_info *info, struct errbuf *eb)
@@ -532,7 +574,7 @@ int objstore_get(struct objstore *os, const char *key, uint64_t off,
 	if (len && off + len < off)
 		return errbuf_set(eb, -EINVAL, "bad byte range");
 	memset(info ? info : &dummy, 0, sizeof(dummy));
-	return os->ops->get(os, key, off, len, sink, info ? info : &dummy, eb);
+	return fetch(os, "GET", key, off, len, sink, info ? info : &dummy, eb);
 }
 
 int objstore_head(struct objstore *os, const char *key,
@@ -547,7 +589,7 @@ int objstore_head(struct objstore *os, const char *key,
 	if (err)
 		return err;
 	memset(info ? info : &dummy, 0, sizeof(dummy));
-	return os->ops->head(os, key, info ? info : &dummy, eb);
+	return fetch(os, "HEAD", key, 0, 0, NULL, info ? info : &dummy, eb);
 }
 
 int objstore_list(struct objstore *os, const char *prefix,

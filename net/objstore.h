@@ -106,9 +106,28 @@ typedef int (*objstore_list_cb)(void *arg, const struct objstore_entry *e);
 /* Backend hooks; every one is required. Called by the objstore_*
  * wrappers below after argument checks, with full semantics as there. */
 struct objstore_parts_ops;
+struct http_request;
+struct uri_query;
+
+/* A request header for objstore_ops.request. */
+struct objstore_hdr {
+	const char *name;
+	const char *value;
+};
 
 struct objstore_ops {
 	const char *scheme;        /* "s3", "az" */
+	/* Build (not send) the signed request for the full key fk (NULL:
+	 * the bucket) with query q (may be NULL) and the headers h[0..nh)
+	 * besides the backend's own (date, version, auth). Without a body.
+	 * objstore.c's get and head are written once on it. */
+	int (*request)(struct objstore *os, struct http_request *req,
+		       const char *method, const char *fk,
+		       struct uri_query *q, const struct objstore_hdr *h,
+		       size_t nh);
+	const char *range_header;  /* "Range", or Azure's "x-ms-range" */
+	/* a single-part object's ETag is its hex MD5 (S3) */
+	bool etag_is_md5;
 	/* one request: a body up to the multipart threshold, whose md5
 	 * objstore_put has (po->md5 or read); fk is the full key */
 	int (*put)(struct objstore *os, const char *fk, const char *key,
@@ -118,11 +137,6 @@ struct objstore_ops {
 	/* larger bodies, through objstore.c's sliding window
 	 * (objstore_impl.h) */
 	const struct objstore_parts_ops *parts;
-	int (*get)(struct objstore *os, const char *key, uint64_t off,
-		   uint64_t len, struct body_sink *sink,
-		   struct objstore_info *info, struct errbuf *eb);
-	int (*head)(struct objstore *os, const char *key,
-		    struct objstore_info *info, struct errbuf *eb);
 	int (*list)(struct objstore *os, const char *prefix,
 		    objstore_list_cb cb, void *arg, struct errbuf *eb);
 	int (*del)(struct objstore *os, const char *key, struct errbuf *eb);

@@ -359,68 +359,19 @@ static const struct objstore_parts_ops s3_parts_ops = {
 	.free = s3_upload_free,
 };
 
-static int s3_get(struct objstore *os, const char *key, uint64_t off,
-		  uint64_t len, struct body_sink *sink,
-		  struct objstore_info *info, struct errbuf *eb)
+/* objstore_ops.request: SigV4 by libcurl, no body (the empty payload's
+ * hash); the extra headers are not signed (SigV4 signs host and x-amz-*). */
+static int s3_request_hook(struct objstore *os, struct http_request *req,
+			   const char *method, const char *fk,
+			   struct uri_query *q, const struct objstore_hdr *h,
+			   size_t nh)
 {
-	struct s3 *s = to_s3(os);
-	char fk[OBJSTORE_KEY_MAX + 1];
-	struct http_request req;
+	size_t i;
 	int err;
 
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	err = s3_request(s, &req, "GET", fk, NULL, EMPTY_SHA256);
-	if (!err && len)
-		err = http_request_header(&req, "Range: bytes=%llu-%llu",
-					  (unsigned long long)off,
-					  (unsigned long long)(off + len - 1));
-	else if (!err && off)
-		err = http_request_header(&req, "Range: bytes=%llu-",
-					  (unsigned long long)off);
-	if (err)
-		goto out;
-	req.sink = sink;
-	err = http_multi_run(os->hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(os, &req, "get", key, eb);
-		goto out;
-	}
-	objstore_info_from_resp(&req.resp, info);
-	if (!info->has_md5 && !off && !len)
-		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
-out:
-	http_request_release(&req);
-	return err;
-}
-
-static int s3_head(struct objstore *os, const char *key,
-		   struct objstore_info *info, struct errbuf *eb)
-{
-	struct s3 *s = to_s3(os);
-	char fk[OBJSTORE_KEY_MAX + 1];
-	struct http_request req;
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	err = s3_request(s, &req, "HEAD", fk, NULL, EMPTY_SHA256);
-	if (err)
-		goto out;
-	err = http_multi_run(os->hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(os, &req, "head", key, eb);
-		goto out;
-	}
-	objstore_info_from_resp(&req.resp, info);
-	if (!info->has_md5)
-		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
-out:
-	http_request_release(&req);
+	err = s3_request(to_s3(os), req, method, fk, q, EMPTY_SHA256);
+	for (i = 0; !err && i < nh; i++)
+		err = http_request_header(req, "%s: %s", h[i].name, h[i].value);
 	return err;
 }
 
@@ -707,10 +658,11 @@ static void s3_free(struct objstore *os)
 
 static const struct objstore_ops s3_ops = {
 	.scheme = "s3",
+	.request = s3_request_hook,
+	.range_header = "Range",
+	.etag_is_md5 = true,
 	.put = s3_put_single,
 	.parts = &s3_parts_ops,
-	.get = s3_get,
-	.head = s3_head,
 	.list = s3_list,
 	.del = s3_del,
 	.del_many = s3_del_many,
