@@ -27,6 +27,9 @@ struct http_multi {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stopping;
+	/* the thread is in (or about to enter) curl_multi_poll: a submit
+	 * must wake it; otherwise it will look at the queue by itself */
+	atomic_bool polling;
 	/* network thread only */
 	CURL **pool;               /* idle easy handles, reused */
 	unsigned pool_n;
@@ -535,8 +538,15 @@ static void *net_main(void *arg)
 			if (msg->msg == CURLMSG_DONE)
 				finish(hm, msg->easy_handle, msg->data.result);
 		}
+		/* say that we go to sleep, then look at the queue once
+		 * more: a submit before this look is seen here, one after
+		 * it sees polling and wakes us (both sides seq_cst); the
+		 * wakeup costs a syscall on each side, not worth paying
+		 * while this thread is awake anyway */
+		atomic_store(&hm->polling, true);
 		if (hm->active < hm->o.transfers &&
 		    bqueue_drain(hm->queue, &item) == 1) {
+			atomic_store(&hm->polling, false);
 			start(hm, item);
 			continue;
 		}
@@ -551,6 +561,7 @@ static void *net_main(void *arg)
 				timeout = 1000;
 		}
 		curl_multi_poll(hm->multi, NULL, 0, (int)timeout, NULL);
+		atomic_store(&hm->polling, false);
 	}
 	cancel_all(hm);
 	return NULL;
@@ -667,7 +678,8 @@ int http_multi_submit(struct http_multi *hm, struct http_request *req)
 		}
 		return err;
 	}
-	curl_multi_wakeup(hm->multi);
+	if (atomic_load(&hm->polling))
+		curl_multi_wakeup(hm->multi);
 	return 0;
 }
 
