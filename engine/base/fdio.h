@@ -4,7 +4,9 @@
 #ifndef SNAP_FDIO_H
 #define SNAP_FDIO_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* One read(2) of up to len bytes, retried while interrupted (EINTR).
@@ -30,5 +32,18 @@ int fdio_write_full(int fd, const void *buf, size_t len);
 /* pwrite(2) all len bytes at off, as fdio_write_full. The file position
  * is not moved. */
 int fdio_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+/* Did the file change between the fstat() before a read and the one after
+ * it: size or mtime differ. What "changed while read" means for a copy or
+ * a hash: such bytes may match no state of the file, so they are read
+ * again. (ctime is not compared: a chmod during a read leaves the bytes
+ * as they were.) */
+static inline bool fdio_stat_changed(const struct stat *before,
+				     const struct stat *after)
+{
+	return before->st_size != after->st_size ||
+	       before->st_mtim.tv_sec != after->st_mtim.tv_sec ||
+	       before->st_mtim.tv_nsec != after->st_mtim.tv_nsec;
+}
 
 #endif

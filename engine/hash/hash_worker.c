@@ -410,9 +410,7 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			errbuf_clear(eb);
 			return hash_worker_file_error(eb, ret, root, e, "read");
 		}
-		if (before.st_size != after.st_size ||
-		    before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
-		    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
+		if (fdio_stat_changed(&before, &after) ||
 		    total != (uint64_t)after.st_size) {
 			heap_tx_abort(tx);
 			continue;

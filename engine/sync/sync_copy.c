@@ -202,9 +202,7 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 			return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
 					  r->so->src, shown, strerror(-ret));
 		}
-		if (before.st_size != after.st_size ||
-		    before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
-		    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
+		if (fdio_stat_changed(&before, &after) ||
 		    copied != (uint64_t)after.st_size) {
 			/* changed while copied: never publish a torn file */
 			tree_writer_discard_temp(dirfd, tmp, out);
@@ -365,9 +363,7 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 			}
 		}
 		if (!ret && !r->rsrc && fstat(in, &after) == 0 &&
-		    (after.st_size != before.st_size ||
-		     after.st_mtim.tv_sec != before.st_mtim.tv_sec ||
-		     after.st_mtim.tv_nsec != before.st_mtim.tv_nsec)) {
+		    fdio_stat_changed(&before, &after)) {
 			close(in);
 			continue;  /* changed while copied: again */
 		}
