@@ -145,42 +145,23 @@ static int az_request(struct az *a, struct http_request *req,
 	return 0;
 }
 
-static int az_put_single(struct objstore *os, const char *fk,
-			 const char *key, const struct body_src *src,
-			 const struct objstore_put_opts *po,
-			 const uint8_t md5[16], struct objstore_info *info,
-			 struct errbuf *eb)
+/* objstore_ops.put_headers: a block blob, its type, the mtime. */
+static int az_put_headers(struct objstore *os,
+			  const struct objstore_put_opts *po,
+			  struct objstore_hdrs *h)
 {
-	struct az *a = to_az(os);
-	struct az_hdrs h = { 0 };
-	struct http_request req;
-	char b64[32], mt[OBJMETA_MTIME_MAX];
+	char mt[OBJMETA_MTIME_MAX];
 	int err;
 
-	digest_base64(md5, 16, b64);
-	hdr_add(&h, "x-ms-blob-type", "BlockBlob");
-	hdr_add(&h, "Content-MD5", b64);
-	hdr_add(&h, "Content-Type", "application/octet-stream");
-	if (po->has_mtime) {
+	(void)os;
+	err = objstore_hdrs_add(h, "x-ms-blob-type", "BlockBlob");
+	if (!err)
+		err = objstore_hdrs_add(h, "Content-Type",
+					"application/octet-stream");
+	if (!err && po->has_mtime) {
 		objmeta_mtime_az(po->mtime_ns, mt);
-		hdr_add(&h, "x-ms-meta-mtime", mt);
+		err = objstore_hdrs_add(h, "x-ms-meta-mtime", mt);
 	}
-	err = az_request(a, &req, "PUT", fk, NULL, &h, src->len);
-	if (err)
-		goto out;
-	req.src = *src;
-	err = http_multi_run(a->os.hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(&a->os, &req, "put", key, eb);
-		goto out;
-	}
-	info->size = src->len;
-	snprintf(info->etag, sizeof(info->etag), "%s", req.resp.etag);
-	memcpy(info->md5, md5, 16);
-	info->has_md5 = true;
-out:
-	http_request_release(&req);
 	return err;
 }
 
@@ -303,18 +284,17 @@ static const struct objstore_parts_ops az_parts_ops = {
 };
 
 /* objstore_ops.request: the headers are signed with the rest (Shared
- * Key covers x-ms-range), no body. */
+ * Key covers x-ms-range and Content-MD5), and so is a body's length. */
 static int az_request_hook(struct objstore *os, struct http_request *req,
-			   const char *method, const char *fk,
-			   struct uri_query *q, const struct objstore_hdr *h,
-			   size_t nh)
+			   const struct objstore_req *r)
 {
 	struct az_hdrs hs = { 0 };
 	size_t i;
 
-	for (i = 0; i < nh; i++)
-		hdr_add(&hs, h[i].name, h[i].value);
-	return az_request(to_az(os), req, method, fk, q, &hs, 0);
+	for (i = 0; r->hdrs && i < r->hdrs->n; i++)
+		hdr_add(&hs, r->hdrs->h[i].name, r->hdrs->h[i].value);
+	return az_request(to_az(os), req, r->method, r->fk, r->q, &hs,
+			  r->has_body ? r->body_len : 0);
 }
 
 static int az_head_req(struct az *a, const char *fk, const char *key,
@@ -428,29 +408,6 @@ static int az_list(struct objstore *os, const char *prefix,
 			break;
 	} while (1);
 	free(page);
-	return err;
-}
-
-static int az_del(struct objstore *os, const char *key, struct errbuf *eb)
-{
-	struct az *a = to_az(os);
-	char fk[OBJSTORE_KEY_MAX + 1];
-	struct az_hdrs h = { 0 };
-	struct http_request req;
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	err = az_request(a, &req, "DELETE", fk, NULL, &h, 0);
-	if (!err) {
-		err = http_multi_run(os->hm, &req);
-		if (err == -ENOENT)
-			err = 0;
-		else if (err)
-			err = objstore_fail(os, &req, "delete", key, eb);
-	}
-	http_request_release(&req);
 	return err;
 }
 
@@ -607,10 +564,9 @@ static const struct objstore_ops az_ops = {
 	.request = az_request_hook,
 	.range_header = "x-ms-range",
 	.etag_is_md5 = false,
-	.put = az_put_single,
+	.put_headers = az_put_headers,
 	.parts = &az_parts_ops,
 	.list = az_list,
-	.del = az_del,
 	.del_many = az_del_many,
 	.copy = az_copy,
 	.create_bucket = az_create_bucket,

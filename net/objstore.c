@@ -466,6 +466,48 @@ out:
 	return err;
 }
 
+/* A body up to the multipart threshold in one PUT with its Content-MD5,
+ * which the store checks. */
+static int put_single(struct objstore *os, const char *fk, const char *key,
+		      const struct body_src *src,
+		      const struct objstore_put_opts *po,
+		      const uint8_t md5[16], struct objstore_info *info,
+		      struct errbuf *eb)
+{
+	struct objstore_req r = { .method = "PUT", .fk = fk, .has_body = true,
+				  .body_len = src->len };
+	struct objstore_hdrs h = { .n = 0 };
+	struct http_request req;
+	char b64[32];
+	int err;
+
+	digest_base64(md5, 16, b64);
+	err = objstore_hdrs_add(&h, "Content-MD5", b64);
+	if (!err)
+		err = os->ops->put_headers(os, po, &h);
+	if (err)
+		return errbuf_set(eb, err, "cannot put '%s/%s': too many "
+				  "headers", os->url, key);
+	r.hdrs = &h;
+	err = os->ops->request(os, &req, &r);
+	if (err)
+		goto out;
+	req.src = *src;
+	err = http_multi_run(os->hm, &req);
+	info->attempts = req.attempts;
+	if (err) {
+		err = objstore_fail(os, &req, "put", key, eb);
+		goto out;
+	}
+	info->size = src->len;
+	snprintf(info->etag, sizeof(info->etag), "%s", req.resp.etag);
+	memcpy(info->md5, md5, 16);
+	info->has_md5 = true;
+out:
+	http_request_release(&req);
+	return err;
+}
+
 /* One request, or parts: the md5 of the whole body is needed either way
  * (Content-MD5, our metadata). */
 static int put_body(struct objstore *os, const char *key,
@@ -492,7 +534,7 @@ static int put_body(struct objstore *os, const char *key,
 	if (src->len > os->cfg.multipart_threshold &&
 	    src->len > os->cfg.part_size)
 		return put_parts(os, fk, key, src, po, md5, info, eb);
-	return os->ops->put(os, fk, key, src, po, md5, info, eb);
+	return put_single(os, fk, key, src, po, md5, info, eb);
 }
 
 int objstore_put(struct objstore *os, const char *key,
@@ -525,7 +567,8 @@ static int fetch(struct objstore *os, const char *method, const char *key,
 		 struct objstore_info *info, struct errbuf *eb)
 {
 	char fk[OBJSTORE_KEY_MAX + 1], range[64];
-	struct objstore_hdr h = { os->ops->range_header, range };
+	struct objstore_req r = { .method = method, .fk = fk };
+	struct objstore_hdrs h = { .n = 0 };
 	struct http_request req;
 	int err;
 
@@ -539,8 +582,13 @@ static int fetch(struct objstore *os, const char *method, const char *key,
 	else
 		snprintf(range, sizeof(range), "bytes=%llu-",
 			 (unsigned long long)off);
-	err = os->ops->request(os, &req, method, fk, NULL, &h,
-			       off || len ? 1 : 0);
+	if (off || len) {
+		err = objstore_hdrs_add(&h, os->ops->range_header, range);
+		if (err)
+			return err;
+		r.hdrs = &h;
+	}
+	err = os->ops->request(os, &req, &r);
 	if (err)
 		goto out;
 	req.sink = sink;
@@ -602,12 +650,28 @@ int objstore_list(struct objstore *os, const char *prefix,
 
 int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
 {
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct objstore_req r = { .method = "DELETE", .fk = fk };
+	struct http_request req;
 	int err;
 
 	if (!os)
 		return -EINVAL;
 	err = check_key(os, key, eb);
-	return err ? err : os->ops->del(os, key, eb);
+	if (!err)
+		err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	err = os->ops->request(os, &req, &r);
+	if (!err) {
+		err = http_multi_run(os->hm, &req);
+		if (err == -ENOENT)
+			err = 0;   /* gone already: what was asked */
+		else if (err)
+			err = objstore_fail(os, &req, "delete", key, eb);
+	}
+	http_request_release(&req);
+	return err;
 }
 
 int objstore_del_many(struct objstore *os, const char *const *keys,
@@ -657,6 +721,20 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 }
 
 /* --- helpers for the backends --- */
+
+int objstore_hdrs_add(struct objstore_hdrs *hs, const char *name,
+		      const char *value)
+{
+	size_t vl = strlen(value);
+
+	if (hs->n == OBJSTORE_HDRS_MAX || vl >= OBJSTORE_HDR_VAL_MAX)
+		return -E2BIG;
+	memcpy(hs->val[hs->n], value, vl + 1);
+	hs->h[hs->n].name = name;
+	hs->h[hs->n].value = hs->val[hs->n];
+	hs->n++;
+	return 0;
+}
 
 const char *objstore_opt_or_env(const struct json_opts *o, const char *key,
 				const char *env1, const char *env2)

@@ -103,55 +103,6 @@ struct objstore_entry {
 /* List callback: 0 go on, > 0 stop (list returns 0), < 0 stop with it. */
 typedef int (*objstore_list_cb)(void *arg, const struct objstore_entry *e);
 
-/* Backend hooks; every one is required. Called by the objstore_*
- * wrappers below after argument checks, with full semantics as there. */
-struct objstore_parts_ops;
-struct http_request;
-struct uri_query;
-
-/* A request header for objstore_ops.request. */
-struct objstore_hdr {
-	const char *name;
-	const char *value;
-};
-
-struct objstore_ops {
-	const char *scheme;        /* "s3", "az" */
-	/* Build (not send) the signed request for the full key fk (NULL:
-	 * the bucket) with query q (may be NULL) and the headers h[0..nh)
-	 * besides the backend's own (date, version, auth). Without a body.
-	 * objstore.c's get and head are written once on it. */
-	int (*request)(struct objstore *os, struct http_request *req,
-		       const char *method, const char *fk,
-		       struct uri_query *q, const struct objstore_hdr *h,
-		       size_t nh);
-	const char *range_header;  /* "Range", or Azure's "x-ms-range" */
-	/* a single-part object's ETag is its hex MD5 (S3) */
-	bool etag_is_md5;
-	/* one request: a body up to the multipart threshold, whose md5
-	 * objstore_put has (po->md5 or read); fk is the full key */
-	int (*put)(struct objstore *os, const char *fk, const char *key,
-		   const struct body_src *src, const struct objstore_put_opts *po,
-		   const uint8_t md5[16], struct objstore_info *info,
-		   struct errbuf *eb);
-	/* larger bodies, through objstore.c's sliding window
-	 * (objstore_impl.h) */
-	const struct objstore_parts_ops *parts;
-	int (*list)(struct objstore *os, const char *prefix,
-		    objstore_list_cb cb, void *arg, struct errbuf *eb);
-	int (*del)(struct objstore *os, const char *key, struct errbuf *eb);
-	int (*del_many)(struct objstore *os, const char *const *keys,
-			size_t n, struct errbuf *eb);
-	/* server-side copy of src_os's src_key (src_os: os itself, or a
-	 * store of the same backend) to os's dst_key; if_match (may be
-	 * NULL) makes the store refuse when the source's etag changed */
-	int (*copy)(struct objstore *os, struct objstore *src_os,
-		    const char *src_key, const char *dst_key,
-		    const char *if_match, struct errbuf *eb);
-	int (*create_bucket)(struct objstore *os, struct errbuf *eb);
-	void (*free)(struct objstore *os);
-};
-
 /* Open "s3://bucket[/prefix]" or "az://container[/prefix]".
  * storage_options_json (may be NULL) is a JSON object (json_opts.h;
  * nested objects as dotted keys), the s3fs / adlfs option names:

@@ -20,6 +20,80 @@ struct objstore {
 	char prefix[OBJSTORE_KEY_MAX + 2];  /* "" or ends with '/' */
 };
 
+struct objstore_parts_ops;
+struct uri_query;
+
+/* Request headers built by objstore.c or a backend hook: names are
+ * string constants, values are copied into val. */
+#define OBJSTORE_HDRS_MAX 8
+#define OBJSTORE_HDR_VAL_MAX 128
+
+struct objstore_hdr {
+	const char *name;
+	const char *value;
+};
+
+struct objstore_hdrs {
+	struct objstore_hdr h[OBJSTORE_HDRS_MAX];
+	char val[OBJSTORE_HDRS_MAX][OBJSTORE_HDR_VAL_MAX];
+	size_t n;
+};
+
+/* Add "name: value" (value copied); -E2BIG when full or too long. */
+int objstore_hdrs_add(struct objstore_hdrs *hs, const char *name,
+		      const char *value);
+
+/* One request as objstore_ops.request builds it. */
+struct objstore_req {
+	const char *method;
+	const char *fk;            /* full key; NULL: the bucket */
+	struct uri_query *q;       /* may be NULL */
+	const struct objstore_hdrs *hdrs;  /* besides the backend's own;
+					    * may be NULL */
+	/* a body of body_len bytes follows (set by the caller on the
+	 * http_request): S3 sends it UNSIGNED-PAYLOAD (Content-MD5 protects
+	 * it), Azure signs its length */
+	bool has_body;
+	uint64_t body_len;
+};
+
+/* A backend: the hooks that differ between the services. Everything
+ * else (single put, get, head, delete, listing pages, parallel deletes,
+ * multipart windows) is written once in objstore.c on these hooks. Every
+ * hook is required unless it says "may be NULL". Hooks run on the
+ * caller's thread; errors are -errno, with a message in eb where eb is
+ * passed. */
+struct objstore_ops {
+	const char *scheme;        /* "s3", "az" */
+	/* Build (not send) the signed request r into req: URL (endpoint,
+	 * bucket, encoded key, canonical query), the backend's headers
+	 * (date, version, token, auth) and r's. */
+	int (*request)(struct objstore *os, struct http_request *req,
+		       const struct objstore_req *r);
+	const char *range_header;  /* "Range", or Azure's "x-ms-range" */
+	/* a single-part object's ETag is its hex MD5 (S3) */
+	bool etag_is_md5;
+	/* Headers of a single-request put besides Content-MD5 (objstore.c
+	 * sends it): the object's type and metadata (mtime, objmeta.h). */
+	int (*put_headers)(struct objstore *os,
+			   const struct objstore_put_opts *po,
+			   struct objstore_hdrs *h);
+	/* larger bodies, through objstore.c's sliding window (below) */
+	const struct objstore_parts_ops *parts;
+	int (*list)(struct objstore *os, const char *prefix,
+		    objstore_list_cb cb, void *arg, struct errbuf *eb);
+	int (*del_many)(struct objstore *os, const char *const *keys,
+			size_t n, struct errbuf *eb);
+	/* server-side copy of src_os's src_key (src_os: os itself, or a
+	 * store of the same backend) to os's dst_key; if_match (may be
+	 * NULL) makes the store refuse when the source's etag changed */
+	int (*copy)(struct objstore *os, struct objstore *src_os,
+		    const char *src_key, const char *dst_key,
+		    const char *if_match, struct errbuf *eb);
+	int (*create_bucket)(struct objstore *os, struct errbuf *eb);
+	void (*free)(struct objstore *os);
+};
+
 /* Backend constructors: allocate the backend's struct (which embeds
  * struct objstore) with ops set; objstore_open fills the rest. */
 int s3_open(struct objstore **out, const char *bucket,

@@ -109,37 +109,19 @@ static int hdr_meta(struct http_request *req,
 	return err;
 }
 
-static int s3_put_single(struct objstore *os, const char *fk,
-			 const char *key, const struct body_src *src,
-			 const struct objstore_put_opts *po,
-			 const uint8_t md5[16], struct objstore_info *info,
-			 struct errbuf *eb)
+/* objstore_ops.put_headers: the mtime metadata; a single-part object's
+ * ETag is its MD5 already. */
+static int s3_put_headers(struct objstore *os,
+			  const struct objstore_put_opts *po,
+			  struct objstore_hdrs *h)
 {
-	struct s3 *s = to_s3(os);
-	struct http_request req;
-	int err;
+	char mt[OBJMETA_MTIME_MAX];
 
-	err = s3_request(s, &req, "PUT", fk, NULL, "UNSIGNED-PAYLOAD");
-	if (!err)
-		err = hdr_md5(&req, md5);
-	if (!err)
-		err = hdr_meta(&req, po, NULL);
-	if (err)
-		goto out;
-	req.src = *src;
-	err = http_multi_run(s->os.hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(&s->os, &req, "put", key, eb);
-		goto out;
-	}
-	info->size = src->len;
-	snprintf(info->etag, sizeof(info->etag), "%s", req.resp.etag);
-	memcpy(info->md5, md5, 16);
-	info->has_md5 = true;
-out:
-	http_request_release(&req);
-	return err;
+	(void)os;
+	if (!po->has_mtime)
+		return 0;
+	objmeta_mtime_s3(po->mtime_ns, mt);
+	return objstore_hdrs_add(h, "x-amz-meta-mtime", mt);
 }
 
 /* A small request whose 2xx body we read (XML answers). */
@@ -359,19 +341,20 @@ static const struct objstore_parts_ops s3_parts_ops = {
 	.free = s3_upload_free,
 };
 
-/* objstore_ops.request: SigV4 by libcurl, no body (the empty payload's
- * hash); the extra headers are not signed (SigV4 signs host and x-amz-*). */
+/* objstore_ops.request: SigV4 by libcurl; a body is sent
+ * UNSIGNED-PAYLOAD (Content-MD5 protects it), none as the empty payload's
+ * hash. The extra headers are not signed (SigV4 signs host and x-amz-*). */
 static int s3_request_hook(struct objstore *os, struct http_request *req,
-			   const char *method, const char *fk,
-			   struct uri_query *q, const struct objstore_hdr *h,
-			   size_t nh)
+			   const struct objstore_req *r)
 {
 	size_t i;
 	int err;
 
-	err = s3_request(to_s3(os), req, method, fk, q, EMPTY_SHA256);
-	for (i = 0; !err && i < nh; i++)
-		err = http_request_header(req, "%s: %s", h[i].name, h[i].value);
+	err = s3_request(to_s3(os), req, r->method, r->fk, r->q,
+			 r->has_body ? "UNSIGNED-PAYLOAD" : EMPTY_SHA256);
+	for (i = 0; !err && r->hdrs && i < r->hdrs->n; i++)
+		err = http_request_header(req, "%s: %s", r->hdrs->h[i].name,
+					  r->hdrs->h[i].value);
 	return err;
 }
 
@@ -455,28 +438,6 @@ static int s3_list(struct objstore *os, const char *prefix,
 		}
 	} while (1);
 	free(page);
-	return err;
-}
-
-static int s3_del(struct objstore *os, const char *key, struct errbuf *eb)
-{
-	struct s3 *s = to_s3(os);
-	char fk[OBJSTORE_KEY_MAX + 1];
-	struct http_request req;
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	err = s3_request(s, &req, "DELETE", fk, NULL, EMPTY_SHA256);
-	if (!err) {
-		err = http_multi_run(os->hm, &req);
-		if (err == -ENOENT)
-			err = 0;
-		else if (err)
-			err = objstore_fail(os, &req, "delete", key, eb);
-	}
-	http_request_release(&req);
 	return err;
 }
 
@@ -661,10 +622,9 @@ static const struct objstore_ops s3_ops = {
 	.request = s3_request_hook,
 	.range_header = "Range",
 	.etag_is_md5 = true,
-	.put = s3_put_single,
+	.put_headers = s3_put_headers,
 	.parts = &s3_parts_ops,
 	.list = s3_list,
-	.del = s3_del,
 	.del_many = s3_del_many,
 	.copy = s3_copy,
 	.create_bucket = s3_create_bucket,
