@@ -240,7 +240,7 @@ if start_server swift; then
 		RCLONE_CONFIG_SW_ENDPOINT=$SNAP_SWIFT_ENDPOINT \
 		RCLONE_CONFIG_SW_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
 		RCLONE_CONFIG_SW_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET
-	interop swift s3 s3://interop interop sw
+	interop swift s3 "s3://interop-$$" "interop-$$" sw
 fi
 
 if start_server azurite; then
@@ -260,6 +260,6 @@ EOF
 )
 	export RCLONE_CONFIG_AZ_TYPE=azureblob \
 		RCLONE_CONFIG_AZ_SAS_URL="$SNAP_AZURITE_ENDPOINT?$SAS"
-	interop azurite az az://interop interop az
+	interop azurite az "az://interop-$$" "interop-$$" az
 fi
 finish

@@ -70,10 +70,11 @@ tree_case() { # label url
 		"$label: copied heap objects are right"
 }
 
+# the shared servers outlive a run: a name of this run only
 if use_server swift; then
-	tree_case swift "s3://e2etree"
+	tree_case swift "s3://e2etree-$$"
 fi
 if use_server azurite; then
-	tree_case azurite "az://e2etree"
+	tree_case azurite "az://e2etree-$$"
 fi
 finish

@@ -88,19 +88,21 @@ round_trip() { # label url
 	check "$label: dry run deleted nothing" test -e "$T/$label.check/empty"
 }
 
+# the shared servers outlive a run: a name of this run only
+B=e2esync-$$
 if use_server swift; then
-	round_trip swift "s3://e2esync/pre"
+	round_trip swift "s3://$B/pre"
 	AWS_SECRET_ACCESS_KEY=wrong-secret-value sync_ "$T/swift.src" \
-		s3://e2esync/x
+		"s3://$B/x"
 	assert_rc "swift: wrong secret fails" 1
-	assert_err_has "swift: names the URL" "s3://e2esync"
+	assert_err_has "swift: names the URL" "s3://$B"
 	assert_err_has "swift: names the HTTP status" "403"
 	check "swift: no secret in the message" \
 		bash -c "! grep -q wrong-secret-value '$ERR'"
 fi
 
 if use_server azurite; then
-	round_trip azurite "az://e2esync/pre"
+	round_trip azurite "az://$B/pre"
 fi
 
 if start_server s3rver; then
@@ -108,6 +110,6 @@ if start_server s3rver; then
 	export AWS_ENDPOINT_URL=$SNAP_S3RVER_ENDPOINT \
 		AWS_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
 		AWS_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET
-	round_trip s3rver "s3://e2esync/pre"
+	round_trip s3rver "s3://$B/pre"
 fi
 finish
