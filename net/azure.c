@@ -20,7 +20,6 @@
 
 #include "banned.h"
 
-#define AZ_LIST_BODY_MAX (32u << 20)
 #define AZ_MAX_BLOCKS 50000
 #define AZ_MAX_HEADERS 16
 #define AZ_COPY_POLLS 600
@@ -322,139 +321,20 @@ out:
 	return err;
 }
 
-struct list_ctx {
-	objstore_list_cb cb;
-	void *arg;
-	size_t plen;
-};
-
-static int list_entry(void *arg, const struct xml_list_entry *x)
+/* objstore_ops.list_query: List Blobs, with the metadata: the "mtime"
+ * comes with the listing (objmeta.h). */
+static void az_list_query(struct uri_query *q, const char *fp,
+			  const char *ps, const char *marker)
 {
-	struct list_ctx *c = arg;
-	struct objstore_entry e;
-
-	if (x->key_len < c->plen)
-		return 0;
-	memset(&e, 0, sizeof(e));
-	e.key = x->key + c->plen;
-	e.key_len = x->key_len - c->plen;
-	e.size = x->size;
-	e.etag = x->etag;
-	e.has_md5 = x->content_md5[0] &&
-		    digest_unbase64(x->content_md5, strlen(x->content_md5),
-				    e.md5, sizeof(e.md5)) == 16;
-	e.last_modified = objstore_parse_time(x->last_modified);
-	e.has_mtime = objmeta_mtime_parse(x->meta_mtime, strlen(x->meta_mtime),
-					  &e.mtime_ns);
-	return c->cb(c->arg, &e);
-}
-
-static int az_list(struct objstore *os, const char *prefix,
-		   objstore_list_cb cb, void *arg, struct errbuf *eb)
-{
-	struct az *a = to_az(os);
-	struct list_ctx c = { cb, arg, strlen(os->prefix) };
-	char fp[OBJSTORE_KEY_MAX + 1], maxr[16];
-	struct xml_list_page *page;
-	struct http_request req;
-	struct body_sink sink;
-	struct uri_query q;
-	struct az_hdrs h;
-	int err;
-
-	err = objstore_full_key(os, prefix, fp, sizeof(fp), eb);
-	if (err)
-		return err;
-	page = calloc(1, sizeof(*page));
-	if (!page)
-		return -ENOMEM;
-	snprintf(maxr, sizeof(maxr), "%u", os->cfg.list_page_size);
-	do {
-		memset(&q, 0, sizeof(q));
-		memset(&h, 0, sizeof(h));
-		uri_query_add(&q, "restype", "container");
-		uri_query_add(&q, "comp", "list");
-		/* the "mtime" metadata comes with the listing (objmeta.h) */
-		uri_query_add(&q, "include", "metadata");
-		if (fp[0])
-			uri_query_add(&q, "prefix", fp);
-		if (os->cfg.list_page_size)
-			uri_query_add(&q, "maxresults", maxr);
-		if (page->next[0])
-			uri_query_add(&q, "marker", page->next);
-		err = az_request(a, &req, "GET", NULL, &q, &h, 0);
-		if (err) {
-			http_request_release(&req);
-			break;
-		}
-		memset(&sink, 0, sizeof(sink));
-		sink.kind = BODY_SINK_MEM;
-		sink.mem_cap = AZ_LIST_BODY_MAX;
-		req.sink = &sink;
-		err = http_multi_run(os->hm, &req);
-		if (err)
-			err = objstore_fail(os, &req, "list", prefix, eb);
-		else
-			err = xml_list_parse(XML_LIST_AZURE, sink.mem,
-					     sink.mem_len, list_entry, &c, page,
-					     eb);
-		body_sink_release(&sink);
-		http_request_release(&req);
-		if (err > 0) {
-			err = 0;   /* the callback asked to stop */
-			break;
-		}
-		if (err || !page->truncated)
-			break;
-	} while (1);
-	free(page);
-	return err;
-}
-
-/* No batch API here: the deletes go out in parallel, `transfers` at once. */
-static int az_del_many(struct objstore *os, const char *const *keys,
-		       size_t n, struct errbuf *eb)
-{
-	struct az *a = to_az(os);
-	unsigned window = os->cfg.transfers;
-	char fk[OBJSTORE_KEY_MAX + 1];
-	struct http_request *reqs;
-	struct http_wait wait;
-	struct az_hdrs h;
-	size_t i, j, w;
-	int err = 0;
-
-	reqs = calloc(window, sizeof(*reqs));
-	if (!reqs)
-		return -ENOMEM;
-	http_wait_init(&wait);
-	for (i = 0; i < n && !err; i += window) {
-		w = MIN(window, n - i);
-		for (j = 0; j < w && !err; j++) {
-			memset(&h, 0, sizeof(h));
-			err = objstore_full_key(os, keys[i + j], fk, sizeof(fk),
-						eb);
-			if (!err)
-				err = az_request(a, &reqs[j], "DELETE", fk,
-						 NULL, &h, 0);
-			if (!err) {
-				reqs[j].wait = &wait;
-				err = http_multi_submit(os->hm, &reqs[j]);
-			}
-		}
-		http_wait_all(&wait);
-		for (j = 0; j < w; j++) {
-			if (reqs[j].url && reqs[j].result &&
-			    reqs[j].result != -ENOENT && !err)
-				err = objstore_fail(os, &reqs[j], "delete",
-						    keys[i + j], eb);
-			http_request_release(&reqs[j]);
-			memset(&reqs[j], 0, sizeof(reqs[j]));
-		}
-	}
-	http_wait_release(&wait);
-	free(reqs);
-	return err;
+	uri_query_add(q, "restype", "container");
+	uri_query_add(q, "comp", "list");
+	uri_query_add(q, "include", "metadata");
+	if (fp[0])
+		uri_query_add(q, "prefix", fp);
+	if (ps)
+		uri_query_add(q, "maxresults", ps);
+	if (marker)
+		uri_query_add(q, "marker", marker);
 }
 
 static int az_copy(struct objstore *os, struct objstore *src_os,
@@ -566,8 +446,9 @@ static const struct objstore_ops az_ops = {
 	.etag_is_md5 = false,
 	.put_headers = az_put_headers,
 	.parts = &az_parts_ops,
-	.list = az_list,
-	.del_many = az_del_many,
+	.list_query = az_list_query,
+	.list_format = XML_LIST_AZURE,
+	.del_batch = NULL,   /* no batch API: single deletes in parallel */
 	.copy = az_copy,
 	.create_bucket = az_create_bucket,
 	.free = az_free,

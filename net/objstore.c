@@ -16,9 +16,14 @@
 #include "log.h"
 #include "objmeta.h"
 #include "objstore_impl.h"
+#include "uri.h"
 #include "xml_list.h"
 
 #include "banned.h"
+
+/* a listing page of 1,000 objects is ~0.5 MB; a bigger answer is not a
+ * listing we asked for */
+#define OBJSTORE_LIST_BODY_MAX (32u << 20)
 
 void objstore_config_defaults(struct objstore_config *c)
 {
@@ -640,12 +645,108 @@ int objstore_head(struct objstore *os, const char *key,
 	return fetch(os, "HEAD", key, 0, 0, NULL, info ? info : &dummy, eb);
 }
 
+struct list_ctx {
+	const struct objstore *os;
+	objstore_list_cb cb;
+	void *arg;
+	size_t plen;
+};
+
+/* A listed object as the caller sees it: key without our prefix, MD5
+ * and mtime where the listing has them. */
+static int list_entry(void *arg, const struct xml_list_entry *x)
+{
+	struct list_ctx *c = arg;
+	struct objstore_entry e;
+
+	if (x->key_len < c->plen)
+		return 0;   /* cannot happen: the server filters by prefix */
+	memset(&e, 0, sizeof(e));
+	e.key = x->key + c->plen;
+	e.key_len = x->key_len - c->plen;
+	e.size = x->size;
+	e.etag = x->etag;
+	if (x->content_md5[0])
+		e.has_md5 = digest_unbase64(x->content_md5,
+					    strlen(x->content_md5), e.md5,
+					    sizeof(e.md5)) == 16;
+	else if (c->os->ops->etag_is_md5)
+		e.has_md5 = objstore_md5_from_etag(x->etag, e.md5);
+	e.last_modified = objstore_parse_time(x->last_modified);
+	e.has_mtime = objmeta_mtime_parse(x->meta_mtime, strlen(x->meta_mtime),
+					  &e.mtime_ns);
+	return c->cb(c->arg, &e);
+}
+
+/* One page: 0 parsed (page says whether more follow), > 0 the callback
+ * stopped, < 0 failed. */
+static int list_page(struct objstore *os, const char *prefix,
+		     const char *fp, struct list_ctx *c,
+		     struct xml_list_page *page, struct errbuf *eb)
+{
+	struct objstore_req r = { .method = "GET" };
+	struct uri_query q = { .n = 0 };
+	struct http_request req;
+	struct body_sink sink = { .kind = BODY_SINK_MEM,
+				  .mem_cap = OBJSTORE_LIST_BODY_MAX };
+	char ps[16];
+	int err;
+
+	snprintf(ps, sizeof(ps), "%u", os->cfg.list_page_size);
+	os->ops->list_query(&q, fp, os->cfg.list_page_size ? ps : NULL,
+			    page->next[0] ? page->next : NULL);
+	r.q = &q;
+	err = os->ops->request(os, &req, &r);
+	if (!err) {
+		req.sink = &sink;
+		err = http_multi_run(os->hm, &req);
+		if (err)
+			err = objstore_fail(os, &req, "list", prefix, eb);
+		else
+			err = xml_list_parse((enum xml_list_kind)
+					     os->ops->list_format, sink.mem,
+					     sink.mem_len, list_entry, c, page,
+					     eb);
+	}
+	body_sink_release(&sink);
+	http_request_release(&req);
+	return err;
+}
+
 int objstore_list(struct objstore *os, const char *prefix,
 		  objstore_list_cb cb, void *arg, struct errbuf *eb)
 {
+	struct list_ctx c = { os, cb, arg, 0 };
+	char fp[OBJSTORE_KEY_MAX + 1];
+	struct xml_list_page *page;
+	int err;
+
 	if (!os || !cb)
 		return -EINVAL;
-	return os->ops->list(os, prefix ? prefix : "", cb, arg, eb);
+	if (!prefix)
+		prefix = "";
+	c.plen = strlen(os->prefix);
+	err = objstore_full_key(os, prefix, fp, sizeof(fp), eb);
+	if (err)
+		return err;
+	page = calloc(1, sizeof(*page));
+	if (!page)
+		return -ENOMEM;
+	for (;;) {
+		err = list_page(os, prefix, fp, &c, page, eb);
+		if (err > 0)
+			err = 0;   /* the callback asked to stop */
+		if (err || !page->truncated)
+			break;
+		if (!page->next[0]) {
+			err = errbuf_set(eb, -EBADMSG, "cannot list '%s': "
+					 "truncated page without a "
+					 "continuation token", os->url);
+			break;
+		}
+	}
+	free(page);
+	return err;
 }
 
 int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
@@ -674,6 +775,50 @@ int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
 	return err;
 }
 
+/* Single DELETEs, cfg.transfers in flight; a missing object is
+ * deleted already. */
+static int del_parallel(struct objstore *os, const char *const *keys,
+			size_t n, struct errbuf *eb)
+{
+	unsigned window = os->cfg.transfers ? os->cfg.transfers : 1;
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct objstore_req r = { .method = "DELETE", .fk = fk };
+	struct http_request *reqs;
+	struct http_wait wait;
+	size_t i, j, w;
+	int err = 0;
+
+	reqs = calloc(window, sizeof(*reqs));
+	if (!reqs)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	http_wait_init(&wait);
+	for (i = 0; i < n && !err; i += window) {
+		w = MIN(window, n - i);
+		for (j = 0; j < w && !err; j++) {
+			err = objstore_full_key(os, keys[i + j], fk, sizeof(fk),
+						eb);
+			if (!err)
+				err = os->ops->request(os, &reqs[j], &r);
+			if (!err) {
+				reqs[j].wait = &wait;
+				err = http_multi_submit(os->hm, &reqs[j]);
+			}
+		}
+		http_wait_all(&wait);
+		for (j = 0; j < w; j++) {
+			if (reqs[j].url && reqs[j].result &&
+			    reqs[j].result != -ENOENT && !err)
+				err = objstore_fail(os, &reqs[j], "delete",
+						    keys[i + j], eb);
+			http_request_release(&reqs[j]);
+			memset(&reqs[j], 0, sizeof(reqs[j]));
+		}
+	}
+	http_wait_release(&wait);
+	free(reqs);
+	return err;
+}
+
 int objstore_del_many(struct objstore *os, const char *const *keys,
 		      size_t n, struct errbuf *eb)
 {
@@ -687,7 +832,13 @@ int objstore_del_many(struct objstore *os, const char *const *keys,
 		if (err)
 			return err;
 	}
-	return n ? os->ops->del_many(os, keys, n, eb) : 0;
+	if (!os->ops->del_batch)
+		return del_parallel(os, keys, n, eb);
+	for (i = 0, err = 0; i < n && !err; i += os->ops->del_batch_max)
+		err = os->ops->del_batch(os, keys + i,
+					 MIN(os->ops->del_batch_max, n - i),
+					 eb);
+	return err;
 }
 
 int objstore_copy(struct objstore *os, const char *src_key,

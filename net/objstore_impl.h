@@ -80,10 +80,20 @@ struct objstore_ops {
 			   struct objstore_hdrs *h);
 	/* larger bodies, through objstore.c's sliding window (below) */
 	const struct objstore_parts_ops *parts;
-	int (*list)(struct objstore *os, const char *prefix,
-		    objstore_list_cb cb, void *arg, struct errbuf *eb);
-	int (*del_many)(struct objstore *os, const char *const *keys,
-			size_t n, struct errbuf *eb);
+	/* Listing: one page's query (list-type, prefix fp, page size ps
+	 * and the previous page's marker, both NULL when unset; values are
+	 * borrowed until the request is built), parsed as list_format. An
+	 * entry's MD5 is its Content-MD5 when listed, else its ETag's when
+	 * etag_is_md5; its mtime the listed "mtime" metadata. */
+	void (*list_query)(struct uri_query *q, const char *fp,
+			   const char *ps, const char *marker);
+	int list_format;           /* enum xml_list_kind */
+	/* Delete up to del_batch_max full keys in one request (S3
+	 * DeleteObjects); may be NULL: objstore.c then sends single
+	 * DELETEs, cfg.transfers at once. */
+	int (*del_batch)(struct objstore *os, const char *const *keys,
+			 size_t n, struct errbuf *eb);
+	size_t del_batch_max;
 	/* server-side copy of src_os's src_key (src_os: os itself, or a
 	 * store of the same backend) to os's dst_key; if_match (may be
 	 * NULL) makes the store refuse when the source's etag changed */

@@ -358,92 +358,24 @@ static int s3_request_hook(struct objstore *os, struct http_request *req,
 	return err;
 }
 
-struct list_ctx {
-	struct objstore *os;
-	objstore_list_cb cb;
-	void *arg;
-	size_t plen;
-};
-
-static int list_entry(void *arg, const struct xml_list_entry *x)
+/* objstore_ops.list_query: ListObjectsV2. */
+static void s3_list_query(struct uri_query *q, const char *fp,
+			  const char *ps, const char *marker)
 {
-	struct list_ctx *c = arg;
-	struct objstore_entry e;
-
-	if (x->key_len < c->plen)
-		return 0;   /* cannot happen: the server filters by prefix */
-	memset(&e, 0, sizeof(e));
-	e.key = x->key + c->plen;
-	e.key_len = x->key_len - c->plen;
-	e.size = x->size;
-	e.etag = x->etag;
-	e.has_md5 = objstore_md5_from_etag(x->etag, e.md5);
-	e.last_modified = objstore_parse_time(x->last_modified);
-	return c->cb(c->arg, &e);
+	uri_query_add(q, "list-type", "2");
+	if (fp[0])
+		uri_query_add(q, "prefix", fp);
+	if (ps)
+		uri_query_add(q, "max-keys", ps);
+	if (marker)
+		uri_query_add(q, "continuation-token", marker);
 }
 
-static int s3_list(struct objstore *os, const char *prefix,
-		   objstore_list_cb cb, void *arg, struct errbuf *eb)
+/* objstore_ops.del_batch: DeleteObjects, up to S3_DELETE_BATCH keys. */
+static int s3_del_batch(struct objstore *os, const char *const *keys,
+			size_t n, struct errbuf *eb)
 {
 	struct s3 *s = to_s3(os);
-	struct list_ctx c = { os, cb, arg, strlen(os->prefix) };
-	char fp[OBJSTORE_KEY_MAX + 1], maxkeys[16];
-	struct xml_list_page *page;
-	struct http_request req;
-	struct body_sink sink;
-	struct uri_query q;
-	int err;
-
-	err = objstore_full_key(os, prefix, fp, sizeof(fp), eb);
-	if (err)
-		return err;
-	page = calloc(1, sizeof(*page));
-	if (!page)
-		return -ENOMEM;
-	snprintf(maxkeys, sizeof(maxkeys), "%u", os->cfg.list_page_size);
-	do {
-		memset(&q, 0, sizeof(q));
-		uri_query_add(&q, "list-type", "2");
-		if (fp[0])
-			uri_query_add(&q, "prefix", fp);
-		if (os->cfg.list_page_size)
-			uri_query_add(&q, "max-keys", maxkeys);
-		if (page->next[0])
-			uri_query_add(&q, "continuation-token", page->next);
-		err = s3_request(s, &req, "GET", NULL, &q, EMPTY_SHA256);
-		if (err) {
-			http_request_release(&req);
-			break;
-		}
-		err = run_with_body(s, &req, &sink, S3_LIST_BODY_MAX);
-		if (err)
-			err = objstore_fail(os, &req, "list", prefix, eb);
-		else
-			err = xml_list_parse(XML_LIST_S3, sink.mem,
-					     sink.mem_len, list_entry, &c, page,
-					     eb);
-		body_sink_release(&sink);
-		http_request_release(&req);
-		if (err > 0) {
-			err = 0;   /* the callback asked to stop */
-			break;
-		}
-		if (err || !page->truncated)
-			break;
-		if (!page->next[0]) {
-			err = errbuf_set(eb, -EBADMSG, "cannot list '%s': "
-					 "truncated page without a "
-					 "continuation token", os->url);
-			break;
-		}
-	} while (1);
-	free(page);
-	return err;
-}
-
-static int s3_del_batch(struct s3 *s, const char *const *keys, size_t n,
-			struct errbuf *eb)
-{
 	char fk[OBJSTORE_KEY_MAX + 1], esc[6 * OBJSTORE_KEY_MAX + 1];
 	struct http_request req;
 	struct body_sink sink;
@@ -505,18 +437,6 @@ out_req:
 	http_request_release(&req);
 out:
 	free(xml);
-	return err;
-}
-
-static int s3_del_many(struct objstore *os, const char *const *keys,
-		       size_t n, struct errbuf *eb)
-{
-	size_t i;
-	int err = 0;
-
-	for (i = 0; i < n && !err; i += S3_DELETE_BATCH)
-		err = s3_del_batch(to_s3(os), keys + i,
-				   MIN(S3_DELETE_BATCH, n - i), eb);
 	return err;
 }
 
@@ -624,8 +544,10 @@ static const struct objstore_ops s3_ops = {
 	.etag_is_md5 = true,
 	.put_headers = s3_put_headers,
 	.parts = &s3_parts_ops,
-	.list = s3_list,
-	.del_many = s3_del_many,
+	.list_query = s3_list_query,
+	.list_format = XML_LIST_S3,
+	.del_batch = s3_del_batch,
+	.del_batch_max = S3_DELETE_BATCH,
 	.copy = s3_copy,
 	.create_bucket = s3_create_bucket,
 	.free = s3_free,
