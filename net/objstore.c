@@ -311,22 +311,110 @@ int objstore_bucket_missing(struct objstore *os, struct errbuf *eb)
 	return 0;
 }
 
-/* A part of a multipart upload in the window: the request, and whether
- * the network thread is done with it (set by its done callback, read by
- * the driver after http_wait_below). */
-struct part_slot {
-	struct http_request req;   /* first: the callback gets &req */
+/* --- a sliding window of numbered requests (multipart parts, ranges) ---
+ *
+ * Requests 0..n-1 go out through `window` slots: a slot whose request
+ * completed takes the next number at once, so `window` requests stay in
+ * flight until the last ones (not lock-step rounds). The submitting
+ * thread sleeps in http_wait_below between completions. */
+struct req_slot {
+	struct http_request req;   /* first: the done callback gets &req */
 	uint64_t idx;
 	bool busy;
 	atomic_bool finished;
 };
 
-static void part_finished(struct http_request *req)
+struct req_window_ops {
+	/* build request idx into slot->req and submit it with wait and
+	 * req_slot_finished as its done; 0 or -errno (message in eb) */
+	int (*submit)(void *arg, struct req_slot *slot, unsigned slotno,
+		      struct http_wait *wait, struct errbuf *eb);
+	/* take the finished slot's answer; err is the run's first error so
+	 * far (0: none), the return the new one */
+	int (*harvest)(void *arg, struct req_slot *slot, unsigned slotno,
+		       int err, struct errbuf *eb);
+};
+
+static void req_slot_finished(struct http_request *req)
 {
-	struct part_slot *slot = (struct part_slot *)req;
+	struct req_slot *slot = (struct req_slot *)req;
 
 	atomic_store(&slot->finished, true);
 }
+
+/* Submit slot->req (built by the caller) in the window. */
+static int req_slot_submit(struct objstore *os, struct req_slot *slot,
+			   struct http_wait *wait)
+{
+	int err;
+
+	slot->req.wait = wait;
+	slot->req.done = req_slot_finished;
+	atomic_store(&slot->finished, false);
+	err = http_multi_submit(os->hm, &slot->req);
+	if (!err)
+		slot->busy = true;
+	return err;
+}
+
+/* Run requests 0..n-1 in `window` slots; after the first error no new
+ * request is submitted and the ones in flight are waited for. Returns
+ * the first error. */
+static int req_window_run(uint64_t n, unsigned window,
+			  const struct req_window_ops *ops, void *arg,
+			  struct errbuf *eb)
+{
+	struct req_slot *slots;
+	struct http_wait wait;
+	uint64_t next = 0;
+	unsigned i, busy;
+	int err = 0;
+
+	slots = calloc(window, sizeof(*slots));
+	if (!slots)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	http_wait_init(&wait);
+	for (;;) {
+		busy = 0;
+		for (i = 0; i < window; i++) {
+			if (!slots[i].busy && next < n && !err) {
+				slots[i].idx = next++;
+				err = ops->submit(arg, &slots[i], i, &wait,
+						  eb);
+			}
+			busy += slots[i].busy;
+		}
+		if (!busy)
+			break;
+		/* one of them done: its slot takes the next number */
+		http_wait_below(&wait, busy);
+		for (i = 0; i < window; i++) {
+			if (!slots[i].busy ||
+			    !atomic_load(&slots[i].finished))
+				continue;
+			err = ops->harvest(arg, &slots[i], i, err, eb);
+			http_request_release(&slots[i].req);
+			memset(&slots[i].req, 0, sizeof(slots[i].req));
+			slots[i].busy = false;
+		}
+	}
+	http_wait_release(&wait);
+	free(slots);
+	return err;
+}
+
+/* --- multipart upload --- */
+
+struct put_parts_ctx {
+	struct objstore *os;
+	const struct objstore_parts_ops *pops;
+	void *upload;
+	const char *fk, *key;
+	const struct body_src *src;
+	uint64_t psize;
+	struct objstore_info *info;
+	char what[32];             /* "upload a part of" */
+};
 
 /* The size of each part of a len-byte body (all but the last) and their
  * number: cfg.part_size, larger when that would need more than the
@@ -347,67 +435,51 @@ static uint64_t part_plan(const struct objstore *os,
 	return n;
 }
 
-/* Submit part slot->idx of src: read its MD5, build, send. */
-static int part_submit(struct objstore *os,
-		       const struct objstore_parts_ops *pops, void *upload,
-		       const char *fk, const char *key,
-		       const struct body_src *src, uint64_t psize,
-		       struct part_slot *slot, struct http_wait *wait,
-		       struct errbuf *eb)
+/* req_window_ops.submit: read part slot->idx's MD5, build, send. */
+static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
+		       struct http_wait *wait, struct errbuf *eb)
 {
-	uint64_t off = slot->idx * psize;
-	struct body_src slice = body_src_slice(src, off,
-					       MIN(psize, src->len - off));
+	struct put_parts_ctx *c = arg;
+	uint64_t off = slot->idx * c->psize;
+	struct body_src slice = body_src_slice(c->src, off,
+					       MIN(c->psize,
+						   c->src->len - off));
 	uint8_t md5[16];
 	int err;
 
+	(void)slotno;
 	err = digest_md5_src(&slice, md5);
 	if (err)
 		return errbuf_set(eb, err, "cannot read the body of '%s/%s': "
-				  "%s", os->url, key, strerror(-err));
-	err = pops->part(os, upload, fk, slot->idx, slice.len, md5,
-			 &slot->req);
+				  "%s", c->os->url, c->key, strerror(-err));
+	err = c->pops->part(c->os, c->upload, c->fk, slot->idx, slice.len,
+			    md5, &slot->req);
 	if (!err) {
 		slot->req.src = slice;
-		slot->req.wait = wait;
-		slot->req.done = part_finished;
-		atomic_store(&slot->finished, false);
-		err = http_multi_submit(os->hm, &slot->req);
+		err = req_slot_submit(c->os, slot, wait);
 	}
 	if (err) {
 		http_request_release(&slot->req);
 		return errbuf_set(eb, err, "cannot upload a %s of '%s/%s': %s",
-				  pops->part_name, os->url, key,
+				  c->pops->part_name, c->os->url, c->key,
 				  strerror(-err));
 	}
-	slot->busy = true;
 	return 0;
 }
 
-/* Take the answers of the finished parts of the window: the first
- * failure becomes err (unless there is one), the others are recorded. */
-static int parts_harvest(struct objstore *os,
-			 const struct objstore_parts_ops *pops, void *upload,
-			 const char *key, struct part_slot *slots,
-			 unsigned window, int err, char *what,
-			 struct objstore_info *info, struct errbuf *eb)
+/* req_window_ops.harvest: the first failure is the error, the others
+ * are recorded by the backend (S3 keeps each part's ETag). */
+static int part_harvest(void *arg, struct req_slot *slot, unsigned slotno,
+			int err, struct errbuf *eb)
 {
-	unsigned i;
+	struct put_parts_ctx *c = arg;
 
-	for (i = 0; i < window; i++) {
-		struct part_slot *slot = &slots[i];
-
-		if (!slot->busy || !atomic_load(&slot->finished))
-			continue;
-		info->attempts = MAX(info->attempts, slot->req.attempts);
-		if (slot->req.result && !err)
-			err = objstore_fail(os, &slot->req, what, key, eb);
-		else if (!slot->req.result && pops->part_done)
-			pops->part_done(upload, slot->idx, &slot->req);
-		http_request_release(&slot->req);
-		memset(&slot->req, 0, sizeof(slot->req));
-		slot->busy = false;
-	}
+	(void)slotno;
+	c->info->attempts = MAX(c->info->attempts, slot->req.attempts);
+	if (slot->req.result && !err)
+		err = objstore_fail(c->os, &slot->req, c->what, c->key, eb);
+	else if (!slot->req.result && c->pops->part_done)
+		c->pops->part_done(c->upload, slot->idx, &slot->req);
 	return err;
 }
 
@@ -418,56 +490,33 @@ static int put_parts(struct objstore *os, const char *fk, const char *key,
 		     const struct objstore_put_opts *po, const uint8_t md5[16],
 		     struct objstore_info *info, struct errbuf *eb)
 {
+	static const struct req_window_ops wops = { part_submit,
+						    part_harvest };
 	const struct objstore_parts_ops *pops = os->ops->parts;
-	unsigned window = os->cfg.transfers ? os->cfg.transfers : 1;
-	uint64_t psize, nparts, next = 0;
-	struct part_slot *slots;
-	struct http_wait wait;
-	void *upload = NULL;
-	char what[32];
-	unsigned i, busy;
+	struct put_parts_ctx c = { .os = os, .pops = pops, .fk = fk,
+				   .key = key, .src = src, .info = info };
+	uint64_t nparts;
 	int err;
 
-	nparts = part_plan(os, pops, src->len, &psize);
-	slots = calloc(window, sizeof(*slots));
-	if (!slots)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	snprintf(what, sizeof(what), "upload a %s of", pops->part_name);
-	err = pops->begin(os, fk, key, po, md5, nparts, &upload, eb);
+	nparts = part_plan(os, pops, src->len, &c.psize);
+	snprintf(c.what, sizeof(c.what), "upload a %s of", pops->part_name);
+	err = pops->begin(os, fk, key, po, md5, nparts, &c.upload, eb);
 	if (err)
 		goto out;
-	http_wait_init(&wait);
-	for (;;) {
-		busy = 0;
-		for (i = 0; i < window; i++) {
-			if (!slots[i].busy && next < nparts && !err) {
-				slots[i].idx = next++;
-				err = part_submit(os, pops, upload, fk, key,
-						  src, psize, &slots[i], &wait,
-						  eb);
-			}
-			busy += slots[i].busy;
-		}
-		if (!busy)
-			break;
-		/* one of them done: its slot takes the next part */
-		http_wait_below(&wait, busy);
-		err = parts_harvest(os, pops, upload, key, slots, window, err,
-				    what, info, eb);
-	}
-	http_wait_release(&wait);
+	err = req_window_run(nparts, os->cfg.transfers ?
+			     os->cfg.transfers : 1, &wops, &c, eb);
 	if (!err)
-		err = pops->complete(os, upload, fk, key, nparts, po, md5, eb);
+		err = pops->complete(os, c.upload, fk, key, nparts, po, md5,
+				     eb);
 	if (!err) {
 		info->size = src->len;
 		memcpy(info->md5, md5, 16);
 		info->has_md5 = true;
 	} else if (pops->abort) {
-		pops->abort(os, upload, fk);
+		pops->abort(os, c.upload, fk);
 	}
 out:
-	pops->free(upload);
-	free(slots);
+	pops->free(c.upload);
 	return err;
 }
 
