@@ -78,6 +78,8 @@ int body_sink_write(struct body_sink *s, const void *data, size_t n,
 		s->mem[s->mem_len] = '\0';  /* text bodies can be parsed */
 		return 0;
 	case BODY_SINK_FD:
+		if (s->fd_len && (n > s->fd_len || pos > s->fd_len - n))
+			return -EFBIG;
 		return fdio_pwrite_full(s->fd, data, n, s->fd_off + pos);
 	}
 	return -EINVAL;

@@ -49,6 +49,9 @@ struct body_sink {
 	enum body_sink_kind kind;
 	int fd;
 	uint64_t fd_off;
+	/* FD: more bytes than this fail with -EFBIG (0: no limit); a ranged
+	 * GET's slot of a file never writes into its neighbour's */
+	uint64_t fd_len;
 	size_t mem_cap;     /* MEM: more bytes than this fail with -EFBIG */
 	/* MEM result: owned by the sink, free with body_sink_release() */
 	char *mem;

@@ -147,6 +147,38 @@ static bool header_is(const char *line, size_t n, const char *name,
 	return true;
 }
 
+/* Decimal digits of s[*i..n) into *out; false when none or overflow. */
+static bool parse_u64(const char *s, size_t n, size_t *i, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t start = *i;
+
+	for (; *i < n && s[*i] >= '0' && s[*i] <= '9'; (*i)++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(s[*i] - '0');
+	}
+	*out = v;
+	return *i > start;
+}
+
+/* "bytes first-last/total" (RFC 9110 14.4), nothing else: a range
+ * download trusts its place in the file only on a whole match. */
+static void parse_content_range(const char *v, size_t vl,
+				struct http_resp *r)
+{
+	size_t i = 6;
+
+	r->has_range = vl > 6 && !memcmp(v, "bytes ", 6) &&
+		       parse_u64(v, vl, &i, &r->range_first) &&
+		       i < vl && v[i++] == '-' &&
+		       parse_u64(v, vl, &i, &r->range_last) &&
+		       i < vl && v[i++] == '/' &&
+		       parse_u64(v, vl, &i, &r->range_total) && i == vl &&
+		       r->range_first <= r->range_last &&
+		       r->range_last < r->range_total;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 {
 	struct http_request *req = arg;
@@ -170,6 +202,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		copy_value(r->etag, sizeof(r->etag), v, vl);
 	} else if (header_is(data, n, "content-md5", &v, &vl)) {
 		copy_value(r->content_md5, sizeof(r->content_md5), v, vl);
+	} else if (header_is(data, n, "x-ms-blob-content-md5", &v, &vl)) {
+		copy_value(r->blob_content_md5, sizeof(r->blob_content_md5),
+			   v, vl);
+	} else if (header_is(data, n, "content-range", &v, &vl)) {
+		parse_content_range(v, vl, r);
 	} else if (header_is(data, n, "last-modified", &v, &vl)) {
 		copy_value(r->last_modified, sizeof(r->last_modified), v, vl);
 	} else if (header_is(data, n, "x-ms-error-code", &v, &vl)) {

@@ -67,6 +67,11 @@ struct http_resp {
 	uint64_t content_length;
 	char etag[128];
 	char content_md5[64];      /* Content-MD5 (base64) */
+	/* Azure: the whole blob's Content-MD5 on a range's answer */
+	char blob_content_md5[64];
+	/* Content-Range "bytes first-last/total" of a 206, parsed whole */
+	bool has_range;
+	uint64_t range_first, range_last, range_total;
 	char last_modified[64];
 	char error_code[96];       /* x-ms-error-code */
 	char copy_status[32];      /* x-ms-copy-status */

@@ -163,6 +163,20 @@ int objstore_get(struct objstore *os, const char *key, uint64_t off,
 		 uint64_t len, struct body_sink *sink,
 		 struct objstore_info *info, struct errbuf *eb);
 
+/* Fetch the whole object key into fd (written at offsets 0..size, the
+ * file's length is the caller's). size is what the caller expects (a
+ * listing's, a heap object's): above the multipart threshold the object
+ * comes as cfg.part_size ranges, cfg.transfers at once (one stream is
+ * bound by one connection's window and one server disk), each a 206 of
+ * its exact length, all with one ETag. A range from another version of the
+ * object fails with -EAGAIN ("changed while being read"); a server that
+ * ignores Range, or an object of another size, is fetched again in one
+ * GET (the caller checks what it got). Smaller: one GET. info as
+ * objstore_get (md5 only where it is the whole object's). */
+int objstore_get_file(struct objstore *os, const char *key, int fd,
+		      uint64_t size, struct objstore_info *info,
+		      struct errbuf *eb);
+
 /* Metadata; -ENOENT when missing. */
 int objstore_head(struct objstore *os, const char *key,
 		  struct objstore_info *info, struct errbuf *eb);

@@ -270,7 +270,9 @@ int main(int argc, char **argv)
 			  .value = &g->transfers, .seen = &g->has_transfers,
 			  .def = "16",
 			  .help = "Network requests in flight (object "
-				  "stores)." },
+				  "stores), shared by the whole run: also "
+				  "the parts of an upload and the ranges of "
+				  "a download over 64 MiB." },
 			{ .kind = OPT_UINT, .name = "retries",
 			  .value = &g->retries, .seen = &g->has_retries,
 			  .def = "5",

@@ -535,21 +535,19 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 }
 
 /* Download key into a new temp file: 0 with *fd_out at byte 0,
- * -ENOENT (eb untouched) when the store has no such key, other -errno. */
-static int fetch(struct remote *r, const char *key, int *fd_out,
-		 struct errbuf *eb)
+ * -ENOENT (eb untouched) when the store has no such key, other -errno.
+ * size: the object's expected size (0: unknown); a large one comes in
+ * parallel ranges. */
+static int fetch(struct remote *r, const char *key, uint64_t size,
+		 int *fd_out, struct errbuf *eb)
 {
 	struct errbuf local = ERRBUF_INIT;
-	struct body_sink sink;
 	int fd, ret;
 
 	fd = tmpfile_open(r->tmpdir, eb);
 	if (fd < 0)
 		return fd;
-	memset(&sink, 0, sizeof(sink));
-	sink.kind = BODY_SINK_FD;
-	sink.fd = fd;
-	ret = objstore_get(r->os, key, 0, 0, &sink, NULL, &local);
+	ret = objstore_get_file(r->os, key, fd, size, NULL, &local);
 	if (ret < 0 && ret != -ENOENT) {
 		ret = errbuf_set(eb, ret, "%s", local.msg);
 	} else if (!ret && lseek(fd, 0, SEEK_SET) < 0) {
@@ -569,6 +567,7 @@ static int remote_open_object(void *self, const struct objid *id,
 {
 	struct remote *r = self;
 	char raw[36], gz[39], shown[4200];
+	uint64_t raw_size;
 	bool is_gz;
 	int fd = -1, ret;
 
@@ -582,10 +581,14 @@ static int remote_open_object(void *self, const struct objid *id,
 		is_gz = true;
 	else
 		is_gz = r->fmt == HEAP_FORMAT_GZ;
-	ret = fetch(r, is_gz ? gz : raw, &fd, eb);
+	/* a raw object is its content: max is its size when the caller
+	 * knows it (the MD5 check after catches any other) */
+	raw_size = max == UINT64_MAX ? 0 : max;
+	ret = fetch(r, is_gz ? gz : raw, is_gz ? 0 : raw_size, &fd, eb);
 	if (ret == -ENOENT) {
 		is_gz = !is_gz;
-		ret = fetch(r, is_gz ? gz : raw, &fd, eb);
+		ret = fetch(r, is_gz ? gz : raw, is_gz ? 0 : raw_size, &fd,
+			    eb);
 	}
 	if (ret == -ENOENT)
 		return errbuf_set(eb, ret, "heap object '%s/%s' is missing",

@@ -262,18 +262,14 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 		     int64_t *mtime_ns, struct errbuf *eb)
 {
 	struct objstore_info info;
-	struct body_sink sink;
 	int ret, f;
 
 	*fd = -1;
 	f = tmp_fd(eb);
 	if (f < 0)
 		return f;
-	memset(&sink, 0, sizeof(sink));
-	sink.kind = BODY_SINK_FD;
-	sink.fd = f;
 	memset(&info, 0, sizeof(info));
-	ret = objstore_get(t->os, e->name, 0, 0, &sink, &info, eb);
+	ret = objstore_get_file(t->os, e->name, f, e->size, &info, eb);
 	if (!ret && lseek(f, 0, SEEK_END) != (off_t)e->size) {
 		char shown[512];
 
