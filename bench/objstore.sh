@@ -1,31 +1,39 @@
 #!/usr/bin/env bash
-# bench/objstore.sh: uploads to object storage, snapshooter beside rclone
-# against the same loopback servers in the same run: s3rver (S3) and
-# Azurite (Azure Blob), started here on 127.0.0.1 from tests/servers/.
+# bench/objstore.sh: object storage, snapshooter beside rclone against the
+# same loopback servers in the same run: s3rver (S3) and Azurite (Azure
+# Blob), started here on 127.0.0.1 from tests/servers/.
 # Corpora: N small files of 0-16 KiB, and a few 256 MiB files. For each:
 #   snapshooter sync DIR s3://... / az://...   (first upload, then no-change)
 #   rclone copy DIR remote:... --transfers 8 --checkers 16
+#   download: the same commands from the store into an empty folder
+# and the downloads once more through nginx in front of s3rver, capping
+# each connection at --cap bytes/s ("s3rver-cap"): a real store serves one
+# connection at a fraction of the link, so one stream per file is slow;
+# on loopback nothing else shows it.
 # It prints a Markdown table: wall time, objects/s, MB/s, client CPU (user
 # + sys of the client process, from getrusage) per object, and the ratio
 # of rclone's time to snapshooter's. These Node servers use 1-1.5 cores of
 # the 2 here, so they, not the clients, set the pace: client CPU per object
 # is the figure that shows the client's own cost. Never part of the tests.
 #
-# usage: bench/objstore.sh [--files N] [--large N] [--transfers N] [--out DIR]
+# usage: bench/objstore.sh [--files N] [--large N] [--transfers N]
+#                          [--cap RATE] [--out DIR]     (RATE: nginx, 32m)
 set -u -o pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 FILES=5000
 LARGE=2
 TRANSFERS=16
+CAP=32m
 OUT=/var/tmp/snapshooter-objbench
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--files) FILES=${2:?}; shift ;;
 	--large) LARGE=${2:?}; shift ;;
 	--transfers) TRANSFERS=${2:?}; shift ;;
+	--cap) CAP=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
-	-h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -34,8 +42,9 @@ case "$OUT" in "$REPO"*) echo "--out must be outside the repo" >&2; exit 2 ;; es
 mkdir -p "$OUT"
 
 need() { command -v "$1" >/dev/null 2>&1; }
-if ! need rclone || ! need openssl; then
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone openssl >/dev/null
+if ! need rclone || ! need openssl || ! [ -x /usr/sbin/nginx ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rclone openssl \
+		nginx >/dev/null
 fi
 bash "$REPO/tests/servers/install.sh" npm >/dev/null || { echo "cannot install servers" >&2; exit 1; }
 
@@ -66,8 +75,40 @@ if [ ! -d "$BIG" ]; then
 fi
 
 started=()
-cleanup() { for s in "${started[@]}"; do bash "$REPO/tests/servers/stop.sh" "$s" >/dev/null 2>&1; done; }
+NGINX=$OUT/nginx
+cleanup() {
+	[ -f "$NGINX/nginx.pid" ] && /usr/sbin/nginx -c "$NGINX/nginx.conf" -s quit 2>/dev/null
+	for s in "${started[@]}"; do bash "$REPO/tests/servers/stop.sh" "$s" >/dev/null 2>&1; done
+}
 trap cleanup EXIT
+
+# nginx on 127.0.0.1:PORT in front of ENDPOINT, each answer sent at most
+# CAP bytes/s per connection (nginx limit_rate; buffered in memory only)
+start_cap_proxy() { # endpoint port
+	rm -rf "$NGINX"; mkdir -p "$NGINX/tmp"
+	cat >"$NGINX/nginx.conf" <<-EOF
+	worker_processes 1;
+	pid $NGINX/nginx.pid;
+	error_log $NGINX/error.log warn;
+	events { worker_connections 1024; }
+	http {
+	  access_log off;
+	  client_body_temp_path $NGINX/tmp; proxy_temp_path $NGINX/tmp;
+	  upstream store { server ${1#http://}; keepalive 64; }
+	  server {
+	    listen 127.0.0.1:$2;
+	    client_max_body_size 0;
+	    location / {
+	      proxy_pass http://store; proxy_http_version 1.1;
+	      proxy_set_header Connection ""; proxy_set_header Host \$http_host;
+	      proxy_max_temp_file_size 0; proxy_request_buffering off;
+	      limit_rate $CAP;
+	    }
+	  }
+	}
+	EOF
+	/usr/sbin/nginx -c "$NGINX/nginx.conf"
+}
 
 RESULTS=$OUT/results.tsv
 : >"$RESULTS"
@@ -82,6 +123,19 @@ time_one() {
 	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$server" "$corpus" \
 		"$phase" "$wall" "$user" "$sys" "$rss" "$status" >>"$RESULTS"
 	echo "  $tool $server $corpus $phase: ${wall}s (status $status)" >&2
+}
+
+# download SERVER CORPUS URL RCLONE_REMOTE: store -> empty folder
+download() {
+	local s=$1 name=$2 url=$3 rc=$4 dl=$OUT/download
+	rm -rf "$dl"; mkdir -p "$dl"
+	time_one snapshooter "$s" "$name" download "$BIN" --no-progress \
+		--transfers "$TRANSFERS" sync "$url/snap-$name" "$dl/snap"
+	time_one rclone "$s" "$name" download rclone copy \
+		"$rc/rclone-$name" "$dl/rclone" --transfers 8 --checkers 16
+	diff -rq "$dl/snap" "$dl/rclone" >/dev/null ||
+		echo "  $s $name download: the two copies differ" >&2
+	rm -rf "$dl"
 }
 
 unset AWS_CA_BUNDLE
@@ -127,7 +181,19 @@ run_server() { # server
 			"$rc_remote/rclone-$name" --transfers 8 --checkers 16
 		time_one rclone "$s" "$name" nochange rclone copy "$c" \
 			"$rc_remote/rclone-$name" --transfers 8 --checkers 16
+		download "$s" "$name" "$url" "$rc_remote"
 	done
+	if [ "$s" = s3rver ]; then
+		# the same downloads through a per-connection cap
+		local port
+		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		start_cap_proxy "$SNAP_S3RVER_ENDPOINT" "$port" ||
+			{ echo "cannot start nginx" >&2; cleanup; return; }
+		export AWS_ENDPOINT_URL=http://127.0.0.1:$port \
+			RCLONE_CONFIG_BS3_ENDPOINT=http://127.0.0.1:$port
+		download s3rver-cap small "$url" "$rc_remote"
+		download s3rver-cap large "$url" "$rc_remote"
+	fi
 	cleanup
 	started=()
 	unset AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AZURE_STORAGE_CONNECTION_STRING
@@ -139,11 +205,12 @@ run_server azurite
 small_bytes=$(du -sb "$SMALL" | cut -f1)
 big_bytes=$(du -sb "$BIG" | cut -f1)
 {
-	echo "# snapshooter vs rclone, uploads to loopback object stores"
+	echo "# snapshooter vs rclone, loopback object stores"
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, kernel $(uname -r)"
-	echo "- command: \`bench/objstore.sh --files $FILES --large $LARGE --transfers $TRANSFERS\`; rclone $(rclone version 2>/dev/null | head -n 1 | awk '{print $2}')"
+	echo "- command: \`bench/objstore.sh --files $FILES --large $LARGE --transfers $TRANSFERS --cap $CAP\`; rclone $(rclone version 2>/dev/null | head -n 1 | awk '{print $2}')"
 	echo "- small: $FILES files, $((small_bytes / 1000000)) MB; large: $LARGE x 256 MiB. The servers (Node.js) use most of the 2 cores."
+	echo "- s3rver-cap: downloads from the same s3rver through nginx, each connection capped at $CAP/s (limit_rate)."
 	echo
 	echo "| tool | server | corpus | phase | wall s | objects/s | MB/s | client CPU µs/object | peak RSS MiB | rclone time / snapshooter time |"
 	echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
