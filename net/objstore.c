@@ -879,7 +879,7 @@ static int list_entry(void *arg, const struct xml_list_entry *x)
 /* One page: 0 parsed (page says whether more follow), > 0 the callback
  * stopped, < 0 failed. */
 static int list_page(struct objstore *os, const char *prefix,
-		     const char *fp, struct list_ctx *c,
+		     const char *fp, unsigned page_size, struct list_ctx *c,
 		     struct xml_list_page *page, struct errbuf *eb)
 {
 	struct objstore_req r = { .method = "GET" };
@@ -890,8 +890,8 @@ static int list_page(struct objstore *os, const char *prefix,
 	char ps[16];
 	int err;
 
-	snprintf(ps, sizeof(ps), "%u", os->cfg.list_page_size);
-	os->ops->list_query(&q, fp, os->cfg.list_page_size ? ps : NULL,
+	snprintf(ps, sizeof(ps), "%u", page_size);
+	os->ops->list_query(&q, fp, page_size ? ps : NULL,
 			    page->next[0] ? page->next : NULL);
 	r.q = &q;
 	err = os->ops->request(os, &req, &r);
@@ -914,6 +914,13 @@ static int list_page(struct objstore *os, const char *prefix,
 int objstore_list(struct objstore *os, const char *prefix,
 		  objstore_list_cb cb, void *arg, struct errbuf *eb)
 {
+	return objstore_list_paged(os, prefix, 0, cb, arg, eb);
+}
+
+int objstore_list_paged(struct objstore *os, const char *prefix,
+			unsigned page_size, objstore_list_cb cb, void *arg,
+			struct errbuf *eb)
+{
 	struct list_ctx c = { os, cb, arg, 0 };
 	char fp[OBJSTORE_KEY_MAX + 1];
 	struct xml_list_page *page;
@@ -931,7 +938,8 @@ int objstore_list(struct objstore *os, const char *prefix,
 	if (!page)
 		return -ENOMEM;
 	for (;;) {
-		err = list_page(os, prefix, fp, &c, page, eb);
+		err = list_page(os, prefix, fp, page_size ? page_size :
+				os->cfg.list_page_size, &c, page, eb);
 		if (err > 0)
 			err = 0;   /* the callback asked to stop */
 		if (err || !page->truncated)

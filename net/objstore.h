@@ -186,6 +186,13 @@ int objstore_head(struct objstore *os, const char *key,
 int objstore_list(struct objstore *os, const char *prefix,
 		  objstore_list_cb cb, void *arg, struct errbuf *eb);
 
+/* objstore_list with pages of at most page_size objects (0: the
+ * config's): a caller that stops at the first object asks for a page of
+ * 1, not the server's 1,000 (S3) or 5,000 (Azure) rendered for nothing. */
+int objstore_list_paged(struct objstore *os, const char *prefix,
+			unsigned page_size, objstore_list_cb cb, void *arg,
+			struct errbuf *eb);
+
 /* Delete; 0 also when missing. */
 int objstore_del(struct objstore *os, const char *key, struct errbuf *eb);
 /* Delete many (S3 DeleteObjects in batches of 1000; Azure in parallel). */

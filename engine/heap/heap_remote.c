@@ -768,7 +768,8 @@ static int peek_gz(struct remote *r, bool *gz, struct errbuf *eb)
 {
 	int kind = 0, ret;
 
-	ret = objstore_list(r->os, "", peek_cb, &kind, eb);
+	/* small pages: the first heap object is usually the first key */
+	ret = objstore_list_paged(r->os, "", 16, peek_cb, &kind, eb);
 	if (ret == -ENOENT && objstore_may_create_bucket(r->os))
 		ret = 0;      /* no bucket yet: an empty heap */
 	*gz = kind == 2;

@@ -60,7 +60,8 @@ int remote_tree_open(const char *url, const char *storage_options,
 		/* one listing request tells whether the bucket exists; a
 		 * missing one is created with --create-bucket, else the
 		 * error (a typo must not become a new bucket) */
-		ret = objstore_list(t->os, "", stop_at_first, NULL, eb);
+		ret = objstore_list_paged(t->os, "", 1, stop_at_first, NULL,
+					  eb);
 		if (ret == -ENOENT)
 			ret = objstore_bucket_missing(t->os, eb);
 	}

@@ -201,6 +201,7 @@ static void suite_list(const struct suite_caps *c)
 {
 	struct objstore_config cfg;
 	struct errbuf eb = ERRBUF_INIT;
+	struct http_multi_stats before, after;
 	struct list_seen seen;
 	struct body_src src;
 	struct objstore *os;
@@ -233,6 +234,15 @@ static void suite_list(const struct suite_caps *c)
 		CHECK_EQ(seen.sizes[i], i + 1);
 	}
 	CHECK_EQ(seen.with_md5, 7);
+	/* pages of one (the bucket probe's size): 7 requests, all seen */
+	http_multi_stats(objstore_multi(os), &before);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ(objstore_list_paged(os, "pg/", 1, list_cb, &seen, &eb), 0);
+	http_multi_stats(objstore_multi(os), &after);
+	CHECK_EQ(seen.n, 7);
+	CHECK_STREQ(seen.keys[6], names[6]);
+	CHECK_EQ((after.requests - after.retries) -
+		 (before.requests - before.retries), 7);
 	err = objstore_del_many(os, keys, 7, &eb);
 	if (err)
 		fprintf(stderr, "del_many: %s\n", eb.msg);
