@@ -1,6 +1,13 @@
 /* http_multi: one thread, one CURLM, a bounded request queue in, done
- * callbacks out. Loop shape after curl's multi-app.c: perform, drain
- * info_read, refill up to the in-flight cap, poll (woken by submit). */
+ * callbacks out. The thread drives libcurl with the multi_socket API
+ * (curl's ephiperfifo.c): libcurl says which sockets to watch for what
+ * (socket_cb) and when it next needs time (timer_cb); the thread sleeps
+ * in epoll_wait on those sockets and an eventfd that submit writes to,
+ * then tells libcurl exactly which socket is ready. Why not the simpler
+ * curl_multi_perform loop it replaced: perform does not know which
+ * socket woke it, so every transfer polls its own socket (a poll() with
+ * timeout 0) on every call: 12 poll calls per small object, 9 of them
+ * finding nothing, a fifth of the client's CPU per object. */
 #include "http_multi.h"
 
 #include <errno.h>
@@ -10,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,10 +36,13 @@ struct http_multi {
 	pthread_t thread;
 	bool thread_started;
 	atomic_bool stopping;
-	/* the thread is in (or about to enter) curl_multi_poll: a submit
-	 * must wake it; otherwise it will look at the queue by itself */
+	/* the thread is in (or about to enter) epoll_wait: a submit must
+	 * wake it (wake_fd); otherwise it will look at the queue by itself */
 	atomic_bool polling;
+	int epfd;                  /* the sockets libcurl asks for, wake_fd */
+	int wake_fd;               /* eventfd: submit and free write to it */
 	/* network thread only */
+	int64_t timer_due_ms;      /* libcurl's next timeout; -1: none */
 	CURL **pool;               /* idle easy handles, reused */
 	unsigned pool_n;
 	unsigned active;
@@ -548,33 +560,117 @@ static void cancel_all(struct http_multi *hm)
 	}
 }
 
+/* CURLMOPT_SOCKETFUNCTION: watch s for what libcurl asks (or stop).
+ * socketp is non-NULL once s is in the epoll set. */
+static int socket_cb(CURL *e, curl_socket_t s, int what, void *arg,
+		     void *socketp)
+{
+	struct http_multi *hm = arg;
+	struct epoll_event ev = { .data.fd = s };
+
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		/* the fd may be closed already: then epoll dropped it */
+		epoll_ctl(hm->epfd, EPOLL_CTL_DEL, s, NULL);
+		curl_multi_assign(hm->multi, s, NULL);
+		return 0;
+	}
+	if (what & CURL_POLL_IN)
+		ev.events |= EPOLLIN;
+	if (what & CURL_POLL_OUT)
+		ev.events |= EPOLLOUT;
+	if (socketp) {
+		if (epoll_ctl(hm->epfd, EPOLL_CTL_MOD, s, &ev) == 0)
+			return 0;
+		/* libcurl reused the number of a closed socket */
+	}
+	if (epoll_ctl(hm->epfd, EPOLL_CTL_ADD, s, &ev) &&
+	    (errno != EEXIST || epoll_ctl(hm->epfd, EPOLL_CTL_MOD, s, &ev)))
+		return -1;     /* libcurl fails the transfer */
+	curl_multi_assign(hm->multi, s, hm);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: libcurl wants CURL_SOCKET_TIMEOUT in ms
+ * (-1: no timer). */
+static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+	struct http_multi *hm = arg;
+
+	(void)multi;
+	hm->timer_due_ms = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	return 0;
+}
+
+static void wake(struct http_multi *hm)
+{
+	uint64_t one = 1;
+	ssize_t n;
+
+	do
+		n = write(hm->wake_fd, &one, sizeof(one));
+	while (n < 0 && errno == EINTR);
+	/* EAGAIN: the counter is full, so a wakeup is pending anyway */
+}
+
+/* What libcurl has finished. */
+static void harvest(struct http_multi *hm)
+{
+	struct CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(hm->multi, &left))) {
+		if (msg->msg == CURLMSG_DONE)
+			finish(hm, msg->easy_handle, msg->data.result);
+	}
+}
+
+/* Start due retries, then queued requests, up to the in-flight cap. */
+static void refill(struct http_multi *hm)
+{
+	int64_t now = now_ms();
+	void *item;
+
+	while (hm->delayed && hm->delayed->due_ms <= now &&
+	       hm->active < hm->o.transfers) {
+		struct http_request *req = hm->delayed;
+
+		hm->delayed = req->next;
+		start(hm, req);
+	}
+	/* bqueue_drain is a non-blocking pop: this thread must never
+	 * sleep anywhere but in epoll_wait */
+	while (hm->active < hm->o.transfers &&
+	       bqueue_drain(hm->queue, &item) == 1)
+		start(hm, item);
+}
+
+/* How long epoll_wait may sleep: until libcurl's timer or the next due
+ * retry, at most a second. */
+static int sleep_ms(const struct http_multi *hm)
+{
+	int64_t now = now_ms(), t = 1000;
+
+	if (hm->timer_due_ms >= 0)
+		t = MIN(t, hm->timer_due_ms - now);
+	/* a due retry waits for a free slot like everyone else: no zero
+	 * timeout (busy loop) while all slots are taken */
+	if (hm->delayed && hm->active < hm->o.transfers)
+		t = MIN(t, hm->delayed->due_ms - now);
+	return t < 0 ? 0 : (int)t;
+}
+
 static void *net_main(void *arg)
 {
 	struct http_multi *hm = arg;
-	struct CURLMsg *msg;
+	struct epoll_event ev[64];
+	uint64_t count;
 	void *item;
-	int running, left;
-	int64_t now, timeout;
+	int running, n, i, flags;
 
 	while (!atomic_load(&hm->stopping)) {
-		now = now_ms();
-		while (hm->delayed && hm->delayed->due_ms <= now &&
-		       hm->active < hm->o.transfers) {
-			struct http_request *req = hm->delayed;
-
-			hm->delayed = req->next;
-			start(hm, req);
-		}
-		/* bqueue_drain is a non-blocking pop: this thread must never
-		 * sleep anywhere but in curl_multi_poll */
-		while (hm->active < hm->o.transfers &&
-		       bqueue_drain(hm->queue, &item) == 1)
-			start(hm, item);
-		curl_multi_perform(hm->multi, &running);
-		while ((msg = curl_multi_info_read(hm->multi, &left))) {
-			if (msg->msg == CURLMSG_DONE)
-				finish(hm, msg->easy_handle, msg->data.result);
-		}
+		refill(hm);
+		harvest(hm);
 		/* say that we go to sleep, then look at the queue once
 		 * more: a submit before this look is seen here, one after
 		 * it sees polling and wakes us (both sides seq_cst); the
@@ -587,21 +683,44 @@ static void *net_main(void *arg)
 			start(hm, item);
 			continue;
 		}
-		timeout = 1000;
-		/* a due retry waits for a free slot like everyone else: no
-		 * zero timeout (busy loop) while all slots are taken */
-		if (hm->delayed && hm->active < hm->o.transfers) {
-			timeout = hm->delayed->due_ms - now_ms();
-			if (timeout < 0)
-				timeout = 0;
-			if (timeout > 1000)
-				timeout = 1000;
-		}
-		curl_multi_poll(hm->multi, NULL, 0, (int)timeout, NULL);
+		n = epoll_wait(hm->epfd, ev, (int)ARRAY_SIZE(ev),
+			       sleep_ms(hm));
 		atomic_store(&hm->polling, false);
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.fd == hm->wake_fd) {
+				if (read(hm->wake_fd, &count,
+					 sizeof(count)) < 0) {
+					/* EAGAIN: drained by an earlier read */
+				}
+				continue;
+			}
+			flags = 0;
+			if (ev[i].events & EPOLLIN)
+				flags |= CURL_CSELECT_IN;
+			if (ev[i].events & EPOLLOUT)
+				flags |= CURL_CSELECT_OUT;
+			if (ev[i].events & (EPOLLERR | EPOLLHUP))
+				flags |= CURL_CSELECT_ERR;
+			curl_multi_socket_action(hm->multi, ev[i].data.fd,
+						 flags, &running);
+		}
+		if (hm->timer_due_ms >= 0 && hm->timer_due_ms <= now_ms()) {
+			hm->timer_due_ms = -1;
+			curl_multi_socket_action(hm->multi,
+						 CURL_SOCKET_TIMEOUT, 0,
+						 &running);
+		}
 	}
 	cancel_all(hm);
 	return NULL;
+}
+
+static void close_fds(struct http_multi *hm)
+{
+	if (hm->epfd >= 0)
+		close(hm->epfd);
+	if (hm->wake_fd >= 0)
+		close(hm->wake_fd);
 }
 
 int http_multi_new(const struct http_multi_opts *o, struct http_multi **out,
@@ -636,11 +755,31 @@ int http_multi_new(const struct http_multi_opts *o, struct http_multi **out,
 	hm->rng = (uint64_t)now_ms() * 0x9e3779b97f4a7c15ULL ^
 		  (uint64_t)getpid();
 	atomic_init(&hm->stopping, false);
+	hm->timer_due_ms = -1;
+	hm->epfd = epoll_create1(EPOLL_CLOEXEC);
+	hm->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (hm->epfd < 0 || hm->wake_fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	{
+		struct epoll_event ev = { .events = EPOLLIN,
+					  .data.fd = hm->wake_fd };
+
+		if (epoll_ctl(hm->epfd, EPOLL_CTL_ADD, hm->wake_fd, &ev)) {
+			err = -errno;
+			goto out_free;
+		}
+	}
 	hm->pool = calloc(hm->o.transfers, sizeof(*hm->pool));
 	hm->multi = curl_multi_init();
 	err = -ENOMEM;
 	if (!hm->pool || !hm->multi)
 		goto out_free;
+	curl_multi_setopt(hm->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+	curl_multi_setopt(hm->multi, CURLMOPT_SOCKETDATA, hm);
+	curl_multi_setopt(hm->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(hm->multi, CURLMOPT_TIMERDATA, hm);
 	curl_multi_setopt(hm->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
 			  hm->o.max_total_connections);
 	curl_multi_setopt(hm->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
@@ -661,6 +800,7 @@ out_free:
 	bqueue_free(hm->queue);
 	if (hm->multi)
 		curl_multi_cleanup(hm->multi);
+	close_fds(hm);
 	free(hm->pool);
 	free(hm);
 out_global:
@@ -677,12 +817,13 @@ void http_multi_free(struct http_multi *hm)
 		return;
 	atomic_store(&hm->stopping, true);
 	bqueue_abort(hm->queue);
-	curl_multi_wakeup(hm->multi);
+	wake(hm);
 	if (hm->thread_started)
 		pthread_join(hm->thread, NULL);
 	for (i = 0; i < hm->pool_n; i++)
 		curl_easy_cleanup(hm->pool[i]);
 	curl_multi_cleanup(hm->multi);
+	close_fds(hm);
 	bqueue_free(hm->queue);
 	free(hm->pool);
 	free(hm);
@@ -716,7 +857,7 @@ int http_multi_submit(struct http_multi *hm, struct http_request *req)
 		return err;
 	}
 	if (atomic_load(&hm->polling))
-		curl_multi_wakeup(hm->multi);
+		wake(hm);
 	return 0;
 }
 
