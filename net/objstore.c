@@ -25,6 +25,9 @@
 /* a listing page of 1,000 objects is ~0.5 MB; a bigger answer is not a
  * listing we asked for */
 #define OBJSTORE_LIST_BODY_MAX (32u << 20)
+/* bodies up to this size are read into memory before their PUT (see
+ * body_to_mem); at most one per caller thread in flight */
+#define OBJSTORE_SMALL_BODY (256u << 10)
 
 void objstore_config_defaults(struct objstore_config *c)
 {
@@ -437,6 +440,13 @@ static uint64_t part_plan(const struct objstore *os,
 }
 
 /* req_window_ops.submit: read part slot->idx's MD5, build, send. */
+static int body_read_failed(struct objstore *os, const char *key, int err,
+			    struct errbuf *eb)
+{
+	return errbuf_set(eb, err, "cannot read the body of '%s/%s': %s",
+			  os->url, key, strerror(-err));
+}
+
 static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
 		       struct http_wait *wait, struct errbuf *eb)
 {
@@ -451,8 +461,7 @@ static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
 	(void)slotno;
 	err = digest_md5_src(&slice, md5);
 	if (err)
-		return errbuf_set(eb, err, "cannot read the body of '%s/%s': "
-				  "%s", c->os->url, c->key, strerror(-err));
+		return body_read_failed(c->os, c->key, err, eb);
 	err = c->pops->part(c->os, c->upload, c->fk, slot->idx, slice.len,
 			    md5, &slot->req);
 	if (!err) {
@@ -563,6 +572,41 @@ out:
 	return err;
 }
 
+/* Read a small body from a file or a callback into memory, on the
+ * caller's thread: the request then sends that buffer, so the one
+ * network thread makes no read calls for it, the file is read once
+ * (not once for the MD5 and again for the request), and the bytes
+ * hashed are the bytes sent. 0 with *buf NULL: leave the body as it is. */
+static int body_to_mem(const struct body_src *src, struct body_src *mem,
+		       void **buf)
+{
+	uint64_t pos = 0;
+	ssize_t r;
+
+	*buf = NULL;
+	if (src->kind == BODY_SRC_MEM || src->kind == BODY_SRC_NONE ||
+	    !src->len || src->len > OBJSTORE_SMALL_BODY)
+		return 0;
+	*buf = malloc((size_t)src->len);
+	if (!*buf)
+		return 0;        /* stream it instead */
+	while (pos < src->len) {
+		r = body_src_pread(src, (char *)*buf + pos,
+				   (size_t)(src->len - pos), pos);
+		if (r <= 0) {
+			free(*buf);
+			*buf = NULL;
+			return r < 0 ? (int)r : -EIO;
+		}
+		pos += (uint64_t)r;
+	}
+	memset(mem, 0, sizeof(*mem));
+	mem->kind = BODY_SRC_MEM;
+	mem->mem = *buf;
+	mem->len = src->len;
+	return 0;
+}
+
 /* One request, or parts: the md5 of the whole body is needed either way
  * (Content-MD5, our metadata). */
 static int put_body(struct objstore *os, const char *key,
@@ -571,25 +615,36 @@ static int put_body(struct objstore *os, const char *key,
 		    struct objstore_info *info, struct errbuf *eb)
 {
 	char fk[OBJSTORE_KEY_MAX + 1];
+	struct body_src mem;
 	uint8_t md5[16];
+	void *buf;
 	int err;
 
 	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
 	if (err)
 		return err;
+	err = body_to_mem(src, &mem, &buf);
+	if (err)
+		return body_read_failed(os, key, err, eb);
+	if (buf)
+		src = &mem;
 	if (po->md5) {
 		memcpy(md5, po->md5, 16);
 	} else {
 		err = digest_md5_src(src, md5);
-		if (err)
-			return errbuf_set(eb, err, "cannot read the body of "
-					  "'%s/%s': %s", os->url, key,
-					  strerror(-err));
+		if (err) {
+			err = body_read_failed(os, key, err, eb);
+			goto out;
+		}
 	}
 	if (src->len > os->cfg.multipart_threshold &&
 	    src->len > os->cfg.part_size)
-		return put_parts(os, fk, key, src, po, md5, info, eb);
-	return put_single(os, fk, key, src, po, md5, info, eb);
+		err = put_parts(os, fk, key, src, po, md5, info, eb);
+	else
+		err = put_single(os, fk, key, src, po, md5, info, eb);
+out:
+	free(buf);
+	return err;
 }
 
 int objstore_put(struct objstore *os, const char *key,

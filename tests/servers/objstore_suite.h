@@ -313,6 +313,64 @@ static ssize_t failing_read(void *arg, void *buf, size_t n, uint64_t off)
 	return (ssize_t)n;
 }
 
+/* a pread-style source over memory that counts the bytes it gives */
+struct counted_src {
+	const unsigned char *data;
+	uint64_t given;
+};
+
+static ssize_t counted_read(void *arg, void *buf, size_t n, uint64_t off)
+{
+	struct counted_src *cs = arg;
+
+	memcpy(buf, cs->data + off, n);
+	cs->given += n;
+	return (ssize_t)n;
+}
+
+/* A small body is read once (for its MD5 and its request both), and one
+ * that cannot be read fails naming the object, with nothing stored. */
+static void suite_small_body(struct objstore *os)
+{
+	static unsigned char data[3000];
+	struct counted_src cs = { .data = data };
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_info info;
+	struct body_sink sink;
+	struct body_src src;
+	uint8_t md5[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + 3);
+	digest_md5(data, sizeof(data), md5);
+	memset(&src, 0, sizeof(src));
+	src.kind = BODY_SRC_CB;
+	src.read = counted_read;
+	src.arg = &cs;
+	src.len = sizeof(data);
+	CHECK_EQ(objstore_put(os, "small/once", &src, NULL, &info, &eb), 0);
+	CHECK_EQ(cs.given, sizeof(data));
+	CHECK(info.has_md5 && !memcmp(info.md5, md5, 16));
+	sink = mem_sink(1 << 20);
+	CHECK_EQ(objstore_get(os, "small/once", 0, 0, &sink, NULL, &eb), 0);
+	CHECK(sink.mem_len == sizeof(data) && sink.mem &&
+	      !memcmp(sink.mem, data, sizeof(data)));
+	body_sink_release(&sink);
+	CHECK_EQ(objstore_del(os, "small/once", &eb), 0);
+
+	src.read = failing_read;        /* breaks past 6 MiB */
+	src.arg = data;
+	src.off = 6u << 20;
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_put(os, "small/broken", &src, NULL, &info, &eb),
+		 -EIO);
+	CHECK(strstr(eb.msg, "cannot read the body of") &&
+	      strstr(eb.msg, "small/broken"));
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_head(os, "small/broken", &info, &eb), -ENOENT);
+}
+
 /* Download key (size bytes whose MD5 is md5) with objstore_get_file
  * told `expect` bytes; returns the HTTP requests it made (retries not
  * counted) and checks the file is the object. */
@@ -472,6 +530,7 @@ static inline void suite_run(const struct suite_caps *c)
 	CHECK_EQ(objstore_create_bucket(os, &eb), 0);  /* exists: fine */
 	suite_basic(os, c);
 	suite_bad_md5(os, c);
+	suite_small_body(os);
 	objstore_free(os);
 	suite_list(c);
 	suite_bad_auth(c);
