@@ -50,25 +50,26 @@ static int open_src(struct sync_run *r, const struct entry *e, int *fd,
 		    struct stat *st, struct errbuf *eb)
 {
 	char shown[512];
+	int err = 0;
 
 	/* O_NONBLOCK: a fifo put where a file was scanned must not hang
 	 * the open; it is refused below */
 	*fd = relpath_open(r->srcfd, e->name, e->name_len,
 			   O_RDONLY | O_NONBLOCK);
-	if (*fd >= 0 && fstat(*fd, st) == 0 && !S_ISREG(st->st_mode)) {
+	if (*fd < 0)
+		err = *fd;
+	else if (fstat(*fd, st))
+		err = -errno;
+	else if (!S_ISREG(st->st_mode))
+		err = -EINVAL;
+	if (!err)
+		return 0;
+	if (*fd >= 0)
 		close(*fd);
-		*fd = -EINVAL;
-	}
-	if (*fd < 0 || fstat(*fd, st)) {
-		int err = *fd < 0 ? *fd : -errno;
-
-		if (*fd >= 0)
-			close(*fd);
-		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-		return errbuf_set(eb, err, "cannot read '%s/%s': %s",
-				  r->so->src, shown, strerror(-err));
-	}
-	return 0;
+	*fd = err;
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, err, "cannot read '%s/%s': %s", r->so->src,
+			  shown, strerror(-err));
 }
 
 /* Copy bytes with copy_file_range (in-kernel; a reflink where the
