@@ -995,8 +995,10 @@ int objstore_list_paged(struct objstore *os, const char *prefix,
 	for (;;) {
 		err = list_page(os, prefix, fp, page_size ? page_size :
 				os->cfg.list_page_size, &c, page, eb);
-		if (err > 0)
+		if (err > 0) {
 			err = 0;   /* the callback asked to stop */
+			break;
+		}
 		if (err || !page->truncated)
 			break;
 		if (!page->next[0]) {

@@ -197,6 +197,13 @@ static int list_cb(void *arg, const struct objstore_entry *e)
 	return 0;
 }
 
+/* list_cb, then stop: the listing must end there (the bucket probe) */
+static int list_first_cb(void *arg, const struct objstore_entry *e)
+{
+	list_cb(arg, e);
+	return 1;
+}
+
 static void suite_list(const struct suite_caps *c)
 {
 	struct objstore_config cfg;
@@ -243,6 +250,20 @@ static void suite_list(const struct suite_caps *c)
 	CHECK_STREQ(seen.keys[6], names[6]);
 	CHECK_EQ((after.requests - after.retries) -
 		 (before.requests - before.retries), 7);
+	/* a callback that stops ends the listing: one request, one call,
+	 * though the page says more follow */
+	http_multi_stats(objstore_multi(os), &before);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ(objstore_list_paged(os, "pg/", 1, list_first_cb, &seen,
+				     &eb), 0);
+	http_multi_stats(objstore_multi(os), &after);
+	CHECK_EQ(seen.n, 1);
+	CHECK_STREQ(seen.keys[0], names[0]);
+	CHECK_EQ((after.requests - after.retries) -
+		 (before.requests - before.retries), 1);
+	memset(&seen, 0, sizeof(seen));
+	CHECK_EQ(objstore_list(os, "pg/", list_first_cb, &seen, &eb), 0);
+	CHECK_EQ(seen.n, 1);
 	err = objstore_del_many(os, keys, 7, &eb);
 	if (err)
 		fprintf(stderr, "del_many: %s\n", eb.msg);
