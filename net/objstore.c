@@ -1,5 +1,7 @@
-/* objstore: URL and option parsing, argument checks, the shared error and
- * metadata helpers; the protocols live in s3.c and azure.c. */
+/* objstore: URL and option parsing, the network stage, argument checks,
+ * listing, deletes and copies, the shared error and metadata helpers.
+ * Uploads are in objstore_put.c, downloads in objstore_get.c (both on
+ * objstore_window.c); the protocols live in s3.c and azure.c. */
 #include "objstore.h"
 
 #include <errno.h>
@@ -25,9 +27,6 @@
 /* a listing page of 1,000 objects is ~0.5 MB; a bigger answer is not a
  * listing we asked for */
 #define OBJSTORE_LIST_BODY_MAX (32u << 20)
-/* bodies up to this size are read into memory before their PUT (see
- * body_to_mem); at most one per caller thread in flight */
-#define OBJSTORE_SMALL_BODY (256u << 10)
 
 void objstore_config_defaults(struct objstore_config *c)
 {
@@ -272,8 +271,8 @@ struct http_multi *objstore_multi(struct objstore *os)
 	return os->hm;
 }
 
-static int check_key(const struct objstore *os, const char *key,
-		     struct errbuf *eb)
+int objstore_check_key(const struct objstore *os, const char *key,
+		       struct errbuf *eb)
 {
 	if (!key || !*key)
 		return errbuf_set(eb, -EINVAL, "empty object key in '%s'",
@@ -313,589 +312,6 @@ int objstore_bucket_missing(struct objstore *os, struct errbuf *eb)
 		return errbuf_set(eb, err, "%s", local.msg);
 	errbuf_clear(eb);
 	return 0;
-}
-
-/* --- a sliding window of numbered requests (multipart parts, ranges) ---
- *
- * Requests 0..n-1 go out through `window` slots: a slot whose request
- * completed takes the next number at once, so `window` requests stay in
- * flight until the last ones (not lock-step rounds). The submitting
- * thread sleeps in http_wait_below between completions. */
-struct req_slot {
-	struct http_request req;   /* first: the done callback gets &req */
-	uint64_t idx;
-	bool busy;
-	atomic_bool finished;
-};
-
-struct req_window_ops {
-	/* build request idx into slot->req and submit it with wait and
-	 * req_slot_finished as its done; 0 or -errno (message in eb) */
-	int (*submit)(void *arg, struct req_slot *slot, unsigned slotno,
-		      struct http_wait *wait, struct errbuf *eb);
-	/* take the finished slot's answer; err is the run's first error so
-	 * far (0: none), the return the new one */
-	int (*harvest)(void *arg, struct req_slot *slot, unsigned slotno,
-		       int err, struct errbuf *eb);
-};
-
-static void req_slot_finished(struct http_request *req)
-{
-	struct req_slot *slot = (struct req_slot *)req;
-
-	atomic_store(&slot->finished, true);
-}
-
-/* Submit slot->req (built by the caller) in the window. */
-static int req_slot_submit(struct objstore *os, struct req_slot *slot,
-			   struct http_wait *wait)
-{
-	int err;
-
-	slot->req.wait = wait;
-	slot->req.done = req_slot_finished;
-	atomic_store(&slot->finished, false);
-	err = http_multi_submit(os->hm, &slot->req);
-	if (!err)
-		slot->busy = true;
-	return err;
-}
-
-/* Run requests 0..n-1 in `window` slots; after the first error no new
- * request is submitted and the ones in flight are waited for. Returns
- * the first error. */
-static int req_window_run(uint64_t n, unsigned window,
-			  const struct req_window_ops *ops, void *arg,
-			  struct errbuf *eb)
-{
-	struct req_slot *slots;
-	struct http_wait wait;
-	uint64_t next = 0;
-	unsigned i, busy;
-	int err = 0;
-
-	slots = calloc(window, sizeof(*slots));
-	if (!slots)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	http_wait_init(&wait);
-	for (;;) {
-		busy = 0;
-		for (i = 0; i < window; i++) {
-			if (!slots[i].busy && next < n && !err) {
-				slots[i].idx = next++;
-				err = ops->submit(arg, &slots[i], i, &wait,
-						  eb);
-			}
-			busy += slots[i].busy;
-		}
-		if (!busy)
-			break;
-		/* one of them done: its slot takes the next number */
-		http_wait_below(&wait, busy);
-		for (i = 0; i < window; i++) {
-			if (!slots[i].busy ||
-			    !atomic_load(&slots[i].finished))
-				continue;
-			err = ops->harvest(arg, &slots[i], i, err, eb);
-			http_request_release(&slots[i].req);
-			memset(&slots[i].req, 0, sizeof(slots[i].req));
-			slots[i].busy = false;
-		}
-	}
-	http_wait_release(&wait);
-	free(slots);
-	return err;
-}
-
-/* --- multipart upload --- */
-
-struct put_parts_ctx {
-	struct objstore *os;
-	const struct objstore_parts_ops *pops;
-	void *upload;
-	const char *fk, *key;
-	const struct body_src *src;
-	uint64_t psize;
-	struct objstore_info *info;
-	char what[32];             /* "upload a part of" */
-};
-
-/* The size of each part of a len-byte body (all but the last) and their
- * number: cfg.part_size, larger when that would need more than the
- * backend's max_parts. */
-static uint64_t part_plan(const struct objstore *os,
-			  const struct objstore_parts_ops *pops, uint64_t len,
-			  uint64_t *psize)
-{
-	uint64_t size = os->cfg.part_size, n = (len + size - 1) / size;
-
-	if (n > pops->max_parts) {
-		size = (len + pops->max_parts - 1) / pops->max_parts;
-		size = (size + pops->part_align - 1) / pops->part_align *
-		       pops->part_align;
-		n = (len + size - 1) / size;
-	}
-	*psize = size;
-	return n;
-}
-
-/* req_window_ops.submit: read part slot->idx's MD5, build, send. */
-static int body_read_failed(struct objstore *os, const char *key, int err,
-			    struct errbuf *eb)
-{
-	return errbuf_set(eb, err, "cannot read the body of '%s/%s': %s",
-			  os->url, key, strerror(-err));
-}
-
-static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
-		       struct http_wait *wait, struct errbuf *eb)
-{
-	struct put_parts_ctx *c = arg;
-	uint64_t off = slot->idx * c->psize;
-	struct body_src slice = body_src_slice(c->src, off,
-					       MIN(c->psize,
-						   c->src->len - off));
-	uint8_t md5[16];
-	int err;
-
-	(void)slotno;
-	err = digest_md5_src(&slice, md5);
-	if (err)
-		return body_read_failed(c->os, c->key, err, eb);
-	err = c->pops->part(c->os, c->upload, c->fk, slot->idx, slice.len,
-			    md5, &slot->req);
-	if (!err) {
-		slot->req.src = slice;
-		err = req_slot_submit(c->os, slot, wait);
-	}
-	if (err) {
-		http_request_release(&slot->req);
-		return errbuf_set(eb, err, "cannot upload a %s of '%s/%s': %s",
-				  c->pops->part_name, c->os->url, c->key,
-				  strerror(-err));
-	}
-	return 0;
-}
-
-/* req_window_ops.harvest: the first failure is the error, the others
- * are recorded by the backend (S3 keeps each part's ETag). */
-static int part_harvest(void *arg, struct req_slot *slot, unsigned slotno,
-			int err, struct errbuf *eb)
-{
-	struct put_parts_ctx *c = arg;
-
-	(void)slotno;
-	c->info->attempts = MAX(c->info->attempts, slot->req.attempts);
-	if (slot->req.result && !err)
-		err = objstore_fail(c->os, &slot->req, c->what, c->key, eb);
-	else if (!slot->req.result && c->pops->part_done)
-		c->pops->part_done(c->upload, slot->idx, &slot->req);
-	return err;
-}
-
-/* The multipart upload of a body past the threshold: parts in a sliding
- * window of cfg.transfers requests, then complete, or abort on failure. */
-static int put_parts(struct objstore *os, const char *fk, const char *key,
-		     const struct body_src *src,
-		     const struct objstore_put_opts *po, const uint8_t md5[16],
-		     struct objstore_info *info, struct errbuf *eb)
-{
-	static const struct req_window_ops wops = { part_submit,
-						    part_harvest };
-	const struct objstore_parts_ops *pops = os->ops->parts;
-	struct put_parts_ctx c = { .os = os, .pops = pops, .fk = fk,
-				   .key = key, .src = src, .info = info };
-	uint64_t nparts;
-	int err;
-
-	nparts = part_plan(os, pops, src->len, &c.psize);
-	snprintf(c.what, sizeof(c.what), "upload a %s of", pops->part_name);
-	err = pops->begin(os, fk, key, po, md5, nparts, &c.upload, eb);
-	if (err)
-		goto out;
-	err = req_window_run(nparts, os->cfg.transfers ?
-			     os->cfg.transfers : 1, &wops, &c, eb);
-	if (!err)
-		err = pops->complete(os, c.upload, fk, key, nparts, po, md5,
-				     eb);
-	if (!err) {
-		info->size = src->len;
-		memcpy(info->md5, md5, 16);
-		info->has_md5 = true;
-	} else if (pops->abort) {
-		pops->abort(os, c.upload, fk);
-	}
-out:
-	pops->free(c.upload);
-	return err;
-}
-
-/* A body up to the multipart threshold in one PUT with its Content-MD5,
- * which the store checks. */
-static int put_single(struct objstore *os, const char *fk, const char *key,
-		      const struct body_src *src,
-		      const struct objstore_put_opts *po,
-		      const uint8_t md5[16], struct objstore_info *info,
-		      struct errbuf *eb)
-{
-	struct objstore_req r = { .method = "PUT", .fk = fk, .has_body = true,
-				  .body_len = src->len };
-	struct objstore_hdrs h = { .n = 0 };
-	struct http_request req;
-	char b64[32];
-	int err;
-
-	digest_base64(md5, 16, b64);
-	err = objstore_hdrs_add(&h, "Content-MD5", b64);
-	if (!err)
-		err = os->ops->put_headers(os, po, &h);
-	if (err)
-		return errbuf_set(eb, err, "cannot put '%s/%s': too many "
-				  "headers", os->url, key);
-	r.hdrs = &h;
-	err = os->ops->request(os, &req, &r);
-	if (err)
-		goto out;
-	req.src = *src;
-	err = http_multi_run(os->hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(os, &req, "put", key, eb);
-		goto out;
-	}
-	info->size = src->len;
-	snprintf(info->etag, sizeof(info->etag), "%s", req.resp.etag);
-	memcpy(info->md5, md5, 16);
-	info->has_md5 = true;
-out:
-	http_request_release(&req);
-	return err;
-}
-
-/* Read a small body from a file or a callback into memory, on the
- * caller's thread: the request then sends that buffer, so the one
- * network thread makes no read calls for it, the file is read once
- * (not once for the MD5 and again for the request), and the bytes
- * hashed are the bytes sent. 0 with *buf NULL: leave the body as it is. */
-static int body_to_mem(const struct body_src *src, struct body_src *mem,
-		       void **buf)
-{
-	uint64_t pos = 0;
-	ssize_t r;
-
-	*buf = NULL;
-	if (src->kind == BODY_SRC_MEM || src->kind == BODY_SRC_NONE ||
-	    !src->len || src->len > OBJSTORE_SMALL_BODY)
-		return 0;
-	*buf = malloc((size_t)src->len);
-	if (!*buf)
-		return 0;        /* stream it instead */
-	while (pos < src->len) {
-		r = body_src_pread(src, (char *)*buf + pos,
-				   (size_t)(src->len - pos), pos);
-		if (r <= 0) {
-			free(*buf);
-			*buf = NULL;
-			return r < 0 ? (int)r : -EIO;
-		}
-		pos += (uint64_t)r;
-	}
-	memset(mem, 0, sizeof(*mem));
-	mem->kind = BODY_SRC_MEM;
-	mem->mem = *buf;
-	mem->len = src->len;
-	return 0;
-}
-
-/* One request, or parts: the md5 of the whole body is needed either way
- * (Content-MD5, our metadata). */
-static int put_body(struct objstore *os, const char *key,
-		    const struct body_src *src,
-		    const struct objstore_put_opts *po,
-		    struct objstore_info *info, struct errbuf *eb)
-{
-	char fk[OBJSTORE_KEY_MAX + 1];
-	struct body_src mem;
-	uint8_t md5[16];
-	void *buf;
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	err = body_to_mem(src, &mem, &buf);
-	if (err)
-		return body_read_failed(os, key, err, eb);
-	if (buf)
-		src = &mem;
-	if (po->md5) {
-		memcpy(md5, po->md5, 16);
-	} else {
-		err = digest_md5_src(src, md5);
-		if (err) {
-			err = body_read_failed(os, key, err, eb);
-			goto out;
-		}
-	}
-	if (src->len > os->cfg.multipart_threshold &&
-	    src->len > os->cfg.part_size)
-		err = put_parts(os, fk, key, src, po, md5, info, eb);
-	else
-		err = put_single(os, fk, key, src, po, md5, info, eb);
-out:
-	free(buf);
-	return err;
-}
-
-int objstore_put(struct objstore *os, const char *key,
-		 const struct body_src *src, const struct objstore_put_opts *po,
-		 struct objstore_info *info, struct errbuf *eb)
-{
-	static const struct objstore_put_opts none;
-	struct objstore_info dummy;
-	int err;
-
-	if (!os || !src)
-		return -EINVAL;
-	err = check_key(os, key, eb);
-	if (err)
-		return err;
-	if (src->kind == BODY_SRC_NONE && src->len)
-		return errbuf_set(eb, -EINVAL, "body without a source");
-	if (src->kind == BODY_SRC_CB && !src->read)
-		return errbuf_set(eb, -EINVAL, "body without a read callback");
-	memset(info ? info : &dummy, 0, sizeof(dummy));
-	return put_body(os, key, src, po ? po : &none, info ? info : &dummy,
-			eb);
-}
-
-/* GET (a range when off or len) or HEAD of key, through the backend's
- * request hook: the same for every backend but the range header's name
- * and whether an ETag is an MD5. */
-static int fetch(struct objstore *os, const char *method, const char *key,
-		 uint64_t off, uint64_t len, struct body_sink *sink,
-		 struct objstore_info *info, struct errbuf *eb)
-{
-	char fk[OBJSTORE_KEY_MAX + 1], range[64];
-	struct objstore_req r = { .method = method, .fk = fk };
-	struct objstore_hdrs h = { .n = 0 };
-	struct http_request req;
-	int err;
-
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	if (len)
-		snprintf(range, sizeof(range), "bytes=%llu-%llu",
-			 (unsigned long long)off,
-			 (unsigned long long)(off + len - 1));
-	else
-		snprintf(range, sizeof(range), "bytes=%llu-",
-			 (unsigned long long)off);
-	if (off || len) {
-		err = objstore_hdrs_add(&h, os->ops->range_header, range);
-		if (err)
-			return err;
-		r.hdrs = &h;
-	}
-	err = os->ops->request(os, &req, &r);
-	if (err)
-		goto out;
-	req.sink = sink;
-	err = http_multi_run(os->hm, &req);
-	info->attempts = req.attempts;
-	if (err) {
-		err = objstore_fail(os, &req, sink ? "get" : "head", key, eb);
-		goto out;
-	}
-	objstore_info_from_resp(&req.resp, info);
-	/* a whole object's ETag, not a range's */
-	if (os->ops->etag_is_md5 && !info->has_md5 && !off && !len)
-		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
-out:
-	http_request_release(&req);
-	return err;
-}
-
-int objstore_get(struct objstore *os, const char *key, uint64_t off,
-		 uint64_t len, struct body_sink *sink,
-		 struct objstore_info *info, struct errbuf *eb)
-{
-	struct objstore_info dummy;
-	int err;
-
-	if (!os || !sink)
-		return -EINVAL;
-	err = check_key(os, key, eb);
-	if (err)
-		return err;
-	if (len && off + len < off)
-		return errbuf_set(eb, -EINVAL, "bad byte range");
-	memset(info ? info : &dummy, 0, sizeof(dummy));
-	return fetch(os, "GET", key, off, len, sink, info ? info : &dummy, eb);
-}
-
-/* --- parallel ranged download --- */
-
-struct get_ranges_ctx {
-	struct objstore *os;
-	const char *key, *fk;
-	int fd;
-	uint64_t size, rsize;
-	struct body_sink *sinks;   /* one per slot */
-	char etag[128];            /* the first answer's; all must match */
-	bool have_etag;
-	bool refused;              /* a range came back otherwise than asked */
-	struct objstore_info *info;
-};
-
-/* req_window_ops.submit: GET range slot->idx into its part of the file;
- * its sink refuses a byte past the range. */
-static int range_submit(void *arg, struct req_slot *slot, unsigned slotno,
-			struct http_wait *wait, struct errbuf *eb)
-{
-	struct get_ranges_ctx *c = arg;
-	uint64_t off = slot->idx * c->rsize;
-	uint64_t len = MIN(c->rsize, c->size - off);
-	struct objstore_req r = { .method = "GET", .fk = c->fk };
-	struct objstore_hdrs h = { .n = 0 };
-	struct body_sink *sink = &c->sinks[slotno];
-	char range[64];
-	int err;
-
-	snprintf(range, sizeof(range), "bytes=%llu-%llu",
-		 (unsigned long long)off, (unsigned long long)(off + len - 1));
-	err = objstore_hdrs_add(&h, c->os->ops->range_header, range);
-	r.hdrs = &h;
-	if (!err)
-		err = c->os->ops->request(c->os, &slot->req, &r);
-	if (!err) {
-		memset(sink, 0, sizeof(*sink));
-		sink->kind = BODY_SINK_FD;
-		sink->fd = c->fd;
-		sink->fd_off = off;
-		sink->fd_len = len;
-		slot->req.sink = sink;
-		err = req_slot_submit(c->os, slot, wait);
-	}
-	if (err) {
-		http_request_release(&slot->req);
-		return errbuf_set(eb, err, "cannot get '%s/%s': %s",
-				  c->os->url, c->key, strerror(-err));
-	}
-	return 0;
-}
-
-/* req_window_ops.harvest: a range must be a 206 whose Content-Range is
- * exactly the range asked, of an object of the expected size, with the
- * ETag of the others (one version of the object). A server that ignores
- * Range (200, or a body past the range: -EFBIG), or an object of another
- * size (416, another total) marks the download refused: the caller then
- * fetches it in one GET and sees what it is. */
-static int range_harvest(void *arg, struct req_slot *slot, unsigned slotno,
-			 int err, struct errbuf *eb)
-{
-	struct get_ranges_ctx *c = arg;
-	const struct http_resp *resp = &slot->req.resp;
-	uint64_t off = slot->idx * c->rsize;
-	uint64_t len = MIN(c->rsize, c->size - off);
-
-	(void)slotno;
-	c->info->attempts = MAX(c->info->attempts, slot->req.attempts);
-	if (err)
-		return err;
-	if (slot->req.result == -EFBIG || resp->status == 416 ||
-	    (!slot->req.result &&
-	     (resp->status != 206 || !resp->has_range ||
-	      resp->range_first != off || resp->range_last != off + len - 1 ||
-	      resp->range_total != c->size || !resp->etag[0]))) {
-		c->refused = true;
-		return -EPROTO;
-	}
-	if (slot->req.result)
-		return objstore_fail(c->os, &slot->req, "get", c->key, eb);
-	if (!c->have_etag) {
-		struct http_resp obj = *resp;
-
-		snprintf(c->etag, sizeof(c->etag), "%s", resp->etag);
-		c->have_etag = true;
-		/* a range's Content-MD5 (Azure) is not the object's; the
-		 * blob's comes as x-ms-blob-content-md5 */
-		snprintf(obj.content_md5, sizeof(obj.content_md5), "%s",
-			 resp->blob_content_md5);
-		objstore_info_from_resp(&obj, c->info);
-	} else if (strcmp(c->etag, resp->etag)) {
-		return errbuf_set(eb, -EAGAIN, "object '%s/%s' changed while "
-				  "being read (ETag %s, then %s)", c->os->url,
-				  c->key, c->etag, resp->etag);
-	}
-	return 0;
-}
-
-int objstore_get_file(struct objstore *os, const char *key, int fd,
-		      uint64_t size, struct objstore_info *info,
-		      struct errbuf *eb)
-{
-	static const struct req_window_ops wops = { range_submit,
-						    range_harvest };
-	struct errbuf local = ERRBUF_INIT;
-	struct body_sink whole = { .kind = BODY_SINK_FD, .fd = fd };
-	struct get_ranges_ctx c = { .os = os, .key = key, .fd = fd,
-				    .size = size };
-	struct objstore_info dummy;
-	char fk[OBJSTORE_KEY_MAX + 1];
-	unsigned window;
-	int err;
-
-	if (!os || fd < 0)
-		return -EINVAL;
-	err = check_key(os, key, eb);
-	if (err)
-		return err;
-	window = os->cfg.transfers ? os->cfg.transfers : 1;
-	c.rsize = os->cfg.part_size ? os->cfg.part_size : size;
-	if (size <= os->cfg.multipart_threshold || size <= c.rsize ||
-	    window < 2)
-		return objstore_get(os, key, 0, 0, &whole, info, eb);
-	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
-	if (err)
-		return err;
-	c.fk = fk;
-	c.info = info ? info : &dummy;
-	memset(c.info, 0, sizeof(*c.info));
-	c.sinks = calloc(window, sizeof(*c.sinks));
-	if (!c.sinks)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	err = req_window_run((size + c.rsize - 1) / c.rsize, window, &wops,
-			     &c, &local);
-	free(c.sinks);
-	if (c.refused) {
-		/* not the object the listing said, or no Range support: one
-		 * GET of whatever is there (the caller checks its size) */
-		if (ftruncate(fd, 0) < 0)
-			return errbuf_set(eb, -errno, "cannot truncate a temp "
-					  "file: %s", strerror(errno));
-		return objstore_get(os, key, 0, 0, &whole, info, eb);
-	}
-	if (err)
-		return errbuf_set(eb, err, "%s", local.msg);
-	c.info->size = size;
-	return 0;
-}
-
-int objstore_head(struct objstore *os, const char *key,
-		  struct objstore_info *info, struct errbuf *eb)
-{
-	struct objstore_info dummy;
-	int err;
-
-	if (!os)
-		return -EINVAL;
-	err = check_key(os, key, eb);
-	if (err)
-		return err;
-	memset(info ? info : &dummy, 0, sizeof(dummy));
-	return fetch(os, "HEAD", key, 0, 0, NULL, info ? info : &dummy, eb);
 }
 
 struct list_ctx {
@@ -1021,7 +437,7 @@ int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
 
 	if (!os)
 		return -EINVAL;
-	err = check_key(os, key, eb);
+	err = objstore_check_key(os, key, eb);
 	if (!err)
 		err = objstore_full_key(os, key, fk, sizeof(fk), eb);
 	if (err)
@@ -1091,7 +507,7 @@ int objstore_del_many(struct objstore *os, const char *const *keys,
 	if (!os || (n && !keys))
 		return -EINVAL;
 	for (i = 0; i < n; i++) {
-		err = check_key(os, keys[i], eb);
+		err = objstore_check_key(os, keys[i], eb);
 		if (err)
 			return err;
 	}
@@ -1111,9 +527,9 @@ int objstore_copy(struct objstore *os, const char *src_key,
 
 	if (!os)
 		return -EINVAL;
-	err = check_key(os, src_key, eb);
+	err = objstore_check_key(os, src_key, eb);
 	if (!err)
-		err = check_key(os, dst_key, eb);
+		err = objstore_check_key(os, dst_key, eb);
 	return err ? err : os->ops->copy(os, os, src_key, dst_key, NULL, eb);
 }
 
@@ -1127,9 +543,9 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		return -EINVAL;
 	if (dst->ops != src->ops)
 		return -EXDEV;
-	err = check_key(src, src_key, eb);
+	err = objstore_check_key(src, src_key, eb);
 	if (!err)
-		err = check_key(dst, dst_key, eb);
+		err = objstore_check_key(dst, dst_key, eb);
 	return err ? err : dst->ops->copy(dst, src, src_key, dst_key, if_match,
 					  eb);
 }

@@ -1,4 +1,4 @@
-/* objstore_impl: what the backends (s3.c, azure.c) share with objstore.c;
+/* objstore_impl: what the backends (s3.c, azure.c) share with objstore*.c;
  * private to net/. */
 #ifndef SNAP_OBJSTORE_IMPL_H
 #define SNAP_OBJSTORE_IMPL_H
@@ -59,7 +59,7 @@ struct objstore_req {
 
 /* A backend: the hooks that differ between the services. Everything
  * else (single put, get, head, delete, listing pages, parallel deletes,
- * multipart windows) is written once in objstore.c on these hooks. Every
+ * multipart windows) is written once in objstore*.c on these hooks. Every
  * hook is required unless it says "may be NULL". Hooks run on the
  * caller's thread; errors are -errno, with a message in eb where eb is
  * passed. */
@@ -73,12 +73,12 @@ struct objstore_ops {
 	const char *range_header;  /* "Range", or Azure's "x-ms-range" */
 	/* a single-part object's ETag is its hex MD5 (S3) */
 	bool etag_is_md5;
-	/* Headers of a single-request put besides Content-MD5 (objstore.c
+	/* Headers of a single-request put besides Content-MD5 (objstore_put.c
 	 * sends it): the object's type and metadata (mtime, objmeta.h). */
 	int (*put_headers)(struct objstore *os,
 			   const struct objstore_put_opts *po,
 			   struct objstore_hdrs *h);
-	/* larger bodies, through objstore.c's sliding window (below) */
+	/* larger bodies, through objstore_put.c's sliding window (below) */
 	const struct objstore_parts_ops *parts;
 	/* Listing: one page's query (list-type, prefix fp, page size ps
 	 * and the previous page's marker, both NULL when unset; values are
@@ -115,7 +115,7 @@ int azure_open(struct objstore **out, const char *container,
  * block list), driven by objstore_put for a body past the multipart
  * threshold: the parts are sent in a sliding window of cfg.transfers
  * requests (a new part goes out as soon as one completes), each with its
- * Content-MD5. The driver, written once in objstore.c, reads each part's
+ * Content-MD5. The driver, written once in objstore_put.c, reads each part's
  * MD5, submits, gathers failures and calls abort; the hooks only say
  * what each request is. fk is the full key, key the caller's (for
  * messages). */
@@ -158,6 +158,10 @@ int objstore_check_option_keys(const struct json_opts *o,
 /* Storage option key if set and non-empty, else env1, else env2. */
 const char *objstore_opt_or_env(const struct json_opts *o, const char *key,
 				const char *env1, const char *env2);
+
+/* 0, or -EINVAL with a message naming the store when key is empty. */
+int objstore_check_key(const struct objstore *os, const char *key,
+		       struct errbuf *eb);
 
 /* Full key = prefix + key, checked against OBJSTORE_KEY_MAX. */
 int objstore_full_key(const struct objstore *os, const char *key, char *out,
