@@ -3,17 +3,12 @@
 #include "objstore.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "compiler.h"
-#include "digest.h"
-#include "http_status.h"
-#include "log.h"
-#include "objmeta.h"
 #include "objstore_impl.h"
 #include "objstore_window.h"
 

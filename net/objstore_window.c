@@ -3,16 +3,9 @@
 
 #include <errno.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "compiler.h"
-#include "digest.h"
-#include "http_status.h"
-#include "log.h"
-#include "objmeta.h"
 #include "objstore_impl.h"
 
 #include "banned.h"
