@@ -94,10 +94,10 @@ struct get_ranges_ctx {
 	struct objstore_info *info;
 };
 
-/* req_window_ops.submit: GET range slot->idx into its part of the file;
- * its sink refuses a byte past the range. */
-static int range_submit(void *arg, struct req_slot *slot, unsigned slotno,
-			struct http_wait *wait, struct errbuf *eb)
+/* objstore_window_ops.submit: GET range slot->idx into its part of the
+ * file; its sink refuses a byte past the range. */
+static int range_submit(void *arg, struct objstore_slot *slot,
+			unsigned slotno, struct http_wait *wait, struct errbuf *eb)
 {
 	struct get_ranges_ctx *c = arg;
 	uint64_t off = slot->idx * c->rsize;
@@ -121,7 +121,7 @@ static int range_submit(void *arg, struct req_slot *slot, unsigned slotno,
 		sink->fd_off = off;
 		sink->fd_len = len;
 		slot->req.sink = sink;
-		err = req_slot_submit(c->os, slot, wait);
+		err = objstore_slot_submit(c->os, slot, wait);
 	}
 	if (err) {
 		http_request_release(&slot->req);
@@ -131,14 +131,14 @@ static int range_submit(void *arg, struct req_slot *slot, unsigned slotno,
 	return 0;
 }
 
-/* req_window_ops.harvest: a range must be a 206 whose Content-Range is
- * exactly the range asked, of an object of the expected size, with the
+/* objstore_window_ops.harvest: a range must be a 206 whose Content-Range
+ * is exactly the range asked, of an object of the expected size, with the
  * ETag of the others (one version of the object). A server that ignores
  * Range (200, or a body past the range: -EFBIG), or an object of another
  * size (416, another total) marks the download refused: the caller then
  * fetches it in one GET and sees what it is. */
-static int range_harvest(void *arg, struct req_slot *slot, unsigned slotno,
-			 int err, struct errbuf *eb)
+static int range_harvest(void *arg, struct objstore_slot *slot,
+			 unsigned slotno, int err, struct errbuf *eb)
 {
 	struct get_ranges_ctx *c = arg;
 	const struct http_resp *resp = &slot->req.resp;
@@ -181,8 +181,8 @@ int objstore_get_file(struct objstore *os, const char *key, int fd,
 		      uint64_t size, struct objstore_info *info,
 		      struct errbuf *eb)
 {
-	static const struct req_window_ops wops = { range_submit,
-						    range_harvest };
+	static const struct objstore_window_ops wops = { range_submit,
+							 range_harvest };
 	struct errbuf local = ERRBUF_INIT;
 	struct body_sink whole = { .kind = BODY_SINK_FD, .fd = fd };
 	struct get_ranges_ctx c = { .os = os, .key = key, .fd = fd,
@@ -211,8 +211,8 @@ int objstore_get_file(struct objstore *os, const char *key, int fd,
 	c.sinks = calloc(window, sizeof(*c.sinks));
 	if (!c.sinks)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	err = req_window_run((size + c.rsize - 1) / c.rsize, window, &wops,
-			     &c, &local);
+	err = objstore_window_run((size + c.rsize - 1) / c.rsize, window,
+				  &wops, &c, &local);
 	free(c.sinks);
 	if (c.refused) {
 		/* not the object the listing said, or no Range support: one

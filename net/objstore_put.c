@@ -56,9 +56,9 @@ static int body_read_failed(struct objstore *os, const char *key, int err,
 			  os->url, key, strerror(-err));
 }
 
-/* req_window_ops.submit: read part slot->idx's MD5, build, send. */
-static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
-		       struct http_wait *wait, struct errbuf *eb)
+/* objstore_window_ops.submit: read part slot->idx's MD5, build, send. */
+static int part_submit(void *arg, struct objstore_slot *slot,
+		       unsigned slotno, struct http_wait *wait, struct errbuf *eb)
 {
 	struct put_parts_ctx *c = arg;
 	uint64_t off = slot->idx * c->psize;
@@ -76,7 +76,7 @@ static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
 			    md5, &slot->req);
 	if (!err) {
 		slot->req.src = slice;
-		err = req_slot_submit(c->os, slot, wait);
+		err = objstore_slot_submit(c->os, slot, wait);
 	}
 	if (err) {
 		http_request_release(&slot->req);
@@ -87,10 +87,10 @@ static int part_submit(void *arg, struct req_slot *slot, unsigned slotno,
 	return 0;
 }
 
-/* req_window_ops.harvest: the first failure is the error, the others
+/* objstore_window_ops.harvest: the first failure is the error, the others
  * are recorded by the backend (S3 keeps each part's ETag). */
-static int part_harvest(void *arg, struct req_slot *slot, unsigned slotno,
-			int err, struct errbuf *eb)
+static int part_harvest(void *arg, struct objstore_slot *slot,
+			unsigned slotno, int err, struct errbuf *eb)
 {
 	struct put_parts_ctx *c = arg;
 
@@ -110,8 +110,8 @@ static int put_parts(struct objstore *os, const char *fk, const char *key,
 		     const struct objstore_put_opts *po, const uint8_t md5[16],
 		     struct objstore_info *info, struct errbuf *eb)
 {
-	static const struct req_window_ops wops = { part_submit,
-						    part_harvest };
+	static const struct objstore_window_ops wops = { part_submit,
+							 part_harvest };
 	const struct objstore_parts_ops *pops = os->ops->parts;
 	struct put_parts_ctx c = { .os = os, .pops = pops, .fk = fk,
 				   .key = key, .src = src, .info = info };
@@ -123,8 +123,8 @@ static int put_parts(struct objstore *os, const char *fk, const char *key,
 	err = pops->begin(os, fk, key, po, md5, nparts, &c.upload, eb);
 	if (err)
 		goto out;
-	err = req_window_run(nparts, os->cfg.transfers ?
-			     os->cfg.transfers : 1, &wops, &c, eb);
+	err = objstore_window_run(nparts, os->cfg.transfers ?
+				  os->cfg.transfers : 1, &wops, &c, eb);
 	if (!err)
 		err = pops->complete(os, c.upload, fk, key, nparts, po, md5,
 				     eb);

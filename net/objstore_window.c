@@ -10,21 +10,21 @@
 
 #include "banned.h"
 
-static void req_slot_finished(struct http_request *req)
+static void slot_finished(struct http_request *req)
 {
-	struct req_slot *slot = (struct req_slot *)req;
+	struct objstore_slot *slot = (struct objstore_slot *)req;
 
 	atomic_store(&slot->finished, true);
 }
 
 /* Submit slot->req (built by the caller) in the window. */
-int req_slot_submit(struct objstore *os, struct req_slot *slot,
-		    struct http_wait *wait)
+int objstore_slot_submit(struct objstore *os, struct objstore_slot *slot,
+			 struct http_wait *wait)
 {
 	int err;
 
 	slot->req.wait = wait;
-	slot->req.done = req_slot_finished;
+	slot->req.done = slot_finished;
 	atomic_store(&slot->finished, false);
 	err = http_multi_submit(os->hm, &slot->req);
 	if (!err)
@@ -35,11 +35,11 @@ int req_slot_submit(struct objstore *os, struct req_slot *slot,
 /* Run requests 0..n-1 in `window` slots; after the first error no new
  * request is submitted and the ones in flight are waited for. Returns
  * the first error. */
-int req_window_run(uint64_t n, unsigned window,
-		   const struct req_window_ops *ops, void *arg,
-		   struct errbuf *eb)
+int objstore_window_run(uint64_t n, unsigned window,
+			const struct objstore_window_ops *ops, void *arg,
+			struct errbuf *eb)
 {
-	struct req_slot *slots;
+	struct objstore_slot *slots;
 	struct http_wait wait;
 	uint64_t next = 0;
 	unsigned i, busy;

@@ -14,33 +14,34 @@
  * completed takes the next number at once, so `window` requests stay in
  * flight until the last ones (not lock-step rounds). The submitting
  * thread sleeps in http_wait_below between completions. */
-struct req_slot {
+struct objstore_slot {
 	struct http_request req;   /* first: the done callback gets &req */
 	uint64_t idx;
 	bool busy;
 	atomic_bool finished;
 };
 
-struct req_window_ops {
-	/* build request idx into slot->req and submit it with wait and
-	 * req_slot_finished as its done; 0 or -errno (message in eb) */
-	int (*submit)(void *arg, struct req_slot *slot, unsigned slotno,
+struct objstore_window_ops {
+	/* build request idx into slot->req and submit it with
+	 * objstore_slot_submit(os, slot, wait); 0 or -errno (message in
+	 * eb) */
+	int (*submit)(void *arg, struct objstore_slot *slot, unsigned slotno,
 		      struct http_wait *wait, struct errbuf *eb);
 	/* take the finished slot's answer; err is the run's first error so
 	 * far (0: none), the return the new one */
-	int (*harvest)(void *arg, struct req_slot *slot, unsigned slotno,
+	int (*harvest)(void *arg, struct objstore_slot *slot, unsigned slotno,
 		       int err, struct errbuf *eb);
 };
 
 /* Submit slot->req (built by the caller) in the window. */
-int req_slot_submit(struct objstore *os, struct req_slot *slot,
-		    struct http_wait *wait);
+int objstore_slot_submit(struct objstore *os, struct objstore_slot *slot,
+			 struct http_wait *wait);
 
 /* Run requests 0..n-1 in `window` slots; after the first error no new
  * request is submitted and the ones in flight are waited for. Returns
  * the first error. */
-int req_window_run(uint64_t n, unsigned window,
-		   const struct req_window_ops *ops, void *arg,
-		   struct errbuf *eb);
+int objstore_window_run(uint64_t n, unsigned window,
+			const struct objstore_window_ops *ops, void *arg,
+			struct errbuf *eb);
 
 #endif
