@@ -14,6 +14,7 @@ struct bqueue {
 	size_t capacity;
 	size_t head;  /* next pop */
 	size_t count;
+	size_t waiting;  /* consumers blocked in a pop (woken or not) */
 	bool closed;
 	bool aborted;
 	void **items;
@@ -71,13 +72,23 @@ int bqueue_push(struct bqueue *q, void *item)
 	return ret;
 }
 
+/* With the lock held: sleep until a push or close. A consumer counts
+ * as waiting until it has the lock again, so the item a push woke it
+ * for is not taken by a try-pop meanwhile. */
+static void wait_not_empty(struct bqueue *q)
+{
+	q->waiting++;
+	pthread_cond_wait(&q->not_empty, &q->lock);
+	q->waiting--;
+}
+
 int bqueue_pop(struct bqueue *q, void **out)
 {
 	int ret;
 
 	pthread_mutex_lock(&q->lock);
 	while (q->count == 0 && !q->closed && !q->aborted)
-		pthread_cond_wait(&q->not_empty, &q->lock);
+		wait_not_empty(q);
 	if (q->aborted) {
 		ret = -ECANCELED;
 	} else if (q->count == 0) {
@@ -135,7 +146,7 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 		return -EINVAL;
 	pthread_mutex_lock(&q->lock);
 	while (q->count == 0 && !q->closed && !q->aborted)
-		pthread_cond_wait(&q->not_empty, &q->lock);
+		wait_not_empty(q);
 	ret = q->aborted ? -ECANCELED :
 	      (int)take_locked(q, out, max, weight, budget);
 	pthread_mutex_unlock(&q->lock);
@@ -161,11 +172,26 @@ int bqueue_try_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 	if (q->aborted) {
 		ret = -ECANCELED;
 	} else {
-		ret = (int)take_locked(q, out, max, weight, budget);
-		*ended = !ret && q->closed;
+		/* leave one item to each consumer blocked in a pop */
+		size_t spare = q->count > q->waiting ?
+			       q->count - q->waiting : 0;
+
+		ret = spare ? (int)take_locked(q, out, max < spare ? max :
+					       spare, weight, budget) : 0;
+		*ended = !ret && !q->count && q->closed;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ret;
+}
+
+size_t bqueue_waiting(struct bqueue *q)
+{
+	size_t n;
+
+	pthread_mutex_lock(&q->lock);
+	n = q->waiting;
+	pthread_mutex_unlock(&q->lock);
+	return n;
 }
 
 void bqueue_close(struct bqueue *q)

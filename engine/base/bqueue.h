@@ -36,9 +36,13 @@ int bqueue_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 			      uint64_t (*weight)(const void *item),
 			      uint64_t budget);
 
-/* Like bqueue_pop_batch without blocking: the count (>= 1), 0 when the
- * queue is empty right now (*ended tells whether it is also closed: the
- * end of the stream), or -ECANCELED. */
+/* Like bqueue_pop_batch without blocking, for a consumer that takes
+ * more work while it is busy: the count (>= 1), 0 when nothing is spare
+ * right now (*ended tells whether the queue is also empty and closed:
+ * the end of the stream), or -ECANCELED. Items are spare beyond one for
+ * each consumer blocked in a pop: a busy worker never takes the item an
+ * idle one was woken for (two large files to two workers, not both in
+ * one worker's lanes, where they would be hashed one after the other). */
 int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 			 bool *ended);
 
@@ -46,6 +50,10 @@ int bqueue_try_pop_batch(struct bqueue *q, void **out, size_t max,
 int bqueue_try_pop_batch_weighted(struct bqueue *q, void **out, size_t max,
 				  uint64_t (*weight)(const void *item),
 				  uint64_t budget, bool *ended);
+
+/* Consumers blocked in a pop right now (woken ones included until they
+ * run): for tests. */
+size_t bqueue_waiting(struct bqueue *q);
 
 /* Producers are done: consumers drain what is left, then see 0. */
 void bqueue_close(struct bqueue *q);

@@ -86,17 +86,11 @@ int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
 int shardq_try_pop_batch(struct shardq *s, size_t i, void **out,
 			 size_t max)
 {
-	size_t own = i % s->n, j;
 	bool ended;
-	int n;
 
-	for (j = 0; j < s->n; j++) {
-		n = bqueue_try_pop_batch(s->q[(own + j) % s->n], out, max,
-					 &ended);
-		if (n != 0)
-			return n;
-	}
-	return 0;
+	/* the own queue only: another's items are its worker's, who may
+	 * not have reached its pop yet (at the start of a run) */
+	return bqueue_try_pop_batch(s->q[i % s->n], out, max, &ended);
 }
 
 void shardq_close(struct shardq *s)

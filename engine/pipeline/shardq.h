@@ -24,8 +24,10 @@ int shardq_push(struct shardq *q, uint64_t key, void *item);
  * first and from the others when its own is empty, so one heavy shard
  * never leaves the other workers idle. */
 int shardq_pop_batch(struct shardq *q, size_t i, void **out, size_t max);
-/* Like shardq_pop_batch without blocking: the count, or 0 when every
- * queue is empty right now (or at its end), or -ECANCELED. */
+/* For a worker that takes more while it is busy: without blocking, from
+ * its own queue only (the others' items are for their workers, who take
+ * them at once or steal them when idle), what bqueue_try_pop_batch
+ * spares: the count, 0 when none right now, or -ECANCELED. */
 int shardq_try_pop_batch(struct shardq *q, size_t i, void **out,
 			 size_t max);
 void shardq_close(struct shardq *q);

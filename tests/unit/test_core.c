@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "bqueue.h"
 #include "entry.h"
@@ -219,6 +220,68 @@ static void test_bqueue_try_weighted(void)
 	bqueue_free(q);
 }
 
+struct sleeper {
+	struct bqueue *q;
+	void *got[8];
+	int n;
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *s = arg;
+
+	s->n = bqueue_pop_batch(s->q, s->got, 1);
+	return NULL;
+}
+
+/* A try-pop (a busy worker topping up its lanes) leaves one item to
+ * each consumer blocked in a pop: with one sleeper and two items pushed,
+ * it takes exactly one, whether the sleeper has run yet or not, and the
+ * sleeper gets the other. Without a sleeper it takes what there is. */
+static void test_bqueue_try_leaves_sleepers(void)
+{
+	struct sleeper s = { 0 };
+	bool ended;
+	void *out[8];
+	pthread_t t;
+	int i, n;
+
+	CHECK_EQ(bqueue_new(8, &s.q), 0);
+	CHECK_EQ(pthread_create(&t, NULL, sleeper_main, &s), 0);
+	for (i = 0; i < 10000 && bqueue_waiting(s.q) != 1; i++)
+		usleep(1000);
+	CHECK_EQ(bqueue_waiting(s.q), 1);
+	/* nothing to spare: the push is the sleeper's */
+	CHECK_EQ(bqueue_push(s.q, (void *)(uintptr_t)1), 0);
+	CHECK_EQ(bqueue_try_pop_batch(s.q, out, 8, &ended), 0);
+	CHECK(!ended);
+	pthread_join(t, NULL);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ((uintptr_t)s.got[0], 1);
+
+	CHECK_EQ(pthread_create(&t, NULL, sleeper_main, &s), 0);
+	for (i = 0; i < 10000 && bqueue_waiting(s.q) != 1; i++)
+		usleep(1000);
+	CHECK_EQ(bqueue_waiting(s.q), 1);
+	CHECK_EQ(bqueue_push(s.q, (void *)(uintptr_t)2), 0);
+	CHECK_EQ(bqueue_push(s.q, (void *)(uintptr_t)3), 0);
+	n = bqueue_try_pop_batch(s.q, out, 8, &ended);
+	CHECK_EQ(n, 1);
+	pthread_join(t, NULL);
+	CHECK_EQ(s.n, 1);
+	CHECK_EQ((uintptr_t)out[0] + (uintptr_t)s.got[0], 5);
+	CHECK_EQ(bqueue_waiting(s.q), 0);
+
+	/* no sleeper: everything is spare */
+	CHECK_EQ(bqueue_push(s.q, (void *)(uintptr_t)4), 0);
+	CHECK_EQ(bqueue_push(s.q, (void *)(uintptr_t)5), 0);
+	CHECK_EQ(bqueue_try_pop_batch(s.q, out, 8, &ended), 2);
+	bqueue_close(s.q);
+	CHECK_EQ(bqueue_try_pop_batch(s.q, out, 8, &ended), 0);
+	CHECK(ended);
+	bqueue_free(s.q);
+}
+
 int main(void)
 {
 	RUN_TEST(test_errbuf_first_wins);
@@ -230,5 +293,6 @@ int main(void)
 	RUN_TEST(test_bqueue);
 	RUN_TEST(test_bqueue_weighted);
 	RUN_TEST(test_bqueue_try_weighted);
+	RUN_TEST(test_bqueue_try_leaves_sleepers);
 	return test_finish();
 }
