@@ -2,6 +2,7 @@
 #include "shardq.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 struct shardq {
 	size_t n;
+	atomic_uint_fast64_t spread_next;  /* the next large file's queue */
 	struct bqueue *q[];
 };
 
@@ -138,8 +140,12 @@ uint64_t shardq_dir_key(const char *name, size_t len)
 	return fnv1a(name, slash ? (size_t)(slash - name) : 0);
 }
 
-uint64_t shardq_file_key(const char *name, size_t len, uint64_t size)
+int shardq_push_file(struct shardq *s, const char *name, size_t len,
+		     uint64_t size, void *item)
 {
-	return size >= SHARDQ_SPREAD_MIN ? fnv1a(name, len) :
-	       shardq_dir_key(name, len);
+	uint64_t key = size >= SHARDQ_SPREAD_MIN ?
+		       atomic_fetch_add(&s->spread_next, 1) :
+		       shardq_dir_key(name, len);
+
+	return shardq_push(s, key, item);
 }

@@ -38,13 +38,16 @@ int shardq_drain(struct shardq *q, void **out);
 /* FNV-1a of the directory part of a relative name ("" for top level). */
 uint64_t shardq_dir_key(const char *name, size_t len);
 
-/* Files of at least this many bytes are spread by their own name: their
- * copy time dwarfs the directory lock, and two large files in one
- * directory must not queue behind each other on one worker. */
+/* Files of at least this many bytes are spread over the queues in turn:
+ * their copy time dwarfs the directory lock, and two large files must
+ * not queue behind each other on one worker while another idles. */
 #define SHARDQ_SPREAD_MIN ((uint64_t)1 << 20)
 
-/* The key of a file to write: shardq_dir_key for small files, the whole
- * name for files of SHARDQ_SPREAD_MIN bytes or more. */
-uint64_t shardq_file_key(const char *name, size_t len, uint64_t size);
+/* Push a file to write: small files by shardq_dir_key (a directory's
+ * files on one worker), files of SHARDQ_SPREAD_MIN bytes or more to the
+ * queues in turn (by their names, two of 2 x 256 MiB landed on one
+ * worker for one name pair in four: twice the time). As shardq_push. */
+int shardq_push_file(struct shardq *q, const char *name, size_t len,
+		     uint64_t size, void *item);
 
 #endif

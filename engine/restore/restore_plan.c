@@ -348,9 +348,8 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		entry_free(copy);
 		return ret;
 	}
-	ret = shardq_push(r->queue, shardq_file_key(copy->name, copy->name_len,
-					       copy->size),
-			  copy);
+	ret = shardq_push_file(r->queue, copy->name, copy->name_len,
+			       copy->size, copy);
 	if (ret < 0) {
 		entry_free(copy);
 		return errbuf_set(eb, -ECANCELED, "stopped");

@@ -81,9 +81,8 @@ static struct job *job_make(const struct entry *e, enum job_kind kind,
 /* Queue j for the workers (which free it); freed here on a stop. */
 static int job_push(struct sync_run *r, struct job *j, struct errbuf *eb)
 {
-	if (shardq_push(r->jobs, shardq_file_key(j->e.name, j->e.name_len,
-					       j->e.size),
-			j) < 0) {
+	if (shardq_push_file(r->jobs, j->e.name, j->e.name_len, j->e.size,
+			     j) < 0) {
 		sync_job_free(j);
 		return errbuf_set(eb, -ECANCELED, "stopped");
 	}

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -796,27 +797,34 @@ static void test_pop_batch_mpmc(void)
 }
 
 /* Small files of one directory share a worker (one directory lock
- * holder); large files are spread by their own names. */
-static void test_shardq_file_key(void)
+ * holder); large files go to the workers in turn, whatever their names
+ * ("a" and "e" hash to one of four queues). */
+static void test_shardq_push_file(void)
 {
-	uint64_t a = shardq_file_key("d/a", 3, 10);
-	uint64_t b = shardq_file_key("d/b", 3, 10);
-	unsigned i, distinct = 0;
+	static int small[3], big[4];
+	static const char *const big_names[4] = { "a", "e", "d/a", "d/e" };
+	void *out[8];
+	struct shardq *q;
+	int i, n0, n1;
 
-	CHECK_EQ(a, b);
-	CHECK_EQ(a, shardq_dir_key("d/x", 3));
+	CHECK(shardq_dir_key("d/a", 3) == shardq_dir_key("d/x", 3));
 	CHECK(shardq_dir_key("d/a", 3) != shardq_dir_key("e/a", 3));
-	for (i = 0; i < 8; i++) {
-		char name[8] = { 'd', '/', 'b', 'i', 'g', (char)('0' + i) };
-
-		if (shardq_file_key(name, 6, SHARDQ_SPREAD_MIN) % 2 !=
-		    shardq_file_key("d/big0", 6, SHARDQ_SPREAD_MIN) % 2)
-			distinct++;
-	}
-	/* eight large files in one directory land on both of two workers */
-	CHECK(distinct > 0);
-	CHECK(shardq_file_key("d/big0", 6, SHARDQ_SPREAD_MIN) !=
-	      shardq_file_key("d/big1", 6, SHARDQ_SPREAD_MIN));
+	CHECK_EQ(shardq_new(2, 8, &q), 0);
+	CHECK_EQ(shardq_push_file(q, "d/a", 3, 10, &small[0]), 0);
+	CHECK_EQ(shardq_push_file(q, "d/b", 3, SHARDQ_SPREAD_MIN - 1,
+				  &small[1]), 0);
+	CHECK_EQ(shardq_push_file(q, "d/c", 3, 0, &small[2]), 0);
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(shardq_push_file(q, big_names[i],
+					  strlen(big_names[i]),
+					  SHARDQ_SPREAD_MIN << i, &big[i]), 0);
+	/* a worker's own queue only: the three small ones together, the
+	 * large ones two and two */
+	n0 = shardq_try_pop_batch(q, 0, out, 8);
+	n1 = shardq_try_pop_batch(q, 1, out, 8);
+	CHECK((n0 == 5 && n1 == 2) || (n0 == 2 && n1 == 5));
+	CHECK_EQ(shardq_try_pop_batch(q, 0, out, 8), 0);
+	shardq_free(q);
 }
 
 /* A worker whose own shard is empty takes from another rather than
@@ -860,7 +868,7 @@ int main(void)
 	RUN_TEST(test_pop_batch_blocking);
 	RUN_TEST(test_pop_batch_wakes_producers);
 	RUN_TEST(test_pop_batch_mpmc);
-	RUN_TEST(test_shardq_file_key);
+	RUN_TEST(test_shardq_push_file);
 	RUN_TEST(test_shardq_steal);
 	return test_finish();
 }
