@@ -11,25 +11,23 @@
  * goes to a worker, which keeps it only if the heap holds the object (a
  * new or pruned heap gets the content again). The snapshot is made
  * visible (rename) only after every heap object is durable (syncfs). The
- * first error aborts every stage; nothing partial is published. */
+ * first error aborts every stage; nothing partial is published.
+ *
+ * This file: the run and the writer stage; the scan stage is
+ * make_snapshot_scan.c, the hash workers make_snapshot_hash.c, what they
+ * share make_snapshot_impl.h. */
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "bqueue.h"
-#include "compiler.h"
 #include "engine.h"
 #include "filter.h"
-#include "hash_worker.h"
 #include "hasher.h"
 #include "heap.h"
 #include "objstore.h"
@@ -38,7 +36,6 @@
 #include "inner_roots.h"
 #include "ordered.h"
 #include "owners.h"
-#include "pysnap_reader.h"
 #include "progress.h"
 #include "scan.h"
 #include "snapshot_reader.h"
@@ -51,57 +48,14 @@
 #include "make_snapshot.h"
 #include "run_error.h"
 #include "fdio.h"
+#include "make_snapshot_impl.h"
 #include "banned.h"
 
 #define WINDOW 8192
 /* entries the writer takes from the window at once */
 #define WRITER_BATCH 256
-#define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
 
-/* ordered_slot.needs_work: what a worker does with the file */
-enum {
-	SLOT_HASH = 1,     /* read, hash and store it */
-	SLOT_CONFIRM = 2,  /* md5 from the previous snapshot: kept only if
-			    * the heap holds the object, else as SLOT_HASH */
-	SLOT_MTIME = 3,    /* nothing to hash: only the object's mtime
-			    * metadata to fetch (remote_tree_head) */
-};
-
-struct snap_run {
-	const struct engine_opts *o;
-	const struct make_snapshot_opts *mo;
-	struct logger *log;
-	struct run_stats *stats;
-	struct heap *heap;            /* NULL: hash only */
-	struct heap_verify *verify;   /* --verify-heap, else NULL */
-	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
-	struct ordered *win;
-	struct bqueue *jobs;          /* struct ordered_slot * */
-	unsigned hash_workers;        /* threads started on jobs */
-	/* hash workers with lanes holding a batch (lane_feed) */
-	atomic_uint lane_busy;
-	struct scanner *scanner;      /* local tree */
-	struct remote_tree *rtree;    /* or an object-store tree */
-	struct remote_scan *rscan;
-	/* its listing lacks the mtime metadata (S3): HEAD for it */
-	bool rtree_head_mtime;
-	struct filter *filter;
-	struct inner_roots inner;     /* heap/snap roots inside the tree */
-	struct snapshot_reader *prev;
-	struct entry prev_e;
-	bool prev_has;
-	int64_t racy_limit_ns;        /* reuse only if mtime < this */
-	bool prev_bad;                /* previous snapshot failed to verify */
-	bool prev_py;                 /* previous is the Python tool's */
-	struct errbuf prev_err;
-	unsigned xattr_ns;            /* enum xattr_ns to record, 0: none */
-	struct hasher *xattr_h;       /* scan thread: md5 of big xattr lists */
-	/* writer thread: the owners' names, asked once per id */
-	struct owner_cache *owners;
-	struct run_error err;
-};
-
-static void run_fail(struct snap_run *r, const struct errbuf *eb, int code)
+void snap_run_fail(struct snap_run *r, const struct errbuf *eb, int code)
 {
 	struct errbuf named = *eb;
 
@@ -112,699 +66,9 @@ static void run_fail(struct snap_run *r, const struct errbuf *eb, int code)
 	bqueue_abort(r->jobs);
 }
 
-static bool run_failed(struct snap_run *r)
+bool snap_run_failed(struct snap_run *r)
 {
 	return run_error_failed(&r->err);
-}
-
-static int prev_advance(struct snap_run *r, struct errbuf *eb)
-{
-	int ret;
-
-	entry_release(&r->prev_e);
-	r->prev_has = false;
-	if (!r->prev)
-		return 0;
-	ret = snapshot_reader_next(r->prev, &r->prev_e, eb);
-	if (ret < 0)
-		return ret;
-	r->prev_has = ret == 1;
-	return 0;
-}
-
-static bool can_reuse(const struct snap_run *r, const struct entry *p,
-		      const struct entry *e)
-{
-	if (p->type != ENTRY_FILE || e->type != ENTRY_FILE || !p->has_md5)
-		return false;
-	if (r->rtree)
-		/* object stores: the etag changes with every write (the
-		 * Python tool's rule) */
-		return p->size == e->size && p->etag && e->etag &&
-		       !strcmp(p->etag, e->etag);
-	if (r->prev_py) {
-		/* the Python tool's rule: its float mtime equals this scan's
-		 * as CPython computes st_mtime (its ctime and inode numbers
-		 * belong to the tree it scanned, not to this one) */
-		if (p->size != e->size ||
-		    !pysnap_mtime_matches(p->mtime_ns, e->mtime_ns))
-			return false;
-		/* created_ns comes from the snapshot's name (0 if unknown:
-		 * then nothing passes) */
-		return e->mtime_ns < r->racy_limit_ns;
-	}
-	if (p->size != e->size || p->mtime_ns != e->mtime_ns)
-		return false;
-	if (!r->mo->reuse_size_mtime_only &&
-	    (p->ctime_ns != e->ctime_ns || p->ino != e->ino) &&
-	    /* a chown moves the ctime and nothing else: an owner change
-	     * explains a new ctime, so the md5 stays (restic and git would
-	     * hash again; a chown -R of a migrated tree would then read
-	     * every byte) */
-	    (p->ino != e->ino || !entry_owner_differs(p, e)))
-		return false;
-	/* racy-clean rule: a file modified around the previous scan may
-	 * have changed again within the same timestamp tick */
-	return e->mtime_ns < r->racy_limit_ns;
-}
-
-/* The previous snapshot is verified while it is merged (one read instead
- * of two); if it turns out damaged, this run is abandoned before saving and
- * redone without it. */
-static void prev_failed(struct snap_run *r, const struct errbuf *eb)
-{
-	r->prev_bad = true;
-	r->prev_err = *eb;
-}
-
-/* Move the previous snapshot's cursor up to e: 1 when it is at e's name
- * (and type), else 0; -errno when the previous snapshot fails. */
-static int prev_seek(struct snap_run *r, const struct entry *e,
-		     struct errbuf *eb)
-{
-	int ret;
-
-	while (r->prev_has && entry_cmp(&r->prev_e, e) < 0) {
-		ret = prev_advance(r, eb);
-		if (ret < 0)
-			return ret;
-	}
-	return r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
-	       r->prev_e.type == e->type;
-}
-
-/* --verify-heap: the xattr object of e was in the heap already: read it
- * back and, when damaged, write it again from the list just read. */
-static int verify_xattrs(struct snap_run *r, const struct entry *e,
-			 struct errbuf *eb)
-{
-	char why[sizeof(eb->msg)], name[512], shown[1200];
-	const size_t cap = 64 * 1024;
-	void *buf = malloc(cap);
-	int fd = -1, ret;
-
-	if (!buf)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	ret = heap_verify_check(r->verify, &e->xattr_md5, r->xattr_h, buf,
-				cap, eb);
-	if (ret != 0) {
-		ret = ret < 0 ? ret : 0;
-		goto out;
-	}
-	memcpy(why, eb->msg, sizeof(why));
-	errbuf_clear(eb);
-	errbuf_quote_name(name, sizeof(name), e->name, e->name_len);
-	snprintf(shown, sizeof(shown), "%s/%s (its xattrs)", r->o->file_root,
-		 name);
-	fd = memfd_create("snapshooter-xattrs", MFD_CLOEXEC);
-	if (fd < 0 || write(fd, e->xattrs, e->xattrs_len) !=
-		      (ssize_t)e->xattrs_len || lseek(fd, 0, SEEK_SET) < 0) {
-		ret = errbuf_set(eb, fd < 0 ? -errno : -EIO, "cannot repair "
-				 "the heap object of '%s': memfd: %s", shown,
-				 strerror(fd < 0 ? errno : EIO));
-		goto out;
-	}
-	ret = heap_verify_repair(r->verify, &e->xattr_md5, why, fd, shown,
-				 r->xattr_h, buf, cap, eb);
-	if (ret == -ESTALE)  /* memory does not change: cannot happen */
-		ret = errbuf_set(eb, -EIO, "'%s' changed in memory", shown);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return ret;
-}
-
-/* Store e's encoded xattr list (its md5 known) and count it; with
- * --verify-heap an object already there is read back (verify_xattrs),
- * once per run for each list, like a content. */
-static int store_xattrs(struct snap_run *r, struct entry *e,
-			struct errbuf *eb)
-{
-	int ret, put;
-
-	if (r->verify) {
-		ret = heap_verify_claim(r->verify, &e->xattr_md5, eb);
-		if (ret < 0)
-			return ret;
-		if (ret == 0) {
-			stat_add(&r->stats->heap_objects_present, 1);
-			return 0;
-		}
-	}
-	put = heap_put_buf(r->heap, &e->xattr_md5, e->xattrs, e->xattrs_len,
-			   eb);
-	ret = put;
-	if (put == 0 && r->verify)
-		ret = verify_xattrs(r, e, eb);
-	if (r->verify)
-		heap_verify_settle(r->verify, &e->xattr_md5, ret >= 0);
-	if (ret < 0)
-		return ret;
-	stat_add(put ? &r->stats->heap_objects_written :
-		 &r->stats->heap_objects_present, 1);
-	if (put)
-		stat_add(&r->stats->bytes_written, e->xattrs_len);
-	return 0;
-}
-
-/* An encoded xattr list too big to go inline becomes a heap object
- * (named by its MD5 like any content, made durable with them before the
- * snapshot is published); the entry keeps its reference. Restore's
- * scratch record (no heap) only needs the MD5, to compare. */
-static int xattrs_to_heap(struct snap_run *r, struct entry *e,
-			  struct errbuf *eb)
-{
-	int ret;
-
-	if (!r->xattr_h) {
-		ret = hasher_new(&r->xattr_h, eb);
-		if (ret < 0)
-			return ret;
-	}
-	ret = hasher_digest(r->xattr_h, e->xattrs, e->xattrs_len,
-			    &e->xattr_md5, eb);
-	if (ret < 0)
-		return ret;
-	if (r->heap) {
-		ret = store_xattrs(r, e, eb);
-		if (ret < 0)
-			return ret;
-	}
-	e->has_xattr_ref = true;
-	free(e->xattrs);
-	e->xattrs = NULL;
-	return 0;
-}
-
-/* The xattrs of e: the previous snapshot's when the inode's ctime (which
- * every xattr change moves) and number are the same and outside the
- * racy window, so a no-change run makes no xattr call at all; else read
- * now. Returns 0, or -ESTALE when the previous snapshot failed (eb set),
- * other -errno on failure. */
-static int take_xattrs(struct snap_run *r, struct entry *e, struct errbuf *eb)
-{
-	const struct entry *p = &r->prev_e;
-	int ret;
-
-	ret = prev_seek(r, e, eb);
-	if (ret < 0) {
-		prev_failed(r, eb);
-		return -ESTALE;
-	}
-	/* --verify-heap reads them anew: their object is checked too */
-	if (ret == 1 && !r->prev_py && !r->verify && p->xattrs_known &&
-	    e->ctime_ns &&
-	    p->ctime_ns == e->ctime_ns && p->ino == e->ino &&
-	    e->ctime_ns < r->racy_limit_ns) {
-		if (!p->has_xattr_ref)
-			return entry_set_xattrs(e, p->xattrs, p->xattrs_len) ?
-			       errbuf_set(eb, -ENOMEM, "out of memory") : 0;
-		/* a heap object the heap may have lost: only if present */
-		ret = r->heap ? heap_has(r->heap, &p->xattr_md5, eb) : 1;
-		if (ret < 0)
-			return ret;
-		if (ret == 1) {
-			e->xattrs_known = true;
-			e->has_xattr_ref = true;
-			e->xattr_md5 = p->xattr_md5;
-			e->xattrs_len = p->xattrs_len;
-			return 0;
-		}
-	}
-	ret = scanner_xattrs(r->scanner, r->xattr_ns, e, eb);
-	if (ret < 0)
-		return ret;
-	if (e->xattrs_known && e->xattrs_len > XATTRS_INLINE_MAX)
-		return xattrs_to_heap(r, e, eb);
-	return 0;
-}
-
-/* Find the previous entry of e's name and take its md5 if trustworthy:
- * 1 the store gave the md5, 2 taken from the previous snapshot, 0 none. */
-static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
-{
-	int ret;
-
-	while (r->prev_has && entry_cmp(&r->prev_e, e) < 0) {
-		ret = prev_advance(r, eb);
-		if (ret < 0)
-			return ret;
-	}
-	if (e->has_md5)
-		return 1;  /* the store gave it: nothing to download */
-	if (r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
-	    can_reuse(r, &r->prev_e, e)) {
-		e->md5 = r->prev_e.md5;
-		e->has_md5 = true;
-		return 2;  /* counted once the heap is known to hold it */
-	}
-	return 0;
-}
-
-/* An S3 tree lists Last-Modified, not the object's mtime metadata: the
- * previous snapshot's mtime of the same object (same etag and size) saves
- * the HEAD, unless it was the Last-Modified itself (an object without the
- * metadata, or a snapshot made before it was read). The etag stays when
- * only metadata is rewritten (rclone touch): such a change is seen once
- * the content changes. */
-static void prev_mtime(struct snap_run *r, struct entry *e)
-{
-	const struct entry *p = &r->prev_e;
-
-	if (r->prev_has && entry_cmp(p, e) == 0 && p->type == ENTRY_FILE &&
-	    p->size == e->size && p->etag && e->etag &&
-	    !strcmp(p->etag, e->etag) &&
-	    p->mtime_ns / 1000000000LL != e->mtime_ns / 1000000000LL) {
-		e->mtime_ns = p->mtime_ns;
-		e->upload_mtime = false;
-	}
-}
-
-static int tree_next(struct snap_run *r, struct entry *e, struct errbuf *eb)
-{
-	if (r->rscan)
-		return remote_scan_next(r->rscan, e, eb);
-	return scanner_next(r->scanner, e, eb);
-}
-
-/* Object-store trees: a known md5 whose object the heap lacks still needs
- * the content (downloaded by a worker), unless --no-download-missing-files
- * says to record it as it is. */
-static int remote_needs_content(struct snap_run *r, const struct entry *e,
-				struct errbuf *eb)
-{
-	int ret;
-
-	if (!r->heap)
-		return 0;
-	ret = heap_has(r->heap, &e->md5, eb);
-	if (ret < 0)
-		return ret;
-	if (ret == 1)
-		return 0;
-	if (!r->mo->download_missing) {
-		stat_add(&r->stats->files_skipped, 1);
-		return 0;
-	}
-	return 1;
-}
-
-static void *scan_main(void *arg)
-{
-	struct snap_run *r = arg;
-	struct errbuf eb = ERRBUF_INIT;
-	struct entry e;
-	int ret;
-
-	while ((ret = tree_next(r, &e, &eb)) == 1) {
-		struct ordered_slot *slot;
-		bool hash, confirm, reused = false;
-
-		if (e.mtime_ns == INT64_MAX || e.mtime_ns == INT64_MIN) {
-			char shown[512];
-
-			errbuf_quote_name(shown, sizeof(shown), e.name,
-					  e.name_len);
-			ret = errbuf_set(&eb, -EOVERFLOW, "cannot record "
-					 "'%s/%s': its mtime is outside the "
-					 "years 1677-2262 that a snapshot "
-					 "(64-bit ns) holds", r->o->file_root,
-					 shown);
-			entry_release(&e);
-			break;
-		}
-		if (r->xattr_ns && r->scanner) {
-			ret = take_xattrs(r, &e, &eb);
-			if (ret < 0) {
-				entry_release(&e);
-				break;
-			}
-		}
-		hash = e.type == ENTRY_FILE;
-		confirm = false;
-		if (hash) {
-			ret = merge_prev(r, &e, &eb);
-			if (ret < 0) {
-				entry_release(&e);
-				prev_failed(r, &eb);
-				break;
-			}
-			reused = ret == 2;
-			hash = ret == 0;
-			if (!hash && r->rtree && r->verify) {
-				/* --verify-heap: the content is needed to
-				 * check (and repair) the object */
-				hash = true;
-			} else if (!hash && r->rtree) {
-				ret = remote_needs_content(r, &e, &eb);
-				if (ret < 0) {
-					entry_release(&e);
-					break;
-				}
-				hash = ret == 1;
-			} else if (reused && r->heap) {
-				/* a worker asks the heap (in batches) */
-				confirm = true;
-			}
-			if (reused && !hash && !confirm)
-				stat_add(&r->stats->md5_reused, 1);
-			if (e.upload_mtime && r->rtree_head_mtime)
-				prev_mtime(r, &e);
-		}
-		slot = ordered_reserve(r->win);
-		if (!slot) {
-			entry_release(&e);
-			ret = -ECANCELED;
-			break;
-		}
-		slot->entry = e;
-		if (!hash && !confirm &&
-		    !(e.upload_mtime && r->rtree_head_mtime)) {
-			ordered_complete(r->win, slot);
-			continue;
-		}
-		slot->needs_work = confirm ? SLOT_CONFIRM : hash ? SLOT_HASH :
-				   SLOT_MTIME;
-		if (bqueue_push(r->jobs, slot) < 0) {
-			/* aborted: hand the slot back so it is released */
-			ordered_complete(r->win, slot);
-			ret = -ECANCELED;
-			break;
-		}
-	}
-	/* the previous snapshot's checksum covers all of it: read it to the
-	 * end before any md5 taken from it may be saved */
-	while (ret == 0 && r->prev_has) {
-		ret = prev_advance(r, &eb);
-		if (ret < 0)
-			prev_failed(r, &eb);
-	}
-	if (ret < 0) {
-		if (r->prev_bad)
-			run_fail(r, &r->prev_err, -ESTALE);
-		else if (ret != -ECANCELED)
-			run_fail(r, &eb, ret);
-	} else {
-		ordered_close(r->win);
-		bqueue_close(r->jobs);
-	}
-	return NULL;
-}
-
-/* A batch is about one read arena of small files or one large file: a
- * worker never sits on two large files while another worker idles. */
-static uint64_t job_weight(const void *item)
-{
-	const struct ordered_slot *slot = item;
-
-	/* a confirmed md5 is one heap lookup; the rare miss is hashed in
-	 * the same batch all the same */
-	if (slot->needs_work == SLOT_CONFIRM ||
-	    slot->needs_work == SLOT_MTIME)
-		return HASH_FILE_WEIGHT;
-	return slot->entry.size + HASH_FILE_WEIGHT;
-}
-
-/* An md5 from the previous snapshot is only as good as the heap's copy of
- * the object: a new or pruned heap must get the content again. Looks up
- * the batch's SLOT_CONFIRM entries at once, counts the kept ones and
- * returns in items[] the entries that still need a hash (their count). */
-static int confirm_reused(struct snap_run *r, struct ordered_slot **slots,
-			  int n, struct entry **items, struct errbuf *eb)
-{
-	struct objid ids[HASH_BATCH_MAX];
-	unsigned char present[HASH_BATCH_MAX];
-	int i, m = 0, k = 0, ret;
-
-	for (i = 0; i < n; i++)
-		if (slots[i]->needs_work == SLOT_CONFIRM)
-			ids[m++] = slots[i]->entry.md5;
-	/* one thread: the workers already run side by side */
-	ret = m ? heap_has_many(r->heap, ids, (size_t)m, 1, present, eb) : 0;
-	if (ret < 0)
-		return ret;
-	m = 0;
-	for (i = 0; i < n; i++) {
-		struct entry *e = &slots[i]->entry;
-
-		if (slots[i]->needs_work == SLOT_MTIME)
-			continue;
-		if (slots[i]->needs_work == SLOT_CONFIRM) {
-			if (present[m++]) {
-				stat_add(&r->stats->md5_reused, 1);
-				continue;
-			}
-			e->has_md5 = false;
-		}
-		items[k++] = e;
-	}
-	return k;
-}
-
-/* S3 trees: the entries of the batch still without the object's mtime
- * metadata (not downloaded, or downloaded without it) ask for it by HEAD;
- * without metadata the Last-Modified stays. */
-static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
-			int n, struct errbuf *eb)
-{
-	struct remote_meta m;
-	int i, ret;
-
-	if (!r->rtree_head_mtime)
-		return 0;
-	for (i = 0; i < n; i++) {
-		struct entry *e = &slots[i]->entry;
-
-		if (!e->upload_mtime || e->type != ENTRY_FILE)
-			continue;
-		ret = remote_tree_head(r->rtree, e, &m, eb);
-		if (ret < 0)
-			return ret;
-		e->mtime_ns = m.mtime_ns;
-		e->upload_mtime = false;
-	}
-	return 0;
-}
-
-/* A hash worker with lanes (local trees, not --md5 openssl): every
- * batch it takes is hashed at once except its large files, which wait
- * in own[] for a place in the worker's lanes. While the lanes run, the
- * worker takes one more batch per round without waiting, so that the
- * large files of a tree where they are mixed with small ones still fill
- * the lanes, and the small ones are not held back. Each slot is
- * completed as soon as its file is done, so the writer never waits for a
- * whole window of large files. */
-struct lane_feed {
-	struct snap_run *r;
-	struct hash_worker *w;
-	struct entry *own[HASH_BATCH_MAX];
-	size_t nown, pos;
-	bool failed;                /* run_fail called: take no more */
-	struct errbuf *eb;
-};
-
-static void fail_batch(struct lane_feed *f, struct ordered_slot **slots,
-		       int n, int ret)
-{
-	/* fail before completing: the writer must not take an unhashed
-	 * entry for a result */
-	if (!f->failed)
-		run_fail(f->r, f->eb, ret);
-	f->failed = true;
-	ordered_complete_batch(f->r->win, slots, (size_t)n);
-}
-
-/* A popped batch: everything but the large files hashed now, their
- * slots completed; the large ones left in own[] (own[] must be empty).
- * 0, or -errno with the run failed and every slot of the batch done. */
-static int feed_take(struct lane_feed *f, struct ordered_slot **slots,
-		     int n)
-{
-	struct snap_run *r = f->r;
-	struct entry *items[HASH_BATCH_MAX], *rest[HASH_BATCH_MAX];
-	struct ordered_slot *others[HASH_BATCH_MAX];
-	size_t nrest = 0, nothers = 0;
-	int i, k, ret = 0;
-
-	f->nown = f->pos = 0;
-	if (r->o->interrupted && *r->o->interrupted)
-		k = errbuf_set(f->eb, -EINTR, "interrupted");
-	else
-		k = confirm_reused(r, slots, n, items, f->eb);
-	if (k < 0) {
-		fail_batch(f, slots, n, k);
-		return k;
-	}
-	for (i = 0; i < k; i++) {
-		if (hash_worker_lane_file(f->w, items[i]))
-			f->own[f->nown++] = items[i];
-		else
-			rest[nrest++] = items[i];
-	}
-	if (nrest)
-		ret = hash_worker_run(f->w, scanner_rootfd(r->scanner),
-				      r->o->file_root, rest, nrest, r->heap,
-				      r->stats, f->eb);
-	if (ret < 0) {
-		f->nown = 0;
-		fail_batch(f, slots, n, ret);
-		return ret;
-	}
-	for (i = 0; i < n; i++) {
-		size_t j;
-
-		for (j = 0; j < f->nown; j++)
-			if (&slots[i]->entry == f->own[j])
-				break;
-		if (j == f->nown)
-			others[nothers++] = slots[i];
-	}
-	ordered_complete_batch(r->win, others, nothers);
-	return 0;
-}
-
-static struct entry *feed_next(void *ctx)
-{
-	struct lane_feed *f = ctx;
-	struct ordered_slot *slots[HASH_BATCH_MAX];
-	void *batch[HASH_BATCH_MAX];
-	bool ended;
-	int n, i;
-
-	if (f->failed)
-		return NULL;
-	/* One batch per round while the lanes go on, but only while every
-	 * other worker has work too: a file taken here waits for a lane of
-	 * this worker's core, one another worker would start at once on
-	 * the other (restore and make-snapshot of 2 x 256 MiB alternated
-	 * with --md5 openssl: 1 in 2 runs took twice as long, both files
-	 * hashed one after the other by the first worker to run). */
-	if (f->pos == f->nown &&
-	    atomic_load(&f->r->lane_busy) >= f->r->hash_workers) {
-		n = bqueue_try_pop_batch_weighted(f->r->jobs, batch,
-						  HASH_BATCH_MAX, job_weight,
-						  HASH_ARENA_SIZE, &ended);
-		for (i = 0; i < n; i++)
-			slots[i] = batch[i];
-		if (n > 0)
-			feed_take(f, slots, n);
-	}
-	return f->pos < f->nown ? f->own[f->pos++] : NULL;
-}
-
-static void feed_done(void *ctx, struct entry *e, int ret)
-{
-	struct lane_feed *f = ctx;
-	struct ordered_slot *slot = container_of(e, struct ordered_slot,
-						 entry);
-
-	if (ret < 0)
-		fail_batch(f, &slot, 1, ret);
-	else
-		ordered_complete(f->r->win, slot);
-}
-
-/* The loop of a worker with lanes: a batch (waiting for it), then the
- * lanes while they have files. Returns when the queue ends or the run
- * failed. */
-static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
-			    struct errbuf *eb)
-{
-	struct lane_feed f = { .r = r, .w = w, .eb = eb };
-	struct hash_lane_source src = { feed_next, feed_done, &f };
-	struct ordered_slot *slots[HASH_BATCH_MAX];
-	void *batch[HASH_BATCH_MAX];
-	/* 2 descriptors per file: the file, its heap temp */
-	unsigned window = hash_lane_window(r->o->jobs, 2);
-	int n, i, ret;
-
-	while (!f.failed &&
-	       (n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
-					      job_weight,
-					      HASH_ARENA_SIZE)) > 0) {
-		for (i = 0; i < n; i++)
-			slots[i] = batch[i];
-		if (feed_take(&f, slots, n) < 0 || !f.nown)
-			continue;
-		atomic_fetch_add(&r->lane_busy, 1);
-		ret = hash_worker_run_lanes(w, scanner_rootfd(r->scanner),
-					    r->o->file_root, window, &src,
-					    r->heap, r->stats,
-					    r->o->interrupted, eb);
-		atomic_fetch_sub(&r->lane_busy, 1);
-		if (ret < 0 && !f.failed) {
-			run_fail(r, eb, ret);
-			f.failed = true;
-		}
-		/* stopped before the lanes took all of them */
-		while (f.pos < f.nown)
-			ordered_complete(r->win,
-					 container_of(f.own[f.pos++],
-						      struct ordered_slot,
-						      entry));
-	}
-}
-
-static void *hash_main(void *arg)
-{
-	struct snap_run *r = arg;
-	struct errbuf eb = ERRBUF_INIT;
-	struct hash_worker *w = NULL;
-	void *batch[HASH_BATCH_MAX];
-	struct ordered_slot *slots[HASH_BATCH_MAX];
-	struct entry *items[HASH_BATCH_MAX];
-	int n, i, ret;
-
-	ret = hash_worker_new(r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
-			      r->o->io == IO_MODE_URING ? IO_BACKEND_URING :
-			      IO_BACKEND_AUTO, r->o->md5, &w, &eb);
-	if (ret < 0) {
-		run_fail(r, &eb, ret);
-		return NULL;
-	}
-	hash_worker_skip_changing(w, r->mo->skip_changing);
-	ret = hash_worker_verify_heap(w, r->verify, &eb);
-	if (ret < 0) {
-		run_fail(r, &eb, ret);
-		hash_worker_free(w);
-		return NULL;
-	}
-	if (!r->rtree && hash_worker_has_lanes(w) &&
-	    hash_lane_window(r->o->jobs, 2) > 1) {
-		hash_lanes_main(r, w, &eb);
-		hash_worker_free(w);
-		return NULL;
-	}
-	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
-					       job_weight, HASH_ARENA_SIZE)) > 0) {
-		for (i = 0; i < n; i++)
-			slots[i] = batch[i];
-		if (r->o->interrupted && *r->o->interrupted)
-			ret = errbuf_set(&eb, -EINTR, "interrupted");
-		else
-			ret = confirm_reused(r, slots, n, items, &eb);
-		if (ret > 0)
-			ret = r->rtree ?
-			      hash_worker_run_remote(w, r->rtree, items,
-						     (size_t)ret, r->heap,
-						     r->stats, &eb) :
-			      hash_worker_run(w, scanner_rootfd(r->scanner),
-					      r->o->file_root, items,
-					      (size_t)ret, r->heap, r->stats,
-					      &eb);
-		if (ret >= 0 && r->rtree)
-			ret = fetch_mtimes(r, slots, n, &eb);
-		/* fail before completing: the writer must not take the
-		 * batch's unhashed entries for a result */
-		if (ret < 0)
-			run_fail(r, &eb, ret);
-		ordered_complete_batch(r->win, slots, (size_t)n);
-		if (ret < 0)
-			break;
-	}
-	hash_worker_free(w);
-	return NULL;
 }
 
 /* A remote heap's puts return 1 when queued: once its uploads are over,
@@ -819,79 +83,6 @@ static void uncount_unstored(struct heap *h, struct run_stats *stats)
 				       objs : stats->heap_objects_written;
 	stats->bytes_written -= bytes < stats->bytes_written ?
 				bytes : stats->bytes_written;
-}
-
-/* Did the store fail to answer (as opposed to giving damaged bytes)? */
-static bool is_outage(int err)
-{
-	return err == -ETIMEDOUT || err == -ECONNREFUSED ||
-	       err == -ECONNRESET || err == -EHOSTUNREACH ||
-	       err == -EAGAIN || err == -EACCES || err == -ECANCELED;
-}
-
-/* Open the previous snapshot for the merge (its checksum is verified as
- * the merge reads it to the end). A previous snapshot that cannot be
- * listed or fetched fails the run; a damaged one is a warning (every
- * file is hashed). */
-static int open_previous(struct snap_run *r, struct errbuf *eb)
-{
-	struct errbuf local = ERRBUF_INIT;
-	char *path = NULL;
-	int ret;
-
-	if (r->mo->previous_path) {
-		path = strdup(r->mo->previous_path);
-		if (!path)
-			return errbuf_set(eb, -ENOMEM, "out of memory");
-	} else {
-		log_info(r->log, "searching the latest snapshot in '%s'",
-			 r->o->snap_root);
-		ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
-		if (ret == -ENOENT) {
-			log_info(r->log, "no snapshot yet: every file is "
-				 "hashed");
-			return 0;  /* first snapshot */
-		}
-		/* a store that cannot be listed (down, refusing, a missing
-		 * bucket) is no reason to hash, and for an object-store
-		 * FILE_ROOT download, the whole tree: stop here */
-		if (ret < 0)
-			return errbuf_set(eb, ret, "%s", local.msg);
-	}
-	ret = snapstore_open_reader(r->ss, path, &r->prev, &local);
-	if (ret < 0 && is_outage(ret)) {
-		free(path);
-		return errbuf_set(eb, ret, "%s", local.msg);
-	}
-	if (ret < 0)
-		goto unusable;
-	/* only md5s are taken from it */
-	snapshot_reader_skip_owner_names(r->prev);
-	r->racy_limit_ns = snapshot_reader_header(r->prev)->created_ns -
-			   RACY_MARGIN_NS;
-	r->prev_py = snapshot_reader_header(r->prev)->format ==
-		     SNAPSHOT_FORMAT_JSONL_GZ;
-	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
-		r->racy_limit_ns = r->mo->racy_after_ns;
-	log_info(r->log, "reusing the md5s of unchanged files from '%s'",
-		 path);
-	free(path);
-	ret = prev_advance(r, &local);
-	if (ret < 0) {
-		snapshot_reader_free(r->prev);
-		r->prev = NULL;
-		goto unusable_logged;
-	}
-	return 0;
-unusable:
-	/* a damaged previous snapshot must not stop a new backup: say so
-	 * and hash everything */
-	free(path);
-unusable_logged:
-	log_warn(r->log, "previous snapshot not usable, hashing every file: %s",
-		 local.msg);
-	(void)eb;
-	return 0;
 }
 
 /* The writer stage's one interface over the two snapshot formats. */
@@ -1037,7 +228,7 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 	struct errbuf web = ERRBUF_INIT;
 	int ret;
 
-	if (e->type == ENTRY_FILE && !e->has_md5 && !run_failed(r)) {
+	if (e->type == ENTRY_FILE && !e->has_md5 && !snap_run_failed(r)) {
 		/* deleted between the scan and the read: the tree no
 		 * longer has it (rsync also just warns); or, with
 		 * --skip-changing, it never held still long enough */
@@ -1054,10 +245,10 @@ static void write_entry(struct snap_run *r, const struct snap_out *out,
 				 "left out", r->o->file_root, shown);
 		}
 		stat_add(&r->stats->files_skipped, 1);
-	} else if (out->w && !run_failed(r)) {
+	} else if (out->w && !snap_run_failed(r)) {
 		ret = add_entry(r, out, e, &web);
 		if (ret < 0)
-			run_fail(r, &web, ret);
+			snap_run_fail(r, &web, ret);
 	}
 }
 
@@ -1213,7 +404,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 			goto out;
 	}
 	if (o->snap_root && use_previous) {
-		ret = open_previous(&r, eb);
+		ret = snap_open_previous(&r, eb);
 		if (ret < 0)
 			goto out;
 	}
@@ -1318,17 +509,19 @@ static int make_snapshot_run(const struct engine_opts *o,
 	hash_threads = calloc(jobs, sizeof(*hash_threads));
 	r.hash_workers = jobs;
 	if (!hash_threads ||
-	    pthread_create(&scan_thread, NULL, scan_main, &r)) {
-		run_fail(&r, eb, errbuf_set(eb, -EAGAIN, "cannot start threads"));
+	    pthread_create(&scan_thread, NULL, snap_scan_main, &r)) {
+		snap_run_fail(&r, eb, errbuf_set(eb, -EAGAIN,
+						 "cannot start threads"));
 	} else {
 		scan_started = true;
 		for (i = 0; i < jobs; i++) {
-			if (pthread_create(&hash_threads[i], NULL, hash_main, &r))
+			if (pthread_create(&hash_threads[i], NULL,
+					   snap_hash_main, &r))
 				break;
 			started++;
 		}
 		if (!started)
-			run_fail(&r, eb, errbuf_set(eb, -EAGAIN,
+			snap_run_fail(&r, eb, errbuf_set(eb, -EAGAIN,
 						    "cannot start threads"));
 	}
 
@@ -1344,7 +537,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 		pthread_join(hash_threads[i], NULL);
 	progress_stop(&prog);
 
-	if (run_failed(&r)) {
+	if (snap_run_failed(&r)) {
 		struct errbuf first;
 
 		ret = run_error_take(&r.err, &first);

@@ -1,0 +1,100 @@
+/* make_snapshot_impl: what the files of make-snapshot share; private to
+ * engine/ops/.
+ *
+ *   make_snapshot.c       the run: stores, threads, the writer stage
+ *                         (snapshot records in scan order), publishing
+ *   make_snapshot_scan.c  the scan stage: the tree merged with the
+ *                         previous snapshot, md5 reuse, xattrs; opening
+ *                         the previous snapshot
+ *   make_snapshot_hash.c  the hash workers: batches, reused md5s
+ *                         confirmed against the heap, the MD5 lanes */
+#ifndef SNAP_MAKE_SNAPSHOT_IMPL_H
+#define SNAP_MAKE_SNAPSHOT_IMPL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine.h"
+#include "entry.h"
+#include "errbuf.h"
+#include "inner_roots.h"
+#include "run_error.h"
+
+#define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
+
+struct bqueue;
+struct filter;
+struct hasher;
+struct heap;
+struct heap_verify;
+struct logger;
+struct ordered;
+struct owner_cache;
+struct remote_scan;
+struct remote_tree;
+struct scanner;
+struct snapshot_reader;
+struct snapstore;
+
+/* ordered_slot.needs_work: what a worker does with the file */
+enum {
+	SLOT_HASH = 1,     /* read, hash and store it */
+	SLOT_CONFIRM = 2,  /* md5 from the previous snapshot: kept only if
+			    * the heap holds the object, else as SLOT_HASH */
+	SLOT_MTIME = 3,    /* nothing to hash: only the object's mtime
+			    * metadata to fetch (remote_tree_head) */
+};
+
+struct snap_run {
+	const struct engine_opts *o;
+	const struct make_snapshot_opts *mo;
+	struct logger *log;
+	struct run_stats *stats;
+	struct heap *heap;            /* NULL: hash only */
+	struct heap_verify *verify;   /* --verify-heap, else NULL */
+	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
+	struct ordered *win;
+	struct bqueue *jobs;          /* struct ordered_slot * */
+	unsigned hash_workers;        /* threads started on jobs */
+	/* hash workers with lanes holding a batch (lane_feed) */
+	atomic_uint lane_busy;
+	struct scanner *scanner;      /* local tree */
+	struct remote_tree *rtree;    /* or an object-store tree */
+	struct remote_scan *rscan;
+	/* its listing lacks the mtime metadata (S3): HEAD for it */
+	bool rtree_head_mtime;
+	struct filter *filter;
+	struct inner_roots inner;     /* heap/snap roots inside the tree */
+	struct snapshot_reader *prev;
+	struct entry prev_e;
+	bool prev_has;
+	int64_t racy_limit_ns;        /* reuse only if mtime < this */
+	bool prev_bad;                /* previous snapshot failed to verify */
+	bool prev_py;                 /* previous is the Python tool's */
+	struct errbuf prev_err;
+	unsigned xattr_ns;            /* enum xattr_ns to record, 0: none */
+	struct hasher *xattr_h;       /* scan thread: md5 of big xattr lists */
+	/* writer thread: the owners' names, asked once per id */
+	struct owner_cache *owners;
+	struct run_error err;
+};
+
+/* The first error ends the run: recorded (eb's message, else code's
+ * text) and every stage's queue aborted. Any thread. */
+void snap_run_fail(struct snap_run *r, const struct errbuf *eb, int code);
+bool snap_run_failed(struct snap_run *r);
+
+/* The scan thread (arg: the run): every entry of the tree, in order, into
+ * the window; those needing work also into the workers' queue. */
+void *snap_scan_main(void *arg);
+
+/* Open the previous snapshot for the scan's merge: 0 (also when there is
+ * none, or it is damaged: a warning, every file hashed), or -errno when
+ * the snapshot store cannot be listed or read (an outage). */
+int snap_open_previous(struct snap_run *r, struct errbuf *eb);
+
+/* A hash worker thread (arg: the run). */
+void *snap_hash_main(void *arg);
+
+#endif
