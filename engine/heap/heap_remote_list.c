@@ -1,0 +1,198 @@
+/* heap_remote_list: the listing of a heap in an object store (see
+ * heap_remote_list.h). */
+#include "heap_remote_list.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "heap_impl.h"
+#include "idset.h"
+#include "objid.h"
+#include "objstore.h"
+#include "banned.h"
+
+/* The format of a heap loaded from the cache file (not listed), for the
+ * writes and for the key a read asks for first: the first object of a
+ * listing of everything, then stop (one request). */
+static int peek_cb(void *arg, const struct objstore_entry *e)
+{
+	int *kind = arg;
+	struct objid id;
+
+	if (e->key_len <= 3 || e->key[2] != '/')
+		return 0;
+	*kind = heap_parse_object_name(e->key + 3, e->key_len - 3, &id);
+	return *kind ? 1 : 0;
+}
+
+int heap_remote_peek_gz(struct objstore *os, bool *gz, struct errbuf *eb)
+{
+	int kind = 0, ret;
+
+	/* small pages: the first heap object is usually the first key */
+	ret = objstore_list_paged(os, "", 16, peek_cb, &kind, eb);
+	if (ret == -ENOENT && objstore_may_create_bucket(os))
+		ret = 0;      /* no bucket yet: an empty heap */
+	*gz = kind == 2;
+	return ret;
+}
+
+/* Listing: one flat page first; a heap that does not fit in it is listed
+ * again as the prefixes "00/".."ff/" spread over a few threads. Why: the
+ * 256 prefix listings are what make a heap of millions of objects quick
+ * to list, but for a heap of a few hundred objects they are 256 requests
+ * instead of one (1 s per open on a local Swift, and every restore opens
+ * the heap three times). The flat page costs one request more on a big
+ * heap. */
+#define FLAT_LIST_MAX 1000         /* S3's page size: one ListObjectsV2 */
+
+struct lister {
+	struct objstore *os;
+	const struct heap_listing *sets;
+	atomic_uint next;          /* next prefix to list */
+	pthread_mutex_t lock;
+	int err;
+	struct errbuf eb;
+	atomic_uint_fast64_t ignored;
+	unsigned long flat_seen;   /* keys seen by the flat listing */
+};
+
+static int list_cb(void *arg, const struct objstore_entry *e);
+
+/* The flat listing's callback: the first FLAT_LIST_MAX keys, then stop. */
+static int flat_list_cb(void *arg, const struct objstore_entry *e)
+{
+	struct lister *l = arg;
+	int ret;
+
+	if (l->flat_seen >= FLAT_LIST_MAX)
+		return 1;
+	l->flat_seen++;
+	ret = list_cb(arg, e);
+	return ret < 0 ? ret : 0;
+}
+
+static int list_cb(void *arg, const struct objstore_entry *e)
+{
+	struct lister *l = arg;
+	struct objid id;
+	int kind, ret;
+
+	/* "ab/<32 hex>[.gz]" with ab the first two digits of the hex */
+	kind = e->key_len > 3 && e->key[2] == '/' ?
+	       heap_parse_object_name(e->key + 3, e->key_len - 3, &id) : 0;
+	if (!kind || strncmp(e->key, e->key + 3, 2)) {
+		atomic_fetch_add(&l->ignored, 1);
+		return 0;
+	}
+	ret = idset_add(l->sets->set, &id);
+	if (ret >= 0)
+		ret = idset_add(kind == 2 ? l->sets->gzset : l->sets->rawset, &id);
+	return ret < 0 ? ret : 0;
+}
+
+static void list_fail(struct lister *l, int ret, const struct errbuf *eb)
+{
+	pthread_mutex_lock(&l->lock);
+	if (!l->err) {
+		l->err = ret;
+		l->eb = *eb;
+		if (!eb->code)
+			snprintf(l->eb.msg, sizeof(l->eb.msg), "cannot list "
+				 "heap '%s': %s", objstore_url(l->os),
+				 strerror(-ret));
+	}
+	pthread_mutex_unlock(&l->lock);
+}
+
+static void *lister_main(void *arg)
+{
+	struct lister *l = arg;
+	unsigned p;
+
+	while ((p = atomic_fetch_add(&l->next, 1)) < 256) {
+		struct errbuf eb = ERRBUF_INIT;
+		char prefix[4];
+		int ret;
+
+		pthread_mutex_lock(&l->lock);
+		ret = l->err;
+		pthread_mutex_unlock(&l->lock);
+		if (ret)
+			break;
+		snprintf(prefix, sizeof(prefix), "%02x/", p);
+		ret = objstore_list(l->os, prefix, list_cb, l, &eb);
+		if (ret < 0)
+			list_fail(l, ret, &eb);
+	}
+	return NULL;
+}
+
+int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
+		     bool create, unsigned nthreads, struct logger *log,
+		     struct errbuf *eb)
+{
+	struct lister l;
+	pthread_t th[HEAP_LIST_THREADS_MAX];
+	unsigned started = 0, i;
+	int ret;
+
+	memset(&l, 0, sizeof(l));
+	l.os = os;
+	l.sets = sets;
+	pthread_mutex_init(&l.lock, NULL);
+	/* the flat page: it also tells whether the bucket exists */
+	ret = objstore_list(os, "", flat_list_cb, &l, &l.eb);
+	if (ret == -ENOENT && create) {
+		/* created with --create-bucket, else the error */
+		errbuf_clear(eb);
+		ret = objstore_bucket_missing(os, &l.eb);
+		if (ret < 0)
+			ret = errbuf_set(eb, ret, "cannot open heap '%s': %s",
+					 objstore_url(os), l.eb.msg);
+		goto out;
+	}
+	if (ret == -ENOENT) {
+		ret = errbuf_set(eb, ret, "heap '%s' does not exist (%s)",
+				 objstore_url(os), l.eb.msg);
+		goto out;
+	}
+	if (ret < 0) {
+		ret = errbuf_set(eb, ret, "%s", l.eb.msg);
+		goto out;
+	}
+	if (l.flat_seen < FLAT_LIST_MAX)
+		goto counted;      /* the whole heap was in the flat page */
+	/* a big heap: list it all again by prefix, side by side (ids seen
+	 * twice are added once; the ignored keys are counted again) */
+	atomic_store(&l.ignored, 0);
+	if (nthreads > HEAP_LIST_THREADS_MAX)
+		nthreads = HEAP_LIST_THREADS_MAX;
+	log_debug(log, "listing heap '%s' with %u threads",
+		  objstore_url(os), nthreads);
+	for (i = 0; i < nthreads; i++) {
+		if (pthread_create(&th[i], NULL, lister_main, &l))
+			break;
+		started++;
+	}
+	if (!started)
+		lister_main(&l);
+	for (i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	ret = l.err;
+	if (ret) {
+		errbuf_set(eb, ret, "%s", l.eb.msg);
+		goto out;
+	}
+counted:
+	if (atomic_load(&l.ignored))
+		log_debug(log, "heap '%s': ignored %llu keys that are not "
+			  "objects", objstore_url(os),
+			  (unsigned long long)atomic_load(&l.ignored));
+out:
+	pthread_mutex_destroy(&l.lock);
+	return ret;
+}
