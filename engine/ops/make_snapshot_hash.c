@@ -181,13 +181,13 @@ static struct entry *feed_next(void *ctx)
 	if (f->failed)
 		return NULL;
 	/* One batch per round while the lanes go on, but only while every
-	 * other worker has work too: a file taken here waits for a lane of
-	 * this worker's core, one another worker would start at once on
-	 * the other (restore and make-snapshot of 2 x 256 MiB alternated
-	 * with --md5 openssl: 1 in 2 runs took twice as long, both files
+	 * other worker holds a batch too: a file taken here waits for a
+	 * lane of this worker's core, where an idle worker would start it
+	 * at once on the other (make-snapshot of 2 x 256 MiB: 1 run in 2
+	 * took twice as long with --md5 auto as with openssl, both files
 	 * hashed one after the other by the first worker to run). */
 	if (f->pos == f->nown &&
-	    atomic_load(&f->r->lane_busy) >= f->r->hash_workers) {
+	    atomic_load(&f->r->workers_busy) >= f->r->hash_workers) {
 		n = bqueue_try_pop_batch_weighted(f->r->jobs, batch,
 						  HASH_BATCH_MAX, job_weight,
 						  HASH_ARENA_SIZE, &ended);
@@ -229,26 +229,29 @@ static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 	       (n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
 					      job_weight,
 					      HASH_ARENA_SIZE)) > 0) {
+		/* busy from here until the next blocking pop, small
+		 * files or lanes */
+		atomic_fetch_add(&r->workers_busy, 1);
 		for (i = 0; i < n; i++)
 			slots[i] = batch[i];
-		if (feed_take(&f, slots, n) < 0 || !f.nown)
-			continue;
-		atomic_fetch_add(&r->lane_busy, 1);
-		ret = hash_worker_run_lanes(w, scanner_rootfd(r->scanner),
-					    r->o->file_root, window, &src,
-					    r->heap, r->stats,
-					    r->o->interrupted, eb);
-		atomic_fetch_sub(&r->lane_busy, 1);
-		if (ret < 0 && !f.failed) {
-			snap_run_fail(r, eb, ret);
-			f.failed = true;
+		if (feed_take(&f, slots, n) == 0 && f.nown) {
+			ret = hash_worker_run_lanes(w,
+						    scanner_rootfd(r->scanner),
+						    r->o->file_root, window,
+						    &src, r->heap, r->stats,
+						    r->o->interrupted, eb);
+			if (ret < 0 && !f.failed) {
+				snap_run_fail(r, eb, ret);
+				f.failed = true;
+			}
+			/* stopped before the lanes took all of them */
+			while (f.pos < f.nown)
+				ordered_complete(r->win,
+						 container_of(f.own[f.pos++],
+							      struct ordered_slot,
+							      entry));
 		}
-		/* stopped before the lanes took all of them */
-		while (f.pos < f.nown)
-			ordered_complete(r->win,
-					 container_of(f.own[f.pos++],
-						      struct ordered_slot,
-						      entry));
+		atomic_fetch_sub(&r->workers_busy, 1);
 	}
 }
 

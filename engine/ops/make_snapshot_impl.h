@@ -57,8 +57,8 @@ struct snap_run {
 	struct ordered *win;
 	struct bqueue *jobs;          /* struct ordered_slot * */
 	unsigned hash_workers;        /* threads started on jobs */
-	/* hash workers with lanes holding a batch (lane_feed) */
-	atomic_uint lane_busy;
+	/* hash workers holding a batch (lanes: between two blocking pops) */
+	atomic_uint workers_busy;
 	struct scanner *scanner;      /* local tree */
 	struct remote_tree *rtree;    /* or an object-store tree */
 	struct remote_scan *rscan;
