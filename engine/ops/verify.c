@@ -13,8 +13,10 @@
  *      sizes of the damaged objects, then the files of that tree with one
  *      of those sizes are hashed and the matching ones written back.
  * Damage is reported, not returned: the run fails (-errno) only when it
- * cannot tell (a store unreachable, a read error that is not damage). */
+ * cannot tell (a store unreachable, a read error that is not damage).
+ * Step 4 is verify_repair.c; what both files share, verify_impl.h. */
 #include "verify.h"
+#include "verify_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -35,10 +37,8 @@
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
-#include "fdio.h"
 #include "banned.h"
 
-#define READ_BUF (1024 * 1024)
 #define PY_TEMP_DIR "temp"
 #define TMP_PREFIX ".tmp-"
 
@@ -58,42 +58,7 @@ bool verify_damaged(const struct verify_stats *st)
 	       st->objects_missing + st->objects_corrupt > st->repaired;
 }
 
-/* A damaged object and what repair knows about it. */
-struct damaged {
-	struct objid id;
-	uint64_t size;
-	bool has_size;
-	bool corrupt;              /* else missing */
-	bool repaired;
-};
-
-struct verify_run {
-	const struct engine_opts *o;
-	const struct verify_opts *vo;
-	struct verify_stats *st;
-	pthread_mutex_t lock;      /* report, corrupt set, first error */
-	struct idset *present;     /* either form */
-	struct idset *raw;         /* seen as <md5> */
-	struct idset *referenced;
-	struct idset *missing;
-	struct idset *corrupt;
-	struct objstore *os;       /* remote heap: its store, else NULL */
-	struct heap *heap;         /* for reads and repair, else NULL */
-	struct snapstore *ss;
-	/* read_data */
-	struct objid *todo;
-	size_t ntodo;
-	size_t next;               /* atomic */
-	int err;
-	struct errbuf errmsg;
-	/* repair */
-	struct damaged *dmg;
-	size_t ndmg;
-	uint64_t *sizes;           /* sorted, unique */
-	size_t nsizes;
-};
-
-static void report(struct verify_run *r, enum verify_kind kind,
+void verify_report(struct verify_run *r, enum verify_kind kind,
 		   const char *subject, const char *detail)
 {
 	pthread_mutex_lock(&r->lock);
@@ -101,7 +66,7 @@ static void report(struct verify_run *r, enum verify_kind kind,
 	pthread_mutex_unlock(&r->lock);
 }
 
-static bool interrupted(const struct verify_run *r)
+bool verify_interrupted(const struct verify_run *r)
 {
 	return r->o->interrupted && *r->o->interrupted;
 }
@@ -115,7 +80,7 @@ static void leftover(struct verify_run *r, const char *root, const char *rel,
 	r->st->leftovers++;
 	if (path)
 		snprintf(path, len, "%s/%s", root, rel);
-	report(r, VERIFY_LEFTOVER, path ? path : rel, what);
+	verify_report(r, VERIFY_LEFTOVER, path ? path : rel, what);
 	free(path);
 }
 
@@ -347,19 +312,20 @@ static void snap_leftovers(struct verify_run *r, const char *root)
 
 /* Step 2 (collect) and 4 (sizes of damaged objects) both walk every
  * snapshot; sizes_only marks the second walk. */
-static int damaged_cmp(const void *a, const void *b)
+int verify_damaged_cmp(const void *a, const void *b)
 {
 	return objid_cmp(&((const struct damaged *)a)->id,
 			 &((const struct damaged *)b)->id);
 }
 
-static struct damaged *find_damaged(struct verify_run *r,
+struct damaged *verify_find_damaged(struct verify_run *r,
 				    const struct objid *id)
 {
 	struct damaged key;
 
 	key.id = *id;
-	return bsearch(&key, r->dmg, r->ndmg, sizeof(*r->dmg), damaged_cmp);
+	return bsearch(&key, r->dmg, r->ndmg, sizeof(*r->dmg),
+		       verify_damaged_cmp);
 }
 
 static int on_file(struct verify_run *r, const char *snap,
@@ -370,7 +336,7 @@ static int on_file(struct verify_run *r, const char *snap,
 	int ret;
 
 	if (sizes_only) {
-		d = find_damaged(r, &e->md5);
+		d = verify_find_damaged(r, &e->md5);
 		if (d && !d->has_size) {
 			d->size = e->size;
 			d->has_size = true;
@@ -393,11 +359,11 @@ static int on_file(struct verify_run *r, const char *snap,
 	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
 	snprintf(detail, sizeof(detail), "missing from the heap, needed by "
 		 "'%s' in '%s'", shown, snap);
-	report(r, VERIFY_OBJECT_MISSING, hex, detail);
+	verify_report(r, VERIFY_OBJECT_MISSING, hex, detail);
 	return 0;
 }
 
-static int walk_snapshots(struct verify_run *r, bool sizes_only,
+int verify_walk_snapshots(struct verify_run *r, bool sizes_only,
 			  struct errbuf *eb)
 {
 	struct snapstore_list list = SNAPSTORE_LIST_INIT;
@@ -417,7 +383,7 @@ static int walk_snapshots(struct verify_run *r, bool sizes_only,
 			ret = errbuf_set(eb, -ENOMEM, "out of memory");
 			break;
 		}
-		if (interrupted(r)) {
+		if (verify_interrupted(r)) {
 			ret = errbuf_set(eb, -EINTR, "interrupted");
 			free(path);
 			break;
@@ -448,7 +414,7 @@ static int walk_snapshots(struct verify_run *r, bool sizes_only,
 		if (ret == -EBADMSG || ret == -ENOTSUP) {
 			if (!sizes_only) {
 				r->st->snapshots_corrupt++;
-				report(r, VERIFY_SNAPSHOT_CORRUPT, path,
+				verify_report(r, VERIFY_SNAPSHOT_CORRUPT, path,
 				       seb.msg);
 			}
 			ret = 0;
@@ -567,7 +533,7 @@ static void *reader_main(void *arg)
 		i = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
 		if (i >= r->ntodo)
 			break;
-		if (interrupted(r)) {
+		if (verify_interrupted(r)) {
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 			break;
 		}
@@ -626,273 +592,6 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* Step 4: repair. */
-static int u64_cmp(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int collect_damaged(struct verify_run *r, struct errbuf *eb)
-{
-	struct objid *ids = NULL;
-	size_t n = 0, k, j;
-	int ret;
-
-	r->ndmg = idset_count(r->missing) + idset_count(r->corrupt);
-	if (!r->ndmg)
-		return 0;
-	r->dmg = calloc(r->ndmg, sizeof(*r->dmg));
-	if (!r->dmg)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	r->ndmg = 0;
-	ret = idset_export_sorted(r->missing, &ids, &n);
-	for (k = 0; !ret && k < n; k++)
-		r->dmg[r->ndmg++].id = ids[k];
-	free(ids);
-	ids = NULL;
-	if (!ret)
-		ret = idset_export_sorted(r->corrupt, &ids, &n);
-	for (k = 0; !ret && k < n; k++) {
-		r->dmg[r->ndmg].id = ids[k];
-		r->dmg[r->ndmg++].corrupt = true;
-	}
-	free(ids);
-	if (ret < 0)
-		return errbuf_set(eb, ret, "out of memory");
-	qsort(r->dmg, r->ndmg, sizeof(*r->dmg), damaged_cmp);
-	ret = walk_snapshots(r, true, eb);
-	if (ret < 0)
-		return ret;
-	r->sizes = calloc(r->ndmg, sizeof(*r->sizes));
-	if (!r->sizes)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	for (k = 0; k < r->ndmg; k++)
-		if (r->dmg[k].has_size)
-			r->sizes[r->nsizes++] = r->dmg[k].size;
-	qsort(r->sizes, r->nsizes, sizeof(*r->sizes), u64_cmp);
-	for (k = 0, j = 0; k < r->nsizes; k++)
-		if (!j || r->sizes[j - 1] != r->sizes[k])
-			r->sizes[j++] = r->sizes[k];
-	r->nsizes = j;
-	return 0;
-}
-
-/* MD5 of fd from its current offset to its end; with tx, the bytes are
- * stored in it too. */
-static int hash_fd(struct hasher *h, char *buf, int fd, const char *path,
-		   struct heap_tx *tx, struct objid *out, struct errbuf *eb)
-{
-	int ret = hasher_begin(h, eb);
-
-	while (!ret) {
-		ssize_t n = fdio_read(fd, buf, READ_BUF);
-
-		if (n < 0)
-			return errbuf_set(eb, (int)n, "cannot read '%s': %s",
-					  path, strerror((int)-n));
-		if (n == 0)
-			break;
-		ret = hasher_update(h, buf, (size_t)n, eb);
-		if (!ret && tx)
-			ret = heap_tx_write(tx, buf, (size_t)n, eb);
-	}
-	if (!ret)
-		ret = hasher_final(h, out, eb);
-	return ret;
-}
-
-/* Copy src (at byte 0) into the sink, hashing it again: the file may
- * have changed since it was matched. 0, -ESTALE when it did, -errno. */
-static int copy_checked(struct hasher *h, char *buf, int src,
-			const char *path, struct heap_tx *tx,
-			const struct objid *want, struct errbuf *eb)
-{
-	struct objid got;
-	int ret;
-
-	if (lseek(src, 0, SEEK_SET) < 0)
-		return errbuf_set(eb, -errno, "cannot rewind '%s': %s", path,
-				  strerror(errno));
-	ret = hash_fd(h, buf, src, path, tx, &got, eb);
-	if (!ret && objid_cmp(&got, want))
-		ret = errbuf_set(eb, -ESTALE, "'%s' changed while it was "
-				 "copied", path);
-	return ret;
-}
-
-/* A missing object: the heap's own put path. */
-static int repair_missing(struct verify_run *r, struct hasher *h, char *buf,
-			  int src, const char *path, const struct objid *id,
-			  struct errbuf *eb)
-{
-	struct heap_tx *tx = NULL;
-	int ret;
-
-	ret = heap_tx_begin(r->heap, &tx, eb);
-	if (ret < 0)
-		return ret;
-	ret = copy_checked(h, buf, src, path, tx, id, eb);
-	if (ret < 0) {
-		heap_tx_abort(tx);
-		return ret;
-	}
-	ret = heap_tx_commit(tx, id, eb);
-	return ret < 0 ? ret : 0;
-}
-
-/* A corrupt object is replaced under its own name and form, never
- * removed first (heap_replace_object); the file is hashed again on the
- * way: one that changed meanwhile gives -ESTALE. */
-static int repair_corrupt(struct verify_run *r, struct hasher *h, char *buf,
-			  int src, const char *path, const struct objid *id,
-			  struct errbuf *eb)
-{
-	if (lseek(src, 0, SEEK_SET) < 0)
-		return errbuf_set(eb, -errno, "cannot rewind '%s': %s", path,
-				  strerror(errno));
-	return heap_replace_object(r->heap, id, src, path, h, buf, READ_BUF,
-				   eb);
-}
-
-struct repair_walk {
-	struct verify_run *r;
-	struct hasher *h;
-	char *buf;
-	size_t left;               /* damaged objects not yet repaired */
-};
-
-static int repair_file(struct repair_walk *w, int dfd, const char *name,
-		       const char *path, uint64_t size, struct errbuf *eb)
-{
-	struct verify_run *r = w->r;
-	struct damaged *d;
-	struct objid id;
-	int fd, ret;
-
-	if (!bsearch(&size, r->sizes, r->nsizes, sizeof(size), u64_cmp))
-		return 0;
-	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return 0;   /* unreadable files just do not help */
-	ret = hash_fd(w->h, w->buf, fd, path, NULL, &id, eb);
-	if (ret < 0) {
-		/* an unreadable file just does not help */
-		errbuf_clear(eb);
-		ret = 0;
-		goto out;
-	}
-	d = find_damaged(r, &id);
-	if (!d || d->repaired)
-		goto out;
-	ret = d->corrupt ? repair_corrupt(r, w->h, w->buf, fd, path, &id, eb) :
-	      repair_missing(r, w->h, w->buf, fd, path, &id, eb);
-	if (ret == 0) {
-		char hex[OBJID_HEX_LEN + 1], detail[4300];
-
-		d->repaired = true;
-		w->left--;
-		r->st->repaired++;
-		objid_to_hex(&id, hex);
-		snprintf(detail, sizeof(detail), "%s object written again "
-			 "from '%s'", d->corrupt ? "corrupt" : "missing", path);
-		report(r, VERIFY_REPAIRED, hex, detail);
-	}
-	if (ret == -ESTALE) {
-		/* another copy may still turn up */
-		errbuf_clear(eb);
-		ret = 0;
-	}
-out:
-	close(fd);
-	/* a failed write into the heap is an error of the run */
-	return ret;
-}
-
-static int repair_dir(struct repair_walk *w, int fd, const char *path,
-		      struct errbuf *eb)
-{
-	struct dirent *d;
-	DIR *dir;
-	int ret = 0;
-
-	dir = fdopendir(fd);
-	if (!dir) {
-		close(fd);
-		return 0;
-	}
-	while (!ret && w->left && (d = readdir(dir))) {
-		char sub[4200];
-		struct stat sb;
-
-		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
-			continue;
-		if (interrupted(w->r)) {
-			ret = errbuf_set(eb, -EINTR, "interrupted");
-			break;
-		}
-		if (fstatat(dirfd(dir), d->d_name, &sb, AT_SYMLINK_NOFOLLOW))
-			continue;
-		snprintf(sub, sizeof(sub), "%s/%s", path, d->d_name);
-		if (S_ISDIR(sb.st_mode)) {
-			int sfd = openat(dirfd(dir), d->d_name, O_RDONLY |
-					 O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-
-			if (sfd >= 0)
-				ret = repair_dir(w, sfd, sub, eb);
-		} else if (S_ISREG(sb.st_mode)) {
-			ret = repair_file(w, dirfd(dir), d->d_name, sub,
-					  (uint64_t)sb.st_size, eb);
-		}
-	}
-	closedir(dir);
-	return ret;
-}
-
-static int repair(struct verify_run *r, struct errbuf *eb)
-{
-	struct repair_walk w = { .r = r };
-	char hex[OBJID_HEX_LEN + 1];
-	size_t k;
-	int fd, ret;
-
-	ret = collect_damaged(r, eb);
-	if (ret < 0 || !r->ndmg)
-		return ret;
-	w.left = r->ndmg;
-	w.buf = malloc(READ_BUF);
-	if (!w.buf)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	ret = hasher_new(&w.h, eb);
-	if (ret < 0)
-		goto out;
-	fd = open(r->vo->repair_from, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = errbuf_set(eb, -errno, "cannot open '%s': %s",
-				 r->vo->repair_from, strerror(errno));
-		goto out;
-	}
-	ret = repair_dir(&w, fd, r->vo->repair_from, eb);
-	if (!ret)
-		ret = heap_sync(r->heap, eb);
-	if (ret < 0)
-		goto out;
-	for (k = 0; k < r->ndmg; k++) {
-		if (r->dmg[k].repaired)
-			continue;
-		r->st->unrepaired++;
-		objid_to_hex(&r->dmg[k].id, hex);
-		report(r, VERIFY_UNREPAIRED, hex, r->dmg[k].has_size ?
-		       "no file with this content in the repair tree" :
-		       "no snapshot gives its size");
-	}
-out:
-	hasher_free(w.h);
-	free(w.buf);
-	return ret;
-}
-
 int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		  struct verify_stats *st, struct errbuf *eb)
 {
@@ -941,7 +640,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		goto out;
 	if (!snapstore_is_remote(r.ss))
 		snap_leftovers(&r, o->snap_root);
-	ret = walk_snapshots(&r, false, eb);
+	ret = verify_walk_snapshots(&r, false, eb);
 	if (ret < 0)
 		goto out;
 	st->objects_referenced = idset_count(r.referenced);
@@ -956,7 +655,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 			goto out;
 	}
 	if (vo->repair_from) {
-		ret = repair(&r, eb);
+		ret = verify_repair(&r, eb);
 		if (ret < 0)
 			goto out;
 	}
