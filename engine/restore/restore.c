@@ -4,8 +4,8 @@
  *      type per name and nothing under a non-directory, heap objects
  *      present) before touching anything;
  *   2. record the tree's current state (a saved snapshot, or a scratch one)
- *   3. pass 1, diff current vs target: delete what must go (and prune the
- *      directories that became empty);
+ *   3. pass 1, diff current vs target: delete what must go (a directory
+ *      once its contents are gone: only directories the target lacks);
  *   4. pass 2, diff again: files to write go to a pool of workers
  *      (heap object -> MD5-verified copy -> temp -> rename), symlinks and
  *      empty directories are created, metadata of equal files fixed;
@@ -335,8 +335,12 @@ static int cmp_len_desc(const void *a, const void *b)
 	return la < lb ? 1 : la > lb ? -1 : 0;
 }
 
-/* After pass 1: the directories its deletions may have left empty go,
- * deepest first. */
+/* After pass 1: the directories it deleted, now that their contents are
+ * gone, deepest first (a child's name is longer than its parent's). One
+ * still holding something pass 1 did not delete (an excluded name, a
+ * file that appeared since the scan) stays. Never the parents of deleted
+ * entries as such: the target may hold them empty (restoring such a
+ * directory failed, and left it deleted, before 2026-12-06). */
 static int prune_emptied(struct restore_run *r, struct errbuf *eb)
 {
 	unsigned i;
@@ -344,8 +348,13 @@ static int prune_emptied(struct restore_run *r, struct errbuf *eb)
 
 	qsort(r->pruned, r->npruned, sizeof(*r->pruned), cmp_len_desc);
 	for (i = 0; i < r->npruned; i++) {
-		ret = tree_writer_prune_parents(r->tw, r->pruned[i],
-						strlen(r->pruned[i]), eb);
+		struct entry e;
+
+		entry_init(&e);
+		e.name = r->pruned[i];
+		e.name_len = strlen(r->pruned[i]);
+		e.type = ENTRY_DIR;
+		ret = tree_writer_remove(r->tw, &e, eb);
 		if (ret < 0)
 			return ret;
 	}

@@ -49,7 +49,7 @@ struct restore_run {
 	struct remote_tree *rtree;  /* FILE_ROOT in an object store, or NULL */
 	struct filter *filter;      /* --include/--exclude, or NULL */
 	struct inner_roots inner;   /* + heap/snap roots inside the tree */
-	char **pruned;              /* names whose parents may be empty */
+	char **pruned;              /* directories pass 1 deletes */
 	size_t npruned, cap_pruned;
 	/* keep_going / dry run with read_data: files not restorable */
 	char **failed;              /* "'name': why", under failed_lock */

@@ -102,9 +102,13 @@ static void dedup_release(struct dedup_stream *d)
 	memset(d, 0, sizeof(*d));
 }
 
+/* A directory pass 1 deletes: its rmdir came before its contents (stream
+ * order) and failed, so it goes again once they are gone. Only these:
+ * the parents of deleted entries that the target has (an empty directory
+ * of the target whose extra files were deleted) stay. */
 static int remember_prune(struct restore_run *r, const struct entry *e)
 {
-	if (!memchr(e->name, '/', e->name_len))
+	if (e->type != ENTRY_DIR)
 		return 0;
 	if (r->npruned == r->cap_pruned) {
 		size_t cap = r->cap_pruned ? r->cap_pruned * 2 : 64;

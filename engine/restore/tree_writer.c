@@ -785,6 +785,26 @@ int tree_writer_remove(struct tree_writer *w, const struct entry *e,
 int tree_writer_prune_parents(struct tree_writer *w, const char *name,
 			      size_t len, struct errbuf *eb)
 {
+	return tree_writer_prune_parents_keep(w, name, len, -1, eb);
+}
+
+/* Does keepfd have a directory at the first plen bytes of name? */
+static bool kept_dir(int keepfd, const char *name, size_t plen)
+{
+	char path[ENTRY_NAME_MAX + 1];
+	struct stat st;
+
+	if (keepfd < 0 || plen >= sizeof(path))
+		return false;
+	memcpy(path, name, plen);
+	path[plen] = '\0';
+	return !fstatat(keepfd, path, &st, AT_SYMLINK_NOFOLLOW) &&
+	       S_ISDIR(st.st_mode);
+}
+
+int tree_writer_prune_parents_keep(struct tree_writer *w, const char *name,
+				   size_t len, int keepfd, struct errbuf *eb)
+{
 	const char *slash;
 	size_t plen = len, base;
 	char comp[256];
@@ -792,6 +812,8 @@ int tree_writer_prune_parents(struct tree_writer *w, const char *name,
 
 	while ((slash = memrchr(name, '/', plen)) != NULL) {
 		plen = (size_t)(slash - name);
+		if (kept_dir(keepfd, name, plen))
+			return 0;
 		ret = tree_writer_parent(w, name, plen, false, &dirfd, &base,
 					 eb);
 		if (ret < 0 || plen - base >= sizeof(comp)) {

@@ -106,5 +106,10 @@ int tree_writer_remove(struct tree_writer *w, const struct entry *e,
  * stops at the first that is not empty. */
 int tree_writer_prune_parents(struct tree_writer *w, const char *name,
 			      size_t len, struct errbuf *eb);
+/* The same, but stops at a directory that keepfd (a directory fd, e.g.
+ * sync's source tree) also has under that name: an empty directory of
+ * the source is kept in the mirror while the extra files in it go. */
+int tree_writer_prune_parents_keep(struct tree_writer *w, const char *name,
+				   size_t len, int keepfd, struct errbuf *eb);
 
 #endif

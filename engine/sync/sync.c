@@ -397,9 +397,13 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 			ret = remote_tree_remove(r->rdst, &e, eb);
 		} else {
 			ret = tree_writer_remove(tw, &e, eb);
+			/* emptied directories go, but not one the source has
+			 * (empty there: the mirror keeps it; a store source
+			 * has no directories of its own) */
 			if (!ret)
-				ret = tree_writer_prune_parents(tw, name, len,
-								eb);
+				ret = tree_writer_prune_parents_keep(
+					tw, name, len, r->rsrc ? -1 : r->srcfd,
+					eb);
 		}
 		if (ret < 0)
 			break;
