@@ -788,18 +788,32 @@ int tree_writer_prune_parents(struct tree_writer *w, const char *name,
 	return tree_writer_prune_parents_keep(w, name, len, -1, eb);
 }
 
-/* Does keepfd have a directory at the first plen bytes of name? */
+/* Does keepfd have a directory at the first plen bytes of name, through
+ * directories only? Each component is looked at without following it: a
+ * symlink on the way (the source has "a" as a link to a directory with a
+ * "b" in it) is not the directory "a/b", and the mirror's "a/b" must go
+ * to make room for the link. */
 static bool kept_dir(int keepfd, const char *name, size_t plen)
 {
 	char path[ENTRY_NAME_MAX + 1];
 	struct stat st;
+	size_t i;
 
 	if (keepfd < 0 || plen >= sizeof(path))
 		return false;
 	memcpy(path, name, plen);
 	path[plen] = '\0';
-	return !fstatat(keepfd, path, &st, AT_SYMLINK_NOFOLLOW) &&
-	       S_ISDIR(st.st_mode);
+	for (i = 1; i <= plen; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		path[i] = '\0';
+		if (fstatat(keepfd, path, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode))
+			return false;
+		if (i < plen)
+			path[i] = '/';
+	}
+	return true;
 }
 
 int tree_writer_prune_parents_keep(struct tree_writer *w, const char *name,

@@ -6,15 +6,20 @@
 # extras and then failed setting its metadata ("cannot set the owner of
 # 'dst/cache': No such file or directory"), leaving it missing. Also:
 # directories the target lacks still go (extra trees, a directory where
-# the target has a file).
+# the target has a file or a symlink).
 . "$(dirname "$0")/lib.sh"
 
 # extras DIR: what the tree gains after the snapshot (or beside the
 # source): files in the empty directories, nested ones, a whole extra
-# tree, a directory where the source has a file.
+# tree, a directory where the source has a file, and one where it has a
+# symlink to a directory holding a directory of the same name (lnk ->
+# d, with d/deep: the mirror's lnk/deep is not the source's d/deep).
 extras() {
 	local d=$1
 
+	rm -f "$d/lnk"
+	mkdir -p "$d/lnk/deep"
+	echo l >"$d/lnk/deep/l"
 	mkdir -p "$d/cache/deep/er" "$d/k/empty/more" "$d/gone/sub" \
 		"$d/tofile/in"
 	echo x >"$d/cache/x"
@@ -38,6 +43,7 @@ kept_checks() {
 	check "$what: cache/ has its mode" test "$(stat -c %a "$d/cache")" = 750
 	check "$what: the extra tree gone/ is gone" test ! -e "$d/gone"
 	check "$what: tofile is a file" test -f "$d/tofile"
+	check "$what: lnk is the symlink again" test -L "$d/lnk"
 	assert_trees_equal "$want" "$d" "$what: the tree is the target"
 }
 
@@ -48,6 +54,8 @@ empty_dirs_test() {
 	mkdir -p "$src/cache" "$src/k/empty" "$src/d"
 	chmod 0750 "$src/cache"
 	echo a >"$src/d/a"
+	mkdir -p "$src/d/deep"
+	ln -s d "$src/lnk"
 	echo f >"$src/tofile"
 
 	# restore: the snapshot has cache/ and k/empty/ empty
