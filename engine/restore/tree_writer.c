@@ -782,12 +782,6 @@ int tree_writer_remove(struct tree_writer *w, const struct entry *e,
 	return 0;
 }
 
-int tree_writer_prune_parents(struct tree_writer *w, const char *name,
-			      size_t len, struct errbuf *eb)
-{
-	return tree_writer_prune_parents_keep(w, name, len, -1, eb);
-}
-
 /* Does keepfd have a directory at the first plen bytes of name, through
  * directories only? Each component is looked at without following it: a
  * symlink on the way (the source has "a" as a link to a directory with a
@@ -816,8 +810,8 @@ static bool kept_dir(int keepfd, const char *name, size_t plen)
 	return true;
 }
 
-int tree_writer_prune_parents_keep(struct tree_writer *w, const char *name,
-				   size_t len, int keepfd, struct errbuf *eb)
+int tree_writer_prune_parents(struct tree_writer *w, const char *name,
+			      size_t len, int keepfd, struct errbuf *eb)
 {
 	const char *slash;
 	size_t plen = len, base;

@@ -99,17 +99,16 @@ int tree_writer_link(struct tree_writer *w, const char *first,
 		     struct errbuf *eb);
 /* Remove an entry (file, symlink or directory). ENOENT is success; so is
  * a directory that is not empty yet (its contents come later in the
- * stream; tree_writer_prune_parents removes it once they are gone). */
+ * stream: restore removes it again once they are gone, sync by
+ * tree_writer_prune_parents). */
 int tree_writer_remove(struct tree_writer *w, const struct entry *e,
 		       struct errbuf *eb);
 /* Remove now-empty directories from name's parent upwards (not the root);
- * stops at the first that is not empty. */
+ * stops at the first that is not empty, and at one that keepfd (a
+ * directory fd, e.g. sync's source tree; -1: none) also has as a
+ * directory under that name: an empty directory of the source is kept in
+ * the mirror while the extra files in it go. */
 int tree_writer_prune_parents(struct tree_writer *w, const char *name,
-			      size_t len, struct errbuf *eb);
-/* The same, but stops at a directory that keepfd (a directory fd, e.g.
- * sync's source tree) also has under that name: an empty directory of
- * the source is kept in the mirror while the extra files in it go. */
-int tree_writer_prune_parents_keep(struct tree_writer *w, const char *name,
-				   size_t len, int keepfd, struct errbuf *eb);
+			      size_t len, int keepfd, struct errbuf *eb);
 
 #endif

@@ -401,7 +401,7 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 			 * (empty there: the mirror keeps it; a store source
 			 * has no directories of its own) */
 			if (!ret)
-				ret = tree_writer_prune_parents_keep(
+				ret = tree_writer_prune_parents(
 					tw, name, len, r->rsrc ? -1 : r->srcfd,
 					eb);
 		}

@@ -716,7 +716,8 @@ static void test_prune_parents(void)
 	path_in(p, sizeof(p), f.root, "a/keep");
 	CHECK_EQ(write_file(p, "k", 0644), 0);
 	CHECK_EQ(tree_writer_remove(f.w, &e, &eb), 0);
-	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, &eb), 0);
+	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb),
+		 0);
 	CHECK_EQ(eb.code, 0);
 	path_in(p, sizeof(p), f.root, "a/b");
 	CHECK(lstat(p, &st) < 0 && errno == ENOENT);
@@ -730,7 +731,8 @@ static void test_prune_parents(void)
 	mk_entry(&e, ENTRY_FILE, "x/y/z/gone", 0644, 0, NULL);
 	CHECK_EQ(put_file(&f, &e, "g", &eb), 0);
 	CHECK_EQ(tree_writer_remove(f.w, &e, &eb), 0);
-	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, &eb), 0);
+	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb),
+		 0);
 	path_in(p, sizeof(p), f.root, "x");
 	CHECK(lstat(p, &st) < 0 && errno == ENOENT);
 	CHECK(lstat(f.root, &st) == 0 && S_ISDIR(st.st_mode));
@@ -743,7 +745,8 @@ static void test_prune_parents(void)
 	path_in(p, sizeof(p), f.root, "p/q/other");
 	CHECK_EQ(write_file(p, "o", 0644), 0);
 	CHECK_EQ(tree_writer_remove(f.w, &e, &eb), 0);
-	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, &eb), 0);
+	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb),
+		 0);
 	path_in(p, sizeof(p), f.root, "p/q/r");
 	CHECK(lstat(p, &st) < 0 && errno == ENOENT);
 	path_in(p, sizeof(p), f.root, "p/q");
@@ -759,13 +762,15 @@ static void test_prune_parents(void)
 
 	/* a top-level name: nothing to prune */
 	mk_entry(&e, ENTRY_FILE, "lonely", 0644, 0, NULL);
-	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, &eb), 0);
+	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb),
+		 0);
 	CHECK(lstat(f.root, &st) == 0);
 	entry_release(&e);
 
 	/* parents that are already gone: 0 */
 	mk_entry(&e, ENTRY_FILE, "never/there/f", 0644, 0, NULL);
-	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, &eb), 0);
+	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb),
+		 0);
 	CHECK_EQ(eb.code, 0);
 	entry_release(&e);
 
@@ -779,7 +784,7 @@ static void test_prune_parents(void)
 		CHECK_EQ(symlink(p, l), 0);
 	}
 	mk_entry(&e, ENTRY_FILE, "sl/f", 0644, 0, NULL);
-	(void)tree_writer_prune_parents(f.w, e.name, e.name_len, &eb);
+	(void)tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb);
 	CHECK(lstat(p, &st) == 0 && S_ISDIR(st.st_mode));
 	entry_release(&e);
 	fixture_close(&f);
@@ -899,7 +904,8 @@ static void test_long_paths(void)
 		close(dfd);
 	}
 	CHECK_EQ(tree_writer_remove(f.w, &e, &eb), 0);
-	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, &eb), 0);
+	CHECK_EQ(tree_writer_prune_parents(f.w, e.name, e.name_len, -1, &eb),
+		 0);
 	CHECK_EQ(eb.code, 0);
 	/* every level was empty: all gone, the root stays */
 	CHECK_EQ(count_in(f.rootfd, NULL), 0);
