@@ -4,8 +4,10 @@
 #include "md5mb.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "md5mb_kernel.h"
 #include "banned.h"
@@ -13,9 +15,9 @@
 struct md5mb {
 	enum md5mb_kernel kernel;
 	unsigned lanes;
-	/* with this many busy lanes or fewer, md5mb_flush runs them one
-	 * by one through OpenSSL's block function: a vector pass costs
-	 * about as much as this many scalar blocks (bench/bench_md5mb) */
+	/* with this many busy lanes or fewer, a pass runs them one by one
+	 * through OpenSSL's block function: a vector pass costs about as
+	 * much as this many scalar blocks (measured: scalar_upto_measure) */
 	unsigned scalar_upto;
 	md5mb_blocks_fn *blocks;
 	struct md5mb_lanes st;
@@ -147,6 +149,68 @@ enum md5mb_kernel md5mb_kernel_best(void)
 	return MD5MB_SCALAR;
 }
 
+#if MD5MB_HAVE_X86
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Where lanes start to pay differs between CPUs with the same kernel:
+ * AVX2, jobs of 1 MiB, GB/s per core in lanes against one by one: 2 jobs
+ * 0.76 vs 0.65 and 3 jobs 1.12 vs 0.65 on an AMD EPYC (Zen 3), while on
+ * a Zen 5 4 jobs gave 0.9 vs 0.7 (bench/bench_md5mb). So it is measured:
+ * one pass of the vector kernel with one busy lane (a pass costs the
+ * same for 1 or 8 of the group's lanes) against one lane through
+ * OpenSSL, 32 blocks each, best of 16 (the quickest run is the one the
+ * scheduler left alone). About 0.2 ms, once per kernel per process; two
+ * threads that measure at once both store a sound value. */
+static unsigned scalar_upto_measure(md5mb_blocks_fn *blocks, unsigned lanes)
+{
+	static uint8_t data[32 * 64];
+	struct md5mb_lanes st;
+	uint64_t vec = UINT64_MAX, one = UINT64_MAX, t;
+	unsigned i, k;
+
+	memset(&st, 0, sizeof(st));
+	for (i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 131u);
+	for (i = 0; i < 16; i++) {
+		st.p[0] = data;
+		t = now_ns();
+		blocks(&st, 1u, 32);
+		t = now_ns() - t;
+		vec = t < vec ? t : vec;
+		st.p[0] = data;
+		t = now_ns();
+		md5mb_blocks_openssl(&st, 1u, 32);
+		t = now_ns() - t;
+		one = t < one ? t : one;
+	}
+	if (!one)
+		one = 1;
+	k = (unsigned)(vec / one);
+	return k < lanes ? k : lanes - 1;
+}
+
+/* scalar_upto_measure's result per kernel, + 1 (0: not measured yet) */
+static _Atomic unsigned scalar_upto_known[MD5MB_AVX512 + 1];
+
+static unsigned scalar_upto_for(enum md5mb_kernel k, md5mb_blocks_fn *blocks,
+				unsigned lanes)
+{
+	unsigned v = atomic_load(&scalar_upto_known[k]);
+
+	if (!v) {
+		v = scalar_upto_measure(blocks, lanes) + 1;
+		atomic_store(&scalar_upto_known[k], v);
+	}
+	return v - 1;
+}
+#endif
+
 int md5mb_new(enum md5mb_kernel k, struct md5mb **out, struct errbuf *eb)
 {
 	struct md5mb *m;
@@ -167,14 +231,13 @@ int md5mb_new(enum md5mb_kernel k, struct md5mb **out, struct errbuf *eb)
 #if MD5MB_HAVE_X86
 	case MD5MB_AVX2:
 		m->lanes = 16;
-		/* 4 jobs: 0.9 GB/s in lanes, 0.7 one after another */
-		m->scalar_upto = 3;
 		m->blocks = md5mb_blocks_avx2;
+		m->scalar_upto = scalar_upto_for(k, m->blocks, m->lanes);
 		break;
 	case MD5MB_AVX512:
 		m->lanes = 32;
-		m->scalar_upto = 2;
 		m->blocks = md5mb_blocks_avx512;
+		m->scalar_upto = scalar_upto_for(k, m->blocks, m->lanes);
 		break;
 #endif
 	default:
@@ -201,6 +264,16 @@ enum md5mb_kernel md5mb_kernel_of(const struct md5mb *m)
 unsigned md5mb_lanes(const struct md5mb *m)
 {
 	return m->lanes;
+}
+
+unsigned md5mb_scalar_upto(const struct md5mb *m)
+{
+	return m->scalar_upto;
+}
+
+void md5mb_set_scalar_upto(struct md5mb *m, unsigned n)
+{
+	m->scalar_upto = n;
 }
 
 void md5mb_job_init(struct md5mb_job *j)

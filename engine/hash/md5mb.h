@@ -76,6 +76,12 @@ void md5mb_free(struct md5mb *m);
 /* The kernel it runs (never AUTO) and its lane count. */
 enum md5mb_kernel md5mb_kernel_of(const struct md5mb *m);
 unsigned md5mb_lanes(const struct md5mb *m);
+/* With this many busy lanes or fewer a pass hashes them one by one
+ * through OpenSSL instead of a vector pass (measured once per process
+ * for each kernel: where lanes start to pay differs between CPUs). The
+ * setter is for tests and benches, which cover both paths. */
+unsigned md5mb_scalar_upto(const struct md5mb *m);
+void md5mb_set_scalar_upto(struct md5mb *m, unsigned n);
 
 /* Hand j's next segment (j->data, j->len, j->last) to the manager. It
  * waits for a lane (or, with less than a block to hash, is done at once)

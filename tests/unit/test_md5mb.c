@@ -244,7 +244,9 @@ static void test_mixed_jobs(void)
 	}
 }
 
-/* Every job count from 1 to 2 x lanes + 1, equal and unequal lengths. */
+/* Every job count from 1 to 2 x lanes + 1, equal and unequal lengths,
+ * with few busy lanes hashed one by one (the measured crossover, then
+ * none) and in vector passes (every count): both paths on any CPU. */
 static void test_lane_counts(void)
 {
 	static uint8_t buf[MAX_JOBS][1000];
@@ -257,11 +259,23 @@ static void test_lane_counts(void)
 		fill(buf[i], sizeof(buf[i]));
 		bufs[i] = buf[i];
 	}
-	for (ki = 0; ki < sizeof(kernels) / sizeof(kernels[0]); ki++) {
-		struct md5mb *m = new_mb(kernels[ki]);
+	for (ki = 0; ki < 3 * sizeof(kernels) / sizeof(kernels[0]); ki++) {
+		struct md5mb *m = new_mb(kernels[ki / 3]);
 
 		if (!m)
 			continue;
+		/* measured once per kernel: a second manager agrees */
+		if (ki % 3 == 0) {
+			struct md5mb *again = new_mb(kernels[ki / 3]);
+
+			CHECK(md5mb_scalar_upto(m) < md5mb_lanes(m));
+			CHECK(again && md5mb_scalar_upto(again) ==
+			      md5mb_scalar_upto(m));
+			md5mb_free(again);
+		} else {
+			md5mb_set_scalar_upto(m, ki % 3 == 1 ? 0 :
+					      md5mb_lanes(m));
+		}
 		for (eq = 0; eq < 2; eq++) {
 			for (n = 1; n <= 2 * md5mb_lanes(m) + 1; n++) {
 				for (i = 0; i < n; i++)
