@@ -351,6 +351,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	r.stats = stats;
 	r.racy_limit_ns = INT64_MIN;
 	run_error_init(&r.err);
+	snap_lane_pool_init(&r.lanes, o->jobs ? o->jobs : 1);
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.created_ns = clock_now_ns();
 
@@ -619,6 +620,7 @@ out:
 	filter_free(r.filter);
 	owner_cache_free(r.owners);
 	run_error_destroy(&r.err);
+	snap_lane_pool_destroy(&r.lanes);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;

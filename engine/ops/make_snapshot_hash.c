@@ -1,10 +1,14 @@
 /* make_snapshot_hash: make-snapshot's hash workers. Each takes batches
  * of about one read arena from the queue, confirms reused md5s against
  * the heap, hashes and stores the rest (small files at once, large ones
- * side by side in the MD5 lanes) and completes their window slots. */
+ * side by side in the MD5 lanes of at most one worker per CPU: the lane
+ * pool) and completes their window slots. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "bqueue.h"
 #include "compiler.h"
@@ -110,6 +114,114 @@ struct lane_feed {
 	struct errbuf *eb;
 };
 
+void snap_lane_pool_init(struct snap_lane_pool *p, unsigned workers)
+{
+	unsigned cpus = engine_usable_cpus();
+
+	memset(p, 0, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	p->max_runners = cpus < workers ? cpus : workers;
+	if (!p->max_runners)
+		p->max_runners = 1;
+}
+
+void snap_lane_pool_destroy(struct snap_lane_pool *p)
+{
+	pthread_mutex_destroy(&p->lock);
+	free(p->wait);
+}
+
+/* Under p->lock: room for k more waiting files. */
+static bool pool_reserve(struct snap_lane_pool *p, size_t k)
+{
+	struct entry **w;
+	size_t cap;
+
+	if (p->head && p->head + p->n + k > p->cap) {
+		memmove(p->wait, p->wait + p->head, p->n * sizeof(*p->wait));
+		p->head = 0;
+	}
+	if (p->n + k <= p->cap)
+		return true;
+	cap = p->cap ? 2 * p->cap : 64;
+	while (cap < p->n + k)
+		cap *= 2;
+	w = realloc(p->wait, cap * sizeof(*w));
+	if (!w)
+		return false;
+	p->wait = w;
+	p->cap = cap;
+	return true;
+}
+
+/* A worker with large files in f->own[]: true when it is to run them in
+ * its lanes (a runner now), false when they went to the runners (own[]
+ * emptied). Out of memory for the list: it runs them itself. */
+static bool pool_enter(struct snap_lane_pool *p, struct lane_feed *f)
+{
+	size_t k = f->nown - f->pos;
+	bool run = true;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->runners < p->max_runners) {
+		p->runners++;
+	} else if (pool_reserve(p, k)) {
+		memcpy(p->wait + p->head + p->n, f->own + f->pos,
+		       k * sizeof(*f->own));
+		p->n += k;
+		f->nown = f->pos = 0;
+		run = false;
+	} else {
+		p->runners++;   /* one more runner than cores, for once */
+	}
+	pthread_mutex_unlock(&p->lock);
+	return run;
+}
+
+/* A waiting file for a runner's lanes, or NULL. */
+static struct entry *pool_take(struct snap_lane_pool *p)
+{
+	struct entry *e = NULL;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->n) {
+		e = p->wait[p->head++];
+		if (!--p->n)
+			p->head = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return e;
+}
+
+static void complete_entry(struct snap_run *r, struct entry *e)
+{
+	ordered_complete(r->win, container_of(e, struct ordered_slot, entry));
+}
+
+/* A runner whose lanes ran dry: false (and no longer a runner) when no
+ * file waits; true when one came in meanwhile and it runs again. After a
+ * failure (the run's error set, its window aborted) it leaves and
+ * completes the waiting files' slots, as fail_batch does. */
+static bool pool_leave(struct snap_run *r, bool failed)
+{
+	struct snap_lane_pool *p = &r->lanes;
+	bool again = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (failed) {
+		/* the window's lock is never held around the pool's */
+		for (; p->n; p->n--)
+			complete_entry(r, p->wait[p->head++]);
+		p->head = 0;
+	}
+	if (p->n)
+		again = true;
+	else
+		p->runners--;
+	pthread_mutex_unlock(&p->lock);
+	return again;
+}
+
 static void fail_batch(struct lane_feed *f, struct ordered_slot **slots,
 		       int n, int ret)
 {
@@ -175,11 +287,14 @@ static struct entry *feed_next(void *ctx)
 	struct lane_feed *f = ctx;
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	void *batch[HASH_BATCH_MAX];
+	struct entry *e;
 	bool ended;
 	int n, i;
 
 	if (f->failed)
 		return NULL;
+	if (f->pos == f->nown && (e = pool_take(&f->r->lanes)))
+		return e;
 	/* One batch per round while the lanes go on, but only while every
 	 * other worker holds a batch too: a file taken here waits for a
 	 * lane of this worker's core, where an idle worker would start it
@@ -211,6 +326,29 @@ static void feed_done(void *ctx, struct entry *e, int ret)
 		ordered_complete(f->r->win, slot);
 }
 
+/* A runner of the lane pool: its own large files, then the pool's, until
+ * none is left (or the run failed). */
+static void run_lanes(struct lane_feed *f, const struct hash_lane_source *src,
+		      unsigned window)
+{
+	struct snap_run *r = f->r;
+	int ret;
+
+	do {
+		ret = hash_worker_run_lanes(f->w, scanner_rootfd(r->scanner),
+					    r->o->file_root, window, src,
+					    r->heap, r->stats,
+					    r->o->interrupted, f->eb);
+		if (ret < 0 && !f->failed) {
+			snap_run_fail(r, f->eb, ret);
+			f->failed = true;
+		}
+		/* stopped before the lanes took all of them */
+		while (f->pos < f->nown)
+			complete_entry(r, f->own[f->pos++]);
+	} while (pool_leave(r, f->failed));
+}
+
 /* The loop of a worker with lanes: a batch (waiting for it), then the
  * lanes while they have files. Returns when the queue ends or the run
  * failed. */
@@ -223,7 +361,7 @@ static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 	void *batch[HASH_BATCH_MAX];
 	/* 2 descriptors per file: the file, its heap temp */
 	unsigned window = hash_lane_window(r->o->jobs, 2);
-	int n, i, ret;
+	int n, i;
 
 	while (!f.failed &&
 	       (n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
@@ -234,23 +372,9 @@ static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 		atomic_fetch_add(&r->workers_busy, 1);
 		for (i = 0; i < n; i++)
 			slots[i] = batch[i];
-		if (feed_take(&f, slots, n) == 0 && f.nown) {
-			ret = hash_worker_run_lanes(w,
-						    scanner_rootfd(r->scanner),
-						    r->o->file_root, window,
-						    &src, r->heap, r->stats,
-						    r->o->interrupted, eb);
-			if (ret < 0 && !f.failed) {
-				snap_run_fail(r, eb, ret);
-				f.failed = true;
-			}
-			/* stopped before the lanes took all of them */
-			while (f.pos < f.nown)
-				ordered_complete(r->win,
-						 container_of(f.own[f.pos++],
-							      struct ordered_slot,
-							      entry));
-		}
+		if (feed_take(&f, slots, n) == 0 && f.nown &&
+		    pool_enter(&r->lanes, &f))
+			run_lanes(&f, &src, window);
 		atomic_fetch_sub(&r->workers_busy, 1);
 	}
 }

@@ -11,8 +11,10 @@
 #ifndef SNAP_MAKE_SNAPSHOT_IMPL_H
 #define SNAP_MAKE_SNAPSHOT_IMPL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "engine.h"
@@ -46,6 +48,20 @@ enum {
 			    * metadata to fetch (remote_tree_head) */
 };
 
+/* The MD5 lanes of a core pay more the more files share them (AVX2, 3
+ * files of 1 MiB in one worker's lanes: 1.12 GB/s; one file alone: 0.65),
+ * and there are twice as many workers as cores. So at most one worker
+ * per core runs lanes; a worker that takes large files while that many
+ * run hands them to the runners through this list and goes back to the
+ * queue. A runner leaves only when the list is empty, checked under the
+ * lock that adding takes, so no file is left without a runner. */
+struct snap_lane_pool {
+	pthread_mutex_t lock;
+	unsigned runners, max_runners;
+	struct entry **wait;          /* FIFO: wait[head .. head + n) */
+	size_t head, n, cap;
+};
+
 struct snap_run {
 	const struct engine_opts *o;
 	const struct make_snapshot_opts *mo;
@@ -59,6 +75,7 @@ struct snap_run {
 	unsigned hash_workers;        /* threads started on jobs */
 	/* hash workers holding a batch (lanes: between two blocking pops) */
 	atomic_uint workers_busy;
+	struct snap_lane_pool lanes;
 	struct scanner *scanner;      /* local tree */
 	struct remote_tree *rtree;    /* or an object-store tree */
 	struct remote_scan *rscan;
@@ -96,5 +113,10 @@ int snap_open_previous(struct snap_run *r, struct errbuf *eb);
 
 /* A hash worker thread (arg: the run). */
 void *snap_hash_main(void *arg);
+
+/* The lane pool of a run with this many hash workers (runners: one per
+ * CPU this process may use, at most workers). */
+void snap_lane_pool_init(struct snap_lane_pool *p, unsigned workers);
+void snap_lane_pool_destroy(struct snap_lane_pool *p);
 
 #endif

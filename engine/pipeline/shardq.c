@@ -12,6 +12,7 @@
 
 struct shardq {
 	size_t n;
+	size_t spread;                     /* large files: queues 0..spread-1 */
 	atomic_uint_fast64_t spread_next;  /* the next large file's queue */
 	struct bqueue *q[];
 };
@@ -28,6 +29,7 @@ int shardq_new(size_t n, size_t cap, struct shardq **out)
 	if (!s)
 		return -ENOMEM;
 	s->n = n;
+	s->spread = n;
 	for (i = 0; i < n; i++) {
 		if (bqueue_new(cap, &s->q[i]) < 0) {
 			shardq_free(s);
@@ -140,11 +142,16 @@ uint64_t shardq_dir_key(const char *name, size_t len)
 	return fnv1a(name, slash ? (size_t)(slash - name) : 0);
 }
 
+void shardq_set_spread(struct shardq *s, size_t n)
+{
+	s->spread = n && n < s->n ? n : s->n;
+}
+
 int shardq_push_file(struct shardq *s, const char *name, size_t len,
 		     uint64_t size, void *item)
 {
 	uint64_t key = size >= SHARDQ_SPREAD_MIN ?
-		       atomic_fetch_add(&s->spread_next, 1) :
+		       atomic_fetch_add(&s->spread_next, 1) % s->spread :
 		       shardq_dir_key(name, len);
 
 	return shardq_push(s, key, item);

@@ -49,5 +49,11 @@ uint64_t shardq_dir_key(const char *name, size_t len);
  * worker for one name pair in four: twice the time). As shardq_push. */
 int shardq_push_file(struct shardq *q, const char *name, size_t len,
 		     uint64_t size, void *item);
+/* Spread those files over queues 0..n-1 only (n 0 or over the count:
+ * all, the default). For workers that hash the files they copy in MD5
+ * lanes, which go faster the more files share them: one queue per CPU.
+ * The other workers still take them when idle (shardq_pop_batch). Call
+ * before the first push. */
+void shardq_set_spread(struct shardq *q, size_t n);
 
 #endif

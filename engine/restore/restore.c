@@ -369,12 +369,18 @@ static int start_writers(struct restore_run *r, unsigned jobs,
 {
 	unsigned i;
 	int ret;
+	enum md5_impl impl = MD5_IMPL_OPENSSL;
 
 	ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r->queue);
 	if (ret < 0) {
 		ret = errbuf_set(eb, ret, "out of memory");
 		return ret;
 	}
+	/* with MD5 lanes (lane_copy.c), large files hash faster the more
+	 * of them share a worker's lanes: one worker per CPU takes them */
+	if (!r->rtree && engine_md5_resolve(r->o->md5, &impl, NULL) == 0 &&
+	    impl != MD5_IMPL_OPENSSL)
+		shardq_set_spread(r->queue, engine_usable_cpus());
 	*threads = calloc(jobs, sizeof(**threads));
 	for (i = 0; *threads && i < jobs; i++) {
 		if (pthread_create(&(*threads)[i], NULL,

@@ -1,4 +1,5 @@
 /* engine_opts: defaults for every tunable of the engine. */
+#include <sched.h>
 #include <unistd.h>
 
 #include "engine_opts.h"
@@ -22,6 +23,17 @@ void engine_opts_defaults(struct engine_opts *o)
 	o->transfers = 16;
 	o->retries = 5;
 	o->progress = true;
+}
+
+unsigned engine_usable_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (!sched_getaffinity(0, sizeof(set), &set) && CPU_COUNT(&set) > 0)
+		return (unsigned)CPU_COUNT(&set);
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 void engine_objstore_config(const struct engine_opts *o,

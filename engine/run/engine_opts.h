@@ -96,6 +96,11 @@ struct engine_opts {
 
 void engine_opts_defaults(struct engine_opts *o);
 
+/* The CPUs this process may run on (its affinity mask: taskset, cpusets),
+ * else those online; at least 1. What the MD5 lanes are sized by: one
+ * worker per CPU hashes the large files side by side. */
+unsigned engine_usable_cpus(void);
+
 struct objstore_config;
 /* The object-store settings of o (NULL: defaults): transfers, retries,
  * timeouts, create_bucket, the run's network stage. */

@@ -3,7 +3,8 @@
 # implementation this CPU has names each heap object by md5sum's digest of
 # its content, at MD5 padding boundaries (55, 56, 63, 64, 65 bytes, ...),
 # for many small files hashed side by side, for many large ones streamed
-# side by side and for lone streamed ones; the
+# side by side (also handed between workers when fewer CPUs than workers
+# may run lanes) and for lone streamed ones; the
 # implementations give the same heap; the --json summary and --version
 # name the choice; an unknown value or a kernel the CPU lacks is a usage
 # error (exit 2). restore-snapshot checks what it copies with each kernel
@@ -123,6 +124,35 @@ for impl in $avail; do
 	assert_trees_equal "$T/$impl.good" "$T/$impl.bad" \
 		"--md5 $impl: every other file restored, no temp left"
 done
+
+# the lane pool: at most one worker per usable CPU runs lanes, the others
+# hand their large files over. One CPU and 6 workers: one runner hashes
+# the 24 large files the others pass it, and the heap is the same; the
+# restore queues them all for one worker (the others take them when idle).
+if command -v taskset >/dev/null; then
+	new_roots pool
+	FR=$src
+	run taskset -c 0 "$SNAPSHOOTER" --no-progress --jobs 6 \
+		--file-root "$FR" --heap-root "$HR" --snap-root "$SR" \
+		--json-file "$SUMMARY" make-snapshot
+	assert_rc "one CPU, 6 workers: make-snapshot" 0
+	assert_eq "one CPU, 6 workers: one object per distinct digest" \
+		"$want" "$(heap_names "$HR")"
+	check "one CPU, 6 workers: every object hashes to its name" \
+		heap_verify "$HR"
+	assert_json "one CPU, 6 workers: every file hashed once" \
+		files_hashed "$(find "$src" -type f | wc -l)"
+	# restore: the large files all go to the one lane worker's queue
+	mkdir -p "$T/pool.dst"
+	run taskset -c 0 "$SNAPSHOOTER" --no-progress --jobs 6 \
+		--file-root "$T/pool.dst" --heap-root "$HR" --snap-root "$SR" \
+		restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "one CPU, 6 workers: restore-snapshot" 0
+	assert_trees_equal "$src" "$T/pool.dst" "one CPU, 6 workers: round trip"
+else
+	say "skip: no taskset (util-linux) for the one-CPU lane pool case"
+fi
 
 # auto and the environment variable
 new_roots auto

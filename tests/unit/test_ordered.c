@@ -827,6 +827,40 @@ static void test_shardq_push_file(void)
 	shardq_free(q);
 }
 
+/* With a spread of 2 over 4 queues, 6 large files go 3 and 3 to queues
+ * 0 and 1 (the lanes' workers); small files are routed as before; a
+ * spread of 0 or over the count means every queue. */
+static void test_shardq_spread(void)
+{
+	static int big[6], small;
+	void *out[8];
+	struct shardq *q;
+	size_t k;
+	int i;
+
+	CHECK_EQ(shardq_new(4, 8, &q), 0);
+	shardq_set_spread(q, 2);
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(shardq_push_file(q, "x", 1, SHARDQ_SPREAD_MIN,
+					  &big[i]), 0);
+	CHECK_EQ(shardq_push_file(q, "d/s", 3, 1, &small), 0);
+	k = shardq_dir_key("d/s", 3) % 4;
+	CHECK_EQ(shardq_try_pop_batch(q, 0, out, 8), 3 + (k == 0));
+	CHECK_EQ(shardq_try_pop_batch(q, 1, out, 8), 3 + (k == 1));
+	CHECK_EQ(shardq_try_pop_batch(q, 2, out, 8), (int)(k == 2));
+	CHECK_EQ(shardq_try_pop_batch(q, 3, out, 8), (int)(k == 3));
+	shardq_free(q);
+
+	CHECK_EQ(shardq_new(3, 8, &q), 0);
+	shardq_set_spread(q, 7);   /* more than the queues: all of them */
+	for (i = 0; i < 6; i++)
+		CHECK_EQ(shardq_push_file(q, "x", 1, SHARDQ_SPREAD_MIN,
+					  &big[i]), 0);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(shardq_try_pop_batch(q, (size_t)i, out, 8), 2);
+	shardq_free(q);
+}
+
 /* A worker whose own shard is empty takes from another rather than
  * idle or end early; the end comes only when every shard is drained. */
 static void test_shardq_steal(void)
@@ -854,6 +888,7 @@ static void test_shardq_steal(void)
 int main(void)
 {
 	RUN_TEST(test_new_invalid);
+	RUN_TEST(test_shardq_spread);
 	RUN_TEST(test_out_of_order_single);
 	RUN_TEST(test_batches);
 	RUN_TEST(test_pipeline_in_order);
