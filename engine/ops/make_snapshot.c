@@ -317,6 +317,403 @@ static void root_meta(const struct snap_run *r, struct snapshot_header *h)
 	root_xattrs(r, h);
 }
 
+/* make_snapshot_run's threads, as far as they started (those it joins). */
+struct snap_threads {
+	pthread_t scan;
+	pthread_t *hash;
+	unsigned started;             /* hash workers running */
+	bool scan_started;
+};
+
+static void init_run(struct snap_run *r, const struct engine_opts *o,
+		     const struct make_snapshot_opts *mo, struct logger *log,
+		     struct run_stats *stats)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->mo = mo;
+	r->log = log;
+	r->stats = stats;
+	r->racy_limit_ns = INT64_MIN;
+	run_error_init(&r->err);
+	snap_lane_pool_init(&r->lanes, o->jobs ? o->jobs : 1);
+}
+
+/* A shared lock before the heap is looked at: a gc that deleted an
+ * object after our presence check would leave the snapshot pointing at
+ * nothing (LOCKING.md). The caller's (*lk) when it holds one, else our
+ * own (*own_lk, the caller's to release, also *lk); none for a scratch
+ * record (out_fd) or without SNAP_ROOT. */
+static int take_lock(const struct snap_run *r,
+		     const struct make_snapshot_stores *st, int out_fd,
+		     struct lock **lk, struct lock **own_lk, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	int ret;
+
+	if (out_fd < 0 && o->snap_root && st && st->lock) {
+		*lk = st->lock;
+	} else if (out_fd < 0 && o->snap_root) {
+		ret = lock_acquire(o, LOCK_SHARED, "make-snapshot", own_lk,
+				   eb);
+		if (ret < 0)
+			return ret;
+		*lk = *own_lk;
+	}
+	return 0;
+}
+
+/* Contents go to the heap (the caller's, or opened here) unless the
+ * snapshot is only a scratch record of the tree (restore's current
+ * state, out_fd); with --verify-heap, what each file needs is read back. */
+static int open_heap(struct snap_run *r, const struct make_snapshot_stores *st,
+		     int out_fd, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	int ret = 0;
+
+	if (out_fd >= 0)
+		return 0;
+	log_info(r->log, "making a snapshot of '%s'", o->file_root);
+	log_info(r->log, "hashing with MD5 implementation '%s' (--md5)",
+		 engine_md5_name(o->md5));
+	if (st && st->heap)
+		r->heap = st->heap;
+	else
+		ret = heap_open_url(o->heap_root, true, o, &r->heap, eb);
+	if (ret < 0)
+		return ret;
+	if (r->mo->verify_heap) {
+		ret = heap_verify_new(r->heap, r->log, &r->verify, eb);
+		if (ret < 0)
+			return ret;
+		log_info(r->log, "--verify-heap: every file is hashed and "
+			 "each heap object it needs is read back");
+	}
+	return 0;
+}
+
+/* SNAP_ROOT (the caller's store, or opened here) and, for the scan's
+ * merge, the previous snapshot in it. */
+static int open_snapstore(struct snap_run *r,
+			  const struct make_snapshot_stores *st,
+			  bool use_previous, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	int ret;
+
+	if (o->snap_root && st && st->ss) {
+		r->ss = st->ss;
+	} else if (o->snap_root) {
+		ret = snapstore_open(o->snap_root, o->snap_storage_options, o,
+				     &r->ss, eb);
+		if (ret < 0)
+			return ret;
+	}
+	if (o->snap_root && use_previous) {
+		ret = snap_open_previous(r, eb);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The tree to scan: a local one (r->scanner; its root's own metadata
+ * into *hdr) or an object-store one (r->rtree, r->rscan), with the
+ * filters and the inner roots left out. */
+static int open_tree(struct snap_run *r, struct snapshot_header *hdr,
+		     struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	const struct make_snapshot_opts *mo = r->mo;
+	struct run_stats *stats = r->stats;
+	struct scan_opts so;
+	int ret;
+
+	memset(&so, 0, sizeof(so));
+	so.root = o->file_root;
+	so.io = o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
+		o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
+	so.log = r->log;
+	/* the heap and snapshot roots may sit inside the tree: never back
+	 * them up */
+	ret = inner_roots_init(&r->inner, o, r->filter);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	so.allow = inner_roots_active(&r->inner) ? inner_roots_allow : NULL;
+	so.allow_ctx = &r->inner;
+	so.files_scanned = &stats->files_scanned;
+	so.files_skipped = &stats->files_skipped;
+	so.interrupted = o->interrupted;
+	so.prefetch_threads = o->scan_jobs;
+	so.reap_tree_temps = mo->tree_temps;
+	/* security.* is listed to anyone (trusted.* only to root): record
+	 * what the kernel shows; restore sets what it is allowed to */
+	if (!o->no_xattrs)
+		r->xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
+	so.hard_links = !mo->no_hard_links;
+	if (objstore_is_url(o->file_root)) {
+		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
+				       false, &r->rtree, eb);
+		if (!ret)
+			r->rtree_head_mtime =
+				!remote_tree_lists_mtime(r->rtree);
+		if (!ret)
+			ret = remote_scan_start(r->rtree, r->log, so.allow,
+						so.allow_ctx,
+						&stats->files_scanned,
+						&r->rscan, eb);
+	} else {
+		ret = scanner_new(&so, &r->scanner, eb);
+		if (!ret)
+			root_meta(r, hdr);
+	}
+	return ret;
+}
+
+/* With --io auto, say once, here, what every worker will find. */
+static void warn_io_fallback(const struct snap_run *r)
+{
+	struct io_ctx *probe = NULL;
+	struct errbuf pe = ERRBUF_INIT;
+	bool fell_back = false;
+
+	if (r->o->io != IO_MODE_AUTO)
+		return;
+	if (io_ctx_new(IO_BACKEND_AUTO, 8, &probe, &fell_back, &pe) == 0 &&
+	    fell_back)
+		log_warn(r->log, "io_uring is not available here (old "
+			 "kernel or blocked by seccomp): using plain "
+			 "system calls");
+	io_ctx_free(probe);
+}
+
+/* Where the records go (*out): a transaction in SNAP_ROOT (*tx, in the
+ * resolved format) when the run saves, restore's scratch file (*out_fd,
+ * which the writer keeps pointing at: it must outlive it), else nowhere.
+ * What it acquired is the caller's to release, also on failure. */
+static int open_output(struct snap_run *r, int *out_fd,
+		       const struct snapshot_header *hdr,
+		       struct snapstore_tx **tx, struct snap_out *out,
+		       struct errbuf *eb)
+{
+	struct snapshot_writer *writer = NULL;
+	struct pysnap_writer *pywriter = NULL;
+	enum snapshot_format fmt = SNAPSHOT_FORMAT_MSGPACK;
+	int ret = 0;
+
+	if (r->mo->save && *out_fd < 0) {
+		ret = resolve_format(r, &fmt, eb);
+		if (ret < 0)
+			return ret;
+		ret = snapstore_begin(r->ss, hdr->created_ns, fmt, tx, eb);
+		if (ret < 0)
+			return ret;
+		remove_stale_temps(r);
+		if (fmt == SNAPSHOT_FORMAT_JSONL_GZ)
+			ret = pysnap_writer_new(snapstore_tx_write, *tx,
+						r->rtree != NULL, &pywriter,
+						eb);
+		else
+			ret = snapshot_writer_new(snapstore_tx_write, *tx, hdr,
+						  &writer, eb);
+	} else if (*out_fd >= 0) {
+		/* restore's scratch record of the tree: always msgpack */
+		ret = snapshot_writer_new(write_sink_fd, out_fd, hdr, &writer,
+					  eb);
+	}
+	if (ret < 0)
+		return ret;
+	if (pywriter) {
+		out->ops = &pysnap_out_ops;
+		out->w = pywriter;
+	} else {
+		out->w = writer;
+	}
+	if (writer && owner_cache_new(&r->owners) < 0)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	return 0;
+}
+
+/* The window (entries in scan order, for the writer) and the workers'
+ * queue, both bounded. */
+static int new_queues(struct snap_run *r, struct errbuf *eb)
+{
+	int ret;
+
+	ret = ordered_new(WINDOW, &r->win);
+	if (!ret)
+		ret = bqueue_new(WINDOW, &r->jobs);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	return 0;
+}
+
+/* The scan thread and the hash workers. A failure to start them fails
+ * the run (the writer then finds the window aborted): those started are
+ * in *th, to join. */
+static void start_threads(struct snap_run *r, struct snap_threads *th,
+			  struct errbuf *eb)
+{
+	unsigned jobs = r->o->jobs ? r->o->jobs : 1, i;
+
+	/* an object-store tree: workers wait on requests, not on the CPU */
+	if (r->rtree && r->o->transfers > jobs)
+		jobs = r->o->transfers;
+	th->hash = calloc(jobs, sizeof(*th->hash));
+	r->hash_workers = jobs;
+	if (!th->hash ||
+	    pthread_create(&th->scan, NULL, snap_scan_main, r)) {
+		snap_run_fail(r, eb, errbuf_set(eb, -EAGAIN,
+						"cannot start threads"));
+		return;
+	}
+	th->scan_started = true;
+	for (i = 0; i < jobs; i++) {
+		if (pthread_create(&th->hash[i], NULL, snap_hash_main, r))
+			break;
+		th->started++;
+	}
+	if (!th->started)
+		snap_run_fail(r, eb, errbuf_set(eb, -EAGAIN,
+						"cannot start threads"));
+}
+
+/* The writer, on this thread: entries in scan order, as workers complete
+ * them, until the window is closed or aborted. */
+static void write_window(struct snap_run *r, const struct snap_out *out)
+{
+	struct ordered_slot *ready[WRITER_BATCH];
+	size_t nready, k;
+
+	while ((nready = ordered_next_batch(r->win, ready, WRITER_BATCH)) > 0) {
+		for (k = 0; k < nready; k++)
+			write_entry(r, out, &ready[k]->entry);
+		ordered_release_batch(r->win, ready, nready);
+	}
+}
+
+static void join_threads(const struct snap_threads *th)
+{
+	unsigned i;
+
+	if (th->scan_started)
+		pthread_join(th->scan, NULL);
+	for (i = 0; i < th->started; i++)
+		pthread_join(th->hash[i], NULL);
+}
+
+/* The run's first error into eb; a damaged previous snapshot (-ESTALE)
+ * only warns: make_snapshot_in runs again without it. */
+static int take_failure(struct snap_run *r, struct errbuf *eb)
+{
+	struct errbuf first;
+	int ret;
+
+	ret = run_error_take(&r->err, &first);
+	if (r->prev_bad && ret == -ESTALE)
+		log_warn(r->log, "previous snapshot not usable, hashing "
+			 "every file again: %s", r->prev_err.msg);
+	else
+		errbuf_set(eb, ret, "%s", first.msg);
+	return ret;
+}
+
+static void log_verify_counts(struct snap_run *r)
+{
+	struct run_stats *stats = r->stats;
+
+	if (!r->verify)
+		return;
+	heap_verify_counts(r->verify, &stats->heap_objects_verified,
+			   &stats->heap_objects_repaired);
+	log_info(r->log, "--verify-heap: %llu heap objects read back, "
+		 "%llu repaired",
+		 (unsigned long long)stats->heap_objects_verified,
+		 (unsigned long long)stats->heap_objects_repaired);
+}
+
+/* After a run without error: the heap durable, the snapshot finished,
+ * then published (*tx committed, and NULL from then on; its name in
+ * *snapshot_path) unless a signal or an expired lock stops it. */
+static int publish(struct snap_run *r, const struct snap_out *out,
+		   int out_fd, struct lock *lk, struct snapstore_tx **tx,
+		   char **snapshot_path, struct errbuf *eb)
+{
+	const struct run_stats *stats = r->stats;
+	int ret;
+
+	if (r->heap) {
+		/* every referenced object durable before the snapshot */
+		ret = heap_sync(r->heap, eb);
+		if (ret < 0)
+			return ret;
+	}
+	if (out_fd < 0)
+		log_info(r->log, "found %llu entries: %llu files hashed, %llu "
+			 "md5s reused, %llu new heap objects",
+			 (unsigned long long)stats->files_scanned,
+			 (unsigned long long)stats->files_hashed,
+			 (unsigned long long)stats->md5_reused,
+			 (unsigned long long)stats->heap_objects_written);
+	if (out->w) {
+		ret = out->ops->finish(out->w, eb);
+		if (ret < 0)
+			return ret;
+		warn_pysnap_skipped(r, out);
+	}
+	if (r->o->interrupted && *r->o->interrupted) {
+		/* a signal during the final sync: publish nothing */
+		return errbuf_set(eb, -EINTR, "interrupted");
+	}
+	if (*tx) {
+		/* a run stopped past the lock expiry may have had its objects
+		 * collected: publish nothing then */
+		ret = lock_check(lk, eb);
+		if (ret < 0)
+			return ret;
+		ret = snapstore_commit(*tx, snapshot_path, eb);
+		*tx = NULL;
+		if (ret < 0)
+			return ret;
+		log_info(r->log, "saved snapshot '%s'", *snapshot_path);
+	}
+	return 0;
+}
+
+/* What the run opened, the borrowed stores (st) left to their owner;
+ * own_lk only once the heap is closed (its last uploads finish under
+ * the lock). */
+static void release_run(struct snap_run *r,
+			const struct make_snapshot_stores *st,
+			struct lock *own_lk)
+{
+	scanner_free(r->scanner);
+	remote_scan_free(r->rscan);
+	remote_tree_free(r->rtree);
+	bqueue_free(r->jobs);
+	ordered_free(r->win);
+	entry_release(&r->prev_e);
+	hasher_free(r->xattr_h);
+	snapshot_reader_free(r->prev);
+	if (!st || r->ss != st->ss)
+		snapstore_free(r->ss);
+	heap_verify_free(r->verify);
+	if (!st || r->heap != st->heap) {
+		uncount_unstored(r->heap, r->stats);
+		heap_free(r->heap);
+	}
+	lock_release(own_lk);
+	inner_roots_release(&r->inner);
+	filter_free(r->filter);
+	owner_cache_free(r->owners);
+	run_error_destroy(&r->err);
+	snap_lane_pool_destroy(&r->lanes);
+}
+
+/* One run: the stores, the tree and the output opened, the stages run
+ * with this thread as the writer, then the snapshot published. Every
+ * failure goes to out:, the single exit. */
 static int make_snapshot_run(const struct engine_opts *o,
 			     const struct make_snapshot_opts *mo,
 			     const struct make_snapshot_stores *st,
@@ -325,33 +722,18 @@ static int make_snapshot_run(const struct engine_opts *o,
 {
 	struct snap_run r;
 	struct logger log = o->log;
-	struct scan_opts so;
 	struct snapshot_header hdr;
-	struct snapshot_writer *writer = NULL;
-	struct pysnap_writer *pywriter = NULL;
 	struct snap_out out = { &msgpack_out_ops, NULL };
-	enum snapshot_format fmt = SNAPSHOT_FORMAT_MSGPACK;
 	struct snapstore_tx *tx = NULL;
 	struct lock *lk = NULL, *own_lk = NULL;
 	struct progress prog;
-	pthread_t scan_thread, *hash_threads = NULL;
-	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
-	bool scan_started = false;
-	struct ordered_slot *ready[WRITER_BATCH];
-	size_t nready, k;
+	struct snap_threads th = { .hash = NULL };
 	double t0 = clock_mono_s();
 	int out_fd = mo->to_fd ? mo->out_fd : -1;
 	int ret;
 
 	*snapshot_path = NULL;
-	memset(&r, 0, sizeof(r));
-	r.o = o;
-	r.mo = mo;
-	r.log = &log;
-	r.stats = stats;
-	r.racy_limit_ns = INT64_MIN;
-	run_error_init(&r.err);
-	snap_lane_pool_init(&r.lanes, o->jobs ? o->jobs : 1);
+	init_run(&r, o, mo, &log, stats);
 	memset(&hdr, 0, sizeof(hdr));
 	hdr.created_ns = clock_now_ns();
 
@@ -364,263 +746,45 @@ static int make_snapshot_run(const struct engine_opts *o,
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;
-	/* a shared lock before the heap is looked at: a gc that deleted an
-	 * object after our presence check would leave the snapshot pointing
-	 * at nothing (LOCKING.md) */
-	if (out_fd < 0 && o->snap_root && st && st->lock) {
-		lk = st->lock;
-	} else if (out_fd < 0 && o->snap_root) {
-		ret = lock_acquire(o, LOCK_SHARED, "make-snapshot", &own_lk,
-				   eb);
-		if (ret < 0)
-			goto out;
-		lk = own_lk;
-	}
-	/* contents go to the heap unless the snapshot is only a scratch
-	 * record of the tree (restore's current state) */
-	if (out_fd < 0) {
-		log_info(&log, "making a snapshot of '%s'", o->file_root);
-		log_info(&log, "hashing with MD5 implementation '%s' (--md5)",
-			 engine_md5_name(o->md5));
-		if (st && st->heap)
-			r.heap = st->heap;
-		else
-			ret = heap_open_url(o->heap_root, true, o, &r.heap, eb);
-		if (ret < 0)
-			goto out;
-		if (mo->verify_heap) {
-			ret = heap_verify_new(r.heap, &log, &r.verify, eb);
-			if (ret < 0)
-				goto out;
-			log_info(&log, "--verify-heap: every file is hashed and "
-				 "each heap object it needs is read back");
-		}
-	}
-	if (o->snap_root && st && st->ss) {
-		r.ss = st->ss;
-	} else if (o->snap_root) {
-		ret = snapstore_open(o->snap_root, o->snap_storage_options, o,
-				     &r.ss, eb);
-		if (ret < 0)
-			goto out;
-	}
-	if (o->snap_root && use_previous) {
-		ret = snap_open_previous(&r, eb);
-		if (ret < 0)
-			goto out;
-	}
-	memset(&so, 0, sizeof(so));
-	so.root = o->file_root;
-	so.io = o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
-		o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
-	so.log = &log;
-	/* the heap and snapshot roots may sit inside the tree: never back
-	 * them up */
-	ret = inner_roots_init(&r.inner, o, r.filter);
-	if (ret < 0) {
-		ret = errbuf_set(eb, ret, "out of memory");
-		goto out;
-	}
-	so.allow = inner_roots_active(&r.inner) ? inner_roots_allow : NULL;
-	so.allow_ctx = &r.inner;
-	so.files_scanned = &stats->files_scanned;
-	so.files_skipped = &stats->files_skipped;
-	so.interrupted = o->interrupted;
-	so.prefetch_threads = o->scan_jobs;
-	so.reap_tree_temps = mo->tree_temps;
-	/* security.* is listed to anyone (trusted.* only to root): record
-	 * what the kernel shows; restore sets what it is allowed to */
-	if (!o->no_xattrs)
-		r.xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
-	so.hard_links = !mo->no_hard_links;
-	if (objstore_is_url(o->file_root)) {
-		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
-				       false, &r.rtree, eb);
-		if (!ret)
-			r.rtree_head_mtime = !remote_tree_lists_mtime(r.rtree);
-		if (!ret)
-			ret = remote_scan_start(r.rtree, &log, so.allow,
-						so.allow_ctx,
-						&stats->files_scanned, &r.rscan,
-						eb);
-	} else {
-		ret = scanner_new(&so, &r.scanner, eb);
-		if (!ret)
-			root_meta(&r, &hdr);
-	}
+	ret = take_lock(&r, st, out_fd, &lk, &own_lk, eb);
 	if (ret < 0)
 		goto out;
-	if (o->io == IO_MODE_AUTO) {
-		/* say once, here, what every worker will find */
-		struct io_ctx *probe = NULL;
-		struct errbuf pe = ERRBUF_INIT;
-		bool fell_back = false;
-
-		if (io_ctx_new(IO_BACKEND_AUTO, 8, &probe, &fell_back, &pe) == 0 &&
-		    fell_back)
-			log_warn(&log, "io_uring is not available here (old "
-				 "kernel or blocked by seccomp): using plain "
-				 "system calls");
-		io_ctx_free(probe);
-	}
-
-	if (mo->save && out_fd < 0) {
-		ret = resolve_format(&r, &fmt, eb);
-		if (ret < 0)
-			goto out;
-		ret = snapstore_begin(r.ss, hdr.created_ns, fmt, &tx, eb);
-		if (ret < 0)
-			goto out;
-		remove_stale_temps(&r);
-		if (fmt == SNAPSHOT_FORMAT_JSONL_GZ)
-			ret = pysnap_writer_new(snapstore_tx_write, tx,
-						r.rtree != NULL, &pywriter, eb);
-		else
-			ret = snapshot_writer_new(snapstore_tx_write, tx, &hdr,
-						  &writer, eb);
-	} else if (out_fd >= 0) {
-		/* restore's scratch record of the tree: always msgpack */
-		ret = snapshot_writer_new(write_sink_fd, &out_fd, &hdr, &writer,
-					  eb);
-	}
+	ret = open_heap(&r, st, out_fd, eb);
 	if (ret < 0)
 		goto out;
-	if (pywriter) {
-		out.ops = &pysnap_out_ops;
-		out.w = pywriter;
-	} else {
-		out.w = writer;
-	}
+	ret = open_snapstore(&r, st, use_previous, eb);
+	if (ret < 0)
+		goto out;
+	ret = open_tree(&r, &hdr, eb);
+	if (ret < 0)
+		goto out;
+	warn_io_fallback(&r);
+	ret = open_output(&r, &out_fd, &hdr, &tx, &out, eb);
+	if (ret < 0)
+		goto out;
+	ret = new_queues(&r, eb);
+	if (ret < 0)
+		goto out;
 
-	if (writer && owner_cache_new(&r.owners) < 0) {
-		ret = errbuf_set(eb, -ENOMEM, "out of memory");
-		goto out;
-	}
-	ret = ordered_new(WINDOW, &r.win);
-	if (!ret)
-		ret = bqueue_new(WINDOW, &r.jobs);
-	if (ret < 0) {
-		ret = errbuf_set(eb, ret, "out of memory");
-		goto out;
-	}
 	progress_start(&prog, "make-snapshot", stats, &log, o->progress);
-	/* an object-store tree: workers wait on requests, not on the CPU */
-	if (r.rtree && o->transfers > jobs)
-		jobs = o->transfers;
-	hash_threads = calloc(jobs, sizeof(*hash_threads));
-	r.hash_workers = jobs;
-	if (!hash_threads ||
-	    pthread_create(&scan_thread, NULL, snap_scan_main, &r)) {
-		snap_run_fail(&r, eb, errbuf_set(eb, -EAGAIN,
-						 "cannot start threads"));
-	} else {
-		scan_started = true;
-		for (i = 0; i < jobs; i++) {
-			if (pthread_create(&hash_threads[i], NULL,
-					   snap_hash_main, &r))
-				break;
-			started++;
-		}
-		if (!started)
-			snap_run_fail(&r, eb, errbuf_set(eb, -EAGAIN,
-						    "cannot start threads"));
-	}
-
-	/* the writer: entries in scan order, as workers complete them */
-	while ((nready = ordered_next_batch(r.win, ready, WRITER_BATCH)) > 0) {
-		for (k = 0; k < nready; k++)
-			write_entry(&r, &out, &ready[k]->entry);
-		ordered_release_batch(r.win, ready, nready);
-	}
-	if (scan_started)
-		pthread_join(scan_thread, NULL);
-	for (i = 0; i < started; i++)
-		pthread_join(hash_threads[i], NULL);
+	start_threads(&r, &th, eb);
+	write_window(&r, &out);
+	join_threads(&th);
 	progress_stop(&prog);
 
 	if (snap_run_failed(&r)) {
-		struct errbuf first;
-
-		ret = run_error_take(&r.err, &first);
-		if (r.prev_bad && ret == -ESTALE)
-			log_warn(&log, "previous snapshot not usable, hashing "
-				 "every file again: %s", r.prev_err.msg);
-		else
-			errbuf_set(eb, ret, "%s", first.msg);
+		ret = take_failure(&r, eb);
 		goto out;
 	}
-	if (r.verify) {
-		heap_verify_counts(r.verify, &stats->heap_objects_verified,
-				   &stats->heap_objects_repaired);
-		log_info(&log, "--verify-heap: %llu heap objects read back, "
-			 "%llu repaired",
-			 (unsigned long long)stats->heap_objects_verified,
-			 (unsigned long long)stats->heap_objects_repaired);
-	}
-	if (r.heap) {
-		/* every referenced object durable before the snapshot */
-		ret = heap_sync(r.heap, eb);
-		if (ret < 0)
-			goto out;
-	}
-	if (out_fd < 0)
-		log_info(&log, "found %llu entries: %llu files hashed, %llu "
-			 "md5s reused, %llu new heap objects",
-			 (unsigned long long)stats->files_scanned,
-			 (unsigned long long)stats->files_hashed,
-			 (unsigned long long)stats->md5_reused,
-			 (unsigned long long)stats->heap_objects_written);
-	if (out.w) {
-		ret = out.ops->finish(out.w, eb);
-		if (ret < 0)
-			goto out;
-		warn_pysnap_skipped(&r, &out);
-	}
-	if (o->interrupted && *o->interrupted) {
-		/* a signal during the final sync: publish nothing */
-		ret = errbuf_set(eb, -EINTR, "interrupted");
-		goto out;
-	}
-	if (tx) {
-		/* a run stopped past the lock expiry may have had its objects
-		 * collected: publish nothing then */
-		ret = lock_check(lk, eb);
-		if (ret < 0)
-			goto out;
-		ret = snapstore_commit(tx, snapshot_path, eb);
-		tx = NULL;
-		if (ret < 0)
-			goto out;
-		log_info(&log, "saved snapshot '%s'", *snapshot_path);
-	}
-	ret = 0;
+	log_verify_counts(&r);
+	ret = publish(&r, &out, out_fd, lk, &tx, snapshot_path, eb);
 out:
 	if (tx)
 		snapstore_abort(tx);
 	if (out.w)
 		out.ops->free(out.w);
-	free(hash_threads);
-	scanner_free(r.scanner);
-	remote_scan_free(r.rscan);
-	remote_tree_free(r.rtree);
-	bqueue_free(r.jobs);
-	ordered_free(r.win);
-	entry_release(&r.prev_e);
-	hasher_free(r.xattr_h);
-	snapshot_reader_free(r.prev);
-	if (!st || r.ss != st->ss)
-		snapstore_free(r.ss);
-	heap_verify_free(r.verify);
-	if (!st || r.heap != st->heap) {
-		uncount_unstored(r.heap, stats);
-		heap_free(r.heap);
-	}
-	lock_release(own_lk);
-	inner_roots_release(&r.inner);
-	filter_free(r.filter);
-	owner_cache_free(r.owners);
-	run_error_destroy(&r.err);
-	snap_lane_pool_destroy(&r.lanes);
+	free(th.hash);
+	release_run(&r, st, own_lk);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;
