@@ -186,6 +186,23 @@ static bool is_conflict(int err)
 	       err == -ELOOP || err == -EEXIST;
 }
 
+/* A writer of DST for this thread, applying owners and xattrs as the run
+ * decided. */
+static int dst_writer_new(struct sync_run *r, struct tree_writer **tw,
+			  struct errbuf *eb)
+{
+	int ret;
+
+	ret = tree_writer_new(r->dstfd, r->so->dst, tw, eb);
+	if (ret < 0)
+		return ret;
+	tree_writer_set_owners(*tw, r->owners_apply,
+			       &r->stats->owners_skipped);
+	tree_writer_set_xattrs(*tw, r->xattr_ns, &r->stats->xattrs_unsupported,
+			       &r->stats->xattrs_skipped);
+	return 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct sync_run *r = arg;
@@ -200,15 +217,11 @@ static void *worker_main(void *arg)
 	if (!buf)
 		ret = errbuf_set(&eb, -ENOMEM, "out of memory");
 	if (!ret)
-		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, &eb);
+		ret = dst_writer_new(r, &tw, &eb);
 	if (ret < 0) {
 		run_fail(r, &eb, ret);
 		goto out;
 	}
-	tree_writer_set_owners(tw, r->owners_apply,
-			       &r->stats->owners_skipped);
-	tree_writer_set_xattrs(tw, r->xattr_ns, &r->stats->xattrs_unsupported,
-			       &r->stats->xattrs_skipped);
 	while ((n = shardq_pop_batch(r->jobs, shard, items, BATCH)) > 0) {
 		for (i = 0; i < n; i++) {
 			struct job *j = items[i];
@@ -348,27 +361,14 @@ static int make_links(struct sync_run *r, struct tree_writer *tw,
 	return ret;
 }
 
-/* After all copies: carry out the recorded deletions, prune emptied
- * directories, retry the copies that waited for room. One function,
- * though long, because its steps share one tree_writer and must run in
- * this order: each needs the room or the state the one before made. */
-static int apply_deletions(struct sync_run *r, struct errbuf *eb)
+/* The deletions the merge spilled (type, u32 name length, name each), in
+ * stream order. A local DST loses its emptied directories with them. */
+static int delete_recorded(struct sync_run *r, struct tree_writer *tw,
+			   struct errbuf *eb)
 {
-	struct tree_writer *tw = NULL;
 	char *name = NULL;
-	size_t i;
 	int ret = 0;
 
-	if (!r->rdst) {
-		ret = tree_writer_new(r->dstfd, r->so->dst, &tw, eb);
-		if (ret < 0)
-			return ret;
-		tree_writer_set_owners(tw, r->owners_apply,
-				       &r->stats->owners_skipped);
-		tree_writer_set_xattrs(tw, r->xattr_ns,
-				       &r->stats->xattrs_unsupported,
-				       &r->stats->xattrs_skipped);
-	}
 	rewind(r->deletions);
 	for (;;) {
 		struct entry e;
@@ -410,9 +410,18 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		stat_add(&r->stats->files_deleted, 1);
 	}
 	free(name);
-	/* copies that waited for room (the conflicting entry is gone unless
-	 * it was not ours to delete: --no-delete, or an excluded name) and
-	 * new directories, in stream order */
+	return ret;
+}
+
+/* Copies that waited for room (the conflicting entry is gone unless it
+ * was not ours to delete: --no-delete, or an excluded name) and new
+ * directories, in stream order. */
+static int retry_deferred(struct sync_run *r, struct tree_writer *tw,
+			  struct errbuf *eb)
+{
+	size_t i;
+	int ret = 0;
+
 	for (i = 0; !ret && i < r->ndeferred; i++) {
 		struct job *j = r->deferred[i];
 		char *buf;
@@ -434,9 +443,16 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		ret = sync_do_job(r, tw, j, buf, eb);
 		free(buf);
 	}
-	if (!ret)
-		ret = make_links(r, tw, eb);
-	/* directory metadata last: writes inside moved their mtimes */
+	return ret;
+}
+
+/* Directory metadata last: writes inside moved their mtimes. */
+static int set_dirs_meta(struct sync_run *r, struct tree_writer *tw,
+			 struct errbuf *eb)
+{
+	size_t i;
+	int ret = 0;
+
 	for (i = 0; !ret && i < r->ndeferred; i++) {
 		struct job *j = r->deferred[i];
 
@@ -446,142 +462,311 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 		if (!ret && j->meta_differs)
 			stat_add(&r->stats->files_updated, 1);
 	}
-	/* and the root's own, as rsync -a: local trees only (a store has
-	 * no directories) */
-	if (!ret && tw && r->srcfd >= 0) {
-		unsigned char *x = NULL;
-		size_t xlen = 0;
-		struct stat st;
+	return ret;
+}
 
-		if (fstat(r->srcfd, &st))
-			ret = errbuf_set(eb, -errno, "cannot stat '%s': %s",
-					 r->so->src, strerror(errno));
-		else
-			ret = tree_writer_set_root_owner(tw, st.st_uid,
-							 st.st_gid, eb);
-		if (!ret && r->xattr_ns) {
-			ret = xattr_read(r->srcfd, NULL, r->xattr_ns, &x,
-					 &xlen);
-			if (ret < 0)
-				ret = errbuf_set(eb, ret, "cannot read the "
-						 "xattrs of '%s': %s",
-						 r->so->src, strerror(-ret));
-		}
-		if (!ret)
-			ret = tree_writer_set_root_meta(tw, st.st_mode & 07777,
-							x, xlen, &st.st_mtim,
-							eb);
-		free(x);
+/* And the root's own, as rsync -a: local trees only (a store has no
+ * directories). */
+static int set_root_meta(struct sync_run *r, struct tree_writer *tw,
+			 struct errbuf *eb)
+{
+	unsigned char *x = NULL;
+	size_t xlen = 0;
+	struct stat st;
+	int ret;
+
+	if (fstat(r->srcfd, &st))
+		ret = errbuf_set(eb, -errno, "cannot stat '%s': %s",
+				 r->so->src, strerror(errno));
+	else
+		ret = tree_writer_set_root_owner(tw, st.st_uid, st.st_gid, eb);
+	if (!ret && r->xattr_ns) {
+		ret = xattr_read(r->srcfd, NULL, r->xattr_ns, &x, &xlen);
+		if (ret < 0)
+			ret = errbuf_set(eb, ret, "cannot read the xattrs of "
+					 "'%s': %s", r->so->src,
+					 strerror(-ret));
 	}
+	if (!ret)
+		ret = tree_writer_set_root_meta(tw, st.st_mode & 07777, x,
+						xlen, &st.st_mtim, eb);
+	free(x);
+	return ret;
+}
+
+/* After all copies: carry out the recorded deletions, retry the copies
+ * that waited for room, make the links, set the directories' metadata.
+ * The steps share one tree_writer and run in this order: each needs the
+ * room or the state the one before made. */
+static int apply_deletions(struct sync_run *r, struct errbuf *eb)
+{
+	struct tree_writer *tw = NULL;
+	int ret;
+
+	if (!r->rdst) {
+		ret = dst_writer_new(r, &tw, eb);
+		if (ret < 0)
+			return ret;
+	}
+	ret = delete_recorded(r, tw, eb);
+	if (!ret)
+		ret = retry_deferred(r, tw, eb);
+	if (!ret)
+		ret = make_links(r, tw, eb);
+	if (!ret)
+		ret = set_dirs_meta(r, tw, eb);
+	if (!ret && tw && r->srcfd >= 0)
+		ret = set_root_meta(r, tw, eb);
 	tree_writer_free(tw);
 	return ret;
 }
 
-/* Long because it owns the run: every resource is set up here in order
- * and released at its single exit (out:); the stages it starts are the
- * functions above and those of sync_plan.c and sync_copy.c. */
+static void init_run(struct sync_run *r, const struct engine_opts *o,
+		     const struct sync_opts *so, struct logger *log,
+		     struct run_stats *stats, double t0)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->so = so;
+	r->log = log;
+	r->stats = stats;
+	r->srcfd = r->dstfd = -1;
+	r->bw_start = t0;
+	r->owners_apply = geteuid() == 0;
+	pthread_mutex_init(&r->lock, NULL);
+	run_error_init(&r->err);
+}
+
+/* SRC and DST given as object-store URLs (r->rsrc, r->rdst); DST is
+ * created unless the run is dry. */
+static int open_stores(struct sync_run *r, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	const struct sync_opts *so = r->so;
+	int ret;
+
+	if (objstore_is_url(so->src)) {
+		ret = remote_tree_open(so->src, o->file_storage_options, o,
+				       false, &r->rsrc, eb);
+		if (ret < 0)
+			return ret;
+	}
+	if (objstore_is_url(so->dst)) {
+		ret = remote_tree_open(so->dst, o->file_storage_options, o,
+				       !so->dry_run, &r->rdst, eb);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* A run that writes: a local DST created, and the spill file the merge
+ * records deletions in (carried out only after every copy). */
+static int prepare_dst(struct sync_run *r, struct errbuf *eb)
+{
+	int ret;
+
+	if (r->so->dry_run)
+		return 0;
+	ret = r->rdst ? 0 : relpath_mkdir_p(r->so->dst, eb);
+	if (ret < 0)
+		return ret;
+	r->deletions = tmpfile();
+	if (!r->deletions)
+		return errbuf_set(eb, -errno, "cannot create a temp file: %s",
+				  strerror(errno));
+	return 0;
+}
+
+/* Both scans, started at once; the root fds of local trees kept for
+ * the deletions and the root's metadata. */
+static int start_feeds(struct sync_run *r, struct errbuf *eb)
+{
+	int ret;
+
+	ret = feed_start(r, &r->src, r->so->src, false, eb);
+	if (!ret)
+		ret = feed_start(r, &r->dst, r->so->dst, r->so->dry_run, eb);
+	if (ret < 0)
+		return ret;
+	r->srcfd = r->src.scanner ? scanner_rootfd(r->src.scanner) : -1;
+	r->dstfd = r->dst.scanner ? scanner_rootfd(r->dst.scanner) : -1;
+	return 0;
+}
+
+/* The copy pool: the queue and up to jobs workers (*threads, *started:
+ * the caller joins and frees them); 0 when at least one runs. */
+static int start_workers(struct sync_run *r, pthread_t **threads,
+			 unsigned *started, struct errbuf *eb)
+{
+	unsigned jobs = r->o->jobs ? r->o->jobs : 1, i;
+	int ret;
+
+	/* a worker waits for each request to an object store: as many
+	 * workers as transfers keep the network stage busy */
+	if ((r->rsrc || r->rdst) && r->o->transfers > jobs)
+		jobs = r->o->transfers;
+	ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r->jobs);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	*threads = calloc(jobs, sizeof(**threads));
+	for (i = 0; *threads && i < jobs; i++) {
+		if (pthread_create(&(*threads)[i], NULL, worker_main, r))
+			break;
+		(*started)++;
+	}
+	if (!*started)
+		return errbuf_set(eb, -EAGAIN, "cannot start threads");
+	return 0;
+}
+
+/* The merge of SRC and DST (sync_on_diff), feeding the workers; their
+ * queue is closed after it (aborted if it failed). */
+static int merge(struct sync_run *r, struct errbuf *eb)
+{
+	struct entry_stream ls, rs;
+	int ret;
+
+	ls.next = feed_next;
+	ls.ctx = &r->src;
+	rs.next = feed_next;
+	rs.ctx = &r->dst;
+	ret = diff_run(&ls, &rs, sync_on_diff, r, eb);
+	if (r->jobs) {
+		if (ret < 0)
+			shardq_abort(r->jobs);
+		else
+			shardq_close(r->jobs);
+	}
+	return ret;
+}
+
+/* --max-delete: a SRC that went missing or empty would otherwise empty
+ * DST. */
+static int check_max_delete(const struct sync_run *r, struct errbuf *eb)
+{
+	const struct sync_opts *so = r->so;
+
+	if (so->max_delete >= 0 && r->ndelete > (uint64_t)so->max_delete)
+		return errbuf_set(eb, -EPERM, "refusing to delete %llu files "
+				  "from '%s' (--max-delete %lld): nothing "
+				  "deleted; check SRC",
+				  (unsigned long long)r->ndelete, so->dst,
+				  (long long)so->max_delete);
+	return 0;
+}
+
+/* Once every copy succeeded: the deletions and what waited for them,
+ * what could not be applied said once, then DST made durable. */
+static int finish_dst(struct sync_run *r, struct errbuf *eb)
+{
+	const struct sync_opts *so = r->so;
+	struct run_stats *stats = r->stats;
+	int ret;
+
+	ret = apply_deletions(r, eb);
+	xattr_warn(r->log, so->dst, stats);
+	store_meta_warn(r->log, so->dst, stats);
+	if (ret < 0)
+		return ret;
+	if (stats->owners_skipped)
+		log_warn(r->log, "%llu entr%s the owner of the running user "
+			 "instead of the source's: not running as root",
+			 (unsigned long long)stats->owners_skipped,
+			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
+	if (r->o->fsync && r->dstfd >= 0 && syncfs(r->dstfd))
+		return errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
+				  strerror(errno));
+	return 0;
+}
+
+/* The copy pool stopped (the workers still running joined), the jobs
+ * left in its queue freed. */
+static void stop_workers(struct sync_run *r, pthread_t *threads,
+			 unsigned started)
+{
+	void *item;
+	unsigned i;
+
+	if (!r->jobs)
+		return;
+	shardq_abort(r->jobs);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	while (shardq_drain(r->jobs, &item) == 1)
+		sync_job_free(item);
+	shardq_free(r->jobs);
+}
+
+/* Everything else the run holds, the scans stopped first. */
+static void release_run(struct sync_run *r)
+{
+	size_t i;
+
+	feed_stop(&r->src);
+	feed_stop(&r->dst);
+	remote_tree_free(r->rsrc);
+	remote_tree_free(r->rdst);
+	for (i = 0; i < r->ndeferred; i++)
+		sync_job_free(r->deferred[i]);
+	for (i = 0; i < r->nlinks; i++)
+		entry_free(r->links[i]);
+	free(r->links);
+	free(r->deferred);
+	if (r->deletions)
+		fclose(r->deletions);
+	filter_free(r->filter);
+	pthread_mutex_destroy(&r->lock);
+	run_error_destroy(&r->err);
+}
+
+/* The run: the steps in order (see the top of this file), every failure
+ * going to out:, the single exit that releases what they acquired. */
 int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		struct run_stats *stats, struct errbuf *eb)
 {
 	struct sync_run r;
 	struct logger log = o->log;
-	struct entry_stream ls, rs;
 	struct progress prog;
 	pthread_t *threads = NULL;
-	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
+	unsigned started = 0, i;
 	double t0 = clock_mono_s();
 	int ret;
 
-	memset(&r, 0, sizeof(r));
+	init_run(&r, o, so, &log, stats, t0);
 	memset(&prog, 0, sizeof(prog));
-	r.o = o;
-	r.so = so;
-	r.log = &log;
-	r.stats = stats;
-	r.srcfd = r.dstfd = -1;
-	r.bw_start = t0;
-	r.owners_apply = geteuid() == 0;
-	pthread_mutex_init(&r.lock, NULL);
-	run_error_init(&r.err);
 
 	if (!so->src || !so->dst) {
 		ret = errbuf_set(eb, -EINVAL, "sync needs SRC and DST");
 		goto out;
 	}
-	if (objstore_is_url(so->src)) {
-		ret = remote_tree_open(so->src, o->file_storage_options, o, false,
-				       &r.rsrc, eb);
-		if (ret < 0)
-			goto out;
-	}
-	if (objstore_is_url(so->dst)) {
-		ret = remote_tree_open(so->dst, o->file_storage_options, o,
-				       !so->dry_run, &r.rdst, eb);
-		if (ret < 0)
-			goto out;
-	}
+	ret = open_stores(&r, eb);
+	if (ret < 0)
+		goto out;
 	ret = check_nesting(&r, eb);
 	if (ret < 0)
 		goto out;
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;
-	if (!so->dry_run) {
-		ret = r.rdst ? 0 : relpath_mkdir_p(so->dst, eb);
-		if (ret < 0)
-			goto out;
-		r.deletions = tmpfile();
-		if (!r.deletions) {
-			ret = errbuf_set(eb, -errno, "cannot create a temp file: "
-					 "%s", strerror(errno));
-			goto out;
-		}
-	}
+	ret = prepare_dst(&r, eb);
+	if (ret < 0)
+		goto out;
 	/* xattrs between local trees only: stores keep none */
 	if (!o->no_xattrs && !r.rsrc && !r.rdst)
 		r.xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
 			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
-	ret = feed_start(&r, &r.src, so->src, false, eb);
-	if (!ret)
-		ret = feed_start(&r, &r.dst, so->dst, so->dry_run, eb);
+	ret = start_feeds(&r, eb);
 	if (ret < 0)
 		goto out;
-	r.srcfd = r.src.scanner ? scanner_rootfd(r.src.scanner) : -1;
-	r.dstfd = r.dst.scanner ? scanner_rootfd(r.dst.scanner) : -1;
 
 	progress_start(&prog, "sync", stats, &log, o->progress);
 	if (!so->dry_run) {
-		/* a worker waits for each request to an object store: as
-		 * many workers as transfers keep the network stage busy */
-		if ((r.rsrc || r.rdst) && o->transfers > jobs)
-			jobs = o->transfers;
-		ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r.jobs);
-		if (ret < 0) {
-			ret = errbuf_set(eb, ret, "out of memory");
-			goto out;
-		}
-		threads = calloc(jobs, sizeof(*threads));
-		for (i = 0; threads && i < jobs; i++) {
-			if (pthread_create(&threads[i], NULL, worker_main, &r))
-				break;
-			started++;
-		}
-		if (!started) {
-			ret = errbuf_set(eb, -EAGAIN, "cannot start threads");
-			goto out;
-		}
-	}
-	ls.next = feed_next;
-	ls.ctx = &r.src;
-	rs.next = feed_next;
-	rs.ctx = &r.dst;
-	ret = diff_run(&ls, &rs, sync_on_diff, &r, eb);
-	if (r.jobs) {
+		ret = start_workers(&r, &threads, &started, eb);
 		if (ret < 0)
-			shardq_abort(r.jobs);
-		else
-			shardq_close(r.jobs);
+			goto out;
 	}
+	ret = merge(&r, eb);
 	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	started = 0;
@@ -591,61 +776,19 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	}
 	if (ret < 0)
 		goto out;
-	if (so->max_delete >= 0 && r.ndelete > (uint64_t)so->max_delete) {
-		ret = errbuf_set(eb, -EPERM, "refusing to delete %llu files from "
-				 "'%s' (--max-delete %lld): nothing deleted; "
-				 "check SRC", (unsigned long long)r.ndelete,
-				 so->dst, (long long)so->max_delete);
+	ret = check_max_delete(&r, eb);
+	if (ret < 0)
 		goto out;
-	}
 	if (so->dry_run) {
 		stats->files_deleted = r.ndelete;
 		goto out;
 	}
-	ret = apply_deletions(&r, eb);
-	xattr_warn(&log, so->dst, stats);
-	store_meta_warn(&log, so->dst, stats);
-	if (ret < 0)
-		goto out;
-	if (stats->owners_skipped)
-		log_warn(&log, "%llu entr%s the owner of the running user "
-			 "instead of the source's: not running as root",
-			 (unsigned long long)stats->owners_skipped,
-			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
-	if (o->fsync && r.dstfd >= 0 && syncfs(r.dstfd)) {
-		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
-				 strerror(errno));
-		goto out;
-	}
-	ret = 0;
+	ret = finish_dst(&r, eb);
 out:
 	progress_stop(&prog);
-	if (r.jobs) {
-		void *item;
-
-		shardq_abort(r.jobs);
-		for (i = 0; i < started; i++)
-			pthread_join(threads[i], NULL);
-		while (shardq_drain(r.jobs, &item) == 1)
-			sync_job_free(item);
-		shardq_free(r.jobs);
-	}
+	stop_workers(&r, threads, started);
 	free(threads);
-	feed_stop(&r.src);
-	feed_stop(&r.dst);
-	remote_tree_free(r.rsrc);
-	remote_tree_free(r.rdst);
-	for (i = 0; i < r.ndeferred; i++)
-		sync_job_free(r.deferred[i]);
-	for (i = 0; i < r.nlinks; i++)
-		entry_free(r.links[i]);
-	free(r.links);
-	free(r.deferred);
-	if (r.deletions)
-		fclose(r.deletions);
-	filter_free(r.filter);
-	pthread_mutex_destroy(&r.lock);
-	run_error_destroy(&r.err);
+	release_run(&r);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;
