@@ -447,11 +447,139 @@ static int save_after(struct restore_run *r, const char *target,
 	return 0;
 }
 
+/* Pass 2 over: the queue closed (aborted if the pass failed) and the
+ * workers joined. */
+static void join_writers(struct restore_run *r, bool failed,
+			 pthread_t *threads, unsigned started)
+{
+	unsigned i;
+
+	if (r->queue) {
+		if (failed)
+			shardq_abort(r->queue);
+		else
+			shardq_close(r->queue);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+}
+
+static void warn_setid_stripped(const struct restore_run *r)
+{
+	if (r->setid_stripped)
+		log_warn(r->log, "%s%llu file%s without %s setuid/setgid bits: "
+			 "not running as root (--keep-setid keeps them)",
+			 r->ro->dry_run ? "dry run: " : "",
+			 (unsigned long long)r->setid_stripped,
+			 r->setid_stripped == 1 ? "" : "s",
+			 r->setid_stripped == 1 ? "its" : "their");
+}
+
+/* After the writes: the hard links, the directories' metadata (pass 3:
+ * writes inside them moved their mtimes), then the root's; what could
+ * not be applied said once. */
+static int finish_tree(struct restore_run *r, const char *before,
+		       int *scratch, const char *target, struct errbuf *eb)
+{
+	const struct engine_opts *o = r->o;
+	struct run_stats *stats = r->stats;
+	int ret;
+
+	ret = restore_make_links(r, eb);
+	if (ret < 0)
+		return ret;
+	ret = restore_run_pass(r, before, scratch, target,
+			       restore_pass_dir_meta, eb);
+	xattr_warn(r->log, o->file_root, stats);
+	store_meta_warn(r->log, o->file_root, stats);
+	if (ret < 0)
+		return ret;
+	ret = restore_set_root_meta(r, eb);
+	if (ret < 0)
+		return ret;
+	if (stats->owners_skipped)
+		log_warn(r->log, "%llu entr%s the owner of the running user "
+			 "instead of the recorded one: not running as root",
+			 (unsigned long long)stats->owners_skipped,
+			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
+	return 0;
+}
+
+/* --fsync: the restored tree durable before the run reports success
+ * (and before the "after" snapshot names it). */
+static int sync_tree(const struct restore_run *r, struct errbuf *eb)
+{
+	if (r->o->fsync && r->rootfd >= 0 && syncfs(r->rootfd))
+		return errbuf_set(eb, -errno, "cannot sync '%s': %s",
+				  r->o->file_root, strerror(errno));
+	return 0;
+}
+
+/* The pool stopped (the workers still running joined), the entries left
+ * in its queue freed. */
+static void stop_writers(struct restore_run *r, pthread_t *threads,
+			 unsigned started)
+{
+	void *item;
+	unsigned i;
+
+	if (!r->queue)
+		return;
+	shardq_abort(r->queue);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	while (shardq_drain(r->queue, &item) == 1)
+		entry_free(item);
+	shardq_free(r->queue);
+}
+
+/* What the steps acquired in r, and the scratch file (closed in its
+ * place among them). */
+static void release_run(struct restore_run *r, int scratch)
+{
+	unsigned i;
+
+	for (i = 0; i < r->nlink_jobs; i++)
+		entry_free(r->link_jobs[i].e);
+	free(r->link_jobs);
+	link_map_free(r->links);
+	owner_cache_free(r->owners);
+	for (i = 0; i < r->npruned; i++)
+		free(r->pruned[i]);
+	free(r->pruned);
+	for (i = 0; i < r->nfailed; i++)
+		free(r->failed[i]);
+	free(r->failed);
+	hasher_free(r->dry_h);
+	free(r->dry_buf);
+	tree_writer_free(r->tw);
+	if (r->rootfd >= 0)
+		close(r->rootfd);
+	if (scratch >= 0)
+		close(scratch);
+	heap_free(r->heap);
+	remote_tree_free(r->rtree);
+	snapstore_free(r->ss);
+	inner_roots_release(&r->inner);
+	filter_free(r->filter);
+}
+
+static void init_run(struct restore_run *r, const struct engine_opts *o,
+		     const struct restore_opts *ro, struct logger *log,
+		     struct run_stats *stats)
+{
+	memset(r, 0, sizeof(*r));
+	r->o = o;
+	r->ro = ro;
+	r->log = log;
+	r->stats = stats;
+	r->rootfd = -1;
+	run_error_init(&r->err);
+	pthread_mutex_init(&r->failed_lock, NULL);
+}
+
 /* The run: the steps in order (see the top of this file), every failure
- * going to out:, the single exit that releases what the steps acquired.
- * That exit and the end of pass 2 (the queue closed, the workers joined,
- * their error taken) keep it above 100 lines: both work on the locals
- * the steps share. */
+ * going to out:, the single exit that releases what the steps acquired. */
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 		   struct run_stats *stats, struct errbuf *eb)
 {
@@ -460,21 +588,14 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	struct progress prog;
 	struct lock *lk = NULL;
 	pthread_t *threads = NULL;
-	unsigned jobs = o->jobs ? o->jobs : 1, started = 0, i;
+	unsigned jobs = o->jobs ? o->jobs : 1, started = 0;
 	char *target = NULL, *before = NULL, *after = NULL;
 	int scratch = -1;
 	int64_t start_ns = clock_now_ns();
 	double t0 = clock_mono_s();
 	int ret;
 
-	memset(&r, 0, sizeof(r));
-	r.o = o;
-	r.ro = ro;
-	r.log = &log;
-	r.stats = stats;
-	r.rootfd = -1;
-	run_error_init(&r.err);
-	pthread_mutex_init(&r.failed_lock, NULL);
+	init_run(&r, o, ro, &log, stats);
 	memset(&prog, 0, sizeof(prog));
 
 	ret = open_run(&r, &lk, &target, eb);
@@ -513,21 +634,8 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	}
 	ret = restore_run_pass(&r, before, &scratch, target,
 			       restore_pass_write, eb);
-	if (r.setid_stripped)
-		log_warn(&log, "%s%llu file%s without %s setuid/setgid bits: "
-			 "not running as root (--keep-setid keeps them)",
-			 ro->dry_run ? "dry run: " : "",
-			 (unsigned long long)r.setid_stripped,
-			 r.setid_stripped == 1 ? "" : "s",
-			 r.setid_stripped == 1 ? "its" : "their");
-	if (r.queue) {
-		if (ret < 0)
-			shardq_abort(r.queue);
-		else
-			shardq_close(r.queue);
-	}
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	warn_setid_stripped(&r);
+	join_writers(&r, ret < 0, threads, started);
 	started = 0;
 	if (run_error_failed(&r.err)) {
 		/* a worker's error is the cause; the diff only saw "stopped" */
@@ -536,34 +644,18 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	}
 	if (ret < 0)
 		goto out;
-	ret = restore_make_links(&r, eb);
+	ret = finish_tree(&r, before, &scratch, target, eb);
 	if (ret < 0)
 		goto out;
-	ret = restore_run_pass(&r, before, &scratch, target,
-			       restore_pass_dir_meta, eb);
-	xattr_warn(&log, o->file_root, stats);
-	store_meta_warn(&log, o->file_root, stats);
-	if (ret < 0)
-		goto out;
-	ret = restore_set_root_meta(&r, eb);
-	if (ret < 0)
-		goto out;
-	if (stats->owners_skipped)
-		log_warn(&log, "%llu entr%s the owner of the running user "
-			 "instead of the recorded one: not running as root",
-			 (unsigned long long)stats->owners_skipped,
-			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
 	if (r.nfailed || r.failed_oom) {
 		ret = report_failed(&r, eb);
 		goto out;
 	}
 	if (ro->dry_run)
 		goto out;
-	if (o->fsync && r.rootfd >= 0 && syncfs(r.rootfd)) {
-		ret = errbuf_set(eb, -errno, "cannot sync '%s': %s",
-				 o->file_root, strerror(errno));
+	ret = sync_tree(&r, eb);
+	if (ret < 0)
 		goto out;
-	}
 	progress_stop(&prog);
 	if (ro->save_after) {
 		ret = save_after(&r, target, start_ns, &after, eb);
@@ -573,40 +665,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = 0;
 out:
 	progress_stop(&prog);
-	if (r.queue) {
-		void *item;
-
-		shardq_abort(r.queue);
-		for (i = 0; i < started; i++)
-			pthread_join(threads[i], NULL);
-		while (shardq_drain(r.queue, &item) == 1)
-			entry_free(item);
-		shardq_free(r.queue);
-	}
+	stop_writers(&r, threads, started);
 	free(threads);
-	for (i = 0; i < r.nlink_jobs; i++)
-		entry_free(r.link_jobs[i].e);
-	free(r.link_jobs);
-	link_map_free(r.links);
-	owner_cache_free(r.owners);
-	for (i = 0; i < r.npruned; i++)
-		free(r.pruned[i]);
-	free(r.pruned);
-	for (i = 0; i < r.nfailed; i++)
-		free(r.failed[i]);
-	free(r.failed);
-	hasher_free(r.dry_h);
-	free(r.dry_buf);
-	tree_writer_free(r.tw);
-	if (r.rootfd >= 0)
-		close(r.rootfd);
-	if (scratch >= 0)
-		close(scratch);
-	heap_free(r.heap);
-	remote_tree_free(r.rtree);
-	snapstore_free(r.ss);
-	inner_roots_release(&r.inner);
-	filter_free(r.filter);
+	release_run(&r, scratch);
 	free(target);
 	free(before);
 	free(after);
