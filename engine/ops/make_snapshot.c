@@ -14,8 +14,9 @@
  * first error aborts every stage; nothing partial is published.
  *
  * This file: the run and the writer stage; the scan stage is
- * make_snapshot_scan.c, the hash workers make_snapshot_hash.c, what they
- * share make_snapshot_impl.h. */
+ * make_snapshot_scan.c, the hash workers make_snapshot_hash.c, the
+ * snapshot's formats, entries and header fields make_snapshot_out.c,
+ * what they share make_snapshot_impl.h. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -85,106 +86,6 @@ static void uncount_unstored(struct heap *h, struct run_stats *stats)
 				bytes : stats->bytes_written;
 }
 
-/* The writer stage's one interface over the two snapshot formats. */
-struct snap_out_ops {
-	int (*add)(void *w, const struct entry *e, struct errbuf *eb);
-	int (*finish)(void *w, struct errbuf *eb);
-	void (*free)(void *w);
-};
-
-static int msgpack_out_add(void *w, const struct entry *e, struct errbuf *eb)
-{
-	return snapshot_writer_add(w, e, eb);
-}
-
-static int msgpack_out_finish(void *w, struct errbuf *eb)
-{
-	return snapshot_writer_finish(w, eb);
-}
-
-static void msgpack_out_free(void *w)
-{
-	snapshot_writer_free(w);
-}
-
-static const struct snap_out_ops msgpack_out_ops = {
-	.add = msgpack_out_add,
-	.finish = msgpack_out_finish,
-	.free = msgpack_out_free,
-};
-
-static int pysnap_out_add(void *w, const struct entry *e, struct errbuf *eb)
-{
-	return pysnap_writer_add(w, e, eb);
-}
-
-static int pysnap_out_finish(void *w, struct errbuf *eb)
-{
-	return pysnap_writer_finish(w, eb);
-}
-
-static void pysnap_out_free(void *w)
-{
-	pysnap_writer_free(w);
-}
-
-static const struct snap_out_ops pysnap_out_ops = {
-	.add = pysnap_out_add,
-	.finish = pysnap_out_finish,
-	.free = pysnap_out_free,
-};
-
-struct snap_out {
-	const struct snap_out_ops *ops;
-	void *w;                      /* NULL: no snapshot is written */
-};
-
-/* The format to write: the option's, or with auto the format of the
- * latest snapshot already in SNAP_ROOT (msgpack when there is none), so a
- * history the Python tool started stays readable by it. */
-static int resolve_format(const struct snap_run *r, enum snapshot_format *fmt,
-			  struct errbuf *eb)
-{
-	struct errbuf local = ERRBUF_INIT;
-	char *path = NULL;
-	size_t n, sn;
-	int ret;
-
-	*fmt = SNAPSHOT_FORMAT_MSGPACK;
-	if (r->o->snapshot_format == SNAPSHOT_WRITE_JSONL_GZ)
-		*fmt = SNAPSHOT_FORMAT_JSONL_GZ;
-	if (r->o->snapshot_format != SNAPSHOT_WRITE_AUTO)
-		return 0;
-	ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
-	if (ret == -ENOENT)
-		return 0;
-	if (ret < 0)
-		return errbuf_set(eb, ret, "%s", local.msg);
-	n = strlen(path);
-	sn = strlen(SNAPSTORE_SUFFIX_JSONL_GZ);
-	if (n >= sn && !strcmp(path + n - sn, SNAPSTORE_SUFFIX_JSONL_GZ))
-		*fmt = SNAPSHOT_FORMAT_JSONL_GZ;
-	free(path);
-	return 0;
-}
-
-/* jsonl.gz records files only: say once what the snapshot left out */
-static void warn_pysnap_skipped(struct snap_run *r, const struct snap_out *so)
-{
-	uint64_t dirs, empty, links;
-
-	if (so->ops != &pysnap_out_ops)
-		return;
-	pysnap_writer_skipped(so->w, &dirs, &empty, &links);
-	if (links || empty)
-		log_warn(r->log, "the jsonl.gz snapshot format records files "
-			 "only: %llu symlink(s) and %llu empty "
-			 "director%s left out (and the mode and mtime of "
-			 "%llu director%s)", (unsigned long long)links,
-			 (unsigned long long)empty, empty == 1 ? "y" : "ies",
-			 (unsigned long long)dirs, dirs == 1 ? "y" : "ies");
-}
-
 /* Killed runs leave their temp snapshots; this run's own temp is locked
  * by now, like any live one (snapstore_remove_stale_temps). */
 static void remove_stale_temps(struct snap_run *r)
@@ -199,122 +100,6 @@ static void remove_stale_temps(struct snap_run *r)
 static int write_sink_fd(void *ctx, const void *buf, size_t len)
 {
 	return fdio_write_full(*(int *)ctx, buf, len);
-}
-
-/* Record e with its owner's user and group names (a restore on another
- * system maps them to its own ids, as rsync and tar do). Looked up here,
- * on the writer thread, and lent to the entry for the call: no copy per
- * entry. */
-static int add_entry(struct snap_run *r, const struct snap_out *out,
-		     struct entry *e, struct errbuf *eb)
-{
-	int ret;
-
-	if (!e->has_owner || !r->owners || e->user || e->group)
-		return out->ops->add(out->w, e, eb);
-	e->user = (char *)owner_cache_user(r->owners, e->uid);
-	e->group = (char *)owner_cache_group(r->owners, e->gid);
-	ret = out->ops->add(out->w, e, eb);
-	e->user = NULL;   /* borrowed from r->owners */
-	e->group = NULL;
-	return ret;
-}
-
-/* The writer's part for one entry in scan order: record it, or say that
- * it vanished between the scan and the read. */
-static void write_entry(struct snap_run *r, const struct snap_out *out,
-			struct entry *e)
-{
-	struct errbuf web = ERRBUF_INIT;
-	int ret;
-
-	if (e->type == ENTRY_FILE && !e->has_md5 && !snap_run_failed(r)) {
-		/* deleted between the scan and the read: the tree no
-		 * longer has it (rsync also just warns); or, with
-		 * --skip-changing, it never held still long enough */
-		char shown[512];
-
-		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-		if (e->changing) {
-			log_warn(r->log, "skipped '%s/%s': it kept changing "
-				 "while being read: left out",
-				 r->o->file_root, shown);
-			stat_add(&r->stats->files_skipped_changing, 1);
-		} else {
-			log_warn(r->log, "'%s/%s' vanished during the scan: "
-				 "left out", r->o->file_root, shown);
-		}
-		stat_add(&r->stats->files_skipped, 1);
-	} else if (out->w && !snap_run_failed(r)) {
-		ret = add_entry(r, out, e, &web);
-		if (ret < 0)
-			snap_run_fail(r, &web, ret);
-	}
-}
-
-/* The names of the root's owner, as entries have theirs (one NSS
- * question each). */
-static void root_owner_names(struct snapshot_header *h)
-{
-	struct owner_cache *c = NULL;
-	const char *n;
-
-	if (owner_cache_new(&c) < 0)
-		return;
-	n = owner_cache_user(c, h->root_uid);
-	if (n && strlen(n) < sizeof(h->root_user))
-		memcpy(h->root_user, n, strlen(n) + 1);
-	n = owner_cache_group(c, h->root_gid);
-	if (n && strlen(n) < sizeof(h->root_group))
-		memcpy(h->root_group, n, strlen(n) + 1);
-	owner_cache_free(c);
-}
-
-/* The root directory's xattrs and ACLs, inline in the header (key 10):
- * a default ACL on the root is what gives every new file its rights. A
- * list too long to go inline is left out with a warning. */
-static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
-{
-	unsigned char *x = NULL;
-	size_t len = 0;
-	int ret;
-
-	if (!r->xattr_ns)
-		return;
-	ret = xattr_read(scanner_rootfd(r->scanner), NULL, r->xattr_ns, &x,
-			 &len);
-	if (!ret && len <= sizeof(h->root_xattrs)) {
-		/* no attributes at all: x is NULL, len 0 (an empty list) */
-		if (len)
-			memcpy(h->root_xattrs, x, len);
-		h->root_xattrs_len = len;
-		h->has_root_xattrs = true;
-	} else {
-		log_warn(r->log, "the root directory's own xattrs are not "
-			 "recorded: %s", ret ? strerror(-ret) :
-			 "longer than the header holds (8 KiB)");
-	}
-	free(x);
-}
-
-/* The root directory's own mode and mtime go into the header (its
- * entries record everything below it). Best effort: a root that cannot
- * be stat'ed now fails the scan anyway. */
-static void root_meta(const struct snap_run *r, struct snapshot_header *h)
-{
-	struct stat st;
-
-	if (fstat(scanner_rootfd(r->scanner), &st))
-		return;
-	h->has_root_meta = true;
-	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
-	h->root_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-			   st.st_mtim.tv_nsec;
-	h->has_root_owner = true;
-	h->root_uid = st.st_uid;
-	h->root_gid = st.st_gid;
-	root_owner_names(h);
-	root_xattrs(r, h);
 }
 
 /* make_snapshot_run's threads, as far as they started (those it joins). */
@@ -466,7 +251,7 @@ static int open_tree(struct snap_run *r, struct snapshot_header *hdr,
 	} else {
 		ret = scanner_new(&so, &r->scanner, eb);
 		if (!ret)
-			root_meta(r, hdr);
+			snap_root_meta(r, hdr);
 	}
 	return ret;
 }
@@ -503,7 +288,7 @@ static int open_output(struct snap_run *r, int *out_fd,
 	int ret = 0;
 
 	if (r->mo->save && *out_fd < 0) {
-		ret = resolve_format(r, &fmt, eb);
+		ret = snap_resolve_format(r, &fmt, eb);
 		if (ret < 0)
 			return ret;
 		ret = snapstore_begin(r->ss, hdr->created_ns, fmt, tx, eb);
@@ -525,7 +310,7 @@ static int open_output(struct snap_run *r, int *out_fd,
 	if (ret < 0)
 		return ret;
 	if (pywriter) {
-		out->ops = &pysnap_out_ops;
+		out->ops = &snap_pysnap_out_ops;
 		out->w = pywriter;
 	} else {
 		out->w = writer;
@@ -588,7 +373,7 @@ static void write_window(struct snap_run *r, const struct snap_out *out)
 
 	while ((nready = ordered_next_batch(r->win, ready, WRITER_BATCH)) > 0) {
 		for (k = 0; k < nready; k++)
-			write_entry(r, out, &ready[k]->entry);
+			snap_write_entry(r, out, &ready[k]->entry);
 		ordered_release_batch(r->win, ready, nready);
 	}
 }
@@ -660,7 +445,7 @@ static int publish(struct snap_run *r, const struct snap_out *out,
 		ret = out->ops->finish(out->w, eb);
 		if (ret < 0)
 			return ret;
-		warn_pysnap_skipped(r, out);
+		snap_warn_pysnap_skipped(r, out);
 	}
 	if (r->o->interrupted && *r->o->interrupted) {
 		/* a signal during the final sync: publish nothing */
@@ -723,7 +508,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	struct snap_run r;
 	struct logger log = o->log;
 	struct snapshot_header hdr;
-	struct snap_out out = { &msgpack_out_ops, NULL };
+	struct snap_out out = { &snap_msgpack_out_ops, NULL };
 	struct snapstore_tx *tx = NULL;
 	struct lock *lk = NULL, *own_lk = NULL;
 	struct progress prog;

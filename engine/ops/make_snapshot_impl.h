@@ -7,7 +7,10 @@
  *                         previous snapshot, md5 reuse, xattrs; opening
  *                         the previous snapshot
  *   make_snapshot_hash.c  the hash workers: batches, reused md5s
- *                         confirmed against the heap, the MD5 lanes */
+ *                         confirmed against the heap, the MD5 lanes
+ *   make_snapshot_out.c   the snapshot written: msgpack or jsonl.gz,
+ *                         entries in scan order, the root's header
+ *                         fields */
 #ifndef SNAP_MAKE_SNAPSHOT_IMPL_H
 #define SNAP_MAKE_SNAPSHOT_IMPL_H
 
@@ -22,6 +25,7 @@
 #include "errbuf.h"
 #include "inner_roots.h"
 #include "run_error.h"
+#include "snapshot.h"
 
 #define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
 
@@ -110,6 +114,32 @@ void *snap_scan_main(void *arg);
  * none, or it is damaged: a warning, every file hashed), or -errno when
  * the snapshot store cannot be listed or read (an outage). */
 int snap_open_previous(struct snap_run *r, struct errbuf *eb);
+
+/* The writer stage's one interface over the two snapshot formats. */
+struct snap_out_ops {
+	int (*add)(void *w, const struct entry *e, struct errbuf *eb);
+	int (*finish)(void *w, struct errbuf *eb);
+	void (*free)(void *w);
+};
+
+struct snap_out {
+	const struct snap_out_ops *ops;
+	void *w;                      /* NULL: no snapshot is written */
+};
+
+extern const struct snap_out_ops snap_msgpack_out_ops;
+extern const struct snap_out_ops snap_pysnap_out_ops;
+
+/* make_snapshot_out.c: the format to write (auto: the latest snapshot's
+ * in SNAP_ROOT), the warning of what jsonl.gz left out, one entry in scan
+ * order (recorded, or said to have vanished), the root's header fields. */
+int snap_resolve_format(const struct snap_run *r, enum snapshot_format *fmt,
+			struct errbuf *eb);
+void snap_warn_pysnap_skipped(struct snap_run *r,
+			      const struct snap_out *so);
+void snap_write_entry(struct snap_run *r, const struct snap_out *out,
+		      struct entry *e);
+void snap_root_meta(const struct snap_run *r, struct snapshot_header *h);
 
 /* A hash worker thread (arg: the run). */
 void *snap_hash_main(void *arg);
