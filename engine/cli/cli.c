@@ -61,6 +61,13 @@ int cli_require_roots(const struct cli_ctx *ctx, unsigned need)
 	return rc;
 }
 
+int cli_max_args(const struct cli_ctx *ctx, char **argv, int npos, int max)
+{
+	if (npos <= max)
+		return -1;
+	return cli_usage_error(ctx, "unexpected argument '%s'", argv[max + 1]);
+}
+
 int cli_exit_code(const struct cli_ctx *ctx, int rc)
 {
 	if (ctx->interrupted && *ctx->interrupted)

@@ -155,6 +155,11 @@ int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
 int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Usage error "unexpected argument 'X'" naming the first of the npos
+ * positionals (argv[1..npos], as cli_parse left them) past the max the
+ * command takes. Returns -1 when npos <= max. */
+int cli_max_args(const struct cli_ctx *ctx, char **argv, int npos, int max);
+
 /* Usage error unless value is set: "make-snapshot needs --file-root (or
  * the FILE_ROOT environment variable)". Returns -1 when set. */
 int cli_require(const struct cli_ctx *ctx, const char *value,

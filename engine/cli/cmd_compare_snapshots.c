@@ -201,10 +201,9 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       argc, argv, &npos);
 	if (rc >= 0)
 		goto out;
-	if (npos > 0) {
-		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[1]);
+	rc = cli_max_args(ctx, argv, npos, 0);
+	if (rc >= 0)
 		goto out;
-	}
 	if ((path1 && latest1) || (path2 && latest2)) {
 		rc = cli_usage_error(ctx, "--pathN and --latestN exclude each "
 				     "other");

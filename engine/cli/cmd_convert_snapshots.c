@@ -54,9 +54,9 @@ int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       argc, argv, &npos);
 	if (rc >= 0)
 		return rc;
-	if (npos > 0)
-		return cli_usage_error(ctx, "unexpected argument '%s'",
-				       argv[1]);
+	rc = cli_max_args(ctx, argv, npos, 0);
+	if (rc >= 0)
+		return rc;
 	rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
 	if (rc >= 0)
 		return rc;

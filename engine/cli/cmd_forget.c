@@ -103,9 +103,9 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 		       argv, &npos);
 	if (rc >= 0)
 		return rc;
-	if (npos > 0)
-		return cli_usage_error(ctx, "unexpected argument '%s'",
-				       argv[1]);
+	rc = cli_max_args(ctx, argv, npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (within && retention_parse_duration(within, &p))
 		return cli_usage_error(ctx, "bad --keep-within '%s' (want "
 				       "e.g. 1y5m7d2h)", within);

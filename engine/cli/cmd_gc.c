@@ -48,9 +48,9 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 		       &npos);
 	if (rc >= 0)
 		return rc;
-	if (npos > 0)
-		return cli_usage_error(ctx, "unexpected argument '%s'",
-				       argv[1]);
+	rc = cli_max_args(ctx, argv, npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (go.grace_s < -1)
 		return cli_usage_error(ctx, "--grace must not be negative");
 	rc = cli_require_roots(ctx, CLI_NEED_HEAP_ROOT | CLI_NEED_SNAP_ROOT);

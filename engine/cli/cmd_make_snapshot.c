@@ -178,10 +178,9 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       argc, argv, &npos);
 	if (rc >= 0)
 		goto out;
-	if (npos > 0) {
-		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[1]);
+	rc = cli_max_args(ctx, argv, npos, 0);
+	if (rc >= 0)
 		goto out;
-	}
 	rc = cli_require_roots(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
 			       CLI_NEED_SNAP_ROOT);
 	if (rc >= 0)

@@ -116,10 +116,9 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		       argc, argv, &npos);
 	if (rc >= 0)
 		goto out;
-	if (npos > 1) {
-		rc = cli_usage_error(ctx, "unexpected argument '%s'", argv[2]);
+	rc = cli_max_args(ctx, argv, npos, 1);
+	if (rc >= 0)
 		goto out;
-	}
 	if (npos == 1) {
 		if (latest) {
 			rc = cli_usage_error(ctx, "give the timestamp either "

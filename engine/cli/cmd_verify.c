@@ -222,9 +222,9 @@ int cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		       argc, argv, &npos);
 	if (rc >= 0)
 		return rc;
-	if (npos > 0)
-		return cli_usage_error(ctx, "unexpected argument '%s'",
-				       argv[1]);
+	rc = cli_max_args(ctx, argv, npos, 0);
+	if (rc >= 0)
+		return rc;
 	if (subset) {
 		if (parse_subset(subset, &vo) < 0)
 			return cli_usage_error(ctx, "bad --read-data-subset "
