@@ -475,6 +475,19 @@ int cli_filters_apply(struct cli_ctx *ctx, struct cli_filters *f)
 	return -1;
 }
 
+int cli_prepare_run(struct cli_ctx *ctx, unsigned need,
+		    enum cli_parallel which, struct cli_filters *filters)
+{
+	int rc;
+
+	rc = cli_require_roots(ctx, need);
+	if (rc < 0)
+		rc = cli_setup_engine(ctx, which);
+	if (rc < 0 && filters)
+		rc = cli_filters_apply(ctx, filters);
+	return rc;
+}
+
 void cli_filters_release(struct cli_filters *f)
 {
 	size_t i;

@@ -191,6 +191,13 @@ int cli_exit_code(const struct cli_ctx *ctx, int rc);
  * min(N, 64). Returns -1, or CLI_EXIT_USAGE after a usage error. */
 int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which);
 
+/* What every command does between parsing its options and running, in
+ * this order: cli_require_roots(need; 0 when it needs none),
+ * cli_setup_engine(which) and, unless filters is NULL, cli_filters_apply.
+ * Returns -1 to go on, or the exit code of the first that failed. */
+int cli_prepare_run(struct cli_ctx *ctx, unsigned need,
+		    enum cli_parallel which, struct cli_filters *filters);
+
 /* Where --json output goes: the --json-file (opened for writing), else
  * dflt. NULL after printing "cannot open 'PATH': <why>" to stderr. */
 FILE *cli_json_open(const struct cli_ctx *ctx, FILE *dflt);

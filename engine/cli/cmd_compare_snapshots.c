@@ -226,12 +226,9 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 			    1u << DIFF_DIFFERENT;
 	co.json = ctx->g.json;
 	co.interrupted = ctx->interrupted;
-	if (!(path1 && path2)) {
-		rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
-		if (rc >= 0)
-			goto out;
-	}
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	/* two explicit paths need no SNAP_ROOT */
+	rc = cli_prepare_run(ctx, path1 && path2 ? 0 : CLI_NEED_SNAP_ROOT,
+			     CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		goto out;
 	/* without --snap-root the paths are local files */

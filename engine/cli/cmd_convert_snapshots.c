@@ -57,10 +57,7 @@ int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_max_args(ctx, argv, npos, 0);
 	if (rc >= 0)
 		return rc;
-	rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
-	if (rc >= 0)
-		return rc;
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	rc = cli_prepare_run(ctx, CLI_NEED_SNAP_ROOT, CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		return rc;
 	co.on_item = print_item;

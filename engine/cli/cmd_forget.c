@@ -118,10 +118,7 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error(ctx, "no policy given (--keep-last, "
 				       "--keep-daily, --keep-within, ...): "
 				       "nothing would be kept");
-	rc = cli_require_roots(ctx, CLI_NEED_SNAP_ROOT);
-	if (rc >= 0)
-		return rc;
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	rc = cli_prepare_run(ctx, CLI_NEED_SNAP_ROOT, CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		return rc;
 	/* shared: removing snapshot files cannot hurt a backup, but gc

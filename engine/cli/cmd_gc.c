@@ -53,10 +53,8 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 		return rc;
 	if (go.grace_s < -1)
 		return cli_usage_error(ctx, "--grace must not be negative");
-	rc = cli_require_roots(ctx, CLI_NEED_HEAP_ROOT | CLI_NEED_SNAP_ROOT);
-	if (rc >= 0)
-		return rc;
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	rc = cli_prepare_run(ctx, CLI_NEED_HEAP_ROOT | CLI_NEED_SNAP_ROOT,
+			     CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		return rc;
 	rc = engine_gc(&ctx->eo, &go, &rep, &eb);

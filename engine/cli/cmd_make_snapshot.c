@@ -181,14 +181,9 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_max_args(ctx, argv, npos, 0);
 	if (rc >= 0)
 		goto out;
-	rc = cli_require_roots(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
-			       CLI_NEED_SNAP_ROOT);
-	if (rc >= 0)
-		goto out;
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_HEAP);
-	if (rc >= 0)
-		goto out;
-	rc = cli_filters_apply(ctx, &filters);
+	rc = cli_prepare_run(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
+			     CLI_NEED_SNAP_ROOT, CLI_PARALLEL_TO_HEAP,
+			     &filters);
 	if (rc >= 0)
 		goto out;
 	report_roots(ctx);

@@ -147,14 +147,9 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		}
 		ro.has_latest = true;
 	}
-	rc = cli_require_roots(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
-			       CLI_NEED_SNAP_ROOT);
-	if (rc >= 0)
-		goto out;
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_FILE);
-	if (rc >= 0)
-		goto out;
-	rc = cli_filters_apply(ctx, &filters);
+	rc = cli_prepare_run(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
+			     CLI_NEED_SNAP_ROOT, CLI_PARALLEL_TO_FILE,
+			     &filters);
 	if (rc >= 0)
 		goto out;
 	ctx->eo.no_xattrs = no_xattrs;

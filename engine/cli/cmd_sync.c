@@ -99,10 +99,8 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_usage_error(ctx, "--max-delete must be 0 or more");
 		goto out;
 	}
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_TO_FILE);
-	if (rc >= 0)
-		goto out;
-	rc = cli_filters_apply(ctx, &filters);
+	/* no roots: SRC and DST are the arguments */
+	rc = cli_prepare_run(ctx, 0, CLI_PARALLEL_TO_FILE, &filters);
 	if (rc >= 0)
 		goto out;
 	ctx->eo.no_xattrs = no_xattrs;

@@ -233,10 +233,8 @@ int cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 					       subset);
 		vo.read_data = true;
 	}
-	rc = cli_require_roots(ctx, CLI_NEED_HEAP_ROOT | CLI_NEED_SNAP_ROOT);
-	if (rc >= 0)
-		return rc;
-	rc = cli_setup_engine(ctx, CLI_PARALLEL_NONE);
+	rc = cli_prepare_run(ctx, CLI_NEED_HEAP_ROOT | CLI_NEED_SNAP_ROOT,
+			     CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		return rc;
 	c.keep = ctx->g.json || ctx->g.json_file;
