@@ -422,6 +422,17 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 	return cli_json_close(f, stderr, "summary", exit_code);
 }
 
+int cli_report_run(const struct cli_ctx *ctx, int rc,
+		   const struct run_stats *st, const char *snapshot,
+		   const struct errbuf *eb)
+{
+	if (rc < 0)
+		rc = cli_fail(ctx, eb);
+	else
+		rc = cli_exit_code(ctx, 0);
+	return cli_write_summary(ctx, st, snapshot, eb, rc);
+}
+
 char *cli_path_join(const char *root, const char *rel)
 {
 	size_t rl = strlen(root), nl = strlen(rel);

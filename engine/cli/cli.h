@@ -215,6 +215,14 @@ int cli_write_summary(const struct cli_ctx *ctx, const struct run_stats *st,
 		      const char *snapshot, const struct errbuf *eb,
 		      int exit_code);
 
+/* The end of an engine run that returned rc (make-snapshot's failure,
+ * restore-snapshot, sync): cli_fail's message when rc < 0, else the exit
+ * code of a success (130 after a signal), then cli_write_summary with
+ * it. Returns the exit code. */
+int cli_report_run(const struct cli_ctx *ctx, int rc,
+		   const struct run_stats *st, const char *snapshot,
+		   const struct errbuf *eb);
+
 /* Options every command takes after its name: --json and --json-file. */
 #define CLI_JSON_OPTS(ctx)                                                   \
 	{ .kind = OPT_FLAG, .name = "json", .value = &(ctx)->g.json,         \

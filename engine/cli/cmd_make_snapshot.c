@@ -190,8 +190,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_make_snapshot(&ctx->eo, &mo, &st, &snapshot, &eb);
 	if (rc < 0) {
-		rc = cli_fail(ctx, &eb);
-		rc = cli_write_summary(ctx, &st, NULL, &eb, rc);
+		rc = cli_report_run(ctx, rc, &st, NULL, &eb);
 		goto out;
 	}
 	/* the Python tool prints the path, or None when not saved */

@@ -154,11 +154,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_restore(&ctx->eo, &ro, &st, &eb);
-	if (rc < 0)
-		rc = cli_fail(ctx, &eb);
-	else
-		rc = cli_exit_code(ctx, 0);
-	rc = cli_write_summary(ctx, &st, ro.path, &eb, rc);
+	rc = cli_report_run(ctx, rc, &st, ro.path, &eb);
 out:
 	cli_filters_release(&filters);
 	return rc;

@@ -105,11 +105,7 @@ int cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	ctx->eo.no_xattrs = no_xattrs;
 	rc = engine_sync(&ctx->eo, &so, &st, &eb);
-	if (rc < 0)
-		rc = cli_fail(ctx, &eb);
-	else
-		rc = cli_exit_code(ctx, 0);
-	rc = cli_write_summary(ctx, &st, NULL, &eb, rc);
+	rc = cli_report_run(ctx, rc, &st, NULL, &eb);
 out:
 	cli_filters_release(&filters);
 	return rc;
