@@ -239,26 +239,14 @@ static int env_seconds(const char *name, unsigned *out)
 	return 0;
 }
 
-int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
+/* The engine's enums from the names of --loglevel, --heap-format, --io,
+ * --md5 and --snapshot-format (the option table has checked them against
+ * its lists). Returns -1, or CLI_EXIT_USAGE. */
+static int setup_modes(struct cli_ctx *ctx)
 {
 	const struct cli_globals *g = &ctx->g;
 	struct engine_opts *eo = &ctx->eo;
-	unsigned cpu_cap = ctx->ncores * 4;
-	bool has_copy = false;
-	unsigned copy = 0;
 
-	eo->file_root = g->file_root;
-	eo->heap_root = g->heap_root;
-	eo->snap_root = g->snap_root;
-	eo->heap_cache_file = g->heap_cache_file;
-	eo->file_storage_options = g->file_storage_options;
-	eo->heap_storage_options = g->heap_storage_options;
-	eo->snap_storage_options = g->snap_storage_options;
-	eo->interrupted = ctx->interrupted;
-	eo->progress = isatty(STDERR_FILENO) && !g->no_progress;
-	eo->fsync = g->fsync;
-	if (check_storage_options(ctx) >= 0)
-		return CLI_EXIT_USAGE;
 	/* INFO unless told otherwise, like the Python tool */
 	eo->log.level = LOG_INFO;
 	if (g->loglevel &&
@@ -299,6 +287,20 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 		else
 			eo->snapshot_format = SNAPSHOT_WRITE_AUTO;
 	}
+	return -1;
+}
+
+/* The worker counts, by the rules of cli_setup_engine in cli.h: which
+ * says which --parallel-copy-to-* the command maps. Returns -1, or
+ * CLI_EXIT_USAGE when a count is 0. */
+static int setup_workers(struct cli_ctx *ctx, enum cli_parallel which)
+{
+	const struct cli_globals *g = &ctx->g;
+	struct engine_opts *eo = &ctx->eo;
+	unsigned cpu_cap = ctx->ncores * 4;
+	bool has_copy = false;
+	unsigned copy = 0;
+
 	if (which == CLI_PARALLEL_TO_HEAP && g->has_parallel_copy_to_heap) {
 		has_copy = true;
 		copy = g->parallel_copy_to_heap;
@@ -326,6 +328,17 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 		eo->scan_jobs = cap(g->parallel_listing, CLI_SCAN_JOBS_MAX);
 	if (g->has_parallel_heap_listing)
 		eo->heap_list_jobs = g->parallel_heap_listing;
+	return -1;
+}
+
+/* --retries and the limits on waiting: the network timeouts and, from
+ * the environment only, the lock expiry and refresh. Returns -1, or
+ * CLI_EXIT_USAGE for a value outside 1..86400 seconds. */
+static int setup_timeouts(struct cli_ctx *ctx)
+{
+	const struct cli_globals *g = &ctx->g;
+	struct engine_opts *eo = &ctx->eo;
+
 	if (g->has_retries)
 		eo->retries = g->retries;
 	if ((g->has_connect_timeout && (g->connect_timeout < 1 ||
@@ -345,6 +358,34 @@ int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
 				       "SNAPSHOOTER_LOCK_REFRESH take whole "
 				       "seconds (1..86400)");
 	return -1;
+}
+
+int cli_setup_engine(struct cli_ctx *ctx, enum cli_parallel which)
+{
+	const struct cli_globals *g = &ctx->g;
+	struct engine_opts *eo = &ctx->eo;
+	int rc;
+
+	eo->file_root = g->file_root;
+	eo->heap_root = g->heap_root;
+	eo->snap_root = g->snap_root;
+	eo->heap_cache_file = g->heap_cache_file;
+	eo->file_storage_options = g->file_storage_options;
+	eo->heap_storage_options = g->heap_storage_options;
+	eo->snap_storage_options = g->snap_storage_options;
+	eo->interrupted = ctx->interrupted;
+	eo->progress = isatty(STDERR_FILENO) && !g->no_progress;
+	eo->fsync = g->fsync;
+	if (check_storage_options(ctx) >= 0)
+		return CLI_EXIT_USAGE;
+	/* in this order, so that of several bad values the one reported
+	 * stays the same */
+	rc = setup_modes(ctx);
+	if (rc < 0)
+		rc = setup_workers(ctx, which);
+	if (rc < 0)
+		rc = setup_timeouts(ctx);
+	return rc;
 }
 
 FILE *cli_json_open(const struct cli_ctx *ctx, FILE *dflt)
