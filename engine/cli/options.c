@@ -108,6 +108,62 @@ static void opt_display(char *out, size_t cap, const struct opt_spec *o)
 		snprintf(out, cap, "-%c", o->short_name);
 }
 
+/* OPT_CHOICE: store the table's own string for val, whatever the case
+ * val was given in, so that the caller sees one spelling. where: the
+ * option as messages name it. */
+static int set_choice(const struct opt_spec *o, const char *val,
+		      const char *where, struct errbuf *eb)
+{
+	size_t i;
+
+	for (i = 0; o->choices && o->choices[i]; i++) {
+		if (!strcasecmp(val, o->choices[i])) {
+			*(const char **)o->value = o->choices[i];
+			break;
+		}
+	}
+	if (!o->choices || !o->choices[i]) {
+		char list[256] = "";
+		size_t n = 0;
+
+		for (i = 0; o->choices && o->choices[i]; i++) {
+			int w = snprintf(list + n, sizeof(list) - n,
+					 "%s%s", i ? ", " : "",
+					 o->choices[i]);
+
+			if (w < 0 || (size_t)w >= sizeof(list) - n)
+				break;
+			n += (size_t)w;
+		}
+		return errbuf_set(eb, -EINVAL, "invalid value for %s: "
+				  "'%s' (choose from %s)", where, val,
+				  list);
+	}
+	return 0;
+}
+
+/* OPT_BOOL / OPT_FLAG given a value (from the environment): 1/0,
+ * true/false, yes/no, y/n, on/off or t/f, in any case. where: as for
+ * set_choice. */
+static int set_bool(const struct opt_spec *o, const char *val,
+		    const char *where, struct errbuf *eb)
+{
+	if (!strcasecmp(val, "1") || !strcasecmp(val, "true") ||
+	    !strcasecmp(val, "yes") || !strcasecmp(val, "y") ||
+	    !strcasecmp(val, "on") || !strcasecmp(val, "t")) {
+		*(bool *)o->value = true;
+	} else if (!strcasecmp(val, "0") || !strcasecmp(val, "false") ||
+		   !strcasecmp(val, "no") || !strcasecmp(val, "n") ||
+		   !strcasecmp(val, "off") || !strcasecmp(val, "f")) {
+		*(bool *)o->value = false;
+	} else {
+		return errbuf_set(eb, -EINVAL, "invalid value for %s: "
+				  "'%s' is not a boolean (use 1/0, "
+				  "true/false, yes/no)", where, val);
+	}
+	return 0;
+}
+
 /* Store val into o->value. src: NULL (argv) or the env variable name. */
 static int set_value(const struct opt_spec *o, const char *val,
 		     const char *src, struct errbuf *eb)
@@ -116,7 +172,7 @@ static int set_value(const struct opt_spec *o, const char *val,
 	unsigned long long u;
 	long long ll;
 	char *end;
-	size_t i;
+	int rc;
 
 	opt_display(name, sizeof(name), o);
 	if (src)
@@ -128,46 +184,16 @@ static int set_value(const struct opt_spec *o, const char *val,
 		*(const char **)o->value = val;
 		break;
 	case OPT_CHOICE:
-		for (i = 0; o->choices && o->choices[i]; i++) {
-			if (!strcasecmp(val, o->choices[i])) {
-				*(const char **)o->value = o->choices[i];
-				break;
-			}
-		}
-		if (!o->choices || !o->choices[i]) {
-			char list[256] = "";
-			size_t n = 0;
-
-			for (i = 0; o->choices && o->choices[i]; i++) {
-				int w = snprintf(list + n, sizeof(list) - n,
-						 "%s%s", i ? ", " : "",
-						 o->choices[i]);
-
-				if (w < 0 || (size_t)w >= sizeof(list) - n)
-					break;
-				n += (size_t)w;
-			}
-			return errbuf_set(eb, -EINVAL, "invalid value for %s: "
-					  "'%s' (choose from %s)", where, val,
-					  list);
-		}
+		rc = set_choice(o, val, where, eb);
+		if (rc < 0)
+			return rc;
 		break;
 	case OPT_BOOL:
 	case OPT_FLAG:
 		/* only from the environment: argv flags are set directly */
-		if (!strcasecmp(val, "1") || !strcasecmp(val, "true") ||
-		    !strcasecmp(val, "yes") || !strcasecmp(val, "y") ||
-		    !strcasecmp(val, "on") || !strcasecmp(val, "t")) {
-			*(bool *)o->value = true;
-		} else if (!strcasecmp(val, "0") || !strcasecmp(val, "false") ||
-			   !strcasecmp(val, "no") || !strcasecmp(val, "n") ||
-			   !strcasecmp(val, "off") || !strcasecmp(val, "f")) {
-			*(bool *)o->value = false;
-		} else {
-			return errbuf_set(eb, -EINVAL, "invalid value for %s: "
-					  "'%s' is not a boolean (use 1/0, "
-					  "true/false, yes/no)", where, val);
-		}
+		rc = set_bool(o, val, where, eb);
+		if (rc < 0)
+			return rc;
 		break;
 	case OPT_UINT:
 		errno = 0;
@@ -194,16 +220,14 @@ static int set_value(const struct opt_spec *o, const char *val,
 					  "10M or 1G bytes per second)",
 					  where, val);
 		break;
-	case OPT_LIST: {
-		int rc = opt_list_push((struct opt_list *)o->value, val);
-
+	case OPT_LIST:
+		rc = opt_list_push((struct opt_list *)o->value, val);
 		if (rc == -E2BIG)
 			return errbuf_set(eb, -EINVAL, "too many %s values",
 					  name);
 		if (rc)
 			return errbuf_set(eb, rc, "out of memory");
 		break;
-	}
 	case OPT_HELP:
 	case OPT_END:
 		break;
