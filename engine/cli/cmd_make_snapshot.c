@@ -13,6 +13,45 @@
 #include "objstore.h"
 #include "banned.h"
 
+#define MAKE_SNAPSHOT_HELP                                                   \
+	"Scan FILE_ROOT, hash the files that changed since the "             \
+	"latest snapshot, copy\ncontents the heap lacks into "               \
+	"HEAP_ROOT and save a snapshot file in SNAP_ROOT.\n"                 \
+	"A file keeps the MD5 recorded in the latest snapshot "              \
+	"when its size, mtime,\nctime and inode are unchanged "              \
+	"and its mtime is older than that snapshot\n(git's "                 \
+	"racy-clean rule), if the heap holds its object (a "                 \
+	"ctime moved by\na change of owner alone counts as "                 \
+	"unchanged); every other file is\nread and hashed. "                 \
+	"The snapshot is saved only after every heap object it\n"            \
+	"references is on disk (syncfs). Temp snapshot files "               \
+	"that killed runs left in\nSNAP_ROOT are removed (not "              \
+	"those of runs still writing).\nPrints the path "                    \
+	"of the saved snapshot on stdout, or None with\n"                    \
+	"--no-save-snapshot (as the Python tool). A missing "                \
+	"HEAP_ROOT or SNAP_ROOT\ndirectory is created; a "                   \
+	"missing FILE_ROOT is an error (the Python tool\n"                   \
+	"created it and saved an empty snapshot). "                          \
+	"With --json, a summary object goes to stderr (or\n"                 \
+	"--json-file): {\"command\", \"files_scanned\", "                    \
+	"\"files_hashed\", \"md5_reused\",\n"                                \
+	"\"heap_objects_written\", \"heap_objects_present\", "               \
+	"\"heap_objects_verified\",\n\"heap_objects_repaired\", "            \
+	"\"bytes_read\", \"bytes_written\", \"files_copied\",\n"             \
+	"\"files_updated\", \"files_deleted\", \"dirs_created\", "           \
+	"\"files_skipped\",\n\"xattrs_unsupported\", "                       \
+	"\"xattrs_skipped\", \"owners_skipped\", "                           \
+	"\"links_created\", \"meta_not_kept\" (restore\nand sync), "         \
+	"\"errors\", "                                                       \
+	"\"seconds\", \"exit_code\", \"snapshot\", \"error\" (on "           \
+	"failure)}.\n"                                                       \
+	"Needs --file-root, --heap-root and --snap-root (or "                \
+	"FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"                               \
+	"Exit status: 0 saved, 1 failed (no snapshot), 4 saved "             \
+	"with --skip-changing\nbut files that kept changing "                \
+	"were left out.\n\n"                                                 \
+	CLI_FILTER_HELP
+
 /* Does the local directory path exist (1), not exist (0), or is it
  * unreadable or not a directory (-errno)? */
 static int dir_state(const char *path)
@@ -70,37 +109,40 @@ static void report_roots(const struct cli_ctx *ctx)
 			 g->snap_root);
 }
 
-int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
+/* What the command line gives make-snapshot; parse_args fills it. */
+struct make_snapshot_args {
+	struct make_snapshot_opts mo;
+	struct cli_filters filters;
+	bool no_xattrs;
+};
+
+/* Parse make-snapshot's words into a (which the caller initialises with
+ * the defaults and releases). Returns -1 to go on, or an exit code. */
+static int parse_args(struct cli_ctx *ctx, struct make_snapshot_args *a,
+		      int argc, char **argv)
 {
-	struct make_snapshot_opts mo = { .save = true,
-					 .download_missing = true };
-	struct run_stats st = { 0 };
-	struct errbuf eb = ERRBUF_INIT;
-	struct cli_filters filters = { 0 };
-	char *snapshot = NULL;
-	bool no_xattrs = false;
 	int npos = 0, rc;
 	const struct opt_spec specs[] = {
-		{ .kind = OPT_BOOL, .name = "save-snapshot", .value = &mo.save,
-		  .def = "save",
+		{ .kind = OPT_BOOL, .name = "save-snapshot",
+		  .value = &a->mo.save, .def = "save",
 		  .help = "Save the snapshot file in SNAP_ROOT. Without it "
 			  "the tree is still scanned and new contents are "
 			  "stored in the heap." },
 		{ .kind = OPT_BOOL, .name = "download-missing-files",
-		  .value = &mo.download_missing, .def = "download",
+		  .value = &a->mo.download_missing, .def = "download",
 		  .help = "For object-store trees: download files whose MD5 "
 			  "the store does not provide, to compute it. Files "
 			  "with an unknown MD5 are downloaded anyway when "
 			  "their content must go to the heap." },
 		{ .kind = OPT_FLAG, .name = "skip-changing",
-		  .value = &mo.skip_changing,
+		  .value = &a->mo.skip_changing,
 		  .help = "A file that keeps changing while it is read (3 "
 			  "reads) is left out of the snapshot with a warning "
 			  "naming it, and the snapshot is saved (exit 4, "
 			  "counted in files_skipped), instead of failing the "
 			  "run (exit 1, no snapshot)." },
 		{ .kind = OPT_FLAG, .name = "verify-heap",
-		  .value = &mo.verify_heap,
+		  .value = &a->mo.verify_heap,
 		  .help = "Trust the heap no further than its bytes: hash "
 			  "every file (no MD5 is reused from the latest "
 			  "snapshot), read back each heap object the "
@@ -120,13 +162,13 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "already present stays as it is (verify "
 			  "--read-data finds it)." },
 		{ .kind = OPT_FLAG, .name = "no-hard-links",
-		  .value = &mo.no_hard_links,
+		  .value = &a->mo.no_hard_links,
 		  .help = "Record files with several links as separate files "
 			  "(by default a later name of the same inode is "
 			  "recorded as a hard link of the first; each keeps "
 			  "its md5, so older readers restore it as a file)." },
-		CLI_FILTER_OPTS(&filters),
-		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
+		CLI_FILTER_OPTS(&a->filters),
+		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &a->no_xattrs,
 		  .help = "Do not record extended attributes, "
 			  "capabilities and ACLs (recorded by default: user.*, "
 			  "security.*, trusted.* as far as listed, "
@@ -138,57 +180,33 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	};
 
 	rc = cli_parse(ctx, specs, "make-snapshot [OPTIONS]",
-		       "Scan FILE_ROOT, hash the files that changed since the "
-		       "latest snapshot, copy\ncontents the heap lacks into "
-		       "HEAP_ROOT and save a snapshot file in SNAP_ROOT.\n"
-		       "A file keeps the MD5 recorded in the latest snapshot "
-		       "when its size, mtime,\nctime and inode are unchanged "
-		       "and its mtime is older than that snapshot\n(git's "
-		       "racy-clean rule), if the heap holds its object (a "
-		       "ctime moved by\na change of owner alone counts as "
-		       "unchanged); every other file is\nread and hashed. "
-		       "The snapshot is saved only after every heap object it\n"
-		       "references is on disk (syncfs). Temp snapshot files "
-		       "that killed runs left in\nSNAP_ROOT are removed (not "
-		       "those of runs still writing).\nPrints the path "
-		       "of the saved snapshot on stdout, or None with\n"
-		       "--no-save-snapshot (as the Python tool). A missing "
-		       "HEAP_ROOT or SNAP_ROOT\ndirectory is created; a "
-		       "missing FILE_ROOT is an error (the Python tool\n"
-		       "created it and saved an empty snapshot). "
-		       "With --json, a summary object goes to stderr (or\n"
-		       "--json-file): {\"command\", \"files_scanned\", "
-		       "\"files_hashed\", \"md5_reused\",\n"
-		       "\"heap_objects_written\", \"heap_objects_present\", "
-		       "\"heap_objects_verified\",\n\"heap_objects_repaired\", "
-		       "\"bytes_read\", \"bytes_written\", \"files_copied\",\n"
-		       "\"files_updated\", \"files_deleted\", \"dirs_created\", "
-		       "\"files_skipped\",\n\"xattrs_unsupported\", "
-		       "\"xattrs_skipped\", \"owners_skipped\", "
-		       "\"links_created\", \"meta_not_kept\" (restore\nand sync), "
-		       "\"errors\", "
-		       "\"seconds\", \"exit_code\", \"snapshot\", \"error\" (on "
-		       "failure)}.\n"
-		       "Needs --file-root, --heap-root and --snap-root (or "
-		       "FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"
-		       "Exit status: 0 saved, 1 failed (no snapshot), 4 saved "
-		       "with --skip-changing\nbut files that kept changing "
-		       "were left out.\n\n"
-		       CLI_FILTER_HELP,
-		       argc, argv, &npos);
+		       MAKE_SNAPSHOT_HELP, argc, argv, &npos);
 	if (rc >= 0)
-		goto out;
-	rc = cli_max_args(ctx, argv, npos, 0);
+		return rc;
+	return cli_max_args(ctx, argv, npos, 0);
+}
+
+int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct make_snapshot_args a = {
+		.mo = { .save = true, .download_missing = true },
+	};
+	struct run_stats st = { 0 };
+	struct errbuf eb = ERRBUF_INIT;
+	char *snapshot = NULL;
+	int rc;
+
+	rc = parse_args(ctx, &a, argc, argv);
 	if (rc >= 0)
 		goto out;
 	rc = cli_prepare_run(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
 			     CLI_NEED_SNAP_ROOT, CLI_PARALLEL_TO_HEAP,
-			     &filters);
+			     &a.filters);
 	if (rc >= 0)
 		goto out;
 	report_roots(ctx);
-	ctx->eo.no_xattrs = no_xattrs;
-	rc = engine_make_snapshot(&ctx->eo, &mo, &st, &snapshot, &eb);
+	ctx->eo.no_xattrs = a.no_xattrs;
+	rc = engine_make_snapshot(&ctx->eo, &a.mo, &st, &snapshot, &eb);
 	if (rc < 0) {
 		rc = cli_report_run(ctx, rc, &st, NULL, &eb);
 		goto out;
@@ -201,6 +219,6 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_write_summary(ctx, &st, snapshot, &eb, rc);
 out:
 	free(snapshot);
-	cli_filters_release(&filters);
+	cli_filters_release(&a.filters);
 	return rc;
 }
