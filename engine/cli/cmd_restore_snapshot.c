@@ -6,23 +6,51 @@
 #include "timeparse.h"
 #include "banned.h"
 
-int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
+#define RESTORE_SNAPSHOT_HELP                                                \
+	"Make FILE_ROOT identical to a snapshot: write files "               \
+	"that are missing or\ndifferent (contents come from "                \
+	"the heap), fix metadata, and delete files\nthe "                    \
+	"snapshot does not have. Without --path or TIMESTAMP "               \
+	"the latest snapshot\nis restored. With --json, a "                  \
+	"summary object goes to stderr (or --json-file);\n"                  \
+	"see 'make-snapshot --help' for its fields. Needs "                  \
+	"--file-root, --heap-root\nand --snap-root (or "                     \
+	"FILE_ROOT, HEAP_ROOT, SNAP_ROOT).\n\n"                              \
+	"The snapshot is checked whole before anything is "                  \
+	"written (names that\nescape the root, duplicate "                   \
+	"names, corrupt bytes, missing heap objects are\n"                   \
+	"refused). Files are written to a temp name and "                    \
+	"renamed, their MD5 checked\nagainst the heap on the "               \
+	"way; symlinks inside FILE_ROOT are never followed.\n"               \
+	"A missing or corrupt object stops the restore, naming "             \
+	"the object and the\nfile; with --keep-going every "                 \
+	"other file is written first and those\nnot restored "               \
+	"are listed at the end (exit 1).\n"                                  \
+	"With --include/--exclude, paths left out are neither "              \
+	"written nor deleted.\n\n"                                           \
+	CLI_FILTER_HELP
+
+/* What the command line gives restore-snapshot; parse_args and
+ * check_args fill it. */
+struct restore_args {
+	struct restore_opts ro;
+	struct cli_filters filters;
+	const char *latest;           /* --latest or the positional */
+	bool no_xattrs;
+};
+
+/* Parse restore-snapshot's words into a (which the caller initialises
+ * with the defaults and releases); *npos: the positionals, at argv[1..].
+ * Returns -1 to go on, or an exit code. */
+static int parse_args(struct cli_ctx *ctx, struct restore_args *a,
+		      int argc, char **argv, int *npos)
 {
-	/* saving before is the default: files the restore deletes or
-	 * overwrites stay recoverable from the heap */
-	struct restore_opts ro = { .save_before = true, .save_after = true };
-	struct run_stats st = { 0 };
-	struct errbuf eb = ERRBUF_INIT;
-	struct cli_filters filters = { 0 };
-	const char *latest = NULL;
-	bool no_xattrs = false;
-	int npos = 0, rc;
 	const struct opt_spec specs[] = {
-		{ .kind = OPT_STRING, .name = "path", .value = &ro.path,
+		{ .kind = OPT_STRING, .name = "path", .value = &a->ro.path,
 		  .metavar = "SNAPSHOT",
 		  .help = "Restore this snapshot file (as printed by "
 			  "make-snapshot or list-snapshots)." },
-		{ .kind = OPT_STRING, .name = "latest", .value = &latest,
+		{ .kind = OPT_STRING, .name = "latest", .value = &a->latest,
 		  .metavar = "TIMESTAMP",
 		  .help = "Restore the latest snapshot taken at or before "
 			  "TIMESTAMP: any form Python 3.11's "
@@ -34,39 +62,40 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "+HH:MM:SS[.ffffff] or -); without offset local "
 			  "time. Also accepted as the positional argument." },
 		{ .kind = OPT_BOOL, .name = "save-snapshot-before",
-		  .value = &ro.save_before, .def = "save",
+		  .value = &a->ro.save_before, .def = "save",
 		  .help = "First take a snapshot of FILE_ROOT as it is, so "
 			  "the restore can be undone (files it deletes or "
 			  "overwrites stay in the heap)." },
 		{ .kind = OPT_BOOL, .name = "save-snapshot-after",
-		  .value = &ro.save_after, .def = "save",
+		  .value = &a->ro.save_after, .def = "save",
 		  .help = "Take a snapshot of FILE_ROOT after the restore, "
 			  "so the latest snapshot describes the tree (cheap: "
 			  "restored files reuse the md5s of the snapshot)." },
 		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
-		  .value = &ro.dry_run,
+		  .value = &a->ro.dry_run,
 		  .help = "Show what would change (one line per entry: "
 			  "create, replace, update, link, delete); change "
 			  "nothing. Missing heap objects make it fail (exit "
 			  "1)." },
-		{ .kind = OPT_FLAG, .name = "read-data", .value = &ro.read_data,
+		{ .kind = OPT_FLAG, .name = "read-data",
+		  .value = &a->ro.read_data,
 		  .help = "With --dry-run: also read every heap object the "
 			  "restore would write and check its MD5; corrupt "
 			  "ones are listed and make it fail." },
 		{ .kind = OPT_FLAG, .name = "keep-going",
-		  .value = &ro.keep_going,
+		  .value = &a->ro.keep_going,
 		  .help = "Do not stop at a file whose heap object is missing "
 			  "or corrupt: write every other file, then list the "
 			  "ones not restored and why, and exit 1 (no snapshot "
 			  "after)." },
 		{ .kind = OPT_FLAG, .name = "keep-setid",
-		  .value = &ro.keep_setid,
+		  .value = &a->ro.keep_setid,
 		  .help = "Keep the setuid/setgid bits of files when not "
 			  "running as root (as root they are always kept; "
 			  "otherwise they are cleared, as tar does, with a "
 			  "warning giving the count)." },
 		{ .kind = OPT_FLAG, .name = "numeric-ids",
-		  .value = &ro.numeric_ids,
+		  .value = &a->ro.numeric_ids,
 		  .help = "As root, give entries the recorded user and group "
 			  "ids as they are (by default a recorded name this "
 			  "system knows gives its local id, else the recorded "
@@ -74,12 +103,12 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 			  "left as created, with one warning giving the count "
 			  "(owners_skipped in --json)." },
 		{ .kind = OPT_FLAG, .name = "no-hard-links",
-		  .value = &ro.no_hard_links,
+		  .value = &a->ro.no_hard_links,
 		  .help = "Restore the members of a recorded hard-link group "
 			  "as separate files (by default they become links of "
 			  "one file, read once from the heap)." },
-		CLI_FILTER_OPTS(&filters),
-		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &no_xattrs,
+		CLI_FILTER_OPTS(&a->filters),
+		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &a->no_xattrs,
 		  .help = "Leave extended attributes, capabilities "
 			  "and ACLs of the tree alone (by default they are "
 			  "made what the snapshot recorded; security.* and "
@@ -90,72 +119,71 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 		{ .kind = OPT_END },
 	};
 
-	rc = cli_parse(ctx, specs,
-		       "restore-snapshot [OPTIONS] [TIMESTAMP]",
-		       "Make FILE_ROOT identical to a snapshot: write files "
-		       "that are missing or\ndifferent (contents come from "
-		       "the heap), fix metadata, and delete files\nthe "
-		       "snapshot does not have. Without --path or TIMESTAMP "
-		       "the latest snapshot\nis restored. With --json, a "
-		       "summary object goes to stderr (or --json-file);\n"
-		       "see 'make-snapshot --help' for its fields. Needs "
-		       "--file-root, --heap-root\nand --snap-root (or "
-		       "FILE_ROOT, HEAP_ROOT, SNAP_ROOT).\n\n"
-		       "The snapshot is checked whole before anything is "
-		       "written (names that\nescape the root, duplicate "
-		       "names, corrupt bytes, missing heap objects are\n"
-		       "refused). Files are written to a temp name and "
-		       "renamed, their MD5 checked\nagainst the heap on the "
-		       "way; symlinks inside FILE_ROOT are never followed.\n"
-		       "A missing or corrupt object stops the restore, naming "
-		       "the object and the\nfile; with --keep-going every "
-		       "other file is written first and those\nnot restored "
-		       "are listed at the end (exit 1).\n"
-		       "With --include/--exclude, paths left out are neither "
-		       "written nor deleted.\n\n" CLI_FILTER_HELP,
-		       argc, argv, &npos);
-	if (rc >= 0)
-		goto out;
+	return cli_parse(ctx, specs, "restore-snapshot [OPTIONS] [TIMESTAMP]",
+			 RESTORE_SNAPSHOT_HELP, argc, argv, npos);
+}
+
+/* The checks that need more than one option: the timestamp given once,
+ * --read-data only with --dry-run, --path or a timestamp. A timestamp
+ * that does not parse is a usage error too, found before any store is
+ * opened. Returns -1 to go on, or CLI_EXIT_USAGE. */
+static int check_args(struct cli_ctx *ctx, struct restore_args *a, int npos,
+		      char **argv, struct errbuf *eb)
+{
+	struct restore_opts *ro = &a->ro;
+	int rc;
+
 	rc = cli_max_args(ctx, argv, npos, 1);
 	if (rc >= 0)
-		goto out;
+		return rc;
 	if (npos == 1) {
-		if (latest) {
-			rc = cli_usage_error(ctx, "give the timestamp either "
-					     "as argument or with --latest, "
-					     "not both");
-			goto out;
-		}
-		latest = argv[1];
+		if (a->latest)
+			return cli_usage_error(ctx, "give the timestamp either "
+					       "as argument or with --latest, "
+					       "not both");
+		a->latest = argv[1];
 	}
-	if (ro.read_data && !ro.dry_run) {
-		rc = cli_usage_error(ctx, "--read-data goes with --dry-run "
-				     "(a restore checks every object it "
-				     "writes anyway)");
-		goto out;
+	if (ro->read_data && !ro->dry_run)
+		return cli_usage_error(ctx, "--read-data goes with --dry-run "
+				       "(a restore checks every object it "
+				       "writes anyway)");
+	if (a->latest && ro->path)
+		return cli_usage_error(ctx, "--path and a timestamp exclude "
+				       "each other");
+	if (a->latest) {
+		rc = timeparse_iso(a->latest, &ro->latest_ns, eb);
+		if (rc < 0)
+			return cli_usage_error(ctx, "%s", eb->msg);
+		ro->has_latest = true;
 	}
-	if (latest && ro.path) {
-		rc = cli_usage_error(ctx, "--path and a timestamp exclude "
-				     "each other");
-		goto out;
-	}
-	if (latest) {
-		rc = timeparse_iso(latest, &ro.latest_ns, &eb);
-		if (rc < 0) {
-			rc = cli_usage_error(ctx, "%s", eb.msg);
-			goto out;
-		}
-		ro.has_latest = true;
-	}
-	rc = cli_prepare_run(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
-			     CLI_NEED_SNAP_ROOT, CLI_PARALLEL_TO_FILE,
-			     &filters);
+	return -1;
+}
+
+int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
+{
+	/* saving before is the default: files the restore deletes or
+	 * overwrites stay recoverable from the heap */
+	struct restore_args a = {
+		.ro = { .save_before = true, .save_after = true },
+	};
+	struct run_stats st = { 0 };
+	struct errbuf eb = ERRBUF_INIT;
+	int npos = 0, rc;
+
+	rc = parse_args(ctx, &a, argc, argv, &npos);
+	if (rc < 0)
+		rc = check_args(ctx, &a, npos, argv, &eb);
 	if (rc >= 0)
 		goto out;
-	ctx->eo.no_xattrs = no_xattrs;
-	rc = engine_restore(&ctx->eo, &ro, &st, &eb);
-	rc = cli_report_run(ctx, rc, &st, ro.path, &eb);
+	rc = cli_prepare_run(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
+			     CLI_NEED_SNAP_ROOT, CLI_PARALLEL_TO_FILE,
+			     &a.filters);
+	if (rc >= 0)
+		goto out;
+	ctx->eo.no_xattrs = a.no_xattrs;
+	rc = engine_restore(&ctx->eo, &a.ro, &st, &eb);
+	rc = cli_report_run(ctx, rc, &st, a.ro.path, &eb);
 out:
-	cli_filters_release(&filters);
+	cli_filters_release(&a.filters);
 	return rc;
 }
