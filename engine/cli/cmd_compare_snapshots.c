@@ -13,6 +13,26 @@
 #include "timeparse.h"
 #include "banned.h"
 
+#define COMPARE_SNAPSHOTS_HELP                                               \
+	"Compare two snapshots name by name (a streaming merge: "            \
+	"memory does not grow\nwith the snapshots). Without "                \
+	"--path1/--latest1 the left side is the\n"                           \
+	"second-latest snapshot of SNAP_ROOT; without "                      \
+	"--path2/--latest2 the right\nside is the latest. "                  \
+	"'different' means same name but another type, MD5,\n"               \
+	"size or symlink target. Output: a table with the "                  \
+	"columns STATUS, MD5_LEFT,\nMD5_RIGHT, SIZE_LEFT, "                  \
+	"SIZE_RIGHT, NAME (name last so the columns stay\n"                  \
+	"aligned; bytes that are not printable UTF-8 appear as "             \
+	"\\xNN, directories end\nin '/'). With --json, one "                 \
+	"object per line: {\"name\", \"status\",\n"                          \
+	"\"type_left\", \"type_right\", \"md5_left\", "                      \
+	"\"md5_right\", \"size_left\", \"size_right\"}\n"                    \
+	"(null where a side has no value; bytes of names that "              \
+	"are not UTF-8 are\nescaped as \\udcXX, Python's "                   \
+	"surrogateescape). The exit status is 0 whether\nor "                \
+	"not there are differences."
+
 /* rendering of one name: every byte may become "\xNN" */
 #define NAME_OUT_MAX (ENTRY_NAME_MAX * 4 + 2)
 
@@ -142,35 +162,35 @@ static int resolve(struct cli_ctx *ctx, struct snapstore *ss,
 	return *out ? 0 : errbuf_set(eb, -ENOMEM, "out of memory");
 }
 
-int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
+/* What the command line gives compare-snapshots; parse_args fills it. */
+struct compare_args {
+	const char *path1, *path2;
+	const char *latest1, *latest2;
+	struct opt_list states;       /* --diff-state */
+};
+
+/* Parse compare-snapshots' words into a (which the caller initialises
+ * and releases). Returns -1 to go on, or an exit code. */
+static int parse_args(struct cli_ctx *ctx, struct compare_args *a,
+		      int argc, char **argv)
 {
-	struct snapstore_list list = SNAPSTORE_LIST_INIT;
-	struct snapstore *ss = NULL;
-	struct opt_list states = OPT_LIST_INIT;
-	struct snapshot_reader *r1 = NULL, *r2 = NULL;
-	struct compare_out co = { 0 };
-	struct errbuf eb = ERRBUF_INIT;
-	const char *path1 = NULL, *path2 = NULL;
-	const char *latest1 = NULL, *latest2 = NULL;
-	char *p1 = NULL, *p2 = NULL;
 	int npos = 0, rc;
-	size_t i;
 	const struct opt_spec specs[] = {
-		{ .kind = OPT_STRING, .name = "path1", .value = &path1,
+		{ .kind = OPT_STRING, .name = "path1", .value = &a->path1,
 		  .metavar = "SNAPSHOT",
 		  .help = "Left snapshot file." },
-		{ .kind = OPT_STRING, .name = "latest1", .value = &latest1,
+		{ .kind = OPT_STRING, .name = "latest1", .value = &a->latest1,
 		  .metavar = "TIMESTAMP",
 		  .help = "Left: the latest snapshot at or before TIMESTAMP "
 			  "(format as restore-snapshot)." },
-		{ .kind = OPT_STRING, .name = "path2", .value = &path2,
+		{ .kind = OPT_STRING, .name = "path2", .value = &a->path2,
 		  .metavar = "SNAPSHOT",
 		  .help = "Right snapshot file." },
-		{ .kind = OPT_STRING, .name = "latest2", .value = &latest2,
+		{ .kind = OPT_STRING, .name = "latest2", .value = &a->latest2,
 		  .metavar = "TIMESTAMP",
 		  .help = "Right: the latest snapshot at or before "
 			  "TIMESTAMP." },
-		{ .kind = OPT_LIST, .name = "diff-state", .value = &states,
+		{ .kind = OPT_LIST, .name = "diff-state", .value = &a->states,
 		  .metavar = "STATE", .def = "only_left, only_right, different",
 		  .help = "Show names in this state: only_left, only_right, "
 			  "different or equal. Repeatable." },
@@ -180,54 +200,101 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	};
 
 	rc = cli_parse(ctx, specs, "compare-snapshots [OPTIONS]",
-		       "Compare two snapshots name by name (a streaming merge: "
-		       "memory does not grow\nwith the snapshots). Without "
-		       "--path1/--latest1 the left side is the\n"
-		       "second-latest snapshot of SNAP_ROOT; without "
-		       "--path2/--latest2 the right\nside is the latest. "
-		       "'different' means same name but another type, MD5,\n"
-		       "size or symlink target. Output: a table with the "
-		       "columns STATUS, MD5_LEFT,\nMD5_RIGHT, SIZE_LEFT, "
-		       "SIZE_RIGHT, NAME (name last so the columns stay\n"
-		       "aligned; bytes that are not printable UTF-8 appear as "
-		       "\\xNN, directories end\nin '/'). With --json, one "
-		       "object per line: {\"name\", \"status\",\n"
-		       "\"type_left\", \"type_right\", \"md5_left\", "
-		       "\"md5_right\", \"size_left\", \"size_right\"}\n"
-		       "(null where a side has no value; bytes of names that "
-		       "are not UTF-8 are\nescaped as \\udcXX, Python's "
-		       "surrogateescape). The exit status is 0 whether\nor "
-		       "not there are differences.",
-		       argc, argv, &npos);
+		       COMPARE_SNAPSHOTS_HELP, argc, argv, &npos);
 	if (rc >= 0)
-		goto out;
-	rc = cli_max_args(ctx, argv, npos, 0);
-	if (rc >= 0)
-		goto out;
-	if ((path1 && latest1) || (path2 && latest2)) {
-		rc = cli_usage_error(ctx, "--pathN and --latestN exclude each "
-				     "other");
-		goto out;
-	}
-	for (i = 0; i < states.n; i++) {
+		return rc;
+	return cli_max_args(ctx, argv, npos, 0);
+}
+
+/* The checks across options, and --diff-state into co->states (a bit per
+ * enum diff_state; by default the names that differ). Returns -1 to go
+ * on, or CLI_EXIT_USAGE. */
+static int check_args(struct cli_ctx *ctx, const struct compare_args *a,
+		      struct compare_out *co)
+{
+	size_t i;
+
+	if ((a->path1 && a->latest1) || (a->path2 && a->latest2))
+		return cli_usage_error(ctx, "--pathN and --latestN exclude "
+				       "each other");
+	for (i = 0; i < a->states.n; i++) {
 		enum diff_state st;
 
-		if (diff_state_parse(states.v[i], &st) < 0) {
-			rc = cli_usage_error(ctx, "invalid value for "
-					     "'--diff-state': '%s' (choose "
-					     "from only_left, only_right, "
-					     "different, equal)", states.v[i]);
-			goto out;
-		}
-		co.states |= 1u << st;
+		if (diff_state_parse(a->states.v[i], &st) < 0)
+			return cli_usage_error(ctx, "invalid value for "
+					       "'--diff-state': '%s' (choose "
+					       "from only_left, only_right, "
+					       "different, equal)",
+					       a->states.v[i]);
+		co->states |= 1u << st;
 	}
-	if (!states.n)
-		co.states = 1u << DIFF_ONLY_LEFT | 1u << DIFF_ONLY_RIGHT |
-			    1u << DIFF_DIFFERENT;
+	if (!a->states.n)
+		co->states = 1u << DIFF_ONLY_LEFT | 1u << DIFF_ONLY_RIGHT |
+			     1u << DIFF_DIFFERENT;
+	return -1;
+}
+
+/* The snapshots to compare, in *p1 and *p2 (malloc'd). SNAP_ROOT is
+ * listed only when a side takes a default, into list (the caller's to
+ * release). */
+static int resolve_sides(struct cli_ctx *ctx, struct snapstore *ss,
+			 const struct compare_args *a,
+			 struct snapstore_list *list, char **p1, char **p2,
+			 struct errbuf *eb)
+{
+	int rc;
+
+	if ((!a->path1 && !a->latest1) || (!a->path2 && !a->latest2)) {
+		rc = snapstore_list(ss, list, eb);
+		if (rc < 0)
+			return rc;
+	}
+	rc = resolve(ctx, ss, a->path1, a->latest1, list, 1, p1, eb);
+	if (rc < 0)
+		return rc;
+	return resolve(ctx, ss, a->path2, a->latest2, list, 0, p2, eb);
+}
+
+/* The comparison on stdout: the table's header (not with --json), a line
+ * per name shown (on_diff), then the flush, whose failure fails the run
+ * (an output cut short must not pass for a complete one). */
+static int print_diff(struct compare_out *co, struct snapshot_reader *r1,
+		      struct snapshot_reader *r2, struct errbuf *eb)
+{
+	struct entry_stream left = { snapshot_reader_stream_next, r1 };
+	struct entry_stream right = { snapshot_reader_stream_next, r2 };
+	int rc;
+
+	if (!co->json)
+		printf("%-10s  %-32s  %-32s  %12s  %12s  %s\n", "STATUS",
+		       "MD5_LEFT", "MD5_RIGHT", "SIZE_LEFT", "SIZE_RIGHT",
+		       "NAME");
+	rc = diff_run(&left, &right, on_diff, co, eb);
+	if (fflush(stdout) && rc >= 0)
+		rc = errbuf_set(eb, -EIO, "cannot write the output");
+	return rc;
+}
+
+int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct compare_args a = { .states = OPT_LIST_INIT };
+	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	struct snapstore *ss = NULL;
+	struct snapshot_reader *r1 = NULL, *r2 = NULL;
+	struct compare_out co = { 0 };
+	struct errbuf eb = ERRBUF_INIT;
+	char *p1 = NULL, *p2 = NULL;
+	int rc;
+
+	rc = parse_args(ctx, &a, argc, argv);
+	if (rc < 0)
+		rc = check_args(ctx, &a, &co);
+	if (rc >= 0)
+		goto out;
 	co.json = ctx->g.json;
 	co.interrupted = ctx->interrupted;
 	/* two explicit paths need no SNAP_ROOT */
-	rc = cli_prepare_run(ctx, path1 && path2 ? 0 : CLI_NEED_SNAP_ROOT,
+	rc = cli_prepare_run(ctx, a.path1 && a.path2 ? 0 : CLI_NEED_SNAP_ROOT,
 			     CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		goto out;
@@ -236,15 +303,7 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 			    &ctx->eo, &ss, &eb);
 	if (rc < 0)
 		goto fail;
-	if ((!path1 && !latest1) || (!path2 && !latest2)) {
-		rc = snapstore_list(ss, &list, &eb);
-		if (rc < 0)
-			goto fail;
-	}
-	rc = resolve(ctx, ss, path1, latest1, &list, 1, &p1, &eb);
-	if (rc < 0)
-		goto fail;
-	rc = resolve(ctx, ss, path2, latest2, &list, 0, &p2, &eb);
+	rc = resolve_sides(ctx, ss, &a, &list, &p1, &p2, &eb);
 	if (rc < 0)
 		goto fail;
 	co.name_buf = malloc(NAME_OUT_MAX);
@@ -258,18 +317,7 @@ int cmd_compare_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	rc = snapstore_open_reader(ss, p2, &r2, &eb);
 	if (rc < 0)
 		goto fail;
-	if (!co.json)
-		printf("%-10s  %-32s  %-32s  %12s  %12s  %s\n", "STATUS",
-		       "MD5_LEFT", "MD5_RIGHT", "SIZE_LEFT", "SIZE_RIGHT",
-		       "NAME");
-	{
-		struct entry_stream left = { snapshot_reader_stream_next, r1 };
-		struct entry_stream right = { snapshot_reader_stream_next, r2 };
-
-		rc = diff_run(&left, &right, on_diff, &co, &eb);
-	}
-	if (fflush(stdout) && rc >= 0)
-		rc = errbuf_set(&eb, -EIO, "cannot write the output");
+	rc = print_diff(&co, r1, r2, &eb);
 	if (rc < 0)
 		goto fail;
 	rc = cli_exit_code(ctx, 0);
@@ -284,6 +332,6 @@ out:
 	free(p2);
 	free(p1);
 	snapstore_list_release(&list);
-	opt_list_release(&states);
+	opt_list_release(&a.states);
 	return rc;
 }
