@@ -59,39 +59,40 @@ static int print_line(struct cli_ctx *ctx, struct snapstore *ss,
 	return 0;
 }
 
-int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
+/* What the command line gives forget; parse_args fills it. */
+struct forget_args {
+	struct retention_policy p;
+	const char *within;           /* --keep-within, for check_policy */
+	bool dry_run;
+};
+
+/* Parse forget's words into a (zeroed by the caller). Returns -1 to go
+ * on, or an exit code. */
+static int parse_args(struct cli_ctx *ctx, struct forget_args *a, int argc,
+		      char **argv)
 {
-	struct retention_policy p = { 0 };
-	struct snapstore_list list = SNAPSTORE_LIST_INIT;
-	struct snapstore *ss = NULL;
-	struct lock *lk = NULL;
-	struct errbuf eb = ERRBUF_INIT;
-	const char *within = NULL;
-	unsigned *reasons = NULL;
-	int64_t *times = NULL;
-	bool dry_run = false;
-	size_t i, removed = 0;
-	int npos = 0, rc, kept;
+	int npos = 0, rc;
 	const struct opt_spec specs[] = {
-		{ .kind = OPT_I64, .name = "keep-last", .value = &p.last,
+		{ .kind = OPT_I64, .name = "keep-last", .value = &a->p.last,
 		  .metavar = "N", .help = "Keep the newest N snapshots." },
-		{ .kind = OPT_I64, .name = "keep-hourly", .value = &p.hourly,
+		{ .kind = OPT_I64, .name = "keep-hourly", .value = &a->p.hourly,
 		  .metavar = "N", .help = "Keep the newest snapshot of each "
 		  "of the last N hours that have one (-1: every hour)." },
-		{ .kind = OPT_I64, .name = "keep-daily", .value = &p.daily,
+		{ .kind = OPT_I64, .name = "keep-daily", .value = &a->p.daily,
 		  .metavar = "N", .help = "The same per day." },
-		{ .kind = OPT_I64, .name = "keep-weekly", .value = &p.weekly,
+		{ .kind = OPT_I64, .name = "keep-weekly", .value = &a->p.weekly,
 		  .metavar = "N", .help = "The same per ISO week (Monday to "
 		  "Sunday)." },
 		{ .kind = OPT_I64, .name = "keep-monthly",
-		  .value = &p.monthly, .metavar = "N",
+		  .value = &a->p.monthly, .metavar = "N",
 		  .help = "The same per month." },
-		{ .kind = OPT_I64, .name = "keep-yearly", .value = &p.yearly,
+		{ .kind = OPT_I64, .name = "keep-yearly", .value = &a->p.yearly,
 		  .metavar = "N", .help = "The same per year." },
-		{ .kind = OPT_STRING, .name = "keep-within", .value = &within,
-		  .metavar = "DURATION", .help = "Keep every snapshot newer "
-		  "than the latest one minus DURATION (1y5m7d2h)." },
-		{ .kind = OPT_FLAG, .name = "dry-run", .value = &dry_run,
+		{ .kind = OPT_STRING, .name = "keep-within",
+		  .value = &a->within, .metavar = "DURATION",
+		  .help = "Keep every snapshot newer than the latest one "
+		  "minus DURATION (1y5m7d2h)." },
+		{ .kind = OPT_FLAG, .name = "dry-run", .value = &a->dry_run,
 		  .help = "Show what would be kept and removed; remove "
 		  "nothing." },
 		CLI_JSON_OPTS(ctx),
@@ -103,28 +104,102 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 		       argv, &npos);
 	if (rc >= 0)
 		return rc;
-	rc = cli_max_args(ctx, argv, npos, 0);
-	if (rc >= 0)
-		return rc;
-	if (within && retention_parse_duration(within, &p))
+	return cli_max_args(ctx, argv, npos, 0);
+}
+
+/* --keep-within into the policy, then the checks of the whole policy.
+ * Returns -1 to go on, or CLI_EXIT_USAGE. */
+static int check_policy(struct cli_ctx *ctx, struct forget_args *a)
+{
+	const struct retention_policy *p = &a->p;
+
+	if (a->within && retention_parse_duration(a->within, &a->p))
 		return cli_usage_error(ctx, "bad --keep-within '%s' (want "
-				       "e.g. 1y5m7d2h)", within);
-	if (p.last < -1 || p.hourly < -1 || p.daily < -1 || p.weekly < -1 ||
-	    p.monthly < -1 || p.yearly < -1)
+				       "e.g. 1y5m7d2h)", a->within);
+	if (p->last < -1 || p->hourly < -1 || p->daily < -1 ||
+	    p->weekly < -1 || p->monthly < -1 || p->yearly < -1)
 		return cli_usage_error(ctx, "a --keep-* count must be >= 0, "
 				       "or -1 for all");
 	/* restic refuses too: an empty policy would remove everything */
-	if (retention_policy_is_empty(&p))
+	if (retention_policy_is_empty(p))
 		return cli_usage_error(ctx, "no policy given (--keep-last, "
 				       "--keep-daily, --keep-within, ...): "
 				       "nothing would be kept");
-	rc = cli_prepare_run(ctx, CLI_NEED_SNAP_ROOT, CLI_PARALLEL_NONE, NULL);
+	return -1;
+}
+
+/* Apply the policy to list: reasons[i] gets why list->items[i] is kept
+ * (0: removed); times has list->n slots. Returns the number kept, or
+ * -errno with eb set. */
+static int select_kept(const struct snapstore_list *list,
+		       const struct retention_policy *p, int64_t *times,
+		       unsigned *reasons, struct errbuf *eb)
+{
+	size_t i;
+	int kept;
+
+	for (i = 0; i < list->n; i++)
+		times[i] = list->items[i].time_ns;
+	kept = retention_select(times, list->n, p, reasons);
+	if (kept < 0)
+		return errbuf_set(eb, kept, "cannot apply the policy");
+	return kept;
+}
+
+/* Newest first, remove each snapshot not kept (none with --dry-run) and
+ * print its line. The line follows the removal, so that a snapshot said
+ * removed is gone. *removed counts the removals. Returns 0, or -errno
+ * with eb set (a failure or a signal stops at that snapshot). */
+static int remove_unkept(struct cli_ctx *ctx, struct snapstore *ss,
+			 const struct snapstore_list *list,
+			 const unsigned *reasons, const struct forget_args *a,
+			 size_t *removed, struct errbuf *eb)
+{
+	size_t i;
+	int rc;
+
+	for (i = list->n; i-- > 0;) {
+		const struct snapstore_item *it = &list->items[i];
+
+		if (ctx->interrupted && *ctx->interrupted)
+			return errbuf_set(eb, -EINTR, "interrupted");
+		if (!reasons[i] && !a->dry_run) {
+			rc = snapstore_remove(ss, it->relpath, eb);
+			if (rc < 0)
+				return rc;
+			(*removed)++;
+		}
+		rc = print_line(ctx, ss, it, reasons[i], &a->p, a->dry_run);
+		if (rc < 0)
+			return errbuf_set(eb, rc, "out of memory");
+	}
+	return 0;
+}
+
+int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
+{
+	struct forget_args a = { 0 };
+	struct snapstore_list list = SNAPSTORE_LIST_INIT;
+	struct snapstore *ss = NULL;
+	struct lock *lk = NULL;
+	struct errbuf eb = ERRBUF_INIT;
+	unsigned *reasons = NULL;
+	int64_t *times = NULL;
+	size_t removed = 0;
+	int rc, kept;
+
+	rc = parse_args(ctx, &a, argc, argv);
+	if (rc < 0)
+		rc = check_policy(ctx, &a);
+	if (rc < 0)
+		rc = cli_prepare_run(ctx, CLI_NEED_SNAP_ROOT,
+				     CLI_PARALLEL_NONE, NULL);
 	if (rc >= 0)
 		return rc;
 	/* shared: removing snapshot files cannot hurt a backup, but gc
 	 * must not mark while snapshots come and go */
 	rc = 0;
-	if (!dry_run)
+	if (!a.dry_run)
 		rc = lock_acquire(&ctx->eo, LOCK_SHARED, "forget", &lk, &eb);
 	if (rc >= 0)
 		rc = snapstore_open(ctx->g.snap_root,
@@ -140,36 +215,16 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 		rc = errbuf_set(&eb, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	for (i = 0; i < list.n; i++)
-		times[i] = list.items[i].time_ns;
-	kept = retention_select(times, list.n, &p, reasons);
-	if (kept < 0) {
-		rc = errbuf_set(&eb, kept, "cannot apply the policy");
+	kept = select_kept(&list, &a.p, times, reasons, &eb);
+	if (kept < 0)
 		goto fail;
-	}
-	for (i = list.n; i-- > 0;) {
-		const struct snapstore_item *it = &list.items[i];
-
-		if (ctx->interrupted && *ctx->interrupted) {
-			rc = errbuf_set(&eb, -EINTR, "interrupted");
-			goto fail;
-		}
-		if (!reasons[i] && !dry_run) {
-			rc = snapstore_remove(ss, it->relpath, &eb);
-			if (rc < 0)
-				goto fail;
-			removed++;
-		}
-		rc = print_line(ctx, ss, it, reasons[i], &p, dry_run);
-		if (rc < 0) {
-			errbuf_set(&eb, rc, "out of memory");
-			goto fail;
-		}
-	}
+	rc = remove_unkept(ctx, ss, &list, reasons, &a, &removed, &eb);
+	if (rc < 0)
+		goto fail;
 	fflush(stdout);
 	fprintf(stderr, "%s: %d snapshot(s) kept, %zu %sremoved\n", CLI_PROG,
-		kept, dry_run ? list.n - (size_t)kept : removed,
-		dry_run ? "would be " : "");
+		kept, a.dry_run ? list.n - (size_t)kept : removed,
+		a.dry_run ? "would be " : "");
 	rc = ferror(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 	goto out;
 fail:
