@@ -86,6 +86,23 @@ int cli_fail(const struct cli_ctx *ctx, const struct errbuf *eb)
 	return CLI_EXIT_FAILURE;
 }
 
+int cli_flush_stdout(const struct cli_ctx *ctx)
+{
+	struct errbuf eb = ERRBUF_INIT;
+
+	if (fflush(stdout))
+		errbuf_set(&eb, -errno, "cannot write to standard output: %s",
+			   strerror(errno));
+	else if (ferror(stdout))
+		/* a write that failed earlier (a long help text) left the
+		 * stream's error flag; its errno is gone */
+		errbuf_set(&eb, -EIO, "cannot write to standard output: an "
+			   "earlier write failed");
+	else
+		return 0;
+	return cli_fail(ctx, &eb);
+}
+
 /* Does spec table t have a long option called name (len bytes)? */
 static bool has_long(const struct opt_spec *t, const char *name, size_t len)
 {
@@ -155,7 +172,7 @@ int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
 		       "--jobs, ...) go before\nthe command: see '%s "
 		       "--help'.\nExit status: 0 success, 1 failure, 2 usage "
 		       "error, 130 interrupted.\n", CLI_PROG);
-		return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+		return cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 	}
 	if (rc < 0) {
 		const char *g = misplaced_global(ctx, specs, argc, argv);

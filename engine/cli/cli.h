@@ -178,6 +178,11 @@ int cli_require_roots(const struct cli_ctx *ctx, unsigned need);
 /* Print "snapshooter: error: <eb->msg>" (or "interrupted") on stderr and
  * return CLI_EXIT_FAILURE, or CLI_EXIT_INTERRUPTED after a signal. */
 int cli_fail(const struct cli_ctx *ctx, const struct errbuf *eb);
+/* Flush stdout: 0, or the failure said on stderr ("cannot write to
+ * standard output: No space left on device", through cli_fail) and its
+ * exit code. Every command that prints ends with it: output that did not
+ * reach its reader is a failure that says so. */
+int cli_flush_stdout(const struct cli_ctx *ctx);
 
 /* Exit code for an operation's return rc: 0, 1, or 130 when a signal
  * arrived (whatever rc). */

@@ -63,7 +63,7 @@ int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	co.on_item = print_item;
 	co.ctx = &co.dry_run;
 	rc = engine_convert_snapshots(&ctx->eo, &co, &converted, &eb);
-	if (fflush(stdout) && rc == 0)
+	if (rc == 0 && cli_flush_stdout(ctx))
 		return CLI_EXIT_FAILURE;
 	if (rc < 0)
 		return cli_fail(ctx, &eb);

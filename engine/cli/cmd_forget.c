@@ -221,11 +221,10 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 	rc = remove_unkept(ctx, ss, &list, reasons, &a, &removed, &eb);
 	if (rc < 0)
 		goto fail;
-	fflush(stdout);
+	rc = cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 	fprintf(stderr, "%s: %d snapshot(s) kept, %zu %sremoved\n", CLI_PROG,
 		kept, a.dry_run ? list.n - (size_t)kept : removed,
 		a.dry_run ? "would be " : "");
-	rc = ferror(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 	goto out;
 fail:
 	fflush(stdout);

@@ -98,5 +98,5 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 			       "from the heap\n",
 			       (unsigned long long)rep.missing);
 	}
-	return fflush(stdout) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
+	return cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
 }

@@ -136,7 +136,7 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 	shown = stop > start ? stop - start : 0;
 	if (!ctx->g.json && add_sat(offset, limit) < (int64_t)shown)
 		printf("...\n");
-	rc = fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	rc = cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 out:
 	snapstore_list_release(&list);
 	snapstore_free(ss);

@@ -213,7 +213,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	/* the Python tool prints the path, or None when not saved */
 	printf("%s\n", snapshot ? snapshot : "None");
-	rc = fflush(stdout) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
+	rc = cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : cli_exit_code(ctx, 0);
 	if (rc == CLI_EXIT_OK && st.files_skipped_changing)
 		rc = CLI_EXIT_PARTIAL;
 	rc = cli_write_summary(ctx, &st, snapshot, &eb, rc);

@@ -132,7 +132,7 @@ static void print_main_help(FILE *out, const struct opt_spec *specs)
 }
 
 /* --version: the version, then the MD5 kernels this CPU has. */
-static int print_version(void)
+static int print_version(const struct cli_ctx *ctx)
 {
 	enum md5_impl md5 = MD5_IMPL_AUTO;
 
@@ -145,7 +145,7 @@ static int print_version(void)
 				  NULL) ? "" : " avx512",
 	       engine_md5_resolve(MD5_IMPL_AVX2, &md5,
 				  NULL) ? "" : " avx2");
-	return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+	return cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 }
 
 /* The row of commands[] called name, or NULL. */
@@ -196,13 +196,13 @@ static int dispatch(struct cli_ctx *ctx, const struct opt_spec *specs,
 	rc = options_parse(specs, argc - 1, argv + 1, OPT_STOP_AT_NONOPT, &eb);
 	if (rc == OPT_PARSE_HELP) {
 		print_main_help(stdout, specs);
-		return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+		return cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 	}
 	if (rc < 0)
 		return cli_usage_error(ctx, "%s", eb.msg);
 	npos = rc;
 	if (ctx->g.version)
-		return print_version();
+		return print_version(ctx);
 	if (npos == 0) {
 		print_main_help(stderr, specs);
 		return CLI_EXIT_USAGE;
@@ -210,7 +210,7 @@ static int dispatch(struct cli_ctx *ctx, const struct opt_spec *specs,
 	if (!strcmp(argv[1], "help")) {
 		if (npos < 2) {
 			print_main_help(stdout, specs);
-			return fflush(stdout) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+			return cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
 		}
 		/* "help CMD" runs "CMD --help" */
 		argv[1] = argv[2];

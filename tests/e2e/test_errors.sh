@@ -3,7 +3,8 @@
 # are skipped with a warning; an unreadable file or directory fails the
 # snapshot (exit 1, message naming it, no snapshot saved); usage errors
 # exit 2; a missing root, snapshot or heap object exits 1 with a message
-# of the form "snapshooter: error: ..." naming the path.
+# of the form "snapshooter: error: ..." naming the path; stdout on a full
+# device fails each printing command with a message saying so.
 . "$(dirname "$0")/lib.sh"
 
 # as_nobody CMD...: run as uid/gid 65534 (util-linux setpriv).
@@ -242,11 +243,39 @@ missing_heap_object() {
 	fi
 }
 
+# Output that cannot reach its reader (stdout on a full device) fails
+# the command with a message saying so, not exit 1 in silence.
+stdout_full() {
+	local src=$T/$IO.out
+	[ -w /dev/full ] || { say "skip: no /dev/full"; return; }
+	new_roots "$IO.out"
+	mkdir -p "$src" && echo one >"$src/f"
+	FR=$src
+	# run redirects stdout itself: the command's own comes from inside
+	run bash -c '"$@" >/dev/full' _ "$SNAPSHOOTER" --no-progress \
+		--io "$IO" --file-root "$FR" --heap-root "$HR" --snap-root "$SR" \
+		make-snapshot
+	assert_rc "make-snapshot, stdout full" 1
+	assert_err_has "make-snapshot, stdout full: says so" \
+		"snapshooter: error: cannot write to standard output: No space left on device"
+	for cmd in list-snapshots gc "forget --keep-last 5" \
+		"make-snapshot --help"; do
+		# shellcheck disable=SC2086
+		run bash -c '"$@" >/dev/full' _ "$SNAPSHOOTER" --no-progress \
+			--io "$IO" --file-root "$FR" --heap-root "$HR" \
+			--snap-root "$SR" $cmd
+		assert_rc "$cmd, stdout full" 1
+		assert_err_has "$cmd, stdout full: says so" \
+			"cannot write to standard output"
+	done
+}
+
 errors() {
 	special_files
 	unreadable
 	usage_and_roots
 	missing_heap_object
+	stdout_full
 }
 
 for_each_io errors
