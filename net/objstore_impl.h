@@ -80,11 +80,12 @@ struct objstore_ops {
 			   struct objstore_hdrs *h);
 	/* larger bodies, through objstore_put.c's sliding window (below) */
 	const struct objstore_parts_ops *parts;
-	/* Listing: one page's query (list-type, prefix fp, page size ps
-	 * and the previous page's marker, both NULL when unset; values are
-	 * borrowed until the request is built), parsed as list_format. An
-	 * entry's MD5 is its Content-MD5 when listed, else its ETag's when
-	 * etag_is_md5; its mtime the listed "mtime" metadata. */
+	/* Listing (objstore_list.c): one page's query (list-type, prefix
+	 * fp, page size ps and the previous page's marker, both NULL when
+	 * unset; values are borrowed until the request is built), parsed as
+	 * list_format. An entry's MD5 is its Content-MD5 when listed, else
+	 * its ETag's when etag_is_md5; its mtime the listed "mtime"
+	 * metadata. */
 	void (*list_query)(struct uri_query *q, const char *fp,
 			   const char *ps, const char *marker);
 	int list_format;           /* enum xml_list_kind */
