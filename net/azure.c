@@ -494,24 +494,145 @@ static const char *option_endpoint(const struct json_opts *opts, char *buf,
 	return buf;
 }
 
+/* What azure_open found, borrowed from opts, the connection string or
+ * the environment; NULL where unset. */
+struct az_creds {
+	const char *account;
+	const char *key;
+	const char *sas;
+	const char *ep;         /* endpoint URL; NULL: the account's default */
+};
+
+/* adlfs's anon: unsigned requests to a public container. Leaves *anon
+ * when the option is absent. */
+static int anon_option(const struct json_opts *opts, bool *anon,
+		       struct errbuf *eb)
+{
+	const char *v = json_opts_get(opts, "anon");
+
+	if (v && (!strcasecmp(v, "true") || !strcmp(v, "1")))
+		*anon = true;
+	else if (v && strcasecmp(v, "false") && strcmp(v, "0"))
+		return errbuf_set(eb, -EINVAL, "invalid storage option anon: "
+				  "expected true or false");
+	return 0;
+}
+
+/* The account, key, SAS and endpoint from a connection string (the
+ * option, or the environment's unless account_name is given; parsed into
+ * conn, which c then points into), else from adlfs's options and the
+ * Azure CLI's environment. c->ep, from option_endpoint, wins over the
+ * connection string's. */
+static int find_credentials(const struct json_opts *opts,
+			    struct azure_conn *conn, struct az_creds *c,
+			    struct errbuf *eb)
+{
+	const char *cs;
+	int err;
+
+	cs = json_opts_get(opts, "connection_string");
+	if (!cs && !json_opts_get(opts, "account_name"))
+		cs = objstore_env("AZURE_STORAGE_CONNECTION_STRING");
+	if (cs) {
+		err = azure_conn_parse(cs, conn, eb);
+		if (err)
+			return err;
+		if (conn->dev) {
+			c->account = dev_account;
+			c->key = dev_key;
+			if (!conn->blob_endpoint)
+				conn->blob_endpoint =
+					"http://127.0.0.1:10000/devstoreaccount1";
+		} else {
+			c->account = conn->account;
+			c->key = conn->key;
+			c->sas = conn->sas;
+		}
+		if (!c->ep)
+			c->ep = conn->blob_endpoint;
+	} else {
+		/* adlfs's names first, then the Azure CLI's */
+		c->account = objstore_opt_or_env(opts, "account_name",
+						 "AZURE_STORAGE_ACCOUNT_NAME",
+						 "AZURE_STORAGE_ACCOUNT");
+		c->key = objstore_opt_or_env(opts, "account_key",
+					     "AZURE_STORAGE_ACCOUNT_KEY",
+					     "AZURE_STORAGE_KEY");
+		c->sas = objstore_opt_or_env(opts, "sas_token",
+					     "AZURE_STORAGE_SAS_TOKEN", NULL);
+	}
+	return 0;
+}
+
+/* -EINVAL with a message naming what to set when c cannot make a
+ * request: an account where one is needed, then credentials. */
+static int check_credentials(const struct az *a, const struct az_creds *c,
+			     bool anon, struct errbuf *eb)
+{
+	/* the account signs Shared Key requests and names the default
+	 * endpoint; a SAS or anonymous request with an endpoint needs none */
+	if ((!c->account && (!c->ep || (c->key && *c->key))) ||
+	    (c->account && strlen(c->account) >= sizeof(a->account)))
+		return errbuf_set(eb, -EINVAL, "no Azure storage account: set "
+				  "AZURE_STORAGE_CONNECTION_STRING, "
+				  "AZURE_STORAGE_ACCOUNT_NAME or "
+				  "AZURE_STORAGE_ACCOUNT, or the storage "
+				  "options connection_string, account_name or "
+				  "account_host");
+	if (!anon && (!c->key || !*c->key) && (!c->sas || !*c->sas))
+		return errbuf_set(eb, -EINVAL, "no Azure credentials for "
+				  "%s%s%s: set AZURE_STORAGE_ACCOUNT_KEY, "
+				  "AZURE_STORAGE_KEY or "
+				  "AZURE_STORAGE_SAS_TOKEN, or the storage "
+				  "options account_key, sas_token or anon",
+				  c->account ? "account '" : "endpoint '",
+				  c->account ? c->account : c->ep, "'");
+	return 0;
+}
+
+/* Copy the account and decode the key into a, or keep a copy of the SAS
+ * (without its '?') when there is no key. */
+static int set_credentials(struct az *a, const struct az_creds *c,
+			   struct errbuf *eb)
+{
+	const char *sas = c->sas;
+	int n;
+
+	snprintf(a->account, sizeof(a->account), "%s",
+		 c->account ? c->account : "");
+	if (c->key && *c->key) {
+		n = digest_unbase64(c->key, strlen(c->key), a->key,
+				    sizeof(a->key));
+		if (n <= 0)
+			return errbuf_set(eb, -EINVAL, "invalid Azure account "
+					  "key for '%s': not base64",
+					  c->account);
+		a->key_len = (size_t)n;
+	} else if (sas && *sas) {
+		if (*sas == '?')
+			sas++;
+		a->sas = strdup(sas);
+		if (!a->sas)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int azure_open(struct objstore **out, const char *container,
 	       const struct json_opts *opts, struct errbuf *eb)
 {
-	const char *cs, *account = NULL, *key = NULL, *sas = NULL, *ep, *v;
+	struct az_creds c = { NULL, NULL, NULL, NULL };
 	struct azure_conn *conn;
 	char defep[300], hostep[300];
 	bool anon = false;
 	struct az *a;
-	int err, n;
+	int err;
 
 	(void)container;
 	objstore_check_option_keys(opts, azure_option_keys, "az", eb);
-	v = json_opts_get(opts, "anon");
-	if (v && (!strcasecmp(v, "true") || !strcmp(v, "1")))
-		anon = true;
-	else if (v && strcasecmp(v, "false") && strcmp(v, "0"))
-		return errbuf_set(eb, -EINVAL, "invalid storage option anon: "
-				  "expected true or false");
+	err = anon_option(opts, &anon, eb);
+	if (err)
+		return err;
 	a = calloc(1, sizeof(*a));
 	conn = calloc(1, sizeof(*conn));
 	if (!a || !conn) {
@@ -519,88 +640,26 @@ int azure_open(struct objstore **out, const char *container,
 		goto out_free;
 	}
 	a->os.ops = &az_ops;
-	ep = option_endpoint(opts, hostep, sizeof(hostep));
-	cs = json_opts_get(opts, "connection_string");
-	if (!cs && !json_opts_get(opts, "account_name"))
-		cs = objstore_env("AZURE_STORAGE_CONNECTION_STRING");
-	if (cs) {
-		err = azure_conn_parse(cs, conn, eb);
-		if (err)
-			goto out_free;
-		if (conn->dev) {
-			account = dev_account;
-			key = dev_key;
-			if (!conn->blob_endpoint)
-				conn->blob_endpoint =
-					"http://127.0.0.1:10000/devstoreaccount1";
-		} else {
-			account = conn->account;
-			key = conn->key;
-			sas = conn->sas;
-		}
-		if (!ep)
-			ep = conn->blob_endpoint;
-	} else {
-		/* adlfs's names first, then the Azure CLI's */
-		account = objstore_opt_or_env(opts, "account_name",
-					      "AZURE_STORAGE_ACCOUNT_NAME",
-					      "AZURE_STORAGE_ACCOUNT");
-		key = objstore_opt_or_env(opts, "account_key",
-					  "AZURE_STORAGE_ACCOUNT_KEY",
-					  "AZURE_STORAGE_KEY");
-		sas = objstore_opt_or_env(opts, "sas_token",
-					  "AZURE_STORAGE_SAS_TOKEN", NULL);
-	}
-	if (anon)
-		key = sas = NULL;   /* public container: unsigned requests */
-	if (account && !*account)
-		account = NULL;
-	/* the account signs Shared Key requests and names the default
-	 * endpoint; a SAS or anonymous request with an endpoint needs none */
-	if ((!account && (!ep || (key && *key))) ||
-	    (account && strlen(account) >= sizeof(a->account))) {
-		err = errbuf_set(eb, -EINVAL, "no Azure storage account: set "
-				 "AZURE_STORAGE_CONNECTION_STRING, "
-				 "AZURE_STORAGE_ACCOUNT_NAME or "
-				 "AZURE_STORAGE_ACCOUNT, or the storage options "
-				 "connection_string, account_name or "
-				 "account_host");
+	c.ep = option_endpoint(opts, hostep, sizeof(hostep));
+	err = find_credentials(opts, conn, &c, eb);
+	if (err)
 		goto out_free;
-	}
-	if (!anon && (!key || !*key) && (!sas || !*sas)) {
-		err = errbuf_set(eb, -EINVAL, "no Azure credentials for %s%s%s: "
-				 "set AZURE_STORAGE_ACCOUNT_KEY, "
-				 "AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, "
-				 "or the storage options account_key, sas_token "
-				 "or anon", account ? "account '" : "endpoint '",
-				 account ? account : ep, "'");
+	if (anon)       /* public container: unsigned requests */
+		c.key = c.sas = NULL;
+	if (c.account && !*c.account)
+		c.account = NULL;
+	err = check_credentials(a, &c, anon, eb);
+	if (!err)
+		err = set_credentials(a, &c, eb);
+	if (err)
 		goto out_free;
-	}
-	snprintf(a->account, sizeof(a->account), "%s", account ? account : "");
-	if (key && *key) {
-		n = digest_unbase64(key, strlen(key), a->key, sizeof(a->key));
-		if (n <= 0) {
-			err = errbuf_set(eb, -EINVAL, "invalid Azure account key "
-					 "for '%s': not base64", account);
-			goto out_free;
-		}
-		a->key_len = (size_t)n;
-	} else if (sas && *sas) {
-		if (*sas == '?')
-			sas++;
-		a->sas = strdup(sas);
-		if (!a->sas) {
-			err = -ENOMEM;
-			goto out_free;
-		}
-	}
-	if (!ep) {
+	if (!c.ep) {
 		snprintf(defep, sizeof(defep), "%s://%s.blob.%s",
-			 conn->protocol ? conn->protocol : "https", account,
+			 conn->protocol ? conn->protocol : "https", c.account,
 			 conn->suffix ? conn->suffix : "core.windows.net");
-		ep = defep;
+		c.ep = defep;
 	}
-	err = set_endpoint(a, ep, eb);
+	err = set_endpoint(a, c.ep, eb);
 	if (err)
 		goto out_free;
 	free(conn);
