@@ -757,15 +757,61 @@ static void config_from_opts(struct objstore_config *cfg,
 	engine_objstore_config(o, cfg);
 }
 
+/* --heap-cache-file: the presence set from the cache file path. 1
+ * loaded, 0 not (missing, or refused with a warning: the heap is listed
+ * instead), -errno. */
+static int load_cache(struct remote *r, const char *path, struct errbuf *eb)
+{
+	struct errbuf cache_eb = ERRBUF_INIT;
+	int ret;
+
+	r->cache_file = strdup(path);
+	if (!r->cache_file)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = heap_cache_load(r->cache_file, objstore_url(r->os), r->set,
+			      &r->cache_text, &cache_eb);
+	if (ret >= 0) {
+		log_info(&r->log, "heap '%s': %d objects from the cache "
+			 "'%s'", objstore_url(r->os), ret, r->cache_file);
+		return 1;
+	}
+	if (ret != -ENOENT)
+		log_warn(&r->log, "%s; listing the heap instead",
+			 cache_eb.msg);
+	idset_clear(r->set);
+	return 0;
+}
+
+/* Start n uploaders (at most REMOTE_MAX_UPLOADERS); fewer when threads
+ * run out, but at least one. 0 or -errno. */
+static int start_uploaders(struct remote *r, unsigned n, struct errbuf *eb)
+{
+	unsigned i;
+
+	if (n > REMOTE_MAX_UPLOADERS)
+		n = REMOTE_MAX_UPLOADERS;
+	r->max_spools = 2 * (size_t)n + 2;
+	r->threads = calloc(n, sizeof(*r->threads));
+	if (!r->threads)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		if (pthread_create(&r->threads[i], NULL, uploader_main, r))
+			break;
+		r->nthreads++;
+	}
+	if (!r->nthreads)
+		return errbuf_set(eb, -EAGAIN, "cannot start upload threads");
+	return 0;
+}
+
 int heap_remote_open(const char *url, bool create,
 		     const struct engine_opts *o, void **out,
 		     struct errbuf *eb)
 {
 	struct objstore_config cfg;
-	struct errbuf cache_eb = ERRBUF_INIT;
 	struct remote *r;
 	bool from_cache = false;
-	unsigned i, n;
+	unsigned n;
 	int ret;
 
 	*out = NULL;
@@ -795,26 +841,13 @@ int heap_remote_open(const char *url, bool create,
 		goto fail;
 	}
 	if (o && o->heap_cache_file && *o->heap_cache_file) {
-		r->cache_file = strdup(o->heap_cache_file);
-		if (!r->cache_file) {
-			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		ret = load_cache(r, o->heap_cache_file, eb);
+		if (ret < 0)
 			goto fail;
-		}
-		ret = heap_cache_load(r->cache_file, objstore_url(r->os), r->set,
-				      &r->cache_text, &cache_eb);
-		if (ret >= 0) {
-			from_cache = true;
-			log_info(&r->log, "heap '%s': %d objects from the cache "
-				 "'%s'", objstore_url(r->os), ret, r->cache_file);
-		} else {
-			if (ret != -ENOENT)
-				log_warn(&r->log, "%s; listing the heap instead",
-					 cache_eb.msg);
-			idset_clear(r->set);
-		}
+		from_cache = ret == 1;
 	}
 	n = cfg.transfers ? cfg.transfers : 1;
-	if (ret < 0 || !r->cache_file) {
+	if (!from_cache) {
 		struct heap_listing sets = { r->set, r->rawset, r->gzset };
 
 		ret = heap_remote_list(r->os, &sets, create,
@@ -839,23 +872,9 @@ int heap_remote_open(const char *url, bool create,
 	log_debug(&r->log, "heap '%s': new objects %s", objstore_url(r->os),
 		  r->fmt == HEAP_FORMAT_GZ ? "gzip-compressed (<md5>.gz)" :
 		  "as they are (<md5>)");
-	if (n > REMOTE_MAX_UPLOADERS)
-		n = REMOTE_MAX_UPLOADERS;
-	r->max_spools = 2 * (size_t)n + 2;
-	r->threads = calloc(n, sizeof(*r->threads));
-	if (!r->threads) {
-		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = start_uploaders(r, n, eb);
+	if (ret < 0)
 		goto fail;
-	}
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&r->threads[i], NULL, uploader_main, r))
-			break;
-		r->nthreads++;
-	}
-	if (!r->nthreads) {
-		ret = errbuf_set(eb, -EAGAIN, "cannot start upload threads");
-		goto fail;
-	}
 	*out = r;
 	return 0;
 fail:
