@@ -3,7 +3,8 @@
  * filled once at open by 256 parallel prefix listings "00/".."ff/" (or
  * from --heap-cache-file; a heap of up to 1000 keys in one flat listing;
  * heap_remote_list.c).
- * Puts are asynchronous:
+ * Puts are asynchronous (the queue and its uploaders:
+ * heap_remote_upload.c):
  *
  *   hash workers ── put_buf / tx_commit ──> job queue ──> uploaders ×N
  *                   (id marked in the set:   (bounded)     objstore_put
@@ -37,58 +38,12 @@
 
 #include "heap_cache.h"
 #include "heap_gz.h"
+#include "heap_remote_impl.h"
 #include "heap_remote_list.h"
 #include "idset.h"
 #include "objstore.h"
 #include "tmpfile.h"
 #include "banned.h"
-
-#define REMOTE_MEM_BUDGET (64u * 1024 * 1024)
-#define REMOTE_MAX_JOBS 8192u
-#define REMOTE_MAX_UPLOADERS 64u
-
-struct job {
-	struct job *next;
-	struct objid id;
-	char *mem;                 /* owned copy of a small body, or NULL */
-	int fd;                    /* spool of a large body, or -1 */
-	uint64_t len;
-	uint64_t raw_len;          /* content bytes as the caller counts them */
-	bool gz;                   /* body is gzip: key <md5>.gz */
-	unsigned char md5[16];     /* gz: MD5 of the body as stored */
-};
-
-struct remote {
-	struct objstore *os;
-	struct idset *set;         /* present in either form */
-	struct idset *rawset;      /* seen as <md5> */
-	struct idset *gzset;       /* seen as <md5>.gz */
-	enum heap_format fmt;      /* RAW or GZ */
-	char *cache_file;          /* NULL: none */
-	bool cache_text;           /* it is in the Python tool's format */
-	struct logger log;
-	const char *tmpdir;
-
-	pthread_mutex_t lock;
-	pthread_cond_t has_job;    /* a job was queued, or stopping */
-	pthread_cond_t progress;   /* a job finished (space, sync) */
-	struct job *head, *tail;
-	size_t jobs;               /* queued + in flight */
-	size_t mem;                /* bytes of small bodies held */
-	size_t spools;             /* spool jobs held */
-	size_t max_spools;
-	bool stop;
-	int err;                   /* first upload error */
-	struct errbuf errmsg;
-
-	pthread_t *threads;
-	unsigned nthreads;
-	atomic_uint_fast64_t uploaded;
-	/* queued by a put that returned 1, and of them stored: heap_finish
-	 * gives the difference (content bytes as the callers count) */
-	atomic_uint_fast64_t queued_objs, queued_bytes;
-	atomic_uint_fast64_t stored_bytes;
-};
 
 struct remote_tx {
 	struct remote *r;
@@ -122,137 +77,6 @@ static int md5_final(EVP_MD_CTX *md, unsigned char out[16],
 	return 0;
 }
 
-
-static void job_free(struct job *j)
-{
-	if (!j)
-		return;
-	free(j->mem);
-	if (j->fd >= 0)
-		close(j->fd);
-	free(j);
-}
-
-static int upload(struct remote *r, struct job *j, struct errbuf *eb)
-{
-	struct objstore_put_opts po;
-	struct body_src src;
-	char key[39];
-
-	if (j->gz)
-		heap_object_path_gz(&j->id, key);
-	else
-		heap_object_path(&j->id, key);
-	memset(&po, 0, sizeof(po));
-	po.md5 = j->gz ? j->md5 : j->id.b;
-	memset(&src, 0, sizeof(src));
-	src.len = j->len;
-	src.fd = -1;
-	if (j->mem || !j->len) {
-		src.kind = j->len ? BODY_SRC_MEM : BODY_SRC_NONE;
-		src.mem = j->mem;
-	} else {
-		src.kind = BODY_SRC_FD;
-		src.fd = j->fd;
-	}
-	return objstore_put(r->os, key, &src, &po, NULL, eb);
-}
-
-static void *uploader_main(void *arg)
-{
-	struct remote *r = arg;
-
-	for (;;) {
-		struct errbuf eb = ERRBUF_INIT;
-		struct job *j;
-		bool skip;
-		int ret = 0;
-
-		pthread_mutex_lock(&r->lock);
-		while (!r->head && !r->stop)
-			pthread_cond_wait(&r->has_job, &r->lock);
-		j = r->head;
-		if (!j) {
-			pthread_mutex_unlock(&r->lock);
-			break;
-		}
-		r->head = j->next;
-		if (!r->head)
-			r->tail = NULL;
-		skip = r->err != 0 || r->stop;
-		pthread_mutex_unlock(&r->lock);
-
-		if (!skip)
-			ret = upload(r, j, &eb);
-
-		pthread_mutex_lock(&r->lock);
-		if (ret < 0 && !r->err) {
-			r->err = ret;
-			r->errmsg = eb;
-		}
-		if (ret == 0 && !skip) {
-			atomic_fetch_add(&r->uploaded, 1);
-			atomic_fetch_add(&r->stored_bytes, j->raw_len);
-		}
-		r->jobs--;
-		if (j->mem)
-			r->mem -= (size_t)j->len;
-		else if (j->fd >= 0)
-			r->spools--;
-		pthread_cond_broadcast(&r->progress);
-		pthread_mutex_unlock(&r->lock);
-		job_free(j);
-	}
-	return NULL;
-}
-
-/* Queue j (ownership passes here in every case). Blocks while the queue
- * is over its bounds. 1 queued, or the first upload error. */
-static int enqueue(struct remote *r, struct job *j, struct errbuf *eb)
-{
-	bool spool = !j->mem && j->fd >= 0;
-	int ret = 1;
-
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		if (r->err || r->stop)
-			break;
-		if (r->jobs >= REMOTE_MAX_JOBS)
-			goto wait;
-		if (j->mem && r->mem && r->mem + j->len > REMOTE_MEM_BUDGET)
-			goto wait;
-		if (spool && r->spools >= r->max_spools)
-			goto wait;
-		break;
-wait:
-		pthread_cond_wait(&r->progress, &r->lock);
-	}
-	if (r->err) {
-		ret = errbuf_set(eb, r->err, "%s", r->errmsg.msg);
-	} else if (r->stop) {
-		ret = errbuf_set(eb, -ECANCELED, "heap '%s' is closing",
-				 objstore_url(r->os));
-	} else {
-		j->next = NULL;
-		if (r->tail)
-			r->tail->next = j;
-		else
-			r->head = j;
-		r->tail = j;
-		r->jobs++;
-		atomic_fetch_add(&r->queued_objs, 1);
-		atomic_fetch_add(&r->queued_bytes, j->raw_len);
-		if (j->mem)
-			r->mem += (size_t)j->len;
-		else if (spool)
-			r->spools++;
-		pthread_cond_signal(&r->has_job);
-		j = NULL;
-	}
-	pthread_mutex_unlock(&r->lock);
-	job_free(j);
-	return ret;
-}
 
 static int remote_has(void *self, const struct objid *id, struct errbuf *eb)
 {
@@ -342,7 +166,7 @@ static int remote_put_buf(void *self, const struct objid *id,
 	if (r->fmt == HEAP_FORMAT_GZ) {
 		ret = gz_body(j, buf, len, eb);
 		if (ret < 0) {
-			job_free(j);
+			heap_remote_job_free(j);
 			return ret;
 		}
 		ret = idset_add(r->gzset, id);
@@ -358,10 +182,10 @@ static int remote_put_buf(void *self, const struct objid *id,
 		ret = idset_add(r->rawset, id);
 	}
 	if (ret < 0) {
-		job_free(j);
+		heap_remote_job_free(j);
 		return errbuf_set(eb, ret, "out of memory");
 	}
-	return enqueue(r, j, eb);
+	return heap_remote_enqueue(r, j, eb);
 }
 
 static int remote_put_copy(void *self, const struct objid *id,
@@ -524,7 +348,7 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 		/* the id stays marked without an upload: this run fails
 		 * (the caller stops at the error), so no snapshot names it */
 		remote_tx_abort(tx);
-		job_free(j);
+		heap_remote_job_free(j);
 		return ret;
 	}
 	j->len = tx->len;
@@ -532,7 +356,7 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 	j->fd = tx->fd;
 	tx->fd = -1;
 	remote_tx_abort(tx);
-	return enqueue(r, j, eb);
+	return heap_remote_enqueue(r, j, eb);
 }
 
 /* Download key into a new temp file: 0 with *fd_out at byte 0,
@@ -701,27 +525,11 @@ static const char *remote_root(const void *self)
 	return objstore_url(r->os);
 }
 
-/* Stop the uploaders: they drop (skip) what is still queued, finish the
- * uploads in flight and exit. */
-static void stop_uploaders(struct remote *r)
-{
-	unsigned i;
-
-	pthread_mutex_lock(&r->lock);
-	r->stop = true;
-	pthread_cond_broadcast(&r->has_job);
-	pthread_cond_broadcast(&r->progress);
-	pthread_mutex_unlock(&r->lock);
-	for (i = 0; i < r->nthreads; i++)
-		pthread_join(r->threads[i], NULL);
-	r->nthreads = 0;
-}
-
 static void remote_finish(void *self, uint64_t *objects, uint64_t *bytes)
 {
 	struct remote *r = self;
 
-	stop_uploaders(r);
+	heap_remote_stop_uploaders(r);
 	*objects = atomic_load(&r->queued_objs) - atomic_load(&r->uploaded);
 	*bytes = atomic_load(&r->queued_bytes) -
 		 atomic_load(&r->stored_bytes);
@@ -734,10 +542,10 @@ static void remote_free(void *self)
 
 	if (!r)
 		return;
-	stop_uploaders(r);
+	heap_remote_stop_uploaders(r);
 	while ((j = r->head) != NULL) {
 		r->head = j->next;
-		job_free(j);
+		heap_remote_job_free(j);
 	}
 	free(r->threads);
 	pthread_cond_destroy(&r->has_job);
@@ -779,28 +587,6 @@ static int load_cache(struct remote *r, const char *path, struct errbuf *eb)
 		log_warn(&r->log, "%s; listing the heap instead",
 			 cache_eb.msg);
 	idset_clear(r->set);
-	return 0;
-}
-
-/* Start n uploaders (at most REMOTE_MAX_UPLOADERS); fewer when threads
- * run out, but at least one. 0 or -errno. */
-static int start_uploaders(struct remote *r, unsigned n, struct errbuf *eb)
-{
-	unsigned i;
-
-	if (n > REMOTE_MAX_UPLOADERS)
-		n = REMOTE_MAX_UPLOADERS;
-	r->max_spools = 2 * (size_t)n + 2;
-	r->threads = calloc(n, sizeof(*r->threads));
-	if (!r->threads)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
-	for (i = 0; i < n; i++) {
-		if (pthread_create(&r->threads[i], NULL, uploader_main, r))
-			break;
-		r->nthreads++;
-	}
-	if (!r->nthreads)
-		return errbuf_set(eb, -EAGAIN, "cannot start upload threads");
 	return 0;
 }
 
@@ -872,7 +658,7 @@ int heap_remote_open(const char *url, bool create,
 	log_debug(&r->log, "heap '%s': new objects %s", objstore_url(r->os),
 		  r->fmt == HEAP_FORMAT_GZ ? "gzip-compressed (<md5>.gz)" :
 		  "as they are (<md5>)");
-	ret = start_uploaders(r, n, eb);
+	ret = heap_remote_start_uploaders(r, n, eb);
 	if (ret < 0)
 		goto fail;
 	*out = r;

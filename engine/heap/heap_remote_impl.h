@@ -1,0 +1,81 @@
+/* heap_remote_impl: what heap_remote.c (the backend: puts, reads,
+ * sync) and heap_remote_upload.c (the job queue and its uploader
+ * threads) share. Private to engine/heap/. */
+#ifndef SNAP_HEAP_REMOTE_IMPL_H
+#define SNAP_HEAP_REMOTE_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine_opts.h"
+#include "errbuf.h"
+#include "log.h"
+#include "objid.h"
+
+struct idset;
+struct objstore;
+
+struct job {
+	struct job *next;
+	struct objid id;
+	char *mem;                 /* owned copy of a small body, or NULL */
+	int fd;                    /* spool of a large body, or -1 */
+	uint64_t len;
+	uint64_t raw_len;          /* content bytes as the caller counts them */
+	bool gz;                   /* body is gzip: key <md5>.gz */
+	unsigned char md5[16];     /* gz: MD5 of the body as stored */
+};
+
+struct remote {
+	struct objstore *os;
+	struct idset *set;         /* present in either form */
+	struct idset *rawset;      /* seen as <md5> */
+	struct idset *gzset;       /* seen as <md5>.gz */
+	enum heap_format fmt;      /* RAW or GZ */
+	char *cache_file;          /* NULL: none */
+	bool cache_text;           /* it is in the Python tool's format */
+	struct logger log;
+	const char *tmpdir;
+
+	pthread_mutex_t lock;
+	pthread_cond_t has_job;    /* a job was queued, or stopping */
+	pthread_cond_t progress;   /* a job finished (space, sync) */
+	struct job *head, *tail;
+	size_t jobs;               /* queued + in flight */
+	size_t mem;                /* bytes of small bodies held */
+	size_t spools;             /* spool jobs held */
+	size_t max_spools;
+	bool stop;
+	int err;                   /* first upload error */
+	struct errbuf errmsg;
+
+	pthread_t *threads;
+	unsigned nthreads;
+	atomic_uint_fast64_t uploaded;
+	/* queued by a put that returned 1, and of them stored: heap_finish
+	 * gives the difference (content bytes as the callers count) */
+	atomic_uint_fast64_t queued_objs, queued_bytes;
+	atomic_uint_fast64_t stored_bytes;
+};
+
+/* Free a job that is not queued (NULL-safe): its body and its spool. */
+void heap_remote_job_free(struct job *j);
+
+/* Queue j (ownership passes here in every case). Blocks while the queue
+ * is over its bounds. 1 queued, or the first upload error (-ECANCELED
+ * once the uploaders are stopping). */
+int heap_remote_enqueue(struct remote *r, struct job *j, struct errbuf *eb);
+
+/* Start n uploaders (at most REMOTE_MAX_UPLOADERS); fewer when threads
+ * run out, but at least one. Sets max_spools. 0 or -errno. */
+int heap_remote_start_uploaders(struct remote *r, unsigned n,
+				struct errbuf *eb);
+
+/* Stop the uploaders: they drop (skip) what is still queued, finish the
+ * uploads in flight and exit. Idempotent. */
+void heap_remote_stop_uploaders(struct remote *r);
+
+#endif
