@@ -14,6 +14,7 @@
 
 #include "relpath.h"
 #include "tree_temp.h"
+#include "tree_writer_impl.h"
 #include "xattr.h"
 #include "banned.h"
 
@@ -143,7 +144,7 @@ static int owner_wanted(struct tree_writer *w, const struct entry *e)
 	return 0;
 }
 
-static void drop_cache(struct tree_writer *w)
+void tree_writer_drop_cache(struct tree_writer *w)
 {
 	if (w->cached_fd >= 0)
 		close(w->cached_fd);
@@ -158,12 +159,12 @@ void tree_writer_free(struct tree_writer *w)
 {
 	if (!w)
 		return;
-	drop_cache(w);
+	tree_writer_drop_cache(w);
 	free(w);
 }
 
-static int name_error(struct tree_writer *w, int err, const char *what,
-		      const char *name, size_t len, struct errbuf *eb)
+int tree_writer_name_error(struct tree_writer *w, int err, const char *what,
+			   const char *name, size_t len, struct errbuf *eb)
 {
 	char shown[512];
 
@@ -192,7 +193,7 @@ int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
 		*dirfd = w->cached_fd;
 		return 0;
 	}
-	drop_cache(w);
+	tree_writer_drop_cache(w);
 	cur = w->rootfd;
 	while (start < plen) {
 		const char *end = memchr(name + start, '/', plen - start);
@@ -200,8 +201,9 @@ int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
 		int fd;
 
 		if (clen >= sizeof(comp))
-			return name_error(w, -ENAMETOOLONG, "open directory",
-					  name, plen, eb);
+			return tree_writer_name_error(w, -ENAMETOOLONG,
+						      "open directory", name,
+						      plen, eb);
 		memcpy(comp, name + start, clen);
 		comp[clen] = '\0';
 		fd = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
@@ -229,11 +231,13 @@ fail:
 		if (cur != w->rootfd)
 			close(cur);
 		if (fd == -ELOOP || fd == -ENOTDIR)
-			return name_error(w, fd, "write below (not a real "
-					  "directory: symlink or file in the "
-					  "way)", name, start + clen, eb);
-		return name_error(w, fd, "open directory", name,
-				  start + clen, eb);
+			return tree_writer_name_error(w, fd, "write below "
+						      "(not a real directory: "
+						      "symlink or file in the "
+						      "way)", name,
+						      start + clen, eb);
+		return tree_writer_name_error(w, fd, "open directory", name,
+					      start + clen, eb);
 	}
 	w->cached = malloc(plen);
 	if (!w->cached) {
@@ -264,8 +268,6 @@ static bool parent_has_default_acl(struct tree_writer *w, int dirfd)
 		*known = has;
 	return has;
 }
-
-#define TEMP_TRIES 8
 
 /* Is the name still this fd's file? (a scan's tree_temp_reap may have
  * taken the lock and removed it between our create and our flock) */
@@ -330,13 +332,14 @@ int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)
 			w->no_tmpfile = true;
 		else
-			return name_error(w, -errno, "create a temp file for",
-					  e->name, e->name_len, eb);
+			return tree_writer_name_error(w, -errno,
+						      "create a temp file for",
+						      e->name, e->name_len, eb);
 	}
 	*fd = open_named_temp(*dirfd, tmp_name, e->mode & 0777);
 	if (*fd < 0)
-		return name_error(w, *fd, "create a temp file for", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, *fd, "create a temp file for",
+					      e->name, e->name_len, eb);
 	return 0;
 }
 
@@ -515,8 +518,8 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 			unlinkat(dirfd, base, 0);
 		}
 		if (err)
-			return name_error(w, err, "write", e->name,
-					  e->name_len, eb);
+			return tree_writer_name_error(w, err, "write", e->name,
+						      e->name_len, eb);
 		return 0;
 	}
 	/* renamed before it is closed: the lock marks the temp name as
@@ -526,13 +529,15 @@ int tree_writer_publish_ts(struct tree_writer *w, const struct entry *e,
 	if (err) {
 		close(fd);
 		unlinkat(dirfd, tmp_name, 0);
-		return name_error(w, err, "write", e->name, e->name_len, eb);
+		return tree_writer_name_error(w, err, "write", e->name,
+					      e->name_len, eb);
 	}
 	if (close(fd)) {
 		/* the name may show missing bytes: take it back */
 		err = -errno;
 		unlinkat(dirfd, base, 0);
-		return name_error(w, err, "write", e->name, e->name_len, eb);
+		return tree_writer_name_error(w, err, "write", e->name,
+					      e->name_len, eb);
 	}
 	return 0;
 }
@@ -556,8 +561,8 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 			break;
 	}
 	if (ret < 0)
-		return name_error(w, ret, "create symlink", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, ret, "create symlink", e->name,
+					      e->name_len, eb);
 	entry_times(e, ts);
 	if (owner_wanted(w, e) &&
 	    fchownat(dirfd, tmp, e->uid, e->gid, AT_SYMLINK_NOFOLLOW))
@@ -568,8 +573,8 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 	    renameat(dirfd, tmp, dirfd, e->name + base)) {
 		ret = ret < 0 ? ret : -errno;
 		unlinkat(dirfd, tmp, 0);
-		return name_error(w, ret, "create symlink", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, ret, "create symlink", e->name,
+					      e->name_len, eb);
 	}
 	return 0;
 }
@@ -591,12 +596,14 @@ int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
 	if (mkdirat(dirfd, e->name + base,
 		    (set_meta ? e->mode : e->mode | 0700) & 07777)) {
 		if (errno != EEXIST)
-			return name_error(w, -errno, "create directory",
-					  e->name, e->name_len, eb);
+			return tree_writer_name_error(w, -errno,
+						      "create directory",
+						      e->name, e->name_len, eb);
 		if (fstatat(dirfd, e->name + base, &st, AT_SYMLINK_NOFOLLOW) ||
 		    !S_ISDIR(st.st_mode))
-			return name_error(w, -EEXIST, "create directory",
-					  e->name, e->name_len, eb);
+			return tree_writer_name_error(w, -EEXIST,
+						      "create directory",
+						      e->name, e->name_len, eb);
 		created = 0;
 	}
 	if (set_meta) {
@@ -623,8 +630,8 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 	if (owner_wanted(w, e) &&
 	    fchownat(dirfd, e->name + base, e->uid, e->gid,
 		     AT_SYMLINK_NOFOLLOW))
-		return name_error(w, -errno, "set the owner of", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, -errno, "set the owner of",
+					      e->name, e->name_len, eb);
 	/* fchmodat cannot refuse to follow symlinks portably: symlinks have
 	 * no mode of their own, so only files and directories get one */
 	if (e->type != ENTRY_SYMLINK &&
@@ -633,16 +640,16 @@ int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 		/* glibc refuses to chmod a symlink itself: one is where a
 		 * file or directory should be; never touch its target */
 		ret = errno == EOPNOTSUPP ? -ELOOP : -errno;
-		return name_error(w, ret, "set the mode of", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, ret, "set the mode of",
+					      e->name, e->name_len, eb);
 	}
 	ret = apply_xattrs(w, e, -1, dirfd, e->name + base);
 	if (ret < 0)
-		return name_error(w, ret, "set the xattrs of", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, ret, "set the xattrs of",
+					      e->name, e->name_len, eb);
 	if (utimensat(dirfd, e->name + base, ts, AT_SYMLINK_NOFOLLOW))
-		return name_error(w, -errno, "set the mtime of", e->name,
-				  e->name_len, eb);
+		return tree_writer_name_error(w, -errno, "set the mtime of",
+					      e->name, e->name_len, eb);
 	return 0;
 }
 
@@ -690,156 +697,5 @@ int tree_writer_set_root_owner(struct tree_writer *w, uint32_t uid,
 	if (owner_wanted(w, &e) && fchown(w->rootfd, uid, gid))
 		return errbuf_set(eb, -errno, "cannot set the owner of '%s': "
 				  "%s", w->root, strerror(errno));
-	return 0;
-}
-
-int tree_writer_link(struct tree_writer *w, const char *first,
-		     size_t first_len, const struct entry *e,
-		     struct errbuf *eb)
-{
-	struct stat a, b;
-	char tmp[64];
-	size_t base1, base2;
-	int d1 = -1, d2, lk = -1, ret, tries;
-
-	/* the first member's directory, kept apart from the cache, which
-	 * the second lookup may replace */
-	ret = tree_writer_parent(w, first, first_len, false, &d2, &base1, eb);
-	if (ret < 0)
-		return ret;
-	d1 = fcntl(d2, F_DUPFD_CLOEXEC, 0);
-	if (d1 < 0)
-		return name_error(w, -errno, "link", e->name, e->name_len, eb);
-	/* a shared lock on the group's inode marks the temp name it gets
-	 * below as live to a concurrent run's leftover sweep (tree_temp.h:
-	 * the sweep takes LOCK_EX | LOCK_NB); other members being linked
-	 * share it. A file this user cannot open is linked unlocked. */
-	lk = openat(d1, first + base1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-		    O_CLOEXEC);
-	if (lk >= 0 && flock(lk, LOCK_SH)) {
-		close(lk);
-		lk = -1;
-	}
-	ret = fstatat(d1, first + base1, &a, AT_SYMLINK_NOFOLLOW) ? -errno :
-	      !S_ISREG(a.st_mode) ? -EINVAL : 0;
-	if (ret < 0) {
-		ret = name_error(w, ret, "link", e->name, e->name_len, eb);
-		goto out;
-	}
-	ret = tree_writer_parent(w, e->name, e->name_len, true, &d2, &base2,
-				 eb);
-	if (ret < 0)
-		goto out;
-	if (!fstatat(d2, e->name + base2, &b, AT_SYMLINK_NOFOLLOW) &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		ret = 0;  /* one inode already */
-		goto out;
-	}
-	for (tries = 0; tries < TEMP_TRIES; tries++) {
-		tree_temp_name(tmp);
-		ret = linkat(d1, first + base1, d2, tmp, 0) ? -errno : 0;
-		if (ret != -EEXIST)
-			break;
-	}
-	if (!ret && renameat(d2, tmp, d2, e->name + base2)) {
-		ret = -errno;
-		unlinkat(d2, tmp, 0);
-	}
-	if (ret < 0) {
-		ret = name_error(w, ret, "link", e->name, e->name_len, eb);
-		goto out;
-	}
-	ret = 1;
-out:
-	if (lk >= 0)
-		close(lk);
-	close(d1);
-	return ret;
-}
-
-int tree_writer_remove(struct tree_writer *w, const struct entry *e,
-		       struct errbuf *eb)
-{
-	size_t base;
-	int dirfd, ret;
-
-	ret = tree_writer_parent(w, e->name, e->name_len, false, &dirfd, &base,
-				 eb);
-	if (ret == -ENOENT) {
-		errbuf_clear(eb);
-		return 0;
-	}
-	if (ret < 0)
-		return ret;
-	ret = unlinkat(dirfd, e->name + base,
-		       e->type == ENTRY_DIR ? AT_REMOVEDIR : 0);
-	if (ret && errno != ENOENT &&
-	    !(e->type == ENTRY_DIR && (errno == ENOTEMPTY || errno == EEXIST)))
-		return name_error(w, -errno, "delete", e->name, e->name_len,
-				  eb);
-	if (e->type == ENTRY_DIR)
-		drop_cache(w);
-	return 0;
-}
-
-/* Does keepfd have a directory at the first plen bytes of name, through
- * directories only? Each component is looked at without following it: a
- * symlink on the way (the source has "a" as a link to a directory with a
- * "b" in it) is not the directory "a/b", and the mirror's "a/b" must go
- * to make room for the link. */
-static bool kept_dir(int keepfd, const char *name, size_t plen)
-{
-	char path[ENTRY_NAME_MAX + 1];
-	struct stat st;
-	size_t i;
-
-	if (keepfd < 0 || plen >= sizeof(path))
-		return false;
-	memcpy(path, name, plen);
-	path[plen] = '\0';
-	for (i = 1; i <= plen; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		path[i] = '\0';
-		if (fstatat(keepfd, path, &st, AT_SYMLINK_NOFOLLOW) ||
-		    !S_ISDIR(st.st_mode))
-			return false;
-		if (i < plen)
-			path[i] = '/';
-	}
-	return true;
-}
-
-int tree_writer_prune_parents(struct tree_writer *w, const char *name,
-			      size_t len, int keepfd, struct errbuf *eb)
-{
-	const char *slash;
-	size_t plen = len, base;
-	char comp[256];
-	int dirfd, ret;
-
-	while ((slash = memrchr(name, '/', plen)) != NULL) {
-		plen = (size_t)(slash - name);
-		if (kept_dir(keepfd, name, plen))
-			return 0;
-		ret = tree_writer_parent(w, name, plen, false, &dirfd, &base,
-					 eb);
-		if (ret < 0 || plen - base >= sizeof(comp)) {
-			errbuf_clear(eb);
-			return 0;
-		}
-		/* name is not cut at plen: copy the last component out */
-		memcpy(comp, name + base, plen - base);
-		comp[plen - base] = '\0';
-		ret = unlinkat(dirfd, comp, AT_REMOVEDIR) ? errno : 0;
-		/* a cached fd must never outlive its directory: a new one of
-		 * the same name would be shadowed by the deleted one */
-		drop_cache(w);
-		if (ret == ENOTEMPTY || ret == EEXIST || ret == ENOENT)
-			return 0;
-		if (ret)
-			return name_error(w, -ret, "delete directory", name,
-					  plen, eb);
-	}
 	return 0;
 }
