@@ -1,4 +1,5 @@
 /* hash_worker_impl: what hash_worker.c (batches, one stream at a time)
+ * and stream_hash.c (that one stream: hash_worker_stream_one)
  * and lane_hash.c (large files side by side in the lanes) share. Not a
  * public header. */
 #ifndef SNAP_HASH_WORKER_IMPL_H
