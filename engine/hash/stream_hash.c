@@ -58,6 +58,31 @@ int hash_worker_stream_one(struct hash_worker *w, int rootfd, const char *root,
 	return ret;
 }
 
+/* One pass over an open stream: every chunk hashed (and written to tx).
+ * *total gets the bytes read. 0 at its end, -errno with *read_failed
+ * telling a read error from a store error. */
+static int stream_pass(struct hash_worker *w, struct io_stream *s,
+		       struct heap_tx *tx, struct run_stats *stats,
+		       uint64_t *total, bool *read_failed, struct errbuf *eb)
+{
+	const void *data;
+	size_t len;
+	int ret = 0;
+
+	while (!ret) {
+		ret = io_stream_next(s, &data, &len, eb);
+		*read_failed = ret < 0;
+		if (ret != 1)
+			break;
+		*total += len;
+		stat_add(&stats->bytes_read, len);
+		ret = hasher_update(w->hasher, data, len, eb);
+		if (!ret && tx)
+			ret = heap_tx_write(tx, data, len, eb);
+	}
+	return ret;
+}
+
 static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			    const char *root, struct entry *e,
 			    struct heap *heap, struct run_stats *stats,
@@ -71,8 +96,6 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 		struct io_stat before, after;
 		uint64_t total = 0;
 		bool read_failed = false;
-		const void *data;
-		size_t len;
 
 		ret = io_stream_open(w->io, dirfd, name, HASH_CHUNK, 4, &s, eb);
 		if (ret == -ENOENT) {
@@ -95,17 +118,9 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			ret = hasher_begin(w->hasher, eb);
 		if (!ret && heap)
 			ret = heap_tx_begin(heap, &tx, eb);
-		while (!ret) {
-			ret = io_stream_next(s, &data, &len, eb);
-			read_failed = ret < 0;
-			if (ret != 1)
-				break;
-			total += len;
-			stat_add(&stats->bytes_read, len);
-			ret = hasher_update(w->hasher, data, len, eb);
-			if (!ret && tx)
-				ret = heap_tx_write(tx, data, len, eb);
-		}
+		if (!ret)
+			ret = stream_pass(w, s, tx, stats, &total,
+					  &read_failed, eb);
 		if (ret < 0) {
 			heap_tx_abort(tx);
 			io_stream_close(s);
