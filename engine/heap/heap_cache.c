@@ -185,16 +185,96 @@ out:
 	return ret;
 }
 
+/* The binary header after magic and version (hdr), and the heap URL
+ * after it, which must be url; *count gets the id count, which must be
+ * what the file's size leaves room for. 0 or -errno. */
+static int load_header(struct cache_io *io, const char *path, const char *url,
+		       const uint8_t hdr[16], uint64_t size, uint64_t *count,
+		       struct errbuf *eb)
+{
+	uint8_t cnt[8];
+	uint64_t expect;
+	uint32_t url_len;
+	char *furl;
+	int ret;
+
+	url_len = get32(hdr + 12);
+	if (url_len > CACHE_URL_MAX)
+		return corrupt(eb, path, "bad header");
+	furl = malloc(url_len + 1u);
+	if (!furl)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = read_full(io, furl, url_len, true);
+	if (!ret)
+		ret = read_full(io, cnt, sizeof(cnt), true);
+	if (ret < 0) {
+		ret = corrupt(eb, path, "truncated");
+		goto out;
+	}
+	furl[url_len] = '\0';
+	if (strcmp(furl, url)) {
+		ret = errbuf_set(eb, -EBADMSG, "heap cache '%s' belongs to "
+				 "another heap ('%s')", path, furl);
+		goto out;
+	}
+	*count = get64(cnt);
+	expect = 16u + url_len + 8u + 16u;
+	if (*count > (size - expect) / 16u || size != expect + *count * 16u)
+		ret = corrupt(eb, path, "size does not match its count");
+out:
+	free(furl);
+	return ret;
+}
+
+/* The count ids after the header into set, in chunks; they must be in
+ * strictly ascending order. 0 or -errno. */
+static int load_ids(struct cache_io *io, const char *path, uint64_t count,
+		    struct idset *set, struct errbuf *eb)
+{
+	struct objid prev, *buf;
+	uint64_t done = 0;
+	int ret = 0;
+
+	buf = malloc(CACHE_CHUNK);
+	if (!buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	while (done < count) {
+		size_t n = CACHE_CHUNK / sizeof(*buf), i;
+
+		if (count - done < n)
+			n = (size_t)(count - done);
+		ret = read_full(io, buf, n * sizeof(*buf), true);
+		if (ret < 0) {
+			ret = corrupt(eb, path, "truncated");
+			goto out;
+		}
+		for (i = 0; i < n; i++) {
+			if ((done || i) && objid_cmp(&prev, &buf[i]) >= 0) {
+				ret = corrupt(eb, path, "ids out of order");
+				goto out;
+			}
+			prev = buf[i];
+			ret = idset_add(set, &buf[i]);
+			if (ret < 0) {
+				ret = errbuf_set(eb, ret, "out of memory");
+				goto out;
+			}
+		}
+		done += n;
+	}
+	ret = 0;
+out:
+	free(buf);
+	return ret;
+}
+
 int heap_cache_load(const char *path, const char *url, struct idset *set,
 		    bool *text, struct errbuf *eb)
 {
 	struct cache_io io = { -1, NULL, NULL };
-	uint8_t hdr[16], cnt[8], sum[16], want[EVP_MAX_MD_SIZE];
-	struct objid prev, *buf = NULL;
+	uint8_t hdr[16], sum[16], want[EVP_MAX_MD_SIZE];
 	unsigned int wlen = 0;
-	uint64_t count, done = 0, expect;
-	uint32_t url_len;
-	char *furl = NULL;
+	uint64_t count = 0;
 	struct stat st;
 	int ret;
 
@@ -227,65 +307,12 @@ int heap_cache_load(const char *path, const char *url, struct idset *set,
 		ret = corrupt(eb, path, "bad magic or version");
 		goto out;
 	}
-	url_len = get32(hdr + 12);
-	if (url_len > CACHE_URL_MAX) {
-		ret = corrupt(eb, path, "bad header");
-		goto out;
-	}
-	furl = malloc(url_len + 1u);
-	if (!furl) {
-		ret = errbuf_set(eb, -ENOMEM, "out of memory");
-		goto out;
-	}
-	ret = read_full(&io, furl, url_len, true);
+	ret = load_header(&io, path, url, hdr, (uint64_t)st.st_size, &count,
+			  eb);
 	if (!ret)
-		ret = read_full(&io, cnt, sizeof(cnt), true);
-	if (ret < 0) {
-		ret = corrupt(eb, path, "truncated");
+		ret = load_ids(&io, path, count, set, eb);
+	if (ret < 0)
 		goto out;
-	}
-	furl[url_len] = '\0';
-	if (strcmp(furl, url)) {
-		ret = errbuf_set(eb, -EBADMSG, "heap cache '%s' belongs to "
-				 "another heap ('%s')", path, furl);
-		goto out;
-	}
-	count = get64(cnt);
-	expect = 16u + url_len + 8u + 16u;
-	if (count > ((uint64_t)st.st_size - expect) / 16u ||
-	    (uint64_t)st.st_size != expect + count * 16u) {
-		ret = corrupt(eb, path, "size does not match its count");
-		goto out;
-	}
-	buf = malloc(CACHE_CHUNK);
-	if (!buf) {
-		ret = errbuf_set(eb, -ENOMEM, "out of memory");
-		goto out;
-	}
-	while (done < count) {
-		size_t n = CACHE_CHUNK / sizeof(*buf), i;
-
-		if (count - done < n)
-			n = (size_t)(count - done);
-		ret = read_full(&io, buf, n * sizeof(*buf), true);
-		if (ret < 0) {
-			ret = corrupt(eb, path, "truncated");
-			goto out;
-		}
-		for (i = 0; i < n; i++) {
-			if ((done || i) && objid_cmp(&prev, &buf[i]) >= 0) {
-				ret = corrupt(eb, path, "ids out of order");
-				goto out;
-			}
-			prev = buf[i];
-			ret = idset_add(set, &buf[i]);
-			if (ret < 0) {
-				ret = errbuf_set(eb, ret, "out of memory");
-				goto out;
-			}
-		}
-		done += n;
-	}
 	ret = read_full(&io, sum, sizeof(sum), false);
 	if (ret < 0 || !EVP_DigestFinal_ex(io.ctx, want, &wlen) ||
 	    wlen != sizeof(sum) || memcmp(sum, want, sizeof(sum))) {
@@ -294,8 +321,6 @@ int heap_cache_load(const char *path, const char *url, struct idset *set,
 	}
 	ret = count > INT32_MAX ? INT32_MAX : (int)count;
 out:
-	free(buf);
-	free(furl);
 	io_end(&io);
 	return ret;
 }
