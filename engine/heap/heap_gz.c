@@ -156,6 +156,43 @@ static int refill(struct dec *d, int src)
 	return n > 0;
 }
 
+/* At the end of a member: another one may follow; anything else after
+ * it is not gzip (Python's gzip module refuses it too). 0 a member
+ * follows (the state is reset for it), 1 end of the input, -errno with
+ * why set. */
+static int member_end(struct dec *d, int src, bool *eof, char *why,
+		      size_t why_len)
+{
+	uint8_t *next;
+	uint32_t avail;
+	int ret;
+
+	if (d->s.avail_in < 2 && !*eof) {
+		ret = refill(d, src);
+		if (ret == 0)
+			*eof = true;
+		if (ret < 0) {
+			snprintf(why, why_len, "%s", strerror(-ret));
+			return ret;
+		}
+	}
+	if (!d->s.avail_in && *eof)
+		return 1;
+	if (d->s.avail_in < 2 || d->s.next_in[0] != 0x1f ||
+	    d->s.next_in[1] != 0x8b) {
+		snprintf(why, why_len, "corrupt gzip data: trailing garbage "
+			 "after the gzip data");
+		return -EBADMSG;
+	}
+	next = d->s.next_in;
+	avail = d->s.avail_in;
+	isal_inflate_reset(&d->s);
+	d->s.crc_flag = ISAL_GZIP;
+	d->s.next_in = next;
+	d->s.avail_in = avail;
+	return 0;
+}
+
 int heap_gz_decode_fd(int src, int dst, uint64_t max_out, uint64_t *out_len,
 		      char *why, size_t why_len)
 {
@@ -212,36 +249,11 @@ int heap_gz_decode_fd(int src, int dst, uint64_t max_out, uint64_t *out_len,
 		}
 		total += n;
 		if (d->s.block_state == ISAL_BLOCK_FINISH) {
-			/* end of a member: another one may follow; anything
-			 * else after it is not gzip (Python's gzip module
-			 * refuses it too) */
-			if (d->s.avail_in < 2 && !eof) {
-				ret = refill(d, src);
-				if (ret == 0)
-					eof = true;
-				if (ret < 0)
-					continue;
-			}
-			if (!d->s.avail_in && eof)
-				break;
-			if (d->s.avail_in < 2 || d->s.next_in[0] != 0x1f ||
-			    d->s.next_in[1] != 0x8b) {
-				snprintf(why, why_len, "corrupt gzip data: "
-					 "trailing garbage after the gzip "
-					 "data");
-				ret = -EBADMSG;
+			ret = member_end(d, src, &eof, why, why_len);
+			if (ret < 0)
 				goto out;
-			}
-			{
-				uint8_t *next = d->s.next_in;
-				uint32_t avail = d->s.avail_in;
-
-				isal_inflate_reset(&d->s);
-				d->s.crc_flag = ISAL_GZIP;
-				d->s.next_in = next;
-				d->s.avail_in = avail;
-			}
-			ret = 0;
+			if (ret == 1)
+				break;
 			continue;
 		}
 		if (n)
