@@ -342,38 +342,62 @@ static void owner_run_take(struct owner_run *run, uint32_t id,
 	run->id = id;
 }
 
-int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
-			struct errbuf *eb)
+/* The owner keys of an entry with one: the ids always, each name only
+ * when it must be written (name_changes). */
+static int pack_owner(msgpack_packer *pk, const struct entry *e,
+		      bool emit_user, bool emit_group)
 {
-	msgpack_packer *pk;
-	bool emit_user, emit_group;
+	int rc;
+
+	rc = pack_key(pk, SNAPSHOT_ENT_UID) |
+	     msgpack_pack_uint32(pk, e->uid) |
+	     pack_key(pk, SNAPSHOT_ENT_GID) |
+	     msgpack_pack_uint32(pk, e->gid);
+	if (emit_user)
+		rc |= pack_key(pk, SNAPSHOT_ENT_USER) |
+		      msgpack_pack_str_with_body(pk, e->user,
+						 strlen(e->user));
+	if (emit_group)
+		rc |= pack_key(pk, SNAPSHOT_ENT_GROUP) |
+		      msgpack_pack_str_with_body(pk, e->group,
+						 strlen(e->group));
+	return rc;
+}
+
+/* The xattr keys of an entry whose xattrs are known: the object of the
+ * list and its size, or the list inline. */
+static int pack_xattrs(msgpack_packer *pk, const struct entry *e)
+{
+	int rc;
+
+	if (e->has_xattr_ref)
+		return pack_bin(pk, SNAPSHOT_ENT_XATTR_MD5, e->xattr_md5.b,
+				OBJID_LEN) |
+		       pack_key(pk, SNAPSHOT_ENT_XATTR_SIZE) |
+		       msgpack_pack_uint64(pk, e->xattrs_len);
+	/* the encoded list is already MessagePack (xattr.h) */
+	rc = pack_key(pk, SNAPSHOT_ENT_XATTRS);
+	rc |= e->xattrs_len ?
+	      pk->callback(pk->data, (const char *)e->xattrs,
+			   e->xattrs_len) :
+	      msgpack_pack_array(pk, 0);
+	return rc;
+}
+
+/* An entry record into the frame: a map of the keys it has, in key
+ * order. Nonzero when a pack call failed (checked once, frame_emit). */
+static int pack_entry(msgpack_packer *pk, const struct entry *e,
+		      bool emit_user, bool emit_group)
+{
 	uint32_t n;
 	int rc;
 
-	if (!w || !e)
-		return errbuf_set(eb, -EINVAL,
-				  "cannot add entry to snapshot: invalid arguments");
-	if (w->err)
-		return replay(w, eb);
-	if (w->finished) {
-		errbuf_set(&w->first, -EINVAL,
-			   "cannot add entry to snapshot: already finished");
-		return fail(w, eb);
-	}
-	if (check_entry(w, e))
-		return fail(w, eb);
-
-	pk = &w->pk;
-	emit_user = e->has_owner && name_changes(&w->user_run, e->uid, e->user);
-	emit_group = e->has_owner &&
-		     name_changes(&w->group_run, e->gid, e->group);
 	n = 6 + (e->type == ENTRY_FILE) + (e->type == ENTRY_SYMLINK) +
 	    (e->ctime_ns != 0) + (e->ino != 0) + (e->etag != NULL) +
 	    (e->has_owner ? 2 + emit_user + emit_group : 0) +
 	    (e->link != NULL) +
 	    (e->xattrs_known ? 1 + e->has_xattr_ref : 0) +
 	    (e->type == ENTRY_FILE && e->sparse);
-	frame_reset(w);
 	rc = msgpack_pack_map(pk, n) |
 	     pack_key(pk, SNAPSHOT_KEY_KIND) |
 	     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_ENTRY) |
@@ -400,37 +424,41 @@ int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
 	if (e->type == ENTRY_SYMLINK)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_TARGET, e->target,
 			       e->target_len);
-	if (e->has_owner) {
-		rc |= pack_key(pk, SNAPSHOT_ENT_UID) |
-		      msgpack_pack_uint32(pk, e->uid) |
-		      pack_key(pk, SNAPSHOT_ENT_GID) |
-		      msgpack_pack_uint32(pk, e->gid);
-		if (emit_user)
-			rc |= pack_key(pk, SNAPSHOT_ENT_USER) |
-			      msgpack_pack_str_with_body(pk, e->user,
-							 strlen(e->user));
-		if (emit_group)
-			rc |= pack_key(pk, SNAPSHOT_ENT_GROUP) |
-			      msgpack_pack_str_with_body(pk, e->group,
-							 strlen(e->group));
-	}
+	if (e->has_owner)
+		rc |= pack_owner(pk, e, emit_user, emit_group);
 	if (e->link)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_LINK, e->link, e->link_len);
-	if (e->xattrs_known && e->has_xattr_ref) {
-		rc |= pack_bin(pk, SNAPSHOT_ENT_XATTR_MD5, e->xattr_md5.b,
-			       OBJID_LEN) |
-		      pack_key(pk, SNAPSHOT_ENT_XATTR_SIZE) |
-		      msgpack_pack_uint64(pk, e->xattrs_len);
-	} else if (e->xattrs_known) {
-		/* the encoded list is already MessagePack (xattr.h) */
-		rc |= pack_key(pk, SNAPSHOT_ENT_XATTRS);
-		rc |= e->xattrs_len ?
-		      pk->callback(pk->data, (const char *)e->xattrs,
-				   e->xattrs_len) :
-		      msgpack_pack_array(pk, 0);
-	}
+	if (e->xattrs_known)
+		rc |= pack_xattrs(pk, e);
 	if (e->type == ENTRY_FILE && e->sparse)
 		rc |= pack_key(pk, SNAPSHOT_ENT_SPARSE) | msgpack_pack_true(pk);
+	return rc;
+}
+
+int snapshot_writer_add(struct snapshot_writer *w, const struct entry *e,
+			struct errbuf *eb)
+{
+	bool emit_user, emit_group;
+	int rc;
+
+	if (!w || !e)
+		return errbuf_set(eb, -EINVAL,
+				  "cannot add entry to snapshot: invalid arguments");
+	if (w->err)
+		return replay(w, eb);
+	if (w->finished) {
+		errbuf_set(&w->first, -EINVAL,
+			   "cannot add entry to snapshot: already finished");
+		return fail(w, eb);
+	}
+	if (check_entry(w, e))
+		return fail(w, eb);
+
+	emit_user = e->has_owner && name_changes(&w->user_run, e->uid, e->user);
+	emit_group = e->has_owner &&
+		     name_changes(&w->group_run, e->gid, e->group);
+	frame_reset(w);
+	rc = pack_entry(&w->pk, e, emit_user, emit_group);
 	rc = frame_emit(w, rc, true);
 	if (rc)
 		return fail(w, eb);
