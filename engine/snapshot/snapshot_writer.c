@@ -144,8 +144,10 @@ static int frame_emit(struct snapshot_writer *w, int pack_rc, bool hash)
 	return emit(w, f->buf, SNAPSHOT_FRAME_LEN_SIZE + n, hash);
 }
 
-/* the msgpack_pack_* calls return <0 only when frame_write refused: OR
- * them and check once per record */
+/* The msgpack_pack_* calls return <0 only when frame_write refused: OR
+ * them and check once per record. Each call is a statement of its own:
+ * they append to the frame, and the operands of one `|` expression may be
+ * evaluated in any order (C11 6.5p3), which would scramble the record. */
 static int pack_key(msgpack_packer *pk, unsigned key)
 {
 	return msgpack_pack_unsigned_int(pk, key);
@@ -154,8 +156,12 @@ static int pack_key(msgpack_packer *pk, unsigned key)
 static int pack_bin(msgpack_packer *pk, unsigned key, const void *p,
 		    size_t len)
 {
-	return pack_key(pk, key) | msgpack_pack_bin(pk, len) |
-	       msgpack_pack_bin_body(pk, p, len);
+	int rc;
+
+	rc = pack_key(pk, key);
+	rc |= msgpack_pack_bin(pk, len);
+	rc |= msgpack_pack_bin_body(pk, p, len);
+	return rc;
 }
 
 int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
@@ -201,35 +207,39 @@ int snapshot_writer_new(int (*write)(void *ctx, const void *buf, size_t len),
 				      (h->has_root_owner ? 2 +
 				       (h->root_user[0] != '\0') +
 				       (h->root_group[0] != '\0') : 0) +
-				      (h->has_root_xattrs ? 1 : 0)) |
-		     pack_key(pk, SNAPSHOT_KEY_KIND) |
-		     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER) |
-		     pack_key(pk, SNAPSHOT_HDR_VERSION) |
-		     msgpack_pack_unsigned_int(pk, SNAPSHOT_VERSION) |
-		     pack_key(pk, SNAPSHOT_HDR_CREATED_NS) |
-		     msgpack_pack_int64(pk, h->created_ns) |
-		     pack_key(pk, SNAPSHOT_HDR_TOOL) |
-		     msgpack_pack_str_with_body(pk, SNAPSHOT_TOOL,
-						strlen(SNAPSHOT_TOOL));
-		if (h->has_root_meta)
-			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_MODE) |
-			      msgpack_pack_unsigned_int(pk, h->root_mode &
-							SNAPSHOT_MODE_MASK) |
-			      pack_key(pk, SNAPSHOT_HDR_ROOT_MTIME_NS) |
-			      msgpack_pack_int64(pk, h->root_mtime_ns);
-		if (h->has_root_owner)
-			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_UID) |
-			      msgpack_pack_uint32(pk, h->root_uid) |
-			      pack_key(pk, SNAPSHOT_HDR_ROOT_GID) |
-			      msgpack_pack_uint32(pk, h->root_gid);
-		if (h->has_root_owner && h->root_user[0])
-			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_USER) |
-			      msgpack_pack_str_with_body(pk, h->root_user,
+				      (h->has_root_xattrs ? 1 : 0));
+		rc |= pack_key(pk, SNAPSHOT_KEY_KIND);
+		rc |= msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_HEADER);
+		rc |= pack_key(pk, SNAPSHOT_HDR_VERSION);
+		rc |= msgpack_pack_unsigned_int(pk, SNAPSHOT_VERSION);
+		rc |= pack_key(pk, SNAPSHOT_HDR_CREATED_NS);
+		rc |= msgpack_pack_int64(pk, h->created_ns);
+		rc |= pack_key(pk, SNAPSHOT_HDR_TOOL);
+		rc |= msgpack_pack_str_with_body(pk, SNAPSHOT_TOOL,
+						 strlen(SNAPSHOT_TOOL));
+		if (h->has_root_meta) {
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_MODE);
+			rc |= msgpack_pack_unsigned_int(pk, h->root_mode &
+							SNAPSHOT_MODE_MASK);
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_MTIME_NS);
+			rc |= msgpack_pack_int64(pk, h->root_mtime_ns);
+		}
+		if (h->has_root_owner) {
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_UID);
+			rc |= msgpack_pack_uint32(pk, h->root_uid);
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_GID);
+			rc |= msgpack_pack_uint32(pk, h->root_gid);
+		}
+		if (h->has_root_owner && h->root_user[0]) {
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_USER);
+			rc |= msgpack_pack_str_with_body(pk, h->root_user,
 							 strlen(h->root_user));
-		if (h->has_root_owner && h->root_group[0])
-			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_GROUP) |
-			      msgpack_pack_str_with_body(pk, h->root_group,
+		}
+		if (h->has_root_owner && h->root_group[0]) {
+			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_GROUP);
+			rc |= msgpack_pack_str_with_body(pk, h->root_group,
 							 strlen(h->root_group));
+		}
 		if (h->has_root_xattrs) {
 			/* the encoded list is already MessagePack (xattr.h) */
 			rc |= pack_key(pk, SNAPSHOT_HDR_ROOT_XATTRS);
@@ -349,18 +359,19 @@ static int pack_owner(msgpack_packer *pk, const struct entry *e,
 {
 	int rc;
 
-	rc = pack_key(pk, SNAPSHOT_ENT_UID) |
-	     msgpack_pack_uint32(pk, e->uid) |
-	     pack_key(pk, SNAPSHOT_ENT_GID) |
-	     msgpack_pack_uint32(pk, e->gid);
-	if (emit_user)
-		rc |= pack_key(pk, SNAPSHOT_ENT_USER) |
-		      msgpack_pack_str_with_body(pk, e->user,
-						 strlen(e->user));
-	if (emit_group)
-		rc |= pack_key(pk, SNAPSHOT_ENT_GROUP) |
-		      msgpack_pack_str_with_body(pk, e->group,
+	rc = pack_key(pk, SNAPSHOT_ENT_UID);
+	rc |= msgpack_pack_uint32(pk, e->uid);
+	rc |= pack_key(pk, SNAPSHOT_ENT_GID);
+	rc |= msgpack_pack_uint32(pk, e->gid);
+	if (emit_user) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_USER);
+		rc |= msgpack_pack_str_with_body(pk, e->user, strlen(e->user));
+	}
+	if (emit_group) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_GROUP);
+		rc |= msgpack_pack_str_with_body(pk, e->group,
 						 strlen(e->group));
+	}
 	return rc;
 }
 
@@ -370,11 +381,13 @@ static int pack_xattrs(msgpack_packer *pk, const struct entry *e)
 {
 	int rc;
 
-	if (e->has_xattr_ref)
-		return pack_bin(pk, SNAPSHOT_ENT_XATTR_MD5, e->xattr_md5.b,
-				OBJID_LEN) |
-		       pack_key(pk, SNAPSHOT_ENT_XATTR_SIZE) |
-		       msgpack_pack_uint64(pk, e->xattrs_len);
+	if (e->has_xattr_ref) {
+		rc = pack_bin(pk, SNAPSHOT_ENT_XATTR_MD5, e->xattr_md5.b,
+			      OBJID_LEN);
+		rc |= pack_key(pk, SNAPSHOT_ENT_XATTR_SIZE);
+		rc |= msgpack_pack_uint64(pk, e->xattrs_len);
+		return rc;
+	}
 	/* the encoded list is already MessagePack (xattr.h) */
 	rc = pack_key(pk, SNAPSHOT_ENT_XATTRS);
 	rc |= e->xattrs_len ?
@@ -398,29 +411,32 @@ static int pack_entry(msgpack_packer *pk, const struct entry *e,
 	    (e->link != NULL) +
 	    (e->xattrs_known ? 1 + e->has_xattr_ref : 0) +
 	    (e->type == ENTRY_FILE && e->sparse);
-	rc = msgpack_pack_map(pk, n) |
-	     pack_key(pk, SNAPSHOT_KEY_KIND) |
-	     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_ENTRY) |
-	     pack_bin(pk, SNAPSHOT_ENT_NAME, e->name, e->name_len) |
-	     pack_key(pk, SNAPSHOT_ENT_TYPE) |
-	     msgpack_pack_unsigned_int(pk, e->type) |
-	     pack_key(pk, SNAPSHOT_ENT_SIZE) |
-	     msgpack_pack_uint64(pk, e->size) |
-	     pack_key(pk, SNAPSHOT_ENT_MTIME_NS) |
-	     msgpack_pack_int64(pk, e->mtime_ns) |
-	     pack_key(pk, SNAPSHOT_ENT_MODE) |
-	     msgpack_pack_unsigned_int(pk, e->mode & SNAPSHOT_MODE_MASK);
+	rc = msgpack_pack_map(pk, n);
+	rc |= pack_key(pk, SNAPSHOT_KEY_KIND);
+	rc |= msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_ENTRY);
+	rc |= pack_bin(pk, SNAPSHOT_ENT_NAME, e->name, e->name_len);
+	rc |= pack_key(pk, SNAPSHOT_ENT_TYPE);
+	rc |= msgpack_pack_unsigned_int(pk, e->type);
+	rc |= pack_key(pk, SNAPSHOT_ENT_SIZE);
+	rc |= msgpack_pack_uint64(pk, e->size);
+	rc |= pack_key(pk, SNAPSHOT_ENT_MTIME_NS);
+	rc |= msgpack_pack_int64(pk, e->mtime_ns);
+	rc |= pack_key(pk, SNAPSHOT_ENT_MODE);
+	rc |= msgpack_pack_unsigned_int(pk, e->mode & SNAPSHOT_MODE_MASK);
 	if (e->type == ENTRY_FILE)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_MD5, e->md5.b, OBJID_LEN);
-	if (e->ctime_ns)
-		rc |= pack_key(pk, SNAPSHOT_ENT_CTIME_NS) |
-		      msgpack_pack_int64(pk, e->ctime_ns);
-	if (e->ino)
-		rc |= pack_key(pk, SNAPSHOT_ENT_INO) |
-		      msgpack_pack_uint64(pk, e->ino);
-	if (e->etag)
-		rc |= pack_key(pk, SNAPSHOT_ENT_ETAG) |
-		      msgpack_pack_str_with_body(pk, e->etag, strlen(e->etag));
+	if (e->ctime_ns) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_CTIME_NS);
+		rc |= msgpack_pack_int64(pk, e->ctime_ns);
+	}
+	if (e->ino) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_INO);
+		rc |= msgpack_pack_uint64(pk, e->ino);
+	}
+	if (e->etag) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_ETAG);
+		rc |= msgpack_pack_str_with_body(pk, e->etag, strlen(e->etag));
+	}
 	if (e->type == ENTRY_SYMLINK)
 		rc |= pack_bin(pk, SNAPSHOT_ENT_TARGET, e->target,
 			       e->target_len);
@@ -430,8 +446,10 @@ static int pack_entry(msgpack_packer *pk, const struct entry *e,
 		rc |= pack_bin(pk, SNAPSHOT_ENT_LINK, e->link, e->link_len);
 	if (e->xattrs_known)
 		rc |= pack_xattrs(pk, e);
-	if (e->type == ENTRY_FILE && e->sparse)
-		rc |= pack_key(pk, SNAPSHOT_ENT_SPARSE) | msgpack_pack_true(pk);
+	if (e->type == ENTRY_FILE && e->sparse) {
+		rc |= pack_key(pk, SNAPSHOT_ENT_SPARSE);
+		rc |= msgpack_pack_true(pk);
+	}
 	return rc;
 }
 
@@ -502,12 +520,12 @@ int snapshot_writer_finish(struct snapshot_writer *w, struct errbuf *eb)
 	}
 	pk = &w->pk;
 	frame_reset(w);
-	rc = msgpack_pack_map(pk, 3) |
-	     pack_key(pk, SNAPSHOT_KEY_KIND) |
-	     msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_TRAILER) |
-	     pack_key(pk, SNAPSHOT_TRL_COUNT) |
-	     msgpack_pack_uint64(pk, w->count) |
-	     pack_bin(pk, SNAPSHOT_TRL_MD5, digest, SNAPSHOT_MD5_LEN);
+	rc = msgpack_pack_map(pk, 3);
+	rc |= pack_key(pk, SNAPSHOT_KEY_KIND);
+	rc |= msgpack_pack_unsigned_int(pk, SNAPSHOT_REC_TRAILER);
+	rc |= pack_key(pk, SNAPSHOT_TRL_COUNT);
+	rc |= msgpack_pack_uint64(pk, w->count);
+	rc |= pack_bin(pk, SNAPSHOT_TRL_MD5, digest, SNAPSHOT_MD5_LEN);
 	rc = frame_emit(w, rc, false);
 	if (!rc)
 		rc = flush(w);
