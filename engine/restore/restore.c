@@ -377,8 +377,11 @@ static int start_writers(struct restore_run *r, unsigned jobs,
 		return ret;
 	}
 	/* with MD5 lanes (lane_copy.c), large files hash faster the more
-	 * of them share a worker's lanes: one worker per CPU takes them */
-	if (!r->rtree && engine_md5_resolve(r->o->md5, &impl, NULL) == 0 &&
+	 * of them share a worker's lanes: one worker per CPU takes them.
+	 * Not from a heap in a store: there the workers wait on downloads,
+	 * and every one of them should have its own. */
+	if (!r->rtree && !objstore_is_url(r->o->heap_root) &&
+	    engine_md5_resolve(r->o->md5, &impl, NULL) == 0 &&
 	    impl != MD5_IMPL_OPENSSL)
 		shardq_set_spread(r->queue, engine_usable_cpus());
 	*threads = calloc(jobs, sizeof(**threads));
