@@ -58,6 +58,58 @@ int hash_worker_stream_one(struct hash_worker *w, int rootfd, const char *root,
 	return ret;
 }
 
+/* The end of a read during which the file held still: its digest and
+ * stat into e, its content stored under the digest (tx, which this takes:
+ * stored or aborted), the count. 0 done, 1 read it again (--verify-heap:
+ * it changed before the repair), or -errno (eb). The streamed and the
+ * sparse path end alike. */
+static int finish_file(struct hash_worker *w, int dirfd, const char *name,
+		       const char *root, struct entry *e, struct heap *heap,
+		       struct heap_tx *tx, uint64_t total,
+		       const struct io_stat *after, struct run_stats *stats,
+		       struct errbuf *eb)
+{
+	int ret;
+
+	ret = hasher_final(w->hasher, &e->md5, eb);
+	if (ret < 0) {
+		heap_tx_abort(tx);
+		return ret;
+	}
+	e->has_md5 = true;
+	hash_worker_take_stat(e, after);
+	if (tx) {
+		struct content_src src = { -1, dirfd, name };
+
+		ret = hash_worker_store_content(w, heap, tx, NULL, total, &src,
+						root, e, stats, eb);
+		if (ret == -ESTALE) {
+			/* --verify-heap: changed before the repair */
+			errbuf_clear(eb);
+			e->has_md5 = false;
+			return 1;
+		}
+		if (ret < 0)
+			return ret;
+	}
+	stat_add(&stats->files_hashed, 1);
+	return 0;
+}
+
+/* Every read saw the file change: with --skip-changing the writer leaves
+ * it out (no state of it was read), else the run fails naming it. */
+static int kept_changing(const struct hash_worker *w, const char *root,
+			 struct entry *e, struct errbuf *eb)
+{
+	if (w->skip_changing) {
+		e->has_md5 = false;
+		e->changing = true;
+		return 0;
+	}
+	return hash_worker_file_error(eb, -EAGAIN, root, e,
+				      "hash (it kept changing while being read)");
+}
+
 /* One pass over an open stream: every chunk hashed (and written to tx).
  * *total gets the bytes read. 0 at its end, -errno with *read_failed
  * telling a read error from a store error. */
@@ -146,39 +198,12 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			heap_tx_abort(tx);
 			continue;
 		}
-		ret = hasher_final(w->hasher, &e->md5, eb);
-		if (ret < 0) {
-			heap_tx_abort(tx);
+		ret = finish_file(w, dirfd, name, root, e, heap, tx, total,
+				  &after, stats, eb);
+		if (ret != 1)
 			return ret;
-		}
-		e->has_md5 = true;
-		hash_worker_take_stat(e, &after);
-		if (tx) {
-			struct content_src src = { -1, dirfd, name };
-
-			ret = hash_worker_store_content(w, heap, tx, NULL,
-							total, &src,
-							root, e, stats, eb);
-			if (ret == -ESTALE) {
-				/* --verify-heap: changed before the repair */
-				errbuf_clear(eb);
-				e->has_md5 = false;
-				continue;
-			}
-			if (ret < 0)
-				return ret;
-		}
-		stat_add(&stats->files_hashed, 1);
-		return 0;
 	}
-	if (w->skip_changing) {
-		/* no state of it was read: the writer leaves it out */
-		e->has_md5 = false;
-		e->changing = true;
-		return 0;
-	}
-	return hash_worker_file_error(eb, -EAGAIN, root, e,
-				      "hash (it kept changing while being read)");
+	return kept_changing(w, root, e, eb);
 }
 
 /* Zeros standing for a hole: hashed and stored, never read from disk */
@@ -317,12 +342,6 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			heap_tx_abort(tx);
 			continue;
 		}
-		ret = hasher_final(w->hasher, &e->md5, eb);
-		if (ret < 0) {
-			heap_tx_abort(tx);
-			return ret;
-		}
-		e->has_md5 = true;
 		memset(&ios, 0, sizeof(ios));
 		ios.size = (uint64_t)after.st_size;
 		ios.mtime_ns = (int64_t)after.st_mtim.tv_sec * 1000000000LL +
@@ -334,30 +353,10 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 		ios.gid = after.st_gid;
 		ios.nlink = after.st_nlink;
 		ios.mode = after.st_mode;
-		hash_worker_take_stat(e, &ios);
-		if (tx) {
-			struct content_src src = { -1, dirfd, name };
-
-			ret = hash_worker_store_content(w, heap, tx, NULL,
-							total, &src,
-							root, e, stats, eb);
-			if (ret == -ESTALE) {
-				/* --verify-heap: changed before the repair */
-				errbuf_clear(eb);
-				e->has_md5 = false;
-				continue;
-			}
-			if (ret < 0)
-				return ret;
-		}
-		stat_add(&stats->files_hashed, 1);
-		return 0;
+		ret = finish_file(w, dirfd, name, root, e, heap, tx, total,
+				  &ios, stats, eb);
+		if (ret != 1)
+			return ret;
 	}
-	if (w->skip_changing) {
-		e->has_md5 = false;
-		e->changing = true;
-		return 0;
-	}
-	return hash_worker_file_error(eb, -EAGAIN, root, e,
-				      "hash (it kept changing while being read)");
+	return kept_changing(w, root, e, eb);
 }
