@@ -101,7 +101,8 @@ static void print_main_help(FILE *out, const struct opt_spec *specs)
 		"--parallel-listing N\nsets the directory listing threads "
 		"(at most 64). --parallel-delete-in-file is\naccepted for "
 		"compatibility and has no effect: deletions run after the "
-		"copies,\nat --transfers in flight.\n"
+		"copies,\nat --transfers in flight. CPU cores: those the "
+		"process may run on (taskset,\ncpusets).\n"
 		"\nObject stores: s3:// settings come from the storage options (s3fs names:\n"
 		"key, secret, token, endpoint_url, region, profile, anon, client_kwargs,\n"
 		"config_kwargs), then AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,\n"
@@ -415,12 +416,10 @@ static int run_with_globals(struct cli_ctx *ctx, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct cli_ctx ctx;
-	long cores;
 
 	memset(&ctx, 0, sizeof(ctx));
 	engine_opts_defaults(&ctx.eo);
-	cores = sysconf(_SC_NPROCESSORS_ONLN);
-	ctx.ncores = cores < 1 ? 1 : (unsigned)cores;
+	ctx.ncores = engine_usable_cpus();
 	ctx.interrupted = &interrupted_flag;
 	return run_with_globals(&ctx, argc, argv);
 }

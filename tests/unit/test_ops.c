@@ -1,8 +1,10 @@
 /* test_ops: the engine operations end to end through their C API:
  * make-snapshot -> restore into an empty root -> identical tree; an
- * incremental run reuses md5s; sync mirrors; both I/O back ends. */
+ * incremental run reuses md5s; sync mirrors; both I/O back ends; the
+ * default worker count. */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,9 +180,35 @@ static void test_sync(enum io_mode io)
 	CHECK(strstr(eb.msg, "inside") != NULL);
 }
 
+/* The default worker count follows the CPUs the process may run on (its
+ * affinity mask), not those online: pinned to one CPU, 2 workers. */
+static void test_jobs_follow_affinity(void)
+{
+	struct engine_opts o;
+	cpu_set_t all, one;
+	unsigned n;
+
+	CHECK(sched_getaffinity(0, sizeof(all), &all) == 0);
+	n = (unsigned)CPU_COUNT(&all);
+	engine_opts_defaults(&o);
+	CHECK(engine_usable_cpus() == n);
+	CHECK(o.jobs == (n > 512 ? 1024 : 2 * n));
+	CPU_ZERO(&one);
+	for (n = 0; n < CPU_SETSIZE && !CPU_ISSET(n, &all); n++)
+		;
+	CPU_SET(n, &one);
+	CHECK(sched_setaffinity(0, sizeof(one), &one) == 0);
+	engine_opts_defaults(&o);
+	CHECK(engine_usable_cpus() == 1);
+	CHECK(o.jobs == 2);
+	CHECK(sched_setaffinity(0, sizeof(all), &all) == 0);
+}
+
 int main(void)
 {
 	enum io_mode modes[] = { IO_MODE_SYNC, IO_MODE_AUTO };
+
+	test_jobs_follow_affinity();
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
