@@ -86,19 +86,24 @@ int cli_fail(const struct cli_ctx *ctx, const struct errbuf *eb)
 	return CLI_EXIT_FAILURE;
 }
 
+int cli_stdout_check(struct errbuf *eb)
+{
+	if (fflush(stdout))
+		return errbuf_set(eb, -errno, "cannot write to standard "
+				  "output: %s", strerror(errno));
+	if (ferror(stdout))
+		/* a write that failed earlier (a long help text) left the
+		 * stream's error flag; its errno is gone */
+		return errbuf_set(eb, -EIO, "cannot write to standard output: "
+				  "an earlier write failed");
+	return 0;
+}
+
 int cli_flush_stdout(const struct cli_ctx *ctx)
 {
 	struct errbuf eb = ERRBUF_INIT;
 
-	if (fflush(stdout))
-		errbuf_set(&eb, -errno, "cannot write to standard output: %s",
-			   strerror(errno));
-	else if (ferror(stdout))
-		/* a write that failed earlier (a long help text) left the
-		 * stream's error flag; its errno is gone */
-		errbuf_set(&eb, -EIO, "cannot write to standard output: an "
-			   "earlier write failed");
-	else
+	if (!cli_stdout_check(&eb))
 		return 0;
 	return cli_fail(ctx, &eb);
 }

@@ -183,6 +183,9 @@ int cli_fail(const struct cli_ctx *ctx, const struct errbuf *eb);
  * exit code. Every command that prints ends with it: output that did not
  * reach its reader is a failure that says so. */
 int cli_flush_stdout(const struct cli_ctx *ctx);
+/* The same check into eb (0, or -errno with the message), for a command
+ * that reports its failures through an errbuf. */
+int cli_stdout_check(struct errbuf *eb);
 
 /* Exit code for an operation's return rc: 0, 1, or 130 when a signal
  * arrived (whatever rc). */

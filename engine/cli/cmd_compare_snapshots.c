@@ -270,8 +270,12 @@ static int print_diff(struct compare_out *co, struct snapshot_reader *r1,
 		       "MD5_LEFT", "MD5_RIGHT", "SIZE_LEFT", "SIZE_RIGHT",
 		       "NAME");
 	rc = diff_run(&left, &right, on_diff, co, eb);
-	if (fflush(stdout) && rc >= 0)
-		rc = errbuf_set(eb, -EIO, "cannot write the output");
+	if (rc >= 0) {
+		int out = cli_stdout_check(eb);
+
+		if (out < 0)
+			rc = out;
+	}
 	return rc;
 }
 

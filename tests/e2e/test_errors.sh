@@ -258,7 +258,13 @@ stdout_full() {
 	assert_rc "make-snapshot, stdout full" 1
 	assert_err_has "make-snapshot, stdout full: says so" \
 		"snapshooter: error: cannot write to standard output: No space left on device"
+	# a second snapshot (its path printed where it can be), so that
+	# compare-snapshots has two to compare and a header to print
+	echo two >"$src/g"
+	snap make-snapshot
+	assert_rc "make-snapshot, stdout writable" 0
 	for cmd in list-snapshots gc "forget --keep-last 5" \
+		compare-snapshots \
 		"make-snapshot --help"; do
 		# shellcheck disable=SC2086
 		run bash -c '"$@" >/dev/full' _ "$SNAPSHOOTER" --no-progress \
