@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compiler.h"
@@ -549,12 +550,47 @@ int cli_filters_apply(struct cli_ctx *ctx, struct cli_filters *f)
 	return -1;
 }
 
+/* --json-file is written when the run ends: one that cannot be (its
+ * folder missing, not writable, the path a directory) fails before the
+ * run, not after its work. Checked, not created: a file created now could
+ * be taken into the snapshot, or deleted by a restore into its folder. */
+static int check_json_file(const struct cli_ctx *ctx)
+{
+	const char *path = ctx->g.json_file, *slash;
+	char dir[4096];
+	struct stat st;
+	size_t n;
+
+	if (!path)
+		return -1;
+	if (!stat(path, &st)) {
+		if (S_ISDIR(st.st_mode))
+			errno = EISDIR;
+		else if (!access(path, W_OK))
+			return -1;
+	} else if (errno == ENOENT) {
+		slash = strrchr(path, '/');
+		n = slash ? (size_t)(slash - path) : 0;
+		if (!n || n >= sizeof(dir))
+			snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+		if (!access(dir, W_OK | X_OK))
+			return -1;
+	}
+	fprintf(stderr, "%s: error: cannot write the JSON summary to '%s': "
+		"%s\n", CLI_PROG, path, strerror(errno));
+	return CLI_EXIT_FAILURE;
+}
+
 int cli_prepare_run(struct cli_ctx *ctx, unsigned need,
 		    enum cli_parallel which, struct cli_filters *filters)
 {
 	int rc;
 
 	rc = cli_require_roots(ctx, need);
+	if (rc < 0)
+		rc = check_json_file(ctx);
 	if (rc < 0)
 		rc = cli_setup_engine(ctx, which);
 	if (rc < 0 && filters)

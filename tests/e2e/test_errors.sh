@@ -4,7 +4,8 @@
 # snapshot (exit 1, message naming it, no snapshot saved); usage errors
 # exit 2; a missing root, snapshot or heap object exits 1 with a message
 # of the form "snapshooter: error: ..." naming the path; stdout on a full
-# device fails each printing command with a message saying so.
+# device fails each printing command with a message saying so; a
+# --json-file that cannot be written fails before the run.
 . "$(dirname "$0")/lib.sh"
 
 # as_nobody CMD...: run as uid/gid 65534 (util-linux setpriv).
@@ -276,12 +277,43 @@ stdout_full() {
 	done
 }
 
+# A --json-file that cannot be written fails before the run: no
+# snapshot saved, nothing restored, the path and the reason named.
+json_file_bad() {
+	local src=$T/$IO.js
+	new_roots "$IO.js"
+	mkdir -p "$src" && echo one >"$src/f"
+	FR=$src
+	run "$SNAPSHOOTER" --no-progress --io "$IO" --file-root "$FR" \
+		--heap-root "$HR" --snap-root "$SR" \
+		--json-file "$T/no-such-dir/s.json" make-snapshot
+	assert_rc "make-snapshot, --json-file in a missing folder" 1
+	assert_err_has "make-snapshot, --json-file: names it and why" \
+		"cannot write the JSON summary to '$T/no-such-dir/s.json': No such file or directory"
+	check "make-snapshot, --json-file bad: no snapshot saved" \
+		test -z "$(snapshot_files "$SR" 2>/dev/null)"
+	check "make-snapshot, --json-file bad: nothing in the heap" \
+		test -z "$(heap_objects "$HR")"
+	make_snapshot || return
+	mkdir -p "$T/$IO.js.dst"
+	run "$SNAPSHOOTER" --no-progress --io "$IO" --file-root "$T/$IO.js.dst" \
+		--heap-root "$HR" --snap-root "$SR" --json-file "$T" \
+		restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore-snapshot, --json-file a directory" 1
+	assert_err_has "restore-snapshot, --json-file: names it and why" \
+		"cannot write the JSON summary to '$T': Is a directory"
+	check "restore-snapshot, --json-file bad: nothing restored" \
+		test ! -e "$T/$IO.js.dst/f"
+}
+
 errors() {
 	special_files
 	unreadable
 	usage_and_roots
 	missing_heap_object
 	stdout_full
+	json_file_bad
 }
 
 for_each_io errors
