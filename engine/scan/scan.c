@@ -338,7 +338,8 @@ static int walk_start(struct scanner *s, struct errbuf *eb)
 	return 0;
 }
 
-int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
+static int walk_next(struct scanner *s, struct entry *out,
+		     struct errbuf *eb)
 {
 	char shown[512];
 	int ret;
@@ -423,4 +424,27 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 		counter_add(s->o.files_skipped, 1);
 	}
 	return 0;
+}
+
+int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	int ret;
+
+	/* after an error a frame may be half set up (a directory loaded
+	 * without its children, a parked fd not reopened): the walk ends
+	 * there, and a caller that asks again gets the same error, never a
+	 * tree cut short */
+	if (s->failed.code) {
+		errbuf_set(eb, s->failed.code, "%s", s->failed.msg);
+		return s->failed.code;
+	}
+	ret = walk_next(s, out, eb ? eb : &local);
+	if (ret < 0) {
+		s->failed = eb ? *eb : local;
+		if (!s->failed.code)
+			errbuf_set(&s->failed, ret, "%s", strerror(-ret));
+		s->failed.code = ret;
+	}
+	return ret;
 }

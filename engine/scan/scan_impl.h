@@ -89,6 +89,9 @@ struct scanner {
 	char *path;             /* scratch for relative paths (walk only) */
 	size_t path_cap;
 	bool started;
+	/* the walk's first error, returned again by every later call: the
+	 * frames may be half set up after it (code 0: none) */
+	struct errbuf failed;
 	/* the entry scanner_next returned last, for scanner_xattrs: its
 	 * own fd (directories) or its parent's fd and base name */
 	int last_fd;

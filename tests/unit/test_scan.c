@@ -3,6 +3,7 @@
  * files are skipped and counted; filters prune directories. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,37 @@ static void test_missing_root(void)
 	scanner_free(s);
 }
 
+/* An error ends the walk for good: interrupted (the flag set), the next
+ * call fails; with the flag cleared the calls after still fail, with the
+ * same code and message, rather than go on with a half-walked tree. */
+static void test_error_sticks(void)
+{
+	volatile sig_atomic_t stop = 0;
+	struct scan_opts o;
+	struct scanner *s = NULL;
+	struct errbuf eb = ERRBUF_INIT;
+	struct entry e;
+	int i;
+
+	memset(&o, 0, sizeof(o));
+	o.root = root;
+	o.interrupted = &stop;
+	CHECK_EQ(scanner_new(&o, &s, &eb), 0);
+	for (i = 0; i < 5; i++) {
+		CHECK_EQ(scanner_next(s, &e, &eb), 1);
+		entry_release(&e);
+	}
+	stop = 1;
+	CHECK_ERR(scanner_next(s, &e, &eb), EINTR);
+	stop = 0;
+	for (i = 0; i < 3; i++) {
+		errbuf_clear(&eb);
+		CHECK_ERR(scanner_next(s, &e, &eb), EINTR);
+		CHECK(strstr(eb.msg, "interrupted") != NULL);
+	}
+	scanner_free(s);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -193,6 +225,7 @@ int main(void)
 	build();
 	RUN_TEST(test_orders);
 	RUN_TEST(test_missing_root);
+	RUN_TEST(test_error_sticks);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
 	if (system(cmd))
 		return 1;
