@@ -202,8 +202,12 @@ static ssize_t outer_read(void *ctx, void *buf, size_t len)
 	struct snapshot_reader *r = ctx;
 	size_t k = r->in_len - r->in_pos;
 
-	if (k == 0)
-		return r->eof ? 0 : r->read(r->ctx, buf, len);
+	if (k == 0) {
+		ssize_t rd = r->eof ? 0 : r->read(r->ctx, buf, len);
+
+		/* more than asked: a broken source, not data */
+		return rd > (ssize_t)len ? -EIO : rd;
+	}
 	if (k > len)
 		k = len;
 	memcpy(buf, r->in + r->in_pos, k);

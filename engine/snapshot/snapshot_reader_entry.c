@@ -39,7 +39,15 @@ ssize_t snapshot_reader_read_bytes(struct snapshot_reader *r, void *dst,
 				return errbuf_set(&r->first, (int)rd,
 						  "cannot read snapshot '%s': %s",
 						  r->qname, strerror((int)-rd));
-			if (rd == 0 || (size_t)rd > sizeof(r->in)) {
+			if ((size_t)rd > sizeof(r->in))
+				/* a broken source: not "the end", which would
+				 * be refused as a truncated snapshot */
+				return errbuf_set(&r->first, -EIO,
+						  "cannot read snapshot '%s': "
+						  "its source returned %zd "
+						  "bytes for a read of %zu",
+						  r->qname, rd, sizeof(r->in));
+			if (rd == 0) {
 				r->eof = true;
 				break;
 			}

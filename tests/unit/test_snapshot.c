@@ -836,6 +836,44 @@ static void test_read_error(void)
 	mem_free(&m);
 }
 
+/* A source that says it read more than it was asked for is broken: an
+ * error naming the snapshot, not the end of the data (which would be
+ * refused as a truncated snapshot, for the wrong reason). */
+static ssize_t overlong_read(void *ctx, void *buf, size_t len)
+{
+	struct failing_src *f = ctx;
+	ssize_t n;
+
+	if (f->s.pos >= f->fail_at) {
+		n = src_read(&f->s, buf, len);
+		return n > 0 ? (ssize_t)len + 1 : n;
+	}
+	if (len > f->fail_at - f->s.pos)
+		len = f->fail_at - f->s.pos;
+	return src_read(&f->s, buf, len);
+}
+
+static void test_overlong_read(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct snapshot_reader *r = NULL;
+	struct entry e = ENTRY_INIT;
+	struct mem m = { 0 };
+	struct failing_src f;
+	int rc;
+
+	small_snapshot(&m);
+	f = (struct failing_src){ { m.p, m.len, 0, 0 }, m.len - 3 };
+	CHECK_EQ(snapshot_reader_new(overlong_read, &f, "io", &r, &eb), 0);
+	while ((rc = snapshot_reader_next(r, &e, &eb)) > 0)
+		entry_release(&e);
+	CHECK_ERR(rc, EIO);
+	CHECK(strstr(eb.msg, "cannot read snapshot 'io': its source "
+			     "returned") != NULL);
+	snapshot_reader_free(r);
+	mem_free(&m);
+}
+
 static void test_bad_magic(void)
 {
 	static const uint8_t junk[] = "GARBAGE!GARBAGE!GARBAGE!";
@@ -873,6 +911,7 @@ int main(void)
 	RUN_TEST(test_hostile_frames);
 	RUN_TEST(test_check_frame);
 	RUN_TEST(test_read_error);
+	RUN_TEST(test_overlong_read);
 	RUN_TEST(test_bad_magic);
 	return test_finish();
 }
