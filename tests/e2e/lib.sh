@@ -333,6 +333,19 @@ new_roots() {
 	mkdir -p "$HR" "$SR"
 }
 
+# flip_byte FILE OFFSET: damage FILE in place: the byte at OFFSET gets its
+# bits inverted, so it always changes (writing a fixed byte leaves random
+# content intact once in 256).
+flip_byte() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	[ -n "$b" ] || { echo "flip_byte: no byte $2 in $1" >&2; return 1; }
+	chmod u+w "$1"
+	# shellcheck disable=SC2059
+	printf "\\$(printf '%03o' $((255 - b)))" |
+		dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
+
 # ---- trees -------------------------------------------------------------
 
 # tree_listing DIR: one NUL-terminated record per entry below DIR, sorted:

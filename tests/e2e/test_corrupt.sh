@@ -5,14 +5,6 @@
 # target left exactly as it was.
 . "$(dirname "$0")/lib.sh"
 
-# flip_byte FILE OFFSET: invert every bit of one byte in place.
-flip_byte() {
-	local b
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
-	printf "\\x$(printf '%02x' $((b ^ 255)))" |
-		dd of="$1" bs=1 seek="$2" conv=notrunc status=none
-}
-
 # refused DESC FILE: restore and compare of FILE must fail cleanly.
 refused() {
 	local desc=$1 bad=$2 before after name

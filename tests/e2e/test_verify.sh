@@ -45,7 +45,7 @@ M1=$(md5of "$SRC/f1")   # flipped byte
 M2=$(md5of "$SRC/f2")   # deleted
 M3=$(md5of "$SRC/f3")   # truncated .gz
 chmod u+w "$(obj "$M1")" "$(obj "$M3")"
-printf '\xff' | dd of="$(obj "$M1")" bs=1 seek=100 conv=notrunc 2>/dev/null
+flip_byte "$(obj "$M1")" 100
 rm -f "$(obj "$M2")"
 gzip -c <"$(obj "$M3")" | head -c 2000 >"$(obj "$M3").gz"
 rm -f "$(obj "$M3")"

@@ -24,10 +24,7 @@ export SNAPSHOOTER_CREATE_BUCKET=1
 
 md5of() { md5sum <"$1" | cut -c1-32; }
 obj() { echo "$HR/${1:0:2}/$1"; }
-flip() { # FILE OFFSET
-	chmod u+w "$1"
-	printf '\xff' | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
+flip() { flip_byte "$@"; }  # FILE OFFSET
 
 SRC=$T/src
 mkdir -p "$SRC/d"
