@@ -7,8 +7,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "md5mb_kernel.h"
 #include "banned.h"
 
@@ -150,14 +150,6 @@ enum md5mb_kernel md5mb_kernel_best(void)
 }
 
 #if MD5MB_HAVE_X86
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Where lanes start to pay differs between CPUs with the same kernel:
  * AVX2, jobs of 1 MiB, GB/s per core in lanes against one by one: 2 jobs
  * 0.76 vs 0.65 and 3 jobs 1.12 vs 0.65 on an AMD EPYC (Zen 3), while on
@@ -171,7 +163,7 @@ static unsigned scalar_upto_measure(md5mb_blocks_fn *blocks, unsigned lanes)
 {
 	static uint8_t data[32 * 64];
 	struct md5mb_lanes st;
-	uint64_t vec = UINT64_MAX, one = UINT64_MAX, t;
+	double vec = 1.0, one = 1.0, t;  /* s; each pass takes microseconds */
 	unsigned i, k;
 
 	memset(&st, 0, sizeof(st));
@@ -179,18 +171,18 @@ static unsigned scalar_upto_measure(md5mb_blocks_fn *blocks, unsigned lanes)
 		data[i] = (uint8_t)(i * 131u);
 	for (i = 0; i < 16; i++) {
 		st.p[0] = data;
-		t = now_ns();
+		t = clock_mono_s();
 		blocks(&st, 1u, 32);
-		t = now_ns() - t;
+		t = clock_mono_s() - t;
 		vec = t < vec ? t : vec;
 		st.p[0] = data;
-		t = now_ns();
+		t = clock_mono_s();
 		md5mb_blocks_openssl(&st, 1u, 32);
-		t = now_ns() - t;
+		t = clock_mono_s() - t;
 		one = t < one ? t : one;
 	}
-	if (!one)
-		one = 1;
+	if (one <= 0)
+		one = 1e-9;
 	k = (unsigned)(vec / one);
 	return k < lanes ? k : lanes - 1;
 }
