@@ -435,16 +435,14 @@ int scanner_next(struct scanner *s, struct entry *out, struct errbuf *eb)
 	 * without its children, a parked fd not reopened): the walk ends
 	 * there, and a caller that asks again gets the same error, never a
 	 * tree cut short */
-	if (s->failed.code) {
-		errbuf_set(eb, s->failed.code, "%s", s->failed.msg);
-		return s->failed.code;
+	if (!s->failed.code) {
+		ret = walk_next(s, out, &local);
+		if (ret >= 0)
+			return ret;
+		if (!local.code)
+			errbuf_set(&local, ret, "%s", strerror(-ret));
+		local.code = ret;
+		s->failed = local;
 	}
-	ret = walk_next(s, out, eb ? eb : &local);
-	if (ret < 0) {
-		s->failed = eb ? *eb : local;
-		if (!s->failed.code)
-			errbuf_set(&s->failed, ret, "%s", strerror(-ret));
-		s->failed.code = ret;
-	}
-	return ret;
+	return errbuf_set(eb, s->failed.code, "%s", s->failed.msg);
 }
