@@ -571,10 +571,12 @@ static int check_json_file(const struct cli_ctx *ctx)
 	} else if (errno == ENOENT) {
 		slash = strrchr(path, '/');
 		n = slash ? (size_t)(slash - path) : 0;
-		if (!n || n >= sizeof(dir))
-			snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
-		else
+		if (n >= sizeof(dir))
+			return -1;  /* the write at the end says what fails */
+		if (n)
 			snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+		else
+			snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
 		if (!access(dir, W_OK | X_OK))
 			return -1;
 	}
