@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shardq.h"
+#include "workpool.h"
 #include "filter.h"
 #include "inner_roots.h"
 #include "engine.h"
@@ -361,21 +361,32 @@ static int prune_emptied(struct restore_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* Pass 2's pool: the queue and up to jobs workers (*threads, *started:
- * the caller joins and frees them); 0 when at least one runs. */
+/* A queued entry the writers never took. */
+static void free_entry_item(void *item)
+{
+	entry_free(item);
+}
+
+/* Pass 2's pool: its queue (r->queue) and up to jobs writers; 0 when at
+ * least one runs (the pool is r's either way: stop_writers frees it). */
 static int start_writers(struct restore_run *r, unsigned jobs,
-			 pthread_t **threads, unsigned *started,
 			 struct errbuf *eb)
 {
-	unsigned i;
+	const struct workpool_def def = {
+		.workers = jobs,
+		.shards = jobs,  /* a directory's files on one writer */
+		.queue_cap = QUEUE_CAP,
+		.work = restore_writer_work,
+		.arg = r,
+		.free_item = free_entry_item,
+	};
 	int ret;
 	enum md5_impl impl = MD5_IMPL_OPENSSL;
 
-	ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r->queue);
-	if (ret < 0) {
-		ret = errbuf_set(eb, ret, "out of memory");
+	ret = workpool_new(&def, &r->pool, eb);
+	if (ret < 0)
 		return ret;
-	}
+	r->queue = workpool_queue(r->pool);
 	/* with MD5 lanes (lane_copy.c), large files hash faster the more
 	 * of them share a worker's lanes: one worker per CPU takes them.
 	 * Not from a heap in a store: there the workers wait on downloads,
@@ -384,18 +395,7 @@ static int start_writers(struct restore_run *r, unsigned jobs,
 	    engine_md5_resolve(r->o->md5, &impl, NULL) == 0 &&
 	    impl != MD5_IMPL_OPENSSL)
 		shardq_set_spread(r->queue, engine_usable_cpus());
-	*threads = calloc(jobs, sizeof(**threads));
-	for (i = 0; *threads && i < jobs; i++) {
-		if (pthread_create(&(*threads)[i], NULL,
-				   restore_writer_main, r))
-			break;
-		(*started)++;
-	}
-	if (!*started) {
-		ret = errbuf_set(eb, -EAGAIN, "cannot start threads");
-		return ret;
-	}
-	return 0;
+	return workpool_start(r->pool, eb);
 }
 
 /* The files that could not be restored (keep_going, a dry run), listed
@@ -451,20 +451,16 @@ static int save_after(struct restore_run *r, const char *target,
 }
 
 /* Pass 2 over: the queue closed (aborted if the pass failed) and the
- * workers joined. */
-static void join_writers(struct restore_run *r, bool failed,
-			 pthread_t *threads, unsigned started)
+ * writers joined. */
+static void join_writers(struct restore_run *r, bool failed)
 {
-	unsigned i;
-
-	if (r->queue) {
-		if (failed)
-			shardq_abort(r->queue);
-		else
-			shardq_close(r->queue);
-	}
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
+	if (!r->pool)
+		return;
+	if (failed)
+		workpool_abort(r->pool);
+	else
+		workpool_close(r->pool);
+	workpool_join(r->pool);
 }
 
 static void warn_setid_stripped(const struct restore_run *r)
@@ -518,22 +514,13 @@ static int sync_tree(const struct restore_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* The pool stopped (the workers still running joined), the entries left
+/* The pool stopped (the writers still running joined), the entries left
  * in its queue freed. */
-static void stop_writers(struct restore_run *r, pthread_t *threads,
-			 unsigned started)
+static void stop_writers(struct restore_run *r)
 {
-	void *item;
-	unsigned i;
-
-	if (!r->queue)
-		return;
-	shardq_abort(r->queue);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	while (shardq_drain(r->queue, &item) == 1)
-		entry_free(item);
-	shardq_free(r->queue);
+	workpool_free(r->pool);
+	r->pool = NULL;
+	r->queue = NULL;
 }
 
 /* What the steps acquired in r, and the scratch file (closed in its
@@ -590,8 +577,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	struct logger log = o->log;
 	struct progress prog;
 	struct lock *lk = NULL;
-	pthread_t *threads = NULL;
-	unsigned jobs = o->jobs ? o->jobs : 1, started = 0;
+	unsigned jobs = o->jobs ? o->jobs : 1;
 	char *target = NULL, *before = NULL, *after = NULL;
 	int scratch = -1;
 	int64_t start_ns = clock_now_ns();
@@ -631,15 +617,14 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 
 	/* pass 2: writes on a pool of workers */
 	if (!ro->dry_run) {
-		ret = start_writers(&r, jobs, &threads, &started, eb);
+		ret = start_writers(&r, jobs, eb);
 		if (ret < 0)
 			goto out;
 	}
 	ret = restore_run_pass(&r, before, &scratch, target,
 			       restore_pass_write, eb);
 	warn_setid_stripped(&r);
-	join_writers(&r, ret < 0, threads, started);
-	started = 0;
+	join_writers(&r, ret < 0);
 	if (run_error_failed(&r.err)) {
 		/* a worker's error is the cause; the diff only saw "stopped" */
 		ret = run_error_take(&r.err, eb);
@@ -668,8 +653,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = 0;
 out:
 	progress_stop(&prog);
-	stop_writers(&r, threads, started);
-	free(threads);
+	stop_writers(&r);
 	release_run(&r, scratch);
 	free(target);
 	free(before);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "shardq.h"
+#include "workpool.h"
 #include "engine.h"
 #include "hasher.h"
 #include "heap.h"
@@ -33,8 +34,8 @@
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
 {
 	run_error_set(&r->err, eb, code);
-	if (r->queue)
-		shardq_abort(r->queue);
+	if (r->pool)
+		workpool_abort(r->pool);
 }
 
 /* A file whose heap object is missing or corrupt (keep_going, or a dry
@@ -137,7 +138,7 @@ static int copy_verified(struct hasher *h, char *buf, int src, int dst,
 	return ret;
 }
 
-/* A restore worker's multi-buffer MD5 state (restore_writer_main). */
+/* A restore worker's multi-buffer MD5 state (restore_writer_work). */
 struct lane_worker {
 	struct md5mb *mb;
 	unsigned char *bufs;
@@ -217,7 +218,7 @@ static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
  * without waiting while the lanes copy (so large files that arrive one
  * by one still share the lanes); symlinks met on the way are written at
  * once. Every file comes back through feed_done and is judged as the
- * one-at-a-time loop in restore_writer_main judges its files. */
+ * one-at-a-time loop in restore_writer_work judges its files. */
 struct lane_feed {
 	struct restore_run *r;
 	struct tree_writer *tw;
@@ -340,7 +341,7 @@ static void lane_worker_release(struct lane_worker *lw)
 	free(lw->files);
 }
 
-void *restore_writer_main(void *arg)
+void restore_writer_work(void *arg, size_t shard)
 {
 	struct restore_run *r = arg;
 	struct errbuf eb = ERRBUF_INIT;
@@ -348,8 +349,6 @@ void *restore_writer_main(void *arg)
 	struct hasher *h = NULL;
 	struct lane_worker lw;
 	char *buf = malloc(COPY_BUF);
-	size_t shard = __atomic_fetch_add(&r->next_worker, 1,
-					  __ATOMIC_RELAXED);
 	void *items[BATCH];
 	int n, i, ret;
 
@@ -415,7 +414,6 @@ out:
 	hasher_free(h);
 	tree_writer_free(tw);
 	free(buf);
-	return NULL;
 }
 
 /* Dry run: would the heap object of t restore? Missing (keep_going: not

@@ -27,6 +27,7 @@ struct lock;
 struct owner_cache;
 struct remote_tree;
 struct shardq;
+struct workpool;
 struct snapstore;
 struct tree_writer;
 
@@ -41,8 +42,9 @@ struct restore_run {
 	struct lock *lock;
 	struct snapstore *ss;       /* SNAP_ROOT: target, "before" */
 	int rootfd;
-	struct shardq *queue;       /* struct entry * to write, by dir */
-	unsigned next_worker;       /* workers take their shard index */
+	struct workpool *pool;      /* pass 2's writers (not in a dry run) */
+	struct shardq *queue;       /* the pool's: struct entry * to write,
+				     * by dir */
 	struct run_error err;       /* the first error of the run */
 	pthread_mutex_t failed_lock;  /* failed, nfailed, cap_failed */
 	struct tree_writer *tw;     /* pass 1 (main thread) */
@@ -81,10 +83,10 @@ struct link_job {
 const char *restore_shown_name(const struct entry *e, char *buf, size_t cap);
 
 /* restore_copy.c */
-/* A pass 2 worker (pthread entry, arg is the run): writes the entries
+/* A pass 2 writer (the pool's work, arg is the run): writes the entries
  * of its shard of r->queue until the queue ends; its first error fails
- * the run (r->err) and aborts the queue. Returns NULL. */
-void *restore_writer_main(void *arg);
+ * the run (r->err) and aborts the pool. */
+void restore_writer_work(void *arg, size_t shard);
 /* Dry run: would t's heap object restore? A missing one (and, with
  * read_data, a corrupt one) goes on the run's list of failed files;
  * 0, or -errno when the check itself fails. Main thread. */

@@ -27,6 +27,7 @@
 
 #include "bqueue.h"
 #include "shardq.h"
+#include "workpool.h"
 #include "filter.h"
 #include "objstore.h"
 #include "progress.h"
@@ -44,8 +45,8 @@
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
 	run_error_set(&r->err, eb, code);
-	if (r->jobs)
-		shardq_abort(r->jobs);
+	if (r->pool)
+		workpool_abort(r->pool);
 	if (r->src.q)
 		bqueue_abort(r->src.q);
 	if (r->dst.q)
@@ -203,14 +204,14 @@ static int dst_writer_new(struct sync_run *r, struct tree_writer **tw,
 	return 0;
 }
 
-static void *worker_main(void *arg)
+/* A copier (the pool's work): the jobs of its shard until the queue
+ * ends; its first error fails the run and aborts the pool. */
+static void copy_work(void *arg, size_t shard)
 {
 	struct sync_run *r = arg;
 	struct errbuf eb = ERRBUF_INIT;
 	struct tree_writer *tw = NULL;
 	char *buf = malloc(SYNC_BUF_SIZE);
-	size_t shard = __atomic_fetch_add(&r->next_worker, 1,
-					  __ATOMIC_RELAXED);
 	void *items[BATCH];
 	int n, i, ret = 0;
 
@@ -246,7 +247,6 @@ static void *worker_main(void *arg)
 out:
 	tree_writer_free(tw);
 	free(buf);
-	return NULL;
 }
 
 /* DST inside SRC (or the reverse) would copy into itself or delete the
@@ -594,30 +594,34 @@ static int start_feeds(struct sync_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* The copy pool: the queue and up to jobs workers (*threads, *started:
- * the caller joins and frees them); 0 when at least one runs. */
-static int start_workers(struct sync_run *r, pthread_t **threads,
-			 unsigned *started, struct errbuf *eb)
+static void free_job_item(void *item)
 {
-	unsigned jobs = r->o->jobs ? r->o->jobs : 1, i;
+	sync_job_free(item);
+}
+
+/* The copy pool: its queue (r->jobs) and up to jobs copiers; 0 when at
+ * least one runs (the pool is r's either way: stop_workers frees it). */
+static int start_workers(struct sync_run *r, struct errbuf *eb)
+{
+	struct workpool_def def = {
+		.workers = r->o->jobs ? r->o->jobs : 1,
+		.queue_cap = QUEUE_CAP,
+		.work = copy_work,
+		.arg = r,
+		.free_item = free_job_item,
+	};
 	int ret;
 
 	/* a worker waits for each request to an object store: as many
 	 * workers as transfers keep the network stage busy */
-	if ((r->rsrc || r->rdst) && r->o->transfers > jobs)
-		jobs = r->o->transfers;
-	ret = shardq_new(jobs, QUEUE_CAP / jobs + 1, &r->jobs);
+	if ((r->rsrc || r->rdst) && r->o->transfers > def.workers)
+		def.workers = r->o->transfers;
+	def.shards = def.workers;  /* a directory's files on one copier */
+	ret = workpool_new(&def, &r->pool, eb);
 	if (ret < 0)
-		return errbuf_set(eb, ret, "out of memory");
-	*threads = calloc(jobs, sizeof(**threads));
-	for (i = 0; *threads && i < jobs; i++) {
-		if (pthread_create(&(*threads)[i], NULL, worker_main, r))
-			break;
-		(*started)++;
-	}
-	if (!*started)
-		return errbuf_set(eb, -EAGAIN, "cannot start threads");
-	return 0;
+		return ret;
+	r->jobs = workpool_queue(r->pool);
+	return workpool_start(r->pool, eb);
 }
 
 /* The merge of SRC and DST (sync_on_diff), feeding the workers; their
@@ -632,11 +636,11 @@ static int merge(struct sync_run *r, struct errbuf *eb)
 	rs.next = feed_next;
 	rs.ctx = &r->dst;
 	ret = diff_run(&ls, &rs, sync_on_diff, r, eb);
-	if (r->jobs) {
+	if (r->pool) {
 		if (ret < 0)
-			shardq_abort(r->jobs);
+			workpool_abort(r->pool);
 		else
-			shardq_close(r->jobs);
+			workpool_close(r->pool);
 	}
 	return ret;
 }
@@ -680,22 +684,13 @@ static int finish_dst(struct sync_run *r, struct errbuf *eb)
 	return 0;
 }
 
-/* The copy pool stopped (the workers still running joined), the jobs
+/* The copy pool stopped (the copiers still running joined), the jobs
  * left in its queue freed. */
-static void stop_workers(struct sync_run *r, pthread_t *threads,
-			 unsigned started)
+static void stop_workers(struct sync_run *r)
 {
-	void *item;
-	unsigned i;
-
-	if (!r->jobs)
-		return;
-	shardq_abort(r->jobs);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	while (shardq_drain(r->jobs, &item) == 1)
-		sync_job_free(item);
-	shardq_free(r->jobs);
+	workpool_free(r->pool);
+	r->pool = NULL;
+	r->jobs = NULL;
 }
 
 /* Everything else the run holds, the scans stopped first. */
@@ -728,8 +723,6 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	struct sync_run r;
 	struct logger log = o->log;
 	struct progress prog;
-	pthread_t *threads = NULL;
-	unsigned started = 0, i;
 	double t0 = clock_mono_s();
 	int ret;
 
@@ -762,14 +755,13 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 
 	progress_start(&prog, "sync", stats, &log, o->progress);
 	if (!so->dry_run) {
-		ret = start_workers(&r, &threads, &started, eb);
+		ret = start_workers(&r, eb);
 		if (ret < 0)
 			goto out;
 	}
 	ret = merge(&r, eb);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	started = 0;
+	if (r.pool)
+		workpool_join(r.pool);
 	if (run_error_failed(&r.err)) {
 		ret = run_error_take(&r.err, eb);
 		goto out;
@@ -786,8 +778,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	ret = finish_dst(&r, eb);
 out:
 	progress_stop(&prog);
-	stop_workers(&r, threads, started);
-	free(threads);
+	stop_workers(&r);
 	release_run(&r);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)

@@ -20,6 +20,7 @@ struct remote_scan;
 struct remote_tree;
 struct scanner;
 struct shardq;
+struct workpool;
 struct tree_writer;
 
 #define SYNC_BUF_SIZE (1u << 20)     /* per worker, for read/write copies */
@@ -64,8 +65,9 @@ struct sync_run {
 	int srcfd, dstfd;          /* local roots, -1 for an object store */
 	struct remote_tree *rsrc;  /* object-store sides, or NULL */
 	struct remote_tree *rdst;
-	struct shardq *jobs;          /* struct job *, by directory */
-	unsigned next_worker;
+	struct workpool *pool;        /* the copiers (not in a dry run) */
+	struct shardq *jobs;          /* the pool's: struct job *, by
+				       * directory */
 	FILE *deletions;           /* spill: deleted entries' names */
 	uint64_t ndelete;
 	struct job **deferred;     /* copies blocked by a conflict */
