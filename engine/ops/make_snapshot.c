@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bqueue.h"
+#include "workpool.h"
 #include "engine.h"
 #include "filter.h"
 #include "hasher.h"
@@ -64,7 +64,8 @@ void snap_run_fail(struct snap_run *r, const struct errbuf *eb, int code)
 		snprintf(named.msg, sizeof(named.msg), "%s", strerror(-code));
 	run_error_set(&r->err, &named, code);
 	ordered_abort(r->win);
-	bqueue_abort(r->jobs);
+	if (r->pool)
+		workpool_abort(r->pool);
 }
 
 bool snap_run_failed(struct snap_run *r)
@@ -105,8 +106,6 @@ static int write_sink_fd(void *ctx, const void *buf, size_t len)
 /* make_snapshot_run's threads, as far as they started (those it joins). */
 struct snap_threads {
 	pthread_t scan;
-	pthread_t *hash;
-	unsigned started;             /* hash workers running */
 	bool scan_started;
 };
 
@@ -320,48 +319,52 @@ static int open_output(struct snap_run *r, int *out_fd,
 	return 0;
 }
 
-/* The window (entries in scan order, for the writer) and the workers'
- * queue, both bounded. */
+/* The window (entries in scan order, for the writer) and the hash
+ * workers' pool with its queue, both bounded; no thread yet. */
 static int new_queues(struct snap_run *r, struct errbuf *eb)
 {
+	struct workpool_def def = {
+		.workers = r->o->jobs ? r->o->jobs : 1,
+		/* one queue: the window keeps the order, any worker may
+		 * take any file (weighted batches share large ones out) */
+		.shards = 1,
+		.queue_cap = WINDOW,
+		.work = snap_hash_work,
+		.arg = r,
+	};
 	int ret;
 
 	ret = ordered_new(WINDOW, &r->win);
-	if (!ret)
-		ret = bqueue_new(WINDOW, &r->jobs);
 	if (ret < 0)
 		return errbuf_set(eb, ret, "out of memory");
+	/* an object-store tree: workers wait on requests, not on the CPU */
+	if (r->rtree && r->o->transfers > def.workers)
+		def.workers = r->o->transfers;
+	ret = workpool_new(&def, &r->pool, eb);
+	if (ret < 0)
+		return ret;
+	r->jobs = workpool_queue(r->pool);
+	r->hash_workers = def.workers;
 	return 0;
 }
 
 /* The scan thread and the hash workers. A failure to start them fails
- * the run (the writer then finds the window aborted): those started are
- * in *th, to join. */
+ * the run (the writer then finds the window aborted): the scan thread,
+ * if started, is in *th, to join. */
 static void start_threads(struct snap_run *r, struct snap_threads *th,
 			  struct errbuf *eb)
 {
-	unsigned jobs = r->o->jobs ? r->o->jobs : 1, i;
+	int ret;
 
-	/* an object-store tree: workers wait on requests, not on the CPU */
-	if (r->rtree && r->o->transfers > jobs)
-		jobs = r->o->transfers;
-	th->hash = calloc(jobs, sizeof(*th->hash));
-	r->hash_workers = jobs;
-	if (!th->hash ||
-	    pthread_create(&th->scan, NULL, snap_scan_main, r)) {
+	if (pthread_create(&th->scan, NULL, snap_scan_main, r)) {
 		snap_run_fail(r, eb, errbuf_set(eb, -EAGAIN,
 						"cannot start threads"));
 		return;
 	}
 	th->scan_started = true;
-	for (i = 0; i < jobs; i++) {
-		if (pthread_create(&th->hash[i], NULL, snap_hash_main, r))
-			break;
-		th->started++;
-	}
-	if (!th->started)
-		snap_run_fail(r, eb, errbuf_set(eb, -EAGAIN,
-						"cannot start threads"));
+	ret = workpool_start(r->pool, eb);
+	if (ret < 0)
+		snap_run_fail(r, eb, ret);
 }
 
 /* The writer, on this thread: entries in scan order, as workers complete
@@ -378,14 +381,12 @@ static void write_window(struct snap_run *r, const struct snap_out *out)
 	}
 }
 
-static void join_threads(const struct snap_threads *th)
+static void join_threads(struct snap_run *r, const struct snap_threads *th)
 {
-	unsigned i;
-
 	if (th->scan_started)
 		pthread_join(th->scan, NULL);
-	for (i = 0; i < th->started; i++)
-		pthread_join(th->hash[i], NULL);
+	if (r->pool)
+		workpool_join(r->pool);
 }
 
 /* The run's first error into eb; a damaged previous snapshot (-ESTALE)
@@ -476,7 +477,7 @@ static void release_run(struct snap_run *r,
 	scanner_free(r->scanner);
 	remote_scan_free(r->rscan);
 	remote_tree_free(r->rtree);
-	bqueue_free(r->jobs);
+	workpool_free(r->pool);
 	ordered_free(r->win);
 	entry_release(&r->prev_e);
 	hasher_free(r->xattr_h);
@@ -512,7 +513,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	struct snapstore_tx *tx = NULL;
 	struct lock *lk = NULL, *own_lk = NULL;
 	struct progress prog;
-	struct snap_threads th = { .hash = NULL };
+	struct snap_threads th = { .scan_started = false };
 	double t0 = clock_mono_s();
 	int out_fd = mo->to_fd ? mo->out_fd : -1;
 	int ret;
@@ -554,7 +555,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	progress_start(&prog, "make-snapshot", stats, &log, o->progress);
 	start_threads(&r, &th, eb);
 	write_window(&r, &out);
-	join_threads(&th);
+	join_threads(&r, &th);
 	progress_stop(&prog);
 
 	if (snap_run_failed(&r)) {
@@ -568,7 +569,6 @@ out:
 		snapstore_abort(tx);
 	if (out.w)
 		out.ops->free(out.w);
-	free(th.hash);
 	release_run(&r, st, own_lk);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)

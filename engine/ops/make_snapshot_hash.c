@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bqueue.h"
+#include "shardq.h"
 #include "compiler.h"
 #include "engine.h"
 #include "hash_worker.h"
@@ -108,6 +108,7 @@ static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
 struct lane_feed {
 	struct snap_run *r;
 	struct hash_worker *w;
+	size_t shard;               /* the worker's, in r->jobs */
 	struct entry *own[HASH_BATCH_MAX];
 	size_t nown, pos;
 	bool failed;                /* run_fail called: take no more */
@@ -288,7 +289,6 @@ static struct entry *feed_next(void *ctx)
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	void *batch[HASH_BATCH_MAX];
 	struct entry *e;
-	bool ended;
 	int n, i;
 
 	if (f->failed)
@@ -303,9 +303,9 @@ static struct entry *feed_next(void *ctx)
 	 * hashed one after the other by the first worker to run). */
 	if (f->pos == f->nown &&
 	    atomic_load(&f->r->workers_busy) >= f->r->hash_workers) {
-		n = bqueue_try_pop_batch_weighted(f->r->jobs, batch,
-						  HASH_BATCH_MAX, job_weight,
-						  HASH_ARENA_SIZE, &ended);
+		n = shardq_try_pop_batch_weighted(f->r->jobs, f->shard,
+						  batch, HASH_BATCH_MAX,
+						  job_weight, HASH_ARENA_SIZE);
 		for (i = 0; i < n; i++)
 			slots[i] = batch[i];
 		if (n > 0)
@@ -353,9 +353,9 @@ static void run_lanes(struct lane_feed *f, const struct hash_lane_source *src,
  * lanes while they have files. Returns when the queue ends or the run
  * failed. */
 static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
-			    struct errbuf *eb)
+			    size_t shard, struct errbuf *eb)
 {
-	struct lane_feed f = { .r = r, .w = w, .eb = eb };
+	struct lane_feed f = { .r = r, .w = w, .shard = shard, .eb = eb };
 	struct hash_lane_source src = { feed_next, feed_done, &f };
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	void *batch[HASH_BATCH_MAX];
@@ -364,8 +364,8 @@ static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 	int n, i;
 
 	while (!f.failed &&
-	       (n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
-					      job_weight,
+	       (n = shardq_pop_batch_weighted(r->jobs, shard, batch,
+					      HASH_BATCH_MAX, job_weight,
 					      HASH_ARENA_SIZE)) > 0) {
 		/* busy from here until the next blocking pop, small
 		 * files or lanes */
@@ -379,7 +379,7 @@ static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 	}
 }
 
-void *snap_hash_main(void *arg)
+void snap_hash_work(void *arg, size_t shard)
 {
 	struct snap_run *r = arg;
 	struct errbuf eb = ERRBUF_INIT;
@@ -394,23 +394,24 @@ void *snap_hash_main(void *arg)
 			      IO_BACKEND_AUTO, r->o->md5, &w, &eb);
 	if (ret < 0) {
 		snap_run_fail(r, &eb, ret);
-		return NULL;
+		return;
 	}
 	hash_worker_skip_changing(w, r->mo->skip_changing);
 	ret = hash_worker_verify_heap(w, r->verify, &eb);
 	if (ret < 0) {
 		snap_run_fail(r, &eb, ret);
 		hash_worker_free(w);
-		return NULL;
+		return;
 	}
 	if (!r->rtree && hash_worker_has_lanes(w) &&
 	    hash_lane_window(r->o->jobs, 2) > 1) {
-		hash_lanes_main(r, w, &eb);
+		hash_lanes_main(r, w, shard, &eb);
 		hash_worker_free(w);
-		return NULL;
+		return;
 	}
-	while ((n = bqueue_pop_batch_weighted(r->jobs, batch, HASH_BATCH_MAX,
-					       job_weight, HASH_ARENA_SIZE)) > 0) {
+	while ((n = shardq_pop_batch_weighted(r->jobs, shard, batch,
+					      HASH_BATCH_MAX, job_weight,
+					      HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
 			slots[i] = batch[i];
 		if (r->o->interrupted && *r->o->interrupted)
@@ -437,5 +438,4 @@ void *snap_hash_main(void *arg)
 			break;
 	}
 	hash_worker_free(w);
-	return NULL;
 }

@@ -29,7 +29,6 @@
 
 #define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
 
-struct bqueue;
 struct filter;
 struct hasher;
 struct heap;
@@ -40,8 +39,10 @@ struct owner_cache;
 struct remote_scan;
 struct remote_tree;
 struct scanner;
+struct shardq;
 struct snapshot_reader;
 struct snapstore;
+struct workpool;
 
 /* ordered_slot.needs_work: what a worker does with the file */
 enum {
@@ -75,8 +76,10 @@ struct snap_run {
 	struct heap_verify *verify;   /* --verify-heap, else NULL */
 	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
 	struct ordered *win;
-	struct bqueue *jobs;          /* struct ordered_slot * */
-	unsigned hash_workers;        /* threads started on jobs */
+	struct workpool *pool;        /* the hash workers */
+	struct shardq *jobs;          /* the pool's (one shared queue):
+				       * struct ordered_slot * */
+	unsigned hash_workers;        /* the pool's workers */
 	/* hash workers holding a batch (lanes: between two blocking pops) */
 	atomic_uint workers_busy;
 	struct snap_lane_pool lanes;
@@ -141,8 +144,9 @@ void snap_write_entry(struct snap_run *r, const struct snap_out *out,
 		      struct entry *e);
 void snap_root_meta(const struct snap_run *r, struct snapshot_header *h);
 
-/* A hash worker thread (arg: the run). */
-void *snap_hash_main(void *arg);
+/* A hash worker (the pool's work, arg: the run): hashes the slots it
+ * takes from r->jobs until the queue ends or the run fails. */
+void snap_hash_work(void *arg, size_t shard);
 
 /* The lane pool of a run with this many hash workers (runners: one per
  * CPU this process may use, at most workers). */

@@ -11,7 +11,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "bqueue.h"
+#include "shardq.h"
+#include "workpool.h"
 #include "hasher.h"
 #include "heap.h"
 #include "heap_verify.h"
@@ -396,7 +397,7 @@ void *snap_scan_main(void *arg)
 		}
 		slot->needs_work = confirm ? SLOT_CONFIRM : hash ? SLOT_HASH :
 				   SLOT_MTIME;
-		if (bqueue_push(r->jobs, slot) < 0) {
+		if (shardq_push(r->jobs, 0, slot) < 0) {
 			/* aborted: hand the slot back so it is released */
 			ordered_complete(r->win, slot);
 			ret = -ECANCELED;
@@ -417,7 +418,7 @@ void *snap_scan_main(void *arg)
 			snap_run_fail(r, &eb, ret);
 	} else {
 		ordered_close(r->win);
-		bqueue_close(r->jobs);
+		workpool_close(r->pool);
 	}
 	return NULL;
 }

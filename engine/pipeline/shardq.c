@@ -56,12 +56,41 @@ int shardq_push(struct shardq *s, uint64_t key, void *item)
 	return bqueue_push(s->q[key % s->n], item);
 }
 
-int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
+/* How a worker takes a batch: up to max items, or with a weight, up to
+ * the budget (bqueue_pop_batch_weighted). */
+struct take {
+	void **out;
+	size_t max;
+	uint64_t (*weight)(const void *item);  /* NULL: count only */
+	uint64_t budget;
+};
+
+static int take_now(struct bqueue *q, const struct take *t, bool *ended)
+{
+	if (t->weight)
+		return bqueue_try_pop_batch_weighted(q, t->out, t->max,
+						     t->weight, t->budget,
+						     ended);
+	return bqueue_try_pop_batch(q, t->out, t->max, ended);
+}
+
+static int take_wait(struct bqueue *q, const struct take *t)
+{
+	if (t->weight)
+		return bqueue_pop_batch_weighted(q, t->out, t->max, t->weight,
+						 t->budget);
+	return bqueue_pop_batch(q, t->out, t->max);
+}
+
+static int pop_batch(struct shardq *s, size_t i, const struct take *t)
 {
 	size_t own = i % s->n, j;
 	bool ended;
 	int n;
 
+	/* one queue for everyone: nothing to steal, wait on it */
+	if (s->n == 1)
+		return take_wait(s->q[0], t);
 	for (;;) {
 		size_t wait_on = s->n;  /* first queue still open */
 
@@ -71,7 +100,7 @@ int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
 		for (j = 0; j < s->n; j++) {
 			size_t k = (own + j) % s->n;
 
-			n = bqueue_try_pop_batch(s->q[k], out, max, &ended);
+			n = take_now(s->q[k], t, &ended);
 			if (n != 0)
 				return n;
 			if (!ended && wait_on == s->n)
@@ -81,20 +110,48 @@ int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
 			return 0;  /* every queue closed and drained */
 		/* nothing anywhere yet: wait on the own queue (or, once it
 		 * ended, on one still open), then look everywhere again */
-		n = bqueue_pop_batch(s->q[wait_on], out, max);
+		n = take_wait(s->q[wait_on], t);
 		if (n != 0)
 			return n;
 	}
 }
 
+int shardq_pop_batch(struct shardq *s, size_t i, void **out, size_t max)
+{
+	const struct take t = { out, max, NULL, 0 };
+
+	return pop_batch(s, i, &t);
+}
+
+int shardq_pop_batch_weighted(struct shardq *s, size_t i, void **out,
+			      size_t max, uint64_t (*weight)(const void *item),
+			      uint64_t budget)
+{
+	const struct take t = { out, max, weight, budget };
+
+	return pop_batch(s, i, &t);
+}
+
 int shardq_try_pop_batch(struct shardq *s, size_t i, void **out,
 			 size_t max)
 {
+	const struct take t = { out, max, NULL, 0 };
 	bool ended;
 
 	/* the own queue only: another's items are its worker's, who may
 	 * not have reached its pop yet (at the start of a run) */
-	return bqueue_try_pop_batch(s->q[i % s->n], out, max, &ended);
+	return take_now(s->q[i % s->n], &t, &ended);
+}
+
+int shardq_try_pop_batch_weighted(struct shardq *s, size_t i, void **out,
+				  size_t max,
+				  uint64_t (*weight)(const void *item),
+				  uint64_t budget)
+{
+	const struct take t = { out, max, weight, budget };
+	bool ended;
+
+	return take_now(s->q[i % s->n], &t, &ended);
 }
 
 void shardq_close(struct shardq *s)

@@ -30,6 +30,17 @@ int shardq_pop_batch(struct shardq *q, size_t i, void **out, size_t max);
  * spares: the count, 0 when none right now, or -ECANCELED. */
 int shardq_try_pop_batch(struct shardq *q, size_t i, void **out,
 			 size_t max);
+/* The same two, with the weights of bqueue_pop_batch_weighted: a batch
+ * stops before the item that would take its summed weight past budget
+ * (the first item is always taken). With one queue (n 1) the pop is
+ * bqueue_pop_batch_weighted on it: nothing to steal. */
+int shardq_pop_batch_weighted(struct shardq *q, size_t i, void **out,
+			      size_t max, uint64_t (*weight)(const void *item),
+			      uint64_t budget);
+int shardq_try_pop_batch_weighted(struct shardq *q, size_t i, void **out,
+				  size_t max,
+				  uint64_t (*weight)(const void *item),
+				  uint64_t budget);
 void shardq_close(struct shardq *q);
 void shardq_abort(struct shardq *q);
 /* After abort: take what is left, 1 with an item, 0 when empty. */

@@ -1,7 +1,8 @@
 /* test_ordered: the reorder window (engine/pipeline/ordered.h) with real
  * worker threads completing slots out of order, its backpressure bound,
  * abort and close; bqueue_pop_batch (engine/base/bqueue.h); and how
- * shardq keys spread files over workers. */
+ * shardq keys spread files over workers and how its (weighted) batches
+ * are taken. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -885,6 +886,52 @@ static void test_shardq_steal(void)
 	shardq_free(q);
 }
 
+static uint64_t item_weight(const void *item)
+{
+	return *(const int *)item;
+}
+
+/* Weighted batches stop before the item that would pass the budget (the
+ * first is always taken), on a worker's own shard, when it steals from
+ * another, without blocking, and on a single shared queue. */
+static void test_shardq_weighted(void)
+{
+	static int w[5] = { 3, 3, 5, 1, 1 };
+	void *out[8];
+	struct shardq *q;
+	int i;
+
+	CHECK_EQ(shardq_new(2, 8, &q), 0);
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(shardq_push(q, 0, &w[i]), 0);
+	/* worker 1 steals from queue 0: 3 + 3 fit a budget of 6, 5 not */
+	CHECK_EQ(shardq_pop_batch_weighted(q, 1, out, 8, item_weight, 6), 2);
+	CHECK(out[0] == &w[0] && out[1] == &w[1]);
+	/* its own queue only, without blocking: nothing there */
+	CHECK_EQ(shardq_try_pop_batch_weighted(q, 1, out, 8, item_weight,
+					       6), 0);
+	/* over the budget alone: still taken, alone */
+	CHECK_EQ(shardq_try_pop_batch_weighted(q, 0, out, 8, item_weight,
+					       4), 1);
+	CHECK(out[0] == &w[2]);
+	shardq_close(q);
+	CHECK_EQ(shardq_pop_batch_weighted(q, 0, out, 8, item_weight, 6), 2);
+	CHECK_EQ(shardq_pop_batch_weighted(q, 0, out, 8, item_weight, 6), 0);
+	shardq_free(q);
+
+	/* one queue for every worker: any index takes from it */
+	CHECK_EQ(shardq_new(1, 8, &q), 0);
+	for (i = 0; i < 5; i++)
+		CHECK_EQ(shardq_push(q, (uint64_t)i, &w[i]), 0);
+	CHECK_EQ(shardq_pop_batch_weighted(q, 3, out, 8, item_weight, 7), 2);
+	CHECK_EQ(shardq_pop_batch_weighted(q, 0, out, 8, item_weight, 7), 3);
+	CHECK(out[0] == &w[2] && out[2] == &w[4]);
+	shardq_abort(q);
+	CHECK_ERR(shardq_pop_batch_weighted(q, 0, out, 8, item_weight, 7),
+		  ECANCELED);
+	shardq_free(q);
+}
+
 int main(void)
 {
 	RUN_TEST(test_new_invalid);
@@ -905,5 +952,6 @@ int main(void)
 	RUN_TEST(test_pop_batch_mpmc);
 	RUN_TEST(test_shardq_push_file);
 	RUN_TEST(test_shardq_steal);
+	RUN_TEST(test_shardq_weighted);
 	return test_finish();
 }
