@@ -323,8 +323,9 @@ static int open_output(struct snap_run *r, int *out_fd,
  * workers' pool with its queue, both bounded; no thread yet. */
 static int new_queues(struct snap_run *r, struct errbuf *eb)
 {
-	struct workpool_def def = {
-		.workers = r->o->jobs ? r->o->jobs : 1,
+	const struct workpool_def def = {
+		/* an object-store tree: the workers wait on requests */
+		.workers = engine_workers(r->o, r->rtree != NULL),
 		/* one queue: the window keeps the order, any worker may
 		 * take any file (weighted batches share large ones out) */
 		.shards = 1,
@@ -337,9 +338,6 @@ static int new_queues(struct snap_run *r, struct errbuf *eb)
 	ret = ordered_new(WINDOW, &r->win);
 	if (ret < 0)
 		return errbuf_set(eb, ret, "out of memory");
-	/* an object-store tree: workers wait on requests, not on the CPU */
-	if (r->rtree && r->o->transfers > def.workers)
-		def.workers = r->o->transfers;
 	ret = workpool_new(&def, &r->pool, eb);
 	if (ret < 0)
 		return ret;

@@ -555,7 +555,7 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 {
 	struct objid *ids = NULL;
 	pthread_t *th = NULL;
-	unsigned jobs = r->o->jobs ? r->o->jobs : 1, started = 0, i;
+	unsigned jobs = engine_workers(r->o, false), started = 0, i;
 	uint64_t salt = 0;
 	size_t n = 0, k;
 	int ret;

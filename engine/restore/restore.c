@@ -367,14 +367,13 @@ static void free_entry_item(void *item)
 	entry_free(item);
 }
 
-/* Pass 2's pool: its queue (r->queue) and up to jobs writers; 0 when at
+/* Pass 2's pool: its queue (r->queue) and r->writers writers; 0 when at
  * least one runs (the pool is r's either way: stop_writers frees it). */
-static int start_writers(struct restore_run *r, unsigned jobs,
-			 struct errbuf *eb)
+static int start_writers(struct restore_run *r, struct errbuf *eb)
 {
 	const struct workpool_def def = {
-		.workers = jobs,
-		.shards = jobs,  /* a directory's files on one writer */
+		.workers = r->writers,
+		.shards = 0,  /* one per writer: a directory's files on one */
 		.queue_cap = QUEUE_CAP,
 		.work = restore_writer_work,
 		.arg = r,
@@ -564,6 +563,7 @@ static void init_run(struct restore_run *r, const struct engine_opts *o,
 	r->log = log;
 	r->stats = stats;
 	r->rootfd = -1;
+	r->writers = engine_workers(o, false);
 	run_error_init(&r->err);
 	pthread_mutex_init(&r->failed_lock, NULL);
 }
@@ -577,7 +577,6 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	struct logger log = o->log;
 	struct progress prog;
 	struct lock *lk = NULL;
-	unsigned jobs = o->jobs ? o->jobs : 1;
 	char *target = NULL, *before = NULL, *after = NULL;
 	int scratch = -1;
 	int64_t start_ns = clock_now_ns();
@@ -617,7 +616,7 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 
 	/* pass 2: writes on a pool of workers */
 	if (!ro->dry_run) {
-		ret = start_writers(&r, jobs, eb);
+		ret = start_writers(&r, eb);
 		if (ret < 0)
 			goto out;
 	}

@@ -316,7 +316,7 @@ static int lane_worker_init(struct restore_run *r, struct lane_worker *lw,
 	ret = engine_md5_resolve(r->o->md5, &impl, eb);
 	if (ret < 0)
 		return ret;
-	lw->window = lane_copy_window(r->o->jobs);
+	lw->window = lane_copy_window(r->writers);
 	if (lw->window > LANE_COPY_WINDOW_MAX)
 		lw->window = LANE_COPY_WINDOW_MAX;
 	if (impl == MD5_IMPL_OPENSSL || lw->window < 2)

@@ -43,6 +43,7 @@ struct restore_run {
 	struct snapstore *ss;       /* SNAP_ROOT: target, "before" */
 	int rootfd;
 	struct workpool *pool;      /* pass 2's writers (not in a dry run) */
+	unsigned writers;           /* how many (engine_workers) */
 	struct shardq *queue;       /* the pool's: struct entry * to write,
 				     * by dir */
 	struct run_error err;       /* the first error of the run */

@@ -36,6 +36,15 @@ unsigned engine_usable_cpus(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+unsigned engine_workers(const struct engine_opts *o, bool wait_on_network)
+{
+	unsigned n = o->jobs ? o->jobs : 1;
+
+	if (wait_on_network && o->transfers > n)
+		n = o->transfers;
+	return n;
+}
+
 void engine_objstore_config(const struct engine_opts *o,
 			    struct objstore_config *cfg)
 {

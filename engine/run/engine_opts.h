@@ -101,6 +101,13 @@ void engine_opts_defaults(struct engine_opts *o);
  * worker per CPU hashes the large files side by side. */
 unsigned engine_usable_cpus(void);
 
+/* The workers of an operation's pool (hash, write or copy): o->jobs, at
+ * least 1; when they wait on an object store rather than on the CPU or
+ * the disk (wait_on_network: each blocks on one request at a time), at
+ * least o->transfers, so that the run keeps that many requests in
+ * flight. The one place this policy is written. */
+unsigned engine_workers(const struct engine_opts *o, bool wait_on_network);
+
 struct objstore_config;
 /* The object-store settings of o (NULL: defaults): transfers, retries,
  * timeouts, create_bucket, the run's network stage. */

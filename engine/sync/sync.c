@@ -603,8 +603,10 @@ static void free_job_item(void *item)
  * least one runs (the pool is r's either way: stop_workers frees it). */
 static int start_workers(struct sync_run *r, struct errbuf *eb)
 {
-	struct workpool_def def = {
-		.workers = r->o->jobs ? r->o->jobs : 1,
+	const struct workpool_def def = {
+		/* a side in an object store: the copiers wait on requests */
+		.workers = engine_workers(r->o, r->rsrc || r->rdst),
+		.shards = 0,  /* one per copier: a directory's files on one */
 		.queue_cap = QUEUE_CAP,
 		.work = copy_work,
 		.arg = r,
@@ -612,11 +614,6 @@ static int start_workers(struct sync_run *r, struct errbuf *eb)
 	};
 	int ret;
 
-	/* a worker waits for each request to an object store: as many
-	 * workers as transfers keep the network stage busy */
-	if ((r->rsrc || r->rdst) && r->o->transfers > def.workers)
-		def.workers = r->o->transfers;
-	def.shards = def.workers;  /* a directory's files on one copier */
 	ret = workpool_new(&def, &r->pool, eb);
 	if (ret < 0)
 		return ret;

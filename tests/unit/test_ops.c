@@ -204,12 +204,32 @@ static void test_jobs_follow_affinity(void)
 	CHECK(sched_setaffinity(0, sizeof(all), &all) == 0);
 }
 
+/* One policy for every pool: jobs, at least 1; transfers when higher and
+ * the workers wait on an object store. */
+static void test_workers_policy(void)
+{
+	struct engine_opts o;
+
+	engine_opts_defaults(&o);
+	o.jobs = 4;
+	o.transfers = 16;
+	CHECK_EQ(engine_workers(&o, false), 4);
+	CHECK_EQ(engine_workers(&o, true), 16);
+	o.transfers = 2;
+	CHECK_EQ(engine_workers(&o, true), 4);
+	o.jobs = 0;
+	CHECK_EQ(engine_workers(&o, false), 1);
+	o.transfers = 0;
+	CHECK_EQ(engine_workers(&o, true), 1);
+}
+
 int main(void)
 {
 	enum io_mode modes[] = { IO_MODE_SYNC, IO_MODE_AUTO };
+	size_t i;
 
 	test_jobs_follow_affinity();
-	size_t i;
+	test_workers_policy();
 
 	for (i = 0; i < 2; i++) {
 		char cmd[1024];
