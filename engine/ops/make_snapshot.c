@@ -343,6 +343,8 @@ static int new_queues(struct snap_run *r, struct errbuf *eb)
 		return ret;
 	r->jobs = workpool_queue(r->pool);
 	r->hash_workers = def.workers;
+	log_debug(r->log, "make-snapshot: %u hash worker%s", def.workers,
+		  def.workers == 1 ? "" : "s");
 	return 0;
 }
 

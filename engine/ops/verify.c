@@ -555,7 +555,9 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 {
 	struct objid *ids = NULL;
 	pthread_t *th = NULL;
-	unsigned jobs = engine_workers(r->o, false), started = 0, i;
+	/* a heap in an object store: each reader waits on a download */
+	unsigned jobs = engine_workers(r->o, objstore_is_url(r->o->heap_root)),
+		 started = 0, i;
 	uint64_t salt = 0;
 	size_t n = 0, k;
 	int ret;

@@ -386,6 +386,8 @@ static int start_writers(struct restore_run *r, struct errbuf *eb)
 	if (ret < 0)
 		return ret;
 	r->queue = workpool_queue(r->pool);
+	log_debug(r->log, "restore: %u writer%s", r->writers,
+		  r->writers == 1 ? "" : "s");
 	/* with MD5 lanes (lane_copy.c), large files hash faster the more
 	 * of them share a worker's lanes: one worker per CPU takes them.
 	 * Not from a heap in a store: there the workers wait on downloads,
@@ -563,7 +565,12 @@ static void init_run(struct restore_run *r, const struct engine_opts *o,
 	r->log = log;
 	r->stats = stats;
 	r->rootfd = -1;
-	r->writers = engine_workers(o, false);
+	/* a heap or tree in an object store: every writer waits on a
+	 * download or an upload at a time (3,000 files of 0-16 KiB from
+	 * s3rver behind 20 ms of latency: 20 s with 4 writers, 7.4 s with
+	 * 16) */
+	r->writers = engine_workers(o, objstore_is_url(o->heap_root) ||
+				    objstore_is_url(o->file_root));
 	run_error_init(&r->err);
 	pthread_mutex_init(&r->failed_lock, NULL);
 }

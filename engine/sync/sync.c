@@ -618,6 +618,8 @@ static int start_workers(struct sync_run *r, struct errbuf *eb)
 	if (ret < 0)
 		return ret;
 	r->jobs = workpool_queue(r->pool);
+	log_debug(r->log, "sync: %u copier%s", def.workers,
+		  def.workers == 1 ? "" : "s");
 	return workpool_start(r->pool, eb);
 }
 

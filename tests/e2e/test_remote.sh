@@ -115,6 +115,16 @@ store_checks() { # label url
 	assert_rc "$label: restore into an empty dir" 0
 	check "$label: the restored tree is identical" \
 		same_tree "$T/$label.src" "$FR"
+	# from a heap in a store the writers wait on downloads: as many of
+	# them as transfers, not jobs
+	FR=$T/$label.back2
+	remote --loglevel DEBUG --jobs 2 --transfers 5 restore-snapshot \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "$label: restore with --transfers 5" 0
+	assert_err_has "$label: restore runs 5 writers, not 2" \
+		"restore: 5 writers"
+	check "$label: ... and restores the same tree" \
+		same_tree "$T/$label.src" "$FR"
 
 	FR=$T/$label.src
 	remote make-snapshot

@@ -32,16 +32,23 @@ options() {
 	for n in 1 16; do
 		d=$T/$IO.jobs$n
 		mkdir -p "$d"
+		# --transfers does not count where no store is involved
 		run "$SNAPSHOOTER" --no-progress --io "$IO" --jobs "$n" \
+			--transfers 32 --loglevel DEBUG \
 			--file-root "$src" --heap-root "$HR.$n" --snap-root "$SR.$n" \
 			make-snapshot
 		assert_rc "make-snapshot --jobs $n" 0
+		assert_err_has "make-snapshot --jobs $n runs $n hash workers" \
+			"make-snapshot: $n hash worker"
 		p=$(head -n 1 "$OUT")
 		run "$SNAPSHOOTER" --no-progress --io "$IO" --jobs "$n" \
+			--transfers 32 --loglevel DEBUG \
 			--file-root "$d" --heap-root "$HR.$n" --snap-root "$SR.$n" \
 			restore-snapshot --path "$p" --no-save-snapshot-before \
 			--no-save-snapshot-after
 		assert_rc "restore-snapshot --jobs $n" 0
+		assert_err_has "restore-snapshot --jobs $n runs $n writers" \
+			"restore: $n writer"
 		assert_trees_equal "$src" "$d" "round trip with --jobs $n"
 	done
 

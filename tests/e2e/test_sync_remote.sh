@@ -32,8 +32,13 @@ round_trip() { # label url
 	sync_ "$src" "$url"
 	assert_rc "$label: local -> store" 0
 	assert_eq "$label: files uploaded" 6 "$(json_get "$SUMMARY" files_copied)"
-	sync_ "$src" "$url"
+	# a side in a store: the copiers wait on requests, as many as
+	# transfers
+	run "$SNAPSHOOTER" --no-progress --loglevel DEBUG --jobs 2 \
+		--transfers 6 --json-file "$SUMMARY" sync "$src" "$url"
 	assert_rc "$label: second run" 0
+	assert_err_has "$label: 6 copiers (--transfers), not 2" \
+		"sync: 6 copiers"
 	assert_eq "$label: no-change run uploads nothing" 0 \
 		"$(json_get "$SUMMARY" files_copied)"
 	# objects uploaded less than 2 s ago are racy (Last-Modified has whole
