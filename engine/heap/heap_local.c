@@ -22,6 +22,7 @@
 #include "flusher.h"
 #include "heap_gz.h"
 #include "relpath.h"
+#include "fdio.h"
 #include "banned.h"
 
 struct local {
@@ -287,22 +288,12 @@ static int tx_write_stored(void *txp, const void *buf, size_t len,
 			   struct errbuf *eb)
 {
 	struct local_tx *tx = txp;
-	const char *p = buf;
+	int ret = fdio_write_full(tx->fd, buf, len);
 
-	while (len) {
-		ssize_t n = write(tx->fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errbuf_set(eb, -errno, "cannot write '%s/%s': %s",
-					  tx->heap->root, tx->tmp_name,
-					  strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
-		tx->written += (uint64_t)n;
-	}
+	if (ret < 0)
+		return errbuf_set(eb, ret, "cannot write '%s/%s': %s",
+				  tx->heap->root, tx->tmp_name, strerror(-ret));
+	tx->written += (uint64_t)len;
 	if (tx->written - tx->flushed >= WRITEBACK_STEP) {
 		/* asynchronous: queues the range for writeback and returns;
 		 * durability still comes from the syncfs in local_sync */

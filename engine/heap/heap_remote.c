@@ -43,6 +43,7 @@
 #include "idset.h"
 #include "objstore.h"
 #include "tmpfile.h"
+#include "fdio.h"
 #include "banned.h"
 
 struct remote_tx {
@@ -253,24 +254,15 @@ static int spool_write(void *txp, const void *buf, size_t len,
 		       struct errbuf *eb)
 {
 	struct remote_tx *tx = txp;
-	const char *p = buf;
+	int ret;
 
 	if (tx->md && !EVP_DigestUpdate(tx->md, buf, len))
 		return errbuf_set(eb, -EIO, "md5 failed");
-	while (len) {
-		ssize_t n = write(tx->fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return errbuf_set(eb, -errno, "cannot write a heap spool "
-					  "file in '%s': %s", tx->r->tmpdir,
-					  strerror(errno));
-		}
-		p += n;
-		len -= (size_t)n;
-		tx->len += (uint64_t)n;
-	}
+	ret = fdio_write_full(tx->fd, buf, len);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "cannot write a heap spool file in "
+				  "'%s': %s", tx->r->tmpdir, strerror(-ret));
+	tx->len += (uint64_t)len;
 	return 0;
 }
 

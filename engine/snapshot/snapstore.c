@@ -13,6 +13,7 @@
 
 #include "objstore.h"
 #include "snapstore_impl.h"
+#include "fdio.h"
 #include "banned.h"
 
 static const char *root_of(const struct snapstore *ss)
@@ -239,25 +240,18 @@ fail:
 int snapstore_tx_write(void *txp, const void *buf, size_t len)
 {
 	struct snapstore_tx *tx = txp;
-	const char *p = buf;
+	int ret;
 
 	if (!tx || (!buf && len))
 		return -EINVAL;
 	if (tx->err)
 		return tx->err;
-	while (len) {
-		ssize_t n = write(tx->fd, p, len);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			tx->err = -errno;
-			return tx->err;
-		}
-		p += n;
-		len -= (size_t)n;
-		tx->len += (uint64_t)n;
+	ret = fdio_write_full(tx->fd, buf, len);
+	if (ret < 0) {
+		tx->err = ret;
+		return ret;
 	}
+	tx->len += (uint64_t)len;
 	return 0;
 }
 

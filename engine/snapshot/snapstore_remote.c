@@ -20,6 +20,7 @@
 #include "snapshot_reader.h"
 #include "snapstore_impl.h"
 #include "tmpfile.h"
+#include "fdio.h"
 #include "banned.h"
 
 #define SNAPSTORE_CACHE_MAX 4
@@ -227,11 +228,9 @@ static ssize_t rfd_read(void *ctx, void *buf, size_t len)
 
 	if (r->fd < 0)
 		return 0;
-	do {
-		n = read(r->fd, buf, len);
-	} while (n < 0 && errno == EINTR);
+	n = fdio_read(r->fd, buf, len);
 	if (n < 0)
-		return -errno;
+		return n;
 	if (n == 0) {
 		/* the end: give the temp file's space back now */
 		close(r->fd);
