@@ -354,7 +354,8 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 					errbuf_quote_name(shown, sizeof(shown),
 							  e->name, e->name_len);
 					ret = errbuf_set(eb, ret, "cannot copy "
-							 "'%s': %s", shown,
+							 "'%s/%s': %s",
+							 r->so->src, shown,
 							 strerror(-ret));
 				} else {
 					ret = tree_writer_publish(tw, &meta,
@@ -376,8 +377,8 @@ static int copy_remote(struct sync_run *r, struct tree_writer *tw,
 		return 0;
 	}
 	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	return errbuf_set(eb, -EAGAIN, "cannot copy '%s': it kept changing "
-			  "while being copied", shown);
+	return errbuf_set(eb, -EAGAIN, "cannot copy '%s/%s': it kept changing "
+			  "while being copied", r->so->src, shown);
 }
 
 /* --checksum against an object store: MD5 of the local side's file

@@ -312,5 +312,28 @@ filters() {
 	assert_err_has "... naming the file" "no-such-file"
 }
 
+# A file that changes whenever it is copied is never published torn: each
+# copy is checked against the file's stat before it, three times, then
+# the run fails naming it. --bwlimit stretches each copy to ~1 s; the
+# appender changes the file every 10 ms (no timing is asserted: a copy
+# that spans one append is enough).
+changing_test() {
+	local src=$T/$IO.csrc dst=$T/$IO.cdst apid
+	rm -rf "$src" "$dst"
+	mkdir -p "$src" "$dst"
+	head -c 2097152 /dev/urandom >"$src/grow"
+	( while :; do printf x >>"$src/grow"; sleep 0.01; done ) &
+	apid=$!
+	do_sync "$src" "$dst" --bwlimit 2M
+	kill "$apid"
+	wait "$apid" 2>/dev/null
+	assert_rc "a file that keeps changing fails the sync" 1
+	assert_err_has "... saying so" "kept changing while being copied"
+	assert_err_has "... naming the file under SRC" "$src/grow"
+	assert_eq "... and nothing is published in DST" "" \
+		"$(cd "$dst" && find . -mindepth 1)"
+}
+
 for_each_io sync_test
+for_each_io changing_test
 finish

@@ -116,5 +116,21 @@ if start_server s3rver; then
 		AWS_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
 		AWS_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET
 	round_trip s3rver "s3://$B/pre"
+
+	# a local file that changes during each upload is uploaded again,
+	# three times, then the run fails naming it (the appender changes
+	# it every 10 ms; an upload of 64 MiB spans many appends)
+	mkdir -p "$T/grow.src"
+	head -c 67108000 /dev/urandom >"$T/grow.src/grow"
+	( while :; do printf x >>"$T/grow.src/grow"; sleep 0.01; done ) &
+	apid=$!
+	sync_ "$T/grow.src" "s3://$B/grow"
+	kill "$apid"
+	wait "$apid" 2>/dev/null
+	assert_rc "s3rver: a file that keeps changing fails the sync" 1
+	assert_err_has "s3rver: ... saying so" \
+		"kept changing while being copied"
+	assert_err_has "s3rver: ... naming the file under SRC" \
+		"$T/grow.src/grow"
 fi
 finish
