@@ -168,66 +168,6 @@ static int copy_sparse(struct sync_run *r, int in, int out, uint64_t size,
 	return 0;
 }
 
-int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
-		   const struct entry *e, char *buf, struct errbuf *eb)
-{
-	char shown[512], tmp[64];
-	int attempt, ret = 0;
-
-	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
-		struct stat before, after;
-		struct entry meta;
-		uint64_t copied = 0;
-		int in, out, dirfd;
-
-		ret = open_src(r, e, &in, &before, eb);
-		if (ret < 0)
-			return ret;
-		ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out, eb);
-		if (ret < 0) {
-			close(in);
-			return ret;
-		}
-		ret = e->sparse ?
-		      copy_sparse(r, in, out, (uint64_t)before.st_size, buf,
-				  &copied) :
-		      copy_bytes(r, in, out, (uint64_t)before.st_size, buf,
-				 &copied);
-		if (!ret && fstat(in, &after))
-			ret = -errno;
-		close(in);
-		if (ret < 0) {
-			tree_writer_discard_temp(dirfd, tmp, out);
-			errbuf_quote_name(shown, sizeof(shown), e->name,
-					  e->name_len);
-			return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
-					  r->so->src, shown, strerror(-ret));
-		}
-		if (fdio_stat_changed(&before, &after) ||
-		    copied != (uint64_t)after.st_size) {
-			/* changed while copied: never publish a torn file */
-			tree_writer_discard_temp(dirfd, tmp, out);
-			continue;
-		}
-		meta = *e;
-		meta.mode = after.st_mode & 07777;
-		meta.mtime_ns = clock_ts_ns(&after.st_mtim);
-		meta.has_owner = true;
-		meta.uid = after.st_uid;
-		meta.gid = after.st_gid;
-		ret = tree_writer_publish_ts(tw, &meta, &after.st_mtim, dirfd,
-					     tmp, out, eb);
-		if (ret < 0)
-			return ret;
-		stat_add(&r->stats->bytes_read, copied);
-		stat_add(&r->stats->bytes_written, copied);
-		return 0;
-	}
-	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	return errbuf_set(eb, -EAGAIN, "cannot copy '%s/%s': it kept changing "
-			  "while being copied", r->so->src, shown);
-}
-
 /* --checksum with equal sizes: compare the bytes of both sides. */
 static int contents_differ(struct sync_run *r, const struct entry *e,
 			   char *buf, struct errbuf *eb)
@@ -291,85 +231,143 @@ static bool is_racy(int64_t mtime_ns)
 	return (int64_t)now.tv_sec - mtime_ns / 1000000000LL < 2;
 }
 
-/* Copy with an object store on either side: the source as a local fd
- * (the local file, or the object downloaded into a temp file), then the
- * destination written from it (temp + rename locally, one PUT or a
- * multipart upload remotely, with Content-MD5 so the store checks the
- * bytes). A local source that changes meanwhile is copied again. */
-static int copy_remote(struct sync_run *r, struct tree_writer *tw,
-		       const struct entry *e, char *buf, struct errbuf *eb)
+/* One attempt's source, as a local fd: the SRC file itself, or the SRC
+ * object downloaded into a temp file. */
+struct copy_src {
+	int fd;
+	struct stat before;   /* fstat at open */
+	struct entry meta;    /* what DST records */
+	/* a local file: it may change while copied, so it is looked at
+	 * again after (a downloaded object is this run's own temp) */
+	bool local;
+};
+
+static int open_copy_src(struct sync_run *r, const struct entry *e,
+			 struct copy_src *s, struct errbuf *eb)
 {
+	bool meta_mtime;
+	int ret;
+
+	s->meta = *e;
+	s->local = !r->rsrc;
+	if (s->local) {
+		ret = open_src(r, e, &s->fd, &s->before, eb);
+		if (ret < 0)
+			return ret;
+		s->meta.mtime_ns = clock_ts_ns(&s->before.st_mtim);
+		s->meta.mode = s->before.st_mode & 07777;
+		return 0;
+	}
+	/* the object's "mtime" metadata (rclone's and ours) is the file's
+	 * mtime; else Last-Modified */
+	ret = remote_tree_read(r->rsrc, e, &s->fd, &s->meta.mtime_ns, eb);
+	if (ret < 0)
+		return ret;
+	meta_mtime = ret == 1;
+	s->meta.upload_mtime = !meta_mtime;
+	if (fstat(s->fd, &s->before)) {
+		ret = -errno;
+		close(s->fd);
+		return errbuf_set(eb, ret, "fstat: %s", strerror(-ret));
+	}
+	if (!r->rdst && !meta_mtime && is_racy(s->meta.mtime_ns))
+		/* the object may be replaced within the same second of
+		 * Last-Modified: keep the copy visibly older so the next
+		 * run fetches it again (git's racy rule) */
+		s->meta.mtime_ns -= 1000000000LL;
+	return 0;
+}
+
+/* Did the local source change since it was opened (*after: its stat
+ * now)? 1 yes, 0 no, -errno. */
+static int src_changed(const struct copy_src *s, struct stat *after)
+{
+	if (fstat(s->fd, after))
+		return -errno;
+	return fdio_stat_changed(&s->before, after);
+}
+
+/* s into a local DST: a temp, published only if a local source did not
+ * change meanwhile (never a torn file). 0, 1 the source changed (the
+ * temp discarded), -errno with eb set. */
+static int write_local(struct sync_run *r, struct tree_writer *tw,
+		       const struct entry *e, struct copy_src *s, char *buf,
+		       uint64_t *copied, struct errbuf *eb)
+{
+	uint64_t size = (uint64_t)s->before.st_size;
+	struct stat after;
 	char shown[512], tmp[64];
-	int attempt, ret = 0;
+	int out, dirfd, ret;
+
+	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out, eb);
+	if (ret < 0)
+		return ret;
+	ret = s->local && e->sparse ?
+	      copy_sparse(r, s->fd, out, size, buf, copied) :
+	      copy_bytes(r, s->fd, out, size, buf, copied);
+	if (!ret && s->local)
+		ret = src_changed(s, &after);
+	if (ret < 0) {
+		tree_writer_discard_temp(dirfd, tmp, out);
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
+				  r->so->src, shown, strerror(-ret));
+	}
+	if (!s->local)
+		return tree_writer_publish(tw, &s->meta, dirfd, tmp, out, eb);
+	if (ret == 1 || *copied != (uint64_t)after.st_size) {
+		tree_writer_discard_temp(dirfd, tmp, out);
+		return 1;
+	}
+	/* what DST records is the file as copied: the stat after */
+	s->meta.mode = after.st_mode & 07777;
+	s->meta.mtime_ns = clock_ts_ns(&after.st_mtim);
+	s->meta.has_owner = true;
+	s->meta.uid = after.st_uid;
+	s->meta.gid = after.st_gid;
+	return tree_writer_publish_ts(tw, &s->meta, &after.st_mtim, dirfd,
+				      tmp, out, eb);
+}
+
+/* s into DST in a store: one PUT or a multipart upload, with
+ * Content-MD5 so the store checks the bytes. A local source that
+ * changed meanwhile is reported (1) once the upload is over: the object
+ * is replaced by the next attempt. */
+static int write_store(struct sync_run *r, const struct entry *e,
+		       struct copy_src *s, uint64_t *copied,
+		       struct errbuf *eb)
+{
+	uint64_t size = (uint64_t)s->before.st_size;
+	struct stat after;
+	int ret;
+
+	ret = remote_tree_write(r->rdst, &s->meta, s->fd, size,
+				r->rsrc && e->has_md5 ? &e->md5 : NULL, eb);
+	if (ret < 0)
+		return ret;
+	*copied = size;
+	/* a failed fstat: the upload stands, as uploaded */
+	return s->local && src_changed(s, &after) == 1 ? 1 : 0;
+}
+
+int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
+		   const struct entry *e, char *buf, struct errbuf *eb)
+{
+	char shown[512];
+	int attempt, ret;
 
 	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
-		struct stat before, after;
-		struct entry meta = *e;
-		bool meta_mtime = false;
-		uint64_t size, copied = 0;
-		int in, out, dirfd;
+		struct copy_src s;
+		uint64_t copied = 0;
 
-		if (r->rsrc) {
-			/* the object's "mtime" metadata (rclone's and
-			 * ours) is the file's mtime; else Last-Modified */
-			ret = remote_tree_read(r->rsrc, e, &in, &meta.mtime_ns,
-					       eb);
-			if (ret < 0)
-				return ret;
-			meta_mtime = ret == 1;
-			meta.upload_mtime = !meta_mtime;
-			if (fstat(in, &before)) {
-				ret = -errno;
-				close(in);
-				return errbuf_set(eb, ret, "fstat: %s",
-						  strerror(-ret));
-			}
-		} else {
-			ret = open_src(r, e, &in, &before, eb);
-			if (ret < 0)
-				return ret;
-			meta.mtime_ns = clock_ts_ns(&before.st_mtim);
-			meta.mode = before.st_mode & 07777;
-		}
-		size = (uint64_t)before.st_size;
-		if (r->rsrc && !r->rdst && !meta_mtime &&
-		    is_racy(meta.mtime_ns))
-			/* the object may be replaced within the same second
-			 * of Last-Modified: keep the copy visibly older so
-			 * the next run fetches it again (git's racy rule) */
-			meta.mtime_ns -= 1000000000LL;
-		if (r->rdst) {
-			ret = remote_tree_write(r->rdst, &meta, in, size,
-						r->rsrc && e->has_md5 ? &e->md5 :
-						NULL, eb);
-			copied = size;
-		} else {
-			ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out,
-						      eb);
-			if (!ret) {
-				ret = copy_bytes(r, in, out, size, buf, &copied);
-				if (ret < 0) {
-					tree_writer_discard_temp(dirfd, tmp,
-								 out);
-					errbuf_quote_name(shown, sizeof(shown),
-							  e->name, e->name_len);
-					ret = errbuf_set(eb, ret, "cannot copy "
-							 "'%s/%s': %s",
-							 r->so->src, shown,
-							 strerror(-ret));
-				} else {
-					ret = tree_writer_publish(tw, &meta,
-								  dirfd, tmp,
-								  out, eb);
-				}
-			}
-		}
-		if (!ret && !r->rsrc && fstat(in, &after) == 0 &&
-		    fdio_stat_changed(&before, &after)) {
-			close(in);
+		ret = open_copy_src(r, e, &s, eb);
+		if (ret < 0)
+			return ret;
+		ret = r->rdst ? write_store(r, e, &s, &copied, eb) :
+				write_local(r, tw, e, &s, buf, &copied, eb);
+		close(s.fd);
+		if (ret == 1)
 			continue;  /* changed while copied: again */
-		}
-		close(in);
 		if (ret < 0)
 			return ret;
 		stat_add(&r->stats->bytes_read, copied);
@@ -484,7 +482,7 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 			if (ret <= 0)
 				return ret;
 		}
-		ret = copy_remote(r, tw, &j->e, buf, eb);
+		ret = sync_copy_file(r, tw, &j->e, buf, eb);
 		if (!ret)
 			stat_add(&r->stats->files_copied, 1);
 		if (!ret && r->rdst && store_drops_meta(&j->e))

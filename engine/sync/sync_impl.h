@@ -108,9 +108,12 @@ int sync_defer(struct sync_run *r, struct job *j);
  * apply_deletions for the deferred jobs. */
 int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		char *buf, struct errbuf *eb);
-/* Copies the local SRC file e into DST (temp + publish), again if it
- * changes while copied. buf: SYNC_BUF_SIZE bytes. 0 or -errno with eb
- * set. */
+/* Copies SRC's file e to DST, either side local or in a store, in one
+ * loop: the source opened as a local fd (a store's object downloaded
+ * into a temp), DST written from it (a local temp published, or an
+ * upload), again if a local source changed meanwhile (three times, then
+ * -EAGAIN "kept changing"). buf: SYNC_BUF_SIZE bytes. 0 or -errno with
+ * eb set. */
 int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		   const struct entry *e, char *buf, struct errbuf *eb);
 /* Does the mtime of source object s (HEAD) differ from other_ns? 1 yes
