@@ -556,10 +556,7 @@ int lock_acquire(const struct engine_opts *o, enum lock_kind kind,
 	l->kind = kind;
 	l->expiry_s = o->lock_expiry_s ? o->lock_expiry_s :
 		      LOCK_EXPIRY_DEFAULT_S;
-	l->refresh_s = o->lock_refresh_s ? o->lock_refresh_s :
-		       LOCK_REFRESH_DEFAULT_S;
-	if (l->refresh_s >= l->expiry_s)
-		l->refresh_s = l->expiry_s > 2 ? l->expiry_s / 3 : 1;
+	l->refresh_s = lock_refresh_period(l->expiry_s, o->lock_refresh_s);
 	snprintf(l->what, sizeof(l->what), "%s", what);
 	if (gethostname(l->host, sizeof(l->host) - 1))
 		snprintf(l->host, sizeof(l->host), "?");
@@ -613,6 +610,24 @@ fail:
 	return rc;
 }
 
+unsigned lock_refresh_period(unsigned expiry_s, unsigned refresh_s)
+{
+	unsigned most = expiry_s / 3 ? expiry_s / 3 : 1;
+
+	if (!refresh_s)
+		refresh_s = LOCK_REFRESH_DEFAULT_S;
+	return refresh_s > most ? most : refresh_s;
+}
+
+bool lock_refresh_too_old(double since_s, unsigned expiry_s)
+{
+	/* The refresh was "one period before the expiry" before: with a
+	 * period of half the expiry or more (SNAPSHOOTER_LOCK_EXPIRY=2,
+	 * _REFRESH=1) any lateness of the refresh thread failed the run
+	 * ("not refreshed for 1 s (expiry 2 s)") */
+	return since_s > (double)expiry_s * 2.0 / 3.0;
+}
+
 int lock_check(struct lock *l, struct errbuf *eb)
 {
 	struct errbuf local = ERRBUF_INIT;
@@ -628,10 +643,10 @@ int lock_check(struct lock *l, struct errbuf *eb)
 	lost = l->lost;
 	pthread_mutex_unlock(&l->mu);
 	/* another run treats us as stale after expiry_s without a refresh:
-	 * stop one refresh period before that */
-	if (!lost && since + l->refresh_s > l->expiry_s)
+	 * stop while a third of it is left for publishing */
+	if (!lost && lock_refresh_too_old(since, l->expiry_s))
 		return errbuf_set(eb, -ESTALE, "lost the lock on '%s': not "
-				  "refreshed for %.0f s (expiry %u s); nothing "
+				  "refreshed for %.1f s (expiry %u s); nothing "
 				  "was published", l->root, since, l->expiry_s);
 	rc = lost ? -ENOENT : l->ops->get(l, l->name, body, sizeof(body),
 					    &local);

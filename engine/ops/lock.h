@@ -38,10 +38,20 @@ int lock_acquire(const struct engine_opts *o, enum lock_kind kind,
 
 /* Is the lock still ours? Call right before publishing anything that
  * depends on it (a snapshot): fails with -ESTALE ("lost the lock on
- * SNAP_ROOT: ...") when the last successful refresh is older than
- * expiry - refresh (another run may already have taken it as stale) or
- * when our lock object is gone. 0 or -errno. */
+ * SNAP_ROOT: ...") when the last successful refresh is too old
+ * (lock_refresh_too_old: another run may take it as stale before the
+ * publishing is over) or when our lock object is gone. 0 or -errno. */
 int lock_check(struct lock *l, struct errbuf *eb);
+
+/* The expiry is cut in thirds: refreshes come at most a third of it
+ * apart, a refresh may be late by up to a third, and the last third is
+ * the margin for publishing after lock_check. So:
+ * - lock_refresh_period: the refresh period used for refresh_s (0: the
+ *   default) and expiry_s: at most expiry_s / 3, at least 1 s;
+ * - lock_refresh_too_old: a holder whose last refresh is since_s old
+ *   publishes nothing once since_s is past two thirds of expiry_s. */
+unsigned lock_refresh_period(unsigned expiry_s, unsigned refresh_s);
+bool lock_refresh_too_old(double since_s, unsigned expiry_s);
 
 /* Stop refreshing and remove the lock object. NULL-safe. */
 void lock_release(struct lock *l);

@@ -164,6 +164,29 @@ static void test_stale_and_lost(void)
 	CHECK_EQ(lock_acquire(NULL, LOCK_SHARED, "x", &a, &eb), -EINVAL);
 }
 
+/* The expiry cut in thirds: refreshes at most a third apart (at least
+ * 1 s), a holder stops publishing past two thirds. A refresh of 1 s with
+ * an expiry of 2 s (test_crash's settings) tolerated no lateness at all
+ * before: 1.2 s since the last refresh failed the run. */
+static void test_refresh_thirds(void)
+{
+	CHECK_EQ(lock_refresh_period(1800, 0), 300);
+	CHECK_EQ(lock_refresh_period(1800, 600), 600);
+	CHECK_EQ(lock_refresh_period(1800, 900), 600);
+	CHECK_EQ(lock_refresh_period(60, 20), 20);
+	CHECK_EQ(lock_refresh_period(60, 59), 20);
+	CHECK_EQ(lock_refresh_period(3, 1), 1);
+	CHECK_EQ(lock_refresh_period(2, 1), 1);
+	CHECK_EQ(lock_refresh_period(1, 5), 1);
+	CHECK(!lock_refresh_too_old(1.2, 2));
+	CHECK(lock_refresh_too_old(1.4, 2));
+	CHECK(!lock_refresh_too_old(1.9, 3));
+	CHECK(lock_refresh_too_old(2.1, 3));
+	CHECK(!lock_refresh_too_old(300.5, 1800));
+	CHECK(!lock_refresh_too_old(1199.0, 1800));
+	CHECK(lock_refresh_too_old(1201.0, 1800));
+}
+
 int main(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -178,6 +201,7 @@ int main(void)
 	strncat(root, "/snap", sizeof(root) - strlen(root) - 1);
 	RUN_TEST(test_shared_exclusive);
 	RUN_TEST(test_stale_and_lost);
+	RUN_TEST(test_refresh_thirds);
 	rc = test_finish();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%.*s'", (int)(strlen(root) - 5),
 		 root);
