@@ -84,6 +84,10 @@ struct restore_opts {
 	bool numeric_ids;
 	/* restore link groups as separate files */
 	bool no_hard_links;
+	/* NULL, or where the path of the snapshot restored goes (--path,
+	 * or the one TIMESTAMP or "latest" found), malloc'd, as soon as it
+	 * is known (also when the run then fails); else left NULL */
+	char **restored;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,

@@ -1,6 +1,7 @@
 /* restore-snapshot: make FILE_ROOT identical to a snapshot (explicit
  * --path, the latest at or before a TIMESTAMP, or the latest of all). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "cli.h"
 #include "timeparse.h"
@@ -13,9 +14,9 @@
 	"snapshot does not have. Without --path or TIMESTAMP "               \
 	"the latest snapshot\nis restored. With --json, a "                  \
 	"summary object goes to stderr (or --json-file);\n"                  \
-	"see 'make-snapshot --help' for its fields. Needs "                  \
-	"--file-root, --heap-root\nand --snap-root (or "                     \
-	"FILE_ROOT, HEAP_ROOT, SNAP_ROOT).\n\n"                              \
+	"see 'make-snapshot --help' for its fields (\"snapshot\": the one "   \
+	"restored).\nNeeds --file-root, --heap-root and --snap-root (or "     \
+	"FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n\n"                             \
 	"The snapshot is checked whole before anything is "                  \
 	"written (names that\nescape the root, duplicate "                   \
 	"names, corrupt bytes, missing heap objects are\n"                   \
@@ -168,6 +169,7 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
+	char *restored = NULL;
 	int npos = 0, rc;
 
 	rc = parse_args(ctx, &a, argc, argv, &npos);
@@ -181,8 +183,13 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc >= 0)
 		goto out;
 	ctx->eo.no_xattrs = a.no_xattrs;
+	/* the summary names the snapshot restored, also when it was found
+	 * by TIMESTAMP or as the latest */
+	a.ro.restored = &restored;
 	rc = engine_restore(&ctx->eo, &a.ro, &st, &eb);
-	rc = cli_report_run(ctx, rc, &st, a.ro.path, &eb);
+	rc = cli_report_run(ctx, rc, &st, restored ? restored : a.ro.path,
+			    &eb);
+	free(restored);
 out:
 	cli_filters_release(&a.filters);
 	return rc;

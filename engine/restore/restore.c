@@ -593,9 +593,15 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	init_run(&r, o, ro, &log, stats);
 	memset(&prog, 0, sizeof(prog));
 
+	if (ro->restored)
+		*ro->restored = NULL;
 	ret = open_run(&r, &lk, &target, eb);
 	if (ret < 0)
 		goto out;
+	if (ro->restored && !(*ro->restored = strdup(target))) {
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+		goto out;
+	}
 	ret = check_target(&r, target, eb);
 	if (ret < 0)
 		goto out;

@@ -206,11 +206,14 @@ roundtrip() {
 	assert_trees_equal "$src" "$r2" "restored tree 2 equals the changed source"
 	assert_md5_equal "$src" "$r2" "every restored file's md5 matches (2)"
 
-	# restore over an existing tree: r1 (snapshot 1) -> snapshot 2
+	# restore over an existing tree: r1 (snapshot 1) -> snapshot 2, the
+	# latest (no --path: the summary still names it)
 	FR=$r1
-	snap restore-snapshot --path "$snap2" --no-save-snapshot-before \
+	snap restore-snapshot --no-save-snapshot-before \
 		--no-save-snapshot-after
 	assert_rc "restore snapshot 2 over the tree of snapshot 1" 0
+	assert_eq "the summary names the latest snapshot, restored" \
+		"$snap2" "$(json_get_str "$SUMMARY" snapshot)"
 	assert_trees_equal "$src" "$r1" "tree 1 brought to snapshot 2"
 	check "the removed file is gone" test ! -e "$r1/subdir1/file_1.txt"
 
