@@ -37,9 +37,9 @@ int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 
 	rc = cli_parse(ctx, specs, "convert-snapshots [OPTIONS]",
 		       "Convert the Python snapshooter's snapshots in "
-		       "SNAP_ROOT (.jsonl.gz) to this tool's\nformat: each "
+		       "SNAP_ROOT (.jsonl.gz) to this\ntool's format: each "
 		       "one without a .msgpack of the same timestamp gets "
-		       "one, written\natomically; the .jsonl.gz files stay "
+		       "one,\nwritten atomically; the .jsonl.gz files stay "
 		       "where they are. list-snapshots and\n'latest' then "
 		       "show only the .msgpack of each timestamp, so a "
 		       "second run\nconverts nothing. Prints \"converted SRC "

@@ -22,8 +22,8 @@
 	"to the same heap (it takes no lock).\nPrints the report on stdout; " \
 	"with --json one object: {\"snapshots\",\n\"referenced\", "         \
 	"\"objects\", \"bytes\", \"deleted\", \"deleted_bytes\", "           \
-	"\"young\", \"temps_deleted\",\n\"temps_bytes\", \"missing\", "      \
-	"\"dry_run\"}. Needs --heap-root and --snap-root."
+	"\"young\",\n\"temps_deleted\", \"temps_bytes\", \"missing\", "      \
+	"\"dry_run\"}.\nNeeds --heap-root and --snap-root."
 
 int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 {

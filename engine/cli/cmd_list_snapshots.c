@@ -82,7 +82,7 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       "compare-snapshots --path1/--path2 take).\nWith "
 		       "--json, one object per line instead: {\"path\": ..., "
 		       "\"time\":\n\"YYYY-MM-DDTHH:MM:SS.ffffffZ\", \"time_ns\": "
-		       "...}. Needs --snap-root (or SNAP_ROOT).\n\n"
+		       "...}.\nNeeds --snap-root (or SNAP_ROOT).\n\n"
 		       "--offset and --limit select like the Python tool, "
 		       "which takes the Python\nslice [offset:offset+limit] "
 		       "of the ordered list: --limit 0 prints nothing,\n"

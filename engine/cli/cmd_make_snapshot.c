@@ -31,20 +31,22 @@
 	"--no-save-snapshot (as the Python tool). A missing "                \
 	"HEAP_ROOT or SNAP_ROOT\ndirectory is created; a "                   \
 	"missing FILE_ROOT is an error (the Python tool\n"                   \
-	"created it and saved an empty snapshot). "                          \
-	"With --json, a summary object goes to stderr (or\n"                 \
-	"--json-file): {\"command\", \"files_scanned\", "                    \
-	"\"files_hashed\", \"md5_reused\",\n"                                \
+	"created it and saved an empty snapshot).\n"                         \
+	"With --json, a summary object goes to stderr (or "                  \
+	"--json-file):\n"                                                    \
+	"{\"command\", \"files_scanned\", \"files_hashed\", "                \
+	"\"md5_reused\",\n"                                                  \
 	"\"heap_objects_written\", \"heap_objects_present\", "               \
-	"\"heap_objects_verified\",\n\"heap_objects_repaired\", "            \
-	"\"bytes_read\", \"bytes_written\", \"files_copied\",\n"             \
+	"\"heap_objects_verified\",\n"                                       \
+	"\"heap_objects_repaired\", \"bytes_read\", \"bytes_written\", "     \
+	"\"files_copied\",\n"                                                \
 	"\"files_updated\", \"files_deleted\", \"dirs_created\", "           \
-	"\"files_skipped\",\n\"xattrs_unsupported\", "                       \
-	"\"xattrs_skipped\", \"owners_skipped\", "                           \
-	"\"links_created\", \"meta_not_kept\" (restore\nand sync), "         \
-	"\"errors\", "                                                       \
-	"\"seconds\", \"exit_code\", \"snapshot\", \"error\" (on "           \
-	"failure)}.\n"                                                       \
+	"\"files_skipped\",\n"                                               \
+	"\"xattrs_unsupported\", \"xattrs_skipped\", "                       \
+	"\"owners_skipped\", \"links_created\",\n"                           \
+	"\"meta_not_kept\" (restore and sync), \"errors\", \"seconds\", "    \
+	"\"exit_code\",\n"                                                   \
+	"\"snapshot\", \"error\" (on failure)}.\n"                           \
 	"Needs --file-root, --heap-root and --snap-root (or "                \
 	"FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n"                               \
 	"Exit status: 0 saved, 1 failed (no snapshot), 4 saved "             \

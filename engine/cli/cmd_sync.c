@@ -14,8 +14,8 @@
 	"unchanged, unless --checksum), fix metadata,\nthen "                \
 	"delete what SRC lacks (only after every copy "                      \
 	"succeeded). No heap and\nno snapshot are involved; "                \
-	"the global roots are not needed. Excluded files are "               \
-	"neither copied\nnor deleted.\n\nSRC or DST may be "                 \
+	"the global roots are not needed. Excluded\nfiles are "              \
+	"neither copied nor deleted.\n\nSRC or DST may be "                  \
 	"an object store (s3://, az://): a file's mtime is\n"                \
 	"kept as the object's \"mtime\" metadata, as rclone "                \
 	"keeps it (S3: seconds\nwith a fraction; Azure: RFC "                \

@@ -35,6 +35,8 @@ for o in --file-root --heap-root --snap-root --jobs --io --json \
 	fi
 done
 
+assert_eq "--help: no line over 80 columns" "" "$(awk 'length > 80' "$OUT")"
+
 run "$SNAPSHOOTER" -h
 assert_rc "snapshooter -h" 0
 usage_text "snapshooter -h"
@@ -48,6 +50,10 @@ for c in $COMMANDS; do
 	else
 		fail "$c --help does not name the command"
 	fi
+	# a terminal of 80 columns shows it as written (hand-wrapped
+	# paragraphs drifted past it: the JSON field lists, gc, sync)
+	assert_eq "$c --help: no line over 80 columns" "" \
+		"$(awk 'length > 80' "$OUT")"
 	run "$SNAPSHOOTER" "$c" -h
 	assert_rc "snapshooter $c -h" 0
 	# help needs no roots and touches nothing
