@@ -120,7 +120,8 @@ static void init_run(struct snap_run *r, const struct engine_opts *o,
 	r->stats = stats;
 	r->racy_limit_ns = INT64_MIN;
 	run_error_init(&r->err);
-	snap_lane_pool_init(&r->lanes, o->jobs ? o->jobs : 1);
+	/* lanes only on a local tree: the workers of engine_workers(o, false) */
+	snap_lane_pool_init(&r->lanes, engine_workers(o, false));
 }
 
 /* A shared lock before the heap is looked at: a gc that deleted an

@@ -360,7 +360,7 @@ static void hash_lanes_main(struct snap_run *r, struct hash_worker *w,
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	void *batch[HASH_BATCH_MAX];
 	/* 2 descriptors per file: the file, its heap temp */
-	unsigned window = hash_lane_window(r->o->jobs, 2);
+	unsigned window = hash_lane_window(r->hash_workers, 2);
 	int n, i;
 
 	while (!f.failed &&
@@ -404,7 +404,7 @@ void snap_hash_work(void *arg, size_t shard)
 		return;
 	}
 	if (!r->rtree && hash_worker_has_lanes(w) &&
-	    hash_lane_window(r->o->jobs, 2) > 1) {
+	    hash_lane_window(r->hash_workers, 2) > 1) {
 		hash_lanes_main(r, w, shard, &eb);
 		hash_worker_free(w);
 		return;
