@@ -17,7 +17,10 @@ packages=(build-essential cmake pkg-config liburing-dev libmsgpack-dev
 	# pulls python3-azure, ~540 MB installed)
 	python3-boto3 python3-azure-storage
 	# test_rclone_interop.sh: the object metadata rclone reads and writes
-	rclone)
+	rclone
+	# test_remote.sh, test_sync_remote.sh: raw requests to s3rver (tamper
+	# with an object, look for one); not in a minimal Debian image
+	curl)
 
 missing=()
 for p in "${packages[@]}"; do
