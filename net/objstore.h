@@ -83,6 +83,16 @@ struct objstore_put_opts {
 	const uint8_t *md5;        /* MD5 of the body if known, else read */
 	bool has_mtime;
 	int64_t mtime_ns;          /* stored as metadata "mtime" (objmeta.h) */
+	/* NULL, or asked once every part of a multipart upload is sent,
+	 * before the upload is completed (the moment the object appears):
+	 * non-zero when the source may have changed while it was read, so
+	 * that the parts may hold different versions of it. Then the upload
+	 * is aborted (what the key held before stays) and objstore_put
+	 * fails with -ESTALE "changed while being uploaded". A single PUT
+	 * has no such moment: its Content-MD5, taken before it is sent,
+	 * makes the store refuse bytes that changed meanwhile. */
+	int (*changed)(void *arg);
+	void *changed_arg;
 };
 
 /* One listed object; strings valid during the callback only. */

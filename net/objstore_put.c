@@ -125,6 +125,11 @@ static int put_parts(struct objstore *os, const char *fk, const char *key,
 		goto out;
 	err = objstore_window_run(nparts, os->cfg.transfers ?
 				  os->cfg.transfers : 1, &wops, &c, eb);
+	/* the parts may have been read at different times: a source that
+	 * changed meanwhile must not become a torn object */
+	if (!err && po->changed && po->changed(po->changed_arg))
+		err = errbuf_set(eb, -ESTALE, "cannot put '%s/%s': the source "
+				 "changed while being uploaded", os->url, key);
 	if (!err)
 		err = pops->complete(os, c.upload, fk, key, nparts, po, md5,
 				     eb);

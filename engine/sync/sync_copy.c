@@ -240,6 +240,8 @@ struct copy_src {
 	/* a local file: it may change while copied, so it is looked at
 	 * again after (a downloaded object is this run's own temp) */
 	bool local;
+	/* write_store: a multipart upload aborted because it changed */
+	bool aborted;
 };
 
 static int open_copy_src(struct sync_run *r, const struct entry *e,
@@ -329,20 +331,41 @@ static int write_local(struct sync_run *r, struct tree_writer *tw,
 				      tmp, out, eb);
 }
 
+/* Before a multipart upload of a local source completes: has the file
+ * changed since it was opened? (Its parts were read at different
+ * times: completing would publish a torn object.) */
+static int store_src_changed(void *arg)
+{
+	struct copy_src *s = arg;
+	struct stat after;
+
+	s->aborted = src_changed(s, &after) != 0;
+	return s->aborted;
+}
+
 /* s into DST in a store: one PUT or a multipart upload, with
  * Content-MD5 so the store checks the bytes. A local source that
- * changed meanwhile is reported (1) once the upload is over: the object
- * is replaced by the next attempt. */
+ * changed meanwhile is reported (1): a multipart upload is aborted
+ * before it completes (the object stays as it was), a single PUT is
+ * over by then and is replaced by the next attempt. */
 static int write_store(struct sync_run *r, const struct entry *e,
 		       struct copy_src *s, uint64_t *copied,
 		       struct errbuf *eb)
 {
 	uint64_t size = (uint64_t)s->before.st_size;
+	const struct objid *md5 = r->rsrc && e->has_md5 ? &e->md5 : NULL;
 	struct stat after;
 	int ret;
 
-	ret = remote_tree_write(r->rdst, &s->meta, s->fd, size,
-				r->rsrc && e->has_md5 ? &e->md5 : NULL, eb);
+	s->aborted = false;
+	ret = s->local ?
+	      remote_tree_write_checked(r->rdst, &s->meta, s->fd, size, md5,
+					store_src_changed, s, eb) :
+	      remote_tree_write(r->rdst, &s->meta, s->fd, size, md5, eb);
+	if (ret < 0 && s->aborted) {
+		errbuf_clear(eb);
+		return 1;
+	}
 	if (ret < 0)
 		return ret;
 	*copied = size;

@@ -319,6 +319,14 @@ int remote_tree_write(struct remote_tree *t, const struct entry *e, int fd,
 		      uint64_t size, const struct objid *md5,
 		      struct errbuf *eb)
 {
+	return remote_tree_write_checked(t, e, fd, size, md5, NULL, NULL, eb);
+}
+
+int remote_tree_write_checked(struct remote_tree *t, const struct entry *e,
+			      int fd, uint64_t size, const struct objid *md5,
+			      int (*changed)(void *arg), void *arg,
+			      struct errbuf *eb)
+{
 	struct objstore_put_opts po;
 	struct body_src src;
 
@@ -331,6 +339,8 @@ int remote_tree_write(struct remote_tree *t, const struct entry *e, int fd,
 	po.md5 = md5 ? md5->b : NULL;
 	po.has_mtime = true;
 	po.mtime_ns = e->mtime_ns;
+	po.changed = changed;
+	po.changed_arg = arg;
 	return objstore_put(t->os, e->name, &src, &po, NULL, eb);
 }
 

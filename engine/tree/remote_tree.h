@@ -84,6 +84,14 @@ int remote_tree_head(struct remote_tree *t, const struct entry *e,
 int remote_tree_write(struct remote_tree *t, const struct entry *e, int fd,
 		      uint64_t size, const struct objid *md5,
 		      struct errbuf *eb);
+/* The same from a file that may change while it is read (a local
+ * source): changed(arg) is asked before a multipart upload completes
+ * (objstore_put_opts.changed): non-zero aborts it, and the call fails
+ * with -ESTALE, the object as it was before. */
+int remote_tree_write_checked(struct remote_tree *t, const struct entry *e,
+			      int fd, uint64_t size, const struct objid *md5,
+			      int (*changed)(void *arg), void *arg,
+			      struct errbuf *eb);
 
 /* Delete object e->name (a missing one is not an error). */
 int remote_tree_remove(struct remote_tree *t, const struct entry *e,

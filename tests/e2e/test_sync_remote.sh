@@ -119,18 +119,28 @@ if start_server s3rver; then
 
 	# a local file that changes during each upload is uploaded again,
 	# three times, then the run fails naming it (the appender changes
-	# it every 10 ms; an upload of 64 MiB spans many appends)
-	mkdir -p "$T/grow.src"
-	head -c 67108000 /dev/urandom >"$T/grow.src/grow"
-	( while :; do printf x >>"$T/grow.src/grow"; sleep 0.01; done ) &
-	apid=$!
-	sync_ "$T/grow.src" "s3://$B/grow"
-	kill "$apid"
-	wait "$apid" 2>/dev/null
-	assert_rc "s3rver: a file that keeps changing fails the sync" 1
-	assert_err_has "s3rver: ... saying so" \
-		"kept changing while being copied"
-	assert_err_has "s3rver: ... naming the file under SRC" \
-		"$T/grow.src/grow"
+	# it every 10 ms; an upload of 64 MiB spans many appends). Just
+	# under the multipart threshold: one PUT each time. Past it (70 MB,
+	# 5 parts read at different times): each upload is aborted before
+	# it completes, so no torn object ever appears.
+	for size in 67108000 70000000; do
+		rm -rf "$T/grow.src"
+		mkdir -p "$T/grow.src"
+		head -c "$size" /dev/urandom >"$T/grow.src/grow"
+		( while :; do printf x >>"$T/grow.src/grow"; sleep 0.01
+		  done ) &
+		apid=$!
+		sync_ "$T/grow.src" "s3://$B/grow$size"
+		kill "$apid"
+		wait "$apid" 2>/dev/null
+		assert_rc "s3rver $size: a file that keeps changing fails" 1
+		assert_err_has "s3rver $size: ... saying so" \
+			"kept changing while being copied"
+		assert_err_has "s3rver $size: ... naming the file under SRC" \
+			"$T/grow.src/grow"
+	done
+	check "s3rver: no torn multipart object was completed" \
+		test "$(curl -s -o /dev/null -w '%{http_code}' -I \
+			"$SNAP_S3RVER_ENDPOINT/$B/grow70000000/grow")" = 404
 fi
 finish

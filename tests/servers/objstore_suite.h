@@ -452,6 +452,15 @@ static void suite_ranged_get(struct objstore *os, const char *key,
 	CHECK_EQ(ranged_get(os, key, 8 << 20, size, md5, &info), 1);
 }
 
+static int changed_asked;
+
+/* objstore_put_opts.changed of a source that always changed */
+static int always_changed(void *arg)
+{
+	(*(int *)arg)++;
+	return 1;
+}
+
 /* ~20 MiB through parts of 5 MiB (threshold 8 MiB): 5 parts/blocks */
 static void suite_multipart(const struct suite_caps *c)
 {
@@ -511,6 +520,29 @@ static void suite_multipart(const struct suite_caps *c)
 	CHECK(sink.mem && !memcmp(sink.mem, data + (5 << 20) - 10, 20));
 	body_sink_release(&sink);
 	suite_ranged_get(os, "big/object", size, md5);
+
+	/* a source that changed while its parts were read: every part is
+	 * sent, then the upload is aborted instead of completed, and the
+	 * object keeps what it held (sync's copy of a local file) */
+	memset(&po, 0, sizeof(po));
+	po.changed = always_changed;
+	po.changed_arg = &changed_asked;
+	changed_asked = 0;
+	data[0] ^= 0xff;
+	src = mem_src(data, size);
+	errbuf_clear(&eb);
+	err = objstore_put(os, "big/object", &src, &po, &info, &eb);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+	data[0] ^= 0xff;
+	CHECK_EQ(err, -ESTALE);
+	CHECK_EQ(changed_asked, 1);
+	CHECK(strstr(eb.msg, "changed while being uploaded") != NULL);
+	sink = mem_sink(size);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_get(os, "big/object", 0, 0, &sink, NULL, &eb), 0);
+	digest_md5(sink.mem, sink.mem_len, got);
+	CHECK(sink.mem_len == size && !memcmp(got, md5, 16));
+	body_sink_release(&sink);
 	CHECK_EQ(objstore_del(os, "big/object", &eb), 0);
 
 	/* a source that fails in the second part: the upload is abandoned
