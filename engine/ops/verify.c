@@ -578,6 +578,8 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 		return 0;
 	if (jobs > r->ntodo)
 		jobs = (unsigned)r->ntodo;
+	log_debug(&r->o->log, "verify: %u reader%s", jobs,
+		  jobs == 1 ? "" : "s");
 	th = calloc(jobs, sizeof(*th));
 	for (i = 0; th && i < jobs; i++) {
 		if (pthread_create(&th[i], NULL, reader_main, r))

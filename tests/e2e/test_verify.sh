@@ -33,8 +33,10 @@ new_roots main
 FR=$SRC
 make_snapshot || die "make-snapshot"
 
-snap verify --read-data
+# a local heap: --jobs readers, --transfers does not count
+snap --loglevel DEBUG --jobs 3 --transfers 32 verify --read-data
 assert_rc "a sound backup verifies" 0
+assert_err_has "a local heap is read by --jobs readers" "verify: 3 readers"
 assert_json "every object read" objects_checked 9
 assert_json "nothing missing" objects_missing 0
 assert_json "nothing corrupt" objects_corrupt 0
@@ -233,9 +235,13 @@ remote_checks() { # label url
 	snap verify --read-data --repair-from "$SRC"
 	assert_rc "$label: repair" 0
 	assert_json "$label: three repaired" repaired 3
-	snap verify --read-data
+	# the readers wait on downloads: as many as transfers, not jobs
+	# (at most one per object: 9 here)
+	snap --loglevel DEBUG --jobs 2 --transfers 5 verify --read-data
 	assert_rc "$label: clean after the repair" 0
 	assert_json "$label: all read" objects_checked 9
+	assert_err_has "$label: 5 readers (--transfers), not 2" \
+		"verify: 5 readers"
 }
 
 if use_server swift; then
