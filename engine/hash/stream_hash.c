@@ -96,6 +96,23 @@ static int finish_file(struct hash_worker *w, int dirfd, const char *name,
 	return 0;
 }
 
+/* A pass that failed (tx, which this takes, aborted): a store error
+ * keeps the heap's own message, a read error names the file. The
+ * streamed and the sparse path fail alike. */
+static int pass_failed(struct heap_tx *tx, int ret, bool read_failed,
+		       const char *root, const struct entry *e,
+		       struct errbuf *eb)
+{
+	heap_tx_abort(tx);
+	/* a full heap is no read error of the file: keep the heap's own
+	 * message ("cannot write '<heap temp>'") */
+	if (!read_failed)
+		return hash_worker_store_error(eb, ret, root, e);
+	/* name the root too, as every other message does */
+	errbuf_clear(eb);
+	return hash_worker_file_error(eb, ret, root, e, "read");
+}
+
 /* Every read saw the file change: with --skip-changing the writer leaves
  * it out (no state of it was read), else the run fails naming it. */
 static int kept_changing(const struct hash_worker *w, const char *root,
@@ -174,16 +191,8 @@ static int hash_streamed_at(struct hash_worker *w, int dirfd, const char *name,
 			ret = stream_pass(w, s, tx, stats, &total,
 					  &read_failed, eb);
 		if (ret < 0) {
-			heap_tx_abort(tx);
 			io_stream_close(s);
-			/* a full heap is no read error of the file: keep the
-			 * heap's own message ("cannot write '<heap temp>'") */
-			if (!read_failed)
-				return hash_worker_store_error(eb, ret, root,
-							       e);
-			/* name the root too, as every other message does */
-			errbuf_clear(eb);
-			return hash_worker_file_error(eb, ret, root, e, "read");
+			return pass_failed(tx, ret, read_failed, root, e, eb);
 		}
 		ret = io_stream_stat(s, &after);
 		io_stream_close(s);
@@ -329,14 +338,8 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			read_failed = true;
 		}
 		close(fd);
-		if (ret < 0) {
-			heap_tx_abort(tx);
-			if (!read_failed)
-				return hash_worker_store_error(eb, ret, root,
-							       e);
-			errbuf_clear(eb);
-			return hash_worker_file_error(eb, ret, root, e, "read");
-		}
+		if (ret < 0)
+			return pass_failed(tx, ret, read_failed, root, e, eb);
 		if (fdio_stat_changed(&before, &after) ||
 		    total != (uint64_t)after.st_size) {
 			heap_tx_abort(tx);
