@@ -69,6 +69,11 @@ struct io_stat {
 	uint64_t blocks;     /* 512-byte units allocated */
 };
 
+struct stat;
+/* An fstat(2) result as io_stat (times saturated as above), for callers
+ * that stat a file they opened themselves. */
+void io_stat_from_stat(struct io_stat *o, const struct stat *st);
+
 /* Directory listing of one open directory (getdents64; io_uring has no
  * directory read). Names point into memory owned by the listing, valid
  * until the next io_list_dir on it or io_dir_listing_release. */

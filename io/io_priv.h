@@ -76,7 +76,6 @@ int io_ring_submit(struct io_ctx *io);
 int io_ring_wait_req(struct io_ctx *io, const struct io_req *req);
 
 void io_stat_from_statx(struct io_stat *o, const struct statx *x);
-void io_stat_from_stat(struct io_stat *o, const struct stat *st);
 
 /* O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_NONBLOCK (+O_NOATIME when noatime) */
 int io_open_flags(bool noatime);

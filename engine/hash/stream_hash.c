@@ -345,17 +345,7 @@ static int hash_sparse_at(struct hash_worker *w, int dirfd, const char *name,
 			heap_tx_abort(tx);
 			continue;
 		}
-		memset(&ios, 0, sizeof(ios));
-		ios.size = (uint64_t)after.st_size;
-		ios.mtime_ns = (int64_t)after.st_mtim.tv_sec * 1000000000LL +
-			       after.st_mtim.tv_nsec;
-		ios.ctime_ns = (int64_t)after.st_ctim.tv_sec * 1000000000LL +
-			       after.st_ctim.tv_nsec;
-		ios.ino = after.st_ino;
-		ios.uid = after.st_uid;
-		ios.gid = after.st_gid;
-		ios.nlink = after.st_nlink;
-		ios.mode = after.st_mode;
+		io_stat_from_stat(&ios, &after);
 		ret = finish_file(w, dirfd, name, root, e, heap, tx, total,
 				  &ios, stats, eb);
 		if (ret != 1)
