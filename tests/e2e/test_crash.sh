@@ -26,7 +26,7 @@
 # timing of the machine still varies). SNAP_CRASH_KILLS=N sets the kills
 # per command (default 3, gc at most 3; the sanitizer suite of
 # tests/run.sh runs 2 of each); a command none of whose kills landed
-# mid-run gets up to 3 more, with half the delay.
+# mid-run gets up to 4 more, each with half the bound of the one before.
 # Locks expire after 3 s here (SNAPSHOOTER_LOCK_EXPIRY, refreshed every
 # second), so a killed run's lock is stale 4 s later; a live run's refresh
 # may then be late by 1 s on a loaded machine before it stops (2 s was
@@ -158,9 +158,14 @@ tm() {
 }
 
 # measure VAR CMD...: run CMD (must succeed), its duration in ms in VAR.
+# The dirty pages of the runs before are written back first: else the
+# measured run's fsyncs wait for them, and it took 5-10 times as long as
+# the killed runs later (337 ms against < 40 ms), whose kills then
+# mostly landed after the end.
 measure() {
 	local var=$1 t0 t1
 	shift
+	sync
 	t0=$(now_ms)
 	run "$@"
 	t1=$(now_ms)
@@ -208,14 +213,17 @@ killed() {
 }
 
 # more K N D: the bound of kill round K of N planned, whose commands take
-# D ms; empty when the rounds are over. Up to 3 extra rounds, with half
-# the delay, follow when no kill has landed mid-run yet (a fast machine
-# may finish before every random delay).
+# D ms; empty when the rounds are over. Up to 4 extra rounds follow when
+# no kill has landed mid-run yet, each with half the bound of the one
+# before (D/2 .. D/16): the one measured run may have been slow (a cold
+# cache, a loaded machine) and the killed runs fast, so every random
+# delay fell after the end (6 late kills in a row failed a CI run).
 more() {
-	if [ "$1" -le "$2" ]; then
+	local extra=$(($1 - $2))
+	if [ "$extra" -le 0 ]; then
 		echo "$3"
-	elif [ "$MID" -eq 0 ] && [ "$1" -le $(($2 + 3)) ]; then
-		echo $(($3 / 2))
+	elif [ "$MID" -eq 0 ] && [ "$extra" -le 4 ]; then
+		echo $(($3 >> extra))
 	fi
 }
 
