@@ -15,7 +15,12 @@ hold() {  # hold FILE: a live writer's lock on FILE (created)
 	flock "$1" sleep 60 &
 	HOLDERS="$HOLDERS $!"
 	while ! [ -e "$1" ]; do sleep 0.01; done
-	sleep 0.1  # the lock is taken right after the open
+	# the lock is taken right after the open: wait until it is held
+	# (or the holder died: the test's checks then say so)
+	while flock -n "$1" true 2>/dev/null; do
+		kill -0 "$!" 2>/dev/null || break
+		sleep 0.01
+	done
 }
 release_holders() {
 	local p

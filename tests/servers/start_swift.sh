@@ -35,6 +35,12 @@ for t in account:$aport container:$cport object:$oport; do
 		printf 'mount_check = false\nswift_dir = %s\nlog_level = WARNING\n' "$etc"
 		printf '[pipeline:main]\npipeline = %s-server\n' "$n"
 		printf '[app:%s-server]\nuse = egg:swift#%s\n' "$n" "$n"
+		# an object PUT waits this long for its container listing
+		# update; past it (1 s by default: one busy container server
+		# process on a loaded machine) it still succeeds and leaves
+		# the update to swift-object-updater, not run here: the
+		# listing would miss the object for good
+		[ "$n" = object ] && printf 'container_update_timeout = 30\n'
 		printf '[%s-replicator]\n[%s-auditor]\n' "$n" "$n"
 		[ "$n" = account ] || printf '[%s-updater]\n' "$n"
 	} > "$etc/$n-server.conf"
@@ -44,6 +50,9 @@ done
 	printf 'workers = 0\nuser = %s\nswift_dir = %s\nlog_level = WARNING\n' "$user" "$etc"
 	printf '[pipeline:main]\npipeline = catch_errors gatekeeper proxy-logging cache listing_formats s3api tempauth copy slo dlo proxy-logging proxy-server\n'
 	printf '[app:proxy-server]\nuse = egg:swift#proxy\naccount_autocreate = true\n'
+	# longer than the object server's container_update_timeout (30 s,
+	# above): else the proxy gives up on a PUT that is still waiting
+	printf 'node_timeout = 35\n'
 	printf '[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:%s\n' "$mport"
 	printf '[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n'
 	printf '[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n'
