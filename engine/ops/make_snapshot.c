@@ -31,14 +31,12 @@
 #include "filter.h"
 #include "hasher.h"
 #include "heap.h"
-#include "objstore.h"
 #include "heap_verify.h"
-#include "remote_tree.h"
 #include "inner_roots.h"
 #include "ordered.h"
 #include "owners.h"
 #include "progress.h"
-#include "scan.h"
+#include "tree.h"
 #include "snapshot_reader.h"
 #include "pysnap_writer.h"
 #include "snapshot_writer.h"
@@ -203,20 +201,20 @@ static int open_snapstore(struct snap_run *r,
 	return 0;
 }
 
-/* The tree to scan: a local one (r->scanner; its root's own metadata
- * into *hdr) or an object-store one (r->rtree, r->rscan), with the
- * filters and the inner roots left out. */
-static int open_tree(struct snap_run *r, struct snapshot_header *hdr,
-		     struct errbuf *eb)
+/* The tree to scan (r->tree, r->scan; r->rtree for one in an object
+ * store; a local root's own metadata into *hdr), with the filters and the
+ * inner roots left out. */
+static int open_tree(struct snap_run *r,
+		     const struct make_snapshot_stores *st,
+		     struct snapshot_header *hdr, struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
 	const struct make_snapshot_opts *mo = r->mo;
 	struct run_stats *stats = r->stats;
-	struct scan_opts so;
+	struct tree_scan_opts so;
 	int ret;
 
 	memset(&so, 0, sizeof(so));
-	so.root = o->file_root;
 	so.io = o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
 		o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
 	so.log = r->log;
@@ -237,22 +235,18 @@ static int open_tree(struct snap_run *r, struct snapshot_header *hdr,
 	if (!o->no_xattrs)
 		r->xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
 	so.hard_links = !mo->no_hard_links;
-	if (objstore_is_url(o->file_root)) {
-		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
-				       false, &r->rtree, eb);
-		if (!ret)
-			r->rtree_head_mtime =
-				!remote_tree_lists_mtime(r->rtree);
-		if (!ret)
-			ret = remote_scan_start(r->rtree, r->log, so.allow,
-						so.allow_ctx,
-						&stats->files_scanned,
-						&r->rscan, eb);
-	} else {
-		ret = scanner_new(&so, &r->scanner, eb);
-		if (!ret)
-			snap_root_meta(r, hdr);
-	}
+	if (st && st->tree)
+		r->tree = st->tree;
+	else
+		ret = tree_open(o->file_root, o->file_storage_options, o,
+				false, &r->tree, eb);
+	if (ret < 0)
+		return ret;
+	r->rtree = tree_remote(r->tree);
+	r->rtree_head_mtime = !(tree_caps(r->tree) & TREE_CAP_LISTS_MTIME);
+	ret = tree_scan_start(r->tree, &so, &r->scan, eb);
+	if (!ret && (tree_caps(r->tree) & TREE_CAP_FS))
+		snap_root_meta(r, hdr);
 	return ret;
 }
 
@@ -475,9 +469,9 @@ static void release_run(struct snap_run *r,
 			const struct make_snapshot_stores *st,
 			struct lock *own_lk)
 {
-	scanner_free(r->scanner);
-	remote_scan_free(r->rscan);
-	remote_tree_free(r->rtree);
+	tree_scan_free(r->scan);
+	if (!st || r->tree != st->tree)
+		tree_free(r->tree);
 	workpool_free(r->pool);
 	ordered_free(r->win);
 	entry_release(&r->prev_e);
@@ -542,7 +536,7 @@ static int make_snapshot_run(const struct engine_opts *o,
 	ret = open_snapstore(&r, st, use_previous, eb);
 	if (ret < 0)
 		goto out;
-	ret = open_tree(&r, &hdr, eb);
+	ret = open_tree(&r, st, &hdr, eb);
 	if (ret < 0)
 		goto out;
 	warn_io_fallback(&r);

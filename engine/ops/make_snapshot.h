@@ -6,7 +6,7 @@
  * when opened (1,000 objects per request: minutes for a heap of millions),
  * a snapshot store is listed to find the latest snapshot, and a lock is an
  * object written, listed and deleted. restore held all three already and
- * opened them twice more. */
+ * opened them twice more; it holds the tree too. */
 #ifndef SNAP_MAKE_SNAPSHOT_H
 #define SNAP_MAKE_SNAPSHOT_H
 
@@ -15,6 +15,7 @@
 struct heap;
 struct snapstore;
 struct lock;
+struct tree;
 
 /* Borrowed, never freed or released by make-snapshot; each may be NULL
  * (make-snapshot opens its own then). They must be open on the roots of
@@ -25,6 +26,7 @@ struct make_snapshot_stores {
 	/* the caller's lock on o->snap_root (shared or exclusive): checked
 	 * before the snapshot is published, as make-snapshot's own */
 	struct lock *lock;
+	struct tree *tree;         /* on o->file_root */
 };
 
 /* engine_make_snapshot on borrowed stores (st NULL: the same as it). The

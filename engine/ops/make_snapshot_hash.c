@@ -17,7 +17,7 @@
 #include "heap.h"
 #include "remote_tree.h"
 #include "ordered.h"
-#include "scan.h"
+#include "tree.h"
 #include "progress.h"
 #include "make_snapshot_impl.h"
 #include "banned.h"
@@ -262,7 +262,7 @@ static int feed_take(struct lane_feed *f, struct ordered_slot **slots,
 			rest[nrest++] = items[i];
 	}
 	if (nrest)
-		ret = hash_worker_run(f->w, scanner_rootfd(r->scanner),
+		ret = hash_worker_run(f->w, tree_scan_rootfd(r->scan),
 				      r->o->file_root, rest, nrest, r->heap,
 				      r->stats, f->eb);
 	if (ret < 0) {
@@ -335,7 +335,7 @@ static void run_lanes(struct lane_feed *f, const struct hash_lane_source *src,
 	int ret;
 
 	do {
-		ret = hash_worker_run_lanes(f->w, scanner_rootfd(r->scanner),
+		ret = hash_worker_run_lanes(f->w, tree_scan_rootfd(r->scan),
 					    r->o->file_root, window, src,
 					    r->heap, r->stats,
 					    r->o->interrupted, f->eb);
@@ -423,7 +423,7 @@ void snap_hash_work(void *arg, size_t shard)
 			      hash_worker_run_remote(w, r->rtree, items,
 						     (size_t)ret, r->heap,
 						     r->stats, &eb) :
-			      hash_worker_run(w, scanner_rootfd(r->scanner),
+			      hash_worker_run(w, tree_scan_rootfd(r->scan),
 					      r->o->file_root, items,
 					      (size_t)ret, r->heap, r->stats,
 					      &eb);

@@ -36,12 +36,12 @@ struct heap_verify;
 struct logger;
 struct ordered;
 struct owner_cache;
-struct remote_scan;
 struct remote_tree;
-struct scanner;
 struct shardq;
 struct snapshot_reader;
 struct snapstore;
+struct tree;
+struct tree_scan;
 struct workpool;
 
 /* ordered_slot.needs_work: what a worker does with the file */
@@ -83,9 +83,10 @@ struct snap_run {
 	/* hash workers holding a batch (lanes: between two blocking pops) */
 	atomic_uint workers_busy;
 	struct snap_lane_pool lanes;
-	struct scanner *scanner;      /* local tree */
-	struct remote_tree *rtree;    /* or an object-store tree */
-	struct remote_scan *rscan;
+	struct tree *tree;            /* FILE_ROOT */
+	struct tree_scan *scan;
+	struct remote_tree *rtree;    /* its object-store backend, or NULL
+				       * (tree_remote) */
 	/* its listing lacks the mtime metadata (S3): HEAD for it */
 	bool rtree_head_mtime;
 	struct filter *filter;

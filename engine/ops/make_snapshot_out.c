@@ -12,7 +12,7 @@
 #include "owners.h"
 #include "progress.h"
 #include "pysnap_writer.h"
-#include "scan.h"
+#include "tree.h"
 #include "snapshot_writer.h"
 #include "snapstore.h"
 #include "xattr.h"
@@ -188,7 +188,7 @@ static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
 
 	if (!r->xattr_ns)
 		return;
-	ret = xattr_read(scanner_rootfd(r->scanner), NULL, r->xattr_ns, &x,
+	ret = xattr_read(tree_scan_rootfd(r->scan), NULL, r->xattr_ns, &x,
 			 &len);
 	if (!ret && len <= sizeof(h->root_xattrs)) {
 		/* no attributes at all: x is NULL, len 0 (an empty list) */
@@ -211,7 +211,7 @@ void snap_root_meta(const struct snap_run *r, struct snapshot_header *h)
 {
 	struct stat st;
 
-	if (fstat(scanner_rootfd(r->scanner), &st))
+	if (fstat(tree_scan_rootfd(r->scan), &st))
 		return;
 	h->has_root_meta = true;
 	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;

@@ -16,9 +16,8 @@
 #include "hasher.h"
 #include "heap.h"
 #include "heap_verify.h"
-#include "remote_tree.h"
 #include "ordered.h"
-#include "scan.h"
+#include "tree.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
 #include "xattr.h"
@@ -243,7 +242,7 @@ static int take_xattrs(struct snap_run *r, struct entry *e, struct errbuf *eb)
 			return 0;
 		}
 	}
-	ret = scanner_xattrs(r->scanner, r->xattr_ns, e, eb);
+	ret = tree_scan_xattrs(r->scan, r->xattr_ns, e, eb);
 	if (ret < 0)
 		return ret;
 	if (e->xattrs_known && e->xattrs_len > XATTRS_INLINE_MAX)
@@ -294,9 +293,7 @@ static void prev_mtime(struct snap_run *r, struct entry *e)
 
 static int tree_next(struct snap_run *r, struct entry *e, struct errbuf *eb)
 {
-	if (r->rscan)
-		return remote_scan_next(r->rscan, e, eb);
-	return scanner_next(r->scanner, e, eb);
+	return tree_scan_next(r->scan, e, eb);
 }
 
 /* Object-store trees: a known md5 whose object the heap lacks still needs
@@ -345,7 +342,7 @@ void *snap_scan_main(void *arg)
 			entry_release(&e);
 			break;
 		}
-		if (r->xattr_ns && r->scanner) {
+		if (r->xattr_ns && (tree_caps(r->tree) & TREE_CAP_FS)) {
 			ret = take_xattrs(r, &e, &eb);
 			if (ret < 0) {
 				entry_release(&e);

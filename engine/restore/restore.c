@@ -41,7 +41,7 @@
 #include "snapshot_shape.h"
 #include "snapstore.h"
 #include "tree_writer.h"
-#include "remote_tree.h"
+#include "tree.h"
 #include "relpath.h"
 #include "clock.h"
 #include "xattr.h"
@@ -221,28 +221,30 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 
 /* Step 2: the tree's current state, saved as a snapshot (*before, its
  * name) or written to the scratch file (*scratch); an object-store
- * FILE_ROOT is opened (r->rtree), a local one created. What it acquired
+ * FILE_ROOT is opened (r->tree; r->rtree in an object store), a local one
+ * created. What it acquired
  * is the caller's to release, also on failure. */
 static int record_current(struct restore_run *r, char **before, int *scratch,
 			  struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
 	const struct restore_opts *ro = r->ro;
-	const struct make_snapshot_stores st = { r->heap, r->ss, r->lock };
+	struct make_snapshot_stores st = { r->heap, r->ss, r->lock, NULL };
 	struct make_snapshot_opts mo;
 	struct run_stats sub;
 	int ret;
 
-	if (objstore_is_url(o->file_root)) {
-		ret = remote_tree_open(o->file_root, o->file_storage_options, o,
-				       !ro->dry_run, &r->rtree, eb);
-		if (ret < 0)
-			return ret;
-	} else if (!ro->dry_run) {
+	ret = tree_open(o->file_root, o->file_storage_options, o,
+			!ro->dry_run, &r->tree, eb);
+	if (ret < 0)
+		return ret;
+	r->rtree = tree_remote(r->tree);
+	if (!r->rtree && !ro->dry_run) {
 		ret = relpath_mkdir_p(o->file_root, eb);
 		if (ret < 0)
 			return ret;
 	}
+	st.tree = r->tree;
 	memset(&mo, 0, sizeof(mo));
 	memset(&sub, 0, sizeof(sub));
 	/* what a crashed restore or sync left in the root goes now, and
@@ -274,6 +276,7 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 				return ret;
 			}
 			empty.file_root = dir;
+			st.tree = NULL;  /* on dir */
 			ret = make_snapshot_in(&empty, &mo, &st, &sub, before,
 					       eb);
 			rmdir(dir);
@@ -427,7 +430,8 @@ static int report_failed(struct restore_run *r, struct errbuf *eb)
 static int save_after(struct restore_run *r, const char *target,
 		      int64_t start_ns, char **after, struct errbuf *eb)
 {
-	const struct make_snapshot_stores st = { r->heap, r->ss, r->lock };
+	const struct make_snapshot_stores st = { r->heap, r->ss, r->lock,
+						 r->tree };
 	struct make_snapshot_opts mo;
 	struct run_stats sub;
 	int ret;
@@ -549,7 +553,7 @@ static void release_run(struct restore_run *r, int scratch)
 	if (scratch >= 0)
 		close(scratch);
 	heap_free(r->heap);
-	remote_tree_free(r->rtree);
+	tree_free(r->tree);
 	snapstore_free(r->ss);
 	inner_roots_release(&r->inner);
 	filter_free(r->filter);

@@ -27,6 +27,7 @@ struct lock;
 struct owner_cache;
 struct remote_tree;
 struct shardq;
+struct tree;
 struct workpool;
 struct snapstore;
 struct tree_writer;
@@ -49,7 +50,9 @@ struct restore_run {
 	struct run_error err;       /* the first error of the run */
 	pthread_mutex_t failed_lock;  /* failed, nfailed, cap_failed */
 	struct tree_writer *tw;     /* pass 1 (main thread) */
-	struct remote_tree *rtree;  /* FILE_ROOT in an object store, or NULL */
+	struct tree *tree;          /* FILE_ROOT */
+	struct remote_tree *rtree;  /* its object-store backend, or NULL
+				     * (tree_remote) */
 	struct filter *filter;      /* --include/--exclude, or NULL */
 	struct inner_roots inner;   /* + heap/snap roots inside the tree */
 	char **pruned;              /* directories pass 1 deletes */

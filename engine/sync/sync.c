@@ -25,7 +25,6 @@
 
 #include "sync_impl.h"
 
-#include "bqueue.h"
 #include "shardq.h"
 #include "workpool.h"
 #include "filter.h"
@@ -33,7 +32,7 @@
 #include "progress.h"
 #include "relpath.h"
 #include "remote_tree.h"
-#include "scan.h"
+#include "tree.h"
 #include "tree_writer.h"
 #include "clock.h"
 #include "xattr.h"
@@ -47,10 +46,8 @@ static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 	run_error_set(&r->err, eb, code);
 	if (r->pool)
 		workpool_abort(r->pool);
-	if (r->src.q)
-		bqueue_abort(r->src.q);
-	if (r->dst.q)
-		bqueue_abort(r->dst.q);
+	tree_scan_abort(r->src_scan);
+	tree_scan_abort(r->dst_scan);
 }
 
 static bool allow_entry(void *ctx, const char *relpath, size_t len,
@@ -59,124 +56,40 @@ static bool allow_entry(void *ctx, const char *relpath, size_t len,
 	return filter_allows(ctx, relpath, len, is_dir);
 }
 
-static void *feed_main(void *arg)
-{
-	struct scan_feed *f = arg;
-	struct entry *e;
-	int ret;
-
-	for (;;) {
-		e = entry_new();
-		if (!e) {
-			ret = errbuf_set(&f->err, -ENOMEM, "out of memory");
-			break;
-		}
-		ret = scanner_next(f->scanner, e, &f->err);
-		if (ret <= 0) {
-			free(e);
-			break;
-		}
-		if (bqueue_push(f->q, e) < 0) {
-			entry_free(e);
-			ret = -ECANCELED;
-			break;
-		}
-	}
-	f->ret = ret;
-	if (ret < 0)
-		bqueue_abort(f->q);
-	else
-		bqueue_close(f->q);
-	return NULL;
-}
-
 static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
 {
-	struct scan_feed *f = ctx;
-	void *item;
-	int ret;
-
-	if (f->remote)
-		return remote_scan_next(f->remote, out, eb);
-	ret = bqueue_pop(f->q, &item);
-
-	if (ret == 1) {
-		*out = *(struct entry *)item;
-		free(item);
-		return 1;
-	}
-	if (ret == 0)
-		return 0;
-	if (f->err.code) {
-		*eb = f->err;
-		return f->err.code;
-	}
-	return errbuf_set(eb, -ECANCELED, "stopped");
+	return tree_scan_next(ctx, out, eb);
 }
 
-static int feed_start(struct sync_run *r, struct scan_feed *f,
-		      const char *root, bool missing_ok, struct errbuf *eb)
+/* One side's scan, walking ahead of the merge (both sides at once). */
+static int feed_start(struct sync_run *r, bool src, struct errbuf *eb)
 {
-	struct remote_tree *rt = f == &r->src ? r->rsrc : r->rdst;
-	struct scan_opts so;
-	int ret;
-
-	if (rt)
-		return remote_scan_start(rt, r->log,
-					 filter_count(r->filter) ? allow_entry :
-					 NULL, r->filter,
-					 f == &r->src ? &r->stats->files_scanned :
-					 NULL, &f->remote, eb);
+	struct tree_scan_opts so;
 
 	memset(&so, 0, sizeof(so));
-	so.root = root;
-	so.io = r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
-		r->o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
 	so.log = r->log;
 	so.allow = filter_count(r->filter) ? allow_entry : NULL;
 	so.allow_ctx = r->filter;
-	so.files_scanned = f == &r->src ? &r->stats->files_scanned : NULL;
-	so.files_skipped = f == &r->src ? &r->stats->files_skipped : NULL;
+	so.files_scanned = src ? &r->stats->files_scanned : NULL;
+	so.files_skipped = src ? &r->stats->files_skipped : NULL;
+	so.io = r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
+		r->o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
 	so.interrupted = r->o->interrupted;
-	so.missing_root_ok = missing_ok;
+	so.missing_root_ok = !src && r->so->dry_run;
 	/* DST is ours to write: what a crashed restore or sync left there
 	 * goes now (tree_temp.h), even with --no-delete */
-	so.reap_tree_temps = f == &r->dst && !r->so->dry_run;
+	so.reap_tree_temps = !src && !r->so->dry_run;
 	/* SRC's link groups, as rsync -H finds them (DST's are checked by
 	 * inode when linking) */
-	so.hard_links = f == &r->src && !r->so->no_hard_links &&
-			!r->rsrc && !r->rdst;
+	so.hard_links = src && !r->so->no_hard_links && !r->rsrc && !r->rdst;
 	/* both sides are walked at once: share the prefetch threads */
 	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
 	/* both sides read the names that are copied: what cannot be set
 	 * here would otherwise differ on every run */
 	so.xattrs = r->xattr_ns;
-	ret = scanner_new(&so, &f->scanner, eb);
-	if (ret < 0)
-		return ret;
-	ret = bqueue_new(QUEUE_CAP, &f->q);
-	if (ret < 0)
-		return errbuf_set(eb, ret, "out of memory");
-	if (pthread_create(&f->thread, NULL, feed_main, f))
-		return errbuf_set(eb, -EAGAIN, "cannot start threads");
-	f->started = true;
-	return 0;
-}
-
-static void feed_stop(struct scan_feed *f)
-{
-	void *item;
-
-	remote_scan_free(f->remote);
-	if (f->q)
-		bqueue_abort(f->q);
-	if (f->started)
-		pthread_join(f->thread, NULL);
-	while (f->q && bqueue_drain(f->q, &item) == 1)
-		entry_free(item);
-	bqueue_free(f->q);
-	scanner_free(f->scanner);
-	memset(f, 0, sizeof(*f));
+	so.ahead = QUEUE_CAP;
+	return tree_scan_start(src ? r->src_tree : r->dst_tree, &so,
+			       src ? &r->src_scan : &r->dst_scan, eb);
 }
 
 /* Is this error a conflict with an entry of another type in DST, to
@@ -305,8 +218,8 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 		return check_nesting_local(r->so->src, r->so->dst, eb);
 	if (!r->rsrc || !r->rdst)
 		return 0;  /* a store and a local directory never nest */
-	a = remote_tree_url(r->rsrc);
-	b = remote_tree_url(r->rdst);
+	a = tree_root(r->src_tree);
+	b = tree_root(r->dst_tree);
 	la = strlen(a);
 	lb = strlen(b);
 	while (la && a[la - 1] == '/')
@@ -537,26 +450,24 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
 	run_error_init(&r->err);
 }
 
-/* SRC and DST given as object-store URLs (r->rsrc, r->rdst); DST is
- * created unless the run is dry. */
-static int open_stores(struct sync_run *r, struct errbuf *eb)
+/* SRC and DST opened (r->src_tree, r->dst_tree; r->rsrc, r->rdst for the
+ * sides in an object store); DST in a store is created unless the run is
+ * dry, a local one by prepare_dst. */
+static int open_trees(struct sync_run *r, struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
 	const struct sync_opts *so = r->so;
 	int ret;
 
-	if (objstore_is_url(so->src)) {
-		ret = remote_tree_open(so->src, o->file_storage_options, o,
-				       false, &r->rsrc, eb);
-		if (ret < 0)
-			return ret;
-	}
-	if (objstore_is_url(so->dst)) {
-		ret = remote_tree_open(so->dst, o->file_storage_options, o,
-				       !so->dry_run, &r->rdst, eb);
-		if (ret < 0)
-			return ret;
-	}
+	ret = tree_open(so->src, o->file_storage_options, o, false,
+			&r->src_tree, eb);
+	if (!ret)
+		ret = tree_open(so->dst, o->file_storage_options, o,
+				!so->dry_run, &r->dst_tree, eb);
+	if (ret < 0)
+		return ret;
+	r->rsrc = tree_remote(r->src_tree);
+	r->rdst = tree_remote(r->dst_tree);
 	return 0;
 }
 
@@ -584,13 +495,13 @@ static int start_feeds(struct sync_run *r, struct errbuf *eb)
 {
 	int ret;
 
-	ret = feed_start(r, &r->src, r->so->src, false, eb);
+	ret = feed_start(r, true, eb);
 	if (!ret)
-		ret = feed_start(r, &r->dst, r->so->dst, r->so->dry_run, eb);
+		ret = feed_start(r, false, eb);
 	if (ret < 0)
 		return ret;
-	r->srcfd = r->src.scanner ? scanner_rootfd(r->src.scanner) : -1;
-	r->dstfd = r->dst.scanner ? scanner_rootfd(r->dst.scanner) : -1;
+	r->srcfd = tree_scan_rootfd(r->src_scan);
+	r->dstfd = tree_scan_rootfd(r->dst_scan);
 	return 0;
 }
 
@@ -631,9 +542,9 @@ static int merge(struct sync_run *r, struct errbuf *eb)
 	int ret;
 
 	ls.next = feed_next;
-	ls.ctx = &r->src;
+	ls.ctx = r->src_scan;
 	rs.next = feed_next;
-	rs.ctx = &r->dst;
+	rs.ctx = r->dst_scan;
 	ret = diff_run(&ls, &rs, sync_on_diff, r, eb);
 	if (r->pool) {
 		if (ret < 0)
@@ -697,10 +608,10 @@ static void release_run(struct sync_run *r)
 {
 	size_t i;
 
-	feed_stop(&r->src);
-	feed_stop(&r->dst);
-	remote_tree_free(r->rsrc);
-	remote_tree_free(r->rdst);
+	tree_scan_free(r->src_scan);
+	tree_scan_free(r->dst_scan);
+	tree_free(r->src_tree);
+	tree_free(r->dst_tree);
 	for (i = 0; i < r->ndeferred; i++)
 		sync_job_free(r->deferred[i]);
 	for (i = 0; i < r->nlinks; i++)
@@ -732,7 +643,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 		ret = errbuf_set(eb, -EINVAL, "sync needs SRC and DST");
 		goto out;
 	}
-	ret = open_stores(&r, eb);
+	ret = open_trees(&r, eb);
 	if (ret < 0)
 		goto out;
 	ret = check_nesting(&r, eb);

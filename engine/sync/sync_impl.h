@@ -14,11 +14,10 @@
 #include "engine.h"
 #include "run_error.h"
 
-struct bqueue;
 struct filter;
-struct remote_scan;
 struct remote_tree;
-struct scanner;
+struct tree;
+struct tree_scan;
 struct shardq;
 struct workpool;
 struct tree_writer;
@@ -45,26 +44,17 @@ struct job {
 	int64_t other_mtime_ns;  /* JOB_MTIME: the destination's mtime */
 };
 
-struct scan_feed {
-	struct remote_scan *remote;   /* object-store side, or NULL */
-	struct scanner *scanner;
-	struct bqueue *q;          /* struct entry * */
-	struct errbuf err;
-	int ret;
-	pthread_t thread;
-	bool started;
-};
-
 struct sync_run {
 	const struct engine_opts *o;
 	const struct sync_opts *so;
 	struct logger *log;
 	struct run_stats *stats;
 	struct filter *filter;
-	struct scan_feed src, dst;
+	struct tree *src_tree, *dst_tree;
+	struct tree_scan *src_scan, *dst_scan;  /* walking ahead */
 	int srcfd, dstfd;          /* local roots, -1 for an object store */
-	struct remote_tree *rsrc;  /* object-store sides, or NULL */
-	struct remote_tree *rdst;
+	struct remote_tree *rsrc;  /* the trees' object-store backends, */
+	struct remote_tree *rdst;  /* or NULL (tree_remote) */
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */

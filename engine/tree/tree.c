@@ -1,0 +1,78 @@
+/* tree: the dispatch of tree.h to the backends of tree_impl.h. */
+#include "tree.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+#include "objstore.h"
+#include "tree_impl.h"
+#include "banned.h"
+
+int tree_open(const char *root, const char *storage_options,
+	      const struct engine_opts *o, bool dest, struct tree **out,
+	      struct errbuf *eb)
+{
+	*out = NULL;
+	if (!root)
+		return errbuf_set(eb, -EINVAL, "no tree root given");
+	if (objstore_is_url(root))
+		return tree_store_open(root, storage_options, o, dest, out,
+				       eb);
+	return tree_local_open(root, out, eb);
+}
+
+void tree_free(struct tree *t)
+{
+	if (t)
+		t->ops->free(t);
+}
+
+unsigned tree_caps(const struct tree *t)
+{
+	return t->ops->caps(t);
+}
+
+const char *tree_root(const struct tree *t)
+{
+	return t->ops->root(t);
+}
+
+struct remote_tree *tree_remote(struct tree *t)
+{
+	return t && t->ops->remote ? t->ops->remote(t) : NULL;
+}
+
+int tree_scan_start(struct tree *t, const struct tree_scan_opts *so,
+		    struct tree_scan **out, struct errbuf *eb)
+{
+	*out = NULL;
+	return t->ops->scan_start(t, so, out, eb);
+}
+
+int tree_scan_next(struct tree_scan *s, struct entry *out, struct errbuf *eb)
+{
+	return s->ops->scan_next(s, out, eb);
+}
+
+void tree_scan_abort(struct tree_scan *s)
+{
+	if (s && s->ops->scan_abort)
+		s->ops->scan_abort(s);
+}
+
+int tree_scan_rootfd(const struct tree_scan *s)
+{
+	return s && s->ops->scan_rootfd ? s->ops->scan_rootfd(s) : -1;
+}
+
+int tree_scan_xattrs(struct tree_scan *s, unsigned ns, struct entry *e,
+		     struct errbuf *eb)
+{
+	return s->ops->scan_xattrs ? s->ops->scan_xattrs(s, ns, e, eb) : 0;
+}
+
+void tree_scan_free(struct tree_scan *s)
+{
+	if (s)
+		s->ops->scan_free(s);
+}

@@ -1,0 +1,112 @@
+/* tree: a file tree an operation reads or writes, whatever holds it: a
+ * local directory or a prefix of an object store (s3://bucket/prefix,
+ * az://container/prefix). One interface over both, so that an operation
+ * asks what the tree can do (tree_caps) instead of which kind it is.
+ *
+ * What it covers so far: opening, capabilities, and the scan, a stream of
+ * entries in entry_cmp order (the local walker of scan.h, or the store's
+ * listing of remote_tree.h). Writing, reading and removing still go
+ * through the two backends' own modules (tree_writer.h for a local tree,
+ * remote_tree.h through tree_remote for a store); they move behind this
+ * interface next (issue 13, item 1).
+ *
+ * Backends: tree_local.c, tree_store.c; their hooks are documented in
+ * tree_impl.h. A tree on a new kind of store is one new backend file. */
+#ifndef SNAP_TREE_H
+#define SNAP_TREE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine_opts.h"
+#include "entry.h"
+#include "errbuf.h"
+#include "io.h"
+#include "log.h"
+
+struct tree;
+struct tree_scan;
+struct remote_tree;
+
+/* tree_caps: what a tree keeps and tells beyond names, sizes, contents
+ * and mtimes */
+enum {
+	/* directories, symlinks, modes, owners, xattrs, hard links, a root
+	 * directory fd: a file system (a store keeps flat names) */
+	TREE_CAP_FS = 1u << 0,
+	/* the scan carries every entry's mtime (a store whose listing
+	 * lacks the metadata, S3, needs a HEAD per object for it) */
+	TREE_CAP_LISTS_MTIME = 1u << 1,
+};
+
+/* Open the tree at root: a local path, or an object-store URL
+ * (objstore_is_url) with the JSON storage options (may be NULL) and o's
+ * transfers, retries and timeouts. dest: the tree is a destination; a
+ * store's bucket is checked and created as remote_tree_open says. A
+ * local root is not touched here: opening checks nothing, the scan opens
+ * it (a missing root: scan_opts.missing_root_ok). */
+int tree_open(const char *root, const char *storage_options,
+	      const struct engine_opts *o, bool dest, struct tree **out,
+	      struct errbuf *eb);
+void tree_free(struct tree *t);
+
+/* TREE_CAP_* */
+unsigned tree_caps(const struct tree *t);
+/* The root as given (path or URL), valid until tree_free. */
+const char *tree_root(const struct tree *t);
+/* The object-store backend, for the calls not yet behind this interface
+ * (HEAD, upload, download, remove, server-side copies); NULL for a local
+ * tree. */
+struct remote_tree *tree_remote(struct tree *t);
+
+struct tree_scan_opts {
+	const struct logger *log;
+	/* optional filter: return false to leave relpath out (and not
+	 * descend into it when it is a directory) */
+	bool (*allow)(void *ctx, const char *relpath, size_t len, bool is_dir);
+	void *allow_ctx;
+	/* counters (may be NULL): files (and symlinks) seen, special files
+	 * skipped */
+	uint64_t *files_scanned;
+	uint64_t *files_skipped;
+	/* The rest is for a file system (TREE_CAP_FS; a store's listing
+	 * has no directories, links, xattrs or temps): scan_opts in scan.h
+	 * says what each does. */
+	enum io_backend io;
+	volatile sig_atomic_t *interrupted;
+	bool missing_root_ok;
+	unsigned prefetch_threads;
+	bool reap_tree_temps;
+	unsigned xattrs;
+	bool hard_links;
+	/* walk on a thread of its own, this many entries queued ahead of
+	 * the caller (two trees scanned side by side); 0: the caller's
+	 * thread walks. A store's listing always runs on its own thread. */
+	unsigned ahead;
+};
+
+int tree_scan_start(struct tree *t, const struct tree_scan_opts *so,
+		    struct tree_scan **out, struct errbuf *eb);
+/* Next entry in entry_cmp order: 1 with *out filled (caller releases it),
+ * 0 at the end, -errno (the message names the path and the reason). One
+ * thread calls it. */
+int tree_scan_next(struct tree_scan *s, struct entry *out,
+		   struct errbuf *eb);
+/* Make a scan that walks ahead stop, and its tree_scan_next return
+ * -ECANCELED: any thread, any time after start (a run's first error).
+ * Otherwise nothing to stop: the caller stops calling next. */
+void tree_scan_abort(struct tree_scan *s);
+/* A file system's root directory fd, owned by the scan (-1: a store, or
+ * a missing root). */
+int tree_scan_rootfd(const struct tree_scan *s);
+/* Read the xattrs in namespaces ns (enum xattr_ns) of e, the entry the
+ * last tree_scan_next returned (a scan that does not walk ahead), as
+ * scanner_xattrs does; a store: nothing to read, 0. */
+int tree_scan_xattrs(struct tree_scan *s, unsigned ns, struct entry *e,
+		     struct errbuf *eb);
+/* Stop (a scan walking ahead is aborted and joined) and free; NULL is
+ * fine. */
+void tree_scan_free(struct tree_scan *s);
+
+#endif

@@ -1,0 +1,109 @@
+/* tree_store: a prefix of an object store, over remote_tree.h: its
+ * listing is the scan. */
+#include "tree_impl.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+#include "remote_tree.h"
+#include "banned.h"
+
+struct store_tree {
+	struct tree base;
+	struct remote_tree *rt;
+};
+
+struct store_scan {
+	struct tree_scan base;
+	struct remote_scan *rs;
+};
+
+static const struct tree_ops store_ops;
+
+static unsigned store_caps(const struct tree *t)
+{
+	const struct store_tree *s = (const struct store_tree *)t;
+
+	return remote_tree_lists_mtime(s->rt) ? TREE_CAP_LISTS_MTIME : 0;
+}
+
+static const char *store_root(const struct tree *t)
+{
+	return remote_tree_url(((const struct store_tree *)t)->rt);
+}
+
+static struct remote_tree *store_remote(struct tree *t)
+{
+	return ((struct store_tree *)t)->rt;
+}
+
+static int store_scan_start(struct tree *t, const struct tree_scan_opts *so,
+			    struct tree_scan **out, struct errbuf *eb)
+{
+	struct store_scan *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	s->base.ops = &store_ops;
+	ret = remote_scan_start(store_remote(t), so->log, so->allow,
+				so->allow_ctx, so->files_scanned, &s->rs, eb);
+	if (ret < 0) {
+		free(s);
+		return ret;
+	}
+	*out = &s->base;
+	return 0;
+}
+
+static int store_scan_next(struct tree_scan *base, struct entry *out,
+			   struct errbuf *eb)
+{
+	return remote_scan_next(((struct store_scan *)base)->rs, out, eb);
+}
+
+static void store_scan_free(struct tree_scan *base)
+{
+	struct store_scan *s = (struct store_scan *)base;
+
+	remote_scan_free(s->rs);
+	free(s);
+}
+
+static void store_free(struct tree *t)
+{
+	struct store_tree *s = (struct store_tree *)t;
+
+	remote_tree_free(s->rt);
+	free(s);
+}
+
+static const struct tree_ops store_ops = {
+	.name = "object store",
+	.caps = store_caps,
+	.root = store_root,
+	.remote = store_remote,
+	.scan_start = store_scan_start,
+	.scan_next = store_scan_next,
+	.scan_free = store_scan_free,
+	.free = store_free,
+};
+
+int tree_store_open(const char *url, const char *storage_options,
+		    const struct engine_opts *o, bool dest, struct tree **out,
+		    struct errbuf *eb)
+{
+	struct store_tree *s = calloc(1, sizeof(*s));
+	int ret;
+
+	if (!s)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	s->base.ops = &store_ops;
+	ret = remote_tree_open(url, storage_options, o, dest, &s->rt, eb);
+	if (ret < 0) {
+		free(s);
+		return ret;
+	}
+	*out = &s->base;
+	return 0;
+}
