@@ -17,6 +17,7 @@
 #include "progress.h"
 #include "relpath.h"
 #include "remote_tree.h"
+#include "tree.h"
 #include "sparse.h"
 #include "tree_writer.h"
 #include "banned.h"
@@ -44,32 +45,6 @@ static void bw_account(struct sync_run *r, uint64_t bytes)
 		ts.tv_nsec = (long)((ahead - (double)ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL);
 	}
-}
-
-static int open_src(struct sync_run *r, const struct entry *e, int *fd,
-		    struct stat *st, struct errbuf *eb)
-{
-	char shown[512];
-	int err = 0;
-
-	/* O_NONBLOCK: a fifo put where a file was scanned must not hang
-	 * the open; it is refused below */
-	*fd = relpath_open(r->srcfd, e->name, e->name_len,
-			   O_RDONLY | O_NONBLOCK);
-	if (*fd < 0)
-		err = *fd;
-	else if (fstat(*fd, st))
-		err = -errno;
-	else if (!S_ISREG(st->st_mode))
-		err = -EINVAL;
-	if (!err)
-		return 0;
-	if (*fd >= 0)
-		close(*fd);
-	*fd = err;
-	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	return errbuf_set(eb, err, "cannot read '%s/%s': %s", r->so->src,
-			  shown, strerror(-err));
 }
 
 /* Copy bytes with copy_file_range (in-kernel; a reflink where the
@@ -247,32 +222,23 @@ struct copy_src {
 static int open_copy_src(struct sync_run *r, const struct entry *e,
 			 struct copy_src *s, struct errbuf *eb)
 {
-	bool meta_mtime;
+	struct tree_file f;
 	int ret;
 
-	s->meta = *e;
-	s->local = !r->rsrc;
-	if (s->local) {
-		ret = open_src(r, e, &s->fd, &s->before, eb);
-		if (ret < 0)
-			return ret;
-		s->meta.mtime_ns = clock_ts_ns(&s->before.st_mtim);
-		s->meta.mode = s->before.st_mode & 07777;
-		return 0;
-	}
-	/* the object's "mtime" metadata (rclone's and ours) is the file's
-	 * mtime; else Last-Modified */
-	ret = remote_tree_read(r->rsrc, e, &s->fd, &s->meta.mtime_ns, eb);
+	ret = tree_read(r->src_scan, e, &f, eb);
 	if (ret < 0)
 		return ret;
-	meta_mtime = ret == 1;
-	s->meta.upload_mtime = !meta_mtime;
-	if (fstat(s->fd, &s->before)) {
-		ret = -errno;
-		close(s->fd);
-		return errbuf_set(eb, ret, "fstat: %s", strerror(-ret));
-	}
-	if (!r->rdst && !meta_mtime && is_racy(s->meta.mtime_ns))
+	s->fd = f.fd;
+	s->before = f.st;
+	s->local = f.live;
+	s->meta = *e;
+	/* an object's "mtime" metadata (rclone's and ours) is the file's
+	 * mtime; else Last-Modified */
+	s->meta.mtime_ns = f.mtime_ns;
+	s->meta.upload_mtime = !f.has_mtime;
+	if (tree_caps(r->src_tree) & TREE_CAP_FS)
+		s->meta.mode = f.st.st_mode & 07777;
+	if (!r->rdst && !f.has_mtime && is_racy(s->meta.mtime_ns))
 		/* the object may be replaced within the same second of
 		 * Last-Modified: keep the copy visibly older so the next
 		 * run fetches it again (git's racy rule) */

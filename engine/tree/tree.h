@@ -3,12 +3,12 @@
  * az://container/prefix). One interface over both, so that an operation
  * asks what the tree can do (tree_caps) instead of which kind it is.
  *
- * What it covers so far: opening, capabilities, and the scan, a stream of
- * entries in entry_cmp order (the local walker of scan.h, or the store's
- * listing of remote_tree.h). Writing, reading and removing still go
- * through the two backends' own modules (tree_writer.h for a local tree,
- * remote_tree.h through tree_remote for a store); they move behind this
- * interface next (issue 13, item 1).
+ * What it covers so far: opening, capabilities, the scan (a stream of
+ * entries in entry_cmp order: the local walker of scan.h, or the store's
+ * listing of remote_tree.h) and reading a file the scan found. Writing
+ * and removing still go through the two backends' own modules
+ * (tree_writer.h for a local tree, remote_tree.h through tree_remote for
+ * a store); they move behind this interface next (issue 13, item 1).
  *
  * Backends: tree_local.c, tree_store.c; their hooks are documented in
  * tree_impl.h. A tree on a new kind of store is one new backend file. */
@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "engine_opts.h"
 #include "entry.h"
@@ -108,5 +109,29 @@ int tree_scan_xattrs(struct tree_scan *s, unsigned ns, struct entry *e,
 /* Stop (a scan walking ahead is aborted and joined) and free; NULL is
  * fine. */
 void tree_scan_free(struct tree_scan *s);
+
+/* A file's content, opened by tree_read. */
+struct tree_file {
+	int fd;             /* at offset 0; the caller's to close */
+	struct stat st;     /* fstat at open */
+	/* the content's mtime: the file's, or the object's "mtime"
+	 * metadata as the download brought it; without it (has_mtime
+	 * false: what entry.upload_mtime says) the entry's, as listed */
+	int64_t mtime_ns;
+	bool has_mtime;
+	/* the tree's own file, which may change while it is read (look
+	 * again after: fdio_stat_changed on st); false: a private copy
+	 * (an object downloaded into an unlinked temp) */
+	bool live;
+};
+
+/* Open file e as scan s found it: a file system's relative to the root
+ * the scan walked (a root renamed since is still the one read; a fifo
+ * put where the file was does not block the open and is refused:
+ * -EINVAL), an object downloaded whole and its size checked. 0 with *f,
+ * or -errno with a message naming ROOT/NAME. Any thread, any number at
+ * once, while s is not freed. */
+int tree_read(struct tree_scan *s, const struct entry *e, struct tree_file *f,
+	      struct errbuf *eb);
 
 #endif

@@ -4,11 +4,15 @@
 #include "tree_impl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bqueue.h"
+#include "clock.h"
+#include "relpath.h"
 #include "scan.h"
 #include "banned.h"
 
@@ -19,6 +23,7 @@ struct local_tree {
 
 struct local_scan {
 	struct tree_scan base;
+	const char *root;            /* the tree's */
 	struct scanner *scanner;
 	/* walking ahead (tree_scan_opts.ahead): the walker's thread and
 	 * what it found so far */
@@ -99,6 +104,7 @@ static int local_scan_start(struct tree *t, const struct tree_scan_opts *so,
 	if (!s)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	s->base.ops = &local_ops;
+	s->root = local_root(t);
 	memset(&o, 0, sizeof(o));
 	o.root = local_root(t);
 	o.io = so->io;
@@ -176,6 +182,38 @@ static int local_scan_xattrs(struct tree_scan *base, unsigned ns,
 			      eb);
 }
 
+static int local_read(struct tree_scan *base, const struct entry *e,
+		      struct tree_file *f, struct errbuf *eb)
+{
+	const struct local_scan *s = (const struct local_scan *)base;
+	char shown[512];
+	int err = 0;
+
+	memset(f, 0, sizeof(*f));
+	/* O_NONBLOCK: a fifo put where a file was scanned must not hang
+	 * the open; it is refused below */
+	f->fd = relpath_open(scanner_rootfd(s->scanner), e->name, e->name_len,
+			     O_RDONLY | O_NONBLOCK);
+	if (f->fd < 0)
+		err = f->fd;
+	else if (fstat(f->fd, &f->st))
+		err = -errno;
+	else if (!S_ISREG(f->st.st_mode))
+		err = -EINVAL;
+	if (!err) {
+		f->mtime_ns = clock_ts_ns(&f->st.st_mtim);
+		f->has_mtime = true;
+		f->live = true;
+		return 0;
+	}
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = -1;
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, err, "cannot read '%s/%s': %s", s->root, shown,
+			  strerror(-err));
+}
+
 static void local_free(struct tree *t)
 {
 	struct local_tree *l = (struct local_tree *)t;
@@ -193,6 +231,7 @@ static const struct tree_ops local_ops = {
 	.scan_abort = local_scan_abort,
 	.scan_rootfd = local_scan_rootfd,
 	.scan_xattrs = local_scan_xattrs,
+	.read = local_read,
 	.scan_free = local_scan_free,
 	.free = local_free,
 };

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "remote_tree.h"
 #include "banned.h"
@@ -15,6 +17,7 @@ struct store_tree {
 
 struct store_scan {
 	struct tree_scan base;
+	struct remote_tree *rt;      /* the tree's */
 	struct remote_scan *rs;
 };
 
@@ -46,6 +49,7 @@ static int store_scan_start(struct tree *t, const struct tree_scan_opts *so,
 	if (!s)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	s->base.ops = &store_ops;
+	s->rt = store_remote(t);
 	ret = remote_scan_start(store_remote(t), so->log, so->allow,
 				so->allow_ctx, so->files_scanned, &s->rs, eb);
 	if (ret < 0) {
@@ -60,6 +64,29 @@ static int store_scan_next(struct tree_scan *base, struct entry *out,
 			   struct errbuf *eb)
 {
 	return remote_scan_next(((struct store_scan *)base)->rs, out, eb);
+}
+
+static int store_read(struct tree_scan *base, const struct entry *e,
+		      struct tree_file *f, struct errbuf *eb)
+{
+	const struct store_scan *s = (const struct store_scan *)base;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	f->mtime_ns = e->mtime_ns;  /* unless the response has the metadata */
+	ret = remote_tree_read(s->rt, e, &f->fd, &f->mtime_ns, eb);
+	if (ret < 0) {
+		f->fd = -1;
+		return ret;
+	}
+	f->has_mtime = ret == 1;
+	if (fstat(f->fd, &f->st)) {
+		ret = -errno;
+		close(f->fd);
+		f->fd = -1;
+		return errbuf_set(eb, ret, "fstat: %s", strerror(-ret));
+	}
+	return 0;
 }
 
 static void store_scan_free(struct tree_scan *base)
@@ -85,6 +112,7 @@ static const struct tree_ops store_ops = {
 	.remote = store_remote,
 	.scan_start = store_scan_start,
 	.scan_next = store_scan_next,
+	.read = store_read,
 	.scan_free = store_scan_free,
 	.free = store_free,
 };

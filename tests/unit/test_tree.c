@@ -6,7 +6,10 @@
  * object store (s3rver, Azurite): its capabilities (only Azure lists
  * mtimes), a missing bucket refused for a destination, objects written
  * through its backend scanned back in key order with their sizes and
- * mtimes, no root fd and no xattrs. */
+ * mtimes, no root fd and no xattrs. tree_read: the bytes, the stat and
+ * the mtime of a file (live) or of an object (a private download); a
+ * fifo put where a file was refused without blocking, a vanished file,
+ * both naming ROOT/NAME. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -218,6 +221,72 @@ static void test_local_abort(void)
 	tree_free(t);
 }
 
+/* the first file a scan returns: tree_read's fd has its bytes, the stat
+ * and mtime are the file's, and it is live (the tree's own file) */
+static void check_read(struct tree_scan *s, const struct entry *e,
+		       const char *want, bool live)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct tree_file f;
+	char buf[64];
+	ssize_t n;
+
+	CHECK_EQ(tree_read(s, e, &f, &eb), 0);
+	if (f.fd < 0) {
+		fprintf(stderr, "read: %s\n", eb.msg);
+		return;
+	}
+	n = read(f.fd, buf, sizeof(buf));
+	CHECK_EQ(n, (ssize_t)strlen(want));
+	CHECK(n >= 0 && !memcmp(buf, want, (size_t)n));
+	CHECK_EQ(f.st.st_size, (off_t)strlen(want));
+	CHECK_EQ(f.live, live);
+	CHECK(f.has_mtime);
+	CHECK_EQ(f.mtime_ns, e->mtime_ns);
+	close(f.fd);
+}
+
+static void test_local_read(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct tree_scan_opts so;
+	struct tree *t = NULL;
+	struct tree_scan *s = NULL;
+	struct entry e = ENTRY_INIT;
+	struct tree_file f;
+	char p[256];
+	int ret;
+
+	CHECK_EQ(tree_open(root, NULL, NULL, false, &t, &eb), 0);
+	memset(&so, 0, sizeof(so));
+	so.ahead = 16;
+	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
+	if (!s) {
+		tree_free(t);
+		return;
+	}
+	while ((ret = tree_scan_next(s, &e, &eb)) == 1 &&
+	       strcmp(e.name, "d00/f01"))
+		entry_release(&e);
+	CHECK_EQ(ret, 1);
+	check_read(s, &e, "d00/f01", true);
+	/* a fifo where the file was: refused at once, naming it */
+	snprintf(p, sizeof(p), "%s/d00/f01", root);
+	CHECK_EQ(unlink(p), 0);
+	CHECK_EQ(mkfifo(p, 0644), 0);
+	CHECK_ERR(tree_read(s, &e, &f, &eb), EINVAL);
+	CHECK(strstr(eb.msg, p) != NULL);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+	/* gone */
+	CHECK_EQ(unlink(p), 0);
+	CHECK_ERR(tree_read(s, &e, &f, &eb), ENOENT);
+	CHECK(strstr(eb.msg, p) != NULL);
+	put_file("d00/f01", "d00/f01");
+	entry_release(&e);
+	tree_scan_free(s);
+	tree_free(t);
+}
+
 static void test_local_missing(void)
 {
 	struct errbuf eb = ERRBUF_INIT;
@@ -321,6 +390,10 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 			CHECK_EQ(e.mtime_ns, mtime + i);
 		CHECK_EQ(tree_scan_xattrs(s, XATTR_NS_USER, &e, &eb), 0);
 		CHECK(!e.xattrs_known);
+		/* downloaded into a private temp, with its mtime metadata */
+		if (!lists_mtime)
+			e.mtime_ns = mtime + i;
+		check_read(s, &e, names[i], false);
 		entry_release(&e);
 	}
 	CHECK_EQ(tree_scan_next(s, &e, &eb), 0);
@@ -340,6 +413,7 @@ int main(void)
 	RUN_TEST(test_local_scan);
 	RUN_TEST(test_local_rootfd);
 	RUN_TEST(test_local_abort);
+	RUN_TEST(test_local_read);
 	RUN_TEST(test_local_missing);
 
 	server_ensure("s3rver", "SNAP_S3RVER_ENDPOINT", "SNAP_S3RVER_STATE",
