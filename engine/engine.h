@@ -46,6 +46,9 @@ struct make_snapshot_opts {
 	/* FILE_ROOT is a tree restore writes: its temp names (tree_temp.h)
 	 * are left out, and removed when a crashed run left them */
 	bool tree_temps;
+	/* a FILE_ROOT that does not exist is an empty tree (restore's dry
+	 * run into a root it would create), not an error */
+	bool missing_root_ok;
 	/* a file that keeps changing while read is left out with a warning
 	 * (files_skipped_changing) instead of failing the run */
 	bool skip_changing;

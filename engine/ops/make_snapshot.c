@@ -230,6 +230,7 @@ static int open_tree(struct snap_run *r,
 	so.interrupted = o->interrupted;
 	so.prefetch_threads = o->scan_jobs;
 	so.reap_tree_temps = mo->tree_temps;
+	so.missing_root_ok = mo->missing_root_ok;
 	/* security.* is listed to anyone (trusted.* only to root): record
 	 * what the kernel shows; restore sets what it is allowed to */
 	if (!o->no_xattrs)

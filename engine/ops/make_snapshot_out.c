@@ -206,12 +206,14 @@ static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
 
 /* The root directory's own mode and mtime go into the header (its
  * entries record everything below it). Best effort: a root that cannot
- * be stat'ed now fails the scan anyway. */
+ * be stat'ed now fails the scan anyway; a missing one (missing_root_ok)
+ * has none. */
 void snap_root_meta(const struct snap_run *r, struct snapshot_header *h)
 {
 	struct stat st;
 
-	if (fstat(tree_scan_rootfd(r->scan), &st))
+	if (tree_scan_rootfd(r->scan) < 0 ||
+	    fstat(tree_scan_rootfd(r->scan), &st))
 		return;
 	h->has_root_meta = true;
 	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;

@@ -220,16 +220,16 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 }
 
 /* Step 2: the tree's current state, saved as a snapshot (*before, its
- * name) or written to the scratch file (*scratch); an object-store
- * FILE_ROOT is opened (r->tree; r->rtree in an object store), a local one
- * created. What it acquired
- * is the caller's to release, also on failure. */
+ * name) or written to the scratch file (*scratch), by make-snapshot on
+ * this run's stores and tree; FILE_ROOT is opened (r->tree, r->rtree),
+ * a local one created unless the run is dry. What it acquired is the
+ * caller's to release, also on failure. */
 static int record_current(struct restore_run *r, char **before, int *scratch,
 			  struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
 	const struct restore_opts *ro = r->ro;
-	struct make_snapshot_stores st = { r->heap, r->ss, r->lock, NULL };
+	struct make_snapshot_stores st;
 	struct make_snapshot_opts mo;
 	struct run_stats sub;
 	int ret;
@@ -239,12 +239,12 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 	if (ret < 0)
 		return ret;
 	r->rtree = tree_remote(r->tree);
+	st = (struct make_snapshot_stores){ r->heap, r->ss, r->lock, r->tree };
 	if (!r->rtree && !ro->dry_run) {
 		ret = relpath_mkdir_p(o->file_root, eb);
 		if (ret < 0)
 			return ret;
 	}
-	st.tree = r->tree;
 	memset(&mo, 0, sizeof(mo));
 	memset(&sub, 0, sizeof(sub));
 	/* what a crashed restore or sync left in the root goes now, and
@@ -263,24 +263,9 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 		}
 		mo.to_fd = true;
 		mo.out_fd = *scratch;
-		if (r->rtree || access(o->file_root, F_OK) == 0) {
-			ret = make_snapshot_in(o, &mo, &st, &sub, before, eb);
-		} else {
-			/* dry run into a missing root: empty current state */
-			struct engine_opts empty = *o;
-			char dir[] = "/tmp/snapshooter-empty-XXXXXX";
-
-			if (!mkdtemp(dir)) {
-				ret = errbuf_set(eb, -errno, "mkdtemp: %s",
-						 strerror(errno));
-				return ret;
-			}
-			empty.file_root = dir;
-			st.tree = NULL;  /* on dir */
-			ret = make_snapshot_in(&empty, &mo, &st, &sub, before,
-					       eb);
-			rmdir(dir);
-		}
+		/* a dry run into a root it would create: empty */
+		mo.missing_root_ok = ro->dry_run;
+		ret = make_snapshot_in(o, &mo, &st, &sub, before, eb);
 	}
 	if (ret < 0) {
 		errbuf_wrap(eb, ret, "cannot record the current state of '%s'",

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test_dryrun: restore-snapshot --dry-run and sync --dry-run change
 # nothing (tree listing, contents, metadata, snapshot root) and print the
-# plan: the files they would write and delete.
+# plan: the files they would write and delete; into a root that does not
+# exist yet, restore plans the whole snapshot and creates nothing; into
+# one that cannot be created (a file on the way) it fails, as the restore
+# would.
 . "$(dirname "$0")/lib.sh"
 
 # assert_plan_names DESC NAME...: stdout of the last run names each.
@@ -80,6 +83,28 @@ dryrun() {
 	assert_rc "sync --dry-run --checksum --no-delete" 0
 	tree_state "$dst" >"$T/.after"
 	check "... changed nothing either" cmp -s "$T/.before" "$T/.after"
+
+	# restore --dry-run into a root that does not exist yet: the plan
+	# creates everything, and the root is still not there after
+	n=$(snapshot_files "$SR" | wc -l)
+	FR=$T/$IO.missing/deeper
+	snap restore-snapshot --path "$SNAP" --dry-run
+	assert_rc "restore --dry-run into a missing root" 0
+	check "... creates no root" test ! -e "$T/$IO.missing"
+	assert_eq "... saves no snapshot" "$n" \
+		"$(snapshot_files "$SR" | wc -l)"
+	assert_plan_names "its plan" text_file.txt file_2.txt numbers.txt \
+		file_1_1.txt
+	assert_eq "... plans no deletion" 0 "$(grep -c '^delete' "$OUT")"
+
+	# a root behind a file cannot be created: the dry run fails as the
+	# restore would, naming it (it planned from an empty tree before)
+	: >"$T/$IO.afile"
+	FR=$T/$IO.afile/x
+	snap restore-snapshot --path "$SNAP" --dry-run
+	assert_rc "restore --dry-run into a root behind a file" 1
+	assert_err_has "... names it" "$T/$IO.afile/x"
+	assert_err_has "... and why" "Not a directory"
 }
 
 for_each_io dryrun
