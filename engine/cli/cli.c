@@ -244,9 +244,9 @@ static int check_storage_options(const struct cli_ctx *ctx)
 	return -1;
 }
 
-/* an optional environment variable of whole seconds: 0 (unset, *out
- * untouched) or -1 (bad value) */
-static int env_seconds(const char *name, unsigned *out)
+/* an optional environment variable of whole seconds, min..86400: 0
+ * (unset, *out untouched) or -1 (bad value) */
+static int env_seconds(const char *name, unsigned long min, unsigned *out)
 {
 	const char *v = getenv(name);
 	char *end = NULL;
@@ -256,7 +256,7 @@ static int env_seconds(const char *name, unsigned *out)
 		return 0;
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (errno || *end || n < 1 || n > 86400)
+	if (errno || *end || n < min || n > 86400)
 		return -1;
 	*out = (unsigned)n;
 	return 0;
@@ -356,7 +356,10 @@ static int setup_workers(struct cli_ctx *ctx, enum cli_parallel which)
 
 /* --retries and the limits on waiting: the network timeouts and, from
  * the environment only, the lock expiry and refresh. Returns -1, or
- * CLI_EXIT_USAGE for a value outside 1..86400 seconds. */
+ * CLI_EXIT_USAGE for a value outside 1..86400 seconds (an expiry of 1 s
+ * too: a lock is refreshed at most every second and a run stops when its
+ * last refresh is two thirds of the expiry old, so every run would fail
+ * at publishing about a third of the time). */
 static int setup_timeouts(struct cli_ctx *ctx)
 {
 	const struct cli_globals *g = &ctx->g;
@@ -375,11 +378,13 @@ static int setup_timeouts(struct cli_ctx *ctx)
 		eo->connect_timeout_s = g->connect_timeout;
 	if (g->has_io_timeout)
 		eo->io_timeout_s = g->io_timeout;
-	if (env_seconds("SNAPSHOOTER_LOCK_EXPIRY", &eo->lock_expiry_s) ||
-	    env_seconds("SNAPSHOOTER_LOCK_REFRESH", &eo->lock_refresh_s))
-		return cli_usage_error(ctx, "SNAPSHOOTER_LOCK_EXPIRY and "
-				       "SNAPSHOOTER_LOCK_REFRESH take whole "
-				       "seconds (1..86400)");
+	if (env_seconds("SNAPSHOOTER_LOCK_EXPIRY", 2, &eo->lock_expiry_s))
+		return cli_usage_error(ctx, "SNAPSHOOTER_LOCK_EXPIRY takes "
+				       "whole seconds (2..86400: a lock is "
+				       "refreshed at most every second)");
+	if (env_seconds("SNAPSHOOTER_LOCK_REFRESH", 1, &eo->lock_refresh_s))
+		return cli_usage_error(ctx, "SNAPSHOOTER_LOCK_REFRESH takes "
+				       "whole seconds (1..86400)");
 	return -1;
 }
 

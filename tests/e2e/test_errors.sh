@@ -182,6 +182,19 @@ usage_and_roots() {
 	FR=$tree
 	snap make-snapshot --no-such-option
 	assert_rc "an unknown command option is a usage error" 2
+	# a lock expiry of 1 s cannot work (refreshes come at most every
+	# second, a run stops at two thirds of the expiry): refused
+	local v
+	for v in 1 0 86401 2x; do
+		SNAPSHOOTER_LOCK_EXPIRY=$v snap make-snapshot
+		assert_rc "SNAPSHOOTER_LOCK_EXPIRY=$v is a usage error" 2
+		assert_err_has "... naming it" "SNAPSHOOTER_LOCK_EXPIRY takes"
+	done
+	SNAPSHOOTER_LOCK_REFRESH=0 snap make-snapshot
+	assert_rc "SNAPSHOOTER_LOCK_REFRESH=0 is a usage error" 2
+	assert_err_has "... naming it" "SNAPSHOOTER_LOCK_REFRESH takes"
+	SNAPSHOOTER_LOCK_EXPIRY=2 SNAPSHOOTER_LOCK_REFRESH=1 snap make-snapshot
+	assert_rc "SNAPSHOOTER_LOCK_EXPIRY=2 is taken" 0
 
 	# restore errors
 	new_roots "$IO.empty"
