@@ -184,6 +184,16 @@ int io_ctx_set_read_mode(struct io_ctx *io, enum io_read_mode mode)
 	return 0;
 }
 
+void io_ctx_set_max_open(struct io_ctx *io, unsigned n)
+{
+	io->max_open = n;
+}
+
+unsigned io_ctx_peak_open(const struct io_ctx *io)
+{
+	return io->peak_open;
+}
+
 static int submit_raw(struct io_ctx *io);
 
 /* bound on back-to-back -EAGAIN/-EBUSY from the kernel before giving up */

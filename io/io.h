@@ -54,6 +54,16 @@ enum io_read_mode {
  * (the previous mode stays). */
 int io_ctx_set_read_mode(struct io_ctx *io, enum io_read_mode mode);
 
+/* At most n files open at once in io_read_batch (0: up to the depth).
+ * The open-files limit (ulimit -n) is the process's: when several
+ * threads batch reads, each keeps to its share so that the others' opens
+ * (a heap temp, a directory) do not fail with EMFILE. LINKED reads open
+ * direct descriptors, outside the fd table and its limit: not capped. */
+void io_ctx_set_max_open(struct io_ctx *io, unsigned n);
+/* The most files io_read_batch has held open at once on this context's
+ * ring in PHASED mode (what io_ctx_set_max_open caps; for tests). */
+unsigned io_ctx_peak_open(const struct io_ctx *io);
+
 /* Metadata of one path, as statx(AT_SYMLINK_NOFOLLOW) sees it. */
 struct io_stat {
 	int err;             /* 0, or -errno for this item alone */

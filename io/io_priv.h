@@ -34,6 +34,8 @@ struct io_rslot {
 struct io_ctx {
 	enum io_backend backend;  /* URING or SYNC once set up */
 	unsigned depth;
+	unsigned max_open;        /* io_ctx_set_max_open; 0: depth */
+	unsigned peak_open;       /* io_ctx_peak_open */
 	bool has_ring;
 	bool op_statx, op_openat, op_read, op_close;
 	bool has_direct;          /* sparse fixed-file table registered */

@@ -333,6 +333,9 @@ static int read_batch_ring(struct io_ctx *io, bool linked,
 
 	/* LINKED: each slot holds three SQEs at once */
 	nslots = linked ? MAX(io->depth / 3, 1u) : io->depth;
+	/* PHASED holds an fd per busy slot; LINKED's are direct ones */
+	if (!linked && io->max_open && nslots > io->max_open)
+		nslots = io->max_open;
 	for (s = 0; s < nslots; s++) {
 		io->rslots[s].step = RS_FREE;
 		io->rslots[s].fd = -1;
@@ -348,6 +351,8 @@ static int read_batch_ring(struct io_ctx *io, bool linked,
 			if (ret == 0) {
 				nfree--;
 				busy++;
+				if (!linked && busy > io->peak_open)
+					io->peak_open = busy;
 			}
 		}
 		if (!busy)

@@ -63,6 +63,11 @@ fail:
 	return ret;
 }
 
+void hash_worker_share_fds(struct hash_worker *w, unsigned workers)
+{
+	io_ctx_set_max_open(w->io, hash_fd_share(workers, 1, HASH_BATCH_MAX));
+}
+
 void hash_worker_free(struct hash_worker *w)
 {
 	if (!w)

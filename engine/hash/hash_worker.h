@@ -67,10 +67,21 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
  * of the worker's multi-buffer manager. */
 #define HASH_LANE_WINDOW_MAX 16
 
+/* A worker's share of the open-files limit (ulimit -n) for one use when
+ * jobs workers share it with the rest of the run and each file holds
+ * fds_per_file descriptors: a quarter of the limit divided among them,
+ * at most max, at least 1. */
+unsigned hash_fd_share(unsigned jobs, unsigned fds_per_file, unsigned max);
+
 /* The window a worker may use when each file in it holds fds_per_file
- * descriptors and jobs workers share the process's open-files limit with
- * the rest of the run: at most HASH_LANE_WINDOW_MAX, at least 1. */
+ * descriptors: hash_fd_share up to HASH_LANE_WINDOW_MAX. */
 unsigned hash_lane_window(unsigned jobs, unsigned fds_per_file);
+
+/* This worker is one of workers that read batches at the same time: at
+ * most hash_fd_share(workers, 1, HASH_BATCH_MAX) files of a batch are
+ * open at once (all of it otherwise), so that 16 workers under ulimit -n
+ * 256 leave descriptors for the heap's temps. */
+void hash_worker_share_fds(struct hash_worker *w, unsigned workers);
 
 /* Whether w has a multi-buffer kernel (not --md5 openssl): the lanes. */
 bool hash_worker_has_lanes(const struct hash_worker *w);

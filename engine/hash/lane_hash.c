@@ -43,19 +43,24 @@ struct lane_run {
 	struct errbuf *eb;
 };
 
-unsigned hash_lane_window(unsigned jobs, unsigned fds_per_file)
+unsigned hash_fd_share(unsigned jobs, unsigned fds_per_file, unsigned max)
 {
 	struct rlimit rl;
 	uint64_t n;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
-		return HASH_LANE_WINDOW_MAX;
-	/* a quarter of the limit for the windows of all workers: the
-	 * scan, the heap and the network keep theirs */
+		return max;
+	/* a quarter of the limit for all workers: the lane windows take a
+	 * quarter, the read batches another, and the scan, the heap's
+	 * temps and the network keep the rest */
 	n = (uint64_t)rl.rlim_cur / 4 / (jobs ? jobs : 1) /
 	    (fds_per_file ? fds_per_file : 1);
-	return n > HASH_LANE_WINDOW_MAX ? HASH_LANE_WINDOW_MAX :
-	       n ? (unsigned)n : 1;
+	return n > max ? max : n ? (unsigned)n : 1;
+}
+
+unsigned hash_lane_window(unsigned jobs, unsigned fds_per_file)
+{
+	return hash_fd_share(jobs, fds_per_file, HASH_LANE_WINDOW_MAX);
 }
 
 bool hash_worker_has_lanes(const struct hash_worker *w)

@@ -397,6 +397,7 @@ void snap_hash_work(void *arg, size_t shard)
 		return;
 	}
 	hash_worker_skip_changing(w, r->mo->skip_changing);
+	hash_worker_share_fds(w, r->hash_workers);
 	ret = hash_worker_verify_heap(w, r->verify, &eb);
 	if (ret < 0) {
 		snap_run_fail(r, &eb, ret);

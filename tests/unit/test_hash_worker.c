@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -479,6 +480,83 @@ static void test_many_small(enum io_backend be)
 	CHECK_EQ(stats.bytes_read, total);
 	CHECK_EQ(stats.heap_objects_written + stats.heap_objects_present, n);
 	free_entries(items, n);
+	tree_close(&t);
+	hash_worker_free(w);
+}
+
+/* A worker's share of the open-files limit: a quarter of it divided among
+ * the workers and by the fds per file, between 1 and the maximum asked;
+ * no limit: the maximum. */
+static void test_fd_share(void)
+{
+	struct rlimit old, rl;
+
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 256;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	CHECK_EQ(hash_fd_share(16, 1, HASH_BATCH_MAX), 4u);
+	CHECK_EQ(hash_fd_share(16, 2, HASH_LANE_WINDOW_MAX), 2u);
+	CHECK_EQ(hash_lane_window(16, 2), 2u);
+	CHECK_EQ(hash_fd_share(1000, 1, HASH_BATCH_MAX), 1u);
+	CHECK_EQ(hash_fd_share(0, 0, HASH_BATCH_MAX), HASH_BATCH_MAX);
+	rl.rlim_cur = 1024 < old.rlim_max ? 1024 : old.rlim_max;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur == 1024)
+		CHECK_EQ(hash_fd_share(4, 1, HASH_BATCH_MAX), 64u);
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+}
+
+/* A batch read with one file open at a time (the share of one worker of
+ * many under a low limit) hashes every file as a whole batch does. */
+static void test_one_open(enum io_backend be)
+{
+	enum { N = 100 };
+	struct entry *items[N];
+	struct errbuf eb = ERRBUF_INIT;
+	struct hash_worker *w = new_worker(be);
+	struct run_stats stats;
+	struct rlimit old, rl;
+	struct tree t;
+	size_t i;
+	int ret, bad = 0;
+
+	CHECK(w != NULL);
+	if (!w || tree_open(&t, "one_open", true)) {
+		CHECK(0);
+		hash_worker_free(w);
+		return;
+	}
+	for (i = 0; i < N; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "f%03zu", i);
+		CHECK_EQ(write_pat(t.rootfd, name, i * 41 % 5000,
+				   (unsigned)i, false), 0);
+		items[i] = scan_entry(t.rootfd, name);
+	}
+	CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+	rl = old;
+	rl.rlim_cur = 256;
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	hash_worker_share_fds(w, 1000);  /* 256 / 4 / 1000: 1 */
+	CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+	memset(&stats, 0, sizeof(stats));
+	ret = hash_worker_run(w, t.rootfd, t.root, items, N, t.heap, &stats,
+			      &eb);
+	CHECK_EQ(ret, 0);
+	if (ret)
+		fprintf(stderr, "%s\n", eb.msg);
+	for (i = 0; i < N; i++) {
+		struct objid want;
+
+		md5_pat(items[i]->size, (unsigned)i, &want);
+		if (!items[i]->has_md5 || !objid_eq(&items[i]->md5, &want))
+			bad++;
+	}
+	CHECK_EQ(bad, 0);
+	CHECK_EQ(stats.files_hashed, N);
+	free_entries(items, N);
 	tree_close(&t);
 	hash_worker_free(w);
 }
@@ -1124,6 +1202,7 @@ static void run_all(enum io_backend be, const char *label)
 	fprintf(stderr, "-- backend %s\n", label);
 	RUN_TEST_BE(test_mix);
 	RUN_TEST_BE(test_many_small);
+	RUN_TEST_BE(test_one_open);
 	RUN_TEST_BE(test_stale);
 	RUN_TEST_BE(test_errors);
 	RUN_TEST_BE(test_fifo);
@@ -1143,6 +1222,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	RUN_TEST(test_fd_share);
 	run_all(IO_BACKEND_SYNC, "sync");
 	{
 		/* say what AUTO means on this machine */

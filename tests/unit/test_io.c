@@ -573,6 +573,66 @@ static int fill_fds(int *fds, int cap)
 /* Many workers under a low `ulimit -n`: an open that finds the limit
  * reached waits for fds to come free (another worker closing) instead of
  * failing the file; with none coming free it fails with EMFILE, named. */
+/* io_ctx_set_max_open caps the files a PHASED batch holds open at once (a
+ * worker's share of ulimit -n, hash_worker_share_fds); every file is
+ * still read whole. Without the cap the batch opens them all at once,
+ * which is what makes the measure worth checking. */
+static void test_read_max_open(void)
+{
+	enum { N = 40, CAP = 2 };
+	static char bufs[N][256];
+	struct io_read_job jobs[N];
+	struct errbuf eb = ERRBUF_INIT;
+	char names[N][16];
+	unsigned cap;
+	size_t i;
+	int dfd;
+
+	if (!have_uring) {
+		fprintf(stderr, "  (no io_uring here: nothing to cap)\n");
+		return;
+	}
+	dfd = make_dir("maxopen");
+	CHECK(dfd >= 0);
+	if (dfd < 0)
+		return;
+	for (i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "f%02zu", i);
+		CHECK_EQ(write_file(dfd, names[i], 100 + i), 0);
+	}
+	for (cap = 0; cap <= CAP; cap += CAP) {
+		struct io_ctx *io = ctx_new(IO_BACKEND_URING, 64);
+
+		if (!io)
+			continue;
+		CHECK_EQ(io_ctx_set_read_mode(io, IO_READ_PHASED), 0);
+		io_ctx_set_max_open(io, cap);
+		memset(jobs, 0, sizeof(jobs));
+		for (i = 0; i < N; i++) {
+			jobs[i].dirfd = dfd;
+			jobs[i].name = names[i];
+			jobs[i].buf = bufs[i];
+			jobs[i].cap = sizeof(bufs[i]);
+		}
+		CHECK_EQ(io_read_batch(io, jobs, N, &eb), 0);
+		for (i = 0; i < N; i++) {
+			CHECK_EQ(jobs[i].err, 0);
+			CHECK_EQ(jobs[i].len, 100 + i);
+			CHECK(check_pattern(jobs[i].buf, 0, jobs[i].len));
+		}
+		fprintf(stderr, "  max_open %u: at most %u open at once\n", cap,
+			io_ctx_peak_open(io));
+		if (cap) {
+			CHECK(io_ctx_peak_open(io) >= 1);
+			CHECK(io_ctx_peak_open(io) <= cap);
+		} else {
+			CHECK(io_ctx_peak_open(io) > CAP);
+		}
+		io_ctx_free(io);
+	}
+	close(dfd);
+}
+
 static void test_read_emfile(void)
 {
 	static const enum io_read_mode modes[] = {
@@ -961,6 +1021,7 @@ int main(void)
 	RUN_TEST(test_stat_batch);
 	RUN_TEST(test_read_batch);
 	RUN_TEST(test_read_procfs);
+	RUN_TEST(test_read_max_open);
 	RUN_TEST(test_read_emfile);
 	RUN_TEST(test_noatime_eperm);
 	RUN_TEST(test_stream);
