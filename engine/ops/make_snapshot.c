@@ -212,30 +212,30 @@ static int open_tree(struct snap_run *r,
 	const struct make_snapshot_opts *mo = r->mo;
 	struct run_stats *stats = r->stats;
 	struct tree_scan_opts so;
+	struct scan_opts *walk = &so.scan;
 	int ret;
 
 	memset(&so, 0, sizeof(so));
-	so.io = o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
-		o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
-	so.log = r->log;
+	walk->io = engine_io_backend(o);
+	walk->log = r->log;
 	/* the heap and snapshot roots may sit inside the tree: never back
 	 * them up */
 	ret = inner_roots_init(&r->inner, o, r->filter);
 	if (ret < 0)
 		return errbuf_set(eb, ret, "out of memory");
-	so.allow = inner_roots_active(&r->inner) ? inner_roots_allow : NULL;
-	so.allow_ctx = &r->inner;
-	so.files_scanned = &stats->files_scanned;
-	so.files_skipped = &stats->files_skipped;
-	so.interrupted = o->interrupted;
-	so.prefetch_threads = o->scan_jobs;
-	so.reap_tree_temps = mo->tree_temps;
-	so.missing_root_ok = mo->missing_root_ok;
+	walk->allow = inner_roots_active(&r->inner) ? inner_roots_allow : NULL;
+	walk->allow_ctx = &r->inner;
+	walk->files_scanned = &stats->files_scanned;
+	walk->files_skipped = &stats->files_skipped;
+	walk->interrupted = o->interrupted;
+	walk->prefetch_threads = o->scan_jobs;
+	walk->reap_tree_temps = mo->tree_temps;
+	walk->missing_root_ok = mo->missing_root_ok;
 	/* security.* is listed to anyone (trusted.* only to root): record
 	 * what the kernel shows; restore sets what it is allowed to */
 	if (!o->no_xattrs)
 		r->xattr_ns = XATTR_NS_USER | XATTR_NS_PRIV | XATTR_NS_ACL;
-	so.hard_links = !mo->no_hard_links;
+	walk->hard_links = !mo->no_hard_links;
 	if (st && st->tree)
 		r->tree = st->tree;
 	else

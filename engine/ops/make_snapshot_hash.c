@@ -389,9 +389,7 @@ void snap_hash_work(void *arg, size_t shard)
 	struct entry *items[HASH_BATCH_MAX];
 	int n, i, ret;
 
-	ret = hash_worker_new(r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
-			      r->o->io == IO_MODE_URING ? IO_BACKEND_URING :
-			      IO_BACKEND_AUTO, r->o->md5, &w, &eb);
+	ret = hash_worker_new(engine_io_backend(r->o), r->o->md5, &w, &eb);
 	if (ret < 0) {
 		snap_run_fail(r, &eb, ret);
 		return;

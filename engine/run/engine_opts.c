@@ -45,6 +45,12 @@ unsigned engine_workers(const struct engine_opts *o, bool wait_on_network)
 	return n;
 }
 
+enum io_backend engine_io_backend(const struct engine_opts *o)
+{
+	return o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
+	       o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
+}
+
 void engine_objstore_config(const struct engine_opts *o,
 			    struct objstore_config *cfg)
 {

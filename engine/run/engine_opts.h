@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "errbuf.h"
+#include "io.h"
 #include "log.h"
 
 enum io_mode {
@@ -107,6 +108,9 @@ unsigned engine_usable_cpus(void);
  * least o->transfers, so that the run keeps that many requests in
  * flight. The one place this policy is written. */
 unsigned engine_workers(const struct engine_opts *o, bool wait_on_network);
+
+/* The io.h backend that --io names. */
+enum io_backend engine_io_backend(const struct engine_opts *o);
 
 struct objstore_config;
 /* The object-store settings of o (NULL: defaults): transfers, retries,

@@ -65,28 +65,29 @@ static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
 static int feed_start(struct sync_run *r, bool src, struct errbuf *eb)
 {
 	struct tree_scan_opts so;
+	struct scan_opts *walk = &so.scan;
 
 	memset(&so, 0, sizeof(so));
-	so.log = r->log;
-	so.allow = filter_count(r->filter) ? allow_entry : NULL;
-	so.allow_ctx = r->filter;
-	so.files_scanned = src ? &r->stats->files_scanned : NULL;
-	so.files_skipped = src ? &r->stats->files_skipped : NULL;
-	so.io = r->o->io == IO_MODE_SYNC ? IO_BACKEND_SYNC :
-		r->o->io == IO_MODE_URING ? IO_BACKEND_URING : IO_BACKEND_AUTO;
-	so.interrupted = r->o->interrupted;
-	so.missing_root_ok = !src && r->so->dry_run;
+	walk->log = r->log;
+	walk->allow = filter_count(r->filter) ? allow_entry : NULL;
+	walk->allow_ctx = r->filter;
+	walk->files_scanned = src ? &r->stats->files_scanned : NULL;
+	walk->files_skipped = src ? &r->stats->files_skipped : NULL;
+	walk->io = engine_io_backend(r->o);
+	walk->interrupted = r->o->interrupted;
+	walk->missing_root_ok = !src && r->so->dry_run;
 	/* DST is ours to write: what a crashed restore or sync left there
 	 * goes now (tree_temp.h), even with --no-delete */
-	so.reap_tree_temps = !src && !r->so->dry_run;
+	walk->reap_tree_temps = !src && !r->so->dry_run;
 	/* SRC's link groups, as rsync -H finds them (DST's are checked by
 	 * inode when linking) */
-	so.hard_links = src && !r->so->no_hard_links && !r->rsrc && !r->rdst;
+	walk->hard_links = src && !r->so->no_hard_links && !r->rsrc &&
+			   !r->rdst;
 	/* both sides are walked at once: share the prefetch threads */
-	so.prefetch_threads = r->o->scan_jobs > 1 ? r->o->scan_jobs / 2 : 1;
+	walk->prefetch_threads = r->o->scan_jobs / 2 ? r->o->scan_jobs / 2 : 1;
 	/* both sides read the names that are copied: what cannot be set
 	 * here would otherwise differ on every run */
-	so.xattrs = r->xattr_ns;
+	walk->xattrs = r->xattr_ns;
 	so.ahead = QUEUE_CAP;
 	return tree_scan_start(src ? r->src_tree : r->dst_tree, &so,
 			       src ? &r->src_scan : &r->dst_scan, eb);

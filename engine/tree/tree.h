@@ -15,7 +15,6 @@
 #ifndef SNAP_TREE_H
 #define SNAP_TREE_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -23,8 +22,7 @@
 #include "engine_opts.h"
 #include "entry.h"
 #include "errbuf.h"
-#include "io.h"
-#include "log.h"
+#include "scan.h"
 
 struct tree;
 struct tree_scan;
@@ -62,25 +60,10 @@ const char *tree_root(const struct tree *t);
 struct remote_tree *tree_remote(struct tree *t);
 
 struct tree_scan_opts {
-	const struct logger *log;
-	/* optional filter: return false to leave relpath out (and not
-	 * descend into it when it is a directory) */
-	bool (*allow)(void *ctx, const char *relpath, size_t len, bool is_dir);
-	void *allow_ctx;
-	/* counters (may be NULL): files (and symlinks) seen, special files
-	 * skipped */
-	uint64_t *files_scanned;
-	uint64_t *files_skipped;
-	/* The rest is for a file system (TREE_CAP_FS; a store's listing
-	 * has no directories, links, xattrs or temps): scan_opts in scan.h
-	 * says what each does. */
-	enum io_backend io;
-	volatile sig_atomic_t *interrupted;
-	bool missing_root_ok;
-	unsigned prefetch_threads;
-	bool reap_tree_temps;
-	unsigned xattrs;
-	bool hard_links;
+	/* what the walker takes (scan.h), but root, which is the tree's. A
+	 * store's listing uses log, allow, allow_ctx and files_scanned (it
+	 * has no directories, links, xattrs, temps or special files). */
+	struct scan_opts scan;
 	/* walk on a thread of its own, this many entries queued ahead of
 	 * the caller (two trees scanned side by side); 0: the caller's
 	 * thread walks. A store's listing always runs on its own thread. */

@@ -105,20 +105,8 @@ static int local_scan_start(struct tree *t, const struct tree_scan_opts *so,
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	s->base.ops = &local_ops;
 	s->root = local_root(t);
-	memset(&o, 0, sizeof(o));
+	o = so->scan;
 	o.root = local_root(t);
-	o.io = so->io;
-	o.log = so->log;
-	o.allow = so->allow;
-	o.allow_ctx = so->allow_ctx;
-	o.files_scanned = so->files_scanned;
-	o.files_skipped = so->files_skipped;
-	o.interrupted = so->interrupted;
-	o.missing_root_ok = so->missing_root_ok;
-	o.prefetch_threads = so->prefetch_threads;
-	o.reap_tree_temps = so->reap_tree_temps;
-	o.xattrs = so->xattrs;
-	o.hard_links = so->hard_links;
 	ret = scanner_new(&o, &s->scanner, eb);
 	if (!ret && so->ahead) {
 		ret = bqueue_new(so->ahead, &s->q);

@@ -50,8 +50,9 @@ static int store_scan_start(struct tree *t, const struct tree_scan_opts *so,
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	s->base.ops = &store_ops;
 	s->rt = store_remote(t);
-	ret = remote_scan_start(store_remote(t), so->log, so->allow,
-				so->allow_ctx, so->files_scanned, &s->rs, eb);
+	ret = remote_scan_start(store_remote(t), so->scan.log, so->scan.allow,
+				so->scan.allow_ctx, so->scan.files_scanned,
+				&s->rs, eb);
 	if (ret < 0) {
 		free(s);
 		return ret;

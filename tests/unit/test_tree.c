@@ -305,7 +305,7 @@ static void test_local_missing(void)
 	CHECK(s == NULL);
 	CHECK(strstr(eb.msg, missing) != NULL);
 	errbuf_clear(&eb);
-	so.missing_root_ok = true;
+	so.scan.missing_root_ok = true;
 	so.ahead = 8;
 	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
 	CHECK_EQ(tree_scan_rootfd(s), -1);
@@ -372,7 +372,7 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	for (i = 2; i >= 0; i--)
 		CHECK_EQ(put_object(t, names[i], names[i], mtime + i), 0);
 	memset(&so, 0, sizeof(so));
-	so.files_scanned = &files;
+	so.scan.files_scanned = &files;
 	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
 	if (!s) {
 		tree_free(t);
