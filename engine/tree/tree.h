@@ -7,8 +7,9 @@
  * entries in entry_cmp order: the local walker of scan.h, or the store's
  * listing of remote_tree.h) and reading a file the scan found. Writing
  * and removing still go through the two backends' own modules
- * (tree_writer.h for a local tree, remote_tree.h through tree_remote for
- * a store); they move behind this interface next (issue 13, item 1).
+ * (tree_writer.h, beside this file, for a local tree; remote_tree.h
+ * through tree_remote for a store); they move behind this interface next
+ * (issue 13, item 1).
  *
  * Backends: tree_local.c, tree_store.c; their hooks are documented in
  * tree_impl.h. A tree on a new kind of store is one new backend file. */

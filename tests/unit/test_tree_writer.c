@@ -1,5 +1,5 @@
 /* test_tree_writer: symlink-safe writes into a target tree
- * (engine/restore/tree_writer.h): temp + publish with mode and mtime,
+ * (engine/tree/tree_writer.h): temp + publish with mode and mtime,
  * parents, planted symlinks never followed, symlinks, directories,
  * metadata, removal, pruning, names longer than PATH_MAX. */
 #include <dirent.h>
