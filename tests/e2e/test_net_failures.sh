@@ -91,11 +91,17 @@ elif cmd == "policy-sas":
     print(generate_container_sas(cred.account_name, bucket,
         account_key=cred.account_key, policy_id="nf"))
 elif cmd == "revoke-after":
-    # wait (bounded) until N objects are below the prefix, then revoke
+    # wait (bounded) until N objects are below the prefix, then revoke;
+    # args[1], when given, is a file created once the SDK is loaded and
+    # the first listing made (the caller starts the tool only then)
     import time
+    n = count()
+    if len(args) > 1:
+        open(args[1], "w").close()
     end = time.time() + 120
-    while count() < int(args[0]) and time.time() < end:
+    while n < int(args[0]) and time.time() < end:
         time.sleep(0.1)
+        n = count()
     cc.set_container_access_policy(signed_identifiers={})
     print(count())
 EOF
@@ -348,14 +354,29 @@ if [ -n "${SNAP_AZURITE_STATE:-}" ]; then
 		export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
 		sas=$(store "$HR" policy-sas)
 		before=$(store "$HR" count)
+		# the revoker first, ready (its SDK loaded, a first listing
+		# made) before the tool starts: else 4,000 small PUTs could all
+		# be done before it looks
+		rm -f "$T/revoke.ready"
+		store "$HR" revoke-after 300 "$T/revoke.ready" \
+			>"$T/revoke.out" 2>"$T/revoke.err" &
+		rpid=$!
+		for ((i = 0; i < 600; i++)); do
+			[ -e "$T/revoke.ready" ] && break
+			sleep 0.1
+		done
+		[ -e "$T/revoke.ready" ] ||
+			fail "azurite SAS revoked: the revoker did not start:" \
+				"$(tail -n 3 "$T/revoke.err")"
 		AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=$SNAP_AZURITE_ACCOUNT;BlobEndpoint=$SNAP_AZURITE_ENDPOINT;SharedAccessSignature=$sas" \
 			"$SNAPSHOOTER" --no-progress --retries 1 \
 			--file-root "$FR" --heap-root "$HR" --snap-root "$SR" \
 			--json-file "$SUMMARY" make-snapshot >"$OUT" 2>"$ERR" &
 		pid=$!
-		at=$(store "$HR" revoke-after 300)
 		wait "$pid"
 		RC=$?
+		wait "$rpid"
+		at=$(cat "$T/revoke.out")
 		present=$(store "$HR" count)
 		written=$(json_get "$SUMMARY" heap_objects_written)
 		say "info: exit $RC; heap objects before $before, at the revocation $at, present $present, --json heap_objects_written $written"
