@@ -225,7 +225,7 @@ static int open_copy_src(struct sync_run *r, const struct entry *e,
 	struct tree_file f;
 	int ret;
 
-	ret = tree_read(r->src_scan, e, &f, eb);
+	ret = tree_open_file(r->src_scan, e, &f, eb);
 	if (ret < 0)
 		return ret;
 	s->fd = f.fd;

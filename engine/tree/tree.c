@@ -71,10 +71,10 @@ int tree_scan_xattrs(struct tree_scan *s, unsigned ns, struct entry *e,
 	return s->ops->scan_xattrs ? s->ops->scan_xattrs(s, ns, e, eb) : 0;
 }
 
-int tree_read(struct tree_scan *s, const struct entry *e, struct tree_file *f,
-	      struct errbuf *eb)
+int tree_open_file(struct tree_scan *s, const struct entry *e,
+		   struct tree_file *f, struct errbuf *eb)
 {
-	return s->ops->read(s, e, f, eb);
+	return s->ops->open_file(s, e, f, eb);
 }
 
 void tree_scan_free(struct tree_scan *s)

@@ -5,7 +5,7 @@
  *
  * What it covers so far: opening, capabilities, the scan (a stream of
  * entries in entry_cmp order: the local walker of scan.h, or the store's
- * listing of remote_tree.h) and reading a file the scan found. Writing
+ * listing of remote_tree.h) and opening a file the scan found. Writing
  * and removing still go through the two backends' own modules
  * (tree_writer.h, beside this file, for a local tree; remote_tree.h
  * through tree_remote for a store); they move behind this interface next
@@ -94,7 +94,7 @@ int tree_scan_xattrs(struct tree_scan *s, unsigned ns, struct entry *e,
  * fine. */
 void tree_scan_free(struct tree_scan *s);
 
-/* A file's content, opened by tree_read. */
+/* A file's content, opened by tree_open_file. */
 struct tree_file {
 	int fd;             /* at offset 0; the caller's to close */
 	struct stat st;     /* fstat at open */
@@ -115,7 +115,7 @@ struct tree_file {
  * -EINVAL), an object downloaded whole and its size checked. 0 with *f,
  * or -errno with a message naming ROOT/NAME. Any thread, any number at
  * once, while s is not freed. */
-int tree_read(struct tree_scan *s, const struct entry *e, struct tree_file *f,
-	      struct errbuf *eb);
+int tree_open_file(struct tree_scan *s, const struct entry *e,
+		   struct tree_file *f, struct errbuf *eb);
 
 #endif

@@ -28,9 +28,9 @@ struct tree_ops {
 	/* optional (NULL: no xattrs, 0); tree_scan_xattrs */
 	int (*scan_xattrs)(struct tree_scan *s, unsigned ns, struct entry *e,
 			   struct errbuf *eb);
-	/* required; tree_read */
-	int (*read)(struct tree_scan *s, const struct entry *e,
-		    struct tree_file *f, struct errbuf *eb);
+	/* required; tree_open_file */
+	int (*open_file)(struct tree_scan *s, const struct entry *e,
+			 struct tree_file *f, struct errbuf *eb);
 	/* required; stop and free the scan */
 	void (*scan_free)(struct tree_scan *s);
 	/* required; free the tree (its scans are freed before) */

@@ -170,8 +170,8 @@ static int local_scan_xattrs(struct tree_scan *base, unsigned ns,
 			      eb);
 }
 
-static int local_read(struct tree_scan *base, const struct entry *e,
-		      struct tree_file *f, struct errbuf *eb)
+static int local_open_file(struct tree_scan *base, const struct entry *e,
+			   struct tree_file *f, struct errbuf *eb)
 {
 	const struct local_scan *s = (const struct local_scan *)base;
 	char shown[512];
@@ -219,7 +219,7 @@ static const struct tree_ops local_ops = {
 	.scan_abort = local_scan_abort,
 	.scan_rootfd = local_scan_rootfd,
 	.scan_xattrs = local_scan_xattrs,
-	.read = local_read,
+	.open_file = local_open_file,
 	.scan_free = local_scan_free,
 	.free = local_free,
 };
@@ -228,7 +228,9 @@ int tree_local_open(const char *root, struct tree **out, struct errbuf *eb)
 {
 	struct local_tree *l = calloc(1, sizeof(*l));
 
-	if (!l || !(l->root = strdup(root))) {
+	if (l)
+		l->root = strdup(root);
+	if (!l || !l->root) {
 		free(l);
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	}

@@ -67,8 +67,8 @@ static int store_scan_next(struct tree_scan *base, struct entry *out,
 	return remote_scan_next(((struct store_scan *)base)->rs, out, eb);
 }
 
-static int store_read(struct tree_scan *base, const struct entry *e,
-		      struct tree_file *f, struct errbuf *eb)
+static int store_open_file(struct tree_scan *base, const struct entry *e,
+			   struct tree_file *f, struct errbuf *eb)
 {
 	const struct store_scan *s = (const struct store_scan *)base;
 	int ret;
@@ -113,7 +113,7 @@ static const struct tree_ops store_ops = {
 	.remote = store_remote,
 	.scan_start = store_scan_start,
 	.scan_next = store_scan_next,
-	.read = store_read,
+	.open_file = store_open_file,
 	.scan_free = store_scan_free,
 	.free = store_free,
 };

@@ -6,8 +6,8 @@
  * object store (s3rver, Azurite): its capabilities (only Azure lists
  * mtimes), a missing bucket refused for a destination, objects written
  * through its backend scanned back in key order with their sizes and
- * mtimes, no root fd and no xattrs. tree_read: the bytes, the stat and
- * the mtime of a file (live) or of an object (a private download); a
+ * mtimes, no root fd and no xattrs. tree_open_file: the bytes, the stat
+ * and the mtime of a file (live) or of an object (a private download); a
  * fifo put where a file was refused without blocking, a vanished file,
  * both naming ROOT/NAME. */
 #include <errno.h>
@@ -221,8 +221,8 @@ static void test_local_abort(void)
 	tree_free(t);
 }
 
-/* the first file a scan returns: tree_read's fd has its bytes, the stat
- * and mtime are the file's, and it is live (the tree's own file) */
+/* e as a scan returned it: tree_open_file's fd has its bytes, the stat
+ * and mtime are the entry's, and live says whose file it is */
 static void check_read(struct tree_scan *s, const struct entry *e,
 		       const char *want, bool live)
 {
@@ -231,7 +231,7 @@ static void check_read(struct tree_scan *s, const struct entry *e,
 	char buf[64];
 	ssize_t n;
 
-	CHECK_EQ(tree_read(s, e, &f, &eb), 0);
+	CHECK_EQ(tree_open_file(s, e, &f, &eb), 0);
 	if (f.fd < 0) {
 		fprintf(stderr, "read: %s\n", eb.msg);
 		return;
@@ -274,12 +274,12 @@ static void test_local_read(void)
 	snprintf(p, sizeof(p), "%s/d00/f01", root);
 	CHECK_EQ(unlink(p), 0);
 	CHECK_EQ(mkfifo(p, 0644), 0);
-	CHECK_ERR(tree_read(s, &e, &f, &eb), EINVAL);
+	CHECK_ERR(tree_open_file(s, &e, &f, &eb), EINVAL);
 	CHECK(strstr(eb.msg, p) != NULL);
 	fprintf(stderr, "expected error: %s\n", eb.msg);
 	/* gone */
 	CHECK_EQ(unlink(p), 0);
-	CHECK_ERR(tree_read(s, &e, &f, &eb), ENOENT);
+	CHECK_ERR(tree_open_file(s, &e, &f, &eb), ENOENT);
 	CHECK(strstr(eb.msg, p) != NULL);
 	put_file("d00/f01", "d00/f01");
 	entry_release(&e);
