@@ -229,6 +229,11 @@ int remote_scan_next(struct remote_scan *s, struct entry *out,
 	return 1;
 }
 
+void remote_scan_abort(struct remote_scan *s)
+{
+	bqueue_abort(s->q);
+}
+
 void remote_scan_free(struct remote_scan *s)
 {
 	void *item;

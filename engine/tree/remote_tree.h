@@ -53,6 +53,9 @@ int remote_scan_start(struct remote_tree *t, const struct logger *log,
 /* 1 with an entry (caller releases it), 0 at the end, -errno. */
 int remote_scan_next(struct remote_scan *s, struct entry *out,
 		     struct errbuf *eb);
+/* Stop the listing thread at the next object it lists, and make
+ * remote_scan_next fail ("listing ... stopped"); any thread. */
+void remote_scan_abort(struct remote_scan *s);
 void remote_scan_free(struct remote_scan *s);
 
 /* Download object e->name into a new unlinked temp file; *fd is rewound

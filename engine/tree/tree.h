@@ -78,9 +78,11 @@ int tree_scan_start(struct tree *t, const struct tree_scan_opts *so,
  * thread calls it. */
 int tree_scan_next(struct tree_scan *s, struct entry *out,
 		   struct errbuf *eb);
-/* Make a scan that walks ahead stop, and its tree_scan_next return
- * -ECANCELED: any thread, any time after start (a run's first error).
- * Otherwise nothing to stop: the caller stops calling next. */
+/* Stop a scan that runs on a thread of its own (a local walk ahead, a
+ * store's listing) and make its tree_scan_next fail (-ECANCELED, "stopped";
+ * a store: "listing ... stopped"): any thread, any time after start (a
+ * run's first error). A scan on the caller's thread has nothing to stop:
+ * the caller stops calling next. */
 void tree_scan_abort(struct tree_scan *s);
 /* A file system's root directory fd, owned by the scan (-1: a store, or
  * a missing root). */

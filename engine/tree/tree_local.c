@@ -142,7 +142,12 @@ static int local_scan_next(struct tree_scan *base, struct entry *out,
 	}
 	if (ret == 0)
 		return 0;
-	/* the walker's failure; else an abort from outside */
+	/* the walker's failure, or an abort from outside (then the walker
+	 * may still be writing s->err: it stops at its next push) */
+	if (s->started) {
+		pthread_join(s->thread, NULL);
+		s->started = false;
+	}
 	if (s->err.code) {
 		*eb = s->err;
 		return s->err.code;

@@ -67,6 +67,11 @@ static int store_scan_next(struct tree_scan *base, struct entry *out,
 	return remote_scan_next(((struct store_scan *)base)->rs, out, eb);
 }
 
+static void store_scan_abort(struct tree_scan *base)
+{
+	remote_scan_abort(((struct store_scan *)base)->rs);
+}
+
 static int store_open_file(struct tree_scan *base, const struct entry *e,
 			   struct tree_file *f, struct errbuf *eb)
 {
@@ -113,6 +118,7 @@ static const struct tree_ops store_ops = {
 	.remote = store_remote,
 	.scan_start = store_scan_start,
 	.scan_next = store_scan_next,
+	.scan_abort = store_scan_abort,
 	.open_file = store_open_file,
 	.scan_free = store_scan_free,
 	.free = store_free,
