@@ -16,7 +16,7 @@
 #include "heap_verify.h"
 #include "md5mb.h"
 #include "relpath.h"
-#include "remote_tree.h"
+#include "tree.h"
 #include "progress.h"
 #include "fdio.h"
 #include "banned.h"
@@ -354,22 +354,24 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 	return ret;
 }
 
-int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
-			   struct entry **items, size_t n, struct heap *heap,
+int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
+			   struct objstore *copy_from, struct entry **items,
+			   size_t n, struct heap *heap,
 			   struct run_stats *stats, struct errbuf *eb)
 {
+	struct tree_file f;
 	size_t i;
-	int fd, ret;
+	int ret;
 
 	for (i = 0; i < n; i++) {
 		struct entry *e = items[i];
 
-		if (heap && e->has_md5 && !w->verify) {
+		if (copy_from && heap && e->has_md5 && !w->verify) {
 			/* the store knows the md5: a server-side copy into a
 			 * heap in the same store moves no bytes through here
 			 * (If-Match on the listed etag keeps it honest) */
-			ret = heap_put_copy(heap, &e->md5, remote_tree_store(t),
-					    e->name, e->etag, eb);
+			ret = heap_put_copy(heap, &e->md5, copy_from, e->name,
+					    e->etag, eb);
 			if (ret >= 0) {
 				/* no bytes written by this host */
 				record_store(stats, ret, 0);
@@ -377,13 +379,14 @@ int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
 			}
 			errbuf_clear(eb);  /* copy the bytes ourselves */
 		}
-		ret = remote_tree_read(t, e, &fd, &e->mtime_ns, eb);
+		ret = tree_open_file(s, e, &f, eb);
 		if (ret < 0)
 			return ret;
-		if (ret == 1)   /* the file's mtime came with the object */
+		e->mtime_ns = f.mtime_ns;
+		if (f.has_mtime)  /* the file's mtime came with the object */
 			e->upload_mtime = false;
-		ret = hash_fd(w, fd, e, heap, stats, eb);
-		close(fd);
+		ret = hash_fd(w, f.fd, e, heap, stats, eb);
+		close(f.fd);
 		if (ret < 0)
 			return ret;
 	}

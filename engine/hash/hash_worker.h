@@ -116,14 +116,21 @@ int hash_worker_run_lanes(struct hash_worker *w, int rootfd, const char *root,
 			  struct heap *heap, struct run_stats *stats,
 			  volatile sig_atomic_t *interrupted, struct errbuf *eb);
 
-struct remote_tree;
+struct objstore;
+struct tree_scan;
 
-/* Object-store trees: every item is downloaded into a temp file, hashed
- * and, with a heap, stored (an item whose md5 the listing gave must hash
- * to it, else the object changed or is corrupt: -EBADMSG). Same contract
- * as hash_worker_run otherwise. */
-int hash_worker_run_remote(struct hash_worker *w, struct remote_tree *t,
-			   struct entry **items, size_t n, struct heap *heap,
+/* The files of a tree without local fds (an object store), as scan s
+ * found them: each is opened with tree_open_file (downloaded into a
+ * private temp; its mtime metadata, when the download brings it, becomes
+ * the entry's mtime), hashed and, with a heap, stored (an item whose md5
+ * the listing gave must hash to it, else the object changed or is
+ * corrupt: -EBADMSG). copy_from (may be NULL) is the store they are in:
+ * with a heap, an item whose md5 the listing gave is first copied by the
+ * server (heap_put_copy), no bytes through here. Same contract as
+ * hash_worker_run otherwise. */
+int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
+			   struct objstore *copy_from, struct entry **items,
+			   size_t n, struct heap *heap,
 			   struct run_stats *stats, struct errbuf *eb);
 
 #endif

@@ -387,6 +387,8 @@ void snap_hash_work(void *arg, size_t shard)
 	void *batch[HASH_BATCH_MAX];
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	struct entry *items[HASH_BATCH_MAX];
+	/* a tree in an object store: copies by the server from there */
+	struct objstore *store = r->rtree ? remote_tree_store(r->rtree) : NULL;
 	int n, i, ret;
 
 	ret = hash_worker_new(engine_io_backend(r->o), r->o->md5, &w, &eb);
@@ -417,12 +419,12 @@ void snap_hash_work(void *arg, size_t shard)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
 			ret = confirm_reused(r, slots, n, items, &eb);
-		if (ret > 0)
-			ret = r->rtree ?
-			      hash_worker_run_remote(w, r->rtree, items,
+		if (ret > 0 && r->rtree)
+			ret = hash_worker_run_remote(w, r->scan, store, items,
 						     (size_t)ret, r->heap,
-						     r->stats, &eb) :
-			      hash_worker_run(w, tree_scan_rootfd(r->scan),
+						     r->stats, &eb);
+		else if (ret > 0)
+			ret = hash_worker_run(w, tree_scan_rootfd(r->scan),
 					      r->o->file_root, items,
 					      (size_t)ret, r->heap, r->stats,
 					      &eb);
