@@ -56,6 +56,13 @@ static bool allow_entry(void *ctx, const char *relpath, size_t len,
 	return filter_allows(ctx, relpath, len, is_dir);
 }
 
+/* Are both sides file systems (directories, links, xattrs: what a store
+ * does not keep)? */
+static bool both_fs(const struct sync_run *r)
+{
+	return tree_caps(r->src_tree) & tree_caps(r->dst_tree) & TREE_CAP_FS;
+}
+
 static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
 {
 	return tree_scan_next(ctx, out, eb);
@@ -81,8 +88,7 @@ static int feed_start(struct sync_run *r, bool src, struct errbuf *eb)
 	walk->reap_tree_temps = !src && !r->so->dry_run;
 	/* SRC's link groups, as rsync -H finds them (DST's are checked by
 	 * inode when linking) */
-	walk->hard_links = src && !r->so->no_hard_links && !r->rsrc &&
-			   !r->rdst;
+	walk->hard_links = src && !r->so->no_hard_links && both_fs(r);
 	/* both sides are walked at once: share the prefetch threads */
 	walk->prefetch_threads = r->o->scan_jobs / 2 ? r->o->scan_jobs / 2 : 1;
 	/* both sides read the names that are copied: what cannot be set
@@ -657,7 +663,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	if (ret < 0)
 		goto out;
 	/* xattrs between local trees only: stores keep none */
-	if (!o->no_xattrs && !r.rsrc && !r.rdst)
+	if (!o->no_xattrs && both_fs(&r))
 		r.xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
 			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
 	ret = start_feeds(&r, eb);

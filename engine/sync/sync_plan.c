@@ -9,7 +9,7 @@
 #include "sync_impl.h"
 
 #include "progress.h"
-#include "remote_tree.h"
+#include "tree.h"
 #include "shardq.h"
 #include "banned.h"
 
@@ -273,7 +273,8 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 			       push_job(r, s, JOB_COPY, eb) : 0;
 		if (s->mtime_ns == d->mtime_ns)
 			return 0;
-		if (s->upload_mtime && !remote_tree_lists_mtime(r->rsrc))
+		if (s->upload_mtime &&
+		    !(tree_caps(r->src_tree) & TREE_CAP_LISTS_MTIME))
 			/* S3 source: its mtime metadata needs a HEAD, done
 			 * only for these same-size pairs (as rclone does) */
 			return push_mtime_job(r, s, d, eb);
