@@ -587,9 +587,12 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 	ret = open_run(&r, &lk, &target, eb);
 	if (ret < 0)
 		goto out;
-	if (ro->restored && !(*ro->restored = strdup(target))) {
-		ret = errbuf_set(eb, -ENOMEM, "out of memory");
-		goto out;
+	if (ro->restored) {
+		*ro->restored = strdup(target);
+		if (!*ro->restored) {
+			ret = errbuf_set(eb, -ENOMEM, "out of memory");
+			goto out;
+		}
 	}
 	ret = check_target(&r, target, eb);
 	if (ret < 0)

@@ -206,15 +206,13 @@ static bool is_racy(int64_t mtime_ns)
 	return (int64_t)now.tv_sec - mtime_ns / 1000000000LL < 2;
 }
 
-/* One attempt's source, as a local fd: the SRC file itself, or the SRC
- * object downloaded into a temp file. */
+/* One attempt's source: the SRC file as tree_open_file gave it (the
+ * file itself, which may change while copied and is looked at again
+ * after: f.live; or the object downloaded into a private temp), and what
+ * DST records of it. */
 struct copy_src {
-	int fd;
-	struct stat before;   /* fstat at open */
-	struct entry meta;    /* what DST records */
-	/* a local file: it may change while copied, so it is looked at
-	 * again after (a downloaded object is this run's own temp) */
-	bool local;
+	struct tree_file f;
+	struct entry meta;
 	/* write_store: a multipart upload aborted because it changed */
 	bool aborted;
 };
@@ -222,23 +220,20 @@ struct copy_src {
 static int open_copy_src(struct sync_run *r, const struct entry *e,
 			 struct copy_src *s, struct errbuf *eb)
 {
-	struct tree_file f;
+	struct tree_file *f = &s->f;
 	int ret;
 
-	ret = tree_open_file(r->src_scan, e, &f, eb);
+	ret = tree_open_file(r->src_scan, e, f, eb);
 	if (ret < 0)
 		return ret;
-	s->fd = f.fd;
-	s->before = f.st;
-	s->local = f.live;
 	s->meta = *e;
 	/* an object's "mtime" metadata (rclone's and ours) is the file's
 	 * mtime; else Last-Modified */
-	s->meta.mtime_ns = f.mtime_ns;
-	s->meta.upload_mtime = !f.has_mtime;
+	s->meta.mtime_ns = f->mtime_ns;
+	s->meta.upload_mtime = !f->has_mtime;
 	if (tree_caps(r->src_tree) & TREE_CAP_FS)
-		s->meta.mode = f.st.st_mode & 07777;
-	if (!r->rdst && !f.has_mtime && is_racy(s->meta.mtime_ns))
+		s->meta.mode = f->st.st_mode & 07777;
+	if (!r->rdst && !f->has_mtime && is_racy(s->meta.mtime_ns))
 		/* the object may be replaced within the same second of
 		 * Last-Modified: keep the copy visibly older so the next
 		 * run fetches it again (git's racy rule) */
@@ -250,9 +245,9 @@ static int open_copy_src(struct sync_run *r, const struct entry *e,
  * now)? 1 yes, 0 no, -errno. */
 static int src_changed(const struct copy_src *s, struct stat *after)
 {
-	if (fstat(s->fd, after))
+	if (fstat(s->f.fd, after))
 		return -errno;
-	return fdio_stat_changed(&s->before, after);
+	return fdio_stat_changed(&s->f.st, after);
 }
 
 /* s into a local DST: a temp, published only if a local source did not
@@ -262,7 +257,7 @@ static int write_local(struct sync_run *r, struct tree_writer *tw,
 		       const struct entry *e, struct copy_src *s, char *buf,
 		       uint64_t *copied, struct errbuf *eb)
 {
-	uint64_t size = (uint64_t)s->before.st_size;
+	uint64_t size = (uint64_t)s->f.st.st_size;
 	struct stat after;
 	char shown[512], tmp[64];
 	int out, dirfd, ret;
@@ -270,10 +265,10 @@ static int write_local(struct sync_run *r, struct tree_writer *tw,
 	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out, eb);
 	if (ret < 0)
 		return ret;
-	ret = s->local && e->sparse ?
-	      copy_sparse(r, s->fd, out, size, buf, copied) :
-	      copy_bytes(r, s->fd, out, size, buf, copied);
-	if (!ret && s->local)
+	ret = s->f.live && e->sparse ?
+	      copy_sparse(r, s->f.fd, out, size, buf, copied) :
+	      copy_bytes(r, s->f.fd, out, size, buf, copied);
+	if (!ret && s->f.live)
 		ret = src_changed(s, &after);
 	if (ret < 0) {
 		tree_writer_discard_temp(dirfd, tmp, out);
@@ -281,7 +276,7 @@ static int write_local(struct sync_run *r, struct tree_writer *tw,
 		return errbuf_set(eb, ret, "cannot copy '%s/%s': %s",
 				  r->so->src, shown, strerror(-ret));
 	}
-	if (!s->local)
+	if (!s->f.live)
 		return tree_writer_publish(tw, &s->meta, dirfd, tmp, out, eb);
 	if (ret == 1 || *copied != (uint64_t)after.st_size) {
 		tree_writer_discard_temp(dirfd, tmp, out);
@@ -318,16 +313,16 @@ static int write_store(struct sync_run *r, const struct entry *e,
 		       struct copy_src *s, uint64_t *copied,
 		       struct errbuf *eb)
 {
-	uint64_t size = (uint64_t)s->before.st_size;
+	uint64_t size = (uint64_t)s->f.st.st_size;
 	const struct objid *md5 = r->rsrc && e->has_md5 ? &e->md5 : NULL;
 	struct stat after;
 	int ret;
 
 	s->aborted = false;
-	ret = s->local ?
-	      remote_tree_write_checked(r->rdst, &s->meta, s->fd, size, md5,
+	ret = s->f.live ?
+	      remote_tree_write_checked(r->rdst, &s->meta, s->f.fd, size, md5,
 					store_src_changed, s, eb) :
-	      remote_tree_write(r->rdst, &s->meta, s->fd, size, md5, eb);
+	      remote_tree_write(r->rdst, &s->meta, s->f.fd, size, md5, eb);
 	if (ret < 0 && s->aborted) {
 		errbuf_clear(eb);
 		return 1;
@@ -336,7 +331,7 @@ static int write_store(struct sync_run *r, const struct entry *e,
 		return ret;
 	*copied = size;
 	/* a failed fstat: the upload stands, as uploaded */
-	return s->local && src_changed(s, &after) == 1 ? 1 : 0;
+	return s->f.live && src_changed(s, &after) == 1 ? 1 : 0;
 }
 
 int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
@@ -354,7 +349,7 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 			return ret;
 		ret = r->rdst ? write_store(r, e, &s, &copied, eb) :
 				write_local(r, tw, e, &s, buf, &copied, eb);
-		close(s.fd);
+		close(s.f.fd);
 		if (ret == 1)
 			continue;  /* changed while copied: again */
 		if (ret < 0)
