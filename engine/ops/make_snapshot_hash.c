@@ -78,7 +78,7 @@ static int confirm_reused(struct snap_run *r, struct ordered_slot **slots,
 static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
 			int n, struct errbuf *eb)
 {
-	struct remote_meta m;
+	struct tree_meta m;
 	int i, ret;
 
 	if (!r->rtree_head_mtime)
@@ -88,7 +88,7 @@ static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
 
 		if (!e->upload_mtime || e->type != ENTRY_FILE)
 			continue;
-		ret = remote_tree_head(r->rtree, e, &m, eb);
+		ret = tree_file_meta(r->tree, e, &m, eb);
 		if (ret < 0)
 			return ret;
 		e->mtime_ns = m.mtime_ns;

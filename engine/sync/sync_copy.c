@@ -406,10 +406,10 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 int sync_src_mtime_differs(struct sync_run *r, const struct entry *s,
 			   int64_t other_ns, struct errbuf *eb)
 {
-	struct remote_meta m;
+	struct tree_meta m;
 	int ret;
 
-	ret = remote_tree_head(r->rsrc, s, &m, eb);
+	ret = tree_file_meta(r->src_tree, s, &m, eb);
 	if (ret == -ENOENT) {
 		errbuf_clear(eb);
 		return 1;
@@ -425,10 +425,11 @@ int sync_src_mtime_differs(struct sync_run *r, const struct entry *s,
 static int head_other_md5(struct sync_run *r, struct job *j,
 			  struct errbuf *eb)
 {
-	struct remote_meta m;
+	struct tree_meta m;
 	int ret;
 
-	ret = remote_tree_head(r->rsrc ? r->rsrc : r->rdst, &j->e, &m, eb);
+	ret = tree_file_meta(r->rsrc ? r->src_tree : r->dst_tree, &j->e, &m,
+			     eb);
 	if (ret == -ENOENT) {
 		errbuf_clear(eb);
 		return 0;

@@ -12,6 +12,7 @@
 
 #include "bqueue.h"
 #include "objstore.h"
+#include "tree.h"
 #include "banned.h"
 
 #define SCAN_QUEUE 4096
@@ -302,7 +303,7 @@ bool remote_tree_lists_mtime(const struct remote_tree *t)
 }
 
 int remote_tree_head(struct remote_tree *t, const struct entry *e,
-		     struct remote_meta *m, struct errbuf *eb)
+		     struct tree_meta *m, struct errbuf *eb)
 {
 	struct objstore_info info;
 	int ret;

@@ -69,18 +69,11 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
  * entry with upload_mtime has none, and a HEAD would tell no more. */
 bool remote_tree_lists_mtime(const struct remote_tree *t);
 
-/* What a HEAD of object e->name tells beyond its listing. */
-struct remote_meta {
-	int64_t mtime_ns;   /* its "mtime" metadata, else Last-Modified */
-	bool has_mtime;     /* the metadata was there */
-	bool has_md5;       /* also from metadata: S3 md5chksum of a
-			     * multipart object (net/objmeta.h) */
-	struct objid md5;
-};
-
-/* HEAD object e->name into *m: 0, -errno (-ENOENT: gone). */
+/* HEAD object e->name into *m (what it tells beyond its listing, as
+ * tree.h's tree_meta says): 0, -errno (-ENOENT: gone). */
+struct tree_meta;
 int remote_tree_head(struct remote_tree *t, const struct entry *e,
-		     struct remote_meta *m, struct errbuf *eb);
+		     struct tree_meta *m, struct errbuf *eb);
 
 /* Upload size bytes of fd (from offset 0) as object e->name, with e's
  * mtime as metadata. md5 (may be NULL) is the content's MD5 if known. */

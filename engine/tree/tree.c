@@ -77,6 +77,16 @@ int tree_open_file(struct tree_scan *s, const struct entry *e,
 	return s->ops->open_file(s, e, f, eb);
 }
 
+int tree_file_meta(struct tree *t, const struct entry *e,
+		   struct tree_meta *m, struct errbuf *eb)
+{
+	if (!t->ops->file_meta)
+		return errbuf_set(eb, -EOPNOTSUPP, "%s tree '%s' keeps no "
+				  "metadata beyond its scan", t->ops->name,
+				  tree_root(t));
+	return t->ops->file_meta(t, e, m, eb);
+}
+
 void tree_scan_free(struct tree_scan *s)
 {
 	if (s)

@@ -5,7 +5,8 @@
  *
  * What it covers so far: opening, capabilities, the scan (a stream of
  * entries in entry_cmp order: the local walker of scan.h, or the store's
- * listing of remote_tree.h) and opening a file the scan found. Writing
+ * listing of remote_tree.h), opening a file the scan found and asking for
+ * what a listing leaves out of a file's metadata. Writing
  * and removing still go through the two backends' own modules
  * (tree_writer.h, beside this file, for a local tree; remote_tree.h
  * through tree_remote for a store); they move behind this interface next
@@ -23,6 +24,7 @@
 #include "engine_opts.h"
 #include "entry.h"
 #include "errbuf.h"
+#include "objid.h"
 #include "scan.h"
 
 struct tree;
@@ -56,8 +58,7 @@ unsigned tree_caps(const struct tree *t);
 /* The root as given (path or URL), valid until tree_free. */
 const char *tree_root(const struct tree *t);
 /* The object-store backend, for the calls not yet behind this interface
- * (HEAD, upload, download, remove, server-side copies); NULL for a local
- * tree. */
+ * (upload, remove, server-side copies); NULL for a local tree. */
 struct remote_tree *tree_remote(struct tree *t);
 
 struct tree_scan_opts {
@@ -119,5 +120,22 @@ struct tree_file {
  * once, while s is not freed. */
 int tree_open_file(struct tree_scan *s, const struct entry *e,
 		   struct tree_file *f, struct errbuf *eb);
+
+/* What a tree keeps of a file beyond what its scan carries: an object's
+ * metadata, which an S3 listing leaves out. */
+struct tree_meta {
+	int64_t mtime_ns;   /* its "mtime" metadata, else Last-Modified */
+	bool has_mtime;     /* the metadata was there */
+	bool has_md5;       /* also from metadata: S3 md5chksum of a
+			     * multipart object (net/objmeta.h) */
+	struct objid md5;
+};
+
+/* Look up file e's metadata (a store: one HEAD request) into *m. 0,
+ * -ENOENT when it is gone, -errno naming the object; -EOPNOTSUPP for a
+ * tree whose scan carries everything (a file system: nothing to ask).
+ * Any thread. */
+int tree_file_meta(struct tree *t, const struct entry *e,
+		   struct tree_meta *m, struct errbuf *eb);
 
 #endif

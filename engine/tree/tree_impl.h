@@ -28,6 +28,10 @@ struct tree_ops {
 	/* optional (NULL: no xattrs, 0); tree_scan_xattrs */
 	int (*scan_xattrs)(struct tree_scan *s, unsigned ns, struct entry *e,
 			   struct errbuf *eb);
+	/* optional (NULL: -EOPNOTSUPP, the scan carries everything);
+	 * tree_file_meta, any thread */
+	int (*file_meta)(struct tree *t, const struct entry *e,
+			 struct tree_meta *m, struct errbuf *eb);
 	/* required; tree_open_file */
 	int (*open_file)(struct tree_scan *s, const struct entry *e,
 			 struct tree_file *f, struct errbuf *eb);

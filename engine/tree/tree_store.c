@@ -95,6 +95,12 @@ static int store_open_file(struct tree_scan *base, const struct entry *e,
 	return 0;
 }
 
+static int store_file_meta(struct tree *t, const struct entry *e,
+			   struct tree_meta *m, struct errbuf *eb)
+{
+	return remote_tree_head(((struct store_tree *)t)->rt, e, m, eb);
+}
+
 static void store_scan_free(struct tree_scan *base)
 {
 	struct store_scan *s = (struct store_scan *)base;
@@ -119,6 +125,7 @@ static const struct tree_ops store_ops = {
 	.scan_start = store_scan_start,
 	.scan_next = store_scan_next,
 	.scan_abort = store_scan_abort,
+	.file_meta = store_file_meta,
 	.open_file = store_open_file,
 	.scan_free = store_scan_free,
 	.free = store_free,

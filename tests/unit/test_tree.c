@@ -7,9 +7,11 @@
  * Azurite): its capabilities (only Azure lists mtimes), a missing bucket
  * refused for a destination, objects written through its backend scanned
  * back in key order with their sizes and mtimes, no root fd and no
- * xattrs, a listing stopped by an abort. tree_open_file: the bytes, the stat and the mtime of a file
- * (live) or of an object (a private download); a fifo put where a file
- * was refused without blocking, a vanished file, both naming ROOT/NAME.
+ * xattrs, a listing stopped by an abort. tree_open_file: the bytes, the
+ * stat and the mtime of a file (live) or of an object (a private
+ * download); a fifo put where a file was refused without blocking, a
+ * vanished file, both naming ROOT/NAME. tree_file_meta: an object's mtime
+ * metadata, -ENOENT when gone; refused for a file system (-EOPNOTSUPP).
  * The local part runs first and stands alone: its failures are not
  * turned into a skip when a server cannot start. */
 #include <errno.h>
@@ -21,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hasher.h"
 #include "remote_tree.h"
 #include "scan.h"
 #include "servers/server_env.h"
@@ -313,6 +316,7 @@ static void test_local_read(void)
 	struct tree_scan *s = NULL;
 	struct entry e = ENTRY_INIT;
 	struct tree_file f;
+	struct tree_meta m;
 	char p[256];
 	int ret;
 
@@ -329,6 +333,10 @@ static void test_local_read(void)
 		entry_release(&e);
 	CHECK_EQ(ret, 1);
 	check_read(s, &e, "d00/f01", true);
+	/* a file system's scan carries all there is: nothing to look up */
+	CHECK_ERR(tree_file_meta(t, &e, &m, &eb), EOPNOTSUPP);
+	CHECK(strstr(eb.msg, root) != NULL);
+	errbuf_clear(&eb);
 	/* a fifo where the file was: refused at once, naming it */
 	snprintf(p, sizeof(p), "%s/d00/f01", root);
 	CHECK_EQ(unlink(p), 0);
@@ -405,6 +413,9 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	struct tree *t = NULL;
 	struct tree_scan *s = NULL;
 	struct entry e = ENTRY_INIT;
+	struct tree_meta m;
+	struct hasher *h = NULL;
+	struct objid md5;
 	const char *names[] = { "a/b", "a0", "z" };
 	const int64_t mtime = 1500000000123456789LL;
 	char url[128];
@@ -425,6 +436,7 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	CHECK_EQ(tree_open(url, opts, &o, true, &t, &eb), 0);
 	if (!t)
 		return;
+	CHECK_EQ(hasher_new(&h, &eb), 0);
 	CHECK_EQ(tree_caps(t), lists_mtime ? TREE_CAP_LISTS_MTIME : 0u);
 	CHECK(strncmp(tree_root(t), url, strlen(scheme)) == 0);
 	CHECK(tree_remote(t) != NULL);
@@ -433,7 +445,9 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	memset(&so, 0, sizeof(so));
 	so.scan.files_scanned = &files;
 	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
-	if (!s) {
+	if (!s || !h) {
+		tree_scan_free(s);
+		hasher_free(h);
 		tree_free(t);
 		return;
 	}
@@ -449,6 +463,16 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 			CHECK_EQ(e.mtime_ns, mtime + i);
 		CHECK_EQ(tree_scan_xattrs(s, XATTR_NS_USER, &e, &eb), 0);
 		CHECK(!e.xattrs_known);
+		/* what the listing left out: the mtime metadata (HEAD) */
+		memset(&m, 0xff, sizeof(m));
+		CHECK_EQ(tree_file_meta(t, &e, &m, &eb), 0);
+		CHECK(m.has_mtime);
+		CHECK_EQ(m.mtime_ns, mtime + i);
+		/* a single PUT's MD5, when the store says it, is the
+		 * content's */
+		CHECK_EQ(hasher_digest(h, names[i], strlen(names[i]), &md5,
+				       &eb), 0);
+		CHECK(!m.has_md5 || objid_eq(&m.md5, &md5));
 		/* downloaded into a private temp, with its mtime metadata */
 		if (!lists_mtime)
 			e.mtime_ns = mtime + i;
@@ -458,6 +482,13 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	CHECK_EQ(tree_scan_next(s, &e, &eb), 0);
 	CHECK_EQ(files, 3);
 	tree_scan_free(s);
+	/* an object that is gone: -ENOENT */
+	entry_init(&e);
+	e.name = (char *)"gone";
+	e.name_len = 4;
+	e.type = ENTRY_FILE;
+	CHECK_ERR(tree_file_meta(t, &e, &m, &eb), ENOENT);
+	errbuf_clear(&eb);
 	/* a listing stopped from outside: next fails, not "the end" */
 	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
 	if (s) {
@@ -466,6 +497,7 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 		CHECK(strstr(eb.msg, "stopped") != NULL);
 		tree_scan_free(s);
 	}
+	hasher_free(h);
 	tree_free(t);
 }
 
