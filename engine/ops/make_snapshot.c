@@ -36,6 +36,7 @@
 #include "ordered.h"
 #include "owners.h"
 #include "progress.h"
+#include "remote_tree.h"
 #include "tree.h"
 #include "snapshot_reader.h"
 #include "pysnap_writer.h"
@@ -201,8 +202,8 @@ static int open_snapstore(struct snap_run *r,
 	return 0;
 }
 
-/* The tree to scan (r->tree, r->scan; r->rtree for one in an object
- * store; a local root's own metadata into *hdr), with the filters and the
+/* The tree to scan (r->tree, r->scan, what it keeps: r->fs and the
+ * rest; a local root's own metadata into *hdr), with the filters and the
  * inner roots left out. */
 static int open_tree(struct snap_run *r,
 		     const struct make_snapshot_stores *st,
@@ -243,10 +244,12 @@ static int open_tree(struct snap_run *r,
 				false, &r->tree, eb);
 	if (ret < 0)
 		return ret;
-	r->rtree = tree_remote(r->tree);
-	r->rtree_head_mtime = !(tree_caps(r->tree) & TREE_CAP_LISTS_MTIME);
+	r->fs = tree_caps(r->tree) & TREE_CAP_FS;
+	r->lookup_mtime = !(tree_caps(r->tree) & TREE_CAP_LISTS_MTIME);
+	if (tree_remote(r->tree))
+		r->copy_from = remote_tree_store(tree_remote(r->tree));
 	ret = tree_scan_start(r->tree, &so, &r->scan, eb);
-	if (!ret && (tree_caps(r->tree) & TREE_CAP_FS))
+	if (!ret && r->fs)
 		snap_root_meta(r, hdr);
 	return ret;
 }
@@ -292,7 +295,7 @@ static int open_output(struct snap_run *r, int *out_fd,
 		remove_stale_temps(r);
 		if (fmt == SNAPSHOT_FORMAT_JSONL_GZ)
 			ret = pysnap_writer_new(snapstore_tx_write, *tx,
-						r->rtree != NULL, &pywriter,
+						!r->fs, &pywriter,
 						eb);
 		else
 			ret = snapshot_writer_new(snapstore_tx_write, *tx, hdr,
@@ -321,7 +324,7 @@ static int new_queues(struct snap_run *r, struct errbuf *eb)
 {
 	const struct workpool_def def = {
 		/* an object-store tree: the workers wait on requests */
-		.workers = engine_workers(r->o, r->rtree != NULL),
+		.workers = engine_workers(r->o, !r->fs),
 		/* one queue: the window keeps the order, any worker may
 		 * take any file (weighted batches share large ones out) */
 		.shards = 1,

@@ -15,7 +15,6 @@
 #include "engine.h"
 #include "hash_worker.h"
 #include "heap.h"
-#include "remote_tree.h"
 #include "ordered.h"
 #include "tree.h"
 #include "progress.h"
@@ -81,7 +80,7 @@ static int fetch_mtimes(struct snap_run *r, struct ordered_slot **slots,
 	struct tree_meta m;
 	int i, ret;
 
-	if (!r->rtree_head_mtime)
+	if (!r->lookup_mtime)
 		return 0;
 	for (i = 0; i < n; i++) {
 		struct entry *e = &slots[i]->entry;
@@ -387,8 +386,6 @@ void snap_hash_work(void *arg, size_t shard)
 	void *batch[HASH_BATCH_MAX];
 	struct ordered_slot *slots[HASH_BATCH_MAX];
 	struct entry *items[HASH_BATCH_MAX];
-	/* a tree in an object store: copies by the server from there */
-	struct objstore *store = r->rtree ? remote_tree_store(r->rtree) : NULL;
 	int n, i, ret;
 
 	ret = hash_worker_new(engine_io_backend(r->o), r->o->md5, &w, &eb);
@@ -404,7 +401,7 @@ void snap_hash_work(void *arg, size_t shard)
 		hash_worker_free(w);
 		return;
 	}
-	if (!r->rtree && hash_worker_has_lanes(w) &&
+	if (r->fs && hash_worker_has_lanes(w) &&
 	    hash_lane_window(r->hash_workers, 2) > 1) {
 		hash_lanes_main(r, w, shard, &eb);
 		hash_worker_free(w);
@@ -419,16 +416,16 @@ void snap_hash_work(void *arg, size_t shard)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
 			ret = confirm_reused(r, slots, n, items, &eb);
-		if (ret > 0 && r->rtree)
-			ret = hash_worker_run_remote(w, r->scan, store, items,
-						     (size_t)ret, r->heap,
-						     r->stats, &eb);
+		if (ret > 0 && !r->fs)
+			ret = hash_worker_run_remote(w, r->scan, r->copy_from,
+						     items, (size_t)ret,
+						     r->heap, r->stats, &eb);
 		else if (ret > 0)
 			ret = hash_worker_run(w, tree_scan_rootfd(r->scan),
 					      r->o->file_root, items,
 					      (size_t)ret, r->heap, r->stats,
 					      &eb);
-		if (ret >= 0 && r->rtree)
+		if (ret >= 0 && !r->fs)
 			ret = fetch_mtimes(r, slots, n, &eb);
 		/* fail before completing: the writer must not take the
 		 * batch's unhashed entries for a result */

@@ -36,7 +36,7 @@ struct heap_verify;
 struct logger;
 struct ordered;
 struct owner_cache;
-struct remote_tree;
+struct objstore;
 struct shardq;
 struct snapshot_reader;
 struct snapstore;
@@ -50,7 +50,7 @@ enum {
 	SLOT_CONFIRM = 2,  /* md5 from the previous snapshot: kept only if
 			    * the heap holds the object, else as SLOT_HASH */
 	SLOT_MTIME = 3,    /* nothing to hash: only the object's mtime
-			    * metadata to fetch (remote_tree_head) */
+			    * metadata to fetch (tree_file_meta) */
 };
 
 /* The MD5 lanes of a core pay more the more files share them (AVX2, 3
@@ -85,10 +85,15 @@ struct snap_run {
 	struct snap_lane_pool lanes;
 	struct tree *tree;            /* FILE_ROOT */
 	struct tree_scan *scan;
-	struct remote_tree *rtree;    /* its object-store backend, or NULL
-				       * (tree_remote) */
-	/* its listing lacks the mtime metadata (S3): HEAD for it */
-	bool rtree_head_mtime;
+	/* FILE_ROOT keeps what a file system keeps (TREE_CAP_FS); else
+	 * it is a store's flat list of objects: no root fd (files are
+	 * opened through the tree), etags instead of inodes */
+	bool fs;
+	/* a store: the object store it is in, for server-side copies into
+	 * a heap in the same store (NULL: a file system) */
+	struct objstore *copy_from;
+	/* its listing lacks the mtime metadata (S3): tree_file_meta */
+	bool lookup_mtime;
 	struct filter *filter;
 	struct inner_roots inner;     /* heap/snap roots inside the tree */
 	struct snapshot_reader *prev;

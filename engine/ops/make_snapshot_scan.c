@@ -47,7 +47,7 @@ static bool can_reuse(const struct snap_run *r, const struct entry *p,
 {
 	if (p->type != ENTRY_FILE || e->type != ENTRY_FILE || !p->has_md5)
 		return false;
-	if (r->rtree)
+	if (!r->fs)
 		/* object stores: the etag changes with every write (the
 		 * Python tool's rule) */
 		return p->size == e->size && p->etag && e->etag &&
@@ -342,7 +342,7 @@ void *snap_scan_main(void *arg)
 			entry_release(&e);
 			break;
 		}
-		if (r->xattr_ns && (tree_caps(r->tree) & TREE_CAP_FS)) {
+		if (r->xattr_ns && r->fs) {
 			ret = take_xattrs(r, &e, &eb);
 			if (ret < 0) {
 				entry_release(&e);
@@ -360,11 +360,11 @@ void *snap_scan_main(void *arg)
 			}
 			reused = ret == 2;
 			hash = ret == 0;
-			if (!hash && r->rtree && r->verify) {
+			if (!hash && !r->fs && r->verify) {
 				/* --verify-heap: the content is needed to
 				 * check (and repair) the object */
 				hash = true;
-			} else if (!hash && r->rtree) {
+			} else if (!hash && !r->fs) {
 				ret = remote_needs_content(r, &e, &eb);
 				if (ret < 0) {
 					entry_release(&e);
@@ -377,7 +377,7 @@ void *snap_scan_main(void *arg)
 			}
 			if (reused && !hash && !confirm)
 				stat_add(&r->stats->md5_reused, 1);
-			if (e.upload_mtime && r->rtree_head_mtime)
+			if (e.upload_mtime && r->lookup_mtime)
 				prev_mtime(r, &e);
 		}
 		slot = ordered_reserve(r->win);
@@ -388,7 +388,7 @@ void *snap_scan_main(void *arg)
 		}
 		slot->entry = e;
 		if (!hash && !confirm &&
-		    !(e.upload_mtime && r->rtree_head_mtime)) {
+		    !(e.upload_mtime && r->lookup_mtime)) {
 			ordered_complete(r->win, slot);
 			continue;
 		}

@@ -221,7 +221,8 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 
 /* Step 2: the tree's current state, saved as a snapshot (*before, its
  * name) or written to the scratch file (*scratch), by make-snapshot on
- * this run's stores and tree; FILE_ROOT is opened (r->tree, r->rtree),
+ * this run's stores and tree; FILE_ROOT is opened (r->tree, r->fs,
+ * r->rtree),
  * a local one created unless the run is dry. What it acquired is the
  * caller's to release, also on failure. */
 static int record_current(struct restore_run *r, char **before, int *scratch,
@@ -238,9 +239,10 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 			!ro->dry_run, &r->tree, eb);
 	if (ret < 0)
 		return ret;
+	r->fs = tree_caps(r->tree) & TREE_CAP_FS;
 	r->rtree = tree_remote(r->tree);
 	st = (struct make_snapshot_stores){ r->heap, r->ss, r->lock, r->tree };
-	if (!r->rtree && !ro->dry_run) {
+	if (r->fs && !ro->dry_run) {
 		ret = relpath_mkdir_p(o->file_root, eb);
 		if (ret < 0)
 			return ret;
@@ -286,7 +288,7 @@ static int open_tree(struct restore_run *r, struct errbuf *eb)
 	const struct restore_opts *ro = r->ro;
 	int ret;
 
-	if (!ro->dry_run && !r->rtree) {
+	if (!ro->dry_run && r->fs) {
 		r->rootfd = open(o->file_root, O_RDONLY | O_DIRECTORY |
 				O_CLOEXEC);
 		if (r->rootfd < 0) {
@@ -302,7 +304,7 @@ static int open_tree(struct restore_run *r, struct errbuf *eb)
 	}
 	/* xattrs: security.* and trusted.* need root (CAP_SYS_ADMIN for
 	 * trusted, CAP_SETFCAP for capabilities) */
-	if (!o->no_xattrs && !r->rtree)
+	if (!o->no_xattrs && r->fs)
 		r->xattr_ns = XATTR_NS_USER | XATTR_NS_ACL |
 			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
 	if (r->tw)
@@ -380,7 +382,7 @@ static int start_writers(struct restore_run *r, struct errbuf *eb)
 	 * of them share a worker's lanes: one worker per CPU takes them.
 	 * Not from a heap in a store: there the workers wait on downloads,
 	 * and every one of them should have its own. */
-	if (!r->rtree && !objstore_is_url(r->o->heap_root) &&
+	if (r->fs && !objstore_is_url(r->o->heap_root) &&
 	    engine_md5_resolve(r->o->md5, &impl, NULL) == 0 &&
 	    impl != MD5_IMPL_OPENSSL)
 		shardq_set_spread(r->queue, engine_usable_cpus());

@@ -311,7 +311,7 @@ static int lane_worker_init(struct restore_run *r, struct lane_worker *lw,
 	int ret;
 
 	memset(lw, 0, sizeof(*lw));
-	if (r->rtree)
+	if (!r->fs)
 		return 0;
 	ret = engine_md5_resolve(r->o->md5, &impl, eb);
 	if (ret < 0)
@@ -383,7 +383,7 @@ void restore_writer_work(void *arg, size_t shard)
 			if (ret == 0) {
 				bool src_bad = false;
 
-				if (e->type == ENTRY_FILE && r->rtree)
+				if (e->type == ENTRY_FILE && !r->fs)
 					ret = write_remote(r, h, buf, e,
 							   &src_bad, &eb);
 				else if (e->type == ENTRY_FILE)
@@ -394,7 +394,7 @@ void restore_writer_work(void *arg, size_t shard)
 					ret = tree_writer_symlink(tw, e, &eb);
 				if (!ret)
 					stat_add(&r->stats->files_copied, 1);
-				if (!ret && r->rtree && store_drops_meta(e))
+				if (!ret && !r->fs && store_drops_meta(e))
 					stat_add(&r->stats->meta_not_kept, 1);
 				if (ret < 0 && src_bad && r->ro->keep_going) {
 					remember_failed(r, e, eb.msg);

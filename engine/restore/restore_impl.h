@@ -51,8 +51,11 @@ struct restore_run {
 	pthread_mutex_t failed_lock;  /* failed, nfailed, cap_failed */
 	struct tree_writer *tw;     /* pass 1 (main thread) */
 	struct tree *tree;          /* FILE_ROOT */
-	struct remote_tree *rtree;  /* its object-store backend, or NULL
-				     * (tree_remote) */
+	/* FILE_ROOT keeps what a file system keeps (TREE_CAP_FS:
+	 * directories, symlinks, modes, owners, xattrs, links); else it
+	 * keeps files only, written and removed through rtree */
+	bool fs;
+	struct remote_tree *rtree;  /* the object-store backend (!fs) */
 	struct filter *filter;      /* --include/--exclude, or NULL */
 	struct inner_roots inner;   /* + heap/snap roots inside the tree */
 	char **pruned;              /* directories pass 1 deletes */

@@ -146,7 +146,7 @@ int restore_pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 	}
 	if (r->o->interrupted && *r->o->interrupted)
 		return errbuf_set(eb, -EINTR, "interrupted");
-	if (r->rtree) {
+	if (!r->fs) {
 		ret = remote_tree_remove(r->rtree, l, eb);
 		if (!ret)
 			stat_add(&r->stats->files_deleted, 1);
@@ -280,7 +280,7 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 
 	if (st == DIFF_ONLY_LEFT)
 		return 0;
-	if (r->rtree && t->type != ENTRY_FILE) {
+	if (!r->fs && t->type != ENTRY_FILE) {
 		/* stores hold files only: directories are implied by the
 		 * keys, symlinks cannot be kept */
 		if (t->type == ENTRY_SYMLINK) {
@@ -293,7 +293,7 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		}
 		return 0;
 	}
-	if (r->rtree && st == DIFF_EQUAL)
+	if (!r->fs && st == DIFF_EQUAL)
 		return 0;  /* no mode or mtime to fix on a store */
 	if (t->type == ENTRY_DIR) {
 		/* made here, in stream order, before anything goes inside;
@@ -371,7 +371,7 @@ int restore_pass_dir_meta(void *ctx, enum diff_state st,
 	struct restore_run *r = ctx;
 	bool differs;
 
-	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR || r->rtree ||
+	if (st == DIFF_ONLY_LEFT || t->type != ENTRY_DIR || !r->fs ||
 	    t->no_meta)
 		return 0;
 	differs = l && meta_differs(r, l, t);

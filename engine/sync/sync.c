@@ -60,7 +60,7 @@ static bool allow_entry(void *ctx, const char *relpath, size_t len,
  * does not keep)? */
 static bool both_fs(const struct sync_run *r)
 {
-	return tree_caps(r->src_tree) & tree_caps(r->dst_tree) & TREE_CAP_FS;
+	return r->src_fs && r->dst_fs;
 }
 
 static int feed_next(void *ctx, struct entry *out, struct errbuf *eb)
@@ -221,9 +221,9 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 	const char *a, *b;
 	size_t la, lb;
 
-	if (!r->rsrc && !r->rdst)
+	if (both_fs(r))
 		return check_nesting_local(r->so->src, r->so->dst, eb);
-	if (!r->rsrc || !r->rdst)
+	if (r->src_fs || r->dst_fs)
 		return 0;  /* a store and a local directory never nest */
 	a = tree_root(r->src_tree);
 	b = tree_root(r->dst_tree);
@@ -313,7 +313,7 @@ static int delete_recorded(struct sync_run *r, struct tree_writer *tw,
 		e.name = name;
 		e.name_len = len;
 		e.type = type;
-		if (r->rdst) {
+		if (!r->dst_fs) {
 			ret = remote_tree_remove(r->rdst, &e, eb);
 		} else {
 			ret = tree_writer_remove(tw, &e, eb);
@@ -322,7 +322,7 @@ static int delete_recorded(struct sync_run *r, struct tree_writer *tw,
 			 * has no directories of its own) */
 			if (!ret)
 				ret = tree_writer_prune_parents(
-					tw, name, len, r->rsrc ? -1 : r->srcfd,
+					tw, name, len, r->srcfd,
 					eb);
 		}
 		if (ret < 0)
@@ -423,7 +423,7 @@ static int apply_deletions(struct sync_run *r, struct errbuf *eb)
 	struct tree_writer *tw = NULL;
 	int ret;
 
-	if (!r->rdst) {
+	if (r->dst_fs) {
 		ret = dst_writer_new(r, &tw, eb);
 		if (ret < 0)
 			return ret;
@@ -457,9 +457,9 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
 	run_error_init(&r->err);
 }
 
-/* SRC and DST opened (r->src_tree, r->dst_tree; r->rsrc, r->rdst for the
- * sides in an object store); DST in a store is created unless the run is
- * dry, a local one by prepare_dst. */
+/* SRC and DST opened (r->src_tree, r->dst_tree, what each keeps:
+ * r->src_fs, r->dst_fs; r->rdst for a DST in an object store); DST in a
+ * store is created unless the run is dry, a local one by prepare_dst. */
 static int open_trees(struct sync_run *r, struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
@@ -473,7 +473,8 @@ static int open_trees(struct sync_run *r, struct errbuf *eb)
 				!so->dry_run, &r->dst_tree, eb);
 	if (ret < 0)
 		return ret;
-	r->rsrc = tree_remote(r->src_tree);
+	r->src_fs = tree_caps(r->src_tree) & TREE_CAP_FS;
+	r->dst_fs = tree_caps(r->dst_tree) & TREE_CAP_FS;
 	r->rdst = tree_remote(r->dst_tree);
 	return 0;
 }
@@ -486,7 +487,7 @@ static int prepare_dst(struct sync_run *r, struct errbuf *eb)
 
 	if (r->so->dry_run)
 		return 0;
-	ret = r->rdst ? 0 : relpath_mkdir_p(r->so->dst, eb);
+	ret = r->dst_fs ? relpath_mkdir_p(r->so->dst, eb) : 0;
 	if (ret < 0)
 		return ret;
 	r->deletions = tmpfile();
@@ -523,7 +524,7 @@ static int start_workers(struct sync_run *r, struct errbuf *eb)
 {
 	const struct workpool_def def = {
 		/* a side in an object store: the copiers wait on requests */
-		.workers = engine_workers(r->o, r->rsrc || r->rdst),
+		.workers = engine_workers(r->o, !both_fs(r)),
 		.shards = 0,  /* one per copier: a directory's files on one */
 		.queue_cap = QUEUE_CAP,
 		.work = copy_work,

@@ -231,9 +231,9 @@ static int open_copy_src(struct sync_run *r, const struct entry *e,
 	 * mtime; else Last-Modified */
 	s->meta.mtime_ns = f->mtime_ns;
 	s->meta.upload_mtime = !f->has_mtime;
-	if (tree_caps(r->src_tree) & TREE_CAP_FS)
+	if (r->src_fs)
 		s->meta.mode = f->st.st_mode & 07777;
-	if (!r->rdst && !f->has_mtime && is_racy(s->meta.mtime_ns))
+	if (r->dst_fs && !f->has_mtime && is_racy(s->meta.mtime_ns))
 		/* the object may be replaced within the same second of
 		 * Last-Modified: keep the copy visibly older so the next
 		 * run fetches it again (git's racy rule) */
@@ -314,7 +314,7 @@ static int write_store(struct sync_run *r, const struct entry *e,
 		       struct errbuf *eb)
 {
 	uint64_t size = (uint64_t)s->f.st.st_size;
-	const struct objid *md5 = r->rsrc && e->has_md5 ? &e->md5 : NULL;
+	const struct objid *md5 = !r->src_fs && e->has_md5 ? &e->md5 : NULL;
 	struct stat after;
 	int ret;
 
@@ -347,7 +347,7 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		ret = open_copy_src(r, e, &s, eb);
 		if (ret < 0)
 			return ret;
-		ret = r->rdst ? write_store(r, e, &s, &copied, eb) :
+		ret = !r->dst_fs ? write_store(r, e, &s, &copied, eb) :
 				write_local(r, tw, e, &s, buf, &copied, eb);
 		close(s.f.fd);
 		if (ret == 1)
@@ -372,7 +372,7 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 	struct objid got;
 	int fd, ret;
 
-	fd = relpath_open(r->rsrc ? r->dstfd : r->srcfd, j->e.name,
+	fd = relpath_open(r->src_fs ? r->srcfd : r->dstfd, j->e.name,
 			  j->e.name_len, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return 1;  /* unreadable or missing local side: copy */
@@ -428,7 +428,7 @@ static int head_other_md5(struct sync_run *r, struct job *j,
 	struct tree_meta m;
 	int ret;
 
-	ret = tree_file_meta(r->rsrc ? r->src_tree : r->dst_tree, &j->e, &m,
+	ret = tree_file_meta(r->src_fs ? r->dst_tree : r->src_tree, &j->e, &m,
 			     eb);
 	if (ret == -ENOENT) {
 		errbuf_clear(eb);
@@ -446,7 +446,7 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 {
 	int ret;
 
-	if (r->rsrc || r->rdst) {
+	if (!r->src_fs || !r->dst_fs) {
 		if (j->e.type != ENTRY_FILE)
 			return 0;  /* stores hold files only */
 		if (j->kind == JOB_META)
@@ -470,7 +470,7 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		ret = sync_copy_file(r, tw, &j->e, buf, eb);
 		if (!ret)
 			stat_add(&r->stats->files_copied, 1);
-		if (!ret && r->rdst && store_drops_meta(&j->e))
+		if (!ret && !r->dst_fs && store_drops_meta(&j->e))
 			stat_add(&r->stats->meta_not_kept, 1);
 		return ret;
 	}

@@ -53,8 +53,11 @@ struct sync_run {
 	struct tree *src_tree, *dst_tree;
 	struct tree_scan *src_scan, *dst_scan;  /* walking ahead */
 	int srcfd, dstfd;          /* local roots, -1 for an object store */
-	struct remote_tree *rsrc;  /* the trees' object-store backends, */
-	struct remote_tree *rdst;  /* or NULL (tree_remote) */
+	/* each side keeps what a file system keeps (TREE_CAP_FS); else it
+	 * is a store's flat list of objects */
+	bool src_fs, dst_fs;
+	struct remote_tree *rdst;  /* DST's store backend (!dst_fs): its
+				    * uploads and deletions */
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */

@@ -252,8 +252,8 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		if (!s->has_md5 && !d->has_md5)
 			/* between stores: copy; with a local side, the
 			 * store's MD5 may be in its metadata (HEAD) */
-			return push_job(r, s, r->rsrc && r->rdst ? JOB_COPY :
-					JOB_COMPARE, eb);
+			return push_job(r, s, !r->src_fs && !r->dst_fs ?
+					JOB_COPY : JOB_COMPARE, eb);
 		if (r->so->dry_run)
 			return push_job(r, s, JOB_COMPARE, eb);
 		j = job_make(s, JOB_COMPARE, eb);
@@ -263,7 +263,7 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		j->other_md5 = s->has_md5 ? s->md5 : d->md5;
 		return job_push(r, j, eb);
 	default:
-		if (r->rdst && d->upload_mtime)
+		if (!r->dst_fs && d->upload_mtime)
 			/* the destination object has no mtime metadata:
 			 * Last-Modified has whole seconds, so a source
 			 * changed in the second of the upload is ambiguous
@@ -288,7 +288,7 @@ int sync_on_diff(void *ctx, enum diff_state st, const struct entry *s,
 {
 	struct sync_run *r = ctx;
 
-	if (r->rsrc || r->rdst)
+	if (!r->src_fs || !r->dst_fs)
 		return on_diff_remote(r, st, s, d, eb);
 
 	if (st == DIFF_ONLY_RIGHT)
