@@ -63,8 +63,7 @@ void snap_run_fail(struct snap_run *r, const struct errbuf *eb, int code)
 		snprintf(named.msg, sizeof(named.msg), "%s", strerror(-code));
 	run_error_set(&r->err, &named, code);
 	ordered_abort(r->win);
-	if (r->pool)
-		workpool_abort(r->pool);
+	workpool_abort(r->pool);
 }
 
 bool snap_run_failed(struct snap_run *r)
@@ -384,8 +383,7 @@ static void join_threads(struct snap_run *r, const struct snap_threads *th)
 {
 	if (th->scan_started)
 		pthread_join(th->scan, NULL);
-	if (r->pool)
-		workpool_join(r->pool);
+	workpool_join(r->pool);
 }
 
 /* The run's first error into eb; a damaged previous snapshot (-ESTALE)

@@ -90,16 +90,20 @@ unsigned workpool_running(const struct workpool *p)
 
 void workpool_close(struct workpool *p)
 {
-	shardq_close(p->queue);
+	if (p)
+		shardq_close(p->queue);
 }
 
 void workpool_abort(struct workpool *p)
 {
-	shardq_abort(p->queue);
+	if (p)
+		shardq_abort(p->queue);
 }
 
 void workpool_join(struct workpool *p)
 {
+	if (!p)
+		return;
 	for (; p->njoined < p->nstarted; p->njoined++)
 		pthread_join(p->threads[p->njoined], NULL);
 }

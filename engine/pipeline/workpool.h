@@ -17,7 +17,9 @@
  *   workpool_join     wait for every started worker
  *   workpool_free     abort, join, drain (def.free_item), free
  * Every step after workpool_new may be called in any state (before
- * start, twice, after an abort): the caller's error paths need no flags. */
+ * start, twice, after an abort), and with no pool at all (NULL: a run
+ * that failed before making one, or a dry run that has none): the
+ * caller's error paths need no flags. */
 #ifndef SNAP_WORKPOOL_H
 #define SNAP_WORKPOOL_H
 
@@ -57,10 +59,10 @@ int workpool_start(struct workpool *p, struct errbuf *eb);
 struct shardq *workpool_queue(struct workpool *p);
 /* workers running (started and not joined) */
 unsigned workpool_running(const struct workpool *p);
+/* p may be NULL in these four. */
 void workpool_close(struct workpool *p);
 void workpool_abort(struct workpool *p);
 void workpool_join(struct workpool *p);
-/* p may be NULL. */
 void workpool_free(struct workpool *p);
 
 #endif

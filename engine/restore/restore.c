@@ -446,8 +446,6 @@ static int save_after(struct restore_run *r, const char *target,
  * writers joined. */
 static void join_writers(struct restore_run *r, bool failed)
 {
-	if (!r->pool)
-		return;
 	if (failed)
 		workpool_abort(r->pool);
 	else

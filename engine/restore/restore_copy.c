@@ -34,8 +34,7 @@
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
 {
 	run_error_set(&r->err, eb, code);
-	if (r->pool)
-		workpool_abort(r->pool);
+	workpool_abort(r->pool);
 }
 
 /* A file whose heap object is missing or corrupt (keep_going, or a dry

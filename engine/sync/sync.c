@@ -44,8 +44,7 @@
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
 	run_error_set(&r->err, eb, code);
-	if (r->pool)
-		workpool_abort(r->pool);
+	workpool_abort(r->pool);
 	tree_scan_abort(r->src_scan);
 	tree_scan_abort(r->dst_scan);
 }
@@ -554,12 +553,10 @@ static int merge(struct sync_run *r, struct errbuf *eb)
 	rs.next = feed_next;
 	rs.ctx = r->dst_scan;
 	ret = diff_run(&ls, &rs, sync_on_diff, r, eb);
-	if (r->pool) {
-		if (ret < 0)
-			workpool_abort(r->pool);
-		else
-			workpool_close(r->pool);
-	}
+	if (ret < 0)
+		workpool_abort(r->pool);
+	else
+		workpool_close(r->pool);
 	return ret;
 }
 
@@ -678,8 +675,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 			goto out;
 	}
 	ret = merge(&r, eb);
-	if (r.pool)
-		workpool_join(r.pool);
+	workpool_join(r.pool);
 	if (run_error_failed(&r.err)) {
 		ret = run_error_take(&r.err, eb);
 		goto out;

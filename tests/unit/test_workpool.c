@@ -203,7 +203,8 @@ static void test_free_with_waiting_workers(void)
 		 atomic_load(&c.shard_seen[2]), 3);
 }
 
-/* The steps after new are safe in any order and twice. */
+/* The steps after new are safe in any order and twice, and without a
+ * pool (NULL). */
 static void test_steps_idempotent(void)
 {
 	static struct ctx c;
@@ -225,6 +226,9 @@ static void test_steps_idempotent(void)
 	CHECK_EQ(atomic_load(&c.taken), 1);
 	CHECK_ERR(shardq_push(workpool_queue(c.pool), 1, &it), ECANCELED);
 	workpool_free(c.pool);
+	workpool_close(NULL);
+	workpool_abort(NULL);
+	workpool_join(NULL);
 	workpool_free(NULL);
 	CHECK_EQ(atomic_load(&c.freed), 0);
 }
