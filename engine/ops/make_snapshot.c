@@ -36,7 +36,6 @@
 #include "ordered.h"
 #include "owners.h"
 #include "progress.h"
-#include "remote_tree.h"
 #include "tree.h"
 #include "snapshot_reader.h"
 #include "pysnap_writer.h"
@@ -245,8 +244,7 @@ static int open_tree(struct snap_run *r,
 		return ret;
 	r->fs = tree_caps(r->tree) & TREE_CAP_FS;
 	r->lookup_mtime = !(tree_caps(r->tree) & TREE_CAP_LISTS_MTIME);
-	if (tree_remote(r->tree))
-		r->copy_from = remote_tree_store(tree_remote(r->tree));
+	r->copy_from = tree_objstore(r->tree);
 	ret = tree_scan_start(r->tree, &so, &r->scan, eb);
 	if (!ret && r->fs)
 		snap_root_meta(r, hdr);

@@ -221,8 +221,7 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 
 /* Step 2: the tree's current state, saved as a snapshot (*before, its
  * name) or written to the scratch file (*scratch), by make-snapshot on
- * this run's stores and tree; FILE_ROOT is opened (r->tree, r->fs,
- * r->rtree),
+ * this run's stores and tree; FILE_ROOT is opened (r->tree, r->fs),
  * a local one created unless the run is dry. What it acquired is the
  * caller's to release, also on failure. */
 static int record_current(struct restore_run *r, char **before, int *scratch,
@@ -240,7 +239,6 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 	if (ret < 0)
 		return ret;
 	r->fs = tree_caps(r->tree) & TREE_CAP_FS;
-	r->rtree = tree_remote(r->tree);
 	st = (struct make_snapshot_stores){ r->heap, r->ss, r->lock, r->tree };
 	if (r->fs && !ro->dry_run) {
 		ret = relpath_mkdir_p(o->file_root, eb);

@@ -20,8 +20,8 @@
 #include "lane_copy.h"
 #include "md5mb.h"
 #include "progress.h"
+#include "tree.h"
 #include "tree_writer.h"
-#include "remote_tree.h"
 #include "xattr.h"
 #include "sparse.h"
 #include "fdio.h"
@@ -204,7 +204,8 @@ static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
 	ret = copy_verified(h, buf, fd, -1, e, &total, eb);
 	*src_bad = ret == -EBADMSG;
 	if (!ret)
-		ret = remote_tree_write(r->rtree, e, fd, total, &e->md5, eb);
+		ret = tree_put(r->tree, e, fd, total, &e->md5, NULL, NULL,
+			       eb);
 	if (!ret) {
 		stat_add(&r->stats->bytes_read, total);
 		stat_add(&r->stats->bytes_written, total);

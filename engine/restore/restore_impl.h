@@ -25,7 +25,6 @@ struct heap;
 struct link_map;
 struct lock;
 struct owner_cache;
-struct remote_tree;
 struct shardq;
 struct tree;
 struct workpool;
@@ -53,9 +52,8 @@ struct restore_run {
 	struct tree *tree;          /* FILE_ROOT */
 	/* FILE_ROOT keeps what a file system keeps (TREE_CAP_FS:
 	 * directories, symlinks, modes, owners, xattrs, links); else it
-	 * keeps files only, written and removed through rtree */
+	 * keeps files only (tree_put, tree_remove) */
 	bool fs;
-	struct remote_tree *rtree;  /* the object-store backend (!fs) */
 	struct filter *filter;      /* --include/--exclude, or NULL */
 	struct inner_roots inner;   /* + heap/snap roots inside the tree */
 	char **pruned;              /* directories pass 1 deletes */

@@ -21,8 +21,8 @@
 #include "progress.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
+#include "tree.h"
 #include "tree_writer.h"
-#include "remote_tree.h"
 #include "xattr.h"
 #include "fdio.h"
 #include "restore_impl.h"
@@ -147,7 +147,7 @@ int restore_pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 	if (r->o->interrupted && *r->o->interrupted)
 		return errbuf_set(eb, -EINTR, "interrupted");
 	if (!r->fs) {
-		ret = remote_tree_remove(r->rtree, l, eb);
+		ret = tree_remove(r->tree, l, eb);
 		if (!ret)
 			stat_add(&r->stats->files_deleted, 1);
 		return ret;

@@ -31,7 +31,6 @@
 #include "objstore.h"
 #include "progress.h"
 #include "relpath.h"
-#include "remote_tree.h"
 #include "tree.h"
 #include "tree_writer.h"
 #include "clock.h"
@@ -313,7 +312,7 @@ static int delete_recorded(struct sync_run *r, struct tree_writer *tw,
 		e.name_len = len;
 		e.type = type;
 		if (!r->dst_fs) {
-			ret = remote_tree_remove(r->rdst, &e, eb);
+			ret = tree_remove(r->dst_tree, &e, eb);
 		} else {
 			ret = tree_writer_remove(tw, &e, eb);
 			/* emptied directories go, but not one the source has
@@ -457,8 +456,8 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
 }
 
 /* SRC and DST opened (r->src_tree, r->dst_tree, what each keeps:
- * r->src_fs, r->dst_fs; r->rdst for a DST in an object store); DST in a
- * store is created unless the run is dry, a local one by prepare_dst. */
+ * r->src_fs, r->dst_fs); DST in a store is created unless the run is
+ * dry, a local one by prepare_dst. */
 static int open_trees(struct sync_run *r, struct errbuf *eb)
 {
 	const struct engine_opts *o = r->o;
@@ -474,7 +473,6 @@ static int open_trees(struct sync_run *r, struct errbuf *eb)
 		return ret;
 	r->src_fs = tree_caps(r->src_tree) & TREE_CAP_FS;
 	r->dst_fs = tree_caps(r->dst_tree) & TREE_CAP_FS;
-	r->rdst = tree_remote(r->dst_tree);
 	return 0;
 }
 

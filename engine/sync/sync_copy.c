@@ -16,7 +16,6 @@
 #include "hasher.h"
 #include "progress.h"
 #include "relpath.h"
-#include "remote_tree.h"
 #include "tree.h"
 #include "sparse.h"
 #include "tree_writer.h"
@@ -319,10 +318,8 @@ static int write_store(struct sync_run *r, const struct entry *e,
 	int ret;
 
 	s->aborted = false;
-	ret = s->f.live ?
-	      remote_tree_write_checked(r->rdst, &s->meta, s->f.fd, size, md5,
-					store_src_changed, s, eb) :
-	      remote_tree_write(r->rdst, &s->meta, s->f.fd, size, md5, eb);
+	ret = tree_put(r->dst_tree, &s->meta, s->f.fd, size, md5,
+		       s->f.live ? store_src_changed : NULL, s, eb);
 	if (ret < 0 && s->aborted) {
 		errbuf_clear(eb);
 		return 1;

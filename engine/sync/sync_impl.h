@@ -15,7 +15,6 @@
 #include "run_error.h"
 
 struct filter;
-struct remote_tree;
 struct tree;
 struct tree_scan;
 struct shardq;
@@ -56,8 +55,6 @@ struct sync_run {
 	/* each side keeps what a file system keeps (TREE_CAP_FS); else it
 	 * is a store's flat list of objects */
 	bool src_fs, dst_fs;
-	struct remote_tree *rdst;  /* DST's store backend (!dst_fs): its
-				    * uploads and deletions */
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */

@@ -37,9 +37,9 @@ const char *tree_root(const struct tree *t)
 	return t->ops->root(t);
 }
 
-struct remote_tree *tree_remote(struct tree *t)
+struct objstore *tree_objstore(struct tree *t)
 {
-	return t && t->ops->remote ? t->ops->remote(t) : NULL;
+	return t && t->ops->objstore ? t->ops->objstore(t) : NULL;
 }
 
 int tree_scan_start(struct tree *t, const struct tree_scan_opts *so,
@@ -85,6 +85,34 @@ int tree_file_meta(struct tree *t, const struct entry *e,
 				  "metadata beyond its scan", t->ops->name,
 				  tree_root(t));
 	return t->ops->file_meta(t, e, m, eb);
+}
+
+/* A write to a tree that is written through a tree_writer. */
+static int not_flat(struct tree *t, const struct entry *e, const char *what,
+		    struct errbuf *eb)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EOPNOTSUPP, "cannot %s '%s/%s': a %s tree is "
+			  "written through a tree writer", what, tree_root(t),
+			  shown, t->ops->name);
+}
+
+int tree_put(struct tree *t, const struct entry *e, int fd, uint64_t size,
+	     const struct objid *md5, int (*changed)(void *arg), void *arg,
+	     struct errbuf *eb)
+{
+	if (!t->ops->put)
+		return not_flat(t, e, "write", eb);
+	return t->ops->put(t, e, fd, size, md5, changed, arg, eb);
+}
+
+int tree_remove(struct tree *t, const struct entry *e, struct errbuf *eb)
+{
+	if (!t->ops->remove)
+		return not_flat(t, e, "remove", eb);
+	return t->ops->remove(t, e, eb);
 }
 
 void tree_scan_free(struct tree_scan *s)

@@ -3,14 +3,16 @@
  * az://container/prefix). One interface over both, so that an operation
  * asks what the tree can do (tree_caps) instead of which kind it is.
  *
- * What it covers so far: opening, capabilities, the scan (a stream of
- * entries in entry_cmp order: the local walker of scan.h, or the store's
- * listing of remote_tree.h), opening a file the scan found and asking for
- * what a listing leaves out of a file's metadata. Writing
- * and removing still go through the two backends' own modules
- * (tree_writer.h, beside this file, for a local tree; remote_tree.h
- * through tree_remote for a store); they move behind this interface next
- * (issue 13, item 1).
+ * What it covers: opening, capabilities, the scan (a stream of entries
+ * in entry_cmp order: the local walker of scan.h, or the store's listing
+ * of remote_tree.h), opening a file the scan found, asking for what a
+ * listing leaves out of a file's metadata, and writing. Writing follows
+ * what the tree keeps: a tree with TREE_CAP_FS is written through a
+ * tree_writer (tree_writer.h, beside this file: files as temps published
+ * by rename, directories, symlinks, hard links, modes, owners, xattrs and
+ * mtimes, one writer per thread on the root fd the scan opened); a tree
+ * without it, a store's flat list of objects, keeps files only and is
+ * written with tree_put and tree_remove.
  *
  * Backends: tree_local.c, tree_store.c; their hooks are documented in
  * tree_impl.h. A tree on a new kind of store is one new backend file. */
@@ -27,9 +29,9 @@
 #include "objid.h"
 #include "scan.h"
 
+struct objstore;
 struct tree;
 struct tree_scan;
-struct remote_tree;
 
 /* tree_caps: what a tree keeps and tells beyond names, sizes, contents
  * and mtimes */
@@ -57,9 +59,10 @@ void tree_free(struct tree *t);
 unsigned tree_caps(const struct tree *t);
 /* The root as given (path or URL), valid until tree_free. */
 const char *tree_root(const struct tree *t);
-/* The object-store backend, for the calls not yet behind this interface
- * (upload, remove, server-side copies); NULL for a local tree. */
-struct remote_tree *tree_remote(struct tree *t);
+/* The object store a tree without TREE_CAP_FS is in, owned by the tree:
+ * for server-side copies from it into a heap in the same store; NULL for
+ * a file system. */
+struct objstore *tree_objstore(struct tree *t);
 
 struct tree_scan_opts {
 	/* what the walker takes (scan.h), but root, which is the tree's. A
@@ -137,5 +140,20 @@ struct tree_meta {
  * Any thread. */
 int tree_file_meta(struct tree *t, const struct entry *e,
 		   struct tree_meta *m, struct errbuf *eb);
+
+/* Write file e->name of a tree without TREE_CAP_FS with the size bytes
+ * of fd from offset 0, e's mtime kept as the object's "mtime" metadata
+ * (as rclone keeps it). md5 (may be NULL): the bytes' MD5, which the store
+ * checks on arrival (Content-MD5). changed (may be NULL): for a source
+ * that may change while it is read, asked before a multipart upload
+ * completes: non-zero aborts it and the call fails with -ESTALE, the
+ * object as it was. Any thread. -EOPNOTSUPP on a file system (a
+ * tree_writer writes there). */
+int tree_put(struct tree *t, const struct entry *e, int fd, uint64_t size,
+	     const struct objid *md5, int (*changed)(void *arg), void *arg,
+	     struct errbuf *eb);
+/* Remove file e->name of a tree without TREE_CAP_FS; a missing one is
+ * not an error. Any thread. -EOPNOTSUPP on a file system. */
+int tree_remove(struct tree *t, const struct entry *e, struct errbuf *eb);
 
 #endif

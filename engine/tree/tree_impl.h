@@ -13,8 +13,8 @@ struct tree_ops {
 	unsigned (*caps)(const struct tree *t);
 	/* required; the root as given, valid until free */
 	const char *(*root)(const struct tree *t);
-	/* optional (NULL: none); tree_remote */
-	struct remote_tree *(*remote)(struct tree *t);
+	/* optional (NULL: none, a file system); tree_objstore */
+	struct objstore *(*objstore)(struct tree *t);
 	/* required; start a scan as tree_scan_start says: *out on 0 only */
 	int (*scan_start)(struct tree *t, const struct tree_scan_opts *so,
 			  struct tree_scan **out, struct errbuf *eb);
@@ -32,6 +32,14 @@ struct tree_ops {
 	 * tree_file_meta, any thread */
 	int (*file_meta)(struct tree *t, const struct entry *e,
 			 struct tree_meta *m, struct errbuf *eb);
+	/* optional, both or neither (NULL: -EOPNOTSUPP, a file system,
+	 * written through a tree_writer); tree_put, tree_remove, any
+	 * thread */
+	int (*put)(struct tree *t, const struct entry *e, int fd,
+		   uint64_t size, const struct objid *md5,
+		   int (*changed)(void *arg), void *arg, struct errbuf *eb);
+	int (*remove)(struct tree *t, const struct entry *e,
+		      struct errbuf *eb);
 	/* required; tree_open_file */
 	int (*open_file)(struct tree_scan *s, const struct entry *e,
 			 struct tree_file *f, struct errbuf *eb);

@@ -35,9 +35,9 @@ static const char *store_root(const struct tree *t)
 	return remote_tree_url(((const struct store_tree *)t)->rt);
 }
 
-static struct remote_tree *store_remote(struct tree *t)
+static struct objstore *store_objstore(struct tree *t)
 {
-	return ((struct store_tree *)t)->rt;
+	return remote_tree_store(((struct store_tree *)t)->rt);
 }
 
 static int store_scan_start(struct tree *t, const struct tree_scan_opts *so,
@@ -49,8 +49,8 @@ static int store_scan_start(struct tree *t, const struct tree_scan_opts *so,
 	if (!s)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	s->base.ops = &store_ops;
-	s->rt = store_remote(t);
-	ret = remote_scan_start(store_remote(t), so->scan.log, so->scan.allow,
+	s->rt = ((struct store_tree *)t)->rt;
+	ret = remote_scan_start(s->rt, so->scan.log, so->scan.allow,
 				so->scan.allow_ctx, so->scan.files_scanned,
 				&s->rs, eb);
 	if (ret < 0) {
@@ -95,6 +95,20 @@ static int store_open_file(struct tree_scan *base, const struct entry *e,
 	return 0;
 }
 
+static int store_put(struct tree *t, const struct entry *e, int fd,
+		     uint64_t size, const struct objid *md5,
+		     int (*changed)(void *arg), void *arg, struct errbuf *eb)
+{
+	return remote_tree_write_checked(((struct store_tree *)t)->rt, e, fd,
+					 size, md5, changed, arg, eb);
+}
+
+static int store_remove(struct tree *t, const struct entry *e,
+			struct errbuf *eb)
+{
+	return remote_tree_remove(((struct store_tree *)t)->rt, e, eb);
+}
+
 static int store_file_meta(struct tree *t, const struct entry *e,
 			   struct tree_meta *m, struct errbuf *eb)
 {
@@ -121,11 +135,13 @@ static const struct tree_ops store_ops = {
 	.name = "object store",
 	.caps = store_caps,
 	.root = store_root,
-	.remote = store_remote,
+	.objstore = store_objstore,
 	.scan_start = store_scan_start,
 	.scan_next = store_scan_next,
 	.scan_abort = store_scan_abort,
 	.file_meta = store_file_meta,
+	.put = store_put,
+	.remove = store_remove,
 	.open_file = store_open_file,
 	.scan_free = store_scan_free,
 	.free = store_free,

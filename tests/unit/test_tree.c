@@ -11,7 +11,10 @@
  * stat and the mtime of a file (live) or of an object (a private
  * download); a fifo put where a file was refused without blocking, a
  * vanished file, both naming ROOT/NAME. tree_file_meta: an object's mtime
- * metadata, -ENOENT when gone; refused for a file system (-EOPNOTSUPP).
+ * metadata, -ENOENT when gone. tree_put (every object here is written
+ * with it) and tree_remove: removed objects leave the listing, a missing
+ * one is no error. A file system refuses the three (-EOPNOTSUPP, naming
+ * the file): its scan carries everything and a tree_writer writes it.
  * The local part runs first and stands alone: its failures are not
  * turned into a skip when a server cannot start. */
 #include <errno.h>
@@ -24,7 +27,6 @@
 #include <unistd.h>
 
 #include "hasher.h"
-#include "remote_tree.h"
 #include "scan.h"
 #include "servers/server_env.h"
 #include "test.h"
@@ -132,7 +134,7 @@ static void test_local_scan(void)
 		return;
 	CHECK_EQ(tree_caps(t), TREE_CAP_FS | TREE_CAP_LISTS_MTIME);
 	CHECK_STREQ(tree_root(t), root);
-	CHECK(tree_remote(t) == NULL);
+	CHECK(tree_objstore(t) == NULL);
 	CHECK_EQ(walker_names(&want, &nwant), 0);
 	CHECK_EQ(nwant, 20 + 20 * 20 + 1);
 	for (i = 0; i < sizeof(ahead) / sizeof(ahead[0]); i++) {
@@ -337,6 +339,15 @@ static void test_local_read(void)
 	CHECK_ERR(tree_file_meta(t, &e, &m, &eb), EOPNOTSUPP);
 	CHECK(strstr(eb.msg, root) != NULL);
 	errbuf_clear(&eb);
+	/* and a tree_writer writes it: tree_put and tree_remove refuse,
+	 * naming the file, and touch nothing */
+	CHECK_ERR(tree_put(t, &e, 0, 0, NULL, NULL, NULL, &eb), EOPNOTSUPP);
+	CHECK(strstr(eb.msg, "d00/f01") != NULL);
+	errbuf_clear(&eb);
+	CHECK_ERR(tree_remove(t, &e, &eb), EOPNOTSUPP);
+	CHECK(strstr(eb.msg, "d00/f01") != NULL);
+	errbuf_clear(&eb);
+	check_read(s, &e, "d00/f01", true);
 	/* a fifo where the file was: refused at once, naming it */
 	snprintf(p, sizeof(p), "%s/d00/f01", root);
 	CHECK_EQ(unlink(p), 0);
@@ -396,8 +407,7 @@ static int put_object(struct tree *t, const char *name, const char *text,
 	e.type = ENTRY_FILE;
 	e.size = strlen(text);
 	e.mtime_ns = mtime_ns;
-	ret = remote_tree_write(tree_remote(t), &e, fileno(f), e.size, NULL,
-				&eb);
+	ret = tree_put(t, &e, fileno(f), e.size, NULL, NULL, NULL, &eb);
 	if (ret < 0)
 		fprintf(stderr, "put %s: %s\n", name, eb.msg);
 	entry_release(&e);
@@ -439,7 +449,7 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	CHECK_EQ(hasher_new(&h, &eb), 0);
 	CHECK_EQ(tree_caps(t), lists_mtime ? TREE_CAP_LISTS_MTIME : 0u);
 	CHECK(strncmp(tree_root(t), url, strlen(scheme)) == 0);
-	CHECK(tree_remote(t) != NULL);
+	CHECK(tree_objstore(t) != NULL);
 	for (i = 2; i >= 0; i--)
 		CHECK_EQ(put_object(t, names[i], names[i], mtime + i), 0);
 	memset(&so, 0, sizeof(so));
@@ -489,6 +499,24 @@ static void test_store(const char *scheme, const char *opts, bool lists_mtime)
 	e.type = ENTRY_FILE;
 	CHECK_ERR(tree_file_meta(t, &e, &m, &eb), ENOENT);
 	errbuf_clear(&eb);
+	/* removed: gone from the listing; a missing one is no error */
+	CHECK_EQ(tree_remove(t, &e, &eb), 0);
+	e.name = (char *)names[1];
+	e.name_len = strlen(names[1]);
+	CHECK_EQ(tree_remove(t, &e, &eb), 0);
+	CHECK_ERR(tree_file_meta(t, &e, &m, &eb), ENOENT);
+	errbuf_clear(&eb);
+	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
+	if (s) {
+		CHECK_EQ(tree_scan_next(s, &e, &eb), 1);
+		CHECK_STREQ(e.name, names[0]);
+		entry_release(&e);
+		CHECK_EQ(tree_scan_next(s, &e, &eb), 1);
+		CHECK_STREQ(e.name, names[2]);
+		entry_release(&e);
+		CHECK_EQ(tree_scan_next(s, &e, &eb), 0);
+		tree_scan_free(s);
+	}
 	/* a listing stopped from outside: next fails, not "the end" */
 	CHECK_EQ(tree_scan_start(t, &so, &s, &eb), 0);
 	if (s) {
