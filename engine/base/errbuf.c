@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
+
 int errbuf_set(struct errbuf *eb, int code, const char *fmt, ...)
 {
 	va_list ap;
@@ -61,29 +63,6 @@ void errbuf_clear(struct errbuf *eb)
 		return;
 	eb->code = 0;
 	eb->msg[0] = '\0';
-}
-
-/* length of the valid UTF-8 sequence at s (1..4), or 0 if invalid */
-static size_t utf8_seq_len(const unsigned char *s, size_t avail)
-{
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
 }
 
 static size_t render(char *out, size_t cap, const char *name, size_t len)

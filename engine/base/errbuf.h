@@ -26,11 +26,11 @@ int errbuf_wrap(struct errbuf *eb, int code, const char *fmt, ...)
 void errbuf_clear(struct errbuf *eb);
 
 /* A printable rendering of a file name of len bytes into out (size cap):
- * non-printable bytes and invalid UTF-8 become \xNN, so names with
- * newlines stay on one line in messages. A rendering longer than
- * ERRBUF_NAME_SHOWN keeps its head and its tail (where the file name is)
- * around " ... ", so a message still ends with the reason. Always
- * NUL-terminates. */
+ * non-printable bytes and what is not UTF-8 (utf8.h: strict, as --json
+ * output judges it) become \xNN, so names with newlines stay on one line
+ * in messages. A rendering longer than ERRBUF_NAME_SHOWN keeps its head
+ * and its tail (where the file name is) around " ... ", so a message
+ * still ends with the reason. Always NUL-terminates. */
 #define ERRBUF_NAME_SHOWN 360
 void errbuf_quote_name(char *out, size_t cap, const char *name, size_t len);
 

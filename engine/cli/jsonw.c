@@ -4,39 +4,8 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "banned.h"
-
-/* length of the valid UTF-8 sequence at s (1..4), or 0 if invalid
- * (overlong forms, surrogates and values past U+10FFFF are invalid) */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	size_t n, i;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (n > avail)
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if (s[0] == 0xe0 && s[1] < 0xa0)
-		return 0;      /* overlong */
-	if (s[0] == 0xed && s[1] >= 0xa0)
-		return 0;      /* UTF-16 surrogate */
-	if (s[0] == 0xf0 && s[1] < 0x90)
-		return 0;      /* overlong */
-	if (s[0] == 0xf4 && s[1] >= 0x90)
-		return 0;      /* > U+10FFFF */
-	return n;
-}
 
 /* the escape of one byte, or NULL when it is copied as is */
 static const char *short_escape(unsigned char c)
@@ -83,7 +52,7 @@ void jsonw_string(FILE *out, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		n = utf8_len(p + i, len - i);
+		n = utf8_seq_len(p + i, len - i);
 		if (n) {
 			fwrite(s + i, 1, n, out);
 			i += n;

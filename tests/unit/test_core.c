@@ -29,6 +29,17 @@ static void test_quote_name(void)
 
 	errbuf_quote_name(out, sizeof(out), "a\nb\xff\xc3\xa9", 6);
 	CHECK_STREQ(out, "a\\x0ab\\xff\xc3\xa9");
+	/* what is not UTF-8 by RFC 3629 is escaped byte by byte, as
+	 * --json's strings escape it: an overlong '/', a surrogate, a
+	 * value past U+10FFFF; a 4-byte character stays */
+	errbuf_quote_name(out, sizeof(out), "\xe0\x80\xaf", 3);
+	CHECK_STREQ(out, "\\xe0\\x80\\xaf");
+	errbuf_quote_name(out, sizeof(out), "\xed\xa0\x80", 3);
+	CHECK_STREQ(out, "\\xed\\xa0\\x80");
+	errbuf_quote_name(out, sizeof(out), "\xf4\x90\x80\x80", 4);
+	CHECK_STREQ(out, "\\xf4\\x90\\x80\\x80");
+	errbuf_quote_name(out, sizeof(out), "\xf0\x9f\x98\x80", 4);
+	CHECK_STREQ(out, "\xf0\x9f\x98\x80");
 }
 
 static void test_quote_long_name(void)

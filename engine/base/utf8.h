@@ -1,0 +1,15 @@
+/* utf8: where names are shown (error messages, --json), bytes that are
+ * valid UTF-8 are written as they are and anything else is escaped. One
+ * rule for both, strict as RFC 3629 says. */
+#ifndef SNAP_UTF8_H
+#define SNAP_UTF8_H
+
+#include <stddef.h>
+
+/* Length (1..4) of the valid UTF-8 sequence at s, of which avail bytes
+ * may be read (at least 1), or 0 when it is not one: a stray
+ * continuation byte, a sequence cut short, an overlong form, a UTF-16
+ * surrogate (U+D800..U+DFFF) or a value past U+10FFFF. */
+size_t utf8_seq_len(const unsigned char *s, size_t avail);
+
+#endif
