@@ -14,6 +14,7 @@
 #include "azure_auth.h"
 #include "compiler.h"
 #include "digest.h"
+#include "encode.h"
 #include "objmeta.h"
 #include "uri.h"
 #include "xml_list.h"
@@ -170,7 +171,7 @@ static void block_id(uint64_t i, char out[24])
 
 	/* every id of a blob must have the same length */
 	snprintf(raw, sizeof(raw), "blk%08llu", (unsigned long long)i);
-	digest_base64((const uint8_t *)raw, 11, out);
+	encode_base64((const uint8_t *)raw, 11, out);
 }
 
 /* Commit the blocks: the whole body's MD5 and our metadata go here. */
@@ -208,8 +209,8 @@ static int az_put_block_list(struct objstore *os, void *upload,
 	err = digest_md5(xml, xml_len, xmd5);
 	if (err)
 		goto out;
-	digest_base64(xmd5, 16, b64);
-	digest_base64(md5, 16, bmd5);
+	encode_base64(xmd5, 16, b64);
+	encode_base64(md5, 16, bmd5);
 	uri_query_add(&q, "comp", "blocklist");
 	hdr_add(&h, "Content-MD5", b64);
 	hdr_add(&h, "Content-Type", "application/xml");
@@ -257,7 +258,7 @@ static int az_put_block(struct objstore *os, void *upload, const char *fk,
 	char b64[32], id[24];
 
 	(void)upload;
-	digest_base64(md5, 16, b64);
+	encode_base64(md5, 16, b64);
 	block_id(idx, id);
 	uri_query_add(&q, "blockid", id);
 	uri_query_add(&q, "comp", "block");
@@ -601,7 +602,7 @@ static int set_credentials(struct az *a, const struct az_creds *c,
 	snprintf(a->account, sizeof(a->account), "%s",
 		 c->account ? c->account : "");
 	if (c->key && *c->key) {
-		n = digest_unbase64(c->key, strlen(c->key), a->key,
+		n = decode_base64(c->key, strlen(c->key), a->key,
 				    sizeof(a->key));
 		if (n <= 0)
 			return errbuf_set(eb, -EINVAL, "invalid Azure account "

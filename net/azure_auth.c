@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "digest.h"
+#include "encode.h"
 
 #include "banned.h"
 
@@ -127,7 +128,7 @@ int azure_shared_key(const char *account, const uint8_t *key,
 				 strlen(string_to_sign), mac);
 	if (err)
 		return err;
-	digest_base64(mac, sizeof(mac), b64);
+	encode_base64(mac, sizeof(mac), b64);
 	n = snprintf(out, cap, "SharedKey %s:%s", account, b64);
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }

@@ -14,6 +14,7 @@
 
 #include "compiler.h"
 #include "digest.h"
+#include "encode.h"
 #include "http_status.h"
 #include "log.h"
 #include "objmeta.h"
@@ -629,7 +630,7 @@ bool objstore_md5_from_etag(const char *etag, uint8_t md5[16])
 		etag++;
 	else if (n != 32)
 		return false;
-	return digest_unhex(etag, 16, md5) == 0;
+	return decode_hex(etag, 16, md5) == 0;
 }
 
 void objstore_info_from_resp(const struct http_resp *r,
@@ -639,15 +640,15 @@ void objstore_info_from_resp(const struct http_resp *r,
 	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
 	info->has_md5 = false;
 	if (r->content_md5[0] &&
-	    digest_unbase64(r->content_md5, strlen(r->content_md5), info->md5,
+	    decode_base64(r->content_md5, strlen(r->content_md5), info->md5,
 			    sizeof(info->md5)) == 16)
 		info->has_md5 = true;
 	else if (r->meta_md5chksum[0] &&
-		 digest_unbase64(r->meta_md5chksum, strlen(r->meta_md5chksum),
+		 decode_base64(r->meta_md5chksum, strlen(r->meta_md5chksum),
 				 info->md5, sizeof(info->md5)) == 16)
 		info->has_md5 = true;   /* rclone's, on multipart objects */
 	else if (strlen(r->meta_md5) == 32 &&
-		 !digest_unhex(r->meta_md5, 16, info->md5))
+		 !decode_hex(r->meta_md5, 16, info->md5))
 		info->has_md5 = true;   /* this tool's before rclone's */
 	info->last_modified = objstore_parse_time(r->last_modified);
 	/* a value that does not parse is ignored: Last-Modified stands */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "digest.h"
+#include "encode.h"
 #include "objmeta.h"
 #include "objstore_impl.h"
 #include "uri.h"
@@ -43,7 +44,7 @@ static int list_entry(void *arg, const struct xml_list_entry *x)
 	e.size = x->size;
 	e.etag = x->etag;
 	if (x->content_md5[0])
-		e.has_md5 = digest_unbase64(x->content_md5,
+		e.has_md5 = decode_base64(x->content_md5,
 					    strlen(x->content_md5), e.md5,
 					    sizeof(e.md5)) == 16;
 	else if (c->os->ops->etag_is_md5)

@@ -10,6 +10,7 @@
 
 #include "compiler.h"
 #include "digest.h"
+#include "encode.h"
 #include "objstore_impl.h"
 #include "objstore_window.h"
 
@@ -160,7 +161,7 @@ static int put_single(struct objstore *os, const char *fk, const char *key,
 	char b64[32];
 	int err;
 
-	digest_base64(md5, 16, b64);
+	encode_base64(md5, 16, b64);
 	err = objstore_hdrs_add(&h, "Content-MD5", b64);
 	if (!err)
 		err = os->ops->put_headers(os, po, &h);

@@ -14,6 +14,7 @@
 
 #include "compiler.h"
 #include "digest.h"
+#include "encode.h"
 #include "objmeta.h"
 #include "s3_conf.h"
 #include "uri.h"
@@ -87,7 +88,7 @@ static int hdr_md5(struct http_request *req, const uint8_t md5[16])
 {
 	char b64[32];
 
-	digest_base64(md5, 16, b64);
+	encode_base64(md5, 16, b64);
 	return http_request_header(req, "Content-MD5: %s", b64);
 }
 
@@ -103,7 +104,7 @@ static int hdr_meta(struct http_request *req,
 	}
 	if (!err && md5) {
 		/* rclone's key: base64 of the MD5 (objmeta.h) */
-		digest_base64(md5, 16, b64);
+		encode_base64(md5, 16, b64);
 		err = http_request_header(req, "x-amz-meta-md5chksum: %s", b64);
 	}
 	return err;
@@ -211,7 +212,7 @@ static int s3_complete(struct objstore *os, void *upload, const char *fk,
 		err = digest_md5(xml, xml_len, md5);
 	if (err)
 		goto out;
-	digest_hex(sha, 32, hex);
+	encode_hex(sha, 32, hex);
 	uri_query_add(&q, "uploadId", u->id);
 	err = s3_request(s, &req, "POST", fk, &q, hex);
 	if (!err)
@@ -410,7 +411,7 @@ static int s3_del_batch(struct objstore *os, const char *const *keys,
 		err = digest_md5(xml, xml_len, md5);
 	if (err)
 		goto out;
-	digest_hex(sha, 32, hex);
+	encode_hex(sha, 32, hex);
 	uri_query_add(&q, "delete", "");
 	err = s3_request(s, &req, "POST", NULL, &q, hex);
 	if (!err)
@@ -508,7 +509,7 @@ static int s3_create_bucket(struct objstore *os, struct errbuf *eb)
 	err = digest_sha256(body, (size_t)n, sha);
 	if (err)
 		return err;
-	digest_hex(sha, 32, hex);
+	encode_hex(sha, 32, hex);
 	err = s3_request(s, &req, "PUT", NULL, NULL, hex);
 	if (err)
 		goto out;

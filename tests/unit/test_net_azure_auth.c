@@ -7,6 +7,7 @@
 
 #include "azure_auth.h"
 #include "digest.h"
+#include "encode.h"
 #include "test.h"
 #include "uri.h"
 
@@ -40,7 +41,7 @@ static void test_put_blob(void)
 				 sizeof(sts));
 	CHECK_EQ(n, (int)strlen(want));
 	CHECK_STREQ(sts, want);
-	n = digest_unbase64(key_b64, strlen(key_b64), key, sizeof(key));
+	n = decode_base64(key_b64, strlen(key_b64), key, sizeof(key));
 	CHECK_EQ(n, 64);
 	CHECK_EQ(azure_shared_key("devstoreaccount1", key, 64, sts, auth,
 				  sizeof(auth)), 0);
@@ -76,7 +77,7 @@ static void test_list_blobs(void)
 				   "/devstoreaccount1/heap", &q, sts,
 				   sizeof(sts)) > 0);
 	CHECK_STREQ(sts, want);
-	digest_unbase64(key_b64, strlen(key_b64), key, sizeof(key));
+	decode_base64(key_b64, strlen(key_b64), key, sizeof(key));
 	CHECK_EQ(azure_shared_key("devstoreaccount1", key, 64, sts, auth,
 				  sizeof(auth)), 0);
 	CHECK_STREQ(auth, "SharedKey devstoreaccount1:"
@@ -113,27 +114,27 @@ static void test_encoders(void)
 	char s[128];
 	size_t len = 0;
 
-	digest_base64((const uint8_t *)"hello heap\n", 11, s);
+	encode_base64((const uint8_t *)"hello heap\n", 11, s);
 	CHECK_STREQ(s, "aGVsbG8gaGVhcAo=");
-	digest_base64((const uint8_t *)"ab", 2, s);
+	encode_base64((const uint8_t *)"ab", 2, s);
 	CHECK_STREQ(s, "YWI=");
-	digest_base64((const uint8_t *)"a", 1, s);
+	encode_base64((const uint8_t *)"a", 1, s);
 	CHECK_STREQ(s, "YQ==");
-	CHECK_EQ(digest_unbase64("YWI=", 4, out, sizeof(out)), 2);
+	CHECK_EQ(decode_base64("YWI=", 4, out, sizeof(out)), 2);
 	CHECK(!memcmp(out, "ab", 2));
-	CHECK_EQ(digest_unbase64("YQ==", 4, out, sizeof(out)), 1);
-	CHECK_EQ(digest_unbase64("YQ=", 3, out, sizeof(out)), -EINVAL);
-	CHECK_EQ(digest_unbase64("Y=Q=", 4, out, sizeof(out)), -EINVAL);
-	CHECK_EQ(digest_unbase64("YW*=", 4, out, sizeof(out)), -EINVAL);
-	CHECK_EQ(digest_unbase64("YWJj", 4, out, 2), -EINVAL);
+	CHECK_EQ(decode_base64("YQ==", 4, out, sizeof(out)), 1);
+	CHECK_EQ(decode_base64("YQ=", 3, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(decode_base64("Y=Q=", 4, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(decode_base64("YW*=", 4, out, sizeof(out)), -EINVAL);
+	CHECK_EQ(decode_base64("YWJj", 4, out, 2), -EINVAL);
 	digest_md5("hello heap\n", 11, md5);
-	digest_base64(md5, 16, s);
+	encode_base64(md5, 16, s);
 	CHECK_STREQ(s, "WoVso0wC9Bo/r9jeVrRoMw==");
-	digest_hex(md5, 16, s);
+	encode_hex(md5, 16, s);
 	CHECK_STREQ(s, "5a856ca34c02f41a3fafd8de56b46833");
-	CHECK_EQ(digest_unhex("5a856ca34c02f41a3fafd8de56b46833", 16, out), 0);
+	CHECK_EQ(decode_hex("5a856ca34c02f41a3fafd8de56b46833", 16, out), 0);
 	CHECK(!memcmp(out, md5, 16));
-	CHECK_EQ(digest_unhex("5g", 1, out), -EINVAL);
+	CHECK_EQ(decode_hex("5g", 1, out), -EINVAL);
 
 	CHECK_EQ(uri_encode("a b+c\xc3\xa9/~x", 10, true, s, sizeof(s), &len), 0);
 	CHECK_STREQ(s, "a%20b%2Bc%C3%A9/~x");

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "servers/objstore_suite.h"
+#include "encode.h"
 #include "servers/server_env.h"
 #include "uri.h"
 
@@ -64,10 +65,10 @@ static void make_sas(char *out, size_t cap, const char *perms)
 
 	snprintf(sts, sizeof(sts), "%s\n%s\nb\nsco\n\n2099-01-01T00:00:00Z"
 		 "\n\n\n2025-11-05\n\n", account, perms);
-	klen = digest_unbase64(key_b64, strlen(key_b64), key, sizeof(key));
+	klen = decode_base64(key_b64, strlen(key_b64), key, sizeof(key));
 	CHECK(klen > 0);
 	CHECK_EQ(digest_hmac_sha256(key, (size_t)klen, sts, strlen(sts), mac), 0);
-	digest_base64(mac, sizeof(mac), b64);
+	encode_base64(mac, sizeof(mac), b64);
 	len = (size_t)snprintf(out, cap, "sv=2025-11-05&ss=b&srt=sco&sp=%s&"
 			       "se=2099-01-01T00%%3A00%%3A00Z&sig=", perms);
 	CHECK_EQ(uri_encode(b64, strlen(b64), false, out, cap, &len), 0);
