@@ -222,6 +222,9 @@ int bqueue_drain(struct bqueue *q, void **out)
 		q->head = (q->head + 1) % q->capacity;
 		q->count--;
 		ret = 1;
+		/* a producer may wait for this room: the network thread
+		 * takes its requests here, not in a blocking pop */
+		pthread_cond_signal(&q->not_full);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return ret;

@@ -62,8 +62,11 @@ void bqueue_close(struct bqueue *q);
  * queued stay for bqueue_drain(). Used when a stage fails. */
 void bqueue_abort(struct bqueue *q);
 
-/* After abort/close, take the remaining items (for freeing); returns 1 with
- * an item, 0 when empty. Not blocking. */
+/* Take the oldest item without blocking, whatever the queue's state:
+ * after abort/close, the remaining items (for freeing); on a live queue,
+ * a pop for a consumer that must not sleep here (the network thread).
+ * Wakes a producer waiting for room. Returns 1 with an item, 0 when
+ * empty. */
 int bqueue_drain(struct bqueue *q, void **out);
 
 #endif
