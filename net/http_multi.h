@@ -13,6 +13,7 @@
 #define SNAP_HTTP_MULTI_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -101,6 +102,10 @@ struct http_request {
 	void (*done)(struct http_request *req);
 	void *arg;
 	struct http_wait *wait;
+	/* NULL, or read before each attempt is sent: once true, the request
+	 * is not sent (again) and completes with -ECANCELED. Lets a caller
+	 * that has failed drop what it queued without waiting for it. */
+	const atomic_bool *cancel;
 	/* out */
 	int result;                /* 0 (2xx) or -errno */
 	CURLcode curl_code;

@@ -64,6 +64,13 @@ void http_multi_start(struct http_multi *hm, struct http_request *req)
 {
 	CURL *e;
 
+	if (req->cancel && atomic_load(req->cancel)) {
+		snprintf(req->errbuf, sizeof(req->errbuf),
+			 "not sent: its caller cancelled it");
+		req->result = -ECANCELED;
+		complete(hm, req);
+		return;
+	}
 	req->src_err = 0;
 	req->sink_err = 0;
 	req->up_pos = 0;

@@ -4,15 +4,17 @@
  * functions are relative to that prefix.
  *
  * Threads: every function below may be called from any number of threads
- * at once; each call blocks its caller until done. The transfers of all
- * callers run on one network thread (http_multi.h) with at most
- * cfg->transfers in flight; a multipart upload keeps that many parts in
- * flight (a sliding window).
+ * at once; each call blocks its caller until done, but for
+ * objstore_put_submit, which hands a put to the network thread and
+ * returns. The transfers of all callers run on one network thread
+ * (http_multi.h) with at most cfg->transfers in flight; a multipart
+ * upload keeps that many parts in flight (a sliding window).
  * Errors: 0 or -errno, with "cannot put 's3://b/p/k': HTTP 403 ..." in eb;
  * secrets never appear in messages. */
 #ifndef SNAP_OBJSTORE_H
 #define SNAP_OBJSTORE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,6 +95,10 @@ struct objstore_put_opts {
 	 * makes the store refuse bytes that changed meanwhile. */
 	int (*changed)(void *arg);
 	void *changed_arg;
+	/* NULL, or (objstore_put_submit only) a flag read before the PUT is
+	 * sent and before each retry: once true, it is not sent and the put
+	 * ends with -ECANCELED (http_request.cancel). */
+	const atomic_bool *cancel;
 };
 
 /* One listed object; strings valid during the callback only. */
@@ -166,6 +172,30 @@ bool objstore_may_create_bucket(const struct objstore *os);
 int objstore_put(struct objstore *os, const char *key,
 		 const struct body_src *src, const struct objstore_put_opts *po,
 		 struct objstore_info *info, struct errbuf *eb);
+
+/* Does a body of len bytes go in one PUT (not in parts)? */
+bool objstore_put_is_single(const struct objstore *os, uint64_t len);
+
+/* What objstore_put_submit calls once the put has completed (after its
+ * retries): err 0, or what objstore_put would have returned, with its
+ * message in eb. It runs on the network thread: it must be short, and
+ * must not block, submit or wait (http_multi.h). */
+typedef void (*objstore_put_done_fn)(void *arg, int err,
+				     const struct errbuf *eb);
+
+/* objstore_put without waiting, for a body in memory (BODY_SRC_MEM, or
+ * empty) that goes in one PUT (objstore_put_is_single) and whose MD5 is
+ * known (po->md5): the request goes to the network stage and the caller
+ * goes on; done(arg, ...) is called once when it completes. po is read
+ * here only; src's bytes must stay valid until done. Blocks only while
+ * the stage's queue is full (backpressure). Returns 0 (submitted), or
+ * -errno with eb when nothing was submitted (done is not called):
+ * -EINVAL (a body this does not take, a bad key), -ENOMEM, -ECANCELED
+ * (the stage is stopping). */
+int objstore_put_submit(struct objstore *os, const char *key,
+			const struct body_src *src,
+			const struct objstore_put_opts *po,
+			objstore_put_done_fn done, void *arg, struct errbuf *eb);
 
 /* Fetch bytes [off, off+len) (len 0: to the end) into sink. -ENOENT when
  * missing. For a MEM sink the caller frees with body_sink_release. */

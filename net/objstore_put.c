@@ -146,21 +146,22 @@ out:
 	return err;
 }
 
-/* A body up to the multipart threshold in one PUT with its Content-MD5,
- * which the store checks. */
-static int put_single(struct objstore *os, const char *fk, const char *key,
-		      const struct body_src *src,
-		      const struct objstore_put_opts *po,
-		      const uint8_t md5[16], struct objstore_info *info,
-		      struct errbuf *eb)
+/* The request of a body up to the multipart threshold: one PUT with its
+ * Content-MD5, which the store checks. req is set up in every case (the
+ * caller releases it). */
+static int single_request(struct objstore *os, const char *fk,
+			  const char *key, const struct body_src *src,
+			  const struct objstore_put_opts *po,
+			  const uint8_t md5[16], struct http_request *req,
+			  struct errbuf *eb)
 {
 	struct objstore_req r = { .method = "PUT", .fk = fk, .has_body = true,
 				  .body_len = src->len };
 	struct objstore_hdrs h = { .n = 0 };
-	struct http_request req;
 	char b64[32];
 	int err;
 
+	http_request_init(req);
 	encode_base64(md5, 16, b64);
 	err = objstore_hdrs_add(&h, "Content-MD5", b64);
 	if (!err)
@@ -169,10 +170,27 @@ static int put_single(struct objstore *os, const char *fk, const char *key,
 		return errbuf_set(eb, err, "cannot put '%s/%s': too many "
 				  "headers", os->url, key);
 	r.hdrs = &h;
-	err = os->ops->request(os, &req, &r);
+	err = os->ops->request(os, req, &r);
+	if (err)
+		return errbuf_set(eb, err, "cannot put '%s/%s': cannot build "
+				  "the request: %s", os->url, key,
+				  strerror(-err));
+	req->src = *src;
+	return 0;
+}
+
+static int put_single(struct objstore *os, const char *fk, const char *key,
+		      const struct body_src *src,
+		      const struct objstore_put_opts *po,
+		      const uint8_t md5[16], struct objstore_info *info,
+		      struct errbuf *eb)
+{
+	struct http_request req;
+	int err;
+
+	err = single_request(os, fk, key, src, po, md5, &req, eb);
 	if (err)
 		goto out;
-	req.src = *src;
 	err = http_multi_run(os->hm, &req);
 	info->attempts = req.attempts;
 	if (err) {
@@ -253,11 +271,10 @@ static int put_body(struct objstore *os, const char *key,
 			goto out;
 		}
 	}
-	if (src->len > os->cfg.multipart_threshold &&
-	    src->len > os->cfg.part_size)
-		err = put_parts(os, fk, key, src, po, md5, info, eb);
-	else
+	if (objstore_put_is_single(os, src->len))
 		err = put_single(os, fk, key, src, po, md5, info, eb);
+	else
+		err = put_parts(os, fk, key, src, po, md5, info, eb);
 out:
 	free(buf);
 	return err;
@@ -283,4 +300,84 @@ int objstore_put(struct objstore *os, const char *key,
 	memset(info ? info : &dummy, 0, sizeof(dummy));
 	return put_body(os, key, src, po ? po : &none, info ? info : &dummy,
 			eb);
+}
+
+bool objstore_put_is_single(const struct objstore *os, uint64_t len)
+{
+	return len <= os->cfg.multipart_threshold || len <= os->cfg.part_size;
+}
+
+/* A put submitted without waiting: the request and what its completion
+ * needs, freed on the network thread once done has been called. */
+struct put_async {
+	struct http_request req;
+	struct objstore *os;
+	objstore_put_done_fn done;
+	void *arg;
+	char key[];
+};
+
+/* http_request.done, on the network thread: the put's result as
+ * objstore_put would return it, handed to the caller's callback. */
+static void put_async_done(struct http_request *req)
+{
+	struct put_async *pa = req->arg;
+	struct errbuf eb = ERRBUF_INIT;
+	int err = 0;
+
+	if (req->result)
+		err = objstore_fail(pa->os, req, "put", pa->key, &eb);
+	pa->done(pa->arg, err, &eb);
+	http_request_release(req);
+	free(pa);
+}
+
+int objstore_put_submit(struct objstore *os, const char *key,
+			const struct body_src *src,
+			const struct objstore_put_opts *po,
+			objstore_put_done_fn done, void *arg, struct errbuf *eb)
+{
+	char fk[OBJSTORE_KEY_MAX + 1];
+	struct put_async *pa;
+	size_t klen;
+	int err;
+
+	if (!os || !src || !po || !po->md5 || !done)
+		return -EINVAL;
+	err = objstore_check_key(os, key, eb);
+	if (err)
+		return err;
+	if ((src->kind != BODY_SRC_MEM && src->len) ||
+	    (src->kind == BODY_SRC_MEM && !src->mem) ||
+	    !objstore_put_is_single(os, src->len))
+		return errbuf_set(eb, -EINVAL, "cannot put '%s/%s': only a "
+				  "body in memory that goes in one request is "
+				  "submitted without waiting", os->url, key);
+	err = objstore_full_key(os, key, fk, sizeof(fk), eb);
+	if (err)
+		return err;
+	klen = strlen(key);
+	pa = malloc(sizeof(*pa) + klen + 1);
+	if (!pa)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	memcpy(pa->key, key, klen + 1);
+	pa->os = os;
+	pa->done = done;
+	pa->arg = arg;
+	err = single_request(os, fk, key, src, po, po->md5, &pa->req, eb);
+	if (!err) {
+		pa->req.done = put_async_done;
+		pa->req.arg = pa;
+		pa->req.cancel = po->cancel;
+		err = http_multi_submit(os->hm, &pa->req);
+		if (err)
+			err = errbuf_set(eb, err, "cannot put '%s/%s': the "
+					 "network stage is stopping",
+					 os->url, key);
+	}
+	if (err) {
+		http_request_release(&pa->req);
+		free(pa);
+	}
+	return err;
 }

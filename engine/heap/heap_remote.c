@@ -3,20 +3,27 @@
  * filled once at open by 256 parallel prefix listings "00/".."ff/" (or
  * from --heap-cache-file; a heap of up to 1000 keys in one flat listing;
  * heap_remote_list.c).
- * Puts are asynchronous (the queue and its uploaders:
- * heap_remote_upload.c):
+ * Puts are asynchronous (heap_remote_upload.c). A body held in memory
+ * that goes in one PUT is handed to the network stage by the thread
+ * that put it, which goes on at once; the others (spools, multipart)
+ * go through a queue to uploader threads:
  *
- *   hash workers ── put_buf / tx_commit ──> job queue ──> uploaders ×N
+ *   hash workers ── put_buf ─── (small) ──> objstore_put_submit ─┐
+ *                 └ tx_commit ─ (spool) ──> job queue ──> uploaders ×N
  *                   (id marked in the set:   (bounded)     objstore_put
  *                    one upload per content)               Content-MD5
  *
  * Memory bound: queued and in-flight small bodies hold at most
  * REMOTE_MEM_BUDGET bytes (64 MiB; one larger body may pass alone), at
  * most REMOTE_MAX_JOBS jobs; large contents are spooled to unnamed temp
- * files, at most 2 * uploaders + 2 of them waiting. A full queue blocks
- * the producer (backpressure). The first upload error wins: later puts
- * fail with it and heap_sync returns it, so no snapshot is saved that
- * references an object which is not in the store.
+ * files, at most 2 * uploaders + 2 of them waiting; at most
+ * 2 * --transfers small puts are out in the network stage (as many in
+ * flight, as many queued). A full queue blocks the producer
+ * (backpressure). The first upload error wins: later puts fail with it,
+ * what is queued is dropped unsent (the uploaders skip their jobs, the
+ * network stage cancels the small puts) and heap_sync returns it, so no
+ * snapshot is saved that references an object which is not in the
+ * store.
  *
  * Objects are "ab/<md5>" or, in the Python tool's format, "ab/<md5>.gz"
  * (gzip; uploaded with the Content-MD5 of the compressed bytes). Both
@@ -542,6 +549,7 @@ static void remote_free(void *self)
 	free(r->threads);
 	pthread_cond_destroy(&r->has_job);
 	pthread_cond_destroy(&r->progress);
+	pthread_cond_destroy(&r->direct_room);
 	pthread_mutex_destroy(&r->lock);
 	idset_free(r->set);
 	idset_free(r->rawset);
@@ -599,6 +607,7 @@ int heap_remote_open(const char *url, bool create,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->has_job, NULL);
 	pthread_cond_init(&r->progress, NULL);
+	pthread_cond_init(&r->direct_room, NULL);
 	if (o)
 		r->log = o->log;
 	else

@@ -27,6 +27,7 @@ struct job {
 	uint64_t raw_len;          /* content bytes as the caller counts them */
 	bool gz;                   /* body is gzip: key <md5>.gz */
 	unsigned char md5[16];     /* gz: MD5 of the body as stored */
+	struct remote *owner;      /* sent without an uploader: its heap */
 };
 
 struct remote {
@@ -43,13 +44,20 @@ struct remote {
 	pthread_mutex_t lock;
 	pthread_cond_t has_job;    /* a job was queued, or stopping */
 	pthread_cond_t progress;   /* a job finished (space, sync) */
+	pthread_cond_t direct_room;/* a direct put ended (or err, stop) */
 	struct job *head, *tail;
 	size_t jobs;               /* queued + in flight */
 	size_t mem;                /* bytes of small bodies held */
 	size_t spools;             /* spool jobs held */
 	size_t max_spools;
+	size_t direct;             /* sent without an uploader, not done */
+	size_t max_direct;
 	bool stop;
 	int err;                   /* first upload error */
+	/* err or stop is set: the puts sent without an uploader that are
+	 * still queued in the network stage are dropped there, as the
+	 * uploaders drop (skip) their queued jobs */
+	atomic_bool cancel;
 	struct errbuf errmsg;
 
 	pthread_t *threads;

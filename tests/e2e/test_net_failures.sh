@@ -282,10 +282,12 @@ many_files() { # dir n
 
 # Swift's proxy stopped (SIGSTOP) after some objects arrived: requests in
 # flight get no answer, the run fails with the timeout, and --json counts
-# only the objects it saw stored. Up to --transfers objects may be stored
-# without the tool knowing (the proxy took them, then stopped before it
+# only the objects it saw stored. Up to 2 x --transfers objects may be
+# stored without the tool knowing (the heap has as many puts queued in the
+# network stage behind those in flight, which it sends while the first
+# wait out their timeout; the proxy took them, then stopped before it
 # answered, or finished them after SIGCONT from its socket buffers), never
-# the other way round: written <= present <= written + transfers.
+# the other way round: written <= present <= written + 2 x transfers.
 if [ -n "${SNAP_SWIFT_STATE:-}" ]; then
 	FR=$T/many.swift
 	many_files "$FR" 3000
@@ -326,8 +328,8 @@ if [ -n "${SNAP_SWIFT_STATE:-}" ]; then
 			"PUT http://127.0.0.1:"
 		check "swift stopped: written ($written) <= present ($present)" \
 			test "${written:-x}" -le "$present"
-		check "swift stopped: present ($present) <= written ($written) + 4" \
-			test "$present" -le $((${written:-0} + 4))
+		check "swift stopped: present ($present) <= written ($written) + 8" \
+			test "$present" -le $((${written:-0} + 8))
 		check "swift stopped: not everything ($present < 3002)" \
 			test "$present" -lt 3002
 		# bound, not a speed requirement (see the mute listener)

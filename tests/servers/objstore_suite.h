@@ -5,6 +5,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,6 +305,163 @@ static void suite_bad_md5(struct objstore *os, const struct suite_caps *c)
 	CHECK_EQ(objstore_head(os, "bad/md5", &info, &eb), -ENOENT);
 }
 
+/* objstore_put_submit: completions counted by the callback, which runs on
+ * the network thread. */
+struct submit_tally {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned pending, ok, failed, cancelled;
+	int last_err;
+	char last_msg[1024];
+};
+
+static void submit_done(void *arg, int err, const struct errbuf *eb)
+{
+	struct submit_tally *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	if (!err)
+		t->ok++;
+	else if (err == -ECANCELED)
+		t->cancelled++;
+	else
+		t->failed++;
+	if (err) {
+		t->last_err = err;
+		snprintf(t->last_msg, sizeof(t->last_msg), "%s", eb->msg);
+	}
+	t->pending--;
+	pthread_cond_broadcast(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static int submit_one(struct objstore *os, struct submit_tally *t,
+		      const char *key, const struct body_src *src,
+		      const uint8_t md5[16], const atomic_bool *cancel)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_put_opts po;
+	int err;
+
+	memset(&po, 0, sizeof(po));
+	po.md5 = md5;
+	po.cancel = cancel;
+	pthread_mutex_lock(&t->lock);
+	t->pending++;
+	pthread_mutex_unlock(&t->lock);
+	err = objstore_put_submit(os, key, src, &po, submit_done, t, &eb);
+	if (err) {
+		fprintf(stderr, "submit %s: %s\n", key, eb.msg);
+		pthread_mutex_lock(&t->lock);
+		t->pending--;
+		pthread_mutex_unlock(&t->lock);
+	}
+	return err;
+}
+
+static void submit_wait(struct submit_tally *t)
+{
+	pthread_mutex_lock(&t->lock);
+	while (t->pending)
+		pthread_cond_wait(&t->cond, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* Many more puts submitted at once than the network stage queues (its
+ * queue holds 4 x transfers): the submitter waits for room, never
+ * forever; each completes once, with the object stored as sent. A wrong
+ * MD5 fails its own put only; a put cancelled before it is sent is not
+ * sent. */
+static void suite_submit(struct objstore *os, const struct suite_caps *c)
+{
+	enum { N = 300 };
+	static char bodies[N][24];
+	struct submit_tally t = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				  .cond = PTHREAD_COND_INITIALIZER };
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_info info;
+	struct body_sink sink;
+	struct body_src src;
+	atomic_bool cancel;
+	uint8_t md5[N][16], wrong[16];
+	char key[64];
+	unsigned i;
+
+	for (i = 0; i < N; i++) {
+		snprintf(bodies[i], sizeof(bodies[i]), "submitted body %u", i);
+		src = mem_src(bodies[i], strlen(bodies[i]));
+		digest_md5(bodies[i], strlen(bodies[i]), md5[i]);
+		snprintf(key, sizeof(key), "submit/%03u", i);
+		CHECK_EQ(submit_one(os, &t, key, &src, md5[i], NULL), 0);
+	}
+	submit_wait(&t);
+	CHECK_EQ(t.ok, N);
+	CHECK_EQ(t.failed + t.cancelled, 0);
+	for (i = 0; i < N; i += 37) {
+		snprintf(key, sizeof(key), "submit/%03u", i);
+		sink = mem_sink(1024);
+		CHECK_EQ(objstore_get(os, key, 0, 0, &sink, &info, &eb), 0);
+		CHECK_EQ(sink.mem_len, strlen(bodies[i]));
+		CHECK(sink.mem && !memcmp(sink.mem, bodies[i], sink.mem_len));
+		CHECK(info.has_md5 && !memcmp(info.md5, md5[i], 16));
+		body_sink_release(&sink);
+	}
+
+	/* a body of 0 bytes */
+	src = mem_src("", 0);
+	src.kind = BODY_SRC_NONE;
+	digest_md5("", 0, md5[0]);
+	t.ok = 0;
+	CHECK_EQ(submit_one(os, &t, "submit/empty", &src, md5[0], NULL), 0);
+	submit_wait(&t);
+	CHECK_EQ(t.ok, 1);
+	CHECK_EQ(objstore_head(os, "submit/empty", &info, &eb), 0);
+	CHECK_EQ(info.size, 0);
+
+	/* cancelled before it was sent: done with -ECANCELED, nothing stored */
+	atomic_init(&cancel, true);
+	src = mem_src("never sent", 10);
+	digest_md5("never sent", 10, md5[0]);
+	CHECK_EQ(submit_one(os, &t, "submit/cancelled", &src, md5[0],
+			    &cancel), 0);
+	submit_wait(&t);
+	CHECK_EQ(t.cancelled, 1);
+	CHECK_EQ(t.last_err, -ECANCELED);
+	CHECK(strstr(t.last_msg, "submit/cancelled") != NULL);
+	CHECK_EQ(objstore_head(os, "submit/cancelled", &info, &eb), -ENOENT);
+
+	if (c->checks_md5) {
+		memset(wrong, 0x5a, sizeof(wrong));
+		src = mem_src("some bytes", 10);
+		CHECK_EQ(submit_one(os, &t, "submit/badmd5", &src, wrong,
+				    NULL), 0);
+		submit_wait(&t);
+		fprintf(stderr, "expected error: %s\n", t.last_msg);
+		CHECK_EQ(t.failed, 1);
+		CHECK_EQ(t.last_err, -EBADMSG);
+		CHECK(strstr(t.last_msg, "submit/badmd5") != NULL);
+		CHECK(strstr(t.last_msg, c->md5_code) != NULL);
+	}
+
+	/* what it refuses: no MD5, a body not in memory */
+	memset(&info, 0, sizeof(info));
+	{
+		struct objstore_put_opts po;
+
+		memset(&po, 0, sizeof(po));
+		src = mem_src("x", 1);
+		CHECK_EQ(objstore_put_submit(os, "submit/nomd5", &src, &po,
+					     submit_done, &t, &eb), -EINVAL);
+		po.md5 = md5[0];
+		src.kind = BODY_SRC_FD;
+		src.fd = 0;
+		errbuf_clear(&eb);
+		CHECK_EQ(objstore_put_submit(os, "submit/fd", &src, &po,
+					     submit_done, &t, &eb), -EINVAL);
+		CHECK(strstr(eb.msg, "submit/fd") != NULL);
+	}
+}
+
 static void suite_bad_auth(const struct suite_caps *c)
 {
 	struct errbuf eb = ERRBUF_INIT;
@@ -584,6 +743,7 @@ static inline void suite_run(const struct suite_caps *c)
 	suite_basic(os, c);
 	suite_bad_md5(os, c);
 	suite_small_body(os);
+	suite_submit(os, c);
 	objstore_free(os);
 	suite_list(c);
 	suite_bad_auth(c);

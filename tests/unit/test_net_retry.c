@@ -36,23 +36,35 @@ static int closed_port(void)
 	return port;
 }
 
-static void test_closed_port(void)
+/* s3://b/p on a port nobody listens on, retried `retries` times after
+ * retry_ms (the backoff's base and cap); NULL (a failed check) if it
+ * cannot be opened. */
+static struct objstore *open_closed_port(unsigned retries,
+					 unsigned retry_ms)
 {
 	struct objstore_config cfg;
 	struct errbuf eb = ERRBUF_INIT;
-	struct objstore_info info;
-	struct http_multi_stats st;
 	struct objstore *os = NULL;
 	char opts[256];
-	int err;
 
 	snprintf(opts, sizeof(opts), "{\"endpoint_url\": \"http://127.0.0.1:%d\","
 		 " \"key\": \"k\", \"secret\": \"wrongsecret\"}", closed_port());
 	objstore_config_defaults(&cfg);
-	cfg.retries = 2;
-	cfg.retry_base_ms = 10;
-	cfg.retry_max_ms = 50;
+	cfg.retries = retries;
+	cfg.retry_base_ms = retry_ms;
+	cfg.retry_max_ms = retry_ms;
 	CHECK_EQ(objstore_open("s3://b/p", opts, &cfg, &os, &eb), 0);
+	return os;
+}
+
+static void test_closed_port(void)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore_info info;
+	struct http_multi_stats st;
+	struct objstore *os = open_closed_port(2, 10);
+	int err;
+
 	if (!os)
 		return;
 	err = objstore_head(os, "x", &info, &eb);
@@ -65,6 +77,42 @@ static void test_closed_port(void)
 	http_multi_stats(objstore_multi(os), &st);
 	CHECK_EQ(st.retries, 2);
 	CHECK_EQ(st.requests, 3);
+	objstore_free(os);
+}
+
+/* A put submitted without waiting whose first attempt failed (closed
+ * port) and whose caller then cancelled it: its retry is not sent, it
+ * ends with -ECANCELED. The backoff (at least half of 2 s, equal jitter)
+ * leaves the test a second to set the flag between the attempts. */
+static void test_cancelled_retry(void)
+{
+	struct submit_tally t = { .lock = PTHREAD_MUTEX_INITIALIZER,
+				  .cond = PTHREAD_COND_INITIALIZER };
+	struct http_multi_stats st;
+	struct objstore *os = open_closed_port(3, 2000);
+	struct body_src src = mem_src("abc", 3);
+	atomic_bool cancel;
+	uint8_t md5[16];
+	int i;
+
+	if (!os)
+		return;
+	atomic_init(&cancel, false);
+	digest_md5("abc", 3, md5);
+	CHECK_EQ(submit_one(os, &t, "x", &src, md5, &cancel), 0);
+	for (i = 0; i < 1000; i++) {
+		http_multi_stats(objstore_multi(os), &st);
+		if (st.requests >= 1 && st.retries >= 1)
+			break;
+		usleep(1000);
+	}
+	atomic_store(&cancel, true);
+	submit_wait(&t);
+	fprintf(stderr, "expected error: %s\n", t.last_msg);
+	CHECK_EQ(t.cancelled, 1);
+	CHECK_EQ(t.last_err, -ECANCELED);
+	http_multi_stats(objstore_multi(os), &st);
+	CHECK_EQ(st.requests, 1);   /* the retry was dropped, not sent */
 	objstore_free(os);
 }
 
@@ -276,6 +324,7 @@ int main(void)
 	RUN_TEST(test_stage);
 	RUN_TEST(test_threads);
 	RUN_TEST(test_closed_port);
+	RUN_TEST(test_cancelled_retry);
 	RUN_TEST(test_restart);   /* last: it replaces the server */
 	return test_finish();
 }
