@@ -4,6 +4,9 @@
 # Blob), started here on 127.0.0.1 from tests/servers/.
 # Corpora: N small files of 0-16 KiB, and a few 256 MiB files. For each:
 #   snapshooter sync DIR s3://... / az://...   (first upload, then no-change)
+#   snapshooter make-snapshot, heap and snapshots in the store ("backup",
+#     then "backup-nochange"): the product's main job, each object named
+#     by its MD5; its ratio column compares with rclone's first / no-change
 #   rclone copy DIR remote:... --transfers 8 --checkers 16
 #   download: the same commands from the store into an empty folder
 # and the downloads once more through nginx in front of s3rver, capping
@@ -33,7 +36,7 @@ while [ $# -gt 0 ]; do
 	--transfers) TRANSFERS=${2:?}; shift ;;
 	--cap) CAP=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
-	-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -177,6 +180,14 @@ run_server() { # server
 			--transfers "$TRANSFERS" sync "$c" "$url/snap-$name"
 		time_one snapshooter "$s" "$name" nochange "$BIN" --no-progress \
 			--transfers "$TRANSFERS" sync "$c" "$url/snap-$name"
+		time_one snapshooter "$s" "$name" backup "$BIN" --no-progress \
+			--transfers "$TRANSFERS" --file-root "$c" \
+			--heap-root "$url/heap-$name" \
+			--snap-root "$url/snaps-$name" make-snapshot
+		time_one snapshooter "$s" "$name" backup-nochange "$BIN" \
+			--no-progress --transfers "$TRANSFERS" --file-root "$c" \
+			--heap-root "$url/heap-$name" \
+			--snap-root "$url/snaps-$name" make-snapshot
 		time_one rclone "$s" "$name" first rclone copy "$c" \
 			"$rc_remote/rclone-$name" --transfers 8 --checkers 16
 		time_one rclone "$s" "$name" nochange rclone copy "$c" \
@@ -226,6 +237,12 @@ big_bytes=$(du -sb "$BIG" | cut -f1)
 			if (f[1] == "rclone" && t["snapshooter|" key] > 0)
 				ratio = sprintf("%.2f", f[5] / t["snapshooter|" key])
 			if (f[1] == "snapshooter") ratio = "1.00 (ref)"
+			# make-snapshot beside the copy rclone makes of the same tree
+			peer = ""
+			if (f[4] == "backup") peer = "first"
+			if (f[4] == "backup-nochange") peer = "nochange"
+			if (peer != "" && t["rclone|" f[2] "|" f[3] "|" peer] > 0 && f[5] > 0)
+				ratio = sprintf("%.2f (rclone %s)", t["rclone|" f[2] "|" f[3] "|" peer] / f[5], peer)
 			bad = ""
 			if (f[9] != 0) bad = " (FAILED " f[9] ")"
 			ops = 0; mbs = 0
