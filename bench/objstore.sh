@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # bench/objstore.sh: object storage, snapshooter beside rclone against the
 # same loopback servers in the same run: s3rver (S3) and Azurite (Azure
-# Blob), started here on 127.0.0.1 from tests/servers/.
+# Blob), started here on 127.0.0.1 from tests/servers/, and putsink
+# (bench/putsink.py: an S3 endpoint in memory that checks each PUT's MD5
+# and keeps nothing else of note: the plain-PUT ceiling, where a client
+# runs at its own pace; small corpus, uploads only).
 # Corpora: N small files of 0-16 KiB, and a few 256 MiB files. For each:
 #   snapshooter sync DIR s3://... / az://...   (first upload, then no-change)
 #   snapshooter make-snapshot, heap and snapshots in the store ("backup",
@@ -36,7 +39,7 @@ while [ $# -gt 0 ]; do
 	--transfers) TRANSFERS=${2:?}; shift ;;
 	--cap) CAP=${2:?}; shift ;;
 	--out) OUT=${2:?}; shift ;;
-	-h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,26p' "$0"; exit 0 ;;
 	*) echo "unknown option $1" >&2; exit 2 ;;
 	esac
 	shift
@@ -79,8 +82,11 @@ fi
 
 started=()
 NGINX=$OUT/nginx
+SINK_PID=
 cleanup() {
 	[ -f "$NGINX/nginx.pid" ] && /usr/sbin/nginx -c "$NGINX/nginx.conf" -s quit 2>/dev/null
+	[ -n "$SINK_PID" ] && kill "$SINK_PID" 2>/dev/null && wait "$SINK_PID" 2>/dev/null
+	SINK_PID=
 	for s in "${started[@]}"; do bash "$REPO/tests/servers/stop.sh" "$s" >/dev/null 2>&1; done
 }
 trap cleanup EXIT
@@ -111,6 +117,20 @@ start_cap_proxy() { # endpoint port
 	}
 	EOF
 	/usr/sbin/nginx -c "$NGINX/nginx.conf"
+}
+
+# bench/putsink.py on 127.0.0.1 (a free port); SNAP_PUTSINK_ENDPOINT
+start_putsink() {
+	local portfile=$OUT/.putsink.port i
+	rm -f "$portfile"
+	python3 "$REPO/bench/putsink.py" "$portfile" &
+	SINK_PID=$!
+	for i in $(seq 1 100); do
+		[ -s "$portfile" ] && break
+		sleep 0.05
+	done
+	[ -s "$portfile" ] || return 1
+	SNAP_PUTSINK_ENDPOINT=http://127.0.0.1:$(cat "$portfile")
 }
 
 RESULTS=$OUT/results.tsv
@@ -146,9 +166,13 @@ unset AWS_CA_BUNDLE
 # (a missing bucket is an error otherwise: a typo must not become a bucket)
 export SNAPSHOOTER_CREATE_BUCKET=1
 run_server() { # server
-	local s=$1 env=$OUT/.$1.env url rc_remote
-	bash "$REPO/tests/servers/start_$s.sh" "$env" >/dev/null || { echo "cannot start $s" >&2; return; }
-	. "$env"
+	local s=$1 env=$OUT/.$1.env url rc_remote corpora
+	if [ "$s" = putsink ]; then
+		start_putsink || { echo "cannot start putsink" >&2; return; }
+	else
+		bash "$REPO/tests/servers/start_$s.sh" "$env" >/dev/null || { echo "cannot start $s" >&2; return; }
+		. "$env"
+	fi
 	case $s in
 	s3rver)
 		started+=("$SNAP_S3RVER_STATE")
@@ -158,6 +182,14 @@ run_server() { # server
 			RCLONE_CONFIG_BS3_ENDPOINT=$SNAP_S3RVER_ENDPOINT \
 			RCLONE_CONFIG_BS3_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
 			RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET
+		url=s3://bench; rc_remote=bs3:bench ;;
+	putsink)
+		export AWS_ENDPOINT_URL=$SNAP_PUTSINK_ENDPOINT AWS_ACCESS_KEY_ID=sink \
+			AWS_SECRET_ACCESS_KEY=sink
+		export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other \
+			RCLONE_CONFIG_BS3_ENDPOINT=$SNAP_PUTSINK_ENDPOINT \
+			RCLONE_CONFIG_BS3_ACCESS_KEY_ID=sink \
+			RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=sink
 		url=s3://bench; rc_remote=bs3:bench ;;
 	azurite)
 		started+=("$SNAP_AZURITE_STATE")
@@ -173,7 +205,10 @@ run_server() { # server
 			RCLONE_CONFIG_BAZ_SAS_URL="$SNAP_AZURITE_ENDPOINT?sv=$v&ss=b&srt=sco&sp=rwdlacu&se=$exp&sig=$sig"
 		url=az://bench; rc_remote=baz:bench ;;
 	esac
-	for c in "$SMALL" "$BIG"; do
+	corpora=("$SMALL" "$BIG")
+	# putsink drops bodies over 1 MiB and has no multipart: small only
+	[ "$s" = putsink ] && corpora=("$SMALL")
+	for c in "${corpora[@]}"; do
 		local name=small
 		[ "$c" = "$BIG" ] && name=large
 		time_one snapshooter "$s" "$name" first "$BIN" --no-progress \
@@ -192,7 +227,7 @@ run_server() { # server
 			"$rc_remote/rclone-$name" --transfers 8 --checkers 16
 		time_one rclone "$s" "$name" nochange rclone copy "$c" \
 			"$rc_remote/rclone-$name" --transfers 8 --checkers 16
-		download "$s" "$name" "$url" "$rc_remote"
+		[ "$s" = putsink ] || download "$s" "$name" "$url" "$rc_remote"
 	done
 	if [ "$s" = s3rver ]; then
 		# the same downloads through a per-connection cap
@@ -212,6 +247,7 @@ run_server() { # server
 
 run_server s3rver
 run_server azurite
+run_server putsink
 
 small_bytes=$(du -sb "$SMALL" | cut -f1)
 big_bytes=$(du -sb "$BIG" | cut -f1)
@@ -221,6 +257,7 @@ big_bytes=$(du -sb "$BIG" | cut -f1)
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, kernel $(uname -r)"
 	echo "- command: \`bench/objstore.sh --files $FILES --large $LARGE --transfers $TRANSFERS --cap $CAP\`; rclone $(rclone version 2>/dev/null | head -n 1 | awk '{print $2}')"
 	echo "- small: $FILES files, $((small_bytes / 1000000)) MB; large: $LARGE x 256 MiB. The servers (Node.js) use most of the 2 cores."
+	echo "- putsink: bench/putsink.py, an S3 endpoint in memory (MD5 checked, nothing written): the plain-PUT ceiling; small corpus, uploads only."
 	echo "- s3rver-cap: downloads from the same s3rver through nginx, each connection capped at $CAP/s (limit_rate)."
 	echo
 	echo "| tool | server | corpus | phase | wall s | objects/s | MB/s | client CPU µs/object | peak RSS MiB | rclone time / snapshooter time |"
