@@ -92,11 +92,32 @@ static void harvest(struct http_multi *hm)
 	}
 }
 
+/* A retry whose caller has cancelled it leaves the delayed list now,
+ * not when its backoff ends: http_multi_start completes it with
+ * -ECANCELED without sending it or taking a slot. */
+static void drop_cancelled(struct http_multi *hm)
+{
+	struct http_request **pp = &hm->delayed;
+
+	while (*pp) {
+		struct http_request *req = *pp;
+
+		if (req->cancel && atomic_load(req->cancel)) {
+			*pp = req->next;
+			http_multi_start(hm, req);
+		} else {
+			pp = &req->next;
+		}
+	}
+}
+
 /* Start due retries, then queued requests, up to the in-flight cap. */
 static void refill(struct http_multi *hm)
 {
 	int64_t now = http_multi_now_ms();
 	void *item;
+
+	drop_cancelled(hm);
 
 	while (hm->delayed && hm->delayed->due_ms <= now &&
 	       hm->active < hm->o.transfers) {

@@ -103,8 +103,9 @@ struct http_request {
 	void *arg;
 	struct http_wait *wait;
 	/* NULL, or read before each attempt is sent: once true, the request
-	 * is not sent (again) and completes with -ECANCELED. Lets a caller
-	 * that has failed drop what it queued without waiting for it. */
+	 * is not sent (again) and completes with -ECANCELED (a retry waiting
+	 * out its backoff within a second). Lets a caller that has failed
+	 * drop what it queued without waiting for it. */
 	const atomic_bool *cancel;
 	/* out */
 	int result;                /* 0 (2xx) or -errno */

@@ -65,8 +65,15 @@ void http_multi_start(struct http_multi *hm, struct http_request *req)
 	CURL *e;
 
 	if (req->cancel && atomic_load(req->cancel)) {
-		snprintf(req->errbuf, sizeof(req->errbuf),
-			 "not sent: its caller cancelled it");
+		/* what the last attempt left would read as its answer */
+		memset(&req->resp, 0, sizeof(req->resp));
+		req->errbody_len = 0;
+		req->errbuf[0] = '\0';
+		req->curl_code = CURLE_OK;
+		req->timed_out_ms = 0;
+		req->timed_out_connecting = false;
+		req->src_err = 0;
+		req->sink_err = 0;
 		req->result = -ECANCELED;
 		complete(hm, req);
 		return;

@@ -539,6 +539,14 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 			  sizeof(msg));
 	}
 	msg[strcspn(msg, "\r\n")] = '\0';   /* Azure adds RequestId lines */
+	/* dropped by its caller (http_request.cancel) or a stopping stage:
+	 * not an answer of the store, whatever an earlier attempt got */
+	if (req->result == -ECANCELED)
+		return errbuf_set(eb, -ECANCELED,
+				  "cannot %s '%s%s%s': cancelled (%s %s, %u "
+				  "attempt%s sent)", op, os->url,
+				  key ? "/" : "", qkey, req->method, url,
+				  req->attempts, req->attempts == 1 ? "" : "s");
 	/* the store's code may only be in the body (S3): map it now */
 	if (req->result && req->result != req->src_err &&
 	    req->result != req->sink_err && code[0] &&

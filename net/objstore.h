@@ -187,7 +187,8 @@ typedef void (*objstore_put_done_fn)(void *arg, int err,
  * empty) that goes in one PUT (objstore_put_is_single) and whose MD5 is
  * known (po->md5): the request goes to the network stage and the caller
  * goes on; done(arg, ...) is called once when it completes. po is read
- * here only; src's bytes must stay valid until done. Blocks only while
+ * here only, but for po->cancel, which the network thread reads until
+ * done; it and src's bytes must stay valid until done. Blocks only while
  * the stage's queue is full (backpressure). Returns 0 (submitted), or
  * -errno with eb when nothing was submitted (done is not called):
  * -EINVAL (a body this does not take, a bad key), -ENOMEM, -ECANCELED

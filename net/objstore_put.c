@@ -343,7 +343,10 @@ int objstore_put_submit(struct objstore *os, const char *key,
 	int err;
 
 	if (!os || !src || !po || !po->md5 || !done)
-		return -EINVAL;
+		return errbuf_set(eb, -EINVAL, "cannot put '%s': %s",
+				  key ? key : "", !po || !po->md5 ?
+				  "no MD5 given (objstore_put_submit needs "
+				  "it)" : "missing argument");
 	err = objstore_check_key(os, key, eb);
 	if (err)
 		return err;

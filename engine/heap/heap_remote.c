@@ -17,8 +17,8 @@
  * REMOTE_MEM_BUDGET bytes (64 MiB; one larger body may pass alone), at
  * most REMOTE_MAX_JOBS jobs; large contents are spooled to unnamed temp
  * files, at most 2 * uploaders + 2 of them waiting; at most
- * 2 * --transfers small puts are out in the network stage (as many in
- * flight, as many queued). A full queue blocks the producer
+ * 2 * uploaders (--transfers, at most 64) small puts are out in the
+ * network stage (as many in flight, as many queued). A full queue blocks the producer
  * (backpressure). The first upload error wins: later puts fail with it,
  * what is queued is dropped unsent (the uploaders skip their jobs, the
  * network stage cancels the small puts) and heap_sync returns it, so no

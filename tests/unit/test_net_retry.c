@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,11 +37,11 @@ static int closed_port(void)
 	return port;
 }
 
-/* s3://b/p on a port nobody listens on, retried `retries` times after
- * retry_ms (the backoff's base and cap); NULL (a failed check) if it
- * cannot be opened. */
-static struct objstore *open_closed_port(unsigned retries,
-					 unsigned retry_ms)
+/* s3://b/p at 127.0.0.1:port, retried `retries` times after retry_ms
+ * (the backoff's base and cap); NULL (a failed check) if it cannot be
+ * opened. */
+static struct objstore *open_port(int port, unsigned retries,
+				  unsigned retry_ms)
 {
 	struct objstore_config cfg;
 	struct errbuf eb = ERRBUF_INIT;
@@ -48,7 +49,7 @@ static struct objstore *open_closed_port(unsigned retries,
 	char opts[256];
 
 	snprintf(opts, sizeof(opts), "{\"endpoint_url\": \"http://127.0.0.1:%d\","
-		 " \"key\": \"k\", \"secret\": \"wrongsecret\"}", closed_port());
+		 " \"key\": \"k\", \"secret\": \"wrongsecret\"}", port);
 	objstore_config_defaults(&cfg);
 	cfg.retries = retries;
 	cfg.retry_base_ms = retry_ms;
@@ -62,7 +63,7 @@ static void test_closed_port(void)
 	struct errbuf eb = ERRBUF_INIT;
 	struct objstore_info info;
 	struct http_multi_stats st;
-	struct objstore *os = open_closed_port(2, 10);
+	struct objstore *os = open_port(closed_port(), 2, 10);
 	int err;
 
 	if (!os)
@@ -80,16 +81,63 @@ static void test_closed_port(void)
 	objstore_free(os);
 }
 
-/* A put submitted without waiting whose first attempt failed (closed
- * port) and whose caller then cancelled it: its retry is not sent, it
- * ends with -ECANCELED. The backoff (at least half of 2 s, equal jitter)
- * leaves the test a second to set the flag between the attempts. */
-static void test_cancelled_retry(void)
+/* A server that answers every request "503 SlowDown" (a store asking
+ * for a retry), each on a connection of its own; it runs until the
+ * test's end. */
+static void *busy_server(void *arg)
+{
+	static const char answer[] =
+		"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+		"Content-Length: 38\r\nConnection: close\r\n\r\n"
+		"<Error><Code>SlowDown</Code></Error>\r\n";
+	int lfd = (int)(intptr_t)arg;
+
+	for (;;) {
+		char buf[4096];
+		int fd = accept(lfd, NULL, NULL);
+
+		if (fd < 0)
+			return NULL;
+		/* the request's head and its 3-byte body fit one read or two */
+		if (read(fd, buf, sizeof(buf)) > 0 &&
+		    write(fd, answer, sizeof(answer) - 1) < 0)
+			perror("write");
+		close(fd);
+	}
+}
+
+static int busy_port(void)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	pthread_t t;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(fd, 16) || getsockname(fd, (struct sockaddr *)&a, &len) ||
+	    pthread_create(&t, NULL, busy_server, (void *)(intptr_t)fd)) {
+		perror("busy server");
+		exit(1);
+	}
+	pthread_detach(t);
+	return ntohs(a.sin_port);
+}
+
+/* A put submitted without waiting whose first attempt failed and whose
+ * caller then cancelled it: its retry is not sent, it ends with
+ * -ECANCELED and says so, not what the failed attempt got (a refused
+ * connection, or the store's 503). The backoff (at least half of 2 s,
+ * equal jitter) leaves the test a second to set the flag between the
+ * attempts. */
+static void cancelled_retry(int port, const char *first)
 {
 	struct submit_tally t = { .lock = PTHREAD_MUTEX_INITIALIZER,
 				  .cond = PTHREAD_COND_INITIALIZER };
 	struct http_multi_stats st;
-	struct objstore *os = open_closed_port(3, 2000);
+	struct objstore *os = open_port(port, 3, 2000);
 	struct body_src src = mem_src("abc", 3);
 	atomic_bool cancel;
 	uint8_t md5[16];
@@ -106,14 +154,24 @@ static void test_cancelled_retry(void)
 			break;
 		usleep(1000);
 	}
+	CHECK_EQ(st.retries, 1);   /* the first attempt failed */
 	atomic_store(&cancel, true);
 	submit_wait(&t);
-	fprintf(stderr, "expected error: %s\n", t.last_msg);
+	fprintf(stderr, "expected error (after %s): %s\n", first, t.last_msg);
 	CHECK_EQ(t.cancelled, 1);
 	CHECK_EQ(t.last_err, -ECANCELED);
+	CHECK(strstr(t.last_msg, "cannot put 's3://b/p/x': cancelled") != NULL);
+	CHECK(strstr(t.last_msg, "1 attempt sent") != NULL);
+	CHECK(strstr(t.last_msg, "SlowDown") == NULL);
 	http_multi_stats(objstore_multi(os), &st);
 	CHECK_EQ(st.requests, 1);   /* the retry was dropped, not sent */
 	objstore_free(os);
+}
+
+static void test_cancelled_retry(void)
+{
+	cancelled_retry(closed_port(), "a refused connection");
+	cancelled_retry(busy_port(), "503 SlowDown");
 }
 
 static void test_restart(void)
