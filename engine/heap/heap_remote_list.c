@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "encode.h"
 #include "heap_impl.h"
 #include "idset.h"
 #include "objid.h"
@@ -46,7 +47,14 @@ int heap_remote_peek_gz(struct objstore *os, bool *gz, struct errbuf *eb)
  * to list, but for a heap of a few hundred objects they are 256 requests
  * instead of one (1 s per open on a local Swift, and every restore opens
  * the heap three times). The flat page costs one request more on a big
- * heap. */
+ * heap.
+ *
+ * Between the two: names are MD5s, spread evenly over the prefixes, so
+ * the prefix the first page ended in says how big the heap is. A page
+ * that reached past prefix n - 1 (n threads) means a heap of at most
+ * about 256 / n pages: listed flat to its end, that is no more round
+ * trips than 256 prefix listings n at a time, in far fewer requests
+ * (a heap of 5,000 objects: 5 pages instead of 1 + 256 listings). */
 #define FLAT_LIST_MAX 1000         /* S3's page size: one ListObjectsV2 */
 
 struct lister {
@@ -58,18 +66,38 @@ struct lister {
 	struct errbuf eb;
 	atomic_uint_fast64_t ignored;
 	unsigned long flat_seen;   /* keys seen by the flat listing */
+	unsigned nthreads;         /* of the prefix listing */
+	bool flat_all;             /* the flat listing goes on to the end */
 };
 
 static int list_cb(void *arg, const struct objstore_entry *e);
 
-/* The flat listing's callback: the first FLAT_LIST_MAX keys, then stop. */
+/* Is a heap whose first flat page ended before key e (the first of the
+ * second page) small enough to be listed flat to its end? Its first page
+ * spans the prefixes up to e's; a name that is not "<2 hex>/..." says
+ * nothing: no. */
+static bool flat_to_the_end(const struct lister *l,
+			    const struct objstore_entry *e)
+{
+	uint8_t p;
+
+	if (e->key_len < 3 || e->key[2] != '/' || decode_hex(e->key, 1, &p))
+		return false;
+	return (unsigned)p + 1 >= l->nthreads;
+}
+
+/* The flat listing's callback: the first FLAT_LIST_MAX keys, then stop,
+ * unless the heap is small enough to go on (flat_to_the_end). */
 static int flat_list_cb(void *arg, const struct objstore_entry *e)
 {
 	struct lister *l = arg;
 	int ret;
 
-	if (l->flat_seen >= FLAT_LIST_MAX)
-		return 1;
+	if (l->flat_seen >= FLAT_LIST_MAX && !l->flat_all) {
+		if (!flat_to_the_end(l, e))
+			return 1;
+		l->flat_all = true;
+	}
 	l->flat_seen++;
 	ret = list_cb(arg, e);
 	return ret < 0 ? ret : 0;
@@ -143,6 +171,9 @@ int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
 	memset(&l, 0, sizeof(l));
 	l.os = os;
 	l.sets = sets;
+	if (nthreads > HEAP_LIST_THREADS_MAX)
+		nthreads = HEAP_LIST_THREADS_MAX;
+	l.nthreads = nthreads ? nthreads : 1;
 	pthread_mutex_init(&l.lock, NULL);
 	/* the flat page: it also tells whether the bucket exists */
 	ret = objstore_list(os, "", flat_list_cb, &l, &l.eb);
@@ -164,13 +195,14 @@ int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
 		ret = errbuf_set(eb, ret, "%s", l.eb.msg);
 		goto out;
 	}
-	if (l.flat_seen < FLAT_LIST_MAX)
-		goto counted;      /* the whole heap was in the flat page */
+	if (l.flat_seen < FLAT_LIST_MAX || l.flat_all) {
+		log_debug(log, "heap '%s': listed flat (%lu keys)",
+			  objstore_url(os), l.flat_seen);
+		goto counted;      /* the whole heap was in the flat pages */
+	}
 	/* a big heap: list it all again by prefix, side by side (ids seen
 	 * twice are added once; the ignored keys are counted again) */
 	atomic_store(&l.ignored, 0);
-	if (nthreads > HEAP_LIST_THREADS_MAX)
-		nthreads = HEAP_LIST_THREADS_MAX;
 	log_debug(log, "listing heap '%s' with %u threads",
 		  objstore_url(os), nthreads);
 	for (i = 0; i < nthreads; i++) {

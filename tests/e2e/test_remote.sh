@@ -350,8 +350,32 @@ if start s3rver SNAP_S3RVER_DATA="$s3data"; then
 		assert_json "s3rver: ... and the listing finds everything" \
 			heap_objects_written 0
 
-		# --parallel-heap-listing: the threads listing the heap
-		# (capped at 16), as the Python tool's option
+		# a heap of a few pages is listed flat: its first page reached
+		# far past prefix "02/" (2,001 MD5s spread over all 256)
+		remote --parallel-heap-listing 3 --loglevel debug make-snapshot
+		assert_rc "s3rver: a heap of 2,001 objects, 3 listing threads" 0
+		assert_err_has "s3rver: ... is listed flat" \
+			"listed flat (2001 keys)"
+
+		# --parallel-heap-listing: the threads listing the heap by
+		# prefix (capped at 16), as the Python tool's option. A heap
+		# whose first page holds only "00/" keys is listed that way:
+		# 1,001 files whose MD5s start with 00
+		FR=$T/s3.dense HR=s3://$bucket/heap4 SR=s3://$bucket/snaps4
+		python3 - "$FR" <<-'EOF'
+		import hashlib, os, sys
+		os.makedirs(sys.argv[1])
+		i = n = 0
+		while n < 1001:
+		    b = b"dense %d\n" % i
+		    i += 1
+		    if hashlib.md5(b).digest()[0] == 0:
+		        with open(os.path.join(sys.argv[1], "f%04d" % n), "wb") as f:
+		            f.write(b)
+		        n += 1
+		EOF
+		remote make-snapshot
+		assert_rc "s3rver: make-snapshot of 1,001 files under heap prefix 00/" 0
 		remote --parallel-heap-listing 3 --loglevel debug make-snapshot
 		assert_rc "s3rver: --parallel-heap-listing 3" 0
 		assert_err_has "s3rver: ... the heap is listed by 3 threads" \
