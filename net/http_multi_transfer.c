@@ -60,24 +60,9 @@ static void complete(struct http_multi *hm, struct http_request *req)
 	}
 }
 
-void http_multi_start(struct http_multi *hm, struct http_request *req)
+/* Clear what the last attempt of req left, before the next one. */
+static void reset_attempt(struct http_multi *hm, struct http_request *req)
 {
-	CURL *e;
-
-	if (req->cancel && atomic_load(req->cancel)) {
-		/* what the last attempt left would read as its answer */
-		memset(&req->resp, 0, sizeof(req->resp));
-		req->errbody_len = 0;
-		req->errbuf[0] = '\0';
-		req->curl_code = CURLE_OK;
-		req->timed_out_ms = 0;
-		req->timed_out_connecting = false;
-		req->src_err = 0;
-		req->sink_err = 0;
-		req->result = -ECANCELED;
-		complete(hm, req);
-		return;
-	}
 	req->src_err = 0;
 	req->sink_err = 0;
 	req->up_pos = 0;
@@ -91,6 +76,23 @@ void http_multi_start(struct http_multi *hm, struct http_request *req)
 	memset(&req->resp, 0, sizeof(req->resp));
 	if (req->sink)
 		body_sink_reset(req->sink);
+}
+
+void http_multi_start(struct http_multi *hm, struct http_request *req)
+{
+	CURL *e;
+
+	reset_attempt(hm, req);
+	if (req->cancel && atomic_load(req->cancel)) {
+		/* not sent: no attempt's outcome may read as its answer */
+		req->errbuf[0] = '\0';
+		req->curl_code = CURLE_OK;
+		req->timed_out_ms = 0;
+		req->timed_out_connecting = false;
+		req->result = -ECANCELED;
+		complete(hm, req);
+		return;
+	}
 	req->attempts++;
 	if (hm->pool_n) {
 		e = hm->pool[--hm->pool_n];

@@ -1,8 +1,8 @@
 /* heap_remote: the heap in an object store (s3://, az://) over
  * net/objstore.h. Presence comes from an in-memory id set (idset.h),
- * filled once at open by 256 parallel prefix listings "00/".."ff/" (or
- * from --heap-cache-file; a heap of up to 1000 keys in one flat listing;
- * heap_remote_list.c).
+ * filled once at open by listing the heap (heap_remote_list.c: flat
+ * when its first page shows a heap of a few pages, else 256 prefix
+ * listings "00/".."ff/" side by side) or from --heap-cache-file.
  * Puts are asynchronous (heap_remote_upload.c). A body held in memory
  * that goes in one PUT is handed to the network stage by the thread
  * that put it, which goes on at once; the others (spools, multipart)
@@ -18,8 +18,8 @@
  * most REMOTE_MAX_JOBS jobs; large contents are spooled to unnamed temp
  * files, at most 2 * uploaders + 2 of them waiting; at most
  * 2 * uploaders (--transfers, at most 64) small puts are out in the
- * network stage (as many in flight, as many queued). A full queue blocks the producer
- * (backpressure). The first upload error wins: later puts fail with it,
+ * network stage (as many in flight, as many queued). A full queue blocks
+ * the producer (backpressure). The first upload error wins: later puts fail with it,
  * what is queued is dropped unsent (the uploaders skip their jobs, the
  * network stage cancels the small puts) and heap_sync returns it, so no
  * snapshot is saved that references an object which is not in the
