@@ -165,6 +165,15 @@ unset AWS_CA_BUNDLE
 # the bench's bucket is new in each server: let the first sync create it
 # (a missing bucket is an error otherwise: a typo must not become a bucket)
 export SNAPSHOOTER_CREATE_BUCKET=1
+# use_s3 ENDPOINT KEY SECRET: both clients' settings for an S3 endpoint
+# (snapshooter's AWS variables, rclone's remote "bs3")
+use_s3() {
+	export AWS_ENDPOINT_URL=$1 AWS_ACCESS_KEY_ID=$2 AWS_SECRET_ACCESS_KEY=$3
+	export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other \
+		RCLONE_CONFIG_BS3_ENDPOINT=$1 RCLONE_CONFIG_BS3_ACCESS_KEY_ID=$2 \
+		RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$3
+}
+
 run_server() { # server
 	local s=$1 env=$OUT/.$1.env url rc_remote corpora
 	if [ "$s" = putsink ]; then
@@ -176,20 +185,11 @@ run_server() { # server
 	case $s in
 	s3rver)
 		started+=("$SNAP_S3RVER_STATE")
-		export AWS_ENDPOINT_URL=$SNAP_S3RVER_ENDPOINT AWS_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
-			AWS_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET
-		export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other \
-			RCLONE_CONFIG_BS3_ENDPOINT=$SNAP_S3RVER_ENDPOINT \
-			RCLONE_CONFIG_BS3_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
-			RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET
+		use_s3 "$SNAP_S3RVER_ENDPOINT" "$SNAP_S3RVER_KEY" \
+			"$SNAP_S3RVER_SECRET"
 		url=s3://bench; rc_remote=bs3:bench ;;
 	putsink)
-		export AWS_ENDPOINT_URL=$SNAP_PUTSINK_ENDPOINT AWS_ACCESS_KEY_ID=sink \
-			AWS_SECRET_ACCESS_KEY=sink
-		export RCLONE_CONFIG_BS3_TYPE=s3 RCLONE_CONFIG_BS3_PROVIDER=Other \
-			RCLONE_CONFIG_BS3_ENDPOINT=$SNAP_PUTSINK_ENDPOINT \
-			RCLONE_CONFIG_BS3_ACCESS_KEY_ID=sink \
-			RCLONE_CONFIG_BS3_SECRET_ACCESS_KEY=sink
+		use_s3 "$SNAP_PUTSINK_ENDPOINT" sink sink
 		url=s3://bench; rc_remote=bs3:bench ;;
 	azurite)
 		started+=("$SNAP_AZURITE_STATE")
