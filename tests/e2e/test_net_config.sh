@@ -47,11 +47,15 @@ clean_env() {
 	export HOME=$T/home
 }
 
-# client.py: s3 ENDPOINT KEY SECRET mkbucket B | keys B PREFIX;
-# az CONNSTR mkcontainer C [public] | sas | keys C PREFIX
+# client.py: s3 ENDPOINT KEY SECRET mkbucket B | keys B PREFIX | badmd5 B PREFIX;
+# az CONNSTR mkcontainer C [public] | sas | keys C PREFIX | badmd5 C PREFIX
+# (badmd5: the keys under PREFIX whose body's MD5 is not their name)
 cat >"$T/client.py" <<'EOF'
-import sys
+import hashlib, sys
 kind, args = sys.argv[1], sys.argv[2:]
+def check_md5(key, body):
+    if hashlib.md5(body).hexdigest() != key.rsplit("/", 1)[-1]:
+        print(key)
 if kind == "s3":
     import boto3, botocore.config
     ep, key, secret, cmd = args[:4]
@@ -70,6 +74,13 @@ if kind == "s3":
         for p in pages:
             for o in p.get("Contents", []):
                 print(o["Key"])
+    elif cmd == "badmd5":
+        pages = s3.get_paginator("list_objects_v2").paginate(
+            Bucket=args[4], Prefix=args[5])
+        for p in pages:
+            for o in p.get("Contents", []):
+                check_md5(o["Key"], s3.get_object(
+                    Bucket=args[4], Key=o["Key"])["Body"].read())
 else:
     import datetime
     from azure.storage.blob import (BlobServiceClient, generate_account_sas,
@@ -93,6 +104,10 @@ else:
         for b in svc.get_container_client(args[2]).list_blobs(
                 name_starts_with=args[3]):
             print(b.name)
+    elif cmd == "badmd5":
+        c = svc.get_container_client(args[2])
+        for b in c.list_blobs(name_starts_with=args[3]):
+            check_md5(b.name, c.download_blob(b.name).readall())
 EOF
 s3c() { "$PY" "$T/client.py" s3 "$SW" "$SNAP_SWIFT_KEY" "$SNAP_SWIFT_SECRET" "$@"; }
 azc() { "$PY" "$T/client.py" az "$SNAP_AZURITE_CONNECTION_STRING" "$@"; }
@@ -153,6 +168,8 @@ printf '[default]\r\nregion = us-east-1\r\nendpoint_url = %s\r\n' "$SW" \
 round_trip files s3://$NB/files
 n=$(s3c keys $NB files/heap/ | wc -l)
 assert_eq "files: boto3 lists the 3 heap objects" 3 "$n"
+assert_eq "files: boto3 reads each heap object as its name's MD5" "" \
+	"$(s3c badmd5 $NB files/heap/ 2>&1)"
 
 say "== AWS_PROFILE: [profile dev], endpoint in its s3 block beats its endpoint_url"
 clean_env
@@ -284,6 +301,8 @@ export AZURE_STORAGE_CONNECTION_STRING="BlobEndpoint=$AZ;SharedAccessSignature=$
 round_trip azsas az://$NB/sas
 n=$(azc keys $NB sas/heap/ | wc -l)
 assert_eq "azsas: azure-storage-blob lists the 3 heap objects" 3 "$n"
+assert_eq "azsas: azure-storage-blob reads each heap object as its name's MD5" \
+	"" "$(azc badmd5 $NB sas/heap/ 2>&1)"
 check "azsas: the SAS is not shown" \
 	test "$(grep -cF "${SAS##*sig=}" "$ERR")" = 0
 
