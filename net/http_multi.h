@@ -81,6 +81,9 @@ struct http_resp {
 	char meta_mtime[72];       /* x-amz-meta-mtime / x-ms-meta-mtime */
 	char meta_md5[64];         /* x-amz-meta-md5 / x-ms-meta-md5 (hex) */
 	char meta_md5chksum[64];   /* x-amz-meta-md5chksum (base64) */
+	/* S3: encrypted with SSE-KMS or SSE-C, whose ETag is not the MD5
+	 * of the content even for a single PUT */
+	bool etag_not_md5;
 };
 
 #define HTTP_ERRBODY_MAX 16384

@@ -163,6 +163,16 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
 		if (vl < sizeof(r->meta_md5chksum))
 			copy_value(r->meta_md5chksum,
 				   sizeof(r->meta_md5chksum), v, vl);
+	} else if (header_is(data, n, "x-amz-server-side-encryption", &v,
+			     &vl)) {
+		/* "aws:kms", "aws:kms:dsse"; "AES256" (SSE-S3) keeps the
+		 * MD5 ETag */
+		if (vl >= 7 && !strncmp(v, "aws:kms", 7))
+			r->etag_not_md5 = true;
+	} else if (header_is(data, n,
+			     "x-amz-server-side-encryption-customer-algorithm",
+			     &v, &vl)) {
+		r->etag_not_md5 = true;
 	} else if (header_is(data, n, "content-length", &v, &vl)) {
 		copy_value(num, sizeof(num), v, vl);
 		r->content_length = strtoull(num, NULL, 10);

@@ -14,6 +14,24 @@
 
 #include "banned.h"
 
+/* The MD5 of a whole object from its ETag where the ETag is one (an S3
+ * single PUT, not encrypted with SSE-KMS or SSE-C). The server computed
+ * it from the bytes it holds, so it stands before an MD5 in user
+ * metadata, which whoever wrote the object chose (as rclone ranks
+ * them). */
+static void md5_from_etag(const struct objstore *os,
+			  const struct http_resp *resp,
+			  struct objstore_info *info)
+{
+	uint8_t md5[16];
+
+	if (os->ops->etag_is_md5 && !resp->etag_not_md5 &&
+	    objstore_md5_from_etag(resp->etag, md5)) {
+		memcpy(info->md5, md5, sizeof(md5));
+		info->has_md5 = true;
+	}
+}
+
 /* GET (a range when off or len) or HEAD of key, through the backend's
  * request hook: the same for every backend but the range header's name
  * and whether an ETag is an MD5. */
@@ -54,9 +72,8 @@ static int fetch(struct objstore *os, const char *method, const char *key,
 		goto out;
 	}
 	objstore_info_from_resp(&req.resp, info);
-	/* a whole object's ETag, not a range's */
-	if (os->ops->etag_is_md5 && !info->has_md5 && !off && !len)
-		info->has_md5 = objstore_md5_from_etag(info->etag, info->md5);
+	if (!off && !len)
+		md5_from_etag(os, &req.resp, info);
 out:
 	http_request_release(&req);
 	return err;
@@ -169,6 +186,8 @@ static int range_harvest(void *arg, struct objstore_slot *slot,
 		snprintf(obj.content_md5, sizeof(obj.content_md5), "%s",
 			 resp->blob_content_md5);
 		objstore_info_from_resp(&obj, c->info);
+		/* a range's ETag is the whole object's */
+		md5_from_etag(c->os, resp, c->info);
 	} else if (strcmp(c->etag, resp->etag)) {
 		return errbuf_set(eb, -EAGAIN, "object '%s/%s' changed while "
 				  "being read (ETag %s, then %s)", c->os->url,

@@ -11,11 +11,14 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "fdio.h"
+#include "hasher.h"
 #include "objstore.h"
 #include "tree.h"
 #include "banned.h"
 
 #define SCAN_QUEUE 4096
+#define CHECK_BUF (256u << 10)
 
 struct remote_tree {
 	struct objstore *os;
@@ -265,6 +268,59 @@ static int tmp_fd(struct errbuf *eb)
 	return fd;
 }
 
+/* The bytes downloaded into f against the MD5 the store gave with them
+ * (info->has_md5: an S3 single-part ETag, Azure Content-MD5, rclone's
+ * md5chksum): a download is never taken on trust where the store says
+ * what it should be (rclone checks the same). 0, -EBADMSG naming the
+ * object and both digests, or -errno. */
+static int check_download(struct remote_tree *t, const struct entry *e,
+			  int f, const struct objstore_info *info,
+			  struct errbuf *eb)
+{
+	char shown[512], want_hex[OBJID_HEX_LEN + 1], got_hex[OBJID_HEX_LEN + 1];
+	struct hasher *h = NULL;
+	struct objid got, want;
+	char *buf;
+	int ret;
+
+	if (!info->has_md5)
+		return 0;
+	buf = malloc(CHECK_BUF);
+	if (!buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = hasher_new(&h, eb);
+	if (!ret)
+		ret = hasher_begin(h, eb);
+	for (uint64_t off = 0; !ret;) {
+		ssize_t n = fdio_pread(f, buf, CHECK_BUF, off);
+
+		if (n < 0)
+			ret = errbuf_set(eb, (int)n, "cannot read back a "
+					 "download: %s", strerror((int)-n));
+		if (n <= 0)
+			break;
+		off += (uint64_t)n;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	if (!ret)
+		ret = hasher_final(h, &got, eb);
+	hasher_free(h);
+	free(buf);
+	if (ret < 0)
+		return ret;
+	memcpy(want.b, info->md5, OBJID_LEN);
+	if (objid_eq(&got, &want))
+		return 0;
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	objid_to_hex(&want, want_hex);
+	objid_to_hex(&got, got_hex);
+	return errbuf_set(eb, -EBADMSG, "object '%s/%s' is not what the store "
+			  "says it holds: its MD5 is %s, the %llu bytes "
+			  "downloaded hash to %s (not written anywhere)",
+			  remote_tree_url(t), shown, want_hex,
+			  (unsigned long long)e->size, got_hex);
+}
+
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 		     int64_t *mtime_ns, struct errbuf *eb)
 {
@@ -285,6 +341,8 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 				 "being read (size differs from its listing)",
 				 remote_tree_url(t), shown);
 	}
+	if (!ret)
+		ret = check_download(t, e, f, &info, eb);
 	if (!ret && lseek(f, 0, SEEK_SET) < 0)
 		ret = errbuf_set(eb, -errno, "lseek: %s", strerror(errno));
 	if (ret < 0) {

@@ -59,7 +59,9 @@ void remote_scan_abort(struct remote_scan *s);
 void remote_scan_free(struct remote_scan *s);
 
 /* Download object e->name into a new unlinked temp file; *fd is rewound
- * and owned by the caller. The size is checked against e->size. Returns 1
+ * and owned by the caller. The size is checked against e->size, and the
+ * bytes against the MD5 the response gave (-EBADMSG when they differ).
+ * Returns 1
  * when the response carried the object's "mtime" metadata, then in
  * *mtime_ns (may be NULL), else 0; -errno. */
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,

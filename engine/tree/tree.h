@@ -118,9 +118,9 @@ struct tree_file {
 /* Open file e as scan s found it: a file system's relative to the root
  * the scan walked (a root renamed since is still the one read; a fifo
  * put where the file was does not block the open and is refused:
- * -EINVAL), an object downloaded whole and its size checked. 0 with *f,
- * or -errno with a message naming ROOT/NAME. Any thread, any number at
- * once, while s is not freed. */
+ * -EINVAL), an object downloaded whole, its size and (where the store
+ * gives one) its MD5 checked. 0 with *f, or -errno with a message naming
+ * ROOT/NAME. Any thread, any number at once, while s is not freed. */
 int tree_open_file(struct tree_scan *s, const struct entry *e,
 		   struct tree_file *f, struct errbuf *eb);
 

@@ -602,6 +602,25 @@ no_creds() {
 	export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 }
 
+# need_sdks: PY set to a python3 with boto3 and azure.storage.blob
+# (Debian's python3-boto3, python3-azure-storage: clients nobody here
+# wrote), else skip (exit 77), or fail where servers are required.
+need_sdks() {
+	local p
+	PY=
+	for p in /usr/bin/python3 python3; do
+		if "$p" -c 'import boto3, azure.storage.blob' 2>/dev/null; then
+			PY=$p
+			return 0
+		fi
+	done
+	if [ "${CI:-}" = true ] || [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
+		die "python3 with boto3 and azure.storage.blob missing"
+	fi
+	echo "SKIP: python3 with boto3 and azure.storage.blob missing"
+	exit 77
+}
+
 # use_server swift|azurite: start_server, then export only the client
 # credentials of that server (s3:// URLs go to Swift's S3 API, az:// to
 # Azurite). Returns 1 when it could not start.

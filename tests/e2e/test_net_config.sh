@@ -12,20 +12,7 @@
 # python3-azure-storage), which also list what the tool wrote.
 . "$(dirname "$0")/lib.sh"
 
-PY=
-for p in /usr/bin/python3 python3; do
-	if "$p" -c 'import boto3, azure.storage.blob' 2>/dev/null; then
-		PY=$p
-		break
-	fi
-done
-if [ -z "$PY" ]; then
-	if [ "${CI:-}" = true ] || [ "${SNAP_REQUIRE_SERVERS:-0}" = 1 ]; then
-		die "python3 with boto3 and azure.storage.blob missing"
-	fi
-	echo "SKIP: python3 with boto3 and azure.storage.blob missing"
-	exit 77
-fi
+need_sdks
 
 start_server swift || finish
 start_server azurite || finish

@@ -1,7 +1,8 @@
 /* test_net_retry: retries against real failures: a closed port (clean
  * error after the retries) and an s3rver killed and started again on the
  * same port while a request is being retried (it then succeeds); plus
- * many threads sharing one store (one network thread). */
+ * many threads sharing one store (one network thread), and which MD5 a
+ * GET's answer gives (a canned server's answers). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -81,49 +82,65 @@ static void test_closed_port(void)
 	objstore_free(os);
 }
 
-/* A server that answers every request "503 SlowDown" (a store asking
- * for a retry), each on a connection of its own; it runs until the
- * test's end. */
-static void *busy_server(void *arg)
+struct canned {
+	int lfd;
+	const char *answer;
+};
+
+/* A server that gives every request the same answer, each on a
+ * connection of its own; it runs until the test's end. */
+static void *canned_server(void *arg)
 {
-	static const char answer[] =
-		"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
-		"Content-Length: 38\r\nConnection: close\r\n\r\n"
-		"<Error><Code>SlowDown</Code></Error>\r\n";
-	int lfd = (int)(intptr_t)arg;
+	struct canned *c = arg;
 
 	for (;;) {
 		char buf[4096];
-		int fd = accept(lfd, NULL, NULL);
+		int fd = accept(c->lfd, NULL, NULL);
 
 		if (fd < 0)
 			return NULL;
 		/* the request's head and its 3-byte body fit one read or two */
 		if (read(fd, buf, sizeof(buf)) > 0 &&
-		    write(fd, answer, sizeof(answer) - 1) < 0)
+		    write(fd, c->answer, strlen(c->answer)) < 0)
 			perror("write");
 		close(fd);
 	}
 }
 
-static int busy_port(void)
+/* The port of a new canned server giving answer (kept: the caller's). */
+static int canned_port(const char *answer)
 {
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
 	pthread_t t;
+	struct canned *c = malloc(sizeof(*c));
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	memset(&a, 0, sizeof(a));
 	a.sin_family = AF_INET;
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
-	    listen(fd, 16) || getsockname(fd, (struct sockaddr *)&a, &len) ||
-	    pthread_create(&t, NULL, busy_server, (void *)(intptr_t)fd)) {
-		perror("busy server");
+	if (!c || fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(fd, 16) || getsockname(fd, (struct sockaddr *)&a, &len)) {
+		perror("canned server");
+		exit(1);
+	}
+	c->lfd = fd;
+	c->answer = answer;
+	if (pthread_create(&t, NULL, canned_server, c)) {
+		perror("canned server");
 		exit(1);
 	}
 	pthread_detach(t);
 	return ntohs(a.sin_port);
+}
+
+/* "503 SlowDown" to everything: a store asking for a retry. */
+static int busy_port(void)
+{
+	return canned_port(
+		"HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+		"Content-Length: 38\r\nConnection: close\r\n\r\n"
+		"<Error><Code>SlowDown</Code></Error>\r\n");
 }
 
 /* A put submitted without waiting whose first attempt failed and whose
@@ -172,6 +189,60 @@ static void test_cancelled_retry(void)
 {
 	cancelled_retry(closed_port(), "a refused connection");
 	cancelled_retry(busy_port(), "503 SlowDown");
+}
+
+/* The MD5 a GET's answer gives (what a download is checked against):
+ * an S3 single-part ETag is the server's MD5 of the bytes and stands
+ * before an md5chksum in user metadata; not under SSE-KMS or SSE-C,
+ * whose ETags are not MD5s; a multipart ETag ("...-2") leaves the
+ * metadata. ETAG_ABC is the MD5 of the body "abc". */
+#define ETAG_ABC "900150983cd24fb0d6963f7d28e17f72"
+#define MD5CHKSUM_XYZ "0W+zbwkR+HiZjBNhka9wXg=="   /* base64 MD5 of "xyz" */
+#define ANSWER(etag, extra) \
+	"HTTP/1.1 200 OK\r\nETag: \"" etag "\"\r\n" extra \
+	"Content-Length: 3\r\nConnection: close\r\n\r\nabc"
+
+static void answer_md5(const char *answer, bool has_md5, const char *body)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore *os = open_port(canned_port(answer), 0, 10);
+	struct body_sink sink = mem_sink(16);
+	struct objstore_info info;
+	uint8_t want[16];
+
+	if (!os)
+		return;
+	CHECK_EQ(objstore_get(os, "x", 0, 0, &sink, &info, &eb), 0);
+	CHECK_EQ(info.has_md5, has_md5);
+	if (has_md5) {
+		digest_md5(body, strlen(body), want);
+		CHECK(!memcmp(info.md5, want, 16));
+	}
+	CHECK_EQ(sink.mem_len, 3);
+	body_sink_release(&sink);
+	objstore_free(os);
+}
+
+static void test_answer_md5(void)
+{
+	answer_md5(ANSWER(ETAG_ABC, ""), true, "abc");
+	answer_md5(ANSWER(ETAG_ABC, "x-amz-server-side-encryption: AES256\r\n"),
+		   true, "abc");
+	answer_md5(ANSWER(ETAG_ABC, "x-amz-server-side-encryption: aws:kms\r\n"),
+		   false, NULL);
+	answer_md5(ANSWER(ETAG_ABC,
+			  "x-amz-server-side-encryption-customer-algorithm: "
+			  "AES256\r\n"), false, NULL);
+	/* the server's ETag before the writer's metadata */
+	answer_md5(ANSWER(ETAG_ABC, "x-amz-meta-md5chksum: " MD5CHKSUM_XYZ
+			  "\r\n"), true, "abc");
+	answer_md5(ANSWER("0123456789abcdef0123456789abcdef-2",
+			  "x-amz-meta-md5chksum: " MD5CHKSUM_XYZ "\r\n"),
+		   true, "xyz");
+	/* SSE-KMS: the metadata, not the ETag */
+	answer_md5(ANSWER(ETAG_ABC, "x-amz-server-side-encryption: aws:kms\r\n"
+			  "x-amz-meta-md5chksum: " MD5CHKSUM_XYZ "\r\n"),
+		   true, "xyz");
 }
 
 static void test_restart(void)
@@ -383,6 +454,7 @@ int main(void)
 	RUN_TEST(test_threads);
 	RUN_TEST(test_closed_port);
 	RUN_TEST(test_cancelled_retry);
+	RUN_TEST(test_answer_md5);
 	RUN_TEST(test_restart);   /* last: it replaces the server */
 	return test_finish();
 }

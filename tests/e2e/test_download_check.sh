@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# test_download_check.sh: a file downloaded from a store is checked
+# against the MD5 the store gives with it before it is written anywhere:
+# an S3 single-part ETag, rclone's md5chksum metadata on a multipart
+# object, Azure's Content-MD5. Objects whose bytes do not match what the
+# store says (written here with boto3 on Swift's S3 API and the Azure SDK
+# on Azurite, which store such properties unchecked) fail sync and
+# make-snapshot with an error naming the object, exit 1, and leave no
+# file, heap object or snapshot behind. The server's ETag stands before
+# the writer's metadata (as rclone ranks them).
+. "$(dirname "$0")/lib.sh"
+
+need_sdks
+start_server swift || finish
+start_server azurite || finish
+no_creds
+export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \
+	AWS_ACCESS_KEY_ID=$SNAP_SWIFT_KEY \
+	AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
+export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+# the shared servers outlive a run: names of this run only
+B=e2edl-$$
+
+"$PY" - "$B" <<'PY' || die "cannot write the test objects"
+import base64, hashlib, os, sys
+import boto3
+from azure.storage.blob import BlobServiceClient, ContentSettings
+
+def b64md5(data):
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+                  region_name="us-east-1")
+b = sys.argv[1]
+s3.create_bucket(Bucket=b)
+s3.put_object(Bucket=b, Key="ok/single.txt", Body=b"single\n")
+# a wrong md5chksum on a single PUT: the server's ETag is what counts
+s3.put_object(Bucket=b, Key="ok/meta.txt", Body=b"meta\n",
+              Metadata={"md5chksum": b64md5(b"something else\n")})
+
+def multipart(key, body, said):
+    up = s3.create_multipart_upload(Bucket=b, Key=key,
+                                    Metadata={"md5chksum": b64md5(said)})
+    part = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"],
+                          PartNumber=1, Body=body)
+    s3.complete_multipart_upload(
+        Bucket=b, Key=key, UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+
+multipart("ok/parts.bin", b"in parts\n", b"in parts\n")
+multipart("bad/parts.bin", b"what is stored\n", b"what it should be\n")
+
+az = BlobServiceClient.from_connection_string(
+    os.environ["AZURE_STORAGE_CONNECTION_STRING"])
+c = az.get_container_client(b)
+c.create_container()
+c.upload_blob("ok/blob.txt", b"blob\n")
+bad = c.upload_blob("bad/blob.txt", b"what is stored\n")
+bad.set_http_headers(content_settings=ContentSettings(
+    content_md5=bytearray(hashlib.md5(b"what it should be\n").digest())))
+PY
+
+sn() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" "$@"; }
+BAD_MD5=$(printf 'what it should be\n' | md5sum | cut -c1-32)
+
+# what matches comes down, from each kind of MD5
+sn sync "s3://$B/ok" "$T/s3ok"
+assert_rc "S3: single PUT, ETag over wrong metadata, multipart" 0
+assert_json "S3: three files" files_copied 3
+assert_eq "S3: meta.txt as stored" "meta" "$(cat "$T/s3ok/meta.txt")"
+assert_eq "S3: parts.bin as stored" "in parts" "$(cat "$T/s3ok/parts.bin")"
+sn sync "az://$B/ok" "$T/azok"
+assert_rc "Azure: blob with its Content-MD5" 0
+assert_eq "Azure: blob.txt as stored" "blob" "$(cat "$T/azok/blob.txt")"
+
+# what does not match is refused, naming the object
+for url in "s3://$B/bad" "az://$B/bad"; do
+	case $url in s3:*) name=parts.bin ;; *) name=blob.txt ;; esac
+	sn sync "$url" "$T/down"
+	assert_rc "$url: sync fails" 1
+	assert_err_has "$url: names the object" "object '$url/$name' is not what the store says it holds"
+	assert_err_has "$url: says what the store gave" "its MD5 is $BAD_MD5"
+	check "$url: no file written" test ! -e "$T/down/$name"
+done
+sn sync "az://$B/bad" "s3://$B/copy"
+assert_rc "store -> store fails too" 1
+assert_err_has "store -> store names the source" "object 'az://$B/bad/blob.txt' is not what"
+
+# make-snapshot of such a tree: its MD5 taken from the store (HEAD of a
+# multipart object), the heap lacks it, the download is refused
+sn --file-root "s3://$B/bad" --heap-root "$T/heap" --snap-root "$T/snaps" \
+	make-snapshot
+assert_rc "make-snapshot fails" 1
+assert_err_has "make-snapshot names the object" "object 's3://$B/bad/parts.bin' is not what"
+assert_eq "no heap object stored" 0 "$(find "$T/heap" -type f 2>/dev/null | wc -l)"
+assert_eq "no snapshot saved" 0 "$(find "$T/snaps" -type f 2>/dev/null | wc -l)"
+finish
