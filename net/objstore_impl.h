@@ -71,7 +71,9 @@ struct objstore_ops {
 	int (*request)(struct objstore *os, struct http_request *req,
 		       const struct objstore_req *r);
 	const char *range_header;  /* "Range", or Azure's "x-ms-range" */
-	/* a single-part object's ETag is its hex MD5 (S3) */
+	/* a single-part object's ETag is its hex MD5 (S3; not under
+	 * SSE-KMS or SSE-C, http_resp.etag_not_md5); where a GET's answer
+	 * has one it stands before an MD5 in metadata (objstore_get.c) */
 	bool etag_is_md5;
 	/* Headers of a single-request put besides Content-MD5 (objstore_put.c
 	 * sends it): the object's type and metadata (mtime, objmeta.h). */
@@ -177,8 +179,9 @@ int objstore_fail(const struct objstore *os, const struct http_request *req,
 /* Parse an HTTP date (RFC 1123) or ISO 8601 time; 0 when unparsable. */
 int64_t objstore_parse_time(const char *s);
 
-/* Fill info from the response headers (size, etag, Content-MD5 or our
- * md5 metadata, mtime metadata, Last-Modified). */
+/* Fill info from the response headers (size, etag, Content-MD5, else
+ * rclone's md5chksum, else our older hex md5 metadata; mtime metadata,
+ * Last-Modified). The ETag as an MD5 is the caller's (objstore_get.c). */
 void objstore_info_from_resp(const struct http_resp *r,
 			     struct objstore_info *info);
 

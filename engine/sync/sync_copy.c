@@ -216,15 +216,12 @@ struct copy_src {
 	bool aborted;
 };
 
-static int open_copy_src(struct sync_run *r, const struct entry *e,
-			 struct copy_src *s, struct errbuf *eb)
+/* What DST records of s, whose f is open. */
+static void copy_src_meta(struct sync_run *r, const struct entry *e,
+			  struct copy_src *s)
 {
-	struct tree_file *f = &s->f;
-	int ret;
+	const struct tree_file *f = &s->f;
 
-	ret = tree_open_file(r->src_scan, e, f, eb);
-	if (ret < 0)
-		return ret;
 	s->meta = *e;
 	/* an object's "mtime" metadata (rclone's and ours) is the file's
 	 * mtime; else Last-Modified */
@@ -237,6 +234,16 @@ static int open_copy_src(struct sync_run *r, const struct entry *e,
 		 * Last-Modified: keep the copy visibly older so the next
 		 * run fetches it again (git's racy rule) */
 		s->meta.mtime_ns -= 1000000000LL;
+}
+
+static int open_copy_src(struct sync_run *r, const struct entry *e,
+			 struct copy_src *s, struct errbuf *eb)
+{
+	int ret = tree_open_file(r->src_scan, e, &s->f, eb);
+
+	if (ret < 0)
+		return ret;
+	copy_src_meta(r, e, s);
 	return 0;
 }
 
@@ -291,6 +298,32 @@ static int write_local(struct sync_run *r, struct tree_writer *tw,
 				      tmp, out, eb);
 }
 
+/* An object of a store SRC into a local DST: downloaded straight into
+ * DST's temp (checked as tree_fetch_file says), then published; no copy
+ * in TMPDIR, no second write. A download is a private copy: it cannot
+ * change while copied. 0, -errno with eb set. */
+static int fetch_local(struct sync_run *r, struct tree_writer *tw,
+		       const struct entry *e, uint64_t *copied,
+		       struct errbuf *eb)
+{
+	struct copy_src s;
+	char tmp[64];
+	int out, dirfd, ret;
+
+	ret = tree_writer_create_temp(tw, e, &dirfd, tmp, &out, eb);
+	if (ret < 0)
+		return ret;
+	ret = tree_fetch_file(r->src_scan, e, out, &s.f, eb);
+	if (ret < 0) {
+		tree_writer_discard_temp(dirfd, tmp, out);
+		return ret;
+	}
+	copy_src_meta(r, e, &s);
+	*copied = (uint64_t)s.f.st.st_size;
+	bw_account(r, *copied);
+	return tree_writer_publish(tw, &s.meta, dirfd, tmp, out, eb);
+}
+
 /* Before a multipart upload of a local source completes: has the file
  * changed since it was opened? (Its parts were read at different
  * times: completing would publish a torn object.) */
@@ -341,12 +374,17 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		struct copy_src s;
 		uint64_t copied = 0;
 
-		ret = open_copy_src(r, e, &s, eb);
-		if (ret < 0)
-			return ret;
-		ret = !r->dst_fs ? write_store(r, e, &s, &copied, eb) :
-				write_local(r, tw, e, &s, buf, &copied, eb);
-		close(s.f.fd);
+		if (!r->src_fs && r->dst_fs) {
+			ret = fetch_local(r, tw, e, &copied, eb);
+		} else {
+			ret = open_copy_src(r, e, &s, eb);
+			if (ret < 0)
+				return ret;
+			ret = !r->dst_fs ?
+			      write_store(r, e, &s, &copied, eb) :
+			      write_local(r, tw, e, &s, buf, &copied, eb);
+			close(s.f.fd);
+		}
 		if (ret == 1)
 			continue;  /* changed while copied: again */
 		if (ret < 0)

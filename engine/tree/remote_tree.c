@@ -294,9 +294,14 @@ static int check_download(struct remote_tree *t, const struct entry *e,
 	for (uint64_t off = 0; !ret;) {
 		ssize_t n = fdio_pread(f, buf, CHECK_BUF, off);
 
-		if (n < 0)
-			ret = errbuf_set(eb, (int)n, "cannot read back a "
-					 "download: %s", strerror((int)-n));
+		if (n < 0) {
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			ret = errbuf_set(eb, (int)n, "cannot read back the "
+					 "download of '%s/%s': %s",
+					 remote_tree_url(t), shown,
+					 strerror((int)-n));
+		}
 		if (n <= 0)
 			break;
 		off += (uint64_t)n;
@@ -316,24 +321,20 @@ static int check_download(struct remote_tree *t, const struct entry *e,
 	objid_to_hex(&got, got_hex);
 	return errbuf_set(eb, -EBADMSG, "object '%s/%s' is not what the store "
 			  "says it holds: its MD5 is %s, the %llu bytes "
-			  "downloaded hash to %s (not written anywhere)",
+			  "downloaded hash to %s (not published)",
 			  remote_tree_url(t), shown, want_hex,
 			  (unsigned long long)e->size, got_hex);
 }
 
-int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
-		     int64_t *mtime_ns, struct errbuf *eb)
+int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
+		      int64_t *mtime_ns, struct errbuf *eb)
 {
 	struct objstore_info info;
-	int ret, f;
+	int ret;
 
-	*fd = -1;
-	f = tmp_fd(eb);
-	if (f < 0)
-		return f;
 	memset(&info, 0, sizeof(info));
-	ret = objstore_get_file(t->os, e->name, f, e->size, &info, eb);
-	if (!ret && lseek(f, 0, SEEK_END) != (off_t)e->size) {
+	ret = objstore_get_file(t->os, e->name, fd, e->size, &info, eb);
+	if (!ret && lseek(fd, 0, SEEK_END) != (off_t)e->size) {
 		char shown[512];
 
 		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
@@ -342,17 +343,38 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 				 remote_tree_url(t), shown);
 	}
 	if (!ret)
-		ret = check_download(t, e, f, &info, eb);
-	if (!ret && lseek(f, 0, SEEK_SET) < 0)
-		ret = errbuf_set(eb, -errno, "lseek: %s", strerror(errno));
-	if (ret < 0) {
-		close(f);
-		return ret;
+		ret = check_download(t, e, fd, &info, eb);
+	if (!ret && lseek(fd, 0, SEEK_SET) < 0) {
+		char shown[512];
+
+		ret = -errno;
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		ret = errbuf_set(eb, ret, "cannot rewind the download of "
+				 "'%s/%s': %s", remote_tree_url(t), shown,
+				 strerror(-ret));
 	}
-	*fd = f;
+	if (ret < 0)
+		return ret;
 	if (info.has_mtime && mtime_ns)
 		*mtime_ns = info.mtime_ns;
 	return info.has_mtime ? 1 : 0;
+}
+
+int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
+		     int64_t *mtime_ns, struct errbuf *eb)
+{
+	int ret, f;
+
+	*fd = -1;
+	f = tmp_fd(eb);
+	if (f < 0)
+		return f;
+	ret = remote_tree_fetch(t, e, f, mtime_ns, eb);
+	if (ret < 0)
+		close(f);
+	else
+		*fd = f;
+	return ret;
 }
 
 bool remote_tree_lists_mtime(const struct remote_tree *t)

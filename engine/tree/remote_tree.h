@@ -58,12 +58,16 @@ int remote_scan_next(struct remote_scan *s, struct entry *out,
 void remote_scan_abort(struct remote_scan *s);
 void remote_scan_free(struct remote_scan *s);
 
-/* Download object e->name into a new unlinked temp file; *fd is rewound
- * and owned by the caller. The size is checked against e->size, and the
- * bytes against the MD5 the response gave (-EBADMSG when they differ).
- * Returns 1
- * when the response carried the object's "mtime" metadata, then in
- * *mtime_ns (may be NULL), else 0; -errno. */
+/* Download object e->name into fd (an empty file of the caller's, open
+ * for reading and writing: it is read back for the MD5 check),
+ * rewound after. The size is checked against e->size, and the bytes
+ * against the MD5 the response gave (-EBADMSG when they differ). Returns
+ * 1 when the response carried the object's "mtime" metadata, then in
+ * *mtime_ns (may be NULL), else 0; -errno (fd then holds anything). */
+int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
+		      int64_t *mtime_ns, struct errbuf *eb);
+/* remote_tree_fetch into a new unlinked temp file in TMPDIR; *fd is
+ * owned by the caller. */
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 		     int64_t *mtime_ns, struct errbuf *eb);
 

@@ -77,6 +77,16 @@ int tree_open_file(struct tree_scan *s, const struct entry *e,
 	return s->ops->open_file(s, e, f, eb);
 }
 
+int tree_fetch_file(struct tree_scan *s, const struct entry *e, int fd,
+		    struct tree_file *f, struct errbuf *eb)
+{
+	if (!s->ops->fetch_file)
+		return errbuf_set(eb, -EOPNOTSUPP, "a %s tree's files are "
+				  "opened where they are, not fetched",
+				  s->ops->name);
+	return s->ops->fetch_file(s, e, fd, f, eb);
+}
+
 int tree_file_meta(struct tree *t, const struct entry *e,
 		   struct tree_meta *m, struct errbuf *eb)
 {

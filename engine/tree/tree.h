@@ -123,6 +123,16 @@ struct tree_file {
  * ROOT/NAME. Any thread, any number at once, while s is not freed. */
 int tree_open_file(struct tree_scan *s, const struct entry *e,
 		   struct tree_file *f, struct errbuf *eb);
+/* A tree whose files are copies fetched from elsewhere (a store: no
+ * TREE_CAP_FS): e's content written into fd, an empty file of the
+ * caller's open for reading and writing (a temp where it is going; the
+ * bytes are read back for their MD5), checked as tree_open_file checks
+ * it, without a copy in TMPDIR first. f as tree_open_file fills it, with
+ * f->fd = fd (still the caller's). 0, -errno (fd then holds anything;
+ * -EOPNOTSUPP: a file system's tree, whose files are opened where they
+ * are). Any thread, as tree_open_file. */
+int tree_fetch_file(struct tree_scan *s, const struct entry *e, int fd,
+		    struct tree_file *f, struct errbuf *eb);
 
 /* What a tree keeps of a file beyond what its scan carries: an object's
  * metadata, which an S3 listing leaves out. */

@@ -43,6 +43,10 @@ struct tree_ops {
 	/* required; tree_open_file */
 	int (*open_file)(struct tree_scan *s, const struct entry *e,
 			 struct tree_file *f, struct errbuf *eb);
+	/* optional (NULL: -EOPNOTSUPP, the tree's files are read where
+	 * they are: open_file); tree_fetch_file */
+	int (*fetch_file)(struct tree_scan *s, const struct entry *e, int fd,
+			  struct tree_file *f, struct errbuf *eb);
 	/* required; stop and free the scan */
 	void (*scan_free)(struct tree_scan *s);
 	/* required; free the tree (its scans are freed before) */

@@ -72,15 +72,20 @@ static void store_scan_abort(struct tree_scan *base)
 	remote_scan_abort(((struct store_scan *)base)->rs);
 }
 
-static int store_open_file(struct tree_scan *base, const struct entry *e,
-			   struct tree_file *f, struct errbuf *eb)
+/* open_file and fetch_file: the object into fd (a temp of TMPDIR when
+ * fd < 0, then f's to close), f filled as tree.h says. */
+static int store_download(struct tree_scan *base, const struct entry *e,
+			  int fd, struct tree_file *f, struct errbuf *eb)
 {
 	const struct store_scan *s = (const struct store_scan *)base;
+	char shown[512];
 	int ret;
 
 	memset(f, 0, sizeof(*f));
+	f->fd = fd;
 	f->mtime_ns = e->mtime_ns;  /* unless the response has the metadata */
-	ret = remote_tree_read(s->rt, e, &f->fd, &f->mtime_ns, eb);
+	ret = fd < 0 ? remote_tree_read(s->rt, e, &f->fd, &f->mtime_ns, eb) :
+		       remote_tree_fetch(s->rt, e, fd, &f->mtime_ns, eb);
 	if (ret < 0) {
 		f->fd = -1;
 		return ret;
@@ -88,11 +93,27 @@ static int store_open_file(struct tree_scan *base, const struct entry *e,
 	f->has_mtime = ret == 1;
 	if (fstat(f->fd, &f->st)) {
 		ret = -errno;
-		close(f->fd);
+		if (fd < 0)
+			close(f->fd);
 		f->fd = -1;
-		return errbuf_set(eb, ret, "fstat: %s", strerror(-ret));
+		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+		return errbuf_set(eb, ret, "cannot stat the download of "
+				  "'%s/%s': %s", remote_tree_url(s->rt), shown,
+				  strerror(-ret));
 	}
 	return 0;
+}
+
+static int store_open_file(struct tree_scan *base, const struct entry *e,
+			   struct tree_file *f, struct errbuf *eb)
+{
+	return store_download(base, e, -1, f, eb);
+}
+
+static int store_fetch_file(struct tree_scan *base, const struct entry *e,
+			    int fd, struct tree_file *f, struct errbuf *eb)
+{
+	return store_download(base, e, fd, f, eb);
 }
 
 static int store_put(struct tree *t, const struct entry *e, int fd,
@@ -143,6 +164,7 @@ static const struct tree_ops store_ops = {
 	.put = store_put,
 	.remove = store_remove,
 	.open_file = store_open_file,
+	.fetch_file = store_fetch_file,
 	.scan_free = store_scan_free,
 	.free = store_free,
 };

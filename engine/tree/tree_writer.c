@@ -279,6 +279,11 @@ static bool still_named(int dirfd, const char *name, int fd)
 	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
+void tree_writer_use_named_temps(struct tree_writer *w)
+{
+	w->no_tmpfile = true;
+}
+
 /* Create a new temp name in dirfd (retrying on a clash), held with
  * flock(LOCK_EX) until closed: the mark of a live temp (tree_temp.h).
  * The fd or -errno. */
@@ -288,7 +293,7 @@ static int open_named_temp(int dirfd, char tmp_name[64], mode_t mode)
 
 	for (tries = 0; tries < TEMP_TRIES && fd == -EEXIST; tries++) {
 		tree_temp_name(tmp_name);
-		fd = openat(dirfd, tmp_name, O_WRONLY | O_CREAT | O_EXCL |
+		fd = openat(dirfd, tmp_name, O_RDWR | O_CREAT | O_EXCL |
 			    O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0) {
 			fd = -errno;

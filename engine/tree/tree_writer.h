@@ -47,12 +47,17 @@ int tree_writer_parent(struct tree_writer *w, const char *name, size_t len,
 		       bool create, int *dirfd, size_t *base_off,
 		       struct errbuf *eb);
 
-/* Create a temp file in name's directory for writing: an anonymous one
+/* Create a temp file in name's directory, open for reading and writing
+ * (a download is read back for its MD5 check): an anonymous one
  * (O_TMPFILE; tmp_name set to "") where the filesystem has them, else a
  * named one, *tmp_name (at most 64 bytes) relative to *dirfd. */
 int tree_writer_create_temp(struct tree_writer *w, const struct entry *e,
 			    int *dirfd, char tmp_name[64], int *fd,
 			    struct errbuf *eb);
+/* Named temps from now on, as after O_TMPFILE was refused (a file system
+ * without it: vfat, NFS, FUSE). For tests, which cover that path on any
+ * file system. */
+void tree_writer_use_named_temps(struct tree_writer *w);
 /* Give up a temp from tree_writer_create_temp: close fd, remove the name
  * if it has one. */
 void tree_writer_discard_temp(int dirfd, const char *tmp_name, int fd);

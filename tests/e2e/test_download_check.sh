@@ -7,7 +7,10 @@
 # on Azurite, which store such properties unchecked) fail sync and
 # make-snapshot with an error naming the object, exit 1, and leave no
 # file, heap object or snapshot behind. The server's ETag stands before
-# the writer's metadata (as rclone ranks them).
+# the writer's metadata (as rclone ranks them); objects over 64 MiB come
+# in ranges, each range's answer giving the whole object's MD5 (ETag or
+# x-ms-blob-content-md5). A download into a folder
+# is written straight into the destination's temp, not staged in TMPDIR.
 . "$(dirname "$0")/lib.sh"
 
 need_sdks
@@ -51,15 +54,25 @@ def multipart(key, body, said):
 
 multipart("ok/parts.bin", b"in parts\n", b"in parts\n")
 multipart("bad/parts.bin", b"what is stored\n", b"what it should be\n")
+# past the tool's 64 MiB threshold, downloaded as ranges: each range's
+# answer carries the whole object's ETag (S3) / x-ms-blob-content-md5
+# (Azure), not the range's
+big = os.urandom(1 << 20) * 65
+s3.put_object(Bucket=b, Key="large/ok.bin", Body=big)
 
 az = BlobServiceClient.from_connection_string(
     os.environ["AZURE_STORAGE_CONNECTION_STRING"])
 c = az.get_container_client(b)
 c.create_container()
-c.upload_blob("ok/blob.txt", b"blob\n")
+ok = c.upload_blob("ok/blob.txt", b"blob\n")
+# the store computed it: the check below has something to check
+assert ok.get_blob_properties().content_settings.content_md5, "no MD5"
+wrong = ContentSettings(
+    content_md5=bytearray(hashlib.md5(b"what it should be\n").digest()))
 bad = c.upload_blob("bad/blob.txt", b"what is stored\n")
-bad.set_http_headers(content_settings=ContentSettings(
-    content_md5=bytearray(hashlib.md5(b"what it should be\n").digest())))
+bad.set_http_headers(content_settings=wrong)
+bad = c.upload_blob("large/bad.bin", big, max_concurrency=4)
+bad.set_http_headers(content_settings=wrong)
 PY
 
 sn() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" "$@"; }
@@ -74,6 +87,11 @@ assert_eq "S3: parts.bin as stored" "in parts" "$(cat "$T/s3ok/parts.bin")"
 sn sync "az://$B/ok" "$T/azok"
 assert_rc "Azure: blob with its Content-MD5" 0
 assert_eq "Azure: blob.txt as stored" "blob" "$(cat "$T/azok/blob.txt")"
+# into a folder, a download goes straight into DST's temp: nothing is
+# staged in TMPDIR (a TMPDIR that cannot take a temp does not matter)
+TMPDIR=$T/no-such-dir sn sync "s3://$B/ok" "$T/s3direct"
+assert_rc "store -> folder needs no TMPDIR" 0
+assert_md5_equal "$T/s3ok" "$T/s3direct" "store -> folder without TMPDIR"
 
 # what does not match is refused, naming the object
 for url in "s3://$B/bad" "az://$B/bad"; do
@@ -82,8 +100,19 @@ for url in "s3://$B/bad" "az://$B/bad"; do
 	assert_rc "$url: sync fails" 1
 	assert_err_has "$url: names the object" "object '$url/$name' is not what the store says it holds"
 	assert_err_has "$url: says what the store gave" "its MD5 is $BAD_MD5"
-	check "$url: no file written" test ! -e "$T/down/$name"
+	check "$url: nothing written, no temp left" \
+		test -z "$(find "$T/down" -mindepth 1 ! -type d)"
 done
+
+# in ranges: the whole object's MD5 checked, good and bad
+sn --transfers 4 sync "s3://$B/large" "$T/large"
+assert_rc "S3: 65 MiB in ranges, its ETag checked" 0
+assert_json "S3: the large object came down" files_copied 1
+sn --transfers 4 sync "az://$B/large" "$T/large-az"
+assert_rc "Azure: 65 MiB in ranges with a wrong Content-MD5 fails" 1
+assert_err_has "Azure: names the large blob" "object 'az://$B/large/bad.bin' is not what the store says it holds: its MD5 is $BAD_MD5"
+check "Azure: no large file or temp left" \
+	test -z "$(find "$T/large-az" -mindepth 1 ! -type d 2>/dev/null)"
 sn sync "az://$B/bad" "s3://$B/copy"
 assert_rc "store -> store fails too" 1
 assert_err_has "store -> store names the source" "object 'az://$B/bad/blob.txt' is not what"

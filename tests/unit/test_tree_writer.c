@@ -257,6 +257,49 @@ out:
 
 /* root/sub -> outside: every write below sub must fail and create nothing
  * outside. */
+/* A temp is open for reading too (a download is read back for its MD5
+ * check before it is published), anonymous or named. */
+static void temp_readable(bool named)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	struct fixture f;
+	struct entry e;
+	char p[512], buf[16], tmp[64];
+	int dirfd = -1, fd = -1;
+
+	if (fixture_open(&f, named ? "named" : "anon")) {
+		CHECK(0);
+		return;
+	}
+	if (named)
+		tree_writer_use_named_temps(f.w);
+	mk_entry(&e, ENTRY_FILE, "d/r.bin", 0200, 1000000000LL, NULL);
+	CHECK_EQ(tree_writer_create_temp(f.w, &e, &dirfd, tmp, &fd, &eb), 0);
+	if (fd < 0) {
+		fixture_close(&f);
+		entry_release(&e);
+		return;
+	}
+	if (named)
+		CHECK(tmp[0] != '\0');
+	CHECK_EQ(write(fd, "payload", 7), 7);
+	CHECK_EQ(pread(fd, buf, sizeof(buf), 0), 7);
+	CHECK(!memcmp(buf, "payload", 7));
+	CHECK_EQ(tree_writer_publish(f.w, &e, dirfd, tmp, fd, &eb), 0);
+	path_in(p, sizeof(p), f.root, "d/r.bin");
+	CHECK_EQ(read_path(p, buf, sizeof(buf)), 7);
+	path_in(p, sizeof(p), f.root, "d");
+	CHECK_EQ(count_path(p, NULL), 1);    /* no temp left */
+	entry_release(&e);
+	fixture_close(&f);
+}
+
+static void test_temp_readable(void)
+{
+	temp_readable(false);
+	temp_readable(true);
+}
+
 static void test_planted_parent_symlink(void)
 {
 	struct errbuf eb = ERRBUF_INIT;
@@ -1068,6 +1111,7 @@ int main(void)
 	RUN_TEST(test_leftover_temp);
 	RUN_TEST(test_new_and_free);
 	RUN_TEST(test_publish_file);
+	RUN_TEST(test_temp_readable);
 	RUN_TEST(test_planted_parent_symlink);
 	RUN_TEST(test_publish_replaces_symlink);
 	RUN_TEST(test_publish_over_directory);
