@@ -28,6 +28,12 @@
 #define S3_SMALL_BODY_MAX (1u << 20)
 #define S3_MAX_PARTS 10000
 #define S3_DELETE_BATCH 1000
+/* Every object's type, as Azure's are (azure.c): sent, never left to
+ * the server, so that a small body sent with the request's head (net's
+ * inline bodies) is not signed and stored as a form (libcurl signs
+ * "application/x-www-form-urlencoded" for such a request that names no
+ * type). */
+#define S3_OBJECT_TYPE "application/octet-stream"
 
 struct s3 {
 	struct objstore os;
@@ -96,9 +102,10 @@ static int hdr_meta(struct http_request *req,
 		    const struct objstore_put_opts *po, const uint8_t *md5)
 {
 	char mt[OBJMETA_MTIME_MAX], b64[32];
-	int err = 0;
+	int err;
 
-	if (po->has_mtime) {
+	err = http_request_header(req, "Content-Type: %s", S3_OBJECT_TYPE);
+	if (!err && po->has_mtime) {
 		objmeta_mtime_s3(po->mtime_ns, mt);
 		err = http_request_header(req, "x-amz-meta-mtime: %s", mt);
 	}
@@ -110,17 +117,19 @@ static int hdr_meta(struct http_request *req,
 	return err;
 }
 
-/* objstore_ops.put_headers: the mtime metadata; a single-part object's
- * ETag is its MD5 already. */
+/* objstore_ops.put_headers: the type and the mtime metadata; a
+ * single-part object's ETag is its MD5 already. */
 static int s3_put_headers(struct objstore *os,
 			  const struct objstore_put_opts *po,
 			  struct objstore_hdrs *h)
 {
 	char mt[OBJMETA_MTIME_MAX];
+	int err;
 
 	(void)os;
-	if (!po->has_mtime)
-		return 0;
+	err = objstore_hdrs_add(h, "Content-Type", S3_OBJECT_TYPE);
+	if (err || !po->has_mtime)
+		return err;
 	objmeta_mtime_s3(po->mtime_ns, mt);
 	return objstore_hdrs_add(h, "x-amz-meta-mtime", mt);
 }
