@@ -19,6 +19,11 @@
 
 #define SCAN_QUEUE 4096
 #define CHECK_BUF (256u << 10)
+/* A file up to this size is read into memory by the worker and put from
+ * there: one read (not one for its MD5 and one more on the network
+ * thread), and the body leaves with the request's head (net's inline
+ * bodies, the same bound). */
+#define PUT_FROM_MEMORY_MAX (64u << 10)
 
 struct remote_tree {
 	struct objstore *os;
@@ -408,6 +413,46 @@ int remote_tree_write(struct remote_tree *t, const struct entry *e, int fd,
 	return remote_tree_write_checked(t, e, fd, size, md5, NULL, NULL, eb);
 }
 
+/* The size bytes of fd (at 0) into a new buffer *out. 0; -ESTALE when
+ * the file ended first and changed(arg) says it changed (the caller
+ * reads it again), -EIO when it ended first all the same; -errno. */
+static int read_small(struct remote_tree *t, const struct entry *e, int fd,
+		      uint64_t size, int (*changed)(void *arg), void *arg,
+		      char **out, struct errbuf *eb)
+{
+	char *buf = malloc(size), shown[512];
+	uint64_t got = 0;
+
+	*out = NULL;
+	if (!buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	while (got < size) {
+		ssize_t n = fdio_pread(fd, buf + got, size - got, got);
+
+		if (n <= 0) {
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			free(buf);
+			if (n < 0)
+				return errbuf_set(eb, (int)n, "cannot put "
+						  "'%s/%s': reading the file: "
+						  "%s", remote_tree_url(t),
+						  shown, strerror((int)-n));
+			if (changed && changed(arg))
+				return errbuf_set(eb, -ESTALE, "'%s' changed "
+						  "while being read", shown);
+			return errbuf_set(eb, -EIO, "cannot put '%s/%s': the "
+					  "file ended after %llu of %llu bytes",
+					  remote_tree_url(t), shown,
+					  (unsigned long long)got,
+					  (unsigned long long)size);
+		}
+		got += (uint64_t)n;
+	}
+	*out = buf;
+	return 0;
+}
+
 int remote_tree_write_checked(struct remote_tree *t, const struct entry *e,
 			      int fd, uint64_t size, const struct objid *md5,
 			      int (*changed)(void *arg), void *arg,
@@ -415,19 +460,30 @@ int remote_tree_write_checked(struct remote_tree *t, const struct entry *e,
 {
 	struct objstore_put_opts po;
 	struct body_src src;
+	char *mem = NULL;
+	int ret;
 
 	memset(&src, 0, sizeof(src));
 	src.kind = BODY_SRC_FD;
 	src.fd = fd;
 	src.off = 0;
 	src.len = size;
+	if (size && size <= PUT_FROM_MEMORY_MAX) {
+		ret = read_small(t, e, fd, size, changed, arg, &mem, eb);
+		if (ret < 0)
+			return ret;
+		src.kind = BODY_SRC_MEM;
+		src.mem = mem;
+	}
 	memset(&po, 0, sizeof(po));
 	po.md5 = md5 ? md5->b : NULL;
 	po.has_mtime = true;
 	po.mtime_ns = e->mtime_ns;
 	po.changed = changed;
 	po.changed_arg = arg;
-	return objstore_put(t->os, e->name, &src, &po, NULL, eb);
+	ret = objstore_put(t->os, e->name, &src, &po, NULL, eb);
+	free(mem);
+	return ret;
 }
 
 int remote_tree_remove(struct remote_tree *t, const struct entry *e,
