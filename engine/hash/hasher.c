@@ -5,7 +5,9 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "fdio.h"
 #include "banned.h"
 
 struct hasher {
@@ -86,5 +88,32 @@ int hasher_digest(struct hasher *h, const void *buf, size_t len,
 		ret = hasher_update(h, buf, len, eb);
 	if (!ret)
 		ret = hasher_final(h, out, eb);
+	return ret;
+}
+
+int hasher_fd(struct hasher *h, int fd, const char *name, void *buf,
+	      size_t cap, struct objid *out, uint64_t *bytes,
+	      struct errbuf *eb)
+{
+	uint64_t off = 0;
+	int ret = hasher_begin(h, eb);
+
+	while (!ret) {
+		ssize_t n = fdio_pread(fd, buf, cap, off);
+
+		if (n < 0) {
+			ret = errbuf_set(eb, (int)n, "cannot read '%s' for its "
+					 "MD5: %s", name, strerror((int)-n));
+			break;
+		}
+		if (n == 0)
+			break;
+		off += (uint64_t)n;
+		ret = hasher_update(h, buf, (size_t)n, eb);
+	}
+	if (!ret)
+		ret = hasher_final(h, out, eb);
+	if (bytes)
+		*bytes = off;
 	return ret;
 }

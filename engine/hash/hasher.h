@@ -4,6 +4,7 @@
 #define SNAP_HASHER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errbuf.h"
 #include "objid.h"
@@ -20,5 +21,11 @@ int hasher_final(struct hasher *h, struct objid *out, struct errbuf *eb);
 /* One-shot digest of a buffer. */
 int hasher_digest(struct hasher *h, const void *buf, size_t len,
 		  struct objid *out, struct errbuf *eb);
+/* Digest of fd's bytes from offset 0 to its end (pread: its position is
+ * not moved), through buf (cap bytes); *bytes (may be NULL) the count.
+ * 0, or -errno with eb set (a read's error names the file as name). */
+int hasher_fd(struct hasher *h, int fd, const char *name, void *buf,
+	      size_t cap, struct objid *out, uint64_t *bytes,
+	      struct errbuf *eb);
 
 #endif

@@ -405,32 +405,24 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 {
 	struct hasher *h = NULL;
 	struct objid got;
+	uint64_t bytes = 0;
+	char shown[512], what[4200];
 	int fd, ret;
 
 	fd = relpath_open(r->src_fs ? r->srcfd : r->dstfd, j->e.name,
 			  j->e.name_len, O_RDONLY | O_NONBLOCK);
 	if (fd < 0)
 		return 1;  /* unreadable or missing local side: copy */
+	errbuf_quote_name(shown, sizeof(shown), j->e.name, j->e.name_len);
+	snprintf(what, sizeof(what), "%s/%s",
+		 r->src_fs ? r->so->src : r->so->dst, shown);
 	ret = hasher_new(&h, eb);
 	if (!ret)
-		ret = hasher_begin(h, eb);
-	while (!ret) {
-		ssize_t n = fdio_read(fd, buf, SYNC_BUF_SIZE);
-
-		if (n < 0) {
-			ret = errbuf_set(eb, (int)n, "read: %s",
-					 strerror((int)-n));
-			break;
-		}
-		if (n == 0)
-			break;
-		stat_add(&r->stats->bytes_read, (uint64_t)n);
-		ret = hasher_update(h, buf, (size_t)n, eb);
-	}
-	if (!ret)
-		ret = hasher_final(h, &got, eb);
+		ret = hasher_fd(h, fd, what, buf, SYNC_BUF_SIZE, &got, &bytes,
+				eb);
 	hasher_free(h);
 	close(fd);
+	stat_add(&r->stats->bytes_read, bytes);
 	if (ret < 0)
 		return ret;
 	return !objid_eq(&got, &j->other_md5);

@@ -283,6 +283,7 @@ static int check_download(struct remote_tree *t, const struct entry *e,
 			  struct errbuf *eb)
 {
 	char shown[512], want_hex[OBJID_HEX_LEN + 1], got_hex[OBJID_HEX_LEN + 1];
+	char what[1100];
 	struct hasher *h = NULL;
 	struct objid got, want;
 	char *buf;
@@ -293,27 +294,12 @@ static int check_download(struct remote_tree *t, const struct entry *e,
 	buf = malloc(CHECK_BUF);
 	if (!buf)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	snprintf(what, sizeof(what), "the download of %s/%s",
+		 remote_tree_url(t), shown);
 	ret = hasher_new(&h, eb);
 	if (!ret)
-		ret = hasher_begin(h, eb);
-	for (uint64_t off = 0; !ret;) {
-		ssize_t n = fdio_pread(f, buf, CHECK_BUF, off);
-
-		if (n < 0) {
-			errbuf_quote_name(shown, sizeof(shown), e->name,
-					  e->name_len);
-			ret = errbuf_set(eb, (int)n, "cannot read back the "
-					 "download of '%s/%s': %s",
-					 remote_tree_url(t), shown,
-					 strerror((int)-n));
-		}
-		if (n <= 0)
-			break;
-		off += (uint64_t)n;
-		ret = hasher_update(h, buf, (size_t)n, eb);
-	}
-	if (!ret)
-		ret = hasher_final(h, &got, eb);
+		ret = hasher_fd(h, f, what, buf, CHECK_BUF, &got, NULL, eb);
 	hasher_free(h);
 	free(buf);
 	if (ret < 0)
@@ -321,7 +307,6 @@ static int check_download(struct remote_tree *t, const struct entry *e,
 	memcpy(want.b, info->md5, OBJID_LEN);
 	if (objid_eq(&got, &want))
 		return 0;
-	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
 	objid_to_hex(&want, want_hex);
 	objid_to_hex(&got, got_hex);
 	return errbuf_set(eb, -EBADMSG, "object '%s/%s' is not what the store "

@@ -953,6 +953,44 @@ out:
 	heap_free(h);
 }
 
+/* hasher_fd: a file's digest from byte 0 whatever its position, read
+ * through a buffer smaller than it (and not a multiple of 64); a read
+ * error names the file. */
+static void test_hasher_fd(void)
+{
+	static char data[100000];
+	char path[] = "/tmp/snap-hasher-fd-XXXXXX", buf[1000];
+	struct errbuf eb = ERRBUF_INIT;
+	struct hasher *hs = NULL;
+	struct objid want, got;
+	uint64_t bytes = 0;
+	size_t k;
+	int fd;
+
+	for (k = 0; k < sizeof(data); k++)
+		data[k] = (char)(k * 7 + k / 251);
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	CHECK_EQ(write(fd, data, sizeof(data)), (ssize_t)sizeof(data));
+	CHECK_EQ(hasher_new(&hs, &eb), 0);
+	CHECK_EQ(hasher_digest(hs, data, sizeof(data), &want, &eb), 0);
+	/* the position is at the end: pread from 0 all the same */
+	CHECK_EQ(hasher_fd(hs, fd, "f", buf, 999, &got, &bytes, &eb), 0);
+	CHECK(objid_eq(&got, &want));
+	CHECK_EQ(bytes, sizeof(data));
+	CHECK_EQ(lseek(fd, 0, SEEK_CUR), (off_t)sizeof(data));
+	close(fd);
+	fd = open("/dev/null", O_WRONLY);
+	CHECK_EQ(hasher_fd(hs, fd, "THE/FILE", buf, sizeof(buf), &got, NULL,
+			   &eb), -EBADF);
+	CHECK(strstr(eb.msg, "cannot read 'THE/FILE' for its MD5") != NULL);
+	close(fd);
+	hasher_free(hs);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -964,6 +1002,7 @@ int main(void)
 		return 1;
 	}
 	RUN_TEST(test_object_path);
+	RUN_TEST(test_hasher_fd);
 	RUN_TEST(test_put_buf);
 	RUN_TEST(test_tx);
 	RUN_TEST(test_tx_abort);
