@@ -303,9 +303,11 @@ int objstore_bucket_missing(struct objstore *os, struct errbuf *eb)
 				  "--create-bucket", msg);
 	}
 	err = objstore_create_bucket(os, &local);
+	/* what eb holds ("does not exist") is what made us create it: the
+	 * create's own failure is the news (first error wins otherwise) */
+	errbuf_clear(eb);
 	if (err < 0)
 		return errbuf_set(eb, err, "%s", local.msg);
-	errbuf_clear(eb);
 	return 0;
 }
 

@@ -4,7 +4,9 @@
 # az://) and a listener of our own that accepts connections and never
 # answers. Checks: a missing bucket/container is an error naming it and is
 # not created (an independent client looks) unless --create-bucket or the
-# storage option create_bucket; a missing snapshot folder in a bucket that
+# storage option create_bucket, and one the store refuses to create (2
+# characters; s3rver too) fails with the store's answer, not "does not
+# exist"; a missing snapshot folder in a bucket that
 # exists lists nothing; a store that never answers fails the run within
 # its timeouts with "timed out after N s" naming the request, and stops it
 # before anything is hashed; a store stopped (SIGSTOP) or whose credentials
@@ -119,6 +121,19 @@ nf() { # global args... -- command args...
 }
 
 # ---- a missing bucket / container --------------------------------------
+# --create-bucket of a name the store refuses (2 characters): the store's
+# answer, never "does not exist" (Swift and Azurite refuse the listing
+# already, s3rver lists "NoSuchBucket" and refuses the create)
+bad_name() { # label scheme
+	run "$SNAPSHOOTER" --no-progress sync --create-bucket "$FR" \
+		"$2://nf/mirror"
+	assert_rc "$1: --create-bucket of a 2-character name fails" 1
+	assert_err_has "$1: ... with the store's refusal" "HTTP 400"
+	assert_err_has "$1: ... naming it" "'$2://nf/mirror"
+	check "$1: ... not as a missing one" \
+		bash -c "! grep -q 'does not exist' '$ERR'"
+}
+
 missing_bucket() { # label scheme kind
 	local label=$1 scheme=$2 kind=$3 b url
 	b=nf-missing-$$-$scheme
@@ -143,6 +158,8 @@ missing_bucket() { # label scheme kind
 	assert_rc "$label: sync into a missing $kind fails" 1
 	assert_err_has "$label: sync names the $kind" "$kind '$b' does not exist"
 	assert_eq "$label: still not created" no "$(store "$url" exists)"
+
+	bad_name "$label" "$scheme"
 
 	nf make-snapshot --create-bucket
 	assert_rc "$label: make-snapshot --create-bucket" 0
@@ -184,6 +201,17 @@ if start_server azurite; then
 	(
 		export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
 		missing_bucket azurite az container
+		echo "$E2E_PASS $E2E_FAIL $E2E_SKIP" >"$T/.counts"
+	)
+	read -r p f s <"$T/.counts"
+	E2E_PASS=$p E2E_FAIL=$f E2E_SKIP=$s
+fi
+if start_server s3rver; then
+	(
+		export AWS_ENDPOINT_URL=$SNAP_S3RVER_ENDPOINT \
+			AWS_ACCESS_KEY_ID=$SNAP_S3RVER_KEY \
+			AWS_SECRET_ACCESS_KEY=$SNAP_S3RVER_SECRET AWS_REGION=us-east-1
+		bad_name s3rver s3
 		echo "$E2E_PASS $E2E_FAIL $E2E_SKIP" >"$T/.counts"
 	)
 	read -r p f s <"$T/.counts"
