@@ -293,15 +293,17 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 	return 0;
 }
 
-/* Hash (and store) an open temp file of a downloaded object. */
+/* Hash (and store) an open temp file of a downloaded object; its bytes
+ * must hash to want (the MD5 the download came with, else the one its
+ * listing or HEAD gave) when there is one. */
 static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
-		   struct heap *heap, struct run_stats *stats,
-		   struct errbuf *eb)
+		   const struct objid *want, struct heap *heap,
+		   struct run_stats *stats, struct errbuf *eb)
 {
+	char shown[512], want_hex[OBJID_HEX_LEN + 1], got_hex[OBJID_HEX_LEN + 1];
 	struct heap_tx *tx = NULL;
 	struct objid got;
 	uint64_t total = 0;
-	char shown[512];
 	int ret;
 
 	ret = hasher_begin(w->hasher, eb);
@@ -326,11 +328,15 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 	}
 	if (!ret)
 		ret = hasher_final(w->hasher, &got, eb);
-	if (!ret && e->has_md5 && !objid_eq(&got, &e->md5)) {
+	if (!ret && want && !objid_eq(&got, want)) {
 		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-		ret = errbuf_set(eb, -EBADMSG, "object '%s' does not hash to the "
-				 "md5 its store reports (changed or corrupt)",
-				 shown);
+		objid_to_hex(want, want_hex);
+		objid_to_hex(&got, got_hex);
+		ret = errbuf_set(eb, -EBADMSG, "object '%s' is not what the store "
+				 "says it holds: its MD5 is %s, the %llu bytes "
+				 "downloaded hash to %s (changed or corrupt; not "
+				 "stored)", shown, want_hex,
+				 (unsigned long long)total, got_hex);
 	}
 	if (ret < 0) {
 		heap_tx_abort(tx);
@@ -379,13 +385,15 @@ int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
 			}
 			errbuf_clear(eb);  /* copy the bytes ourselves */
 		}
-		ret = tree_open_file(s, e, &f, eb);
+		/* hashed here once: not read back for its MD5 on the way */
+		ret = tree_open_file(s, e, TREE_OPEN_HASHING, &f, eb);
 		if (ret < 0)
 			return ret;
 		e->mtime_ns = f.mtime_ns;
 		if (f.has_mtime)  /* the file's mtime came with the object */
 			e->upload_mtime = false;
-		ret = hash_fd(w, f.fd, e, heap, stats, eb);
+		ret = hash_fd(w, f.fd, e, f.has_md5 ? &f.md5 :
+			      e->has_md5 ? &e->md5 : NULL, heap, stats, eb);
 		close(f.fd);
 		if (ret < 0)
 			return ret;

@@ -239,7 +239,7 @@ static void copy_src_meta(struct sync_run *r, const struct entry *e,
 static int open_copy_src(struct sync_run *r, const struct entry *e,
 			 struct copy_src *s, struct errbuf *eb)
 {
-	int ret = tree_open_file(r->src_scan, e, &s->f, eb);
+	int ret = tree_open_file(r->src_scan, e, 0, &s->f, eb);
 
 	if (ret < 0)
 		return ret;

@@ -317,11 +317,12 @@ static int check_download(struct remote_tree *t, const struct entry *e,
 }
 
 int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
-		      int64_t *mtime_ns, struct errbuf *eb)
+		      bool check, struct remote_got *got, struct errbuf *eb)
 {
 	struct objstore_info info;
 	int ret;
 
+	memset(got, 0, sizeof(*got));
 	memset(&info, 0, sizeof(info));
 	ret = objstore_get_file(t->os, e->name, fd, e->size, &info, eb);
 	if (!ret && lseek(fd, 0, SEEK_END) != (off_t)e->size) {
@@ -332,7 +333,7 @@ int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
 				 "being read (size differs from its listing)",
 				 remote_tree_url(t), shown);
 	}
-	if (!ret)
+	if (!ret && check)
 		ret = check_download(t, e, fd, &info, eb);
 	if (!ret && lseek(fd, 0, SEEK_SET) < 0) {
 		char shown[512];
@@ -345,13 +346,15 @@ int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
 	}
 	if (ret < 0)
 		return ret;
-	if (info.has_mtime && mtime_ns)
-		*mtime_ns = info.mtime_ns;
-	return info.has_mtime ? 1 : 0;
+	got->has_mtime = info.has_mtime;
+	got->mtime_ns = info.mtime_ns;
+	got->has_md5 = info.has_md5;
+	memcpy(got->md5.b, info.md5, OBJID_LEN);
+	return 0;
 }
 
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
-		     int64_t *mtime_ns, struct errbuf *eb)
+		     bool check, struct remote_got *got, struct errbuf *eb)
 {
 	int ret, f;
 
@@ -359,7 +362,7 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 	f = tmp_fd(eb);
 	if (f < 0)
 		return f;
-	ret = remote_tree_fetch(t, e, f, mtime_ns, eb);
+	ret = remote_tree_fetch(t, e, f, check, got, eb);
 	if (ret < 0)
 		close(f);
 	else

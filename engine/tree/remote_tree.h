@@ -58,18 +58,26 @@ int remote_scan_next(struct remote_scan *s, struct entry *out,
 void remote_scan_abort(struct remote_scan *s);
 void remote_scan_free(struct remote_scan *s);
 
+/* What a download brought besides its bytes. */
+struct remote_got {
+	bool has_mtime;     /* the object's "mtime" metadata came with it */
+	int64_t mtime_ns;
+	bool has_md5;       /* the MD5 the store gave with it */
+	struct objid md5;
+};
+
 /* Download object e->name into fd (an empty file of the caller's, open
- * for reading and writing: it is read back for the MD5 check),
- * rewound after. The size is checked against e->size, and the bytes
- * against the MD5 the response gave (-EBADMSG when they differ). Returns
- * 1 when the response carried the object's "mtime" metadata, then in
- * *mtime_ns (may be NULL), else 0; -errno (fd then holds anything). */
+ * for reading and writing), rewound after. The size is checked against
+ * e->size; with check, the bytes against the MD5 the response gave
+ * (-EBADMSG when they differ; they are read back for it), else that MD5
+ * is the caller's to compare as it reads them. 0 with *got, or -errno
+ * (fd then holds anything). */
 int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
-		      int64_t *mtime_ns, struct errbuf *eb);
+		      bool check, struct remote_got *got, struct errbuf *eb);
 /* remote_tree_fetch into a new unlinked temp file in TMPDIR; *fd is
  * owned by the caller. */
 int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
-		     int64_t *mtime_ns, struct errbuf *eb);
+		     bool check, struct remote_got *got, struct errbuf *eb);
 
 /* Does the listing carry the objects' mtime metadata (Azure)? Then an
  * entry with upload_mtime has none, and a HEAD would tell no more. */

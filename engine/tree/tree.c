@@ -72,9 +72,9 @@ int tree_scan_xattrs(struct tree_scan *s, unsigned ns, struct entry *e,
 }
 
 int tree_open_file(struct tree_scan *s, const struct entry *e,
-		   struct tree_file *f, struct errbuf *eb)
+		   unsigned flags, struct tree_file *f, struct errbuf *eb)
 {
-	return s->ops->open_file(s, e, f, eb);
+	return s->ops->open_file(s, e, flags, f, eb);
 }
 
 int tree_fetch_file(struct tree_scan *s, const struct entry *e, int fd,

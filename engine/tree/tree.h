@@ -113,16 +113,31 @@ struct tree_file {
 	 * again after: fdio_stat_changed on st); false: a private copy
 	 * (an object downloaded into an unlinked temp) */
 	bool live;
+	/* a download: the MD5 its store gave with it, which its bytes
+	 * match (checked), or must match (TREE_OPEN_HASHING: the caller
+	 * compares as it hashes them) */
+	bool has_md5;
+	struct objid md5;
+};
+
+/* tree_open_file flags */
+enum {
+	/* the caller hashes every byte and compares with f->md5 itself: a
+	 * download is not read back for its MD5 here (make-snapshot's hash
+	 * stage; one pass instead of two) */
+	TREE_OPEN_HASHING = 1u << 0,
 };
 
 /* Open file e as scan s found it: a file system's relative to the root
  * the scan walked (a root renamed since is still the one read; a fifo
  * put where the file was does not block the open and is refused:
  * -EINVAL), an object downloaded whole, its size and (where the store
- * gives one) its MD5 checked. 0 with *f, or -errno with a message naming
- * ROOT/NAME. Any thread, any number at once, while s is not freed. */
+ * gives one) its MD5 checked (with TREE_OPEN_HASHING left to the caller:
+ * f->md5). flags: TREE_OPEN_*. 0 with *f, or -errno with a message
+ * naming ROOT/NAME. Any thread, any number at once, while s is not
+ * freed. */
 int tree_open_file(struct tree_scan *s, const struct entry *e,
-		   struct tree_file *f, struct errbuf *eb);
+		   unsigned flags, struct tree_file *f, struct errbuf *eb);
 /* A tree whose files are copies fetched from elsewhere (a store: no
  * TREE_CAP_FS): e's content written into fd, an empty file of the
  * caller's open for reading and writing (a temp where it is going; the

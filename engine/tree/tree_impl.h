@@ -42,7 +42,8 @@ struct tree_ops {
 		      struct errbuf *eb);
 	/* required; tree_open_file */
 	int (*open_file)(struct tree_scan *s, const struct entry *e,
-			 struct tree_file *f, struct errbuf *eb);
+			 unsigned flags, struct tree_file *f,
+			 struct errbuf *eb);
 	/* optional (NULL: -EOPNOTSUPP, the tree's files are read where
 	 * they are: open_file); tree_fetch_file */
 	int (*fetch_file)(struct tree_scan *s, const struct entry *e, int fd,

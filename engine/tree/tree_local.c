@@ -176,12 +176,14 @@ static int local_scan_xattrs(struct tree_scan *base, unsigned ns,
 }
 
 static int local_open_file(struct tree_scan *base, const struct entry *e,
-			   struct tree_file *f, struct errbuf *eb)
+			   unsigned flags, struct tree_file *f,
+			   struct errbuf *eb)
 {
 	const struct local_scan *s = (const struct local_scan *)base;
 	char shown[512];
 	int err = 0;
 
+	(void)flags;   /* nothing is checked on opening a file system's file */
 	memset(f, 0, sizeof(*f));
 	/* O_NONBLOCK: a fifo put where a file was scanned must not hang
 	 * the open; it is refused below */

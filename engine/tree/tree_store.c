@@ -75,22 +75,28 @@ static void store_scan_abort(struct tree_scan *base)
 /* open_file and fetch_file: the object into fd (a temp of TMPDIR when
  * fd < 0, then f's to close), f filled as tree.h says. */
 static int store_download(struct tree_scan *base, const struct entry *e,
-			  int fd, struct tree_file *f, struct errbuf *eb)
+			  int fd, unsigned flags, struct tree_file *f,
+			  struct errbuf *eb)
 {
 	const struct store_scan *s = (const struct store_scan *)base;
+	bool check = !(flags & TREE_OPEN_HASHING);
+	struct remote_got got;
 	char shown[512];
 	int ret;
 
 	memset(f, 0, sizeof(*f));
 	f->fd = fd;
-	f->mtime_ns = e->mtime_ns;  /* unless the response has the metadata */
-	ret = fd < 0 ? remote_tree_read(s->rt, e, &f->fd, &f->mtime_ns, eb) :
-		       remote_tree_fetch(s->rt, e, fd, &f->mtime_ns, eb);
+	ret = fd < 0 ? remote_tree_read(s->rt, e, &f->fd, check, &got, eb) :
+		       remote_tree_fetch(s->rt, e, fd, check, &got, eb);
 	if (ret < 0) {
 		f->fd = -1;
 		return ret;
 	}
-	f->has_mtime = ret == 1;
+	/* the metadata's mtime, else the entry's (Last-Modified) */
+	f->has_mtime = got.has_mtime;
+	f->mtime_ns = got.has_mtime ? got.mtime_ns : e->mtime_ns;
+	f->has_md5 = got.has_md5;
+	f->md5 = got.md5;
 	if (fstat(f->fd, &f->st)) {
 		ret = -errno;
 		if (fd < 0)
@@ -105,15 +111,16 @@ static int store_download(struct tree_scan *base, const struct entry *e,
 }
 
 static int store_open_file(struct tree_scan *base, const struct entry *e,
-			   struct tree_file *f, struct errbuf *eb)
+			   unsigned flags, struct tree_file *f,
+			   struct errbuf *eb)
 {
-	return store_download(base, e, -1, f, eb);
+	return store_download(base, e, -1, flags, f, eb);
 }
 
 static int store_fetch_file(struct tree_scan *base, const struct entry *e,
 			    int fd, struct tree_file *f, struct errbuf *eb)
 {
-	return store_download(base, e, fd, f, eb);
+	return store_download(base, e, fd, 0, f, eb);
 }
 
 static int store_put(struct tree *t, const struct entry *e, int fd,

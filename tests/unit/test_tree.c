@@ -295,7 +295,7 @@ static void check_read(struct tree_scan *s, const struct entry *e,
 	char buf[64];
 	ssize_t n;
 
-	CHECK_EQ(tree_open_file(s, e, &f, &eb), 0);
+	CHECK_EQ(tree_open_file(s, e, 0, &f, &eb), 0);
 	if (f.fd < 0) {
 		fprintf(stderr, "read: %s\n", eb.msg);
 		return;
@@ -352,12 +352,12 @@ static void test_local_read(void)
 	snprintf(p, sizeof(p), "%s/d00/f01", root);
 	CHECK_EQ(unlink(p), 0);
 	CHECK_EQ(mkfifo(p, 0644), 0);
-	CHECK_ERR(tree_open_file(s, &e, &f, &eb), EINVAL);
+	CHECK_ERR(tree_open_file(s, &e, 0, &f, &eb), EINVAL);
 	CHECK(strstr(eb.msg, p) != NULL);
 	fprintf(stderr, "expected error: %s\n", eb.msg);
 	/* gone */
 	CHECK_EQ(unlink(p), 0);
-	CHECK_ERR(tree_open_file(s, &e, &f, &eb), ENOENT);
+	CHECK_ERR(tree_open_file(s, &e, 0, &f, &eb), ENOENT);
 	CHECK(strstr(eb.msg, p) != NULL);
 	put_file("d00/f01", "d00/f01");
 	entry_release(&e);
