@@ -296,8 +296,8 @@ int hash_worker_run(struct hash_worker *w, int rootfd, const char *root,
 /* Hash (and store) an open temp file of a downloaded object; its bytes
  * must hash to want (the MD5 the download came with, else the one its
  * listing or HEAD gave) when there is one. */
-static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
-		   const struct objid *want, struct heap *heap,
+static int hash_fd(struct hash_worker *w, int fd, const char *root,
+		   struct entry *e, const struct objid *want, struct heap *heap,
 		   struct run_stats *stats, struct errbuf *eb)
 {
 	char shown[512], want_hex[OBJID_HEX_LEN + 1], got_hex[OBJID_HEX_LEN + 1];
@@ -313,9 +313,9 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 		ssize_t n = fdio_read(fd, w->arena, HASH_ARENA_SIZE);
 
 		if (n < 0) {
-			ret = errbuf_set(eb, (int)n,
-					 "cannot read a download: %s",
-					 strerror((int)-n));
+			ret = hash_worker_file_error(eb, (int)n, root, e,
+						     "read back the download "
+						     "of");
 			break;
 		}
 		if (n == 0)
@@ -332,10 +332,10 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
 		objid_to_hex(want, want_hex);
 		objid_to_hex(&got, got_hex);
-		ret = errbuf_set(eb, -EBADMSG, "object '%s' is not what the store "
-				 "says it holds: its MD5 is %s, the %llu bytes "
-				 "downloaded hash to %s (changed or corrupt; not "
-				 "stored)", shown, want_hex,
+		ret = errbuf_set(eb, -EBADMSG, "object '%s/%s' is not what the "
+				 "store says it holds: its MD5 is %s, the %llu "
+				 "bytes downloaded hash to %s (changed or corrupt; "
+				 "not stored)", root, shown, want_hex,
 				 (unsigned long long)total, got_hex);
 	}
 	if (ret < 0) {
@@ -361,7 +361,8 @@ static int hash_fd(struct hash_worker *w, int fd, struct entry *e,
 }
 
 int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
-			   struct objstore *copy_from, struct entry **items,
+			   const char *root, struct objstore *copy_from,
+			   struct entry **items,
 			   size_t n, struct heap *heap,
 			   struct run_stats *stats, struct errbuf *eb)
 {
@@ -392,7 +393,7 @@ int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
 		e->mtime_ns = f.mtime_ns;
 		if (f.has_mtime)  /* the file's mtime came with the object */
 			e->upload_mtime = false;
-		ret = hash_fd(w, f.fd, e, f.has_md5 ? &f.md5 :
+		ret = hash_fd(w, f.fd, root, e, f.has_md5 ? &f.md5 :
 			      e->has_md5 ? &e->md5 : NULL, heap, stats, eb);
 		close(f.fd);
 		if (ret < 0)

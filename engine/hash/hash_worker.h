@@ -127,9 +127,10 @@ struct tree_scan;
  * corrupt: -EBADMSG). copy_from (may be NULL) is the store they are in:
  * with a heap, an item whose md5 the listing gave is first copied by the
  * server (heap_put_copy), no bytes through here. Same contract as
- * hash_worker_run otherwise. */
+ * hash_worker_run otherwise (root names the tree in messages). */
 int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
-			   struct objstore *copy_from, struct entry **items,
+			   const char *root, struct objstore *copy_from,
+			   struct entry **items,
 			   size_t n, struct heap *heap,
 			   struct run_stats *stats, struct errbuf *eb);
 

@@ -417,8 +417,10 @@ void snap_hash_work(void *arg, size_t shard)
 		else
 			ret = confirm_reused(r, slots, n, items, &eb);
 		if (ret > 0 && !r->fs)
-			ret = hash_worker_run_remote(w, r->scan, r->copy_from,
-						     items, (size_t)ret,
+			ret = hash_worker_run_remote(w, r->scan,
+						     r->o->file_root,
+						     r->copy_from, items,
+						     (size_t)ret,
 						     r->heap, r->stats, &eb);
 		else if (ret > 0)
 			ret = hash_worker_run(w, tree_scan_rootfd(r->scan),

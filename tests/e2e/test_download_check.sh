@@ -122,7 +122,7 @@ assert_err_has "store -> store names the source" "object 'az://$B/bad/blob.txt' 
 sn --file-root "s3://$B/bad" --heap-root "$T/heap" --snap-root "$T/snaps" \
 	make-snapshot
 assert_rc "make-snapshot fails" 1
-assert_err_has "make-snapshot names the object" "object 'parts.bin' is not what the store says it holds: its MD5 is $BAD_MD5"
+assert_err_has "make-snapshot names the object" "object 's3://$B/bad/parts.bin' is not what the store says it holds: its MD5 is $BAD_MD5"
 assert_eq "no heap object stored" 0 "$(find "$T/heap" -type f 2>/dev/null | wc -l)"
 assert_eq "no snapshot saved" 0 "$(find "$T/snaps" -type f 2>/dev/null | wc -l)"
 finish
