@@ -429,6 +429,18 @@ static int az_create_bucket(struct objstore *os, struct errbuf *eb)
 	return err;
 }
 
+static bool az_same_service(const struct objstore *a, const struct objstore *b)
+{
+	const struct az *x = container_of(a, const struct az, os);
+	const struct az *y = container_of(b, const struct az, os);
+
+	return !strcmp(x->endpoint, y->endpoint) &&
+	       !strcmp(x->account, y->account) &&
+	       x->key_len == y->key_len &&
+	       !memcmp(x->key, y->key, x->key_len) &&
+	       !strcmp(x->sas ? x->sas : "", y->sas ? y->sas : "");
+}
+
 static void az_free(struct objstore *os)
 {
 	struct az *a = to_az(os);
@@ -452,6 +464,7 @@ static const struct objstore_ops az_ops = {
 	.del_batch = NULL,   /* no batch API: single deletes in parallel */
 	.copy = az_copy,
 	.create_bucket = az_create_bucket,
+	.same_service = az_same_service,
 	.free = az_free,
 };
 

@@ -433,6 +433,14 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 					  eb);
 }
 
+bool objstore_same_service(const struct objstore *dst,
+			   const struct objstore *src)
+{
+	return dst && src && dst->ops == src->ops &&
+	       !strcmp(dst->bucket, src->bucket) &&
+	       dst->ops->same_service(dst, src);
+}
+
 /* --- helpers for the backends --- */
 
 int objstore_hdrs_add(struct objstore_hdrs *hs, const char *name,

@@ -253,6 +253,12 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *src_key, const char *dst_key,
 		       const char *if_match, struct errbuf *eb);
 
+/* Is a server-side copy from src into dst possible: the same backend,
+ * bucket, endpoint and credentials (another prefix of one bucket)? A
+ * copy between buckets may be possible too, but is not assumed. */
+bool objstore_same_service(const struct objstore *dst,
+			   const struct objstore *src);
+
 /* Do listings carry the objects' "mtime" metadata (Azure: yes, S3: no)?
  * Then a HEAD tells no more about it. */
 bool objstore_lists_mtime(const struct objstore *os);

@@ -104,6 +104,11 @@ struct objstore_ops {
 		    const char *src_key, const char *dst_key,
 		    const char *if_match, struct errbuf *eb);
 	int (*create_bucket)(struct objstore *os, struct errbuf *eb);
+	/* required; do a and b (same backend) reach the same service with
+	 * the same credentials, so that a's copy hook can read b's objects
+	 * (objstore_same_service)? */
+	bool (*same_service)(const struct objstore *a,
+			     const struct objstore *b);
 	void (*free)(struct objstore *os);
 };
 

@@ -535,6 +535,17 @@ out:
 	return err;
 }
 
+static bool s3_same_service(const struct objstore *a, const struct objstore *b)
+{
+	const struct s3 *x = container_of(a, const struct s3, os);
+	const struct s3 *y = container_of(b, const struct s3, os);
+
+	return !strcmp(x->base, y->base) && !strcmp(x->region, y->region) &&
+	       x->anon == y->anon &&
+	       !strcmp(x->access_key ? x->access_key : "",
+		       y->access_key ? y->access_key : "");
+}
+
 static void s3_free(struct objstore *os)
 {
 	struct s3 *s = to_s3(os);
@@ -560,6 +571,7 @@ static const struct objstore_ops s3_ops = {
 	.del_batch_max = S3_DELETE_BATCH,
 	.copy = s3_copy,
 	.create_bucket = s3_create_bucket,
+	.same_service = s3_same_service,
 	.free = s3_free,
 };
 

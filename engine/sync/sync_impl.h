@@ -55,6 +55,9 @@ struct sync_run {
 	/* each side keeps what a file system keeps (TREE_CAP_FS); else it
 	 * is a store's flat list of objects */
 	bool src_fs, dst_fs;
+	/* both sides in one bucket of one service: copies are server-side
+	 * (objstore_same_service) */
+	bool same_store;
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */

@@ -4,7 +4,8 @@
 # SigV4 and Content-MD5), Azurite (Shared Key, Content-MD5) and s3rver.
 # local -> store -> local round trip is byte-identical; a no-change run
 # copies nothing; changes, additions and deletions propagate; --checksum
-# uses the MD5 the store knows; store -> store; nesting refused; wrong
+# uses the MD5 the store knows; store -> store (in one bucket: copied by
+# the store, no byte through here); nesting refused; wrong
 # credentials fail with the URL and HTTP status and no secret.
 . "$(dirname "$0")/lib.sh"
 # every bucket here is new: the tool creates it (--create-bucket; that a
@@ -80,6 +81,18 @@ round_trip() { # label url
 	assert_rc "$label: store -> store" 0
 	assert_eq "$label: store -> store copies all" 6 \
 		"$(json_get "$SUMMARY" files_copied)"
+	# one bucket: the store copies, no byte passes through here
+	assert_eq "$label: store -> store in one bucket reads no byte" 0 \
+		"$(json_get "$SUMMARY" bytes_read)"
+	sync_ "$url-copy" "$T/$label.copyback"
+	assert_rc "$label: the copies read back" 0
+	assert_md5_equal "$src" "$T/$label.copyback" \
+		"$label: the copies are the objects"
+	# a copy keeps the object's metadata (S3's directive COPY, Azure's
+	# Copy Blob): its mtime comes back
+	assert_eq "$label: a copy keeps the source's mtime metadata" \
+		"$(stat -c %Y "$src/a.txt")" \
+		"$(stat -c %Y "$T/$label.copyback/a.txt")"
 	sync_ "$url" "$url/inside"
 	assert_rc "$label: nested destination refused" 1
 	assert_err_has "$label: says why" "one is inside the other"
