@@ -418,8 +418,10 @@ int objstore_copy(struct objstore *os, const char *src_key,
 
 int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *src_key, const char *dst_key,
-		       const char *if_match, struct errbuf *eb)
+		       const char *if_match, const uint8_t *md5,
+		       struct errbuf *eb)
 {
+	struct objstore_info info;
 	int err;
 
 	if (!dst || !src)
@@ -429,8 +431,19 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 	err = objstore_check_key(src, src_key, eb);
 	if (!err)
 		err = objstore_check_key(dst, dst_key, eb);
-	return err ? err : dst->ops->copy(dst, src, src_key, dst_key, if_match,
-					  eb);
+	if (!err)
+		err = dst->ops->copy(dst, src, src_key, dst_key, if_match, eb);
+	if (err || !md5)
+		return err;
+	err = objstore_head(dst, dst_key, &info, eb);
+	if (err)
+		return err;
+	if (!info.has_md5 || memcmp(info.md5, md5, sizeof(info.md5)))
+		return errbuf_set(eb, -ESTALE, "server-side copy of '%s/%s' "
+				  "to '%s/%s' is not the object listed (it "
+				  "changed meanwhile)", src->url, src_key,
+				  dst->url, dst_key);
+	return 0;
 }
 
 bool objstore_same_service(const struct objstore *dst,

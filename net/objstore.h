@@ -247,11 +247,16 @@ int objstore_copy(struct objstore *os, const char *src_key,
 /* Server-side copy from another store of the same kind (another prefix or
  * bucket, same service and credentials): nothing passes through this
  * host. if_match (may be NULL): the source's etag as listed; the store
- * refuses (412) if the object changed since. -EXDEV when the two stores
- * are of different kinds; any other failure means "copy it yourself". */
+ * refuses (412) if the object changed since. md5 (may be NULL): the
+ * source's MD5 as listed; the copy is then checked by a HEAD, since not
+ * every store honours the condition (S3: not sent, see s3_copy), and is
+ * -ESTALE when it holds other content (left in place: the caller
+ * replaces or removes it). -EXDEV when the two stores are of different
+ * kinds; any other failure means "copy it yourself". */
 int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *src_key, const char *dst_key,
-		       const char *if_match, struct errbuf *eb);
+		       const char *if_match, const uint8_t *md5,
+		       struct errbuf *eb);
 
 /* Is a server-side copy from src into dst possible: the same backend,
  * bucket, endpoint and credentials (another prefix of one bucket)? A

@@ -484,7 +484,7 @@ static int s3_copy(struct objstore *os, struct objstore *src_os,
 		err = http_request_header(&req, "x-amz-copy-source: %s", source);
 	/* x-amz-copy-source-if-match is not sent: OpenStack Swift's s3api
 	 * then rejects the SigV4 signature (403 SignatureDoesNotMatch, seen
-	 * with Swift 2.30); callers check the copy's MD5 afterwards */
+	 * with Swift 2.30); objstore_copy_from checks the copy's MD5 after */
 	(void)if_match;
 	if (err)
 		goto out;

@@ -216,25 +216,19 @@ static int remote_put_copy(void *self, const struct objid *id,
 		snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
 		etag = quoted;
 	}
-	ret = objstore_copy_from(r->os, src, key, dst, etag, eb);
+	/* checked against the name: not every store honours the copy
+	 * condition (see s3_copy) */
+	ret = objstore_copy_from(r->os, src, key, dst, etag, id->b, eb);
+	if (ret == -ESTALE) {
+		/* take it back: it is not the content named */
+		objstore_del(r->os, dst, eb);
+		errbuf_clear(eb);
+		return errbuf_set(eb, -EBADMSG, "server-side copy of '%s' did "
+				  "not give its listed md5 (it changed "
+				  "meanwhile)", key);
+	}
 	if (ret < 0)
 		return ret;
-	/* not every store honours the copy condition (see s3_copy): check
-	 * what arrived, and take it back if it is not the content named */
-	{
-		struct objstore_info info;
-
-		memset(&info, 0, sizeof(info));
-		ret = objstore_head(r->os, dst, &info, eb);
-		if (ret < 0)
-			return ret;
-		if (!info.has_md5 || memcmp(info.md5, id->b, OBJID_LEN)) {
-			objstore_del(r->os, dst, eb);
-			return errbuf_set(eb, -EBADMSG, "server-side copy of "
-					  "'%s' did not give its listed md5 "
-					  "(it changed meanwhile)", key);
-		}
-	}
 	if (idset_add(r->rawset, id) < 0)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	/* a worker copying the same content at once may have won: then

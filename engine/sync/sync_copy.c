@@ -365,32 +365,6 @@ static int write_store(struct sync_run *r, const struct entry *e,
 	return s->f.live && src_changed(s, &after) == 1 ? 1 : 0;
 }
 
-/* Both sides in one bucket: the store copies the object (its metadata,
- * mtime included, goes with it); no byte passes through this host.
- * Where the listing gave an MD5 the copy is checked against it (a
- * source replaced since: the copy is of the new object; the caller
- * then copies through here). 0 copied, -errno: copy it yourself. */
-static int copy_in_store(struct sync_run *r, const struct entry *e,
-			 struct errbuf *eb)
-{
-	struct objstore *dst = tree_objstore(r->dst_tree);
-	struct objstore_info info;
-	int ret;
-
-	ret = objstore_copy_from(dst, tree_objstore(r->src_tree), e->name,
-				 e->name, e->etag, eb);
-	if (ret < 0 || !e->has_md5)
-		return ret;
-	memset(&info, 0, sizeof(info));
-	ret = objstore_head(dst, e->name, &info, eb);
-	if (ret < 0)
-		return ret;
-	if (!info.has_md5 || memcmp(info.md5, e->md5.b, OBJID_LEN))
-		return errbuf_set(eb, -ESTALE, "server-side copy of '%s' is "
-				  "not the object listed", e->name);
-	return 0;
-}
-
 int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		   const struct entry *e, char *buf, struct errbuf *eb)
 {
@@ -398,9 +372,15 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 	int attempt, ret;
 
 	if (r->same_store) {
-		/* counted as copied by the caller; no bytes read or
-		 * written here */
-		ret = copy_in_store(r, e, eb);
+		/* the store copies the object (its metadata, mtime
+		 * included, goes with it), checked against the listed MD5
+		 * where there is one (a source replaced since: copied
+		 * through here below); counted as copied by the caller, no
+		 * bytes read or written here */
+		ret = objstore_copy_from(tree_objstore(r->dst_tree),
+					 tree_objstore(r->src_tree), e->name,
+					 e->name, e->etag,
+					 e->has_md5 ? e->md5.b : NULL, eb);
 		if (!ret)
 			return 0;
 		errbuf_clear(eb);   /* through here, as between stores */
