@@ -347,7 +347,12 @@ static int write_store(struct sync_run *r, const struct entry *e,
 		       struct errbuf *eb)
 {
 	uint64_t size = (uint64_t)s->f.st.st_size;
-	const struct objid *md5 = !r->src_fs && e->has_md5 ? &e->md5 : NULL;
+	/* an object's MD5 as listed, else the one its download came with
+	 * (checked against its bytes): not hashed once more for the
+	 * upload's Content-MD5 */
+	const struct objid *md5 = r->src_fs ? NULL :
+				  e->has_md5 ? &e->md5 :
+				  s->f.has_md5 ? &s->f.md5 : NULL;
 	struct stat after;
 	int ret;
 
