@@ -669,6 +669,7 @@ void objstore_info_from_resp(const struct http_resp *r,
 {
 	info->size = r->has_length ? r->content_length : 0;
 	snprintf(info->etag, sizeof(info->etag), "%s", r->etag);
+	info->etag_not_md5 = r->etag_not_md5;
 	info->has_md5 = false;
 	if (r->content_md5[0] &&
 	    decode_base64(r->content_md5, strlen(r->content_md5), info->md5,

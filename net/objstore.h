@@ -75,6 +75,9 @@ struct objstore_info {
 	char etag[128];
 	bool has_md5;
 	uint8_t md5[16];
+	/* the answer says its ETag is no MD5 (SSE-KMS, SSE-C): neither is
+	 * an MD5 a listing took from the same object's ETag */
+	bool etag_not_md5;
 	int64_t last_modified;     /* seconds since the epoch, 0 unknown */
 	bool has_mtime;            /* metadata "mtime" (objmeta.h) parsed */
 	int64_t mtime_ns;

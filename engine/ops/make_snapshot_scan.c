@@ -254,6 +254,7 @@ static int take_xattrs(struct snap_run *r, struct entry *e, struct errbuf *eb)
  * 1 the store gave the md5, 2 taken from the previous snapshot, 0 none. */
 static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 {
+	bool same;
 	int ret;
 
 	while (r->prev_has && entry_cmp(&r->prev_e, e) < 0) {
@@ -261,10 +262,15 @@ static int merge_prev(struct snap_run *r, struct entry *e, struct errbuf *eb)
 		if (ret < 0)
 			return ret;
 	}
-	if (e->has_md5)
-		return 1;  /* the store gave it: nothing to download */
-	if (r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
-	    can_reuse(r, &r->prev_e, e)) {
+	same = r->prev_has && entry_cmp(&r->prev_e, e) == 0 &&
+	       can_reuse(r, &r->prev_e, e);
+	/* the store gave it: nothing to download. Unless the previous
+	 * snapshot of the same object (same ETag and size) has another: the
+	 * listed MD5 was an ETag that is no MD5 (SSE-KMS; the download that
+	 * made that snapshot said so, and its MD5 is of the bytes) */
+	if (e->has_md5 && (!same || objid_eq(&r->prev_e.md5, &e->md5)))
+		return 1;
+	if (same) {
 		e->md5 = r->prev_e.md5;
 		e->has_md5 = true;
 		return 2;  /* counted once the heap is known to hold it */

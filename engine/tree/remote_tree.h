@@ -64,6 +64,7 @@ struct remote_got {
 	int64_t mtime_ns;
 	bool has_md5;       /* the MD5 the store gave with it */
 	struct objid md5;
+	bool etag_not_md5;  /* objstore_info's: a listed ETag is no MD5 */
 };
 
 /* Download object e->name into fd (an empty file of the caller's, open

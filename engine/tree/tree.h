@@ -118,6 +118,11 @@ struct tree_file {
 	 * compares as it hashes them) */
 	bool has_md5;
 	struct objid md5;
+	/* a download whose store said that its ETag is no MD5 (S3 SSE-KMS,
+	 * SSE-C): an MD5 the listing gave (entry.md5: an S3 listing has
+	 * only the ETag) is not the content's and must not be compared
+	 * with its bytes or sent as its Content-MD5 */
+	bool listed_md5_void;
 };
 
 /* tree_open_file flags */

@@ -97,6 +97,7 @@ static int store_download(struct tree_scan *base, const struct entry *e,
 	f->mtime_ns = got.has_mtime ? got.mtime_ns : e->mtime_ns;
 	f->has_md5 = got.has_md5;
 	f->md5 = got.md5;
+	f->listed_md5_void = got.etag_not_md5;
 	if (fstat(f->fd, &f->st)) {
 		ret = -errno;
 		if (fd < 0)

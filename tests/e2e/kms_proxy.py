@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+# kms_proxy.py PORTFILE TARGET_PORT: an HTTP proxy on 127.0.0.1 in front
+# of an S3 server (Swift's S3 API here) that answers as AWS does for a
+# bucket encrypted with SSE-KMS, which no server this machine can run
+# does: every object answer carries `x-amz-server-side-encryption:
+# aws:kms`, and an object's ETag (in its answers and in listings) is not
+# the MD5 of its bytes: 32 hex digits all the same, as AWS gives them.
+# Requests go through unchanged (their SigV4 signatures stay valid), so a
+# conditional request on such an ETag (If-Match) fails here where AWS
+# would honour it (this tool sends none to S3).
+# The port it listens on is written to PORTFILE once it accepts.
+import hashlib, http.client, http.server, os, re, socketserver, sys, threading
+
+portfile, target = sys.argv[1], int(sys.argv[2])
+local = threading.local()
+ETAG_XML = re.compile(rb'(<ETag>(?:&quot;|&#34;|")?)([0-9a-fA-F]{32})'
+                      rb'((?:&quot;|&#34;|")?</ETag>)')
+
+
+def fake(hexdigest):
+    # deterministic, so a listing and a GET agree; never the MD5
+    return hashlib.md5(b"kms:" + hexdigest.lower()).hexdigest().encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                n = int(self.rfile.readline().split(b";")[0], 16)
+                if n == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(n)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def upstream(self):
+        c = getattr(local, "conn", None)
+        if c is None:
+            c = local.conn = http.client.HTTPConnection("127.0.0.1", target,
+                                                        timeout=120)
+        return c
+
+    def forward(self):
+        data = self.body()
+        hop = {"connection", "keep-alive", "transfer-encoding", "expect",
+               "content-length"}
+        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in hop}
+        if data or self.command in ("PUT", "POST"):
+            hdrs["Content-Length"] = str(len(data))
+        for attempt in (0, 1):
+            try:
+                c = self.upstream()
+                c.request(self.command, self.path, body=data, headers=hdrs)
+                r = c.getresponse()
+                out = r.read()
+                break
+            except (http.client.HTTPException, OSError):
+                local.conn = None
+                if attempt:
+                    raise
+        # a part's ETag is the client's to send back as it came
+        part = "partNumber=" in self.path and "uploadId=" in self.path
+        self.send_response_only(r.status, r.reason)
+        for k, v in r.getheaders():
+            lk = k.lower()
+            if lk in ("connection", "keep-alive", "transfer-encoding",
+                      "content-length"):
+                continue
+            if lk == "etag" and not part:
+                m = re.fullmatch(r'"?([0-9a-fA-F]{32})"?', v)
+                if m:
+                    v = '"%s"' % fake(m.group(1).encode()).decode()
+            self.send_header(k, v)
+        self.send_header("x-amz-server-side-encryption", "aws:kms")
+        self.send_header("x-amz-server-side-encryption-aws-kms-key-id",
+                         "arn:aws:kms:us-east-1:111122223333:key/test")
+        if self.command == "HEAD":
+            self.send_header("Content-Length",
+                             r.getheader("Content-Length", "0"))
+            self.end_headers()
+            return
+        if not part:
+            out = ETAG_XML.sub(lambda m: m.group(1) + fake(m.group(2)) +
+                               m.group(3), out)
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = forward
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+srv = Server(("127.0.0.1", 0), Handler)
+with open(portfile + ".tmp", "w") as f:
+    f.write("%d\n" % srv.server_address[1])
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()

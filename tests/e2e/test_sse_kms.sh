@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# test_sse_kms.sh: an S3 bucket encrypted with SSE-KMS (AWS's default in
+# many accounts) gives ETags that are not the MD5 of the bytes, in its
+# listings too, where nothing says so; only an object's own answers carry
+# `x-amz-server-side-encryption: aws:kms`. No server this machine runs
+# does that, so kms_proxy.py answers so in front of Swift's S3 API. Such a
+# tree can be snapshotted (heap objects named by the MD5 of their bytes,
+# in a local heap and in a heap in the same bucket), snapshotted again
+# without downloading what did not change, restored, and synced to a
+# folder and to the store (the upload's Content-MD5 is the bytes', not
+# the listed ETag); an MD5 the writer put in metadata (rclone's
+# md5chksum) is still checked against the bytes.
+. "$(dirname "$0")/lib.sh"
+
+need_sdks
+use_server swift || finish
+B=e2ekms-$$
+SRC=$T/src
+
+"$PY" - "$B" "$SRC" <<'PY' || die "cannot write the test objects"
+import base64, hashlib, os, sys
+import boto3
+
+b, src = sys.argv[1], sys.argv[2]
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+                  region_name="us-east-1")
+s3.create_bucket(Bucket=b)
+
+def put(key, data):
+    path = os.path.join(src, key)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+    s3.put_object(Bucket=b, Key="tree/" + key, Body=data)
+
+def b64md5(data):
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+def multipart(key, body, said):
+    up = s3.create_multipart_upload(Bucket=b, Key=key,
+                                    Metadata={"md5chksum": b64md5(said)})
+    part = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"],
+                          PartNumber=1, Body=body)
+    s3.complete_multipart_upload(
+        Bucket=b, Key=key, UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+
+put("a.txt", b"alpha\n")
+put("same-as-a.txt", b"alpha\n")
+put("dir/b.bin", os.urandom(100 << 10))
+# past the 64 MiB threshold: downloaded in ranges
+put("large.bin", os.urandom(1 << 20) * 65)
+body = b"in parts\n"
+multipart("tree/parts.bin", body, body)
+with open(os.path.join(src, "parts.bin"), "wb") as f:
+    f.write(body)
+multipart("bad/parts.bin", b"what is stored\n", b"what it should be\n")
+PY
+
+# everything below goes through the proxy: the bucket is "encrypted"
+"$PY" "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$T/.kmsport" \
+	"${SNAP_SWIFT_ENDPOINT##*:}" 2>"$T/.kms.log" &
+KMS_PID=$!
+trap 'kill $KMS_PID 2>/dev/null; e2e_stop_servers; e2e_cleanup' EXIT
+for _ in $(seq 1 100); do
+	[ -s "$T/.kmsport" ] && break
+	sleep 0.1
+done
+[ -s "$T/.kmsport" ] || die "kms_proxy.py did not start: $(cat "$T/.kms.log")"
+export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.kmsport")
+
+# the proxy answers as a KMS bucket does, as a client nobody here wrote
+# sees it (else nothing below tests anything)
+"$PY" - "$B" <<'PY' >"$T/.kmscheck" 2>&1
+import hashlib, os, sys
+import boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+                  region_name="us-east-1")
+md5 = hashlib.md5(b"alpha\n").hexdigest()
+h = s3.head_object(Bucket=sys.argv[1], Key="tree/a.txt")
+listed = [o["ETag"] for o in s3.list_objects_v2(Bucket=sys.argv[1],
+          Prefix="tree/a.txt")["Contents"]]
+print(h["ServerSideEncryption"], h["ETag"].strip('"') != md5,
+      listed == [h["ETag"]])
+PY
+assert_eq "the proxy answers as a KMS bucket (boto3)" "aws:kms True True" \
+	"$(cat "$T/.kmscheck")"
+
+sn() { run "$SNAPSHOOTER" --no-progress --json-file "$SUMMARY" "$@"; }
+want_objects() {
+	(cd "$SRC" && find . -type f -print0 | xargs -0 md5sum) | cut -c1-32 |
+		sort -u
+}
+
+# make-snapshot into a local heap: every object named by its bytes' MD5
+sn --file-root "s3://$B/tree" --heap-root "$T/heap" --snap-root "$T/snaps" \
+	make-snapshot
+assert_rc "make-snapshot of a KMS bucket" 0
+assert_json "every file downloaded and hashed" files_hashed 5
+assert_eq "heap objects are the bytes' MD5s" "$(want_objects)" \
+	"$(heap_objects "$T/heap" | sed 's|.*/||')"
+assert_eq "heap objects hash to their names" "" "$(heap_verify "$T/heap")"
+# again: the previous snapshot's MD5 of each unchanged object (same ETag)
+# is taken over the listed ETag, so nothing is downloaded
+sleep 1.1
+sn --file-root "s3://$B/tree" --heap-root "$T/heap" --snap-root "$T/snaps" \
+	make-snapshot
+assert_rc "make-snapshot again" 0
+assert_json "nothing downloaded again" files_hashed 0
+assert_json "nothing read again" bytes_read 0
+sn --file-root "$T/restored" --heap-root "$T/heap" --snap-root "$T/snaps" \
+	restore-snapshot --no-save-snapshot-before --no-save-snapshot-after
+assert_rc "restore" 0
+assert_md5_equal "$SRC" "$T/restored" "restored as the bucket holds it"
+
+# a heap in the same bucket: a server-side copy on the listed ETag is not
+# taken on trust (its MD5 cannot be checked by HEAD): it is deleted and
+# the bytes come through here
+sn --file-root "s3://$B/tree" --heap-root "s3://$B/heap" \
+	--snap-root "s3://$B/snaps" make-snapshot
+assert_rc "make-snapshot into a heap in the KMS bucket" 0
+assert_eq "its heap objects are the bytes' MD5s" "$(want_objects)" \
+	"$("$PY" - "$B" <<'PY'
+import os, sys
+import boto3
+s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
+                  region_name="us-east-1")
+r = s3.list_objects_v2(Bucket=sys.argv[1], Prefix="heap/")
+print("\n".join(sorted(o["Key"].rsplit("/", 1)[1] for o in r["Contents"])))
+PY
+)"
+sn --file-root "$T/restored-remote" --heap-root "s3://$B/heap" \
+	--snap-root "s3://$B/snaps" restore-snapshot \
+	--no-save-snapshot-before --no-save-snapshot-after
+assert_rc "restore from the heap in the KMS bucket" 0
+assert_md5_equal "$SRC" "$T/restored-remote" "restored from the bucket's heap"
+
+# sync: to a folder, and within the bucket (a server-side copy cannot be
+# checked by HEAD, so through this host: Content-MD5 of the bytes, not
+# the listed ETag, which the store would refuse as BadDigest)
+sn sync "s3://$B/tree" "$T/down"
+assert_rc "sync KMS bucket -> folder" 0
+assert_md5_equal "$SRC" "$T/down" "synced down as the bucket holds it"
+sn sync "s3://$B/tree" "s3://$B/copy"
+assert_rc "sync KMS bucket -> same bucket" 0
+assert_json "all five copied" files_copied 5
+sn sync "s3://$B/copy" "$T/copy-down"
+assert_rc "the copy read back" 0
+assert_md5_equal "$SRC" "$T/copy-down" "the copy holds the same bytes"
+
+# the writer's md5chksum is still checked against the bytes
+sn sync "s3://$B/bad" "$T/bad"
+assert_rc "a wrong md5chksum still fails" 1
+BAD_MD5=$(printf 'what it should be\n' | md5sum | cut -c1-32)
+assert_err_has "names the object" "object 's3://$B/bad/parts.bin' is not what the store says it holds: its MD5 is $BAD_MD5"
+finish
