@@ -438,7 +438,13 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 	err = objstore_head(dst, dst_key, &info, eb);
 	if (err)
 		return err;
-	if (!info.has_md5 || memcmp(info.md5, md5, sizeof(info.md5)))
+	if (!info.has_md5)
+		return errbuf_set(eb, -ENODATA, "server-side copy of '%s/%s' "
+				  "to '%s/%s' cannot be checked: the store "
+				  "gives no MD5 of it%s", src->url, src_key,
+				  dst->url, dst_key, info.etag_not_md5 ?
+				  " (its ETag is none: SSE-KMS or SSE-C)" : "");
+	if (memcmp(info.md5, md5, sizeof(info.md5)))
 		return errbuf_set(eb, -ESTALE, "server-side copy of '%s/%s' "
 				  "to '%s/%s' is not the object listed (it "
 				  "changed meanwhile)", src->url, src_key,
@@ -446,11 +452,15 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 	return 0;
 }
 
+bool objstore_copy_refused(int err)
+{
+	return err == -EACCES || err == -EOPNOTSUPP || err == -ENODATA;
+}
+
 bool objstore_same_service(const struct objstore *dst,
 			   const struct objstore *src)
 {
 	return dst && src && dst->ops == src->ops &&
-	       !strcmp(dst->bucket, src->bucket) &&
 	       dst->ops->same_service(dst, src);
 }
 

@@ -253,19 +253,29 @@ int objstore_copy(struct objstore *os, const char *src_key,
  * refuses (412) if the object changed since. md5 (may be NULL): the
  * source's MD5 as listed; the copy is then checked by a HEAD, since not
  * every store honours the condition (S3: not sent, see s3_copy), and is
- * -ESTALE when it holds other content (left in place: the caller
- * replaces or removes it). -EXDEV when the two stores are of different
- * kinds; any other failure means "copy it yourself". */
+ * -ESTALE when it holds other content, -ENODATA when the store gives no
+ * MD5 for it (SSE-KMS: its ETag is none), both left in place (the
+ * caller replaces or removes it); objstore_copy_refused tells a refusal
+ * that holds for every copy of the run from one of this object. -EXDEV when the two stores are of
+ * different kinds; any other failure means "copy it yourself". */
 int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *src_key, const char *dst_key,
 		       const char *if_match, const uint8_t *md5,
 		       struct errbuf *eb);
 
 /* Is a server-side copy from src into dst possible: the same backend,
- * bucket, endpoint and credentials (another prefix of one bucket)? A
- * copy between buckets may be possible too, but is not assumed. */
+ * endpoint and credentials (another prefix of one bucket, or another
+ * bucket)? Worth trying, not certain: the credentials may not read the
+ * source's bucket (S3 policies, an Azure SAS for one container). */
 bool objstore_same_service(const struct objstore *dst,
 			   const struct objstore *src);
+
+/* Does objstore_copy_from's err say that no server-side copy between
+ * these stores will do (no read access to the source, copies not
+ * supported, copies that cannot be checked: -EACCES, -EOPNOTSUPP,
+ * -ENODATA), rather than something about this object (changed or gone
+ * since listed, over the store's copy limit, a transient failure)? */
+bool objstore_copy_refused(int err);
 
 /* Do listings carry the objects' "mtime" metadata (Azure: yes, S3: no)?
  * Then a HEAD tells no more about it. */

@@ -38,6 +38,7 @@
 struct s3 {
 	struct objstore os;
 	char base[600];         /* URL of the bucket, no trailing slash */
+	char service[600];      /* s3_conf's: the endpoint, "" AWS */
 	char sigv4[128];        /* aws:amz:<region>:s3 */
 	char region[64];
 	char *access_key;
@@ -540,7 +541,8 @@ static bool s3_same_service(const struct objstore *a, const struct objstore *b)
 	const struct s3 *x = container_of(a, const struct s3, os);
 	const struct s3 *y = container_of(b, const struct s3, os);
 
-	return !strcmp(x->base, y->base) && !strcmp(x->region, y->region) &&
+	return !strcmp(x->service, y->service) &&
+	       !strcmp(x->region, y->region) &&
 	       x->anon == y->anon &&
 	       !strcmp(x->access_key ? x->access_key : "",
 		       y->access_key ? y->access_key : "");
@@ -595,6 +597,7 @@ int s3_open(struct objstore **out, const char *bucket,
 	s->os.ops = &s3_ops;
 	s->anon = c->anon;
 	snprintf(s->base, sizeof(s->base), "%s", c->base);
+	snprintf(s->service, sizeof(s->service), "%s", c->service);
 	snprintf(s->region, sizeof(s->region), "%s", c->region);
 	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", c->region);
 	if (!c->anon) {

@@ -131,6 +131,7 @@ static int build_base(struct s3_conf *c, const char *endpoint,
 	}
 	if (n < 0 || (size_t)n >= sizeof(c->base))
 		return errbuf_set(eb, -EINVAL, "S3 endpoint URL too long");
+	snprintf(c->service, sizeof(c->service), "%s", endpoint ? endpoint : "");
 	return 0;
 }
 

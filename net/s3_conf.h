@@ -40,6 +40,9 @@ extern const char *const s3_conf_option_keys[];
 
 struct s3_conf {
 	char base[600];            /* URL of the bucket, no trailing slash */
+	/* the service without the bucket: the endpoint URL, "" for AWS's
+	 * own (in region) */
+	char service[600];
 	char region[64];
 	bool anon;                 /* unsigned requests */
 	char access_key[AWS_CONFIG_VALUE_MAX];

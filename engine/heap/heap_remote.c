@@ -208,7 +208,8 @@ static int remote_put_copy(void *self, const struct objid *id,
 		return 0;
 	/* a copy is the raw form; a gz heap gets the bytes through
 	 * put_buf / tx, compressed */
-	if (r->fmt == HEAP_FORMAT_GZ)
+	if (r->fmt == HEAP_FORMAT_GZ || atomic_load(&r->no_copies) ||
+	    !objstore_same_service(r->os, src))
 		return -EXDEV;
 	heap_object_path(id, dst);
 	if (etag && etag[0] != '"') {
@@ -219,16 +220,44 @@ static int remote_put_copy(void *self, const struct objid *id,
 	/* checked against the name: not every store honours the copy
 	 * condition (see s3_copy) */
 	ret = objstore_copy_from(r->os, src, key, dst, etag, id->b, eb);
+	if (ret == -ESTALE || ret == -ENODATA) {
+		/* take it back: it is not (known to be) the content named;
+		 * one that stays would be taken for it by every later run,
+		 * so the run fails (its snapshot is not saved) */
+		struct errbuf del = ERRBUF_INIT;
+		int dret = objstore_del(r->os, dst, &del);
+
+		if (dret < 0) {
+			pthread_mutex_lock(&r->lock);
+			if (!r->err) {
+				r->err = dret;
+				errbuf_set(&r->errmsg, dret, "heap object "
+					   "'%s/%s' may not hold the content "
+					   "its name says (%s) and cannot be "
+					   "removed: %s; remove it by hand "
+					   "(a snapshot that names it fails "
+					   "`verify --read-data`)",
+					   objstore_url(r->os), dst,
+					   eb->msg, del.msg);
+				atomic_store(&r->cancel, true);
+			}
+			pthread_mutex_unlock(&r->lock);
+		}
+	}
 	if (ret == -ESTALE) {
-		/* take it back: it is not the content named */
-		objstore_del(r->os, dst, eb);
 		errbuf_clear(eb);
 		return errbuf_set(eb, -EBADMSG, "server-side copy of '%s' did "
 				  "not give its listed md5 (it changed "
 				  "meanwhile)", key);
 	}
-	if (ret < 0)
+	if (ret < 0) {
+		if (objstore_copy_refused(ret) &&
+		    !atomic_exchange(&r->no_copies, true))
+			log_warn(&r->log, "%s; the rest of this run's contents "
+				 "come into heap '%s' through this host",
+				 eb->msg, objstore_url(r->os));
 		return ret;
+	}
 	if (idset_add(r->rawset, id) < 0)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	/* a worker copying the same content at once may have won: then

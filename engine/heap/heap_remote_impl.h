@@ -58,6 +58,12 @@ struct remote {
 	 * still queued in the network stage are dropped there, as the
 	 * uploaders drop (skip) their queued jobs */
 	atomic_bool cancel;
+	/* a server-side copy into the heap was refused in a way that holds
+	 * for the run (objstore_copy_refused: no access to the source's
+	 * bucket; not checkable: SSE-KMS): the rest of the run's contents
+	 * come through this host, without a request each to learn the same
+	 * again */
+	atomic_bool no_copies;
 	struct errbuf errmsg;
 
 	pthread_t *threads;

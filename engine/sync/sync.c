@@ -473,9 +473,9 @@ static int open_trees(struct sync_run *r, struct errbuf *eb)
 		return ret;
 	r->src_fs = tree_caps(r->src_tree) & TREE_CAP_FS;
 	r->dst_fs = tree_caps(r->dst_tree) & TREE_CAP_FS;
-	r->same_store = !r->src_fs && !r->dst_fs &&
-			objstore_same_service(tree_objstore(r->dst_tree),
-					      tree_objstore(r->src_tree));
+	atomic_init(&r->same_store, !r->src_fs && !r->dst_fs &&
+		    objstore_same_service(tree_objstore(r->dst_tree),
+					  tree_objstore(r->src_tree)));
 	return 0;
 }
 

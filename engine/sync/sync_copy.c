@@ -378,7 +378,7 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 	char shown[512];
 	int attempt, ret;
 
-	if (r->same_store) {
+	if (atomic_load(&r->same_store)) {
 		/* the store copies the object (its metadata, mtime
 		 * included, goes with it), checked against the listed MD5
 		 * where there is one (a source replaced since: copied
@@ -390,6 +390,10 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 					 e->has_md5 ? e->md5.b : NULL, eb);
 		if (!ret)
 			return 0;
+		if (objstore_copy_refused(ret) &&
+		    atomic_exchange(&r->same_store, false))
+			log_warn(r->log, "%s; the rest of this run's copies go "
+				 "through this host", eb->msg);
 		errbuf_clear(eb);   /* through here, as between stores */
 	}
 

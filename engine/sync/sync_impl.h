@@ -6,6 +6,7 @@
 #define SNAP_SYNC_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,9 +56,12 @@ struct sync_run {
 	/* each side keeps what a file system keeps (TREE_CAP_FS); else it
 	 * is a store's flat list of objects */
 	bool src_fs, dst_fs;
-	/* both sides in one bucket of one service: copies are server-side
-	 * (objstore_same_service) */
-	bool same_store;
+	/* both sides in one service with the same credentials: copies are
+	 * server-side (objstore_same_service), until one is refused in a
+	 * way that holds for the run (objstore_copy_refused: no access to
+	 * the source's bucket; not checkable: SSE-KMS): then the rest of
+	 * the run's copies go through this host without asking again */
+	atomic_bool same_store;
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */

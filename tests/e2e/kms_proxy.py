@@ -4,22 +4,46 @@
 # bucket encrypted with SSE-KMS, which no server this machine can run
 # does: every object answer carries `x-amz-server-side-encryption:
 # aws:kms`, and an object's ETag (in its answers and in listings) is not
-# the MD5 of its bytes: 32 hex digits all the same, as AWS gives them.
+# the MD5 of its bytes: 32 hex digits all the same, one per object, as
+# AWS gives them.
 # Requests go through unchanged (their SigV4 signatures stay valid), so a
 # conditional request on such an ETag (If-Match) fails here where AWS
 # would honour it (this tool sends none to S3).
-# The port it listens on is written to PORTFILE once it accepts.
-import hashlib, http.client, http.server, os, re, socketserver, sys, threading
+# The port it listens on is written to PORTFILE once it accepts; each
+# request is logged to PORTFILE.log as "METHOD PATH", with " copy" for a
+# server-side copy (x-amz-copy-source).
+import hashlib, html, http.client, http.server, os, re, socketserver, sys
+import threading, urllib.parse
 
 portfile, target = sys.argv[1], int(sys.argv[2])
 local = threading.local()
+log_lock = threading.Lock()
 ETAG_XML = re.compile(rb'(<ETag>(?:&quot;|&#34;|")?)([0-9a-fA-F]{32})'
                       rb'((?:&quot;|&#34;|")?</ETag>)')
+CONTENTS = re.compile(rb'<Contents>.*?</Contents>', re.S)
+KEY = re.compile(rb'<Key>(.*?)</Key>', re.S)
 
 
-def fake(hexdigest):
-    # deterministic, so a listing and a GET agree; never the MD5
-    return hashlib.md5(b"kms:" + hexdigest.lower()).hexdigest().encode()
+def fake(key, hexdigest):
+    # never the MD5; one per object as AWS's (two objects of one content
+    # have two ETags), the same in a listing and in the object's answers
+    return hashlib.md5(b"kms:" + key + b":" + hexdigest.lower()).hexdigest(
+        ).encode()
+
+
+def xml_etags(body, key):
+    # a listing: each <Contents> by its own <Key>; else the object's
+    def one(block, k):
+        return ETAG_XML.sub(lambda m: m.group(1) + fake(k, m.group(2)) +
+                            m.group(3), block)
+
+    def contents(m):
+        k = KEY.search(m.group(0))
+        key = html.unescape(k.group(1).decode()).encode() if k else b""
+        return one(m.group(0), key)
+    if b"<Contents>" in body:
+        return CONTENTS.sub(contents, body)
+    return one(body, key)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -51,6 +75,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def forward(self):
         data = self.body()
+        with log_lock, open(portfile + ".log", "a") as log:
+            log.write("%s %s%s\n" % (self.command, self.path,
+                      " copy" if "x-amz-copy-source" in self.headers else ""))
         hop = {"connection", "keep-alive", "transfer-encoding", "expect",
                "content-length"}
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in hop}
@@ -63,12 +90,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 r = c.getresponse()
                 out = r.read()
                 break
-            except (http.client.HTTPException, OSError):
+            except (http.client.RemoteDisconnected, BrokenPipeError,
+                    ConnectionResetError):
+                # a kept-alive connection the server closed meanwhile
                 local.conn = None
                 if attempt:
                     raise
         # a part's ETag is the client's to send back as it came
         part = "partNumber=" in self.path and "uploadId=" in self.path
+        # path-style: /BUCKET/KEY
+        key = urllib.parse.unquote(self.path.split("?")[0]).split("/", 2)
+        key = key[2].encode() if len(key) > 2 else b""
         self.send_response_only(r.status, r.reason)
         for k, v in r.getheaders():
             lk = k.lower()
@@ -78,7 +110,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if lk == "etag" and not part:
                 m = re.fullmatch(r'"?([0-9a-fA-F]{32})"?', v)
                 if m:
-                    v = '"%s"' % fake(m.group(1).encode()).decode()
+                    v = '"%s"' % fake(key, m.group(1).encode()).decode()
             self.send_header(k, v)
         self.send_header("x-amz-server-side-encryption", "aws:kms")
         self.send_header("x-amz-server-side-encryption-aws-kms-key-id",
@@ -88,9 +120,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                              r.getheader("Content-Length", "0"))
             self.end_headers()
             return
-        if not part:
-            out = ETAG_XML.sub(lambda m: m.group(1) + fake(m.group(2)) +
-                               m.group(3), out)
+        if not part and "xml" in (r.getheader("Content-Type") or ""):
+            out = xml_etags(out, key)
         self.send_header("Content-Length", str(len(out)))
         self.end_headers()
         self.wfile.write(out)

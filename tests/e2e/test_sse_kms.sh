@@ -118,11 +118,16 @@ assert_rc "restore" 0
 assert_md5_equal "$SRC" "$T/restored" "restored as the bucket holds it"
 
 # a heap in the same bucket: a server-side copy on the listed ETag is not
-# taken on trust (its MD5 cannot be checked by HEAD): it is deleted and
-# the bytes come through here
-sn --file-root "s3://$B/tree" --heap-root "s3://$B/heap" \
+# taken on trust (its MD5 cannot be checked by HEAD): it is deleted, the
+# bytes come through here, and no other copy is tried in the run (one
+# worker: exactly one; 4 contents with a listed ETag without the latch)
+copies() { grep -c ' copy$' "$T/.kmsport.log"; }
+before=$(copies)
+sn -j 1 --transfers 1 --file-root "s3://$B/tree" --heap-root "s3://$B/heap" \
 	--snap-root "s3://$B/snaps" make-snapshot
 assert_rc "make-snapshot into a heap in the KMS bucket" 0
+assert_eq "one server-side copy tried, then none" 1 $(($(copies) - before))
+assert_err_has "a warning says why, once" "cannot be checked: the store gives no MD5 of it (its ETag is none: SSE-KMS or SSE-C); the rest of this run's contents come into heap 's3://$B/heap' through this host"
 assert_eq "its heap objects are the bytes' MD5s" "$(want_objects)" \
 	"$("$PY" - "$B" <<'PY'
 import os, sys
@@ -147,9 +152,13 @@ assert_md5_equal "$SRC" "$T/restored-remote" "restored from the bucket's heap"
 sn sync "s3://$B/tree" "$T/down"
 assert_rc "sync KMS bucket -> folder" 0
 assert_md5_equal "$SRC" "$T/down" "synced down as the bucket holds it"
-sn sync "s3://$B/tree" "s3://$B/copy"
+before=$(copies)
+sn -j 1 --transfers 1 sync "s3://$B/tree" "s3://$B/copy"
 assert_rc "sync KMS bucket -> same bucket" 0
 assert_json "all five copied" files_copied 5
+assert_eq "sync: one server-side copy tried, then none" 1 \
+	$(($(copies) - before))
+assert_err_has "sync: a warning says why" "(its ETag is none: SSE-KMS or SSE-C); the rest of this run's copies go through this host"
 sn sync "s3://$B/copy" "$T/copy-down"
 assert_rc "the copy read back" 0
 assert_md5_equal "$SRC" "$T/copy-down" "the copy holds the same bytes"

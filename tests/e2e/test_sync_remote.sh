@@ -4,8 +4,9 @@
 # SigV4 and Content-MD5), Azurite (Shared Key, Content-MD5) and s3rver.
 # local -> store -> local round trip is byte-identical; a no-change run
 # copies nothing; changes, additions and deletions propagate; --checksum
-# uses the MD5 the store knows; store -> store (in one bucket: copied by
-# the store, no byte through here); nesting refused; wrong
+# uses the MD5 the store knows; store -> store (in one bucket or another
+# bucket of the same service: copied by the store, no byte through
+# here); nesting refused; wrong
 # credentials fail with the URL and HTTP status and no secret.
 . "$(dirname "$0")/lib.sh"
 # every bucket here is new: the tool creates it (--create-bucket; that a
@@ -93,6 +94,16 @@ round_trip() { # label url
 	assert_eq "$label: a copy keeps the source's mtime metadata" \
 		"$(stat -c %Y "$src/a.txt")" \
 		"$(stat -c %Y "$T/$label.copyback/a.txt")"
+	# another bucket of the same service: copied by the store too
+	sync_ "$url" "${url/$B/$B-other}"
+	assert_rc "$label: store -> another bucket" 0
+	assert_json "$label: another bucket: all copied" files_copied 6
+	assert_json "$label: another bucket: no byte through here" \
+		bytes_read 0
+	sync_ "${url/$B/$B-other}" "$T/$label.otherback"
+	assert_rc "$label: the other bucket read back" 0
+	assert_md5_equal "$src" "$T/$label.otherback" \
+		"$label: the other bucket holds the objects"
 	sync_ "$url" "$url/inside"
 	assert_rc "$label: nested destination refused" 1
 	assert_err_has "$label: says why" "one is inside the other"
