@@ -72,6 +72,45 @@ int entry_set_etag(struct entry *e, const char *etag)
 	return dup_bytes(&e->etag, NULL, etag, strlen(etag));
 }
 
+/* an ETag without its surrounding quotes */
+static size_t etag_core(const char *s, const char **core)
+{
+	size_t n = strlen(s);
+
+	if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+		*core = s + 1;
+		return n - 2;
+	}
+	*core = s;
+	return n;
+}
+
+int entry_take_fetched_etag(struct entry *e, const char *fetched)
+{
+	const char *lc, *fc;
+	size_t ll, fl;
+	char *p;
+
+	if (!e->etag || !fetched || !fetched[0])
+		return 0;
+	ll = etag_core(e->etag, &lc);
+	fl = etag_core(fetched, &fc);
+	if (ll == fl && !memcmp(lc, fc, ll))
+		return 0;
+	if (lc == e->etag)   /* listed without quotes: so is this one */
+		return dup_bytes(&e->etag, NULL, fc, fl);
+	p = malloc(fl + 3);
+	if (!p)
+		return -ENOMEM;
+	p[0] = '"';
+	memcpy(p + 1, fc, fl);
+	p[fl + 1] = '"';
+	p[fl + 2] = '\0';
+	free(e->etag);
+	e->etag = p;
+	return 0;
+}
+
 int entry_set_owner_names(struct entry *e, const char *user,
 			  const char *group)
 {

@@ -91,6 +91,13 @@ void entry_free(struct entry *e);
 int entry_set_name(struct entry *e, const char *name, size_t len);
 int entry_set_target(struct entry *e, const char *target, size_t len);
 int entry_set_etag(struct entry *e, const char *etag);
+/* fetched: the ETag of the version a download of e got. When it is not
+ * the one listed (the object was replaced between the listing and the
+ * GET), e takes it, in the listing's form (with or without the quotes),
+ * so that the etag recorded with e's MD5 names the bytes hashed (a later
+ * run that lists the old etag again must not take this MD5 for it).
+ * 0 or -ENOMEM. */
+int entry_take_fetched_etag(struct entry *e, const char *fetched);
 /* Take len bytes of encoded xattrs (copied; NULL/0 for none) and mark
  * them known. 0 or -ENOMEM. */
 int entry_set_xattrs(struct entry *e, const void *buf, size_t len);

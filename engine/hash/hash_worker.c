@@ -393,6 +393,10 @@ int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
 		e->mtime_ns = f.mtime_ns;
 		if (f.has_mtime)  /* the file's mtime came with the object */
 			e->upload_mtime = false;
+		if (entry_take_fetched_etag(e, f.etag) < 0) {
+			close(f.fd);
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		}
 		/* the MD5 the download came with, else the listing's
 		 * (unless the download said the listing's is no MD5: the
 		 * bytes' own then names the content) */

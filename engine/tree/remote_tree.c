@@ -351,6 +351,7 @@ int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
 	got->has_md5 = info.has_md5;
 	memcpy(got->md5.b, info.md5, OBJID_LEN);
 	got->etag_not_md5 = info.etag_not_md5;
+	snprintf(got->etag, sizeof(got->etag), "%s", info.etag);
 	return 0;
 }
 

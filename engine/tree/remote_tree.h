@@ -65,6 +65,7 @@ struct remote_got {
 	bool has_md5;       /* the MD5 the store gave with it */
 	struct objid md5;
 	bool etag_not_md5;  /* objstore_info's: a listed ETag is no MD5 */
+	char etag[128];     /* the version's downloaded, "" not given */
 };
 
 /* Download object e->name into fd (an empty file of the caller's, open

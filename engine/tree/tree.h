@@ -123,6 +123,9 @@ struct tree_file {
 	 * only the ETag) is not the content's and must not be compared
 	 * with its bytes or sent as its Content-MD5 */
 	bool listed_md5_void;
+	/* a download: the ETag of the version downloaded ("" not given;
+	 * entry_take_fetched_etag) */
+	char etag[128];
 };
 
 /* tree_open_file flags */

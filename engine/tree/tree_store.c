@@ -98,6 +98,7 @@ static int store_download(struct tree_scan *base, const struct entry *e,
 	f->has_md5 = got.has_md5;
 	f->md5 = got.md5;
 	f->listed_md5_void = got.etag_not_md5;
+	memcpy(f->etag, got.etag, sizeof(f->etag));
 	if (fstat(f->fd, &f->st)) {
 		ret = -errno;
 		if (fd < 0)

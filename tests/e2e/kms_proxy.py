@@ -9,6 +9,12 @@
 # Requests go through unchanged (their SigV4 signatures stay valid), so a
 # conditional request on such an ETag (If-Match) fails here where AWS
 # would honour it (this tool sends none to S3).
+#
+# kms_proxy.py PORTFILE TARGET_PORT stale KEY MD5: no KMS, but the
+# listings give object KEY the ETag MD5, as a listing made just before
+# the object was replaced (the same size) would; its own answers give
+# the truth.
+#
 # The port it listens on is written to PORTFILE once it accepts; each
 # request is logged to PORTFILE.log as "METHOD PATH", with " copy" for a
 # server-side copy (x-amz-copy-source).
@@ -16,6 +22,8 @@ import hashlib, html, http.client, http.server, os, re, socketserver, sys
 import threading, urllib.parse
 
 portfile, target = sys.argv[1], int(sys.argv[2])
+stale = (sys.argv[4].encode(), sys.argv[5].encode()) \
+    if len(sys.argv) > 5 and sys.argv[3] == "stale" else None
 local = threading.local()
 log_lock = threading.Lock()
 ETAG_XML = re.compile(rb'(<ETag>(?:&quot;|&#34;|")?)([0-9a-fA-F]{32})'
@@ -40,10 +48,15 @@ def xml_etags(body, key):
     def contents(m):
         k = KEY.search(m.group(0))
         key = html.unescape(k.group(1).decode()).encode() if k else b""
+        if stale:
+            if key != stale[0]:
+                return m.group(0)
+            return ETAG_XML.sub(lambda e: e.group(1) + stale[1] +
+                                e.group(3), m.group(0))
         return one(m.group(0), key)
     if b"<Contents>" in body:
         return CONTENTS.sub(contents, body)
-    return one(body, key)
+    return body if stale else one(body, key)
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -107,14 +120,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if lk in ("connection", "keep-alive", "transfer-encoding",
                       "content-length"):
                 continue
-            if lk == "etag" and not part:
+            if lk == "etag" and not part and not stale:
                 m = re.fullmatch(r'"?([0-9a-fA-F]{32})"?', v)
                 if m:
                     v = '"%s"' % fake(key, m.group(1).encode()).decode()
             self.send_header(k, v)
-        self.send_header("x-amz-server-side-encryption", "aws:kms")
-        self.send_header("x-amz-server-side-encryption-aws-kms-key-id",
-                         "arn:aws:kms:us-east-1:111122223333:key/test")
+        if not stale:
+            self.send_header("x-amz-server-side-encryption", "aws:kms")
+            self.send_header("x-amz-server-side-encryption-aws-kms-key-id",
+                             "arn:aws:kms:us-east-1:111122223333:key/test")
         if self.command == "HEAD":
             self.send_header("Content-Length",
                              r.getheader("Content-Length", "0"))
