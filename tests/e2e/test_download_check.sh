@@ -25,17 +25,12 @@ export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
 B=e2edl-$$
 
 "$PY" - "$B" <<'PY' || die "cannot write the test objects"
-import base64, hashlib, os, sys
-import boto3
+import hashlib, os, sys
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import b64md5, client, multipart
 from azure.storage.blob import BlobServiceClient, ContentSettings
 
-def b64md5(data):
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-                  region_name="us-east-1")
+s3 = client()
 b = sys.argv[1]
 s3.create_bucket(Bucket=b)
 s3.put_object(Bucket=b, Key="ok/single.txt", Body=b"single\n")
@@ -43,17 +38,8 @@ s3.put_object(Bucket=b, Key="ok/single.txt", Body=b"single\n")
 s3.put_object(Bucket=b, Key="ok/meta.txt", Body=b"meta\n",
               Metadata={"md5chksum": b64md5(b"something else\n")})
 
-def multipart(key, body, said):
-    up = s3.create_multipart_upload(Bucket=b, Key=key,
-                                    Metadata={"md5chksum": b64md5(said)})
-    part = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"],
-                          PartNumber=1, Body=body)
-    s3.complete_multipart_upload(
-        Bucket=b, Key=key, UploadId=up["UploadId"],
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
-
-multipart("ok/parts.bin", b"in parts\n", b"in parts\n")
-multipart("bad/parts.bin", b"what is stored\n", b"what it should be\n")
+multipart(s3, b, "ok/parts.bin", b"in parts\n", b"in parts\n")
+multipart(s3, b, "bad/parts.bin", b"what is stored\n", b"what it should be\n")
 # past the tool's 64 MiB threshold, downloaded as ranges: each range's
 # answer carries the whole object's ETag (S3) / x-ms-blob-content-md5
 # (Azure), not the range's

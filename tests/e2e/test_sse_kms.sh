@@ -18,14 +18,12 @@ B=e2ekms-$$
 SRC=$T/src
 
 "$PY" - "$B" "$SRC" <<'PY' || die "cannot write the test objects"
-import base64, hashlib, os, sys
-import boto3
+import os, sys
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import client, multipart
 
 b, src = sys.argv[1], sys.argv[2]
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-                  region_name="us-east-1")
+s3 = client()
 s3.create_bucket(Bucket=b)
 
 def put(key, data):
@@ -35,28 +33,17 @@ def put(key, data):
         f.write(data)
     s3.put_object(Bucket=b, Key="tree/" + key, Body=data)
 
-def b64md5(data):
-    return base64.b64encode(hashlib.md5(data).digest()).decode()
-
-def multipart(key, body, said):
-    up = s3.create_multipart_upload(Bucket=b, Key=key,
-                                    Metadata={"md5chksum": b64md5(said)})
-    part = s3.upload_part(Bucket=b, Key=key, UploadId=up["UploadId"],
-                          PartNumber=1, Body=body)
-    s3.complete_multipart_upload(
-        Bucket=b, Key=key, UploadId=up["UploadId"],
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
-
 put("a.txt", b"alpha\n")
 put("same-as-a.txt", b"alpha\n")
 put("dir/b.bin", os.urandom(100 << 10))
 # past the 64 MiB threshold: downloaded in ranges
 put("large.bin", os.urandom(1 << 20) * 65)
 body = b"in parts\n"
-multipart("tree/parts.bin", body, body)
+multipart(s3, b, "tree/parts.bin", body, body)
 with open(os.path.join(src, "parts.bin"), "wb") as f:
     f.write(body)
-multipart("bad/parts.bin", b"what is stored\n", b"what it should be\n")
+multipart(s3, b, "bad/parts.bin", b"what is stored\n",
+          b"what it should be\n")
 PY
 
 # everything below goes through the proxy: the bucket is "encrypted"
@@ -75,11 +62,9 @@ export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.kmsport")
 # sees it (else nothing below tests anything)
 "$PY" - "$B" <<'PY' >"$T/.kmscheck" 2>&1
 import hashlib, os, sys
-import boto3
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-                  region_name="us-east-1")
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import client
+s3 = client()
 md5 = hashlib.md5(b"alpha\n").hexdigest()
 h = s3.head_object(Bucket=sys.argv[1], Key="tree/a.txt")
 listed = [o["ETag"] for o in s3.list_objects_v2(Bucket=sys.argv[1],
@@ -131,11 +116,9 @@ assert_err_has "a warning says why, once" "cannot be checked: the store gives no
 assert_eq "its heap objects are the bytes' MD5s" "$(want_objects)" \
 	"$("$PY" - "$B" <<'PY'
 import os, sys
-import boto3
-s3 = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
-                  aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
-                  aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"],
-                  region_name="us-east-1")
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import client
+s3 = client()
 r = s3.list_objects_v2(Bucket=sys.argv[1], Prefix="heap/")
 print("\n".join(sorted(o["Key"].rsplit("/", 1)[1] for o in r["Contents"])))
 PY
