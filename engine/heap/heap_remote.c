@@ -196,6 +196,49 @@ static int remote_put_buf(void *self, const struct objid *id,
 	return heap_remote_enqueue(r, j, eb);
 }
 
+/* The run's copies stop: said once, with why. */
+static void stop_copies(struct remote *r, const struct errbuf *why)
+{
+	if (!atomic_exchange(&r->no_copies, true))
+		log_warn(&r->log, "%s; the rest of this run's contents come "
+			 "into heap '%s' through this host", why->msg,
+			 objstore_url(r->os));
+}
+
+/* Before the run's first copy: a source whose answer says its ETag is
+ * no MD5 (SSE-KMS, SSE-C; a bucket's default encryption is for all its
+ * objects) gives copies that cannot be checked, so none is made and
+ * none can be left under a name that is not its MD5. The other workers
+ * wait for the one HEAD. 0 go on (also when the HEAD fails: the copy's
+ * own check stands), -ENODATA. */
+static int probe_source(struct remote *r, struct objstore *src,
+			const char *key, struct errbuf *eb)
+{
+	struct objstore_info info;
+	struct errbuf local = ERRBUF_INIT;
+	bool kms = false;
+
+	if (atomic_load(&r->copy_probed))
+		return atomic_load(&r->no_copies) ? -EXDEV : 0;
+	pthread_mutex_lock(&r->probe_lock);
+	if (!atomic_load(&r->copy_probed)) {
+		kms = objstore_head(src, key, &info, &local) == 0 &&
+		      info.etag_not_md5;
+		if (kms) {
+			errbuf_set(eb, -ENODATA, "server-side copies from "
+				   "'%s' cannot be checked: its ETags are no "
+				   "MD5s (SSE-KMS or SSE-C)",
+				   objstore_url(src));
+			stop_copies(r, eb);
+		}
+		atomic_store(&r->copy_probed, true);
+	}
+	pthread_mutex_unlock(&r->probe_lock);
+	if (kms)
+		return -ENODATA;
+	return atomic_load(&r->no_copies) ? -EXDEV : 0;
+}
+
 static int remote_put_copy(void *self, const struct objid *id,
 			   struct objstore *src, const char *key,
 			   const char *etag, struct errbuf *eb)
@@ -211,6 +254,9 @@ static int remote_put_copy(void *self, const struct objid *id,
 	if (r->fmt == HEAP_FORMAT_GZ || atomic_load(&r->no_copies) ||
 	    !objstore_same_service(r->os, src))
 		return -EXDEV;
+	ret = probe_source(r, src, key, eb);
+	if (ret < 0)
+		return ret;
 	heap_object_path(id, dst);
 	if (etag && etag[0] != '"') {
 		/* If-Match takes the quoted form */
@@ -251,11 +297,8 @@ static int remote_put_copy(void *self, const struct objid *id,
 				  "meanwhile)", key);
 	}
 	if (ret < 0) {
-		if (objstore_copy_refused(ret) &&
-		    !atomic_exchange(&r->no_copies, true))
-			log_warn(&r->log, "%s; the rest of this run's contents "
-				 "come into heap '%s' through this host",
-				 eb->msg, objstore_url(r->os));
+		if (objstore_copy_refused(ret))
+			stop_copies(r, eb);
 		return ret;
 	}
 	if (idset_add(r->rawset, id) < 0)
@@ -574,6 +617,7 @@ static void remote_free(void *self)
 	pthread_cond_destroy(&r->progress);
 	pthread_cond_destroy(&r->direct_room);
 	pthread_mutex_destroy(&r->lock);
+	pthread_mutex_destroy(&r->probe_lock);
 	idset_free(r->set);
 	idset_free(r->rawset);
 	idset_free(r->gzset);
@@ -628,6 +672,7 @@ int heap_remote_open(const char *url, bool create,
 	if (!r)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	pthread_mutex_init(&r->lock, NULL);
+	pthread_mutex_init(&r->probe_lock, NULL);
 	pthread_cond_init(&r->has_job, NULL);
 	pthread_cond_init(&r->progress, NULL);
 	pthread_cond_init(&r->direct_room, NULL);

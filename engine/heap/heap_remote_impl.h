@@ -64,6 +64,8 @@ struct remote {
 	 * come through this host, without a request each to learn the same
 	 * again */
 	atomic_bool no_copies;
+	atomic_bool copy_probed;   /* probe_source ran (heap_remote.c) */
+	pthread_mutex_t probe_lock;
 	struct errbuf errmsg;
 
 	pthread_t *threads;
