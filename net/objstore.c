@@ -452,6 +452,20 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 	return 0;
 }
 
+int objstore_copy_probe(struct objstore *src, const char *key,
+			struct errbuf *eb)
+{
+	struct objstore_info info;
+	struct errbuf local = ERRBUF_INIT;
+
+	memset(&info, 0, sizeof(info));
+	if (objstore_head(src, key, &info, &local) < 0 || !info.etag_not_md5)
+		return 0;
+	return errbuf_set(eb, -ENODATA, "server-side copies from '%s' cannot "
+			  "be checked: its ETags are no MD5s (SSE-KMS or "
+			  "SSE-C)", src->url);
+}
+
 bool objstore_copy_refused(int err)
 {
 	return err == -EACCES || err == -EOPNOTSUPP || err == -ENODATA;

@@ -277,6 +277,14 @@ bool objstore_same_service(const struct objstore *dst,
  * since listed, over the store's copy limit, a transient failure)? */
 bool objstore_copy_refused(int err);
 
+/* Can copies from src be checked (objstore_copy_from's md5)? A HEAD of
+ * key, one of src's objects: -ENODATA (eb) when its answer says its
+ * ETag is no MD5 (SSE-KMS, SSE-C: a bucket's default encryption covers
+ * all its objects, whose listed ETags are then no MD5s either), else 0
+ * (also when the HEAD fails: each copy's own check stands). */
+int objstore_copy_probe(struct objstore *src, const char *key,
+			struct errbuf *eb);
+
 /* Do listings carry the objects' "mtime" metadata (Azure: yes, S3: no)?
  * Then a HEAD tells no more about it. */
 bool objstore_lists_mtime(const struct objstore *os);

@@ -205,32 +205,22 @@ static void stop_copies(struct remote *r, const struct errbuf *why)
 			 objstore_url(r->os));
 }
 
-/* Before the run's first copy: a source whose answer says its ETag is
- * no MD5 (SSE-KMS, SSE-C; a bucket's default encryption is for all its
- * objects) gives copies that cannot be checked, so none is made and
- * none can be left under a name that is not its MD5. The other workers
- * wait for the one HEAD. 0 go on (also when the HEAD fails: the copy's
- * own check stands), -ENODATA. */
+/* Before the run's first copy (objstore_copy_probe): copies that cannot
+ * be checked are not made, so none can be left under a name that is not
+ * its MD5. The other workers wait for the one HEAD. 0 go on, -ENODATA,
+ * -EXDEV (copies stopped meanwhile). */
 static int probe_source(struct remote *r, struct objstore *src,
 			const char *key, struct errbuf *eb)
 {
-	struct objstore_info info;
-	struct errbuf local = ERRBUF_INIT;
 	bool kms = false;
 
 	if (atomic_load(&r->copy_probed))
 		return atomic_load(&r->no_copies) ? -EXDEV : 0;
 	pthread_mutex_lock(&r->probe_lock);
 	if (!atomic_load(&r->copy_probed)) {
-		kms = objstore_head(src, key, &info, &local) == 0 &&
-		      info.etag_not_md5;
-		if (kms) {
-			errbuf_set(eb, -ENODATA, "server-side copies from "
-				   "'%s' cannot be checked: its ETags are no "
-				   "MD5s (SSE-KMS or SSE-C)",
-				   objstore_url(src));
+		kms = objstore_copy_probe(src, key, eb) < 0;
+		if (kms)
 			stop_copies(r, eb);
-		}
 		atomic_store(&r->copy_probed, true);
 	}
 	pthread_mutex_unlock(&r->probe_lock);

@@ -337,6 +337,28 @@ static int store_src_changed(void *arg)
 	return s->aborted;
 }
 
+/* Before the run's first server-side copy: may copies be checked
+ * (objstore_copy_probe)? Under r->lock, once; the other copiers wait
+ * for the one HEAD. */
+static void probe_copies(struct sync_run *r, const struct entry *e)
+{
+	struct errbuf why = ERRBUF_INIT;
+
+	if (atomic_load(&r->copy_probed))
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (!atomic_load(&r->copy_probed)) {
+		if (objstore_copy_probe(tree_objstore(r->src_tree), e->name,
+					&why) < 0) {
+			log_info(r->log, "%s: the store's copies are taken "
+				 "as they are", why.msg);
+			atomic_store(&r->copy_unchecked, true);
+		}
+		atomic_store(&r->copy_probed, true);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* s into DST in a store: one PUT or a multipart upload, with
  * Content-MD5 so the store checks the bytes. A local source that
  * changed meanwhile is reported (1): a multipart upload is aborted
@@ -384,10 +406,20 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		 * where there is one (a source replaced since: copied
 		 * through here below); counted as copied by the caller, no
 		 * bytes read or written here */
+		probe_copies(r, e);
 		ret = objstore_copy_from(tree_objstore(r->dst_tree),
 					 tree_objstore(r->src_tree), e->name,
 					 e->name, e->etag,
-					 e->has_md5 ? e->md5.b : NULL, eb);
+					 e->has_md5 &&
+					 !atomic_load(&r->copy_unchecked) ?
+					 e->md5.b : NULL, eb);
+		if (ret == -ENODATA) {
+			/* this object's copy gives no MD5 to check (an
+			 * SSE-KMS object in a bucket of others): it is the
+			 * store's copy of the object as it is now */
+			errbuf_clear(eb);
+			ret = 0;
+		}
 		if (!ret)
 			return 0;
 		if (objstore_copy_refused(ret) &&

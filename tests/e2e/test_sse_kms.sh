@@ -13,7 +13,10 @@
 . "$(dirname "$0")/lib.sh"
 
 need_sdks
+start_server azurite || finish
 use_server swift || finish
+export AZURE_STORAGE_CONNECTION_STRING=$SNAP_AZURITE_CONNECTION_STRING
+export SNAPSHOOTER_CREATE_BUCKET=1   # the Azure container
 B=e2ekms-$$
 SRC=$T/src
 
@@ -129,22 +132,31 @@ sn --file-root "$T/restored-remote" --heap-root "s3://$B/heap" \
 assert_rc "restore from the heap in the KMS bucket" 0
 assert_md5_equal "$SRC" "$T/restored-remote" "restored from the bucket's heap"
 
-# sync: to a folder, and within the bucket (a server-side copy cannot be
-# checked by HEAD, so through this host: Content-MD5 of the bytes, not
-# the listed ETag, which the store would refuse as BadDigest)
+# sync: to a folder; within the bucket the store copies every object
+# (a copy cannot be checked against a listed ETag that is no MD5, and a
+# sync takes the store's copy of the object as it is); to another
+# service through this host, with the Content-MD5 of the bytes, not the
+# listed ETag (Azurite refuses a wrong one)
 sn sync "s3://$B/tree" "$T/down"
 assert_rc "sync KMS bucket -> folder" 0
 assert_md5_equal "$SRC" "$T/down" "synced down as the bucket holds it"
 before=$(copies)
-sn -j 1 --transfers 1 sync "s3://$B/tree" "s3://$B/copy"
+sn sync "s3://$B/tree" "s3://$B/copy"
 assert_rc "sync KMS bucket -> same bucket" 0
 assert_json "all five copied" files_copied 5
-assert_eq "sync: one server-side copy tried, then none" 1 \
+assert_json "no byte through here" bytes_read 0
+assert_eq "sync: every object copied by the store" 5 \
 	$(($(copies) - before))
-assert_err_has "sync: a warning says why" "(its ETag is none: SSE-KMS or SSE-C); the rest of this run's copies go through this host"
+assert_err_has "sync: says the copies are not checked" "server-side copies from 's3://$B/tree' cannot be checked: its ETags are no MD5s (SSE-KMS or SSE-C): the store's copies are taken as they are"
 sn sync "s3://$B/copy" "$T/copy-down"
 assert_rc "the copy read back" 0
 assert_md5_equal "$SRC" "$T/copy-down" "the copy holds the same bytes"
+sn sync "s3://$B/tree" "az://$B/from-kms"
+assert_rc "sync KMS bucket -> Azure through this host" 0
+assert_json "all five uploaded" files_copied 5
+sn sync "az://$B/from-kms" "$T/az-down"
+assert_rc "the Azure copy read back" 0
+assert_md5_equal "$SRC" "$T/az-down" "Azure holds the same bytes"
 
 # the writer's md5chksum is still checked against the bytes
 sn sync "s3://$B/bad" "$T/bad"
