@@ -85,20 +85,32 @@ static size_t etag_core(const char *s, const char **core)
 	return n;
 }
 
-int entry_take_fetched_etag(struct entry *e, const char *fetched)
+bool entry_etag_is(const struct entry *e, const char *etag)
 {
 	const char *lc, *fc;
 	size_t ll, fl;
-	char *p;
 
-	if (!e->etag || !fetched || !fetched[0])
-		return 0;
+	if (!e->etag || !etag || !etag[0])
+		return true;
 	ll = etag_core(e->etag, &lc);
-	fl = etag_core(fetched, &fc);
-	if (ll == fl && !memcmp(lc, fc, ll))
+	fl = etag_core(etag, &fc);
+	return ll == fl && !memcmp(lc, fc, ll);
+}
+
+int entry_take_fetched_etag(struct entry *e, const char *fetched)
+{
+	const char *fc;
+	size_t fl;
+	char *p;
+	int ret;
+
+	if (entry_etag_is(e, fetched) || !strncmp(fetched, "W/", 2))
 		return 0;
-	if (lc == e->etag)   /* listed without quotes: so is this one */
-		return dup_bytes(&e->etag, NULL, fc, fl);
+	fl = etag_core(fetched, &fc);
+	if (e->etag[0] != '"') {  /* listed without quotes: so is this one */
+		ret = dup_bytes(&e->etag, NULL, fc, fl);
+		return ret < 0 ? ret : 1;
+	}
 	p = malloc(fl + 3);
 	if (!p)
 		return -ENOMEM;
@@ -108,7 +120,7 @@ int entry_take_fetched_etag(struct entry *e, const char *fetched)
 	p[fl + 2] = '\0';
 	free(e->etag);
 	e->etag = p;
-	return 0;
+	return 1;
 }
 
 int entry_set_owner_names(struct entry *e, const char *user,

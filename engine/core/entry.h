@@ -95,9 +95,14 @@ int entry_set_etag(struct entry *e, const char *etag);
  * the one listed (the object was replaced between the listing and the
  * GET), e takes it, in the listing's form (with or without the quotes),
  * so that the etag recorded with e's MD5 names the bytes hashed (a later
- * run that lists the old etag again must not take this MD5 for it).
- * 0 or -ENOMEM. */
+ * run that lists the old etag again must not take this MD5 for it). A
+ * weak ETag (W/...: a proxy's) is not taken. 1 taken (what the listing
+ * said of the object, its MD5 too, is not of these bytes), 0, or
+ * -ENOMEM. */
 int entry_take_fetched_etag(struct entry *e, const char *fetched);
+/* Is etag (an answer's; "" none) e's listed one, quotes aside? True
+ * when either is not known. */
+bool entry_etag_is(const struct entry *e, const char *etag);
 /* Take len bytes of encoded xattrs (copied; NULL/0 for none) and mark
  * them known. 0 or -ENOMEM. */
 int entry_set_xattrs(struct entry *e, const void *buf, size_t len);

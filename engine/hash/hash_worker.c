@@ -393,16 +393,20 @@ int hash_worker_run_remote(struct hash_worker *w, struct tree_scan *s,
 		e->mtime_ns = f.mtime_ns;
 		if (f.has_mtime)  /* the file's mtime came with the object */
 			e->upload_mtime = false;
-		if (entry_take_fetched_etag(e, f.etag) < 0) {
+		/* an ETag that filled its buffer may be cut: not taken */
+		ret = strlen(f.etag) + 1 < sizeof(f.etag) ?
+		      entry_take_fetched_etag(e, f.etag) : 0;
+		if (ret < 0) {
 			close(f.fd);
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 		}
 		/* the MD5 the download came with, else the listing's
-		 * (unless the download said the listing's is no MD5: the
-		 * bytes' own then names the content) */
+		 * (unless the download said the listing's is no MD5, or
+		 * got another version than listed: the bytes' own then
+		 * names the content) */
 		ret = hash_fd(w, f.fd, root, e, f.has_md5 ? &f.md5 :
-			      e->has_md5 && !f.listed_md5_void ? &e->md5 :
-			      NULL, heap, stats, eb);
+			      e->has_md5 && !f.listed_md5_void && ret == 0 ?
+			      &e->md5 : NULL, heap, stats, eb);
 		close(f.fd);
 		if (ret < 0)
 			return ret;

@@ -370,12 +370,13 @@ static int write_store(struct sync_run *r, const struct entry *e,
 {
 	uint64_t size = (uint64_t)s->f.st.st_size;
 	/* an object's MD5 as listed (unless its download said the listed
-	 * ETag is no MD5: SSE-KMS), else the one its download came with
+	 * ETag is no MD5: SSE-KMS, or got another version than listed),
+	 * else the one its download came with
 	 * (checked against its bytes): not hashed once more for the
 	 * upload's Content-MD5 */
 	const struct objid *md5 = r->src_fs ? NULL :
-				  e->has_md5 && !s->f.listed_md5_void ?
-				  &e->md5 :
+				  e->has_md5 && !s->f.listed_md5_void &&
+				  entry_etag_is(e, s->f.etag) ? &e->md5 :
 				  s->f.has_md5 ? &s->f.md5 : NULL;
 	struct stat after;
 	int ret;

@@ -51,8 +51,10 @@ def xml_etags(body, key):
         if stale:
             if key != stale[0]:
                 return m.group(0)
-            return ETAG_XML.sub(lambda e: e.group(1) + stale[1] +
-                                e.group(3), m.group(0))
+            # whatever it was (a multipart "...-N" too)
+            return re.sub(rb'<ETag>.*?</ETag>',
+                          lambda e: b'<ETag>&quot;' + stale[1] +
+                          b'&quot;</ETag>', m.group(0), flags=re.S)
         return one(m.group(0), key)
     if b"<Contents>" in body:
         return CONTENTS.sub(contents, body)

@@ -20,9 +20,10 @@ def b64md5(data):
 
 def multipart(s3, bucket, key, body, said):
     """key as a one-part multipart upload of body (its ETag is no MD5),
-    with rclone's md5chksum metadata saying the MD5 of said."""
-    up = s3.create_multipart_upload(Bucket=bucket, Key=key,
-                                    Metadata={"md5chksum": b64md5(said)})
+    with rclone's md5chksum metadata saying the MD5 of said (None: no
+    metadata)."""
+    meta = {"md5chksum": b64md5(said)} if said is not None else {}
+    up = s3.create_multipart_upload(Bucket=bucket, Key=key, Metadata=meta)
     part = s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"],
                           PartNumber=1, Body=body)
     s3.complete_multipart_upload(

@@ -47,6 +47,8 @@ with open(os.path.join(src, "parts.bin"), "wb") as f:
     f.write(body)
 multipart(s3, b, "bad/parts.bin", b"what is stored\n",
           b"what it should be\n")
+# for the stale listing below: a multipart object, no MD5 in metadata
+multipart(s3, b, "stale/parts.bin", b"the new version\n", None)
 PY
 
 # everything below goes through the proxy: the bucket is "encrypted"
@@ -157,6 +159,37 @@ assert_json "all five uploaded" files_copied 5
 sn sync "az://$B/from-kms" "$T/az-down"
 assert_rc "the Azure copy read back" 0
 assert_md5_equal "$SRC" "$T/az-down" "Azure holds the same bytes"
+
+# A listing made before an object was replaced (kms_proxy.py's stale
+# mode, no KMS: the listing gives the old version's ETag, an MD5; the
+# GET gives the new one's, a multipart ETag with no MD5): the listed MD5
+# is not the bytes', so make-snapshot names them by their own MD5 and a
+# store -> store sync uploads them with their own Content-MD5 (both
+# failed on the listed MD5 before)
+old=$(printf 'the old version\n' | md5sum | cut -c1-32)
+new=$(printf 'the new version\n' | md5sum | cut -c1-32)
+"$PY" "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$T/.staleport" \
+	"${SNAP_SWIFT_ENDPOINT##*:}" stale stale/parts.bin "$old" \
+	2>"$T/.stale.log" &
+STALE_PID=$!
+trap 'kill $KMS_PID $STALE_PID 2>/dev/null; e2e_stop_servers; e2e_cleanup' EXIT
+for _ in $(seq 1 100); do
+	[ -s "$T/.staleport" ] && break
+	sleep 0.1
+done
+[ -s "$T/.staleport" ] || die "stale proxy did not start: $(cat "$T/.stale.log")"
+AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.staleport") sn \
+	--file-root "s3://$B/stale" --heap-root "$T/sheap" \
+	--snap-root "$T/ssnaps" make-snapshot
+assert_rc "stale listing: make-snapshot" 0
+assert_eq "stale listing: the heap holds the new bytes by their MD5" \
+	"$new" "$(heap_objects "$T/sheap" | sed 's|.*/||')"
+AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.staleport") sn \
+	sync "s3://$B/stale" "az://$B/stale"
+assert_rc "stale listing: sync to Azure" 0
+sn sync "az://$B/stale" "$T/stale-az"
+assert_eq "stale listing: Azure holds the new bytes" "the new version" \
+	"$(cat "$T/stale-az/parts.bin" 2>/dev/null)"
 
 # the writer's md5chksum is still checked against the bytes
 sn sync "s3://$B/bad" "$T/bad"
