@@ -458,8 +458,13 @@ int objstore_copy_probe(struct objstore *src, const char *key,
 	struct objstore_info info;
 	struct errbuf local = ERRBUF_INIT;
 
+	int err;
+
 	memset(&info, 0, sizeof(info));
-	if (objstore_head(src, key, &info, &local) < 0 || !info.etag_not_md5)
+	err = objstore_head(src, key, &info, &local);
+	if (err < 0)
+		return err;
+	if (!info.etag_not_md5)
 		return 0;
 	return errbuf_set(eb, -ENODATA, "server-side copies from '%s' cannot "
 			  "be checked: its ETags are no MD5s (SSE-KMS or "

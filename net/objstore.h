@@ -280,8 +280,9 @@ bool objstore_copy_refused(int err);
 /* Can copies from src be checked (objstore_copy_from's md5)? A HEAD of
  * key, one of src's objects: -ENODATA (eb) when its answer says its
  * ETag is no MD5 (SSE-KMS, SSE-C: a bucket's default encryption covers
- * all its objects, whose listed ETags are then no MD5s either), else 0
- * (also when the HEAD fails: each copy's own check stands). */
+ * all its objects, whose listed ETags are then no MD5s either), 0 when
+ * it does not, another -errno when the HEAD failed (nothing learnt: ask
+ * again with the next object; eb untouched). */
 int objstore_copy_probe(struct objstore *src, const char *key,
 			struct errbuf *eb);
 

@@ -200,28 +200,34 @@ static int remote_put_buf(void *self, const struct objid *id,
 static void stop_copies(struct remote *r, const struct errbuf *why)
 {
 	if (!atomic_exchange(&r->no_copies, true))
-		log_warn(&r->log, "%s; the rest of this run's contents come "
-			 "into heap '%s' through this host", why->msg,
-			 objstore_url(r->os));
+		log_warn(&r->log, "%s; no server-side copy into heap '%s' in "
+			 "this run: contents come through this host",
+			 why->msg, objstore_url(r->os));
 }
 
 /* Before the run's first copy (objstore_copy_probe): copies that cannot
  * be checked are not made, so none can be left under a name that is not
  * its MD5. The other workers wait for the one HEAD. 0 go on, -ENODATA,
- * -EXDEV (copies stopped meanwhile). */
+ * -EXDEV (copies stopped meanwhile). The source only: a heap bucket
+ * that is itself under SSE-KMS is found by the first copy's check (the
+ * copy deleted, copies stopped). */
 static int probe_source(struct remote *r, struct objstore *src,
 			const char *key, struct errbuf *eb)
 {
 	bool kms = false;
+	int ret;
 
 	if (atomic_load(&r->copy_probed))
 		return atomic_load(&r->no_copies) ? -EXDEV : 0;
 	pthread_mutex_lock(&r->probe_lock);
 	if (!atomic_load(&r->copy_probed)) {
-		kms = objstore_copy_probe(src, key, eb) < 0;
+		ret = objstore_copy_probe(src, key, eb);
+		kms = ret == -ENODATA;
 		if (kms)
 			stop_copies(r, eb);
-		atomic_store(&r->copy_probed, true);
+		/* a failed HEAD tells nothing: the next copy asks */
+		if (ret == 0 || kms)
+			atomic_store(&r->copy_probed, true);
 	}
 	pthread_mutex_unlock(&r->probe_lock);
 	if (kms)

@@ -337,26 +337,36 @@ static int store_src_changed(void *arg)
 	return s->aborted;
 }
 
+/* The run's copies are made without the check (said once, with why). */
+static void copies_unchecked(struct sync_run *r, const struct errbuf *why)
+{
+	if (!atomic_exchange(&r->copy_unchecked, true))
+		log_info(r->log, "%s; copies into '%s' are made by the store "
+			 "without that check (S3 copies the source as it is "
+			 "then)", why->msg, r->so->dst);
+}
+
 /* Before the run's first server-side copy: may copies be checked
- * (objstore_copy_probe)? Under r->lock, once; the other copiers wait
- * for the one HEAD. */
+ * (objstore_copy_probe)? Once, under its own lock; the other copiers
+ * wait for the one HEAD. */
 static void probe_copies(struct sync_run *r, const struct entry *e)
 {
 	struct errbuf why = ERRBUF_INIT;
+	int ret;
 
 	if (atomic_load(&r->copy_probed))
 		return;
-	pthread_mutex_lock(&r->lock);
+	pthread_mutex_lock(&r->probe_lock);
 	if (!atomic_load(&r->copy_probed)) {
-		if (objstore_copy_probe(tree_objstore(r->src_tree), e->name,
-					&why) < 0) {
-			log_info(r->log, "%s: the store's copies are taken "
-				 "as they are", why.msg);
-			atomic_store(&r->copy_unchecked, true);
-		}
-		atomic_store(&r->copy_probed, true);
+		ret = objstore_copy_probe(tree_objstore(r->src_tree), e->name,
+					  &why);
+		if (ret == -ENODATA)
+			copies_unchecked(r, &why);
+		/* a failed HEAD tells nothing: the next copy asks */
+		if (ret == 0 || ret == -ENODATA)
+			atomic_store(&r->copy_probed, true);
 	}
-	pthread_mutex_unlock(&r->lock);
+	pthread_mutex_unlock(&r->probe_lock);
 }
 
 /* s into DST in a store: one PUT or a multipart upload, with
@@ -415,9 +425,11 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 					 !atomic_load(&r->copy_unchecked) ?
 					 e->md5.b : NULL, eb);
 		if (ret == -ENODATA) {
-			/* this object's copy gives no MD5 to check (an
-			 * SSE-KMS object in a bucket of others): it is the
-			 * store's copy of the object as it is now */
+			/* this copy gives no MD5 to check (an SSE-KMS
+			 * object among plain ones, or a destination under
+			 * SSE-KMS): it is the store's copy of the object as
+			 * it is now, and so will the others be */
+			copies_unchecked(r, eb);
 			errbuf_clear(eb);
 			ret = 0;
 		}

@@ -67,6 +67,7 @@ struct sync_run {
 	 * against listed MD5s, which are none (the store copies the object
 	 * as it is; a sync wants that) */
 	atomic_bool copy_probed, copy_unchecked;
+	pthread_mutex_t probe_lock;
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */

@@ -117,7 +117,7 @@ sn --file-root "s3://$B/tree" --heap-root "s3://$B/heap" \
 	--snap-root "s3://$B/snaps" make-snapshot
 assert_rc "make-snapshot into a heap in the KMS bucket" 0
 assert_eq "no server-side copy tried" 0 $(($(copies) - before))
-assert_err_has "a warning says why" "server-side copies from 's3://$B/tree' cannot be checked: its ETags are no MD5s (SSE-KMS or SSE-C); the rest of this run's contents come into heap 's3://$B/heap' through this host"
+assert_err_has "a warning says why" "server-side copies from 's3://$B/tree' cannot be checked: its ETags are no MD5s (SSE-KMS or SSE-C); no server-side copy into heap 's3://$B/heap' in this run: contents come through this host"
 assert_eq "its heap objects are the bytes' MD5s" "$(want_objects)" \
 	"$("$PY" - "$B" <<'PY'
 import os, sys
@@ -149,7 +149,7 @@ assert_json "all five copied" files_copied 5
 assert_json "no byte through here" bytes_read 0
 assert_eq "sync: every object copied by the store" 5 \
 	$(($(copies) - before))
-assert_err_has "sync: says the copies are not checked" "server-side copies from 's3://$B/tree' cannot be checked: its ETags are no MD5s (SSE-KMS or SSE-C): the store's copies are taken as they are"
+assert_err_has "sync: says the copies are not checked" "server-side copies from 's3://$B/tree' cannot be checked: its ETags are no MD5s (SSE-KMS or SSE-C); copies into 's3://$B/copy' are made by the store without that check"
 sn sync "s3://$B/copy" "$T/copy-down"
 assert_rc "the copy read back" 0
 assert_md5_equal "$SRC" "$T/copy-down" "the copy holds the same bytes"
