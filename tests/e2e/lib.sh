@@ -535,12 +535,33 @@ make_awkward_tree() {
 # ---- object-store servers (tests/servers) ----------------------------
 
 E2E_SERVERS=()	# state dirs of the servers started by start_server
+E2E_PIDS=()	# proxies started by start_kms_proxy
 
 e2e_stop_servers() {
 	local s
+	[ ${#E2E_PIDS[@]} -eq 0 ] || kill "${E2E_PIDS[@]}" 2>/dev/null
 	for s in "${E2E_SERVERS[@]}"; do
 		bash "$SNAP_SOURCE_DIR/tests/servers/stop.sh" "$s" >/dev/null 2>&1
 	done
+}
+
+# start_kms_proxy NAME [stale KEY MD5]: tests/e2e/kms_proxy.py (python3,
+# no module beyond its own) in front of this test's Swift
+# (SNAP_SWIFT_ENDPOINT), stopped at exit. Sets PROXY_URL to its endpoint;
+# its request log is $T/.NAME.port.log. Dies when it does not start.
+start_kms_proxy() {
+	local name=$1 port=$T/.$1.port
+	shift
+	python3 "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$port" \
+		"${SNAP_SWIFT_ENDPOINT##*:}" "$@" 2>"$T/.$name.log" &
+	E2E_PIDS+=($!)
+	for _ in $(seq 1 100); do
+		[ -s "$port" ] && break
+		sleep 0.1
+	done
+	[ -s "$port" ] ||
+		die "kms_proxy.py ($name) did not start: $(cat "$T/.$name.log")"
+	PROXY_URL=http://127.0.0.1:$(cat "$port")
 }
 
 # shared_server_env NAME: print the env file of the ctest run's shared

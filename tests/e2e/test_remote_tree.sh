@@ -78,27 +78,17 @@ tree_case() { # label url
 # version again, its MD5 is not taken from that snapshot.
 stale_listing_case() { # bucket
 	local url=s3://$1/stale src=$T/stale.src H=$T/stale.heap S=$T/stale.snap
-	local old_md5 port pid
+	local old_md5
 	say "== a listing older than the object"
 	mkdir -p "$src"
 	printf 'ALPHA\n' >"$src/x.txt"
 	bin sync "$src" "$url"
 	assert_rc "stale: the new version uploaded" 0
 	old_md5=$(printf 'alpha\n' | md5sum | cut -c1-32)
-	python3 "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$T/.staleport" \
-		"${AWS_ENDPOINT_URL##*:}" stale stale/x.txt "$old_md5" \
-		2>"$T/.stale.log" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		[ -s "$T/.staleport" ] && break
-		sleep 0.1
-	done
-	port=$(cat "$T/.staleport" 2>/dev/null)
-	AWS_ENDPOINT_URL=http://127.0.0.1:$port bin --file-root "$url" \
+	start_kms_proxy stale stale stale/x.txt "$old_md5"
+	AWS_ENDPOINT_URL=$PROXY_URL bin --file-root "$url" \
 		--heap-root "$H" --snap-root "$S" make-snapshot
 	assert_rc "stale: make-snapshot through the stale listing" 0
-	kill "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
 	# the object holds the listed (old) version again, a later mtime
 	printf 'alpha\n' >"$src/x.txt"
 	touch -d '2030-01-01' "$src/x.txt"

@@ -52,16 +52,8 @@ multipart(s3, b, "stale/parts.bin", b"the new version\n", None)
 PY
 
 # everything below goes through the proxy: the bucket is "encrypted"
-"$PY" "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$T/.kmsport" \
-	"${SNAP_SWIFT_ENDPOINT##*:}" 2>"$T/.kms.log" &
-KMS_PID=$!
-trap 'kill $KMS_PID 2>/dev/null; e2e_stop_servers; e2e_cleanup' EXIT
-for _ in $(seq 1 100); do
-	[ -s "$T/.kmsport" ] && break
-	sleep 0.1
-done
-[ -s "$T/.kmsport" ] || die "kms_proxy.py did not start: $(cat "$T/.kms.log")"
-export AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.kmsport")
+start_kms_proxy kms
+export AWS_ENDPOINT_URL=$PROXY_URL
 
 # the proxy answers as a KMS bucket does, as a client nobody here wrote
 # sees it (else nothing below tests anything)
@@ -111,7 +103,7 @@ assert_md5_equal "$SRC" "$T/restored" "restored as the bucket holds it"
 # not be checked (the copy's HEAD gives no MD5), so none is made: the
 # source's answer to one HEAD says so before the first (4 copies of
 # contents with a listed ETag, each deleted after its check, without it)
-copies() { grep -c ' copy$' "$T/.kmsport.log"; }
+copies() { grep -c ' copy$' "$T/.kms.port.log"; }
 before=$(copies)
 sn --file-root "s3://$B/tree" --heap-root "s3://$B/heap" \
 	--snap-root "s3://$B/snaps" make-snapshot
@@ -168,24 +160,14 @@ assert_md5_equal "$SRC" "$T/az-down" "Azure holds the same bytes"
 # failed on the listed MD5 before)
 old=$(printf 'the old version\n' | md5sum | cut -c1-32)
 new=$(printf 'the new version\n' | md5sum | cut -c1-32)
-"$PY" "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$T/.staleport" \
-	"${SNAP_SWIFT_ENDPOINT##*:}" stale stale/parts.bin "$old" \
-	2>"$T/.stale.log" &
-STALE_PID=$!
-trap 'kill $KMS_PID $STALE_PID 2>/dev/null; e2e_stop_servers; e2e_cleanup' EXIT
-for _ in $(seq 1 100); do
-	[ -s "$T/.staleport" ] && break
-	sleep 0.1
-done
-[ -s "$T/.staleport" ] || die "stale proxy did not start: $(cat "$T/.stale.log")"
-AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.staleport") sn \
+start_kms_proxy stale stale stale/parts.bin "$old"
+AWS_ENDPOINT_URL=$PROXY_URL sn \
 	--file-root "s3://$B/stale" --heap-root "$T/sheap" \
 	--snap-root "$T/ssnaps" make-snapshot
 assert_rc "stale listing: make-snapshot" 0
 assert_eq "stale listing: the heap holds the new bytes by their MD5" \
 	"$new" "$(heap_objects "$T/sheap" | sed 's|.*/||')"
-AWS_ENDPOINT_URL=http://127.0.0.1:$(cat "$T/.staleport") sn \
-	sync "s3://$B/stale" "az://$B/stale"
+AWS_ENDPOINT_URL=$PROXY_URL sn sync "s3://$B/stale" "az://$B/stale"
 assert_rc "stale listing: sync to Azure" 0
 sn sync "az://$B/stale" "$T/stale-az"
 assert_eq "stale listing: Azure holds the new bytes" "the new version" \
