@@ -135,7 +135,11 @@ static int parse_args(struct cli_ctx *ctx, struct make_snapshot_args *a,
 		  .help = "For object-store trees: download files whose MD5 "
 			  "the store does not provide, to compute it. Files "
 			  "with an unknown MD5 are downloaded anyway when "
-			  "their content must go to the heap." },
+			  "their content must go to the heap. With "
+			  "--no-download-missing-files a file the heap lacks "
+			  "is recorded by its listed MD5, not stored, except "
+			  "in an SSE-KMS bucket (its ETags are no MD5s: "
+			  "downloaded)." },
 		{ .kind = OPT_FLAG, .name = "skip-changing",
 		  .value = &a->mo.skip_changing,
 		  .help = "A file that keeps changing while it is read (3 "

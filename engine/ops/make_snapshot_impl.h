@@ -92,6 +92,11 @@ struct snap_run {
 	/* a store: the object store it is in, for server-side copies into
 	 * a heap in the same store (NULL: a file system) */
 	struct objstore *copy_from;
+	/* --no-download-missing-files records a listed MD5 without its
+	 * content once the store said its ETags are MD5s (1, a HEAD:
+	 * objstore_copy_probe); -1 they are none (SSE-KMS) and 0 not known
+	 * yet: such files are downloaded after all */
+	int listed_md5s;
 	/* its listing lacks the mtime metadata (S3): tree_file_meta */
 	bool lookup_mtime;
 	struct filter *filter;

@@ -15,6 +15,7 @@
 #include "workpool.h"
 #include "hasher.h"
 #include "heap.h"
+#include "objstore.h"
 #include "heap_verify.h"
 #include "ordered.h"
 #include "tree.h"
@@ -304,7 +305,7 @@ static int tree_next(struct snap_run *r, struct entry *e, struct errbuf *eb)
 
 /* Object-store trees: a known md5 whose object the heap lacks still needs
  * the content (downloaded by a worker), unless --no-download-missing-files
- * says to record it as it is. */
+ * says to record it as it is (only where the listed MD5 is one). */
 static int remote_needs_content(struct snap_run *r, const struct entry *e,
 				struct errbuf *eb)
 {
@@ -317,7 +318,25 @@ static int remote_needs_content(struct snap_run *r, const struct entry *e,
 		return ret;
 	if (ret == 1)
 		return 0;
-	if (!r->mo->download_missing) {
+	if (!r->mo->download_missing && r->listed_md5s == 0 && r->copy_from) {
+		/* one HEAD, before the first MD5 recorded on the listing's
+		 * word: an SSE-KMS bucket's listed ETags name no content */
+		struct errbuf why = ERRBUF_INIT;
+
+		ret = objstore_copy_probe(r->copy_from, e->name, &why);
+		if (ret == -ENODATA) {
+			r->listed_md5s = -1;
+			log_warn(r->log, "--no-download-missing-files: the "
+				 "ETags of '%s' are no MD5s (SSE-KMS or "
+				 "SSE-C): its files are downloaded and hashed",
+				 r->o->file_root);
+		} else if (ret == 0) {
+			r->listed_md5s = 1;
+		}
+		/* a failed HEAD: this file is downloaded, the next such
+		 * file asks again */
+	}
+	if (!r->mo->download_missing && r->listed_md5s == 1) {
 		stat_add(&r->stats->files_skipped, 1);
 		return 0;
 	}

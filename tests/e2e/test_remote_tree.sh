@@ -38,6 +38,16 @@ tree_case() { # label url
 		"$(json_get "$SUMMARY" files_hashed)"
 	assert_eq "$label: nothing stored again" 0 \
 		"$(json_get "$SUMMARY" heap_objects_written)"
+	# --no-download-missing-files (the Python tool's option): what the
+	# heap lacks is recorded by the MD5 the listing gives, not downloaded
+	# (one HEAD first asks whether the listed ETags are MD5s)
+	bin --file-root "$url/tree" --heap-root "$T/$label.noheap" \
+		--snap-root "$T/$label.nosnap" make-snapshot \
+		--no-download-missing-files
+	assert_rc "$label: --no-download-missing-files" 0
+	assert_json "$label: nothing downloaded" files_hashed 0
+	assert_json "$label: every file recorded unstored" files_skipped 4
+	assert_eq "$label: no heap object" "" "$(heap_objects "$T/$label.noheap")"
 	bin --file-root "$T/$label.restored" --heap-root "$H" --snap-root "$S" \
 		restore-snapshot
 	assert_rc "$label: restore into a local dir" 0

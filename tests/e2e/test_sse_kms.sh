@@ -99,6 +99,17 @@ sn --file-root "$T/restored" --heap-root "$T/heap" --snap-root "$T/snaps" \
 assert_rc "restore" 0
 assert_md5_equal "$SRC" "$T/restored" "restored as the bucket holds it"
 
+# --no-download-missing-files records listed MD5s without the content;
+# a KMS bucket's are none: one HEAD says so, and the files are
+# downloaded and named by their bytes after all
+sn --file-root "s3://$B/tree" --heap-root "$T/nodl-heap" \
+	--snap-root "$T/nodl-snaps" make-snapshot --no-download-missing-files
+assert_rc "--no-download-missing-files on a KMS bucket" 0
+assert_err_has "... says why it downloads" "--no-download-missing-files: the ETags of 's3://$B/tree' are no MD5s (SSE-KMS or SSE-C): its files are downloaded and hashed"
+assert_json "... nothing recorded unstored" files_skipped 0
+assert_eq "... heap objects are the bytes' MD5s" "$(want_objects)" \
+	"$(heap_objects "$T/nodl-heap" | sed 's|.*/||')"
+
 # a heap in the same bucket: a server-side copy on the listed ETag could
 # not be checked (the copy's HEAD gives no MD5), so none is made: the
 # source's answer to one HEAD says so before the first (4 copies of
