@@ -452,6 +452,13 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 	return 0;
 }
 
+static int etags_not_md5(const struct objstore *src, struct errbuf *eb)
+{
+	return errbuf_set(eb, -ENODATA, "server-side copies from '%s' cannot "
+			  "be checked: its ETags are no MD5s (SSE-KMS or "
+			  "SSE-C)", src->url);
+}
+
 int objstore_copy_probe(struct objstore *src, const char *key,
 			struct errbuf *eb)
 {
@@ -464,11 +471,38 @@ int objstore_copy_probe(struct objstore *src, const char *key,
 	err = objstore_head(src, key, &info, &local);
 	if (err < 0)
 		return err;
-	if (!info.etag_not_md5)
-		return 0;
-	return errbuf_set(eb, -ENODATA, "server-side copies from '%s' cannot "
-			  "be checked: its ETags are no MD5s (SSE-KMS or "
-			  "SSE-C)", src->url);
+	return info.etag_not_md5 ? etags_not_md5(src, eb) : 0;
+}
+
+void objstore_etag_probe_init(struct objstore_etag_probe *p)
+{
+	pthread_mutex_init(&p->lock, NULL);
+	atomic_init(&p->known, 0);
+}
+
+void objstore_etag_probe_destroy(struct objstore_etag_probe *p)
+{
+	pthread_mutex_destroy(&p->lock);
+}
+
+int objstore_etag_probe(struct objstore_etag_probe *p, struct objstore *src,
+			const char *key, struct errbuf *eb)
+{
+	int known = atomic_load(&p->known), ret = 0;
+
+	if (!known) {
+		pthread_mutex_lock(&p->lock);
+		known = atomic_load(&p->known);
+		if (!known) {
+			ret = objstore_copy_probe(src, key, eb);
+			known = ret == 0 ? 1 : ret == -ENODATA ? -1 : 0;
+			atomic_store(&p->known, known);
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (ret)   /* this caller asked: its answer, or its failure */
+			return ret;
+	}
+	return known < 0 ? etags_not_md5(src, eb) : 0;
 }
 
 bool objstore_copy_refused(int err)

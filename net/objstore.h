@@ -14,6 +14,7 @@
 #ifndef SNAP_OBJSTORE_H
 #define SNAP_OBJSTORE_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -285,6 +286,20 @@ bool objstore_copy_refused(int err);
  * again with the next object; eb untouched). */
 int objstore_copy_probe(struct objstore *src, const char *key,
 			struct errbuf *eb);
+
+/* objstore_copy_probe once for a run's many threads: the first caller
+ * asks while the others wait for its answer, which every later call
+ * gives at once; a HEAD that failed is asked again by the next call.
+ * Returns what objstore_copy_probe does (-ENODATA with its message to
+ * every caller). */
+struct objstore_etag_probe {
+	pthread_mutex_t lock;
+	atomic_int known;          /* 0 not yet, 1 MD5s, -1 none */
+};
+void objstore_etag_probe_init(struct objstore_etag_probe *p);
+void objstore_etag_probe_destroy(struct objstore_etag_probe *p);
+int objstore_etag_probe(struct objstore_etag_probe *p, struct objstore *src,
+			const char *key, struct errbuf *eb);
 
 /* Do listings carry the objects' "mtime" metadata (Azure: yes, S3: no)?
  * Then a HEAD tells no more about it. */

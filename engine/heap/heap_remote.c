@@ -205,7 +205,7 @@ static void stop_copies(struct remote *r, const struct errbuf *why)
 			 why->msg, objstore_url(r->os));
 }
 
-/* Before the run's first copy (objstore_copy_probe): copies that cannot
+/* Before the run's first copy (objstore_etag_probe): copies that cannot
  * be checked are not made, so none can be left under a name that is not
  * its MD5. The other workers wait for the one HEAD. 0 go on, -ENODATA,
  * -EXDEV (copies stopped meanwhile). The source only: a heap bucket
@@ -214,24 +214,14 @@ static void stop_copies(struct remote *r, const struct errbuf *why)
 static int probe_source(struct remote *r, struct objstore *src,
 			const char *key, struct errbuf *eb)
 {
-	bool kms = false;
-	int ret;
+	int ret = objstore_etag_probe(&r->etags, src, key, eb);
 
-	if (atomic_load(&r->copy_probed))
-		return atomic_load(&r->no_copies) ? -EXDEV : 0;
-	pthread_mutex_lock(&r->probe_lock);
-	if (!atomic_load(&r->copy_probed)) {
-		ret = objstore_copy_probe(src, key, eb);
-		kms = ret == -ENODATA;
-		if (kms)
-			stop_copies(r, eb);
-		/* a failed HEAD tells nothing: the next copy asks */
-		if (ret == 0 || kms)
-			atomic_store(&r->copy_probed, true);
+	if (ret == -ENODATA) {
+		stop_copies(r, eb);
+		return ret;
 	}
-	pthread_mutex_unlock(&r->probe_lock);
-	if (kms)
-		return -ENODATA;
+	/* a failed HEAD tells nothing (the copy's own check stands) */
+	errbuf_clear(eb);
 	return atomic_load(&r->no_copies) ? -EXDEV : 0;
 }
 
@@ -613,7 +603,7 @@ static void remote_free(void *self)
 	pthread_cond_destroy(&r->progress);
 	pthread_cond_destroy(&r->direct_room);
 	pthread_mutex_destroy(&r->lock);
-	pthread_mutex_destroy(&r->probe_lock);
+	objstore_etag_probe_destroy(&r->etags);
 	idset_free(r->set);
 	idset_free(r->rawset);
 	idset_free(r->gzset);
@@ -668,7 +658,7 @@ int heap_remote_open(const char *url, bool create,
 	if (!r)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_mutex_init(&r->probe_lock, NULL);
+	objstore_etag_probe_init(&r->etags);
 	pthread_cond_init(&r->has_job, NULL);
 	pthread_cond_init(&r->progress, NULL);
 	pthread_cond_init(&r->direct_room, NULL);

@@ -14,6 +14,7 @@
 #include "errbuf.h"
 #include "log.h"
 #include "objid.h"
+#include "objstore.h"
 
 struct idset;
 struct objstore;
@@ -64,8 +65,7 @@ struct remote {
 	 * come through this host, without a request each to learn the same
 	 * again */
 	atomic_bool no_copies;
-	atomic_bool copy_probed;   /* probe_source ran (heap_remote.c) */
-	pthread_mutex_t probe_lock;
+	struct objstore_etag_probe etags;  /* of copies' sources */
 	struct errbuf errmsg;
 
 	pthread_t *threads;

@@ -452,7 +452,7 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
 	r->bw_start = t0;
 	r->owners_apply = geteuid() == 0;
 	pthread_mutex_init(&r->lock, NULL);
-	pthread_mutex_init(&r->probe_lock, NULL);
+	objstore_etag_probe_init(&r->src_etags);
 	run_error_init(&r->err);
 }
 
@@ -629,7 +629,7 @@ static void release_run(struct sync_run *r)
 		fclose(r->deletions);
 	filter_free(r->filter);
 	pthread_mutex_destroy(&r->lock);
-	pthread_mutex_destroy(&r->probe_lock);
+	objstore_etag_probe_destroy(&r->src_etags);
 	run_error_destroy(&r->err);
 }
 

@@ -347,26 +347,16 @@ static void copies_unchecked(struct sync_run *r, const struct errbuf *why)
 }
 
 /* Before the run's first server-side copy: may copies be checked
- * (objstore_copy_probe)? Once, under its own lock; the other copiers
- * wait for the one HEAD. */
+ * (objstore_etag_probe: one HEAD, the other copiers wait for it; a
+ * failed one tells nothing, the next copy asks)? */
 static void probe_copies(struct sync_run *r, const struct entry *e)
 {
 	struct errbuf why = ERRBUF_INIT;
-	int ret;
 
-	if (atomic_load(&r->copy_probed))
-		return;
-	pthread_mutex_lock(&r->probe_lock);
-	if (!atomic_load(&r->copy_probed)) {
-		ret = objstore_copy_probe(tree_objstore(r->src_tree), e->name,
-					  &why);
-		if (ret == -ENODATA)
-			copies_unchecked(r, &why);
-		/* a failed HEAD tells nothing: the next copy asks */
-		if (ret == 0 || ret == -ENODATA)
-			atomic_store(&r->copy_probed, true);
-	}
-	pthread_mutex_unlock(&r->probe_lock);
+	if (!atomic_load(&r->copy_unchecked) &&
+	    objstore_etag_probe(&r->src_etags, tree_objstore(r->src_tree),
+				e->name, &why) == -ENODATA)
+		copies_unchecked(r, &why);
 }
 
 /* s into DST in a store: one PUT or a multipart upload, with

@@ -13,6 +13,7 @@
 
 #include "diff.h"
 #include "engine.h"
+#include "objstore.h"
 #include "run_error.h"
 
 struct filter;
@@ -63,11 +64,11 @@ struct sync_run {
 	 * the run's copies go through this host without asking again */
 	atomic_bool same_store;
 	/* the source's first object answered that its ETag is no MD5
-	 * (objstore_copy_probe, once, under lock): copies are not checked
-	 * against listed MD5s, which are none (the store copies the object
-	 * as it is; a sync wants that) */
-	atomic_bool copy_probed, copy_unchecked;
-	pthread_mutex_t probe_lock;
+	 * (objstore_etag_probe): copies are not checked against listed
+	 * MD5s, which are none (the store copies the object as it is; a
+	 * sync wants that) */
+	struct objstore_etag_probe src_etags;
+	atomic_bool copy_unchecked;
 	struct workpool *pool;        /* the copiers (not in a dry run) */
 	struct shardq *jobs;          /* the pool's: struct job *, by
 				       * directory */
