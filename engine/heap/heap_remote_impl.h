@@ -45,7 +45,8 @@ struct remote {
 	pthread_mutex_t lock;
 	pthread_cond_t has_job;    /* a job was queued, or stopping */
 	pthread_cond_t progress;   /* a job finished (space, sync) */
-	pthread_cond_t direct_room;/* a direct put ended (or err, stop) */
+	/* a quarter of the direct slots are free (or err, stop) */
+	pthread_cond_t direct_room;
 	struct job *head, *tail;
 	size_t jobs;               /* queued + in flight */
 	size_t mem;                /* bytes of small bodies held */

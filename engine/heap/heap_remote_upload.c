@@ -63,6 +63,13 @@ static int upload(struct remote *r, struct job *j, struct errbuf *eb)
 	return objstore_put(r->os, key, &src, &po, NULL, eb);
 }
 
+/* The count of small puts out at which producers waiting for room are
+ * woken: max_direct less a quarter (max_direct is at least 2). */
+static size_t direct_low_mark(const struct remote *r)
+{
+	return r->max_direct - (r->max_direct + 3) / 4;
+}
+
 /* A job has ended (an uploader's or the network thread's): ret its
  * upload's result (eb its message), skip when it was dropped unsent.
  * The first error stays; only what was stored is counted. */
@@ -82,9 +89,14 @@ static void job_done(struct remote *r, struct job *j, int ret,
 	r->jobs--;
 	if (j->owner) {
 		r->direct--;
-		/* one slot: one waiter (a broadcast woke every producer
-		 * for each small object) */
-		pthread_cond_signal(&r->direct_room);
+		/* producers waiting for a slot are woken together once a
+		 * quarter of the slots are free, not one per completion: a
+		 * hash worker then queues several small objects per
+		 * wake-up instead of sleeping again after each (waiters
+		 * wait while direct >= max_direct, and direct falls one by
+		 * one, so it meets this mark on its way down) */
+		if (r->direct == direct_low_mark(r))
+			pthread_cond_broadcast(&r->direct_room);
 	}
 	if (r->err)
 		pthread_cond_broadcast(&r->direct_room);
@@ -172,7 +184,6 @@ int heap_remote_enqueue(struct remote *r, struct job *j,
 			struct errbuf *eb)
 {
 	bool spool = !j->mem && j->fd >= 0, direct = is_direct(r, j);
-	bool woken_for_room = false;
 	int ret = 1;
 
 	pthread_mutex_lock(&r->lock);
@@ -187,16 +198,10 @@ int heap_remote_enqueue(struct remote *r, struct job *j,
 			goto wait;
 		if (direct && r->direct >= r->max_direct) {
 			pthread_cond_wait(&r->direct_room, &r->lock);
-			woken_for_room = true;
 			continue;
 		}
 		break;
 wait:
-		/* a direct slot this thread was woken for and cannot take
-		 * now goes to the next thread waiting for one */
-		if (woken_for_room && r->direct < r->max_direct)
-			pthread_cond_signal(&r->direct_room);
-		woken_for_room = false;
 		pthread_cond_wait(&r->progress, &r->lock);
 	}
 	if (r->err) {
