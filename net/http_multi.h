@@ -22,6 +22,7 @@
 #include "body.h"
 #include "errbuf.h"
 #include "retry.h"
+#include "sigv4.h"
 
 struct http_multi;
 
@@ -96,9 +97,9 @@ struct http_request {
 	const char *method;        /* GET HEAD PUT POST DELETE */
 	char *url;                 /* owned (malloc'd), freed by release */
 	struct curl_slist *headers;/* owned, freed by release */
-	const char *aws_sigv4;     /* CURLOPT_AWS_SIGV4 param or NULL */
-	const char *username;      /* borrowed: SigV4 access key */
-	const char *password;      /* borrowed: SigV4 secret */
+	/* NULL, or the SigV4 signer of each attempt (sigv4.h; borrowed,
+	 * used by the network thread only) */
+	struct sigv4 *sigv4;
 	struct body_src src;       /* body of PUT/POST (len = Content-Length) */
 	struct body_sink *sink;    /* 2xx response body; NULL: discard */
 	bool idempotent;           /* may be retried */
@@ -135,6 +136,7 @@ struct http_request {
 	int64_t stall_ms;
 	curl_off_t seen_up, seen_down;
 	bool stalled;
+	struct curl_slist *signed_headers; /* this attempt's, then headers */
 	struct http_request *next;      /* delayed list */
 	struct http_request *inflight_next;
 	CURL *easy;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "body.h"
 #include "compiler.h"
@@ -30,6 +31,8 @@ void http_request_release(struct http_request *req)
 	req->url = NULL;
 	curl_slist_free_all(req->headers);
 	req->headers = NULL;
+	free(req->signed_headers);
+	req->signed_headers = NULL;
 	free(req->errbody);
 	req->errbody = NULL;
 	req->errbody_len = 0;
@@ -287,9 +290,8 @@ static bool has_content_type(const struct curl_slist *l)
 }
 
 /* Only a request that names its type: for one that does not, POSTFIELDS
- * makes curl add "Content-Type: application/x-www-form-urlencoded" (and
- * sign it for SigV4, even when an empty "Content-Type:" removes the
- * header), which a store would keep as the object's type. Every PUT and
+ * makes curl add "Content-Type: application/x-www-form-urlencoded",
+ * which a store would keep as the object's type. Every PUT and
  * POST of net/ names one; one that did not would go the slower way. */
 static bool inline_body(const struct http_request *req)
 {
@@ -303,6 +305,7 @@ int http_multi_setup_easy(struct http_multi *hm, CURL *e,
 {
 	const char *m = req->method;
 	CURLcode c = CURLE_OK;
+	int err;
 
 #define SET(opt, val) do { if (c == CURLE_OK) c = curl_easy_setopt(e, opt, val); } while (0)
 	req->errbuf[0] = '\0';
@@ -318,17 +321,27 @@ int http_multi_setup_easy(struct http_multi *hm, CURL *e,
 	SET(CURLOPT_NOPROGRESS, 0L);
 	SET(CURLOPT_XFERINFOFUNCTION, on_progress);
 	SET(CURLOPT_XFERINFODATA, req);
-	SET(CURLOPT_HTTPHEADER, req->headers);
+	if (req->sigv4) {
+		/* a retry is signed anew: its date is the attempt's */
+		free(req->signed_headers);
+		req->signed_headers = NULL;
+		err = sigv4_sign(req->sigv4, m, req->url, req->headers,
+				 time(NULL), &req->signed_headers);
+		if (err) {
+			snprintf(req->errbuf, sizeof(req->errbuf),
+				 "cannot sign the request (SigV4): %s",
+				 strerror(-err));
+			return err;
+		}
+		SET(CURLOPT_HTTPHEADER, req->signed_headers);
+	} else {
+		SET(CURLOPT_HTTPHEADER, req->headers);
+	}
 	SET(CURLOPT_HEADERFUNCTION, on_header);
 	SET(CURLOPT_HEADERDATA, req);
 	SET(CURLOPT_WRITEFUNCTION, on_write);
 	SET(CURLOPT_WRITEDATA, req);
 	SET(CURLOPT_VERBOSE, hm->o.verbose ? 1L : 0L);
-	if (req->aws_sigv4) {
-		SET(CURLOPT_AWS_SIGV4, req->aws_sigv4);
-		SET(CURLOPT_USERNAME, req->username);
-		SET(CURLOPT_PASSWORD, req->password);
-	}
 	if (!strcmp(m, "HEAD")) {
 		SET(CURLOPT_NOBODY, 1L);
 	} else if ((!strcmp(m, "PUT") || !strcmp(m, "POST")) &&

@@ -107,8 +107,9 @@ void http_multi_start(struct http_multi *hm, struct http_request *req)
 	}
 	if (http_multi_setup_easy(hm, e, req) ||
 	    curl_multi_add_handle(hm->multi, e) != CURLM_OK) {
-		snprintf(req->errbuf, sizeof(req->errbuf),
-			 "cannot set up the transfer");
+		if (!req->errbuf[0])   /* else the setup said why */
+			snprintf(req->errbuf, sizeof(req->errbuf),
+				 "cannot set up the transfer");
 		req->result = -EINVAL;
 		curl_easy_cleanup(e);
 		complete(hm, req);

@@ -1,8 +1,9 @@
-/* s3: S3 requests on the http_multi thread. curl 7.88 signs the query
- * string exactly as written and takes the payload hash from our
- * x-amz-content-sha256 header (see object-stores.md), so every URL is
- * built canonical here: keys encoded per RFC 3986 with '/' kept, query
- * parameters sorted, values fully encoded. Bodies we upload are sent
+/* s3: S3 requests on the http_multi thread, each attempt signed there
+ * (sigv4.h). The signer signs the query string exactly as written and
+ * takes the payload hash from our x-amz-content-sha256 header, as curl
+ * 7.88 did (see object-stores.md), so every URL is built canonical here:
+ * keys encoded per RFC 3986 with '/' kept, query parameters sorted,
+ * values fully encoded. Bodies we upload are sent
  * UNSIGNED-PAYLOAD and protected by Content-MD5; small XML bodies we
  * build (complete, delete) carry their real SHA-256. */
 #include "s3.h"
@@ -11,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "compiler.h"
 #include "digest.h"
@@ -30,8 +33,8 @@
 #define S3_DELETE_BATCH 1000
 /* Every object's type, as Azure's are (azure.c): sent, never left to
  * the server, so that a small body sent with the request's head (net's
- * inline bodies) is not signed and stored as a form (libcurl signs
- * "application/x-www-form-urlencoded" for such a request that names no
+ * inline bodies) is not stored as a form (libcurl adds
+ * "application/x-www-form-urlencoded" to such a request that names no
  * type). */
 #define S3_OBJECT_TYPE "application/octet-stream"
 
@@ -39,7 +42,7 @@ struct s3 {
 	struct objstore os;
 	char base[600];         /* URL of the bucket, no trailing slash */
 	char service[600];      /* s3_conf's: the endpoint, "" AWS */
-	char sigv4[128];        /* aws:amz:<region>:s3 */
+	struct sigv4 sigv4;     /* the signer of every request */
 	char region[64];
 	char *access_key;
 	char *secret;
@@ -80,9 +83,7 @@ static int s3_request(struct s3 *s, struct http_request *req,
 	req->url = strdup(url);
 	if (!req->url)
 		return -ENOMEM;
-	req->aws_sigv4 = s->anon ? NULL : s->sigv4;
-	req->username = s->access_key;
-	req->password = s->secret;
+	req->sigv4 = s->anon ? NULL : &s->sigv4;
 	err = http_request_header(req, "x-amz-content-sha256: %s",
 				  payload_sha256);
 	if (!err && s->token)
@@ -554,9 +555,10 @@ static void s3_free(struct objstore *os)
 
 	free(s->access_key);
 	if (s->secret)
-		memset(s->secret, 0, strlen(s->secret));
+		OPENSSL_cleanse(s->secret, strlen(s->secret));
 	free(s->secret);
 	free(s->token);
+	OPENSSL_cleanse(&s->sigv4, sizeof(s->sigv4));   /* the day's key */
 	free(s);
 }
 
@@ -599,7 +601,6 @@ int s3_open(struct objstore **out, const char *bucket,
 	snprintf(s->base, sizeof(s->base), "%s", c->base);
 	snprintf(s->service, sizeof(s->service), "%s", c->service);
 	snprintf(s->region, sizeof(s->region), "%s", c->region);
-	snprintf(s->sigv4, sizeof(s->sigv4), "aws:amz:%s:s3", c->region);
 	if (!c->anon) {
 		s->access_key = strdup(c->access_key);
 		s->secret = strdup(c->secret);
@@ -607,6 +608,12 @@ int s3_open(struct objstore **out, const char *bucket,
 		if (!s->access_key || !s->secret ||
 		    (c->token[0] && !s->token)) {
 			err = -ENOMEM;
+			goto out;
+		}
+		err = sigv4_init(&s->sigv4, s->access_key, s->secret,
+				 c->region, "s3");
+		if (err) {
+			errbuf_set(eb, err, "invalid region '%s'", c->region);
 			goto out;
 		}
 	}
