@@ -91,7 +91,8 @@ struct objstore;
  * object changed since. Returns 1 copied, 0 already present, -EXDEV when
  * this heap cannot (local heap, other kind of store, gz format: a copy
  * would be the raw form), other -errno when the copy failed: in every
- * negative case the caller copies the bytes itself. */
+ * negative case the caller copies the bytes itself. A copy or a put of
+ * id waits for a copy of id in flight (its check may delete it). */
 int heap_put_copy(struct heap *h, const struct objid *id,
 		  struct objstore *src, const char *key, const char *etag,
 		  struct errbuf *eb);

@@ -94,6 +94,83 @@ static int remote_has(void *self, const struct objid *id, struct errbuf *eb)
 	return idset_has(r->set, id) ? 1 : 0;
 }
 
+/* Server-side copies and uploads of one id exclude each other. A copy
+ * is checked after it landed under the object's name (HEAD: the MD5
+ * the store gives must be the name) and deleted when it is not that
+ * content (its source changed since it was listed); were another
+ * worker uploading or copying the same id meanwhile, the delete could
+ * take away the object that worker stored, and the snapshot would name
+ * an object the heap lacks. So a copy claims its id first (claim_copy);
+ * a second copy of the id, or an upload of it (mark_for_write), waits
+ * for the claim to be released, after which the id is present (copied)
+ * or the waiter stores it. */
+static bool copying(const struct remote *r, const struct objid *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncopying; i++)
+		if (objid_eq(&r->copying[i], id))
+			return true;
+	return false;
+}
+
+/* Mark id present before its bytes are uploaded: 1 this caller stores
+ * it, 0 it is present (or being stored), -ENOMEM. */
+static int mark_for_write(struct remote *r, const struct objid *id)
+{
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	while (copying(r, id))
+		pthread_cond_wait(&r->copy_done, &r->lock);
+	ret = idset_add(r->set, id);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+/* 1 claimed (release_copy after), 0 present (maybe copied by another
+ * worker meanwhile: waited for), -ENOMEM. */
+static int claim_copy(struct remote *r, const struct objid *id)
+{
+	int ret = 1;
+
+	pthread_mutex_lock(&r->lock);
+	while (copying(r, id))
+		pthread_cond_wait(&r->copy_done, &r->lock);
+	if (idset_has(r->set, id)) {
+		ret = 0;
+	} else if (r->ncopying == r->copying_cap) {
+		size_t cap = r->copying_cap ? 2 * r->copying_cap : 8;
+		struct objid *p = realloc(r->copying, cap * sizeof(*p));
+
+		if (!p) {
+			ret = -ENOMEM;
+		} else {
+			r->copying = p;
+			r->copying_cap = cap;
+		}
+	}
+	if (ret == 1)
+		r->copying[r->ncopying++] = *id;
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+static void release_copy(struct remote *r, const struct objid *id)
+{
+	size_t i;
+
+	pthread_mutex_lock(&r->lock);
+	for (i = 0; i < r->ncopying; i++) {
+		if (objid_eq(&r->copying[i], id)) {
+			r->copying[i] = r->copying[--r->ncopying];
+			break;
+		}
+	}
+	pthread_cond_broadcast(&r->copy_done);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* A growing memory buffer: the sink of put_buf's gzip stream. */
 struct membuf {
 	char *p;
@@ -161,7 +238,7 @@ static int remote_put_buf(void *self, const struct objid *id,
 	struct job *j;
 	int ret;
 
-	ret = idset_add(r->set, id);
+	ret = mark_for_write(r, id);
 	if (ret <= 0)
 		return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
 	j = calloc(1, sizeof(*j));
@@ -225,21 +302,14 @@ static int probe_source(struct remote *r, struct objstore *src,
 	return atomic_load(&r->no_copies) ? -EXDEV : 0;
 }
 
-static int remote_put_copy(void *self, const struct objid *id,
-			   struct objstore *src, const char *key,
-			   const char *etag, struct errbuf *eb)
+/* The copy of a claimed id (claim_copy): 0 made and checked, -errno. */
+static int copy_claimed(struct remote *r, const struct objid *id,
+			struct objstore *src, const char *key,
+			const char *etag, struct errbuf *eb)
 {
-	struct remote *r = self;
 	char dst[36], quoted[260];
 	int ret;
 
-	if (idset_has(r->set, id))
-		return 0;
-	/* a copy is the raw form; a gz heap gets the bytes through
-	 * put_buf / tx, compressed */
-	if (r->fmt == HEAP_FORMAT_GZ || atomic_load(&r->no_copies) ||
-	    !objstore_same_service(r->os, src))
-		return -EXDEV;
 	ret = probe_source(r, src, key, eb);
 	if (ret < 0)
 		return ret;
@@ -287,12 +357,33 @@ static int remote_put_copy(void *self, const struct objid *id,
 			stop_copies(r, eb);
 		return ret;
 	}
-	if (idset_add(r->rawset, id) < 0)
+	if (idset_add(r->rawset, id) < 0 || idset_add(r->set, id) < 0)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	/* a worker copying the same content at once may have won: then
-	 * this is "present", so each object counts once */
-	ret = idset_add(r->set, id);
-	return ret < 0 ? errbuf_set(eb, ret, "out of memory") : ret;
+	return 0;
+}
+
+static int remote_put_copy(void *self, const struct objid *id,
+			   struct objstore *src, const char *key,
+			   const char *etag, struct errbuf *eb)
+{
+	struct remote *r = self;
+	int ret;
+
+	if (idset_has(r->set, id))
+		return 0;
+	/* a copy is the raw form; a gz heap gets the bytes through
+	 * put_buf / tx, compressed */
+	if (r->fmt == HEAP_FORMAT_GZ || atomic_load(&r->no_copies) ||
+	    !objstore_same_service(r->os, src))
+		return -EXDEV;
+	ret = claim_copy(r, id);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	if (ret == 0)   /* present, maybe copied by another worker now */
+		return 0;
+	ret = copy_claimed(r, id, src, key, etag, eb);
+	release_copy(r, id);
+	return ret < 0 ? ret : 1;
 }
 
 static void remote_tx_abort(void *txp)
@@ -375,7 +466,7 @@ static int remote_tx_commit(void *txp, const struct objid *id,
 	struct job *j;
 	int ret;
 
-	ret = idset_add(r->set, id);
+	ret = mark_for_write(r, id);
 	if (ret <= 0) {
 		remote_tx_abort(tx);
 		return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
@@ -602,7 +693,9 @@ static void remote_free(void *self)
 	pthread_cond_destroy(&r->has_job);
 	pthread_cond_destroy(&r->progress);
 	pthread_cond_destroy(&r->direct_room);
+	pthread_cond_destroy(&r->copy_done);
 	pthread_mutex_destroy(&r->lock);
+	free(r->copying);
 	objstore_etag_probe_destroy(&r->etags);
 	idset_free(r->set);
 	idset_free(r->rawset);
@@ -662,6 +755,7 @@ int heap_remote_open(const char *url, bool create,
 	pthread_cond_init(&r->has_job, NULL);
 	pthread_cond_init(&r->progress, NULL);
 	pthread_cond_init(&r->direct_room, NULL);
+	pthread_cond_init(&r->copy_done, NULL);
 	if (o)
 		r->log = o->log;
 	else

@@ -67,6 +67,13 @@ struct remote {
 	 * again */
 	atomic_bool no_copies;
 	struct objstore_etag_probe etags;  /* of copies' sources */
+	/* ids a server-side copy is being made to (under lock): no other
+	 * worker copies or uploads the same id meanwhile, so a copy that
+	 * fails its check and is deleted never takes away an object
+	 * another worker stored (see claim_copy in heap_remote.c) */
+	struct objid *copying;
+	size_t ncopying, copying_cap;
+	pthread_cond_t copy_done;  /* a copy's claim was released */
 	struct errbuf errmsg;
 
 	pthread_t *threads;
