@@ -2,6 +2,7 @@
 #include "digest.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,25 @@
 
 #define DIGEST_CHUNK (256 * 1024)
 
+/* Fetched once: OpenSSL 3 looks an implicitly named digest (EVP_md5(),
+ * EVP_Q_digest) up under a lock on every use. NULL if the fetch
+ * failed: the calls then fail with -EIO. */
+static EVP_MD *md5_md, *sha256_md;
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+	md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static int one_shot(EVP_MD *const *md, const void *data, size_t n,
+		    uint8_t *out)
+{
+	pthread_once(&fetch_once, fetch_digests);
+	return *md && EVP_Digest(data, n, out, NULL, *md, NULL) ? 0 : -EIO;
+}
+
 int digest_md5_src(const struct body_src *s, uint8_t out[16])
 {
 	EVP_MD_CTX *ctx;
@@ -19,13 +39,18 @@ int digest_md5_src(const struct body_src *s, uint8_t out[16])
 	ssize_t r;
 	int err = -EIO;
 
+	/* in memory: hashed where it is, not copied through a buffer */
+	if (s->kind == BODY_SRC_MEM)
+		return digest_md5((const char *)s->mem + s->off,
+				  (size_t)s->len, out);
 	buf = malloc(DIGEST_CHUNK);
 	ctx = EVP_MD_CTX_new();
 	if (!buf || !ctx) {
 		err = -ENOMEM;
 		goto out;
 	}
-	if (!EVP_DigestInit_ex2(ctx, EVP_md5(), NULL))
+	pthread_once(&fetch_once, fetch_digests);
+	if (!md5_md || !EVP_DigestInit_ex2(ctx, md5_md, NULL))
 		goto out;
 	while (pos < s->len) {
 		r = body_src_pread(s, buf, DIGEST_CHUNK, pos);
@@ -47,13 +72,12 @@ out:
 
 int digest_md5(const void *data, size_t n, uint8_t out[16])
 {
-	return EVP_Q_digest(NULL, "MD5", NULL, data, n, out, NULL) ? 0 : -EIO;
+	return one_shot(&md5_md, data, n, out);
 }
 
 int digest_sha256(const void *data, size_t n, uint8_t out[32])
 {
-	return EVP_Q_digest(NULL, "SHA256", NULL, data, n, out, NULL) ?
-	       0 : -EIO;
+	return one_shot(&sha256_md, data, n, out);
 }
 
 int digest_hmac_sha256(const void *key, size_t key_len, const void *data,
