@@ -421,6 +421,7 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *if_match, const uint8_t *md5,
 		       struct errbuf *eb)
 {
+	struct errbuf local = ERRBUF_INIT;
 	struct objstore_info info;
 	int err;
 
@@ -435,9 +436,12 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		err = dst->ops->copy(dst, src, src_key, dst_key, if_match, eb);
 	if (err || !md5)
 		return err;
-	err = objstore_head(dst, dst_key, &info, eb);
+	err = objstore_head(dst, dst_key, &info, &local);
 	if (err)
-		return err;
+		return errbuf_set(eb, -EUCLEAN, "server-side copy of '%s/%s' "
+				  "to '%s/%s' was made and cannot be checked: "
+				  "%s", src->url, src_key, dst->url, dst_key,
+				  local.msg);
 	if (!info.has_md5)
 		return errbuf_set(eb, -ENODATA, "server-side copy of '%s/%s' "
 				  "to '%s/%s' cannot be checked: the store "

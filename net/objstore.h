@@ -255,10 +255,12 @@ int objstore_copy(struct objstore *os, const char *src_key,
  * source's MD5 as listed; the copy is then checked by a HEAD, since not
  * every store honours the condition (S3: not sent, see s3_copy), and is
  * -ESTALE when it holds other content, -ENODATA when the store gives no
- * MD5 for it (SSE-KMS: its ETag is none), both left in place (the
- * caller replaces or removes it); objstore_copy_refused tells a refusal
- * that holds for every copy of the run from one of this object. -EXDEV when the two stores are of
- * different kinds; any other failure means "copy it yourself". */
+ * MD5 for it (SSE-KMS: its ETag is none), -EUCLEAN when the copy was
+ * made but the HEAD failed, all three left in place (the caller
+ * replaces, checks or removes it); objstore_copy_refused tells a
+ * refusal that holds for every copy of the run from one of this object.
+ * -EXDEV when the two stores are of different kinds; any other failure
+ * means "copy it yourself". */
 int objstore_copy_from(struct objstore *dst, struct objstore *src,
 		       const char *src_key, const char *dst_key,
 		       const char *if_match, const uint8_t *md5,

@@ -302,6 +302,68 @@ static int probe_source(struct remote *r, struct objstore *src,
 	return atomic_load(&r->no_copies) ? -EXDEV : 0;
 }
 
+/* The first error of the run (the snapshot is not saved). */
+static void fail_run(struct remote *r, int err, const struct errbuf *why)
+{
+	pthread_mutex_lock(&r->lock);
+	if (!r->err) {
+		r->err = err;
+		r->errmsg = *why;
+		atomic_store(&r->cancel, true);
+	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* A copy to dst was made and did not check out: its check found other
+ * bytes (-ESTALE), no MD5 (-ENODATA: SSE-KMS), or could not be made
+ * (-EUCLEAN: the HEAD after it failed; asked once more here). It is
+ * taken back unless it is the content named after all: one that stayed
+ * would be taken for it by every later run. The claim on the id
+ * (claim_copy) keeps this run's other writers of the name away
+ * meanwhile. 1: the name holds the content, else ret; a name that
+ * cannot be settled fails the run (its snapshot is not saved). Another
+ * failure of the copy's own request is left alone: nothing is known to
+ * have landed, and the name may hold another run's object. */
+static int settle_failed_copy(struct remote *r, const struct objid *id,
+			      const char *dst, int ret, struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT, why = ERRBUF_INIT;
+	struct objstore_info info;
+	int hret = 0;
+
+	if (ret != -ESTALE && ret != -ENODATA && ret != -EUCLEAN)
+		return ret;
+	if (ret == -EUCLEAN) {
+		memset(&info, 0, sizeof(info));
+		hret = objstore_head(r->os, dst, &info, &local);
+		if (hret == -ENOENT)
+			return ret;                  /* gone meanwhile */
+		if (hret == 0 && info.has_md5 &&
+		    !memcmp(info.md5, id->b, sizeof(info.md5)))
+			return 1;
+	}
+	if (hret < 0) {
+		errbuf_set(&why, hret, "heap object '%s/%s' may hold a "
+			   "server-side copy that was not checked (%s) and "
+			   "cannot be looked at: %s; remove it by hand if it "
+			   "is there (a snapshot that names it fails `verify "
+			   "--read-data`)", objstore_url(r->os), dst, eb->msg,
+			   local.msg);
+		fail_run(r, hret, &why);
+		return ret;
+	}
+	hret = objstore_del(r->os, dst, &local);
+	if (hret < 0) {
+		errbuf_set(&why, hret, "heap object '%s/%s' may not hold the "
+			   "content its name says (%s) and cannot be removed: "
+			   "%s; remove it by hand (a snapshot that names it "
+			   "fails `verify --read-data`)", objstore_url(r->os),
+			   dst, eb->msg, local.msg);
+		fail_run(r, hret, &why);
+	}
+	return ret;
+}
+
 /* The copy of a claimed id (claim_copy): 0 made and checked, -errno. */
 static int copy_claimed(struct remote *r, const struct objid *id,
 			struct objstore *src, const char *key,
@@ -322,29 +384,9 @@ static int copy_claimed(struct remote *r, const struct objid *id,
 	/* checked against the name: not every store honours the copy
 	 * condition (see s3_copy) */
 	ret = objstore_copy_from(r->os, src, key, dst, etag, id->b, eb);
-	if (ret == -ESTALE || ret == -ENODATA) {
-		/* take it back: it is not (known to be) the content named;
-		 * one that stays would be taken for it by every later run,
-		 * so the run fails (its snapshot is not saved) */
-		struct errbuf del = ERRBUF_INIT;
-		int dret = objstore_del(r->os, dst, &del);
-
-		if (dret < 0) {
-			pthread_mutex_lock(&r->lock);
-			if (!r->err) {
-				r->err = dret;
-				errbuf_set(&r->errmsg, dret, "heap object "
-					   "'%s/%s' may not hold the content "
-					   "its name says (%s) and cannot be "
-					   "removed: %s; remove it by hand "
-					   "(a snapshot that names it fails "
-					   "`verify --read-data`)",
-					   objstore_url(r->os), dst,
-					   eb->msg, del.msg);
-				atomic_store(&r->cancel, true);
-			}
-			pthread_mutex_unlock(&r->lock);
-		}
+	if (ret < 0 && settle_failed_copy(r, id, dst, ret, eb) == 1) {
+		errbuf_clear(eb);
+		ret = 0;
 	}
 	if (ret == -ESTALE) {
 		errbuf_clear(eb);

@@ -10,16 +10,18 @@
 # conditional request on such an ETag (If-Match) fails here where AWS
 # would honour it (this tool sends none to S3).
 #
-# kms_proxy.py PORTFILE TARGET_PORT stale KEY MD5 [DELAY]: no KMS, but
-# the listings give object KEY the ETag MD5, as a listing made just
-# before the object was replaced (the same size) would; its own answers
-# give the truth. With DELAY, a server-side copy from KEY is held DELAY
-# seconds before it goes on (a slow copy of a large object), so that
-# what other clients do meanwhile comes first.
+# kms_proxy.py PORTFILE TARGET_PORT stale KEY MD5 [DELAY [HEADFAILS]]: no
+# KMS, but the listings give object KEY the ETag MD5, as a listing made
+# just before the object was replaced (the same size) would; its own
+# answers give the truth. With DELAY (seconds, may be 0), a server-side
+# copy from KEY is held that long before it goes on (a slow copy of a
+# large object), so that what other clients do meanwhile comes first.
+# With HEADFAILS, the first HEADFAILS HEADs of objects under a "heap/"
+# prefix are answered 503 (the check after a copy into a heap fails).
 #
 # The port it listens on is written to PORTFILE once it accepts; each
-# request is logged to PORTFILE.log as "METHOD PATH", with " copy" for a
-# server-side copy (x-amz-copy-source).
+# request is logged to PORTFILE.log as "METHOD PATH", with
+# " <- SOURCE copy" for a server-side copy (x-amz-copy-source).
 import hashlib, html, http.client, http.server, os, re, socketserver, sys
 import threading, time, urllib.parse
 
@@ -27,6 +29,7 @@ portfile, target = sys.argv[1], int(sys.argv[2])
 stale = (sys.argv[4].encode(), sys.argv[5].encode()) \
     if len(sys.argv) > 5 and sys.argv[3] == "stale" else None
 copy_delay = float(sys.argv[6]) if stale and len(sys.argv) > 6 else 0
+head_fails = [int(sys.argv[7]) if stale and len(sys.argv) > 7 else 0]
 local = threading.local()
 log_lock = threading.Lock()
 ETAG_XML = re.compile(rb'(<ETag>(?:&quot;|&#34;|")?)([0-9a-fA-F]{32})'
@@ -95,11 +98,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
         data = self.body()
         with log_lock, open(portfile + ".log", "a") as log:
             log.write("%s %s%s\n" % (self.command, self.path,
-                      " copy" if "x-amz-copy-source" in self.headers else ""))
+                      " <- %s copy" % self.headers["x-amz-copy-source"]
+                      if "x-amz-copy-source" in self.headers else ""))
         source = urllib.parse.unquote(
             self.headers.get("x-amz-copy-source", "")).split("?")[0]
         if copy_delay and source.endswith("/" + stale[0].decode()):
             time.sleep(copy_delay)
+        if self.command == "HEAD" and "/heap/" in self.path:
+            with log_lock:
+                fail = head_fails[0] > 0
+                head_fails[0] -= fail
+            if fail:
+                self.send_response_only(503, "Slow Down")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         hop = {"connection", "keep-alive", "transfer-encoding", "expect",
                "content-length"}
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in hop}
