@@ -43,6 +43,7 @@
 static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
 	run_error_set(&r->err, eb, code);
+	sync_async_cancel(&r->async);
 	workpool_abort(r->pool);
 	tree_scan_abort(r->src_scan);
 	tree_scan_abort(r->dst_scan);
@@ -454,6 +455,11 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
 	pthread_mutex_init(&r->lock, NULL);
 	objstore_etag_probe_init(&r->src_etags);
 	run_error_init(&r->err);
+	/* as many uploads out as requests in flight and queued in the
+	 * network stage, at most 64 MiB of bodies */
+	sync_async_init(&r->async, r, stats, 2 * (o->transfers ?
+						  o->transfers : 16),
+			64u << 20);
 }
 
 /* SRC and DST opened (r->src_tree, r->dst_tree, what each keeps:
@@ -631,6 +637,7 @@ static void release_run(struct sync_run *r)
 	pthread_mutex_destroy(&r->lock);
 	objstore_etag_probe_destroy(&r->src_etags);
 	run_error_destroy(&r->err);
+	sync_async_destroy(&r->async);
 }
 
 /* The run: the steps in order (see the top of this file), every failure
@@ -640,9 +647,10 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 {
 	struct sync_run r;
 	struct logger log = o->log;
+	struct errbuf aeb = ERRBUF_INIT;
 	struct progress prog;
 	double t0 = clock_mono_s();
-	int ret;
+	int ret, aret;
 
 	init_run(&r, o, so, &log, stats, t0);
 	memset(&prog, 0, sizeof(prog));
@@ -679,12 +687,22 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	}
 	ret = merge(&r, eb);
 	workpool_join(r.pool);
+	if (ret < 0)
+		sync_async_cancel(&r.async);
+	/* every upload ended before anything is told or released: their
+	 * callbacks count into stats */
+	aret = sync_async_wait(&r.async, &aeb);
 	if (run_error_failed(&r.err)) {
 		ret = run_error_take(&r.err, eb);
 		goto out;
 	}
 	if (ret < 0)
 		goto out;
+	if (aret < 0) {
+		ret = aret;
+		*eb = aeb;
+		goto out;
+	}
 	ret = check_max_delete(&r, eb);
 	if (ret < 0)
 		goto out;

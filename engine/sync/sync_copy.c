@@ -4,6 +4,7 @@
  * a same-size file is copied at all (bytes, MD5, mtime by HEAD). */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -24,6 +25,9 @@
 
 #define COPY_CHUNK (8u << 20)   /* copy_file_range request */
 #define CHANGE_RETRIES 3
+/* a local file up to this size goes to a store without a copier
+ * waiting for its PUT (sync_async.c) */
+#define SYNC_ASYNC_MAX (64u << 10)
 
 /* Bandwidth limit shared by all workers: sleep until the average rate
  * since the start is back under the limit. */
@@ -395,10 +399,19 @@ static int write_store(struct sync_run *r, const struct entry *e,
 	return s->f.live && src_changed(s, &after) == 1 ? 1 : 0;
 }
 
+static int kept_changing(struct sync_run *r, const struct entry *e,
+			 struct errbuf *eb)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EAGAIN, "cannot copy '%s/%s': it kept changing "
+			  "while being copied", r->so->src, shown);
+}
+
 int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		   const struct entry *e, char *buf, struct errbuf *eb)
 {
-	char shown[512];
 	int attempt, ret;
 
 	if (atomic_load(&r->same_store)) {
@@ -455,9 +468,79 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 		stat_add(&r->stats->bytes_written, copied);
 		return 0;
 	}
-	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	return errbuf_set(eb, -EAGAIN, "cannot copy '%s/%s': it kept changing "
-			  "while being copied", r->so->src, shown);
+	return kept_changing(r, e, eb);
+}
+
+/* A small local file into a store without waiting for its PUT
+ * (sync_async.c): read whole into memory, again if it changed while it
+ * was read; what was read is what the store gets, under its Content-MD5.
+ * 1 submitted (counted once stored), 0 not this way (a larger file, a
+ * file tree on either side), -errno with eb set. */
+static int copy_small_async(struct sync_run *r, const struct entry *e,
+			    struct errbuf *eb)
+{
+	char shown[512];
+	int attempt, ret;
+
+	/* once the uploads were waited for (the deferred copies, after
+	 * the deletions), the waiting way */
+	if (!r->src_fs || r->dst_fs || e->size > SYNC_ASYNC_MAX ||
+	    atomic_load(&r->async.closed))
+		return 0;
+	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
+		struct copy_src s;
+		struct stat after;
+		uint64_t size, got = 0;
+		struct job *retry;
+		ssize_t n = 1;
+		char *buf;
+
+		ret = open_copy_src(r, e, &s, eb);
+		if (ret < 0)
+			return ret;
+		size = (uint64_t)s.f.st.st_size;
+		if (size > SYNC_ASYNC_MAX) {   /* grew: the usual way */
+			close(s.f.fd);
+			return 0;
+		}
+		buf = malloc(size ? size : 1);
+		if (!buf) {
+			close(s.f.fd);
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		}
+		while (got < size) {
+			n = fdio_pread(s.f.fd, buf + got, size - got, got);
+			if (n <= 0)
+				break;
+			got += (uint64_t)n;
+		}
+		/* a failed fstat: what was read stands */
+		ret = n < 0 ? 0 : src_changed(&s, &after);
+		close(s.f.fd);
+		if (n < 0) {
+			free(buf);
+			errbuf_quote_name(shown, sizeof(shown), e->name,
+					  e->name_len);
+			return errbuf_set(eb, (int)n, "cannot read '%s/%s': %s",
+					  r->so->src, shown,
+					  strerror((int)-n));
+		}
+		if (ret == 1 || got < size) {   /* changed: again */
+			free(buf);
+			continue;
+		}
+		/* deferred if DST is in its way (409), as a copier does */
+		retry = sync_job_make(e, JOB_COPY, eb);
+		if (!retry) {
+			free(buf);
+			return -ENOMEM;
+		}
+		ret = sync_async_put(&r->async, tree_objstore(r->dst_tree),
+				     retry, &s.meta, buf, size,
+				     store_drops_meta(e), eb);
+		return ret < 0 ? ret : 1;
+	}
+	return kept_changing(r, e, eb);
 }
 
 /* --checksum against an object store: MD5 of the local side's file
@@ -556,6 +639,12 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 			if (ret <= 0)
 				return ret;
 		}
+		/* an upload sent earlier failed: the run stops here */
+		ret = sync_async_failed(&r->async, eb);
+		if (!ret)
+			ret = copy_small_async(r, &j->e, eb);
+		if (ret)   /* sent: counted when stored */
+			return ret < 0 ? ret : 0;
 		ret = sync_copy_file(r, tw, &j->e, buf, eb);
 		if (!ret)
 			stat_add(&r->stats->files_copied, 1);

@@ -1,7 +1,8 @@
 /* sync_impl: what the files of engine_sync share, private to engine/sync/.
  * sync.c runs a sync (scan feeds, workers, deletions, links), sync_plan.c
  * turns the diff of SRC and DST into jobs, sync_copy.c carries a job out
- * (the byte copies, local or with an object store). */
+ * (the byte copies, local or with an object store), sync_async.c sends
+ * small uploads without a copier waiting on each. */
 #ifndef SNAP_SYNC_IMPL_H
 #define SNAP_SYNC_IMPL_H
 
@@ -17,6 +18,8 @@
 #include "run_error.h"
 
 struct filter;
+struct job;
+struct sync_run;
 struct tree;
 struct tree_scan;
 struct shardq;
@@ -33,6 +36,46 @@ enum job_kind {
 			     * its mtime: copy only if its mtime (HEAD)
 			     * differs from other_mtime_ns */
 };
+
+/* sync_async.c: small uploads to a store handed to the network stage,
+ * counted when they complete (see the top of sync_async.c). */
+struct sync_async {
+	pthread_mutex_t lock;
+	pthread_cond_t room;       /* an upload ended */
+	unsigned out, max_out;     /* uploads submitted, not ended */
+	size_t mem, max_mem;       /* bytes of their bodies */
+	int err;                   /* the first failed upload */
+	struct errbuf errmsg;
+	atomic_bool cancel;        /* drop what is still queued */
+	/* sync_async_wait was called: later copies (the deferred ones,
+	 * after the deletions) take the waiting way */
+	atomic_bool closed;
+	struct sync_run *run;      /* its conflicts are deferred there */
+	struct run_stats *stats;
+};
+
+void sync_async_init(struct sync_async *a, struct sync_run *run,
+		     struct run_stats *stats, unsigned max_out,
+		     size_t max_mem);
+void sync_async_destroy(struct sync_async *a);
+/* PUT buf (len bytes, taken: freed here in every case) as meta->name
+ * with meta's mtime into os, without waiting for it; counted in stats
+ * (bytes, files_copied, meta_not_kept when drops_meta) once it is
+ * stored. A conflict in DST (409: an object store that keeps "a/" and
+ * refuses "a") defers job (taken) to after the deletions, as a copier
+ * does; else job is freed. Waits while the bounds are reached. 0
+ * submitted, or -errno with eb: the run's first failed upload, or this
+ * one could not be sent. Any thread. */
+int sync_async_put(struct sync_async *a, struct objstore *os,
+		   struct job *job, const struct entry *meta, char *buf,
+		   uint64_t len, bool drops_meta, struct errbuf *eb);
+/* The run's first failed upload so far, into eb: -errno, or 0. */
+int sync_async_failed(struct sync_async *a, struct errbuf *eb);
+/* The run failed elsewhere: drop the uploads still queued. */
+void sync_async_cancel(struct sync_async *a);
+/* Wait until every upload ended, and send no more this way: 0, or the
+ * first failure with eb. */
+int sync_async_wait(struct sync_async *a, struct errbuf *eb);
 
 struct job {
 	struct entry e;
@@ -78,6 +121,7 @@ struct sync_run {
 	size_t ndeferred, cap_deferred;
 	pthread_mutex_t lock;      /* deferred, bwlimit */
 	struct run_error err;      /* the first error of the run */
+	struct sync_async async;   /* small uploads in flight */
 	double bw_start;
 	uint64_t bw_bytes;
 	unsigned xattr_ns;         /* enum xattr_ns copied, 0: none */
@@ -97,6 +141,9 @@ struct sync_run {
  * -errno with eb set. Diff thread only. */
 int sync_on_diff(void *ctx, enum diff_state st, const struct entry *s,
 		 const struct entry *d, struct errbuf *eb);
+/* A job of kind for e (a copy of it), or NULL (eb: out of memory). */
+struct job *sync_job_make(const struct entry *e, enum job_kind kind,
+			  struct errbuf *eb);
 /* Frees j and its entry; NULL is a no-op. */
 void sync_job_free(struct job *j);
 /* Keeps j (taken over) in r->deferred, to be carried out after the

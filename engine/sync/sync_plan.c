@@ -64,8 +64,8 @@ static int record_deletion(struct sync_run *r, const struct entry *d,
 }
 
 /* A job for e (a copy of it), or NULL (eb: out of memory). */
-static struct job *job_make(const struct entry *e, enum job_kind kind,
-			    struct errbuf *eb)
+struct job *sync_job_make(const struct entry *e, enum job_kind kind,
+			  struct errbuf *eb)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -107,7 +107,7 @@ static int push_job(struct sync_run *r, const struct entry *e,
 		}
 		return 0;
 	}
-	j = job_make(e, kind, eb);
+	j = sync_job_make(e, kind, eb);
 	return j ? job_push(r, j, eb) : -ENOMEM;
 }
 
@@ -173,7 +173,7 @@ static int push_dir(struct sync_run *r, const struct entry *e, bool create,
 		}
 		return 0;
 	}
-	j = job_make(e, create ? JOB_COPY : JOB_META, eb);
+	j = sync_job_make(e, create ? JOB_COPY : JOB_META, eb);
 	if (!j)
 		return -ENOMEM;
 	j->meta_differs = differs;
@@ -197,7 +197,7 @@ static int push_mtime_job(struct sync_run *r, const struct entry *s,
 			return ret;
 		return push_job(r, s, JOB_COPY, eb);
 	}
-	j = job_make(s, JOB_MTIME, eb);
+	j = sync_job_make(s, JOB_MTIME, eb);
 	if (!j)
 		return -ENOMEM;
 	j->other_mtime_ns = d->mtime_ns;
@@ -256,7 +256,7 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 					JOB_COPY : JOB_COMPARE, eb);
 		if (r->so->dry_run)
 			return push_job(r, s, JOB_COMPARE, eb);
-		j = job_make(s, JOB_COMPARE, eb);
+		j = sync_job_make(s, JOB_COMPARE, eb);
 		if (!j)
 			return -ENOMEM;
 		j->has_other_md5 = true;
