@@ -72,7 +72,8 @@ static int parse_args(struct cli_ctx *ctx, struct sync_args *a, int argc,
 		  .def = "unlimited",
 		  .help = "Limit the copy rate, in bytes per second: 500K, "
 			  "10M, 1G (a plain number means KiB/s, like "
-			  "rsync)." },
+			  "rsync); the average since the start, over "
+			  "local copies, downloads and uploads alike." },
 		{ .kind = OPT_FLAG, .name = "no-xattrs", .value = &a->no_xattrs,
 		  .help = "Do not copy extended attributes, "
 			  "capabilities and ACLs (copied by default, and "

@@ -395,6 +395,7 @@ static int write_store(struct sync_run *r, const struct entry *e,
 	if (ret < 0)
 		return ret;
 	*copied = size;
+	bw_account(r, size);
 	/* a failed fstat: the upload stands, as uploaded */
 	return s->f.live && src_changed(s, &after) == 1 ? 1 : 0;
 }
@@ -535,6 +536,7 @@ static int copy_small_async(struct sync_run *r, const struct entry *e,
 			free(buf);
 			return -ENOMEM;
 		}
+		bw_account(r, size);   /* --bwlimit paces the submits */
 		ret = sync_async_put(&r->async, tree_objstore(r->dst_tree),
 				     retry, &s.meta, buf, size,
 				     store_drops_meta(e), eb);

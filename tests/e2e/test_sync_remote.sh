@@ -163,6 +163,21 @@ if start_server s3rver; then
 		assert_err_has "s3rver $size: ... naming the file under SRC" \
 			"$T/grow.src/grow"
 	done
+	# --bwlimit holds uploads to a store too (it held only downloads
+	# and local copies): 3 MiB at 1 MiB/s take at least 3 s, a lower
+	# bound that a loaded machine only makes longer
+	rm -rf "$T/bw.src"
+	mkdir -p "$T/bw.src"
+	head -c $((2 << 20)) /dev/urandom >"$T/bw.src/big"
+	for i in $(seq 1 16); do
+		head -c $((64 << 10)) /dev/urandom >"$T/bw.src/small$i"
+	done
+	t0=$(date +%s%N)
+	sync_ --bwlimit 1M "$T/bw.src" "s3://$B/bw"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	assert_rc "s3rver: sync --bwlimit 1M to the store" 0
+	check "s3rver: --bwlimit 1M held 3 MiB of uploads to >= 2.5 s ($ms ms)" \
+		test "$ms" -ge 2500
 	check "s3rver: no torn multipart object was completed" \
 		test "$(curl -s -o /dev/null -w '%{http_code}' -I \
 			"$SNAP_S3RVER_ENDPOINT/$B/grow70000000/grow")" = 404
