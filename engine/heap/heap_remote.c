@@ -364,11 +364,14 @@ static int settle_failed_copy(struct remote *r, const struct objid *id,
 	return ret;
 }
 
-/* The copy of a claimed id (claim_copy): 0 made and checked, -errno. */
+/* The copy of a claimed id (claim_copy): 0 made and checked, 1 the
+ * heap holds it already, -errno. */
 static int copy_claimed(struct remote *r, const struct objid *id,
 			struct objstore *src, const char *key,
 			const char *etag, struct errbuf *eb)
 {
+	struct errbuf local = ERRBUF_INIT;
+	struct objstore_info info;
 	char dst[36], quoted[260];
 	int ret;
 
@@ -376,6 +379,17 @@ static int copy_claimed(struct remote *r, const struct objid *id,
 	if (ret < 0)
 		return ret;
 	heap_object_path(id, dst);
+	/* Looked at first: the heap may hold it though its listing (or
+	 * --heap-cache-file) did not say so, stored by another run since.
+	 * A copy of a source replaced since it was listed would land over
+	 * it, fail its check and be deleted, taking that run's object with
+	 * it. Present by HEAD is present as by a listing. */
+	memset(&info, 0, sizeof(info));
+	if (objstore_head(r->os, dst, &info, &local) == 0) {
+		if (idset_add(r->rawset, id) < 0 || idset_add(r->set, id) < 0)
+			return errbuf_set(eb, -ENOMEM, "out of memory");
+		return 1;
+	}
 	if (etag && etag[0] != '"') {
 		/* If-Match takes the quoted form */
 		snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
@@ -425,7 +439,9 @@ static int remote_put_copy(void *self, const struct objid *id,
 		return 0;
 	ret = copy_claimed(r, id, src, key, etag, eb);
 	release_copy(r, id);
-	return ret < 0 ? ret : 1;
+	if (ret < 0)
+		return ret;
+	return ret == 1 ? 0 : 1;   /* present, or copied */
 }
 
 static void remote_tx_abort(void *txp)

@@ -17,7 +17,8 @@
 # copy from KEY is held that long before it goes on (a slow copy of a
 # large object), so that what other clients do meanwhile comes first.
 # With HEADFAILS, the first HEADFAILS HEADs of objects under a "heap/"
-# prefix are answered 503 (the check after a copy into a heap fails).
+# prefix made after a server-side copy went through are answered 503 (the
+# check after a copy into a heap fails).
 #
 # The port it listens on is written to PORTFILE once it accepts; each
 # request is logged to PORTFILE.log as "METHOD PATH", with
@@ -30,6 +31,7 @@ stale = (sys.argv[4].encode(), sys.argv[5].encode()) \
     if len(sys.argv) > 5 and sys.argv[3] == "stale" else None
 copy_delay = float(sys.argv[6]) if stale and len(sys.argv) > 6 else 0
 head_fails = [int(sys.argv[7]) if stale and len(sys.argv) > 7 else 0]
+copied = [False]   # a server-side copy went through
 local = threading.local()
 log_lock = threading.Lock()
 ETAG_XML = re.compile(rb'(<ETag>(?:&quot;|&#34;|")?)([0-9a-fA-F]{32})'
@@ -104,11 +106,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.headers.get("x-amz-copy-source", "")).split("?")[0]
         if copy_delay and source.endswith("/" + stale[0].decode()):
             time.sleep(copy_delay)
+        if source:
+            copied[0] = True
         if self.command == "HEAD" and "/heap/" in self.path:
             with log_lock:
-                fail = head_fails[0] > 0
+                fail = copied[0] and head_fails[0] > 0
                 head_fails[0] -= fail
             if fail:
+                with log_lock, open(portfile + ".log", "a") as log:
+                    log.write("%s %s 503\n" % (self.command, self.path))
                 self.send_response_only(503, "Slow Down")
                 self.send_header("Content-Length", "0")
                 self.end_headers()

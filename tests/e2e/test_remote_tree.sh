@@ -156,7 +156,8 @@ copy_race_case() { # bucket
 
 # A copy into the heap that landed but whose check (HEAD) failed: b.bin
 # is listed as X but holds Y, and kms_proxy.py answers the first HEAD of
-# a heap object 503 (--retries 0: the check fails at once). What the
+# a heap object after the copy 503 (--retries 0: the check fails at
+# once). What the
 # copy left under X's name is looked at again and removed: a later run
 # would take it for X.
 unchecked_copy_case() { # bucket
@@ -174,7 +175,7 @@ unchecked_copy_case() { # bucket
 		make-snapshot
 	assert_rc "unchecked: make-snapshot" 0
 	check "unchecked: a heap object's check was made to fail" \
-		grep -q '^HEAD .*/heap/' "$T/.unchecked.port.log"
+		grep -q '^HEAD .*/heap/.* 503$' "$T/.unchecked.port.log"
 	left=$("$PY" - "$1" "unchecked/heap/${x_md5:0:2}/$x_md5" <<'PY'
 import os, sys
 sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
@@ -191,12 +192,47 @@ PY
 		"$left"
 }
 
+# A heap cache older than the heap: another run stored X after the
+# cache was written. b.bin is listed as X (stale) but holds Y; its copy
+# would land over X, fail its check and be deleted, taking the other
+# run's object with it. The heap is looked at before a copy.
+stale_cache_case() { # bucket
+	local url=s3://$1/scache x_md5
+	say "== a heap cache older than the heap"
+	mkdir -p "$T/sc.first" "$T/sc.other" "$T/sc.tree"
+	printf 'first\n' >"$T/sc.first/f"
+	printf 'other run\n' >"$T/sc.other/x"
+	printf 'Other Run\n' >"$T/sc.tree/b.bin"
+	bin --file-root "$T/sc.first" --heap-root "$url/heap" \
+		--snap-root "$T/sc.first.snap" --heap-cache-file "$T/sc.cache" \
+		make-snapshot
+	assert_rc "stale cache: a run writes the cache" 0
+	bin --file-root "$T/sc.other" --heap-root "$url/heap" \
+		--snap-root "$T/sc.other.snap" make-snapshot
+	assert_rc "stale cache: another run stores X (no cache)" 0
+	bin sync "$T/sc.tree" "$url/tree"
+	assert_rc "stale cache: the tree uploaded" 0
+	x_md5=$(md5sum <"$T/sc.other/x" | cut -c1-32)
+	start_kms_proxy scache stale scache/tree/b.bin "$x_md5"
+	AWS_ENDPOINT_URL=$PROXY_URL bin --file-root "$url/tree" \
+		--heap-root "$url/heap" --snap-root "$T/sc.tree.snap" \
+		--heap-cache-file "$T/sc.cache" make-snapshot
+	assert_rc "stale cache: make-snapshot of the tree" 0
+	bin --file-root "$T/sc.other.restored" --heap-root "$url/heap" \
+		--snap-root "$T/sc.other.snap" restore-snapshot \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "stale cache: the other run's snapshot restores" 0
+	assert_md5_equal "$T/sc.other" "$T/sc.other.restored" \
+		"stale cache: the other run's file back"
+}
+
 # the shared servers outlive a run: a name of this run only
 if use_server swift; then
 	tree_case swift "s3://e2etree-$$"
 	stale_listing_case "e2etree-$$"
 	copy_race_case "e2etree-$$"
 	unchecked_copy_case "e2etree-$$"
+	stale_cache_case "e2etree-$$"
 fi
 if use_server azurite; then
 	tree_case azurite "az://e2etree-$$"
