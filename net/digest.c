@@ -3,9 +3,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "banned.h"
@@ -80,13 +82,53 @@ int digest_sha256(const void *data, size_t n, uint8_t out[32])
 	return one_shot(&sha256_md, data, n, out);
 }
 
+const EVP_MD *digest_sha256_md(void)
+{
+	pthread_once(&fetch_once, fetch_digests);
+	return sha256_md;
+}
+
+/* SHA-256 of a then b into out. */
+static bool sha256_two(EVP_MD_CTX *ctx, const void *a, size_t an,
+		       const void *b, size_t bn, uint8_t out[32])
+{
+	const EVP_MD *md = digest_sha256_md();
+
+	return md && EVP_DigestInit_ex2(ctx, md, NULL) &&
+	       EVP_DigestUpdate(ctx, a, an) && EVP_DigestUpdate(ctx, b, bn) &&
+	       EVP_DigestFinal_ex(ctx, out, NULL);
+}
+
+/* RFC 2104 over the fetched SHA-256 (EVP_Q_mac fetches HMAC and SHA-256
+ * anew on every call). The key's traces (the pads hold it, the first of
+ * SigV4's chain is the secret) are cleansed. */
 int digest_hmac_sha256(const void *key, size_t key_len, const void *data,
 		       size_t n, uint8_t out[32])
 {
-	size_t len = 0;
+	uint8_t pad[64], inner[32], hashed[32];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = ctx != NULL;
+	size_t i;
 
-	if (!EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, key_len,
-		       data, n, out, 32, &len) || len != 32)
-		return -EIO;
-	return 0;
+	if (ok && key_len > sizeof(pad)) {
+		ok = sha256_two(ctx, key, key_len, "", 0, hashed);
+		key = hashed;
+		key_len = sizeof(hashed);
+	}
+	if (ok) {
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad, key, key_len);
+		for (i = 0; i < sizeof(pad); i++)
+			pad[i] ^= 0x36;
+		ok = sha256_two(ctx, pad, sizeof(pad), data, n, inner);
+		for (i = 0; i < sizeof(pad); i++)
+			pad[i] ^= 0x36 ^ 0x5c;
+		ok = ok && sha256_two(ctx, pad, sizeof(pad), inner,
+				      sizeof(inner), out);
+	}
+	OPENSSL_cleanse(pad, sizeof(pad));
+	OPENSSL_cleanse(inner, sizeof(inner));
+	OPENSSL_cleanse(hashed, sizeof(hashed));
+	EVP_MD_CTX_free(ctx);
+	return ok ? 0 : -EIO;
 }

@@ -1,12 +1,14 @@
 /* digest: the checksums and encodings the object-store protocols need:
  * MD5 (Content-MD5), SHA-256 (x-amz-content-sha256), HMAC-SHA256 (Azure
- * Shared Key); their hex and base64 forms are in encode.h. OpenSSL EVP
- * underneath; failures -EIO. */
+ * Shared Key, SigV4); their hex and base64 forms are in encode.h. OpenSSL
+ * EVP underneath, each digest fetched once; failures -EIO. */
 #ifndef SNAP_DIGEST_H
 #define SNAP_DIGEST_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <openssl/types.h>
 
 #include "body.h"
 
@@ -14,7 +16,11 @@
 int digest_md5_src(const struct body_src *s, uint8_t out[16]);
 int digest_md5(const void *data, size_t n, uint8_t out[16]);
 int digest_sha256(const void *data, size_t n, uint8_t out[32]);
+/* HMAC-SHA256 (Azure Shared Key, SigV4's signing chain). */
 int digest_hmac_sha256(const void *key, size_t key_len, const void *data,
 		       size_t n, uint8_t out[32]);
+/* SHA-256 fetched once, for a caller that streams its input (SigV4's
+ * canonical request); NULL when OpenSSL has none. */
+const EVP_MD *digest_sha256_md(void);
 
 #endif

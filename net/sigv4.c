@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "digest.h"
 #include "encode.h"
 
 #include "banned.h"
@@ -20,25 +20,9 @@
 #define SIGV4_NAME_MAX 64
 #define SIGV4_ALGO "AWS4-HMAC-SHA256"
 
-/* SHA-256 fetched once: an implicit fetch (EVP_sha256(), EVP_Q_*) costs
- * a lookup under a lock on every use in OpenSSL 3. */
-static EVP_MD *sha256_md;
-static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
-
-static void fetch_sha256(void)
-{
-	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
-}
-
-static const EVP_MD *sha256(void)
-{
-	pthread_once(&sha256_once, fetch_sha256);
-	return sha256_md;
-}
-
 static bool digest_init(EVP_MD_CTX *ctx)
 {
-	const EVP_MD *md = sha256();
+	const EVP_MD *md = digest_sha256_md();
 
 	return md && EVP_DigestInit_ex2(ctx, md, NULL);
 }
@@ -51,43 +35,6 @@ static bool feed(EVP_MD_CTX *ctx, const void *p, size_t n)
 static bool feed_str(EVP_MD_CTX *ctx, const char *s)
 {
 	return feed(ctx, s, strlen(s));
-}
-
-/* HMAC-SHA256 (RFC 2104) over the fetched digest. */
-static bool hmac(EVP_MD_CTX *ctx, const void *key, size_t key_len,
-		 const void *data, size_t n, uint8_t out[32])
-{
-	uint8_t pad[64], inner[32], hashed[32];
-	size_t i;
-	bool ok;
-
-	if (key_len > sizeof(pad)) {
-		if (!digest_init(ctx) || !feed(ctx, key, key_len) ||
-		    !EVP_DigestFinal_ex(ctx, hashed, NULL))
-			return false;
-		key = hashed;
-		key_len = sizeof(hashed);
-	}
-	memset(pad, 0, sizeof(pad));
-	memcpy(pad, key, key_len);
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] ^= 0x36;
-	if (!digest_init(ctx) || !feed(ctx, pad, sizeof(pad)) ||
-	    !feed(ctx, data, n) || !EVP_DigestFinal_ex(ctx, inner, NULL)) {
-		OPENSSL_cleanse(pad, sizeof(pad));
-		OPENSSL_cleanse(hashed, sizeof(hashed));
-		return false;
-	}
-	for (i = 0; i < sizeof(pad); i++)
-		pad[i] ^= 0x36 ^ 0x5c;
-	ok = digest_init(ctx) && feed(ctx, pad, sizeof(pad)) &&
-	     feed(ctx, inner, sizeof(inner)) &&
-	     EVP_DigestFinal_ex(ctx, out, NULL);
-	/* the key (the secret, for the first of the chain) */
-	OPENSSL_cleanse(pad, sizeof(pad));
-	OPENSSL_cleanse(inner, sizeof(inner));
-	OPENSSL_cleanse(hashed, sizeof(hashed));
-	return ok;
 }
 
 int sigv4_init(struct sigv4 *sv, const char *access_key, const char *secret,
@@ -105,7 +52,7 @@ int sigv4_init(struct sigv4 *sv, const char *access_key, const char *secret,
 }
 
 /* The signing key of date (YYYYMMDD), derived once for the day. */
-static bool signing_key(struct sigv4 *sv, EVP_MD_CTX *ctx, const char *date)
+static bool signing_key(struct sigv4 *sv, const char *date)
 {
 	uint8_t k[32];
 	size_t slen = strlen(sv->secret);
@@ -119,10 +66,11 @@ static bool signing_key(struct sigv4 *sv, EVP_MD_CTX *ctx, const char *date)
 		return false;
 	memcpy(first, "AWS4", 4);
 	memcpy(first + 4, sv->secret, slen + 1);
-	ok = hmac(ctx, first, slen + 4, date, 8, k) &&
-	     hmac(ctx, k, 32, sv->region, strlen(sv->region), k) &&
-	     hmac(ctx, k, 32, sv->service, strlen(sv->service), k) &&
-	     hmac(ctx, k, 32, "aws4_request", 12, sv->key);
+	ok = !digest_hmac_sha256(first, slen + 4, date, 8, k) &&
+	     !digest_hmac_sha256(k, 32, sv->region, strlen(sv->region), k) &&
+	     !digest_hmac_sha256(k, 32, sv->service, strlen(sv->service),
+				 k) &&
+	     !digest_hmac_sha256(k, 32, "aws4_request", 12, sv->key);
 	OPENSSL_cleanse(first, slen + 4);
 	OPENSSL_cleanse(k, sizeof(k));
 	free(first);
@@ -331,8 +279,8 @@ int sigv4_sign(struct sigv4 *sv, const char *method, const char *url,
 		goto out;
 	len = (size_t)snprintf(sts, sizeof(sts), SIGV4_ALGO "\n%s\n%s\n%s",
 			       amzdate, scope, hash_hex);
-	if (len >= sizeof(sts) || !signing_key(sv, ctx, date) ||
-	    !hmac(ctx, sv->key, 32, sts, len, sig))
+	if (len >= sizeof(sts) || !signing_key(sv, date) ||
+	    digest_hmac_sha256(sv->key, 32, sts, len, sig))
 		goto out;
 	encode_hex(sig, 32, sig_hex);
 
