@@ -40,7 +40,7 @@
 #define QUEUE_CAP 4096
 #define BATCH 32
 
-static void run_fail(struct sync_run *r, const struct errbuf *eb, int code)
+void sync_run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
 	run_error_set(&r->err, eb, code);
 	sync_async_cancel(&r->async);
@@ -139,7 +139,7 @@ static void copy_work(void *arg, size_t shard)
 	if (!ret)
 		ret = dst_writer_new(r, &tw, &eb);
 	if (ret < 0) {
-		run_fail(r, &eb, ret);
+		sync_run_fail(r, &eb, ret);
 		goto out;
 	}
 	while ((n = shardq_pop_batch(r->jobs, shard, items, BATCH)) > 0) {
@@ -159,7 +159,7 @@ static void copy_work(void *arg, size_t shard)
 			sync_job_free(j);
 		}
 		if (ret < 0) {
-			run_fail(r, &eb, ret);
+			sync_run_fail(r, &eb, ret);
 			break;
 		}
 	}
@@ -647,10 +647,9 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 {
 	struct sync_run r;
 	struct logger log = o->log;
-	struct errbuf aeb = ERRBUF_INIT;
 	struct progress prog;
 	double t0 = clock_mono_s();
-	int ret, aret;
+	int ret;
 
 	init_run(&r, o, so, &log, stats, t0);
 	memset(&prog, 0, sizeof(prog));
@@ -690,19 +689,14 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	if (ret < 0)
 		sync_async_cancel(&r.async);
 	/* every upload ended before anything is told or released: their
-	 * callbacks count into stats */
-	aret = sync_async_wait(&r.async, &aeb);
+	 * callbacks count into stats and may fail the run */
+	sync_async_wait(&r.async);
 	if (run_error_failed(&r.err)) {
 		ret = run_error_take(&r.err, eb);
 		goto out;
 	}
 	if (ret < 0)
 		goto out;
-	if (aret < 0) {
-		ret = aret;
-		*eb = aeb;
-		goto out;
-	}
 	ret = check_max_delete(&r, eb);
 	if (ret < 0)
 		goto out;

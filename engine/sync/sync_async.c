@@ -9,11 +9,11 @@
  * requests in flight.
  *
  * Bounds: at most max_out uploads out and max_mem bytes of their bodies
- * (a copier waits for room; one larger body may pass alone). The first
- * failed upload wins: later submits return its error, the uploads still
- * queued in the stage are dropped unsent (cancel), and sync_async_wait
- * returns it once every upload has ended, so a run never reports a file
- * copied that is not in the store. */
+ * (a copier waits for room; one larger body may pass alone). A failed
+ * upload fails the run as a copier's error does (sync_run_fail: the
+ * run's first error, its queues aborted, the uploads still queued in the
+ * stage dropped unsent), and the run waits for every upload before it
+ * reports, so it never counts a file copied that is not in the store. */
 #include "sync_impl.h"
 
 #include <errno.h>
@@ -60,20 +60,19 @@ static void put_done(void *arg, int err, const struct errbuf *eb)
 {
 	struct async_put *p = arg;
 	struct sync_async *a = p->a;
+	/* dropped unsent once the run failed: not an error of its own */
+	bool failed = err < 0 && !(err == -ECANCELED &&
+				   atomic_load(&a->cancel));
 
 	/* DST in the way (a store that keeps "a/" refuses "a"): again
 	 * after the deletions, as a copier defers it */
 	if (err == -EEXIST && !sync_defer(a->run, p->job)) {
 		p->job = NULL;
-		err = 1;   /* neither failed nor stored */
+		failed = false;   /* neither failed nor stored */
+	} else if (failed) {
+		sync_run_fail(a->run, eb, err);
 	}
 	pthread_mutex_lock(&a->lock);
-	if (err < 0 && !a->err && !(err == -ECANCELED &&
-				    atomic_load(&a->cancel))) {
-		a->err = err;
-		a->errmsg = *eb;
-		atomic_store(&a->cancel, true);
-	}
 	if (!err) {
 		stat_add(&a->stats->bytes_read, p->len);
 		stat_add(&a->stats->bytes_written, p->len);
@@ -89,7 +88,7 @@ static void put_done(void *arg, int err, const struct errbuf *eb)
 	 * pass the mark); at 0 for sync_async_wait and for a copier held
 	 * by the memory bound */
 	if (a->out == a->max_out - (a->max_out + 3) / 4 || !a->out ||
-	    a->err)
+	    failed)
 		pthread_cond_broadcast(&a->room);
 	pthread_mutex_unlock(&a->lock);
 	sync_job_free(p->job);
@@ -97,20 +96,12 @@ static void put_done(void *arg, int err, const struct errbuf *eb)
 	free(p);
 }
 
-/* The run's first failed upload, into eb: -errno, or 0. Under lock. */
-static int failed(struct sync_async *a, struct errbuf *eb)
+/* The run has failed (a copier, the scans or an upload): nothing more is
+ * sent. Under lock or not. */
+static int run_failed(struct sync_async *a, struct errbuf *eb)
 {
-	return a->err ? errbuf_set(eb, a->err, "%s", a->errmsg.msg) : 0;
-}
-
-int sync_async_failed(struct sync_async *a, struct errbuf *eb)
-{
-	int ret;
-
-	pthread_mutex_lock(&a->lock);
-	ret = failed(a, eb);
-	pthread_mutex_unlock(&a->lock);
-	return ret;
+	return run_error_failed(&a->run->err) ?
+	       errbuf_set(eb, -ECANCELED, "the run has failed") : 0;
 }
 
 int sync_async_put(struct sync_async *a, struct objstore *os,
@@ -142,10 +133,10 @@ int sync_async_put(struct sync_async *a, struct objstore *os,
 	p->drops_meta = drops_meta;
 
 	pthread_mutex_lock(&a->lock);
-	while (!a->err && a->out &&
+	while (!run_failed(a, eb) && a->out &&
 	       (a->out >= a->max_out || a->mem + len > a->max_mem))
 		pthread_cond_wait(&a->room, &a->lock);
-	ret = failed(a, eb);
+	ret = run_failed(a, eb);
 	if (!ret) {
 		a->out++;
 		a->mem += (size_t)len;
@@ -187,15 +178,11 @@ void sync_async_cancel(struct sync_async *a)
 	atomic_store(&a->cancel, true);
 }
 
-int sync_async_wait(struct sync_async *a, struct errbuf *eb)
+void sync_async_wait(struct sync_async *a)
 {
-	int ret;
-
 	atomic_store(&a->closed, true);
 	pthread_mutex_lock(&a->lock);
 	while (a->out)
 		pthread_cond_wait(&a->room, &a->lock);
-	ret = failed(a, eb);
 	pthread_mutex_unlock(&a->lock);
-	return ret;
 }

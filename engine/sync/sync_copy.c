@@ -491,9 +491,9 @@ static int copy_small_async(struct sync_run *r, const struct entry *e,
 	for (attempt = 0; attempt < CHANGE_RETRIES; attempt++) {
 		struct copy_src s;
 		struct stat after;
-		uint64_t size, got = 0;
 		struct job *retry;
-		ssize_t n = 1;
+		uint64_t size;
+		ssize_t n;
 		char *buf;
 
 		ret = open_copy_src(r, e, &s, eb);
@@ -509,12 +509,7 @@ static int copy_small_async(struct sync_run *r, const struct entry *e,
 			close(s.f.fd);
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 		}
-		while (got < size) {
-			n = fdio_pread(s.f.fd, buf + got, size - got, got);
-			if (n <= 0)
-				break;
-			got += (uint64_t)n;
-		}
+		n = fdio_read_full(s.f.fd, buf, (size_t)size);
 		/* a failed fstat: what was read stands */
 		ret = n < 0 ? 0 : src_changed(&s, &after);
 		close(s.f.fd);
@@ -526,7 +521,7 @@ static int copy_small_async(struct sync_run *r, const struct entry *e,
 					  r->so->src, shown,
 					  strerror((int)-n));
 		}
-		if (ret == 1 || got < size) {   /* changed: again */
+		if (ret == 1 || (uint64_t)n < size) {   /* changed: again */
 			free(buf);
 			continue;
 		}
@@ -641,10 +636,11 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 			if (ret <= 0)
 				return ret;
 		}
-		/* an upload sent earlier failed: the run stops here */
-		ret = sync_async_failed(&r->async, eb);
-		if (!ret)
-			ret = copy_small_async(r, &j->e, eb);
+		/* the run failed meanwhile (an upload sent earlier, say):
+		 * it stops here, not at the end of this copier's batch */
+		ret = run_error_failed(&r->err) ?
+		      errbuf_set(eb, -ECANCELED, "the run has failed") :
+		      copy_small_async(r, &j->e, eb);
 		if (ret)   /* sent: counted when stored */
 			return ret < 0 ? ret : 0;
 		ret = sync_copy_file(r, tw, &j->e, buf, eb);

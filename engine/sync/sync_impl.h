@@ -44,13 +44,13 @@ struct sync_async {
 	pthread_cond_t room;       /* an upload ended */
 	unsigned out, max_out;     /* uploads submitted, not ended */
 	size_t mem, max_mem;       /* bytes of their bodies */
-	int err;                   /* the first failed upload */
-	struct errbuf errmsg;
 	atomic_bool cancel;        /* drop what is still queued */
 	/* sync_async_wait was called: later copies (the deferred ones,
 	 * after the deletions) take the waiting way */
 	atomic_bool closed;
-	struct sync_run *run;      /* its conflicts are deferred there */
+	/* its first error (run_error) is a failed upload's too; its
+	 * conflicts are deferred there */
+	struct sync_run *run;
 	struct run_stats *stats;
 };
 
@@ -61,21 +61,20 @@ void sync_async_destroy(struct sync_async *a);
 /* PUT buf (len bytes, taken: freed here in every case) as meta->name
  * with meta's mtime into os, without waiting for it; counted in stats
  * (bytes, files_copied, meta_not_kept when drops_meta) once it is
- * stored. A conflict in DST (409: an object store that keeps "a/" and
- * refuses "a") defers job (taken) to after the deletions, as a copier
- * does; else job is freed. Waits while the bounds are reached. 0
- * submitted, or -errno with eb: the run's first failed upload, or this
- * one could not be sent. Any thread. */
+ * stored; a failed upload fails the run (sync_run_fail). A conflict in
+ * DST (409: an object store that keeps "a/" and refuses "a") defers job
+ * (taken) to after the deletions, as a copier does; else job is freed.
+ * Waits while the bounds are reached. 0 submitted, or -errno with eb:
+ * the run has failed (-ECANCELED), or this one could not be sent. Any
+ * thread. */
 int sync_async_put(struct sync_async *a, struct objstore *os,
 		   struct job *job, const struct entry *meta, char *buf,
 		   uint64_t len, bool drops_meta, struct errbuf *eb);
-/* The run's first failed upload so far, into eb: -errno, or 0. */
-int sync_async_failed(struct sync_async *a, struct errbuf *eb);
-/* The run failed elsewhere: drop the uploads still queued. */
+/* The run failed: drop the uploads still queued. */
 void sync_async_cancel(struct sync_async *a);
-/* Wait until every upload ended, and send no more this way: 0, or the
- * first failure with eb. */
-int sync_async_wait(struct sync_async *a, struct errbuf *eb);
+/* Wait until every upload ended (a failed one is the run's error), and
+ * send no more this way. */
+void sync_async_wait(struct sync_async *a);
 
 struct job {
 	struct entry e;
@@ -149,6 +148,13 @@ void sync_job_free(struct job *j);
 /* Keeps j (taken over) in r->deferred, to be carried out after the
  * deletions. 0, or -ENOMEM with j still the caller's. Any thread. */
 int sync_defer(struct sync_run *r, struct job *j);
+
+/* sync.c */
+
+/* The run fails with code and eb's message unless it failed already: its
+ * queues and scans are aborted, its queued uploads dropped. Any thread,
+ * the network thread's callbacks too (it does not block). */
+void sync_run_fail(struct sync_run *r, const struct errbuf *eb, int code);
 
 /* sync_copy.c */
 
