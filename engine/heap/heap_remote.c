@@ -302,18 +302,6 @@ static int probe_source(struct remote *r, struct objstore *src,
 	return atomic_load(&r->no_copies) ? -EXDEV : 0;
 }
 
-/* The first error of the run (the snapshot is not saved). */
-static void fail_run(struct remote *r, int err, const struct errbuf *why)
-{
-	pthread_mutex_lock(&r->lock);
-	if (!r->err) {
-		r->err = err;
-		r->errmsg = *why;
-		atomic_store(&r->cancel, true);
-	}
-	pthread_mutex_unlock(&r->lock);
-}
-
 /* A copy to dst was made and did not check out: its check found other
  * bytes (-ESTALE), no MD5 (-ENODATA: SSE-KMS), or could not be made
  * (-EUCLEAN: the HEAD after it failed; asked once more here). It is
@@ -349,7 +337,7 @@ static int settle_failed_copy(struct remote *r, const struct objid *id,
 			   "is there (a snapshot that names it fails `verify "
 			   "--read-data`)", objstore_url(r->os), dst, eb->msg,
 			   local.msg);
-		fail_run(r, hret, &why);
+		heap_remote_fail(r, hret, &why);
 		return ret;
 	}
 	hret = objstore_del(r->os, dst, &local);
@@ -359,7 +347,7 @@ static int settle_failed_copy(struct remote *r, const struct objid *id,
 			   "%s; remove it by hand (a snapshot that names it "
 			   "fails `verify --read-data`)", objstore_url(r->os),
 			   dst, eb->msg, local.msg);
-		fail_run(r, hret, &why);
+		heap_remote_fail(r, hret, &why);
 	}
 	return ret;
 }

@@ -85,6 +85,10 @@ struct remote {
 	atomic_uint_fast64_t stored_bytes;
 };
 
+/* err is the heap's first error unless it has one (the run's snapshot is
+ * not saved): later puts fail with it, what is queued is dropped. */
+void heap_remote_fail(struct remote *r, int err, const struct errbuf *eb);
+
 /* Free a job that is not queued (NULL-safe): its body and its spool. */
 void heap_remote_job_free(struct job *j);
 

@@ -70,6 +70,27 @@ static size_t direct_low_mark(const struct remote *r)
 	return r->max_direct - (r->max_direct + 3) / 4;
 }
 
+/* Under r->lock: err is the heap's first error, unless it has one.
+ * Later puts fail with it, what is queued is dropped, and the producers
+ * waiting for room are woken to see it. */
+static void fail_locked(struct remote *r, int err, const struct errbuf *eb)
+{
+	if (r->err)
+		return;
+	r->err = err;
+	r->errmsg = *eb;
+	atomic_store(&r->cancel, true);
+	pthread_cond_broadcast(&r->direct_room);
+	pthread_cond_broadcast(&r->progress);
+}
+
+void heap_remote_fail(struct remote *r, int err, const struct errbuf *eb)
+{
+	pthread_mutex_lock(&r->lock);
+	fail_locked(r, err, eb);
+	pthread_mutex_unlock(&r->lock);
+}
+
 /* A job has ended (an uploader's or the network thread's): ret its
  * upload's result (eb its message), skip when it was dropped unsent.
  * The first error stays; only what was stored is counted. */
@@ -77,11 +98,8 @@ static void job_done(struct remote *r, struct job *j, int ret,
 		     const struct errbuf *eb, bool skip)
 {
 	pthread_mutex_lock(&r->lock);
-	if (ret < 0 && !r->err) {
-		r->err = ret;
-		r->errmsg = *eb;
-		atomic_store(&r->cancel, true);
-	}
+	if (ret < 0)
+		fail_locked(r, ret, eb);
 	if (ret == 0 && !skip) {
 		atomic_fetch_add(&r->uploaded, 1);
 		atomic_fetch_add(&r->stored_bytes, j->raw_len);
@@ -98,8 +116,6 @@ static void job_done(struct remote *r, struct job *j, int ret,
 		if (r->direct == direct_low_mark(r))
 			pthread_cond_broadcast(&r->direct_room);
 	}
-	if (r->err)
-		pthread_cond_broadcast(&r->direct_room);
 	if (j->mem)
 		r->mem -= (size_t)j->len;
 	else if (j->fd >= 0)
