@@ -387,6 +387,9 @@ static int az_copy(struct objstore *os, struct objstore *src_os,
 	err = http_multi_run(os->hm, &req);
 	if (err) {
 		err = objstore_fail(os, &req, "copy to", dst_key, eb);
+		if (err == -EEXIST && if_match && req.resp.status == 412)
+			err = objstore_copy_condition_failed(src_os, src_key,
+							     if_match, eb);
 		goto out;
 	}
 	resp = req.resp;

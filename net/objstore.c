@@ -403,6 +403,15 @@ int objstore_del_many(struct objstore *os, const char *const *keys,
 	return err;
 }
 
+int objstore_copy_condition_failed(const struct objstore *src,
+				   const char *src_key, const char *if_match,
+				   struct errbuf *eb)
+{
+	return errbuf_wrap(eb, -EEXIST, "server-side copy of '%s/%s' "
+			   "refused: it is no longer the version listed "
+			   "(ETag %s)", src->url, src_key, if_match);
+}
+
 int objstore_copy(struct objstore *os, const char *src_key,
 		  const char *dst_key, struct errbuf *eb)
 {
@@ -423,6 +432,7 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 {
 	struct errbuf local = ERRBUF_INIT;
 	struct objstore_info info;
+	char quoted[OBJSTORE_HDR_VAL_MAX];
 	int err;
 
 	if (!dst || !src)
@@ -432,6 +442,20 @@ int objstore_copy_from(struct objstore *dst, struct objstore *src,
 	err = objstore_check_key(src, src_key, eb);
 	if (!err)
 		err = objstore_check_key(dst, dst_key, eb);
+	if (!err && if_match) {
+		/* the quoted form, as If-Match takes it; a weak ETag names
+		 * no exact version: no condition */
+		if (!strncmp(if_match, "W/", 2)) {
+			if_match = NULL;
+		} else if (if_match[0] != '"') {
+			if (snprintf(quoted, sizeof(quoted), "\"%s\"",
+				     if_match) >= (int)sizeof(quoted))
+				return errbuf_set(eb, -EINVAL, "cannot copy "
+						  "'%s/%s': ETag too long",
+						  src->url, src_key);
+			if_match = quoted;
+		}
+	}
 	if (!err)
 		err = dst->ops->copy(dst, src, src_key, dst_key, if_match, eb);
 	if (err || !md5)

@@ -250,15 +250,19 @@ int objstore_copy(struct objstore *os, const char *src_key,
 
 /* Server-side copy from another store of the same kind (another prefix or
  * bucket, same service and credentials): nothing passes through this
- * host. if_match (may be NULL): the source's etag as listed; the store
- * refuses (412) if the object changed since. md5 (may be NULL): the
+ * host. if_match (may be NULL): the source's etag as listed (quoted
+ * here if it is not; a weak W/ one is no condition); the store refuses
+ * (412) if the object changed since. md5 (may be NULL): the
  * source's MD5 as listed; the copy is then checked by a HEAD, since not
- * every store honours the condition (S3: not sent, see s3_copy), and is
+ * every store honours the condition (s3rver ignores it; S3: not sent on
+ * a multipart ETag, see s3_copy), and is
  * -ESTALE when it holds other content, -ENODATA when the store gives no
  * MD5 for it (SSE-KMS: its ETag is none), -EUCLEAN when the copy was
  * made but the HEAD failed, all three left in place (the caller
  * replaces, checks or removes it); objstore_copy_refused tells a
  * refusal that holds for every copy of the run from one of this object.
+ * -EEXIST when the store refused the condition (the source changed
+ * since listed: this request copied nothing), or another conflict.
  * -EXDEV when the two stores are of different kinds; any other failure
  * means "copy it yourself". */
 int objstore_copy_from(struct objstore *dst, struct objstore *src,

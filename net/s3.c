@@ -484,16 +484,28 @@ static int s3_copy(struct objstore *os, struct objstore *src_os,
 	err = s3_request(s, &req, "PUT", fd, NULL, EMPTY_SHA256);
 	if (!err)
 		err = http_request_header(&req, "x-amz-copy-source: %s", source);
-	/* x-amz-copy-source-if-match is not sent: OpenStack Swift's s3api
-	 * then rejects the SigV4 signature (403 SignatureDoesNotMatch, seen
-	 * with Swift 2.30); objstore_copy_from checks the copy's MD5 after */
-	(void)if_match;
+	/* the copy is made only from the version listed: a source replaced
+	 * since is refused (412) rather than copied under a name that is
+	 * not its MD5 (signed by net/sigv4.c; libcurl's signer made Swift's
+	 * s3api answer 403 SignatureDoesNotMatch to it). Not on a multipart
+	 * ETag ("<hex>-<parts>"): Swift's s3api refuses every such
+	 * condition (412, boto3 too). No heap copy comes from one (no MD5
+	 * is listed for it); a sync copies such an object as it is now */
+	if (if_match && strchr(if_match, '-'))
+		if_match = NULL;
+	if (!err && if_match)
+		err = http_request_header(&req,
+					  "x-amz-copy-source-if-match: %s",
+					  if_match);
 	if (err)
 		goto out;
 	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
-	if (err)
+	if (err) {
 		err = objstore_fail(os, &req, "copy to", dst_key, eb);
-	else
+		if (err == -EEXIST && if_match && req.resp.status == 412)
+			err = objstore_copy_condition_failed(src_os, src_key,
+							     if_match, eb);
+	} else
 		err = error_in_body(s, &req, &sink, "copy to", dst_key, eb);
 	body_sink_release(&sink);
 out:

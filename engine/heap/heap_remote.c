@@ -360,7 +360,7 @@ static int copy_claimed(struct remote *r, const struct objid *id,
 {
 	struct errbuf local = ERRBUF_INIT;
 	struct objstore_info info;
-	char dst[36], quoted[260];
+	char dst[36];
 	int ret;
 
 	ret = probe_source(r, src, key, eb);
@@ -377,11 +377,6 @@ static int copy_claimed(struct remote *r, const struct objid *id,
 		if (idset_add(r->rawset, id) < 0 || idset_add(r->set, id) < 0)
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 		return 1;
-	}
-	if (etag && etag[0] != '"') {
-		/* If-Match takes the quoted form */
-		snprintf(quoted, sizeof(quoted), "\"%s\"", etag);
-		etag = quoted;
 	}
 	/* checked against the name: not every store honours the copy
 	 * condition (see s3_copy) */

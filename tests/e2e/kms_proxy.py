@@ -6,9 +6,15 @@
 # aws:kms`, and an object's ETag (in its answers and in listings) is not
 # the MD5 of its bytes: 32 hex digits all the same, one per object, as
 # AWS gives them.
-# Requests go through unchanged (their SigV4 signatures stay valid), so a
-# conditional request on such an ETag (If-Match) fails here where AWS
-# would honour it (this tool sends none to S3).
+# Requests go through unchanged (their SigV4 signatures stay valid),
+# but for a server-side copy conditional on its source's ETag
+# (x-amz-copy-source-if-match): an ETag of this proxy's is put back as the
+# server's own and the request signed again (botocore, with the
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY of this proxy's environment),
+# so that the condition holds where AWS would honour it.
+#
+# kms_proxy.py PORTFILE TARGET_PORT plain: no KMS, the server's answers
+# as they are (for the KMS_PROXY_* faults below).
 #
 # kms_proxy.py PORTFILE TARGET_PORT stale KEY MD5 [DELAY [HEADFAILS]]: no
 # KMS, but the listings give object KEY the ETag MD5, as a listing made
@@ -20,18 +26,30 @@
 # prefix made after a server-side copy went through are answered 503 (the
 # check after a copy into a heap fails).
 #
+# With KMS_PROXY_COPY_IF=ignore in its environment, a copy's condition
+# is dropped (the request signed again), as a store that does not honour
+# it (s3rver) would; with KMS_PROXY_LOSE_COPY=N, the answers of the first
+# N server-side copies into a "heap/" prefix are lost: the copy is made
+# and the client is answered 503.
+#
 # The port it listens on is written to PORTFILE once it accepts; each
 # request is logged to PORTFILE.log as "METHOD PATH", with
-# " <- SOURCE copy" for a server-side copy (x-amz-copy-source).
+# " <- SOURCE copy" for a server-side copy (x-amz-copy-source), and the
+# status a copy was answered as "COPIED STATUS PATH".
 import hashlib, html, http.client, http.server, os, re, socketserver, sys
 import threading, time, urllib.parse
 
 portfile, target = sys.argv[1], int(sys.argv[2])
 stale = (sys.argv[4].encode(), sys.argv[5].encode()) \
     if len(sys.argv) > 5 and sys.argv[3] == "stale" else None
+# neither KMS nor a stale listing: the server as it is
+kms = not stale and not (len(sys.argv) > 3 and sys.argv[3] == "plain")
 copy_delay = float(sys.argv[6]) if stale and len(sys.argv) > 6 else 0
 head_fails = [int(sys.argv[7]) if stale and len(sys.argv) > 7 else 0]
 copied = [False]   # a server-side copy went through
+copy_if = os.environ.get("KMS_PROXY_COPY_IF", "honour")
+lose_copies = [int(os.environ.get("KMS_PROXY_LOSE_COPY", "0"))]
+COPY_IF = "x-amz-copy-source-if-match"
 local = threading.local()
 log_lock = threading.Lock()
 ETAG_XML = re.compile(rb'(<ETag>(?:&quot;|&#34;|")?)([0-9a-fA-F]{32})'
@@ -56,8 +74,8 @@ def xml_etags(body, key):
     def contents(m):
         k = KEY.search(m.group(0))
         key = html.unescape(k.group(1).decode()).encode() if k else b""
-        if stale:
-            if key != stale[0]:
+        if not kms:
+            if not stale or key != stale[0]:
                 return m.group(0)
             # whatever it was (a multipart "...-N" too)
             return re.sub(rb'<ETag>.*?</ETag>',
@@ -66,7 +84,52 @@ def xml_etags(body, key):
         return one(m.group(0), key)
     if b"<Contents>" in body:
         return CONTENTS.sub(contents, body)
-    return body if stale else one(body, key)
+    return one(body, key) if kms else body
+
+
+boto = [None, threading.Lock()]   # a client of the server, made once
+
+
+def upstream_etag(source):
+    # the server's own ETag of a copy's source "BUCKET/KEY"
+    with boto[1]:
+        if boto[0] is None:
+            import boto3
+            boto[0] = boto3.session.Session().client(
+                "s3", endpoint_url="http://127.0.0.1:%d" % target,
+                region_name="us-east-1")
+    bucket, key = source.lstrip("/").split("/", 1)
+    return boto[0].head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
+
+
+def resign(command, path, hdrs, data):
+    # the same request signed again after a header was changed
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    auth = hdrs.get("Authorization", "")
+    region = re.search(r"Credential=[^/]+/\d+/([^/]+)/s3/", auth).group(1)
+    h = {k: v for k, v in hdrs.items()
+         if k.lower() not in ("authorization", "x-amz-date")}
+    req = AWSRequest(method=command, url="http://%s%s" % (hdrs["Host"], path),
+                     data=data, headers=h)
+    S3SigV4Auth(Credentials(os.environ["AWS_ACCESS_KEY_ID"],
+                            os.environ["AWS_SECRET_ACCESS_KEY"]),
+                "s3", region).add_auth(req)
+    return dict(req.headers.items())
+
+
+def copy_condition(hdrs, source):
+    # the condition as the server should judge it, or None to drop it
+    cond = hdrs[COPY_IF]
+    if copy_if == "ignore":
+        return None
+    if not kms:
+        return cond     # a real ETag (the listed one): the server judges
+    key = source.lstrip("/").split("/", 1)[1].encode()
+    real = upstream_etag(source)
+    return '"%s"' % real if cond.strip('"') == fake(key, real.encode()
+                                                    ).decode() else cond
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -124,6 +187,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         hdrs = {k: v for k, v in self.headers.items() if k.lower() not in hop}
         if data or self.command in ("PUT", "POST"):
             hdrs["Content-Length"] = str(len(data))
+        cond = next((k for k in hdrs if k.lower() == COPY_IF), None)
+        if source and cond:
+            v = copy_condition({COPY_IF: hdrs[cond]}, source)
+            if v != hdrs[cond]:
+                del hdrs[cond]
+                if v is not None:
+                    hdrs[COPY_IF] = v
+                hdrs = resign(self.command, self.path, hdrs, data)
         for attempt in (0, 1):
             try:
                 c = self.upstream()
@@ -137,6 +208,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 local.conn = None
                 if attempt:
                     raise
+        if source:
+            with log_lock, open(portfile + ".log", "a") as log:
+                log.write("COPIED %d %s\n" % (r.status, self.path))
+            with log_lock:
+                lose = "/heap/" in self.path and lose_copies[0] > 0
+                lose_copies[0] -= lose
+            if lose:
+                with log_lock, open(portfile + ".log", "a") as log:
+                    log.write("LOST %s\n" % self.path)
+                self.send_response_only(503, "Slow Down")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
         # a part's ETag is the client's to send back as it came
         part = "partNumber=" in self.path and "uploadId=" in self.path
         # path-style: /BUCKET/KEY
@@ -148,12 +232,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if lk in ("connection", "keep-alive", "transfer-encoding",
                       "content-length"):
                 continue
-            if lk == "etag" and not part and not stale:
+            if lk == "etag" and not part and kms:
                 m = re.fullmatch(r'"?([0-9a-fA-F]{32})"?', v)
                 if m:
                     v = '"%s"' % fake(key, m.group(1).encode()).decode()
             self.send_header(k, v)
-        if not stale:
+        if kms:
             self.send_header("x-amz-server-side-encryption", "aws:kms")
             self.send_header("x-amz-server-side-encryption-aws-kms-key-id",
                              "arn:aws:kms:us-east-1:111122223333:key/test")

@@ -545,14 +545,17 @@ e2e_stop_servers() {
 	done
 }
 
-# start_kms_proxy NAME [stale KEY MD5]: tests/e2e/kms_proxy.py (python3,
-# no module beyond its own) in front of this test's Swift
-# (SNAP_SWIFT_ENDPOINT), stopped at exit. Sets PROXY_URL to its endpoint;
-# its request log is $T/.NAME.port.log. Dies when it does not start.
+# start_kms_proxy NAME [stale KEY MD5 ...]: tests/e2e/kms_proxy.py (the
+# python3 of need_sdks: it signs some requests again with botocore) in
+# front of this test's Swift (SNAP_SWIFT_ENDPOINT), stopped at exit; its
+# KMS_PROXY_* variables are taken from the caller's environment. Sets
+# PROXY_URL to its endpoint; its request log is $T/.NAME.port.log. Dies
+# when it does not start.
 start_kms_proxy() {
 	local name=$1 port=$T/.$1.port
 	shift
-	python3 "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$port" \
+	need_sdks
+	"$PY" "$SNAP_SOURCE_DIR/tests/e2e/kms_proxy.py" "$port" \
 		"${SNAP_SWIFT_ENDPOINT##*:}" "$@" 2>"$T/.$name.log" &
 	E2E_PIDS+=($!)
 	for _ in $(seq 1 100); do

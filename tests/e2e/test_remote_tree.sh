@@ -120,7 +120,9 @@ stale_listing_case() { # bucket
 # copy of b.bin lands over heap/X, fails its check and is deleted; the
 # copy of a.bin made meanwhile must not go with it (the snapshot names X
 # for a.bin). Each file is one worker's batch (over 4 MiB), and
-# kms_proxy.py holds b.bin's copy 2 s, so that the two overlap.
+# kms_proxy.py holds b.bin's copy 2 s, so that the two overlap. The
+# copy's condition on b.bin's listed ETag is dropped, as by a store that
+# does not honour it (s3rver): Swift's refuses the copy (conditional_copy_case).
 copy_race_case() { # bucket
 	local url=s3://$1/race src=$T/race.src S=$T/race.snap
 	local x_md5
@@ -131,7 +133,8 @@ copy_race_case() { # bucket
 	bin sync "$src" "$url/tree"
 	assert_rc "race: the tree uploaded" 0
 	x_md5=$(md5sum <"$src/a.bin" | cut -c1-32)
-	start_kms_proxy race stale race/tree/b.bin "$x_md5" 2
+	KMS_PROXY_COPY_IF=ignore start_kms_proxy race stale race/tree/b.bin \
+		"$x_md5" 2
 	AWS_ENDPOINT_URL=$PROXY_URL bin --file-root "$url/tree" \
 		--heap-root "$url/heap" --snap-root "$S" make-snapshot
 	assert_rc "race: make-snapshot" 0
@@ -157,7 +160,7 @@ copy_race_case() { # bucket
 # A copy into the heap that landed but whose check (HEAD) failed: b.bin
 # is listed as X but holds Y, and kms_proxy.py answers the first HEAD of
 # a heap object after the copy 503 (--retries 0: the check fails at
-# once). What the
+# once; the copy's condition dropped, as in copy_race_case). What the
 # copy left under X's name is looked at again and removed: a later run
 # would take it for X.
 unchecked_copy_case() { # bucket
@@ -169,33 +172,65 @@ unchecked_copy_case() { # bucket
 	bin sync "$src" "$url/tree"
 	assert_rc "unchecked: the tree uploaded" 0
 	x_md5=$(printf 'wax\n' | md5sum | cut -c1-32)
-	start_kms_proxy unchecked stale unchecked/tree/b.bin "$x_md5" 0 1
+	KMS_PROXY_COPY_IF=ignore start_kms_proxy unchecked stale \
+		unchecked/tree/b.bin "$x_md5" 0 1
 	AWS_ENDPOINT_URL=$PROXY_URL bin --retries 0 --file-root "$url/tree" \
 		--heap-root "$url/heap" --snap-root "$T/unchecked.snap" \
 		make-snapshot
 	assert_rc "unchecked: make-snapshot" 0
 	check "unchecked: a heap object's check was made to fail" \
 		grep -q '^HEAD .*/heap/.* 503$' "$T/.unchecked.port.log"
-	left=$("$PY" - "$1" "unchecked/heap/${x_md5:0:2}/$x_md5" <<'PY'
+	assert_eq "unchecked: no object left under a name not its MD5" "404" \
+		"$(heap_head "$1" "unchecked/heap/${x_md5:0:2}/$x_md5")"
+}
+
+# heap_head BUCKET KEY: boto3's HEAD of KEY: its ETag, or the error code.
+heap_head() {
+	"$PY" - "$1" "$2" <<'PY'
 import os, sys
 sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
 from botocore.exceptions import ClientError
 from s3_helpers import client
 try:
-    client().head_object(Bucket=sys.argv[1], Key=sys.argv[2])
-    print("present")
+    print(client().head_object(Bucket=sys.argv[1], Key=sys.argv[2])["ETag"])
 except ClientError as e:
     print(e.response["Error"]["Code"])
 PY
-)
-	assert_eq "unchecked: no object left under a name not its MD5" "404" \
-		"$left"
+}
+
+# A copy into the heap is made only from the version listed: b.bin is
+# listed as X but holds Y; the copy's condition on X's ETag
+# (x-amz-copy-source-if-match) is refused by the store, and b.bin comes
+# through this host under its own MD5. Nothing is ever under X's name.
+conditional_copy_case() { # bucket
+	local url=s3://$1/cond src=$T/cond.src x_md5
+	say "== a copy conditional on the version listed"
+	mkdir -p "$src"
+	printf 'why\n' >"$src/b.bin"
+	bin sync "$src" "$url/tree"
+	assert_rc "cond: the tree uploaded" 0
+	x_md5=$(printf 'wax\n' | md5sum | cut -c1-32)
+	start_kms_proxy cond stale cond/tree/b.bin "$x_md5"
+	AWS_ENDPOINT_URL=$PROXY_URL bin --file-root "$url/tree" \
+		--heap-root "$url/heap" --snap-root "$T/cond.snap" make-snapshot
+	assert_rc "cond: make-snapshot" 0
+	check "cond: the store refused the copy (412)" \
+		grep -q "^COPIED 412 /$1/cond/heap/" "$T/.cond.port.log"
+	assert_json "cond: b.bin downloaded" files_hashed 1
+	assert_eq "cond: nothing under X's name" "404" \
+		"$(heap_head "$1" "cond/heap/${x_md5:0:2}/$x_md5")"
+	bin --file-root "$T/cond.restored" --heap-root "$url/heap" \
+		--snap-root "$T/cond.snap" restore-snapshot \
+		--no-save-snapshot-before --no-save-snapshot-after
+	assert_rc "cond: restore" 0
+	assert_md5_equal "$src" "$T/cond.restored" "cond: b.bin as it is"
 }
 
 # A heap cache older than the heap: another run stored X after the
 # cache was written. b.bin is listed as X (stale) but holds Y; its copy
 # would land over X, fail its check and be deleted, taking the other
-# run's object with it. The heap is looked at before a copy.
+# run's object with it (the copy's condition dropped, as in
+# copy_race_case). The heap is looked at before a copy.
 stale_cache_case() { # bucket
 	local url=s3://$1/scache x_md5
 	say "== a heap cache older than the heap"
@@ -213,7 +248,8 @@ stale_cache_case() { # bucket
 	bin sync "$T/sc.tree" "$url/tree"
 	assert_rc "stale cache: the tree uploaded" 0
 	x_md5=$(md5sum <"$T/sc.other/x" | cut -c1-32)
-	start_kms_proxy scache stale scache/tree/b.bin "$x_md5"
+	KMS_PROXY_COPY_IF=ignore start_kms_proxy scache stale \
+		scache/tree/b.bin "$x_md5"
 	AWS_ENDPOINT_URL=$PROXY_URL bin --file-root "$url/tree" \
 		--heap-root "$url/heap" --snap-root "$T/sc.tree.snap" \
 		--heap-cache-file "$T/sc.cache" make-snapshot
@@ -232,6 +268,7 @@ if use_server swift; then
 	stale_listing_case "e2etree-$$"
 	copy_race_case "e2etree-$$"
 	unchecked_copy_case "e2etree-$$"
+	conditional_copy_case "e2etree-$$"
 	stale_cache_case "e2etree-$$"
 fi
 if use_server azurite; then
