@@ -533,6 +533,11 @@ int objstore_etag_probe(struct objstore_etag_probe *p, struct objstore *src,
 	return known < 0 ? etags_not_md5(src, eb) : 0;
 }
 
+bool objstore_copy_may_have_landed(int err)
+{
+	return err == -ECONNRESET || err == -ETIMEDOUT || err == -EIO;
+}
+
 bool objstore_copy_refused(int err)
 {
 	return err == -EACCES || err == -EOPNOTSUPP || err == -ENODATA;

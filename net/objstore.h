@@ -284,6 +284,12 @@ bool objstore_same_service(const struct objstore *dst,
  * since listed, over the store's copy limit, a transient failure)? */
 bool objstore_copy_refused(int err);
 
+/* Can a copy whose request failed with objstore_copy_from's err have
+ * been made all the same, its answer lost: no answer or a reset
+ * (-ECONNRESET), a timeout (-ETIMEDOUT), a 5xx after the request ran
+ * (-EIO)? Not a refusal before it ran (429, 503 SlowDown: -EAGAIN). */
+bool objstore_copy_may_have_landed(int err);
+
 /* Can copies from src be checked (objstore_copy_from's md5)? A HEAD of
  * key, one of src's objects: -ENODATA (eb) when its answer says its
  * ETag is no MD5 (SSE-KMS, SSE-C: a bucket's default encryption covers

@@ -309,9 +309,10 @@ static int probe_source(struct remote *r, struct objstore *src,
  * would be taken for it by every later run. The claim on the id
  * (claim_copy) keeps this run's other writers of the name away
  * meanwhile. 1: the name holds the content, else ret; a name that
- * cannot be settled fails the run (its snapshot is not saved). Another
- * failure of the copy's own request is left alone: nothing is known to
- * have landed, and the name may hold another run's object. */
+ * cannot be settled fails the run (its snapshot is not saved). A copy
+ * whose own request failed comes here only as check_lost_copy found
+ * it; one refused is left alone: nothing landed, and the name may hold
+ * another run's object. */
 static int settle_failed_copy(struct remote *r, const struct objid *id,
 			      const char *dst, int ret, struct errbuf *eb)
 {
@@ -352,6 +353,41 @@ static int settle_failed_copy(struct remote *r, const struct objid *id,
 	return ret;
 }
 
+/* A copy to dst whose request failed with ret in a way that may have
+ * let it land, its answer lost (objstore_copy_may_have_landed), is
+ * looked at as a made copy is: nothing there is ret (not made); the
+ * content named is 0 (made, or stored by another run meanwhile); other
+ * content is -ESTALE and no answer -EUCLEAN, both for
+ * settle_failed_copy. An object without an MD5 (a heap under SSE-KMS)
+ * tells nothing: ret, and the upload that follows replaces it. */
+static int check_lost_copy(struct remote *r, const struct objid *id,
+			   const char *dst, int ret, struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	struct objstore_info info;
+	char why[sizeof(eb->msg)];
+	int hret;
+
+	memset(&info, 0, sizeof(info));
+	hret = objstore_head(r->os, dst, &info, &local);
+	if (hret == -ENOENT || (hret == 0 && !info.has_md5))
+		return ret;
+	if (hret == 0 && !memcmp(info.md5, id->b, sizeof(info.md5))) {
+		errbuf_clear(eb);
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s", eb->msg);
+	errbuf_clear(eb);
+	if (hret < 0)
+		return errbuf_set(eb, -EUCLEAN, "server-side copy to '%s/%s' "
+				  "failed (%s) and may have been made; it "
+				  "cannot be looked at: %s",
+				  objstore_url(r->os), dst, why, local.msg);
+	return errbuf_set(eb, -ESTALE, "server-side copy to '%s/%s' failed "
+			  "(%s) and was made, of other content than listed",
+			  objstore_url(r->os), dst, why);
+}
+
 /* The copy of a claimed id (claim_copy): 0 made and checked, 1 the
  * heap holds it already, -errno. */
 static int copy_claimed(struct remote *r, const struct objid *id,
@@ -381,6 +417,8 @@ static int copy_claimed(struct remote *r, const struct objid *id,
 	/* checked against the name: not every store honours the copy
 	 * condition (see s3_copy) */
 	ret = objstore_copy_from(r->os, src, key, dst, etag, id->b, eb);
+	if (ret < 0 && objstore_copy_may_have_landed(ret))
+		ret = check_lost_copy(r, id, dst, ret, eb);
 	if (ret < 0 && settle_failed_copy(r, id, dst, ret, eb) == 1) {
 		errbuf_clear(eb);
 		ret = 0;

@@ -30,7 +30,7 @@
 # is dropped (the request signed again), as a store that does not honour
 # it (s3rver) would; with KMS_PROXY_LOSE_COPY=N, the answers of the first
 # N server-side copies into a "heap/" prefix are lost: the copy is made
-# and the client is answered 503.
+# and the client's connection closed without an answer.
 #
 # The port it listens on is written to PORTFILE once it accepts; each
 # request is logged to PORTFILE.log as "METHOD PATH", with
@@ -217,9 +217,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if lose:
                 with log_lock, open(portfile + ".log", "a") as log:
                     log.write("LOST %s\n" % self.path)
-                self.send_response_only(503, "Slow Down")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                self.close_connection = True   # no answer at all
                 return
         # a part's ETag is the client's to send back as it came
         part = "partNumber=" in self.path and "uploadId=" in self.path

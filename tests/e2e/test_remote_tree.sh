@@ -226,6 +226,49 @@ conditional_copy_case() { # bucket
 	assert_md5_equal "$src" "$T/cond.restored" "cond: b.bin as it is"
 }
 
+# A copy into the heap whose answer was lost (kms_proxy.py makes it and
+# closes the connection unanswered; --retries 0): it is looked at as any
+# copy. A copy of the
+# version listed is kept (not downloaded again); a copy of a source
+# replaced since (its condition dropped, as by s3rver) is removed.
+lost_answer_case() { # bucket
+	local url=s3://$1/lost src=$T/lost.src x_md5 y_md5
+	say "== a copy into the heap whose answer was lost"
+	mkdir -p "$src/ok" "$src/stale"
+	printf 'kept\n' >"$src/ok/a.bin"
+	printf 'why\n' >"$src/stale/b.bin"
+	bin sync "$src" "$url/tree"
+	assert_rc "lost: the trees uploaded" 0
+	y_md5=$(md5sum <"$src/ok/a.bin" | cut -c1-32)
+	KMS_PROXY_LOSE_COPY=1 start_kms_proxy lostok plain
+	AWS_ENDPOINT_URL=$PROXY_URL bin --retries 0 \
+		--file-root "$url/tree/ok" --heap-root "$url/heap" \
+		--snap-root "$T/lost.snap" make-snapshot
+	assert_rc "lost: make-snapshot (the copy made)" 0
+	check "lost: a copy was made and its answer lost" \
+		grep -q "^COPIED 200 /$1/lost/heap/" "$T/.lostok.port.log"
+	check "lost: a copy's answer was lost" \
+		grep -q "^LOST /$1/lost/heap/" "$T/.lostok.port.log"
+	assert_json "lost: the copy found made, nothing downloaded" \
+		files_hashed 0
+	assert_eq "lost: the copy kept" "\"$y_md5\"" \
+		"$(heap_head "$1" "lost/heap/${y_md5:0:2}/$y_md5")"
+
+	x_md5=$(printf 'wax\n' | md5sum | cut -c1-32)
+	KMS_PROXY_COPY_IF=ignore KMS_PROXY_LOSE_COPY=1 start_kms_proxy \
+		loststale stale lost/tree/stale/b.bin "$x_md5"
+	AWS_ENDPOINT_URL=$PROXY_URL bin --retries 0 \
+		--file-root "$url/tree/stale" --heap-root "$url/heap" \
+		--snap-root "$T/lost.snap" make-snapshot
+	assert_rc "lost: make-snapshot (a stale copy made)" 0
+	check "lost: the stale copy was made and its answer lost" \
+		grep -q "^COPIED 200 /$1/lost/heap/" "$T/.loststale.port.log"
+	check "lost: the stale copy's answer was lost" \
+		grep -q "^LOST /$1/lost/heap/" "$T/.loststale.port.log"
+	assert_eq "lost: no object left under a name not its MD5" "404" \
+		"$(heap_head "$1" "lost/heap/${x_md5:0:2}/$x_md5")"
+}
+
 # A heap cache older than the heap: another run stored X after the
 # cache was written. b.bin is listed as X (stale) but holds Y; its copy
 # would land over X, fail its check and be deleted, taking the other
@@ -269,6 +312,7 @@ if use_server swift; then
 	copy_race_case "e2etree-$$"
 	unchecked_copy_case "e2etree-$$"
 	conditional_copy_case "e2etree-$$"
+	lost_answer_case "e2etree-$$"
 	stale_cache_case "e2etree-$$"
 fi
 if use_server azurite; then
