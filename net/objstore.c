@@ -19,6 +19,7 @@
 #include "log.h"
 #include "objmeta.h"
 #include "objstore_impl.h"
+#include "uri.h"
 #include "xml_list.h"
 
 #include "banned.h"
@@ -311,15 +312,16 @@ int objstore_bucket_missing(struct objstore *os, struct errbuf *eb)
 	return 0;
 }
 
-int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
+/* DELETE of key (with query q, may be NULL) for operation op; a 404
+ * is what was asked: 0. */
+static int delete_key(struct objstore *os, const char *key,
+		      struct uri_query *q, const char *op, struct errbuf *eb)
 {
 	char fk[OBJSTORE_KEY_MAX + 1];
-	struct objstore_req r = { .method = "DELETE", .fk = fk };
+	struct objstore_req r = { .method = "DELETE", .fk = fk, .q = q };
 	struct http_request req;
 	int err;
 
-	if (!os)
-		return -EINVAL;
 	err = objstore_check_key(os, key, eb);
 	if (!err)
 		err = objstore_full_key(os, key, fk, sizeof(fk), eb);
@@ -331,10 +333,29 @@ int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
 		if (err == -ENOENT)
 			err = 0;   /* gone already: what was asked */
 		else if (err)
-			err = objstore_fail(os, &req, "delete", key, eb);
+			err = objstore_fail(os, &req, op, key, eb);
 	}
 	http_request_release(&req);
 	return err;
+}
+
+int objstore_del(struct objstore *os, const char *key, struct errbuf *eb)
+{
+	return os ? delete_key(os, key, NULL, "delete", eb) : -EINVAL;
+}
+
+int objstore_abort_upload(struct objstore *os, const char *key,
+			  const char *upload_id, struct errbuf *eb)
+{
+	struct uri_query q = { .n = 0 };
+
+	if (!os || !upload_id)
+		return -EINVAL;
+	if (!os->ops->uploads_query)
+		return -EOPNOTSUPP;
+	/* NoSuchUpload: aborted or completed already */
+	uri_query_add(&q, "uploadId", upload_id);
+	return delete_key(os, key, &q, "abort the upload of", eb);
 }
 
 /* Single DELETEs, cfg.transfers in flight; a missing object is

@@ -238,6 +238,30 @@ int objstore_list_paged(struct objstore *os, const char *prefix,
 			unsigned page_size, objstore_list_cb cb, void *arg,
 			struct errbuf *eb);
 
+/* An upload of parts begun and neither completed nor aborted (an S3
+ * multipart upload): a run killed while it sent a large object leaves
+ * one, invisible in listings, whose parts the store keeps (and bills)
+ * until it is aborted. */
+struct objstore_upload {
+	const char *key;           /* relative to the store's prefix */
+	size_t key_len;
+	const char *upload_id;
+	int64_t initiated;         /* Unix seconds; 0 when unknown */
+};
+
+typedef int (*objstore_upload_cb)(void *arg,
+				  const struct objstore_upload *u);
+
+/* Every unfinished upload under the store's prefix, page by page (the
+ * callback as objstore_list's). -EOPNOTSUPP where the store keeps none
+ * to list (Azure drops uncommitted blocks itself after a week). */
+int objstore_list_uploads(struct objstore *os, objstore_upload_cb cb,
+			  void *arg, struct errbuf *eb);
+
+/* Abort one (its parts are dropped); 0 also when it is gone already. */
+int objstore_abort_upload(struct objstore *os, const char *key,
+			  const char *upload_id, struct errbuf *eb);
+
 /* Delete; 0 also when missing. */
 int objstore_del(struct objstore *os, const char *key, struct errbuf *eb);
 /* Delete many (S3 DeleteObjects in batches of 1000; Azure in parallel). */

@@ -91,6 +91,14 @@ struct objstore_ops {
 	void (*list_query)(struct uri_query *q, const char *fp,
 			   const char *ps, const char *marker);
 	int list_format;           /* enum xml_list_kind */
+	/* Unfinished uploads (objstore_list_uploads): one page's query
+	 * (prefix fp, page size ps, the previous page's key and upload
+	 * markers; ps and the markers NULL when unset), parsed as
+	 * XML_LIST_S3_UPLOADS; an abort is a DELETE of the key with
+	 * ?uploadId=. May be NULL: the store has none to list. */
+	void (*uploads_query)(struct uri_query *q, const char *fp,
+			      const char *ps, const char *key_marker,
+			      const char *id_marker);
 	/* Delete up to del_batch_max full keys in one request (S3
 	 * DeleteObjects); may be NULL: objstore.c then sends single
 	 * DELETEs, cfg.transfers at once. */

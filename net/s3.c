@@ -383,6 +383,22 @@ static void s3_list_query(struct uri_query *q, const char *fp,
 		uri_query_add(q, "continuation-token", marker);
 }
 
+/* objstore_ops.uploads_query: ListMultipartUploads. */
+static void s3_uploads_query(struct uri_query *q, const char *fp,
+			     const char *ps, const char *key_marker,
+			     const char *id_marker)
+{
+	uri_query_add(q, "uploads", "");
+	if (fp[0])
+		uri_query_add(q, "prefix", fp);
+	if (ps)
+		uri_query_add(q, "max-uploads", ps);
+	if (key_marker)
+		uri_query_add(q, "key-marker", key_marker);
+	if (id_marker)
+		uri_query_add(q, "upload-id-marker", id_marker);
+}
+
 /* objstore_ops.del_batch: DeleteObjects, up to S3_DELETE_BATCH keys. */
 static int s3_del_batch(struct objstore *os, const char *const *keys,
 			size_t n, struct errbuf *eb)
@@ -582,6 +598,7 @@ static const struct objstore_ops s3_ops = {
 	.put_headers = s3_put_headers,
 	.parts = &s3_parts_ops,
 	.list_query = s3_list_query,
+	.uploads_query = s3_uploads_query,
 	.list_format = XML_LIST_S3,
 	.del_batch = s3_del_batch,
 	.del_batch_max = S3_DELETE_BATCH,

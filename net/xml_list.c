@@ -32,6 +32,7 @@ struct xstate {
 	char md5[64];
 	char mtime[64];
 	char meta_mtime[72];
+	char upload_id[1024];
 	uint64_t size;
 	bool in_entry;
 	/* value */
@@ -46,7 +47,15 @@ static const char *const known[] = {
 	"IsTruncated", "NextContinuationToken", "EnumerationResults", "Blobs",
 	"Blob", "Name", "Properties", "Content-Length", "Etag", "Content-MD5",
 	"Last-Modified", "NextMarker", "Metadata",
+	/* ListMultipartUploadsResult */
+	"Upload", "UploadId", "Initiated", "NextKeyMarker",
+	"NextUploadIdMarker",
 };
+#define K_UPLOAD known[19]
+#define K_UPLOAD_ID known[20]
+#define K_INITIATED known[21]
+#define K_NEXT_KEY known[22]
+#define K_NEXT_UPLOAD_ID known[23]
 
 static const char *intern(const char *name)
 {
@@ -98,11 +107,13 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 	if (x->cb && ((x->kind == XML_LIST_S3 && x->depth == 2 &&
 		       !strcmp(name, "Contents")) ||
 		      (x->kind == XML_LIST_AZURE && x->depth == 3 &&
-		       !strcmp(name, "Blob")))) {
+		       !strcmp(name, "Blob")) ||
+		      (x->kind == XML_LIST_S3_UPLOADS && x->depth == 2 &&
+		       !strcmp(name, "Upload")))) {
 		x->in_entry = true;
 		x->key_len = 0;
 		x->key[0] = x->etag[0] = x->md5[0] = x->mtime[0] = '\0';
-		x->meta_mtime[0] = '\0';
+		x->meta_mtime[0] = x->upload_id[0] = '\0';
 		x->size = 0;
 	}
 }
@@ -147,13 +158,17 @@ static void end_entry(struct xstate *x)
 {
 	struct xml_list_entry e = {
 		x->key, x->key_len, x->size, x->etag, x->md5, x->mtime,
-		x->meta_mtime
+		x->meta_mtime, x->upload_id
 	};
 	int r;
 
 	x->in_entry = false;
 	if (!x->key_len) {
 		stop(x, -EBADMSG, "object without a name");
+		return;
+	}
+	if (x->kind == XML_LIST_S3_UPLOADS && !x->upload_id[0]) {
+		stop(x, -EBADMSG, "upload without an UploadId");
 		return;
 	}
 	x->page->count++;
@@ -229,6 +244,27 @@ static void on_end(void *ud, const XML_Char *name)
 		} else if (d == 2 && el == known[17]) {
 			set_field(x, x->page->next, sizeof(x->page->next));
 			x->page->truncated = x->text_len > 0;
+		}
+	} else if (x->cb && x->kind == XML_LIST_S3_UPLOADS) {
+		if (d == 2 && el == K_UPLOAD) {
+			end_entry(x);
+		} else if (d == 3 && x->in_entry && parent == K_UPLOAD) {
+			if (el == known[2]) {
+				set_field(x, x->key, sizeof(x->key));
+				x->key_len = x->text_len;
+			} else if (el == K_UPLOAD_ID) {
+				set_field(x, x->upload_id,
+					  sizeof(x->upload_id));
+			} else if (el == K_INITIATED) {
+				set_field(x, x->mtime, sizeof(x->mtime));
+			}
+		} else if (d == 2 && el == known[6]) {
+			x->page->truncated = !strcmp(x->text, "true");
+		} else if (d == 2 && el == K_NEXT_KEY) {
+			set_field(x, x->page->next, sizeof(x->page->next));
+		} else if (d == 2 && el == K_NEXT_UPLOAD_ID) {
+			set_field(x, x->page->next_upload_id,
+				  sizeof(x->page->next_upload_id));
 		}
 	}
 	x->depth--;

@@ -1,6 +1,7 @@
 /* xml_list: the XML documents of the object stores, through expat (a
- * streaming parser): S3 ListObjectsV2 (ListBucketResult) and Azure List
- * Blobs (EnumerationResults) pages, one callback per object; plus single
+ * streaming parser): S3 ListObjectsV2 (ListBucketResult), S3
+ * ListMultipartUploads (ListMultipartUploadsResult) and Azure List Blobs
+ * (EnumerationResults) pages, one callback per entry; plus single
  * values (UploadId, Error Code/Message). Bounded: element text is capped
  * at XML_LIST_TEXT_MAX, depth at XML_LIST_DEPTH_MAX, and DOCTYPEs (entity
  * expansion) are refused. */
@@ -19,6 +20,7 @@
 enum xml_list_kind {
 	XML_LIST_S3,      /* ListBucketResult/Contents */
 	XML_LIST_AZURE,   /* EnumerationResults/Blobs/Blob */
+	XML_LIST_S3_UPLOADS,  /* ListMultipartUploadsResult/Upload */
 };
 
 /* One object of a page; strings valid during the callback only. */
@@ -30,11 +32,15 @@ struct xml_list_entry {
 	const char *content_md5;   /* Azure Content-MD5 (base64) or "" */
 	const char *last_modified; /* S3 ISO 8601, Azure RFC 1123, or "" */
 	const char *meta_mtime;    /* Azure Metadata/mtime or "" */
+	const char *upload_id;     /* an upload's UploadId, else "" (its
+				    * Initiated is in last_modified) */
 };
 
 struct xml_list_page {
 	bool truncated;
-	char next[XML_LIST_TEXT_MAX]; /* NextContinuationToken / NextMarker */
+	char next[XML_LIST_TEXT_MAX]; /* NextContinuationToken / NextMarker
+				       * / NextKeyMarker */
+	char next_upload_id[XML_LIST_TEXT_MAX]; /* NextUploadIdMarker */
 	size_t count;
 };
 

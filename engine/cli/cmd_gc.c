@@ -10,7 +10,9 @@
 	"Delete the heap objects that no snapshot of SNAP_ROOT references "  \
 	"(<md5> and the\nPython tool's <md5>.gz alike) and stale temp "      \
 	"files (heap .tmp-*, the Python\ntool's HEAP_ROOT/temp/<uuid>.gz, "  \
-	"SNAP_ROOT/YYYY/MM/.tmp-*). Run forget first.\n"                      \
+	"SNAP_ROOT/YYYY/MM/.tmp-*), and in a store\nheap the unfinished "    \
+	"uploads of those (an S3 multipart upload of a killed\nrun). Run "   \
+	"forget first.\n"                                                     \
 	"Takes the exclusive lock of SNAP_ROOT (SNAP_ROOT/locks/): refuses, " \
 	"naming the\nholder, while a make-snapshot, restore-snapshot or "     \
 	"forget holds its shared\nlock; a lock not refreshed for "           \
@@ -23,7 +25,8 @@
 	"with --json one object: {\"snapshots\",\n\"referenced\", "         \
 	"\"objects\", \"bytes\", \"deleted\", \"deleted_bytes\", "           \
 	"\"young\",\n\"temps_deleted\", \"temps_bytes\", \"missing\", "      \
-	"\"dry_run\"}.\nNeeds --heap-root and --snap-root."
+	"\"uploads_aborted\", \"dry_run\"}.\nNeeds --heap-root and "        \
+	"--snap-root."
 
 int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -64,7 +67,8 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 		printf("{\"snapshots\":%llu,\"referenced\":%llu,\"objects\":"
 		       "%llu,\"bytes\":%llu,\"deleted\":%llu,\"deleted_bytes\":"
 		       "%llu,\"young\":%llu,\"temps_deleted\":%llu,"
-		       "\"temps_bytes\":%llu,\"missing\":%llu,\"dry_run\":%s}\n",
+		       "\"temps_bytes\":%llu,\"missing\":%llu,"
+		       "\"uploads_aborted\":%llu,\"dry_run\":%s}\n",
 		       (unsigned long long)rep.snapshots,
 		       (unsigned long long)rep.referenced,
 		       (unsigned long long)rep.objects,
@@ -75,6 +79,7 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 		       (unsigned long long)rep.temps_deleted,
 		       (unsigned long long)rep.temps_bytes,
 		       (unsigned long long)rep.missing,
+		       (unsigned long long)rep.uploads_aborted,
 		       go.dry_run ? "true" : "false");
 	} else {
 		printf("snapshots read: %llu, objects referenced: %llu\n"
@@ -93,6 +98,10 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 		       (unsigned long long)rep.temps_deleted,
 		       (unsigned long long)rep.temps_bytes,
 		       (unsigned long long)rep.young);
+		if (rep.uploads_aborted)
+			printf("%s: %llu unfinished uploads\n",
+			       go.dry_run ? "would abort" : "aborted",
+			       (unsigned long long)rep.uploads_aborted);
 		if (rep.missing)
 			printf("warning: %llu referenced objects are missing "
 			       "from the heap\n",

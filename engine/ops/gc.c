@@ -16,6 +16,7 @@
 #include "heap_impl.h"
 #include "idset.h"
 #include "lock.h"
+#include "log.h"
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
@@ -264,23 +265,42 @@ static int sweep_snap_temps(struct gc_run *g, struct errbuf *eb)
 	return rc;
 }
 
-static int push_key(struct gc_run *g, const char *key, size_t len)
+/* Keep k (malloc'd; freed here on failure) for the sweep. */
+static int push_owned(struct gc_run *g, char *k)
 {
-	char *k;
-
+	if (!k)
+		return -ENOMEM;
 	if (g->nkeys == g->capkeys) {
 		size_t cap = g->capkeys ? 2 * g->capkeys : 256;
 		char **nk = realloc(g->keys, cap * sizeof(*nk));
 
-		if (!nk)
+		if (!nk) {
+			free(k);
 			return -ENOMEM;
+		}
 		g->keys = nk;
 		g->capkeys = cap;
 	}
-	k = strndup(key, len);
-	if (!k)
-		return -ENOMEM;
 	g->keys[g->nkeys++] = k;
+	return 0;
+}
+
+static int push_key(struct gc_run *g, const char *key, size_t len)
+{
+	return push_owned(g, strndup(key, len));
+}
+
+/* A key of a store heap: 1 an object "<2 hex>/<md5>[.gz]" (id set), 2
+ * a temp of the Python tool's ("temp/..."), 0 anything else (not
+ * gc's). */
+static int heap_key_kind(const char *key, size_t len, struct objid *id)
+{
+	if (len > 5 && !memcmp(key, "temp/", 5))
+		return 2;
+	if (len > 3 && key[2] == '/' &&
+	    heap_parse_object_name(key + 3, len - 3, id) &&
+	    !memcmp(key + 3, key, 2))
+		return 1;
 	return 0;
 }
 
@@ -289,23 +309,19 @@ static int remote_cb(void *arg, const struct objstore_entry *e)
 	struct gc_run *g = arg;
 	struct objid id;
 	bool temp = false, ref = false;
-	const char *base;
-	size_t blen;
 
-	if (e->key_len > 5 && !memcmp(e->key, "temp/", 5)) {
+	switch (heap_key_kind(e->key, e->key_len, &id)) {
+	case 2:
 		temp = true;
-	} else if (e->key_len > 3 && e->key[2] == '/') {
-		base = e->key + 3;
-		blen = e->key_len - 3;
-		if (!heap_parse_object_name(base, blen, &id) ||
-		    memcmp(base, e->key, 2))
-			return 0;
+		break;
+	case 1:
 		g->rep->objects++;
 		g->rep->bytes += e->size;
 		if (idset_add(g->seen, &id) < 0)
 			return -ENOMEM;
 		ref = idset_has(g->marked, &id);
-	} else {
+		break;
+	default:
 		return 0;
 	}
 	if (ref)
@@ -324,6 +340,83 @@ static int remote_cb(void *arg, const struct objstore_entry *e)
 		g->rep->deleted_bytes += e->size;
 	}
 	return g->go->dry_run ? 0 : push_key(g, e->key, e->key_len);
+}
+
+/* An unfinished upload of a heap object or temp (a run killed while it
+ * sent one) begun before the grace: no live run can own it, since gc
+ * holds the exclusive lock and the grace covers a run that died holding
+ * its lock. Kept as "key\0upload id" for the sweep. */
+static int upload_cb(void *arg, const struct objstore_upload *u)
+{
+	struct gc_run *g = arg;
+	size_t idlen = strlen(u->upload_id);
+	struct objid id;
+	char *both;
+
+	if (!heap_key_kind(u->key, u->key_len, &id))
+		return 0;
+	/* an unknown start is never old enough */
+	if (u->initiated <= 0 || u->initiated >= g->cutoff_s)
+		return 0;
+	if (g->go->dry_run) {
+		g->rep->uploads_aborted++;   /* would be */
+		return 0;
+	}
+	both = malloc(u->key_len + idlen + 2);
+	if (both) {
+		memcpy(both, u->key, u->key_len);
+		both[u->key_len] = '\0';
+		memcpy(both + u->key_len + 1, u->upload_id, idlen + 1);
+	}
+	return push_owned(g, both);
+}
+
+/* Abort the unfinished uploads the heap's store lists (S3; a store with
+ * none to list, Azure, drops them itself). Only an interruption fails
+ * gc here: the objects are deleted by now, and uploads that cannot be
+ * listed or aborted (a policy without s3:ListBucketMultipartUploads or
+ * s3:AbortMultipartUpload) stay for the next gc, said in a WARNING. */
+static int sweep_uploads(struct gc_run *g, struct objstore *os,
+			 struct errbuf *eb)
+{
+	struct errbuf local = ERRBUF_INIT;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < g->nkeys; i++)
+		free(g->keys[i]);
+	g->nkeys = 0;
+	rc = objstore_list_uploads(os, upload_cb, g, &local);
+	if (rc == -EOPNOTSUPP) {
+		/* Azure (none to list) says nothing; an S3 server that
+		 * cannot list them (s3rver: NotImplemented) is said */
+		if (local.code)
+			log_info(g->log, "unfinished uploads not looked for: "
+				 "%s", local.msg);
+		return 0;
+	}
+	if (rc < 0) {
+		log_warn(g->log, "unfinished uploads under '%s' not aborted: "
+			 "%s", g->o->heap_root, local.code ? local.msg :
+			 strerror(-rc));
+		return 0;
+	}
+	for (i = 0; i < g->nkeys; i++) {
+		const char *key = g->keys[i];
+
+		if (interrupted(g->o))
+			return errbuf_set(eb, -EINTR, "interrupted");
+		errbuf_clear(&local);
+		rc = objstore_abort_upload(os, key, key + strlen(key) + 1,
+					   &local);
+		if (rc < 0) {
+			log_warn(g->log, "%s (it stays for the next gc)",
+				 local.msg);
+			continue;
+		}
+		g->rep->uploads_aborted++;
+	}
+	return 0;
 }
 
 static int sweep_remote(struct gc_run *g, struct errbuf *eb)
@@ -352,6 +445,8 @@ static int sweep_remote(struct gc_run *g, struct errbuf *eb)
 		rc = objstore_del_many(os, (const char *const *)g->keys + i, n,
 				       eb);
 	}
+	if (rc >= 0)
+		rc = sweep_uploads(g, os, eb);
 	objstore_free(os);
 	return rc < 0 ? rc : 0;
 }

@@ -28,6 +28,8 @@ struct gc_report {
 	uint64_t temps_deleted;      /* stale temp files */
 	uint64_t temps_bytes;
 	uint64_t missing;            /* referenced, absent from the heap */
+	uint64_t uploads_aborted;    /* unfinished uploads (store heap)
+				      * aborted, or with dry_run to be */
 };
 
 /* Mark: read every snapshot of o->snap_root (any failure stops gc
@@ -36,8 +38,10 @@ struct gc_report {
  * (<md5> and <md5>.gz alike) of o->heap_root whose id no snapshot
  * references and whose mtime (remote: Last-Modified) is older than gc's
  * start minus the grace; the same for temp files (heap ".tmp-*", the
- * Python tool's temp/<uuid>.gz, SNAP_ROOT/YYYY/MM/.tmp-*). With dry_run,
- * report what would be deleted. 0 (rep filled) or -errno. */
+ * Python tool's temp/<uuid>.gz, SNAP_ROOT/YYYY/MM/.tmp-*), and for the
+ * unfinished uploads of those keys in a store heap (an S3 multipart
+ * upload of a run that was killed) begun before the same cutoff. With
+ * dry_run, report what would be deleted. 0 (rep filled) or -errno. */
 int engine_gc(const struct engine_opts *o, const struct gc_opts *go,
 	      struct gc_report *rep, struct errbuf *eb);
 

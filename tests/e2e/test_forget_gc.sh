@@ -9,7 +9,8 @@
 # lock, and the backup then completes and restores; a backup stopped past
 # the lock expiry loses its lock to gc and publishes nothing; a lock left
 # by kill -9 blocks gc until it expires; the same forget/gc on Swift
-# (s3://) and Azurite (az://).
+# (s3://) and Azurite (az://); on Swift gc also aborts the unfinished
+# multipart uploads a killed run leaves in the heap (and no other).
 . "$(dirname "$0")/lib.sh"
 # every bucket here is new: the tool creates it (--create-bucket; that a
 # missing bucket is refused without it is test_net_failures' part)
@@ -359,14 +360,35 @@ remote_checks() { # label url
 	assert_eq "$label: one snapshot removed" 1 "$(grep -c '^remove ' "$OUT")"
 	rsnap list-snapshots
 	assert_eq "$label: one snapshot left" "$rs" "$(cat "$OUT")"
+	[ "$label" = swift ] && unfinished_uploads "${url#s3://}" start
+	if [ "$label" = swift ]; then
+		rsnap gc --dry-run --json
+		assert_eq "$label: uploads within the grace are kept" 0 \
+			"$(json_get "$OUT" uploads_aborted)"
+	fi
 	sleep 2     # Last-Modified has whole seconds
 	rsnap gc --dry-run --grace 0 --json
 	assert_rc "$label: gc --dry-run" 0
 	assert_eq "$label: gc --dry-run would delete 1 object" 1 "$(json_get "$OUT" deleted)"
 	assert_eq "$label: the heap holds 3 objects" 3 "$(json_get "$OUT" objects)"
+	if [ "$label" = swift ]; then
+		assert_eq "$label: gc --dry-run would abort 2 uploads" 2 \
+			"$(json_get "$OUT" uploads_aborted)"
+		assert_eq "$label: gc --dry-run aborted none" \
+			"heap/$DEAD_KEY heap/notes/big.bin heap/temp/x.gz" \
+			"$(unfinished_uploads "${url#s3://}" list)"
+	fi
 	rsnap gc --grace 0 --json
 	assert_rc "$label: gc" 0
 	assert_eq "$label: gc deleted 1 object" 1 "$(json_get "$OUT" deleted)"
+	if [ "$label" = swift ]; then
+		assert_eq "$label: gc aborted 2 unfinished uploads" 2 \
+			"$(json_get "$OUT" uploads_aborted)"
+		# boto3 sees only the one that is not the heap's
+		assert_eq "$label: the heap's unfinished uploads are gone" \
+			"heap/notes/big.bin" \
+			"$(unfinished_uploads "${url#s3://}" list)"
+	fi
 	rsnap gc --dry-run --grace 0 --json
 	assert_eq "$label: the heap holds exactly the 2 referenced objects" 2 \
 		"$(json_get "$OUT" objects)"
@@ -379,7 +401,31 @@ remote_checks() { # label url
 	assert_eq "$label: gc and forget left no lock nor snapshot behind" "$rs" "$(cat "$OUT")"
 }
 
+# unfinished_uploads BUCKET start|list (boto3): start, what a run killed
+# while it sent large objects leaves in the heap (an S3 multipart upload
+# of a heap object and of a Python-tool temp, one part each) and one of
+# a key that is not the heap's; list, the keys of the unfinished uploads.
+unfinished_uploads() {
+	DEAD_KEY=d4/d41d8cd98f00b204e9800998ecf8427e
+	"$PY" - "$1" "$2" "$DEAD_KEY" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import client
+s3 = client()
+bucket, what, dead = sys.argv[1:]
+if what == "start":
+    for key in ("heap/" + dead, "heap/temp/x.gz", "heap/notes/big.bin"):
+        up = s3.create_multipart_upload(Bucket=bucket, Key=key)
+        s3.upload_part(Bucket=bucket, Key=key, UploadId=up["UploadId"],
+                       PartNumber=1, Body=b"x" * 1000)
+else:
+    r = s3.list_multipart_uploads(Bucket=bucket)
+    print(" ".join(sorted(u["Key"] for u in r.get("Uploads", []))))
+PY
+}
+
 if start swift; then
+	need_sdks
 	started+=("$SNAP_SWIFT_STATE")
 	no_creds
 	export AWS_ENDPOINT_URL=$SNAP_SWIFT_ENDPOINT \

@@ -223,6 +223,54 @@ static void answer_md5(const char *answer, bool has_md5, const char *body)
 	objstore_free(os);
 }
 
+static int count_upload(void *arg, const struct objstore_upload *u)
+{
+	(void)u;
+	++*(int *)arg;
+	return 0;
+}
+
+/* A server whose upload listing never moves on (every page truncated,
+ * with the markers asked, or with none and no upload): refused after
+ * the second page, not listed forever. */
+static void stuck_uploads(const char *xml, int want_seen)
+{
+	static char answer[2048];
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore *os;
+	int seen = 0;
+
+	snprintf(answer, sizeof(answer), "HTTP/1.1 200 OK\r\nContent-Type: "
+		 "application/xml\r\nContent-Length: %zu\r\nConnection: "
+		 "close\r\n\r\n%s", strlen(xml), xml);
+	os = open_port(canned_port(strdup(answer)), 0, 10);
+	if (!os)
+		return;
+	CHECK_EQ(objstore_list_uploads(os, count_upload, &seen, &eb),
+		 -EBADMSG);
+	fprintf(stderr, "expected error: %s\n", eb.msg);
+	CHECK(strstr(eb.msg, "do not move on") != NULL);
+	CHECK_EQ(seen, want_seen);
+	objstore_free(os);
+}
+
+static void test_stuck_uploads(void)
+{
+	/* the same upload and markers every time: 2 pages, then refused */
+	stuck_uploads("<ListMultipartUploadsResult><IsTruncated>true"
+		      "</IsTruncated><NextKeyMarker>p/a</NextKeyMarker>"
+		      "<NextUploadIdMarker>1</NextUploadIdMarker><Upload><Key>"
+		      "p/a</Key><UploadId>1</UploadId></Upload>"
+		      "</ListMultipartUploadsResult>", 2);
+	/* no markers (Swift's way) and the same last upload */
+	stuck_uploads("<ListMultipartUploadsResult><IsTruncated>true"
+		      "</IsTruncated><Upload><Key>p/a</Key><UploadId>1"
+		      "</UploadId></Upload></ListMultipartUploadsResult>", 2);
+	/* truncated, empty, no markers */
+	stuck_uploads("<ListMultipartUploadsResult><IsTruncated>true"
+		      "</IsTruncated></ListMultipartUploadsResult>", 0);
+}
+
 static void test_answer_md5(void)
 {
 	answer_md5(ANSWER(ETAG_ABC, ""), true, "abc");
@@ -455,6 +503,7 @@ int main(void)
 	RUN_TEST(test_closed_port);
 	RUN_TEST(test_cancelled_retry);
 	RUN_TEST(test_answer_md5);
+	RUN_TEST(test_stuck_uploads);
 	RUN_TEST(test_restart);   /* last: it replaces the server */
 	return test_finish();
 }

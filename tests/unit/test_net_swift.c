@@ -31,6 +31,7 @@ int main(void)
 	c.md5_code = "BadDigest";
 	c.auth_code = "SignatureDoesNotMatch";
 	c.auth_status = 403;
+	c.lists_uploads = true;
 	suite_run(&c);
 	return test_finish();
 }

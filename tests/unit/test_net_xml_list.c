@@ -175,6 +175,84 @@ static void test_bad(void)
 	}
 }
 
+/* captured from Swift 2.30's s3api (max-uploads=1): IsTruncated with
+ * empty Next*Marker; an Upload's Initiator/Owner IDs are not its id */
+static const char uploads_page[] =
+	"<?xml version='1.0' encoding='UTF-8'?>\n"
+	"<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/"
+	"2006-03-01/\"><Bucket>cpif</Bucket><KeyMarker></KeyMarker>"
+	"<UploadIdMarker></UploadIdMarker><NextKeyMarker></NextKeyMarker>"
+	"<NextUploadIdMarker></NextUploadIdMarker><Prefix>heap/</Prefix>"
+	"<MaxUploads>1</MaxUploads><IsTruncated>true</IsTruncated><Upload>"
+	"<Key>heap/ab/1</Key><UploadId>MTBjNDBiM2QtYmRhMy00MDE0LTkxMGItNWFm"
+	"OTZhZTc0NWZm</UploadId><Initiator><ID>test:tester</ID><DisplayName>"
+	"test:tester</DisplayName></Initiator><Owner><ID>test:tester</ID>"
+	"<DisplayName>test:tester</DisplayName></Owner><StorageClass>STANDARD"
+	"</StorageClass><Initiated>2026-12-07T21:33:21.000Z</Initiated>"
+	"</Upload></ListMultipartUploadsResult>";
+
+struct seen_upload {
+	int n;
+	char key[64], id[128], initiated[64];
+};
+
+static int upload_cb(void *arg, const struct xml_list_entry *e)
+{
+	struct seen_upload *s = arg;
+
+	snprintf(s->key, sizeof(s->key), "%.*s", (int)e->key_len, e->key);
+	snprintf(s->id, sizeof(s->id), "%s", e->upload_id);
+	snprintf(s->initiated, sizeof(s->initiated), "%s", e->last_modified);
+	s->n++;
+	return 0;
+}
+
+static void test_uploads(void)
+{
+	struct xml_list_page page;
+	struct seen_upload s = { 0 };
+	struct errbuf eb = ERRBUF_INIT;
+	static const char aws[] =
+		"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		"<NextKeyMarker>b/k</NextKeyMarker><NextUploadIdMarker>u-2"
+		"</NextUploadIdMarker><Upload><Key>a</Key><UploadId>u-1"
+		"</UploadId><Initiated>2026-12-07T21:33:21.000Z</Initiated>"
+		"</Upload><Upload><Key>b/k</Key><UploadId>u-2</UploadId>"
+		"</Upload></ListMultipartUploadsResult>";
+	static const char no_id[] =
+		"<ListMultipartUploadsResult><Upload><Key>a</Key>"
+		"<Initiated>2026-12-07T21:33:21.000Z</Initiated></Upload>"
+		"</ListMultipartUploadsResult>";
+
+	CHECK_EQ(xml_list_parse(XML_LIST_S3_UPLOADS, uploads_page,
+				strlen(uploads_page), upload_cb, &s, &page,
+				&eb), 0);
+	CHECK_EQ(s.n, 1);
+	CHECK_STREQ(s.key, "heap/ab/1");
+	CHECK_STREQ(s.id, "MTBjNDBiM2QtYmRhMy00MDE0LTkxMGItNWFmOTZhZTc0NWZm");
+	CHECK_STREQ(s.initiated, "2026-12-07T21:33:21.000Z");
+	CHECK(page.truncated);
+	CHECK_STREQ(page.next, "");
+	CHECK_STREQ(page.next_upload_id, "");
+
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(xml_list_parse(XML_LIST_S3_UPLOADS, aws, strlen(aws),
+				upload_cb, &s, &page, &eb), 0);
+	CHECK_EQ(s.n, 2);
+	CHECK_STREQ(s.key, "b/k");
+	CHECK_STREQ(s.initiated, "");   /* none given: unknown */
+	CHECK(page.truncated);
+	CHECK_STREQ(page.next, "b/k");
+	CHECK_STREQ(page.next_upload_id, "u-2");
+
+	/* an upload without its id cannot be aborted: refused */
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ(xml_list_parse(XML_LIST_S3_UPLOADS, no_id, strlen(no_id),
+				upload_cb, &s, &page, &eb), -EBADMSG);
+	CHECK(strstr(eb.msg, "UploadId") != NULL);
+	CHECK_EQ(s.n, 0);
+}
+
 static void test_value(void)
 {
 	static const char err[] =
@@ -199,5 +277,6 @@ int main(void)
 	RUN_TEST(test_azure);
 	RUN_TEST(test_bad);
 	RUN_TEST(test_value);
+	RUN_TEST(test_uploads);
 	return test_finish();
 }
