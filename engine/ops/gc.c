@@ -512,14 +512,18 @@ int engine_gc(const struct engine_opts *o, const struct gc_opts *go,
 			free(ids);
 		}
 	}
-	/* a heap cache file lists what the heap held: after deletions it
-	 * would claim objects that are gone */
-	if (!go->dry_run && rep->deleted && o->heap_cache_file &&
-	    unlink(o->heap_cache_file) && errno != ENOENT)
-		log_warn(&log, "cannot remove the heap cache file '%s': %s",
-			 o->heap_cache_file, strerror(errno));
 	rc = 0;
 out:
+	/* a heap cache file lists what the heap held: after deletions it
+	 * would claim objects that are gone, and a later backup would name
+	 * them without storing them. Also when the sweep failed: some of
+	 * its deletions (rep->deleted counts those asked for) may have been
+	 * made. */
+	if (!go->dry_run && rep->deleted && o->heap_cache_file &&
+	    unlink(o->heap_cache_file) && errno != ENOENT)
+		log_warn(&log, "cannot remove the heap cache file '%s': %s; "
+			 "remove it before the next backup",
+			 o->heap_cache_file, strerror(errno));
 	for (i = 0; i < g.nkeys; i++)
 		free(g.keys[i]);
 	free(g.keys);

@@ -30,7 +30,9 @@
 # is dropped (the request signed again), as a store that does not honour
 # it (s3rver) would; with KMS_PROXY_LOSE_COPY=N, the answers of the first
 # N server-side copies into a "heap/" prefix are lost: the copy is made
-# and the client's connection closed without an answer.
+# and the client's connection closed without an answer;
+# KMS_PROXY_LOSE_DELETE=N does the same to the first N DeleteObjects
+# (POST ?delete): the objects are deleted, the client hears nothing.
 #
 # The port it listens on is written to PORTFILE once it accepts; each
 # request is logged to PORTFILE.log as "METHOD PATH", with
@@ -49,6 +51,7 @@ head_fails = [int(sys.argv[7]) if stale and len(sys.argv) > 7 else 0]
 copied = [False]   # a server-side copy went through
 copy_if = os.environ.get("KMS_PROXY_COPY_IF", "honour")
 lose_copies = [int(os.environ.get("KMS_PROXY_LOSE_COPY", "0"))]
+lose_deletes = [int(os.environ.get("KMS_PROXY_LOSE_DELETE", "0"))]
 COPY_IF = "x-amz-copy-source-if-match"
 local = threading.local()
 log_lock = threading.Lock()
@@ -217,6 +220,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if lose:
                 with log_lock, open(portfile + ".log", "a") as log:
                     log.write("LOST %s\n" % self.path)
+                self.close_connection = True   # no answer at all
+                return
+        if self.command == "POST" and "delete" in \
+                urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query,
+                                      keep_blank_values=True):
+            with log_lock:
+                lose = lose_deletes[0] > 0
+                lose_deletes[0] -= lose
+            if lose:
+                with log_lock, open(portfile + ".log", "a") as log:
+                    log.write("LOST DELETE %d %s\n" % (r.status, self.path))
                 self.close_connection = True   # no answer at all
                 return
         # a part's ETag is the client's to send back as it came
