@@ -11,16 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
 
 #include "fdio.h"
+#include "objid.h"
+#include "objstore.h"
 #include "banned.h"
 
 #define CACHE_MAGIC "SNAPHIDX"
-#define CACHE_VERSION 1u
+#define CACHE_VERSION 2u    /* 1: no gc id */
 #define CACHE_URL_MAX 4096u
 #define CACHE_CHUNK (1024 * 1024)
 
@@ -190,8 +193,9 @@ out:
  * what the file's size leaves room for. 0 or -errno. */
 static int load_header(struct cache_io *io, const char *path, const char *url,
 		       const uint8_t hdr[16], uint64_t size, uint64_t *count,
-		       struct errbuf *eb)
+		       uint8_t gc_id[HEAP_GC_ID_LEN], struct errbuf *eb)
 {
+	uint32_t version = get32(hdr + 8);
 	uint8_t cnt[8];
 	uint64_t expect;
 	uint32_t url_len;
@@ -204,7 +208,10 @@ static int load_header(struct cache_io *io, const char *path, const char *url,
 	furl = malloc(url_len + 1u);
 	if (!furl)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
+	memset(gc_id, 0, HEAP_GC_ID_LEN);
 	ret = read_full(io, furl, url_len, true);
+	if (!ret && version >= 2)
+		ret = read_full(io, gc_id, HEAP_GC_ID_LEN, true);
 	if (!ret)
 		ret = read_full(io, cnt, sizeof(cnt), true);
 	if (ret < 0) {
@@ -218,7 +225,8 @@ static int load_header(struct cache_io *io, const char *path, const char *url,
 		goto out;
 	}
 	*count = get64(cnt);
-	expect = 16u + url_len + 8u + 16u;
+	expect = 16u + url_len + (version >= 2 ? HEAP_GC_ID_LEN : 0u) + 8u +
+		 16u;
 	if (*count > (size - expect) / 16u || size != expect + *count * 16u)
 		ret = corrupt(eb, path, "size does not match its count");
 out:
@@ -269,7 +277,8 @@ out:
 }
 
 int heap_cache_load(const char *path, const char *url, struct idset *set,
-		    bool *text, struct errbuf *eb)
+		    bool *text, uint8_t gc_id[HEAP_GC_ID_LEN],
+		    struct errbuf *eb)
 {
 	struct cache_io io = { -1, NULL, NULL };
 	uint8_t hdr[16], sum[16], want[EVP_MAX_MD_SIZE];
@@ -294,6 +303,7 @@ int heap_cache_load(const char *path, const char *url, struct idset *set,
 		goto out;
 	}
 	*text = false;
+	memset(gc_id, 0, HEAP_GC_ID_LEN);
 	ret = read_full(&io, hdr, sizeof(hdr), true);
 	if (ret == -EBADMSG || (!ret && memcmp(hdr, CACHE_MAGIC, 8))) {
 		/* shorter than the header or not our magic: the Python
@@ -303,12 +313,12 @@ int heap_cache_load(const char *path, const char *url, struct idset *set,
 		ret = load_text(io.fd, path, set, eb);
 		goto out;
 	}
-	if (ret < 0 || get32(hdr + 8) != CACHE_VERSION) {
+	if (ret < 0 || get32(hdr + 8) < 1 || get32(hdr + 8) > CACHE_VERSION) {
 		ret = corrupt(eb, path, "bad magic or version");
 		goto out;
 	}
 	ret = load_header(&io, path, url, hdr, (uint64_t)st.st_size, &count,
-			  eb);
+			  gc_id, eb);
 	if (!ret)
 		ret = load_ids(&io, path, count, set, eb);
 	if (ret < 0)
@@ -350,7 +360,8 @@ static int save_text(struct cache_io *io, const struct objid *ids, size_t n)
 }
 
 int heap_cache_save(const char *path, const char *url, struct idset *set,
-		    bool text, struct errbuf *eb)
+		    bool text, const uint8_t gc_id[HEAP_GC_ID_LEN],
+		    struct errbuf *eb)
 {
 	struct cache_io io = { -1, NULL, NULL };
 	uint8_t hdr[16], cnt[8], sum[EVP_MAX_MD_SIZE];
@@ -396,6 +407,8 @@ int heap_cache_save(const char *path, const char *url, struct idset *set,
 		if (!ret)
 			ret = write_full(&io, url, url_len, true);
 		if (!ret)
+			ret = write_full(&io, gc_id, HEAP_GC_ID_LEN, true);
+		if (!ret)
 			ret = write_full(&io, cnt, sizeof(cnt), true);
 		if (!ret && n)
 			ret = write_full(&io, ids, n * sizeof(*ids), true);
@@ -426,4 +439,71 @@ out:
 	free(ids);
 	free(tmp);
 	return ret;
+}
+
+int heap_gc_stamp_write(struct objstore *os, int64_t now_ns,
+			struct errbuf *eb)
+{
+	struct objid id;
+	char body[128], hex[OBJID_HEX_LEN + 1];
+	struct body_src src;
+	int n;
+
+	if (getrandom(id.b, sizeof(id.b), 0) != (ssize_t)sizeof(id.b))
+		return errbuf_set(eb, -EIO, "cannot draw a gc id: %s",
+				  strerror(errno));
+	objid_to_hex(&id, hex);
+	n = snprintf(body, sizeof(body), "{\"gc_id\": \"%s\", \"gc_ns\": %"
+		     PRId64 "}\n", hex, now_ns);
+	memset(&src, 0, sizeof(src));
+	src.kind = BODY_SRC_MEM;
+	src.mem = body;
+	src.len = (size_t)n;
+	src.fd = -1;
+	return objstore_put(os, HEAP_GC_STAMP_KEY, &src, NULL, NULL, eb);
+}
+
+/* A stamp bigger than this is not ours */
+#define STAMP_MAX 1024
+
+int heap_gc_stamp_read(struct objstore *os, uint8_t id[HEAP_GC_ID_LEN],
+		       struct errbuf *eb)
+{
+	struct body_sink sink;
+	static const uint8_t zero[HEAP_GC_ID_LEN];
+	char text[STAMP_MAX + 1];
+	struct objid oid;
+	const char *p;
+	int err;
+
+	memset(id, 0, HEAP_GC_ID_LEN);
+	memset(&sink, 0, sizeof(sink));
+	sink.kind = BODY_SINK_MEM;
+	sink.mem_cap = STAMP_MAX;
+	sink.fd = -1;
+	err = objstore_get(os, HEAP_GC_STAMP_KEY, 0, 0, &sink, NULL, eb);
+	if (err == -ENOENT) {
+		body_sink_release(&sink);
+		return 0;
+	}
+	if (err < 0) {
+		body_sink_release(&sink);
+		return err;
+	}
+	if (sink.mem_len)
+		memcpy(text, sink.mem, sink.mem_len);
+	text[sink.mem_len] = '\0';
+	body_sink_release(&sink);
+	/* "gc_id": "<32 hex>" */
+	p = strstr(text, "\"gc_id\"");
+	if (p)
+		p = strchr(p + 7, '"');
+	if (!p || strnlen(p + 1, OBJID_HEX_LEN + 1) < OBJID_HEX_LEN + 1 ||
+	    p[1 + OBJID_HEX_LEN] != '"' ||
+	    objid_from_hex(p + 1, OBJID_HEX_LEN, &oid) ||
+	    !memcmp(oid.b, zero, sizeof(zero)))  /* zeros mean "none" */
+		return errbuf_set(eb, -EBADMSG, "heap '%s': its %s does not "
+				  "parse", objstore_url(os), HEAP_GC_STAMP_KEY);
+	memcpy(id, oid.b, HEAP_GC_ID_LEN);
+	return 0;
 }

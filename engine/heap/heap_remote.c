@@ -723,7 +723,7 @@ static int remote_sync(void *self, struct errbuf *eb)
 	if (ret || !r->cache_file)
 		return ret;
 	ret = heap_cache_save(r->cache_file, objstore_url(r->os), r->set,
-			      r->cache_text, &local);
+			      r->cache_text, r->gc_id, &local);
 	if (ret < 0)   /* the uploads are fine; only the next run is slower */
 		log_warn(&r->log, "%s", local.msg);
 	else
@@ -798,17 +798,35 @@ static int load_cache(struct remote *r, const char *path, struct errbuf *eb)
 	struct errbuf cache_eb = ERRBUF_INIT;
 	int ret;
 
+	struct errbuf stamp_eb = ERRBUF_INIT;
+	uint8_t cache_gc_id[HEAP_GC_ID_LEN];
+	int sret;
+
 	r->cache_file = strdup(path);
 	if (!r->cache_file)
 		return errbuf_set(eb, -ENOMEM, "out of memory");
+	/* before the heap is listed or the cache taken: a gc after this
+	 * read gives the heap another id, and the cache saved with this
+	 * one is not taken next time */
+	sret = heap_gc_stamp_read(r->os, r->gc_id, &stamp_eb);
 	ret = heap_cache_load(r->cache_file, objstore_url(r->os), r->set,
-			      &r->cache_text, &cache_eb);
-	if (ret >= 0) {
+			      &r->cache_text, cache_gc_id, &cache_eb);
+	if (ret >= 0 && sret == 0 &&
+	    !memcmp(cache_gc_id, r->gc_id, HEAP_GC_ID_LEN)) {
 		log_info(&r->log, "heap '%s': %d objects from the cache "
 			 "'%s'", objstore_url(r->os), ret, r->cache_file);
 		return 1;
 	}
-	if (ret != -ENOENT)
+	if (ret >= 0 && sret < 0)
+		log_warn(&r->log, "cannot tell whether gc pruned heap '%s' "
+			 "since its cache '%s' was saved: %s; listing the "
+			 "heap", objstore_url(r->os), r->cache_file,
+			 stamp_eb.msg);
+	else if (ret >= 0)
+		log_info(&r->log, "heap '%s' was pruned by gc since its cache "
+			 "'%s' was saved: listing the heap",
+			 objstore_url(r->os), r->cache_file);
+	else if (ret != -ENOENT)
 		log_warn(&r->log, "%s; listing the heap instead",
 			 cache_eb.msg);
 	idset_clear(r->set);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heap_cache.h"
 #include "engine_opts.h"
 #include "errbuf.h"
 #include "log.h"
@@ -39,6 +40,9 @@ struct remote {
 	enum heap_format fmt;      /* RAW or GZ */
 	char *cache_file;          /* NULL: none */
 	bool cache_text;           /* it is in the Python tool's format */
+	/* the heap's gc id (heap_cache.h) read before it was listed or its
+	 * cache taken: saved with the cache */
+	uint8_t gc_id[HEAP_GC_ID_LEN];
 	struct logger log;
 	const char *tmpdir;
 

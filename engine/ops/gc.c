@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "gc.h"
 #include "heap.h"
+#include "heap_cache.h"
 #include "heap_impl.h"
 #include "idset.h"
 #include "lock.h"
@@ -423,6 +424,7 @@ static int sweep_remote(struct gc_run *g, struct errbuf *eb)
 {
 	struct objstore_config cfg;
 	struct objstore *os = NULL;
+	bool stamp;
 	size_t i;
 	int rc;
 
@@ -434,6 +436,18 @@ static int sweep_remote(struct gc_run *g, struct errbuf *eb)
 	rc = objstore_list(os, "", remote_cb, g, eb);
 	if (rc == -ENOMEM && !eb->code)
 		errbuf_set(eb, rc, "out of memory");
+	/* before the first deletion of an object: a new gc id, so that no
+	 * heap cache saved before (on any host) is taken (heap_cache.h) */
+	stamp = rc >= 0 && !g->go->dry_run && g->rep->deleted;
+	if (stamp) {
+		rc = heap_gc_stamp_write(os, clock_now_ns(), eb);
+		if (rc < 0) {
+			errbuf_wrap(eb, rc, "nothing deleted: cannot write "
+				    "'%s/%s'", g->o->heap_root,
+				    HEAP_GC_STAMP_KEY);
+			stamp = false;
+		}
+	}
 	for (i = 0; rc >= 0 && i < g->nkeys; i += GC_DELETE_BATCH) {
 		size_t n = g->nkeys - i < GC_DELETE_BATCH ? g->nkeys - i :
 			   GC_DELETE_BATCH;
@@ -444,6 +458,24 @@ static int sweep_remote(struct gc_run *g, struct errbuf *eb)
 		}
 		rc = objstore_del_many(os, (const char *const *)g->keys + i, n,
 				       eb);
+	}
+	/* and after the last (done or failed): a run without a lock
+	 * (verify --repair) that read the first id while objects were
+	 * being deleted saved a cache that may list them */
+	if (stamp) {
+		struct errbuf local = ERRBUF_INIT;
+		int sret = heap_gc_stamp_write(os, clock_now_ns(), &local);
+
+		if (sret < 0 && rc >= 0)
+			rc = errbuf_set(eb, sret, "objects deleted, but "
+					"'%s/%s' cannot be written again: a "
+					"heap cache saved meanwhile may be "
+					"taken: %s", g->o->heap_root,
+					HEAP_GC_STAMP_KEY, local.msg);
+		else if (sret < 0)
+			log_warn(g->log, "cannot write '%s/%s' again: %s",
+				 g->o->heap_root, HEAP_GC_STAMP_KEY,
+				 local.msg);
 	}
 	if (rc >= 0)
 		rc = sweep_uploads(g, os, eb);

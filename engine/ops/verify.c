@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "hasher.h"
 #include "heap.h"
+#include "heap_cache.h"
 #include "heap_impl.h"
 #include "idset.h"
 #include "objstore.h"
@@ -244,7 +245,7 @@ static int remote_inv_cb(void *arg, const struct objstore_entry *e)
 	}
 	if (!strncmp(rel, PY_TEMP_DIR "/", strlen(PY_TEMP_DIR) + 1))
 		leftover(r, root, rel, "temp file of the Python tool");
-	else
+	else if (strcmp(rel, HEAP_GC_STAMP_KEY))   /* gc's: heap_cache.h */
 		leftover(r, root, rel, "not part of the heap layout");
 	return 0;
 }

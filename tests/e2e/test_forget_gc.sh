@@ -467,6 +467,73 @@ gc_lost_delete_case() { # bucket
 	check "lost delete: restored content" diff -r "$src" "$T/ld.back"
 }
 
+# A heap cache on one host, gc on another (which does not know that
+# cache): the cache lists an object gc deleted. gc stamps the heap with
+# a new id before it deletes; a cache saved with another id is not
+# taken, so the next backup lists the heap and stores the object again.
+gc_other_host_case() { # bucket
+	local url=s3://$1/otherhost src=$T/oh.src C=$T/oh.cache
+	osnap() {
+		run "$SNAPSHOOTER" --no-progress --file-root "$src" \
+			--heap-root "$url/heap" --snap-root "$T/oh.snaps" "$@"
+	}
+	say "== a heap cache older than another host's gc"
+	mkdir -p "$src"
+	printf 'kept\n' >"$src/a"
+	printf 'collected\n' >"$src/b"
+	osnap --heap-cache-file "$C" make-snapshot
+	assert_rc "other host: snapshot 1 (writes the cache)" 0
+	rm "$src/b"
+	osnap --heap-cache-file "$C" make-snapshot
+	assert_rc "other host: snapshot 2 (without b)" 0
+	osnap forget --keep-last 1
+	assert_rc "other host: forget snapshot 1" 0
+	sleep 2     # Last-Modified has whole seconds
+	osnap gc --dry-run --grace 0 --json
+	assert_rc "other host: gc --dry-run" 0
+	osnap --heap-cache-file "$C" make-snapshot
+	assert_err_has "other host: gc --dry-run stamps nothing" \
+		"objects from the cache '$C'"
+	osnap gc --grace 0 --json
+	assert_rc "other host: gc, without the cache" 0
+	assert_eq "other host: gc deleted b's object" 1 \
+		"$(json_get "$OUT" deleted)"
+	check "other host: the cache is still there" test -e "$C"
+	osnap verify --json
+	assert_rc "other host: verify after gc" 0
+	assert_eq "other host: gc's stamp is no leftover" 0 \
+		"$(json_get "$OUT" leftovers)"
+	printf 'collected\n' >"$src/b"
+	osnap --heap-cache-file "$C" make-snapshot
+	assert_rc "other host: b backed up again with the old cache" 0
+	assert_err_has "other host: the cache is not taken" \
+		"was pruned by gc since its cache '$C' was saved: listing"
+	# the cache that run saved has the heap's new id: taken
+	touch -d '2000-01-01' "$C"   # whatever its mtime says
+	osnap --heap-cache-file "$C" make-snapshot
+	assert_rc "other host: a backup with the new cache" 0
+	assert_err_has "other host: the new cache is taken" \
+		"objects from the cache '$C'"
+	run "$SNAPSHOOTER" --no-progress --file-root "$T/oh.back" \
+		--heap-root "$url/heap" --snap-root "$T/oh.snaps" \
+		restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "other host: the new snapshot restores" 0
+	check "other host: restored content" diff -r "$src" "$T/oh.back"
+	# a stamp that does not parse: the cache is not taken either
+	"$PY" - "$1" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import client
+client().put_object(Bucket=sys.argv[1], Key="otherhost/heap/gc-stamp",
+                    Body=b"garbage")
+PY
+	osnap --heap-cache-file "$C" make-snapshot
+	assert_rc "other host: a backup beside a broken stamp" 0
+	assert_err_has "other host: the broken stamp is said" \
+		"its gc-stamp does not parse; listing the heap"
+}
+
 if start swift; then
 	need_sdks
 	started+=("$SNAP_SWIFT_STATE")
@@ -476,6 +543,7 @@ if start swift; then
 		AWS_SECRET_ACCESS_KEY=$SNAP_SWIFT_SECRET AWS_REGION=us-east-1
 	remote_checks swift "s3://snapgc-$$"
 	gc_lost_delete_case "snapgc-$$"
+	gc_other_host_case "snapgc-$$"
 fi
 if start azurite; then
 	started+=("$SNAP_AZURITE_STATE")
