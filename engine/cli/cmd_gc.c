@@ -14,13 +14,14 @@
 	"uploads of those (an S3 multipart upload of a killed\nrun). Run "   \
 	"forget first.\n"                                                     \
 	"Takes the exclusive lock of SNAP_ROOT (SNAP_ROOT/locks/): refuses, " \
-	"naming the\nholder, while a make-snapshot, restore-snapshot or "     \
-	"forget holds its shared\nlock; a lock not refreshed for "           \
-	"SNAPSHOOTER_LOCK_EXPIRY seconds (default 1800)\nis stale and is "   \
-	"removed. Objects and temps modified within the grace period\n"      \
-	"before gc started stay even when unreferenced (see LOCKING.md). "   \
-	"Every snapshot\nmust be readable, and there must be at least one, " \
-	"or nothing is deleted.\nNever run it while the Python tool writes " \
+	"naming the\nholder, while a make-snapshot, restore-snapshot, "      \
+	"verify --repair-from or\nforget holds its shared lock; a lock not " \
+	"refreshed for SNAPSHOOTER_LOCK_EXPIRY\nseconds (default 1800) is "  \
+	"stale and is removed. Objects and temps modified\nwithin the grace " \
+	"period before gc started stay even when unreferenced\n(see "       \
+	"LOCKING.md). Every snapshot must be readable, and there must be at\n" \
+	"least one, or nothing is deleted.\nNever run it while the Python "  \
+	"tool writes "                                                        \
 	"to the same heap (it takes no lock).\nPrints the report on stdout; " \
 	"with --json one object: {\"snapshots\",\n\"referenced\", "         \
 	"\"objects\", \"bytes\", \"deleted\", \"deleted_bytes\", "           \

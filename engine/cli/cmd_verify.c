@@ -194,7 +194,9 @@ int cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 			  "files of the local tree PATH that have their "
 			  "content (only files of a size some damaged object "
 			  "has are hashed). A corrupt object is replaced "
-			  "atomically, never removed first." },
+			  "atomically, never removed first. Takes the shared "
+			  "lock of SNAP_ROOT, as a backup: refused while gc "
+			  "runs." },
 		CLI_JSON_OPTS(ctx),
 		CLI_HELP_OPT,
 		{ .kind = OPT_END },

@@ -459,9 +459,9 @@ static int sweep_remote(struct gc_run *g, struct errbuf *eb)
 		rc = objstore_del_many(os, (const char *const *)g->keys + i, n,
 				       eb);
 	}
-	/* and after the last (done or failed): a run without a lock
-	 * (verify --repair) that read the first id while objects were
-	 * being deleted saved a cache that may list them */
+	/* and after the last (done or failed): a writer without a lock
+	 * (or stopped past the expiry) that read the first id while
+	 * objects were being deleted saved a cache that may list them */
 	if (stamp) {
 		struct errbuf local = ERRBUF_INIT;
 		int sret = heap_gc_stamp_write(os, clock_now_ns(), &local);

@@ -34,6 +34,7 @@
 #include "heap.h"
 #include "heap_cache.h"
 #include "heap_impl.h"
+#include "lock.h"
 #include "idset.h"
 #include "objstore.h"
 #include "snapshot_reader.h"
@@ -601,6 +602,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		  struct verify_stats *st, struct errbuf *eb)
 {
 	struct verify_run r;
+	struct lock *lk = NULL;
 	double t0 = clock_mono_s();
 	uint64_t both = 0;
 	size_t k;
@@ -620,6 +622,14 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		ret = errbuf_set(eb, -EINVAL, "cannot repair from '%s': give "
 				 "a local directory", vo->repair_from);
 		goto out;
+	}
+	/* a repair writes heap objects: a shared lock, as a backup, so that
+	 * gc does not run meanwhile (LOCKING.md); a check writes nothing */
+	if (vo->repair_from) {
+		ret = lock_acquire(o, LOCK_SHARED, "verify --repair-from", &lk,
+				   eb);
+		if (ret < 0)
+			goto out;
 	}
 	ret = idset_new(0, &r.present);
 	if (!ret)
@@ -685,6 +695,7 @@ out:
 	free(r.dmg);
 	free(r.sizes);
 	heap_free(r.heap);
+	lock_release(lk);     /* after the heap's last write */
 	snapstore_free(r.ss);
 	objstore_free(r.os);
 	idset_free(r.present);

@@ -151,8 +151,22 @@ snap restore-snapshot --path "$SNAP" --read-data
 assert_rc "--read-data without --dry-run is a usage error" 2
 
 # --- repair -----------------------------------------------------------
+# a repair writes heap objects: it takes the shared lock, as a backup,
+# and so waits for no gc but is refused while one holds the exclusive
+# lock (a live one planted here); a check takes none
+mkdir -p "$SR/locks"
+printf '{"kind":"exclusive","command":"gc","host":"elsewhere","pid":7,"created_ns":%s,"refreshed_ns":%s}\n' \
+	"$(date +%s%N)" "$(date +%s%N)" >"$SR/locks/exclusive-00000000000000aa.lock"
+snap verify --read-data --repair-from "$SRC"
+assert_rc "repair while gc holds the lock: refused" 1
+assert_err_has "the holder is named" "is locked by gc (exclusive lock) on host 'elsewhere'"
+assert_json "refused before anything was repaired" repaired 0
+snap verify
+assert_rc "a check takes no lock: runs (damage found)" 3
+rm "$SR/locks/exclusive-00000000000000aa.lock"
 snap verify --read-data --repair-from "$SRC"
 assert_rc "repair of everything: exit 0" 0
+check "the repair left no lock" test -z "$(ls "$SR/locks")"
 assert_json "three objects repaired" repaired 3
 assert_json "none left" unrepaired 0
 check "the missing one is reported repaired" grep -q "^repaired $M2: .*f2" "$OUT"
