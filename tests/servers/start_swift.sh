@@ -53,6 +53,13 @@ done
 	# longer than the object server's container_update_timeout (30 s,
 	# above): else the proxy gives up on a PUT that is still waiting
 	printf 'node_timeout = 35\n'
+	# one node per ring, on a machine the test suite keeps busy: a
+	# connection to a backend slower than the default 0.5 s counts as
+	# that node's error, and after 10 the proxy answers every request
+	# 503 for 60 s without trying it (error limiting, for clusters with
+	# other nodes to go to). Seen in CI: a test's container creations
+	# refused "ServiceUnavailable" for a minute.
+	printf 'conn_timeout = 10\nerror_suppression_limit = 1000000\n'
 	printf '[filter:cache]\nuse = egg:swift#memcache\nmemcache_servers = 127.0.0.1:%s\n' "$mport"
 	printf '[filter:s3api]\nuse = egg:swift#s3api\nlocation = us-east-1\n'
 	printf '[filter:tempauth]\nuse = egg:swift#tempauth\nuser_test_tester = testing .admin\n'
