@@ -208,6 +208,12 @@ int objstore_get(struct objstore *os, const char *key, uint64_t off,
 		 uint64_t len, struct body_sink *sink,
 		 struct objstore_info *info, struct errbuf *eb);
 
+/* A small object (a lock, a stamp) into buf as text: its bytes and a
+ * NUL, so at most cap - 1 of them (a larger one fails: -EFBIG). buf is
+ * untouched on failure; -ENOENT when missing. */
+int objstore_get_small(struct objstore *os, const char *key, char *buf,
+		       size_t cap, struct errbuf *eb);
+
 /* Fetch the whole object key into fd (written at offsets 0..size, the
  * file's length is the caller's). size is what the caller expects (a
  * listing's, a heap object's): above the multipart threshold the object

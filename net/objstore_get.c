@@ -97,6 +97,28 @@ int objstore_get(struct objstore *os, const char *key, uint64_t off,
 	return fetch(os, "GET", key, off, len, sink, info ? info : &dummy, eb);
 }
 
+int objstore_get_small(struct objstore *os, const char *key, char *buf,
+		       size_t cap, struct errbuf *eb)
+{
+	struct body_sink sink;
+	int err;
+
+	if (!buf || !cap)
+		return -EINVAL;
+	memset(&sink, 0, sizeof(sink));
+	sink.kind = BODY_SINK_MEM;
+	sink.mem_cap = cap - 1;
+	sink.fd = -1;
+	err = objstore_get(os, key, 0, 0, &sink, NULL, eb);
+	if (!err) {
+		if (sink.mem_len)
+			memcpy(buf, sink.mem, sink.mem_len);
+		buf[sink.mem_len] = '\0';
+	}
+	body_sink_release(&sink);
+	return err;
+}
+
 /* Parallel ranged download. */
 
 struct get_ranges_ctx {

@@ -446,20 +446,14 @@ int heap_gc_stamp_write(struct objstore *os, int64_t now_ns,
 {
 	struct objid id;
 	char body[128], hex[OBJID_HEX_LEN + 1];
-	struct body_src src;
-	int n;
+	struct body_src src = { .kind = BODY_SRC_MEM, .mem = body, .fd = -1 };
 
 	if (getrandom(id.b, sizeof(id.b), 0) != (ssize_t)sizeof(id.b))
 		return errbuf_set(eb, -EIO, "cannot draw a gc id: %s",
 				  strerror(errno));
 	objid_to_hex(&id, hex);
-	n = snprintf(body, sizeof(body), "{\"gc_id\": \"%s\", \"gc_ns\": %"
-		     PRId64 "}\n", hex, now_ns);
-	memset(&src, 0, sizeof(src));
-	src.kind = BODY_SRC_MEM;
-	src.mem = body;
-	src.len = (size_t)n;
-	src.fd = -1;
+	src.len = (size_t)snprintf(body, sizeof(body), "{\"gc_id\": \"%s\", "
+				   "\"gc_ns\": %" PRId64 "}\n", hex, now_ns);
 	return objstore_put(os, HEAP_GC_STAMP_KEY, &src, NULL, NULL, eb);
 }
 
@@ -469,7 +463,6 @@ int heap_gc_stamp_write(struct objstore *os, int64_t now_ns,
 int heap_gc_stamp_read(struct objstore *os, uint8_t id[HEAP_GC_ID_LEN],
 		       struct errbuf *eb)
 {
-	struct body_sink sink;
 	static const uint8_t zero[HEAP_GC_ID_LEN];
 	char text[STAMP_MAX + 1];
 	struct objid oid;
@@ -477,23 +470,12 @@ int heap_gc_stamp_read(struct objstore *os, uint8_t id[HEAP_GC_ID_LEN],
 	int err;
 
 	memset(id, 0, HEAP_GC_ID_LEN);
-	memset(&sink, 0, sizeof(sink));
-	sink.kind = BODY_SINK_MEM;
-	sink.mem_cap = STAMP_MAX;
-	sink.fd = -1;
-	err = objstore_get(os, HEAP_GC_STAMP_KEY, 0, 0, &sink, NULL, eb);
-	if (err == -ENOENT) {
-		body_sink_release(&sink);
+	err = objstore_get_small(os, HEAP_GC_STAMP_KEY, text, sizeof(text),
+				 eb);
+	if (err == -ENOENT)
 		return 0;
-	}
-	if (err < 0) {
-		body_sink_release(&sink);
+	if (err < 0)
 		return err;
-	}
-	if (sink.mem_len)
-		memcpy(text, sink.mem, sink.mem_len);
-	text[sink.mem_len] = '\0';
-	body_sink_release(&sink);
 	/* "gc_id": "<32 hex>" */
 	p = strstr(text, "\"gc_id\"");
 	if (p)

@@ -258,24 +258,10 @@ static int remote_put(struct lock *l, const char *name, const char *body,
 static int remote_get(struct lock *l, const char *name, char *buf, size_t cap,
 		      struct errbuf *eb)
 {
-	struct body_sink sink;
 	char key[LOCK_NAME_MAX + 8];
-	size_t n;
-	int rc;
 
-	memset(&sink, 0, sizeof(sink));
-	sink.kind = BODY_SINK_MEM;
-	sink.mem_cap = cap - 1;
 	snprintf(key, sizeof(key), LOCK_DIR "/%s", name);
-	rc = objstore_get(l->os, key, 0, 0, &sink, NULL, eb);
-	if (rc == 0) {
-		n = sink.mem_len < cap - 1 ? sink.mem_len : cap - 1;
-		if (n)
-			memcpy(buf, sink.mem, n);
-		buf[n] = '\0';
-	}
-	body_sink_release(&sink);
-	return rc;
+	return objstore_get_small(l->os, key, buf, cap, eb);
 }
 
 struct remote_list_ctx {
