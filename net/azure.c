@@ -386,10 +386,8 @@ static int az_copy(struct objstore *os, struct objstore *src_os,
 		goto out;
 	err = http_multi_run(os->hm, &req);
 	if (err) {
-		err = objstore_fail(os, &req, "copy to", dst_key, eb);
-		if (err == -EEXIST && if_match && req.resp.status == 412)
-			err = objstore_copy_condition_failed(src_os, src_key,
-							     if_match, eb);
+		err = objstore_copy_fail(os, src_os, &req, src_key, dst_key,
+					 if_match, eb);
 		goto out;
 	}
 	resp = req.resp;

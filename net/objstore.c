@@ -424,13 +424,20 @@ int objstore_del_many(struct objstore *os, const char *const *keys,
 	return err;
 }
 
-int objstore_copy_condition_failed(const struct objstore *src,
-				   const char *src_key, const char *if_match,
-				   struct errbuf *eb)
+int objstore_copy_fail(const struct objstore *os,
+		       const struct objstore *src_os,
+		       const struct http_request *req, const char *src_key,
+		       const char *dst_key, const char *if_match,
+		       struct errbuf *eb)
 {
-	return errbuf_wrap(eb, -EEXIST, "server-side copy of '%s/%s' "
-			   "refused: it is no longer the version listed "
-			   "(ETag %s)", src->url, src_key, if_match);
+	int err = objstore_fail(os, req, "copy to", dst_key, eb);
+
+	if (err == -EEXIST && if_match && req->resp.status == 412)
+		err = errbuf_wrap(eb, -EEXIST, "server-side copy of '%s/%s' "
+				  "refused: it is no longer the version "
+				  "listed (ETag %s)", src_os->url, src_key,
+				  if_match);
+	return err;
 }
 
 int objstore_copy(struct objstore *os, const char *src_key,

@@ -108,7 +108,7 @@ struct objstore_ops {
 	/* server-side copy of src_os's src_key (src_os: os itself, or a
 	 * store of the same backend) to os's dst_key; if_match (may be
 	 * NULL; quoted) makes the store refuse when the source's etag
-	 * changed: a 412 to it is objstore_copy_condition_failed */
+	 * changed; a failed request is objstore_copy_fail */
 	int (*copy)(struct objstore *os, struct objstore *src_os,
 		    const char *src_key, const char *dst_key,
 		    const char *if_match, struct errbuf *eb);
@@ -190,12 +190,14 @@ int objstore_full_key(const struct objstore *os, const char *key, char *out,
 int objstore_fail(const struct objstore *os, const struct http_request *req,
 		  const char *op, const char *key, struct errbuf *eb);
 
-/* A copy hook's 412 to its condition on the source's ETag (if_match):
- * the source is no longer the version listed. eb's message (the
- * request's failure) is wrapped; returns -EEXIST. */
-int objstore_copy_condition_failed(const struct objstore *src,
-				   const char *src_key, const char *if_match,
-				   struct errbuf *eb);
+/* objstore_fail of a copy hook's request (src_os's src_key to os's
+ * dst_key): a 412 to its condition if_match (may be NULL) on the
+ * source's ETag says the source is no longer the version listed. */
+int objstore_copy_fail(const struct objstore *os,
+		       const struct objstore *src_os,
+		       const struct http_request *req, const char *src_key,
+		       const char *dst_key, const char *if_match,
+		       struct errbuf *eb);
 
 /* Parse an HTTP date (RFC 1123) or ISO 8601 time; 0 when unparsable. */
 int64_t objstore_parse_time(const char *s);

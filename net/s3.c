@@ -517,10 +517,8 @@ static int s3_copy(struct objstore *os, struct objstore *src_os,
 		goto out;
 	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
 	if (err) {
-		err = objstore_fail(os, &req, "copy to", dst_key, eb);
-		if (err == -EEXIST && if_match && req.resp.status == 412)
-			err = objstore_copy_condition_failed(src_os, src_key,
-							     if_match, eb);
+		err = objstore_copy_fail(os, src_os, &req, src_key, dst_key,
+					 if_match, eb);
 	} else
 		err = error_in_body(s, &req, &sink, "copy to", dst_key, eb);
 	body_sink_release(&sink);

@@ -795,12 +795,9 @@ static void config_from_opts(struct objstore_config *cfg,
  * instead), -errno. */
 static int load_cache(struct remote *r, const char *path, struct errbuf *eb)
 {
-	struct errbuf cache_eb = ERRBUF_INIT;
-	int ret;
-
-	struct errbuf stamp_eb = ERRBUF_INIT;
+	struct errbuf cache_eb = ERRBUF_INIT, stamp_eb = ERRBUF_INIT;
 	uint8_t cache_gc_id[HEAP_GC_ID_LEN];
-	int sret;
+	int ret, sret;
 
 	r->cache_file = strdup(path);
 	if (!r->cache_file)
