@@ -1,6 +1,7 @@
 /* heap_remote_impl: what heap_remote.c (the backend: puts, reads,
- * sync) and heap_remote_upload.c (the job queue and its uploader
- * threads) share. Private to engine/heap/. */
+ * sync), heap_remote_copy.c (server-side copies into the heap) and
+ * heap_remote_upload.c (the job queue and its uploader threads) share.
+ * Private to engine/heap/. */
 #ifndef SNAP_HEAP_REMOTE_IMPL_H
 #define SNAP_HEAP_REMOTE_IMPL_H
 
@@ -74,7 +75,7 @@ struct remote {
 	/* ids a server-side copy is being made to (under lock): no other
 	 * worker copies or uploads the same id meanwhile, so a copy that
 	 * fails its check and is deleted never takes away an object
-	 * another worker stored (see claim_copy in heap_remote.c) */
+	 * another worker stored (see heap_remote_copy.c) */
 	struct objid *copying;
 	size_t ncopying, copying_cap;
 	pthread_cond_t copy_done;  /* a copy's claim was released */
@@ -100,6 +101,19 @@ void heap_remote_job_free(struct job *j);
  * is over its bounds. 1 queued, or the first upload error (-ECANCELED
  * once the uploaders are stopping). */
 int heap_remote_enqueue(struct remote *r, struct job *j, struct errbuf *eb);
+
+/* Mark id present before its bytes are uploaded, after any copy of it
+ * in flight has settled: 1 this caller stores it, 0 it is present (or
+ * being stored), -ENOMEM. */
+int heap_remote_mark_for_write(struct remote *r, const struct objid *id);
+
+/* The heap's put_copy hook (heap_impl.h): copy key of src, listed with
+ * etag and holding id's content, into the heap server-side. 1 copied,
+ * 0 present already, -EXDEV no copy made (the caller sends the bytes),
+ * -errno. */
+int heap_remote_put_copy(void *self, const struct objid *id,
+			 struct objstore *src, const char *key,
+			 const char *etag, struct errbuf *eb);
 
 /* Start n uploaders (at most REMOTE_MAX_UPLOADERS); fewer when threads
  * run out, but at least one. Sets max_spools. 0 or -errno. */
