@@ -5,7 +5,8 @@
 # exit 2; a missing root, snapshot or heap object exits 1 with a message
 # of the form "snapshooter: error: ..." naming the path; stdout on a full
 # device fails each printing command with a message saying so; a
-# --json-file that cannot be written fails before the run.
+# --json-file that cannot be written fails before the run; an mtime a
+# snapshot cannot hold is refused naming the file.
 . "$(dirname "$0")/lib.sh"
 
 # as_nobody CMD...: run as uid/gid 65534 (util-linux setpriv).
@@ -320,8 +321,31 @@ json_file_bad() {
 		test ! -e "$T/$IO.js.dst/f"
 }
 
+# An mtime past 2262 does not fit a snapshot's 64-bit ns: refused naming
+# the file (ext4 keeps such mtimes), not recorded as another time.
+mtime_out_of_range() {
+	local src=$T/$IO.mtime
+	new_roots "$IO.mtime"
+	mkdir -p "$src"
+	echo ok >"$src/fine"
+	echo late >"$src/late"
+	touch -d @9300000000 "$src/late"
+	if [ "$(stat -c %Y "$src/late")" != 9300000000 ]; then
+		skip "mtime_out_of_range: this filesystem caps mtimes"
+		return 0
+	fi
+	FR=$src
+	snap make-snapshot
+	assert_rc "make-snapshot of a file dated 2264 fails" 1
+	assert_err_has "the message names the file and the range" \
+		"cannot record '$src/late': its mtime is outside the years 1677-2262"
+	assert_eq "no snapshot saved (mtime)" 0 \
+		"$(snapshot_files "$SR" | wc -l)"
+}
+
 errors() {
 	special_files
+	mtime_out_of_range
 	unreadable
 	usage_and_roots
 	missing_heap_object

@@ -529,6 +529,54 @@ out:
 	rmdir(dir);
 }
 
+/* More names than xattr_read's stack array (64) holds: the item list
+ * grows (twice, to 256) and every name and value comes back. */
+static void test_read_many(void)
+{
+	char dir[] = "/tmp/test_xattr.XXXXXX", path[64], name[16];
+	unsigned char *enc = NULL;
+	struct xattr_iter it;
+	struct xattr_item item;
+	const char *why = NULL;
+	size_t len = 0;
+	int fd, i, n = 0, set = 0;
+
+	if (!mkdtemp(dir))
+		TEST_SKIP("no temp dir");
+	snprintf(path, sizeof(path), "%s/f", dir);
+	fd = open(path, O_CREAT | O_WRONLY, 0644);
+	close(fd);
+	for (i = 0; i < 130; i++) {
+		snprintf(name, sizeof(name), "user.%d", i);
+		if (setxattr(path, name, name + 5, strlen(name + 5), 0))
+			break;
+		set++;
+	}
+	if (set < 130) {
+		fprintf(stderr, "  only %d user xattrs fit here: skipped\n",
+			set);
+		goto out;
+	}
+	CHECK_EQ(xattr_read(-1, path, XATTR_NS_USER, &enc, &len), 0);
+	CHECK_EQ(xattr_iter_init(&it, enc, len, &why), 0);
+	while (xattr_iter_next(&it, &item, &why) == 1) {
+		/* "user.<k>" holds "<k>" */
+		CHECK(item.name_len > 5 &&
+		      item.value_len == item.name_len - 5 &&
+		      !memcmp(item.value, item.name + 5, item.value_len));
+		n++;
+	}
+	CHECK_EQ(n, 130);
+out:
+	free(enc);
+	for (i = 0; i < set; i++) {
+		snprintf(name, sizeof(name), "user.%d", i);
+		removexattr(path, name);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_sparse_pwrite(void)
 {
 	char path[] = "/tmp/test_sparse.XXXXXX";
@@ -564,6 +612,7 @@ int main(void)
 	RUN_TEST(test_reader_hostile);
 	RUN_TEST(test_root_xattrs_hostile);
 	RUN_TEST(test_read_apply);
+	RUN_TEST(test_read_many);
 	RUN_TEST(test_sparse_pwrite);
 	return test_finish();
 }
