@@ -182,140 +182,184 @@ struct signed_lines {
 	char text[];
 };
 
-int sigv4_sign(struct sigv4 *sv, const char *method, const char *url,
-	       struct curl_slist *headers, time_t now,
-	       struct curl_slist **out)
+/* A request as it is signed: its URL's parts, its headers (the caller's
+ * and ours) sorted by name, and the dates and scope of the signature. */
+struct sign_req {
+	const char *auth, *path, *query, *payload;
+	size_t auth_len, path_len, payload_len;
+	struct hdr h[SIGV4_MAX_HEADERS + 2];
+	size_t nh;
+	size_t names_len;     /* "a;b;c" with its NUL */
+	char amzdate[17], date[9], scope[128];
+};
+
+/* The caller's headers, then host and x-amz-date, sorted by name. The
+ * payload hash must be given (x-amz-content-sha256); host, x-amz-date
+ * and authorization are ours; a name twice is refused. */
+static int collect_headers(struct sign_req *q, struct curl_slist *headers)
 {
-	struct hdr h[SIGV4_MAX_HEADERS + 2], tmp;
-	const char *auth, *path, *query, *payload = NULL;
-	size_t auth_len, path_len, payload_len = 0, nh = 0, i, j;
-	size_t names_len = 0, len;
-	char amzdate[17], date[9], scope[128], hash_hex[65], sig_hex[65];
-	char sts[256 + sizeof(scope)];
-	uint8_t hash[32], sig[32];
-	struct signed_lines *sl;
 	struct curl_slist *l;
-	EVP_MD_CTX *ctx;
-	struct tm tm;
-	char *t, *end;
+	struct hdr tmp;
+	size_t i, j;
 	int err;
 
-	*out = NULL;
-	err = split_url(url, &auth, &auth_len, &path, &path_len, &query);
-	if (err)
-		return err;
-	gmtime_r(&now, &tm);
-	strftime(amzdate, sizeof(amzdate), "%Y%m%dT%H%M%SZ", &tm);
-	memcpy(date, amzdate, 8);
-	date[8] = '\0';
-
 	for (l = headers; l; l = l->next) {
-		if (nh == SIGV4_MAX_HEADERS)
+		if (q->nh == SIGV4_MAX_HEADERS)
 			return -EINVAL;
-		err = parse_header(l->data, &h[nh]);
+		err = parse_header(l->data, &q->h[q->nh]);
 		if (err < 0)
 			return err;
 		if (!err)
 			continue;
 		/* ours to write */
-		if (!strcmp(h[nh].name, "host") ||
-		    !strcmp(h[nh].name, "x-amz-date") ||
-		    !strcmp(h[nh].name, "authorization"))
+		if (!strcmp(q->h[q->nh].name, "host") ||
+		    !strcmp(q->h[q->nh].name, "x-amz-date") ||
+		    !strcmp(q->h[q->nh].name, "authorization"))
 			return -EINVAL;
-		if (!strcmp(h[nh].name, "x-amz-content-sha256")) {
-			payload = h[nh].value;
-			payload_len = h[nh].value_len;
+		if (!strcmp(q->h[q->nh].name, "x-amz-content-sha256")) {
+			q->payload = q->h[q->nh].value;
+			q->payload_len = q->h[q->nh].value_len;
 		}
-		nh++;
+		q->nh++;
 	}
-	if (!payload)
+	if (!q->payload)
 		return -EINVAL;
-	snprintf(h[nh].name, sizeof(h[nh].name), "host");
-	h[nh].value = auth;
-	h[nh++].value_len = auth_len;
-	snprintf(h[nh].name, sizeof(h[nh].name), "x-amz-date");
-	h[nh].value = amzdate;
-	h[nh++].value_len = strlen(amzdate);
+	snprintf(q->h[q->nh].name, sizeof(q->h[q->nh].name), "host");
+	q->h[q->nh].value = q->auth;
+	q->h[q->nh++].value_len = q->auth_len;
+	snprintf(q->h[q->nh].name, sizeof(q->h[q->nh].name), "x-amz-date");
+	q->h[q->nh].value = q->amzdate;
+	q->h[q->nh++].value_len = strlen(q->amzdate);
 	/* a handful of headers: insertion sort */
-	for (i = 1; i < nh; i++) {
-		tmp = h[i];
-		for (j = i; j && strcmp(h[j - 1].name, tmp.name) > 0; j--)
-			h[j] = h[j - 1];
-		h[j] = tmp;
+	for (i = 1; i < q->nh; i++) {
+		tmp = q->h[i];
+		for (j = i; j && strcmp(q->h[j - 1].name, tmp.name) > 0; j--)
+			q->h[j] = q->h[j - 1];
+		q->h[j] = tmp;
 	}
-	for (i = 0; i < nh; i++) {
-		if (i && !strcmp(h[i - 1].name, h[i].name))
+	for (i = 0; i < q->nh; i++) {
+		if (i && !strcmp(q->h[i - 1].name, q->h[i].name))
 			return -EINVAL;   /* one value per name here */
-		names_len += strlen(h[i].name) + 1;
+		q->names_len += strlen(q->h[i].name) + 1;
 	}
+	return 0;
+}
 
-	ctx = EVP_MD_CTX_new();
+/* The canonical request, straight into its SHA-256: hex into out. */
+static int canonical_hash(const struct sign_req *q, const char *method,
+			  char out[65])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t hash[32];
+	int err = -EIO;
+	size_t i;
+
 	if (!ctx)
 		return -ENOMEM;
-	err = -EIO;
-	/* the canonical request, straight into its hash */
-	if (!digest_init(ctx) || !feed_str(ctx, method) || !feed(ctx, "\n", 1) ||
-	    !feed(ctx, path, path_len) || !feed(ctx, "\n", 1) ||
-	    !feed_str(ctx, query) || !feed(ctx, "\n", 1))
+	if (!digest_init(ctx) || !feed_str(ctx, method) ||
+	    !feed(ctx, "\n", 1) ||
+	    !feed(ctx, q->path, q->path_len) || !feed(ctx, "\n", 1) ||
+	    !feed_str(ctx, q->query) || !feed(ctx, "\n", 1))
 		goto out;
-	for (i = 0; i < nh; i++)
-		if (!feed_str(ctx, h[i].name) || !feed(ctx, ":", 1) ||
-		    !feed_value(ctx, h[i].value, h[i].value_len) ||
+	for (i = 0; i < q->nh; i++)
+		if (!feed_str(ctx, q->h[i].name) || !feed(ctx, ":", 1) ||
+		    !feed_value(ctx, q->h[i].value, q->h[i].value_len) ||
 		    !feed(ctx, "\n", 1))
 			goto out;
 	if (!feed(ctx, "\n", 1))
 		goto out;
-	for (i = 0; i < nh; i++)
-		if ((i && !feed(ctx, ";", 1)) || !feed_str(ctx, h[i].name))
+	for (i = 0; i < q->nh; i++)
+		if ((i && !feed(ctx, ";", 1)) || !feed_str(ctx, q->h[i].name))
 			goto out;
-	if (!feed(ctx, "\n", 1) || !feed(ctx, payload, payload_len) ||
+	if (!feed(ctx, "\n", 1) || !feed(ctx, q->payload, q->payload_len) ||
 	    !EVP_DigestFinal_ex(ctx, hash, NULL))
 		goto out;
-	encode_hex(hash, 32, hash_hex);
+	encode_hex(hash, 32, out);
+	err = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return err;
+}
 
-	len = (size_t)snprintf(scope, sizeof(scope), "%s/%s/%s/aws4_request",
-			       date, sv->region, sv->service);
-	if (len >= sizeof(scope))
-		goto out;
-	len = (size_t)snprintf(sts, sizeof(sts), SIGV4_ALGO "\n%s\n%s\n%s",
-			       amzdate, scope, hash_hex);
-	if (len >= sizeof(sts) || !signing_key(sv, date) ||
-	    digest_hmac_sha256(sv->key, 32, sts, len, sig))
-		goto out;
-	encode_hex(sig, 32, sig_hex);
+/* Host, x-amz-date and Authorization, in one allocation, put before
+ * headers: *out. */
+static int signed_lines_new(const struct sigv4 *sv, const struct sign_req *q,
+			    const char *sig_hex, struct curl_slist *headers,
+			    struct curl_slist **out)
+{
+	struct signed_lines *sl;
+	size_t len, i;
+	char *t, *end;
 
-	len = sizeof(*sl) + sizeof("Host: ") + auth_len +
-	      sizeof("x-amz-date: ") + strlen(amzdate) +
+	len = sizeof(*sl) + sizeof("Host: ") + q->auth_len +
+	      sizeof("x-amz-date: ") + strlen(q->amzdate) +
 	      sizeof("Authorization: " SIGV4_ALGO " Credential=/") +
-	      strlen(sv->access_key) + strlen(scope) +
-	      sizeof(", SignedHeaders=") + names_len +
+	      strlen(sv->access_key) + strlen(q->scope) +
+	      sizeof(", SignedHeaders=") + q->names_len +
 	      sizeof(", Signature=") + 64 + 1;
 	sl = malloc(len);
-	if (!sl) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!sl)
+		return -ENOMEM;
 	t = sl->text;
 	end = (char *)sl + len;
 	sl->node[0].data = t;
-	t += snprintf(t, (size_t)(end - t), "Host: %.*s", (int)auth_len,
-		      auth) + 1;
+	t += snprintf(t, (size_t)(end - t), "Host: %.*s", (int)q->auth_len,
+		      q->auth) + 1;
 	sl->node[1].data = t;
-	t += snprintf(t, (size_t)(end - t), "x-amz-date: %s", amzdate) + 1;
+	t += snprintf(t, (size_t)(end - t), "x-amz-date: %s", q->amzdate) + 1;
 	sl->node[2].data = t;
 	t += snprintf(t, (size_t)(end - t), "Authorization: " SIGV4_ALGO
 		      " Credential=%s/%s, SignedHeaders=", sv->access_key,
-		      scope);
-	for (i = 0; i < nh; i++)
+		      q->scope);
+	for (i = 0; i < q->nh; i++)
 		t += snprintf(t, (size_t)(end - t), "%s%s", i ? ";" : "",
-			      h[i].name);
+			      q->h[i].name);
 	snprintf(t, (size_t)(end - t), ", Signature=%s", sig_hex);
 	sl->node[0].next = &sl->node[1];
 	sl->node[1].next = &sl->node[2];
 	sl->node[2].next = headers;
 	*out = &sl->node[0];
-	err = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	return err;
+	return 0;
+}
+
+int sigv4_sign(struct sigv4 *sv, const char *method, const char *url,
+	       struct curl_slist *headers, time_t now,
+	       struct curl_slist **out)
+{
+	struct sign_req q;
+	char hash_hex[65], sig_hex[65];
+	char sts[256 + sizeof(q.scope)];
+	uint8_t sig[32];
+	struct tm tm;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	memset(&q, 0, sizeof(q));
+	err = split_url(url, &q.auth, &q.auth_len, &q.path, &q.path_len,
+			&q.query);
+	if (err)
+		return err;
+	gmtime_r(&now, &tm);
+	strftime(q.amzdate, sizeof(q.amzdate), "%Y%m%dT%H%M%SZ", &tm);
+	memcpy(q.date, q.amzdate, 8);
+	q.date[8] = '\0';
+	err = collect_headers(&q, headers);
+	if (err)
+		return err;
+	err = canonical_hash(&q, method, hash_hex);
+	if (err)
+		return err;
+	len = (size_t)snprintf(q.scope, sizeof(q.scope),
+			       "%s/%s/%s/aws4_request", q.date, sv->region,
+			       sv->service);
+	if (len >= sizeof(q.scope))
+		return -EIO;
+	len = (size_t)snprintf(sts, sizeof(sts), SIGV4_ALGO "\n%s\n%s\n%s",
+			       q.amzdate, q.scope, hash_hex);
+	if (len >= sizeof(sts) || !signing_key(sv, q.date) ||
+	    digest_hmac_sha256(sv->key, 32, sts, len, sig))
+		return -EIO;
+	encode_hex(sig, 32, sig_hex);
+	return signed_lines_new(sv, &q, sig_hex, headers, out);
 }

@@ -395,6 +395,27 @@ static ssize_t list_names(int fd, const char *path, char *stack,
 	return n;
 }
 
+/* Double the n items at *it, which are the caller's stack array first
+ * (never freed here) and then a malloc'd copy: 0, -E2BIG past
+ * XATTRS_COUNT_MAX, -ENOMEM. */
+static int items_grow(struct xattr_item **it, const struct xattr_item *stack,
+		      size_t n, size_t *cap)
+{
+	struct xattr_item *bigger;
+
+	if (2 * *cap > XATTRS_COUNT_MAX)
+		return -E2BIG;
+	bigger = malloc(2 * *cap * sizeof(*bigger));
+	if (!bigger)
+		return -ENOMEM;
+	memcpy(bigger, *it, n * sizeof(**it));
+	if (*it != stack)
+		free(*it);
+	*it = bigger;
+	*cap *= 2;
+	return 0;
+}
+
 int xattr_read(int fd, const char *path, unsigned ns, unsigned char **out,
 	       size_t *out_len)
 {
@@ -423,22 +444,9 @@ int xattr_read(int fd, const char *path, unsigned ns, unsigned char **out,
 		if (!xattr_name_in(nm, nlen, ns))
 			continue;
 		if (n == cap) {
-			struct xattr_item *bigger;
-
-			cap *= 2;
-			if (cap > XATTRS_COUNT_MAX) {
-				ret = -E2BIG;
+			ret = items_grow(&it, items, n, &cap);
+			if (ret < 0)
 				goto out;
-			}
-			bigger = malloc(cap * sizeof(*bigger));
-			if (!bigger) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			memcpy(bigger, it, n * sizeof(*it));
-			if (it != items)
-				free(it);
-			it = bigger;
 		}
 		/* every value gets its own copy: the list keeps pointers */
 		vlen = do_get(fd, path, nm, vstack, sizeof(vstack));

@@ -343,6 +343,22 @@ static int remote_needs_content(struct snap_run *r, const struct entry *e,
 	return 1;
 }
 
+/* The scan saturates an mtime a snapshot cannot hold (ns in 64 bits)
+ * to INT64_MIN/MAX: refused, naming the file, rather than recorded
+ * wrong. */
+static int check_mtime_range(const struct snap_run *r, const struct entry *e,
+			     struct errbuf *eb)
+{
+	char shown[512];
+
+	if (e->mtime_ns != INT64_MAX && e->mtime_ns != INT64_MIN)
+		return 0;
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	return errbuf_set(eb, -EOVERFLOW, "cannot record '%s/%s': its mtime "
+			  "is outside the years 1677-2262 that a snapshot "
+			  "(64-bit ns) holds", r->o->file_root, shown);
+}
+
 void *snap_scan_main(void *arg)
 {
 	struct snap_run *r = arg;
@@ -354,16 +370,8 @@ void *snap_scan_main(void *arg)
 		struct ordered_slot *slot;
 		bool hash, confirm, reused = false;
 
-		if (e.mtime_ns == INT64_MAX || e.mtime_ns == INT64_MIN) {
-			char shown[512];
-
-			errbuf_quote_name(shown, sizeof(shown), e.name,
-					  e.name_len);
-			ret = errbuf_set(&eb, -EOVERFLOW, "cannot record "
-					 "'%s/%s': its mtime is outside the "
-					 "years 1677-2262 that a snapshot "
-					 "(64-bit ns) holds", r->o->file_root,
-					 shown);
+		ret = check_mtime_range(r, &e, &eb);
+		if (ret < 0) {
 			entry_release(&e);
 			break;
 		}

@@ -598,14 +598,47 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 	return 0;
 }
 
+/* The id sets the checks fill: present (and raw) from the heap's
+ * inventory, referenced from the snapshots, missing and corrupt found. */
+static int new_sets(struct verify_run *r, struct errbuf *eb)
+{
+	int ret = idset_new(0, &r->present);
+
+	if (!ret)
+		ret = idset_new(0, &r->raw);
+	if (!ret)
+		ret = idset_new(0, &r->referenced);
+	if (!ret)
+		ret = idset_new(0, &r->missing);
+	if (!ret)
+		ret = idset_new(0, &r->corrupt);
+	return ret < 0 ? errbuf_set(eb, ret, "out of memory") : 0;
+}
+
+/* Unreferenced: present objects no snapshot names. */
+static int count_unreferenced(struct verify_run *r, struct errbuf *eb)
+{
+	struct objid *ids = NULL;
+	uint64_t both = 0;
+	size_t n = 0, k;
+	int ret;
+
+	ret = idset_export_sorted(r->present, &ids, &n);
+	if (ret < 0)
+		return errbuf_set(eb, ret, "out of memory");
+	for (k = 0; k < n; k++)
+		both += idset_has(r->referenced, &ids[k]);
+	free(ids);
+	r->st->objects_unreferenced = r->st->objects_present - both;
+	return 0;
+}
+
 int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		  struct verify_stats *st, struct errbuf *eb)
 {
 	struct verify_run r;
 	struct lock *lk = NULL;
 	double t0 = clock_mono_s();
-	uint64_t both = 0;
-	size_t k;
 	int ret;
 
 	memset(&r, 0, sizeof(r));
@@ -631,19 +664,9 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		if (ret < 0)
 			goto out;
 	}
-	ret = idset_new(0, &r.present);
-	if (!ret)
-		ret = idset_new(0, &r.raw);
-	if (!ret)
-		ret = idset_new(0, &r.referenced);
-	if (!ret)
-		ret = idset_new(0, &r.missing);
-	if (!ret)
-		ret = idset_new(0, &r.corrupt);
-	if (ret < 0) {
-		ret = errbuf_set(eb, ret, "out of memory");
+	ret = new_sets(&r, eb);
+	if (ret < 0)
 		goto out;
-	}
 	ret = objstore_is_url(o->heap_root) ? inventory_remote(&r, eb) :
 	      inventory_local(&r, o->heap_root, eb);
 	if (ret < 0)
@@ -674,22 +697,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 		if (ret < 0)
 			goto out;
 	}
-	/* unreferenced: present objects no snapshot names */
-	{
-		struct objid *ids = NULL;
-		size_t n = 0;
-
-		ret = idset_export_sorted(r.present, &ids, &n);
-		if (ret < 0) {
-			ret = errbuf_set(eb, ret, "out of memory");
-			goto out;
-		}
-		for (k = 0; k < n; k++)
-			both += idset_has(r.referenced, &ids[k]);
-		free(ids);
-		st->objects_unreferenced = st->objects_present - both;
-	}
-	ret = 0;
+	ret = count_unreferenced(&r, eb);
 out:
 	free(r.todo);
 	free(r.dmg);
