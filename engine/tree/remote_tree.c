@@ -14,6 +14,7 @@
 #include "fdio.h"
 #include "hasher.h"
 #include "objstore.h"
+#include "tmpfile.h"
 #include "tree.h"
 #include "banned.h"
 
@@ -259,20 +260,6 @@ void remote_scan_free(struct remote_scan *s)
 	free(s);
 }
 
-static int tmp_fd(struct errbuf *eb)
-{
-	const char *dir = getenv("TMPDIR");
-	int fd;
-
-	if (!dir || !*dir)
-		dir = "/tmp";
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return errbuf_set(eb, -errno, "cannot create a temp file in "
-				  "'%s': %s", dir, strerror(errno));
-	return fd;
-}
-
 /* The bytes downloaded into f against the MD5 the store gave with them
  * (info->has_md5: an S3 single-part ETag, Azure Content-MD5, rclone's
  * md5chksum): a download is never taken on trust where the store says
@@ -361,7 +348,7 @@ int remote_tree_read(struct remote_tree *t, const struct entry *e, int *fd,
 	int ret, f;
 
 	*fd = -1;
-	f = tmp_fd(eb);
+	f = tmpfile_open(tmpfile_dir(), eb);
 	if (f < 0)
 		return f;
 	ret = remote_tree_fetch(t, e, f, check, got, eb);
