@@ -66,7 +66,8 @@ static int parse_args(struct cli_ctx *ctx, struct restore_args *a,
 		  .value = &a->ro.save_before, .def = "save",
 		  .help = "First take a snapshot of FILE_ROOT as it is, so "
 			  "the restore can be undone (files it deletes or "
-			  "overwrites stay in the heap)." },
+			  "overwrites stay in the heap). Unsaved, the state "
+			  "before is recorded in an unnamed temp in $TMPDIR." },
 		{ .kind = OPT_BOOL, .name = "save-snapshot-after",
 		  .value = &a->ro.save_after, .def = "save",
 		  .help = "Take a snapshot of FILE_ROOT after the restore, "

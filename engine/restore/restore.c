@@ -41,6 +41,7 @@
 #include "snapshot_shape.h"
 #include "snapstore.h"
 #include "tree_writer.h"
+#include "tmpfile.h"
 #include "tree.h"
 #include "relpath.h"
 #include "clock.h"
@@ -254,13 +255,11 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 		mo.save = true;
 		ret = make_snapshot_in(o, &mo, &st, &sub, before, eb);
 	} else {
-		*scratch = open(P_tmpdir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-		if (*scratch < 0) {
-			ret = errbuf_set(eb, -errno, "cannot create a temp file "
-					 "in '%s': %s", P_tmpdir,
-					 strerror(errno));
-			return ret;
-		}
+		/* the state before, unsaved: as large as a snapshot of
+		 * the tree, so where the user keeps temps ($TMPDIR) */
+		*scratch = tmpfile_open(tmpfile_dir(), eb);
+		if (*scratch < 0)
+			return *scratch;
 		mo.to_fd = true;
 		mo.out_fd = *scratch;
 		/* a dry run into a root it would create: empty */

@@ -4,7 +4,7 @@
 # plan: the files they would write and delete; into a root that does not
 # exist yet, restore plans the whole snapshot and creates nothing; into
 # one that cannot be created (a file on the way) it fails, as the restore
-# would.
+# would. Its unsaved record of the tree goes into $TMPDIR.
 . "$(dirname "$0")/lib.sh"
 
 # assert_plan_names DESC NAME...: stdout of the last run names each.
@@ -57,6 +57,16 @@ dryrun() {
 		--no-save-snapshot-after
 	assert_rc "the real restore after the dry run" 0
 	assert_trees_equal "$src" "$tgt" "the real restore reaches the snapshot"
+
+	# the unsaved state before (a scratch snapshot) goes where the user
+	# keeps temps: $TMPDIR, as every other temp (it used /tmp)
+	mkdir -p "$T/$IO.tmpd"
+	TMPDIR=$T/$IO.tmpd snap restore-snapshot --path "$SNAP" --dry-run
+	assert_rc "restore --dry-run with TMPDIR set" 0
+	TMPDIR=$T/$IO.notmp snap restore-snapshot --path "$SNAP" --dry-run
+	assert_rc "restore --dry-run with TMPDIR missing" 1
+	assert_err_has "... names the temp folder" \
+		"cannot create a temp file in '$T/$IO.notmp'"
 
 	# sync --dry-run
 	rm -rf "$tgt"
