@@ -58,6 +58,14 @@ int heap_parse_object_name(const char *name, size_t len, struct objid *id)
 	return kind;
 }
 
+int heap_parse_object_key(const char *key, size_t len, struct objid *id)
+{
+	if (len < 3 + OBJID_HEX_LEN || key[2] != '/' ||
+	    memcmp(key, key + 3, 2))
+		return 0;
+	return heap_parse_object_name(key + 3, len - 3, id);
+}
+
 int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 			 int *fd_out, struct errbuf *eb)
 {

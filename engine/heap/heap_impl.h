@@ -74,9 +74,6 @@ int heap_local_open(const char *root, bool create, enum heap_format fmt,
 		    void **self, struct errbuf *eb);
 
 /* Shared by the backends (heap.c). */
-/* Is name (len bytes) "<32 hex>" or "<32 hex>.gz"? 1 raw, 2 gz, 0
- * neither (temp files, anything else: not objects); *id gets the id. */
-int heap_parse_object_name(const char *name, size_t len, struct objid *id);
 /* Decode the gzip object read from src (the heap's name for it in
  * shown) into a new unnamed temp file in directory dirfd (a local heap:
  * its own disk, not a /tmp that may be RAM) or, when that fails or dirfd

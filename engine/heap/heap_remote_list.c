@@ -109,10 +109,8 @@ static int list_cb(void *arg, const struct objstore_entry *e)
 	struct objid id;
 	int kind, ret;
 
-	/* "ab/<32 hex>[.gz]" with ab the first two digits of the hex */
-	kind = e->key_len > 3 && e->key[2] == '/' ?
-	       heap_parse_object_name(e->key + 3, e->key_len - 3, &id) : 0;
-	if (!kind || strncmp(e->key, e->key + 3, 2)) {
+	kind = heap_parse_object_key(e->key, e->key_len, &id);
+	if (!kind) {
 		atomic_fetch_add(&l->ignored, 1);
 		return 0;
 	}

@@ -14,7 +14,6 @@
 #include "gc.h"
 #include "heap.h"
 #include "heap_cache.h"
-#include "heap_impl.h"
 #include "idset.h"
 #include "lock.h"
 #include "log.h"
@@ -298,11 +297,7 @@ static int heap_key_kind(const char *key, size_t len, struct objid *id)
 {
 	if (len > 5 && !memcmp(key, "temp/", 5))
 		return 2;
-	if (len > 3 && key[2] == '/' &&
-	    heap_parse_object_name(key + 3, len - 3, id) &&
-	    !memcmp(key + 3, key, 2))
-		return 1;
-	return 0;
+	return heap_parse_object_key(key, len, id) ? 1 : 0;
 }
 
 static int remote_cb(void *arg, const struct objstore_entry *e)

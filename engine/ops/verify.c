@@ -33,7 +33,6 @@
 #include "hasher.h"
 #include "heap.h"
 #include "heap_cache.h"
-#include "heap_impl.h"
 #include "lock.h"
 #include "idset.h"
 #include "objstore.h"

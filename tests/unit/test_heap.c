@@ -129,6 +129,39 @@ static void test_object_path(void)
 	CHECK_EQ(strlen(path), 35);
 }
 
+/* The layout read back: a key is an object only in its own fan-out
+ * folder and by its exact name. */
+static void test_parse_object_key(void)
+{
+	static const struct { const char *key; int kind; } cases[] = {
+		{ "d4/d41d8cd98f00b204e9800998ecf8427e", 1 },
+		{ "d4/d41d8cd98f00b204e9800998ecf8427e.gz", 2 },
+		{ "d5/d41d8cd98f00b204e9800998ecf8427e", 0 },   /* misplaced */
+		{ "e4/d41d8cd98f00b204e9800998ecf8427e", 0 },
+		{ "D4/d41d8cd98f00b204e9800998ecf8427e", 0 },
+		{ "d4/d41d8cd98f00b204e9800998ecf8427", 0 },    /* short */
+		{ "d4/d41d8cd98f00b204e9800998ecf8427e.tmp", 0 },
+		{ "d4d41d8cd98f00b204e9800998ecf8427e", 0 },
+		{ "temp/d41d8cd98f00b204e9800998ecf8427e", 0 },
+		{ "gc-stamp", 0 },
+		{ "d4/", 0 },
+		{ "d4/d", 0 },
+	};
+	struct objid id, want;
+	size_t i;
+
+	CHECK_EQ(objid_from_hex("d41d8cd98f00b204e9800998ecf8427e", 32,
+				&want), 0);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(&id, 0, sizeof(id));
+		CHECK_EQ(heap_parse_object_key(cases[i].key,
+					       strlen(cases[i].key), &id),
+			 cases[i].kind);
+		if (cases[i].kind)
+			CHECK(objid_eq(&id, &want));
+	}
+}
+
 static void test_put_buf(void)
 {
 	const char data[] = "hello heap\n";
@@ -1002,6 +1035,7 @@ int main(void)
 		return 1;
 	}
 	RUN_TEST(test_object_path);
+	RUN_TEST(test_parse_object_key);
 	RUN_TEST(test_hasher_fd);
 	RUN_TEST(test_put_buf);
 	RUN_TEST(test_tx);
