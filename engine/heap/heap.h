@@ -159,8 +159,9 @@ void heap_object_path(const struct objid *id, char out[36]);
 void heap_object_path_gz(const struct objid *id, char out[39]);
 
 /* The same names read back. Is name (len bytes, no '/') "<32 hex>" or
- * "<32 hex>.gz"? 1 raw, 2 gz, 0 neither (temp files, anything else: not
- * objects); *id gets the id. */
+ * "<32 hex>.gz", lower-case hex as written? 1 raw, 2 gz, 0 neither
+ * (temp files, upper case, anything else: not objects); *id gets the
+ * id. */
 int heap_parse_object_name(const char *name, size_t len, struct objid *id);
 /* Is key (len bytes, relative to the heap's root) an object where it
  * belongs, "ab/<32 hex>[.gz]" with ab the first two hex digits? 1 raw,

@@ -146,6 +146,10 @@ static void test_parse_object_key(void)
 		{ "gc-stamp", 0 },
 		{ "d4/", 0 },
 		{ "d4/d", 0 },
+		/* upper case is not a name the heap writes: not an object
+		 * (it read as d41d8..., whose object may not exist) */
+		{ "D4/D41D8CD98F00B204E9800998ECF8427E", 0 },
+		{ "d4/d41d8cd98f00b204e9800998ecf8427E", 0 },
 	};
 	struct objid id, want;
 	size_t i;
