@@ -37,3 +37,12 @@ int tmpfile_open(const char *dir, struct errbuf *eb)
 	unlink(path);
 	return fd;
 }
+
+int tmpfile_open_near(int dirfd, struct errbuf *eb)
+{
+	int fd = -1;
+
+	if (dirfd >= 0)
+		fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	return fd >= 0 ? fd : tmpfile_open(tmpfile_dir(), eb);
+}

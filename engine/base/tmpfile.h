@@ -16,4 +16,10 @@ const char *tmpfile_dir(void);
  * device"). */
 int tmpfile_open(const char *dir, struct errbuf *eb);
 
+/* A new unnamed file, O_RDWR, in directory dirfd when dirfd >= 0 and
+ * its filesystem takes O_TMPFILE (never a name there, so nothing a
+ * crash could leave among the user's files; the same disk as what it
+ * serves), else tmpfile_open(tmpfile_dir()). The fd or -errno. */
+int tmpfile_open_near(int dirfd, struct errbuf *eb);
+
 #endif

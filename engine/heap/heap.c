@@ -3,7 +3,6 @@
 #include "heap.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,12 +77,9 @@ int heap_gz_open_decoded(int src, int dirfd, const char *shown, uint64_t max,
 			 int *fd_out, struct errbuf *eb)
 {
 	char why[200];
-	int fd = -1, ret;
+	int fd, ret;
 
-	if (dirfd >= 0)
-		fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fd = tmpfile_open(tmpfile_dir(), eb);
+	fd = tmpfile_open_near(dirfd, eb);
 	if (fd < 0)
 		return fd;
 	ret = heap_gz_decode_fd(src, fd, max, NULL, why, sizeof(why));

@@ -15,6 +15,7 @@
  * deletions and deferred copies. The plan is sync_plan.c, the copies
  * sync_copy.c, what they share sync_impl.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "objstore.h"
 #include "progress.h"
 #include "relpath.h"
+#include "tmpfile.h"
 #include "tree.h"
 #include "tree_writer.h"
 #include "clock.h"
@@ -490,17 +492,31 @@ static int open_trees(struct sync_run *r, struct errbuf *eb)
  * records deletions in (carried out only after every copy). */
 static int prepare_dst(struct sync_run *r, struct errbuf *eb)
 {
-	int ret;
+	int dfd, fd, ret;
 
 	if (r->so->dry_run)
 		return 0;
 	ret = r->dst_fs ? relpath_mkdir_p(r->so->dst, eb) : 0;
 	if (ret < 0)
 		return ret;
-	r->deletions = tmpfile();
-	if (!r->deletions)
-		return errbuf_set(eb, -errno, "cannot create a temp file: %s",
-				  strerror(errno));
+	/* one name per deletion: into DST when it is a folder that takes
+	 * an unnamed file (a sync into a folder needs nothing of TMPDIR,
+	 * as its downloads do not), else where the user keeps temps
+	 * ($TMPDIR; tmpfile(3) took /tmp whatever it said) */
+	dfd = r->dst_fs ? open(r->so->dst, O_RDONLY | O_DIRECTORY |
+			       O_CLOEXEC) : -1;
+	fd = tmpfile_open_near(dfd, eb);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0)
+		return fd;
+	r->deletions = fdopen(fd, "w+");
+	if (!r->deletions) {
+		ret = -errno;
+		close(fd);
+		return errbuf_set(eb, ret, "cannot open sync's list of "
+				  "deletions: %s", strerror(-ret));
+	}
 	return 0;
 }
 

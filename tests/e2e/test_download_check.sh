@@ -10,7 +10,8 @@
 # the writer's metadata (as rclone ranks them); objects over 64 MiB come
 # in ranges, each range's answer giving the whole object's MD5 (ETag or
 # x-ms-blob-content-md5). A download into a folder
-# is written straight into the destination's temp, not staged in TMPDIR.
+# is written straight into the destination's temp, not staged in TMPDIR;
+# a sync into a store keeps its list of deletions in TMPDIR.
 . "$(dirname "$0")/lib.sh"
 
 need_sdks
@@ -78,6 +79,13 @@ assert_eq "Azure: blob.txt as stored" "blob" "$(cat "$T/azok/blob.txt")"
 TMPDIR=$T/no-such-dir sn sync "s3://$B/ok" "$T/s3direct"
 assert_rc "store -> folder needs no TMPDIR" 0
 assert_md5_equal "$T/s3ok" "$T/s3direct" "store -> folder without TMPDIR"
+# into a store, sync's list of deletions is a temp in TMPDIR (it was in
+# /tmp whatever TMPDIR said): one that cannot take it is said, naming it,
+# before anything is copied
+TMPDIR=$T/no-such-dir sn sync "$T/s3ok" "s3://$B/up"
+assert_rc "folder -> store with TMPDIR missing" 1
+assert_err_has "... names the temp folder" \
+	"cannot create a temp file in '$T/no-such-dir'"
 
 # what does not match is refused, naming the object
 for url in "s3://$B/bad" "az://$B/bad"; do

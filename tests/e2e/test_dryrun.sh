@@ -67,6 +67,16 @@ dryrun() {
 	assert_rc "restore --dry-run with TMPDIR missing" 1
 	assert_err_has "... names the temp folder" \
 		"cannot create a temp file in '$T/$IO.notmp'"
+	# sync into a folder keeps its list of deletions there, unnamed (it
+	# used /tmp whatever TMPDIR said): a TMPDIR that cannot take a temp
+	# does not matter, and nothing is left in DST
+	mkdir -p "$T/$IO.tmpsync"
+	echo "not in SRC" >"$T/$IO.tmpsync/extra"
+	TMPDIR=$T/$IO.notmp run "$SNAPSHOOTER" --no-progress --io "$IO" \
+		sync "$src" "$T/$IO.tmpsync"
+	assert_rc "sync into a folder, TMPDIR missing" 0
+	assert_trees_equal "$src" "$T/$IO.tmpsync" \
+		"... copies the tree and deletes what SRC lacks"
 
 	# sync --dry-run
 	rm -rf "$tgt"
