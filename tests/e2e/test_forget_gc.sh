@@ -426,25 +426,53 @@ else:
 PY
 }
 
+# The cases below each back up their own tree $CASE_SRC into
+# $CASE_URL/heap with snapshots in $CASE_SNAPS, set local to the case.
+# csnap ARGS...: the binary on those roots.
+csnap() {
+	run "$SNAPSHOOTER" --no-progress --file-root "$CASE_SRC" \
+		--heap-root "$CASE_URL/heap" --snap-root "$CASE_SNAPS" "$@"
+}
+
+# crestore DIR: the case's latest snapshot restored into DIR.
+crestore() {
+	run "$SNAPSHOOTER" --no-progress --file-root "$1" \
+		--heap-root "$CASE_URL/heap" --snap-root "$CASE_SNAPS" \
+		restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+}
+
+# s3_object BUCKET put|head KEY [BODY] (boto3): an object put there by
+# another client, or looked at (exit 0 when it is there).
+s3_object() {
+	run "$PY" - "$@" <<'PY'
+import os, sys
+sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
+from s3_helpers import client
+bucket, op, key = sys.argv[1:4]
+if op == "put":
+    client().put_object(Bucket=bucket, Key=key, Body=sys.argv[4].encode())
+else:
+    client().head_object(Bucket=bucket, Key=key)
+PY
+}
+
 # A gc whose deletions were made but whose answer was lost (kms_proxy.py
 # forwards DeleteObjects and closes the connection, every time: libcurl
 # sends a request again once on a fresh connection; --retries 0) fails;
 # the heap cache file must not outlive it: it would list the deleted
 # object, and the next backup would name it without storing it.
 gc_lost_delete_case() { # bucket
-	local url=s3://$1/lostdel src=$T/ld.src C=$T/ld.cache
-	lsnap() {
-		run "$SNAPSHOOTER" --no-progress --file-root "$src" \
-			--heap-root "$url/heap" --snap-root "$T/ld.snaps" \
-			--heap-cache-file "$C" "$@"
-	}
+	local C=$T/ld.cache CASE_URL=s3://$1/lostdel CASE_SRC=$T/ld.src \
+		CASE_SNAPS=$T/ld.snaps
+	lsnap() { csnap --heap-cache-file "$C" "$@"; }
 	say "== gc whose deletions were made and not answered"
-	mkdir -p "$src"
-	printf 'kept\n' >"$src/a"
-	printf 'collected\n' >"$src/b"
+	mkdir -p "$CASE_SRC"
+	printf 'kept\n' >"$CASE_SRC/a"
+	printf 'collected\n' >"$CASE_SRC/b"
 	lsnap make-snapshot
 	assert_rc "lost delete: snapshot 1" 0
-	rm "$src/b"
+	rm "$CASE_SRC/b"
 	lsnap make-snapshot
 	assert_rc "lost delete: snapshot 2 (without b)" 0
 	lsnap forget --keep-last 1
@@ -456,15 +484,12 @@ gc_lost_delete_case() { # bucket
 	check "lost delete: the deletion was made" \
 		grep -q "^LOST DELETE 200 " "$T/.lostdel.port.log"
 	check "lost delete: the heap cache file is gone" test ! -e "$C"
-	printf 'collected\n' >"$src/b"
+	printf 'collected\n' >"$CASE_SRC/b"
 	lsnap make-snapshot
 	assert_rc "lost delete: b backed up again" 0
-	run "$SNAPSHOOTER" --no-progress --file-root "$T/ld.back" \
-		--heap-root "$url/heap" --snap-root "$T/ld.snaps" \
-		restore-snapshot --no-save-snapshot-before \
-		--no-save-snapshot-after
+	crestore "$T/ld.back"
 	assert_rc "lost delete: the new snapshot restores" 0
-	check "lost delete: restored content" diff -r "$src" "$T/ld.back"
+	check "lost delete: restored content" diff -r "$CASE_SRC" "$T/ld.back"
 }
 
 # A heap cache on one host, gc on another (which does not know that
@@ -472,63 +497,52 @@ gc_lost_delete_case() { # bucket
 # a new id before it deletes; a cache saved with another id is not
 # taken, so the next backup lists the heap and stores the object again.
 gc_other_host_case() { # bucket
-	local url=s3://$1/otherhost src=$T/oh.src C=$T/oh.cache
-	osnap() {
-		run "$SNAPSHOOTER" --no-progress --file-root "$src" \
-			--heap-root "$url/heap" --snap-root "$T/oh.snaps" "$@"
-	}
+	local C=$T/oh.cache CASE_URL=s3://$1/otherhost CASE_SRC=$T/oh.src \
+		CASE_SNAPS=$T/oh.snaps
 	say "== a heap cache older than another host's gc"
-	mkdir -p "$src"
-	printf 'kept\n' >"$src/a"
-	printf 'collected\n' >"$src/b"
-	osnap --heap-cache-file "$C" make-snapshot
+	mkdir -p "$CASE_SRC"
+	printf 'kept\n' >"$CASE_SRC/a"
+	printf 'collected\n' >"$CASE_SRC/b"
+	csnap --heap-cache-file "$C" make-snapshot
 	assert_rc "other host: snapshot 1 (writes the cache)" 0
-	rm "$src/b"
-	osnap --heap-cache-file "$C" make-snapshot
+	rm "$CASE_SRC/b"
+	csnap --heap-cache-file "$C" make-snapshot
 	assert_rc "other host: snapshot 2 (without b)" 0
-	osnap forget --keep-last 1
+	csnap forget --keep-last 1
 	assert_rc "other host: forget snapshot 1" 0
 	sleep 2     # Last-Modified has whole seconds
-	osnap gc --dry-run --grace 0 --json
+	csnap gc --dry-run --grace 0 --json
 	assert_rc "other host: gc --dry-run" 0
-	osnap --heap-cache-file "$C" make-snapshot
+	csnap --heap-cache-file "$C" make-snapshot
 	assert_err_has "other host: gc --dry-run stamps nothing" \
 		"objects from the cache '$C'"
-	osnap gc --grace 0 --json
+	csnap gc --grace 0 --json
 	assert_rc "other host: gc, without the cache" 0
 	assert_eq "other host: gc deleted b's object" 1 \
 		"$(json_get "$OUT" deleted)"
 	check "other host: the cache is still there" test -e "$C"
-	osnap verify --json
+	csnap verify --json
 	assert_rc "other host: verify after gc" 0
 	assert_eq "other host: gc's stamp is no leftover" 0 \
 		"$(json_get "$OUT" leftovers)"
-	printf 'collected\n' >"$src/b"
-	osnap --heap-cache-file "$C" make-snapshot
+	printf 'collected\n' >"$CASE_SRC/b"
+	csnap --heap-cache-file "$C" make-snapshot
 	assert_rc "other host: b backed up again with the old cache" 0
 	assert_err_has "other host: the cache is not taken" \
 		"was pruned by gc since its cache '$C' was saved: listing"
 	# the cache that run saved has the heap's new id: taken
 	touch -d '2000-01-01' "$C"   # whatever its mtime says
-	osnap --heap-cache-file "$C" make-snapshot
+	csnap --heap-cache-file "$C" make-snapshot
 	assert_rc "other host: a backup with the new cache" 0
 	assert_err_has "other host: the new cache is taken" \
 		"objects from the cache '$C'"
-	run "$SNAPSHOOTER" --no-progress --file-root "$T/oh.back" \
-		--heap-root "$url/heap" --snap-root "$T/oh.snaps" \
-		restore-snapshot --no-save-snapshot-before \
-		--no-save-snapshot-after
+	crestore "$T/oh.back"
 	assert_rc "other host: the new snapshot restores" 0
-	check "other host: restored content" diff -r "$src" "$T/oh.back"
+	check "other host: restored content" diff -r "$CASE_SRC" "$T/oh.back"
 	# a stamp that does not parse: the cache is not taken either
-	"$PY" - "$1" <<'PY'
-import os, sys
-sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
-from s3_helpers import client
-client().put_object(Bucket=sys.argv[1], Key="otherhost/heap/gc-stamp",
-                    Body=b"garbage")
-PY
-	osnap --heap-cache-file "$C" make-snapshot
+	s3_object "$1" put otherhost/heap/gc-stamp garbage
+	assert_rc "other host: a broken stamp put" 0
+	csnap --heap-cache-file "$C" make-snapshot
 	assert_rc "other host: a backup beside a broken stamp" 0
 	assert_err_has "other host: the broken stamp is said" \
 		"its gc-stamp does not parse; listing the heap"
@@ -539,43 +553,28 @@ PY
 # of that content stores "d4/d41d8..." (it read as present, and the
 # snapshot named an object the heap lacked), and gc leaves it alone.
 upper_case_key_case() { # bucket
-	local url=s3://$1/upper src=$T/uc.src md5 up
-	usnap() {
-		run "$SNAPSHOOTER" --no-progress --file-root "$src" \
-			--heap-root "$url/heap" --snap-root "$T/uc.snaps" "$@"
-	}
+	local md5 up CASE_URL=s3://$1/upper CASE_SRC=$T/uc.src \
+		CASE_SNAPS=$T/uc.snaps
 	say "== an upper-case key in a store heap"
-	mkdir -p "$src"
-	printf 'upper\n' >"$src/a"
-	md5=$(md5sum <"$src/a" | cut -c1-32)
+	mkdir -p "$CASE_SRC"
+	printf 'upper\n' >"$CASE_SRC/a"
+	md5=$(md5sum <"$CASE_SRC/a" | cut -c1-32)
 	up=$(printf '%s' "$md5" | tr a-f A-F)
-	"$PY" - "$1" "upper/heap/${up:0:2}/$up" <<'PY'
-import os, sys
-sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
-from s3_helpers import client
-client().put_object(Bucket=sys.argv[1], Key=sys.argv[2], Body=b"upper\n")
-PY
-	usnap --json-file "$T/uc.json" make-snapshot
+	s3_object "$1" put "upper/heap/${up:0:2}/$up" $'upper\n'
+	assert_rc "upper case: the key put" 0
+	csnap --json-file "$T/uc.json" make-snapshot
 	assert_rc "upper case: backup" 0
 	assert_eq "upper case: the content is stored" 1 \
 		"$(json_get "$T/uc.json" heap_objects_written)"
-	run "$SNAPSHOOTER" --no-progress --file-root "$T/uc.back" \
-		--heap-root "$url/heap" --snap-root "$T/uc.snaps" \
-		restore-snapshot --no-save-snapshot-before \
-		--no-save-snapshot-after
+	crestore "$T/uc.back"
 	assert_rc "upper case: the snapshot restores" 0
-	check "upper case: restored content" diff -r "$src" "$T/uc.back"
+	check "upper case: restored content" diff -r "$CASE_SRC" "$T/uc.back"
 	sleep 2     # Last-Modified has whole seconds
-	usnap gc --grace 0 --json
+	csnap gc --grace 0 --json
 	assert_rc "upper case: gc" 0
 	assert_eq "upper case: gc deletes nothing" 0 \
 		"$(json_get "$OUT" deleted)"
-	run "$PY" - "$1" "upper/heap/${up:0:2}/$up" <<'PY'
-import os, sys
-sys.path.insert(0, os.environ["SNAP_SOURCE_DIR"] + "/tests/e2e")
-from s3_helpers import client
-client().head_object(Bucket=sys.argv[1], Key=sys.argv[2])
-PY
+	s3_object "$1" head "upper/heap/${up:0:2}/$up"
 	assert_rc "upper case: the foreign key is still there" 0
 }
 
