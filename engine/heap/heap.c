@@ -3,7 +3,7 @@
 #include "heap.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +13,8 @@
 #include "heap_gz.h"
 #include "heap_impl.h"
 #include "objstore.h"
+#include "run_error.h"
+#include "team.h"
 #include "tmpfile.h"
 #include "fdio.h"
 #include "banned.h"
@@ -180,27 +182,32 @@ int heap_has(struct heap *h, const struct objid *id, struct errbuf *eb)
 	return h->ops->has(h->self, id, eb);
 }
 
-struct has_part {
+/* heap_has_many's team: each member claims the next id until none is
+ * left or a lookup failed (the first failure is the call's). */
+struct has_many {
 	struct heap *h;
 	const struct objid *ids;
 	unsigned char *present;
-	size_t n, first, stride;
-	struct errbuf eb;
-	int ret;
+	size_t n;
+	atomic_size_t next;
+	struct run_error err;
 };
 
-static void *has_part_main(void *arg)
+static void *has_many_main(void *arg)
 {
-	struct has_part *p = arg;
+	struct has_many *m = arg;
+	struct errbuf eb = ERRBUF_INIT;
 	size_t i;
 
-	for (i = p->first; i < p->n && !p->ret; i += p->stride) {
-		int r = heap_has(p->h, &p->ids[i], &p->eb);
+	while ((i = atomic_fetch_add(&m->next, 1)) < m->n &&
+	       !run_error_failed(&m->err)) {
+		int r = heap_has(m->h, &m->ids[i], &eb);
 
-		if (r < 0)
-			p->ret = r;
-		else
-			p->present[i] = (unsigned char)r;
+		if (r < 0) {
+			run_error_set(&m->err, &eb, r);
+			break;
+		}
+		m->present[i] = (unsigned char)r;
 	}
 	return NULL;
 }
@@ -210,10 +217,9 @@ static void *has_part_main(void *arg)
 int heap_has_many(struct heap *h, const struct objid *ids, size_t n,
 		  unsigned threads, unsigned char *present, struct errbuf *eb)
 {
-	struct has_part parts[HAS_THREADS_MAX];
-	pthread_t tids[HAS_THREADS_MAX];
-	size_t t, started = 1;
-	int ret = 0;
+	struct has_many m = { .h = h, .ids = ids, .present = present,
+			      .n = n };
+	int ret;
 
 	if (!h || (!ids && n) || (!present && n))
 		return errbuf_set(eb, -EINVAL, "heap_has_many: invalid "
@@ -222,30 +228,11 @@ int heap_has_many(struct heap *h, const struct objid *ids, size_t n,
 		threads = HAS_THREADS_MAX;
 	if (threads > n)
 		threads = (unsigned)n;
-	if (!threads)
-		threads = 1;
-	for (t = 0; t < threads; t++) {
-		parts[t] = (struct has_part){ .h = h, .ids = ids,
-			.present = present, .n = n, .first = t,
-			.stride = threads, .eb = ERRBUF_INIT };
-	}
-	/* part 0 runs here; a thread that cannot start leaves its part
-	 * to this thread too */
-	for (t = 1; t < threads; t++) {
-		if (pthread_create(&tids[t], NULL, has_part_main, &parts[t]))
-			break;
-		started++;
-	}
-	has_part_main(&parts[0]);
-	for (t = started; t < threads; t++)
-		has_part_main(&parts[t]);
-	for (t = 1; t < started; t++)
-		pthread_join(tids[t], NULL);
-	for (t = 0; t < threads && !ret; t++) {
-		if (parts[t].ret < 0)
-			ret = errbuf_set(eb, parts[t].ret, "%s",
-					 parts[t].eb.msg);
-	}
+	atomic_init(&m.next, 0);
+	run_error_init(&m.err);
+	team_run(threads, has_many_main, &m);
+	ret = run_error_take(&m.err, eb);
+	run_error_destroy(&m.err);
 	return ret;
 }
 

@@ -13,6 +13,7 @@
 #include "idset.h"
 #include "objid.h"
 #include "objstore.h"
+#include "team.h"
 #include "banned.h"
 
 /* The format of a heap loaded from the cache file (not listed), for the
@@ -162,8 +163,6 @@ int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
 		     struct errbuf *eb)
 {
 	struct lister l;
-	pthread_t th[HEAP_LIST_THREADS_MAX];
-	unsigned started = 0, i;
 	int ret;
 
 	memset(&l, 0, sizeof(l));
@@ -203,15 +202,7 @@ int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
 	atomic_store(&l.ignored, 0);
 	log_debug(log, "listing heap '%s' with %u threads",
 		  objstore_url(os), nthreads);
-	for (i = 0; i < nthreads; i++) {
-		if (pthread_create(&th[i], NULL, lister_main, &l))
-			break;
-		started++;
-	}
-	if (!started)
-		lister_main(&l);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
+	team_run(l.nthreads, lister_main, &l);
 	ret = l.err;
 	if (ret) {
 		errbuf_set(eb, ret, "%s", l.eb.msg);

@@ -38,6 +38,7 @@
 #include "objstore.h"
 #include "snapshot_reader.h"
 #include "snapstore.h"
+#include "team.h"
 #include "banned.h"
 
 #define PY_TEMP_DIR "temp"
@@ -555,10 +556,8 @@ static void *reader_main(void *arg)
 static int read_data(struct verify_run *r, struct errbuf *eb)
 {
 	struct objid *ids = NULL;
-	pthread_t *th = NULL;
 	/* a heap in an object store: each reader waits on a download */
-	unsigned jobs = engine_workers(r->o, objstore_is_url(r->o->heap_root)),
-		 started = 0, i;
+	unsigned jobs = engine_workers(r->o, objstore_is_url(r->o->heap_root));
 	uint64_t salt = 0;
 	size_t n = 0, k;
 	int ret;
@@ -581,17 +580,7 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 		jobs = (unsigned)r->ntodo;
 	log_debug(&r->o->log, "verify: %u reader%s", jobs,
 		  jobs == 1 ? "" : "s");
-	th = calloc(jobs, sizeof(*th));
-	for (i = 0; th && i < jobs; i++) {
-		if (pthread_create(&th[i], NULL, reader_main, r))
-			break;
-		started++;
-	}
-	if (!started)
-		reader_main(r);
-	for (i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	free(th);
+	team_run(jobs, reader_main, r);
 	if (r->err)
 		return errbuf_set(eb, r->err, "%s", r->errmsg.msg);
 	return 0;

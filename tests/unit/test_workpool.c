@@ -2,7 +2,8 @@
  * threads: every item taken exactly once, each worker on its own shard,
  * a shared queue, the first error stopping everyone, and the queue's
  * leftovers freed however the pool ends (before start, after an abort,
- * with workers still blocked in a pop). */
+ * with workers still blocked in a pop); and team_run (team.h), a team
+ * that shares out an array by index, the caller among its members. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
@@ -10,7 +11,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "team.h"
 #include "workpool.h"
 #include "test.h"
 
@@ -233,6 +236,61 @@ static void test_steps_idempotent(void)
 	CHECK_EQ(atomic_load(&c.freed), 0);
 }
 
+/* team_run: every member runs to its end before it returns, the caller
+ * among them; items claimed by index are each taken once. */
+#define TEAM_ITEMS 20000
+
+struct team_work {
+	atomic_size_t next;
+	atomic_uint members;
+	atomic_bool caller_ran;
+	pthread_t caller;
+	pthread_t who[8];            /* each member's thread */
+	unsigned char taken[TEAM_ITEMS];
+};
+
+static void *team_member(void *arg)
+{
+	struct team_work *w = arg;
+	unsigned k = atomic_fetch_add(&w->members, 1);
+	size_t i;
+
+	if (k < 8)
+		w->who[k] = pthread_self();
+	if (pthread_equal(pthread_self(), w->caller))
+		atomic_store(&w->caller_ran, true);
+	while ((i = atomic_fetch_add(&w->next, 1)) < TEAM_ITEMS) {
+		w->taken[i]++;
+		if (!(i % 1000))
+			sched_yield();
+	}
+	return NULL;
+}
+
+static void test_team(void)
+{
+	static struct team_work w;
+	unsigned n, ran, i, j;
+
+	for (n = 0; n <= 5; n++) {
+		memset(&w, 0, sizeof(w));
+		w.caller = pthread_self();
+		ran = team_run(n, team_member, &w);
+		/* threads are not refused here: all n ran, each on its own
+		 * thread, the caller's among them */
+		CHECK_EQ(ran, n ? n : 1);
+		CHECK_EQ(atomic_load(&w.members), ran);
+		CHECK(atomic_load(&w.caller_ran));
+		for (i = 0; i < ran; i++)
+			for (j = i + 1; j < ran; j++)
+				CHECK(!pthread_equal(w.who[i], w.who[j]));
+		for (i = 0; i < TEAM_ITEMS; i++)
+			if (w.taken[i] != 1)
+				break;
+		CHECK_EQ(i, TEAM_ITEMS);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(test_sharded);
@@ -242,5 +300,6 @@ int main(void)
 	RUN_TEST(test_free_unstarted);
 	RUN_TEST(test_free_with_waiting_workers);
 	RUN_TEST(test_steps_idempotent);
+	RUN_TEST(test_team);
 	return test_finish();
 }
