@@ -3,7 +3,6 @@
 #include "heap_remote_list.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include "idset.h"
 #include "objid.h"
 #include "objstore.h"
+#include "run_error.h"
 #include "team.h"
 #include "banned.h"
 
@@ -62,9 +62,8 @@ struct lister {
 	struct objstore *os;
 	const struct heap_listing *sets;
 	atomic_uint next;          /* next prefix to list */
-	pthread_mutex_t lock;
-	int err;
-	struct errbuf eb;
+	struct run_error err;      /* the prefix listings' first */
+	struct errbuf eb;          /* the flat listing's */
 	atomic_uint_fast64_t ignored;
 	unsigned long flat_seen;   /* keys seen by the flat listing */
 	unsigned nthreads;         /* of the prefix listing */
@@ -123,16 +122,12 @@ static int list_cb(void *arg, const struct objstore_entry *e)
 
 static void list_fail(struct lister *l, int ret, const struct errbuf *eb)
 {
-	pthread_mutex_lock(&l->lock);
-	if (!l->err) {
-		l->err = ret;
-		l->eb = *eb;
-		if (!eb->code)
-			snprintf(l->eb.msg, sizeof(l->eb.msg), "cannot list "
-				 "heap '%s': %s", objstore_url(l->os),
-				 strerror(-ret));
-	}
-	pthread_mutex_unlock(&l->lock);
+	struct errbuf why = *eb;
+
+	if (!eb->code)
+		snprintf(why.msg, sizeof(why.msg), "cannot list heap '%s': %s",
+			 objstore_url(l->os), strerror(-ret));
+	run_error_set(&l->err, &why, ret);
 }
 
 static void *lister_main(void *arg)
@@ -145,10 +140,7 @@ static void *lister_main(void *arg)
 		char prefix[4];
 		int ret;
 
-		pthread_mutex_lock(&l->lock);
-		ret = l->err;
-		pthread_mutex_unlock(&l->lock);
-		if (ret)
+		if (run_error_failed(&l->err))
 			break;
 		snprintf(prefix, sizeof(prefix), "%02x/", p);
 		ret = objstore_list(l->os, prefix, list_cb, l, &eb);
@@ -171,7 +163,7 @@ int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
 	if (nthreads > HEAP_LIST_THREADS_MAX)
 		nthreads = HEAP_LIST_THREADS_MAX;
 	l.nthreads = nthreads ? nthreads : 1;
-	pthread_mutex_init(&l.lock, NULL);
+	run_error_init(&l.err);
 	/* the flat page: it also tells whether the bucket exists */
 	ret = objstore_list(os, "", flat_list_cb, &l, &l.eb);
 	if (ret == -ENOENT && create) {
@@ -203,17 +195,15 @@ int heap_remote_list(struct objstore *os, const struct heap_listing *sets,
 	log_debug(log, "listing heap '%s' with %u threads",
 		  objstore_url(os), nthreads);
 	team_run(l.nthreads, lister_main, &l);
-	ret = l.err;
-	if (ret) {
-		errbuf_set(eb, ret, "%s", l.eb.msg);
+	ret = run_error_take(&l.err, eb);
+	if (ret)
 		goto out;
-	}
 counted:
 	if (atomic_load(&l.ignored))
 		log_debug(log, "heap '%s': ignored %llu keys that are not "
 			  "objects", objstore_url(os),
 			  (unsigned long long)atomic_load(&l.ignored));
 out:
-	pthread_mutex_destroy(&l.lock);
+	run_error_destroy(&l.err);
 	return ret;
 }

@@ -484,16 +484,6 @@ static void mark_corrupt(struct verify_run *r, const struct objid *id,
 	pthread_mutex_unlock(&r->lock);
 }
 
-static void read_fail(struct verify_run *r, int ret, const struct errbuf *eb)
-{
-	pthread_mutex_lock(&r->lock);
-	if (!r->err) {
-		r->err = ret;
-		r->errmsg = *eb;
-	}
-	pthread_mutex_unlock(&r->lock);
-}
-
 /* Read object id to its end and compare its MD5. 0 (damage reported),
  * or -errno when it could not be read for a reason that is not damage. */
 static int check_object(struct verify_run *r, struct hasher *h, char *buf,
@@ -539,15 +529,12 @@ static void *reader_main(void *arg)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 			break;
 		}
-		pthread_mutex_lock(&r->lock);
-		ret = r->err;
-		pthread_mutex_unlock(&r->lock);
-		if (ret)
+		if (run_error_failed(&r->err))
 			break;
 		ret = check_object(r, h, buf, &r->todo[i], &eb);
 	}
 	if (ret < 0)
-		read_fail(r, ret, &eb);
+		run_error_set(&r->err, &eb, ret);
 	hasher_free(h);
 	free(buf);
 	return NULL;
@@ -581,9 +568,7 @@ static int read_data(struct verify_run *r, struct errbuf *eb)
 	log_debug(&r->o->log, "verify: %u reader%s", jobs,
 		  jobs == 1 ? "" : "s");
 	team_run(jobs, reader_main, r);
-	if (r->err)
-		return errbuf_set(eb, r->err, "%s", r->errmsg.msg);
-	return 0;
+	return run_error_take(&r->err, eb);
 }
 
 /* The id sets the checks fill: present (and raw) from the heap's
@@ -634,6 +619,7 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 	r.vo = vo;
 	r.st = st;
 	pthread_mutex_init(&r.lock, NULL);
+	run_error_init(&r.err);
 	if (!o->heap_root || !o->snap_root || !vo->report) {
 		ret = errbuf_set(eb, -EINVAL, "verify needs --heap-root and "
 				 "--snap-root");
@@ -700,6 +686,7 @@ out:
 	idset_free(r.missing);
 	idset_free(r.corrupt);
 	pthread_mutex_destroy(&r.lock);
+	run_error_destroy(&r.err);
 	st->seconds = clock_mono_s() - t0;
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include "engine.h"
 #include "errbuf.h"
 #include "objid.h"
+#include "run_error.h"
 #include "verify.h"
 
 /* read buffer of a data check or repair worker */
@@ -36,7 +37,7 @@ struct verify_run {
 	const struct engine_opts *o;
 	const struct verify_opts *vo;
 	struct verify_stats *st;
-	pthread_mutex_t lock;      /* report, corrupt set, first error */
+	pthread_mutex_t lock;      /* report, corrupt set */
 	struct idset *present;     /* either form */
 	struct idset *raw;         /* seen as <md5> */
 	struct idset *referenced;
@@ -49,8 +50,7 @@ struct verify_run {
 	struct objid *todo;
 	size_t ntodo;
 	size_t next;               /* atomic */
-	int err;
-	struct errbuf errmsg;
+	struct run_error err;      /* the readers' first */
 	/* repair */
 	struct damaged *dmg;
 	size_t ndmg;

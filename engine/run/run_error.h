@@ -1,5 +1,7 @@
 /* run_error: the first error of a run whose stages run on several threads
- * (make-snapshot's scan and hash workers, restore's and sync's writers).
+ * (make-snapshot's scan and hash workers, restore's and sync's writers,
+ * the teams of team.h: verify's readers, the heap's listers and
+ * lookups).
  *
  * The first error set is the run's: what comes after it is mostly its
  * consequence (a queue aborted under a worker, a stage told to stop), and
