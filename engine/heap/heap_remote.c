@@ -340,6 +340,17 @@ static int fetch(struct remote *r, const char *key, uint64_t size,
 	return 0;
 }
 
+/* Which form of id a read asks for first: the one listed or written
+ * (raw when both: no decompression), else the heap's format. */
+static bool stored_gz(const struct remote *r, const struct objid *id)
+{
+	if (idset_has(r->rawset, id))
+		return false;
+	if (idset_has(r->gzset, id))
+		return true;
+	return r->fmt == HEAP_FORMAT_GZ;
+}
+
 static int remote_open_object(void *self, const struct objid *id,
 			      uint64_t max, int *fd_out, struct errbuf *eb)
 {
@@ -351,14 +362,8 @@ static int remote_open_object(void *self, const struct objid *id,
 
 	heap_object_path(id, raw);
 	heap_object_path_gz(id, gz);
-	/* the form listed or written first (raw when both: no
-	 * decompression), else the heap's format; the other on a miss */
-	if (idset_has(r->rawset, id))
-		is_gz = false;
-	else if (idset_has(r->gzset, id))
-		is_gz = true;
-	else
-		is_gz = r->fmt == HEAP_FORMAT_GZ;
+	/* the other form on a miss */
+	is_gz = stored_gz(r, id);
 	/* a raw object is its content: max is its size when the caller
 	 * knows it (the MD5 check after catches any other) */
 	raw_size = max == UINT64_MAX ? 0 : max;
@@ -399,12 +404,7 @@ static int remote_replace_object(void *self, const struct objid *id,
 	off_t len;
 	int fd, ret;
 
-	if (idset_has(r->rawset, id))
-		is_gz = false;
-	else if (idset_has(r->gzset, id))
-		is_gz = true;
-	else
-		is_gz = r->fmt == HEAP_FORMAT_GZ;
+	is_gz = stored_gz(r, id);
 	if (is_gz)
 		heap_object_path_gz(id, key);
 	else
