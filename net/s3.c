@@ -165,6 +165,46 @@ static int error_in_body(struct s3 *s, struct http_request *req,
 	return objstore_fail(&s->os, req, op, key, eb);
 }
 
+/* POST the XML body xml[len] to fk (NULL: the bucket) with query q:
+ * signed over its SHA-256 and sent with its Content-MD5 (S3 requires one
+ * on DeleteObjects), not sent again after a failure unless idempotent,
+ * its 2xx answer read into sink (at most cap bytes). req and sink are
+ * set up here in every case, for the caller to read and release. 0; a
+ * failed request as objstore_fail says it ("cannot <op> '<url>/<key>':
+ * ...", the store's URL alone without a key), or -errno before anything
+ * was sent. */
+static int post_xml(struct s3 *s, struct http_request *req, const char *fk,
+		    struct uri_query *q, const char *xml, size_t len,
+		    bool idempotent, struct body_sink *sink, size_t cap,
+		    const char *op, const char *key, struct errbuf *eb)
+{
+	uint8_t sha[32], md5[16];
+	char hex[65];
+	int err;
+
+	http_request_init(req);
+	memset(sink, 0, sizeof(*sink));
+	err = digest_sha256(xml, len, sha);
+	if (!err)
+		err = digest_md5(xml, len, md5);
+	if (err)
+		return err;
+	encode_hex(sha, 32, hex);
+	err = s3_request(s, req, "POST", fk, q, hex);
+	if (!err)
+		err = hdr_md5(req, md5);
+	if (!err)
+		err = http_request_header(req, "Content-Type: application/xml");
+	if (err)
+		return err;
+	req->src.kind = BODY_SRC_MEM;
+	req->src.mem = xml;
+	req->src.len = len;
+	req->idempotent = idempotent;
+	err = run_with_body(s, req, sink, cap);
+	return err ? objstore_fail(&s->os, req, op, key, eb) : 0;
+}
+
 /* A multipart upload in flight: its id and the ETag of each part. */
 struct s3_upload {
 	char id[1024];
@@ -196,8 +236,6 @@ static int s3_complete(struct objstore *os, void *upload, const char *fk,
 	struct http_request req;
 	struct body_sink sink;
 	struct uri_query q = { 0 };
-	uint8_t sha[32], md5[16];
-	char hex[65];
 	char *xml = NULL;
 	size_t xml_len = 0;
 	uint64_t i;
@@ -218,34 +256,14 @@ static int s3_complete(struct objstore *os, void *upload, const char *fk,
 		free(xml);
 		return -ENOMEM;
 	}
-	err = digest_sha256(xml, xml_len, sha);
-	if (!err)
-		err = digest_md5(xml, xml_len, md5);
-	if (err)
-		goto out;
-	encode_hex(sha, 32, hex);
 	uri_query_add(&q, "uploadId", u->id);
-	err = s3_request(s, &req, "POST", fk, &q, hex);
+	err = post_xml(s, &req, fk, &q, xml, xml_len, false, &sink,
+		       S3_SMALL_BODY_MAX, "complete upload of", key, eb);
 	if (!err)
-		err = hdr_md5(&req, md5);
-	if (!err)
-		err = http_request_header(&req, "Content-Type: application/xml");
-	if (err)
-		goto out_req;
-	req.src.kind = BODY_SRC_MEM;
-	req.src.mem = xml;
-	req.src.len = xml_len;
-	req.idempotent = false;
-	err = run_with_body(s, &req, &sink, S3_SMALL_BODY_MAX);
-	if (err)
-		err = objstore_fail(&s->os, &req, "complete upload of", key, eb);
-	else
 		err = error_in_body(s, &req, &sink, "complete upload of", key,
 				    eb);
 	body_sink_release(&sink);
-out_req:
 	http_request_release(&req);
-out:
 	free(xml);
 	return err;
 }
@@ -408,8 +426,7 @@ static int s3_del_batch(struct objstore *os, const char *const *keys,
 	struct http_request req;
 	struct body_sink sink;
 	struct uri_query q = { 0 };
-	uint8_t sha[32], md5[16];
-	char hex[65], code[96], ekey[OBJSTORE_KEY_MAX + 1];
+	char code[96], ekey[OBJSTORE_KEY_MAX + 1];
 	char *xml = NULL;
 	size_t xml_len = 0, i;
 	FILE *f;
@@ -431,39 +448,22 @@ static int s3_del_batch(struct objstore *os, const char *const *keys,
 		free(xml);
 		return -ENOMEM;
 	}
-	if (err)
-		goto out;
-	err = digest_sha256(xml, xml_len, sha);
-	if (!err)
-		err = digest_md5(xml, xml_len, md5);
-	if (err)
-		goto out;
-	encode_hex(sha, 32, hex);
-	uri_query_add(&q, "delete", "");
-	err = s3_request(s, &req, "POST", NULL, &q, hex);
-	if (!err)
-		err = hdr_md5(&req, md5);
-	if (!err)
-		err = http_request_header(&req, "Content-Type: application/xml");
-	if (err)
-		goto out_req;
-	req.src.kind = BODY_SRC_MEM;
-	req.src.mem = xml;
-	req.src.len = xml_len;
-	err = run_with_body(s, &req, &sink, S3_LIST_BODY_MAX);
 	if (err) {
-		err = objstore_fail(&s->os, &req, "delete objects in", NULL, eb);
-	} else if (sink.mem_len &&
-		   xml_value(sink.mem, sink.mem_len, "Code", code,
-			     sizeof(code)) == 1) {
+		free(xml);
+		return err;
+	}
+	uri_query_add(&q, "delete", "");
+	err = post_xml(s, &req, NULL, &q, xml, xml_len, true, &sink,
+		       S3_LIST_BODY_MAX, "delete objects in", NULL, eb);
+	if (!err && sink.mem_len &&
+	    xml_value(sink.mem, sink.mem_len, "Code", code,
+		      sizeof(code)) == 1) {
 		xml_value(sink.mem, sink.mem_len, "Key", ekey, sizeof(ekey));
 		err = errbuf_set(eb, -EIO, "cannot delete '%s/%s': %s",
 				 s->os.url, ekey, code);
 	}
 	body_sink_release(&sink);
-out_req:
 	http_request_release(&req);
-out:
 	free(xml);
 	return err;
 }
