@@ -75,6 +75,29 @@ skip() {
 	printf 'skip %s\n' "$*"
 }
 
+# as_nobody CMD...: CMD as uid/gid 65534 (util-linux setpriv) when root,
+# whom no mode keeps out; as this user otherwise, whom a mode 000 does.
+as_nobody() {
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+	else
+		"$@"
+	fi
+}
+
+# nobody_kept_out FILE WHAT: can as_nobody run the binary but not read
+# FILE (mode 000)? Else a skip naming WHAT, and 1.
+nobody_kept_out() {
+	if ! as_nobody test -x "$SNAPSHOOTER"; then
+		skip "$2: the binary is not executable by uid 65534"
+		return 1
+	fi
+	if as_nobody cat "$1" >/dev/null 2>&1; then
+		skip "$2: $1 is readable anyway here"
+		return 1
+	fi
+}
+
 # die MSG: a setup step failed, the rest of the script makes no sense.
 die() {
 	fail "$*"

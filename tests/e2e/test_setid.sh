@@ -13,7 +13,8 @@ fi
 # nobody reads the heap and the snapshot and writes its own roots here
 chmod 0755 "$T"
 
-as_nobody() {
+# run_as_nobody CMD...: run (lib.sh) CMD as the user nobody.
+run_as_nobody() {
 	run setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
 		"$@"
 }
@@ -56,7 +57,7 @@ for d in stripped kept; do
 	chown nobody "$T/$d"
 done
 restore_as_nobody() {
-	as_nobody "$SNAPSHOOTER" --no-progress --file-root "$1" \
+	run_as_nobody "$SNAPSHOOTER" --no-progress --file-root "$1" \
 		--heap-root "$HR" --snap-root "$SR" restore-snapshot \
 		--path "$SNAP" --no-save-snapshot-before \
 		--no-save-snapshot-after "${@:2}"
@@ -76,7 +77,7 @@ assert_err_has "the missing lock is a warning" "restoring without a lock"
 
 # ... but a restore that would save a snapshot into it is refused
 mkdir "$T/saving" && chown nobody "$T/saving"
-as_nobody "$SNAPSHOOTER" --no-progress --file-root "$T/saving" \
+run_as_nobody "$SNAPSHOOTER" --no-progress --file-root "$T/saving" \
 	--heap-root "$HR" --snap-root "$SR" restore-snapshot --path "$SNAP"
 assert_rc "a restore saving snapshots into a read-only SNAP_ROOT" 1
 assert_err_has "names the lock it cannot write" "cannot write lock"
