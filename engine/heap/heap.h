@@ -168,4 +168,9 @@ int heap_parse_object_name(const char *name, size_t len, struct objid *id);
  * 2 gz, 0 not (*id gets the id). */
 int heap_parse_object_key(const char *key, size_t len, struct objid *id);
 
+/* The Python tool's folder of temps in a heap (HEAP_ROOT/temp/<uuid>.gz
+ * while it compresses an object): not objects; gc removes them after the
+ * grace, verify lists them as leftovers. */
+#define HEAP_PY_TEMP_DIR "temp"
+
 #endif

@@ -213,10 +213,10 @@ static int sweep_local(struct gc_run *g, struct errbuf *eb)
 		if (is_hex2(de->d_name))
 			rc = sweep_local_dir(g, dirfd(d), root, de->d_name,
 					     DIR_OBJECTS, eb);
-		else if (!strcmp(de->d_name, "temp"))
-			/* the Python tool's HEAP_ROOT/temp/<uuid>.gz */
-			rc = sweep_local_dir(g, dirfd(d), root, "temp",
-					     DIR_ALL_TEMPS, eb);
+		else if (!strcmp(de->d_name, HEAP_PY_TEMP_DIR))
+			rc = sweep_local_dir(g, dirfd(d), root,
+					     HEAP_PY_TEMP_DIR, DIR_ALL_TEMPS,
+					     eb);
 		else if (!strncmp(de->d_name, SNAPSTORE_TMP_PREFIX, 5))
 			rc = sweep_local_file(g, dirfd(d), ".", de->d_name,
 					      true, eb);
@@ -295,7 +295,9 @@ static int push_key(struct gc_run *g, const char *key, size_t len)
  * gc's). */
 static int heap_key_kind(const char *key, size_t len, struct objid *id)
 {
-	if (len > 5 && !memcmp(key, "temp/", 5))
+	const size_t tl = strlen(HEAP_PY_TEMP_DIR "/");
+
+	if (len > tl && !memcmp(key, HEAP_PY_TEMP_DIR "/", tl))
 		return 2;
 	return heap_parse_object_key(key, len, id) ? 1 : 0;
 }

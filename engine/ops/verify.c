@@ -41,7 +41,6 @@
 #include "team.h"
 #include "banned.h"
 
-#define PY_TEMP_DIR "temp"
 #define TMP_PREFIX ".tmp-"
 
 static const char *const kind_names[VERIFY_KIND_COUNT] = {
@@ -176,7 +175,7 @@ static int inventory_local(struct verify_run *r, const char *root,
 		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
 			continue;
 		isdir = dirent_is_dir(dirfd(top), d);
-		if (isdir && !strcmp(d->d_name, PY_TEMP_DIR)) {
+		if (isdir && !strcmp(d->d_name, HEAP_PY_TEMP_DIR)) {
 			ret = list_py_temp(r, root, d->d_name, eb);
 			continue;
 		}
@@ -244,7 +243,7 @@ static int remote_inv_cb(void *arg, const struct objstore_entry *e)
 			ri->err = ret;
 		return ret;
 	}
-	if (!strncmp(rel, PY_TEMP_DIR "/", strlen(PY_TEMP_DIR) + 1))
+	if (!strncmp(rel, HEAP_PY_TEMP_DIR "/", strlen(HEAP_PY_TEMP_DIR) + 1))
 		leftover(r, root, rel, "temp file of the Python tool");
 	else if (strcmp(rel, HEAP_GC_STAMP_KEY))   /* gc's: heap_cache.h */
 		leftover(r, root, rel, "not part of the heap layout");
