@@ -231,8 +231,22 @@ conditional_copy_case() { # bucket
 # copy. A copy of the
 # version listed is kept (not downloaded again); a copy of a source
 # replaced since (its condition dropped, as by s3rver) is removed.
+# lost_copy_snapshot PROXY DIR WHAT: make-snapshot of $url/tree/DIR
+# through the proxy started as PROXY, whose log must show a copy made
+# and its answer lost (bucket in $1, $url: lost_answer_case's).
+lost_copy_snapshot() {
+	AWS_ENDPOINT_URL=$PROXY_URL bin --retries 0 \
+		--file-root "$url/tree/$2" --heap-root "$url/heap" \
+		--snap-root "$T/lost.snap" make-snapshot
+	assert_rc "lost: make-snapshot ($3 made)" 0
+	check "lost: $3 was made and its answer lost" \
+		grep -q "^COPIED 200 /$bucket/lost/heap/" "$T/.$1.port.log"
+	check "lost: $3's answer was lost" \
+		grep -q "^LOST /$bucket/lost/heap/" "$T/.$1.port.log"
+}
+
 lost_answer_case() { # bucket
-	local url=s3://$1/lost src=$T/lost.src x_md5 y_md5
+	local bucket=$1 url=s3://$1/lost src=$T/lost.src x_md5 y_md5
 	say "== a copy into the heap whose answer was lost"
 	mkdir -p "$src/ok" "$src/stale"
 	printf 'kept\n' >"$src/ok/a.bin"
@@ -241,14 +255,7 @@ lost_answer_case() { # bucket
 	assert_rc "lost: the trees uploaded" 0
 	y_md5=$(md5sum <"$src/ok/a.bin" | cut -c1-32)
 	KMS_PROXY_LOSE_COPY=1 start_kms_proxy lostok plain
-	AWS_ENDPOINT_URL=$PROXY_URL bin --retries 0 \
-		--file-root "$url/tree/ok" --heap-root "$url/heap" \
-		--snap-root "$T/lost.snap" make-snapshot
-	assert_rc "lost: make-snapshot (the copy made)" 0
-	check "lost: a copy was made and its answer lost" \
-		grep -q "^COPIED 200 /$1/lost/heap/" "$T/.lostok.port.log"
-	check "lost: a copy's answer was lost" \
-		grep -q "^LOST /$1/lost/heap/" "$T/.lostok.port.log"
+	lost_copy_snapshot lostok ok "a copy"
 	assert_json "lost: the copy found made, nothing downloaded" \
 		files_hashed 0
 	assert_eq "lost: the copy kept" "\"$y_md5\"" \
@@ -257,14 +264,7 @@ lost_answer_case() { # bucket
 	x_md5=$(printf 'wax\n' | md5sum | cut -c1-32)
 	KMS_PROXY_COPY_IF=ignore KMS_PROXY_LOSE_COPY=1 start_kms_proxy \
 		loststale stale lost/tree/stale/b.bin "$x_md5"
-	AWS_ENDPOINT_URL=$PROXY_URL bin --retries 0 \
-		--file-root "$url/tree/stale" --heap-root "$url/heap" \
-		--snap-root "$T/lost.snap" make-snapshot
-	assert_rc "lost: make-snapshot (a stale copy made)" 0
-	check "lost: the stale copy was made and its answer lost" \
-		grep -q "^COPIED 200 /$1/lost/heap/" "$T/.loststale.port.log"
-	check "lost: the stale copy's answer was lost" \
-		grep -q "^LOST /$1/lost/heap/" "$T/.loststale.port.log"
+	lost_copy_snapshot loststale stale "a stale copy"
 	assert_eq "lost: no object left under a name not its MD5" "404" \
 		"$(heap_head "$1" "lost/heap/${x_md5:0:2}/$x_md5")"
 }
