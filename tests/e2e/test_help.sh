@@ -114,6 +114,25 @@ assert_rc "unknown command option" 2
 run "$SNAPSHOOTER" sync /only-one-arg
 assert_rc "sync with one argument" 2
 
+# a positional a command does not take is a usage error naming it, found
+# before any root is needed
+for c in $COMMANDS; do
+	case "$c" in
+	restore-snapshot) extra="2024-01-01 stray-arg" ;;
+	sync) continue ;;
+	*) extra="stray-arg" ;;
+	esac
+	# shellcheck disable=SC2086 # two words for restore-snapshot
+	run "$SNAPSHOOTER" "$c" $extra
+	assert_rc "$c with a positional too many" 2
+	assert_err_has "$c: the message names the positional" \
+		"unexpected argument 'stray-arg'"
+done
+run "$SNAPSHOOTER" sync /a /b /c
+assert_rc "sync with three arguments" 2
+assert_err_has "sync with three arguments: says it takes two" \
+	"exactly two arguments"
+
 run "$SNAPSHOOTER" --version
 if [ "$RC" -eq 0 ]; then
 	pass "--version (exit 0): $(head -n 1 "$OUT")"
