@@ -62,13 +62,6 @@ int cli_require_roots(const struct cli_ctx *ctx, unsigned need)
 	return rc;
 }
 
-int cli_max_args(const struct cli_ctx *ctx, char **argv, int npos, int max)
-{
-	if (npos <= max)
-		return -1;
-	return cli_usage_error(ctx, "unexpected argument '%s'", argv[max + 1]);
-}
-
 int cli_exit_code(const struct cli_ctx *ctx, int rc)
 {
 	if (ctx->interrupted && *ctx->interrupted)
@@ -162,7 +155,7 @@ static const char *misplaced_global(const struct cli_ctx *ctx,
 
 int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
 	      const char *usage, const char *description, int argc,
-	      char **argv, int *npos)
+	      char **argv, int *npos, int max_args)
 {
 	struct errbuf eb = ERRBUF_INIT;
 	int rc;
@@ -191,6 +184,9 @@ int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
 		return cli_usage_error(ctx, "%s", eb.msg);
 	}
 	*npos = rc;    /* options_parse moved them to argv[1..rc] */
+	if (max_args >= 0 && rc > max_args)
+		return cli_usage_error(ctx, "unexpected argument '%s'",
+				       argv[max_args + 1]);
 	return -1;
 }
 

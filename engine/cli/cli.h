@@ -143,22 +143,20 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv);
 
 /* Parse a command's argv (argv[0] = command name) against specs. On -h it
  * prints "usage: snapshooter [GLOBAL OPTIONS] <usage>", the description and
- * the option table on stdout. Returns -1 to go on (positionals moved to
- * argv[1..], *npos their count), or an exit code (0 after help,
+ * the option table on stdout. More than max_args positionals is the usage
+ * error "unexpected argument 'X'" naming the first one too many (max_args
+ * < 0: the command counts them itself). Returns -1 to go on (positionals
+ * moved to argv[1..], *npos their count), or an exit code (0 after help,
  * CLI_EXIT_USAGE after printing a usage error). */
 int cli_parse(struct cli_ctx *ctx, const struct opt_spec *specs,
 	      const char *usage, const char *description, int argc,
-	      char **argv, int *npos);
+	      char **argv, int *npos, int max_args);
 
 /* Print "snapshooter: <message>" and the hint "see 'snapshooter <command>
  * --help'" on stderr; returns CLI_EXIT_USAGE. */
 int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Usage error "unexpected argument 'X'" naming the first of the npos
- * positionals (argv[1..npos], as cli_parse left them) past the max the
- * command takes. Returns -1 when npos <= max. */
-int cli_max_args(const struct cli_ctx *ctx, char **argv, int npos, int max);
 
 /* Usage error unless value is set: "make-snapshot needs --file-root (or
  * the FILE_ROOT environment variable)". Returns -1 when set. */

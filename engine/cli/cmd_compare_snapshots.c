@@ -174,7 +174,7 @@ struct compare_args {
 static int parse_args(struct cli_ctx *ctx, struct compare_args *a,
 		      int argc, char **argv)
 {
-	int npos = 0, rc;
+	int npos = 0;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_STRING, .name = "path1", .value = &a->path1,
 		  .metavar = "SNAPSHOT",
@@ -199,11 +199,8 @@ static int parse_args(struct cli_ctx *ctx, struct compare_args *a,
 		{ .kind = OPT_END },
 	};
 
-	rc = cli_parse(ctx, specs, "compare-snapshots [OPTIONS]",
-		       COMPARE_SNAPSHOTS_HELP, argc, argv, &npos);
-	if (rc >= 0)
-		return rc;
-	return cli_max_args(ctx, argv, npos, 0);
+	return cli_parse(ctx, specs, "compare-snapshots [OPTIONS]",
+			 COMPARE_SNAPSHOTS_HELP, argc, argv, &npos, 0);
 }
 
 /* The checks across options, and --diff-state into co->states (a bit per

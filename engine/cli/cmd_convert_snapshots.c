@@ -51,10 +51,7 @@ int cmd_convert_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       "record,\nare written with mode 0755 and the "
 		       "snapshot's time as mtime.\nNeeds --snap-root (or "
 		       "SNAP_ROOT).",
-		       argc, argv, &npos);
-	if (rc >= 0)
-		return rc;
-	rc = cli_max_args(ctx, argv, npos, 0);
+		       argc, argv, &npos, 0);
 	if (rc >= 0)
 		return rc;
 	rc = cli_prepare_run(ctx, CLI_NEED_SNAP_ROOT, CLI_PARALLEL_NONE, NULL);

@@ -71,7 +71,7 @@ struct forget_args {
 static int parse_args(struct cli_ctx *ctx, struct forget_args *a, int argc,
 		      char **argv)
 {
-	int npos = 0, rc;
+	int npos = 0;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_I64, .name = "keep-last", .value = &a->p.last,
 		  .metavar = "N", .help = "Keep the newest N snapshots." },
@@ -100,11 +100,8 @@ static int parse_args(struct cli_ctx *ctx, struct forget_args *a, int argc,
 		{ .kind = OPT_END },
 	};
 
-	rc = cli_parse(ctx, specs, "forget [OPTIONS]", FORGET_HELP, argc,
-		       argv, &npos);
-	if (rc >= 0)
-		return rc;
-	return cli_max_args(ctx, argv, npos, 0);
+	return cli_parse(ctx, specs, "forget [OPTIONS]", FORGET_HELP, argc,
+			 argv, &npos, 0);
 }
 
 /* --keep-within into the policy, then the checks of the whole policy.

@@ -49,10 +49,7 @@ int cmd_gc(struct cli_ctx *ctx, int argc, char **argv)
 	};
 
 	rc = cli_parse(ctx, specs, "gc [OPTIONS]", GC_HELP, argc, argv,
-		       &npos);
-	if (rc >= 0)
-		return rc;
-	rc = cli_max_args(ctx, argv, npos, 0);
+		       &npos, 0);
 	if (rc >= 0)
 		return rc;
 	if (go.grace_s < -1)

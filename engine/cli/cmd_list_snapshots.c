@@ -90,10 +90,7 @@ int cmd_list_snapshots(struct cli_ctx *ctx, int argc, char **argv)
 		       "\"...\" follows when\noffset + limit < the number "
 		       "of paths printed (only with negative values;\n"
 		       "never with --json).",
-		       argc, argv, &npos);
-	if (rc >= 0)
-		return rc;
-	rc = cli_max_args(ctx, argv, npos, 0);
+		       argc, argv, &npos, 0);
 	if (rc >= 0)
 		return rc;
 	rc = cli_prepare_run(ctx, CLI_NEED_SNAP_ROOT, CLI_PARALLEL_NONE, NULL);

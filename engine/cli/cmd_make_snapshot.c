@@ -123,7 +123,7 @@ struct make_snapshot_args {
 static int parse_args(struct cli_ctx *ctx, struct make_snapshot_args *a,
 		      int argc, char **argv)
 {
-	int npos = 0, rc;
+	int npos = 0;
 	const struct opt_spec specs[] = {
 		{ .kind = OPT_BOOL, .name = "save-snapshot",
 		  .value = &a->mo.save, .def = "save",
@@ -185,11 +185,8 @@ static int parse_args(struct cli_ctx *ctx, struct make_snapshot_args *a,
 		{ .kind = OPT_END },
 	};
 
-	rc = cli_parse(ctx, specs, "make-snapshot [OPTIONS]",
-		       MAKE_SNAPSHOT_HELP, argc, argv, &npos);
-	if (rc >= 0)
-		return rc;
-	return cli_max_args(ctx, argv, npos, 0);
+	return cli_parse(ctx, specs, "make-snapshot [OPTIONS]",
+			 MAKE_SNAPSHOT_HELP, argc, argv, &npos, 0);
 }
 
 int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)

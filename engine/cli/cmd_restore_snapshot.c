@@ -122,7 +122,7 @@ static int parse_args(struct cli_ctx *ctx, struct restore_args *a,
 	};
 
 	return cli_parse(ctx, specs, "restore-snapshot [OPTIONS] [TIMESTAMP]",
-			 RESTORE_SNAPSHOT_HELP, argc, argv, npos);
+			 RESTORE_SNAPSHOT_HELP, argc, argv, npos, 1);
 }
 
 /* The checks that need more than one option: the timestamp given once,
@@ -135,9 +135,6 @@ static int check_args(struct cli_ctx *ctx, struct restore_args *a, int npos,
 	struct restore_opts *ro = &a->ro;
 	int rc;
 
-	rc = cli_max_args(ctx, argv, npos, 1);
-	if (rc >= 0)
-		return rc;
 	if (npos == 1) {
 		if (a->latest)
 			return cli_usage_error(ctx, "give the timestamp either "

@@ -85,8 +85,9 @@ static int parse_args(struct cli_ctx *ctx, struct sync_args *a, int argc,
 		{ .kind = OPT_END },
 	};
 
+	/* -1: check_args says what is wrong with SRC DST */
 	return cli_parse(ctx, specs, "sync [OPTIONS] SRC DST", SYNC_HELP, argc,
-			 argv, npos);
+			 argv, npos, -1);
 }
 
 /* SRC and DST from the positionals, and the checks across options: one

@@ -221,10 +221,7 @@ int cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		       "most 1000; \"findings_left_out\" counts the rest).\n"
 		       "Exit status: 0 no damage (or all of it repaired), 3 "
 		       "damage found, 1 the\ncheck could not be completed.",
-		       argc, argv, &npos);
-	if (rc >= 0)
-		return rc;
-	rc = cli_max_args(ctx, argv, npos, 0);
+		       argc, argv, &npos, 0);
 	if (rc >= 0)
 		return rc;
 	if (subset) {
