@@ -40,6 +40,15 @@ static void test_escapes(void)
 				 &o, &eb), 0);
 	CHECK_STREQ(json_opts_get(o, "s"), "a\"b\\c/d\n\t\xc3\xa9\xf0\x9f\x98\x80");
 	json_opts_free(o);
+	/* one to four bytes of UTF-8, hex digits of either case */
+	CHECK_EQ(json_opts_parse("{\"s\": \"\\u0041\\u00E9\\u20Ac\\uD83D\\uDE00\"}",
+				 &o, &eb), 0);
+	CHECK_STREQ(json_opts_get(o, "s"), "A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");
+	json_opts_free(o);
+	/* a bad digit: the message names the byte after it */
+	o = NULL;
+	CHECK_EQ(json_opts_parse("{\"a\":\"\\u0g12\"}", &o, &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "at byte 10: bad \\u escape") != NULL);
 }
 
 /* s3fs's nested options, flattened into dotted keys */

@@ -240,11 +240,13 @@ static void test_store_fields(void)
 
 static void test_escapes(void)
 {
-	/* é, U+1F600 as a surrogate pair, surrogateescape byte 0xff, \/ */
+	/* é, U+1F600 as a surrogate pair, surrogateescape byte 0xff, \/,
+	 * U+20AC (three bytes) in upper-case digits */
 	static const char text[] =
-		REC("caf\\u00e9/\\ud83d\\ude00\\udcff\\/x\\t", "");
+		REC("caf\\u00e9/\\ud83d\\ude00\\udcff\\/x\\t\\u20AC", "");
 	static const char want_dir[] = "caf\xc3\xa9";
-	static const char want[] = "caf\xc3\xa9/\xf0\x9f\x98\x80\xff/x\t";
+	static const char want[] = "caf\xc3\xa9/\xf0\x9f\x98\x80\xff/x\t"
+				   "\xe2\x82\xac";
 	struct entry e[16];
 	struct errbuf eb = ERRBUF_INIT;
 	long n = read_text(text, e, 16, &eb);
