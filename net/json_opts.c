@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode.h"
+#include "utf8.h"
+
 #include "banned.h"
 
 struct json_opts {
@@ -38,51 +41,22 @@ static void skip_ws(struct parser *p)
 		p->pos++;
 }
 
+/* the four digits of a \u escape, at p->pos; an error names the byte
+ * after the first one that is not a hex digit */
 static int hex4(struct parser *p, unsigned *out)
 {
-	unsigned v = 0, i;
-	char c;
-
 	if (p->len - p->pos < 4)
 		return fail(p, "truncated \\u escape");
-	for (i = 0; i < 4; i++) {
-		c = p->s[p->pos++];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return fail(p, "bad \\u escape");
+	if (decode_hex_u16(p->s + p->pos, out) < 0) {
+		/* one of the four is not a digit: the loop stops at it */
+		while (p->s[p->pos] && strchr("0123456789abcdefABCDEF",
+					      p->s[p->pos]))
+			p->pos++;
+		p->pos++;
+		return fail(p, "bad \\u escape");
 	}
-	*out = v;
+	p->pos += 4;
 	return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | (cp >> 6));
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | (cp >> 12));
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | (cp >> 18));
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /* at the opening quote; the decoded string is never longer than the raw */
@@ -157,7 +131,7 @@ static int parse_string(struct parser *p, char **out)
 				err = fail(p, "NUL in string");
 				goto out_free;
 			}
-			o += put_utf8(o, cp);
+			o += utf8_encode(cp, o);
 			break;
 		default:
 			err = fail(p, "bad escape");

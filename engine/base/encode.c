@@ -112,3 +112,13 @@ int decode_hex(const char *in, size_t n_bytes, uint8_t *out)
 	}
 	return 0;
 }
+
+int decode_hex_u16(const char *in, unsigned *v)
+{
+	uint8_t b[2];
+
+	if (decode_hex(in, 2, b) < 0)
+		return -EINVAL;
+	*v = (unsigned)b[0] << 8 | b[1];
+	return 0;
+}

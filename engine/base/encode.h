@@ -17,5 +17,8 @@ void encode_hex(const uint8_t *in, size_t n, char *out);
 int decode_base64(const char *in, size_t n, uint8_t *out, size_t cap);
 /* Decode exactly 2*n hex digits (either case); returns 0 or -EINVAL. */
 int decode_hex(const char *in, size_t n_bytes, uint8_t *out);
+/* The four hex digits of a JSON "\uXXXX" escape (either case) as the
+ * value 0..0xffff; returns 0 or -EINVAL. */
+int decode_hex_u16(const char *in, unsigned *v);
 
 #endif

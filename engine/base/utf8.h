@@ -12,4 +12,9 @@
  * surrogate (U+D800..U+DFFF) or a value past U+10FFFF. */
 size_t utf8_seq_len(const unsigned char *s, size_t avail);
 
+/* Write the code point cp (at most U+10FFFF; the JSON parsers have
+ * joined surrogate pairs and refused lone ones before) as 1..4 bytes of
+ * UTF-8 at out; returns how many. */
+size_t utf8_encode(unsigned cp, char *out);
+
 #endif

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encode.h"
+#include "utf8.h"
+
 #include "banned.h"
 
 struct jp {
@@ -39,52 +42,6 @@ static void skip_ws(struct jp *j)
 	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
 				 *j->p == '\r' || *j->p == '\n'))
 		j->p++;
-}
-
-static int hex4(const char *p, unsigned *v)
-{
-	unsigned x = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		char c = p[i];
-
-		x <<= 4;
-		if (c >= '0' && c <= '9')
-			x |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			x |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			x |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*v = x;
-	return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	o[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
 }
 
 /* A string at j->p, decoded into the scratch buffer. Lone surrogates
@@ -131,12 +88,12 @@ static int parse_string(struct jp *j, struct pysnap_str *out)
 			return corrupt(j, "bad escape '\\%c' in a string",
 				       c >= 0x20 && c < 0x7f ? c : '?');
 		}
-		if (j->end - j->p < 4 || hex4(j->p, &cp))
+		if (j->end - j->p < 4 || decode_hex_u16(j->p, &cp))
 			return corrupt(j, "bad \\u escape in a string");
 		j->p += 4;
 		if (cp >= 0xd800 && cp <= 0xdbff) {
 			if (j->end - j->p < 6 || j->p[0] != '\\' ||
-			    j->p[1] != 'u' || hex4(j->p + 2, &lo) ||
+			    j->p[1] != 'u' || decode_hex_u16(j->p + 2, &lo) ||
 			    lo < 0xdc00 || lo > 0xdfff)
 				return corrupt(j, "unpaired surrogate in a string");
 			j->p += 6;
@@ -147,7 +104,7 @@ static int parse_string(struct jp *j, struct pysnap_str *out)
 		} else if (cp >= 0xdc00 && cp <= 0xdfff) {
 			return corrupt(j, "unpaired surrogate in a string");
 		}
-		o += put_utf8(o, cp);
+		o += utf8_encode(cp, o);
 	}
 	out->s = start;
 	out->len = (size_t)(o - start);
