@@ -5,10 +5,10 @@
  * receives the gzip stream and is published as <md5>.gz. */
 #include "heap_impl.h"
 
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +63,15 @@ struct local_tx {
 	char tmp_name[80];     /* relative to the heap root */
 };
 
+/* Two lower-case hex digits, as heap_object_path names a fan-out folder */
+static bool fanout_name(const char *name)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	return name[0] && strchr(digits, name[0]) && name[1] &&
+	       strchr(digits, name[1]) && !name[2];
+}
+
 /* Note which formats the first few fan-out directories hold: cheap (a
  * few directory reads) and enough to tell a Python heap, which is gz
  * throughout, from ours. */
@@ -83,9 +92,9 @@ static void probe_formats(struct local *h)
 	while (dirs < PROBE_DIRS && (de = readdir(top)) != NULL) {
 		bool any = false;
 
-		if (strlen(de->d_name) != 2 ||
-		    !isxdigit((unsigned char)de->d_name[0]) ||
-		    !isxdigit((unsigned char)de->d_name[1]))
+		/* a fan-out folder's name (never "..": the probe stays in
+		 * the heap); heap_parse_object_key checks each name in it */
+		if (!fanout_name(de->d_name))
 			continue;
 		fd = openat(h->rootfd, de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -99,9 +108,13 @@ static void probe_formats(struct local *h)
 		names = 0;
 		while (names < PROBE_NAMES && (se = readdir(sub)) != NULL) {
 			struct objid id;
-			int kind = heap_parse_object_name(se->d_name,
-						strlen(se->d_name), &id);
+			char key[3 + NAME_MAX + 1];
+			int kind, n;
 
+			n = snprintf(key, sizeof(key), "%s/%s", de->d_name,
+				     se->d_name);
+			kind = n > 0 && (size_t)n < sizeof(key) ?
+			       heap_parse_object_key(key, (size_t)n, &id) : 0;
 			names++;
 			if (kind == 1)
 				h->seen_raw = true;

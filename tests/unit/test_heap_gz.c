@@ -236,6 +236,17 @@ static void test_auto_raw(void)
 	if (h)
 		CHECK_EQ(heap_format(h), HEAP_FORMAT_RAW);
 	heap_free(h);
+
+	/* .gz names that are not objects (a folder in upper case, a name
+	 * in the wrong folder: the heap never looks there) do not make a
+	 * heap gz */
+	fresh_root(root, sizeof(root), "auto-not-objects");
+	write_file(root, "D4/d41d8cd98f00b204e9800998ecf8427e.gz", "x", 1);
+	write_file(root, "00/d41d8cd98f00b204e9800998ecf8427e.gz", "x", 1);
+	h = open_fmt(root, HEAP_FORMAT_AUTO);
+	if (h)
+		CHECK_EQ(heap_format(h), HEAP_FORMAT_RAW);
+	heap_free(h);
 }
 
 static void check_object(struct heap *h, const struct objid *id,
