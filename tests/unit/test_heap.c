@@ -708,7 +708,7 @@ static void test_has_many(void)
 	struct heap_presence *p;
 	struct objid ids[40];
 	unsigned char present[40];
-	char root[128], name[16];
+	char root[128], name[16], name30[40], path[256];
 	struct heap *h;
 	unsigned threads;
 	int i;
@@ -741,6 +741,21 @@ static void test_has_many(void)
 	CHECK_EQ(heap_presence_add(p, &ids[4], "four", 4, &eb), 0);
 	CHECK_EQ(heap_presence_finish(p, &eb), 0);
 	heap_presence_free(p);
+
+	/* a lookup that fails (a folder where object 30 would be) fails
+	 * the call, with that lookup's message, whatever the thread count */
+	heap_object_path(&ids[30], name30);
+	snprintf(path, sizeof(path), "%s/%.2s", root, name30);
+	(void)mkdir(path, 0755);   /* the fan-out folder may be there */
+	snprintf(path, sizeof(path), "%s/%s", root, name30);
+	CHECK_EQ(mkdir(path, 0755), 0);
+	for (threads = 1; threads <= 16; threads *= 4) {
+		errbuf_clear(&eb);
+		CHECK_EQ(heap_has_many(h, ids, 40, threads, present, &eb),
+			 -EEXIST);
+		CHECK(strstr(eb.msg, name30) != NULL);
+		CHECK(strstr(eb.msg, "is not a regular file") != NULL);
+	}
 	heap_free(h);
 }
 
