@@ -31,8 +31,10 @@ bool run_error_set(struct run_error *re, const struct errbuf *eb, int code);
 /* Has an error been kept? Thread safe. */
 bool run_error_failed(struct run_error *re);
 
-/* The kept error's code (0: none), and with one, the error into *eb.
- * For the end of the run, after the threads that set it are joined. */
+/* The kept error's code (0: none), and with one, the error into *eb,
+ * replacing what *eb held: the stage that saw a queue aborted under it
+ * wrote "stopped" there, and the kept error is the cause. For the end of
+ * the run, after the threads that set it are joined. */
 int run_error_take(struct run_error *re, struct errbuf *eb);
 
 #endif
