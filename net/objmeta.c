@@ -1,45 +1,17 @@
-/* objmeta: mtime metadata formats (objmeta.h); civil-date arithmetic done
- * here on int64 days so no libc time range or time zone is involved. */
+/* objmeta: mtime metadata formats (objmeta.h); civil-date arithmetic on
+ * int64 days (civil.h) so no libc time range or time zone is involved. */
 #include "objmeta.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#include "civil.h"
 
 #include "banned.h"
 
 #define NS 1000000000LL
 /* the int64 ns range, in whole seconds */
 #define SEC_MAX (INT64_MAX / NS)
-
-/* days since 1970-01-01 of a proleptic Gregorian date */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
-{
-	int64_t era;
-	unsigned doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = (unsigned)(z - era * 146097);
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = (int64_t)yoe + era * 400 + (*m <= 2);
-}
 
 void objmeta_mtime_s3(int64_t ns, char out[OBJMETA_MTIME_MAX])
 {
@@ -168,7 +140,7 @@ static bool parse_rfc3339(const char *p, const char *end, int64_t *out)
 		dim = 29;
 	if (d < 1 || d > dim)
 		return false;
-	sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	sec = civil_to_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
 	sec -= sign * (int64_t)(oh * 3600 + om * 60);
 	*out = sec * NS + frac;
 	return true;

@@ -1,12 +1,14 @@
-/* snapshot_name: snapshot file names from a time and back (the calendar
- * math is here: days from a civil date, and the round trip through
- * gmtime_r that rejects dates such as 02-30). */
+/* snapshot_name: snapshot file names from a time and back (days from the
+ * date by civil.h, and the round trip through gmtime_r that rejects dates
+ * such as 02-30). */
 #include "snapshot_name.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "civil.h"
 
 #include "banned.h"
 
@@ -53,19 +55,6 @@ int snapstore_format_name(int64_t time_ns, enum snapshot_format fmt,
 	if ((size_t)n >= cap)
 		return -ENAMETOOLONG;
 	return n;
-}
-
-/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant) */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
 }
 
 /* n decimal digits at s, or -1 */
@@ -117,7 +106,8 @@ int snapstore_parse_name(const char *base_name, int64_t *time_ns,
 	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
 	    h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59 || us < 0)
 		return -EINVAL;
-	secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	secs = civil_to_days(y, (unsigned)mo, (unsigned)d) * 86400 +
+	       h * 3600 + mi * 60 + s;
 	/* int64 ns spans 1677..2262 */
 	if (secs > INT64_MAX / NS_PER_SEC - 1 ||
 	    secs < INT64_MIN / NS_PER_SEC + 1)

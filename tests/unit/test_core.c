@@ -1,4 +1,5 @@
-/* test_core: errbuf, bqueue, objid and entry ordering/validation. */
+/* test_core: errbuf, bqueue, objid, entry ordering/validation and the
+ * civil-date arithmetic. */
 #include <errno.h>
 #include <stdbool.h>
 #include <pthread.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include "bqueue.h"
+#include "civil.h"
 #include "entry.h"
 #include "errbuf.h"
 #include "objid.h"
@@ -331,6 +333,32 @@ static void test_bqueue_try_leaves_sleepers(void)
 	bqueue_free(s.q);
 }
 
+/* Days from dates at the edges (the int64 ns range is 1677-09-21 ..
+ * 2262-04-11), a day past a month's end, and every 97th day of that
+ * range there and back. */
+static void test_civil(void)
+{
+	int64_t days, y;
+	unsigned m, d;
+
+	CHECK_EQ(civil_to_days(1970, 1, 1), 0);
+	CHECK_EQ(civil_to_days(1969, 12, 31), -1);
+	CHECK_EQ(civil_to_days(2000, 3, 1), 11017);
+	CHECK_EQ(civil_to_days(2024, 2, 29), 19782);
+	CHECK_EQ(civil_to_days(2023, 2, 29), civil_to_days(2023, 3, 1));
+	CHECK_EQ(civil_to_days(1677, 9, 21), -106752);
+	CHECK_EQ(civil_to_days(2262, 4, 11), 106751);
+	for (days = -106752; days <= 106751; days += 97) {
+		civil_from_days(days, &y, &m, &d);
+		CHECK(m >= 1 && m <= 12 && d >= 1 && d <= 31);
+		CHECK_EQ(civil_to_days(y, m, d), days);
+	}
+	civil_from_days(-1, &y, &m, &d);
+	CHECK(y == 1969 && m == 12 && d == 31);
+	civil_from_days(19782, &y, &m, &d);
+	CHECK(y == 2024 && m == 2 && d == 29);
+}
+
 int main(void)
 {
 	RUN_TEST(test_errbuf_first_wins);
@@ -344,5 +372,6 @@ int main(void)
 	RUN_TEST(test_bqueue_weighted);
 	RUN_TEST(test_bqueue_try_weighted);
 	RUN_TEST(test_bqueue_try_leaves_sleepers);
+	RUN_TEST(test_civil);
 	return test_finish();
 }
