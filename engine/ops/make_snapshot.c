@@ -60,14 +60,14 @@ void snap_run_fail(struct snap_run *r, const struct errbuf *eb, int code)
 
 	if (!eb->code)
 		snprintf(named.msg, sizeof(named.msg), "%s", strerror(-code));
-	run_error_set(&r->err, &named, code);
+	run_error_set(&r->run.err, &named, code);
 	ordered_abort(r->win);
 	workpool_abort(r->pool);
 }
 
 bool snap_run_failed(struct snap_run *r)
 {
-	return run_error_failed(&r->err);
+	return run_error_failed(&r->run.err);
 }
 
 /* A remote heap's puts return 1 when queued: once its uploads are over,
@@ -91,8 +91,8 @@ static void remove_stale_temps(struct snap_run *r)
 	int n = snapstore_remove_stale_temps(r->ss);
 
 	if (n > 0)
-		log_info(r->log, "removed %d temp snapshot file(s) left by "
-			 "interrupted runs in '%s'", n, r->o->snap_root);
+		log_info(r->run.log, "removed %d temp snapshot file(s) left by "
+			 "interrupted runs in '%s'", n, r->run.o->snap_root);
 }
 
 static int write_sink_fd(void *ctx, const void *buf, size_t len)
@@ -111,12 +111,9 @@ static void init_run(struct snap_run *r, const struct engine_opts *o,
 		     struct run_stats *stats)
 {
 	memset(r, 0, sizeof(*r));
-	r->o = o;
+	run_init(&r->run, o, log, stats);
 	r->mo = mo;
-	r->log = log;
-	r->stats = stats;
 	r->racy_limit_ns = INT64_MIN;
-	run_error_init(&r->err);
 	/* lanes only on a local tree: the workers of engine_workers(o, false) */
 	snap_lane_pool_init(&r->lanes, engine_workers(o, false));
 }
@@ -130,7 +127,7 @@ static int take_lock(const struct snap_run *r,
 		     const struct make_snapshot_stores *st, int out_fd,
 		     struct lock **lk, struct lock **own_lk, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	int ret;
 
 	if (out_fd < 0 && o->snap_root && st && st->lock) {
@@ -151,13 +148,13 @@ static int take_lock(const struct snap_run *r,
 static int open_heap(struct snap_run *r, const struct make_snapshot_stores *st,
 		     int out_fd, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	int ret = 0;
 
 	if (out_fd >= 0)
 		return 0;
-	log_info(r->log, "making a snapshot of '%s'", o->file_root);
-	log_info(r->log, "hashing with MD5 implementation '%s' (--md5)",
+	log_info(r->run.log, "making a snapshot of '%s'", o->file_root);
+	log_info(r->run.log, "hashing with MD5 implementation '%s' (--md5)",
 		 engine_md5_name(o->md5));
 	if (st && st->heap)
 		r->heap = st->heap;
@@ -166,10 +163,10 @@ static int open_heap(struct snap_run *r, const struct make_snapshot_stores *st,
 	if (ret < 0)
 		return ret;
 	if (r->mo->verify_heap) {
-		ret = heap_verify_new(r->heap, r->log, &r->verify, eb);
+		ret = heap_verify_new(r->heap, r->run.log, &r->verify, eb);
 		if (ret < 0)
 			return ret;
-		log_info(r->log, "--verify-heap: every file is hashed and "
+		log_info(r->run.log, "--verify-heap: every file is hashed and "
 			 "each heap object it needs is read back");
 	}
 	return 0;
@@ -181,7 +178,7 @@ static int open_snapstore(struct snap_run *r,
 			  const struct make_snapshot_stores *st,
 			  bool use_previous, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	int ret;
 
 	if (o->snap_root && st && st->ss) {
@@ -207,16 +204,16 @@ static int open_tree(struct snap_run *r,
 		     const struct make_snapshot_stores *st,
 		     struct snapshot_header *hdr, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	const struct make_snapshot_opts *mo = r->mo;
-	struct run_stats *stats = r->stats;
+	struct run_stats *stats = r->run.stats;
 	struct tree_scan_opts so;
 	struct scan_opts *walk = &so.scan;
 	int ret;
 
 	memset(&so, 0, sizeof(so));
 	walk->io = engine_io_backend(o);
-	walk->log = r->log;
+	walk->log = r->run.log;
 	/* the heap and snapshot roots may sit inside the tree: never back
 	 * them up */
 	ret = inner_roots_init(&r->inner, o, r->filter);
@@ -258,11 +255,11 @@ static void warn_io_fallback(const struct snap_run *r)
 	struct errbuf pe = ERRBUF_INIT;
 	bool fell_back = false;
 
-	if (r->o->io != IO_MODE_AUTO)
+	if (r->run.o->io != IO_MODE_AUTO)
 		return;
 	if (io_ctx_new(IO_BACKEND_AUTO, 8, &probe, &fell_back, &pe) == 0 &&
 	    fell_back)
-		log_warn(r->log, "io_uring is not available here (old "
+		log_warn(r->run.log, "io_uring is not available here (old "
 			 "kernel or blocked by seccomp): using plain "
 			 "system calls");
 	io_ctx_free(probe);
@@ -321,7 +318,7 @@ static int new_queues(struct snap_run *r, struct errbuf *eb)
 {
 	const struct workpool_def def = {
 		/* an object-store tree: the workers wait on requests */
-		.workers = engine_workers(r->o, !r->fs),
+		.workers = engine_workers(r->run.o, !r->fs),
 		/* one queue: the window keeps the order, any worker may
 		 * take any file (weighted batches share large ones out) */
 		.shards = 1,
@@ -339,7 +336,7 @@ static int new_queues(struct snap_run *r, struct errbuf *eb)
 		return ret;
 	r->jobs = workpool_queue(r->pool);
 	r->hash_workers = def.workers;
-	log_debug(r->log, "make-snapshot: %u hash worker%s", def.workers,
+	log_debug(r->run.log, "make-snapshot: %u hash worker%s", def.workers,
 		  def.workers == 1 ? "" : "s");
 	return 0;
 }
@@ -391,9 +388,9 @@ static int take_failure(struct snap_run *r, struct errbuf *eb)
 	struct errbuf first;
 	int ret;
 
-	ret = run_error_take(&r->err, &first);
+	ret = run_error_take(&r->run.err, &first);
 	if (r->prev_bad && ret == -ESTALE)
-		log_warn(r->log, "previous snapshot not usable, hashing "
+		log_warn(r->run.log, "previous snapshot not usable, hashing "
 			 "every file again: %s", r->prev_err.msg);
 	else
 		errbuf_set(eb, ret, "%s", first.msg);
@@ -402,13 +399,13 @@ static int take_failure(struct snap_run *r, struct errbuf *eb)
 
 static void log_verify_counts(struct snap_run *r)
 {
-	struct run_stats *stats = r->stats;
+	struct run_stats *stats = r->run.stats;
 
 	if (!r->verify)
 		return;
 	heap_verify_counts(r->verify, &stats->heap_objects_verified,
 			   &stats->heap_objects_repaired);
-	log_info(r->log, "--verify-heap: %llu heap objects read back, "
+	log_info(r->run.log, "--verify-heap: %llu heap objects read back, "
 		 "%llu repaired",
 		 (unsigned long long)stats->heap_objects_verified,
 		 (unsigned long long)stats->heap_objects_repaired);
@@ -421,7 +418,7 @@ static int publish(struct snap_run *r, const struct snap_out *out,
 		   int out_fd, struct lock *lk, struct snapstore_tx **tx,
 		   char **snapshot_path, struct errbuf *eb)
 {
-	const struct run_stats *stats = r->stats;
+	const struct run_stats *stats = r->run.stats;
 	int ret;
 
 	if (r->heap) {
@@ -431,7 +428,8 @@ static int publish(struct snap_run *r, const struct snap_out *out,
 			return ret;
 	}
 	if (out_fd < 0)
-		log_info(r->log, "found %llu entries: %llu files hashed, %llu "
+		log_info(r->run.log,
+			 "found %llu entries: %llu files hashed, %llu "
 			 "md5s reused, %llu new heap objects",
 			 (unsigned long long)stats->files_scanned,
 			 (unsigned long long)stats->files_hashed,
@@ -443,7 +441,7 @@ static int publish(struct snap_run *r, const struct snap_out *out,
 			return ret;
 		snap_warn_pysnap_skipped(r, out);
 	}
-	if (r->o->interrupted && *r->o->interrupted) {
+	if (r->run.o->interrupted && *r->run.o->interrupted) {
 		/* a signal during the final sync: publish nothing */
 		return errbuf_set(eb, -EINTR, "interrupted");
 	}
@@ -457,7 +455,7 @@ static int publish(struct snap_run *r, const struct snap_out *out,
 		*tx = NULL;
 		if (ret < 0)
 			return ret;
-		log_info(r->log, "saved snapshot '%s'", *snapshot_path);
+		log_info(r->run.log, "saved snapshot '%s'", *snapshot_path);
 	}
 	return 0;
 }
@@ -481,14 +479,14 @@ static void release_run(struct snap_run *r,
 		snapstore_free(r->ss);
 	heap_verify_free(r->verify);
 	if (!st || r->heap != st->heap) {
-		uncount_unstored(r->heap, r->stats);
+		uncount_unstored(r->heap, r->run.stats);
 		heap_free(r->heap);
 	}
 	lock_release(own_lk);
 	inner_roots_release(&r->inner);
 	filter_free(r->filter);
 	owner_cache_free(r->owners);
-	run_error_destroy(&r->err);
+	run_destroy(&r->run);
 	snap_lane_pool_destroy(&r->lanes);
 }
 

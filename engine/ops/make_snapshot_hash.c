@@ -61,7 +61,7 @@ static int confirm_reused(struct snap_run *r, struct ordered_slot **slots,
 			continue;
 		if (slots[i]->needs_work == SLOT_CONFIRM) {
 			if (present[m++]) {
-				stat_add(&r->stats->md5_reused, 1);
+				stat_add(&r->run.stats->md5_reused, 1);
 				continue;
 			}
 			e->has_md5 = false;
@@ -246,7 +246,7 @@ static int feed_take(struct lane_feed *f, struct ordered_slot **slots,
 	int i, k, ret = 0;
 
 	f->nown = f->pos = 0;
-	if (r->o->interrupted && *r->o->interrupted)
+	if (r->run.o->interrupted && *r->run.o->interrupted)
 		k = errbuf_set(f->eb, -EINTR, "interrupted");
 	else
 		k = confirm_reused(r, slots, n, items, f->eb);
@@ -262,8 +262,8 @@ static int feed_take(struct lane_feed *f, struct ordered_slot **slots,
 	}
 	if (nrest)
 		ret = hash_worker_run(f->w, tree_scan_rootfd(r->scan),
-				      r->o->file_root, rest, nrest, r->heap,
-				      r->stats, f->eb);
+				      r->run.o->file_root, rest, nrest, r->heap,
+				      r->run.stats, f->eb);
 	if (ret < 0) {
 		f->nown = 0;
 		fail_batch(f, slots, n, ret);
@@ -335,9 +335,9 @@ static void run_lanes(struct lane_feed *f, const struct hash_lane_source *src,
 
 	do {
 		ret = hash_worker_run_lanes(f->w, tree_scan_rootfd(r->scan),
-					    r->o->file_root, window, src,
-					    r->heap, r->stats,
-					    r->o->interrupted, f->eb);
+					    r->run.o->file_root, window, src,
+					    r->heap, r->run.stats,
+					    r->run.o->interrupted, f->eb);
 		if (ret < 0 && !f->failed) {
 			snap_run_fail(r, f->eb, ret);
 			f->failed = true;
@@ -388,7 +388,8 @@ void snap_hash_work(void *arg, size_t shard)
 	struct entry *items[HASH_BATCH_MAX];
 	int n, i, ret;
 
-	ret = hash_worker_new(engine_io_backend(r->o), r->o->md5, &w, &eb);
+	ret = hash_worker_new(engine_io_backend(r->run.o), r->run.o->md5, &w,
+			      &eb);
 	if (ret < 0) {
 		snap_run_fail(r, &eb, ret);
 		return;
@@ -412,21 +413,21 @@ void snap_hash_work(void *arg, size_t shard)
 					      HASH_ARENA_SIZE)) > 0) {
 		for (i = 0; i < n; i++)
 			slots[i] = batch[i];
-		if (r->o->interrupted && *r->o->interrupted)
+		if (r->run.o->interrupted && *r->run.o->interrupted)
 			ret = errbuf_set(&eb, -EINTR, "interrupted");
 		else
 			ret = confirm_reused(r, slots, n, items, &eb);
 		if (ret > 0 && !r->fs)
 			ret = hash_worker_run_remote(w, r->scan,
-						     r->o->file_root,
+						     r->run.o->file_root,
 						     r->copy_from, items,
-						     (size_t)ret,
-						     r->heap, r->stats, &eb);
+						     (size_t)ret, r->heap,
+						     r->run.stats, &eb);
 		else if (ret > 0)
 			ret = hash_worker_run(w, tree_scan_rootfd(r->scan),
-					      r->o->file_root, items,
-					      (size_t)ret, r->heap, r->stats,
-					      &eb);
+					      r->run.o->file_root, items,
+					      (size_t)ret, r->heap,
+					      r->run.stats, &eb);
 		if (ret >= 0 && !r->fs)
 			ret = fetch_mtimes(r, slots, n, &eb);
 		/* fail before completing: the writer must not take the

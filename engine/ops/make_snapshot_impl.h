@@ -24,7 +24,7 @@
 #include "entry.h"
 #include "errbuf.h"
 #include "inner_roots.h"
-#include "run_error.h"
+#include "run.h"
 #include "snapshot.h"
 
 #define RACY_MARGIN_NS 1000000000LL  /* coarse fs clocks lag real time */
@@ -68,10 +68,8 @@ struct snap_lane_pool {
 };
 
 struct snap_run {
-	const struct engine_opts *o;
+	struct run run;               /* o, log, stats, the first error */
 	const struct make_snapshot_opts *mo;
-	struct logger *log;
-	struct run_stats *stats;
 	struct heap *heap;            /* NULL: hash only */
 	struct heap_verify *verify;   /* --verify-heap, else NULL */
 	struct snapstore *ss;         /* SNAP_ROOT, or NULL */
@@ -112,7 +110,6 @@ struct snap_run {
 	struct hasher *xattr_h;       /* scan thread: md5 of big xattr lists */
 	/* writer thread: the owners' names, asked once per id */
 	struct owner_cache *owners;
-	struct run_error err;
 };
 
 /* The first error ends the run: recorded (eb's message, else code's

@@ -73,9 +73,9 @@ int snap_resolve_format(const struct snap_run *r, enum snapshot_format *fmt,
 	int ret;
 
 	*fmt = SNAPSHOT_FORMAT_MSGPACK;
-	if (r->o->snapshot_format == SNAPSHOT_WRITE_JSONL_GZ)
+	if (r->run.o->snapshot_format == SNAPSHOT_WRITE_JSONL_GZ)
 		*fmt = SNAPSHOT_FORMAT_JSONL_GZ;
-	if (r->o->snapshot_format != SNAPSHOT_WRITE_AUTO)
+	if (r->run.o->snapshot_format != SNAPSHOT_WRITE_AUTO)
 		return 0;
 	ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
 	if (ret == -ENOENT)
@@ -100,12 +100,14 @@ void snap_warn_pysnap_skipped(struct snap_run *r,
 		return;
 	pysnap_writer_skipped(so->w, &dirs, &empty, &links);
 	if (links || empty)
-		log_warn(r->log, "the jsonl.gz snapshot format records files "
+		log_warn(r->run.log,
+			 "the jsonl.gz snapshot format records files "
 			 "only: %llu symlink(s) and %llu empty "
 			 "director%s left out (and the mode and mtime of "
-			 "%llu director%s)", (unsigned long long)links,
-			 (unsigned long long)empty, empty == 1 ? "y" : "ies",
-			 (unsigned long long)dirs, dirs == 1 ? "y" : "ies");
+			 "%llu director%s)",
+			 (unsigned long long)links, (unsigned long long)empty,
+			 empty == 1 ? "y" : "ies", (unsigned long long)dirs,
+			 dirs == 1 ? "y" : "ies");
 }
 
 /* Record e with its owner's user and group names (a restore on another
@@ -143,15 +145,18 @@ void snap_write_entry(struct snap_run *r, const struct snap_out *out,
 
 		errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
 		if (e->changing) {
-			log_warn(r->log, "skipped '%s/%s': it kept changing "
+			log_warn(r->run.log,
+				 "skipped '%s/%s': it kept changing "
 				 "while being read: left out",
-				 r->o->file_root, shown);
-			stat_add(&r->stats->files_skipped_changing, 1);
+				 r->run.o->file_root, shown);
+			stat_add(&r->run.stats->files_skipped_changing, 1);
 		} else {
-			log_warn(r->log, "'%s/%s' vanished during the scan: "
-				 "left out", r->o->file_root, shown);
+			log_warn(r->run.log,
+				 "'%s/%s' vanished during the scan: "
+				 "left out",
+				 r->run.o->file_root, shown);
 		}
-		stat_add(&r->stats->files_skipped, 1);
+		stat_add(&r->run.stats->files_skipped, 1);
 	} else if (out->w && !snap_run_failed(r)) {
 		ret = add_entry(r, out, e, &web);
 		if (ret < 0)
@@ -197,7 +202,7 @@ static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
 		h->root_xattrs_len = len;
 		h->has_root_xattrs = true;
 	} else {
-		log_warn(r->log, "the root directory's own xattrs are not "
+		log_warn(r->run.log, "the root directory's own xattrs are not "
 			 "recorded: %s", ret ? strerror(-ret) :
 			 "longer than the header holds (8 KiB)");
 	}

@@ -125,8 +125,8 @@ static int verify_xattrs(struct snap_run *r, const struct entry *e,
 	memcpy(why, eb->msg, sizeof(why));
 	errbuf_clear(eb);
 	errbuf_quote_name(name, sizeof(name), e->name, e->name_len);
-	snprintf(shown, sizeof(shown), "%s/%s (its xattrs)", r->o->file_root,
-		 name);
+	snprintf(shown, sizeof(shown), "%s/%s (its xattrs)",
+		 r->run.o->file_root, name);
 	fd = memfd_create("snapshooter-xattrs", MFD_CLOEXEC);
 	if (fd < 0 || write(fd, e->xattrs, e->xattrs_len) !=
 		      (ssize_t)e->xattrs_len || lseek(fd, 0, SEEK_SET) < 0) {
@@ -159,7 +159,7 @@ static int store_xattrs(struct snap_run *r, struct entry *e,
 		if (ret < 0)
 			return ret;
 		if (ret == 0) {
-			stat_add(&r->stats->heap_objects_present, 1);
+			stat_add(&r->run.stats->heap_objects_present, 1);
 			return 0;
 		}
 	}
@@ -172,10 +172,10 @@ static int store_xattrs(struct snap_run *r, struct entry *e,
 		heap_verify_settle(r->verify, &e->xattr_md5, ret >= 0);
 	if (ret < 0)
 		return ret;
-	stat_add(put ? &r->stats->heap_objects_written :
-		 &r->stats->heap_objects_present, 1);
+	stat_add(put ? &r->run.stats->heap_objects_written :
+		 &r->run.stats->heap_objects_present, 1);
 	if (put)
-		stat_add(&r->stats->bytes_written, e->xattrs_len);
+		stat_add(&r->run.stats->bytes_written, e->xattrs_len);
 	return 0;
 }
 
@@ -326,10 +326,10 @@ static int remote_needs_content(struct snap_run *r, const struct entry *e,
 		ret = objstore_copy_probe(r->copy_from, e->name, &why);
 		if (ret == -ENODATA) {
 			r->listed_md5s = -1;
-			log_warn(r->log, "--no-download-missing-files: the "
+			log_warn(r->run.log, "--no-download-missing-files: the "
 				 "ETags of '%s' are no MD5s (SSE-KMS or "
 				 "SSE-C): its files are downloaded and hashed",
-				 r->o->file_root);
+				 r->run.o->file_root);
 		} else if (ret == 0) {
 			r->listed_md5s = 1;
 		}
@@ -337,7 +337,7 @@ static int remote_needs_content(struct snap_run *r, const struct entry *e,
 		 * file asks again */
 	}
 	if (!r->mo->download_missing && r->listed_md5s == 1) {
-		stat_add(&r->stats->files_skipped, 1);
+		stat_add(&r->run.stats->files_skipped, 1);
 		return 0;
 	}
 	return 1;
@@ -356,7 +356,7 @@ static int check_mtime_range(const struct snap_run *r, const struct entry *e,
 	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
 	return errbuf_set(eb, -EOVERFLOW, "cannot record '%s/%s': its mtime "
 			  "is outside the years 1677-2262 that a snapshot "
-			  "(64-bit ns) holds", r->o->file_root, shown);
+			  "(64-bit ns) holds", r->run.o->file_root, shown);
 }
 
 void *snap_scan_main(void *arg)
@@ -409,7 +409,7 @@ void *snap_scan_main(void *arg)
 				confirm = true;
 			}
 			if (reused && !hash && !confirm)
-				stat_add(&r->stats->md5_reused, 1);
+				stat_add(&r->run.stats->md5_reused, 1);
 			if (e.upload_mtime && r->lookup_mtime)
 				prev_mtime(r, &e);
 		}
@@ -476,11 +476,11 @@ int snap_open_previous(struct snap_run *r, struct errbuf *eb)
 		if (!path)
 			return errbuf_set(eb, -ENOMEM, "out of memory");
 	} else {
-		log_info(r->log, "searching the latest snapshot in '%s'",
-			 r->o->snap_root);
+		log_info(r->run.log, "searching the latest snapshot in '%s'",
+			 r->run.o->snap_root);
 		ret = snapstore_find_latest(r->ss, false, 0, &path, &local);
 		if (ret == -ENOENT) {
-			log_info(r->log, "no snapshot yet: every file is "
+			log_info(r->run.log, "no snapshot yet: every file is "
 				 "hashed");
 			return 0;  /* first snapshot */
 		}
@@ -505,7 +505,7 @@ int snap_open_previous(struct snap_run *r, struct errbuf *eb)
 		     SNAPSHOT_FORMAT_JSONL_GZ;
 	if (r->mo->racy_after_ns && r->mo->racy_after_ns < r->racy_limit_ns)
 		r->racy_limit_ns = r->mo->racy_after_ns;
-	log_info(r->log, "reusing the md5s of unchanged files from '%s'",
+	log_info(r->run.log, "reusing the md5s of unchanged files from '%s'",
 		 path);
 	free(path);
 	ret = prev_advance(r, &local);
@@ -520,7 +520,8 @@ unusable:
 	 * and hash everything */
 	free(path);
 unusable_logged:
-	log_warn(r->log, "previous snapshot not usable, hashing every file: %s",
+	log_warn(r->run.log,
+		 "previous snapshot not usable, hashing every file: %s",
 		 local.msg);
 	(void)eb;
 	return 0;

@@ -75,7 +75,7 @@ static int check_target(struct restore_run *r, const char *path,
 	/* every object looked up before anything is touched, in
 	 * parallel batches */
 	if (r->heap && !r->ro->keep_going &&
-	    (ret = heap_presence_new(r->heap, r->o->jobs, &batch, eb)) < 0)
+	    (ret = heap_presence_new(r->heap, r->run.o->jobs, &batch, eb)) < 0)
 		return ret;
 	ret = snapshot_shape_new(&shape, eb);
 	if (ret < 0) {
@@ -108,7 +108,7 @@ static int check_target(struct restore_run *r, const char *path,
 				entry_release(&e);
 				break;
 			}
-			log_warn(r->log, "snapshot '%s' lists '%s' twice "
+			log_warn(r->run.log, "snapshot '%s' lists '%s' twice "
 				 "(same content): using it once", path,
 				 restore_shown_name(&e, shown, sizeof(shown)));
 		}
@@ -120,8 +120,8 @@ static int check_target(struct restore_run *r, const char *path,
 		}
 		/* an xattr list kept in the heap is checked up front too
 		 * (when restore will apply it: r->xattr_ns is set later) */
-		if (e.has_xattr_ref && !r->o->no_xattrs &&
-		    !objstore_is_url(r->o->file_root) && batch &&
+		if (e.has_xattr_ref && !r->run.o->no_xattrs &&
+		    !objstore_is_url(r->run.o->file_root) && batch &&
 		    (ret = heap_presence_add(batch, &e.xattr_md5, e.name,
 					     e.name_len, eb)) < 0) {
 			entry_release(&e);
@@ -152,7 +152,7 @@ static int check_target(struct restore_run *r, const char *path,
 static int open_run(struct restore_run *r, struct lock **lk, char **target,
 		    struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	const struct restore_opts *ro = r->ro;
 	int ret;
 
@@ -171,9 +171,11 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 		 * user no way to get their files back */
 		if ((ret == -EACCES || ret == -EPERM || ret == -EROFS) &&
 		    !ro->save_before && !ro->save_after) {
-			log_warn(r->log, "%s; restoring without a lock (a gc "
+			log_warn(r->run.log,
+				 "%s; restoring without a lock (a gc "
 				 "running meanwhile could remove objects this "
-				 "restore needs)", eb->msg);
+				 "restore needs)",
+				 eb->msg);
 			errbuf_clear(eb);
 			ret = 0;
 		}
@@ -194,7 +196,7 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 	}
 	if (ret < 0)
 		return ret;
-	log_info(r->log, "restoring '%s' into '%s'", *target, o->file_root);
+	log_info(r->run.log, "restoring '%s' into '%s'", *target, o->file_root);
 	ret = filter_from_opts(o->include, o->exclude, &r->filter, eb);
 	if (ret < 0)
 		return ret;
@@ -228,7 +230,7 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 static int record_current(struct restore_run *r, char **before, int *scratch,
 			  struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	const struct restore_opts *ro = r->ro;
 	struct make_snapshot_stores st;
 	struct make_snapshot_opts mo;
@@ -272,7 +274,7 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 		return ret;
 	}
 	if (*before)
-		log_info(r->log, "saved the state before restore as '%s'",
+		log_info(r->run.log, "saved the state before restore as '%s'",
 			 *before);
 	return 0;
 }
@@ -281,7 +283,7 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
  * this run may restore: xattr namespaces, setuid/setgid bits. */
 static int open_tree(struct restore_run *r, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	const struct restore_opts *ro = r->ro;
 	int ret;
 
@@ -297,7 +299,7 @@ static int open_tree(struct restore_run *r, struct errbuf *eb)
 		if (ret < 0)
 			return ret;
 		tree_writer_set_owners(r->tw, r->owners_apply,
-				       &r->stats->owners_skipped);
+				       &r->run.stats->owners_skipped);
 	}
 	/* xattrs: security.* and trusted.* need root (CAP_SYS_ADMIN for
 	 * trusted, CAP_SETFCAP for capabilities) */
@@ -306,8 +308,8 @@ static int open_tree(struct restore_run *r, struct errbuf *eb)
 			     (geteuid() == 0 ? XATTR_NS_PRIV : 0);
 	if (r->tw)
 		tree_writer_set_xattrs(r->tw, r->xattr_ns,
-				       &r->stats->xattrs_unsupported,
-				       &r->stats->xattrs_skipped);
+				       &r->run.stats->xattrs_unsupported,
+				       &r->run.stats->xattrs_skipped);
 	/* as tar: a user other than root restores no setuid/setgid file
 	 * (root restores owners too, so its bits mean what they meant) */
 	if (!ro->keep_setid && geteuid() != 0)
@@ -373,14 +375,14 @@ static int start_writers(struct restore_run *r, struct errbuf *eb)
 	if (ret < 0)
 		return ret;
 	r->queue = workpool_queue(r->pool);
-	log_debug(r->log, "restore: %u writer%s", r->writers,
+	log_debug(r->run.log, "restore: %u writer%s", r->writers,
 		  r->writers == 1 ? "" : "s");
 	/* with MD5 lanes (lane_copy.c), large files hash faster the more
 	 * of them share a worker's lanes: one worker per CPU takes them.
 	 * Not from a heap in a store: there the workers wait on downloads,
 	 * and every one of them should have its own. */
-	if (r->fs && !objstore_is_url(r->o->heap_root) &&
-	    engine_md5_resolve(r->o->md5, &impl, NULL) == 0 &&
+	if (r->fs && !objstore_is_url(r->run.o->heap_root) &&
+	    engine_md5_resolve(r->run.o->md5, &impl, NULL) == 0 &&
 	    impl != MD5_IMPL_OPENSSL)
 		shardq_set_spread(r->queue, engine_usable_cpus());
 	return workpool_start(r->pool, eb);
@@ -395,7 +397,7 @@ static int report_failed(struct restore_run *r, struct errbuf *eb)
 
 	/* everything else is written: now the list of what is not */
 	for (i = 0; i < r->nfailed; i++)
-		log_error(r->log, "not restored: %s", r->failed[i]);
+		log_error(r->run.log, "not restored: %s", r->failed[i]);
 	ret = errbuf_set(eb, -EIO, "%s%zu file%s could not be "
 			 "restored (missing or corrupt heap objects, "
 			 "listed above%s)",
@@ -405,7 +407,7 @@ static int report_failed(struct restore_run *r, struct errbuf *eb)
 			 "memory" : "");
 	/* one error per file (out: adds the run's one) */
 	if (r->nfailed)
-		r->stats->errors += r->nfailed - 1;
+		r->run.stats->errors += r->nfailed - 1;
 	return ret;
 }
 
@@ -429,13 +431,13 @@ static int save_after(struct restore_run *r, const char *target,
 	mo.racy_after_ns = start_ns;
 	mo.tree_temps = true;
 	memset(&sub, 0, sizeof(sub));
-	ret = make_snapshot_in(r->o, &mo, &st, &sub, after, eb);
+	ret = make_snapshot_in(r->run.o, &mo, &st, &sub, after, eb);
 	if (ret < 0) {
 		errbuf_wrap(eb, ret, "restore done, but saving the "
 			    "state after it failed");
 		return ret;
 	}
-	log_info(r->log, "saved the state after restore as '%s'", *after);
+	log_info(r->run.log, "saved the state after restore as '%s'", *after);
 	return 0;
 }
 
@@ -453,7 +455,8 @@ static void join_writers(struct restore_run *r, bool failed)
 static void warn_setid_stripped(const struct restore_run *r)
 {
 	if (r->setid_stripped)
-		log_warn(r->log, "%s%llu file%s without %s setuid/setgid bits: "
+		log_warn(r->run.log,
+			 "%s%llu file%s without %s setuid/setgid bits: "
 			 "not running as root (--keep-setid keeps them)",
 			 r->ro->dry_run ? "dry run: " : "",
 			 (unsigned long long)r->setid_stripped,
@@ -467,8 +470,8 @@ static void warn_setid_stripped(const struct restore_run *r)
 static int finish_tree(struct restore_run *r, const char *before,
 		       int *scratch, const char *target, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
-	struct run_stats *stats = r->stats;
+	const struct engine_opts *o = r->run.o;
+	struct run_stats *stats = r->run.stats;
 	int ret;
 
 	ret = restore_make_links(r, eb);
@@ -476,15 +479,16 @@ static int finish_tree(struct restore_run *r, const char *before,
 		return ret;
 	ret = restore_run_pass(r, before, scratch, target,
 			       restore_pass_dir_meta, eb);
-	xattr_warn(r->log, o->file_root, stats);
-	store_meta_warn(r->log, o->file_root, stats);
+	xattr_warn(r->run.log, o->file_root, stats);
+	store_meta_warn(r->run.log, o->file_root, stats);
 	if (ret < 0)
 		return ret;
 	ret = restore_set_root_meta(r, eb);
 	if (ret < 0)
 		return ret;
 	if (stats->owners_skipped)
-		log_warn(r->log, "%llu entr%s the owner of the running user "
+		log_warn(r->run.log,
+			 "%llu entr%s the owner of the running user "
 			 "instead of the recorded one: not running as root",
 			 (unsigned long long)stats->owners_skipped,
 			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
@@ -495,9 +499,9 @@ static int finish_tree(struct restore_run *r, const char *before,
  * (and before the "after" snapshot names it). */
 static int sync_tree(const struct restore_run *r, struct errbuf *eb)
 {
-	if (r->o->fsync && r->rootfd >= 0 && syncfs(r->rootfd))
+	if (r->run.o->fsync && r->rootfd >= 0 && syncfs(r->rootfd))
 		return errbuf_set(eb, -errno, "cannot sync '%s': %s",
-				  r->o->file_root, strerror(errno));
+				  r->run.o->file_root, strerror(errno));
 	return 0;
 }
 
@@ -546,10 +550,8 @@ static void init_run(struct restore_run *r, const struct engine_opts *o,
 		     struct run_stats *stats)
 {
 	memset(r, 0, sizeof(*r));
-	r->o = o;
+	run_init(&r->run, o, log, stats);
 	r->ro = ro;
-	r->log = log;
-	r->stats = stats;
 	r->rootfd = -1;
 	/* a heap or tree in an object store: every writer waits on a
 	 * download or an upload at a time (3,000 files of 0-16 KiB from
@@ -557,7 +559,6 @@ static void init_run(struct restore_run *r, const struct engine_opts *o,
 	 * 16) */
 	r->writers = engine_workers(o, objstore_is_url(o->heap_root) ||
 				    objstore_is_url(o->file_root));
-	run_error_init(&r->err);
 	pthread_mutex_init(&r->failed_lock, NULL);
 }
 
@@ -626,9 +627,9 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 			       restore_pass_write, eb);
 	warn_setid_stripped(&r);
 	join_writers(&r, ret < 0);
-	if (run_error_failed(&r.err)) {
+	if (run_error_failed(&r.run.err)) {
 		/* a worker's error is the cause; the diff only saw "stopped" */
-		ret = run_error_take(&r.err, eb);
+		ret = run_error_take(&r.run.err, eb);
 		goto out;
 	}
 	if (ret < 0)
@@ -661,7 +662,7 @@ out:
 	free(after);
 	lock_release(lk);
 	pthread_mutex_destroy(&r.failed_lock);
-	run_error_destroy(&r.err);
+	run_destroy(&r.run);
 	stats->seconds = clock_mono_s() - t0;
 	if (ret < 0)
 		stats->errors++;

@@ -33,7 +33,7 @@
 
 static void run_fail(struct restore_run *r, const struct errbuf *eb, int code)
 {
-	run_error_set(&r->err, eb, code);
+	run_error_set(&r->run.err, eb, code);
 	workpool_abort(r->pool);
 }
 
@@ -207,8 +207,8 @@ static int write_remote(struct restore_run *r, struct hasher *h, char *buf,
 		ret = tree_put(r->tree, e, fd, total, &e->md5, NULL, NULL,
 			       eb);
 	if (!ret) {
-		stat_add(&r->stats->bytes_read, total);
-		stat_add(&r->stats->bytes_written, total);
+		stat_add(&r->run.stats->bytes_read, total);
+		stat_add(&r->run.stats->bytes_written, total);
 	}
 	close(fd);
 	return ret;
@@ -239,7 +239,7 @@ static struct lane_file *feed_next(void *ctx)
 	while (!fd->ret) {
 		struct entry *e;
 
-		if (r->o->interrupted && *r->o->interrupted) {
+		if (r->run.o->interrupted && *r->run.o->interrupted) {
 			fd->ret = errbuf_set(fd->eb, -EINTR, "interrupted");
 			break;
 		}
@@ -261,7 +261,7 @@ static struct lane_file *feed_next(void *ctx)
 		}
 		fd->ret = tree_writer_symlink(fd->tw, e, fd->eb);
 		if (!fd->ret)
-			stat_add(&r->stats->files_copied, 1);
+			stat_add(&r->run.stats->files_copied, 1);
 		entry_free(e);
 	}
 	return NULL;
@@ -273,7 +273,7 @@ static void feed_done(void *ctx, struct lane_file *f)
 	struct restore_run *r = fd->r;
 
 	if (!f->ret)
-		stat_add(&r->stats->files_copied, 1);
+		stat_add(&r->run.stats->files_copied, 1);
 	else if (f->src_bad && r->ro->keep_going)
 		remember_failed(r, f->e, f->eb.msg);
 	else if (!fd->ret)
@@ -295,7 +295,7 @@ static int write_batch_lanes(struct restore_run *r, struct tree_writer *tw,
 	struct lane_source src = { feed_next, feed_done, &fd };
 
 	lane_copy_run(tw, r->heap, lw->mb, lw->bufs, lw->window, &src,
-		      r->stats, r->o->interrupted);
+		      r->run.stats, r->run.o->interrupted);
 	while (fd.pos < fd.n)
 		entry_free(items[fd.pos++]);
 	return fd.ret;
@@ -313,7 +313,7 @@ static int lane_worker_init(struct restore_run *r, struct lane_worker *lw,
 	memset(lw, 0, sizeof(*lw));
 	if (!r->fs)
 		return 0;
-	ret = engine_md5_resolve(r->o->md5, &impl, eb);
+	ret = engine_md5_resolve(r->run.o->md5, &impl, eb);
 	if (ret < 0)
 		return ret;
 	lw->window = lane_copy_window(r->writers);
@@ -356,13 +356,13 @@ void restore_writer_work(void *arg, size_t shard)
 	if (!ret && !buf)
 		ret = errbuf_set(&eb, -ENOMEM, "out of memory");
 	if (!ret)
-		ret = tree_writer_new(r->rootfd, r->o->file_root, &tw, &eb);
+		ret = tree_writer_new(r->rootfd, r->run.o->file_root, &tw, &eb);
 	if (!ret) {
 		tree_writer_set_owners(tw, r->owners_apply,
-				       &r->stats->owners_skipped);
+				       &r->run.stats->owners_skipped);
 		tree_writer_set_xattrs(tw, r->xattr_ns,
-				       &r->stats->xattrs_unsupported,
-				       &r->stats->xattrs_skipped);
+				       &r->run.stats->xattrs_unsupported,
+				       &r->run.stats->xattrs_skipped);
 		ret = hasher_new(&h, &eb);
 	}
 	if (ret < 0) {
@@ -378,7 +378,8 @@ void restore_writer_work(void *arg, size_t shard)
 		for (i = 0; i < n; i++) {
 			struct entry *e = items[i];
 
-			if (ret == 0 && r->o->interrupted && *r->o->interrupted)
+			if (ret == 0 && r->run.o->interrupted &&
+			    *r->run.o->interrupted)
 				ret = errbuf_set(&eb, -EINTR, "interrupted");
 			if (ret == 0) {
 				bool src_bad = false;
@@ -388,14 +389,16 @@ void restore_writer_work(void *arg, size_t shard)
 							   &src_bad, &eb);
 				else if (e->type == ENTRY_FILE)
 					ret = write_file(tw, r->heap, h, buf, e,
-							 r->stats, &src_bad,
+							 r->run.stats, &src_bad,
 							 &eb);
 				else
 					ret = tree_writer_symlink(tw, e, &eb);
 				if (!ret)
-					stat_add(&r->stats->files_copied, 1);
+					stat_add(&r->run.stats->files_copied,
+						 1);
 				if (!ret && !r->fs && store_drops_meta(e))
-					stat_add(&r->stats->meta_not_kept, 1);
+					stat_add(&r->run.stats->meta_not_kept,
+						 1);
 				if (ret < 0 && src_bad && r->ro->keep_going) {
 					remember_failed(r, e, eb.msg);
 					errbuf_clear(&eb);
@@ -521,15 +524,15 @@ int restore_make_links(struct restore_run *r, struct errbuf *eb)
 		struct link_job *j = &r->link_jobs[i];
 		bool src_bad = false;
 
-		if (r->o->interrupted && *r->o->interrupted) {
+		if (r->run.o->interrupted && *r->run.o->interrupted) {
 			ret = errbuf_set(eb, -EINTR, "interrupted");
 			break;
 		}
 		ret = tree_writer_link(r->tw, j->leader, j->leader_len, j->e,
 				       eb);
 		if (ret == 1) {
-			stat_add(&r->stats->files_copied, 1);
-			stat_add(&r->stats->links_created, 1);
+			stat_add(&r->run.stats->files_copied, 1);
+			stat_add(&r->run.stats->links_created, 1);
 		}
 		if (ret >= 0) {
 			ret = 0;
@@ -555,9 +558,9 @@ int restore_make_links(struct restore_run *r, struct errbuf *eb)
 		ret = restore_load_xattrs(r, j->e, eb);
 		if (!ret)
 			ret = write_file(r->tw, r->heap, h, buf, j->e,
-					 r->stats, &src_bad, eb);
+					 r->run.stats, &src_bad, eb);
 		if (!ret)
-			stat_add(&r->stats->files_copied, 1);
+			stat_add(&r->run.stats->files_copied, 1);
 	}
 	hasher_free(h);
 	free(buf);

@@ -16,7 +16,7 @@
 #include "entry.h"
 #include "errbuf.h"
 #include "inner_roots.h"
-#include "run_error.h"
+#include "run.h"
 #include "snapshot.h"
 
 struct filter;
@@ -32,10 +32,8 @@ struct snapstore;
 struct tree_writer;
 
 struct restore_run {
-	const struct engine_opts *o;
+	struct run run;             /* o, log, stats, the first error */
 	const struct restore_opts *ro;
-	struct logger *log;
-	struct run_stats *stats;
 	struct heap *heap;
 	/* the run's lock on SNAP_ROOT (open_run), or NULL; the snapshots
 	 * before and after are made under it (make_snapshot_in) */
@@ -46,7 +44,6 @@ struct restore_run {
 	unsigned writers;           /* how many (engine_workers) */
 	struct shardq *queue;       /* the pool's: struct entry * to write,
 				     * by dir */
-	struct run_error err;       /* the first error of the run */
 	pthread_mutex_t failed_lock;  /* failed, nfailed, cap_failed */
 	struct tree_writer *tw;     /* pass 1 (main thread) */
 	struct tree *tree;          /* FILE_ROOT */
@@ -90,7 +87,7 @@ const char *restore_shown_name(const struct entry *e, char *buf, size_t cap);
 /* restore_copy.c */
 /* A pass 2 writer (the pool's work, arg is the run): writes the entries
  * of its shard of r->queue until the queue ends; its first error fails
- * the run (r->err) and aborts the pool. */
+ * the run (r->run.err) and aborts the pool. */
 void restore_writer_work(void *arg, size_t shard);
 /* Dry run: would t's heap object restore? A missing one (and, with
  * read_data, a corrupt one) goes on the run's list of failed files;

@@ -141,21 +141,21 @@ int restore_pass_delete(void *ctx, enum diff_state st, const struct entry *l,
 	if (r->ro->dry_run) {
 		if (st == DIFF_ONLY_LEFT)
 			diff_print_plan("delete", l);
-		stat_add(&r->stats->files_deleted, 1);
+		stat_add(&r->run.stats->files_deleted, 1);
 		return 0;
 	}
-	if (r->o->interrupted && *r->o->interrupted)
+	if (r->run.o->interrupted && *r->run.o->interrupted)
 		return errbuf_set(eb, -EINTR, "interrupted");
 	if (!r->fs) {
 		ret = tree_remove(r->tree, l, eb);
 		if (!ret)
-			stat_add(&r->stats->files_deleted, 1);
+			stat_add(&r->run.stats->files_deleted, 1);
 		return ret;
 	}
 	ret = tree_writer_remove(r->tw, l, eb);
 	if (ret < 0)
 		return ret;
-	stat_add(&r->stats->files_deleted, 1);
+	stat_add(&r->run.stats->files_deleted, 1);
 	if (remember_prune(r, l))
 		return errbuf_set(eb, -ENOMEM, "out of memory");
 	return 0;
@@ -265,8 +265,8 @@ static int dry_plan_link(struct restore_run *r, enum diff_state st,
 	    !memcmp(l->link, leader, leader_len))
 		return 1;
 	diff_print_plan("link", t);
-	stat_add(&r->stats->files_copied, 1);
-	stat_add(&r->stats->links_created, 1);
+	stat_add(&r->run.stats->files_copied, 1);
+	stat_add(&r->run.stats->links_created, 1);
 	return 1;
 }
 
@@ -286,10 +286,11 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		if (t->type == ENTRY_SYMLINK) {
 			char shown[512];
 
-			log_warn(r->log, "not restoring symlink '%s': object "
+			log_warn(r->run.log,
+				 "not restoring symlink '%s': object "
 				 "stores hold files only",
 				 restore_shown_name(t, shown, sizeof(shown)));
-			stat_add(&r->stats->files_skipped, 1);
+			stat_add(&r->run.stats->files_skipped, 1);
 		}
 		return 0;
 	}
@@ -300,7 +301,7 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		 * mode and mtime come in pass 3 */
 		if (st != DIFF_ONLY_RIGHT)
 			return 0;
-		stat_add(&r->stats->dirs_created, 1);
+		stat_add(&r->run.stats->dirs_created, 1);
 		if (r->ro->dry_run) {
 			diff_print_plan("create", t);
 			return 0;
@@ -321,7 +322,7 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 	if (st == DIFF_EQUAL) {
 		if (!meta_differs(r, l, t))
 			return 0;
-		stat_add(&r->stats->files_updated, 1);
+		stat_add(&r->run.stats->files_updated, 1);
 		if (r->ro->dry_run) {
 			diff_print_plan("update", t);
 			return 0;
@@ -336,10 +337,10 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 	}
 	if (r->ro->dry_run) {
 		diff_print_plan(st == DIFF_ONLY_RIGHT ? "create" : "replace", t);
-		stat_add(t->type == ENTRY_DIR ? &r->stats->dirs_created :
-			 &r->stats->files_copied, 1);
+		stat_add(t->type == ENTRY_DIR ? &r->run.stats->dirs_created :
+			 &r->run.stats->files_copied, 1);
 		if (t->type == ENTRY_FILE)
-			stat_add(&r->stats->bytes_written, t->size);
+			stat_add(&r->run.stats->bytes_written, t->size);
 		return 0;
 	}
 	copy = entry_new();
@@ -376,7 +377,7 @@ int restore_pass_dir_meta(void *ctx, enum diff_state st,
 		return 0;
 	differs = l && meta_differs(r, l, t);
 	if (differs)
-		stat_add(&r->stats->files_updated, 1);
+		stat_add(&r->run.stats->files_updated, 1);
 	if (r->ro->dry_run) {
 		if (differs)
 			diff_print_plan("update", t);

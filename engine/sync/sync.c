@@ -44,7 +44,7 @@
 
 void sync_run_fail(struct sync_run *r, const struct errbuf *eb, int code)
 {
-	run_error_set(&r->err, eb, code);
+	run_error_set(&r->run.err, eb, code);
 	sync_async_cancel(&r->async);
 	workpool_abort(r->pool);
 	tree_scan_abort(r->src_scan);
@@ -76,13 +76,13 @@ static int feed_start(struct sync_run *r, bool src, struct errbuf *eb)
 	struct scan_opts *walk = &so.scan;
 
 	memset(&so, 0, sizeof(so));
-	walk->log = r->log;
+	walk->log = r->run.log;
 	walk->allow = filter_count(r->filter) ? allow_entry : NULL;
 	walk->allow_ctx = r->filter;
-	walk->files_scanned = src ? &r->stats->files_scanned : NULL;
-	walk->files_skipped = src ? &r->stats->files_skipped : NULL;
-	walk->io = engine_io_backend(r->o);
-	walk->interrupted = r->o->interrupted;
+	walk->files_scanned = src ? &r->run.stats->files_scanned : NULL;
+	walk->files_skipped = src ? &r->run.stats->files_skipped : NULL;
+	walk->io = engine_io_backend(r->run.o);
+	walk->interrupted = r->run.o->interrupted;
 	walk->missing_root_ok = !src && r->so->dry_run;
 	/* DST is ours to write: what a crashed restore or sync left there
 	 * goes now (tree_temp.h), even with --no-delete */
@@ -91,7 +91,8 @@ static int feed_start(struct sync_run *r, bool src, struct errbuf *eb)
 	 * inode when linking) */
 	walk->hard_links = src && !r->so->no_hard_links && both_fs(r);
 	/* both sides are walked at once: share the prefetch threads */
-	walk->prefetch_threads = r->o->scan_jobs / 2 ? r->o->scan_jobs / 2 : 1;
+	walk->prefetch_threads =
+		r->run.o->scan_jobs / 2 ? r->run.o->scan_jobs / 2 : 1;
 	/* both sides read the names that are copied: what cannot be set
 	 * here would otherwise differ on every run */
 	walk->xattrs = r->xattr_ns;
@@ -119,9 +120,10 @@ static int dst_writer_new(struct sync_run *r, struct tree_writer **tw,
 	if (ret < 0)
 		return ret;
 	tree_writer_set_owners(*tw, r->owners_apply,
-			       &r->stats->owners_skipped);
-	tree_writer_set_xattrs(*tw, r->xattr_ns, &r->stats->xattrs_unsupported,
-			       &r->stats->xattrs_skipped);
+			       &r->run.stats->owners_skipped);
+	tree_writer_set_xattrs(*tw, r->xattr_ns,
+			       &r->run.stats->xattrs_unsupported,
+			       &r->run.stats->xattrs_skipped);
 	return 0;
 }
 
@@ -148,7 +150,8 @@ static void copy_work(void *arg, size_t shard)
 		for (i = 0; i < n; i++) {
 			struct job *j = items[i];
 
-			if (!ret && r->o->interrupted && *r->o->interrupted)
+			if (!ret && r->run.o->interrupted &&
+			    *r->run.o->interrupted)
 				ret = errbuf_set(&eb, -EINTR, "interrupted");
 			if (!ret) {
 				ret = sync_do_job(r, tw, j, buf, &eb);
@@ -255,13 +258,13 @@ static int make_links(struct sync_run *r, struct tree_writer *tw,
 	for (i = 0; !ret && i < r->nlinks; i++) {
 		const struct entry *e = r->links[i];
 
-		if (r->o->interrupted && *r->o->interrupted)
+		if (r->run.o->interrupted && *r->run.o->interrupted)
 			ret = errbuf_set(eb, -EINTR, "interrupted");
 		else
 			ret = tree_writer_link(tw, e->link, e->link_len, e, eb);
 		if (ret == 1) {
-			stat_add(&r->stats->files_copied, 1);
-			stat_add(&r->stats->links_created, 1);
+			stat_add(&r->run.stats->files_copied, 1);
+			stat_add(&r->run.stats->links_created, 1);
 		}
 		if (ret >= 0) {
 			ret = 0;
@@ -276,7 +279,7 @@ static int make_links(struct sync_run *r, struct tree_writer *tw,
 		}
 		ret = sync_copy_file(r, tw, e, buf, eb);
 		if (!ret)
-			stat_add(&r->stats->files_copied, 1);
+			stat_add(&r->run.stats->files_copied, 1);
 	}
 	free(buf);
 	return ret;
@@ -328,7 +331,7 @@ static int delete_recorded(struct sync_run *r, struct tree_writer *tw,
 		}
 		if (ret < 0)
 			break;
-		stat_add(&r->stats->files_deleted, 1);
+		stat_add(&r->run.stats->files_deleted, 1);
 	}
 	free(name);
 	return ret;
@@ -351,7 +354,8 @@ static int retry_deferred(struct sync_run *r, struct tree_writer *tw,
 			if (j->kind == JOB_COPY) {
 				ret = tree_writer_mkdir(tw, &j->e, false, eb);
 				if (ret > 0)
-					stat_add(&r->stats->dirs_created, 1);
+					stat_add(&r->run.stats->dirs_created,
+						 1);
 				ret = ret < 0 ? ret : 0;
 			}
 			continue;
@@ -381,7 +385,7 @@ static int set_dirs_meta(struct sync_run *r, struct tree_writer *tw,
 			continue;
 		ret = tree_writer_set_meta(tw, &j->e, eb);
 		if (!ret && j->meta_differs)
-			stat_add(&r->stats->files_updated, 1);
+			stat_add(&r->run.stats->files_updated, 1);
 	}
 	return ret;
 }
@@ -447,16 +451,13 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
 		     struct run_stats *stats, double t0)
 {
 	memset(r, 0, sizeof(*r));
-	r->o = o;
+	run_init(&r->run, o, log, stats);
 	r->so = so;
-	r->log = log;
-	r->stats = stats;
 	r->srcfd = r->dstfd = -1;
 	r->bw_start = t0;
 	r->owners_apply = geteuid() == 0;
 	pthread_mutex_init(&r->lock, NULL);
 	objstore_etag_probe_init(&r->src_etags);
-	run_error_init(&r->err);
 	/* as many uploads out as requests in flight and queued in the
 	 * network stage, at most 64 MiB of bodies */
 	sync_async_init(&r->async, r, stats, 2 * (o->transfers ?
@@ -469,7 +470,7 @@ static void init_run(struct sync_run *r, const struct engine_opts *o,
  * dry, a local one by prepare_dst. */
 static int open_trees(struct sync_run *r, struct errbuf *eb)
 {
-	const struct engine_opts *o = r->o;
+	const struct engine_opts *o = r->run.o;
 	const struct sync_opts *so = r->so;
 	int ret;
 
@@ -547,7 +548,7 @@ static int start_workers(struct sync_run *r, struct errbuf *eb)
 {
 	const struct workpool_def def = {
 		/* a side in an object store: the copiers wait on requests */
-		.workers = engine_workers(r->o, !both_fs(r)),
+		.workers = engine_workers(r->run.o, !both_fs(r)),
 		.shards = 0,  /* one per copier: a directory's files on one */
 		.queue_cap = QUEUE_CAP,
 		.work = copy_work,
@@ -560,7 +561,7 @@ static int start_workers(struct sync_run *r, struct errbuf *eb)
 	if (ret < 0)
 		return ret;
 	r->jobs = workpool_queue(r->pool);
-	log_debug(r->log, "sync: %u copier%s", def.workers,
+	log_debug(r->run.log, "sync: %u copier%s", def.workers,
 		  def.workers == 1 ? "" : "s");
 	return workpool_start(r->pool, eb);
 }
@@ -604,20 +605,21 @@ static int check_max_delete(const struct sync_run *r, struct errbuf *eb)
 static int finish_dst(struct sync_run *r, struct errbuf *eb)
 {
 	const struct sync_opts *so = r->so;
-	struct run_stats *stats = r->stats;
+	struct run_stats *stats = r->run.stats;
 	int ret;
 
 	ret = apply_deletions(r, eb);
-	xattr_warn(r->log, so->dst, stats);
-	store_meta_warn(r->log, so->dst, stats);
+	xattr_warn(r->run.log, so->dst, stats);
+	store_meta_warn(r->run.log, so->dst, stats);
 	if (ret < 0)
 		return ret;
 	if (stats->owners_skipped)
-		log_warn(r->log, "%llu entr%s the owner of the running user "
+		log_warn(r->run.log,
+			 "%llu entr%s the owner of the running user "
 			 "instead of the source's: not running as root",
 			 (unsigned long long)stats->owners_skipped,
 			 stats->owners_skipped == 1 ? "y keeps" : "ies keep");
-	if (r->o->fsync && r->dstfd >= 0 && syncfs(r->dstfd))
+	if (r->run.o->fsync && r->dstfd >= 0 && syncfs(r->dstfd))
 		return errbuf_set(eb, -errno, "cannot sync '%s': %s", so->dst,
 				  strerror(errno));
 	return 0;
@@ -652,7 +654,7 @@ static void release_run(struct sync_run *r)
 	filter_free(r->filter);
 	pthread_mutex_destroy(&r->lock);
 	objstore_etag_probe_destroy(&r->src_etags);
-	run_error_destroy(&r->err);
+	run_destroy(&r->run);
 	sync_async_destroy(&r->async);
 }
 
@@ -707,8 +709,8 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	/* every upload ended before anything is told or released: their
 	 * callbacks count into stats and may fail the run */
 	sync_async_wait(&r.async);
-	if (run_error_failed(&r.err)) {
-		ret = run_error_take(&r.err, eb);
+	if (run_error_failed(&r.run.err)) {
+		ret = run_error_take(&r.run.err, eb);
 		goto out;
 	}
 	if (ret < 0)

@@ -100,7 +100,7 @@ static void put_done(void *arg, int err, const struct errbuf *eb)
  * sent. Under lock or not. */
 static int run_failed(struct sync_async *a, struct errbuf *eb)
 {
-	return run_error_failed(&a->run->err) ?
+	return run_error_failed(&a->run->run.err) ?
 	       errbuf_set(eb, -ECANCELED, "the run has failed") : 0;
 }
 

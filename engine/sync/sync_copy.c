@@ -176,7 +176,7 @@ static int contents_differ(struct sync_run *r, const struct entry *e,
 				break;
 			m += k;
 		}
-		stat_add(&r->stats->bytes_read, (uint64_t)(n + m));
+		stat_add(&r->run.stats->bytes_read, (uint64_t)(n + m));
 		if (m != n || memcmp(buf, other, (size_t)n)) {
 			ret = 1;
 			goto out;
@@ -345,9 +345,11 @@ static int store_src_changed(void *arg)
 static void copies_unchecked(struct sync_run *r, const struct errbuf *why)
 {
 	if (!atomic_exchange(&r->copy_unchecked, true))
-		log_info(r->log, "%s; copies into '%s' are made by the store "
+		log_info(r->run.log,
+			 "%s; copies into '%s' are made by the store "
 			 "without that check (S3 copies the source as it is "
-			 "then)", why->msg, r->so->dst);
+			 "then)",
+			 why->msg, r->so->dst);
 }
 
 /* Before the run's first server-side copy: may copies be checked
@@ -441,8 +443,10 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 			return 0;
 		if (objstore_copy_refused(ret) &&
 		    atomic_exchange(&r->same_store, false))
-			log_warn(r->log, "%s; the rest of this run's copies go "
-				 "through this host", eb->msg);
+			log_warn(r->run.log,
+				 "%s; the rest of this run's copies go "
+				 "through this host",
+				 eb->msg);
 		errbuf_clear(eb);   /* through here, as between stores */
 	}
 
@@ -465,8 +469,8 @@ int sync_copy_file(struct sync_run *r, struct tree_writer *tw,
 			continue;  /* changed while copied: again */
 		if (ret < 0)
 			return ret;
-		stat_add(&r->stats->bytes_read, copied);
-		stat_add(&r->stats->bytes_written, copied);
+		stat_add(&r->run.stats->bytes_read, copied);
+		stat_add(&r->run.stats->bytes_written, copied);
 		return 0;
 	}
 	return kept_changing(r, e, eb);
@@ -564,7 +568,7 @@ static int md5_differs(struct sync_run *r, const struct job *j, char *buf,
 				eb);
 	hasher_free(h);
 	close(fd);
-	stat_add(&r->stats->bytes_read, bytes);
+	stat_add(&r->run.stats->bytes_read, bytes);
 	if (ret < 0)
 		return ret;
 	return !objid_eq(&got, &j->other_md5);
@@ -638,23 +642,23 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		}
 		/* the run failed meanwhile (an upload sent earlier, say):
 		 * it stops here, not at the end of this copier's batch */
-		ret = run_error_failed(&r->err) ?
+		ret = run_error_failed(&r->run.err) ?
 		      errbuf_set(eb, -ECANCELED, "the run has failed") :
 		      copy_small_async(r, &j->e, eb);
 		if (ret)   /* sent: counted when stored */
 			return ret < 0 ? ret : 0;
 		ret = sync_copy_file(r, tw, &j->e, buf, eb);
 		if (!ret)
-			stat_add(&r->stats->files_copied, 1);
+			stat_add(&r->run.stats->files_copied, 1);
 		if (!ret && !r->dst_fs && store_drops_meta(&j->e))
-			stat_add(&r->stats->meta_not_kept, 1);
+			stat_add(&r->run.stats->meta_not_kept, 1);
 		return ret;
 	}
 
 	if (j->kind == JOB_META) {
 		ret = tree_writer_set_meta(tw, &j->e, eb);
 		if (!ret)
-			stat_add(&r->stats->files_updated, 1);
+			stat_add(&r->run.stats->files_updated, 1);
 		return ret;
 	}
 	if (j->kind == JOB_COMPARE) {
@@ -675,10 +679,10 @@ int sync_do_job(struct sync_run *r, struct tree_writer *tw, struct job *j,
 		/* directories: made in apply_deletions, meta set last */
 		ret = tree_writer_mkdir(tw, &j->e, false, eb);
 		if (ret > 0)
-			stat_add(&r->stats->dirs_created, 1);
+			stat_add(&r->run.stats->dirs_created, 1);
 		return ret < 0 ? ret : 0;
 	}
 	if (!ret)
-		stat_add(&r->stats->files_copied, 1);
+		stat_add(&r->run.stats->files_copied, 1);
 	return ret;
 }

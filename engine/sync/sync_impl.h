@@ -15,7 +15,7 @@
 #include "diff.h"
 #include "engine.h"
 #include "objstore.h"
-#include "run_error.h"
+#include "run.h"
 
 struct filter;
 struct job;
@@ -88,10 +88,8 @@ struct job {
 };
 
 struct sync_run {
-	const struct engine_opts *o;
+	struct run run;            /* o, log, stats, the first error */
 	const struct sync_opts *so;
-	struct logger *log;
-	struct run_stats *stats;
 	struct filter *filter;
 	struct tree *src_tree, *dst_tree;
 	struct tree_scan *src_scan, *dst_scan;  /* walking ahead */
@@ -119,7 +117,6 @@ struct sync_run {
 	struct job **deferred;     /* copies blocked by a conflict */
 	size_t ndeferred, cap_deferred;
 	pthread_mutex_t lock;      /* deferred, bwlimit */
-	struct run_error err;      /* the first error of the run */
 	struct sync_async async;   /* small uploads in flight */
 	double bw_start;
 	uint64_t bw_bytes;
@@ -159,7 +156,7 @@ void sync_run_fail(struct sync_run *r, const struct errbuf *eb, int code);
 /* sync_copy.c */
 
 /* Carries out job j into DST through tw, with buf (SYNC_BUF_SIZE bytes)
- * as scratch, and counts it in r->stats. 0 done or nothing to do, -errno
+ * as scratch, and counts it in r->run.stats. 0 done or nothing to do, -errno
  * with eb set; a DST entry of another type in the way gives -ENOTDIR,
  * -EISDIR, -ENOTEMPTY, -ELOOP or -EEXIST. The workers, then
  * apply_deletions for the deferred jobs. */

@@ -98,12 +98,14 @@ static int push_job(struct sync_run *r, const struct entry *e,
 		diff_print_plan(kind == JOB_META ? "update" : kind == JOB_COMPARE ?
 			  "check" : "copy", e);
 		if (kind == JOB_COPY) {
-			stat_add(e->type == ENTRY_DIR ? &r->stats->dirs_created :
-				 &r->stats->files_copied, 1);
+			stat_add(e->type == ENTRY_DIR
+					 ? &r->run.stats->dirs_created
+					 : &r->run.stats->files_copied,
+				 1);
 			if (e->type == ENTRY_FILE)
-				stat_add(&r->stats->bytes_written, e->size);
+				stat_add(&r->run.stats->bytes_written, e->size);
 		} else if (kind == JOB_META) {
-			stat_add(&r->stats->files_updated, 1);
+			stat_add(&r->run.stats->files_updated, 1);
 		}
 		return 0;
 	}
@@ -166,10 +168,10 @@ static int push_dir(struct sync_run *r, const struct entry *e, bool create,
 	if (r->so->dry_run) {
 		if (create) {
 			diff_print_plan("create", e);
-			stat_add(&r->stats->dirs_created, 1);
+			stat_add(&r->run.stats->dirs_created, 1);
 		} else if (differs) {
 			diff_print_plan("update", e);
-			stat_add(&r->stats->files_updated, 1);
+			stat_add(&r->run.stats->files_updated, 1);
 		}
 		return 0;
 	}
@@ -234,9 +236,11 @@ static int on_diff_remote(struct sync_run *r, enum diff_state st,
 		char shown[512];
 
 		errbuf_quote_name(shown, sizeof(shown), s->name, s->name_len);
-		log_warn(r->log, "skipping symlink '%s': object stores hold "
-			 "files only", shown);
-		stat_add(&r->stats->files_skipped, 1);
+		log_warn(r->run.log,
+			 "skipping symlink '%s': object stores hold "
+			 "files only",
+			 shown);
+		stat_add(&r->run.stats->files_skipped, 1);
 		return 0;
 	}
 	if (st == DIFF_ONLY_LEFT || d->type != ENTRY_FILE ||
