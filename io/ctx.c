@@ -313,16 +313,25 @@ int io_ring_wait_req(struct io_ctx *io, const struct io_req *req)
 	return 0;
 }
 
-/* Nanoseconds since the epoch, saturated at INT64_MIN/INT64_MAX (years
- * 1677 and 2262: an int64 of ns holds no more; IO_TIME_SATURATED tells
- * callers a time was clipped). */
+/* Nanoseconds since the epoch, saturated at INT64_MIN/INT64_MAX when an
+ * int64 of ns does not hold the time (before 1677-09-21 00:12:43.145 or
+ * after 2262-04-11 23:47:16.854): those two values are how callers know
+ * that a time was clipped (make-snapshot refuses such a file). Every
+ * time in between is exact. */
 static int64_t time_ns(int64_t sec, int64_t nsec)
 {
-	if (sec > INT64_MAX / 1000000000 - 1)
-		return INT64_MAX;
-	if (sec < INT64_MIN / 1000000000 + 1)
-		return INT64_MIN;
-	return sec * 1000000000 + nsec;
+	int64_t ns;
+
+	/* before the epoch, sec + 1 and a negative nsec: the last second
+	 * an int64 holds (-9223372037 s + 0.145224192) fits that way */
+	if (sec < 0 && nsec > 0) {
+		sec++;
+		nsec -= 1000000000;
+	}
+	if (__builtin_mul_overflow(sec, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, nsec, &ns))
+		return sec < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
 }
 
 void io_stat_from_statx(struct io_stat *o, const struct statx *x)

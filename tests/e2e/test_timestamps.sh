@@ -93,7 +93,58 @@ early() {
 	assert_trees_equal "$src" "$dst" "1901, epoch, +-1 ns synced"
 }
 
+# int64_edges: the first and last ns an int64 holds as a time (INT64_MIN
+# and INT64_MAX themselves mean "clipped": 1677-09-21 00:12:43.145224193
+# and 2262-04-11 23:47:16.854775806), a time half a second after the
+# first whole second, round trip exactly; a second beyond either end is
+# refused naming the file. ext4 stops at
+# 1901, so on tmpfs (/dev/shm), where the kernel keeps such times.
+int64_edges() {
+	local base src dst
+	base=$(mktemp -d /dev/shm/snap-edges.XXXXXX 2>/dev/null) || {
+		skip "int64_edges: no /dev/shm"
+		return 0
+	}
+	src=$base/src dst=$base/dst
+	mkdir -p "$src" "$dst"
+	echo a >"$src/first" && touch -d '@-9223372036.854775807' "$src/first"
+	echo h >"$src/half" && touch -d '@-9223372036.5' "$src/half"
+	echo b >"$src/last" && touch -d '@9223372036.854775806' "$src/last"
+	if [ "$(stat -c %.9Y "$src/first")" != -9223372036.854775807 ]; then
+		skip "int64_edges: /dev/shm caps mtimes"
+		rm -rf "$base"
+		return 0
+	fi
+	new_roots "$IO.edges"
+	FR=$src
+	make_snapshot || { rm -rf "$base"; return; }
+	FR=$dst
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore of the int64 ns edges" 0
+	assert_eq "the first ns of 1677 a snapshot holds restored" \
+		-9223372036.854775807 "$(stat -c %.9Y "$dst/first")"
+	assert_eq "half a second after 1677-09-21 00:12:43 restored" \
+		-9223372036.500000000 "$(stat -c %.9Y "$dst/half")"
+	assert_eq "the last ns of 2262 a snapshot holds restored" \
+		9223372036.854775806 "$(stat -c %.9Y "$dst/last")"
+	echo c >"$src/before" && touch -d '@-9223372037' "$src/before"
+	FR=$src
+	snap make-snapshot
+	assert_rc "make-snapshot of a file a second before 1677-09-21" 1
+	assert_err_has "the file before the range is named" \
+		"cannot record '$src/before': its mtime is outside"
+	rm -f "$src/before"
+	echo d >"$src/after" && touch -d '@9223372037' "$src/after"
+	snap make-snapshot
+	assert_rc "make-snapshot of a file a second after 2262-04-11" 1
+	assert_err_has "the file after the range is named" \
+		"cannot record '$src/after': its mtime is outside"
+	rm -rf "$base"
+}
+
 for_each_io early
+for_each_io int64_edges
 for_each_io snapshot_future
 for_each_io sync_future
 finish
