@@ -37,7 +37,12 @@ struct make_snapshot_opts {
 	 * snap_root (restore records the current state this way) */
 	bool to_fd;
 	int out_fd;
-	bool download_missing;     /* object-store trees: fetch unknown md5s */
+	/* object-store trees: a file the heap lacks is recorded by the MD5
+	 * its listing gives, its content not stored (the Python tool's
+	 * --no-download-missing-files). Off (zero), every content a saved
+	 * snapshot names is in the heap: what restore's snapshots before
+	 * and after need, to be restorable. */
+	bool no_download_missing;
 	/* reuse rule override used after a restore: trust size+mtime against
 	 * this snapshot instead of the latest one (NULL: latest in snap_root) */
 	const char *previous_path;

@@ -116,6 +116,7 @@ struct make_snapshot_args {
 	struct make_snapshot_opts mo;
 	struct cli_filters filters;
 	bool no_xattrs;
+	bool download_missing;     /* --[no-]download-missing-files */
 };
 
 /* Parse make-snapshot's words into a (which the caller initialises with
@@ -131,7 +132,7 @@ static int parse_args(struct cli_ctx *ctx, struct make_snapshot_args *a,
 			  "the tree is still scanned and new contents are "
 			  "stored in the heap." },
 		{ .kind = OPT_BOOL, .name = "download-missing-files",
-		  .value = &a->mo.download_missing, .def = "download",
+		  .value = &a->download_missing, .def = "download",
 		  .help = "For object-store trees: download files whose MD5 "
 			  "the store does not provide, to compute it. Files "
 			  "with an unknown MD5 are downloaded anyway when "
@@ -192,7 +193,8 @@ static int parse_args(struct cli_ctx *ctx, struct make_snapshot_args *a,
 int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct make_snapshot_args a = {
-		.mo = { .save = true, .download_missing = true },
+		.mo = { .save = true },
+		.download_missing = true,
 	};
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
@@ -202,6 +204,7 @@ int cmd_make_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	rc = parse_args(ctx, &a, argc, argv);
 	if (rc >= 0)
 		goto out;
+	a.mo.no_download_missing = !a.download_missing;
 	rc = cli_prepare_run(ctx, CLI_NEED_FILE_ROOT | CLI_NEED_HEAP_ROOT |
 			     CLI_NEED_SNAP_ROOT, CLI_PARALLEL_TO_HEAP,
 			     &a.filters);

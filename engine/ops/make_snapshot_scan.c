@@ -318,7 +318,8 @@ static int remote_needs_content(struct snap_run *r, const struct entry *e,
 		return ret;
 	if (ret == 1)
 		return 0;
-	if (!r->mo->download_missing && r->listed_md5s == 0 && r->copy_from) {
+	if (r->mo->no_download_missing && r->listed_md5s == 0 &&
+	    r->copy_from) {
 		/* one HEAD, before the first MD5 recorded on the listing's
 		 * word: an SSE-KMS bucket's listed ETags name no content */
 		struct errbuf why = ERRBUF_INIT;
@@ -336,7 +337,7 @@ static int remote_needs_content(struct snap_run *r, const struct entry *e,
 		/* a failed HEAD: this file is downloaded, the next such
 		 * file asks again */
 	}
-	if (!r->mo->download_missing && r->listed_md5s == 1) {
+	if (r->mo->no_download_missing && r->listed_md5s == 1) {
 		stat_add(&r->run.stats->files_skipped, 1);
 		return 0;
 	}
