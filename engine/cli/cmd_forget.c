@@ -1,15 +1,24 @@
 /* forget: remove the snapshot files a retention policy (retention.h,
  * restic's rules) does not keep; the heap objects they referenced stay
- * until gc. Prints one line per snapshot on stdout. */
+ * until gc. Prints one line per snapshot on stdout.
+ *
+ * Every snapshot the policy keeps is read whole first: one that does not
+ * decode (a 0-byte or truncated file, a flipped bit) must not stand for
+ * the snapshots the policy removes in its favour, else a damaged newest
+ * snapshot would leave no good one behind. It is set aside (neither
+ * counted nor removed; verify reports it) and the policy applied again
+ * over the rest; forget then exits 3, as verify does on damage. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "entry.h"
 #include "jsonw.h"
 #include "lock.h"
 #include "retention.h"
+#include "snapshot_reader.h"
 #include "snapstore.h"
 #include "banned.h"
 
@@ -30,19 +39,38 @@
 	"first, \"keep PATH (RULES)\" or \"remove PATH\" per snapshot\n"     \
 	"(\"would remove\" with --dry-run, which changes nothing); with "     \
 	"--json one object\nper line instead: {\"path\", \"time_ns\", "       \
-	"\"action\": \"keep\"|\"remove\", \"reasons\"}.\nNeeds --snap-root " \
-	"(or SNAP_ROOT)."
+	"\"action\": \"keep\"|\"remove\", \"reasons\"}.\nEvery snapshot " \
+	"the policy keeps is read whole first: one that does not\ndecode "   \
+	"(empty, truncated, damaged) is set aside, \"keep PATH "          \
+	"(unreadable)\",\nneither counted by the policy nor removed, and "   \
+	"the policy applied to the\nrest; forget then exits 3 (damage "     \
+	"found, as verify).\nNeeds --snap-root (or SNAP_ROOT)."
+
+/* What forget decides: why each snapshot is kept (0: removed), and
+ * those set aside because they do not decode. */
+struct forget_plan {
+	unsigned *reasons;
+	bool *unreadable;
+	size_t n_unreadable;
+	int kept;
+};
 
 static int print_line(struct cli_ctx *ctx, struct snapstore *ss,
 		      const struct snapstore_item *it, unsigned reasons,
-		      const struct retention_policy *p, bool dry_run)
+		      bool unreadable, const struct retention_policy *p,
+		      bool dry_run)
 {
 	char *path = snapstore_path(ss, it->relpath);
 	char why[128];
 
 	if (!path)
 		return -ENOMEM;
-	retention_reasons_text(reasons, p, why, sizeof(why));
+	if (unreadable) {
+		reasons = 1;  /* kept */
+		snprintf(why, sizeof(why), "unreadable");
+	} else {
+		retention_reasons_text(reasons, p, why, sizeof(why));
+	}
 	if (ctx->g.json) {
 		fputs("{\"path\":", stdout);
 		jsonw_string(stdout, path, strlen(path));
@@ -125,22 +153,109 @@ static int check_policy(struct cli_ctx *ctx, struct forget_args *a)
 	return -1;
 }
 
-/* Apply the policy to list: reasons[i] gets why list->items[i] is kept
- * (0: removed); times has list->n slots. Returns the number kept, or
- * -errno with eb set. */
-static int select_kept(const struct snapstore_list *list,
-		       const struct retention_policy *p, int64_t *times,
-		       unsigned *reasons, struct errbuf *eb)
+/* Read the snapshot relpath whole (every record, its checksum and
+ * trailer, as verify does). 0 it decodes, 1 it does not (warned, naming
+ * it and why), -errno when it could not be read (the store failed: then
+ * nothing can be told, and forget stops). */
+static int check_decodes(struct cli_ctx *ctx, struct snapstore *ss,
+			 const char *relpath, struct errbuf *eb)
 {
-	size_t i;
+	struct errbuf why = ERRBUF_INIT;
+	struct snapshot_reader *rd = NULL;
+	struct entry e = ENTRY_INIT;
+	char *path = snapstore_path(ss, relpath);
+	int ret;
+
+	if (!path)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	ret = snapstore_open_reader(ss, path, &rd, &why);
+	while (!ret && (ret = snapshot_reader_next(rd, &e, &why)) == 1) {
+		entry_release(&e);
+		ret = 0;
+	}
+	snapshot_reader_free(rd);
+	if (ret == -EBADMSG || ret == -ENOTSUP) {
+		log_warn(&ctx->eo.log, "snapshot '%s' does not decode, set "
+			 "aside (not counted by the policy, not removed; see "
+			 "verify): %s", path, why.msg);
+		ret = 1;
+	} else if (ret < 0) {
+		*eb = why;
+	}
+	free(path);
+	return ret;
+}
+
+/* One pass of the policy over the snapshots not set aside: pl->reasons
+ * and pl->kept. times and at have list->n slots, r too (scratch). */
+static int apply_policy(const struct snapstore_list *list,
+			const struct retention_policy *p,
+			struct forget_plan *pl, int64_t *times, size_t *at,
+			unsigned *r, struct errbuf *eb)
+{
+	size_t i, m = 0;
 	int kept;
 
-	for (i = 0; i < list->n; i++)
-		times[i] = list->items[i].time_ns;
-	kept = retention_select(times, list->n, p, reasons);
+	for (i = 0; i < list->n; i++) {
+		pl->reasons[i] = 0;
+		if (pl->unreadable[i])
+			continue;
+		times[m] = list->items[i].time_ns;
+		at[m++] = i;
+	}
+	kept = retention_select(times, m, p, r);
 	if (kept < 0)
 		return errbuf_set(eb, kept, "cannot apply the policy");
-	return kept;
+	for (i = 0; i < m; i++)
+		pl->reasons[at[i]] = r[i];
+	pl->kept = kept;
+	return 0;
+}
+
+/* The policy over the snapshots that decode: applied, each snapshot it
+ * keeps read (once), and applied again while one of them was set aside.
+ * Returns 0, or -errno with eb set. */
+static int select_kept(struct cli_ctx *ctx, struct snapstore *ss,
+		       const struct snapstore_list *list,
+		       const struct retention_policy *p,
+		       struct forget_plan *pl, struct errbuf *eb)
+{
+	size_t slots = list->n ? list->n : 1, i;
+	int64_t *times = calloc(slots, sizeof(*times));
+	size_t *at = calloc(slots, sizeof(*at));
+	unsigned *r = calloc(slots, sizeof(*r));
+	bool *checked = calloc(slots, sizeof(*checked));
+	bool again = true;
+	int ret = 0;
+
+	if (!times || !at || !r || !checked)
+		ret = errbuf_set(eb, -ENOMEM, "out of memory");
+	while (!ret && again) {
+		again = false;
+		ret = apply_policy(list, p, pl, times, at, r, eb);
+		for (i = 0; !ret && i < list->n; i++) {
+			if (!pl->reasons[i] || checked[i])
+				continue;
+			if (ctx->interrupted && *ctx->interrupted) {
+				ret = errbuf_set(eb, -EINTR, "interrupted");
+				break;
+			}
+			checked[i] = true;
+			ret = check_decodes(ctx, ss, list->items[i].relpath,
+					    eb);
+			if (ret == 1) {
+				pl->unreadable[i] = true;
+				pl->n_unreadable++;
+				again = true;
+				ret = 0;
+			}
+		}
+	}
+	free(times);
+	free(at);
+	free(r);
+	free(checked);
+	return ret;
 }
 
 /* Newest first, remove each snapshot not kept (none with --dry-run) and
@@ -149,24 +264,27 @@ static int select_kept(const struct snapstore_list *list,
  * with eb set (a failure or a signal stops at that snapshot). */
 static int remove_unkept(struct cli_ctx *ctx, struct snapstore *ss,
 			 const struct snapstore_list *list,
-			 const unsigned *reasons, const struct forget_args *a,
-			 size_t *removed, struct errbuf *eb)
+			 const struct forget_plan *pl,
+			 const struct forget_args *a, size_t *removed,
+			 struct errbuf *eb)
 {
 	size_t i;
 	int rc;
 
 	for (i = list->n; i-- > 0;) {
 		const struct snapstore_item *it = &list->items[i];
+		bool gone = !pl->reasons[i] && !pl->unreadable[i];
 
 		if (ctx->interrupted && *ctx->interrupted)
 			return errbuf_set(eb, -EINTR, "interrupted");
-		if (!reasons[i] && !a->dry_run) {
+		if (gone && !a->dry_run) {
 			rc = snapstore_remove(ss, it->relpath, eb);
 			if (rc < 0)
 				return rc;
 			(*removed)++;
 		}
-		rc = print_line(ctx, ss, it, reasons[i], &a->p, a->dry_run);
+		rc = print_line(ctx, ss, it, pl->reasons[i],
+				pl->unreadable[i], &a->p, a->dry_run);
 		if (rc < 0)
 			return errbuf_set(eb, rc, "out of memory");
 	}
@@ -180,10 +298,9 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 	struct snapstore *ss = NULL;
 	struct lock *lk = NULL;
 	struct errbuf eb = ERRBUF_INIT;
-	unsigned *reasons = NULL;
-	int64_t *times = NULL;
-	size_t removed = 0;
-	int rc, kept;
+	struct forget_plan pl = { 0 };
+	size_t removed = 0, gone;
+	int rc;
 
 	rc = parse_args(ctx, &a, argc, argv);
 	if (rc < 0)
@@ -206,29 +323,35 @@ int cmd_forget(struct cli_ctx *ctx, int argc, char **argv)
 		rc = snapstore_list(ss, &list, &eb);
 	if (rc < 0)
 		goto fail;
-	times = calloc(list.n ? list.n : 1, sizeof(*times));
-	reasons = calloc(list.n ? list.n : 1, sizeof(*reasons));
-	if (!times || !reasons) {
+	pl.reasons = calloc(list.n ? list.n : 1, sizeof(*pl.reasons));
+	pl.unreadable = calloc(list.n ? list.n : 1, sizeof(*pl.unreadable));
+	if (!pl.reasons || !pl.unreadable) {
 		rc = errbuf_set(&eb, -ENOMEM, "out of memory");
 		goto fail;
 	}
-	kept = select_kept(&list, &a.p, times, reasons, &eb);
-	if (kept < 0)
-		goto fail;
-	rc = remove_unkept(ctx, ss, &list, reasons, &a, &removed, &eb);
+	rc = select_kept(ctx, ss, &list, &a.p, &pl, &eb);
 	if (rc < 0)
 		goto fail;
-	rc = cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
-	fprintf(stderr, "%s: %d snapshot(s) kept, %zu %sremoved\n", CLI_PROG,
-		kept, a.dry_run ? list.n - (size_t)kept : removed,
+	rc = remove_unkept(ctx, ss, &list, &pl, &a, &removed, &eb);
+	if (rc < 0)
+		goto fail;
+	rc = cli_flush_stdout(ctx) ? CLI_EXIT_FAILURE :
+	     pl.n_unreadable ? CLI_EXIT_DAMAGE : CLI_EXIT_OK;
+	gone = list.n - (size_t)pl.kept - pl.n_unreadable;
+	fprintf(stderr, "%s: %d snapshot(s) kept, %zu %sremoved", CLI_PROG,
+		pl.kept, a.dry_run ? gone : removed,
 		a.dry_run ? "would be " : "");
+	if (pl.n_unreadable)
+		fprintf(stderr, ", %zu unreadable set aside (run verify)",
+			pl.n_unreadable);
+	fputc('\n', stderr);
 	goto out;
 fail:
 	fflush(stdout);
 	rc = cli_fail(ctx, &eb);
 out:
-	free(times);
-	free(reasons);
+	free(pl.reasons);
+	free(pl.unreadable);
 	snapstore_list_release(&list);
 	snapstore_free(ss);
 	lock_release(lk);

@@ -90,6 +90,39 @@ check "the reasons are printed" grep -q '^keep .*2025-12-31_12.*(daily, weekly, 
 assert_eq "removed ones are reported" 344 "$(grep -c '^remove ' "$OUT")"
 check "no lock is left behind" bash -c "[ -z \"\$(ls -A '$CR/locks')\" ]"
 
+# --- snapshots that do not decode ---------------------------------------
+# The newest two are a 0-byte file and a truncated copy: they must not
+# stand for the good ones --keep-last would remove in their favour. They
+# are set aside (kept, not counted), the policy keeps the newest good one.
+say "== forget: snapshots that do not decode are set aside"
+BR=$T/broken
+for d in 01 02 03 04 05; do
+	mkdir -p "$BR/2025/03"
+	cp "$proto" "$BR/2025/03/2025-03-${d}_12-00-00_000000Z.msgpack"
+done
+: >"$BR/2025/03/2025-03-04_12-00-00_000000Z.msgpack"
+head -c "$(($(stat -c %s "$proto") - 9))" "$proto" \
+	>"$BR/2025/03/2025-03-05_12-00-00_000000Z.msgpack"
+before=$(state_of "$BR")
+run "$SNAPSHOOTER" --snap-root "$BR" forget --keep-last 1 --dry-run
+assert_rc "dry run: damage found (exit 3)" 3
+assert_eq "dry run: changed nothing" "$before" "$(state_of "$BR")"
+run "$SNAPSHOOTER" --snap-root "$BR" forget --keep-last 1
+assert_rc "forget over unreadable snapshots: damage found (exit 3)" 3
+check "the newest good snapshot is kept" \
+	grep -q '^keep .*2025-03-03_12-00-00_000000Z.msgpack (last)' "$OUT"
+assert_eq "the unreadable ones are set aside, named" 2 \
+	"$(grep -c '^keep .*(unreadable)$' "$OUT")"
+assert_err_has "the empty one is named with why" \
+	"snapshot '$BR/2025/03/2025-03-04_12-00-00_000000Z.msgpack' does not decode"
+assert_err_has "the truncated one is named" \
+	"2025-03-05_12-00-00_000000Z.msgpack' does not decode"
+assert_err_has "the summary counts them" "2 unreadable set aside"
+assert_eq "only the older good ones are removed" \
+	"2025-03-03 2025-03-04 2025-03-05" \
+	"$(find "$BR" -name '*.msgpack' -printf '%f\n' | cut -c1-10 | sort |
+		tr '\n' ' ' | sed 's/ $//')"
+
 # --- the Python tool's snapshots ---------------------------------------
 say "== forget and gc on the Python tool's backup"
 FIX=${SNAP_PY_FIXTURE:-$SNAP_SOURCE_DIR/../shared/fixtures/python-backup}
