@@ -442,6 +442,24 @@ static bool az_same_service(const struct objstore *a, const struct objstore *b)
 	       !strcmp(x->sas ? x->sas : "", y->sas ? y->sas : "");
 }
 
+/* objstore_ops.key_problem: names the Blob service stores as others. It
+ * takes a backslash for '/' (a\b would land on, and replace, a/b),
+ * and drops a dot that ends a name or one of its folders, as Azure's
+ * naming rules warn ("a." would be "a"; Azurite keeps it, Azure does
+ * not, which is why rclone encodes both). */
+static const char *az_key_problem(const char *key)
+{
+	const char *p;
+
+	if (strchr(key, '\\'))
+		return "Azure Blob Storage turns '\\' into '/' in names";
+	for (p = key; *p; p++)
+		if (*p == '.' && (p[1] == '/' || !p[1]))
+			return "Azure Blob Storage drops a '.' that ends a "
+			       "name or a folder name";
+	return NULL;
+}
+
 static void az_free(struct objstore *os)
 {
 	struct az *a = to_az(os);
@@ -467,6 +485,7 @@ static const struct objstore_ops az_ops = {
 	.create_bucket = az_create_bucket,
 	.same_service = az_same_service,
 	.free = az_free,
+	.key_problem = az_key_problem,
 };
 
 static int set_endpoint(struct az *a, const char *ep, struct errbuf *eb)

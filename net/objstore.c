@@ -270,10 +270,19 @@ struct http_multi *objstore_multi(struct objstore *os)
 int objstore_check_key(const struct objstore *os, const char *key,
 		       struct errbuf *eb)
 {
+	const char *why;
+	char shown[512];
+
 	if (!key || !*key)
 		return errbuf_set(eb, -EINVAL, "empty object key in '%s'",
 				  os ? os->url : "?");
-	return 0;
+	why = os && os->ops->key_problem ? os->ops->key_problem(key) : NULL;
+	if (!why)
+		return 0;
+	errbuf_quote_name(shown, sizeof(shown), key, strlen(key));
+	return errbuf_set(eb, -EINVAL, "cannot use the name '%s' in '%s': %s, "
+			  "so it would stand for another object", shown,
+			  os->url, why);
 }
 
 int objstore_create_bucket(struct objstore *os, struct errbuf *eb)

@@ -119,6 +119,10 @@ struct objstore_ops {
 	bool (*same_service)(const struct objstore *a,
 			     const struct objstore *b);
 	void (*free)(struct objstore *os);
+	/* may be NULL: why the service would store key under another
+	 * name (a text for the message), or NULL when it keeps it as is;
+	 * objstore_check_key refuses such a key for every request */
+	const char *(*key_problem)(const char *key);
 };
 
 /* Backend constructors: allocate the backend's struct (which embeds
@@ -176,7 +180,8 @@ int objstore_check_option_keys(const struct json_opts *o,
 const char *objstore_opt_or_env(const struct json_opts *o, const char *key,
 				const char *env1, const char *env2);
 
-/* 0, or -EINVAL with a message naming the store when key is empty. */
+/* 0, or -EINVAL with a message naming the store when key is empty, and
+ * naming the key when ops->key_problem finds one. */
 int objstore_check_key(const struct objstore *os, const char *key,
 		       struct errbuf *eb);
 

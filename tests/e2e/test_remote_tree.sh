@@ -109,6 +109,46 @@ undo_case() {
 		"$label: the restore undone: its own and the overwritten file back"
 }
 
+# azure_names_case url: Azure Blob Storage stores a '\' in a name as '/'
+# (so "x\y" would land on "x/y" and replace it) and drops a '.' that ends
+# a name or a folder name (Azure does; Azurite keeps it). Such names are
+# refused, naming them (quoted as names are: x\x5cy), by restore and
+# sync into the container; "x/y" keeps its own content.
+azure_names_case() {
+	local url=$1 src=$T/bs.src H=$T/bs.heap S=$T/bs.snap
+	say "== names Azure would change, into $url"
+	mkdir -p "$src/x"
+	printf 'AAA' >"$src/x\y"
+	printf 'BBB' >"$src/x/y"
+	bin --file-root "$src" --heap-root "$H" --snap-root "$S" make-snapshot
+	assert_rc "azure names: the local snapshot" 0
+	bin --file-root "$url/bsr" --heap-root "$H" --snap-root "$S" \
+		restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "azure names: restore into the container fails" 1
+	assert_err_has "azure names: the name and why" \
+		"cannot use the name 'x\\x5cy' in '$url/bsr': Azure Blob Storage turns"
+	mkdir -p "$T/bs.only/x" && printf 'BBB' >"$T/bs.only/x/y"
+	bin sync "$T/bs.only" "$url/bss"
+	assert_rc "azure names: x/y alone synced" 0
+	bin sync "$src" "$url/bss"
+	assert_rc "azure names: sync into the container fails" 1
+	assert_err_has "azure names: sync names it" \
+		"cannot use the name 'x\\x5cy' in '$url/bss'"
+	rm -rf "$T/bs.back" && mkdir -p "$T/bs.back"
+	bin sync "$url/bss" "$T/bs.back"
+	assert_eq "azure names: x/y kept its own content" BBB \
+		"$(cat "$T/bs.back/x/y" 2>/dev/null)"
+	for name in dot. dir./f; do
+		rm -rf "$T/bs.dot" && mkdir -p "$T/bs.dot/dir."
+		printf 'x' >"$T/bs.dot/$name"
+		bin sync "$T/bs.dot" "$url/dots"
+		assert_rc "azure names: sync of '$name' fails" 1
+		assert_err_has "azure names: '$name' named, and why" \
+			"cannot use the name '$name' in '$url/dots': Azure Blob Storage drops a '.'"
+	done
+}
+
 # A listing older than the object (replaced by one of the same size
 # between the LIST and the GET; kms_proxy.py's stale mode lists the old
 # ETag): the snapshot records the bytes downloaded with the ETag they
@@ -345,5 +385,6 @@ if use_server swift; then
 fi
 if use_server azurite; then
 	tree_case azurite "az://e2etree-$$"
+	azure_names_case "az://e2etree-$$"
 fi
 finish
