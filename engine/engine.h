@@ -96,6 +96,12 @@ struct restore_opts {
 	 * or the one TIMESTAMP or "latest" found), malloc'd, as soon as it
 	 * is known (also when the run then fails); else left NULL */
 	char **restored;
+	/* NULL, or where the path of the "before" snapshot goes, malloc'd,
+	 * once it is saved, while the tree does not match the snapshot yet:
+	 * a run that fails then leaves it set (that snapshot is the latest
+	 * now, and the CLI says how to retry); NULL otherwise (freed again
+	 * once the tree matches, before the "after" snapshot) */
+	char **saved_before;
 };
 
 int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,

@@ -26,7 +26,9 @@
 	"A missing or corrupt object stops the restore, naming "             \
 	"the object and the\nfile; with --keep-going every "                 \
 	"other file is written first and those\nnot restored "               \
-	"are listed at the end (exit 1).\n"                                  \
+	"are listed at the end (exit 1). A restore that fails after\n"       \
+	"saving the state before says so: that snapshot is the latest "      \
+	"now, and\nthe note gives the --path to try the restore again.\n"   \
 	"With --include/--exclude, paths left out are neither "              \
 	"written nor deleted.\n\n"                                           \
 	CLI_FILTER_HELP
@@ -158,6 +160,17 @@ static int check_args(struct cli_ctx *ctx, struct restore_args *a, int npos,
 	return -1;
 }
 
+/* A restore that failed after saving the state before: that snapshot is
+ * the latest now, so the same command again (restore the latest) would
+ * bring back the state before, not the snapshot asked for. Say so, and
+ * how to retry. */
+static void retry_note(const char *before, const char *restored)
+{
+	fprintf(stderr, "%s: note: the state before this restore was saved "
+		"as '%s' and is now the latest snapshot; to try this restore "
+		"again, give --path '%s'\n", CLI_PROG, before, restored);
+}
+
 int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 {
 	/* saving before is the default: files the restore deletes or
@@ -167,8 +180,8 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	struct run_stats st = { 0 };
 	struct errbuf eb = ERRBUF_INIT;
-	char *restored = NULL;
-	int npos = 0, rc;
+	char *restored = NULL, *before = NULL;
+	int npos = 0, rc, ret;
 
 	rc = parse_args(ctx, &a, argc, argv, &npos);
 	if (rc < 0)
@@ -184,10 +197,14 @@ int cmd_restore_snapshot(struct cli_ctx *ctx, int argc, char **argv)
 	/* the summary names the snapshot restored, also when it was found
 	 * by TIMESTAMP or as the latest */
 	a.ro.restored = &restored;
-	rc = engine_restore(&ctx->eo, &a.ro, &st, &eb);
-	rc = cli_report_run(ctx, rc, &st, restored ? restored : a.ro.path,
+	a.ro.saved_before = &before;
+	ret = engine_restore(&ctx->eo, &a.ro, &st, &eb);
+	rc = cli_report_run(ctx, ret, &st, restored ? restored : a.ro.path,
 			    &eb);
+	if (ret < 0 && before && restored)
+		retry_note(before, restored);
 	free(restored);
+	free(before);
 out:
 	cli_filters_release(&a.filters);
 	return rc;

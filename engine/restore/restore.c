@@ -273,9 +273,12 @@ static int record_current(struct restore_run *r, char **before, int *scratch,
 			    o->file_root);
 		return ret;
 	}
-	if (*before)
-		log_info(r->run.log, "saved the state before restore as '%s'",
-			 *before);
+	if (!*before)
+		return 0;
+	log_info(r->run.log, "saved the state before restore as '%s'",
+		 *before);
+	if (ro->saved_before && !(*ro->saved_before = strdup(*before)))
+		return errbuf_set(eb, -ENOMEM, "out of memory");
 	return 0;
 }
 
@@ -422,6 +425,12 @@ static int save_after(struct restore_run *r, const char *target,
 	struct run_stats sub;
 	int ret;
 
+	/* the tree matches target: a failure from here on leaves no
+	 * restore to try again */
+	if (r->ro->saved_before) {
+		free(*r->ro->saved_before);
+		*r->ro->saved_before = NULL;
+	}
 	memset(&mo, 0, sizeof(mo));
 	mo.save = true;
 	/* the tree now matches target: trust its md5s by size and
@@ -582,6 +591,8 @@ int engine_restore(const struct engine_opts *o, const struct restore_opts *ro,
 
 	if (ro->restored)
 		*ro->restored = NULL;
+	if (ro->saved_before)   /* record_current sets it */
+		*ro->saved_before = NULL;
 	ret = open_run(&r, &lk, &target, eb);
 	if (ret < 0)
 		goto out;

@@ -258,6 +258,47 @@ unreadable_object() {
 unreadable_object
 
 # --- the damaged heap on object storage --------------------------------
+# --- a restore that fails after saving the state before -----------------
+# That "before" snapshot is the latest now: the same command again would
+# restore it. The failure says so and how to retry; after a repair, the
+# retry with --path restores the snapshot asked for.
+retry_after_failure() {
+	local want=$T/retry.src
+	rm -rf "$want" && mkdir -p "$want"
+	printf 'first\n' >"$want/one"
+	head -c 9000 /dev/urandom >"$want/two"
+	new_roots retry
+	FR=$want
+	make_snapshot || return
+	local asked=$SNAP
+	flip_byte "$(obj "$(md5of "$want/two")")" 100
+	FR=$T/retry.target
+	mkdir -p "$FR" && printf 'mine\n' >"$FR/mine"
+	snap restore-snapshot
+	assert_rc "retry: restore over a corrupt object fails" 1
+	assert_err_has "retry: the note names the snapshot asked for" \
+		"to try this restore again, give --path '$asked'"
+	local latest
+	latest=$(snapshot_files "$SR" | tail -n 1)
+	assert_ne "retry: the state before is the latest now" "$asked" "$latest"
+	assert_err_has "retry: the note names the state before" \
+		"the state before this restore was saved as '$latest'"
+	snap verify --read-data --repair-from "$want"
+	assert_rc "retry: the object repaired" 0
+	snap restore-snapshot --path "$asked"
+	assert_rc "retry: restore with --path as the note says" 0
+	assert_md5_equal "$want" "$FR" "retry: the snapshot asked for restored"
+	# a restore that did its work but could not write its summary has
+	# nothing to retry: no note
+	run "$SNAPSHOOTER" --no-progress --file-root "$FR" --heap-root "$HR" \
+		--snap-root "$SR" --json-file /dev/full restore-snapshot \
+		--path "$asked"
+	assert_rc "retry: a summary that cannot be written fails" 1
+	check "retry: no note when the restore itself succeeded" \
+		bash -c "! grep -q 'note: the state before' '$ERR'"
+}
+retry_after_failure
+
 remote_checks() { # label url
 	local label=$1 url=$2
 	say "== $label: $url"
