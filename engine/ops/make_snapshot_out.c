@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "engine.h"
+#include "io.h"
 #include "owners.h"
 #include "progress.h"
 #include "pysnap_writer.h"
@@ -215,15 +216,25 @@ static void root_xattrs(const struct snap_run *r, struct snapshot_header *h)
  * has none. */
 void snap_root_meta(const struct snap_run *r, struct snapshot_header *h)
 {
+	struct io_stat ist;
 	struct stat st;
 
 	if (tree_scan_rootfd(r->scan) < 0 ||
 	    fstat(tree_scan_rootfd(r->scan), &st))
 		return;
-	h->has_root_meta = true;
-	h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
-	h->root_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
-			   st.st_mtim.tv_nsec;
+	io_stat_from_stat(&ist, &st);
+	if (ist.mtime_ns == INT64_MIN || ist.mtime_ns == INT64_MAX) {
+		/* as a file's (check_mtime_range), never recorded wrong;
+		 * the root is not worth failing the backup over */
+		log_warn(r->run.log, "the mtime of the root directory '%s' is "
+			 "outside the years 1677-2262 that a snapshot (64-bit "
+			 "ns) holds: its mode and mtime are not recorded",
+			 r->run.o->file_root);
+	} else {
+		h->has_root_meta = true;
+		h->root_mode = st.st_mode & SNAPSHOT_MODE_MASK;
+		h->root_mtime_ns = ist.mtime_ns;
+	}
 	h->has_root_owner = true;
 	h->root_uid = st.st_uid;
 	h->root_gid = st.st_gid;

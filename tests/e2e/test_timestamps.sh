@@ -97,7 +97,8 @@ early() {
 # and INT64_MAX themselves mean "clipped": 1677-09-21 00:12:43.145224193
 # and 2262-04-11 23:47:16.854775806), a time half a second after the
 # first whole second, round trip exactly; a second beyond either end is
-# refused naming the file. ext4 stops at
+# refused naming the file; a root directory out of range is warned about
+# (its mode and mtime not recorded), the snapshot made. ext4 stops at
 # 1901, so on tmpfs (/dev/shm), where the kernel keeps such times.
 int64_edges() {
 	local base src dst
@@ -140,6 +141,12 @@ int64_edges() {
 	assert_rc "make-snapshot of a file a second after 2262-04-11" 1
 	assert_err_has "the file after the range is named" \
 		"cannot record '$src/after': its mtime is outside"
+	rm -f "$src/after"
+	touch -d '@-9999999999' "$src"
+	snap make-snapshot
+	assert_rc "make-snapshot of a root dated 1653" 0
+	assert_err_has "the root's mtime is warned about" \
+		"the mtime of the root directory '$src' is outside the years"
 	rm -rf "$base"
 }
 
