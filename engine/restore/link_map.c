@@ -121,6 +121,14 @@ int link_map_want(struct link_map *m, const char *first, size_t len)
 	return 0;
 }
 
+bool link_map_has_group(struct link_map *m, const struct entry *e)
+{
+	if (e->type != ENTRY_FILE)
+		return false;
+	return e->link ? find(m, e->link, e->link_len) != NULL :
+	       find(m, e->name, e->name_len) != NULL;
+}
+
 int link_map_member(struct link_map *m, const struct entry *e,
 		    const char **leader, size_t *leader_len)
 {

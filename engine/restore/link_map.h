@@ -23,6 +23,10 @@ void link_map_free(struct link_map *m);
  * pass). 0, -ENOSPC when full (the group is then not linked), -ENOMEM. */
 int link_map_want(struct link_map *m, const char *first, size_t len);
 
+/* Is file e one of the snapshot's hard-link groups (its first member, or
+ * a later one naming it)? */
+bool link_map_has_group(struct link_map *m, const struct entry *e);
+
 /* The write pass, for file e in stream order. Returns 1 with *leader
  * (borrowed, valid until link_map_free) when e is to be a link of an
  * earlier file of this run; 0 when e is written as a file (and becomes

@@ -322,12 +322,25 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 	if (st == DIFF_EQUAL) {
 		if (!meta_differs(r, l, t))
 			return 0;
-		stat_add(&r->run.stats->files_updated, 1);
-		if (r->ro->dry_run) {
-			diff_print_plan("update", t);
-			return 0;
+		/* a file linked to another name (another file of the
+		 * snapshot, or one outside the root) is written anew: its
+		 * metadata set in place would be the other's too. Not one
+		 * of the snapshot's own link groups, whose names share it
+		 * by right; not in a dry run, which has no writer to ask
+		 * (it says "update") */
+		ret = t->type == ENTRY_FILE && r->tw &&
+		      !(r->links && link_map_has_group(r->links, t)) ?
+		      tree_writer_shares_inode(r->tw, t, eb) : 0;
+		if (ret < 0)
+			return ret;
+		if (!ret) {
+			stat_add(&r->run.stats->files_updated, 1);
+			if (r->ro->dry_run) {
+				diff_print_plan("update", t);
+				return 0;
+			}
+			return set_meta(r, t, eb);
 		}
-		return set_meta(r, t, eb);
 	}
 	if (r->ro->dry_run && t->type == ENTRY_FILE &&
 	    (r->ro->read_data || r->ro->keep_going)) {

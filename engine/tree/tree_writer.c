@@ -619,6 +619,24 @@ int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
 	return created;
 }
 
+int tree_writer_shares_inode(struct tree_writer *w, const struct entry *e,
+			     struct errbuf *eb)
+{
+	struct stat st;
+	size_t base;
+	int dirfd, ret;
+
+	ret = tree_writer_parent(w, e->name, e->name_len, false, &dirfd, &base,
+				 eb);
+	if (ret < 0)
+		return ret;
+	if (fstatat(dirfd, e->name + base, &st, AT_SYMLINK_NOFOLLOW))
+		return errno == ENOENT ? 0 :
+		       tree_writer_name_error(w, -errno, "stat", e->name,
+					      e->name_len, eb);
+	return S_ISREG(st.st_mode) && st.st_nlink > 1;
+}
+
 int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 			 struct errbuf *eb)
 {

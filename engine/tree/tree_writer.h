@@ -82,6 +82,12 @@ int tree_writer_symlink(struct tree_writer *w, const struct entry *e,
 			struct errbuf *eb);
 int tree_writer_mkdir(struct tree_writer *w, const struct entry *e,
 		      bool set_meta, struct errbuf *eb);
+/* Is e->name a regular file that shares its inode with another name
+ * (a hard link, maybe from outside the root)? Then setting its metadata
+ * in place would change the other name's too. 1 yes, 0 no (also when it
+ * is gone), -errno (named in eb). Never follows a symlink. */
+int tree_writer_shares_inode(struct tree_writer *w, const struct entry *e,
+			     struct errbuf *eb);
 /* Mode and mtime of an existing entry (never following a symlink). */
 int tree_writer_set_meta(struct tree_writer *w, const struct entry *e,
 			 struct errbuf *eb);

@@ -217,6 +217,63 @@ assert_eq "sync --no-hard-links: separate files" "1 1" \
 	"$(stat -c %h "$T/synced_nolinks/g2/x" "$T/synced_nolinks/g2/y" |
 		tr '\n' ' ' | sed 's/ $//')"
 
+# A file of the target linked to another name: restore writes it anew
+# instead of setting its metadata in place, which would set the other
+# name's too. Two separate files the target holds as one inode come back
+# separate, each with its own owner and mode; a file linked to one
+# outside the root leaves that one as it was.
+say "== restore over files linked to other names"
+lsrc=$T/lsrc
+mkdir -p "$lsrc"
+echo X >"$lsrc/a"
+echo X >"$lsrc/b"
+echo same >"$lsrc/f"
+chmod 600 "$lsrc/a"
+chown 1234 "$lsrc/b" "$lsrc/f"
+chmod 644 "$lsrc/b" "$lsrc/f"
+touch -d 2001-01-01 "$lsrc/f"
+new_roots links
+FR=$lsrc
+make_snapshot || finish
+ltgt=$T/ltgt out=$T/outside
+mkdir -p "$ltgt" "$out"
+cp -a "$lsrc/a" "$ltgt/a"
+ln "$ltgt/a" "$ltgt/b"
+echo same >"$out/secret"
+chmod 600 "$out/secret"
+ln "$out/secret" "$ltgt/f"
+outside_before=$(stat -c '%a %u %Y' "$out/secret")
+FR=$ltgt
+snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "restore over linked files" 0
+rsync_same "linked files restored as the snapshot's separate files" \
+	"$lsrc" "$ltgt"
+assert_eq "a and b are separate files again" "1 1" \
+	"$(stat -c %h "$ltgt/a" "$ltgt/b" | tr '\n' ' ' | sed 's/ $//')"
+assert_eq "the file outside the root is untouched" "$outside_before" \
+	"$(stat -c '%a %u %Y' "$out/secret")"
+# but a link group of the snapshot itself, linked alike in the target, is
+# fixed in place: no content written, the inode kept
+gsrc=$T/gsrc gtgt=$T/gtgt
+mkdir -p "$gsrc"
+echo group >"$gsrc/a" && ln "$gsrc/a" "$gsrc/b"
+FR=$gsrc
+make_snapshot || finish
+FR=$gtgt
+snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "restore of a link group" 0
+ino=$(stat -c %i "$gtgt/a")
+touch -d 2002-02-02 "$gtgt/a"
+snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+	--no-save-snapshot-after
+assert_rc "restore of a group whose mtime changed" 0
+assert_json "the group's metadata fixed in place" files_updated 1
+assert_json "no content written for it" bytes_written 0
+assert_eq "the group keeps its inode" "$ino $ino" \
+	"$(stat -c %i "$gtgt/a" "$gtgt/b" | tr '\n' ' ' | sed 's/ $//')"
+
 # not root: everything but the owners, one warning, owners_skipped
 if command -v setpriv >/dev/null 2>&1; then
 	chmod 0755 "$T"
