@@ -13,7 +13,9 @@
 	"copy new and changed\nfiles (same size and mtime: "                 \
 	"unchanged, unless --checksum), fix metadata,\nthen "                \
 	"delete what SRC lacks (only after every copy "                      \
-	"succeeded). No heap and\nno snapshot are involved; "                \
+	"succeeded; a file or\nsymlink that replaces a directory is "        \
+	"written after the deletions, and\nfails when the directory "       \
+	"keeps excluded entries). No heap and\nno snapshot are involved; "   \
 	"the global roots are not needed. Excluded\nfiles are "              \
 	"neither copied nor deleted.\n\nSRC or DST may be "                  \
 	"an object store (s3://, az://): a file's mtime is\n"                \

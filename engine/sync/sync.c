@@ -337,6 +337,21 @@ static int delete_recorded(struct sync_run *r, struct tree_writer *tw,
 	return ret;
 }
 
+/* A deferred file or symlink found a directory still in its place: the
+ * deletions emptied what they could, the rest was not the sync's to
+ * delete (rsync: "cannot delete non-empty directory"). Say which. */
+static void blocked_by_kept(const struct sync_run *r, const struct entry *e,
+			    struct errbuf *eb)
+{
+	char shown[512];
+
+	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
+	errbuf_wrap(eb, -EISDIR, "cannot replace the directory '%s' in '%s' "
+		    "with a %s: --exclude/--include or --no-delete keep it "
+		    "or entries in it", shown, r->so->dst,
+		    e->type == ENTRY_SYMLINK ? "symlink" : "file");
+}
+
 /* Copies that waited for room (the conflicting entry is gone unless it
  * was not ours to delete: --no-delete, or an excluded name) and new
  * directories, in stream order. */
@@ -367,6 +382,8 @@ static int retry_deferred(struct sync_run *r, struct tree_writer *tw,
 		}
 		ret = sync_do_job(r, tw, j, buf, eb);
 		free(buf);
+		if (ret == -EISDIR && r->dst_fs)
+			blocked_by_kept(r, &j->e, eb);
 	}
 	return ret;
 }

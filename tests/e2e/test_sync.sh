@@ -310,6 +310,20 @@ filters() {
 	*) fail "--exclude-from a missing file: exit $RC" ;;
 	esac
 	assert_err_has "... naming the file" "no-such-file"
+
+	# a file replacing a DST directory that holds excluded entries: the
+	# directory cannot go (its excluded content is not the sync's to
+	# delete); the failure says which and why, the excluded file stays
+	src=$T/$IO.ksrc dst=$T/$IO.kdst
+	rm -rf "$src" "$dst"
+	mkdir -p "$src" "$dst/z/cache"
+	echo f >"$src/z"
+	echo kept >"$dst/z/cache/c"
+	do_sync "$src" "$dst" --exclude 'cache/'
+	assert_rc "a file over a directory with excluded entries fails" 1
+	assert_err_has "the message names the directory and why" \
+		"cannot replace the directory 'z' in '$dst' with a file: --exclude/--include or --no-delete keep it or entries in it"
+	assert_eq "the excluded file stays" kept "$(cat "$dst/z/cache/c")"
 }
 
 # A file that changes whenever it is copied is never published torn: each
