@@ -173,14 +173,36 @@ out:
 	free(buf);
 }
 
+/* Is the directory dir at path or above it? Compared by device and inode:
+ * through a bind mount one directory has two paths, and the names do not
+ * show it. */
+static bool has_ancestor(const char *path, const struct stat *dir)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (;;) {
+		if (!stat(p, &st) && st.st_dev == dir->st_dev &&
+		    st.st_ino == dir->st_ino)
+			return true;
+		slash = strrchr(p, '/');
+		if (!slash || (slash == p && !p[1]))
+			return false;
+		slash[slash == p] = '\0';   /* "/a" -> "/" */
+	}
+}
+
 /* DST inside SRC (or the reverse) would copy into itself or delete the
  * source: refuse. DST may not exist yet: resolve its nearest existing
- * ancestor and append the rest. */
+ * ancestor and append the rest. By name, then by inode (bind mounts). */
 static int check_nesting_local(const char *src, const char *dst,
 			       struct errbuf *eb)
 {
 	char rs[PATH_MAX], rd[PATH_MAX], probe[PATH_MAX], full[2 * PATH_MAX];
 	const char *tail = "";
+	struct stat st;
 	size_t ls, ld;
 	char *slash;
 
@@ -216,6 +238,12 @@ static int check_nesting_local(const char *src, const char *dst,
 	    (ls > ld && !strncmp(rs, full, ld) && (rs[ld] == '/' || ld == 1)))
 		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
 				  " one is inside the other", src, dst);
+	if ((!stat(rs, &st) && has_ancestor(rd, &st)) ||
+	    (!*tail && !stat(rd, &st) && has_ancestor(rs, &st)))
+		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
+				  " one is inside the other (through a bind "
+				  "mount or another path to the same "
+				  "directory)", src, dst);
 	return 0;
 }
 

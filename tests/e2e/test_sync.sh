@@ -348,6 +348,27 @@ changing_test() {
 		"$(cd "$dst" && find . -mindepth 1)"
 }
 
+# DST inside SRC through a bind mount (one directory, two paths): the
+# names do not show it, the inodes do; refused like the plain case, and
+# the reverse too. Root only (mount), else skipped.
+bind_mount_nesting() {
+	local src=$T/bsrc mnt=$T/bmnt
+	mkdir -p "$src/sub" "$mnt"
+	echo f >"$src/f"
+	if ! mount --bind "$src" "$mnt" 2>/dev/null; then
+		skip "bind mount nesting: mount --bind not allowed here"
+		return 0
+	fi
+	run "$SNAPSHOOTER" --no-progress sync "$src" "$mnt/inner"
+	assert_rc "DST inside SRC through a bind mount: refused" 1
+	assert_err_has "... saying so" "one is inside the other"
+	run "$SNAPSHOOTER" --no-progress sync "$mnt/sub" "$src"
+	assert_rc "SRC inside DST through a bind mount: refused" 1
+	umount "$mnt"
+	check "nothing was written into SRC" test ! -e "$src/inner"
+}
+
 for_each_io sync_test
 for_each_io changing_test
+bind_mount_nesting
 finish
