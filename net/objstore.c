@@ -20,6 +20,7 @@
 #include "objmeta.h"
 #include "objstore_impl.h"
 #include "uri.h"
+#include "utf8.h"
 #include "xml_list.h"
 
 #include "banned.h"
@@ -277,6 +278,14 @@ int objstore_check_key(const struct objstore *os, const char *key,
 		return errbuf_set(eb, -EINVAL, "empty object key in '%s'",
 				  os ? os->url : "?");
 	why = os && os->ops->key_problem ? os->ops->key_problem(key) : NULL;
+	if (!why && !utf8_valid(key)) {
+		/* S3 and Azure take UTF-8 names only: a file name in
+		 * another encoding would fail as "HTTP 400" after retries */
+		errbuf_quote_name(shown, sizeof(shown), key, strlen(key));
+		return errbuf_set(eb, -EILSEQ, "cannot use the name '%s' in "
+				  "'%s': object names must be UTF-8, and it "
+				  "is not", shown, os ? os->url : "?");
+	}
 	if (!why)
 		return 0;
 	errbuf_quote_name(shown, sizeof(shown), key, strlen(key));

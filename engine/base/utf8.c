@@ -1,6 +1,8 @@
 /* utf8: see utf8.h. */
 #include "utf8.h"
 
+#include <string.h>
+
 #include "banned.h"
 
 size_t utf8_seq_len(const unsigned char *s, size_t avail)
@@ -31,6 +33,21 @@ size_t utf8_seq_len(const unsigned char *s, size_t avail)
 	if (s[0] == 0xf4 && s[1] >= 0x90)
 		return 0;      /* > U+10FFFF */
 	return n;
+}
+
+bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = strlen(s), n;
+
+	while (left) {
+		n = utf8_seq_len(p, left);
+		if (!n)
+			return false;
+		p += n;
+		left -= n;
+	}
+	return true;
 }
 
 size_t utf8_encode(unsigned cp, char *out)

@@ -149,6 +149,20 @@ azure_names_case() {
 	done
 }
 
+# non_utf8_case label url: S3 and Azure take UTF-8 object names only. A
+# file named in another encoding is refused at once, naming it, not sent
+# to fail as "HTTP 400" after retries; the other files are synced.
+non_utf8_case() {
+	local label=$1 url=$2 src=$T/$1.latin1
+	rm -rf "$src" && mkdir -p "$src"
+	printf 'ok' >"$src/fine"
+	printf 'x' >"$src/caf$(printf '\351')"
+	bin sync "$src" "$url/latin1"
+	assert_rc "$label: a Latin-1 file name fails the sync" 1
+	assert_err_has "$label: named, and why" \
+		"cannot use the name 'caf\\xe9' in '$url/latin1': object names must be UTF-8"
+}
+
 # A listing older than the object (replaced by one of the same size
 # between the LIST and the GET; kms_proxy.py's stale mode lists the old
 # ETag): the snapshot records the bytes downloaded with the ETag they
@@ -376,6 +390,7 @@ stale_cache_case() { # bucket
 # the shared servers outlive a run: a name of this run only
 if use_server swift; then
 	tree_case swift "s3://e2etree-$$"
+	non_utf8_case swift "s3://e2etree-$$"
 	stale_listing_case "e2etree-$$"
 	copy_race_case "e2etree-$$"
 	unchecked_copy_case "e2etree-$$"
@@ -386,5 +401,6 @@ fi
 if use_server azurite; then
 	tree_case azurite "az://e2etree-$$"
 	azure_names_case "az://e2etree-$$"
+	non_utf8_case azurite "az://e2etree-$$"
 fi
 finish
