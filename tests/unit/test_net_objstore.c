@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "objstore.h"
+#include "objstore_impl.h"   /* objstore_check_key */
 #include "test.h"
 
 static void clear_env(void)
@@ -167,9 +168,63 @@ static void test_credentials(void)
 	clear_env();
 }
 
+/* Names a store would keep as another are refused before any request:
+ * Azure's backslash and trailing dots, and anything not UTF-8 on either
+ * service; what this tool writes itself passes. */
+static void test_key_names(void)
+{
+	static const char *const ours[] = {
+		"d4/d41d8cd98f00b204e9800998ecf8427e",
+		"d4/d41d8cd98f00b204e9800998ecf8427e.gz",
+		"2026/12/2026-12-08_01-02-03_123456Z.msgpack",
+		"2026/12/2026-12-08_01-02-03_123456Z.jsonl.gz",
+		"locks/shared-0123456789abcdef.lock", "temp/1234.gz",
+		"dir/caf\xc3\xa9.txt", "a.b/c", ".hidden", "x..y",
+	};
+	struct errbuf eb = ERRBUF_INIT;
+	struct objstore *s3 = NULL, *az = NULL;
+	size_t i;
+
+	clear_env();
+	CHECK_EQ(objstore_open("s3://b/p", "{\"key\":\"k\",\"secret\":\"s\"}",
+			       NULL, &s3, &eb), 0);
+	CHECK_EQ(objstore_open("az://c/p", "{\"connection_string\":"
+			       "\"UseDevelopmentStorage=true\"}", NULL, &az,
+			       &eb), 0);
+	if (!s3 || !az)
+		goto out;
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++) {
+		CHECK_EQ(objstore_check_key(s3, ours[i], &eb), 0);
+		CHECK_EQ(objstore_check_key(az, ours[i], &eb), 0);
+	}
+	CHECK_EQ(objstore_check_key(s3, "x\\y", &eb), 0);
+	CHECK_EQ(objstore_check_key(s3, "dot.", &eb), 0);
+	CHECK_EQ(objstore_check_key(az, "x\\y", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "cannot use the name 'x\\x5cy' in 'az://c/p': "
+		     "Azure Blob Storage turns") != NULL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_key(az, "dot.", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "drops a '.'") != NULL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_key(az, "dir./f", &eb), -EINVAL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_key(s3, "caf\xe9", &eb), -EILSEQ);
+	CHECK(strstr(eb.msg, "object names must be UTF-8") != NULL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_key(az, "caf\xe9", &eb), -EILSEQ);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_key(s3, "\xed\xa0\x80", &eb), -EILSEQ);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_key(s3, "", &eb), -EINVAL);
+out:
+	objstore_free(s3);
+	objstore_free(az);
+}
+
 int main(void)
 {
 	RUN_TEST(test_urls);
+	RUN_TEST(test_key_names);
 	RUN_TEST(test_options);
 	RUN_TEST(test_credentials);
 	return test_finish();
