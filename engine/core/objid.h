@@ -33,4 +33,17 @@ static inline bool objid_eq(const struct objid *a, const struct objid *b)
 	return memcmp(a->b, b->b, OBJID_LEN) == 0;
 }
 
+/* Index of id among the n ids at a (a short unsorted list: the ids a
+ * heap's writers hold at one time), or SIZE_MAX. */
+static inline size_t objid_find(const struct objid *a, size_t n,
+				const struct objid *id)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (objid_eq(&a[i], id))
+			return i;
+	return SIZE_MAX;
+}
+
 #endif

@@ -34,12 +34,7 @@
  * after which the id is present (copied) or the waiter stores it. */
 static bool copying(const struct remote *r, const struct objid *id)
 {
-	size_t i;
-
-	for (i = 0; i < r->ncopying; i++)
-		if (objid_eq(&r->copying[i], id))
-			return true;
-	return false;
+	return objid_find(r->copying, r->ncopying, id) != SIZE_MAX;
 }
 
 int heap_remote_mark_for_write(struct remote *r, const struct objid *id)
@@ -87,12 +82,9 @@ static void release_copy(struct remote *r, const struct objid *id)
 	size_t i;
 
 	pthread_mutex_lock(&r->lock);
-	for (i = 0; i < r->ncopying; i++) {
-		if (objid_eq(&r->copying[i], id)) {
-			r->copying[i] = r->copying[--r->ncopying];
-			break;
-		}
-	}
+	i = objid_find(r->copying, r->ncopying, id);
+	if (i != SIZE_MAX)
+		r->copying[i] = r->copying[--r->ncopying];
 	pthread_cond_broadcast(&r->copy_done);
 	pthread_mutex_unlock(&r->lock);
 }

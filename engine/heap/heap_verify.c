@@ -57,16 +57,6 @@ void heap_verify_free(struct heap_verify *v)
 	free(v);
 }
 
-static size_t held_find(const struct heap_verify *v, const struct objid *id)
-{
-	size_t i;
-
-	for (i = 0; i < v->nheld; i++)
-		if (objid_eq(&v->held[i], id))
-			return i;
-	return SIZE_MAX;
-}
-
 int heap_verify_claim(struct heap_verify *v, const struct objid *id,
 		      struct errbuf *eb)
 {
@@ -78,7 +68,7 @@ int heap_verify_claim(struct heap_verify *v, const struct objid *id,
 			ret = 0;
 			break;
 		}
-		if (held_find(v, id) == SIZE_MAX)
+		if (objid_find(v->held, v->nheld, id) == SIZE_MAX)
 			break;
 		pthread_cond_wait(&v->settled_cv, &v->lock);
 	}
@@ -105,7 +95,7 @@ void heap_verify_settle(struct heap_verify *v, const struct objid *id,
 	size_t i;
 
 	pthread_mutex_lock(&v->lock);
-	i = held_find(v, id);
+	i = objid_find(v->held, v->nheld, id);
 	if (i != SIZE_MAX)
 		v->held[i] = v->held[--v->nheld];
 	/* out of memory here only costs a second check of the object */

@@ -81,6 +81,15 @@ static void test_objid(void)
 	CHECK_ERR(objid_from_hex("zz1d8cd98f00b204e9800998ecf8427e", 32, &id),
 		  EINVAL);
 	CHECK_ERR(objid_from_hex("d41d", 4, &id), EINVAL);
+	{
+		struct objid set[3] = { { { 1 } }, { { 2 } }, { { 3 } } };
+		struct objid other = { { 4 } };
+
+		CHECK_EQ(objid_find(set, 3, &set[2]), 2);
+		CHECK_EQ(objid_find(set, 3, &set[0]), 0);
+		CHECK(objid_find(set, 3, &other) == SIZE_MAX);
+		CHECK(objid_find(set, 0, &set[0]) == SIZE_MAX);
+	}
 }
 
 static int key(const char *a, int ad, const char *b, int bd)
