@@ -46,10 +46,20 @@ void heap_object_path_gz(const struct objid *id, char out[39])
 	memcpy(out + 35, ".gz", 4);
 }
 
+bool heap_lower_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		      (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
 int heap_parse_object_name(const char *name, size_t len, struct objid *id)
 {
 	int kind = 1;
-	size_t i;
 
 	if (len == OBJID_HEX_LEN + 3 && !memcmp(name + OBJID_HEX_LEN, ".gz", 3))
 		kind = 2;
@@ -58,11 +68,8 @@ int heap_parse_object_name(const char *name, size_t len, struct objid *id)
 	/* the names heap_object_path makes, lower case only: "D41D8..."
 	 * would read as an id whose object ("d4/d41d8...") may not exist,
 	 * and a backup would skip storing that content */
-	for (i = 0; i < OBJID_HEX_LEN; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') ||
-		      (name[i] >= 'a' && name[i] <= 'f')))
-			return 0;
-	if (objid_from_hex(name, OBJID_HEX_LEN, id))
+	if (!heap_lower_hex(name, OBJID_HEX_LEN) ||
+	    objid_from_hex(name, OBJID_HEX_LEN, id))
 		return 0;
 	return kind;
 }

@@ -158,6 +158,10 @@ void heap_finish(struct heap *h, uint64_t *objects, uint64_t *bytes);
 void heap_object_path(const struct objid *id, char out[36]);
 void heap_object_path_gz(const struct objid *id, char out[39]);
 
+/* Are the len bytes at s lower-case hex digits, as heap_object_path
+ * writes an object's name and its fan-out folder? */
+bool heap_lower_hex(const char *s, size_t len);
+
 /* The same names read back. Is name (len bytes, no '/') "<32 hex>" or
  * "<32 hex>.gz", lower-case hex as written? 1 raw, 2 gz, 0 neither
  * (temp files, upper case, anything else: not objects); *id gets the

@@ -63,15 +63,6 @@ struct local_tx {
 	char tmp_name[80];     /* relative to the heap root */
 };
 
-/* Two lower-case hex digits, as heap_object_path names a fan-out folder */
-static bool fanout_name(const char *name)
-{
-	static const char digits[] = "0123456789abcdef";
-
-	return name[0] && strchr(digits, name[0]) && name[1] &&
-	       strchr(digits, name[1]) && !name[2];
-}
-
 /* Note which formats the first few fan-out directories hold: cheap (a
  * few directory reads) and enough to tell a Python heap, which is gz
  * throughout, from ours. */
@@ -94,7 +85,7 @@ static void probe_formats(struct local *h)
 
 		/* a fan-out folder's name (never "..": the probe stays in
 		 * the heap); heap_parse_object_key checks each name in it */
-		if (!fanout_name(de->d_name))
+		if (strlen(de->d_name) != 2 || !heap_lower_hex(de->d_name, 2))
 			continue;
 		fd = openat(h->rootfd, de->d_name,
 			    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
