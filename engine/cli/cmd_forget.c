@@ -174,7 +174,7 @@ static int check_decodes(struct cli_ctx *ctx, struct snapstore *ss,
 		ret = 0;
 	}
 	snapshot_reader_free(rd);
-	if (ret == -EBADMSG || ret == -ENOTSUP) {
+	if (snapshot_err_is_damage(ret)) {
 		log_warn(&ctx->eo.log, "snapshot '%s' does not decode, set "
 			 "aside (not counted by the policy, not removed; see "
 			 "verify): %s", path, why.msg);

@@ -412,7 +412,7 @@ int verify_walk_snapshots(struct verify_run *r, bool sizes_only,
 		snapshot_reader_free(rd);
 		/* a snapshot that does not decode is damage; a store that
 		 * cannot be read (or no memory) means we cannot tell */
-		if (ret == -EBADMSG || ret == -ENOTSUP) {
+		if (snapshot_err_is_damage(ret)) {
 			if (!sizes_only) {
 				r->st->snapshots_corrupt++;
 				verify_report(r, VERIFY_SNAPSHOT_CORRUPT, path,

@@ -6,6 +6,8 @@
 #ifndef SNAP_SNAPSHOT_READER_H
 #define SNAP_SNAPSHOT_READER_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -51,6 +53,17 @@ snapshot_reader_header(const struct snapshot_reader *r);
  * failure were well-formed but the file as a whole is not trusted. */
 int snapshot_reader_next(struct snapshot_reader *r, struct entry *out,
 			 struct errbuf *eb);
+
+/* Does err (from opening or reading a snapshot) say the snapshot itself
+ * is bad (-EBADMSG: corrupt or truncated; -ENOTSUP: a format version
+ * this reader refuses), rather than that it could not be read (the
+ * disk, the store, memory)? The first is damage (verify reports it,
+ * forget sets the snapshot aside); the second means nothing can be
+ * told. */
+static inline bool snapshot_err_is_damage(int err)
+{
+	return err == -EBADMSG || err == -ENOTSUP;
+}
 
 /* snapshot_reader_next with a void * self, for struct entry_stream
  * (diff.h): { snapshot_reader_stream_next, reader }. */
