@@ -272,23 +272,23 @@ int objstore_check_key(const struct objstore *os, const char *key,
 		       struct errbuf *eb)
 {
 	const char *why;
+	bool not_utf8;
 	char shown[512];
 
 	if (!key || !*key)
 		return errbuf_set(eb, -EINVAL, "empty object key in '%s'",
 				  os ? os->url : "?");
 	why = os && os->ops->key_problem ? os->ops->key_problem(key) : NULL;
-	if (!why && !utf8_valid(key)) {
-		/* S3 and Azure take UTF-8 names only: a file name in
-		 * another encoding would fail as "HTTP 400" after retries */
-		errbuf_quote_name(shown, sizeof(shown), key, strlen(key));
+	/* S3 and Azure take UTF-8 names only: a file name in another
+	 * encoding would fail as "HTTP 400" after retries */
+	not_utf8 = !why && !utf8_valid(key);
+	if (!why && !not_utf8)
+		return 0;
+	errbuf_quote_name(shown, sizeof(shown), key, strlen(key));
+	if (not_utf8)
 		return errbuf_set(eb, -EILSEQ, "cannot use the name '%s' in "
 				  "'%s': object names must be UTF-8, and it "
 				  "is not", shown, os ? os->url : "?");
-	}
-	if (!why)
-		return 0;
-	errbuf_quote_name(shown, sizeof(shown), key, strlen(key));
 	return errbuf_set(eb, -EINVAL, "cannot use the name '%s' in '%s': %s, "
 			  "so it would stand for another object", shown,
 			  os->url, why);
