@@ -7,36 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "root_nesting.h"
 #include "banned.h"
-
-/* realpath of path, or of its nearest existing parent plus the rest */
-static char *resolve(const char *path)
-{
-	char probe[PATH_MAX], real[PATH_MAX], *slash, *out;
-	const char *rest = "";
-	size_t n;
-
-	if (!path || strstr(path, "://"))
-		return NULL;
-	snprintf(probe, sizeof(probe), "%s", path);
-	while (!realpath(probe, real)) {
-		slash = strrchr(probe, '/');
-		if (!slash || slash == probe) {
-			if (!slash && getcwd(real, sizeof(real))) {
-				rest = path;
-				break;
-			}
-			return NULL;
-		}
-		rest = path + (slash - probe) + 1;
-		*slash = '\0';
-	}
-	n = strlen(real) + strlen(rest) + 2;
-	out = malloc(n);
-	if (out)
-		snprintf(out, n, "%s%s%s", real, *rest ? "/" : "", rest);
-	return out;
-}
 
 int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		     const struct filter *filter)
@@ -48,12 +20,12 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 
 	memset(ir, 0, sizeof(*ir));
 	ir->filter = filter;
-	tree = resolve(o->file_root);
+	tree = root_resolve(o->file_root);
 	if (!tree)
 		return 0;
 	tl = strlen(tree);
 	for (i = 0; i < 2; i++) {
-		char *r = resolve(roots[i]);
+		char *r = root_resolve(roots[i]);
 		size_t rl = r ? strlen(r) : 0;
 
 		if (r && rl > tl + 1 && !strncmp(r, tree, tl) &&

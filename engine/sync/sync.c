@@ -32,6 +32,7 @@
 #include "objstore.h"
 #include "progress.h"
 #include "relpath.h"
+#include "root_nesting.h"
 #include "tmpfile.h"
 #include "tree.h"
 #include "tree_writer.h"
@@ -173,104 +174,29 @@ out:
 	free(buf);
 }
 
-/* Is the directory dir at path or above it? Compared by device and inode:
- * through a bind mount one directory has two paths, and the names do not
- * show it. */
-static bool has_ancestor(const char *path, const struct stat *dir)
-{
-	char p[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (;;) {
-		if (!stat(p, &st) && st.st_dev == dir->st_dev &&
-		    st.st_ino == dir->st_ino)
-			return true;
-		slash = strrchr(p, '/');
-		if (!slash || (slash == p && !p[1]))
-			return false;
-		slash[slash == p] = '\0';   /* "/a" -> "/" */
-	}
-}
-
 /* DST inside SRC (or the reverse) would copy into itself or delete the
- * source: refuse. DST may not exist yet: resolve its nearest existing
- * ancestor and append the rest. By name, then by inode (bind mounts). */
-static int check_nesting_local(const char *src, const char *dst,
-			       struct errbuf *eb)
-{
-	char rs[PATH_MAX], rd[PATH_MAX], probe[PATH_MAX], full[2 * PATH_MAX];
-	const char *tail = "";
-	struct stat st;
-	size_t ls, ld;
-	char *slash;
-
-	if (!realpath(src, rs))
-		return errbuf_set(eb, -errno, "cannot open source '%s': %s",
-				  src, strerror(errno));
-	snprintf(probe, sizeof(probe), "%s", dst);
-	while (!realpath(probe, rd)) {
-		slash = strrchr(probe, '/');
-		if (!slash) {
-			/* relative name with no existing part: below cwd */
-			if (!getcwd(rd, sizeof(rd)))
-				return errbuf_set(eb, -errno, "getcwd: %s",
-						  strerror(errno));
-			tail = dst;
-			break;
-		}
-		tail = dst + (slash - probe) + 1;
-		if (slash == probe) {
-			snprintf(rd, sizeof(rd), "/");
-			break;
-		}
-		*slash = '\0';
-	}
-	snprintf(full, sizeof(full), "%s%s%s", rd,
-		 *tail && rd[strlen(rd) - 1] != '/' ? "/" : "", tail);
-	ls = strlen(rs);
-	ld = strlen(full);
-	while (ld > 1 && full[ld - 1] == '/')
-		full[--ld] = '\0';
-	if ((ld >= ls && !strncmp(full, rs, ls) &&
-	     (full[ls] == '/' || full[ls] == '\0' || ls == 1)) ||
-	    (ls > ld && !strncmp(rs, full, ld) && (rs[ld] == '/' || ld == 1)))
-		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
-				  " one is inside the other", src, dst);
-	if ((!stat(rs, &st) && has_ancestor(rd, &st)) ||
-	    (!*tail && !stat(rd, &st) && has_ancestor(rs, &st)))
-		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
-				  " one is inside the other (through a bind "
-				  "mount or another path to the same "
-				  "directory)", src, dst);
-	return 0;
-}
-
-/* Object stores: refuse the same bucket with nested prefixes. */
+ * source: refuse, by name, through mounts, or by bucket and prefix. */
 static int check_nesting(struct sync_run *r, struct errbuf *eb)
 {
-	const char *a, *b;
-	size_t la, lb;
+	const char *src = r->so->src, *dst = r->so->dst;
+	int ret;
 
 	if (both_fs(r))
-		return check_nesting_local(r->so->src, r->so->dst, eb);
-	if (r->src_fs || r->dst_fs)
+		ret = root_nesting(src, dst, eb);
+	else if (r->src_fs || r->dst_fs)
 		return 0;  /* a store and a local directory never nest */
-	a = tree_root(r->src_tree);
-	b = tree_root(r->dst_tree);
-	la = strlen(a);
-	lb = strlen(b);
-	while (la && a[la - 1] == '/')
-		la--;
-	while (lb && b[lb - 1] == '/')
-		lb--;
-	if ((la <= lb && !strncmp(a, b, la) && (lb == la || b[la] == '/')) ||
-	    (lb < la && !strncmp(a, b, lb) && a[lb] == '/'))
+	else
+		ret = root_nesting(tree_root(r->src_tree),
+				   tree_root(r->dst_tree), eb);
+	if (ret > 0)
 		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
-				  " one is inside the other", r->so->src,
-				  r->so->dst);
-	return 0;
+				  " one is inside the other (%s)", src, dst,
+				  ret == ROOT_A_IN_B ? "SRC is inside DST: the "
+				  "sync would delete it" :
+				  ret == ROOT_B_IN_A ? "DST is inside SRC: SRC "
+				  "would be copied into itself" :
+				  "they are one directory");
+	return ret;
 }
 
 /* Every planned member becomes a link of its group's first member in

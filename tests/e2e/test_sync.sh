@@ -349,8 +349,8 @@ changing_test() {
 }
 
 # DST inside SRC through a bind mount (one directory, two paths): the
-# names do not show it, the inodes do; refused like the plain case, and
-# the reverse too. Root only (mount), else skipped.
+# names do not show it, the mount table does; refused like the plain
+# case, and the reverse too. Root only (mount), else skipped.
 bind_mount_nesting() {
 	local src=$T/bsrc mnt=$T/bmnt
 	mkdir -p "$src/sub" "$mnt"
@@ -366,6 +366,21 @@ bind_mount_nesting() {
 	assert_rc "SRC inside DST through a bind mount: refused" 1
 	umount "$mnt"
 	check "nothing was written into SRC" test ! -e "$src/inner"
+	# a bind mount of a folder inside SRC: no parent of either path is
+	# the other's directory; the mount table shows where they lie
+	echo keep >"$src/sub/g"
+	mount --bind "$src/sub" "$mnt"
+	run "$SNAPSHOOTER" --no-progress sync "$mnt" "$src"
+	assert_rc "SRC a bind mount of a folder in DST: refused" 1
+	assert_err_has "... saying the sync would delete it" \
+		"SRC is inside DST: the sync would delete it"
+	run "$SNAPSHOOTER" --no-progress sync "$src" "$mnt/inner"
+	assert_rc "DST inside a bind mount of a folder in SRC: refused" 1
+	assert_err_has "... saying SRC would be copied into itself" \
+		"DST is inside SRC: SRC would be copied into itself"
+	umount "$mnt"
+	assert_eq "SRC kept its folder" keep "$(cat "$src/sub/g" 2>/dev/null)"
+	check "nothing was written into the folder" test ! -e "$src/sub/inner"
 }
 
 for_each_io sync_test

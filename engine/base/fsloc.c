@@ -1,0 +1,218 @@
+/* fsloc: locations of local paths through /proc/self/mountinfo. */
+#include "fsloc.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "banned.h"
+
+struct mount {
+	unsigned long major, minor;
+	char *root;          /* the directory of its filesystem it shows */
+	char *point;         /* where it is mounted */
+};
+
+struct mounts {
+	struct mount *v;
+	size_t n, cap;
+};
+
+struct loc {
+	unsigned long major, minor;
+	char *path;
+};
+
+static void mounts_free(struct mounts *m)
+{
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		free(m->v[i].root);
+		free(m->v[i].point);
+	}
+	free(m->v);
+}
+
+/* mountinfo writes space, tab, newline and backslash as \ooo: undo it in
+ * place; the field ends at the first space. */
+static char *field_unescape(char *s, char **next)
+{
+	char *out = s, *in = s;
+
+	while (*in && *in != ' ') {
+		if (in[0] == '\\' && in[1] >= '0' && in[1] <= '3' &&
+		    in[2] >= '0' && in[2] <= '7' && in[3] >= '0' &&
+		    in[3] <= '7') {
+			*out++ = (char)((in[1] - '0') * 64 + (in[2] - '0') * 8 +
+					(in[3] - '0'));
+			in += 4;
+		} else {
+			*out++ = *in++;
+		}
+	}
+	*next = *in ? in + 1 : in;
+	*out = '\0';
+	return s;
+}
+
+/* "36 35 98:0 /root /point opts ...": 0, or -EINVAL for a line that is
+ * not one (skipped), -ENOMEM. */
+static int mount_parse(char *line, struct mount *out)
+{
+	char *p = line, *root, *point;
+	int skip;
+
+	/* mount id and parent id */
+	for (skip = 0; skip < 2; skip++) {
+		p = strchr(p, ' ');
+		if (!p)
+			return -EINVAL;
+		p++;
+	}
+	if (sscanf(p, "%lu:%lu", &out->major, &out->minor) != 2)
+		return -EINVAL;
+	p = strchr(p, ' ');
+	if (!p)
+		return -EINVAL;
+	root = field_unescape(p + 1, &p);
+	point = field_unescape(p, &p);
+	if (*root != '/' || *point != '/')
+		return -EINVAL;   /* "net:[...]" and the like: no directory */
+	out->root = strdup(root);
+	out->point = strdup(point);
+	if (!out->root || !out->point) {
+		free(out->root);
+		free(out->point);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int mounts_read(struct mounts *m)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (!f)
+		return -errno;
+	while (!ret && getline(&line, &cap, f) > 0) {
+		struct mount mt;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (mount_parse(line, &mt) < 0)
+			continue;
+		if (m->n == m->cap) {
+			size_t nc = m->cap ? 2 * m->cap : 32;
+			struct mount *v = realloc(m->v, nc * sizeof(*v));
+
+			if (!v) {
+				free(mt.root);
+				free(mt.point);
+				ret = -ENOMEM;
+				break;
+			}
+			m->v = v;
+			m->cap = nc;
+		}
+		m->v[m->n++] = mt;
+	}
+	if (!ret && ferror(f))
+		ret = -EIO;
+	free(line);
+	fclose(f);
+	if (ret < 0)
+		mounts_free(m);
+	return ret;
+}
+
+/* Is path dir or below it (both absolute, no trailing '/')? */
+static bool path_within(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1)
+		return true;   /* "/" */
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+}
+
+/* The location of path: the mount with the longest mount point holding
+ * it, and of mounts stacked on one point the last listed (the one
+ * seen). */
+static int loc_of(const struct mounts *m, const char *path, struct loc *out)
+{
+	const struct mount *best = NULL;
+	const char *rest;
+	size_t i, n;
+
+	for (i = 0; i < m->n; i++)
+		if (path_within(path, m->v[i].point) &&
+		    (!best || strlen(m->v[i].point) >= strlen(best->point)))
+			best = &m->v[i];
+	if (!best)
+		return -ENOENT;
+	rest = strlen(best->point) == 1 ? path : path + strlen(best->point);
+	/* "/" itself under a mount of a subdirectory (a container's root):
+	 * that subdirectory, not "/sub/" */
+	if (strcmp(best->root, "/") && *rest == '/' && !rest[1])
+		rest = "";
+	n = strlen(best->root) + strlen(rest) + 1;
+	out->path = malloc(n);
+	if (!out->path)
+		return -ENOMEM;
+	snprintf(out->path, n, "%s%s", strcmp(best->root, "/") ? best->root :
+		 (*rest ? "" : "/"), rest);
+	out->major = best->major;
+	out->minor = best->minor;
+	return 0;
+}
+
+static bool loc_within(const struct loc *a, unsigned long major,
+		       unsigned long minor, const char *dir)
+{
+	return a->major == major && a->minor == minor &&
+	       path_within(a->path, dir);
+}
+
+/* Is a inside b: b's own location, or the root of a mount below b? */
+static bool inside(const struct mounts *m, const struct loc *a,
+		   const char *b, const struct loc *lb)
+{
+	size_t i;
+
+	if (loc_within(a, lb->major, lb->minor, lb->path))
+		return true;
+	for (i = 0; i < m->n; i++) {
+		const struct mount *mt = &m->v[i];
+
+		if (strcmp(mt->point, b) && path_within(mt->point, b) &&
+		    loc_within(a, mt->major, mt->minor, mt->root))
+			return true;
+	}
+	return false;
+}
+
+int fsloc_nesting(const char *a, const char *b)
+{
+	struct mounts m;
+	struct loc la = { 0 }, lb = { 0 };
+	int ret = mounts_read(&m);
+
+	if (ret < 0)
+		return ret;
+	ret = loc_of(&m, a, &la);
+	if (!ret)
+		ret = loc_of(&m, b, &lb);
+	if (!ret)
+		ret = (inside(&m, &la, b, &lb) ? FSLOC_A_IN_B : 0) |
+		      (inside(&m, &lb, a, &la) ? FSLOC_B_IN_A : 0);
+	free(la.path);
+	free(lb.path);
+	mounts_free(&m);
+	return ret;
+}

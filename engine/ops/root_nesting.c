@@ -1,0 +1,149 @@
+/* root_nesting: do two roots nest, by name and through mounts. */
+#include "root_nesting.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsloc.h"
+#include "objstore.h"
+#include "banned.h"
+
+char *root_resolve(const char *path)
+{
+	char probe[PATH_MAX], real[PATH_MAX], *slash, *out;
+	const char *rest = "";
+	size_t n;
+
+	if (!path || objstore_is_url(path))
+		return NULL;
+	snprintf(probe, sizeof(probe), "%s", path);
+	while (!realpath(probe, real)) {
+		slash = strrchr(probe, '/');
+		if (!slash || slash == probe) {
+			/* a relative name with no existing part: below cwd */
+			if (!slash && getcwd(real, sizeof(real))) {
+				rest = path;
+				break;
+			}
+			if (slash == probe) {
+				rest = path + 1;
+				snprintf(real, sizeof(real), "/");
+				break;
+			}
+			return NULL;
+		}
+		rest = path + (slash - probe) + 1;
+		*slash = '\0';
+	}
+	n = strlen(real) + strlen(rest) + 2;
+	out = malloc(n);
+	if (!out)
+		return NULL;
+	snprintf(out, n, "%s%s%s", real,
+		 *rest && real[strlen(real) - 1] != '/' ? "/" : "", rest);
+	/* "d/" names d */
+	n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = '\0';
+	return out;
+}
+
+/* Is path dir or below it? By whole components; "/" holds everything. */
+static bool within(const char *path, size_t lp, const char *dir, size_t ld)
+{
+	if (ld == 1 && *dir == '/')
+		return true;
+	return lp >= ld && !strncmp(path, dir, ld) &&
+	       (lp == ld || path[ld] == '/');
+}
+
+static size_t trimmed_len(const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 1 && s[n - 1] == '/')
+		n--;
+	return n;
+}
+
+static int by_name(const char *a, const char *b)
+{
+	size_t la = trimmed_len(a), lb = trimmed_len(b);
+
+	return (within(a, la, b, lb) ? ROOT_A_IN_B : 0) |
+	       (within(b, lb, a, la) ? ROOT_B_IN_A : 0);
+}
+
+/* Is the directory dir at path or above it (by device and inode)? Only
+ * where there is no mount table to read (no /proc): it catches a bind
+ * mount of the directory itself, not one of a directory inside it. */
+static bool has_ancestor(const char *path, const struct stat *dir)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (;;) {
+		if (!stat(p, &st) && st.st_dev == dir->st_dev &&
+		    st.st_ino == dir->st_ino)
+			return true;
+		slash = strrchr(p, '/');
+		if (!slash || (slash == p && !p[1]))
+			return false;
+		slash[slash == p] = '\0';   /* "/a" -> "/" */
+	}
+}
+
+static int by_inode(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return (!stat(b, &sb) && has_ancestor(a, &sb) ? ROOT_A_IN_B : 0) |
+	       (!stat(a, &sa) && has_ancestor(b, &sa) ? ROOT_B_IN_A : 0);
+}
+
+static int local_nesting(const char *a, const char *b, struct errbuf *eb)
+{
+	char *ra = root_resolve(a), *rb = root_resolve(b);
+	int ret;
+
+	if (!ra || !rb) {
+		const char *bad = ra ? b : a;
+
+		ret = errbuf_set(eb, -ENOENT, "cannot resolve the path '%s'",
+				 bad);
+		goto out;
+	}
+	ret = by_name(ra, rb);
+	if (ret)
+		goto out;
+	ret = fsloc_nesting(ra, rb);
+	if (ret == -ENOENT)
+		ret = by_inode(ra, rb);
+	else if (ret < 0)
+		ret = errbuf_set(eb, ret, "cannot read /proc/self/mountinfo "
+				 "to check whether '%s' and '%s' nest: %s", a,
+				 b, strerror(-ret));
+out:
+	free(ra);
+	free(rb);
+	return ret;
+}
+
+int root_nesting(const char *a, const char *b, struct errbuf *eb)
+{
+	bool ua = objstore_is_url(a), ub = objstore_is_url(b);
+
+	if (ua != ub)
+		return 0;
+	if (ua)
+		return by_name(a, b);
+	return local_nesting(a, b, eb);
+}

@@ -1,0 +1,29 @@
+/* root_nesting: does one root lie inside another? A sync whose DST is
+ * inside SRC copies SRC into itself, one whose SRC is inside DST deletes
+ * its own source, a restore into the heap deletes the heap. Local roots
+ * are compared by name (resolved: symlinks, "..", a root that does not
+ * exist yet through its nearest existing parent), then by where they lie
+ * through every mount (fsloc: a bind mount, one disk mounted twice);
+ * store URLs by bucket and prefix. */
+#ifndef SNAP_ROOT_NESTING_H
+#define SNAP_ROOT_NESTING_H
+
+#include "errbuf.h"
+
+enum {
+	ROOT_A_IN_B = 1,   /* a is b or inside it */
+	ROOT_B_IN_A = 2,   /* b is a or inside it */
+};
+
+/* How roots a and b (local paths or store URLs, as given) nest:
+ * ROOT_* bits, both when they are one; 0 when apart (also a local root
+ * beside a store URL); -errno with eb set when a local root cannot be
+ * resolved or the mount table cannot be read. */
+int root_nesting(const char *a, const char *b, struct errbuf *eb);
+
+/* realpath of path, or of its nearest existing parent plus the rest
+ * (malloc'd); NULL for a store URL, a path that cannot be resolved, or
+ * out of memory. */
+char *root_resolve(const char *path);
+
+#endif

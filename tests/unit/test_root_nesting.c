@@ -1,0 +1,107 @@
+/* test_root_nesting: whether two roots nest, by name (URLs, "..",
+ * trailing slashes, roots that do not exist yet, symlinks) and through
+ * mounts (a bind mount of a folder, when this process may mount). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "errbuf.h"
+#include "fsloc.h"
+#include "root_nesting.h"
+#include "test.h"
+
+static char base[64];
+
+static int nest(const char *a, const char *b)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	char pa[256], pb[256];
+
+	/* "@x" is x under the test's folder */
+	snprintf(pa, sizeof(pa), "%s%s", *a == '@' ? base : "", a + (*a == '@'));
+	snprintf(pb, sizeof(pb), "%s%s", *b == '@' ? base : "", b + (*b == '@'));
+	return root_nesting(pa, pb, &eb);
+}
+
+static void test_urls(void)
+{
+	CHECK_EQ(nest("s3://b/heap", "s3://b/heap/"), ROOT_A_IN_B | ROOT_B_IN_A);
+	CHECK_EQ(nest("s3://b/heap/ab", "s3://b/heap"), ROOT_A_IN_B);
+	CHECK_EQ(nest("s3://b", "s3://b/x"), ROOT_B_IN_A);
+	CHECK_EQ(nest("s3://b/heap2", "s3://b/heap"), 0);
+	CHECK_EQ(nest("s3://bb/x", "s3://b"), 0);
+	CHECK_EQ(nest("az://b/x", "s3://b/x"), 0);
+	/* a store and a local path never nest */
+	CHECK_EQ(nest("s3://b/x", "/"), 0);
+}
+
+static void test_local_names(void)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/d/sub", base);
+	CHECK_EQ(mkdir(p, 0700) == 0 || errno == EEXIST, 1);
+	CHECK_EQ(nest("@/d", "@/d/"), ROOT_A_IN_B | ROOT_B_IN_A);
+	CHECK_EQ(nest("@/d/sub", "@/d"), ROOT_A_IN_B);
+	CHECK_EQ(nest("@/d/../d/sub/x/y", "@/d"), ROOT_A_IN_B);
+	CHECK_EQ(nest("@/d", "@/d/not/yet"), ROOT_B_IN_A);
+	CHECK_EQ(nest("@/d2", "@/d"), 0);
+	CHECK_EQ(nest("@/e", "@/d"), 0);
+	CHECK_EQ(nest("/", "@/d"), ROOT_B_IN_A);
+	snprintf(p, sizeof(p), "%s/link", base);
+	CHECK_EQ(symlink("d/sub", p), 0);
+	CHECK_EQ(nest("@/link/new", "@/d/sub"), ROOT_A_IN_B);
+	CHECK_EQ(nest("@/d", "@/link"), ROOT_B_IN_A);
+}
+
+/* A folder bound elsewhere: no name and no parent shows that it is
+ * inside d; fsloc does. Root only (mount). */
+static void test_bind_mount(void)
+{
+	char from[256], to[256];
+
+	snprintf(from, sizeof(from), "%s/d/sub", base);
+	snprintf(to, sizeof(to), "%s/m", base);
+	CHECK_EQ(mkdir(to, 0700), 0);
+	if (mount(from, to, NULL, MS_BIND, NULL)) {
+		printf("skip: bind mount (%s)\n", strerror(errno));
+		return;
+	}
+	CHECK_EQ(nest("@/m", "@/d"), ROOT_A_IN_B);
+	CHECK_EQ(nest("@/m/new", "@/d/sub"), ROOT_A_IN_B);
+	CHECK_EQ(nest("@/m", "@/d/sub"), ROOT_A_IN_B | ROOT_B_IN_A);
+	CHECK_EQ(nest("@/d", "@/m/x"), ROOT_B_IN_A);
+	CHECK_EQ(nest("@/e", "@/m"), 0);
+	/* fsloc alone: the bind mount and its source are one place */
+	snprintf(from, sizeof(from), "%s/d/sub", base);
+	CHECK_EQ(fsloc_nesting(to, from), FSLOC_A_IN_B | FSLOC_B_IN_A);
+	/* a mount below a path counts as inside it */
+	snprintf(from, sizeof(from), "%s", base);
+	CHECK_EQ(fsloc_nesting(to, from), FSLOC_A_IN_B);
+	CHECK_EQ(umount(to), 0);
+	snprintf(from, sizeof(from), "%s/d/sub", base);
+	CHECK_EQ(fsloc_nesting(to, from), 0);
+}
+
+int main(void)
+{
+	char cmd[256];
+
+	snprintf(base, sizeof(base), "/tmp/test_root_nesting.XXXXXX");
+	if (!mkdtemp(base))
+		return 1;
+	snprintf(cmd, sizeof(cmd), "%s/d", base);
+	CHECK_EQ(mkdir(cmd, 0700), 0);
+	snprintf(cmd, sizeof(cmd), "%s/e", base);
+	CHECK_EQ(mkdir(cmd, 0700), 0);
+	test_urls();
+	test_local_names();
+	test_bind_mount();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
+	CHECK_EQ(system(cmd), 0);
+	return test_finish();
+}
