@@ -32,6 +32,9 @@
 	"HEAP_ROOT or SNAP_ROOT\ndirectory is created; a "                   \
 	"missing FILE_ROOT is an error (the Python tool\n"                   \
 	"created it and saved an empty snapshot).\n"                         \
+	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
+	"out of the snapshot);\na FILE_ROOT that is either of "               \
+	"them or inside one is refused.\n"                                    \
 	"With --json, a summary object goes to stderr (or "                  \
 	"--json-file):\n"                                                    \
 	"{\"command\", \"files_scanned\", \"files_hashed\", "                \

@@ -30,7 +30,11 @@
 	"saving the state before says so: that snapshot is the latest "      \
 	"now, and\nthe note gives the --path to try the restore again.\n"   \
 	"With --include/--exclude, paths left out are neither "              \
-	"written nor deleted.\n\n"                                           \
+	"written nor deleted.\n"                                             \
+	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
+	"alone); a FILE_ROOT that\nis either of them or inside "              \
+	"one (by name, a symlink or a bind mount) is\nrefused "               \
+	"before anything is written.\n\n"                                     \
 	CLI_FILTER_HELP
 
 /* What the command line gives restore-snapshot; parse_args and

@@ -10,6 +10,30 @@
 #include "root_nesting.h"
 #include "banned.h"
 
+/* FILE_ROOT the heap or snapshot root, or inside one: a restore would
+ * delete the backup it restores from (everything there is "not in the
+ * snapshot"), a backup would write its objects into what it scans. */
+int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
+			     struct errbuf *eb)
+{
+	const char *roots[2] = { o->heap_root, o->snap_root };
+	const char *names[2] = { "the heap root", "the snapshot root" };
+	int i, ret;
+
+	for (i = 0; i < 2; i++) {
+		if (!o->file_root || !roots[i])
+			continue;
+		ret = root_nesting(o->file_root, roots[i], eb);
+		if (ret < 0)
+			return ret;
+		if (ret & ROOT_A_IN_B)
+			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': it "
+					  "is %s '%s' or inside it", what,
+					  o->file_root, names[i], roots[i]);
+	}
+	return 0;
+}
+
 int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		     const struct filter *filter)
 {

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "engine.h"
+#include "errbuf.h"
 #include "filter.h"
 
 struct inner_roots {
@@ -22,6 +23,11 @@ struct inner_roots {
  * resolved through its nearest existing parent). 0 or -ENOMEM. */
 int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		     const struct filter *filter);
+/* Refuse (-EINVAL, eb naming both) a FILE_ROOT that is HEAP_ROOT or
+ * SNAP_ROOT or inside one, by name or through mounts; what: the verb of
+ * the message ("restore into", "back up"). */
+int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
+			     struct errbuf *eb);
 void inner_roots_release(struct inner_roots *ir);
 
 /* Does anything need checking (an inner root or a filter rule)? */

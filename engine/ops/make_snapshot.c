@@ -522,6 +522,12 @@ static int make_snapshot_run(const struct engine_opts *o,
 				 "--heap-root and --snap-root");
 		goto out;
 	}
+	/* restore checked its roots before it came here */
+	if (!st) {
+		ret = inner_roots_refuse_outer(o, "back up", eb);
+		if (ret < 0)
+			goto out;
+	}
 	ret = filter_from_opts(o->include, o->exclude, &r.filter, eb);
 	if (ret < 0)
 		goto out;

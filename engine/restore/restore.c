@@ -161,6 +161,9 @@ static int open_run(struct restore_run *r, struct lock **lk, char **target,
 				 "--file-root, --heap-root and --snap-root");
 		return ret;
 	}
+	ret = inner_roots_refuse_outer(o, "restore into", eb);
+	if (ret < 0)
+		return ret;
 	/* a shared lock for the whole run: gc must not delete the objects
 	 * being restored (a dry run writes nothing, not even a lock) */
 	if (!ro->dry_run) {

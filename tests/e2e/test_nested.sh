@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # test_nested: HEAP_ROOT and SNAP_ROOT inside FILE_ROOT (a common layout:
 # /data/.heap, /data/.snapshots). Either refused up front, or the roots
-# are left out of the snapshot and a restore never deletes them.
+# are left out of the snapshot and a restore never deletes them. The
+# reverse (FILE_ROOT the heap or snapshot root, or inside one, by name, a
+# symlink or a bind mount) is refused before anything is written: a
+# restore there would delete the backup it restores from.
 . "$(dirname "$0")/lib.sh"
 
 nested() {
@@ -49,5 +52,57 @@ nested() {
 	check "the snapshot survives the restore" test -f "$SNAP"
 }
 
+# outer_case: FILE_ROOT = HEAP_ROOT or SNAP_ROOT, or inside one.
+outer_case() {
+	local root=$T/outer n fr
+	rm -rf "$root"
+	mkdir -p "$root/data"
+	echo "user data" >"$root/data/file"
+	FR=$root/data HR=$root/heap SR=$root/snaps
+	snap make-snapshot
+	assert_rc "outer roots: the backup" 0
+	n=$(heap_objects "$HR" | wc -l)
+	ln -s heap "$root/heaplink"
+	for fr in "$HR" "$HR/" "$(find "$HR" -mindepth 1 -maxdepth 1 -type d |
+		head -n 1)" "$root/heaplink" "$root/data/../heap/new"; do
+		FR=$fr
+		snap restore-snapshot
+		assert_rc "restore into '${fr#"$T"/}': refused" 1
+		assert_err_has "... naming the heap root" \
+			"refusing to restore into '$fr': it is the heap root"
+		snap make-snapshot
+		assert_rc "a backup of '${fr#"$T"/}': refused" 1
+	done
+	FR=$SR/2026
+	snap restore-snapshot
+	assert_rc "restore into the snapshot root: refused" 1
+	assert_err_has "... naming it" "it is the snapshot root '$SR'"
+	if mkdir -p "$root/bind" && mount --bind "$HR" "$root/bind" \
+		2>/dev/null; then
+		FR=$root/bind
+		snap restore-snapshot
+		assert_rc "restore into a bind mount of the heap: refused" 1
+		FR=$root/data HR=$root/bind
+		snap restore-snapshot --no-save-snapshot-before \
+			--no-save-snapshot-after
+		assert_rc "restore from the heap through its bind mount" 0
+		HR=$root/heap
+		FR=$root/bind/sub
+		snap restore-snapshot
+		assert_rc "restore into a folder of the heap's bind mount" 1
+		umount "$root/bind"
+	else
+		skip "outer roots: mount --bind not allowed here"
+	fi
+	assert_eq "outer roots: the heap keeps every object" "$n" \
+		"$(heap_objects "$HR" | wc -l)"
+	check "outer roots: the heap still verifies" heap_verify "$HR"
+	check "outer roots: nothing was written into the heap" \
+		test ! -e "$HR/new" -a ! -e "$HR/sub"
+	assert_eq "outer roots: no snapshot was added" 1 \
+		"$(find "$SR" -name '*.msgpack' | wc -l)"
+}
+
 for_each_io nested
+outer_case
 finish

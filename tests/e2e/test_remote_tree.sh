@@ -387,10 +387,36 @@ stale_cache_case() { # bucket
 		"stale cache: the other run's file back"
 }
 
+# outer_case url: a FILE_ROOT that is the heap or snapshot prefix, or
+# inside one, is refused before anything is written: a restore there
+# would delete the backup it restores from.
+outer_case() {
+	local url=$1 src=$T/oc.src fr
+	say "== FILE_ROOT the heap or snapshot prefix, in $url"
+	mkdir -p "$src" && printf 'keep' >"$src/f"
+	bin --file-root "$src" --heap-root "$url/oheap" --snap-root \
+		"$url/osnap" make-snapshot
+	assert_rc "outer roots: the backup" 0
+	for fr in "$url/oheap" "$url/oheap/" "$url/oheap/18" "$url/osnap"; do
+		bin --file-root "$fr" --heap-root "$url/oheap" --snap-root \
+			"$url/osnap" restore-snapshot
+		assert_rc "restore into '$fr': refused" 1
+		assert_err_has "... naming why" "refusing to restore into '$fr'"
+	done
+	bin --file-root "$T/oc.back" --heap-root "$url/oheap" --snap-root \
+		"$url/osnap" restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "outer roots: the backup still restores" 0
+	assert_eq "... with its content" keep "$(cat "$T/oc.back/f")"
+	bin --heap-root "$url/oheap" --snap-root "$url/osnap" verify
+	assert_rc "outer roots: the heap still verifies" 0
+}
+
 # the shared servers outlive a run: a name of this run only
 if use_server swift; then
 	tree_case swift "s3://e2etree-$$"
 	non_utf8_case swift "s3://e2etree-$$"
+	outer_case "s3://e2etree-$$"
 	stale_listing_case "e2etree-$$"
 	copy_race_case "e2etree-$$"
 	unchecked_copy_case "e2etree-$$"
@@ -402,5 +428,6 @@ if use_server azurite; then
 	tree_case azurite "az://e2etree-$$"
 	azure_names_case "az://e2etree-$$"
 	non_utf8_case azurite "az://e2etree-$$"
+	outer_case "az://e2etree-$$"
 fi
 finish
