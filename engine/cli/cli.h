@@ -248,7 +248,8 @@ int cli_report_run(const struct cli_ctx *ctx, int rc,
 		  "az:// root (also the storage option "                      \
 		  "{\"create_bucket\": true}). Without it a missing one is "   \
 		  "an error naming it: a typo in a URL must not become a "   \
-		  "new bucket." }
+		  "new bucket. A --dry-run creates nothing: with it the "    \
+		  "missing one reads as empty." }
 
 #define CLI_HELP_OPT                                                          \
 	{ .kind = OPT_HELP, .name = "help", .short_name = 'h',               \

@@ -36,6 +36,7 @@ struct remote_scan {
 	bool (*allow)(void *ctx, const char *relpath, size_t len, bool is_dir);
 	void *allow_ctx;
 	uint64_t *files_scanned;
+	bool missing_ok;
 	struct bqueue *q;        /* struct entry * */
 	pthread_t thread;
 	bool started;
@@ -161,6 +162,17 @@ static void *scan_main(void *arg)
 	struct remote_scan *s = arg;
 
 	s->ret = objstore_list(s->t->os, "", list_cb, s, &s->err);
+	if (s->ret == -ENOENT && s->missing_ok) {
+		/* a dry run: what a real one would do to a missing bucket */
+		if (objstore_may_create_bucket(s->t->os)) {
+			log_info(s->log, "%s (a real run would create it)",
+				 s->err.msg);
+			errbuf_clear(&s->err);
+			s->ret = 0;
+		} else {
+			s->ret = objstore_bucket_missing(s->t->os, &s->err);
+		}
+	}
 	if (s->ret < 0)
 		bqueue_abort(s->q);
 	else
@@ -172,7 +184,8 @@ int remote_scan_start(struct remote_tree *t, const struct logger *log,
 		      bool (*allow)(void *ctx, const char *relpath, size_t len,
 				    bool is_dir),
 		      void *allow_ctx, uint64_t *files_scanned,
-		      struct remote_scan **out, struct errbuf *eb)
+		      bool missing_ok, struct remote_scan **out,
+		      struct errbuf *eb)
 {
 	struct remote_scan *s = calloc(1, sizeof(*s));
 	int ret;
@@ -185,6 +198,7 @@ int remote_scan_start(struct remote_tree *t, const struct logger *log,
 	s->allow = allow;
 	s->allow_ctx = allow_ctx;
 	s->files_scanned = files_scanned;
+	s->missing_ok = missing_ok;
 	ret = bqueue_new(SCAN_QUEUE, &s->q);
 	if (ret < 0) {
 		free(s);

@@ -44,12 +44,16 @@ const char *remote_tree_url(const struct remote_tree *t);
  * and this tool write it, net/objmeta.h) when the listing carries it
  * (Azure), else its Last-Modified with upload_mtime set (S3 listings have
  * no metadata: remote_tree_head asks for it). A listing thread feeds a
- * bounded queue. allow (may be NULL) filters names. */
+ * bounded queue. allow (may be NULL) filters names. missing_ok (a dry
+ * run into this tree): a missing bucket the run may create
+ * (--create-bucket) is listed as empty, said once in the log; one it
+ * may not is the error a real run gives. */
 int remote_scan_start(struct remote_tree *t, const struct logger *log,
 		      bool (*allow)(void *ctx, const char *relpath, size_t len,
 				    bool is_dir),
 		      void *allow_ctx, uint64_t *files_scanned,
-		      struct remote_scan **out, struct errbuf *eb);
+		      bool missing_ok, struct remote_scan **out,
+		      struct errbuf *eb);
 /* 1 with an entry (caller releases it), 0 at the end, -errno. */
 int remote_scan_next(struct remote_scan *s, struct entry *out,
 		     struct errbuf *eb);

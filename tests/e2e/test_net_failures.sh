@@ -157,6 +157,20 @@ missing_bucket() { # label scheme kind
 	run "$SNAPSHOOTER" --no-progress sync "$FR" "$url/mirror"
 	assert_rc "$label: sync into a missing $kind fails" 1
 	assert_err_has "$label: sync names the $kind" "$kind '$b' does not exist"
+	# a dry run previews what the real run would do: without
+	# --create-bucket its error, with it a copy of everything
+	run "$SNAPSHOOTER" --no-progress sync --dry-run "$FR" "$url/mirror"
+	assert_rc "$label: sync --dry-run into a missing $kind fails" 1
+	assert_err_has "$label: ... saying how to create it" \
+		"create it, or pass --create-bucket"
+	run "$SNAPSHOOTER" --no-progress sync --dry-run --create-bucket "$FR" \
+		"$url/mirror"
+	assert_rc "$label: sync --dry-run --create-bucket previews" 0
+	assert_eq "$label: ... a copy of every file" \
+		"$(cd "$FR" && find . -type f | wc -l)" \
+		"$(grep -c '^copy ' "$OUT")"
+	assert_err_has "$label: ... saying the $kind would be created" \
+		"a real run would create it"
 	assert_eq "$label: still not created" no "$(store "$url" exists)"
 
 	bad_name "$label" "$scheme"
