@@ -133,18 +133,51 @@ start_putsink() {
 	SNAP_PUTSINK_ENDPOINT=http://127.0.0.1:$(cat "$portfile")
 }
 
+# server_cpu PID...: CPU seconds (user + sys) used so far by the server
+# processes PID and everything they started (nginx's workers)
+SERVER_PIDS=()
+server_cpu() {
+	python3 - "$@" <<-'EOF'
+	import os, sys
+	tick = os.sysconf("SC_CLK_TCK")
+	parent, cpu = {}, {}
+	for p in os.listdir("/proc"):
+	    if not p.isdigit():
+	        continue
+	    try:
+	        f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+	    except OSError:
+	        continue
+	    parent[int(p)] = int(f[1])
+	    cpu[int(p)] = sum(int(x) for x in f[11:15])
+	roots = {int(x) for x in sys.argv[1:]}
+	def under(p):
+	    while p > 1:
+	        if p in roots:
+	            return True
+	        p = parent.get(p, 0)
+	    return False
+	print("%.2f" % (sum(c for p, c in cpu.items() if under(p)) / tick))
+	EOF
+}
+
 RESULTS=$OUT/results.tsv
 : >"$RESULTS"
-# time_one LABEL SERVER CORPUS PHASE CMD...
+# time_one LABEL SERVER CORPUS PHASE CMD...: the client's wall time, CPU
+# and peak RSS (runlim), and the server's CPU over the same run: a server
+# busy for most of the wall time sets the pace, whatever the client
 time_one() {
 	local tool=$1 server=$2 corpus=$3 phase=$4
 	shift 4
-	local rep=$OUT/.rep
+	local rep=$OUT/.rep c0 c1
 	rm -f "$rep"
+	c0=$(server_cpu "${SERVER_PIDS[@]}")
 	"$OUT/runlim" -o "$rep" -q -- "$@"
+	c1=$(server_cpu "${SERVER_PIDS[@]}")
 	read -r _ wall _ rss _ user _ sys _ status <"$rep"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$server" "$corpus" \
-		"$phase" "$wall" "$user" "$sys" "$rss" "$status" >>"$RESULTS"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$tool" "$server" \
+		"$corpus" "$phase" "$wall" "$user" "$sys" "$rss" "$status" \
+		"$(echo "$c1 - $c0" | bc)" >>"$RESULTS"
 	echo "  $tool $server $corpus $phase: ${wall}s (status $status)" >&2
 }
 
@@ -182,6 +215,11 @@ run_server() { # server
 		bash "$REPO/tests/servers/start_$s.sh" "$env" >/dev/null || { echo "cannot start $s" >&2; return; }
 		. "$env"
 	fi
+	SERVER_PIDS=()
+	[ -n "$SINK_PID" ] && SERVER_PIDS+=("$SINK_PID")
+	local st=SNAP_${s^^}_STATE
+	[ -n "${!st:-}" ] && [ -f "${!st}/pid" ] &&
+		SERVER_PIDS+=("$(cat "${!st}/pid")")
 	case $s in
 	s3rver)
 		started+=("$SNAP_S3RVER_STATE")
@@ -235,6 +273,7 @@ run_server() { # server
 		port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 		start_cap_proxy "$SNAP_S3RVER_ENDPOINT" "$port" ||
 			{ echo "cannot start nginx" >&2; cleanup; return; }
+		SERVER_PIDS+=("$(cat "$NGINX/nginx.pid")")
 		export AWS_ENDPOINT_URL=http://127.0.0.1:$port \
 			RCLONE_CONFIG_BS3_ENDPOINT=http://127.0.0.1:$port
 		download s3rver-cap small "$url" "$rc_remote"
@@ -260,8 +299,10 @@ big_bytes=$(du -sb "$BIG" | cut -f1)
 	echo "- putsink: bench/putsink.py, an S3 endpoint in memory (MD5 checked, nothing written): the plain-PUT ceiling; small corpus, uploads only."
 	echo "- s3rver-cap: downloads from the same s3rver through nginx, each connection capped at $CAP/s (limit_rate)."
 	echo
-	echo "| tool | server | corpus | phase | wall s | objects/s | MB/s | client CPU µs/object | peak RSS MiB | rclone time / snapshooter time |"
-	echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|"
+	echo "- server busy: the server's CPU seconds (every process of it) over the run's wall time; near 1.0 (Node.js and Python serve on one thread) the server, not the client, sets the pace, and no client can go much faster."
+	echo
+	echo "| tool | server | corpus | phase | wall s | objects/s | MB/s | client CPU µs/object | server busy | peak RSS MiB | rclone time / snapshooter time |"
+	echo "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
 	awk -F'\t' -v sb="$small_bytes" -v bb="$big_bytes" -v nf="$FILES" -v nl="$LARGE" '
 	{ key = $2 "|" $3 "|" $4; t[$1 "|" key] = $5; row[NR] = $0 }
 	END {
@@ -284,7 +325,8 @@ big_bytes=$(du -sb "$BIG" | cut -f1)
 			if (f[9] != 0) bad = " (FAILED " f[9] ")"
 			ops = 0; mbs = 0
 			if (f[5] > 0) { ops = n / f[5]; mbs = b / 1e6 / f[5] }
-			printf "| %s%s | %s | %s | %s | %.2f | %.0f | %.1f | %.0f | %.1f | %s |\n", f[1], bad, f[2], f[3], f[4], f[5], ops, mbs, (f[6] + f[7]) * 1e6 / n, f[8] / 1024, ratio
+			busy = f[5] > 0 ? f[10] / f[5] : 0
+			printf "| %s%s | %s | %s | %s | %.2f | %.0f | %.1f | %.0f | %.2f | %.1f | %s |\n", f[1], bad, f[2], f[3], f[4], f[5], ops, mbs, (f[6] + f[7]) * 1e6 / n, busy, f[8] / 1024, ratio
 		}
 	}' "$RESULTS"
 } | tee "$OUT/results.md"
