@@ -447,7 +447,7 @@ static bool az_same_service(const struct objstore *a, const struct objstore *b)
  * and drops a dot that ends a name or one of its folders, as Azure's
  * naming rules warn ("a." would be "a"; Azurite keeps it, Azure does
  * not, which is why rclone encodes both). */
-static const char *az_key_problem(const char *key)
+const char *azure_key_problem(const char *key)
 {
 	const char *p;
 
@@ -485,7 +485,7 @@ static const struct objstore_ops az_ops = {
 	.create_bucket = az_create_bucket,
 	.same_service = az_same_service,
 	.free = az_free,
-	.key_problem = az_key_problem,
+	.key_problem = azure_key_problem,
 };
 
 static int set_endpoint(struct az *a, const char *ep, struct errbuf *eb)

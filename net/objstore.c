@@ -268,8 +268,10 @@ struct http_multi *objstore_multi(struct objstore *os)
 	return os->hm;
 }
 
-int objstore_check_key(const struct objstore *os, const char *key,
-		       struct errbuf *eb)
+/* The verdict of problem (may be NULL) and the UTF-8 rule on key, for
+ * the store at url (for the message). */
+static int key_verdict(const char *(*problem)(const char *key),
+		       const char *key, const char *url, struct errbuf *eb)
 {
 	const char *why;
 	bool not_utf8;
@@ -277,8 +279,8 @@ int objstore_check_key(const struct objstore *os, const char *key,
 
 	if (!key || !*key)
 		return errbuf_set(eb, -EINVAL, "empty object key in '%s'",
-				  os ? os->url : "?");
-	why = os && os->ops->key_problem ? os->ops->key_problem(key) : NULL;
+				  url);
+	why = problem ? problem(key) : NULL;
 	/* S3 and Azure take UTF-8 names only: a file name in another
 	 * encoding would fail as "HTTP 400" after retries */
 	not_utf8 = !why && !utf8_valid(key);
@@ -288,10 +290,24 @@ int objstore_check_key(const struct objstore *os, const char *key,
 	if (not_utf8)
 		return errbuf_set(eb, -EILSEQ, "cannot use the name '%s' in "
 				  "'%s': object names must be UTF-8, and it "
-				  "is not", shown, os ? os->url : "?");
+				  "is not", shown, url);
 	return errbuf_set(eb, -EINVAL, "cannot use the name '%s' in '%s': %s, "
 			  "so it would stand for another object", shown,
-			  os->url, why);
+			  url, why);
+}
+
+int objstore_check_key(const struct objstore *os, const char *key,
+		       struct errbuf *eb)
+{
+	return key_verdict(os ? os->ops->key_problem : NULL, key,
+			   os ? os->url : "?", eb);
+}
+
+int objstore_check_name(const char *url, const char *name,
+			struct errbuf *eb)
+{
+	return key_verdict(!strncmp(url, "az://", 5) ? azure_key_problem :
+			   NULL, name, url, eb);
 }
 
 int objstore_create_bucket(struct objstore *os, struct errbuf *eb)

@@ -30,6 +30,14 @@ struct http_multi;
  * the schemes: everything that takes a local path or a store URL asks it. */
 bool objstore_is_url(const char *s);
 
+/* Can a tree at url (s3:// or az://) hold a file named name? The rules
+ * every request's key meets (objstore_check_key: UTF-8 on both services,
+ * Azure's backslash and trailing dots), without an open store: restore
+ * checks a whole snapshot against them before it writes anything. 0, or
+ * -EINVAL / -EILSEQ with eb naming the name, the store and why. */
+int objstore_check_name(const char *url, const char *name,
+			struct errbuf *eb);
+
 struct objstore_config {
 	unsigned transfers;            /* in-flight requests */
 	unsigned retries;              /* retries of a failed request */

@@ -131,6 +131,8 @@ int s3_open(struct objstore **out, const char *bucket,
 	    const struct json_opts *opts, struct errbuf *eb);
 int azure_open(struct objstore **out, const char *container,
 	       const struct json_opts *opts, struct errbuf *eb);
+/* Azure's key_problem, also for objstore_check_name (no open store). */
+const char *azure_key_problem(const char *key);
 
 /* A backend's multipart upload (S3 multipart upload, Azure blocks and a
  * block list), driven by objstore_put for a body past the multipart

@@ -19,8 +19,9 @@
 	"FILE_ROOT, HEAP_ROOT,\nSNAP_ROOT).\n\n"                             \
 	"The snapshot is checked whole before anything is "                  \
 	"written (names that\nescape the root, duplicate "                   \
-	"names, corrupt bytes, missing heap objects are\n"                   \
-	"refused). Files are written to a temp name and "                    \
+	"names, corrupt bytes, missing heap objects,\nnames an "              \
+	"s3:// or az:// FILE_ROOT would keep as other files are "            \
+	"refused).\nFiles are written to a temp name and "                    \
 	"renamed, their MD5 checked\nagainst the heap on the "               \
 	"way; symlinks inside FILE_ROOT are never followed.\n"               \
 	"A missing or corrupt object stops the restore, naming "             \

@@ -68,6 +68,7 @@ static int check_target(struct restore_run *r, const char *path,
 	struct snapshot_shape *shape = NULL;
 	struct entry prev, e;
 	bool has_prev = false;
+	bool store_root = objstore_is_url(r->run.o->file_root);
 	char shown[512];
 	int ret;
 
@@ -111,6 +112,15 @@ static int check_target(struct restore_run *r, const char *path,
 			log_warn(r->run.log, "snapshot '%s' lists '%s' twice "
 				 "(same content): using it once", path,
 				 restore_shown_name(&e, shown, sizeof(shown)));
+		}
+		/* a name the store would keep as another file (Azure's
+		 * '\\', a trailing '.') or not at all (not UTF-8) */
+		if (e.type == ENTRY_FILE && store_root &&
+		    (ret = objstore_check_name(r->run.o->file_root, e.name,
+					       eb)) < 0) {
+			errbuf_wrap(eb, ret, "refusing snapshot '%s'", path);
+			entry_release(&e);
+			break;
 		}
 		if (e.type == ENTRY_FILE && batch &&
 		    (ret = heap_presence_add(batch, &e.md5, e.name,

@@ -128,6 +128,12 @@ azure_names_case() {
 	assert_rc "azure names: restore into the container fails" 1
 	assert_err_has "azure names: the name and why" \
 		"cannot use the name 'x\\x5cy' in '$url/bsr': Azure Blob Storage turns"
+	assert_err_has "azure names: ... refused with the snapshot" \
+		"refusing snapshot"
+	rm -rf "$T/bs.peek" && mkdir -p "$T/bs.peek"
+	bin sync "$url/bsr" "$T/bs.peek"
+	assert_eq "azure names: ... before anything was written" "" \
+		"$(cd "$T/bs.peek" && find . -type f)"
 	mkdir -p "$T/bs.only/x" && printf 'BBB' >"$T/bs.only/x/y"
 	bin sync "$T/bs.only" "$url/bss"
 	assert_rc "azure names: x/y alone synced" 0

@@ -216,6 +216,21 @@ static void test_key_names(void)
 	CHECK_EQ(objstore_check_key(s3, "\xed\xa0\x80", &eb), -EILSEQ);
 	errbuf_clear(&eb);
 	CHECK_EQ(objstore_check_key(s3, "", &eb), -EINVAL);
+	errbuf_clear(&eb);
+	/* the same rules without an open store, by the URL's scheme */
+	CHECK_EQ(objstore_check_name("az://c/p", "x\\y", &eb), -EINVAL);
+	CHECK(strstr(eb.msg, "cannot use the name 'x\\x5cy' in 'az://c/p'") !=
+	      NULL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_name("az://c/p", "dir./f", &eb), -EINVAL);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_name("s3://b/p", "x\\y", &eb), 0);
+	CHECK_EQ(objstore_check_name("s3://b/p", "caf\xe9", &eb), -EILSEQ);
+	errbuf_clear(&eb);
+	CHECK_EQ(objstore_check_name("az://c", "caf\xe9", &eb), -EILSEQ);
+	errbuf_clear(&eb);
+	for (i = 0; i < sizeof(ours) / sizeof(ours[0]); i++)
+		CHECK_EQ(objstore_check_name("az://c", ours[i], &eb), 0);
 out:
 	objstore_free(s3);
 	objstore_free(az);
