@@ -83,9 +83,9 @@ static int parse_args(struct cli_ctx *ctx, struct restore_args *a,
 		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
 		  .value = &a->ro.dry_run,
 		  .help = "Show what would change (one line per entry: "
-			  "create, replace, update, link, delete); change "
-			  "nothing. Missing heap objects make it fail (exit "
-			  "1)." },
+			  "create, replace, update, link, delete; the root "
+			  "itself as 'update .'); change nothing. Missing "
+			  "heap objects make it fail (exit 1)." },
 		{ .kind = OPT_FLAG, .name = "read-data",
 		  .value = &a->ro.read_data,
 		  .help = "With --dry-run: also read every heap object the "

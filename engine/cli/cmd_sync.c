@@ -60,8 +60,9 @@ static int parse_args(struct cli_ctx *ctx, struct sync_args *a, int argc,
 			  "be deleted." },
 		{ .kind = OPT_FLAG, .name = "dry-run", .short_name = 'n',
 		  .value = &a->so.dry_run,
-		  .help = "Show what would be copied and deleted; change "
-			  "nothing." },
+		  .help = "Show what would be copied and deleted ('update "
+			  ".' when DST's own mode, mtime, owner or xattrs "
+			  "would change); change nothing." },
 		{ .kind = OPT_FLAG, .name = "no-hard-links",
 		  .value = &a->so.no_hard_links,
 		  .help = "Copy files with several links in SRC as separate "

@@ -8,7 +8,9 @@
  * dry run prints the plan instead. */
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -399,6 +401,43 @@ int restore_pass_dir_meta(void *ctx, enum diff_state st,
 	return set_meta(r, t, eb);
 }
 
+/* A dry run's line for the root: "update ." when the real run would
+ * change its owner (when root), mode, mtime or xattrs. A root that does
+ * not exist yet is created by the real run: nothing to say here. */
+static void plan_root_meta(const struct restore_run *r,
+			   const struct snapshot_header *h, uid_t uid,
+			   gid_t gid)
+{
+	const char *root = r->run.o->file_root;
+	unsigned char *x = NULL;
+	size_t xlen = 0;
+	struct stat st;
+	bool differs;
+
+	if (!r->fs || stat(root, &st))
+		return;
+	differs = h->has_root_owner && r->owners_apply &&
+		  (st.st_uid != uid || st.st_gid != gid);
+	if (h->has_root_meta) {
+		int64_t ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL +
+			     st.st_mtim.tv_nsec;
+
+		differs |= (st.st_mode & 07777) != h->root_mode ||
+			   ns != h->root_mtime_ns;
+		/* an unreadable list counts as differing: the real run
+		 * would try to set it */
+		if (h->has_root_xattrs && r->xattr_ns)
+			differs |= xattr_read(-1, root, r->xattr_ns, &x,
+					      &xlen) < 0 ||
+				   !xattr_same_in(x, xlen, h->root_xattrs,
+						  h->root_xattrs_len,
+						  r->xattr_ns);
+	}
+	free(x);
+	if (differs)
+		printf("update .\n");
+}
+
 /* Last: the root's own mode and mtime, when the snapshot has them (old
  * and Python snapshots do not: the root is left as it is). Writing
  * inside moved the mtime until now. */
@@ -406,22 +445,25 @@ int restore_set_root_meta(struct restore_run *r, struct errbuf *eb)
 {
 	const struct snapshot_header *h = &r->tgt_hdr;
 	struct timespec ts;
+	struct entry e;
 
-	if (r->ro->dry_run || !r->tw)
+	/* the same rules as every entry's owner (map_owner) */
+	entry_init(&e);
+	e.uid = h->root_uid;
+	e.gid = h->root_gid;
+	e.user = h->root_user[0] ? (char *)h->root_user : NULL;
+	e.group = h->root_group[0] ? (char *)h->root_group : NULL;
+	if (h->has_root_owner && r->owners)
+		map_owner(r->owners, &e);
+	if (r->ro->dry_run) {
+		plan_root_meta(r, h, e.uid, e.gid);
+		return 0;
+	}
+	if (!r->tw)
 		return 0;
 	if (h->has_root_owner) {
-		struct entry e;
-		int ret;
+		int ret = tree_writer_set_root_owner(r->tw, e.uid, e.gid, eb);
 
-		/* the same rules as every entry's owner (map_owner) */
-		entry_init(&e);
-		e.uid = h->root_uid;
-		e.gid = h->root_gid;
-		e.user = h->root_user[0] ? (char *)h->root_user : NULL;
-		e.group = h->root_group[0] ? (char *)h->root_group : NULL;
-		if (r->owners)
-			map_owner(r->owners, &e);
-		ret = tree_writer_set_root_owner(r->tw, e.uid, e.gid, eb);
 		if (ret < 0)
 			return ret;
 	}

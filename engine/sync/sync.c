@@ -390,6 +390,36 @@ static int set_root_meta(struct sync_run *r, struct tree_writer *tw,
 	return ret;
 }
 
+/* A dry run's line for DST's root: "update ." when set_root_meta would
+ * change its owner (when root), mode, mtime or xattrs (a DST that does
+ * not exist yet: the real run creates it, nothing to say). */
+static void plan_root_meta(const struct sync_run *r)
+{
+	unsigned char *xs = NULL, *xd = NULL;
+	size_t ls = 0, ld = 0;
+	struct stat s, d;
+	bool differs;
+
+	if (r->srcfd < 0 || r->dstfd < 0 || fstat(r->srcfd, &s) ||
+	    fstat(r->dstfd, &d))
+		return;
+	differs = (s.st_mode & 07777) != (d.st_mode & 07777) ||
+		  s.st_mtim.tv_sec != d.st_mtim.tv_sec ||
+		  s.st_mtim.tv_nsec != d.st_mtim.tv_nsec ||
+		  (r->owners_apply &&
+		   (s.st_uid != d.st_uid || s.st_gid != d.st_gid));
+	/* an unreadable list counts as differing: the real run would
+	 * read it and fail */
+	if (!differs && r->xattr_ns)
+		differs = xattr_read(r->srcfd, NULL, r->xattr_ns, &xs, &ls) ||
+			  xattr_read(r->dstfd, NULL, r->xattr_ns, &xd, &ld) ||
+			  !xattr_same_in(xs, ls, xd, ld, r->xattr_ns);
+	free(xs);
+	free(xd);
+	if (differs)
+		printf("update .\n");
+}
+
 /* After all copies: carry out the recorded deletions, retry the copies
  * that waited for room, make the links, set the directories' metadata.
  * The steps share one tree_writer and run in this order: each needs the
@@ -690,6 +720,7 @@ int engine_sync(const struct engine_opts *o, const struct sync_opts *so,
 	if (ret < 0)
 		goto out;
 	if (so->dry_run) {
+		plan_root_meta(&r);
 		stats->files_deleted = r.ndelete;
 		goto out;
 	}

@@ -4,7 +4,8 @@
 # plan: the files they would write and delete; into a root that does not
 # exist yet, restore plans the whole snapshot and creates nothing; into
 # one that cannot be created (a file on the way) it fails, as the restore
-# would. Its unsaved record of the tree goes into $TMPDIR.
+# would. Its unsaved record of the tree goes into $TMPDIR. A root whose
+# own mode or mtime would change is planned as "update .".
 . "$(dirname "$0")/lib.sh"
 
 # assert_plan_names DESC NAME...: stdout of the last run names each.
@@ -125,6 +126,30 @@ dryrun() {
 	assert_rc "restore --dry-run into a root behind a file" 1
 	assert_err_has "... names it" "$T/$IO.afile/x"
 	assert_err_has "... and why" "Not a directory"
+
+	# the root's own mode and mtime: the real runs set them, so the
+	# plan says "update ." (and nothing once they match)
+	rm -rf "$tgt" && cp -a "$src" "$tgt"
+	chmod 0700 "$tgt" && touch -d '@1000000000' "$tgt"
+	FR=$tgt
+	snap restore-snapshot --path "$SNAP" --dry-run
+	assert_rc "restore --dry-run, only the root differs" 0
+	assert_eq "... plans 'update .' alone" "update ." "$(cat "$OUT")"
+	snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_eq "... which the real restore does" \
+		"$(stat -c '%a %Y' "$src")" "$(stat -c '%a %Y' "$tgt")"
+	snap restore-snapshot --path "$SNAP" --dry-run
+	assert_eq "... then nothing is planned" "" "$(cat "$OUT")"
+	chmod 0700 "$dst" && touch -d '@1000000000' "$dst"
+	run "$SNAPSHOOTER" --no-progress --io "$IO" sync "$src" "$dst"
+	chmod 0700 "$dst"
+	run "$SNAPSHOOTER" --no-progress --io "$IO" sync --dry-run "$src" "$dst"
+	assert_eq "sync --dry-run, only DST's root differs: 'update .'" \
+		"update ." "$(cat "$OUT")"
+	run "$SNAPSHOOTER" --no-progress --io "$IO" sync "$src" "$dst"
+	run "$SNAPSHOOTER" --no-progress --io "$IO" sync --dry-run "$src" "$dst"
+	assert_eq "... then nothing is planned" "" "$(cat "$OUT")"
 }
 
 for_each_io dryrun
