@@ -7,6 +7,7 @@
  * plans hard links, pass 3 sets directory metadata; then the root's. A
  * dry run prints the plan instead. */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -272,6 +273,27 @@ static int dry_plan_link(struct restore_run *r, enum diff_state st,
 	return 1;
 }
 
+/* Does the file at t's name share its inode with another name? The
+ * writer asks without following symlinks; a dry run, which has no writer,
+ * asks the same of the path (it only reads, to say "replace" where the
+ * real run will). 1, 0 or -errno (eb). */
+static int shares_inode(struct restore_run *r, const struct entry *t,
+			struct errbuf *eb)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (r->tw)
+		return tree_writer_shares_inode(r->tw, t, eb);
+	if (!r->ro->dry_run)
+		return 0;
+	if (snprintf(path, sizeof(path), "%s/%s", r->run.o->file_root,
+		     t->name) >= (int)sizeof(path) ||
+	    lstat(path, &st))
+		return 0;   /* the real run's writer will ask again */
+	return S_ISREG(st.st_mode) && st.st_nlink > 1;
+}
+
 /* Pass 2: writes and metadata. */
 int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		       const struct entry *t, struct errbuf *eb)
@@ -328,11 +350,10 @@ int restore_pass_write(void *ctx, enum diff_state st, const struct entry *l,
 		 * snapshot, or one outside the root) is written anew: its
 		 * metadata set in place would be the other's too. Not one
 		 * of the snapshot's own link groups, whose names share it
-		 * by right; not in a dry run, which has no writer to ask
-		 * (it says "update") */
-		ret = t->type == ENTRY_FILE && r->tw &&
+		 * by right */
+		ret = t->type == ENTRY_FILE && r->fs &&
 		      !(r->links && link_map_has_group(r->links, t)) ?
-		      tree_writer_shares_inode(r->tw, t, eb) : 0;
+		      shares_inode(r, t, eb) : 0;
 		if (ret < 0)
 			return ret;
 		if (!ret) {

@@ -244,6 +244,12 @@ chmod 600 "$out/secret"
 ln "$out/secret" "$ltgt/f"
 outside_before=$(stat -c '%a %u %Y' "$out/secret")
 FR=$ltgt
+# the dry run says what the real run does: such files are replaced
+snap restore-snapshot --path "$SNAP" --dry-run
+assert_rc "restore --dry-run over linked files" 0
+assert_eq "... plans to replace them, not update them in place" \
+	"replace b|replace f" "$(grep -E ' (a|b|f)$' "$OUT" | sort | tr '\n' '|' |
+		sed 's/|$//')"
 snap restore-snapshot --path "$SNAP" --no-save-snapshot-before \
 	--no-save-snapshot-after
 assert_rc "restore over linked files" 0
