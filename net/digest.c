@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -69,6 +70,55 @@ int digest_md5_src(const struct body_src *s, uint8_t out[16])
 out:
 	EVP_MD_CTX_free(ctx);
 	free(buf);
+	return err;
+}
+
+EVP_MD_CTX *digest_md5_begin(void)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	pthread_once(&fetch_once, fetch_digests);
+	if (ctx && (!md5_md || !EVP_DigestInit_ex2(ctx, md5_md, NULL))) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+int digest_md5_add_fd(EVP_MD_CTX *ctx, int fd, uint64_t off, uint64_t len)
+{
+	unsigned char *buf = malloc(DIGEST_CHUNK);
+	int err = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (!err && len) {
+		size_t want = len < DIGEST_CHUNK ? (size_t)len : DIGEST_CHUNK;
+		ssize_t r = pread(fd, buf, want, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			err = r < 0 ? -errno : -EIO;
+		else if (!EVP_DigestUpdate(ctx, buf, (size_t)r))
+			err = -EIO;
+		else {
+			off += (uint64_t)r;
+			len -= (uint64_t)r;
+		}
+	}
+	free(buf);
+	return err;
+}
+
+int digest_md5_end(EVP_MD_CTX *ctx, uint8_t out[16])
+{
+	int err;
+
+	if (!ctx)
+		return 0;
+	err = EVP_DigestFinal_ex(ctx, out, NULL) ? 0 : -EIO;
+	EVP_MD_CTX_free(ctx);
 	return err;
 }
 

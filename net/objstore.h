@@ -91,6 +91,11 @@ struct objstore_info {
 	bool has_mtime;            /* metadata "mtime" (objmeta.h) parsed */
 	int64_t mtime_ns;
 	unsigned attempts;         /* HTTP attempts of the last request */
+	/* objstore_get_file with hash_body, when it came in ranges: the
+	 * MD5 of the bytes written to the fd, hashed in order as the ranges
+	 * landed (while the others were still on the way) */
+	bool has_body_md5;
+	uint8_t body_md5[16];
 };
 
 struct objstore_put_opts {
@@ -231,10 +236,13 @@ int objstore_get_small(struct objstore *os, const char *key, char *buf,
  * object fails with -EAGAIN ("changed while being read"); a server that
  * ignores Range, or an object of another size, is fetched again in one
  * GET (the caller checks what it got). Smaller: one GET. info as
- * objstore_get (md5 only where it is the whole object's). */
+ * objstore_get (md5 only where it is the whole object's). hash_body (with
+ * info): a download in ranges also hashes what it wrote, in the calling
+ * thread as the ranges land (info->body_md5), so a caller checking the
+ * bytes need not read them again once the last range is in. */
 int objstore_get_file(struct objstore *os, const char *key, int fd,
-		      uint64_t size, struct objstore_info *info,
-		      struct errbuf *eb);
+		      uint64_t size, bool hash_body,
+		      struct objstore_info *info, struct errbuf *eb);
 
 /* Metadata; -ENOENT when missing. */
 int objstore_head(struct objstore *os, const char *key,

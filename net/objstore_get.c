@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "compiler.h"
+#include "digest.h"
 #include "objstore_impl.h"
 #include "objstore_window.h"
 
@@ -131,7 +132,34 @@ struct get_ranges_ctx {
 	bool have_etag;
 	bool refused;              /* a range came back otherwise than asked */
 	struct objstore_info *info;
+	/* hash_body: the ranges landed (one flag each) and the first not
+	 * yet hashed; every range before it is in md */
+	EVP_MD_CTX *md;
+	bool *landed;
+	uint64_t nranges, hashed;
 };
+
+/* Hash the ranges that landed in order from c->hashed on, in the thread
+ * running the window, while the later ranges are still on the way. */
+static int hash_landed(struct get_ranges_ctx *c, uint64_t idx,
+		       struct errbuf *eb)
+{
+	int err;
+
+	c->landed[idx] = true;
+	while (c->hashed < c->nranges && c->landed[c->hashed]) {
+		uint64_t off = c->hashed * c->rsize;
+
+		err = digest_md5_add_fd(c->md, c->fd, off,
+					MIN(c->rsize, c->size - off));
+		if (err)
+			return errbuf_set(eb, err, "cannot hash the download "
+					  "of '%s/%s': %s", c->os->url, c->key,
+					  strerror(-err));
+		c->hashed++;
+	}
+	return 0;
+}
 
 /* objstore_window_ops.submit: GET range slot->idx into its part of the
  * file; its sink refuses a byte past the range. */
@@ -215,12 +243,12 @@ static int range_harvest(void *arg, struct objstore_slot *slot,
 				  "being read (ETag %s, then %s)", c->os->url,
 				  c->key, c->etag, resp->etag);
 	}
-	return 0;
+	return c->md ? hash_landed(c, slot->idx, eb) : 0;
 }
 
 int objstore_get_file(struct objstore *os, const char *key, int fd,
-		      uint64_t size, struct objstore_info *info,
-		      struct errbuf *eb)
+		      uint64_t size, bool hash_body,
+		      struct objstore_info *info, struct errbuf *eb)
 {
 	static const struct objstore_window_ops wops = { range_submit,
 							 range_harvest };
@@ -249,12 +277,27 @@ int objstore_get_file(struct objstore *os, const char *key, int fd,
 	c.fk = fk;
 	c.info = info ? info : &dummy;
 	memset(c.info, 0, sizeof(*c.info));
+	c.nranges = (size + c.rsize - 1) / c.rsize;
 	c.sinks = calloc(window, sizeof(*c.sinks));
-	if (!c.sinks)
+	if (hash_body && info) {
+		c.landed = calloc(c.nranges, sizeof(*c.landed));
+		c.md = digest_md5_begin();
+	}
+	if (!c.sinks || (hash_body && info && (!c.landed || !c.md))) {
+		free(c.sinks);
+		free(c.landed);
+		digest_md5_end(c.md, c.info->body_md5);
 		return errbuf_set(eb, -ENOMEM, "out of memory");
-	err = objstore_window_run((size + c.rsize - 1) / c.rsize, window,
-				  &wops, &c, &local);
+	}
+	err = objstore_window_run(c.nranges, window, &wops, &c, &local);
 	free(c.sinks);
+	free(c.landed);
+	/* every range landed and hashed: the body's MD5 */
+	if (c.md && !err && !c.refused && c.hashed == c.nranges &&
+	    !digest_md5_end(c.md, c.info->body_md5))
+		c.info->has_body_md5 = true;
+	else if (c.md)
+		digest_md5_end(c.md, c.info->body_md5);
 	if (c.refused) {
 		/* not the object the listing said, or no Range support: one
 		 * GET of whatever is there (the caller checks its size) */

@@ -325,7 +325,7 @@ static int fetch(struct remote *r, const char *key, uint64_t size,
 	fd = tmpfile_open(r->tmpdir, eb);
 	if (fd < 0)
 		return fd;
-	ret = objstore_get_file(r->os, key, fd, size, NULL, &local);
+	ret = objstore_get_file(r->os, key, fd, size, false, NULL, &local);
 	if (ret < 0 && ret != -ENOENT) {
 		ret = errbuf_set(eb, ret, "%s", local.msg);
 	} else if (!ret && lseek(fd, 0, SEEK_SET) < 0) {

@@ -274,37 +274,52 @@ void remote_scan_free(struct remote_scan *s)
 	free(s);
 }
 
+/* The MD5 of the download in f into got (shown: its quoted name). */
+static int hash_download(struct remote_tree *t, int f, const char *shown,
+			 struct objid *got, struct errbuf *eb)
+{
+	char what[1100];
+	struct hasher *h = NULL;
+	char *buf;
+	int ret;
+
+	buf = malloc(CHECK_BUF);
+	if (!buf)
+		return errbuf_set(eb, -ENOMEM, "out of memory");
+	snprintf(what, sizeof(what), "the download of %s/%s",
+		 remote_tree_url(t), shown);
+	ret = hasher_new(&h, eb);
+	if (!ret)
+		ret = hasher_fd(h, f, what, buf, CHECK_BUF, got, NULL, eb);
+	hasher_free(h);
+	free(buf);
+	return ret;
+}
+
 /* The bytes downloaded into f against the MD5 the store gave with them
  * (info->has_md5: an S3 single-part ETag, Azure Content-MD5, rclone's
  * md5chksum): a download is never taken on trust where the store says
- * what it should be (rclone checks the same). 0, -EBADMSG naming the
- * object and both digests, or -errno. */
+ * what it should be (rclone checks the same). A download in ranges was
+ * hashed as they landed (info->has_body_md5): nothing is read again.
+ * 0, -EBADMSG naming the object and both digests, or -errno. */
 static int check_download(struct remote_tree *t, const struct entry *e,
 			  int f, const struct objstore_info *info,
 			  struct errbuf *eb)
 {
 	char shown[512], want_hex[OBJID_HEX_LEN + 1], got_hex[OBJID_HEX_LEN + 1];
-	char what[1100];
-	struct hasher *h = NULL;
 	struct objid got, want;
-	char *buf;
 	int ret;
 
 	if (!info->has_md5)
 		return 0;
-	buf = malloc(CHECK_BUF);
-	if (!buf)
-		return errbuf_set(eb, -ENOMEM, "out of memory");
 	errbuf_quote_name(shown, sizeof(shown), e->name, e->name_len);
-	snprintf(what, sizeof(what), "the download of %s/%s",
-		 remote_tree_url(t), shown);
-	ret = hasher_new(&h, eb);
-	if (!ret)
-		ret = hasher_fd(h, f, what, buf, CHECK_BUF, &got, NULL, eb);
-	hasher_free(h);
-	free(buf);
-	if (ret < 0)
-		return ret;
+	if (info->has_body_md5) {
+		memcpy(got.b, info->body_md5, OBJID_LEN);
+	} else {
+		ret = hash_download(t, f, shown, &got, eb);
+		if (ret < 0)
+			return ret;
+	}
 	memcpy(want.b, info->md5, OBJID_LEN);
 	if (objid_eq(&got, &want))
 		return 0;
@@ -325,7 +340,8 @@ int remote_tree_fetch(struct remote_tree *t, const struct entry *e, int fd,
 
 	memset(got, 0, sizeof(*got));
 	memset(&info, 0, sizeof(info));
-	ret = objstore_get_file(t->os, e->name, fd, e->size, &info, eb);
+	ret = objstore_get_file(t->os, e->name, fd, e->size, check, &info,
+				eb);
 	if (!ret && lseek(fd, 0, SEEK_END) != (off_t)e->size) {
 		char shown[512];
 

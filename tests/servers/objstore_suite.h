@@ -577,7 +577,8 @@ static uint64_t ranged_get(struct objstore *os, const char *key,
 		return 0;
 	}
 	http_multi_stats(objstore_multi(os), &before);
-	err = objstore_get_file(os, key, fd, expect, info, &eb);
+	memset(info, 0, sizeof(*info));
+	err = objstore_get_file(os, key, fd, expect, true, info, &eb);
 	if (err)
 		fprintf(stderr, "get_file: %s\n", eb.msg);
 	CHECK_EQ(err, 0);
@@ -607,12 +608,18 @@ static void suite_ranged_get(struct objstore *os, const char *key,
 	/* the whole object's MD5 (S3 md5chksum metadata, Azure
 	 * x-ms-blob-content-md5), never a range's Content-MD5 */
 	CHECK(info.has_md5 && !memcmp(info.md5, md5, 16));
+	/* and the MD5 of the bytes written, hashed as the ranges landed */
+	CHECK(info.has_body_md5 && !memcmp(info.body_md5, md5, 16));
 	/* shorter than expected: the last ranges are refused (416); longer:
-	 * Content-Range's total differs. Either way one GET follows. */
+	 * Content-Range's total differs. Either way one GET follows (and
+	 * no body MD5: the caller hashes what it got). */
 	CHECK(ranged_get(os, key, size + (6 << 20), size, md5, &info) >= 2);
+	CHECK(!info.has_body_md5);
 	CHECK(ranged_get(os, key, size - 1000, size, md5, &info) >= 2);
+	CHECK(!info.has_body_md5);
 	/* at or below the threshold: one GET */
 	CHECK_EQ(ranged_get(os, key, 8 << 20, size, md5, &info), 1);
+	CHECK(!info.has_body_md5);
 }
 
 static int changed_asked;
