@@ -78,6 +78,24 @@ static int parse_url(struct objstore *os, const char *url, const char *rest,
 	return 0;
 }
 
+int objstore_url_canonical(const char *url, char *out, size_t cap)
+{
+	struct objstore *tmp;
+	struct errbuf eb = ERRBUF_INIT;
+	int err;
+
+	if (!objstore_is_url(url))
+		return -EINVAL;
+	tmp = calloc(1, sizeof(*tmp));
+	if (!tmp)
+		return -ENOMEM;
+	err = parse_url(tmp, url, url + 5, &eb);
+	if (!err && (size_t)snprintf(out, cap, "%s", tmp->url) >= cap)
+		err = -ENAMETOOLONG;
+	free(tmp);
+	return err;
+}
+
 /* A true/false storage option (JSON true/false, or the strings); absent
  * leaves *val. */
 static int bool_option(const struct json_opts *o, const char *key, bool *val,

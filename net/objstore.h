@@ -30,6 +30,13 @@ struct http_multi;
  * the schemes: everything that takes a local path or a store URL asks it. */
 bool objstore_is_url(const char *s);
 
+/* url as the store names it: scheme://bucket/prefix, the prefix without
+ * leading or trailing '/' ("s3://b//heap/" is "s3://b/heap"), so that two
+ * spellings of one place compare equal. 0, -EINVAL (not a store URL, a
+ * bad bucket), -ENAMETOOLONG (past OBJSTORE_ROOT_URL_MAX). */
+#define OBJSTORE_ROOT_URL_MAX 1400
+int objstore_url_canonical(const char *url, char *out, size_t cap);
+
 /* Can a tree at url (s3:// or az://) hold a file named name? The rules
  * every request's key meets (objstore_check_key: UTF-8 on both services,
  * Azure's backslash and trailing dots), without an open store: restore

@@ -15,7 +15,7 @@ struct objstore {
 	struct objstore_config cfg;
 	struct http_multi *hm;
 	bool own_hm;
-	char url[1400];            /* s3://bucket/prefix */
+	char url[OBJSTORE_ROOT_URL_MAX];   /* s3://bucket/prefix */
 	char bucket[256];
 	char prefix[OBJSTORE_KEY_MAX + 2];  /* "" or ends with '/' */
 };

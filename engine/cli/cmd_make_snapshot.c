@@ -34,7 +34,8 @@
 	"created it and saved an empty snapshot).\n"                         \
 	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
 	"out of the snapshot);\na FILE_ROOT that is either of "               \
-	"them or inside one is refused.\n"                                    \
+	"them or inside one, or holds one only\nthrough a mount, "            \
+	"is refused.\n"                                                       \
 	"With --json, a summary object goes to stderr (or "                  \
 	"--json-file):\n"                                                    \
 	"{\"command\", \"files_scanned\", \"files_hashed\", "                \

@@ -34,8 +34,9 @@
 	"written nor deleted.\n"                                             \
 	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
 	"alone); a FILE_ROOT that\nis either of them or inside "              \
-	"one (by name, a symlink or a bind mount) is\nrefused "               \
-	"before anything is written.\n\n"                                     \
+	"one (by name, a symlink or a bind mount), or\nholds one "            \
+	"only through a mount, is refused before anything is "              \
+	"written.\n\n"                                                       \
 	CLI_FILTER_HELP
 
 /* What the command line gives restore-snapshot; parse_args and

@@ -12,7 +12,9 @@
 
 /* FILE_ROOT the heap or snapshot root, or inside one: a restore would
  * delete the backup it restores from (everything there is "not in the
- * snapshot"), a backup would write its objects into what it scans. */
+ * snapshot"), a backup would write its objects into what it scans. The
+ * heap or snapshot root inside FILE_ROOT through a mount only: the same,
+ * as no name tells the scan to leave it out. */
 int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 			     struct errbuf *eb)
 {
@@ -29,6 +31,15 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 		if (ret & ROOT_A_IN_B)
 			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': it "
 					  "is %s '%s' or inside it", what,
+					  o->file_root, names[i], roots[i]);
+		/* inside FILE_ROOT by name it is left out of the tree
+		 * (inner_roots_init); through a mount no name shows it */
+		if ((ret & ROOT_B_IN_A) && (ret & ROOT_THROUGH_MOUNT))
+			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': %s "
+					  "'%s' lies inside it through a mount "
+					  "(a bind mount, or one disk mounted "
+					  "twice), where the tree would hold "
+					  "the backup itself", what,
 					  o->file_root, names[i], roots[i]);
 	}
 	return 0;

@@ -14,11 +14,51 @@
 #include "objstore.h"
 #include "banned.h"
 
+/* real (resolved) plus the part of a path that does not exist yet, by
+ * name: "." dropped, ".." the parent. What the run creates there is a
+ * real directory, so ".." after it is the directory before it, as the
+ * kernel will see it once created: "nosuch/../heap" is "heap". *dotdot:
+ * a ".." was taken (the result may reach existing names again). */
+static char *join_tail(const char *real, const char *rest, bool *dotdot)
+{
+	size_t cap = strlen(real) + strlen(rest) + 2, n;
+	char *out = malloc(cap);
+	const char *p = rest;
+
+	*dotdot = false;
+	if (!out)
+		return NULL;
+	snprintf(out, cap, "%s", real);
+	n = strlen(out);
+	while (n > 1 && out[n - 1] == '/')
+		out[--n] = '\0';
+	while (*p) {
+		size_t len = strcspn(p, "/");
+
+		if (len == 2 && !strncmp(p, "..", 2)) {
+			char *slash = strrchr(out, '/');
+
+			*dotdot = true;
+			if (slash)
+				slash[slash == out] = '\0';   /* "/a" -> "/" */
+			n = strlen(out);
+		} else if (len && !(len == 1 && *p == '.')) {
+			snprintf(out + n, cap - n, "%s%.*s",
+				 n > 1 ? "/" : "", (int)len, p);
+			n = strlen(out);
+		}
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	return out;
+}
+
 char *root_resolve(const char *path)
 {
-	char probe[PATH_MAX], real[PATH_MAX], *slash, *out;
+	char probe[PATH_MAX], real[PATH_MAX], *slash, *out, *again;
 	const char *rest = "";
-	size_t n;
+	bool dotdot;
 
 	if (!path || objstore_is_url(path))
 		return NULL;
@@ -41,17 +81,14 @@ char *root_resolve(const char *path)
 		rest = path + (slash - probe) + 1;
 		*slash = '\0';
 	}
-	n = strlen(real) + strlen(rest) + 2;
-	out = malloc(n);
-	if (!out)
-		return NULL;
-	snprintf(out, n, "%s%s%s", real,
-		 *rest && real[strlen(real) - 1] != '/' ? "/" : "", rest);
-	/* "d/" names d */
-	n = strlen(out);
-	while (n > 1 && out[n - 1] == '/')
-		out[--n] = '\0';
-	return out;
+	out = join_tail(real, rest, &dotdot);
+	if (!out || !dotdot)
+		return out;
+	/* the ".." may have led back to existing names (symlinks among
+	 * them): resolve what it names now; no ".." is left to take */
+	again = root_resolve(out);
+	free(out);
+	return again;
 }
 
 /* Is path dir or below it? By whole components; "/" holds everything. */
@@ -127,6 +164,8 @@ static int local_nesting(const char *a, const char *b, struct errbuf *eb)
 	ret = fsloc_nesting(ra, rb);
 	if (ret == -ENOENT)
 		ret = by_inode(ra, rb);
+	if (ret > 0)
+		ret |= ROOT_THROUGH_MOUNT;
 	else if (ret < 0)
 		ret = errbuf_set(eb, ret, "cannot read /proc/self/mountinfo "
 				 "to check whether '%s' and '%s' nest: %s", a,
@@ -143,7 +182,14 @@ int root_nesting(const char *a, const char *b, struct errbuf *eb)
 
 	if (ua != ub)
 		return 0;
-	if (ua)
-		return by_name(a, b);
+	if (ua) {
+		char ca[OBJSTORE_ROOT_URL_MAX], cb[OBJSTORE_ROOT_URL_MAX];
+
+		/* as the stores will name them: "s3://b//heap" is the heap */
+		if (objstore_url_canonical(a, ca, sizeof(ca)) ||
+		    objstore_url_canonical(b, cb, sizeof(cb)))
+			return by_name(a, b);
+		return by_name(ca, cb);
+	}
 	return local_nesting(a, b, eb);
 }

@@ -13,6 +13,9 @@
 enum {
 	ROOT_A_IN_B = 1,   /* a is b or inside it */
 	ROOT_B_IN_A = 2,   /* b is a or inside it */
+	/* with either: not by name, only through a mount (a bind mount,
+	 * one disk mounted twice) */
+	ROOT_THROUGH_MOUNT = 4,
 };
 
 /* How roots a and b (local paths or store URLs, as given) nest:

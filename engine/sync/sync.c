@@ -181,6 +181,11 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 	const char *src = r->so->src, *dst = r->so->dst;
 	int ret;
 
+	/* a SRC that is not there is said as such (root_nesting would
+	 * resolve it through its parent) */
+	if (r->src_fs && access(src, F_OK))
+		return errbuf_set(eb, -errno, "cannot open source '%s': %s",
+				  src, strerror(errno));
 	if (both_fs(r))
 		ret = root_nesting(src, dst, eb);
 	else if (r->src_fs || r->dst_fs)
@@ -188,6 +193,7 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 	else
 		ret = root_nesting(tree_root(r->src_tree),
 				   tree_root(r->dst_tree), eb);
+	ret = ret < 0 ? ret : ret & (ROOT_A_IN_B | ROOT_B_IN_A);
 	if (ret > 0)
 		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
 				  " one is inside the other (%s)", src, dst,

@@ -64,7 +64,8 @@ outer_case() {
 	n=$(heap_objects "$HR" | wc -l)
 	ln -s heap "$root/heaplink"
 	for fr in "$HR" "$HR/" "$(find "$HR" -mindepth 1 -maxdepth 1 -type d |
-		head -n 1)" "$root/heaplink" "$root/data/../heap/new"; do
+		head -n 1)" "$root/heaplink" "$root/data/../heap/new" \
+		"$root/nosuch/../heap" "$root/nosuch/../heap/new"; do
 		FR=$fr
 		snap restore-snapshot
 		assert_rc "restore into '${fr#"$T"/}': refused" 1
@@ -73,6 +74,10 @@ outer_case() {
 		snap make-snapshot
 		assert_rc "a backup of '${fr#"$T"/}': refused" 1
 	done
+	# ".." through a folder not there yet, back out of the heap: fine
+	FR=$HR/new/../../data2
+	snap restore-snapshot --dry-run
+	assert_rc "restore into 'heap/new/../../data2' (not the heap)" 0
 	FR=$SR/2026
 	snap restore-snapshot
 	assert_rc "restore into the snapshot root: refused" 1
@@ -91,6 +96,19 @@ outer_case() {
 		snap restore-snapshot
 		assert_rc "restore into a folder of the heap's bind mount" 1
 		umount "$root/bind"
+		# the heap inside FILE_ROOT through a mount only: no name
+		# tells the scan to leave it out
+		mkdir -p "$root/data/mnt"
+		mount --bind "$root" "$root/data/mnt"
+		FR=$root/data
+		snap restore-snapshot
+		assert_rc "restore into a tree holding the heap by a mount" 1
+		assert_err_has "... saying why" \
+			"the heap root '$HR' lies inside it through a mount"
+		snap make-snapshot
+		assert_rc "a backup of it: refused" 1
+		umount "$root/data/mnt"
+		rmdir "$root/data/mnt"
 	else
 		skip "outer roots: mount --bind not allowed here"
 	fi

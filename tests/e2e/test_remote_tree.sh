@@ -403,7 +403,8 @@ outer_case() {
 	bin --file-root "$src" --heap-root "$url/oheap" --snap-root \
 		"$url/osnap" make-snapshot
 	assert_rc "outer roots: the backup" 0
-	for fr in "$url/oheap" "$url/oheap/" "$url/oheap/18" "$url/osnap"; do
+	for fr in "$url/oheap" "$url/oheap/" "$url//oheap" "$url/oheap/18" \
+		"$url/osnap"; do
 		bin --file-root "$fr" --heap-root "$url/oheap" --snap-root \
 			"$url/osnap" restore-snapshot
 		assert_rc "restore into '$fr': refused" 1

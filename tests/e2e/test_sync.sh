@@ -383,7 +383,25 @@ bind_mount_nesting() {
 	check "nothing was written into the folder" test ! -e "$src/sub/inner"
 }
 
+# a SRC that is not there: said as such, before DST is made
+missing_src() {
+	run "$SNAPSHOOTER" --no-progress sync "$T/nosrc" "$T/nosrc.dst"
+	assert_rc "a missing SRC fails" 1
+	assert_err_has "... naming it" "cannot open source '$T/nosrc'"
+	check "... before DST is made" test ! -e "$T/nosrc.dst"
+	# ".." after a folder not there yet is its parent once made: SRC
+	mkdir -p "$T/dd/src" && echo keep >"$T/dd/src/f"
+	run "$SNAPSHOOTER" --no-progress sync "$T/dd/src" "$T/dd/nosuch/.."
+	assert_rc "DST 'nosuch/..' (SRC's parent): refused" 1
+	assert_eq "... SRC kept" keep "$(cat "$T/dd/src/f" 2>/dev/null)"
+	run "$SNAPSHOOTER" --no-progress sync "$T/dd/src" \
+		"$T/dd/nosuch/../src/inner"
+	assert_rc "DST 'nosuch/../src/inner' (inside SRC): refused" 1
+	check "... nothing written into SRC" test ! -e "$T/dd/src/inner"
+}
+
 for_each_io sync_test
 for_each_io changing_test
+missing_src
 bind_mount_nesting
 finish

@@ -33,6 +33,9 @@ static void test_urls(void)
 	CHECK_EQ(nest("s3://b/heap/ab", "s3://b/heap"), ROOT_A_IN_B);
 	CHECK_EQ(nest("s3://b", "s3://b/x"), ROOT_B_IN_A);
 	CHECK_EQ(nest("s3://b/heap2", "s3://b/heap"), 0);
+	/* spelled as the store names it: leading and trailing '/' */
+	CHECK_EQ(nest("s3://b//heap", "s3://b/heap"), ROOT_A_IN_B | ROOT_B_IN_A);
+	CHECK_EQ(nest("az://c///heap//", "az://c/heap/x"), ROOT_B_IN_A);
 	CHECK_EQ(nest("s3://bb/x", "s3://b"), 0);
 	CHECK_EQ(nest("az://b/x", "s3://b/x"), 0);
 	/* a store and a local path never nest */
@@ -56,6 +59,11 @@ static void test_local_names(void)
 	CHECK_EQ(symlink("d/sub", p), 0);
 	CHECK_EQ(nest("@/link/new", "@/d/sub"), ROOT_A_IN_B);
 	CHECK_EQ(nest("@/d", "@/link"), ROOT_B_IN_A);
+	/* ".." after a folder not there yet: its parent, as once made */
+	CHECK_EQ(nest("@/nosuch/../d/sub", "@/d"), ROOT_A_IN_B);
+	CHECK_EQ(nest("@/nosuch/../d", "@/d"), ROOT_A_IN_B | ROOT_B_IN_A);
+	CHECK_EQ(nest("@/d/new/../../e", "@/d"), 0);
+	CHECK_EQ(nest("@/nosuch/./../link/x", "@/d/sub"), ROOT_A_IN_B);
 }
 
 /* A folder bound elsewhere: no name and no parent shows that it is
@@ -71,10 +79,11 @@ static void test_bind_mount(void)
 		printf("skip: bind mount (%s)\n", strerror(errno));
 		return;
 	}
-	CHECK_EQ(nest("@/m", "@/d"), ROOT_A_IN_B);
-	CHECK_EQ(nest("@/m/new", "@/d/sub"), ROOT_A_IN_B);
-	CHECK_EQ(nest("@/m", "@/d/sub"), ROOT_A_IN_B | ROOT_B_IN_A);
-	CHECK_EQ(nest("@/d", "@/m/x"), ROOT_B_IN_A);
+	CHECK_EQ(nest("@/m", "@/d"), ROOT_A_IN_B | ROOT_THROUGH_MOUNT);
+	CHECK_EQ(nest("@/m/new", "@/d/sub"), ROOT_A_IN_B | ROOT_THROUGH_MOUNT);
+	CHECK_EQ(nest("@/m", "@/d/sub"),
+		 ROOT_A_IN_B | ROOT_B_IN_A | ROOT_THROUGH_MOUNT);
+	CHECK_EQ(nest("@/d", "@/m/x"), ROOT_B_IN_A | ROOT_THROUGH_MOUNT);
 	CHECK_EQ(nest("@/e", "@/m"), 0);
 	/* fsloc alone: the bind mount and its source are one place */
 	snprintf(from, sizeof(from), "%s/d/sub", base);
