@@ -114,8 +114,10 @@ static int check_target(struct restore_run *r, const char *path,
 				 restore_shown_name(&e, shown, sizeof(shown)));
 		}
 		/* a name the store would keep as another file (Azure's
-		 * '\\', a trailing '.') or not at all (not UTF-8) */
+		 * '\\', a trailing '.') or not at all (not UTF-8); not one
+		 * the filters leave out: it is never written */
 		if (e.type == ENTRY_FILE && store_root &&
+		    inner_roots_allow(&r->inner, e.name, e.name_len, false) &&
 		    (ret = objstore_check_name(r->run.o->file_root, e.name,
 					       eb)) < 0) {
 			errbuf_wrap(eb, ret, "refusing snapshot '%s'", path);

@@ -167,6 +167,18 @@ non_utf8_case() {
 	assert_rc "$label: a Latin-1 file name fails the sync" 1
 	assert_err_has "$label: named, and why" \
 		"cannot use the name 'caf\\xe9' in '$url/latin1': object names must be UTF-8"
+	# a restore checks every name first, but not one it leaves out
+	bin --file-root "$src" --heap-root "$T/$1.lh" --snap-root "$T/$1.ls" \
+		make-snapshot
+	bin --file-root "$url/latin1r" --heap-root "$T/$1.lh" --snap-root \
+		"$T/$1.ls" restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "$label: a restore of the Latin-1 name is refused" 1
+	assert_err_has "$label: ... before writing" "refusing snapshot"
+	bin --file-root "$url/latin1r" --heap-root "$T/$1.lh" --snap-root \
+		"$T/$1.ls" restore-snapshot --no-save-snapshot-before \
+		--no-save-snapshot-after --exclude 'caf*'
+	assert_rc "$label: ... restored with it excluded" 0
 }
 
 # A listing older than the object (replaced by one of the same size
