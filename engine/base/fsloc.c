@@ -2,14 +2,18 @@
 #include "fsloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "banned.h"
 
 struct mount {
+	unsigned long id;    /* the kernel's mount id (statx STATX_MNT_ID) */
 	unsigned long major, minor;
 	char *root;          /* the directory of its filesystem it shows */
 	char *point;         /* where it is mounted */
@@ -65,6 +69,8 @@ static int mount_parse(char *line, struct mount *out)
 	char *p = line, *root, *point;
 	int skip;
 
+	if (sscanf(p, "%lu", &out->id) != 1)
+		return -EINVAL;
 	/* mount id and parent id */
 	for (skip = 0; skip < 2; skip++) {
 		p = strchr(p, ' ');
@@ -141,19 +147,49 @@ static bool path_within(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
 }
 
-/* The location of path: the mount with the longest mount point holding
- * it, and of mounts stacked on one point the last listed (the one
- * seen). */
+/* The mount the kernel finds path on: the mount id of its nearest
+ * existing part (statx), which sees past a mount hidden under a later
+ * one on a parent; NULL when statx cannot tell. */
+static const struct mount *mount_by_id(const struct mounts *m,
+				       const char *path)
+{
+	char p[PATH_MAX];
+	struct statx stx;
+	char *slash;
+	size_t i;
+
+	snprintf(p, sizeof(p), "%s", path);
+	while (statx(AT_FDCWD, p, AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx)) {
+		slash = strrchr(p, '/');
+		if (!slash || slash == p)
+			return NULL;
+		*slash = '\0';
+	}
+	if (!(stx.stx_mask & STATX_MNT_ID))
+		return NULL;
+	for (i = 0; i < m->n; i++)
+		if (m->v[i].id == stx.stx_mnt_id &&
+		    path_within(path, m->v[i].point))
+			return &m->v[i];
+	return NULL;
+}
+
+/* The location of path: the mount the kernel finds it on, else the one
+ * with the longest mount point holding it (of mounts stacked on one
+ * point the last listed, the one seen). */
 static int loc_of(const struct mounts *m, const char *path, struct loc *out)
 {
-	const struct mount *best = NULL;
+	const struct mount *best = mount_by_id(m, path), *longest = NULL;
 	const char *rest;
 	size_t i, n;
 
-	for (i = 0; i < m->n; i++)
+	for (i = 0; !best && i < m->n; i++)
 		if (path_within(path, m->v[i].point) &&
-		    (!best || strlen(m->v[i].point) >= strlen(best->point)))
-			best = &m->v[i];
+		    (!longest ||
+		     strlen(m->v[i].point) >= strlen(longest->point)))
+			longest = &m->v[i];
+	if (!best)
+		best = longest;
 	if (!best)
 		return -ENOENT;
 	rest = strlen(best->point) == 1 ? path : path + strlen(best->point);

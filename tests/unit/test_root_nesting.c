@@ -1,6 +1,7 @@
 /* test_root_nesting: whether two roots nest, by name (URLs, "..",
  * trailing slashes, roots that do not exist yet, symlinks) and through
- * mounts (a bind mount of a folder, when this process may mount). */
+ * mounts (a bind mount of a folder, a mount hidden under a later one,
+ * when this process may mount). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,30 @@ static void test_bind_mount(void)
 	CHECK_EQ(fsloc_nesting(to, from), 0);
 }
 
+/* A mount hidden under a later one on a parent: o/inner shows
+ * what the later mount shows, not the hidden bind of d. */
+static void test_stacked_mounts(void)
+{
+	char d[256], e[256], o[256], oi[256], ei[256];
+
+	snprintf(d, sizeof(d), "%s/sd", base);
+	snprintf(e, sizeof(e), "%s/se", base);
+	snprintf(ei, sizeof(ei), "%s/se/inner", base);
+	snprintf(o, sizeof(o), "%s/so", base);
+	snprintf(oi, sizeof(oi), "%s/so/inner", base);
+	CHECK(!mkdir(d, 0700) && !mkdir(e, 0700) && !mkdir(ei, 0700) &&
+	      !mkdir(o, 0700) && !mkdir(oi, 0700));
+	if (mount(d, oi, NULL, MS_BIND, NULL)) {
+		printf("skip: stacked mounts (%s)\n", strerror(errno));
+		return;
+	}
+	CHECK_EQ(mount(e, o, NULL, MS_BIND, NULL), 0);
+	CHECK_EQ(fsloc_nesting(oi, ei), FSLOC_A_IN_B | FSLOC_B_IN_A);
+	CHECK_EQ(fsloc_nesting(oi, d), 0);
+	CHECK_EQ(umount(o), 0);
+	CHECK_EQ(umount(oi), 0);
+}
+
 int main(void)
 {
 	char cmd[256];
@@ -110,6 +135,7 @@ int main(void)
 	test_urls();
 	test_local_names();
 	test_bind_mount();
+	test_stacked_mounts();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", base);
 	CHECK_EQ(system(cmd), 0);
 	return test_finish();
