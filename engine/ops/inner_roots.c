@@ -55,12 +55,12 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 
 	memset(ir, 0, sizeof(*ir));
 	ir->filter = filter;
-	tree = root_resolve(o->file_root);
+	tree = root_canonical(o->file_root);
 	if (!tree)
 		return 0;
 	tl = strlen(tree);
 	for (i = 0; i < 2; i++) {
-		char *r = root_resolve(roots[i]);
+		char *r = root_canonical(roots[i]);
 		size_t rl = r ? strlen(r) : 0;
 
 		if (r && rl > tl + 1 && !strncmp(r, tree, tl) &&

@@ -1,5 +1,6 @@
 /* inner_roots: HEAP_ROOT and SNAP_ROOT may live inside FILE_ROOT (a
- * ".heap" folder in the tree is a common set-up). Their relative paths are
+ * ".heap" folder in the tree is a common set-up; a prefix inside the
+ * tree's in a store likewise). Their relative paths are
  * left out of every scan of the tree and of every restore into it, so a
  * backup never stores its own heap and a restore never deletes it or
  * writes into it. Combined here with the user's --include/--exclude. */
@@ -19,8 +20,10 @@ struct inner_roots {
 	const struct filter *filter;   /* borrowed, may be NULL */
 };
 
-/* Resolve o's roots (local paths only; a root that does not exist yet is
- * resolved through its nearest existing parent). 0 or -ENOMEM. */
+/* Resolve o's roots (local paths, a root that does not exist yet through
+ * its nearest existing parent; store URLs as the store names them, so a
+ * heap prefix inside an s3:// or az:// tree is left out as a folder is).
+ * 0 or -ENOMEM. */
 int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		     const struct filter *filter);
 /* Refuse (-EINVAL, eb naming both) a FILE_ROOT that is HEAP_ROOT or

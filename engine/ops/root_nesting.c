@@ -91,6 +91,17 @@ char *root_resolve(const char *path)
 	return again;
 }
 
+char *root_canonical(const char *root)
+{
+	char c[OBJSTORE_ROOT_URL_MAX];
+
+	if (!root)
+		return NULL;
+	if (!objstore_is_url(root))
+		return root_resolve(root);
+	return objstore_url_canonical(root, c, sizeof(c)) ? NULL : strdup(c);
+}
+
 /* Is path dir or below it? By whole components; "/" holds everything. */
 static bool within(const char *path, size_t lp, const char *dir, size_t ld)
 {

@@ -29,4 +29,9 @@ int root_nesting(const char *a, const char *b, struct errbuf *eb);
  * out of memory. */
 char *root_resolve(const char *path);
 
+/* root as root_nesting compares it (malloc'd): a local path resolved
+ * (root_resolve), a store URL as the store names it
+ * (objstore_url_canonical); NULL when it cannot be, or out of memory. */
+char *root_canonical(const char *root);
+
 #endif

@@ -431,11 +431,46 @@ outer_case() {
 	assert_rc "outer roots: the heap still verifies" 0
 }
 
+# inner_case url: the heap and snapshot prefixes inside a store tree (as
+# a ".heap" folder in a local one) are left out of its snapshots and
+# never deleted or written by a restore into it.
+inner_case() {
+	local url=$1 src=$T/ic.src tree=$1/itree n
+	say "== the heap and snapshot prefixes inside the tree, in $url"
+	mkdir -p "$src/d" && printf 'A' >"$src/a" && printf 'C' >"$src/d/c"
+	bin sync "$src" "$tree"
+	assert_rc "inner roots: the tree uploaded" 0
+	bin --file-root "$tree" --heap-root "$tree/.heap" --snap-root \
+		"$tree/.snap" make-snapshot
+	assert_rc "inner roots: the first backup" 0
+	first=$(tail -n 1 "$OUT")
+	printf 'old content' >"$src/e"
+	bin sync "$src" "$tree" --exclude '/.heap/' --exclude '/.snap/'
+	bin --file-root "$tree" --heap-root "$tree/.heap" --snap-root \
+		"$tree/.snap" make-snapshot
+	assert_rc "inner roots: the second backup" 0
+	bin --heap-root "$tree/.heap" --snap-root "$tree/.snap" \
+		compare-snapshots --path1 "$first" --path2 "$(tail -n 1 "$OUT")" \
+		--diff-state only_left --diff-state only_right \
+		--diff-state different --diff-state equal
+	check "inner roots: the snapshots leave the prefixes out" \
+		bash -c "! grep -qE '\\.heap|\\.snap' '$OUT'"
+	bin --file-root "$tree" --heap-root "$tree/.heap" --snap-root \
+		"$tree/.snap" restore-snapshot --path "$first"
+	assert_rc "inner roots: restore of the first" 0
+	bin --heap-root "$tree/.heap" --snap-root "$tree/.snap" verify
+	assert_rc "inner roots: the backup still verifies" 0
+	bin --heap-root "$tree/.heap" --snap-root "$tree/.snap" list-snapshots
+	n=$(grep -c . "$OUT")
+	assert_eq "inner roots: both snapshots, before and after kept" 4 "$n"
+}
+
 # the shared servers outlive a run: a name of this run only
 if use_server swift; then
 	tree_case swift "s3://e2etree-$$"
 	non_utf8_case swift "s3://e2etree-$$"
 	outer_case "s3://e2etree-$$"
+	inner_case "s3://e2etree-$$"
 	stale_listing_case "e2etree-$$"
 	copy_race_case "e2etree-$$"
 	unchecked_copy_case "e2etree-$$"
@@ -448,5 +483,6 @@ if use_server azurite; then
 	azure_names_case "az://e2etree-$$"
 	non_utf8_case azurite "az://e2etree-$$"
 	outer_case "az://e2etree-$$"
+	inner_case "az://e2etree-$$"
 fi
 finish
