@@ -31,7 +31,9 @@
 	"--no-save-snapshot (as the Python tool). A missing "                \
 	"HEAP_ROOT or SNAP_ROOT\ndirectory is created; a "                   \
 	"missing FILE_ROOT is an error (the Python tool\n"                   \
-	"created it and saved an empty snapshot).\n"                         \
+	"created it and saved an empty snapshot), as is an s3:// or "         \
+	"az:// one\nholding no object (a mistyped prefix looks "              \
+	"empty).\n"                                                           \
 	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
 	"out of the snapshot);\na FILE_ROOT that is either of "               \
 	"them or inside one, or holds one only\nthrough a mount, "            \

@@ -22,7 +22,9 @@
 	"kept as the object's \"mtime\" metadata, as rclone "                \
 	"keeps it (S3: seconds\nwith a fraction; Azure: RFC "                \
 	"3339); an S3 source is asked for it (HEAD) only\n"                  \
-	"when the sizes match.\n\n"                                          \
+	"when the sizes match. A store SRC holding no object is "            \
+	"refused (as rclone\ndoes): a mistyped prefix would empty "           \
+	"DST.\n\n"                                                           \
 	CLI_FILTER_HELP                                                      \
 	"\n\nWith --json, a summary object goes to "                         \
 	"stderr (or --json-file); see\n'make-snapshot --help' "              \

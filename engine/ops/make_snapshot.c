@@ -227,6 +227,10 @@ static int open_tree(struct snap_run *r,
 	walk->prefetch_threads = o->scan_jobs;
 	walk->reap_tree_temps = mo->tree_temps;
 	walk->missing_root_ok = mo->missing_root_ok;
+	/* a backup of its own (not restore's record of the tree it is
+	 * about to fill): an empty store FILE_ROOT is refused as a missing
+	 * local one is */
+	walk->empty_store_is_missing = !st && !mo->missing_root_ok;
 	/* security.* is listed to anyone (trusted.* only to root): record
 	 * what the kernel shows; restore sets what it is allowed to */
 	if (!o->no_xattrs)

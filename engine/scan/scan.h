@@ -34,6 +34,11 @@ struct scan_opts {
 	volatile sig_atomic_t *interrupted;
 	/* a missing root is an empty tree instead of an error */
 	bool missing_root_ok;
+	/* a store root with no object at all is an error (a store has no
+	 * empty folders: "missing" and "empty" look alike, and a mistyped
+	 * prefix must not back up or mirror as an empty tree); a local
+	 * root is not affected */
+	bool empty_store_is_missing;
 	/* threads that list and stat directories ahead of the walk (0: the
 	 * walk does it all itself) */
 	unsigned prefetch_threads;

@@ -85,6 +85,8 @@ static int feed_start(struct sync_run *r, bool src, struct errbuf *eb)
 	walk->io = engine_io_backend(r->run.o);
 	walk->interrupted = r->run.o->interrupted;
 	walk->missing_root_ok = !src && r->so->dry_run;
+	/* an empty store SRC would empty DST: most likely a typo */
+	walk->empty_store_is_missing = src;
 	/* DST is ours to write: what a crashed restore or sync left there
 	 * goes now (tree_temp.h), even with --no-delete */
 	walk->reap_tree_temps = !src && !r->so->dry_run;

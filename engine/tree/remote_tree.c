@@ -36,7 +36,8 @@ struct remote_scan {
 	bool (*allow)(void *ctx, const char *relpath, size_t len, bool is_dir);
 	void *allow_ctx;
 	uint64_t *files_scanned;
-	bool missing_ok;
+	unsigned flags;          /* REMOTE_SCAN_* */
+	uint64_t listed;         /* keys listed, left out or not */
 	struct bqueue *q;        /* struct entry * */
 	pthread_t thread;
 	bool started;
@@ -116,6 +117,7 @@ static int list_cb(void *arg, const struct objstore_entry *oe)
 	char shown[512];
 	struct entry *e;
 
+	s->listed++;
 	if (entry_name_check(oe->key, oe->key_len, &why) < 0) {
 		/* "dir/" folder markers are normal; anything else is odd */
 		if (!(oe->key_len && oe->key[oe->key_len - 1] == '/' &&
@@ -162,7 +164,14 @@ static void *scan_main(void *arg)
 	struct remote_scan *s = arg;
 
 	s->ret = objstore_list(s->t->os, "", list_cb, s, &s->err);
-	if (s->ret == -ENOENT && s->missing_ok) {
+	if (!s->ret && !s->listed &&
+	    (s->flags & REMOTE_SCAN_EMPTY_IS_MISSING))
+		s->ret = errbuf_set(&s->err, -ENOENT, "'%s' holds no object: "
+				    "a store has no empty folders, so an "
+				    "empty root is most likely a mistyped "
+				    "one (refused, as a local root that does "
+				    "not exist)", remote_tree_url(s->t));
+	if (s->ret == -ENOENT && (s->flags & REMOTE_SCAN_MISSING_OK)) {
 		/* a dry run: what a real one would do to a missing bucket */
 		if (objstore_may_create_bucket(s->t->os)) {
 			log_info(s->log, "%s (a real run would create it)",
@@ -184,7 +193,7 @@ int remote_scan_start(struct remote_tree *t, const struct logger *log,
 		      bool (*allow)(void *ctx, const char *relpath, size_t len,
 				    bool is_dir),
 		      void *allow_ctx, uint64_t *files_scanned,
-		      bool missing_ok, struct remote_scan **out,
+		      unsigned flags, struct remote_scan **out,
 		      struct errbuf *eb)
 {
 	struct remote_scan *s = calloc(1, sizeof(*s));
@@ -198,7 +207,7 @@ int remote_scan_start(struct remote_tree *t, const struct logger *log,
 	s->allow = allow;
 	s->allow_ctx = allow_ctx;
 	s->files_scanned = files_scanned;
-	s->missing_ok = missing_ok;
+	s->flags = flags;
 	ret = bqueue_new(SCAN_QUEUE, &s->q);
 	if (ret < 0) {
 		free(s);

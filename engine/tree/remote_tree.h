@@ -44,15 +44,21 @@ const char *remote_tree_url(const struct remote_tree *t);
  * and this tool write it, net/objmeta.h) when the listing carries it
  * (Azure), else its Last-Modified with upload_mtime set (S3 listings have
  * no metadata: remote_tree_head asks for it). A listing thread feeds a
- * bounded queue. allow (may be NULL) filters names. missing_ok (a dry
- * run into this tree): a missing bucket the run may create
+ * bounded queue. allow (may be NULL) filters names. REMOTE_SCAN_MISSING_OK
+ * (a dry run into this tree): a missing bucket the run may create
  * (--create-bucket) is listed as empty, said once in the log; one it
- * may not is the error a real run gives. */
+ * may not is the error a real run gives. REMOTE_SCAN_EMPTY_IS_MISSING:
+ * a listing with no object at all fails (scan_opts.empty_store_is_missing).
+ */
+enum {
+	REMOTE_SCAN_MISSING_OK = 1u << 0,
+	REMOTE_SCAN_EMPTY_IS_MISSING = 1u << 1,
+};
 int remote_scan_start(struct remote_tree *t, const struct logger *log,
 		      bool (*allow)(void *ctx, const char *relpath, size_t len,
 				    bool is_dir),
 		      void *allow_ctx, uint64_t *files_scanned,
-		      bool missing_ok, struct remote_scan **out,
+		      unsigned flags, struct remote_scan **out,
 		      struct errbuf *eb);
 /* 1 with an entry (caller releases it), 0 at the end, -errno. */
 int remote_scan_next(struct remote_scan *s, struct entry *out,

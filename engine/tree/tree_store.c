@@ -52,7 +52,10 @@ static int store_scan_start(struct tree *t, const struct tree_scan_opts *so,
 	s->rt = ((struct store_tree *)t)->rt;
 	ret = remote_scan_start(s->rt, so->scan.log, so->scan.allow,
 				so->scan.allow_ctx, so->scan.files_scanned,
-				so->scan.missing_root_ok, &s->rs, eb);
+				(so->scan.missing_root_ok ?
+				 REMOTE_SCAN_MISSING_OK : 0) |
+				(so->scan.empty_store_is_missing ?
+				 REMOTE_SCAN_EMPTY_IS_MISSING : 0), &s->rs, eb);
 	if (ret < 0) {
 		free(s);
 		return ret;

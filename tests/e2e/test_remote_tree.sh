@@ -463,6 +463,17 @@ inner_case() {
 	bin --heap-root "$tree/.heap" --snap-root "$tree/.snap" list-snapshots
 	n=$(grep -c . "$OUT")
 	assert_eq "inner roots: both snapshots, before and after kept" 4 "$n"
+	# a prefix with no object: a mistyped root, not an empty tree
+	bin --file-root "$url/itypo" --heap-root "$tree/.heap" --snap-root \
+		"$tree/.snap" make-snapshot
+	assert_rc "a backup of a prefix with no object fails" 1
+	assert_err_has "... saying why" "'$url/itypo' holds no object"
+	bin --heap-root "$tree/.heap" --snap-root "$tree/.snap" list-snapshots
+	assert_eq "... and saves no snapshot" 4 "$(grep -c . "$OUT")"
+	rm -rf "$T/ic.dst" && mkdir -p "$T/ic.dst" && printf 'K' >"$T/ic.dst/k"
+	bin sync "$url/itypo" "$T/ic.dst"
+	assert_rc "a sync from a prefix with no object fails" 1
+	assert_eq "... and DST keeps its files" K "$(cat "$T/ic.dst/k")"
 }
 
 # the shared servers outlive a run: a name of this run only
