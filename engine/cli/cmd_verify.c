@@ -220,7 +220,9 @@ int cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		       "object instead: the\ncounts and \"findings\" (at "
 		       "most 1000; \"findings_left_out\" counts the rest).\n"
 		       "Exit status: 0 no damage (or all of it repaired), 3 "
-		       "damage found, 1 the\ncheck could not be completed.",
+		       "damage found, 1 the\ncheck could not be completed "
+		       "(also: no snapshot in SNAP_ROOT while the heap\n"
+		       "holds objects, most likely the wrong --snap-root).",
 		       argc, argv, &npos, 0);
 	if (rc >= 0)
 		return rc;

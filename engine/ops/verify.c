@@ -654,6 +654,17 @@ int engine_verify(const struct engine_opts *o, const struct verify_opts *vo,
 	ret = verify_walk_snapshots(&r, false, eb);
 	if (ret < 0)
 		goto out;
+	/* nothing to check the heap against: most likely the wrong
+	 * SNAP_ROOT, which "no damage found" would hide from a monitoring
+	 * script (gc refuses the same case) */
+	if (!st->snapshots && st->objects_present) {
+		ret = errbuf_set(eb, -ENOENT, "no snapshot in '%s' while the "
+				 "heap '%s' holds %llu objects: nothing to "
+				 "verify them against (wrong --snap-root?)",
+				 o->snap_root, o->heap_root,
+				 (unsigned long long)st->objects_present);
+		goto out;
+	}
 	st->objects_referenced = idset_count(r.referenced);
 	if (vo->read_data || vo->repair_from) {
 		ret = heap_open_url(o->heap_root, false, o, &r.heap, eb);

@@ -299,6 +299,28 @@ retry_after_failure() {
 }
 retry_after_failure
 
+# a SNAP_ROOT with no snapshot beside a heap with objects: nothing to
+# check them against (most likely a typo), not "no damage found"
+wrong_snap_root() {
+	local src=$T/wsr.src
+	mkdir -p "$src" && printf 'x\n' >"$src/x"
+	new_roots wsr
+	FR=$src
+	make_snapshot || return
+	run "$SNAPSHOOTER" --no-progress --heap-root "$HR" --snap-root \
+		"$SR.typo" verify
+	assert_rc "verify with a SNAP_ROOT holding no snapshot: exit 1" 1
+	assert_err_has "... naming both and why" \
+		"no snapshot in '$SR.typo' while the heap '$HR' holds 1 objects"
+	check "... not 'no damage found'" \
+		bash -c "! grep -q 'no damage found' '$OUT'"
+	mkdir -p "$T/wsr.emptyheap"
+	run "$SNAPSHOOTER" --no-progress --heap-root "$T/wsr.emptyheap" \
+		--snap-root "$SR.typo" verify
+	assert_rc "an empty heap and no snapshot: a new backup, exit 0" 0
+}
+wrong_snap_root
+
 remote_checks() { # label url
 	local label=$1 url=$2
 	say "== $label: $url"
