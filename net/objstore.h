@@ -98,9 +98,10 @@ struct objstore_info {
 	bool has_mtime;            /* metadata "mtime" (objmeta.h) parsed */
 	int64_t mtime_ns;
 	unsigned attempts;         /* HTTP attempts of the last request */
-	/* objstore_get_file with hash_body, when it came in ranges: the
-	 * MD5 of the bytes written to the fd, hashed in order as the ranges
-	 * landed (while the others were still on the way) */
+	/* objstore_get_file with hash_body, when it came in ranges and the
+	 * store gave an MD5 (has_md5) to check them against: the MD5 of the
+	 * bytes written to the fd, hashed in order as the ranges landed
+	 * (while the others were still on the way) */
 	bool has_body_md5;
 	uint8_t body_md5[16];
 };
