@@ -391,9 +391,18 @@ static int set_root_meta(struct sync_run *r, struct tree_writer *tw,
 					 "'%s': %s", r->so->src,
 					 strerror(-ret));
 	}
-	if (!ret)
-		ret = tree_writer_set_root_meta(tw, st.st_mode & 07777, x,
-						xlen, &st.st_mtim, eb);
+	if (!ret) {
+		/* SRC's root with no xattrs: an empty list, which removes
+		 * DST's extra ones (NULL would leave them, as for a store) */
+		static const unsigned char none[] = { 0x90 };
+
+		ret = tree_writer_set_root_meta(tw, st.st_mode & 07777,
+						x ? x : (r->xattr_ns ? none :
+							 NULL),
+						x ? xlen : (r->xattr_ns ?
+							    sizeof(none) : 0),
+						&st.st_mtim, eb);
+	}
 	free(x);
 	return ret;
 }

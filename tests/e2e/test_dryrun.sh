@@ -150,6 +150,21 @@ dryrun() {
 	run "$SNAPSHOOTER" --no-progress --io "$IO" sync "$src" "$dst"
 	run "$SNAPSHOOTER" --no-progress --io "$IO" sync --dry-run "$src" "$dst"
 	assert_eq "... then nothing is planned" "" "$(cat "$OUT")"
+	# an xattr DST's root has and SRC's lacks: removed, as inside
+	if setfattr -n user.extra -v 1 "$dst" 2>/dev/null; then
+		run "$SNAPSHOOTER" --no-progress --io "$IO" sync --dry-run \
+			"$src" "$dst"
+		assert_eq "an extra xattr on DST's root: 'update .'" \
+			"update ." "$(cat "$OUT")"
+		run "$SNAPSHOOTER" --no-progress --io "$IO" sync "$src" "$dst"
+		assert_eq "... which the sync removes" "" \
+			"$(getfattr --absolute-names -d "$dst" 2>/dev/null)"
+		run "$SNAPSHOOTER" --no-progress --io "$IO" sync --dry-run \
+			"$src" "$dst"
+		assert_eq "... then nothing is planned" "" "$(cat "$OUT")"
+	else
+		skip "root xattrs: no user xattrs on this filesystem"
+	fi
 }
 
 for_each_io dryrun
