@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "objstore.h"
 #include "root_nesting.h"
 #include "banned.h"
 
@@ -15,10 +16,20 @@
  * snapshot"), a backup would write its objects into what it scans. The
  * heap or snapshot root inside FILE_ROOT through a mount only: the same,
  * as no name tells the scan to leave it out. */
+/* Store URLs are compared by bucket and prefix; only with the same
+ * storage options (endpoint, account) are two of them known to be one
+ * store. NULL and "" alike. */
+static bool same_options(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
 int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 			     struct errbuf *eb)
 {
 	const char *roots[2] = { o->heap_root, o->snap_root };
+	const char *opts[2] = { o->heap_storage_options,
+				o->snap_storage_options };
 	const char *names[2] = { "the heap root", "the snapshot root" };
 	int i, ret;
 
@@ -28,6 +39,18 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 		ret = root_nesting(o->file_root, roots[i], eb);
 		if (ret < 0)
 			return ret;
+		/* nested by name on what may be two services: neither left
+		 * out (it may be the user's folder) nor taken as apart (it
+		 * may be the heap) */
+		if (ret && objstore_is_url(o->file_root) &&
+		    !same_options(o->file_storage_options, opts[i]))
+			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': "
+					  "%s '%s' has a bucket and prefix "
+					  "nested with it but other storage "
+					  "options, so whether they are one "
+					  "store cannot be told; give them "
+					  "prefixes apart", what,
+					  o->file_root, names[i], roots[i]);
 		if (ret & ROOT_A_IN_B)
 			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': it "
 					  "is %s '%s' or inside it", what,
@@ -49,6 +72,8 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		     const struct filter *filter)
 {
 	const char *roots[2] = { o->heap_root, o->snap_root };
+	const char *opts[2] = { o->heap_storage_options,
+				o->snap_storage_options };
 	char *tree;
 	size_t tl;
 	int i;
@@ -60,7 +85,11 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		return 0;
 	tl = strlen(tree);
 	for (i = 0; i < 2; i++) {
-		char *r = root_canonical(roots[i]);
+		/* a prefix of a store tree only on the same store (the
+		 * others were refused: inner_roots_refuse_outer) */
+		char *r = objstore_is_url(roots[i]) &&
+			  !same_options(o->file_storage_options, opts[i]) ?
+			  NULL : root_canonical(roots[i]);
 		size_t rl = r ? strlen(r) : 0;
 
 		if (r && rl > tl + 1 && !strncmp(r, tree, tl) &&

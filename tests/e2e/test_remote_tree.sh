@@ -463,6 +463,13 @@ inner_case() {
 	bin --heap-root "$tree/.heap" --snap-root "$tree/.snap" list-snapshots
 	n=$(grep -c . "$OUT")
 	assert_eq "inner roots: both snapshots, before and after kept" 4 "$n"
+	# nested by name but with other storage options: maybe another
+	# store (its ".heap" the user's folder), maybe this one: refused
+	bin --file-root "$tree" --heap-root "$tree/.heap" --snap-root \
+		"$tree/.snap" --heap-storage-options '{"create_bucket": true}' \
+		make-snapshot
+	assert_rc "inner roots with other storage options: refused" 1
+	assert_err_has "... saying why" "but other storage options"
 	# a prefix with no object: a mistyped root, not an empty tree
 	bin --file-root "$url/itypo" --heap-root "$tree/.heap" --snap-root \
 		"$tree/.snap" make-snapshot
