@@ -215,25 +215,43 @@ static bool loc_within(const struct loc *a, unsigned long major,
 	       path_within(a->path, dir);
 }
 
-/* Is a inside b: b's own location, or the root of a mount below b? */
+/* at = base plus what of path lies below dir (both "/"-aware) */
+static void path_at(char *at, size_t cap, const char *base, const char *path,
+		    const char *dir)
+{
+	const char *rest = strlen(dir) == 1 ? path : path + strlen(dir);
+
+	snprintf(at, cap, "%s%s", strlen(base) == 1 && *rest ? "" : base,
+		 rest);
+}
+
+/* Is a inside b: b's own location, or the root of a mount below b? at
+ * (may be NULL) gets where under b it lies. */
 static bool inside(const struct mounts *m, const struct loc *a,
-		   const char *b, const struct loc *lb)
+		   const char *b, const struct loc *lb, char *at, size_t cap)
 {
 	size_t i;
 
-	if (loc_within(a, lb->major, lb->minor, lb->path))
+	if (loc_within(a, lb->major, lb->minor, lb->path)) {
+		if (at)
+			path_at(at, cap, b, a->path, lb->path);
 		return true;
+	}
 	for (i = 0; i < m->n; i++) {
 		const struct mount *mt = &m->v[i];
 
 		if (strcmp(mt->point, b) && path_within(mt->point, b) &&
-		    loc_within(a, mt->major, mt->minor, mt->root))
+		    loc_within(a, mt->major, mt->minor, mt->root)) {
+			if (at)
+				path_at(at, cap, mt->point, a->path,
+					mt->root);
 			return true;
+		}
 	}
 	return false;
 }
 
-int fsloc_nesting(const char *a, const char *b)
+int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap)
 {
 	struct mounts m;
 	struct loc la = { 0 }, lb = { 0 };
@@ -245,8 +263,8 @@ int fsloc_nesting(const char *a, const char *b)
 	if (!ret)
 		ret = loc_of(&m, b, &lb);
 	if (!ret)
-		ret = (inside(&m, &la, b, &lb) ? FSLOC_A_IN_B : 0) |
-		      (inside(&m, &lb, a, &la) ? FSLOC_B_IN_A : 0);
+		ret = (inside(&m, &la, b, &lb, NULL, 0) ? FSLOC_A_IN_B : 0) |
+		      (inside(&m, &lb, a, &la, b_at, cap) ? FSLOC_B_IN_A : 0);
 	free(la.path);
 	free(lb.path);
 	mounts_free(&m);

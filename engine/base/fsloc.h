@@ -11,6 +11,8 @@
 #ifndef SNAP_FSLOC_H
 #define SNAP_FSLOC_H
 
+#include <stddef.h>
+
 /* What fsloc_nesting found; both bits when a and b are one directory. */
 enum {
 	FSLOC_A_IN_B = 1,   /* a is b or inside it */
@@ -22,7 +24,9 @@ enum {
  * a and b are absolute and resolved (realpath's output; a tail that does
  * not exist yet may follow). Every filesystem mounted below a path counts
  * as inside it: /b with a disk mounted at /b/m holds whatever a bind
- * mount elsewhere shows of that disk. */
-int fsloc_nesting(const char *a, const char *b);
+ * mount elsewhere shows of that disk. b_at (may be NULL, cap bytes): with
+ * FSLOC_B_IN_A, the path under a where b is seen (a's own path plus the
+ * rest, or the mount point below a that shows it). */
+int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap);
 
 #endif

@@ -35,9 +35,9 @@
 	"az:// one\nholding no object (a mistyped prefix looks "              \
 	"empty).\n"                                                           \
 	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
-	"out of the snapshot);\na FILE_ROOT that is either of "               \
-	"them or inside one, or holds one only\nthrough a mount, "            \
-	"is refused.\n"                                                       \
+	"out of the snapshot,\nalso where only a mount shows them); "         \
+	"a FILE_ROOT that is either of them or\ninside one is "               \
+	"refused.\n"                                                          \
 	"With --json, a summary object goes to stderr (or "                  \
 	"--json-file):\n"                                                    \
 	"{\"command\", \"files_scanned\", \"files_hashed\", "                \

@@ -33,10 +33,9 @@
 	"With --include/--exclude, paths left out are neither "              \
 	"written nor deleted.\n"                                             \
 	"HEAP_ROOT and SNAP_ROOT may lie inside FILE_ROOT (left "             \
-	"alone); a FILE_ROOT that\nis either of them or inside "              \
-	"one (by name, a symlink or a bind mount), or\nholds one "            \
-	"only through a mount, is refused before anything is "              \
-	"written.\n\n"                                                       \
+	"alone, also where\nonly a mount shows them); a FILE_ROOT "           \
+	"that is either of them or inside\none (by name, a symlink "          \
+	"or a bind mount) is refused before anything is\nwritten.\n\n"        \
 	CLI_FILTER_HELP
 
 /* What the command line gives restore-snapshot; parse_args and

@@ -31,12 +31,14 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 	const char *opts[2] = { o->heap_storage_options,
 				o->snap_storage_options };
 	const char *names[2] = { "the heap root", "the snapshot root" };
+	char at[PATH_MAX];
 	int i, ret;
 
 	for (i = 0; i < 2; i++) {
 		if (!o->file_root || !roots[i])
 			continue;
-		ret = root_nesting(o->file_root, roots[i], eb);
+		ret = root_nesting_at(o->file_root, roots[i], at, sizeof(at),
+				      eb);
 		if (ret < 0)
 			return ret;
 		/* nested by name on what may be two services: neither left
@@ -55,16 +57,39 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': it "
 					  "is %s '%s' or inside it", what,
 					  o->file_root, names[i], roots[i]);
-		/* inside FILE_ROOT by name it is left out of the tree
-		 * (inner_roots_init); through a mount no name shows it */
-		if ((ret & ROOT_B_IN_A) && (ret & ROOT_THROUGH_MOUNT))
+		/* inside FILE_ROOT it is left out of the tree
+		 * (inner_roots_init): by name, or at the path a mount shows
+		 * it; through a mount at a path not known (no /proc), no
+		 * name could leave it out */
+		if ((ret & ROOT_B_IN_A) && (ret & ROOT_THROUGH_MOUNT) &&
+		    !at[0])
 			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': %s "
 					  "'%s' lies inside it through a mount "
 					  "(a bind mount, or one disk mounted "
-					  "twice), where the tree would hold "
-					  "the backup itself", what,
-					  o->file_root, names[i], roots[i]);
+					  "twice) at a path not known, where "
+					  "the tree would hold the backup "
+					  "itself", what, o->file_root,
+					  names[i], roots[i]);
 	}
+	return 0;
+}
+
+/* root inside tree only through a mount: left out at the path the
+ * mount shows it under tree (no name shows it). 0 or -ENOMEM. */
+static int through_mount(struct inner_roots *ir, int i, const char *tree,
+			 const char *root)
+{
+	struct errbuf eb = ERRBUF_INIT;
+	char at[PATH_MAX];
+	int ret = root_nesting_at(tree, root, at, sizeof(at), &eb);
+
+	if (ret < 0 || !(ret & ROOT_B_IN_A) || !(ret & ROOT_THROUGH_MOUNT) ||
+	    !at[0])
+		return 0;   /* inner_roots_refuse_outer said what fails */
+	ir->rel[i] = strdup(at);
+	if (!ir->rel[i])
+		return -ENOMEM;
+	ir->len[i] = strlen(at);
 	return 0;
 }
 
@@ -76,7 +101,7 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 				o->snap_storage_options };
 	char *tree;
 	size_t tl;
-	int i;
+	int i, ret;
 
 	memset(ir, 0, sizeof(*ir));
 	ir->filter = filter;
@@ -105,6 +130,14 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 				return -ENOMEM;
 			}
 			memcpy(ir->rel[i], r + skip, ir->len[i] + 1);
+		} else if (r && !objstore_is_url(r)) {
+			ret = through_mount(ir, i, o->file_root, roots[i]);
+			if (ret < 0) {
+				free(r);
+				free(tree);
+				inner_roots_release(ir);
+				return ret;
+			}
 		}
 		free(r);
 	}

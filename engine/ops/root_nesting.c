@@ -157,8 +157,10 @@ static int by_inode(const char *a, const char *b)
 	       (!stat(a, &sa) && has_ancestor(b, &sa) ? ROOT_B_IN_A : 0);
 }
 
-static int local_nesting(const char *a, const char *b, struct errbuf *eb)
+static int local_nesting(const char *a, const char *b, char *b_rel,
+			 size_t cap, struct errbuf *eb)
 {
+	char at[PATH_MAX] = "";
 	char *ra = root_resolve(a), *rb = root_resolve(b);
 	int ret;
 
@@ -172,9 +174,14 @@ static int local_nesting(const char *a, const char *b, struct errbuf *eb)
 	ret = by_name(ra, rb);
 	if (ret)
 		goto out;
-	ret = fsloc_nesting(ra, rb);
+	ret = fsloc_nesting(ra, rb, at, sizeof(at));
 	if (ret == -ENOENT)
 		ret = by_inode(ra, rb);
+	/* where b is seen under a, relative to a (fsloc alone knows) */
+	if (ret > 0 && (ret & ROOT_B_IN_A) && b_rel && at[0] &&
+	    within(at, strlen(at), ra, strlen(ra)))
+		snprintf(b_rel, cap, "%s", at + strlen(ra) +
+			 (strlen(ra) > 1 && at[strlen(ra)] == '/'));
 	if (ret > 0)
 		ret |= ROOT_THROUGH_MOUNT;
 	else if (ret < 0)
@@ -189,8 +196,16 @@ out:
 
 int root_nesting(const char *a, const char *b, struct errbuf *eb)
 {
+	return root_nesting_at(a, b, NULL, 0, eb);
+}
+
+int root_nesting_at(const char *a, const char *b, char *b_rel, size_t cap,
+		    struct errbuf *eb)
+{
 	bool ua = objstore_is_url(a), ub = objstore_is_url(b);
 
+	if (b_rel && cap)
+		*b_rel = '\0';
 	if (ua != ub)
 		return 0;
 	if (ua) {
@@ -202,5 +217,5 @@ int root_nesting(const char *a, const char *b, struct errbuf *eb)
 			return by_name(a, b);
 		return by_name(ca, cb);
 	}
-	return local_nesting(a, b, eb);
+	return local_nesting(a, b, b_rel, cap, eb);
 }

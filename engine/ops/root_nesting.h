@@ -8,6 +8,8 @@
 #ifndef SNAP_ROOT_NESTING_H
 #define SNAP_ROOT_NESTING_H
 
+#include <stddef.h>
+
 #include "errbuf.h"
 
 enum {
@@ -23,6 +25,12 @@ enum {
  * beside a store URL); -errno with eb set when a local root cannot be
  * resolved or the mount table cannot be read. */
 int root_nesting(const char *a, const char *b, struct errbuf *eb);
+
+/* root_nesting, and with ROOT_B_IN_A | ROOT_THROUGH_MOUNT (b inside a,
+ * no name shows it) the path under a where a mount shows b, relative to
+ * a, into b_rel (cap bytes; "" when a is b or not known). */
+int root_nesting_at(const char *a, const char *b, char *b_rel, size_t cap,
+		    struct errbuf *eb);
 
 /* realpath of path, or of its nearest existing parent plus the rest
  * (malloc'd); NULL for a store URL, a path that cannot be resolved, or

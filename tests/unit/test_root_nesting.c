@@ -88,13 +88,30 @@ static void test_bind_mount(void)
 	CHECK_EQ(nest("@/e", "@/m"), 0);
 	/* fsloc alone: the bind mount and its source are one place */
 	snprintf(from, sizeof(from), "%s/d/sub", base);
-	CHECK_EQ(fsloc_nesting(to, from), FSLOC_A_IN_B | FSLOC_B_IN_A);
+	CHECK_EQ(fsloc_nesting(to, from, NULL, 0), FSLOC_A_IN_B | FSLOC_B_IN_A);
 	/* a mount below a path counts as inside it */
 	snprintf(from, sizeof(from), "%s", base);
-	CHECK_EQ(fsloc_nesting(to, from), FSLOC_A_IN_B);
+	CHECK_EQ(fsloc_nesting(to, from, NULL, 0), FSLOC_A_IN_B);
 	CHECK_EQ(umount(to), 0);
 	snprintf(from, sizeof(from), "%s/d/sub", base);
-	CHECK_EQ(fsloc_nesting(to, from), 0);
+	CHECK_EQ(fsloc_nesting(to, from, NULL, 0), 0);
+	/* where a mount shows b under a: e/mnt2 shows d, so d/sub is
+	 * e's "mnt2/sub" */
+	{
+		struct errbuf eb = ERRBUF_INIT;
+		char e[256], mnt[256], at[256];
+
+		snprintf(e, sizeof(e), "%s/e", base);
+		snprintf(mnt, sizeof(mnt), "%s/e/mnt2", base);
+		snprintf(from, sizeof(from), "%s/d", base);
+		CHECK_EQ(mkdir(mnt, 0700), 0);
+		CHECK_EQ(mount(from, mnt, NULL, MS_BIND, NULL), 0);
+		snprintf(from, sizeof(from), "%s/d/sub", base);
+		CHECK_EQ(root_nesting_at(e, from, at, sizeof(at), &eb),
+			 ROOT_B_IN_A | ROOT_THROUGH_MOUNT);
+		CHECK_STREQ(at, "mnt2/sub");
+		CHECK_EQ(umount(mnt), 0);
+	}
 }
 
 /* A mount hidden under a later one on a parent: o/inner shows
@@ -115,8 +132,8 @@ static void test_stacked_mounts(void)
 		return;
 	}
 	CHECK_EQ(mount(e, o, NULL, MS_BIND, NULL), 0);
-	CHECK_EQ(fsloc_nesting(oi, ei), FSLOC_A_IN_B | FSLOC_B_IN_A);
-	CHECK_EQ(fsloc_nesting(oi, d), 0);
+	CHECK_EQ(fsloc_nesting(oi, ei, NULL, 0), FSLOC_A_IN_B | FSLOC_B_IN_A);
+	CHECK_EQ(fsloc_nesting(oi, d, NULL, 0), 0);
 	CHECK_EQ(umount(o), 0);
 	CHECK_EQ(umount(oi), 0);
 }
