@@ -270,3 +270,36 @@ int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap)
 	mounts_free(&m);
 	return ret;
 }
+
+int fsloc_places(const char *a, const char *b,
+		 int (*cb)(void *ctx, const char *at), void *ctx)
+{
+	struct mounts m;
+	struct loc la = { 0 }, lb = { 0 };
+	char at[PATH_MAX];
+	size_t i;
+	int ret = mounts_read(&m);
+
+	if (ret < 0)
+		return ret;
+	ret = loc_of(&m, a, &la);
+	if (!ret)
+		ret = loc_of(&m, b, &lb);
+	if (!ret && loc_within(&lb, la.major, la.minor, la.path)) {
+		path_at(at, sizeof(at), a, lb.path, la.path);
+		ret = cb(ctx, at);
+	}
+	for (i = 0; !ret && i < m.n; i++) {
+		const struct mount *mt = &m.v[i];
+
+		if (strcmp(mt->point, a) && path_within(mt->point, a) &&
+		    loc_within(&lb, mt->major, mt->minor, mt->root)) {
+			path_at(at, sizeof(at), mt->point, lb.path, mt->root);
+			ret = cb(ctx, at);
+		}
+	}
+	free(la.path);
+	free(lb.path);
+	mounts_free(&m);
+	return ret;
+}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fsloc.h"
 #include "objstore.h"
 #include "root_nesting.h"
 #include "banned.h"
@@ -74,23 +75,65 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 	return 0;
 }
 
-/* root inside tree only through a mount: left out at the path the
- * mount shows it under tree (no name shows it). 0 or -ENOMEM. */
-static int through_mount(struct inner_roots *ir, int i, const char *tree,
-			 const char *root)
+/* Leave rel (len bytes, relative to FILE_ROOT) out. 0 or -ENOMEM. */
+static int add_rel(struct inner_roots *ir, const char *rel, size_t len)
 {
-	struct errbuf eb = ERRBUF_INIT;
-	char at[PATH_MAX];
-	int ret = root_nesting_at(tree, root, at, sizeof(at), &eb);
+	char **v;
+	size_t *l;
 
-	if (ret < 0 || !(ret & ROOT_B_IN_A) || !(ret & ROOT_THROUGH_MOUNT) ||
-	    !at[0])
-		return 0;   /* inner_roots_refuse_outer said what fails */
-	ir->rel[i] = strdup(at);
-	if (!ir->rel[i])
+	if (!len)
+		return 0;   /* FILE_ROOT itself: refused before */
+	v = realloc(ir->rel, (ir->n + 1) * sizeof(*v));
+	if (!v)
 		return -ENOMEM;
-	ir->len[i] = strlen(at);
+	ir->rel = v;
+	l = realloc(ir->len, (ir->n + 1) * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	ir->len = l;
+	ir->rel[ir->n] = strndup(rel, len);
+	if (!ir->rel[ir->n])
+		return -ENOMEM;
+	ir->len[ir->n++] = len;
 	return 0;
+}
+
+struct places {
+	struct inner_roots *ir;
+	const char *tree;        /* resolved FILE_ROOT */
+};
+
+/* fsloc_places' callback: at is absolute, under the resolved tree */
+static int add_place(void *ctx, const char *at)
+{
+	struct places *p = ctx;
+	size_t tl = strlen(p->tree);
+
+	if (strncmp(at, p->tree, tl))
+		return 0;
+	at += tl;
+	while (*at == '/')
+		at++;
+	return add_rel(p->ir, at, strlen(at));
+}
+
+/* A local root inside the tree: left out at its name and at every path
+ * a mount shows it under the tree (a bind mount of it, or of a folder
+ * holding it: no name shows those). Without a mount table the name
+ * alone (inner_roots_refuse_outer refused what only a mount shows). */
+static int add_local(struct inner_roots *ir, const char *tree,
+		     const char *root)
+{
+	struct places p = { ir, tree };
+	size_t tl = strlen(tree), rl = strlen(root);
+	int ret = 0;
+
+	if (rl > tl && !strncmp(root, tree, tl) &&
+	    (root[tl] == '/' || tl == 1))
+		ret = add_rel(ir, root + tl + (tl > 1), rl - tl - (tl > 1));
+	if (!ret)
+		ret = fsloc_places(tree, root, add_place, &p);
+	return ret == -ENOMEM ? ret : 0;
 }
 
 int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
@@ -101,7 +144,7 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 				o->snap_storage_options };
 	char *tree;
 	size_t tl;
-	int i, ret;
+	int i, ret = 0;
 
 	memset(ir, 0, sizeof(*ir));
 	ir->filter = filter;
@@ -109,7 +152,7 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 	if (!tree)
 		return 0;
 	tl = strlen(tree);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; !ret && i < 2; i++) {
 		/* a prefix of a store tree only on the same store (the
 		 * others were refused: inner_roots_refuse_outer) */
 		char *r = objstore_is_url(roots[i]) &&
@@ -117,56 +160,49 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 			  NULL : root_canonical(roots[i]);
 		size_t rl = r ? strlen(r) : 0;
 
-		if (r && rl > tl + 1 && !strncmp(r, tree, tl) &&
-		    (r[tl] == '/' || tl == 1)) {
-			size_t skip = tl == 1 ? 1 : tl + 1;
-
-			ir->len[i] = rl - skip;
-			ir->rel[i] = malloc(ir->len[i] + 1);
-			if (!ir->rel[i]) {
-				free(r);
-				free(tree);
-				inner_roots_release(ir);
-				return -ENOMEM;
-			}
-			memcpy(ir->rel[i], r + skip, ir->len[i] + 1);
-		} else if (r && !objstore_is_url(r)) {
-			ret = through_mount(ir, i, o->file_root, roots[i]);
-			if (ret < 0) {
-				free(r);
-				free(tree);
-				inner_roots_release(ir);
-				return ret;
-			}
+		if (r && objstore_is_url(r)) {
+			if (rl > tl + 1 && !strncmp(r, tree, tl) &&
+			    r[tl] == '/')
+				ret = add_rel(ir, r + tl + 1, rl - tl - 1);
+		} else if (r) {
+			ret = add_local(ir, tree, r);
 		}
 		free(r);
 	}
 	free(tree);
-	return 0;
+	if (ret < 0)
+		inner_roots_release(ir);
+	return ret;
 }
 
 void inner_roots_release(struct inner_roots *ir)
 {
-	free(ir->rel[0]);
-	free(ir->rel[1]);
-	ir->rel[0] = ir->rel[1] = NULL;
+	size_t i;
+
+	for (i = 0; i < ir->n; i++)
+		free(ir->rel[i]);
+	free(ir->rel);
+	free(ir->len);
+	ir->rel = NULL;
+	ir->len = NULL;
+	ir->n = 0;
 }
 
 bool inner_roots_active(const struct inner_roots *ir)
 {
-	return ir->rel[0] || ir->rel[1] || filter_count(ir->filter);
+	return ir->n || filter_count(ir->filter);
 }
 
 bool inner_roots_allow(void *ctx, const char *relpath, size_t len,
 		       bool is_dir)
 {
 	const struct inner_roots *ir = ctx;
-	int i;
+	size_t i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < ir->n; i++) {
 		size_t rl = ir->len[i];
 
-		if (ir->rel[i] && len >= rl && !memcmp(relpath, ir->rel[i], rl) &&
+		if (len >= rl && !memcmp(relpath, ir->rel[i], rl) &&
 		    (len == rl || relpath[rl] == '/'))
 			return false;
 	}

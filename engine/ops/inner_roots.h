@@ -15,8 +15,11 @@
 #include "filter.h"
 
 struct inner_roots {
-	char *rel[2];            /* relative paths inside FILE_ROOT, or NULL */
-	size_t len[2];
+	/* paths inside FILE_ROOT to leave out: each root's name, and every
+	 * path a mount shows one under (two bind mounts of the heap: two) */
+	char **rel;
+	size_t *len;
+	size_t n;
 	const struct filter *filter;   /* borrowed, may be NULL */
 };
 

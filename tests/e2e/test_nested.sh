@@ -106,6 +106,7 @@ outer_case() {
 		assert_rc "restore into a tree holding the heap by a mount" 0
 		assert_eq "... the heap seen there is untouched" "$n" \
 			"$(heap_objects "$root/data/mnt" | wc -l)"
+		mkdir -p "$root/data/mnt2"
 		snap make-snapshot
 		assert_rc "a backup of it" 0
 		assert_eq "... stores nothing new (the heap left out)" 0 \
@@ -114,8 +115,17 @@ outer_case() {
 			--path2 "$(head -n 1 "$OUT")" --diff-state equal
 		check "... and lists no heap object" \
 			bash -c "! grep -q 'mnt/' '$OUT'"
+		# a second mount of it, on a folder the snapshot holds
+		# (empty): every path that shows it is left out
+		mount --bind "$HR" "$root/data/mnt2"
+		snap restore-snapshot --no-save-snapshot-before \
+			--no-save-snapshot-after
+		assert_rc "restore with the heap shown at two paths" 0
+		assert_eq "... the heap keeps its objects" "$n" \
+			"$(heap_objects "$HR" | wc -l)"
+		umount "$root/data/mnt2"
 		umount "$root/data/mnt"
-		rmdir "$root/data/mnt"
+		rmdir "$root/data/mnt" "$root/data/mnt2"
 	else
 		skip "outer roots: mount --bind not allowed here"
 	fi
