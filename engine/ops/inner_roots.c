@@ -12,11 +12,6 @@
 #include "root_nesting.h"
 #include "banned.h"
 
-/* FILE_ROOT the heap or snapshot root, or inside one: a restore would
- * delete the backup it restores from (everything there is "not in the
- * snapshot"), a backup would write its objects into what it scans. The
- * heap or snapshot root inside FILE_ROOT through a mount only: the same,
- * as no name tells the scan to leave it out. */
 /* Store URLs are compared by bucket and prefix; only with the same
  * storage options (endpoint, account) are two of them known to be one
  * store. NULL and "" alike. */
@@ -25,6 +20,11 @@ static bool same_options(const char *a, const char *b)
 	return !strcmp(a ? a : "", b ? b : "");
 }
 
+/* FILE_ROOT the heap or snapshot root, or inside one: a restore would
+ * delete the backup it restores from (everything there is "not in the
+ * snapshot"), a backup would write its objects into what it scans. A
+ * root inside FILE_ROOT is left out instead (inner_roots_init), where a
+ * name or the mount table says where it is. */
 int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 			     struct errbuf *eb)
 {

@@ -25,13 +25,16 @@ struct inner_roots {
 
 /* Resolve o's roots (local paths, a root that does not exist yet through
  * its nearest existing parent; store URLs as the store names them, so a
- * heap prefix inside an s3:// or az:// tree is left out as a folder is).
- * 0 or -ENOMEM. */
+ * heap prefix inside an s3:// or az:// tree is left out as a folder is)
+ * and list the paths to leave out: a local root's name inside FILE_ROOT
+ * and every path a mount shows it under (fsloc_places). 0 or -ENOMEM. */
 int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 		     const struct filter *filter);
 /* Refuse (-EINVAL, eb naming both) a FILE_ROOT that is HEAP_ROOT or
- * SNAP_ROOT or inside one, by name or through mounts; what: the verb of
- * the message ("restore into", "back up"). */
+ * SNAP_ROOT or inside one, by name or through mounts; one holding such a
+ * root only through a mount at a path not known (no /proc); store roots
+ * nested by name with other storage options. what: the verb of the
+ * message ("restore into", "back up"). */
 int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 			     struct errbuf *eb);
 void inner_roots_release(struct inner_roots *ir);
