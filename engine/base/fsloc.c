@@ -221,6 +221,10 @@ static void path_at(char *at, size_t cap, const char *base, const char *path,
 {
 	const char *rest = strlen(dir) == 1 ? path : path + strlen(dir);
 
+	/* path "/" of a mount of a filesystem's root: base itself, not
+	 * "base/" (which names no entry a scan compares) */
+	if (!strcmp(rest, "/"))
+		rest = "";
 	snprintf(at, cap, "%s%s", strlen(base) == 1 && *rest ? "" : base,
 		 rest);
 }
@@ -292,10 +296,16 @@ int fsloc_places(const char *a, const char *b,
 	for (i = 0; !ret && i < m.n; i++) {
 		const struct mount *mt = &m.v[i];
 
-		if (strcmp(mt->point, a) && path_within(mt->point, a) &&
-		    loc_within(&lb, mt->major, mt->minor, mt->root)) {
+		if (!strcmp(mt->point, a) || !path_within(mt->point, a))
+			continue;
+		if (loc_within(&lb, mt->major, mt->minor, mt->root)) {
+			/* the mount shows b, or a folder holding it */
 			path_at(at, sizeof(at), mt->point, lb.path, mt->root);
 			ret = cb(ctx, at);
+		} else if (mt->major == lb.major && mt->minor == lb.minor &&
+			   path_within(mt->root, lb.path)) {
+			/* the mount shows a folder inside b: all of it is b */
+			ret = cb(ctx, mt->point);
 		}
 	}
 	free(la.path);

@@ -29,11 +29,12 @@ enum {
  * rest, or the mount point below a that shows it). */
 int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap);
 
-/* Every path under a where b is seen: a's own path plus the rest when a
- * holds b on its own filesystem, and each mount point below a whose mount
- * shows b (two bind mounts of b: two paths). cb gets each (absolute, as
- * a is spelled); its non-zero return stops the walk and is returned.
- * 0, or -errno as fsloc_nesting. */
+/* Every path under a where b or a part of it is seen: a's own path plus
+ * the rest when a holds b on its own filesystem, each mount point below a
+ * whose mount shows b (two bind mounts of b: two paths), and each mount
+ * point below a whose mount shows a folder inside b. cb gets each
+ * (absolute, as a is spelled); its non-zero return stops the walk and is
+ * returned. 0, or -errno as fsloc_nesting. */
 int fsloc_places(const char *a, const char *b,
 		 int (*cb)(void *ctx, const char *at), void *ctx);
 

@@ -109,12 +109,17 @@ static int add_place(void *ctx, const char *at)
 	struct places *p = ctx;
 	size_t tl = strlen(p->tree);
 
+	size_t len;
+
 	if (strncmp(at, p->tree, tl))
 		return 0;
 	at += tl;
 	while (*at == '/')
 		at++;
-	return add_rel(p->ir, at, strlen(at));
+	len = strlen(at);
+	while (len && at[len - 1] == '/')
+		len--;
+	return add_rel(p->ir, at, len);
 }
 
 /* A local root inside the tree: left out at its name and at every path

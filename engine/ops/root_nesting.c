@@ -157,6 +157,24 @@ static int by_inode(const char *a, const char *b)
 	       (!stat(a, &sa) && has_ancestor(b, &sa) ? ROOT_B_IN_A : 0);
 }
 
+static int count_place(void *ctx, const char *at)
+{
+	(void)at;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* ROOT_OVERLAP when a mount inside either shows a part of the other, 0,
+ * or -errno */
+static int overlap(const char *a, const char *b)
+{
+	int n = 0, ret = fsloc_places(a, b, count_place, &n);
+
+	if (!ret)
+		ret = fsloc_places(b, a, count_place, &n);
+	return ret < 0 ? ret : n ? ROOT_OVERLAP : 0;
+}
+
 static int local_nesting(const char *a, const char *b, char *b_rel,
 			 size_t cap, struct errbuf *eb)
 {
@@ -177,6 +195,8 @@ static int local_nesting(const char *a, const char *b, char *b_rel,
 	ret = fsloc_nesting(ra, rb, at, sizeof(at));
 	if (ret == -ENOENT)
 		ret = by_inode(ra, rb);
+	else if (!ret)
+		ret = overlap(ra, rb);
 	/* where b is seen under a, relative to a (fsloc alone knows) */
 	if (ret > 0 && (ret & ROOT_B_IN_A) && b_rel && at[0] &&
 	    within(at, strlen(at), ra, strlen(ra)))

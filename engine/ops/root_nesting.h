@@ -18,6 +18,10 @@ enum {
 	/* with either: not by name, only through a mount (a bind mount,
 	 * one disk mounted twice) */
 	ROOT_THROUGH_MOUNT = 4,
+	/* neither inside the other, but a mount inside one shows a part of
+	 * the other (a bind of a SRC folder inside DST): writing one
+	 * changes the other */
+	ROOT_OVERLAP = 8,
 };
 
 /* How roots a and b (local paths or store URLs, as given) nest:

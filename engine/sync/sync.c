@@ -195,6 +195,11 @@ static int check_nesting(struct sync_run *r, struct errbuf *eb)
 	else
 		ret = root_nesting(tree_root(r->src_tree),
 				   tree_root(r->dst_tree), eb);
+	if (ret > 0 && (ret & ROOT_OVERLAP))
+		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"
+				  " a mount inside one shows a part of the "
+				  "other (writing DST would change SRC)", src,
+				  dst);
 	ret = ret < 0 ? ret : ret & (ROOT_A_IN_B | ROOT_B_IN_A);
 	if (ret > 0)
 		return errbuf_set(eb, -EINVAL, "refusing to sync '%s' into '%s':"

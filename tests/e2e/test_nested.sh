@@ -106,7 +106,7 @@ outer_case() {
 		assert_rc "restore into a tree holding the heap by a mount" 0
 		assert_eq "... the heap seen there is untouched" "$n" \
 			"$(heap_objects "$root/data/mnt" | wc -l)"
-		mkdir -p "$root/data/mnt2"
+		mkdir -p "$root/data/mnt2" "$root/data/sy"
 		snap make-snapshot
 		assert_rc "a backup of it" 0
 		assert_eq "... stores nothing new (the heap left out)" 0 \
@@ -123,9 +123,19 @@ outer_case() {
 		assert_rc "restore with the heap shown at two paths" 0
 		assert_eq "... the heap keeps its objects" "$n" \
 			"$(heap_objects "$HR" | wc -l)"
+		# a folder inside the snapshot root bound in the tree: all
+		# of what it shows is the snapshot root's
+		mount --bind "$SR/$(ls "$SR" | grep -m1 '^[0-9]')" \
+			"$root/data/sy"
+		snap restore-snapshot --no-save-snapshot-before \
+			--no-save-snapshot-after
+		assert_rc "restore with a folder of the snapshot root bound" 0
+		assert_eq "... every snapshot kept" 2 \
+			"$(find "$SR" -name '*.msgpack' | wc -l)"
+		umount "$root/data/sy"
 		umount "$root/data/mnt2"
 		umount "$root/data/mnt"
-		rmdir "$root/data/mnt" "$root/data/mnt2"
+		rmdir "$root/data/mnt" "$root/data/mnt2" "$root/data/sy"
 	else
 		skip "outer roots: mount --bind not allowed here"
 	fi
@@ -138,6 +148,32 @@ outer_case() {
 		2 "$(find "$SR" -name '*.msgpack' | wc -l)"
 }
 
+# the heap a filesystem of its own (a backup disk; tmpfs here), bound in
+# the tree: the mount's root is the heap's, and that path is left out
+tmpfs_heap_case() {
+	local root=$T/tmpfsheap first
+	mkdir -p "$root/fr/hb" "$root/heap" "$root/snap"
+	echo a >"$root/fr/a"
+	if ! mount -t tmpfs snaptest "$root/heap" 2>/dev/null; then
+		skip "tmpfs heap: mount not allowed here"
+		return 0
+	fi
+	FR=$root/fr HR=$root/heap SR=$root/snap
+	snap make-snapshot
+	first=$(head -n 1 "$OUT")
+	echo b >"$root/fr/b"
+	snap make-snapshot
+	mount --bind "$HR" "$root/fr/hb"
+	snap restore-snapshot --path "$first" --no-save-snapshot-before \
+		--no-save-snapshot-after
+	assert_rc "restore with the tmpfs heap bound in the tree" 0
+	assert_eq "... the heap keeps both objects" 2 \
+		"$(find "$HR" -type f | wc -l)"
+	umount "$root/fr/hb"
+	umount "$HR"
+}
+
 for_each_io nested
 outer_case
+tmpfs_heap_case
 finish

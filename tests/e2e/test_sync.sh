@@ -380,6 +380,16 @@ bind_mount_nesting() {
 		"DST is inside SRC: SRC would be copied into itself"
 	umount "$mnt"
 	assert_eq "SRC kept its folder" keep "$(cat "$src/sub/g" 2>/dev/null)"
+	# neither inside the other, but DST holds a bind of a SRC folder:
+	# the deletions in DST would delete SRC's files
+	local odst=$T/bodst
+	mkdir -p "$odst/e"
+	mount --bind "$src/sub" "$odst/e"
+	run "$SNAPSHOOTER" --no-progress sync "$src" "$odst"
+	assert_rc "DST showing a folder of SRC through a mount: refused" 1
+	assert_err_has "... saying so" "a mount inside one shows a part of"
+	umount "$odst/e"
+	assert_eq "... SRC's folder kept" keep "$(cat "$src/sub/g" 2>/dev/null)"
 	check "nothing was written into the folder" test ! -e "$src/sub/inner"
 }
 
