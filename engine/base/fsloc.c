@@ -255,61 +255,78 @@ static bool inside(const struct mounts *m, const struct loc *a,
 	return false;
 }
 
+/* The mount table and where a and b lie in it: 0, or -errno with
+ * nothing held. pair_release frees what it holds. */
+struct pair {
+	struct mounts m;
+	struct loc la, lb;
+};
+
+static void pair_release(struct pair *p)
+{
+	free(p->la.path);
+	free(p->lb.path);
+	mounts_free(&p->m);
+}
+
+static int pair_locate(struct pair *p, const char *a, const char *b)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	ret = mounts_read(&p->m);
+	if (ret < 0)
+		return ret;
+	ret = loc_of(&p->m, a, &p->la);
+	if (!ret)
+		ret = loc_of(&p->m, b, &p->lb);
+	if (ret < 0)
+		pair_release(p);
+	return ret;
+}
+
 int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap)
 {
-	struct mounts m;
-	struct loc la = { 0 }, lb = { 0 };
-	int ret = mounts_read(&m);
+	struct pair p;
+	int ret = pair_locate(&p, a, b);
 
 	if (ret < 0)
 		return ret;
-	ret = loc_of(&m, a, &la);
-	if (!ret)
-		ret = loc_of(&m, b, &lb);
-	if (!ret)
-		ret = (inside(&m, &la, b, &lb, NULL, 0) ? FSLOC_A_IN_B : 0) |
-		      (inside(&m, &lb, a, &la, b_at, cap) ? FSLOC_B_IN_A : 0);
-	free(la.path);
-	free(lb.path);
-	mounts_free(&m);
+	ret = (inside(&p.m, &p.la, b, &p.lb, NULL, 0) ? FSLOC_A_IN_B : 0) |
+	      (inside(&p.m, &p.lb, a, &p.la, b_at, cap) ? FSLOC_B_IN_A : 0);
+	pair_release(&p);
 	return ret;
 }
 
 int fsloc_places(const char *a, const char *b,
 		 int (*cb)(void *ctx, const char *at), void *ctx)
 {
-	struct mounts m;
-	struct loc la = { 0 }, lb = { 0 };
+	struct pair p;
 	char at[PATH_MAX];
 	size_t i;
-	int ret = mounts_read(&m);
+	int ret = pair_locate(&p, a, b);
 
 	if (ret < 0)
 		return ret;
-	ret = loc_of(&m, a, &la);
-	if (!ret)
-		ret = loc_of(&m, b, &lb);
-	if (!ret && loc_within(&lb, la.major, la.minor, la.path)) {
-		path_at(at, sizeof(at), a, lb.path, la.path);
+	if (loc_within(&p.lb, p.la.major, p.la.minor, p.la.path)) {
+		path_at(at, sizeof(at), a, p.lb.path, p.la.path);
 		ret = cb(ctx, at);
 	}
-	for (i = 0; !ret && i < m.n; i++) {
-		const struct mount *mt = &m.v[i];
+	for (i = 0; !ret && i < p.m.n; i++) {
+		const struct mount *mt = &p.m.v[i];
 
 		if (!strcmp(mt->point, a) || !path_within(mt->point, a))
 			continue;
-		if (loc_within(&lb, mt->major, mt->minor, mt->root)) {
+		if (loc_within(&p.lb, mt->major, mt->minor, mt->root)) {
 			/* the mount shows b, or a folder holding it */
-			path_at(at, sizeof(at), mt->point, lb.path, mt->root);
+			path_at(at, sizeof(at), mt->point, p.lb.path, mt->root);
 			ret = cb(ctx, at);
-		} else if (mt->major == lb.major && mt->minor == lb.minor &&
-			   path_within(mt->root, lb.path)) {
+		} else if (mt->major == p.lb.major && mt->minor == p.lb.minor &&
+			   path_within(mt->root, p.lb.path)) {
 			/* the mount shows a folder inside b: all of it is b */
 			ret = cb(ctx, mt->point);
 		}
 	}
-	free(la.path);
-	free(lb.path);
-	mounts_free(&m);
+	pair_release(&p);
 	return ret;
 }
