@@ -138,13 +138,18 @@ static int mounts_read(struct mounts *m)
 }
 
 /* Is path dir or below it (both absolute, no trailing '/')? */
+bool fsloc_path_within(const char *path, size_t lp, const char *dir,
+		       size_t ld)
+{
+	if (ld == 1 && *dir == '/')
+		return true;
+	return lp >= ld && !strncmp(path, dir, ld) &&
+	       (lp == ld || path[ld] == '/');
+}
+
 static bool path_within(const char *path, const char *dir)
 {
-	size_t n = strlen(dir);
-
-	if (n == 1)
-		return true;   /* "/" */
-	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == '\0');
+	return fsloc_path_within(path, strlen(path), dir, strlen(dir));
 }
 
 /* The mount the kernel finds path on: the mount id of its nearest
@@ -229,32 +234,6 @@ static void path_at(char *at, size_t cap, const char *base, const char *path,
 		 rest);
 }
 
-/* Is a inside b: b's own location, or the root of a mount below b? at
- * (may be NULL) gets where under b it lies. */
-static bool inside(const struct mounts *m, const struct loc *a,
-		   const char *b, const struct loc *lb, char *at, size_t cap)
-{
-	size_t i;
-
-	if (loc_within(a, lb->major, lb->minor, lb->path)) {
-		if (at)
-			path_at(at, cap, b, a->path, lb->path);
-		return true;
-	}
-	for (i = 0; i < m->n; i++) {
-		const struct mount *mt = &m->v[i];
-
-		if (strcmp(mt->point, b) && path_within(mt->point, b) &&
-		    loc_within(a, mt->major, mt->minor, mt->root)) {
-			if (at)
-				path_at(at, cap, mt->point, a->path,
-					mt->root);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* The mount table and where a and b lie in it: 0, or -errno with
  * nothing held. pair_release frees what it holds. */
 struct pair {
@@ -285,48 +264,87 @@ static int pair_locate(struct pair *p, const char *a, const char *b)
 	return ret;
 }
 
-int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap)
+/* Walk every place under a (located at la) where b (at lb) is seen:
+ * a's own path plus the rest when a holds b on its own filesystem, and
+ * each mount point below a whose mount shows b or a folder holding it
+ * (whole), or a folder inside b (part: all of the mount is b's). cb's
+ * non-zero return stops the walk and is returned. */
+typedef int (*place_fn)(void *ctx, const char *at, bool whole);
+
+static int walk_places(const struct mounts *m, const char *a,
+		       const struct loc *la, const struct loc *lb,
+		       place_fn cb, void *ctx)
+{
+	char at[PATH_MAX];
+	size_t i;
+	int ret = 0;
+
+	if (loc_within(lb, la->major, la->minor, la->path)) {
+		path_at(at, sizeof(at), a, lb->path, la->path);
+		ret = cb(ctx, at, true);
+	}
+	for (i = 0; !ret && i < m->n; i++) {
+		const struct mount *mt = &m->v[i];
+
+		if (!strcmp(mt->point, a) || !path_within(mt->point, a))
+			continue;
+		if (loc_within(lb, mt->major, mt->minor, mt->root)) {
+			path_at(at, sizeof(at), mt->point, lb->path, mt->root);
+			ret = cb(ctx, at, true);
+		} else if (mt->major == lb->major && mt->minor == lb->minor &&
+			   path_within(mt->root, lb->path)) {
+			ret = cb(ctx, mt->point, false);
+		}
+	}
+	return ret;
+}
+
+/* walk_places' callback for fsloc_nesting: what kinds of place */
+static int seen(void *ctx, const char *at, bool whole)
+{
+	(void)at;
+	*(unsigned *)ctx |= whole ? 1u : 2u;
+	return 0;
+}
+
+int fsloc_nesting(const char *a, const char *b)
 {
 	struct pair p;
+	unsigned in_b = 0, in_a = 0;
 	int ret = pair_locate(&p, a, b);
 
 	if (ret < 0)
 		return ret;
-	ret = (inside(&p.m, &p.la, b, &p.lb, NULL, 0) ? FSLOC_A_IN_B : 0) |
-	      (inside(&p.m, &p.lb, a, &p.la, b_at, cap) ? FSLOC_B_IN_A : 0);
+	walk_places(&p.m, b, &p.lb, &p.la, seen, &in_b);
+	walk_places(&p.m, a, &p.la, &p.lb, seen, &in_a);
 	pair_release(&p);
-	return ret;
+	ret = (in_b & 1u ? FSLOC_A_IN_B : 0) | (in_a & 1u ? FSLOC_B_IN_A : 0);
+	return ret ? ret : (in_a | in_b) & 2u ? FSLOC_OVERLAP : 0;
+}
+
+struct places_cb {
+	int (*cb)(void *ctx, const char *at);
+	void *ctx;
+};
+
+static int any_place(void *ctx, const char *at, bool whole)
+{
+	struct places_cb *c = ctx;
+
+	(void)whole;
+	return c->cb(c->ctx, at);
 }
 
 int fsloc_places(const char *a, const char *b,
 		 int (*cb)(void *ctx, const char *at), void *ctx)
 {
+	struct places_cb c = { cb, ctx };
 	struct pair p;
-	char at[PATH_MAX];
-	size_t i;
 	int ret = pair_locate(&p, a, b);
 
 	if (ret < 0)
 		return ret;
-	if (loc_within(&p.lb, p.la.major, p.la.minor, p.la.path)) {
-		path_at(at, sizeof(at), a, p.lb.path, p.la.path);
-		ret = cb(ctx, at);
-	}
-	for (i = 0; !ret && i < p.m.n; i++) {
-		const struct mount *mt = &p.m.v[i];
-
-		if (!strcmp(mt->point, a) || !path_within(mt->point, a))
-			continue;
-		if (loc_within(&p.lb, mt->major, mt->minor, mt->root)) {
-			/* the mount shows b, or a folder holding it */
-			path_at(at, sizeof(at), mt->point, p.lb.path, mt->root);
-			ret = cb(ctx, at);
-		} else if (mt->major == p.lb.major && mt->minor == p.lb.minor &&
-			   path_within(mt->root, p.lb.path)) {
-			/* the mount shows a folder inside b: all of it is b */
-			ret = cb(ctx, mt->point);
-		}
-	}
+	ret = walk_places(&p.m, a, &p.la, &p.lb, any_place, &c);
 	pair_release(&p);
 	return ret;
 }

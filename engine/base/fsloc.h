@@ -11,23 +11,30 @@
 #ifndef SNAP_FSLOC_H
 #define SNAP_FSLOC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* What fsloc_nesting found; both bits when a and b are one directory. */
 enum {
 	FSLOC_A_IN_B = 1,   /* a is b or inside it */
 	FSLOC_B_IN_A = 2,   /* b is a or inside it */
+	/* neither, but a mount inside one shows a folder inside the other */
+	FSLOC_OVERLAP = 4,
 };
+
+/* Is path (lp bytes) dir (ld bytes) or below it? By whole components,
+ * without trailing '/'; "/" holds every absolute path. */
+bool fsloc_path_within(const char *path, size_t lp, const char *dir,
+		       size_t ld);
 
 /* How the local paths a and b nest: FSLOC_* bits (0: apart), or -errno
  * when the mount table cannot be read (-ENOENT: no /proc), -ENOMEM.
  * a and b are absolute and resolved (realpath's output; a tail that does
  * not exist yet may follow). Every filesystem mounted below a path counts
  * as inside it: /b with a disk mounted at /b/m holds whatever a bind
- * mount elsewhere shows of that disk. b_at (may be NULL, cap bytes): with
- * FSLOC_B_IN_A, the path under a where b is seen (a's own path plus the
- * rest, or the mount point below a that shows it). */
-int fsloc_nesting(const char *a, const char *b, char *b_at, size_t cap);
+ * mount elsewhere shows of that disk. A is inside b exactly when
+ * fsloc_places(b, a) finds a place showing a whole. */
+int fsloc_nesting(const char *a, const char *b);
 
 /* Every path under a where b or a part of it is seen: a's own path plus
  * the rest when a holds b on its own filesystem, each mount point below a

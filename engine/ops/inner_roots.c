@@ -32,14 +32,12 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 	const char *opts[2] = { o->heap_storage_options,
 				o->snap_storage_options };
 	const char *names[2] = { "the heap root", "the snapshot root" };
-	char at[PATH_MAX];
 	int i, ret;
 
 	for (i = 0; i < 2; i++) {
 		if (!o->file_root || !roots[i])
 			continue;
-		ret = root_nesting_at(o->file_root, roots[i], at, sizeof(at),
-				      eb);
+		ret = root_nesting(o->file_root, roots[i], eb);
 		if (ret < 0)
 			return ret;
 		/* nested by name on what may be two services: neither left
@@ -59,11 +57,10 @@ int inner_roots_refuse_outer(const struct engine_opts *o, const char *what,
 					  "is %s '%s' or inside it", what,
 					  o->file_root, names[i], roots[i]);
 		/* inside FILE_ROOT it is left out of the tree
-		 * (inner_roots_init): by name, or at the path a mount shows
-		 * it; through a mount at a path not known (no /proc), no
-		 * name could leave it out */
-		if ((ret & ROOT_B_IN_A) && (ret & ROOT_THROUGH_MOUNT) &&
-		    !at[0])
+		 * (inner_roots_init): by name, or at the paths the mount
+		 * table shows it under; found without one (no /proc), no
+		 * path is known to leave out */
+		if ((ret & ROOT_B_IN_A) && (ret & ROOT_NO_MOUNT_TABLE))
 			return errbuf_set(eb, -EINVAL, "refusing to %s '%s': %s "
 					  "'%s' lies inside it through a mount "
 					  "(a bind mount, or one disk mounted "
@@ -98,6 +95,21 @@ static int add_rel(struct inner_roots *ir, const char *rel, size_t len)
 	return 0;
 }
 
+/* Leave path out when it lies inside tree (not tree itself): its part
+ * below tree. 0 or -ENOMEM. */
+static int add_within(struct inner_roots *ir, const char *tree,
+		      const char *path)
+{
+	size_t tl = strlen(tree), pl = strlen(path), skip;
+
+	while (pl > 1 && path[pl - 1] == '/')
+		pl--;
+	if (pl == tl || !fsloc_path_within(path, pl, tree, tl))
+		return 0;
+	skip = tl == 1 ? 1 : tl + 1;
+	return add_rel(ir, path + skip, pl - skip);
+}
+
 struct places {
 	struct inner_roots *ir;
 	const char *tree;        /* resolved FILE_ROOT */
@@ -107,19 +119,8 @@ struct places {
 static int add_place(void *ctx, const char *at)
 {
 	struct places *p = ctx;
-	size_t tl = strlen(p->tree);
 
-	size_t len;
-
-	if (strncmp(at, p->tree, tl))
-		return 0;
-	at += tl;
-	while (*at == '/')
-		at++;
-	len = strlen(at);
-	while (len && at[len - 1] == '/')
-		len--;
-	return add_rel(p->ir, at, len);
+	return add_within(p->ir, p->tree, at);
 }
 
 /* A local root inside the tree: left out at its name and at every path
@@ -130,12 +131,8 @@ static int add_local(struct inner_roots *ir, const char *tree,
 		     const char *root)
 {
 	struct places p = { ir, tree };
-	size_t tl = strlen(tree), rl = strlen(root);
-	int ret = 0;
+	int ret = add_within(ir, tree, root);
 
-	if (rl > tl && !strncmp(root, tree, tl) &&
-	    (root[tl] == '/' || tl == 1))
-		ret = add_rel(ir, root + tl + (tl > 1), rl - tl - (tl > 1));
 	if (!ret)
 		ret = fsloc_places(tree, root, add_place, &p);
 	return ret == -ENOMEM ? ret : 0;
@@ -148,7 +145,6 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 	const char *opts[2] = { o->heap_storage_options,
 				o->snap_storage_options };
 	char *tree;
-	size_t tl;
 	int i, ret = 0;
 
 	memset(ir, 0, sizeof(*ir));
@@ -156,22 +152,17 @@ int inner_roots_init(struct inner_roots *ir, const struct engine_opts *o,
 	tree = root_canonical(o->file_root);
 	if (!tree)
 		return 0;
-	tl = strlen(tree);
 	for (i = 0; !ret && i < 2; i++) {
 		/* a prefix of a store tree only on the same store (the
 		 * others were refused: inner_roots_refuse_outer) */
 		char *r = objstore_is_url(roots[i]) &&
 			  !same_options(o->file_storage_options, opts[i]) ?
 			  NULL : root_canonical(roots[i]);
-		size_t rl = r ? strlen(r) : 0;
 
-		if (r && objstore_is_url(r)) {
-			if (rl > tl + 1 && !strncmp(r, tree, tl) &&
-			    r[tl] == '/')
-				ret = add_rel(ir, r + tl + 1, rl - tl - 1);
-		} else if (r) {
+		if (r && objstore_is_url(r))
+			ret = add_within(ir, tree, r);
+		else if (r)
 			ret = add_local(ir, tree, r);
-		}
 		free(r);
 	}
 	free(tree);

@@ -102,15 +102,6 @@ char *root_canonical(const char *root)
 	return objstore_url_canonical(root, c, sizeof(c)) ? NULL : strdup(c);
 }
 
-/* Is path dir or below it? By whole components; "/" holds everything. */
-static bool within(const char *path, size_t lp, const char *dir, size_t ld)
-{
-	if (ld == 1 && *dir == '/')
-		return true;
-	return lp >= ld && !strncmp(path, dir, ld) &&
-	       (lp == ld || path[ld] == '/');
-}
-
 static size_t trimmed_len(const char *s)
 {
 	size_t n = strlen(s);
@@ -124,8 +115,8 @@ static int by_name(const char *a, const char *b)
 {
 	size_t la = trimmed_len(a), lb = trimmed_len(b);
 
-	return (within(a, la, b, lb) ? ROOT_A_IN_B : 0) |
-	       (within(b, lb, a, la) ? ROOT_B_IN_A : 0);
+	return (fsloc_path_within(a, la, b, lb) ? ROOT_A_IN_B : 0) |
+	       (fsloc_path_within(b, lb, a, la) ? ROOT_B_IN_A : 0);
 }
 
 /* Is the directory dir at path or above it (by device and inode)? Only
@@ -157,28 +148,8 @@ static int by_inode(const char *a, const char *b)
 	       (!stat(a, &sa) && has_ancestor(b, &sa) ? ROOT_B_IN_A : 0);
 }
 
-static int count_place(void *ctx, const char *at)
+static int local_nesting(const char *a, const char *b, struct errbuf *eb)
 {
-	(void)at;
-	++*(int *)ctx;
-	return 0;
-}
-
-/* ROOT_OVERLAP when a mount inside either shows a part of the other, 0,
- * or -errno */
-static int overlap(const char *a, const char *b)
-{
-	int n = 0, ret = fsloc_places(a, b, count_place, &n);
-
-	if (!ret)
-		ret = fsloc_places(b, a, count_place, &n);
-	return ret < 0 ? ret : n ? ROOT_OVERLAP : 0;
-}
-
-static int local_nesting(const char *a, const char *b, char *b_rel,
-			 size_t cap, struct errbuf *eb)
-{
-	char at[PATH_MAX] = "";
 	char *ra = root_resolve(a), *rb = root_resolve(b);
 	int ret;
 
@@ -192,22 +163,18 @@ static int local_nesting(const char *a, const char *b, char *b_rel,
 	ret = by_name(ra, rb);
 	if (ret)
 		goto out;
-	ret = fsloc_nesting(ra, rb, at, sizeof(at));
-	if (ret == -ENOENT)
-		ret = by_inode(ra, rb);
-	else if (!ret)
-		ret = overlap(ra, rb);
-	/* where b is seen under a, relative to a (fsloc alone knows) */
-	if (ret > 0 && (ret & ROOT_B_IN_A) && b_rel && at[0] &&
-	    within(at, strlen(at), ra, strlen(ra)))
-		snprintf(b_rel, cap, "%s", at + strlen(ra) +
-			 (strlen(ra) > 1 && at[strlen(ra)] == '/'));
-	if (ret > 0)
+	ret = fsloc_nesting(ra, rb);
+	if (ret > 0) {
 		ret |= ROOT_THROUGH_MOUNT;
-	else if (ret < 0)
+	} else if (ret == -ENOENT) {
+		ret = by_inode(ra, rb);
+		if (ret)
+			ret |= ROOT_THROUGH_MOUNT | ROOT_NO_MOUNT_TABLE;
+	} else if (ret < 0) {
 		ret = errbuf_set(eb, ret, "cannot read /proc/self/mountinfo "
 				 "to check whether '%s' and '%s' nest: %s", a,
 				 b, strerror(-ret));
+	}
 out:
 	free(ra);
 	free(rb);
@@ -216,16 +183,8 @@ out:
 
 int root_nesting(const char *a, const char *b, struct errbuf *eb)
 {
-	return root_nesting_at(a, b, NULL, 0, eb);
-}
-
-int root_nesting_at(const char *a, const char *b, char *b_rel, size_t cap,
-		    struct errbuf *eb)
-{
 	bool ua = objstore_is_url(a), ub = objstore_is_url(b);
 
-	if (b_rel && cap)
-		*b_rel = '\0';
 	if (ua != ub)
 		return 0;
 	if (ua) {
@@ -237,5 +196,5 @@ int root_nesting_at(const char *a, const char *b, char *b_rel, size_t cap,
 			return by_name(a, b);
 		return by_name(ca, cb);
 	}
-	return local_nesting(a, b, b_rel, cap, eb);
+	return local_nesting(a, b, eb);
 }

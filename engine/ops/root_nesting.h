@@ -8,20 +8,24 @@
 #ifndef SNAP_ROOT_NESTING_H
 #define SNAP_ROOT_NESTING_H
 
-#include <stddef.h>
-
 #include "errbuf.h"
+#include "fsloc.h"
 
+/* The first three as fsloc gives them. */
 enum {
-	ROOT_A_IN_B = 1,   /* a is b or inside it */
-	ROOT_B_IN_A = 2,   /* b is a or inside it */
-	/* with either: not by name, only through a mount (a bind mount,
-	 * one disk mounted twice) */
-	ROOT_THROUGH_MOUNT = 4,
+	ROOT_A_IN_B = FSLOC_A_IN_B,   /* a is b or inside it */
+	ROOT_B_IN_A = FSLOC_B_IN_A,   /* b is a or inside it */
 	/* neither inside the other, but a mount inside one shows a part of
 	 * the other (a bind of a SRC folder inside DST): writing one
 	 * changes the other */
-	ROOT_OVERLAP = 8,
+	ROOT_OVERLAP = FSLOC_OVERLAP,
+	/* with any of them: not by name, only through a mount (a bind
+	 * mount, one disk mounted twice) */
+	ROOT_THROUGH_MOUNT = 8,
+	/* with ROOT_THROUGH_MOUNT: found without a mount table (no /proc),
+	 * by device and inode alone, so where one shows the other is not
+	 * known */
+	ROOT_NO_MOUNT_TABLE = 16,
 };
 
 /* How roots a and b (local paths or store URLs, as given) nest:
@@ -29,12 +33,6 @@ enum {
  * beside a store URL); -errno with eb set when a local root cannot be
  * resolved or the mount table cannot be read. */
 int root_nesting(const char *a, const char *b, struct errbuf *eb);
-
-/* root_nesting, and with ROOT_B_IN_A | ROOT_THROUGH_MOUNT (b inside a,
- * no name shows it) the path under a where a mount shows b, relative to
- * a, into b_rel (cap bytes; "" when a is b or not known). */
-int root_nesting_at(const char *a, const char *b, char *b_rel, size_t cap,
-		    struct errbuf *eb);
 
 /* realpath of path, or of its nearest existing parent plus the rest
  * (malloc'd); NULL for a store URL, a path that cannot be resolved, or
